@@ -1,0 +1,3 @@
+//! Global summaries: which features matter across a data set.
+
+pub mod importance;

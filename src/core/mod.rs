@@ -1,0 +1,13 @@
+//! The numeric core: models, explanation algorithms and global summaries.
+//!
+//! It knows nothing of HTTP, async runtimes or JSON: ndarray in, ndarray and plain
+//! structs out, errors as [`CoreError`]. Everything here is synchronous and pure, so
+//! it can run on any thread and be tested without a server.
+
+pub mod error;
+pub mod explain;
+pub mod global;
+pub mod models;
+pub mod stats;
+
+pub use error::{CoreError, CoreResult};

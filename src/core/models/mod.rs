@@ -1,0 +1,153 @@
+//! Model families and the [`Model`] trait every explainer talks to.
+//!
+//! A model is pure and batch-first: a matrix of rows in, a matrix of outputs out,
+//! no I/O and no locks. What only some families can do (exact linear terms, tree
+//! paths, gradients) is reached through [`HostedModel`], so asking a method of a
+//! model that cannot answer it is a [`CoreError::MethodNotSupported`] value.
+
+pub mod linear;
+
+use ndarray::{Array2, ArrayView2, Axis};
+
+use crate::core::{CoreError, CoreResult};
+pub use linear::LinearModel;
+
+/// How a model's raw outputs (margins) become the values users read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// Raw output is the prediction (regression).
+    Identity,
+    /// One raw output, a log-odds; the prediction is its sigmoid.
+    Logistic,
+    /// One raw output per class; the prediction is their softmax.
+    Softmax,
+    /// One raw output, a log-rate; the prediction is its exponential (Poisson).
+    Exp,
+}
+
+impl Link {
+    /// Apply the link to each row of raw outputs, in place.
+    pub fn apply(self, raw: &mut Array2<f64>) {
+        match self {
+            Link::Identity => {}
+            Link::Logistic => raw.mapv_inplace(sigmoid),
+            Link::Exp => raw.mapv_inplace(f64::exp),
+            Link::Softmax => {
+                for mut row in raw.axis_iter_mut(Axis(0)) {
+                    let max = row.fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+                    row.mapv_inplace(|v| (v - max).exp());
+                    let sum = row.sum();
+                    row.mapv_inplace(|v| v / sum);
+                }
+            }
+        }
+    }
+
+    /// Whether outputs have a probability space distinct from the raw one.
+    pub fn has_probability(self) -> bool {
+        matches!(self, Link::Logistic | Link::Softmax)
+    }
+}
+
+/// The logistic function, written to stay finite for large |z|.
+pub fn sigmoid(z: f64) -> f64 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// Which space predictions and attributions are expressed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputSpace {
+    /// Margins: identity for regression, log-odds for logistic models.
+    Raw,
+    /// After the link: probabilities for classifiers.
+    Probability,
+}
+
+/// The interface every explainer and summary uses.
+///
+/// Implementations must be deterministic and cheap to share across threads.
+pub trait Model: Send + Sync {
+    /// Number of input features (columns of `x`).
+    fn n_features(&self) -> usize;
+    /// Number of outputs: 1 for regression and binary classification, K for K classes.
+    fn n_outputs(&self) -> usize;
+    /// How raw outputs map to predictions.
+    fn link(&self) -> Link;
+    /// Raw outputs (margins) for a batch: `x` is (rows, n_features), the answer is
+    /// (rows, n_outputs). Callers validate the width first ([`check_rows`]).
+    fn predict_raw(&self, x: ArrayView2<f64>) -> Array2<f64>;
+
+    /// Outputs in the requested space, shape (rows, n_outputs).
+    fn predict(&self, x: ArrayView2<f64>, space: OutputSpace) -> Array2<f64> {
+        let mut out = self.predict_raw(x);
+        if space == OutputSpace::Probability {
+            self.link().apply(&mut out);
+        }
+        out
+    }
+}
+
+/// Check that a batch has the model's width and, unless `allow_nan`, only finite values.
+///
+/// # Errors
+/// [`CoreError::Shape`] for a wrong width, [`CoreError::NonFinite`] naming the first bad cell.
+pub fn check_rows(x: ArrayView2<f64>, n_features: usize, allow_nan: bool) -> CoreResult<()> {
+    if x.ncols() != n_features {
+        return Err(CoreError::Shape {
+            what: "features",
+            expected: n_features,
+            got: x.ncols(),
+        });
+    }
+    for (row, values) in x.axis_iter(Axis(0)).enumerate() {
+        for (feature, &v) in values.iter().enumerate() {
+            let bad = if allow_nan {
+                v.is_infinite()
+            } else {
+                !v.is_finite()
+            };
+            if bad {
+                return Err(CoreError::NonFinite { row, feature });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A validated model of any family, as the registry holds it.
+///
+/// Explainers that need a family's structure match on this; the model-agnostic ones
+/// use [`HostedModel::as_model`].
+#[derive(Debug)]
+pub enum HostedModel {
+    /// Linear or logistic regression (the kind is in [`LinearModel::kind`]).
+    Linear(LinearModel),
+}
+
+impl HostedModel {
+    /// The batch-predict view every explainer can use.
+    pub fn as_model(&self) -> &dyn Model {
+        match self {
+            HostedModel::Linear(m) => m,
+        }
+    }
+
+    /// The kind name users registered, e.g. `"linear"` or `"logistic"`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            HostedModel::Linear(m) => m.kind(),
+        }
+    }
+
+    /// Whether inputs may contain NaN meaning "missing" (tree models route them).
+    pub fn accepts_missing(&self) -> bool {
+        match self {
+            HostedModel::Linear(_) => false,
+        }
+    }
+}
