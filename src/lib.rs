@@ -2,5 +2,28 @@
 //!
 //! # Layout
 //! - [`core`]: the numeric core (models, explainers, global summaries); no HTTP, no async.
+//! - [`spec`]: registration documents and their validation into core models.
+//! - [`explainer`]: which algorithm answers which pairing of method and model.
+//! - [`summary`]: the global importance summary and the weight dump of a model.
+//! - [`registry`]: the only shared mutable state, name → `Arc<ModelEntry>`.
+//! - [`store`]: durable, atomic model files in the model directory.
+//! - [`demo`]: the embedded house-price model.
+//! - [`metrics`]: Prometheus counters and histograms.
+//! - [`http`]: router, one module per resource, the error type, the OpenAPI document.
+//! - [`server`]: start-up, serving and graceful shutdown.
+//! - [`config`]: the command-line and environment configuration.
+//!
+//! Dependencies point one way: `http → registry → spec → core`; the core imports
+//! nothing above it.
 
+pub mod config;
 pub mod core;
+pub mod demo;
+pub mod explainer;
+pub mod http;
+pub mod metrics;
+pub mod registry;
+pub mod server;
+pub mod spec;
+pub mod store;
+pub mod summary;

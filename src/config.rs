@@ -1,0 +1,83 @@
+//! Command-line and environment configuration: one struct, every flag with an
+//! environment variable and a documented default.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// explaind's configuration.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "explaind", version, about = "An explanation microservice")]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "EXPLAIND_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+
+    /// Directory where registered models are stored durably and loaded from at start.
+    /// Without it, models registered through the API live in memory only.
+    #[arg(long, env = "EXPLAIND_MODEL_DIR")]
+    pub model_dir: Option<PathBuf>,
+
+    /// Do not register the embedded house-price demo model at start.
+    #[arg(long, env = "EXPLAIND_NO_DEMO", default_value_t = false)]
+    pub no_demo: bool,
+
+    /// Largest request body accepted on explain, predict and other non-upload routes, in bytes.
+    #[arg(long, env = "EXPLAIND_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Largest model registration body (PUT /models/{name}), in bytes.
+    #[arg(long, env = "EXPLAIND_MAX_MODEL_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_model_bytes: usize,
+
+    /// Most instances accepted in one explain or predict request.
+    #[arg(long, env = "EXPLAIND_MAX_INSTANCES", default_value_t = 10_000)]
+    pub max_instances: usize,
+
+    /// Explanation jobs that may run at once on the blocking pool (0: number of CPUs).
+    #[arg(long, env = "EXPLAIND_EXPLAIN_CONCURRENCY", default_value_t = 0)]
+    pub explain_concurrency: usize,
+
+    /// Most background rows a global summary is computed over (a deterministic
+    /// evenly spaced subset is used above this).
+    #[arg(long, env = "EXPLAIND_GLOBAL_MAX_ROWS", default_value_t = 1000)]
+    pub global_max_rows: usize,
+
+    /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
+    #[arg(long, env = "EXPLAIND_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
+
+    /// Log format.
+    #[arg(long, env = "EXPLAIND_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Print the OpenAPI document (YAML) to standard output and exit.
+    #[arg(long, default_value_t = false)]
+    pub print_openapi: bool,
+}
+
+impl Config {
+    /// The configuration with every default, as tests and embedders start from.
+    pub fn defaults() -> Self {
+        Config::parse_from(["explaind"])
+    }
+
+    /// Explanation concurrency with 0 resolved to the number of CPUs.
+    pub fn effective_explain_concurrency(&self) -> usize {
+        if self.explain_concurrency > 0 {
+            self.explain_concurrency
+        } else {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        }
+    }
+}

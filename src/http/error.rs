@@ -1,0 +1,149 @@
+//! The one error type of the HTTP layer and its JSON body.
+//!
+//! Every failure leaves as `{"error": {"code": "...", "message": "..."}}`. Details of
+//! server-side failures (5xx) are logged, never sent.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::core::CoreError;
+use crate::registry::RegistryError;
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// A machine-readable code and a message a person can act on.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable code, e.g. `model_not_found`, `invalid_input`.
+    pub code: String,
+    /// What went wrong and what to do about it.
+    pub message: String,
+}
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not JSON, or not the JSON this route takes.
+    #[error("{0}")]
+    BadJson(String),
+    /// The JSON is well-formed but a field has the wrong type or is missing.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// The request needs `Content-Type: application/json`.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The body is larger than the configured limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// No model of that name.
+    #[error("no model named '{0}'")]
+    ModelNotFound(String),
+    /// No such route.
+    #[error("no route {0}")]
+    RouteNotFound(String),
+    /// The route exists but not with this HTTP method.
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
+    /// Instances that do not fit the model (count, width, names, values).
+    #[error("{0}")]
+    InvalidInput(String),
+    /// A model name breaks the naming rule.
+    #[error("{0}")]
+    InvalidName(String),
+    /// Instances or parameters fail validation.
+    #[error("{0}")]
+    Core(#[from] CoreError),
+    /// The model store could not be written.
+    #[error("model store: {0}")]
+    Storage(std::io::Error),
+    /// Models are still loading.
+    #[error("not ready: models are still loading")]
+    NotReady,
+    /// A bug: details are logged, the client sees a generic message.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::InvalidName(m) => {
+                ApiError::InvalidName(format!("invalid model name: {m}"))
+            }
+            RegistryError::Invalid(core) => ApiError::Core(core),
+            RegistryError::Storage(io) => ApiError::Storage(io),
+        }
+    }
+}
+
+impl ApiError {
+    /// Status and code for each variant. Exhaustive, with no catch-all arm, so a new
+    /// error forces a decision here.
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::BadJson(_) => (StatusCode::BAD_REQUEST, "bad_json"),
+            ApiError::InvalidRequest(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::ModelNotFound(_) => (StatusCode::NOT_FOUND, "model_not_found"),
+            ApiError::RouteNotFound(_) => (StatusCode::NOT_FOUND, "route_not_found"),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::InvalidInput(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+            ApiError::InvalidName(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_name"),
+            ApiError::Core(core) => match core {
+                CoreError::InvalidModel(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_model"),
+                CoreError::Shape { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+                CoreError::NonFinite { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+                CoreError::MethodNotSupported { .. } => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, "method_not_supported")
+                }
+                CoreError::InvalidArgument(_) => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, "invalid_argument")
+                }
+            },
+            ApiError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage_error"),
+            ApiError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = if status.is_server_error() {
+            tracing::error!(code, error = %self, "request failed");
+            match self {
+                ApiError::Storage(_) => {
+                    "the model could not be stored; nothing was changed (see the server log)".into()
+                }
+                ApiError::NotReady => self.to_string(),
+                _ => "internal error (see the server log)".into(),
+            }
+        } else {
+            self.to_string()
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: code.to_string(),
+                message,
+            },
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}

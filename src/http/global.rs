@@ -1,0 +1,170 @@
+//! Global importance: `/models/{name}/global` and `/global`.
+//!
+//! Dashboards poll these, so each model version's summary is computed once, kept
+//! as serialised bytes with an entity tag, and answered with 304 when the client
+//! already has it.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ErrorBody};
+use super::AppState;
+use crate::registry::{CachedJson, ModelEntry};
+use crate::summary::{self, GlobalSummary};
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/global", get(get_global_all))
+        .route("/models/{name}/global", get(get_global))
+}
+
+/// Summaries of every model.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GlobalAll {
+    /// One summary per model with a background, sorted by model name.
+    pub models: Vec<GlobalSummary>,
+    /// Models that cannot be summarised, and why.
+    pub unavailable: Vec<Unavailable>,
+}
+
+/// A model without a summary.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Unavailable {
+    /// Model name.
+    pub model: String,
+    /// Why there is no summary.
+    pub reason: String,
+}
+
+/// Global importance of one model, cached per version.
+#[utoipa::path(get, path = "/models/{name}/global", tag = "global",
+    params(
+        ("name" = String, Path, description = "Model name"),
+        ("If-None-Match" = Option<String>, Header, description = "ETag of a summary already held")),
+    responses(
+        (status = 200, description = "Summary", body = GlobalSummary,
+            headers(("ETag" = String, description = "Entity tag of this summary"))),
+        (status = 304, description = "Unchanged since the ETag given"),
+        (status = 404, description = "No such model", body = ErrorBody),
+        (status = 422, description = "The model has no background to summarise", body = ErrorBody)))]
+pub async fn get_global(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let entry = state
+        .registry
+        .get(&name)
+        .ok_or(ApiError::ModelNotFound(name))?;
+    let cached = cached_summary(&state, entry).await?;
+    Ok(conditional(&cached.body, &cached.etag, &headers))
+}
+
+/// Global importance of every model (each cached per version).
+#[utoipa::path(get, path = "/global", tag = "global",
+    params(("If-None-Match" = Option<String>, Header, description = "ETag of an answer already held")),
+    responses(
+        (status = 200, description = "Summaries", body = GlobalAll,
+            headers(("ETag" = String, description = "Entity tag of this answer"))),
+        (status = 304, description = "Unchanged since the ETag given")))]
+pub async fn get_global_all(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let mut bodies = Vec::new();
+    let mut unavailable = Vec::new();
+    for entry in state.registry.list() {
+        let name = entry.name.clone();
+        match cached_summary(&state, entry).await {
+            Ok(cached) => bodies.push(cached),
+            Err(ApiError::Core(e)) => unavailable.push(Unavailable {
+                model: name,
+                reason: e.to_string(),
+            }),
+            Err(e) => return Err(e),
+        }
+    }
+    // The summaries are already serialised: splice them rather than re-encode.
+    let mut body = b"{\"models\":[".to_vec();
+    for (i, cached) in bodies.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(&cached.body);
+    }
+    body.extend_from_slice(b"],\"unavailable\":");
+    body.extend(serde_json::to_vec(&unavailable).map_err(|e| ApiError::Internal(e.to_string()))?);
+    body.push(b'}');
+    let etag = etag_of(&body);
+    Ok(conditional(&body, &etag, &headers))
+}
+
+/// The entry's summary, computed on the blocking pool the first time it is asked for.
+async fn cached_summary(
+    state: &AppState,
+    entry: Arc<ModelEntry>,
+) -> Result<Arc<CachedJson>, ApiError> {
+    if let Some(cached) = entry.global.get() {
+        return Ok(Arc::clone(cached));
+    }
+    let max_rows = state.config.global_max_rows;
+    state
+        .run_blocking(move || {
+            if let Some(cached) = entry.global.get() {
+                return Ok(Arc::clone(cached));
+            }
+            let summary = summary::global_summary(&entry, max_rows)?;
+            let body =
+                serde_json::to_vec(&summary).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let etag = etag_of(&body);
+            let cached = Arc::new(CachedJson { body, etag });
+            Ok(Arc::clone(entry.global.get_or_init(|| cached)))
+        })
+        .await?
+}
+
+/// A strong entity tag: a hash of the body.
+pub fn etag_of(body: &[u8]) -> String {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut hasher);
+    format!("\"{:016x}-{}\"", hasher.finish(), body.len())
+}
+
+/// 304 when `If-None-Match` already names this tag, else the body with its ETag.
+pub fn conditional(body: &[u8], etag: &str, headers: &HeaderMap) -> Response {
+    let tag = HeaderValue::from_str(etag).expect("etags are ASCII");
+    let matches = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            let t = t.trim();
+            t == "*" || t == etag || t.strip_prefix("W/") == Some(etag)
+        });
+    let cache = (header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if matches {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, tag), cache]).into_response();
+    }
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::ETAG, tag),
+            cache,
+        ],
+        body.to_vec(),
+    )
+        .into_response()
+}

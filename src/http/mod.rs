@@ -1,0 +1,148 @@
+//! The HTTP layer: router, shared state, one module per resource.
+//!
+//! Handlers parse and validate, hand CPU-heavy work to the blocking pool through
+//! [`AppState::run_blocking`], and answer; they hold no locks across `.await`.
+
+pub mod error;
+pub mod explain;
+pub mod extract;
+pub mod global;
+pub mod instances;
+pub mod models;
+pub mod openapi;
+pub mod ops;
+pub mod weights;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::Router;
+use tokio::sync::Semaphore;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use tracing::Instrument;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::registry::Registry;
+use error::ApiError;
+
+/// What every handler can reach. Cheap to clone: all `Arc`s.
+#[derive(Clone)]
+pub struct AppState {
+    /// Registered models.
+    pub registry: Arc<Registry>,
+    /// The configuration the server started with.
+    pub config: Arc<Config>,
+    /// Prometheus counters.
+    pub metrics: Arc<Metrics>,
+    /// False until the model store is loaded, and again once shutdown begins.
+    pub ready: Arc<AtomicBool>,
+    /// Bounds how many explanation jobs run at once on the blocking pool.
+    pub explain_permits: Arc<Semaphore>,
+    /// Model files that failed to load at start, as "file: reason" lines.
+    pub load_failures: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl AppState {
+    /// State around a registry, not yet ready.
+    pub fn new(config: Config, registry: Registry) -> Self {
+        let permits = config.effective_explain_concurrency();
+        AppState {
+            registry: Arc::new(registry),
+            config: Arc::new(config),
+            metrics: Arc::new(Metrics::default()),
+            ready: Arc::new(AtomicBool::new(false)),
+            explain_permits: Arc::new(Semaphore::new(permits)),
+            load_failures: Arc::default(),
+        }
+    }
+
+    /// Whether the server should receive traffic.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+
+    /// Mark the server ready or not.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::SeqCst);
+    }
+
+    /// Run CPU-heavy work on the blocking pool, at most `explain_concurrency` at a
+    /// time, inside the caller's tracing span.
+    ///
+    /// # Errors
+    /// [`ApiError::Internal`] if the work panicked (the panic is logged).
+    pub async fn run_blocking<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let _permit = self
+            .explain_permits
+            .acquire()
+            .await
+            .map_err(|_| ApiError::Internal("explanation pool closed".into()))?;
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(work))
+            .instrument(tracing::Span::current())
+            .await
+            .map_err(|e| ApiError::Internal(format!("explanation task failed: {e}")))
+    }
+}
+
+/// The whole application, ready to serve or to be called with `oneshot` in tests.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .merge(ops::router())
+        .merge(models::router(&state.config))
+        .merge(explain::router())
+        .merge(global::router())
+        .merge(weights::router())
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(
+            state.config.max_body_bytes,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            record_metrics,
+        ))
+        .layer(CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(ApiError::Internal(
+                "handler panicked".into(),
+            ))
+        }))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn route_not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::RouteNotFound(uri.path().to_string())
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// Count every answer by route template, method and status, with its latency.
+async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    state.metrics.observe_request(
+        &route,
+        &method,
+        response.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
+    response
+}

@@ -1,0 +1,91 @@
+//! Operations routes: liveness, readiness, metrics and the API description.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::AppState;
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(get_healthz))
+        .route("/readyz", get(get_readyz))
+        .route("/metrics", get(get_metrics))
+        .route("/openapi.yaml", get(get_openapi))
+}
+
+/// Liveness answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok` while the process serves requests.
+    pub status: String,
+}
+
+/// Readiness answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// Whether traffic should be sent here.
+    pub ready: bool,
+    /// Models registered.
+    pub models: usize,
+    /// Model files that failed to load, as "file: reason" (the models serve without them).
+    pub load_failures: Vec<String>,
+}
+
+/// The process is alive.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Alive", body = Health)))]
+pub async fn get_healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
+}
+
+/// The model store is loaded and the server is not shutting down.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "Loading models or shutting down", body = Readiness)))]
+pub async fn get_readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let ready = state.is_ready();
+    let body = Readiness {
+        ready,
+        models: state.registry.len(),
+        load_failures: state
+            .load_failures
+            .lock()
+            .map(|f| f.clone())
+            .unwrap_or_default(),
+    };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body))
+}
+
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Metrics", body = String, content_type = "text/plain")))]
+pub async fn get_metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(state.registry.len()),
+    )
+}
+
+/// This API's OpenAPI description.
+#[utoipa::path(get, path = "/openapi.yaml", tag = "operations",
+    responses((status = 200, description = "OpenAPI 3.1 document", body = String, content_type = "application/yaml")))]
+pub async fn get_openapi() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/yaml")],
+        super::openapi::yaml(),
+    )
+}

@@ -1,0 +1,293 @@
+//! The only shared mutable state: registered models by name.
+//!
+//! Readers clone an `Arc<ModelEntry>` under a short read lock and let go at once
+//! (the `std::sync::RwLock` is never held across an `.await`). Replacing a model
+//! swaps the `Arc`, so requests already running finish on the version they started
+//! with. Mutations are serialised by an async mutex that is held while the model
+//! file is written, so the version on disk and in memory always agree and a
+//! registration is acknowledged only after it is durable.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use chrono::{DateTime, Utc};
+
+use crate::spec::{self, BuiltModel, ModelSpec};
+use crate::store::{LoadFailure, Store, StoredModel};
+
+/// Longest model name accepted.
+pub const MAX_NAME_LEN: usize = 128;
+
+/// A JSON answer computed once per model version and served from memory.
+#[derive(Debug)]
+pub struct CachedJson {
+    /// The serialised body.
+    pub body: Vec<u8>,
+    /// A strong entity tag derived from the body.
+    pub etag: String,
+}
+
+/// One registered model version.
+#[derive(Debug)]
+pub struct ModelEntry {
+    /// Registered name.
+    pub name: String,
+    /// Starts at 1 and grows by one with each replacement.
+    pub version: u64,
+    /// When this version was registered.
+    pub created_at: DateTime<Utc>,
+    /// Free text from the registration.
+    pub description: Option<String>,
+    /// The validated model, its names and its background.
+    pub built: BuiltModel,
+    /// The global summary of this version, computed on first request.
+    pub global: OnceLock<Arc<CachedJson>>,
+}
+
+/// Why a registry operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The name breaks the naming rule.
+    #[error("invalid model name: {0}")]
+    InvalidName(String),
+    /// The document does not describe a valid model.
+    #[error(transparent)]
+    Invalid(#[from] crate::core::CoreError),
+    /// The model could not be written to or removed from the model directory.
+    #[error("model store: {0}")]
+    Storage(#[from] std::io::Error),
+}
+
+/// Registered models.
+#[derive(Debug, Default)]
+pub struct Registry {
+    /// Name → current version.
+    models: RwLock<HashMap<String, Arc<ModelEntry>>>,
+    /// Serialises put and delete, including their disk writes.
+    writes: tokio::sync::Mutex<()>,
+    /// Where registrations are persisted, if anywhere.
+    store: Option<Store>,
+}
+
+/// Check a model name: 1 to 128 of letters, digits, `-`, `_`, `.`, not starting with
+/// a dot (so it can never name a hidden file, `.` or `..`).
+///
+/// # Errors
+/// [`RegistryError::InvalidName`] saying which rule failed.
+pub fn validate_name(name: &str) -> Result<(), RegistryError> {
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return Err(RegistryError::InvalidName(format!(
+            "a name has 1 to {MAX_NAME_LEN} characters"
+        )));
+    }
+    if name.starts_with('.') {
+        return Err(RegistryError::InvalidName(
+            "a name cannot start with '.'".into(),
+        ));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(RegistryError::InvalidName(
+            "use only letters, digits, '-', '_' and '.'".into(),
+        ));
+    }
+    Ok(())
+}
+
+impl Registry {
+    /// An empty registry, persisting to `store` when given.
+    pub fn new(store: Option<Store>) -> Self {
+        Registry {
+            models: RwLock::default(),
+            writes: tokio::sync::Mutex::new(()),
+            store,
+        }
+    }
+
+    /// The model directory, if registrations are persisted.
+    pub fn store(&self) -> Option<&Store> {
+        self.store.as_ref()
+    }
+
+    /// The current version of a model.
+    pub fn get(&self, name: &str) -> Option<Arc<ModelEntry>> {
+        self.read().get(name).cloned()
+    }
+
+    /// Every model, sorted by name.
+    pub fn list(&self) -> Vec<Arc<ModelEntry>> {
+        let mut all: Vec<_> = self.read().values().cloned().collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
+    /// Number of registered models.
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    /// Whether no model is registered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Register or replace a model. Validation runs before anything changes; the
+    /// file is written before the new version becomes visible.
+    ///
+    /// Returns the new entry and whether the name was new.
+    ///
+    /// # Errors
+    /// An invalid name or document changes nothing; a storage error leaves the
+    /// previous version in place, on disk and in memory.
+    pub async fn put(
+        &self,
+        name: &str,
+        spec: ModelSpec,
+    ) -> Result<(Arc<ModelEntry>, bool), RegistryError> {
+        validate_name(name)?;
+        let (spec, built) = tokio::task::spawn_blocking(move || {
+            let built = spec::build(&spec);
+            (spec, built)
+        })
+        .await
+        .expect("model validation does not panic");
+        let built = built?;
+        let _guard = self.writes.lock().await;
+        let previous = self.get(name);
+        let version = previous.as_ref().map_or(1, |p| p.version + 1);
+        let created_at = Utc::now();
+        let description = spec.description.clone();
+        if let Some(store) = self.store.clone() {
+            let record = StoredModel::new(name, version, created_at, spec);
+            tokio::task::spawn_blocking(move || store.save(&record))
+                .await
+                .expect("store writes do not panic")?;
+        }
+        let entry = Arc::new(ModelEntry {
+            name: name.to_string(),
+            version,
+            created_at,
+            description,
+            built,
+            global: OnceLock::new(),
+        });
+        self.write().insert(name.to_string(), Arc::clone(&entry));
+        Ok((entry, previous.is_none()))
+    }
+
+    /// Remove a model. Returns whether it existed.
+    ///
+    /// # Errors
+    /// A storage error leaves the model registered.
+    pub async fn delete(&self, name: &str) -> Result<bool, RegistryError> {
+        let _guard = self.writes.lock().await;
+        if self.get(name).is_none() {
+            return Ok(false);
+        }
+        if let Some(store) = self.store.clone() {
+            let name = name.to_string();
+            tokio::task::spawn_blocking(move || store.remove(&name))
+                .await
+                .expect("store removals do not panic")?;
+        }
+        Ok(self.write().remove(name).is_some())
+    }
+
+    /// Register a model that is not persisted (the embedded demo), replacing nothing
+    /// that already exists under its name.
+    ///
+    /// # Errors
+    /// An invalid document.
+    pub fn insert_ephemeral(&self, name: &str, spec: &ModelSpec) -> Result<(), RegistryError> {
+        validate_name(name)?;
+        let built = spec::build(spec)?;
+        let entry = Arc::new(ModelEntry {
+            name: name.to_string(),
+            version: 1,
+            created_at: Utc::now(),
+            description: spec.description.clone(),
+            built,
+            global: OnceLock::new(),
+        });
+        self.write().entry(name.to_string()).or_insert(entry);
+        Ok(())
+    }
+
+    /// Load every model file from the store, replacing same-named models in memory.
+    /// Files that fail are returned, not loaded.
+    ///
+    /// # Errors
+    /// Only when the model directory cannot be listed.
+    pub fn load_store(&self) -> std::io::Result<Vec<LoadFailure>> {
+        let Some(store) = &self.store else {
+            return Ok(Vec::new());
+        };
+        let (records, mut failures) = store.load_all()?;
+        for record in records {
+            let file = format!("{}.model.json", record.name);
+            if let Err(e) = validate_name(&record.name) {
+                failures.push(LoadFailure {
+                    file,
+                    reason: e.to_string(),
+                });
+                continue;
+            }
+            match spec::build(&record.spec) {
+                Ok(built) => {
+                    let entry = Arc::new(ModelEntry {
+                        name: record.name.clone(),
+                        version: record.version,
+                        created_at: record.created_at,
+                        description: record.spec.description.clone(),
+                        built,
+                        global: OnceLock::new(),
+                    });
+                    self.write().insert(record.name, entry);
+                }
+                Err(e) => failures.push(LoadFailure {
+                    file,
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        Ok(failures)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<ModelEntry>>> {
+        self.models
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<ModelEntry>>> {
+        self.models
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_cannot_escape_the_model_dir() {
+        for bad in [
+            "",
+            "..",
+            ".hidden",
+            "a/b",
+            "a\\b",
+            "a b",
+            "é",
+            &"x".repeat(129),
+        ] {
+            assert!(validate_name(bad).is_err(), "{bad:?} should be refused");
+        }
+        for good in ["house-prices", "m_1.2", "A"] {
+            assert!(validate_name(good).is_ok(), "{good:?} should be accepted");
+        }
+    }
+}

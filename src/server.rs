@@ -1,0 +1,109 @@
+//! Start-up and shutdown: build the state, load the store, serve until a signal,
+//! then drain for a bounded time.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+use crate::config::Config;
+use crate::demo;
+use crate::http::{self, AppState};
+use crate::registry::Registry;
+use crate::store::Store;
+
+/// Build the application state: open the model directory and register the demo
+/// model. Nothing is loaded from the directory yet (see [`load_models`]).
+///
+/// # Errors
+/// When the model directory cannot be created, or the embedded demo fails to fit.
+pub fn build_state(config: Config) -> Result<AppState, Box<dyn std::error::Error + Send + Sync>> {
+    let store = match &config.model_dir {
+        Some(dir) => Some(Store::open(dir)?),
+        None => None,
+    };
+    let registry = Registry::new(store);
+    if !config.no_demo {
+        registry.insert_ephemeral(demo::NAME, &demo::house_prices_spec()?)?;
+    }
+    Ok(AppState::new(config, registry))
+}
+
+/// Load every model file, record the failures, and mark the server ready.
+///
+/// # Errors
+/// When the model directory cannot be listed.
+pub async fn load_models(state: &AppState) -> std::io::Result<()> {
+    let registry = Arc::clone(&state.registry);
+    let failures = tokio::task::spawn_blocking(move || registry.load_store())
+        .await
+        .expect("loading does not panic")?;
+    for f in &failures {
+        tracing::warn!(file = %f.file, reason = %f.reason, "model file skipped");
+    }
+    if let Ok(mut list) = state.load_failures.lock() {
+        *list = failures
+            .iter()
+            .map(|f| format!("{}: {}", f.file, f.reason))
+            .collect();
+    }
+    tracing::info!(models = state.registry.len(), "models loaded");
+    state.set_ready(true);
+    Ok(())
+}
+
+/// Serve on `listener` until `shutdown` completes; then readiness turns false, new
+/// connections are refused, and requests in flight get `grace` to finish.
+///
+/// # Errors
+/// I/O errors from the listener.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let draining = Arc::new(Notify::new());
+    let signal = {
+        let state = state.clone();
+        let draining = Arc::clone(&draining);
+        async move {
+            shutdown.await;
+            tracing::info!("shutting down: draining requests in flight");
+            state.set_ready(false);
+            draining.notify_one();
+        }
+    };
+    let server = axum::serve(listener, http::app(state)).with_graceful_shutdown(signal);
+    tokio::select! {
+        result = server => result,
+        () = async { draining.notified().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(?grace, "drain time over; exiting with requests still open");
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

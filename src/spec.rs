@@ -1,0 +1,272 @@
+//! Model registration documents: what a client sends to `PUT /models/{name}` and
+//! what the store keeps on disk, and their validation into core types.
+//!
+//! Raw documents ([`ModelSpec`]) are checked and turned into a [`BuiltModel`] in one
+//! place, so a model read back from disk passes exactly the checks a new one does.
+
+use std::collections::HashSet;
+
+use ndarray::{Array1, Array2};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::core::models::{check_rows, HostedModel, LinearModel};
+use crate::core::stats::Reference;
+use crate::core::{CoreError, CoreResult};
+
+/// Most background rows a model may carry.
+pub const MAX_BACKGROUND_ROWS: usize = 100_000;
+
+/// The model kinds explaind can host.
+pub const KINDS: &[&str] = &["linear", "logistic"];
+
+/// A model registration document.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// Model family: `linear` or `logistic`.
+    pub kind: String,
+    /// Input feature names, in column order.
+    pub feature_names: Vec<String>,
+    /// Output names; defaults depend on the kind (class names for classifiers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_names: Option<Vec<String>>,
+    /// Kind-specific parameters (for linear and logistic: `coefficients`, `intercept`, `classes`).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub params: serde_json::Value,
+    /// Reference rows (one array of feature values per row) that explanations are
+    /// computed against. Stored, summarised, never returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Vec<f64>>>)]
+    pub background: Option<Vec<Vec<Option<f64>>>>,
+    /// Free text shown in listings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// Parameters of `linear` and `logistic` models.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinearParams {
+    /// One weight per feature, or one row of weights per output.
+    coefficients: Coefficients,
+    /// One intercept, or one per output; zero when absent.
+    #[serde(default)]
+    intercept: Option<Intercepts>,
+    /// Class labels of a logistic model (two for binary, K for multinomial).
+    #[serde(default)]
+    classes: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum Coefficients {
+    Single(Vec<f64>),
+    PerOutput(Vec<Vec<f64>>),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum Intercepts {
+    Single(f64),
+    PerOutput(Vec<f64>),
+}
+
+/// A validated model with everything the registry needs besides its name and version.
+#[derive(Debug)]
+pub struct BuiltModel {
+    /// The model itself.
+    pub model: HostedModel,
+    /// Feature names, one per input column.
+    pub feature_names: Vec<String>,
+    /// Output names, one per model output.
+    pub output_names: Vec<String>,
+    /// The background and what is precomputed from it, when one was given.
+    pub reference: Option<Reference>,
+}
+
+/// Validate a registration document into a model.
+///
+/// # Errors
+/// [`CoreError::InvalidModel`] naming the first thing wrong.
+pub fn build(spec: &ModelSpec) -> CoreResult<BuiltModel> {
+    check_feature_names(&spec.feature_names)?;
+    let (model, default_outputs) = match spec.kind.as_str() {
+        "linear" | "logistic" => build_linear(spec)?,
+        other => {
+            return Err(CoreError::InvalidModel(format!(
+                "unknown kind '{other}'; known kinds: {}",
+                KINDS.join(", ")
+            )))
+        }
+    };
+    let n_features = model.as_model().n_features();
+    if n_features != spec.feature_names.len() {
+        return Err(CoreError::InvalidModel(format!(
+            "the model has {n_features} input(s) but {} feature name(s) were given",
+            spec.feature_names.len()
+        )));
+    }
+    let output_names = match &spec.output_names {
+        Some(names) => {
+            if names.len() != model.as_model().n_outputs() {
+                return Err(CoreError::InvalidModel(format!(
+                    "{} output name(s) for a model with {} output(s)",
+                    names.len(),
+                    model.as_model().n_outputs()
+                )));
+            }
+            check_unique("output_names", names)?;
+            names.clone()
+        }
+        None => default_outputs,
+    };
+    let reference = match &spec.background {
+        Some(rows) => Some(build_reference(&model, rows)?),
+        None => None,
+    };
+    Ok(BuiltModel {
+        model,
+        feature_names: spec.feature_names.clone(),
+        output_names,
+        reference,
+    })
+}
+
+fn check_feature_names(names: &[String]) -> CoreResult<()> {
+    if names.is_empty() {
+        return Err(CoreError::InvalidModel(
+            "feature_names must not be empty".into(),
+        ));
+    }
+    check_unique("feature_names", names)
+}
+
+fn check_unique(what: &str, names: &[String]) -> CoreResult<()> {
+    let mut seen = HashSet::new();
+    for name in names {
+        if name.trim().is_empty() {
+            return Err(CoreError::InvalidModel(format!(
+                "{what} must not contain empty names"
+            )));
+        }
+        if !seen.insert(name.as_str()) {
+            return Err(CoreError::InvalidModel(format!(
+                "{what}: '{name}' appears twice"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn build_linear(spec: &ModelSpec) -> CoreResult<(HostedModel, Vec<String>)> {
+    let params: LinearParams = serde_json::from_value(spec.params.clone())
+        .map_err(|e| CoreError::InvalidModel(format!("params: {e}")))?;
+    let f = spec.feature_names.len();
+    let rows = match params.coefficients {
+        Coefficients::Single(w) => vec![w],
+        Coefficients::PerOutput(rows) => rows,
+    };
+    if rows.is_empty() {
+        return Err(CoreError::InvalidModel(
+            "params.coefficients is empty".into(),
+        ));
+    }
+    for (k, row) in rows.iter().enumerate() {
+        if row.len() != f {
+            return Err(CoreError::InvalidModel(format!(
+                "params.coefficients row {k} has {} value(s) for {f} feature(s)",
+                row.len()
+            )));
+        }
+    }
+    let n_out = rows.len();
+    let coefficients = Array2::from_shape_vec((n_out, f), rows.concat())
+        .map_err(|e| CoreError::InvalidModel(e.to_string()))?;
+    let intercept = match params.intercept {
+        None => Array1::zeros(n_out),
+        Some(Intercepts::Single(b)) => Array1::from_elem(n_out, b),
+        Some(Intercepts::PerOutput(b)) => Array1::from(b),
+    };
+    if spec.kind == "linear" {
+        if params.classes.is_some() {
+            return Err(CoreError::InvalidModel(
+                "params.classes is for logistic models".into(),
+            ));
+        }
+        let outputs = if n_out == 1 {
+            vec!["output".to_string()]
+        } else {
+            (0..n_out).map(|k| format!("output_{k}")).collect()
+        };
+        return Ok((
+            HostedModel::Linear(LinearModel::regression(coefficients, intercept)?),
+            outputs,
+        ));
+    }
+    let outputs = match params.classes {
+        Some(classes) => {
+            let expected = if n_out == 1 { 2 } else { n_out };
+            if classes.len() != expected {
+                return Err(CoreError::InvalidModel(format!(
+                    "params.classes has {} label(s); {} coefficient row(s) need {expected}",
+                    classes.len(),
+                    n_out
+                )));
+            }
+            check_unique("params.classes", &classes)?;
+            if n_out == 1 {
+                vec![classes[1].clone()]
+            } else {
+                classes
+            }
+        }
+        None if n_out == 1 => vec!["positive".to_string()],
+        None => (0..n_out).map(|k| format!("class_{k}")).collect(),
+    };
+    Ok((
+        HostedModel::Linear(LinearModel::logistic(coefficients, intercept)?),
+        outputs,
+    ))
+}
+
+/// Turn JSON rows (null = missing) into a matrix, checked against the model.
+fn build_reference(model: &HostedModel, rows: &[Vec<Option<f64>>]) -> CoreResult<Reference> {
+    if rows.is_empty() {
+        return Err(CoreError::InvalidModel(
+            "background must have at least one row".into(),
+        ));
+    }
+    if rows.len() > MAX_BACKGROUND_ROWS {
+        return Err(CoreError::InvalidModel(format!(
+            "background has {} rows; at most {MAX_BACKGROUND_ROWS} are accepted",
+            rows.len()
+        )));
+    }
+    let m = model.as_model();
+    let data = rows_to_matrix(rows, m.n_features())
+        .map_err(|e| CoreError::InvalidModel(format!("background: {e}")))?;
+    check_rows(data.view(), m.n_features(), model.accepts_missing())
+        .map_err(|e| CoreError::InvalidModel(format!("background: {e}")))?;
+    Ok(Reference::new(m, data))
+}
+
+/// Rows of optional values (None = missing, stored as NaN) into an (n, width) matrix.
+///
+/// # Errors
+/// [`CoreError::Shape`] when a row has the wrong length.
+pub fn rows_to_matrix(rows: &[Vec<Option<f64>>], width: usize) -> CoreResult<Array2<f64>> {
+    let mut data = Vec::with_capacity(rows.len() * width);
+    for row in rows {
+        if row.len() != width {
+            return Err(CoreError::Shape {
+                what: "values in a row",
+                expected: width,
+                got: row.len(),
+            });
+        }
+        data.extend(row.iter().map(|v| v.unwrap_or(f64::NAN)));
+    }
+    Ok(Array2::from_shape_vec((rows.len(), width), data).expect("length checked per row"))
+}

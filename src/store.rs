@@ -1,0 +1,170 @@
+//! Durable storage of registered models: one JSON file per model in the model
+//! directory, written atomically so that a crash leaves either the old file or the
+//! new one, never a mix.
+//!
+//! A write goes to a hidden temporary file in the same directory, is fsynced,
+//! renamed over the final name, and the directory is fsynced so the rename itself
+//! survives a power cut. Loading skips (and reports) files that do not parse or
+//! validate; it never half-loads one.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::spec::ModelSpec;
+
+/// The on-disk format version written into every file.
+const FORMAT: u32 = 1;
+/// Suffix of model files; anything else in the directory is ignored.
+const SUFFIX: &str = ".model.json";
+
+/// What one model file holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredModel {
+    /// File format version, so later versions can migrate old files.
+    pub format: u32,
+    /// Registered name (also the file name's stem).
+    pub name: String,
+    /// Version number at the time of writing.
+    pub version: u64,
+    /// When this version was registered.
+    pub created_at: DateTime<Utc>,
+    /// The registration document, as accepted.
+    pub spec: ModelSpec,
+}
+
+impl StoredModel {
+    /// A record in the current format.
+    pub fn new(name: &str, version: u64, created_at: DateTime<Utc>, spec: ModelSpec) -> Self {
+        StoredModel {
+            format: FORMAT,
+            name: name.to_string(),
+            version,
+            created_at,
+            spec,
+        }
+    }
+}
+
+/// A model file that could not be loaded, and why.
+#[derive(Debug, Clone)]
+pub struct LoadFailure {
+    /// File name within the model directory.
+    pub file: String,
+    /// What was wrong with it.
+    pub reason: String,
+}
+
+/// The model directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    /// Where model files live; created at open if missing.
+    dir: PathBuf,
+}
+
+impl Store {
+    /// Open (and create if needed) the model directory.
+    ///
+    /// # Errors
+    /// The I/O error from creating the directory.
+    pub fn open(dir: &Path) -> io::Result<Store> {
+        fs::create_dir_all(dir)?;
+        Ok(Store {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// The model directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path_for(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}{SUFFIX}"))
+    }
+
+    /// Write one model durably, replacing any earlier version.
+    ///
+    /// # Errors
+    /// Any I/O error; the earlier file, if any, is then untouched.
+    pub fn save(&self, model: &StoredModel) -> io::Result<()> {
+        let bytes = serde_json::to_vec(model).map_err(io::Error::other)?;
+        let tmp = self
+            .dir
+            .join(format!(".{}.{}.tmp", model.name, std::process::id()));
+        let result = (|| {
+            let mut file = File::create(&tmp)?;
+            file.write_all(&bytes)?;
+            file.sync_all()?;
+            drop(file);
+            fs::rename(&tmp, self.path_for(&model.name))?;
+            sync_dir(&self.dir)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    /// Delete a model's file; a missing file is not an error.
+    ///
+    /// # Errors
+    /// Any other I/O error.
+    pub fn remove(&self, name: &str) -> io::Result<()> {
+        match fs::remove_file(self.path_for(name)) {
+            Ok(()) => sync_dir(&self.dir),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Read every model file. Files that fail to read or parse, or whose name does
+    /// not match their content, are reported and skipped. Leftover temporary files
+    /// from an interrupted write are removed.
+    ///
+    /// # Errors
+    /// Only when the directory itself cannot be listed.
+    pub fn load_all(&self) -> io::Result<(Vec<StoredModel>, Vec<LoadFailure>)> {
+        let mut models = Vec::new();
+        let mut failures = Vec::new();
+        let mut entries: Vec<_> = fs::read_dir(&self.dir)?.filter_map(Result::ok).collect();
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if file.starts_with('.') && file.ends_with(".tmp") {
+                let _ = fs::remove_file(entry.path());
+                continue;
+            }
+            let Some(stem) = file.strip_suffix(SUFFIX) else {
+                continue;
+            };
+            match read_one(&entry.path(), stem) {
+                Ok(model) => models.push(model),
+                Err(reason) => failures.push(LoadFailure { file, reason }),
+            }
+        }
+        Ok((models, failures))
+    }
+}
+
+fn read_one(path: &Path, stem: &str) -> Result<StoredModel, String> {
+    let bytes = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let model: StoredModel =
+        serde_json::from_slice(&bytes).map_err(|e| format!("not a model file: {e}"))?;
+    if model.format != FORMAT {
+        return Err(format!("unsupported format version {}", model.format));
+    }
+    if model.name != stem {
+        return Err(format!("file holds model '{}', not '{stem}'", model.name));
+    }
+    Ok(model)
+}
+
+/// fsync a directory so that renames and unlinks in it are durable.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}

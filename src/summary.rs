@@ -1,0 +1,225 @@
+//! Model-level views served as JSON: the global importance summary and the weight
+//! dump. Both are computed from a registry entry; neither ever contains a
+//! background row.
+
+use chrono::{DateTime, Utc};
+use ndarray::Axis;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::core::explain::Explanation;
+use crate::core::global::importance;
+use crate::core::models::{HostedModel, OutputSpace};
+use crate::core::{CoreError, CoreResult};
+use crate::explainer::{self, ExplainArgs, OutputChoice};
+use crate::registry::ModelEntry;
+
+/// Global importance of one model version.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GlobalSummary {
+    /// Model name.
+    pub model: String,
+    /// Model version summarised.
+    pub version: u64,
+    /// Model kind.
+    pub kind: String,
+    /// Attribution method whose magnitudes are averaged.
+    pub method: String,
+    /// Space the attributions are in (always `raw`: margins for classifiers).
+    pub output_space: String,
+    /// Background rows summarised.
+    pub rows: usize,
+    /// When the summary was computed (RFC 3339).
+    #[schema(value_type = String, format = DateTime)]
+    pub computed_at: DateTime<Utc>,
+    /// Output names, in the order of `importance_by_output`.
+    pub outputs: Vec<String>,
+    /// Features, most important first.
+    pub features: Vec<FeatureSummary>,
+}
+
+/// One feature's global importance.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FeatureSummary {
+    /// Feature name.
+    pub name: String,
+    /// Mean |attribution| over the rows, averaged over outputs.
+    pub importance: f64,
+    /// Mean attribution (signed) over the rows, averaged over outputs.
+    pub mean_attribution: f64,
+    /// Mean |attribution| per output.
+    pub importance_by_output: Vec<f64>,
+    /// Linear models: coefficient × feature standard deviation per output, the change
+    /// in the raw output for a one-standard-deviation change of the feature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub standardized_coefficients: Option<Vec<f64>>,
+}
+
+/// Compute the global summary of a model version over (at most `max_rows` of) its
+/// background, with the family's exact method.
+///
+/// # Errors
+/// [`CoreError::InvalidArgument`] when the model has no background.
+pub fn global_summary(entry: &ModelEntry, max_rows: usize) -> CoreResult<GlobalSummary> {
+    let built = &entry.built;
+    let reference = built.reference.as_ref().ok_or_else(|| {
+        CoreError::InvalidArgument(
+            "global importance is computed over the model's background data, and none was registered"
+                .into(),
+        )
+    })?;
+    let n = reference.rows();
+    let take = n.min(max_rows.max(1));
+    let picks: Vec<usize> = (0..take).map(|i| i * n / take).collect();
+    let rows = reference.data.select(Axis(0), &picks);
+    let n_outputs = built.output_names.len();
+    let method = explainer::default_method(&built.model);
+    let mut per_output: Vec<Vec<Explanation>> = Vec::with_capacity(n_outputs);
+    for k in 0..n_outputs {
+        let args = ExplainArgs {
+            method,
+            output: OutputChoice::Index(k),
+            space: OutputSpace::Raw,
+        };
+        per_output.push(explainer::explain(built, rows.view(), &args)?.explanations);
+    }
+    let importances = importance::mean_abs(&per_output, built.feature_names.len());
+    let mut features: Vec<FeatureSummary> = importances
+        .into_iter()
+        .enumerate()
+        .map(|(j, imp)| FeatureSummary {
+            name: built.feature_names[j].clone(),
+            importance: imp.importance,
+            mean_attribution: imp.mean_attribution,
+            importance_by_output: imp.by_output,
+            standardized_coefficients: match &built.model {
+                HostedModel::Linear(m) => Some(
+                    m.coefficients()
+                        .column(j)
+                        .iter()
+                        .map(|w| w * reference.stats.std[j])
+                        .collect(),
+                ),
+            },
+        })
+        .collect();
+    features.sort_by(|a, b| b.importance.total_cmp(&a.importance));
+    Ok(GlobalSummary {
+        model: entry.name.clone(),
+        version: entry.version,
+        kind: built.model.kind().to_string(),
+        method: method.to_string(),
+        output_space: "raw".into(),
+        rows: take,
+        computed_at: Utc::now(),
+        outputs: built.output_names.clone(),
+        features,
+    })
+}
+
+/// A model's parameters as JSON.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WeightsView {
+    /// Model name.
+    pub model: String,
+    /// Model version.
+    pub version: u64,
+    /// Model kind.
+    pub kind: String,
+    /// Feature names, in input order.
+    pub feature_names: Vec<String>,
+    /// Output names, in output order.
+    pub output_names: Vec<String>,
+    /// Statistics of the background data (never the rows), if one was registered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub background: Option<BackgroundStats>,
+    /// Linear and logistic models: intercepts and coefficients.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linear: Option<LinearWeights>,
+}
+
+/// Column statistics of the background.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BackgroundStats {
+    /// Number of rows.
+    pub rows: usize,
+    /// One entry per feature, in input order.
+    pub features: Vec<FeatureStat>,
+}
+
+/// Statistics of one feature over the background (null when every value is missing).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FeatureStat {
+    /// Feature name.
+    pub name: String,
+    /// Mean.
+    pub mean: Option<f64>,
+    /// Population standard deviation.
+    pub std: Option<f64>,
+    /// Minimum.
+    pub min: Option<f64>,
+    /// Maximum.
+    pub max: Option<f64>,
+}
+
+/// Parameters of a linear or logistic model.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LinearWeights {
+    /// One intercept per output.
+    pub intercepts: Vec<f64>,
+    /// One entry per feature, in input order.
+    pub coefficients: Vec<FeatureCoefficients>,
+}
+
+/// The weights of one feature.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FeatureCoefficients {
+    /// Feature name.
+    pub feature: String,
+    /// One weight per output, in output order.
+    pub values: Vec<f64>,
+}
+
+/// The weight dump of a model version.
+pub fn weights(entry: &ModelEntry) -> WeightsView {
+    let built = &entry.built;
+    let finite = |v: f64| v.is_finite().then_some(v);
+    let background = built.reference.as_ref().map(|r| BackgroundStats {
+        rows: r.rows(),
+        features: built
+            .feature_names
+            .iter()
+            .enumerate()
+            .map(|(j, name)| FeatureStat {
+                name: name.clone(),
+                mean: finite(r.stats.mean[j]),
+                std: finite(r.stats.std[j]),
+                min: finite(r.stats.min[j]),
+                max: finite(r.stats.max[j]),
+            })
+            .collect(),
+    });
+    let linear = match &built.model {
+        HostedModel::Linear(m) => Some(LinearWeights {
+            intercepts: m.intercept().to_vec(),
+            coefficients: built
+                .feature_names
+                .iter()
+                .enumerate()
+                .map(|(j, name)| FeatureCoefficients {
+                    feature: name.clone(),
+                    values: m.coefficients().column(j).to_vec(),
+                })
+                .collect(),
+        }),
+    };
+    WeightsView {
+        model: entry.name.clone(),
+        version: entry.version,
+        kind: built.model.kind().to_string(),
+        feature_names: built.feature_names.clone(),
+        output_names: built.output_names.clone(),
+        background,
+        linear,
+    }
+}
