@@ -5,7 +5,7 @@ mod common;
 
 use approx::assert_relative_eq;
 use explaind::core::explain::{linear_shap, Explanation};
-use explaind::core::models::{HostedModel, Model, OutputSpace};
+use explaind::core::models::{HostedModel, OutputSpace};
 use explaind::spec::{self, BuiltModel, ModelSpec};
 use ndarray::Array2;
 use serde_json::Value;
