@@ -61,6 +61,11 @@ pub struct Config {
     #[arg(long, env = "EXPLAIND_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// Ask the server at `--addr` for `/healthz` and exit 0 if it answers 200: a
+    /// health check for images that have no shell or curl.
+    #[arg(long, default_value_t = false)]
+    pub healthcheck: bool,
+
     /// Print the OpenAPI document (YAML) to standard output and exit.
     #[arg(long, default_value_t = false)]
     pub print_openapi: bool,

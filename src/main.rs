@@ -13,6 +13,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         print!("{}", explaind::http::openapi::yaml());
         return Ok(());
     }
+    if config.healthcheck {
+        std::process::exit(if server::probe_health(config.addr) { 0 } else { 1 });
+    }
     init_tracing(config.log_format);
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
