@@ -14,7 +14,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         return Ok(());
     }
     if config.healthcheck {
-        std::process::exit(if server::probe_health(config.addr) { 0 } else { 1 });
+        let healthy = server::probe_health(config.addr);
+        std::process::exit(i32::from(!healthy));
     }
     init_tracing(config.log_format);
     let grace = Duration::from_secs(config.shutdown_grace_secs);
