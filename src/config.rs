@@ -15,6 +15,27 @@ pub enum LogFormat {
     Json,
 }
 
+/// A credential from the command line or environment: never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.trim().len() < 16 {
+            return Err("tokens must have at least 16 characters".into());
+        }
+        Ok(Secret(s.trim().to_string()))
+    }
+}
+
 /// explaind's configuration.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "explaind", version, about = "An explanation microservice")]
@@ -65,6 +86,41 @@ pub struct Config {
     /// health check for images that have no shell or curl.
     #[arg(long, default_value_t = false)]
     pub healthcheck: bool,
+
+    /// Bearer tokens with the admin role (register, replace, delete, weights), comma-separated.
+    #[arg(
+        long = "admin-token",
+        env = "EXPLAIND_ADMIN_TOKENS",
+        value_delimiter = ','
+    )]
+    pub admin_tokens: Vec<Secret>,
+
+    /// Bearer tokens with the reader role (predict, explain, global, pictures), comma-separated.
+    #[arg(
+        long = "reader-token",
+        env = "EXPLAIND_READER_TOKENS",
+        value_delimiter = ','
+    )]
+    pub reader_tokens: Vec<Secret>,
+
+    /// A file of tokens, one per line as `admin TOKEN` or `reader TOKEN` (`#` starts a
+    /// comment), e.g. a mounted Kubernetes secret. Read at start.
+    #[arg(long, env = "EXPLAIND_TOKENS_FILE")]
+    pub tokens_file: Option<PathBuf>,
+
+    /// Allow listening on a non-loopback address with no tokens configured, so that
+    /// anyone who can reach the port can replace models. Off by default.
+    #[arg(long, env = "EXPLAIND_ALLOW_UNAUTHENTICATED", default_value_t = false)]
+    pub allow_unauthenticated: bool,
+
+    /// Explanation requests that may wait for a slot beyond the running ones; more
+    /// are refused at once with 503 and Retry-After.
+    #[arg(long, env = "EXPLAIND_EXPLAIN_QUEUE", default_value_t = 256)]
+    pub explain_queue: usize,
+
+    /// Deadline for any request, in milliseconds: past it the answer is 504.
+    #[arg(long, env = "EXPLAIND_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    pub request_timeout_ms: u64,
 
     /// Print the OpenAPI document (YAML) to standard output and exit.
     #[arg(long, default_value_t = false)]

@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::demo;
+use crate::http::auth::{self, Tokens};
 use crate::http::{self, AppState};
 use crate::registry::Registry;
 use crate::store::Store;
@@ -28,7 +29,12 @@ pub fn build_state(config: Config) -> Result<AppState, Box<dyn std::error::Error
     if !config.no_demo {
         registry.insert_ephemeral(demo::NAME, &demo::house_prices_spec()?)?;
     }
-    Ok(AppState::new(config, registry))
+    let tokens = Tokens::from_config(&config)?;
+    auth::check_exposure(config.addr, &tokens, config.allow_unauthenticated)?;
+    if !tokens.enabled() {
+        tracing::warn!(addr = %config.addr, "no access tokens configured: every route is open to whoever can reach the address");
+    }
+    Ok(AppState::new(config, registry, tokens))
 }
 
 /// Load every model file, record the failures, and mark the server ready.

@@ -63,6 +63,18 @@ pub enum ApiError {
     /// The model store could not be written.
     #[error("model store: {0}")]
     Storage(std::io::Error),
+    /// No valid bearer token.
+    #[error("missing or invalid bearer token: send `Authorization: Bearer <token>`")]
+    Unauthorized,
+    /// The token's role may not do this.
+    #[error("this token's role may not do this (admin role needed)")]
+    Forbidden,
+    /// Too many explanation requests are running or waiting.
+    #[error("overloaded: too many explanation requests in progress; retry shortly")]
+    Overloaded,
+    /// The request ran past its deadline.
+    #[error("the request ran past its deadline of {0} ms")]
+    DeadlineExceeded(u64),
     /// Models are still loading.
     #[error("not ready: models are still loading")]
     NotReady,
@@ -110,6 +122,10 @@ impl ApiError {
                     (StatusCode::UNPROCESSABLE_ENTITY, "invalid_argument")
                 }
             },
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+            ApiError::DeadlineExceeded(_) => (StatusCode::GATEWAY_TIMEOUT, "deadline_exceeded"),
             ApiError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage_error"),
             ApiError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -126,7 +142,9 @@ impl IntoResponse for ApiError {
                 ApiError::Storage(_) => {
                     "the model could not be stored; nothing was changed (see the server log)".into()
                 }
-                ApiError::NotReady => self.to_string(),
+                ApiError::NotReady | ApiError::Overloaded | ApiError::DeadlineExceeded(_) => {
+                    self.to_string()
+                }
                 _ => "internal error (see the server log)".into(),
             }
         } else {
@@ -143,6 +161,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }

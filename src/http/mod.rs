@@ -3,6 +3,7 @@
 //! Handlers parse and validate, hand CPU-heavy work to the blocking pool through
 //! [`AppState::run_blocking`], and answer; they hold no locks across `.await`.
 
+pub mod auth;
 pub mod error;
 pub mod explain;
 pub mod extract;
@@ -13,9 +14,9 @@ pub mod openapi;
 pub mod ops;
 pub mod weights;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
@@ -46,13 +47,19 @@ pub struct AppState {
     pub explain_permits: Arc<Semaphore>,
     /// Model files that failed to load at start, as "file: reason" lines.
     pub load_failures: Arc<std::sync::Mutex<Vec<String>>>,
+    /// Access tokens (empty: access control off).
+    pub tokens: Arc<auth::Tokens>,
+    /// Explanation jobs running or waiting for a permit, for load shedding.
+    pub explain_pending: Arc<AtomicUsize>,
 }
 
 impl AppState {
     /// State around a registry, not yet ready.
-    pub fn new(config: Config, registry: Registry) -> Self {
+    pub fn new(config: Config, registry: Registry, tokens: auth::Tokens) -> Self {
         let permits = config.effective_explain_concurrency();
         AppState {
+            tokens: Arc::new(tokens),
+            explain_pending: Arc::default(),
             registry: Arc::new(registry),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
@@ -73,15 +80,22 @@ impl AppState {
     }
 
     /// Run CPU-heavy work on the blocking pool, at most `explain_concurrency` at a
-    /// time, inside the caller's tracing span.
+    /// time, inside the caller's tracing span. When the running jobs and those
+    /// already waiting fill `explain_queue`, the request is shed at once.
     ///
     /// # Errors
-    /// [`ApiError::Internal`] if the work panicked (the panic is logged).
+    /// [`ApiError::Overloaded`] when shed; [`ApiError::Internal`] if the work
+    /// panicked (the panic is logged).
     pub async fn run_blocking<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        let capacity = self.config.effective_explain_concurrency() + self.config.explain_queue;
+        let pending = PendingGuard::enter(&self.explain_pending);
+        if pending.count > capacity {
+            return Err(ApiError::Overloaded);
+        }
         let _permit = self
             .explain_permits
             .acquire()
@@ -92,6 +106,26 @@ impl AppState {
             .instrument(tracing::Span::current())
             .await
             .map_err(|e| ApiError::Internal(format!("explanation task failed: {e}")))
+    }
+}
+
+/// Counts a job as pending for as long as it lives.
+struct PendingGuard<'a> {
+    counter: &'a AtomicUsize,
+    /// Jobs pending including this one, when it entered.
+    count: usize,
+}
+
+impl<'a> PendingGuard<'a> {
+    fn enter(counter: &'a AtomicUsize) -> Self {
+        let count = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        PendingGuard { counter, count }
+    }
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        self.counter.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -107,6 +141,14 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(
             state.config.max_body_bytes,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            enforce_deadline,
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -127,6 +169,15 @@ async fn route_not_found(uri: axum::http::Uri) -> ApiError {
 
 async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
+}
+
+/// Answer 504 when a request runs past `--request-timeout-ms`.
+async fn enforce_deadline(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let ms = state.config.request_timeout_ms;
+    match tokio::time::timeout(Duration::from_millis(ms), next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => axum::response::IntoResponse::into_response(ApiError::DeadlineExceeded(ms)),
+    }
 }
 
 /// Count every answer by route template, method and status, with its latency.

@@ -1,0 +1,220 @@
+//! Bearer-token access control with two roles.
+//!
+//! `admin` may register, replace and delete models and read weight dumps; `reader`
+//! may predict, explain, read global summaries and pictures. Liveness, readiness,
+//! metrics, the API description and the dashboard's static page need no token.
+//! With no tokens configured every route is open, and the server refuses to listen
+//! beyond loopback unless told to (see [`check_exposure`]).
+//!
+//! Tokens are kept only as SHA-256 digests and compared in constant time; they
+//! never reach a log line.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::error::ApiError;
+use super::AppState;
+use crate::config::{Config, Secret};
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Read-only use of models.
+    Reader,
+    /// Everything a reader may do, plus changing models and reading weights.
+    Admin,
+}
+
+/// The configured tokens, as digests.
+#[derive(Debug, Clone, Default)]
+pub struct Tokens {
+    /// (digest, role) pairs.
+    entries: Vec<([u8; 32], Role)>,
+}
+
+impl Tokens {
+    /// Collect tokens from the flags and the tokens file.
+    ///
+    /// # Errors
+    /// A tokens file that cannot be read or has a malformed line (the message names
+    /// the line number, never the token).
+    pub fn from_config(config: &Config) -> Result<Tokens, String> {
+        let mut tokens = Tokens::default();
+        for t in &config.admin_tokens {
+            tokens.add(t, Role::Admin);
+        }
+        for t in &config.reader_tokens {
+            tokens.add(t, Role::Reader);
+        }
+        if let Some(path) = &config.tokens_file {
+            tokens.read_file(path)?;
+        }
+        Ok(tokens)
+    }
+
+    fn add(&mut self, token: &Secret, role: Role) {
+        self.entries.push((digest(token.0.as_bytes()), role));
+    }
+
+    fn read_file(&mut self, path: &Path) -> Result<(), String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("tokens file {}: {e}", path.display()))?;
+        for (i, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let (role, token) = line
+                .split_once(char::is_whitespace)
+                .ok_or_else(|| format!("tokens file line {}: expected `ROLE TOKEN`", i + 1))?;
+            let role = match role {
+                "admin" => Role::Admin,
+                "reader" => Role::Reader,
+                _ => {
+                    return Err(format!(
+                        "tokens file line {}: role must be admin or reader",
+                        i + 1
+                    ))
+                }
+            };
+            let secret: Secret = token
+                .parse()
+                .map_err(|e| format!("tokens file line {}: {e}", i + 1))?;
+            self.add(&secret, role);
+        }
+        Ok(())
+    }
+
+    /// Whether any token is configured (and so access control is on).
+    pub fn enabled(&self) -> bool {
+        !self.entries.is_empty()
+    }
+
+    /// The role of a presented token, checking every entry in constant time.
+    pub fn role_of(&self, presented: &str) -> Option<Role> {
+        let d = digest(presented.as_bytes());
+        let mut found = None;
+        for (known, role) in &self.entries {
+            if bool::from(known.ct_eq(&d)) {
+                found = found.max(Some(*role));
+            }
+        }
+        found
+    }
+}
+
+fn digest(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// Refuse to listen beyond loopback without tokens, unless explicitly allowed.
+///
+/// # Errors
+/// A message for the operator saying what to do.
+pub fn check_exposure(addr: SocketAddr, tokens: &Tokens, allow: bool) -> Result<(), String> {
+    if tokens.enabled() || addr.ip().is_loopback() || allow {
+        return Ok(());
+    }
+    Err(format!(
+        "refusing to listen on {addr} without access tokens: anyone reaching it could replace \
+         models. Configure --admin-token/--reader-token (or --tokens-file), listen on loopback, \
+         or pass --allow-unauthenticated"
+    ))
+}
+
+/// The role a route needs, or None for open routes.
+fn required_role(method: &Method, route: &str) -> Option<Role> {
+    match route {
+        "/healthz" | "/readyz" | "/metrics" | "/openapi.yaml" | "/" => None,
+        "/models/{name}" if method == Method::PUT || method == Method::DELETE => Some(Role::Admin),
+        r if r.ends_with("/weights") || r.contains("/datasets") => Some(Role::Admin),
+        _ => Some(Role::Reader),
+    }
+}
+
+/// Middleware: 401 without a valid token, 403 with a token whose role is too low.
+pub async fn require_token(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !state.tokens.enabled() {
+        return next.run(request).await;
+    }
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string());
+    let Some(route) = route else {
+        // Unmatched routes answer 404 to everyone.
+        return next.run(request).await;
+    };
+    let Some(needed) = required_role(request.method(), &route) else {
+        return next.run(request).await;
+    };
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match presented.and_then(|t| state.tokens.role_of(t)) {
+        None => ApiError::Unauthorized.into_response(),
+        Some(role) if role < needed => ApiError::Forbidden.into_response(),
+        Some(_) => next.run(request).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_are_found_by_digest() {
+        let mut tokens = Tokens::default();
+        tokens.add(&Secret("admin-token-0123456789".into()), Role::Admin);
+        tokens.add(&Secret("reader-token-0123456789".into()), Role::Reader);
+        assert_eq!(tokens.role_of("admin-token-0123456789"), Some(Role::Admin));
+        assert_eq!(
+            tokens.role_of("reader-token-0123456789"),
+            Some(Role::Reader)
+        );
+        assert_eq!(tokens.role_of("reader-token-012345678"), None);
+        assert_eq!(tokens.role_of(""), None);
+    }
+
+    #[test]
+    fn exposure_needs_tokens_or_consent() {
+        let none = Tokens::default();
+        let public: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        assert!(check_exposure(local, &none, false).is_ok());
+        assert!(check_exposure(public, &none, false).is_err());
+        assert!(check_exposure(public, &none, true).is_ok());
+    }
+
+    #[test]
+    fn weights_and_changes_need_admin() {
+        assert_eq!(
+            required_role(&Method::PUT, "/models/{name}"),
+            Some(Role::Admin)
+        );
+        assert_eq!(
+            required_role(&Method::GET, "/models/{name}"),
+            Some(Role::Reader)
+        );
+        assert_eq!(
+            required_role(&Method::GET, "/models/{name}/weights"),
+            Some(Role::Admin)
+        );
+        assert_eq!(required_role(&Method::POST, "/explain"), Some(Role::Reader));
+        assert_eq!(required_role(&Method::GET, "/healthz"), None);
+    }
+}
