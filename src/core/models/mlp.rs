@@ -18,6 +18,7 @@
 //! (Rumelhart, Hinton and Williams 1986, "Learning representations by back-propagating
 //! errors", Nature 323), in [`backprop`].
 
+pub mod activations;
 mod backprop;
 mod params;
 #[cfg(test)]
