@@ -16,13 +16,16 @@
 //!
 //! Gradients of the outputs with respect to the inputs come from backpropagation
 //! (Rumelhart, Hinton and Williams 1986, "Learning representations by back-propagating
-//! errors", Nature 323), in [`backprop`].
+//! errors", Nature 323), implemented in the private `backprop` submodule as
+//! [`Differentiable`](super::Differentiable). [`activations`] reports what the units do
+//! on data; [`weights`] lays the parameters out for display.
 
 pub mod activations;
 mod backprop;
 mod params;
 #[cfg(test)]
 pub(crate) mod tests;
+pub mod weights;
 
 use ndarray::{Array1, Array2, ArrayView2};
 
