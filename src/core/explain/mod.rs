@@ -17,7 +17,7 @@ use crate::core::CoreError;
 pub enum Method {
     /// Pick the exact method for the model's family.
     Auto,
-    /// Exact interventional SHAP of a linear model: φ_j = w_j (x_j − E[x_j]).
+    /// Exact interventional SHAP of a linear model: φ_j = w_j (x_j − E\[x_j\]).
     LinearShap,
     /// Integrated gradients along the straight path from a baseline (differentiable
     /// models; see [`integrated_gradients`]).
