@@ -6,6 +6,7 @@
 pub mod gradients;
 pub mod integrated_gradients;
 pub mod linear_shap;
+pub mod text_attribution;
 
 use std::fmt;
 use std::str::FromStr;

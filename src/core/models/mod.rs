@@ -7,6 +7,7 @@
 
 pub mod linear;
 pub mod mlp;
+pub mod text;
 
 use ndarray::{Array2, ArrayView2, Axis};
 
