@@ -86,7 +86,10 @@ fn image_classifier_matches_sklearn_and_keeps_its_shape() {
 
 #[test]
 fn integrated_gradients_match_captum() {
-    // Written only when torch and captum were importable; see gen_mlp.py.
+    // Written only when torch and captum were importable; see gen_mlp.py. The
+    // tolerance is 1e-6, not 1e-9: Captum multiplies the gradients by step sizes cast
+    // to float32 (`torch.tensor(step_sizes).float()` in integrated_gradients.py), so
+    // even an independent float64 computation differs from it by about 1e-8.
     let Some(f) = fixture("captum_ig") else {
         eprintln!("captum_ig.json absent: Captum parity not checked");
         return;

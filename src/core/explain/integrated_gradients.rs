@@ -209,6 +209,7 @@ pub fn explain(
 ) -> CoreResult<Vec<Explanation>> {
     check_outputs(outputs, x.nrows())?;
     let (alphas, weights) = options.rule.nodes(options.steps)?;
+    let weights = Array1::from(weights);
     let baseline = resolve_baseline(options.baseline.as_deref(), reference, x.ncols())?;
     let base_out = model.predict(baseline.view().insert_axis(Axis(0)), space);
     let predictions = model.predict(x, space);
@@ -217,7 +218,7 @@ pub fn explain(
         let diff = &row - &baseline;
         let path = path_points(baseline.view(), diff.view(), &alphas);
         let grads = model.gradient(path.view(), k, space)?;
-        let mean_grad = Array1::from(weights.clone()).dot(&grads);
+        let mean_grad = weights.dot(&grads);
         let phi: Vec<f64> = (&diff * &mean_grad).to_vec();
         let mut e = Explanation::new(k, predictions[[i, k]], base_out[[0, k]], phi);
         e.quality.convergence_delta = Some(-e.quality.additivity_residual);
