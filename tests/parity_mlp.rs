@@ -1,11 +1,14 @@
-//! Parity of explaind's MLP with scikit-learn (and, where its fixture exists, of
-//! integrated gradients with Captum). Fixtures come from tests/fixtures/gen_mlp.py.
+//! Parity of explaind's MLP with scikit-learn (and, where their fixtures exist, of
+//! integrated gradients and text integrated gradients with Captum). Fixtures come
+//! from tests/fixtures/gen_mlp.py.
 
 use std::path::Path;
 
 use approx::assert_abs_diff_eq;
 use explaind::core::explain::integrated_gradients::{self, IgOptions};
+use explaind::core::explain::text_attribution;
 use explaind::core::models::mlp::MlpParams;
+use explaind::core::models::text::TextClassifierParams;
 use explaind::core::models::{Link, Mlp, Model, OutputSpace};
 use explaind::core::stats::Reference;
 use ndarray::Array2;
@@ -121,5 +124,41 @@ fn integrated_gradients_match_captum() {
             }
             assert_abs_diff_eq!(e.quality.convergence_delta.unwrap(), delta, epsilon = 1e-6);
         }
+    }
+}
+
+#[test]
+fn text_integrated_gradients_match_captum_layer_ig() {
+    // Captum's LayerIntegratedGradients on the embedding layer, from an all-zero
+    // padding embedding, summed over embedding dimensions per token. Same float32
+    // step sizes as above, hence 1e-6.
+    let Some(f) = fixture("captum_text_ig") else {
+        eprintln!("captum_text_ig.json absent: Captum text parity not checked");
+        return;
+    };
+    let params: TextClassifierParams = serde_json::from_value(f["params"].clone()).unwrap();
+    let m = params.validate().unwrap();
+    let options = IgOptions {
+        steps: 32,
+        rule: "gausslegendre".parse().unwrap(),
+        baseline: None,
+    };
+    for case in f["cases"].as_array().unwrap() {
+        let space = match case["space"].as_str().unwrap() {
+            "raw" => OutputSpace::Raw,
+            _ => OutputSpace::Probability,
+        };
+        let target = case["target"].as_u64().unwrap() as usize;
+        let text = case["text"].as_str().unwrap();
+        let e = text_attribution::integrated_gradients(&m, text, target, space, &options).unwrap();
+        let words: Vec<String> = serde_json::from_value(case["words"].clone()).unwrap();
+        let theirs: Vec<f64> = serde_json::from_value(case["attributions"].clone()).unwrap();
+        let ours: Vec<&str> = e.tokens.iter().map(|t| t.token.text.as_str()).collect();
+        assert_eq!(ours, words);
+        for (a, b) in e.tokens.iter().zip(&theirs) {
+            assert_abs_diff_eq!(a.attribution, *b, epsilon = 1e-6);
+        }
+        let delta = case["delta"].as_f64().unwrap();
+        assert_abs_diff_eq!(e.quality.convergence_delta.unwrap(), delta, epsilon = 1e-6);
     }
 }
