@@ -6,7 +6,7 @@ use std::path::Path;
 
 use approx::assert_abs_diff_eq;
 use explaind::core::explain::integrated_gradients::{self, IgOptions};
-use explaind::core::explain::text_attribution;
+use explaind::core::explain::{gradients, text_attribution};
 use explaind::core::models::mlp::MlpParams;
 use explaind::core::models::text::TextClassifierParams;
 use explaind::core::models::{Link, Mlp, Model, OutputSpace};
@@ -160,5 +160,34 @@ fn text_integrated_gradients_match_captum_layer_ig() {
         }
         let delta = case["delta"].as_f64().unwrap();
         assert_abs_diff_eq!(e.quality.convergence_delta.unwrap(), delta, epsilon = 1e-6);
+    }
+}
+
+#[test]
+fn saliency_and_gradient_x_input_match_captum() {
+    // No quadrature here, so both sides are plain float64 backpropagation.
+    let Some(f) = fixture("captum_ig") else {
+        eprintln!("captum_ig.json absent: Captum parity not checked");
+        return;
+    };
+    let m = model(&f);
+    let x = matrix(&f["x"]);
+    let reference = Reference::new(&m, x.clone());
+    for case in f["gradient_cases"].as_array().unwrap() {
+        let space = match case["space"].as_str().unwrap() {
+            "raw" => OutputSpace::Raw,
+            _ => OutputSpace::Probability,
+        };
+        let outputs = vec![case["target"].as_u64().unwrap() as usize; x.nrows()];
+        let sal = gradients::saliency(&m, &reference, x.view(), &outputs, space).unwrap();
+        let gxi = gradients::gradient_x_input(&m, x.view(), &outputs, space).unwrap();
+        for (ours, key) in [(sal, "saliency"), (gxi, "gradient_x_input")] {
+            let theirs = matrix(&case[key]);
+            for (e, row) in ours.iter().zip(theirs.rows()) {
+                for (a, b) in e.attributions.iter().zip(row) {
+                    assert_abs_diff_eq!(*a, *b, epsilon = 1e-12);
+                }
+            }
+        }
     }
 }
