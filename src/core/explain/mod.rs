@@ -3,7 +3,10 @@
 //! Every explainer answers one [`Explanation`] per input row for one chosen output,
 //! with a [`Quality`] that says how exact the numbers are.
 
+pub mod gradients;
+pub mod integrated_gradients;
 pub mod linear_shap;
+pub mod text_attribution;
 
 use std::fmt;
 use std::str::FromStr;
@@ -15,19 +18,35 @@ use crate::core::CoreError;
 pub enum Method {
     /// Pick the exact method for the model's family.
     Auto,
-    /// Exact interventional SHAP of a linear model: φ_j = w_j (x_j − E[x_j]).
+    /// Exact interventional SHAP of a linear model: φ_j = w_j (x_j − E\[x_j\]).
     LinearShap,
+    /// Integrated gradients along the straight path from a baseline (differentiable
+    /// models; see [`integrated_gradients`]).
+    IntegratedGradients,
+    /// x ⊙ ∇f(x) (differentiable models; see [`gradients`]).
+    GradientXInput,
+    /// |∇f(x)|: sensitivities, not additive (differentiable models; see [`gradients`]).
+    Saliency,
 }
 
 impl Method {
     /// Every method, for error messages and documentation.
-    pub const ALL: &'static [Method] = &[Method::Auto, Method::LinearShap];
+    pub const ALL: &'static [Method] = &[
+        Method::Auto,
+        Method::LinearShap,
+        Method::IntegratedGradients,
+        Method::GradientXInput,
+        Method::Saliency,
+    ];
 
     /// The name used in requests and answers.
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Auto => "auto",
             Method::LinearShap => "linear_shap",
+            Method::IntegratedGradients => "integrated_gradients",
+            Method::GradientXInput => "gradient_x_input",
+            Method::Saliency => "saliency",
         }
     }
 }

@@ -6,11 +6,14 @@
 //! model that cannot answer it is a [`CoreError::MethodNotSupported`] value.
 
 pub mod linear;
+pub mod mlp;
+pub mod text;
 
 use ndarray::{Array2, ArrayView2, Axis};
 
 use crate::core::{CoreError, CoreResult};
 pub use linear::LinearModel;
+pub use mlp::Mlp;
 
 /// How a model's raw outputs (margins) become the values users read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +95,23 @@ pub trait Model: Send + Sync {
     }
 }
 
+/// A model whose outputs can be differentiated with respect to its inputs, for the
+/// gradient explainers (integrated gradients, gradient × input, saliency).
+pub trait Differentiable: Model {
+    /// ∂ output / ∂ x for each row of `x` (rows, n_features): the answer has the same
+    /// shape, row i holding the gradient of output `output` at row i, in `space`.
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidArgument`] for an output index out of range or probability
+    /// space on a model without one.
+    fn gradient(
+        &self,
+        x: ArrayView2<f64>,
+        output: usize,
+        space: OutputSpace,
+    ) -> CoreResult<Array2<f64>>;
+}
+
 /// Check that a batch has the model's width and, unless `allow_nan`, only finite values.
 ///
 /// # Errors
@@ -127,6 +147,8 @@ pub fn check_rows(x: ArrayView2<f64>, n_features: usize, allow_nan: bool) -> Cor
 pub enum HostedModel {
     /// Linear or logistic regression (the kind is in [`LinearModel::kind`]).
     Linear(LinearModel),
+    /// A multilayer perceptron, kind `"mlp"`.
+    Mlp(Mlp),
 }
 
 impl HostedModel {
@@ -134,6 +156,16 @@ impl HostedModel {
     pub fn as_model(&self) -> &dyn Model {
         match self {
             HostedModel::Linear(m) => m,
+            HostedModel::Mlp(m) => m,
+        }
+    }
+
+    /// The gradient view, for families that have one (`None` otherwise: asking a
+    /// gradient method of such a model is [`CoreError::MethodNotSupported`]).
+    pub fn as_differentiable(&self) -> Option<&dyn Differentiable> {
+        match self {
+            HostedModel::Linear(_) => None,
+            HostedModel::Mlp(m) => Some(m),
         }
     }
 
@@ -141,13 +173,14 @@ impl HostedModel {
     pub fn kind(&self) -> &'static str {
         match self {
             HostedModel::Linear(m) => m.kind(),
+            HostedModel::Mlp(m) => m.kind(),
         }
     }
 
     /// Whether inputs may contain NaN meaning "missing" (tree models route them).
     pub fn accepts_missing(&self) -> bool {
         match self {
-            HostedModel::Linear(_) => false,
+            HostedModel::Linear(_) | HostedModel::Mlp(_) => false,
         }
     }
 }
