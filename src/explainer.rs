@@ -3,10 +3,13 @@
 //! This is the one place that knows both the model families and the explanation
 //! methods; an impossible pairing is a [`CoreError::MethodNotSupported`] value.
 
-use ndarray::{ArrayView2, Axis};
+use std::borrow::Cow;
 
-use crate::core::explain::{linear_shap, Explanation, Method};
-use crate::core::models::{HostedModel, Model, OutputSpace};
+use ndarray::{Array2, ArrayView2, Axis};
+
+use crate::core::explain::integrated_gradients::{self, IgOptions};
+use crate::core::explain::{gradients, linear_shap, Explanation, Method};
+use crate::core::models::{check_rows, HostedModel, Model, OutputSpace};
 use crate::core::stats::Reference;
 use crate::core::{CoreError, CoreResult};
 use crate::spec::BuiltModel;
@@ -20,8 +23,15 @@ pub enum OutputChoice {
     Predicted,
 }
 
+/// Settings of the methods that have any; each method reads its own.
+#[derive(Debug, Clone, Default)]
+pub struct MethodOptions {
+    /// Integrated gradients: steps, quadrature rule and baseline.
+    pub ig: IgOptions,
+}
+
 /// What to compute for a batch of rows.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ExplainArgs {
     /// The method asked for; `Auto` picks the exact one for the family.
     pub method: Method,
@@ -29,6 +39,8 @@ pub struct ExplainArgs {
     pub output: OutputChoice,
     /// Raw or probability space.
     pub space: OutputSpace,
+    /// Method settings.
+    pub options: MethodOptions,
 }
 
 /// The explanations of a batch and the method that produced them.
@@ -44,6 +56,7 @@ pub struct Outcome {
 pub fn default_method(model: &HostedModel) -> Method {
     match model {
         HostedModel::Linear(_) => Method::LinearShap,
+        HostedModel::Mlp(_) => Method::IntegratedGradients,
     }
 }
 
@@ -58,11 +71,35 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
         m => m,
     };
     let outputs = resolve_outputs(model.model.as_model(), x, args.output)?;
+    let space = args.space;
     let explanations = match (&model.model, method) {
+        (_, Method::Auto) => unreachable!("Auto is resolved above"),
         (HostedModel::Linear(m), Method::LinearShap) => {
-            linear_shap::explain(m, reference(model, method)?, x, &outputs, args.space)?
+            linear_shap::explain(m, reference(model, method)?, x, &outputs, space)?
         }
-        (HostedModel::Linear(_), Method::Auto) => unreachable!("Auto is resolved above"),
+        (HostedModel::Mlp(m), Method::IntegratedGradients) => {
+            let ig = &args.options.ig;
+            let reference = reference_or_baseline(model, method, ig.baseline.as_deref())?;
+            integrated_gradients::explain(m, &reference, x, &outputs, space, ig)?
+        }
+        (HostedModel::Mlp(m), Method::GradientXInput) => {
+            gradients::gradient_x_input(m, x, &outputs, space)?
+        }
+        (HostedModel::Mlp(m), Method::Saliency) => {
+            gradients::saliency(m, reference(model, method)?, x, &outputs, space)?
+        }
+        (
+            model @ (HostedModel::Linear(_) | HostedModel::Mlp(_)),
+            method @ (Method::LinearShap
+            | Method::IntegratedGradients
+            | Method::GradientXInput
+            | Method::Saliency),
+        ) => {
+            return Err(CoreError::MethodNotSupported {
+                method: method.to_string(),
+                kind: model.kind(),
+            })
+        }
     };
     Ok(Outcome {
         method,
@@ -76,6 +113,27 @@ fn reference(model: &BuiltModel, method: Method) -> CoreResult<&Reference> {
             "method '{method}' needs the model's background data, and none was registered"
         ))
     })
+}
+
+/// The model's background; or, for a model without one, the request's baseline as
+/// a one-row reference (path methods need only the baseline).
+fn reference_or_baseline<'a>(
+    model: &'a BuiltModel,
+    method: Method,
+    baseline: Option<&[f64]>,
+) -> CoreResult<Cow<'a, Reference>> {
+    match (&model.reference, baseline) {
+        (Some(r), _) => Ok(Cow::Borrowed(r)),
+        (None, Some(b)) => {
+            let m = model.model.as_model();
+            let row = Array2::from_shape_vec((1, b.len()), b.to_vec()).map_err(|_| {
+                CoreError::InvalidArgument("baseline must be a list of numbers".into())
+            })?;
+            check_rows(row.view(), m.n_features(), false)?;
+            Ok(Cow::Owned(Reference::new(m, row)))
+        }
+        (None, None) => reference(model, method).map(Cow::Borrowed),
+    }
 }
 
 /// One output index per row.

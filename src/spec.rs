@@ -10,7 +10,8 @@ use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::core::models::{check_rows, HostedModel, LinearModel};
+use crate::core::models::mlp::MlpParams;
+use crate::core::models::{check_rows, HostedModel, LinearModel, Link, Model};
 use crate::core::stats::Reference;
 use crate::core::{CoreError, CoreResult};
 
@@ -18,20 +19,22 @@ use crate::core::{CoreError, CoreResult};
 pub const MAX_BACKGROUND_ROWS: usize = 100_000;
 
 /// The model kinds explaind can host.
-pub const KINDS: &[&str] = &["linear", "logistic"];
+pub const KINDS: &[&str] = &["linear", "logistic", "mlp"];
 
 /// A model registration document.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
-    /// Model family: `linear` or `logistic`.
+    /// Model family: `linear`, `logistic` or `mlp`.
     pub kind: String,
     /// Input feature names, in column order.
     pub feature_names: Vec<String>,
     /// Output names; defaults depend on the kind (class names for classifiers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_names: Option<Vec<String>>,
-    /// Kind-specific parameters (for linear and logistic: `coefficients`, `intercept`, `classes`).
+    /// Kind-specific parameters. Linear and logistic: `coefficients`, `intercept`,
+    /// `classes`. MLP: `layers` (each `weights` fan_in × fan_out, `bias`, `activation`),
+    /// optional `scaler` (`mean`, `scale`) and `input_shape`.
     #[serde(default)]
     #[schema(value_type = Object)]
     pub params: serde_json::Value,
@@ -94,6 +97,7 @@ pub fn build(spec: &ModelSpec) -> CoreResult<BuiltModel> {
     check_feature_names(&spec.feature_names)?;
     let (model, default_outputs) = match spec.kind.as_str() {
         "linear" | "logistic" => build_linear(spec)?,
+        "mlp" => build_mlp(spec)?,
         other => {
             return Err(CoreError::InvalidModel(format!(
                 "unknown kind '{other}'; known kinds: {}",
@@ -229,6 +233,20 @@ fn build_linear(spec: &ModelSpec) -> CoreResult<(HostedModel, Vec<String>)> {
         HostedModel::Linear(LinearModel::logistic(coefficients, intercept)?),
         outputs,
     ))
+}
+
+fn build_mlp(spec: &ModelSpec) -> CoreResult<(HostedModel, Vec<String>)> {
+    let params: MlpParams = serde_json::from_value(spec.params.clone())
+        .map_err(|e| CoreError::InvalidModel(format!("params: {e}")))?;
+    let mlp = params.validate()?;
+    let n_out = mlp.n_outputs();
+    let outputs = match mlp.link() {
+        Link::Logistic if n_out == 1 => vec!["positive".to_string()],
+        Link::Logistic | Link::Softmax => (0..n_out).map(|k| format!("class_{k}")).collect(),
+        _ if n_out == 1 => vec!["output".to_string()],
+        _ => (0..n_out).map(|k| format!("output_{k}")).collect(),
+    };
+    Ok((HostedModel::Mlp(mlp), outputs))
 }
 
 /// Turn JSON rows (null = missing) into a matrix, checked against the model.

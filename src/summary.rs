@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::core::explain::Explanation;
 use crate::core::global::importance;
+use crate::core::models::mlp::weights as mlp_weights;
 use crate::core::models::{HostedModel, OutputSpace};
 use crate::core::{CoreError, CoreResult};
 use crate::explainer::{self, ExplainArgs, OutputChoice};
@@ -80,6 +81,7 @@ pub fn global_summary(entry: &ModelEntry, max_rows: usize) -> CoreResult<GlobalS
             method,
             output: OutputChoice::Index(k),
             space: OutputSpace::Raw,
+            options: Default::default(),
         };
         per_output.push(explainer::explain(built, rows.view(), &args)?.explanations);
     }
@@ -93,6 +95,7 @@ pub fn global_summary(entry: &ModelEntry, max_rows: usize) -> CoreResult<GlobalS
             mean_attribution: imp.mean_attribution,
             importance_by_output: imp.by_output,
             standardized_coefficients: match &built.model {
+                HostedModel::Mlp(_) => None,
                 HostedModel::Linear(m) => Some(
                     m.coefficients()
                         .column(j)
@@ -136,6 +139,12 @@ pub struct WeightsView {
     /// Linear and logistic models: intercepts and coefficients.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub linear: Option<LinearWeights>,
+    /// MLPs: each layer's weights (fan_in × fan_out), bias, activation and statistics,
+    /// the ten inputs with the largest weights per layer, and for inputs with a
+    /// declared `input_shape` each first-layer unit's weights in that shape.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub mlp: Option<mlp_weights::WeightsView>,
 }
 
 /// Column statistics of the background.
@@ -199,7 +208,12 @@ pub fn weights(entry: &ModelEntry) -> WeightsView {
             })
             .collect(),
     });
+    let mlp = match &built.model {
+        HostedModel::Mlp(m) => Some(mlp_weights::weights_view(m, Some(10))),
+        HostedModel::Linear(_) => None,
+    };
     let linear = match &built.model {
+        HostedModel::Mlp(_) => None,
         HostedModel::Linear(m) => Some(LinearWeights {
             intercepts: m.intercept().to_vec(),
             coefficients: built
@@ -221,5 +235,6 @@ pub fn weights(entry: &ModelEntry) -> WeightsView {
         output_names: built.output_names.clone(),
         background,
         linear,
+        mlp,
     }
 }

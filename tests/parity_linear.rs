@@ -21,7 +21,9 @@ fn matrix(v: &Value) -> Array2<f64> {
 }
 
 fn explain(built: &BuiltModel, rows: &Array2<f64>, output: usize) -> Vec<Explanation> {
-    let HostedModel::Linear(m) = &built.model;
+    let HostedModel::Linear(m) = &built.model else {
+        panic!("fixture is a linear model")
+    };
     let outputs = vec![output; rows.nrows()];
     linear_shap::explain(
         m,

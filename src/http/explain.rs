@@ -11,9 +11,10 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::Json;
 use super::instances;
 use super::AppState;
+use crate::core::explain::integrated_gradients::IgOptions;
 use crate::core::explain::{Explanation, Method};
 use crate::core::models::OutputSpace;
-use crate::explainer::{self, ExplainArgs, OutputChoice};
+use crate::explainer::{self, ExplainArgs, MethodOptions, OutputChoice};
 use crate::registry::ModelEntry;
 
 /// Routes of this module.
@@ -74,6 +75,32 @@ pub struct ExplainRequest {
     /// `raw` (default) or `probability` (classifiers).
     #[serde(default)]
     pub output_space: Option<SpaceName>,
+    /// Integrated gradients: quadrature nodes along the path (default 50, at most 2048).
+    #[serde(default)]
+    pub steps: Option<usize>,
+    /// Integrated gradients: `gausslegendre` (default), `riemann_left`, `riemann_right`,
+    /// `riemann_middle` or `riemann_trapezoid`.
+    #[serde(default)]
+    pub rule: Option<String>,
+    /// Integrated gradients: the baseline, one value per feature (default: the
+    /// background mean).
+    #[serde(default)]
+    pub baseline: Option<Vec<f64>>,
+}
+
+impl ExplainRequest {
+    /// The method settings this request gives, validated.
+    fn options(&self) -> Result<MethodOptions, ApiError> {
+        let mut ig = IgOptions::default();
+        if let Some(steps) = self.steps {
+            ig.steps = steps;
+        }
+        if let Some(rule) = &self.rule {
+            ig.rule = rule.parse()?;
+        }
+        ig.baseline = self.baseline.clone();
+        Ok(MethodOptions { ig })
+    }
 }
 
 /// How exact one explanation is.
@@ -201,6 +228,7 @@ async fn explain(
         method,
         output,
         space: space.into(),
+        options: request.options()?,
     };
     let job_entry = entry.clone();
     let outcome = state

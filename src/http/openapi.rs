@@ -5,7 +5,7 @@
 
 use utoipa::OpenApi;
 
-use super::{error, explain, global, models, ops, weights};
+use super::{activations, error, explain, global, models, ops, weights};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -30,6 +30,9 @@ use super::{error, explain, global, models, ops, weights};
         global::get_global,
         global::get_global_all,
         weights::get_weights,
+        activations::post_activations,
+        activations::get_activation_summary,
+        activations::get_activation_curves,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
     tags(
@@ -37,6 +40,7 @@ use super::{error, explain, global, models, ops, weights};
         (name = "explain", description = "Predictions and local explanations"),
         (name = "global", description = "Global importance, cached for dashboards"),
         (name = "weights", description = "Model parameters as JSON"),
+        (name = "activations", description = "Neural-network layer values and activation curves"),
         (name = "operations", description = "Health, readiness, metrics")
     )
 )]

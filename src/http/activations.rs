@@ -1,0 +1,200 @@
+//! Neural-network activations: what each layer computes for given rows, how its
+//! units behave over the background, and the activation curves over the range of
+//! pre-activations the model really sees.
+
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::Json;
+use super::instances;
+use super::AppState;
+use crate::core::models::mlp::activations::{
+    self, ActivationCurve, CurveOptions, LayerActivations, LayerSummary,
+};
+use crate::core::models::{HostedModel, Mlp};
+use crate::core::CoreError;
+use crate::registry::ModelEntry;
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/models/{name}/activations", post(post_activations))
+        .route(
+            "/models/{name}/activations/summary",
+            get(get_activation_summary),
+        )
+        .route(
+            "/models/{name}/activations/curves",
+            get(get_activation_curves),
+        )
+}
+
+/// Rows whose layer values are wanted.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivationsRequest {
+    /// Rows, as in explain requests.
+    #[schema(value_type = Vec<Object>)]
+    pub instances: Vec<serde_json::Value>,
+}
+
+/// Each layer's pre- and post-activation values for the rows sent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivationsResponse {
+    /// Model name.
+    pub model: String,
+    /// Model version.
+    pub version: u64,
+    /// One entry per layer, input side first: `layer`, `activation`, `pre` and `post`
+    /// (rows × units).
+    #[schema(value_type = Vec<Object>)]
+    pub layers: Vec<LayerActivations>,
+}
+
+/// How the units behave over the background.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivationSummaryResponse {
+    /// Model name.
+    pub model: String,
+    /// Model version.
+    pub version: u64,
+    /// Background rows summarised.
+    pub rows: usize,
+    /// One entry per layer: per unit the fraction of rows where it is inactive (ReLU:
+    /// pre ≤ 0; sigmoid: |pre| > 4; tanh: |pre| > 2) and the range of pre-activations;
+    /// the fraction of units inactive on every row.
+    #[schema(value_type = Vec<Object>)]
+    pub layers: Vec<LayerSummary>,
+}
+
+/// Activation functions sampled over the observed pre-activation range.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivationCurvesResponse {
+    /// Model name.
+    pub model: String,
+    /// Model version.
+    pub version: u64,
+    /// Background rows the ranges come from.
+    pub rows: usize,
+    /// One per non-softmax layer: `x`, `y` series and a `histogram` of observed
+    /// pre-activations (`edges`, `counts`).
+    #[schema(value_type = Vec<Object>)]
+    pub curves: Vec<ActivationCurve>,
+}
+
+fn mlp_of(entry: &ModelEntry) -> Result<&Mlp, ApiError> {
+    match &entry.built.model {
+        HostedModel::Mlp(m) => Ok(m),
+        HostedModel::Linear(_) => Err(ApiError::Core(CoreError::MethodNotSupported {
+            method: "activations".into(),
+            kind: entry.built.model.kind(),
+        })),
+    }
+}
+
+fn model(state: &AppState, name: String) -> Result<std::sync::Arc<ModelEntry>, ApiError> {
+    state
+        .registry
+        .get(&name)
+        .ok_or(ApiError::ModelNotFound(name))
+}
+
+/// Every layer's values for the rows sent.
+#[utoipa::path(post, path = "/models/{name}/activations", tag = "activations",
+    params(("name" = String, Path, description = "Model name")),
+    request_body = ActivationsRequest,
+    responses(
+        (status = 200, description = "Layer values", body = ActivationsResponse),
+        (status = 404, description = "No such model", body = ErrorBody),
+        (status = 422, description = "Not a neural network, or invalid instances", body = ErrorBody)))]
+pub async fn post_activations(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Json(request): Json<ActivationsRequest>,
+) -> Result<axum::Json<ActivationsResponse>, ApiError> {
+    let entry = model(&state, name)?;
+    mlp_of(&entry)?;
+    let x = instances::to_matrix(&request.instances, &entry.built, state.config.max_instances)?;
+    let job = entry.clone();
+    let layers = state
+        .run_blocking(move || {
+            activations::layer_activations(mlp_of(&job)?, x.view()).map_err(ApiError::from)
+        })
+        .await??;
+    Ok(axum::Json(ActivationsResponse {
+        model: entry.name.clone(),
+        version: entry.version,
+        layers,
+    }))
+}
+
+/// Dead and saturated units over the background.
+#[utoipa::path(get, path = "/models/{name}/activations/summary", tag = "activations",
+    params(("name" = String, Path, description = "Model name")),
+    responses(
+        (status = 200, description = "Per-layer unit summary", body = ActivationSummaryResponse),
+        (status = 404, description = "No such model", body = ErrorBody),
+        (status = 422, description = "Not a neural network, or no background", body = ErrorBody)))]
+pub async fn get_activation_summary(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<axum::Json<ActivationSummaryResponse>, ApiError> {
+    let entry = model(&state, name)?;
+    mlp_of(&entry)?;
+    let rows = background_rows(&entry)?;
+    let job = entry.clone();
+    let layers = state
+        .run_blocking(move || {
+            let data = &job.built.reference.as_ref().expect("checked above").data;
+            activations::summarize(mlp_of(&job)?, data.view()).map_err(ApiError::from)
+        })
+        .await??;
+    Ok(axum::Json(ActivationSummaryResponse {
+        model: entry.name.clone(),
+        version: entry.version,
+        rows,
+        layers,
+    }))
+}
+
+/// Activation curves over the pre-activation range seen on the background.
+#[utoipa::path(get, path = "/models/{name}/activations/curves", tag = "activations",
+    params(("name" = String, Path, description = "Model name")),
+    responses(
+        (status = 200, description = "Curves and histograms", body = ActivationCurvesResponse),
+        (status = 404, description = "No such model", body = ErrorBody),
+        (status = 422, description = "Not a neural network, or no background", body = ErrorBody)))]
+pub async fn get_activation_curves(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<axum::Json<ActivationCurvesResponse>, ApiError> {
+    let entry = model(&state, name)?;
+    mlp_of(&entry)?;
+    let rows = background_rows(&entry)?;
+    let job = entry.clone();
+    let curves = state
+        .run_blocking(move || {
+            let data = &job.built.reference.as_ref().expect("checked above").data;
+            activations::curves(mlp_of(&job)?, data.view(), CurveOptions::default())
+                .map_err(ApiError::from)
+        })
+        .await??;
+    Ok(axum::Json(ActivationCurvesResponse {
+        model: entry.name.clone(),
+        version: entry.version,
+        rows,
+        curves,
+    }))
+}
+
+fn background_rows(entry: &ModelEntry) -> Result<usize, ApiError> {
+    entry.built.reference.as_ref().map(|r| r.rows()).ok_or_else(|| {
+        ApiError::Core(CoreError::InvalidArgument(
+            "activation summaries are computed over the model's background data, and none was registered".into(),
+        ))
+    })
+}
