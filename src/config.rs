@@ -49,6 +49,11 @@ pub struct Config {
     #[arg(long, env = "EXPLAIND_MODEL_DIR")]
     pub model_dir: Option<PathBuf>,
 
+    /// Seconds between scans of the model directory for files added, changed or
+    /// removed by other processes (0: never rescan).
+    #[arg(long, env = "EXPLAIND_RELOAD_INTERVAL_SECS", default_value_t = 2)]
+    pub reload_interval_secs: u64,
+
     /// Do not register the embedded house-price demo model at start.
     #[arg(long, env = "EXPLAIND_NO_DEMO", default_value_t = false)]
     pub no_demo: bool,

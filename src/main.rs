@@ -26,9 +26,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     }
     let state = server::build_state(config)?;
     let loader = state.clone();
+    let reload = Duration::from_secs(loader.config.reload_interval_secs);
     tokio::spawn(async move {
         if let Err(e) = server::load_models(&loader).await {
             tracing::error!(error = %e, "cannot read the model directory; not ready");
+            return;
+        }
+        if loader.config.model_dir.is_some() && !reload.is_zero() {
+            server::watch_model_dir(loader, reload).await;
         }
     });
     server::serve(listener, state, server::shutdown_signal(), grace).await?;

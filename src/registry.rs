@@ -8,12 +8,12 @@
 //! registration is acknowledged only after it is durable.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use chrono::{DateTime, Utc};
 
 use crate::spec::{self, BuiltModel, ModelSpec};
-use crate::store::{LoadFailure, Store, StoredModel};
+use crate::store::{FileStamp, ModelFile, Store, StoredModel};
 
 /// Longest model name accepted.
 pub const MAX_NAME_LEN: usize = 128;
@@ -59,7 +59,7 @@ pub enum RegistryError {
 }
 
 /// Registered models.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Registry {
     /// Name → current version.
     models: RwLock<HashMap<String, Arc<ModelEntry>>>,
@@ -67,6 +67,15 @@ pub struct Registry {
     writes: tokio::sync::Mutex<()>,
     /// Where registrations are persisted, if anywhere.
     store: Option<Store>,
+    /// Model name → stamp of its file when last loaded or written, so the store
+    /// sync only reads files that changed.
+    stamps: Mutex<HashMap<String, FileStamp>>,
+    /// Model file → why it could not be loaded.
+    failures: Mutex<HashMap<String, String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Check a model name: 1 to 128 of letters, digits, `-`, `_`, `.`, not starting with
@@ -103,6 +112,8 @@ impl Registry {
             models: RwLock::default(),
             writes: tokio::sync::Mutex::new(()),
             store,
+            stamps: Mutex::default(),
+            failures: Mutex::default(),
         }
     }
 
@@ -161,9 +172,15 @@ impl Registry {
         let description = spec.description.clone();
         if let Some(store) = self.store.clone() {
             let record = StoredModel::new(name, version, created_at, spec);
-            tokio::task::spawn_blocking(move || store.save(&record))
-                .await
-                .expect("store writes do not panic")?;
+            let file_name = name.to_string();
+            let stamp = tokio::task::spawn_blocking(move || {
+                store.save(&record).map(|()| store.stamp(&file_name))
+            })
+            .await
+            .expect("store writes do not panic")?;
+            if let Some(stamp) = stamp {
+                lock(&self.stamps).insert(name.to_string(), stamp);
+            }
         }
         let entry = Arc::new(ModelEntry {
             name: name.to_string(),
@@ -187,10 +204,11 @@ impl Registry {
             return Ok(false);
         }
         if let Some(store) = self.store.clone() {
-            let name = name.to_string();
-            tokio::task::spawn_blocking(move || store.remove(&name))
+            let owned = name.to_string();
+            tokio::task::spawn_blocking(move || store.remove(&owned))
                 .await
                 .expect("store removals do not panic")?;
+            lock(&self.stamps).remove(name);
         }
         Ok(self.write().remove(name).is_some())
     }
@@ -215,44 +233,103 @@ impl Registry {
         Ok(())
     }
 
-    /// Load every model file from the store, replacing same-named models in memory.
-    /// Files that fail are returned, not loaded.
+    /// Bring the registry in line with the model directory: load files that are new
+    /// or changed since last seen (by modification time and length), and drop models
+    /// whose file was removed. A file that fails to load leaves the version already
+    /// serving in place and is reported (see [`Registry::load_failures`]) until it is
+    /// fixed or removed. Runs under the write lock, so it never interleaves with an
+    /// API registration. `at_start` also removes temporary files of interrupted writes.
+    ///
+    /// Returns the names of models loaded, replaced or dropped.
     ///
     /// # Errors
     /// Only when the model directory cannot be listed.
-    pub fn load_store(&self) -> std::io::Result<Vec<LoadFailure>> {
-        let Some(store) = &self.store else {
+    pub async fn sync_store(self: &Arc<Self>, at_start: bool) -> std::io::Result<Vec<String>> {
+        if self.store.is_none() {
             return Ok(Vec::new());
-        };
-        let (records, mut failures) = store.load_all()?;
-        for record in records {
-            let file = format!("{}.model.json", record.name);
-            if let Err(e) = validate_name(&record.name) {
-                failures.push(LoadFailure {
-                    file,
-                    reason: e.to_string(),
-                });
-                continue;
-            }
-            match spec::build(&record.spec) {
-                Ok(built) => {
-                    let entry = Arc::new(ModelEntry {
-                        name: record.name.clone(),
-                        version: record.version,
-                        created_at: record.created_at,
-                        description: record.spec.description.clone(),
-                        built,
-                        global: OnceLock::new(),
-                    });
-                    self.write().insert(record.name, entry);
-                }
-                Err(e) => failures.push(LoadFailure {
-                    file,
-                    reason: e.to_string(),
-                }),
+        }
+        let _guard = self.writes.lock().await;
+        let this = Arc::clone(self);
+        tokio::task::spawn_blocking(move || this.sync_blocking(at_start))
+            .await
+            .expect("syncing the store does not panic")
+    }
+
+    fn sync_blocking(&self, at_start: bool) -> std::io::Result<Vec<String>> {
+        let store = self.store.as_ref().expect("checked by the caller");
+        let files = store.list(at_start)?;
+        let mut stamps = lock(&self.stamps);
+        let mut failures = lock(&self.failures);
+        let mut changed = Vec::new();
+        let present: std::collections::HashSet<&str> =
+            files.iter().map(|f| f.name.as_str()).collect();
+        let gone: Vec<String> = stamps
+            .keys()
+            .filter(|n| !present.contains(n.as_str()))
+            .cloned()
+            .collect();
+        for name in gone {
+            stamps.remove(&name);
+            if self.write().remove(&name).is_some() {
+                tracing::info!(model = %name, "model file removed: model unregistered");
+                changed.push(name);
             }
         }
-        Ok(failures)
+        failures.retain(|file, _| files.iter().any(|f| &f.file == file));
+        for file in &files {
+            if stamps.get(&file.name) == Some(&file.stamp) {
+                continue;
+            }
+            stamps.insert(file.name.clone(), file.stamp);
+            match self.load_file(store, file) {
+                Ok(Some(entry)) => {
+                    failures.remove(&file.file);
+                    tracing::info!(model = %entry.name, version = entry.version, "model loaded from file");
+                    changed.push(entry.name.clone());
+                    self.write().insert(entry.name.clone(), entry);
+                }
+                Ok(None) => {
+                    failures.remove(&file.file);
+                }
+                Err(reason) => {
+                    tracing::warn!(file = %file.file, %reason, "model file not loaded; any version already serving stays");
+                    failures.insert(file.file.clone(), reason);
+                }
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Read and validate one file; `None` when it holds the version already serving.
+    fn load_file(
+        &self,
+        store: &Store,
+        file: &ModelFile,
+    ) -> Result<Option<Arc<ModelEntry>>, String> {
+        validate_name(&file.name).map_err(|e| e.to_string())?;
+        let record = store.read(file)?;
+        if let Some(current) = self.get(&record.name) {
+            if current.version == record.version && current.created_at == record.created_at {
+                return Ok(None);
+            }
+        }
+        let built = spec::build(&record.spec).map_err(|e| e.to_string())?;
+        Ok(Some(Arc::new(ModelEntry {
+            name: record.name.clone(),
+            version: record.version,
+            created_at: record.created_at,
+            description: record.spec.description.clone(),
+            built,
+            global: OnceLock::new(),
+        })))
+    }
+
+    /// Model files that could not be loaded, as "file: reason", sorted by file.
+    pub fn load_failures(&self) -> Vec<String> {
+        let failures = lock(&self.failures);
+        let mut list: Vec<String> = failures.iter().map(|(f, r)| format!("{f}: {r}")).collect();
+        list.sort();
+        list
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<ModelEntry>>> {

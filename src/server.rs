@@ -37,27 +37,29 @@ pub fn build_state(config: Config) -> Result<AppState, Box<dyn std::error::Error
     Ok(AppState::new(config, registry, tokens))
 }
 
-/// Load every model file, record the failures, and mark the server ready.
+/// Load every model file and mark the server ready. Files that fail are logged and
+/// listed by `/readyz`.
 ///
 /// # Errors
 /// When the model directory cannot be listed.
 pub async fn load_models(state: &AppState) -> std::io::Result<()> {
-    let registry = Arc::clone(&state.registry);
-    let failures = tokio::task::spawn_blocking(move || registry.load_store())
-        .await
-        .expect("loading does not panic")?;
-    for f in &failures {
-        tracing::warn!(file = %f.file, reason = %f.reason, "model file skipped");
-    }
-    if let Ok(mut list) = state.load_failures.lock() {
-        *list = failures
-            .iter()
-            .map(|f| format!("{}: {}", f.file, f.reason))
-            .collect();
-    }
+    state.registry.sync_store(true).await?;
     tracing::info!(models = state.registry.len(), "models loaded");
     state.set_ready(true);
     Ok(())
+}
+
+/// Pick up model files that other processes add, change or remove in the model
+/// directory, every `interval`, for as long as the process runs.
+pub async fn watch_model_dir(state: AppState, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if let Err(e) = state.registry.sync_store(false).await {
+            tracing::warn!(error = %e, "cannot read the model directory");
+        }
+    }
 }
 
 /// Serve on `listener` until `shutdown` completes; then readiness turns false, new

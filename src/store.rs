@@ -50,15 +50,6 @@ impl StoredModel {
     }
 }
 
-/// A model file that could not be loaded, and why.
-#[derive(Debug, Clone)]
-pub struct LoadFailure {
-    /// File name within the model directory.
-    pub file: String,
-    /// What was wrong with it.
-    pub reason: String,
-}
-
 /// The model directory.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -122,33 +113,79 @@ impl Store {
         }
     }
 
-    /// Read every model file. Files that fail to read or parse, or whose name does
-    /// not match their content, are reported and skipped. Leftover temporary files
-    /// from an interrupted write are removed.
+    /// List the model files, with what identifies their current contents. With
+    /// `clean`, temporary files left by an interrupted write are removed (only safe
+    /// while nothing writes, i.e. at start).
     ///
     /// # Errors
     /// Only when the directory itself cannot be listed.
-    pub fn load_all(&self) -> io::Result<(Vec<StoredModel>, Vec<LoadFailure>)> {
-        let mut models = Vec::new();
-        let mut failures = Vec::new();
-        let mut entries: Vec<_> = fs::read_dir(&self.dir)?.filter_map(Result::ok).collect();
-        entries.sort_by_key(|e| e.file_name());
-        for entry in entries {
+    pub fn list(&self, clean: bool) -> io::Result<Vec<ModelFile>> {
+        let mut files = Vec::new();
+        for entry in fs::read_dir(&self.dir)?.filter_map(Result::ok) {
             let file = entry.file_name().to_string_lossy().into_owned();
             if file.starts_with('.') && file.ends_with(".tmp") {
-                let _ = fs::remove_file(entry.path());
+                if clean {
+                    let _ = fs::remove_file(entry.path());
+                }
                 continue;
             }
             let Some(stem) = file.strip_suffix(SUFFIX) else {
                 continue;
             };
-            match read_one(&entry.path(), stem) {
-                Ok(model) => models.push(model),
-                Err(reason) => failures.push(LoadFailure { file, reason }),
-            }
+            let Ok(meta) = entry.metadata() else {
+                continue;
+            };
+            files.push(ModelFile {
+                name: stem.to_string(),
+                stamp: FileStamp::of(&meta),
+                file,
+            });
         }
-        Ok((models, failures))
+        files.sort_by(|a, b| a.file.cmp(&b.file));
+        Ok(files)
     }
+
+    /// Read and parse one listed file.
+    ///
+    /// # Errors
+    /// A message saying why the file is not a usable model file.
+    pub fn read(&self, file: &ModelFile) -> Result<StoredModel, String> {
+        read_one(&self.dir.join(&file.file), &file.name)
+    }
+
+    /// The stamp of a model's file as it is now, if it exists.
+    pub fn stamp(&self, name: &str) -> Option<FileStamp> {
+        fs::metadata(self.path_for(name))
+            .ok()
+            .map(|m| FileStamp::of(&m))
+    }
+}
+
+/// What identifies a version of a file: modification time and length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp {
+    modified: Option<std::time::SystemTime>,
+    len: u64,
+}
+
+impl FileStamp {
+    fn of(meta: &fs::Metadata) -> Self {
+        FileStamp {
+            modified: meta.modified().ok(),
+            len: meta.len(),
+        }
+    }
+}
+
+/// A model file found in the directory.
+#[derive(Debug, Clone)]
+pub struct ModelFile {
+    /// File name within the directory.
+    pub file: String,
+    /// The model name it should hold (the file name's stem).
+    pub name: String,
+    /// Modification time and length when listed.
+    pub stamp: FileStamp,
 }
 
 fn read_one(path: &Path, stem: &str) -> Result<StoredModel, String> {

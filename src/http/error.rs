@@ -139,9 +139,10 @@ impl IntoResponse for ApiError {
         let message = if status.is_server_error() {
             tracing::error!(code, error = %self, "request failed");
             match self {
-                ApiError::Storage(_) => {
-                    "the model could not be stored; nothing was changed (see the server log)".into()
-                }
+                ApiError::Storage(e) => format!(
+                    "the model could not be written to the model directory ({}); nothing was changed",
+                    e.kind()
+                ),
                 ApiError::NotReady | ApiError::Overloaded | ApiError::DeadlineExceeded(_) => {
                     self.to_string()
                 }

@@ -46,8 +46,6 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// Bounds how many explanation jobs run at once on the blocking pool.
     pub explain_permits: Arc<Semaphore>,
-    /// Model files that failed to load at start, as "file: reason" lines.
-    pub load_failures: Arc<std::sync::Mutex<Vec<String>>>,
     /// Access tokens (empty: access control off).
     pub tokens: Arc<auth::Tokens>,
     /// Explanation jobs running or waiting for a permit, for load shedding.
@@ -66,7 +64,6 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             ready: Arc::new(AtomicBool::new(false)),
             explain_permits: Arc::new(Semaphore::new(permits)),
-            load_failures: Arc::default(),
         }
     }
 

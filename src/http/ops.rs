@@ -56,11 +56,7 @@ pub async fn get_readyz(State(state): State<AppState>) -> impl IntoResponse {
     let body = Readiness {
         ready,
         models: state.registry.len(),
-        load_failures: state
-            .load_failures
-            .lock()
-            .map(|f| f.clone())
-            .unwrap_or_default(),
+        load_failures: state.registry.load_failures(),
     };
     let status = if ready {
         StatusCode::OK
