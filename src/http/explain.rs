@@ -208,7 +208,8 @@ pub async fn explain_model(
     explain(state, &name, request).await
 }
 
-async fn explain(
+/// Explain with the named model: the flow every explain route shares.
+pub(crate) async fn explain(
     state: AppState,
     name: &str,
     request: ExplainRequest,
@@ -347,6 +348,15 @@ pub async fn predict_model(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Json(request): Json<PredictRequest>,
+) -> Result<axum::Json<PredictResponse>, ApiError> {
+    predict(state, name, request).await
+}
+
+/// Predict with the named model: the flow every predict route shares.
+pub(crate) async fn predict(
+    state: AppState,
+    name: String,
+    request: PredictRequest,
 ) -> Result<axum::Json<PredictResponse>, ApiError> {
     let entry = state
         .registry

@@ -10,6 +10,7 @@ pub mod explain;
 pub mod extract;
 pub mod global;
 pub mod instances;
+pub mod kserve;
 pub mod models;
 pub mod openapi;
 pub mod ops;
@@ -136,6 +137,7 @@ pub fn app(state: AppState) -> Router {
         .merge(global::router())
         .merge(weights::router())
         .merge(activations::router())
+        .merge(kserve::router())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(

@@ -5,7 +5,7 @@
 
 use utoipa::OpenApi;
 
-use super::{activations, error, explain, global, models, ops, weights};
+use super::{activations, error, explain, global, kserve, models, ops, weights};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -33,6 +33,8 @@ use super::{activations, error, explain, global, models, ops, weights};
         activations::post_activations,
         activations::get_activation_summary,
         activations::get_activation_curves,
+        kserve::get_model_status,
+        kserve::post_model_verb,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
     tags(
@@ -41,6 +43,7 @@ use super::{activations, error, explain, global, models, ops, weights};
         (name = "global", description = "Global importance, cached for dashboards"),
         (name = "weights", description = "Model parameters as JSON"),
         (name = "activations", description = "Neural-network layer values and activation curves"),
+        (name = "kserve", description = "KServe V1 protocol: explaind as an InferenceService explainer"),
         (name = "operations", description = "Health, readiness, metrics")
     )
 )]
