@@ -3,7 +3,8 @@
 //! `openapi.yaml` at the repository root is this document; a test fails when they
 //! differ. Regenerate with `cargo run -- --print-openapi > openapi.yaml`.
 
-use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 
 use super::{activations, error, explain, global, kserve, models, ops, weights};
 
@@ -37,6 +38,7 @@ use super::{activations, error, explain, global, kserve, models, ops, weights};
         kserve::post_model_verb,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
+    modifiers(&BearerTokens),
     tags(
         (name = "models", description = "Register, list and remove models"),
         (name = "explain", description = "Predictions and local explanations"),
@@ -48,6 +50,24 @@ use super::{activations, error, explain, global, kserve, models, ops, weights};
     )
 )]
 pub struct ApiDoc;
+
+/// Declares the optional bearer tokens: with tokens configured, routes other than
+/// the probes, metrics and this document need one (see `http::auth`).
+struct BearerTokens;
+
+impl Modify for BearerTokens {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        openapi.security = Some(vec![
+            SecurityRequirement::default(),
+            SecurityRequirement::new("bearer", Vec::<String>::new()),
+        ]);
+    }
+}
 
 /// The document as YAML.
 pub fn yaml() -> String {
