@@ -1,6 +1,7 @@
 //! explaind: an explanation microservice.
 //!
 //! # Layout
+//! - [`charts`]: SVG pictures (bars, waterfall, heat map): data in, SVG out; no HTTP.
 //! - [`core`]: the numeric core (models, explainers, global summaries); no HTTP, no async.
 //! - [`spec`]: registration documents and their validation into core models.
 //! - [`explainer`]: which algorithm answers which pairing of method and model.
@@ -16,6 +17,7 @@
 //! Dependencies point one way: `http → registry → spec → core`; the core imports
 //! nothing above it.
 
+pub mod charts;
 pub mod config;
 pub mod core;
 pub mod demo;
