@@ -4,6 +4,7 @@
 use axum::extract::{Path, State};
 use axum::routing::post;
 use axum::Router;
+use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -155,7 +156,7 @@ pub async fn explain_any(
             "missing field `model`: POST /explain needs the model's name".into(),
         )
     })?;
-    explain(state, &name, request).await
+    Ok(axum::Json(explain(state, &name, request).await?.response))
 }
 
 /// Explain instances with this model.
@@ -173,19 +174,42 @@ pub async fn explain_model(
     Path(name): Path<String>,
     Json(request): Json<ExplainRequest>,
 ) -> Result<axum::Json<ExplainResponse>, ApiError> {
-    if let Some(other) = request.model.as_deref().filter(|m| *m != name) {
-        return Err(ApiError::InvalidRequest(format!(
-            "the body names model '{other}' but the path names '{name}'"
-        )));
-    }
-    explain(state, &name, request).await
+    check_body_names(&request, &name)?;
+    Ok(axum::Json(explain(state, &name, request).await?.response))
 }
 
-async fn explain(
+/// On a model's own route the body may name the model too, but only the same one.
+///
+/// # Errors
+/// [`ApiError::InvalidRequest`] when the names differ.
+pub fn check_body_names(request: &ExplainRequest, name: &str) -> Result<(), ApiError> {
+    match request.model.as_deref().filter(|m| *m != name) {
+        Some(other) => Err(ApiError::InvalidRequest(format!(
+            "the body names model '{other}' but the path names '{name}'"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// An explanation answer with the checked inputs it explains.
+#[derive(Debug)]
+pub struct Explained {
+    /// The answer the JSON routes send.
+    pub response: ExplainResponse,
+    /// The instances as a (rows × features) matrix, in feature order.
+    pub inputs: Array2<f64>,
+}
+
+/// The explain flow every explain route shares (JSON and pictures): find the model,
+/// check the instances, run the explainer on the blocking pool, count it.
+///
+/// # Errors
+/// Unknown model, invalid instances, method or output, as [`ApiError`]s.
+pub async fn explain(
     state: AppState,
     name: &str,
     request: ExplainRequest,
-) -> Result<axum::Json<ExplainResponse>, ApiError> {
+) -> Result<Explained, ApiError> {
     let entry = state
         .registry
         .get(name)
@@ -203,13 +227,19 @@ async fn explain(
         space: space.into(),
     };
     let job_entry = entry.clone();
-    let outcome = state
-        .run_blocking(move || explainer::explain(&job_entry.built, x.view(), &args))
+    let (outcome, inputs) = state
+        .run_blocking(move || {
+            let outcome = explainer::explain(&job_entry.built, x.view(), &args);
+            outcome.map(|o| (o, x))
+        })
         .await??;
     state
         .metrics
         .count_explanations(name, outcome.method.as_str(), outcome.explanations.len());
-    Ok(axum::Json(respond(&entry, outcome, space)))
+    Ok(Explained {
+        response: respond(&entry, outcome, space),
+        inputs,
+    })
 }
 
 fn output_index(entry: &ModelEntry, output: &OutputRef) -> Result<usize, ApiError> {

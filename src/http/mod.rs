@@ -3,6 +3,7 @@
 //! Handlers parse and validate, hand CPU-heavy work to the blocking pool through
 //! [`AppState::run_blocking`], and answer; they hold no locks across `.await`.
 
+pub mod charts;
 pub mod error;
 pub mod explain;
 pub mod extract;
@@ -103,6 +104,7 @@ pub fn app(state: AppState) -> Router {
         .merge(explain::router())
         .merge(global::router())
         .merge(weights::router())
+        .merge(charts::router())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(

@@ -5,7 +5,7 @@
 
 use utoipa::OpenApi;
 
-use super::{error, explain, global, models, ops, weights};
+use super::{charts, error, explain, global, models, ops, weights};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -30,6 +30,9 @@ use super::{error, explain, global, models, ops, weights};
         global::get_global,
         global::get_global_all,
         weights::get_weights,
+        charts::get_global_svg,
+        charts::get_weights_svg,
+        charts::explain_svg,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
     tags(
@@ -37,6 +40,7 @@ use super::{error, explain, global, models, ops, weights};
         (name = "explain", description = "Predictions and local explanations"),
         (name = "global", description = "Global importance, cached for dashboards"),
         (name = "weights", description = "Model parameters as JSON"),
+        (name = "pictures", description = "SVG charts of importance, coefficients and explanations"),
         (name = "operations", description = "Health, readiness, metrics")
     )
 )]
