@@ -158,7 +158,8 @@ impl Svg {
 /// Text classes used by every chart.
 const STYLE: &str = ".title{font-size:15px;font-weight:bold;fill:#222}\
 .subtitle{font-size:11px;fill:#555}.label{font-size:11px;fill:#222}\
-.tick{font-size:10px;fill:#555}.value{font-size:10px;fill:#333}\
+.tick{font-size:10px;fill:#555}\
+.value{font-size:10px;fill:#333;paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}\
 .axis{font-size:11px;fill:#333}";
 
 /// A filled rectangle.
