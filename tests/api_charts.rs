@@ -484,3 +484,29 @@ async fn weights_report_background_medians() {
     assert_eq!(median("lotsize"), json!(4600.0));
     assert_eq!(median("bedrooms"), json!(3.0));
 }
+
+#[tokio::test]
+async fn the_dashboard_and_its_assets_are_served() {
+    let app = default_app().await;
+    let page = get(&app, "/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.headers["content-type"], "text/html; charset=utf-8");
+    assert!(page.text.contains("id=\"explain-form\""));
+    for (uri, media) in [
+        ("/static/app.js", "text/javascript; charset=utf-8"),
+        ("/static/app.css", "text/css; charset=utf-8"),
+    ] {
+        let asset = get(&app, uri).await;
+        assert_eq!(asset.status, StatusCode::OK);
+        assert_eq!(asset.headers["content-type"], media);
+        assert!(
+            !asset.text.contains("http://") && !asset.text.contains("https://"),
+            "no CDN"
+        );
+    }
+    assert_error(
+        &get(&app, "/static/nope.js").await,
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+    );
+}

@@ -4,6 +4,7 @@
 //! [`AppState::run_blocking`], and answer; they hold no locks across `.await`.
 
 pub mod charts;
+pub mod dashboard;
 pub mod error;
 pub mod explain;
 pub mod extract;
@@ -105,6 +106,7 @@ pub fn app(state: AppState) -> Router {
         .merge(global::router())
         .merge(weights::router())
         .merge(charts::router())
+        .merge(dashboard::router())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(

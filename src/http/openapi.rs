@@ -5,7 +5,7 @@
 
 use utoipa::OpenApi;
 
-use super::{charts, error, explain, global, models, ops, weights};
+use super::{charts, dashboard, error, explain, global, models, ops, weights};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -33,6 +33,7 @@ use super::{charts, error, explain, global, models, ops, weights};
         charts::get_global_svg,
         charts::get_weights_svg,
         charts::explain_svg,
+        dashboard::get_dashboard,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
     tags(
@@ -41,6 +42,7 @@ use super::{charts, error, explain, global, models, ops, weights};
         (name = "global", description = "Global importance, cached for dashboards"),
         (name = "weights", description = "Model parameters as JSON"),
         (name = "pictures", description = "SVG charts of importance, coefficients and explanations"),
+        (name = "dashboard", description = "A small web page over the routes above"),
         (name = "operations", description = "Health, readiness, metrics")
     )
 )]
