@@ -15,7 +15,8 @@
 //! - [`config`]: the command-line and environment configuration.
 //!
 //! Dependencies point one way: `http → registry → spec → core`; the core imports
-//! nothing above it.
+//! nothing above it. Pictures: `http → charts::views → summary`; the generic charts
+//! (`svg`, `scale`, `bars`, `waterfall`, `heatmap`) import nothing of the service.
 
 pub mod charts;
 pub mod config;

@@ -187,8 +187,8 @@ pub async fn explain_svg(
             request.instances.len()
         )));
     }
-    let kind = model(&state, name.clone())?.built.model.kind().to_string();
     let explained = explain::explain(state, &name, request).await?;
+    let kind = explained.entry.built.model.kind();
     let r = &explained.response;
     let e = &r.explanations[0];
     let space = serde_json::to_value(r.output_space)
@@ -202,7 +202,7 @@ pub async fn explain_svg(
         method: &r.method,
         output: &e.output,
         output_space: &space,
-        kind: &kind,
+        kind,
         feature_names: &r.feature_names,
         inputs: &inputs,
         attributions: &e.attributions,

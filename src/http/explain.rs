@@ -1,6 +1,8 @@
 //! Predictions and local explanations: `/models/{name}/predict`,
 //! `/models/{name}/explain` and `/explain`.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::routing::post;
 use axum::Router;
@@ -198,6 +200,8 @@ pub struct Explained {
     pub response: ExplainResponse,
     /// The instances as a (rows × features) matrix, in feature order.
     pub inputs: Array2<f64>,
+    /// The model version that answered.
+    pub entry: Arc<ModelEntry>,
 }
 
 /// The explain flow every explain route shares (JSON and pictures): find the model,
@@ -239,6 +243,7 @@ pub async fn explain(
     Ok(Explained {
         response: respond(&entry, outcome, space),
         inputs,
+        entry,
     })
 }
 
