@@ -131,6 +131,14 @@ async fn global_svg_top_k_and_conditional_requests() {
     let cached = send(&app, request).await;
     assert_eq!(cached.status, StatusCode::NOT_MODIFIED);
     assert!(cached.text.is_empty());
+
+    let uri = "/models/house-prices/weights.svg?scale=standardized";
+    let weights = get(&app, uri).await;
+    let request = Request::get(uri)
+        .header("if-none-match", weights.headers["etag"].clone())
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&app, request).await.status, StatusCode::NOT_MODIFIED);
 }
 
 #[tokio::test]

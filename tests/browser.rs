@@ -258,6 +258,17 @@ async fn drive(client: &Client, addr: SocketAddr, app: &axum::Router) {
         .unwrap();
     assert_eq!(rows.len(), 11);
     // The pictures loaded (an <img> whose SVG failed has no natural width).
+    // The page keeps polling the summary with If-None-Match: the server answers 304.
+    let polled = r#"route="/models/{name}/global",method="GET",status="304""#;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !common::call(app, Method::GET, "/metrics", None)
+        .await
+        .text
+        .contains(polled)
+    {
+        assert!(Instant::now() < deadline, "no conditional poll of /global");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     let bars = client
         .find_all(Locator::Css("#global-chart rect.bar"))
         .await
