@@ -1,6 +1,7 @@
 //! explaind: an explanation microservice.
 //!
 //! # Layout
+//! - [`charts`]: SVG pictures (bars, waterfall, heat map): data in, SVG out; no HTTP.
 //! - [`core`]: the numeric core (models, explainers, global summaries); no HTTP, no async.
 //! - [`spec`]: registration documents and their validation into core models.
 //! - [`explainer`]: which algorithm answers which pairing of method and model.
@@ -14,8 +15,10 @@
 //! - [`config`]: the command-line and environment configuration.
 //!
 //! Dependencies point one way: `http → registry → spec → core`; the core imports
-//! nothing above it.
+//! nothing above it. Pictures: `http → charts::views → summary`; the generic charts
+//! (`svg`, `scale`, `bars`, `waterfall`, `heatmap`) import nothing of the service.
 
+pub mod charts;
 pub mod config;
 pub mod core;
 pub mod demo;

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 
 use crate::spec::{self, BuiltModel, ModelSpec};
 use crate::store::{FileStamp, ModelFile, Store, StoredModel};
+use crate::summary::GlobalSummary;
 
 /// Longest model name accepted.
 pub const MAX_NAME_LEN: usize = 128;
@@ -25,6 +26,16 @@ pub struct CachedJson {
     pub body: Vec<u8>,
     /// A strong entity tag derived from the body.
     pub etag: String,
+}
+
+/// The global summary of a model version, kept as a value for the pictures and
+/// serialised for the JSON route, so both always show the same numbers.
+#[derive(Debug)]
+pub struct CachedSummary {
+    /// The summary itself.
+    pub summary: GlobalSummary,
+    /// Its JSON body and entity tag.
+    pub json: CachedJson,
 }
 
 /// One registered model version.
@@ -41,7 +52,7 @@ pub struct ModelEntry {
     /// The validated model, its names and its background.
     pub built: BuiltModel,
     /// The global summary of this version, computed on first request.
-    pub global: OnceLock<Arc<CachedJson>>,
+    pub global: OnceLock<Arc<CachedSummary>>,
 }
 
 /// Why a registry operation failed.

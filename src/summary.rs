@@ -169,6 +169,8 @@ pub struct FeatureStat {
     pub min: Option<f64>,
     /// Maximum.
     pub max: Option<f64>,
+    /// Median: a typical value (dashboards pre-fill their explain form with it).
+    pub median: Option<f64>,
 }
 
 /// Parameters of a linear or logistic model.
@@ -205,6 +207,7 @@ pub fn weights(entry: &ModelEntry) -> WeightsView {
                 std: finite(r.stats.std[j]),
                 min: finite(r.stats.min[j]),
                 max: finite(r.stats.max[j]),
+                median: finite(r.stats.median[j]),
             })
             .collect(),
     });

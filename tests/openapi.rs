@@ -27,6 +27,10 @@ fn every_route_is_described() {
         "/models/{name}/global",
         "/global",
         "/models/{name}/weights",
+        "/models/{name}/global.svg",
+        "/models/{name}/weights.svg",
+        "/models/{name}/explain.svg",
+        "/",
     ] {
         assert!(
             doc.contains(&format!("  {route}:\n")),

@@ -16,6 +16,9 @@ pub struct FeatureStats {
     pub min: Array1<f64>,
     /// Column maxima.
     pub max: Array1<f64>,
+    /// Column medians (the mean of the two middle values for an even count): a
+    /// typical value to start from, e.g. to pre-fill a form.
+    pub median: Array1<f64>,
 }
 
 impl FeatureStats {
@@ -27,9 +30,10 @@ impl FeatureStats {
             std: Array1::zeros(f),
             min: Array1::from_elem(f, f64::NAN),
             max: Array1::from_elem(f, f64::NAN),
+            median: Array1::from_elem(f, f64::NAN),
         };
         for (j, col) in x.axis_iter(Axis(1)).enumerate() {
-            let finite: Vec<f64> = col.iter().copied().filter(|v| v.is_finite()).collect();
+            let mut finite: Vec<f64> = col.iter().copied().filter(|v| v.is_finite()).collect();
             if finite.is_empty() {
                 stats.mean[j] = f64::NAN;
                 stats.std[j] = f64::NAN;
@@ -42,6 +46,13 @@ impl FeatureStats {
             stats.std[j] = var.sqrt();
             stats.min[j] = finite.iter().copied().fold(f64::INFINITY, f64::min);
             stats.max[j] = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            finite.sort_by(f64::total_cmp);
+            let mid = finite.len() / 2;
+            stats.median[j] = if finite.len() % 2 == 1 {
+                finite[mid]
+            } else {
+                (finite[mid - 1] + finite[mid]) / 2.0
+            };
         }
         stats
     }
@@ -85,5 +96,19 @@ impl Reference {
     /// Number of background rows.
     pub fn rows(&self) -> usize {
         self.data.nrows()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn medians_skip_missing_values() {
+        let x = array![[1.0, 4.0], [9.0, f64::NAN], [2.0, 1.0], [3.0, 2.0]];
+        let stats = FeatureStats::of(x.view());
+        // Column 0 sorted: 1 2 3 9 -> (2 + 3) / 2; column 1: 1 2 4 -> 2.
+        assert_eq!(stats.median.to_vec(), vec![2.5, 2.0]);
     }
 }

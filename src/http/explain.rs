@@ -1,9 +1,12 @@
 //! Predictions and local explanations: `/models/{name}/predict`,
 //! `/models/{name}/explain` and `/explain`.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::routing::post;
 use axum::Router;
+use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -182,7 +185,7 @@ pub async fn explain_any(
             "missing field `model`: POST /explain needs the model's name".into(),
         )
     })?;
-    explain(state, &name, request).await
+    Ok(axum::Json(explain(state, &name, request).await?.response))
 }
 
 /// Explain instances with this model.
@@ -200,20 +203,44 @@ pub async fn explain_model(
     Path(name): Path<String>,
     Json(request): Json<ExplainRequest>,
 ) -> Result<axum::Json<ExplainResponse>, ApiError> {
-    if let Some(other) = request.model.as_deref().filter(|m| *m != name) {
-        return Err(ApiError::InvalidRequest(format!(
-            "the body names model '{other}' but the path names '{name}'"
-        )));
-    }
-    explain(state, &name, request).await
+    check_body_names(&request, &name)?;
+    Ok(axum::Json(explain(state, &name, request).await?.response))
 }
 
-/// Explain with the named model: the flow every explain route shares.
-pub(crate) async fn explain(
+/// On a model's own route the body may name the model too, but only the same one.
+///
+/// # Errors
+/// [`ApiError::InvalidRequest`] when the names differ.
+pub fn check_body_names(request: &ExplainRequest, name: &str) -> Result<(), ApiError> {
+    match request.model.as_deref().filter(|m| *m != name) {
+        Some(other) => Err(ApiError::InvalidRequest(format!(
+            "the body names model '{other}' but the path names '{name}'"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// An explanation answer with the checked inputs it explains.
+#[derive(Debug)]
+pub struct Explained {
+    /// The answer the JSON routes send.
+    pub response: ExplainResponse,
+    /// The instances as a (rows × features) matrix, in feature order.
+    pub inputs: Array2<f64>,
+    /// The model version that answered.
+    pub entry: Arc<ModelEntry>,
+}
+
+/// The explain flow every explain route shares (JSON and pictures): find the model,
+/// check the instances, run the explainer on the blocking pool, count it.
+///
+/// # Errors
+/// Unknown model, invalid instances, method or output, as [`ApiError`]s.
+pub async fn explain(
     state: AppState,
     name: &str,
     request: ExplainRequest,
-) -> Result<axum::Json<ExplainResponse>, ApiError> {
+) -> Result<Explained, ApiError> {
     let entry = state
         .registry
         .get(name)
@@ -232,13 +259,20 @@ pub(crate) async fn explain(
         options: request.options()?,
     };
     let job_entry = entry.clone();
-    let outcome = state
-        .run_blocking(move || explainer::explain(&job_entry.built, x.view(), &args))
+    let (outcome, inputs) = state
+        .run_blocking(move || {
+            let outcome = explainer::explain(&job_entry.built, x.view(), &args);
+            outcome.map(|o| (o, x))
+        })
         .await??;
     state
         .metrics
         .count_explanations(name, outcome.method.as_str(), outcome.explanations.len());
-    Ok(axum::Json(respond(&entry, outcome, space)))
+    Ok(Explained {
+        response: respond(&entry, outcome, space),
+        inputs,
+        entry,
+    })
 }
 
 fn output_index(entry: &ModelEntry, output: &OutputRef) -> Result<usize, ApiError> {

@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::AppState;
-use crate::registry::{CachedJson, ModelEntry};
+use crate::registry::{CachedJson, CachedSummary, ModelEntry};
 use crate::summary::{self, GlobalSummary};
 
 /// Routes of this module.
@@ -66,7 +66,7 @@ pub async fn get_global(
         .get(&name)
         .ok_or(ApiError::ModelNotFound(name))?;
     let cached = cached_summary(&state, entry).await?;
-    Ok(conditional(&cached.body, &cached.etag, &headers))
+    Ok(conditional(&cached.json.body, &cached.json.etag, &headers))
 }
 
 /// Global importance of every model (each cached per version).
@@ -99,7 +99,7 @@ pub async fn get_global_all(
         if i > 0 {
             body.push(b',');
         }
-        body.extend_from_slice(&cached.body);
+        body.extend_from_slice(&cached.json.body);
     }
     body.extend_from_slice(b"],\"unavailable\":");
     body.extend(serde_json::to_vec(&unavailable).map_err(|e| ApiError::Internal(e.to_string()))?);
@@ -108,11 +108,15 @@ pub async fn get_global_all(
     Ok(conditional(&body, &etag, &headers))
 }
 
-/// The entry's summary, computed on the blocking pool the first time it is asked for.
-async fn cached_summary(
+/// The entry's summary, computed on the blocking pool the first time it is asked for
+/// and kept with the entry: the JSON route and the pictures share it.
+///
+/// # Errors
+/// [`ApiError::Core`] when the model has no background to summarise.
+pub async fn cached_summary(
     state: &AppState,
     entry: Arc<ModelEntry>,
-) -> Result<Arc<CachedJson>, ApiError> {
+) -> Result<Arc<CachedSummary>, ApiError> {
     if let Some(cached) = entry.global.get() {
         return Ok(Arc::clone(cached));
     }
@@ -126,7 +130,8 @@ async fn cached_summary(
             let body =
                 serde_json::to_vec(&summary).map_err(|e| ApiError::Internal(e.to_string()))?;
             let etag = etag_of(&body);
-            let cached = Arc::new(CachedJson { body, etag });
+            let json = CachedJson { body, etag };
+            let cached = Arc::new(CachedSummary { summary, json });
             Ok(Arc::clone(entry.global.get_or_init(|| cached)))
         })
         .await?
@@ -139,8 +144,18 @@ pub fn etag_of(body: &[u8]) -> String {
     format!("\"{:016x}-{}\"", hasher.finish(), body.len())
 }
 
-/// 304 when `If-None-Match` already names this tag, else the body with its ETag.
+/// 304 when `If-None-Match` already names this tag, else the JSON body with its ETag.
 pub fn conditional(body: &[u8], etag: &str, headers: &HeaderMap) -> Response {
+    conditional_as(body, etag, headers, "application/json")
+}
+
+/// [`conditional`] for a body of any media type (`image/svg+xml` for pictures).
+pub fn conditional_as(
+    body: &[u8],
+    etag: &str,
+    headers: &HeaderMap,
+    media_type: &'static str,
+) -> Response {
     let tag = HeaderValue::from_str(etag).expect("etags are ASCII");
     let matches = headers
         .get_all(header::IF_NONE_MATCH)
@@ -157,10 +172,7 @@ pub fn conditional(body: &[u8], etag: &str, headers: &HeaderMap) -> Response {
     }
     (
         [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static(media_type)),
             (header::ETAG, tag),
             cache,
         ],

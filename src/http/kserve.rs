@@ -83,7 +83,7 @@ pub async fn post_model_verb(
     match verb {
         "explain" => {
             let answer = explain::explain(state, name, request).await?;
-            Ok(axum::Json(VerbResponse::Explain(answer.0)))
+            Ok(axum::Json(VerbResponse::Explain(answer.response)))
         }
         "predict" => {
             let request = PredictRequest {

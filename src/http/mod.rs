@@ -5,6 +5,8 @@
 
 pub mod activations;
 pub mod auth;
+pub mod charts;
+pub mod dashboard;
 pub mod error;
 pub mod explain;
 pub mod extract;
@@ -138,6 +140,8 @@ pub fn app(state: AppState) -> Router {
         .merge(weights::router())
         .merge(activations::router())
         .merge(kserve::router())
+        .merge(charts::router())
+        .merge(dashboard::router())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(

@@ -6,7 +6,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{activations, error, explain, global, kserve, models, ops, weights};
+use super::{activations, charts, dashboard, error, explain, global, kserve, models, ops, weights};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -36,6 +36,10 @@ use super::{activations, error, explain, global, kserve, models, ops, weights};
         activations::get_activation_curves,
         kserve::get_model_status,
         kserve::post_model_verb,
+        charts::get_global_svg,
+        charts::get_weights_svg,
+        charts::explain_svg,
+        dashboard::get_dashboard,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
     modifiers(&BearerTokens),
@@ -46,6 +50,8 @@ use super::{activations, error, explain, global, kserve, models, ops, weights};
         (name = "weights", description = "Model parameters as JSON"),
         (name = "activations", description = "Neural-network layer values and activation curves"),
         (name = "kserve", description = "KServe V1 protocol: explaind as an InferenceService explainer"),
+        (name = "pictures", description = "SVG charts of importance, coefficients and explanations"),
+        (name = "dashboard", description = "A small web page over the routes above"),
         (name = "operations", description = "Health, readiness, metrics")
     )
 )]

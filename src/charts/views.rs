@@ -1,0 +1,226 @@
+//! The pictures the service serves, built from the same values its JSON routes
+//! answer with: a [`GlobalSummary`] for importance, a [`WeightsView`] for
+//! coefficients, an explanation for the waterfall. Each maps its data onto one of
+//! the generic charts and leaves all drawing to them.
+
+use super::bars::{self, Bar, BarChart, BarPanel};
+use super::scale;
+use super::waterfall::{self, Step, Waterfall};
+use crate::summary::{GlobalSummary, WeightsView};
+
+/// How coefficients are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CoefficientScale {
+    /// As fitted: change of the output per unit of the feature.
+    Raw,
+    /// Times the feature's background standard deviation: change of the output per
+    /// standard deviation, comparable across features.
+    Standardized,
+}
+
+/// Why a picture cannot be drawn.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ViewError {
+    /// The model has no parameters of the kind the picture shows.
+    #[error("{0}")]
+    NotApplicable(String),
+}
+
+/// The unit of a model's raw output, for axis titles.
+fn raw_unit(kind: &str, output: &str) -> String {
+    match kind {
+        "logistic" => format!("log-odds of {output}"),
+        _ => output.to_string(),
+    }
+}
+
+/// Global importance: one bar per feature (mean |attribution| over the background),
+/// most important first, the signed mean attribution as a marker; at most `top`
+/// features when given.
+pub fn global_importance(summary: &GlobalSummary, top: Option<usize>) -> String {
+    let n = summary.features.len();
+    let shown = top.unwrap_or(n).min(n);
+    let unit = match summary.outputs.as_slice() {
+        [one] => raw_unit(&summary.kind, one),
+        _ => format!(
+            "{}, averaged over {} outputs",
+            raw_unit(&summary.kind, "each class"),
+            summary.outputs.len()
+        ),
+    };
+    let which = if shown < n {
+        format!("top {shown} of {n} features")
+    } else {
+        format!("{n} features")
+    };
+    let chart = BarChart {
+        title: format!("Global importance: {} v{}", summary.model, summary.version),
+        subtitle: format!(
+            "mean |attribution| ({}) over {} background rows; {which}",
+            summary.method, summary.rows
+        ),
+        panels: vec![BarPanel {
+            heading: String::new(),
+            axis_label: format!("mean |attribution| ({unit})"),
+            bars: summary.features[..shown]
+                .iter()
+                .map(|f| Bar {
+                    label: f.name.clone(),
+                    value: f.importance,
+                    marker: Some(f.mean_attribution),
+                })
+                .collect(),
+            by_sign: false,
+            marker_legend: Some("mean attribution (signed)".into()),
+        }],
+    };
+    bars::render(&chart)
+}
+
+/// Coefficients of a linear or logistic model, one panel per output (or only
+/// `output`), in feature order.
+///
+/// # Errors
+/// [`ViewError::NotApplicable`] for models without coefficients, or standardized
+/// coefficients of a model without background statistics.
+pub fn coefficients(
+    weights: &WeightsView,
+    scale: CoefficientScale,
+    output: Option<usize>,
+) -> Result<String, ViewError> {
+    let linear = weights.linear.as_ref().ok_or_else(|| {
+        ViewError::NotApplicable(format!(
+            "a {} model has no coefficients to draw",
+            weights.kind
+        ))
+    })?;
+    let stds: Vec<f64> = match scale {
+        CoefficientScale::Raw => vec![1.0; weights.feature_names.len()],
+        CoefficientScale::Standardized => {
+            let background = weights.background.as_ref().ok_or_else(|| {
+                ViewError::NotApplicable(
+                    "standardized coefficients need the background's standard deviations, \
+                     and this model has no background; use scale=raw"
+                        .into(),
+                )
+            })?;
+            background
+                .features
+                .iter()
+                .map(|f| f.std.unwrap_or(f64::NAN))
+                .collect()
+        }
+    };
+    let outputs: Vec<usize> = match output {
+        Some(k) => vec![k],
+        None => (0..weights.output_names.len()).collect(),
+    };
+    let panels = outputs
+        .into_iter()
+        .map(|k| {
+            let name = &weights.output_names[k];
+            let unit = raw_unit(&weights.kind, name);
+            let axis_label = match scale {
+                CoefficientScale::Raw => format!("coefficient ({unit} per unit of the feature)"),
+                CoefficientScale::Standardized => {
+                    format!("coefficient × std ({unit} per standard deviation)")
+                }
+            };
+            BarPanel {
+                heading: format!(
+                    "output: {name} (intercept {})",
+                    scale::label(linear.intercepts[k])
+                ),
+                axis_label,
+                bars: linear
+                    .coefficients
+                    .iter()
+                    .zip(&stds)
+                    .map(|(c, s)| Bar {
+                        label: c.feature.clone(),
+                        value: c.values[k] * s,
+                        marker: None,
+                    })
+                    .collect(),
+                by_sign: true,
+                marker_legend: None,
+            }
+        })
+        .collect();
+    let what = match scale {
+        CoefficientScale::Raw => "raw",
+        CoefficientScale::Standardized => "standardized",
+    };
+    let chart = BarChart {
+        title: format!("Coefficients: {} v{}", weights.model, weights.version),
+        subtitle: format!(
+            "{} model; {what} coefficients, in feature order",
+            weights.kind
+        ),
+        panels,
+    };
+    Ok(bars::render(&chart))
+}
+
+/// One explained instance, as the explain route answers it.
+#[derive(Debug, Clone)]
+pub struct ExplainedRow<'a> {
+    /// Model name.
+    pub model: &'a str,
+    /// Model version.
+    pub version: u64,
+    /// Method used.
+    pub method: &'a str,
+    /// Output explained.
+    pub output: &'a str,
+    /// `raw` or `probability`.
+    pub output_space: &'a str,
+    /// Model kind, for the unit.
+    pub kind: &'a str,
+    /// Feature names, aligned with `inputs` and `attributions`.
+    pub feature_names: &'a [String],
+    /// The instance's feature values.
+    pub inputs: &'a [f64],
+    /// One attribution per feature.
+    pub attributions: &'a [f64],
+    /// Expected output over the background.
+    pub base_value: f64,
+    /// The model's output for the instance.
+    pub prediction: f64,
+}
+
+/// The waterfall of one explained instance.
+pub fn explanation(row: &ExplainedRow<'_>) -> String {
+    let unit = match row.output_space {
+        "probability" => format!("probability of {}", row.output),
+        _ => raw_unit(row.kind, row.output),
+    };
+    let chart = Waterfall {
+        title: format!(
+            "Explanation: {} v{}, output {}",
+            row.model, row.version, row.output
+        ),
+        subtitle: format!(
+            "prediction {} = base value {} + sum of attributions; {}, {} space",
+            scale::label(row.prediction),
+            scale::label(row.base_value),
+            row.method,
+            row.output_space
+        ),
+        axis_label: unit,
+        base_value: row.base_value,
+        prediction: row.prediction,
+        steps: row
+            .feature_names
+            .iter()
+            .zip(row.inputs)
+            .zip(row.attributions)
+            .map(|((f, v), d)| Step {
+                feature: f.clone(),
+                value: *v,
+                delta: *d,
+            })
+            .collect(),
+    };
+    waterfall::render(&chart)
+}

@@ -1,0 +1,50 @@
+//! The dashboard: `GET /` and its two assets, embedded in the binary.
+//!
+//! Plain HTML, CSS and JavaScript under `static/`, no build step and nothing
+//! fetched from elsewhere: the page lists the models and, for the one selected,
+//! polls `/models/{name}/global` with `If-None-Match`, shows the importance and
+//! weight pictures, and explains an instance typed into a form pre-filled with the
+//! background's medians.
+
+use axum::http::{header, HeaderValue};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+
+use super::AppState;
+
+const INDEX_HTML: &str = include_str!("../../static/index.html");
+const APP_JS: &str = include_str!("../../static/app.js");
+const APP_CSS: &str = include_str!("../../static/app.css");
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(get_dashboard))
+        .route(
+            "/static/app.js",
+            get(|| asset(APP_JS, "text/javascript; charset=utf-8")),
+        )
+        .route(
+            "/static/app.css",
+            get(|| asset(APP_CSS, "text/css; charset=utf-8")),
+        )
+}
+
+async fn asset(body: &'static str, media_type: &'static str) -> impl IntoResponse {
+    let cache = HeaderValue::from_static("no-cache");
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(media_type)),
+            (header::CACHE_CONTROL, cache),
+        ],
+        body,
+    )
+}
+
+/// The dashboard page.
+#[utoipa::path(get, path = "/", tag = "dashboard",
+    responses((status = 200, description = "The dashboard", content_type = "text/html", body = String)))]
+pub async fn get_dashboard() -> impl IntoResponse {
+    asset(INDEX_HTML, "text/html; charset=utf-8").await
+}

@@ -1,0 +1,290 @@
+//! The dashboard in a real headless browser: start the server on a real socket,
+//! drive Debian's chromium through chromedriver, explain the pre-filled house and
+//! check the waterfall the page shows against the JSON explain answer.
+//!
+//! Needs `chromedriver` and `chromium` (Debian: `apt-get install chromium
+//! chromium-driver`; override the paths with `CHROMEDRIVER` and `CHROMIUM`). Without
+//! them the test fails, saying so, unless `EXPLAIND_SKIP_BROWSER=1`. It leaves a
+//! screenshot in `target/browser/dashboard.png`.
+
+mod common;
+
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::http::Method;
+use explaind::config::Config;
+use explaind::http::app;
+use explaind::server;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{json, Map, Value};
+use tokio::net::TcpListener;
+
+/// A program on PATH (or at the path an environment variable names).
+fn program(env: &str, names: &[&str]) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(env) {
+        return Some(PathBuf::from(path));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
+        .find(|p| p.is_file())
+}
+
+/// chromedriver, killed (by its own process id) when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_driver(path: &PathBuf) -> Driver {
+    let port = StdListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let child = Command::new(path)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", path.display()));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "chromedriver did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+async fn browser(driver: &Driver, chromium: Option<PathBuf>, profile: &std::path::Path) -> Client {
+    let mut options = json!({"args": [
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--no-first-run", "--window-size=1280,2000",
+        format!("--user-data-dir={}", profile.display()),
+    ]});
+    if let Some(binary) = chromium {
+        options["binary"] = json!(binary);
+    }
+    let mut caps = Map::new();
+    caps.insert("goog:chromeOptions".into(), options);
+    ClientBuilder::new(HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("chromedriver starts a chromium session")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_explains_the_house_it_prefills() {
+    let Some(driver_path) = program("CHROMEDRIVER", &["chromedriver"]) else {
+        if std::env::var("EXPLAIND_SKIP_BROWSER").as_deref() == Ok("1") {
+            eprintln!("EXPLAIND_SKIP_BROWSER=1: browser test skipped");
+            return;
+        }
+        panic!(
+            "chromedriver not found: install it (Debian: apt-get install chromium chromium-driver), \
+             point CHROMEDRIVER at it, or set EXPLAIND_SKIP_BROWSER=1 to skip this test"
+        );
+    };
+    let chromium = program(
+        "CHROMIUM",
+        &["chromium", "chromium-browser", "google-chrome"],
+    );
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let state = server::build_state(Config::defaults()).unwrap();
+    server::load_models(&state).await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server::serve(
+        listener,
+        state.clone(),
+        async move {
+            let _ = stopped.await;
+        },
+        Duration::from_secs(5),
+    ));
+
+    let driver = start_driver(&driver_path);
+    let profile = tempfile::tempdir().unwrap();
+    let client = browser(&driver, chromium, profile.path()).await;
+    // Drive the page in its own task so a failed check still leaves a screenshot.
+    let (page, router) = (client.clone(), app(state.clone()));
+    let session = tokio::spawn(async move {
+        tokio::time::timeout(Duration::from_secs(120), drive(&page, addr, &router)).await
+    });
+    let outcome = session.await;
+    // Grow the window to the whole page so the screenshot shows the waterfall too.
+    let height = client
+        .execute("return document.documentElement.scrollHeight", vec![])
+        .await
+        .ok()
+        .and_then(|h| h.as_f64())
+        .unwrap_or(2000.0);
+    let _ = client
+        .set_window_size(1280, height.min(6000.0) as u32 + 140)
+        .await;
+    let shot = client.screenshot().await;
+    let _ = client.close().await;
+    if let Ok(png) = shot {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/browser");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("dashboard.png"), png).unwrap();
+    }
+    stop.send(()).unwrap();
+    serving.await.unwrap().unwrap();
+    match outcome {
+        Ok(finished) => finished.expect("the browser session finished within two minutes"),
+        Err(failed) => std::panic::resume_unwind(failed.into_panic()),
+    }
+}
+
+async fn drive(client: &Client, addr: SocketAddr, app: &axum::Router) {
+    let wait = |what| {
+        client
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(what)
+    };
+    client.goto(&format!("http://{addr}/")).await.unwrap();
+    wait(Locator::Css("#models button[data-model='house-prices']"))
+        .await
+        .expect("the model list shows house-prices")
+        .click()
+        .await
+        .unwrap();
+    wait(Locator::Css("#global-table tbody tr"))
+        .await
+        .expect("the global importance table fills");
+    wait(Locator::Css("#global-chart rect.bar"))
+        .await
+        .expect("the global importance picture appears");
+    let inputs = client
+        .find_all(Locator::Css("#explain-fields input"))
+        .await
+        .unwrap();
+    assert_eq!(inputs.len(), 11, "one field per feature");
+    let mut instance = Map::new();
+    for input in &inputs {
+        let name = input.attr("data-feature").await.unwrap().unwrap();
+        let value: f64 = input.prop("value").await.unwrap().unwrap().parse().unwrap();
+        instance.insert(name, json!(value));
+    }
+    // Pre-filled with the background's medians: a 4,600 square-foot lot, 3 bedrooms.
+    assert_eq!(instance["lotsize"], json!(4600.0));
+    assert_eq!(instance["bedrooms"], json!(3.0));
+
+    client
+        .find(Locator::Id("explain-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait(Locator::Css("#waterfall rect.step"))
+        .await
+        .expect("a waterfall appears");
+
+    let expected = common::call(
+        app,
+        Method::POST,
+        "/models/house-prices/explain",
+        Some(json!({"instances": [Value::Object(instance.clone())]})),
+    )
+    .await
+    .json;
+    let e = &expected["explanations"][0];
+    let names = expected["feature_names"].as_array().unwrap();
+    let steps = client
+        .find_all(Locator::Css("#waterfall rect.step"))
+        .await
+        .unwrap();
+    assert_eq!(steps.len(), 11, "one step per feature");
+    for step in &steps {
+        let feature = step.attr("data-feature").await.unwrap().unwrap();
+        let delta: f64 = step
+            .attr("data-delta")
+            .await
+            .unwrap()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let value: f64 = step
+            .attr("data-value")
+            .await
+            .unwrap()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let j = names.iter().position(|n| n == &feature).unwrap();
+        let want = e["attributions"][j].as_f64().unwrap();
+        assert!(
+            (delta - want).abs() <= 1e-9 * want.abs().max(1.0),
+            "{feature}: page {delta}, JSON {want}"
+        );
+        assert_eq!(json!(value), instance[&feature], "{feature}'s value");
+    }
+    let shown: f64 = client
+        .find(Locator::Id("prediction"))
+        .await
+        .unwrap()
+        .attr("data-value")
+        .await
+        .unwrap()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(json!(shown), e["prediction"]);
+    let rows = client
+        .find_all(Locator::Css("#explain-table tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 11);
+    // The pictures loaded (an <img> whose SVG failed has no natural width).
+    // The page keeps polling the summary with If-None-Match: the server answers 304.
+    let polled = r#"route="/models/{name}/global",method="GET",status="304""#;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !common::call(app, Method::GET, "/metrics", None)
+        .await
+        .text
+        .contains(polled)
+    {
+        assert!(Instant::now() < deadline, "no conditional poll of /global");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let bars = client
+        .find_all(Locator::Css("#global-chart rect.bar"))
+        .await
+        .unwrap();
+    assert_eq!(bars.len(), 11, "the importance picture shows every feature");
+    let script = "return document.getElementById('weights-img').naturalWidth";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let width = client.execute(script, vec![]).await.unwrap();
+        if width.as_f64().unwrap_or(0.0) > 100.0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the weights picture did not render"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
