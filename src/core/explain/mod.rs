@@ -2,8 +2,20 @@
 //!
 //! Every explainer answers one [`Explanation`] per input row for one chosen output,
 //! with a [`Quality`] that says how exact the numbers are.
+//!
+//! Model-specific: [`linear_shap`]. Model-agnostic, through [`crate::core::models::Model`]
+//! and the reference data only: [`exact_shapley`], [`kernel_shap`],
+//! [`permutation_shap`], [`lime`], sharing the options and the coalition game of
+//! [`sampling`]. [`quality`] scores any explanation.
 
+pub mod exact_shapley;
+pub mod kernel_shap;
+mod linalg;
 pub mod linear_shap;
+pub mod permutation_shap;
+pub mod sampling;
+#[cfg(test)]
+pub(crate) mod tests_support;
 
 use std::fmt;
 use std::str::FromStr;
@@ -17,17 +29,36 @@ pub enum Method {
     Auto,
     /// Exact interventional SHAP of a linear model: φ_j = w_j (x_j − E[x_j]).
     LinearShap,
+    /// Exact Shapley values of any model by enumerating coalitions (few features).
+    ExactShapley,
+    /// KernelSHAP: Shapley values by weighted regression over sampled coalitions.
+    KernelShap,
+    /// Shapley values by antithetic permutation sampling.
+    PermutationShap,
+    /// LIME: a weighted ridge surrogate on binarised perturbations.
+    Lime,
 }
 
 impl Method {
     /// Every method, for error messages and documentation.
-    pub const ALL: &'static [Method] = &[Method::Auto, Method::LinearShap];
+    pub const ALL: &'static [Method] = &[
+        Method::Auto,
+        Method::LinearShap,
+        Method::ExactShapley,
+        Method::KernelShap,
+        Method::PermutationShap,
+        Method::Lime,
+    ];
 
     /// The name used in requests and answers.
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Auto => "auto",
             Method::LinearShap => "linear_shap",
+            Method::ExactShapley => "exact_shapley",
+            Method::KernelShap => "kernel_shap",
+            Method::PermutationShap => "permutation_shap",
+            Method::Lime => "lime",
         }
     }
 }

@@ -1,0 +1,510 @@
+//! What the model-agnostic explainers share: their options, feature groups, the
+//! background they integrate over, and the coalition game they all play.
+//!
+//! # The game
+//! Every explainer here attributes `v(N) − v(∅)` among *players*, where a player is a
+//! feature or, with [`FeatureGroups`], a group of features, and
+//! `v(S) = E_b[f(x_S, b_{N∖S})]`: the model's output with the players in `S` set to
+//! the row's values and the others taken from each background row `b`, averaged
+//! over the background (the interventional value function of Janzing et al. 2020,
+//! the one shap's `KernelExplainer`, `PermutationExplainer` and `ExactExplainer` use).
+//! `v(∅)` is the base value and `v(N)` the prediction.
+//!
+//! # Background
+//! The background is the [`Reference`] rows. When there are more than
+//! `max_background` of them (default [`DEFAULT_MAX_BACKGROUND`]), a sample of
+//! `max_background` rows without replacement is used instead, drawn by a ChaCha8
+//! generator seeded with the request's seed (stream `u64::MAX`, so it never collides
+//! with a row's stream). Same seed, same background. (shap suggests k-means for the
+//! same purpose; a sample keeps the expectation unbiased and needs no fitting.)
+//!
+//! # Determinism, batches and time
+//! Row `i` draws from a ChaCha8 generator seeded with the request's seed on stream
+//! `i`, so rows can run in parallel (rayon) and still give the same numbers. The
+//! coalitions of one row are evaluated through [`Model::predict`] in batches of at
+//! most [`MAX_BATCH_ROWS`] model rows (`coalitions × background rows`). The clock is
+//! checked before each batch; past the timeout the whole call fails with
+//! [`CoreError::Timeout`]: no partial answer is returned.
+
+use std::time::{Duration, Instant};
+
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+use super::Explanation;
+use crate::core::models::{Model, OutputSpace};
+use crate::core::stats::Reference;
+use crate::core::{CoreError, CoreResult};
+
+/// Background rows used when the request does not say.
+pub const DEFAULT_MAX_BACKGROUND: usize = 100;
+/// The largest sample budget a request may ask for.
+pub const MAX_SAMPLES: usize = 1 << 20;
+/// The most model rows (coalitions × background rows) sent to one predict call.
+pub const MAX_BATCH_ROWS: usize = 1 << 17;
+
+/// Raw options of a sampling explainer, as a request gives them; turn them into
+/// [`SamplingOptions`] with [`SamplingParams::check`].
+#[derive(Debug, Clone)]
+pub struct SamplingParams {
+    /// Seeds every random draw; echoed so a caller can reproduce an answer.
+    pub seed: u64,
+    /// The sample budget: coalitions for the SHAP estimators, perturbed rows for
+    /// LIME. `None` lets each method choose its documented default.
+    pub n_samples: Option<usize>,
+    /// Wall-clock limit for the whole call; `None` means no limit.
+    pub timeout: Option<Duration>,
+    /// Whether to explain raw outputs or probabilities.
+    pub output_space: OutputSpace,
+    /// At most this many background rows (default [`DEFAULT_MAX_BACKGROUND`]).
+    pub max_background: Option<usize>,
+    /// Feature groups to treat as single players; `None` means one per feature.
+    pub groups: Option<Vec<Vec<usize>>>,
+}
+
+impl Default for SamplingParams {
+    fn default() -> Self {
+        SamplingParams {
+            seed: 0,
+            n_samples: None,
+            timeout: None,
+            output_space: OutputSpace::Raw,
+            max_background: None,
+            groups: None,
+        }
+    }
+}
+
+impl SamplingParams {
+    /// Validate the parameters for `model`.
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidArgument`] for a budget of 0 or above [`MAX_SAMPLES`], a
+    /// zero timeout or background size, probability space on a model without one,
+    /// or groups that do not partition the features.
+    pub fn check(&self, model: &dyn Model) -> CoreResult<SamplingOptions> {
+        if let Some(n) = self.n_samples {
+            if n == 0 || n > MAX_SAMPLES {
+                return Err(CoreError::InvalidArgument(format!(
+                    "n_samples must be between 1 and {MAX_SAMPLES}, got {n}"
+                )));
+            }
+        }
+        if self.timeout == Some(Duration::ZERO) {
+            return Err(CoreError::InvalidArgument(
+                "timeout must be positive".into(),
+            ));
+        }
+        let max_background = self.max_background.unwrap_or(DEFAULT_MAX_BACKGROUND);
+        if max_background == 0 {
+            return Err(CoreError::InvalidArgument(
+                "max_background must be at least 1".into(),
+            ));
+        }
+        if self.output_space == OutputSpace::Probability && !model.link().has_probability() {
+            return Err(CoreError::InvalidArgument(
+                "output_space 'probability' needs a classifier; this model's outputs are raw values"
+                    .into(),
+            ));
+        }
+        let groups = match &self.groups {
+            Some(g) => FeatureGroups::new(g.clone(), model.n_features())?,
+            None => FeatureGroups::singletons(model.n_features()),
+        };
+        Ok(SamplingOptions {
+            seed: self.seed,
+            n_samples: self.n_samples,
+            timeout: self.timeout,
+            output_space: self.output_space,
+            max_background,
+            groups,
+        })
+    }
+}
+
+/// Validated options of a sampling explainer.
+#[derive(Debug, Clone)]
+pub struct SamplingOptions {
+    /// Seeds every random draw.
+    seed: u64,
+    /// Budget, or `None` for the method's default.
+    n_samples: Option<usize>,
+    /// Wall-clock limit.
+    timeout: Option<Duration>,
+    /// Space explained.
+    output_space: OutputSpace,
+    /// Background size cap.
+    max_background: usize,
+    /// The players.
+    groups: FeatureGroups,
+}
+
+impl SamplingOptions {
+    /// The seed every draw derives from.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+    /// The budget asked for, if any.
+    pub fn n_samples(&self) -> Option<usize> {
+        self.n_samples
+    }
+    /// The wall-clock limit, if any.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+    /// The space explained.
+    pub fn output_space(&self) -> OutputSpace {
+        self.output_space
+    }
+    /// At most this many background rows are used.
+    pub fn max_background(&self) -> usize {
+        self.max_background
+    }
+    /// The players: groups of features (one feature each unless asked otherwise).
+    pub fn groups(&self) -> &FeatureGroups {
+        &self.groups
+    }
+}
+
+/// A partition of the features into groups that act as single players.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureGroups {
+    /// Feature indices of each group, in the order attributions are reported.
+    groups: Vec<Vec<usize>>,
+}
+
+impl FeatureGroups {
+    /// One group per feature, in feature order.
+    pub fn singletons(n_features: usize) -> Self {
+        FeatureGroups {
+            groups: (0..n_features).map(|j| vec![j]).collect(),
+        }
+    }
+
+    /// Groups that must cover each of the `n_features` features exactly once.
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidArgument`] for an empty group, an index out of range, or a
+    /// feature in no group or in two.
+    pub fn new(groups: Vec<Vec<usize>>, n_features: usize) -> CoreResult<Self> {
+        let mut seen = vec![false; n_features];
+        for (g, members) in groups.iter().enumerate() {
+            if members.is_empty() {
+                return Err(CoreError::InvalidArgument(format!("group {g} is empty")));
+            }
+            for &j in members {
+                if j >= n_features {
+                    return Err(CoreError::InvalidArgument(format!(
+                        "group {g} names feature {j}; the model has {n_features} features"
+                    )));
+                }
+                if std::mem::replace(&mut seen[j], true) {
+                    return Err(CoreError::InvalidArgument(format!(
+                        "feature {j} is in more than one group"
+                    )));
+                }
+            }
+        }
+        if let Some(j) = seen.iter().position(|&s| !s) {
+            return Err(CoreError::InvalidArgument(format!(
+                "feature {j} is in no group; groups must cover every feature"
+            )));
+        }
+        Ok(FeatureGroups { groups })
+    }
+
+    /// Number of groups (players).
+    pub fn len(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Whether there are no groups (only for a model without features).
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+
+    /// Feature indices of group `g`.
+    pub fn members(&self, g: usize) -> &[usize] {
+        &self.groups[g]
+    }
+
+    /// Whether every group is one feature, in feature order.
+    pub fn is_singletons(&self) -> bool {
+        self.groups
+            .iter()
+            .enumerate()
+            .all(|(g, m)| m.len() == 1 && m[0] == g)
+    }
+
+    /// Per-group sums of per-feature attributions. For additive methods (linear
+    /// SHAP, exact Shapley values) this is what a group's attribution means.
+    pub fn sum(&self, per_feature: &[f64]) -> Vec<f64> {
+        self.groups
+            .iter()
+            .map(|m| m.iter().map(|&j| per_feature[j]).sum())
+            .collect()
+    }
+}
+
+/// The background rows explainers integrate over: the reference, or a seeded
+/// sample of `max_rows` of its rows (see the module doc).
+pub fn background(reference: &Reference, max_rows: usize, seed: u64) -> Array2<f64> {
+    let n = reference.rows();
+    if n <= max_rows {
+        return reference.data.clone();
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(u64::MAX);
+    let mut rows = rand::seq::index::sample(&mut rng, n, max_rows).into_vec();
+    rows.sort_unstable();
+    reference.data.select(Axis(0), &rows)
+}
+
+/// The generator row `row` of a request draws from.
+pub(crate) fn row_rng(seed: u64, row: usize) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(row as u64);
+    rng
+}
+
+/// When a call must give up.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline {
+    /// The instant past which work stops.
+    at: Instant,
+    /// The limit, for the error message.
+    limit: Duration,
+}
+
+impl Deadline {
+    /// A deadline `limit` from now, or none.
+    pub(crate) fn after(limit: Option<Duration>) -> Option<Self> {
+        limit.map(|limit| Deadline {
+            at: Instant::now() + limit,
+            limit,
+        })
+    }
+
+    /// Fail with [`CoreError::Timeout`] once the deadline has passed.
+    pub(crate) fn check(deadline: Option<Self>) -> CoreResult<()> {
+        match deadline {
+            Some(d) if Instant::now() > d.at => Err(CoreError::Timeout {
+                limit_ms: d.limit.as_millis() as u64,
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What one explain call computes once for all its rows.
+pub(crate) struct Setup {
+    /// The background rows, (n, n_features).
+    pub background: Array2<f64>,
+    /// Mean output over the background in the explained space: v(∅) per output.
+    pub base: Array1<f64>,
+    /// The rows' outputs in the explained space: v(N) per row and output.
+    pub predictions: Array2<f64>,
+    /// When to give up.
+    pub deadline: Option<Deadline>,
+}
+
+impl Setup {
+    /// Check the rows and outputs and compute what every row needs.
+    pub(crate) fn new(
+        model: &dyn Model,
+        reference: &Reference,
+        x: ArrayView2<f64>,
+        outputs: &[usize],
+        options: &SamplingOptions,
+    ) -> CoreResult<Self> {
+        let deadline = Deadline::after(options.timeout);
+        check_inputs(model, reference, x, outputs)?;
+        let background = background(reference, options.max_background, options.seed);
+        let space = options.output_space;
+        let base = model
+            .predict(background.view(), space)
+            .mean_axis(Axis(0))
+            .unwrap_or_else(|| Array1::zeros(model.n_outputs()));
+        let predictions = model.predict(x, space);
+        Ok(Setup {
+            background,
+            base,
+            predictions,
+            deadline,
+        })
+    }
+}
+
+/// Check the width of `x`, one output per row in range, and a non-empty reference.
+pub(crate) fn check_inputs(
+    model: &dyn Model,
+    reference: &Reference,
+    x: ArrayView2<f64>,
+    outputs: &[usize],
+) -> CoreResult<()> {
+    if x.ncols() != model.n_features() {
+        return Err(CoreError::Shape {
+            what: "features",
+            expected: model.n_features(),
+            got: x.ncols(),
+        });
+    }
+    if outputs.len() != x.nrows() {
+        return Err(CoreError::Shape {
+            what: "output indices",
+            expected: x.nrows(),
+            got: outputs.len(),
+        });
+    }
+    if let Some(&k) = outputs.iter().find(|&&k| k >= model.n_outputs()) {
+        return Err(CoreError::InvalidArgument(format!(
+            "output {k} out of range: the model has {} output(s)",
+            model.n_outputs()
+        )));
+    }
+    if reference.rows() == 0 {
+        return Err(CoreError::InvalidArgument(
+            "the model's reference data has no rows to integrate over".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Run `explain_row(row index)` for each of `rows` rows, in parallel, in order.
+pub(crate) fn per_row<F>(rows: usize, explain_row: F) -> CoreResult<Vec<Explanation>>
+where
+    F: Fn(usize) -> CoreResult<Explanation> + Sync,
+{
+    (0..rows).into_par_iter().map(&explain_row).collect()
+}
+
+/// The coalition game of one row and output (see the module doc).
+pub(crate) struct Game<'a> {
+    /// The model played.
+    pub model: &'a dyn Model,
+    /// Values for the players outside a coalition, (n, n_features).
+    pub background: ArrayView2<'a, f64>,
+    /// The row explained.
+    pub x: ArrayView1<'a, f64>,
+    /// The players.
+    pub groups: &'a FeatureGroups,
+    /// Output index explained.
+    pub output: usize,
+    /// Space explained.
+    pub space: OutputSpace,
+    /// When to give up.
+    pub deadline: Option<Deadline>,
+}
+
+impl Game<'_> {
+    /// `v(S)` for each coalition in `masks`, read as consecutive runs of one bool per
+    /// player (`true`: the player takes the row's value).
+    pub(crate) fn values(&self, masks: &[bool]) -> CoreResult<Vec<f64>> {
+        let players = self.groups.len().max(1);
+        let n_bg = self.background.nrows();
+        let per_batch = (MAX_BATCH_ROWS / n_bg).max(1);
+        let mut values = Vec::with_capacity(masks.len() / players);
+        for chunk in masks.chunks(per_batch * players) {
+            Deadline::check(self.deadline)?;
+            let coalitions = chunk.len() / players;
+            let mut batch = Array2::<f64>::zeros((coalitions * n_bg, self.x.len()));
+            for (c, mask) in chunk.chunks(players).enumerate() {
+                let mut block = batch.slice_mut(s![c * n_bg..(c + 1) * n_bg, ..]);
+                block.assign(&self.background);
+                for (g, _) in mask.iter().enumerate().filter(|(_, &on)| on) {
+                    for &j in self.groups.members(g) {
+                        block.column_mut(j).fill(self.x[j]);
+                    }
+                }
+            }
+            let out = self.model.predict(batch.view(), self.space);
+            let column = out.column(self.output);
+            values.extend(
+                column
+                    .exact_chunks(n_bg)
+                    .into_iter()
+                    .map(|c| c.sum() / n_bg as f64),
+            );
+        }
+        Ok(values)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::models::LinearModel;
+    use ndarray::array;
+
+    #[test]
+    fn groups_must_partition_the_features() {
+        assert!(FeatureGroups::new(vec![vec![0, 2], vec![1]], 3).is_ok());
+        for bad in [
+            vec![vec![0], vec![1]],
+            vec![vec![0, 1], vec![1, 2]],
+            vec![vec![0, 1, 2], vec![]],
+            vec![vec![0, 1, 3]],
+        ] {
+            assert!(matches!(
+                FeatureGroups::new(bad, 3),
+                Err(CoreError::InvalidArgument(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn out_of_range_budgets_are_refused() {
+        let model = LinearModel::regression(array![[1.0]], array![0.0]).unwrap();
+        for n in [0, MAX_SAMPLES + 1] {
+            let params = SamplingParams {
+                n_samples: Some(n),
+                ..SamplingParams::default()
+            };
+            assert!(matches!(
+                params.check(&model),
+                Err(CoreError::InvalidArgument(_))
+            ));
+        }
+        let params = SamplingParams {
+            output_space: OutputSpace::Probability,
+            ..SamplingParams::default()
+        };
+        assert!(params.check(&model).is_err());
+    }
+
+    #[test]
+    fn the_background_sample_is_seeded_and_capped() {
+        let model = LinearModel::regression(array![[1.0]], array![0.0]).unwrap();
+        let data = Array2::from_shape_fn((500, 1), |(i, _)| i as f64);
+        let reference = Reference::new(&model, data);
+        let a = background(&reference, 50, 7);
+        assert_eq!(a.nrows(), 50);
+        assert_eq!(a, background(&reference, 50, 7));
+        assert_ne!(a, background(&reference, 50, 8));
+    }
+
+    #[test]
+    fn game_values_average_over_the_background() {
+        // f = x0 + 10·x1; background rows (0,0) and (2,4); x = (1,1).
+        // v({0}) = mean(1 + 0, 1 + 40) = 21; v({1}) = mean(0 + 10, 2 + 10) = 11.
+        let model = LinearModel::regression(array![[1.0, 10.0]], array![0.0]).unwrap();
+        let bg = array![[0.0, 0.0], [2.0, 4.0]];
+        let x = array![1.0, 1.0];
+        let groups = FeatureGroups::singletons(2);
+        let game = Game {
+            model: &model,
+            background: bg.view(),
+            x: x.view(),
+            groups: &groups,
+            output: 0,
+            space: OutputSpace::Raw,
+            deadline: None,
+        };
+        let v = game
+            .values(&[true, false, false, true, true, true, false, false])
+            .unwrap();
+        assert_eq!(v, vec![21.0, 11.0, 11.0, 21.0]);
+    }
+}
