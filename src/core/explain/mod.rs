@@ -10,6 +10,7 @@
 
 pub mod exact_shapley;
 pub mod kernel_shap;
+pub mod lime;
 mod linalg;
 pub mod linear_shap;
 pub mod permutation_shap;
@@ -101,6 +102,9 @@ pub struct Quality {
     pub convergence_delta: Option<f64>,
     /// R² of a local surrogate (LIME).
     pub surrogate_r2: Option<f64>,
+    /// The local surrogate's own prediction for the row (LIME): intercept plus the
+    /// attributions of the features that keep the row's values.
+    pub local_prediction: Option<f64>,
 }
 
 /// The attribution of one row's output to its features.
