@@ -14,6 +14,7 @@ pub mod lime;
 mod linalg;
 pub mod linear_shap;
 pub mod permutation_shap;
+pub mod quality;
 pub mod sampling;
 #[cfg(test)]
 pub(crate) mod tests_support;
@@ -50,6 +51,17 @@ impl Method {
         Method::PermutationShap,
         Method::Lime,
     ];
+
+    /// Whether the method works on any model through batch predictions alone
+    /// (see [`explain_agnostic`]).
+    pub fn is_model_agnostic(self) -> bool {
+        match self {
+            Method::ExactShapley | Method::KernelShap | Method::PermutationShap | Method::Lime => {
+                true
+            }
+            Method::Auto | Method::LinearShap => false,
+        }
+    }
 
     /// The name used in requests and answers.
     pub fn as_str(self) -> &'static str {
@@ -136,5 +148,30 @@ impl Explanation {
                 ..Quality::default()
             },
         }
+    }
+}
+
+/// Run a model-agnostic method ([`Method::is_model_agnostic`]) on any model: the one
+/// entry point the HTTP layer needs for them.
+///
+/// # Errors
+/// [`CoreError::InvalidArgument`] for a method that needs a model family's
+/// structure (use its own module), and whatever the method itself returns.
+pub fn explain_agnostic(
+    method: Method,
+    model: &dyn crate::core::models::Model,
+    reference: &crate::core::stats::Reference,
+    x: ndarray::ArrayView2<f64>,
+    outputs: &[usize],
+    options: &sampling::SamplingOptions,
+) -> crate::core::CoreResult<Vec<Explanation>> {
+    match method {
+        Method::ExactShapley => exact_shapley::explain(model, reference, x, outputs, options),
+        Method::KernelShap => kernel_shap::explain(model, reference, x, outputs, options),
+        Method::PermutationShap => permutation_shap::explain(model, reference, x, outputs, options),
+        Method::Lime => lime::explain(model, reference, x, outputs, options),
+        Method::Auto | Method::LinearShap => Err(CoreError::InvalidArgument(format!(
+            "method '{method}' is not model-agnostic"
+        ))),
     }
 }
