@@ -311,6 +311,40 @@ mod tests {
     }
 
     #[test]
+    fn groups_are_players_and_match_exact_grouped_values() {
+        // With groups as players and every coalition enumerated, KernelSHAP is the
+        // exact Shapley value of the group game.
+        let model = Mixed { n_features: 6 };
+        let reference = Reference::new(&model, data(20, 6));
+        let x = array![[1.0, -2.0, 0.5, 2.0, -1.0, 3.0]];
+        let params = SamplingParams {
+            groups: Some(vec![vec![0, 5], vec![1], vec![2, 3, 4]]),
+            ..SamplingParams::default()
+        };
+        let options = params.check(&model).unwrap();
+        let got = explain(&model, &reference, x.view(), &[0], &options).unwrap();
+        let want = exact_shapley::explain(&model, &reference, x.view(), &[0], &options).unwrap();
+        assert_eq!(got[0].attributions.len(), 3);
+        for (a, b) in got[0].attributions.iter().zip(&want[0].attributions) {
+            assert_abs_diff_eq!(a, b, epsilon = 1e-9);
+        }
+    }
+
+    #[test]
+    fn a_spent_time_limit_is_an_error() {
+        let model = Mixed { n_features: 10 };
+        let reference = Reference::new(&model, data(30, 10));
+        let options = SamplingParams {
+            timeout: Some(std::time::Duration::from_nanos(1)),
+            ..SamplingParams::default()
+        }
+        .check(&model)
+        .unwrap();
+        let err = explain(&model, &reference, data(2, 10).view(), &[0, 0], &options).unwrap_err();
+        assert!(matches!(err, CoreError::Timeout { .. }));
+    }
+
+    #[test]
     fn a_budget_too_small_to_sample_is_refused() {
         let model = Mixed { n_features: 10 };
         let reference = Reference::new(&model, data(5, 10));
