@@ -22,13 +22,13 @@
 //! Row `i` draws from a ChaCha8 generator seeded with the request's seed on stream
 //! `i`, so rows can run in parallel (rayon) and still give the same numbers. The
 //! coalitions of one row are evaluated through [`Model::predict`] in batches of at
-//! most [`MAX_BATCH_ROWS`] model rows (`coalitions × background rows`). The clock is
+//! most [`MAX_BATCH_VALUES`] input values (`coalitions × background rows × features`). The clock is
 //! checked before each batch; past the timeout the whole call fails with
 //! [`CoreError::Timeout`]: no partial answer is returned.
 
 use std::time::{Duration, Instant};
 
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -42,8 +42,11 @@ use crate::core::{CoreError, CoreResult};
 pub const DEFAULT_MAX_BACKGROUND: usize = 100;
 /// The largest sample budget a request may ask for.
 pub const MAX_SAMPLES: usize = 1 << 20;
-/// The most model rows (coalitions × background rows) sent to one predict call.
-pub const MAX_BATCH_ROWS: usize = 1 << 17;
+/// The most input values (model rows × features) sent to one predict call: 16 MiB
+/// of `f64`, so one row's coalitions go in a few large batches without holding
+/// hundreds of MiB (2048 coalitions × 100 background rows × 64 features would be
+/// 100 MiB in one matrix).
+pub const MAX_BATCH_VALUES: usize = 1 << 21;
 
 /// Raw options of a sampling explainer, as a request gives them; turn them into
 /// [`SamplingOptions`] with [`SamplingParams::check`].
@@ -404,22 +407,38 @@ impl Game<'_> {
     pub(crate) fn values(&self, masks: &[bool]) -> CoreResult<Vec<f64>> {
         let players = self.groups.len().max(1);
         let n_bg = self.background.nrows();
-        let per_batch = (MAX_BATCH_ROWS / n_bg).max(1);
-        let mut values = Vec::with_capacity(masks.len() / players);
+        let width = self.x.len();
+        let total = masks.len() / players;
+        let per_batch = (MAX_BATCH_VALUES / (n_bg * width).max(1)).clamp(1, total.max(1));
+        // One buffer, reused by every batch: fresh pages for each would cost more
+        // than the model itself for cheap models.
+        let mut buffer = vec![0.0; per_batch * n_bg * width];
+        let background = self.background.as_standard_layout();
+        let background = background.as_slice().unwrap_or_default();
+        let mut present = Vec::with_capacity(width);
+        let mut values = Vec::with_capacity(total);
         for chunk in masks.chunks(per_batch * players) {
             Deadline::check(self.deadline)?;
             let coalitions = chunk.len() / players;
-            let mut batch = Array2::<f64>::zeros((coalitions * n_bg, self.x.len()));
-            for (c, mask) in chunk.chunks(players).enumerate() {
-                let mut block = batch.slice_mut(s![c * n_bg..(c + 1) * n_bg, ..]);
-                block.assign(&self.background);
+            let batch = &mut buffer[..coalitions * n_bg * width];
+            for (block, mask) in batch
+                .chunks_exact_mut(n_bg * width)
+                .zip(chunk.chunks(players))
+            {
+                present.clear();
                 for (g, _) in mask.iter().enumerate().filter(|(_, &on)| on) {
-                    for &j in self.groups.members(g) {
-                        block.column_mut(j).fill(self.x[j]);
+                    present.extend_from_slice(self.groups.members(g));
+                }
+                block.copy_from_slice(background);
+                for row in block.chunks_exact_mut(width) {
+                    for &j in &present {
+                        row[j] = self.x[j];
                     }
                 }
             }
-            let out = self.model.predict(batch.view(), self.space);
+            let batch = ArrayView2::from_shape((coalitions * n_bg, width), &*batch)
+                .expect("the buffer holds whole rows");
+            let out = self.model.predict(batch, self.space);
             let column = out.column(self.output);
             values.extend(
                 column
