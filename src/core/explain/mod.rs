@@ -175,3 +175,20 @@ pub fn explain_agnostic(
         ))),
     }
 }
+
+/// One row in, its attributions out, for a model-agnostic `method` with fixed
+/// options (and so a fixed seed): the explainer closure
+/// [`quality::max_sensitivity`] re-runs on perturbed inputs.
+pub fn row_explainer<'a>(
+    method: Method,
+    model: &'a dyn crate::core::models::Model,
+    reference: &'a crate::core::stats::Reference,
+    options: &'a sampling::SamplingOptions,
+    output: usize,
+) -> impl Fn(ndarray::ArrayView1<f64>) -> crate::core::CoreResult<Vec<f64>> + 'a {
+    move |row| {
+        let x = row.insert_axis(ndarray::Axis(0));
+        let mut answer = explain_agnostic(method, model, reference, x, &[output], options)?;
+        Ok(answer.pop().map(|e| e.attributions).unwrap_or_default())
+    }
+}
