@@ -19,6 +19,12 @@
 //!   and Lee 2021, "Improving KernelSHAP"). Sampled coalitions are then weighted
 //!   equally, since the kernel is already in the sampling distribution.
 //!
+//! # Top-k
+//! With `top_k = k`, the full fit ranks the players by |φ| and the constrained fit
+//! is repeated on the `k` largest alone; the others get exactly 0 and efficiency
+//! still holds. (shap's `l1_reg="num_features(k)"` selects by a LARS path instead;
+//! this is the simpler magnitude rule, applied to the same coalitions.)
+//!
 //! Default budget: `2P + 2048` coalitions, shap's `nsamples="auto"`. `Quality::samples`
 //! reports the coalitions evaluated, each costing one model row per background row.
 //!
@@ -89,10 +95,15 @@ pub fn explain(
             Design::sampled(players, budget / 2, &mut row_rng(options.seed(), i))
         };
         let values = game.values(&design.masks)?;
-        let fit = fit(&design, &values, base, prediction)?;
-        let mut e = Explanation::new(k, prediction, base, fit.phi);
+        let all: Vec<usize> = (0..players).collect();
+        let mut fitted = fit(&design, &values, (base, prediction), &all)?;
+        if let Some(k) = options.top_k().filter(|&k| k < players) {
+            let selected = largest(&fitted.phi, k);
+            fitted = fit(&design, &values, (base, prediction), &selected)?;
+        }
+        let mut e = Explanation::new(k, prediction, base, fitted.phi);
         e.quality.samples = Some(values.len());
-        e.quality.standard_errors = Some(fit.standard_errors);
+        e.quality.standard_errors = Some(fitted.standard_errors);
         Ok(e)
     })
 }
@@ -168,24 +179,41 @@ struct Fit {
     standard_errors: Vec<f64>,
 }
 
-/// The constrained weighted least-squares fit described in the module doc.
-fn fit(design: &Design, values: &[f64], base: f64, prediction: f64) -> CoreResult<Fit> {
-    let p = design.players;
+/// The constrained weighted least-squares fit described in the module doc, over
+/// the `selected` players only (the others get 0).
+fn fit(
+    design: &Design,
+    values: &[f64],
+    (base, prediction): (f64, f64),
+    selected: &[usize],
+) -> CoreResult<Fit> {
+    let players = design.players;
+    let p = selected.len();
     let delta = prediction - base;
-    if p == 1 {
+    let mut phi = vec![0.0; players];
+    let mut standard_errors = vec![0.0; players];
+    let Some((&eliminated, kept)) = selected.split_last() else {
         return Ok(Fit {
-            phi: vec![delta],
-            standard_errors: vec![0.0],
+            phi,
+            standard_errors,
+        });
+    };
+    if p == 1 {
+        phi[eliminated] = delta;
+        return Ok(Fit {
+            phi,
+            standard_errors,
         });
     }
     let n = values.len();
-    // x_i = z_i[..P−1] − z_i[P−1]; y_i = v(S_i) − v(∅) − z_i[P−1] Δ.
+    let bit = |on: bool| f64::from(u8::from(on));
+    // x_i = z_i[kept] − z_i[eliminated]; y_i = v(S_i) − v(∅) − z_i[eliminated] Δ.
     let mut xs = Array2::<f64>::zeros((n, p - 1));
     let mut y = Array1::<f64>::zeros(n);
-    for (i, z) in design.masks.chunks(p).enumerate() {
-        let last = f64::from(u8::from(z[p - 1]));
-        for g in 0..p - 1 {
-            xs[[i, g]] = f64::from(u8::from(z[g])) - last;
+    for (i, z) in design.masks.chunks(players).enumerate() {
+        let last = bit(z[eliminated]);
+        for (g, &player) in kept.iter().enumerate() {
+            xs[[i, g]] = bit(z[player]) - last;
         }
         y[i] = values[i] - base - last * delta;
     }
@@ -200,17 +228,29 @@ fn fit(design: &Design, values: &[f64], base: f64, prediction: f64) -> CoreResul
         )
     })?;
     let beta = chol.solve(b.view());
-    let mut phi = beta.to_vec();
-    phi.push(delta - beta.sum());
-    let standard_errors = if design.paired {
-        sandwich(&chol, &xs, &(&y - &xs.dot(&beta)))
-    } else {
-        vec![0.0; p]
-    };
+    for (&player, &value) in kept.iter().zip(&beta) {
+        phi[player] = value;
+    }
+    phi[eliminated] = delta - beta.sum();
+    if design.paired {
+        let se = sandwich(&chol, &xs, &(&y - &xs.dot(&beta)));
+        for (&player, &value) in selected.iter().zip(&se) {
+            standard_errors[player] = value;
+        }
+    }
     Ok(Fit {
         phi,
         standard_errors,
     })
+}
+
+/// The `k` players of largest |φ| in `phi`, in player order.
+fn largest(phi: &[f64], k: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..phi.len()).collect();
+    order.sort_by(|&a, &b| phi[b].abs().total_cmp(&phi[a].abs()));
+    order.truncate(k);
+    order.sort_unstable();
+    order
 }
 
 /// Standard errors from the pair-clustered sandwich covariance (module doc).
@@ -342,6 +382,32 @@ mod tests {
         .unwrap();
         let err = explain(&model, &reference, data(2, 10).view(), &[0, 0], &options).unwrap_err();
         assert!(matches!(err, CoreError::Timeout { .. }));
+    }
+
+    #[test]
+    fn top_k_keeps_the_largest_and_stays_efficient() {
+        // f = 1.5 x0 − 2 x1 + 0 x2 + 0.7 x3 + 3 x4: for x below, |φ| ranks x4, x1, x0
+        // first; keeping 3 zeroes x2 and x3 and still sums to f(x) − E[f].
+        let model =
+            LinearModel::regression(array![[1.5, -2.0, 0.0, 0.7, 3.0]], array![0.3]).unwrap();
+        let reference = Reference::new(&model, data(40, 5));
+        let x = array![[1.0, 2.0, 3.0, -0.5, 0.5]];
+        let options = SamplingParams {
+            top_k: Some(3),
+            ..SamplingParams::default()
+        }
+        .check(&model)
+        .unwrap();
+        let e = explain(&model, &reference, x.view(), &[0], &options).unwrap();
+        let phi = &e[0].attributions;
+        assert_eq!((phi[2], phi[3]), (0.0, 0.0), "{phi:?}");
+        assert!(phi[0] != 0.0 && phi[1] != 0.0 && phi[4] != 0.0);
+        assert_abs_diff_eq!(e[0].quality.additivity_residual, 0.0, epsilon = 1e-9);
+        let bad = SamplingParams {
+            top_k: Some(6),
+            ..SamplingParams::default()
+        };
+        assert!(bad.check(&model).is_err());
     }
 
     #[test]

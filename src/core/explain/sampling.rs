@@ -65,6 +65,9 @@ pub struct SamplingParams {
     pub max_background: Option<usize>,
     /// Feature groups to treat as single players; `None` means one per feature.
     pub groups: Option<Vec<Vec<usize>>>,
+    /// KernelSHAP only: keep the `k` largest attributions and refit (see
+    /// [`super::kernel_shap`]); `None` keeps every player.
+    pub top_k: Option<usize>,
 }
 
 impl Default for SamplingParams {
@@ -76,6 +79,7 @@ impl Default for SamplingParams {
             output_space: OutputSpace::Raw,
             max_background: None,
             groups: None,
+            top_k: None,
         }
     }
 }
@@ -86,7 +90,8 @@ impl SamplingParams {
     /// # Errors
     /// [`CoreError::InvalidArgument`] for a budget of 0 or above [`MAX_SAMPLES`], a
     /// zero timeout or background size, probability space on a model without one,
-    /// or groups that do not partition the features.
+    /// groups that do not partition the features, or a `top_k` of 0 or above the
+    /// number of players.
     pub fn check(&self, model: &dyn Model) -> CoreResult<SamplingOptions> {
         if let Some(n) = self.n_samples {
             if n == 0 || n > MAX_SAMPLES {
@@ -116,7 +121,16 @@ impl SamplingParams {
             Some(g) => FeatureGroups::new(g.clone(), model.n_features())?,
             None => FeatureGroups::singletons(model.n_features()),
         };
+        if let Some(k) = self.top_k {
+            if k == 0 || k > groups.len() {
+                return Err(CoreError::InvalidArgument(format!(
+                    "top_k must be between 1 and the number of players ({}), got {k}",
+                    groups.len()
+                )));
+            }
+        }
         Ok(SamplingOptions {
+            top_k: self.top_k,
             seed: self.seed,
             n_samples: self.n_samples,
             timeout: self.timeout,
@@ -142,6 +156,8 @@ pub struct SamplingOptions {
     max_background: usize,
     /// The players.
     groups: FeatureGroups,
+    /// KernelSHAP's top-k selection.
+    top_k: Option<usize>,
 }
 
 impl SamplingOptions {
@@ -164,6 +180,10 @@ impl SamplingOptions {
     /// At most this many background rows are used.
     pub fn max_background(&self) -> usize {
         self.max_background
+    }
+    /// KernelSHAP's top-k selection, if asked for.
+    pub fn top_k(&self) -> Option<usize> {
+        self.top_k
     }
     /// The players: groups of features (one feature each unless asked otherwise).
     pub fn groups(&self) -> &FeatureGroups {
