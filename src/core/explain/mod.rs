@@ -5,10 +5,13 @@
 //!
 //! Model-specific: [`linear_shap`]. Model-agnostic, through [`crate::core::models::Model`]
 //! and the reference data only: [`exact_shapley`], [`kernel_shap`],
-//! [`permutation_shap`], [`lime`], sharing the options and the coalition game of
-//! [`sampling`]. [`quality`] scores any explanation.
+//! [`permutation_shap`], [`lime`], sharing the options of [`sampling`], the players
+//! of [`groups`] and one coalition game (`game.rs`). [`quality`] scores any
+//! explanation.
 
 pub mod exact_shapley;
+mod game;
+pub mod groups;
 pub mod kernel_shap;
 pub mod lime;
 mod linalg;

@@ -28,11 +28,13 @@
 
 use std::time::{Duration, Instant};
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
+pub(crate) use super::game::Game;
+pub use super::groups::FeatureGroups;
 use super::Explanation;
 use crate::core::models::{Model, OutputSpace};
 use crate::core::stats::Reference;
@@ -191,86 +193,6 @@ impl SamplingOptions {
     }
 }
 
-/// A partition of the features into groups that act as single players.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FeatureGroups {
-    /// Feature indices of each group, in the order attributions are reported.
-    groups: Vec<Vec<usize>>,
-}
-
-impl FeatureGroups {
-    /// One group per feature, in feature order.
-    pub fn singletons(n_features: usize) -> Self {
-        FeatureGroups {
-            groups: (0..n_features).map(|j| vec![j]).collect(),
-        }
-    }
-
-    /// Groups that must cover each of the `n_features` features exactly once.
-    ///
-    /// # Errors
-    /// [`CoreError::InvalidArgument`] for an empty group, an index out of range, or a
-    /// feature in no group or in two.
-    pub fn new(groups: Vec<Vec<usize>>, n_features: usize) -> CoreResult<Self> {
-        let mut seen = vec![false; n_features];
-        for (g, members) in groups.iter().enumerate() {
-            if members.is_empty() {
-                return Err(CoreError::InvalidArgument(format!("group {g} is empty")));
-            }
-            for &j in members {
-                if j >= n_features {
-                    return Err(CoreError::InvalidArgument(format!(
-                        "group {g} names feature {j}; the model has {n_features} features"
-                    )));
-                }
-                if std::mem::replace(&mut seen[j], true) {
-                    return Err(CoreError::InvalidArgument(format!(
-                        "feature {j} is in more than one group"
-                    )));
-                }
-            }
-        }
-        if let Some(j) = seen.iter().position(|&s| !s) {
-            return Err(CoreError::InvalidArgument(format!(
-                "feature {j} is in no group; groups must cover every feature"
-            )));
-        }
-        Ok(FeatureGroups { groups })
-    }
-
-    /// Number of groups (players).
-    pub fn len(&self) -> usize {
-        self.groups.len()
-    }
-
-    /// Whether there are no groups (only for a model without features).
-    pub fn is_empty(&self) -> bool {
-        self.groups.is_empty()
-    }
-
-    /// Feature indices of group `g`.
-    pub fn members(&self, g: usize) -> &[usize] {
-        &self.groups[g]
-    }
-
-    /// Whether every group is one feature, in feature order.
-    pub fn is_singletons(&self) -> bool {
-        self.groups
-            .iter()
-            .enumerate()
-            .all(|(g, m)| m.len() == 1 && m[0] == g)
-    }
-
-    /// Per-group sums of per-feature attributions. For additive methods (linear
-    /// SHAP, exact Shapley values) this is what a group's attribution means.
-    pub fn sum(&self, per_feature: &[f64]) -> Vec<f64> {
-        self.groups
-            .iter()
-            .map(|m| m.iter().map(|&j| per_feature[j]).sum())
-            .collect()
-    }
-}
-
 /// The background rows explainers integrate over: the reference, or a seeded
 /// sample of `max_rows` of its rows (see the module doc).
 pub fn background(reference: &Reference, max_rows: usize, seed: u64) -> Array2<f64> {
@@ -403,95 +325,11 @@ where
     (0..rows).into_par_iter().map(&explain_row).collect()
 }
 
-/// The coalition game of one row and output (see the module doc).
-pub(crate) struct Game<'a> {
-    /// The model played.
-    pub model: &'a dyn Model,
-    /// Values for the players outside a coalition, (n, n_features).
-    pub background: ArrayView2<'a, f64>,
-    /// The row explained.
-    pub x: ArrayView1<'a, f64>,
-    /// The players.
-    pub groups: &'a FeatureGroups,
-    /// Output index explained.
-    pub output: usize,
-    /// Space explained.
-    pub space: OutputSpace,
-    /// When to give up.
-    pub deadline: Option<Deadline>,
-}
-
-impl Game<'_> {
-    /// `v(S)` for each coalition in `masks`, read as consecutive runs of one bool per
-    /// player (`true`: the player takes the row's value).
-    pub(crate) fn values(&self, masks: &[bool]) -> CoreResult<Vec<f64>> {
-        let players = self.groups.len().max(1);
-        let n_bg = self.background.nrows();
-        let width = self.x.len();
-        let total = masks.len() / players;
-        let per_batch = (MAX_BATCH_VALUES / (n_bg * width).max(1)).clamp(1, total.max(1));
-        // One buffer, reused by every batch: fresh pages for each would cost more
-        // than the model itself for cheap models.
-        let mut buffer = vec![0.0; per_batch * n_bg * width];
-        let background = self.background.as_standard_layout();
-        let background = background.as_slice().unwrap_or_default();
-        let mut present = Vec::with_capacity(width);
-        let mut values = Vec::with_capacity(total);
-        for chunk in masks.chunks(per_batch * players) {
-            Deadline::check(self.deadline)?;
-            let coalitions = chunk.len() / players;
-            let batch = &mut buffer[..coalitions * n_bg * width];
-            for (block, mask) in batch
-                .chunks_exact_mut(n_bg * width)
-                .zip(chunk.chunks(players))
-            {
-                present.clear();
-                for (g, _) in mask.iter().enumerate().filter(|(_, &on)| on) {
-                    present.extend_from_slice(self.groups.members(g));
-                }
-                block.copy_from_slice(background);
-                for row in block.chunks_exact_mut(width) {
-                    for &j in &present {
-                        row[j] = self.x[j];
-                    }
-                }
-            }
-            let batch = ArrayView2::from_shape((coalitions * n_bg, width), &*batch)
-                .expect("the buffer holds whole rows");
-            let out = self.model.predict(batch, self.space);
-            let column = out.column(self.output);
-            values.extend(
-                column
-                    .exact_chunks(n_bg)
-                    .into_iter()
-                    .map(|c| c.sum() / n_bg as f64),
-            );
-        }
-        Ok(values)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::core::models::LinearModel;
     use ndarray::array;
-
-    #[test]
-    fn groups_must_partition_the_features() {
-        assert!(FeatureGroups::new(vec![vec![0, 2], vec![1]], 3).is_ok());
-        for bad in [
-            vec![vec![0], vec![1]],
-            vec![vec![0, 1], vec![1, 2]],
-            vec![vec![0, 1, 2], vec![]],
-            vec![vec![0, 1, 3]],
-        ] {
-            assert!(matches!(
-                FeatureGroups::new(bad, 3),
-                Err(CoreError::InvalidArgument(_))
-            ));
-        }
-    }
 
     #[test]
     fn out_of_range_budgets_are_refused() {
@@ -522,28 +360,5 @@ mod tests {
         assert_eq!(a.nrows(), 50);
         assert_eq!(a, background(&reference, 50, 7));
         assert_ne!(a, background(&reference, 50, 8));
-    }
-
-    #[test]
-    fn game_values_average_over_the_background() {
-        // f = x0 + 10·x1; background rows (0,0) and (2,4); x = (1,1).
-        // v({0}) = mean(1 + 0, 1 + 40) = 21; v({1}) = mean(0 + 10, 2 + 10) = 11.
-        let model = LinearModel::regression(array![[1.0, 10.0]], array![0.0]).unwrap();
-        let bg = array![[0.0, 0.0], [2.0, 4.0]];
-        let x = array![1.0, 1.0];
-        let groups = FeatureGroups::singletons(2);
-        let game = Game {
-            model: &model,
-            background: bg.view(),
-            x: x.view(),
-            groups: &groups,
-            output: 0,
-            space: OutputSpace::Raw,
-            deadline: None,
-        };
-        let v = game
-            .values(&[true, false, false, true, true, true, false, false])
-            .unwrap();
-        assert_eq!(v, vec![21.0, 11.0, 11.0, 21.0]);
     }
 }
