@@ -7,8 +7,12 @@ use std::borrow::Cow;
 
 use ndarray::{Array2, ArrayView2, Axis};
 
+use crate::core::explain::groups::FeatureGroups;
 use crate::core::explain::integrated_gradients::{self, IgOptions};
-use crate::core::explain::{gradients, linear_shap, Explanation, Method};
+use crate::core::explain::sampling::{self, SamplingParams};
+use crate::core::explain::{
+    explain_agnostic, gradients, linear_shap, quality, Explanation, Method,
+};
 use crate::core::models::{check_rows, HostedModel, Model, OutputSpace};
 use crate::core::stats::Reference;
 use crate::core::{CoreError, CoreResult};
@@ -28,6 +32,10 @@ pub enum OutputChoice {
 pub struct MethodOptions {
     /// Integrated gradients: steps, quadrature rule and baseline.
     pub ig: IgOptions,
+    /// Sampling methods: seed, budget, timeout, background size, top-k.
+    pub sampling: SamplingParams,
+    /// Also compute the quality scores of [`quality::score`] for every row.
+    pub full_quality: bool,
 }
 
 /// What to compute for a batch of rows.
@@ -88,6 +96,20 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
         (HostedModel::Mlp(m), Method::Saliency) => {
             gradients::saliency(m, reference(model, method)?, x, &outputs, space)?
         }
+        (_, Method::ExactShapley | Method::KernelShap | Method::PermutationShap | Method::Lime) => {
+            let mut params = args.options.sampling.clone();
+            params.output_space = space;
+            let checked = params.check(model.model.as_model())?;
+            let reference = reference(model, method)?;
+            explain_agnostic(
+                method,
+                model.model.as_model(),
+                reference,
+                x,
+                &outputs,
+                &checked,
+            )?
+        }
         (
             model @ (HostedModel::Linear(_) | HostedModel::Mlp(_)),
             method @ (Method::LinearShap
@@ -101,10 +123,66 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
             })
         }
     };
+    let mut explanations = explanations;
+    if args.options.full_quality {
+        score_quality(model, x, method, args, &mut explanations)?;
+    }
     Ok(Outcome {
         method,
         explanations,
     })
+}
+
+/// Add the on-request quality scores (deletion and insertion curves, faithfulness
+/// correlation, max-sensitivity) to each explanation. Max-sensitivity re-runs the
+/// same method, with the same seed, on perturbed copies of the row.
+fn score_quality(
+    model: &BuiltModel,
+    x: ArrayView2<f64>,
+    method: Method,
+    args: &ExplainArgs,
+    explanations: &mut [Explanation],
+) -> CoreResult<()> {
+    let reference = reference(model, method)?;
+    let m = model.model.as_model();
+    let background = sampling::background(
+        reference,
+        quality::SCORING_BACKGROUND,
+        args.options.sampling.seed,
+    );
+    let groups = FeatureGroups::singletons(m.n_features());
+    let single = ExplainArgs {
+        options: MethodOptions {
+            full_quality: false,
+            ..args.options.clone()
+        },
+        ..args.clone()
+    };
+    for (row, e) in x.axis_iter(Axis(0)).zip(explanations.iter_mut()) {
+        let subject = quality::Subject {
+            model: m,
+            background: background.view(),
+            x: row,
+            output: e.output,
+            space: args.space,
+            groups: &groups,
+        };
+        let rerun = |r: ndarray::ArrayView1<f64>| -> CoreResult<Vec<f64>> {
+            let one = ExplainArgs {
+                output: OutputChoice::Index(e.output),
+                ..single.clone()
+            };
+            let mut answer = explain(model, r.insert_axis(Axis(0)), &one)?;
+            Ok(answer.explanations.remove(0).attributions)
+        };
+        e.quality.scores = Some(quality::score(
+            &subject,
+            &e.attributions,
+            reference,
+            &rerun,
+        )?);
+    }
+    Ok(())
 }
 
 fn reference(model: &BuiltModel, method: Method) -> CoreResult<&Reference> {

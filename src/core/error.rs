@@ -36,6 +36,13 @@ pub enum CoreError {
     /// A request argument is out of range or inconsistent.
     #[error("{0}")]
     InvalidArgument(String),
+    /// A sampling explainer ran past the time limit the request set; nothing partial
+    /// is returned.
+    #[error("explanation exceeded its time limit of {limit_ms} ms; lower n_samples or raise the timeout")]
+    Timeout {
+        /// The limit that was exceeded, in milliseconds.
+        limit_ms: u64,
+    },
 }
 
 /// Shorthand used throughout the core.

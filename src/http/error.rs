@@ -121,6 +121,7 @@ impl ApiError {
                 CoreError::InvalidArgument(_) => {
                     (StatusCode::UNPROCESSABLE_ENTITY, "invalid_argument")
                 }
+                CoreError::Timeout { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "timeout"),
             },
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),

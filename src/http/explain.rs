@@ -15,10 +15,12 @@ use super::extract::Json;
 use super::instances;
 use super::AppState;
 use crate::core::explain::integrated_gradients::IgOptions;
+use crate::core::explain::sampling::SamplingParams;
 use crate::core::explain::{Explanation, Method};
 use crate::core::models::OutputSpace;
 use crate::explainer::{self, ExplainArgs, MethodOptions, OutputChoice};
 use crate::registry::ModelEntry;
+use std::time::Duration;
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
@@ -89,6 +91,37 @@ pub struct ExplainRequest {
     /// background mean).
     #[serde(default)]
     pub baseline: Option<Vec<f64>>,
+    /// Sampling methods (`kernel_shap`, `permutation_shap`, `lime`): the random seed
+    /// (default 0); the same request and seed give the same answer.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Sampling methods: the budget (coalitions, permutation pairs or LIME samples;
+    /// defaults 2F+2048, 10 and 5000).
+    #[serde(default)]
+    pub n_samples: Option<usize>,
+    /// Sampling methods: give up (422 `timeout`) past this many milliseconds.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// Sampling methods: at most this many background rows (a seeded sample; default 100).
+    #[serde(default)]
+    pub max_background: Option<usize>,
+    /// `kernel_shap`: keep only the k largest attributions and refit.
+    #[serde(default)]
+    pub top_k: Option<usize>,
+    /// `basic` (default) or `full`: also deletion and insertion curves, faithfulness
+    /// correlation and max-sensitivity for every row (costs extra model evaluations).
+    #[serde(default)]
+    pub quality: Option<QualityLevel>,
+}
+
+/// How much quality information to compute.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum QualityLevel {
+    /// Additivity residual and what the method reports anyway.
+    Basic,
+    /// Also the scores of the `scores` field.
+    Full,
 }
 
 impl ExplainRequest {
@@ -102,7 +135,19 @@ impl ExplainRequest {
             ig.rule = rule.parse()?;
         }
         ig.baseline = self.baseline.clone();
-        Ok(MethodOptions { ig })
+        let sampling = SamplingParams {
+            seed: self.seed.unwrap_or(0),
+            n_samples: self.n_samples,
+            timeout: self.timeout_ms.map(Duration::from_millis),
+            top_k: self.top_k,
+            max_background: self.max_background,
+            ..SamplingParams::default()
+        };
+        Ok(MethodOptions {
+            ig,
+            sampling,
+            full_quality: self.quality == Some(QualityLevel::Full),
+        })
     }
 }
 
@@ -123,6 +168,33 @@ pub struct QualityDto {
     /// R² of the local surrogate (LIME).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub surrogate_r2: Option<f64>,
+    /// The local surrogate's prediction for the row (LIME).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_prediction: Option<f64>,
+    /// On request (`"quality": "full"`): deletion and insertion curves with their
+    /// areas (deletion: lower is better; insertion: higher is better), faithfulness
+    /// correlation (Bhatt et al. 2020; higher is better) and max-sensitivity (Yeh et
+    /// al. 2019; lower is better).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scores: Option<ScoresDto>,
+}
+
+/// Quality scores of one explanation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScoresDto {
+    /// Output after removing 0, 1, …, F features in decreasing order of attribution.
+    pub deletion_curve: Vec<f64>,
+    /// Normalised area under the deletion curve (lower is better).
+    pub deletion_area: f64,
+    /// Output after restoring 0, 1, …, F features in that order.
+    pub insertion_curve: Vec<f64>,
+    /// Normalised area under the insertion curve (higher is better).
+    pub insertion_area: f64,
+    /// Faithfulness correlation in [−1, 1] (higher is better); null when undefined.
+    pub faithfulness: Option<f64>,
+    /// Largest relative change of the attributions within 10% of a standard
+    /// deviation of each feature (lower is better).
+    pub max_sensitivity: f64,
 }
 
 /// One row's explanation.
@@ -162,6 +234,9 @@ pub struct ExplainResponse {
     pub values: Vec<Vec<f64>>,
     /// Base values, one per row, as shap's `Explanation.base_values`.
     pub base_values: Vec<f64>,
+    /// The seed the sampling method used (absent for deterministic methods).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
     /// How the numbers were computed, where that needs saying.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -258,6 +333,7 @@ pub async fn explain(
         space: space.into(),
         options: request.options()?,
     };
+    let seed = args.options.sampling.seed;
     let job_entry = entry.clone();
     let (outcome, inputs) = state
         .run_blocking(move || {
@@ -269,7 +345,7 @@ pub async fn explain(
         .metrics
         .count_explanations(name, outcome.method.as_str(), outcome.explanations.len());
     Ok(Explained {
-        response: respond(&entry, outcome, space),
+        response: respond(&entry, outcome, space, seed),
         inputs,
         entry,
     })
@@ -292,7 +368,13 @@ fn output_index(entry: &ModelEntry, output: &OutputRef) -> Result<usize, ApiErro
     }
 }
 
-fn respond(entry: &ModelEntry, outcome: explainer::Outcome, space: SpaceName) -> ExplainResponse {
+fn respond(
+    entry: &ModelEntry,
+    outcome: explainer::Outcome,
+    space: SpaceName,
+    seed: u64,
+) -> ExplainResponse {
+    let seed = outcome.method.is_model_agnostic().then_some(seed);
     let outputs = &entry.built.output_names;
     let first = outcome.explanations.first().map(|e| e.output);
     let same = outcome.explanations.iter().all(|e| Some(e.output) == first);
@@ -322,6 +404,7 @@ fn respond(entry: &ModelEntry, outcome: explainer::Outcome, space: SpaceName) ->
             .collect(),
         values,
         base_values,
+        seed,
         note,
     }
 }
@@ -338,6 +421,15 @@ fn dto(e: Explanation, outputs: &[String]) -> ExplanationDto {
             samples: e.quality.samples,
             convergence_delta: e.quality.convergence_delta,
             surrogate_r2: e.quality.surrogate_r2,
+            local_prediction: e.quality.local_prediction,
+            scores: e.quality.scores.map(|s| ScoresDto {
+                deletion_curve: s.deletion.values,
+                deletion_area: s.deletion.area,
+                insertion_curve: s.insertion.values,
+                insertion_area: s.insertion.area,
+                faithfulness: s.faithfulness,
+                max_sensitivity: s.max_sensitivity,
+            }),
         },
     }
 }

@@ -2,10 +2,28 @@
 //!
 //! Every explainer answers one [`Explanation`] per input row for one chosen output,
 //! with a [`Quality`] that says how exact the numbers are.
+//!
+//! Model-specific: [`linear_shap`]; for differentiable models [`integrated_gradients`]
+//! and [`gradients`], and [`text_attribution`] for text models. Model-agnostic, through [`crate::core::models::Model`]
+//! and the reference data only: [`exact_shapley`], [`kernel_shap`],
+//! [`permutation_shap`], [`lime`], sharing the options of [`sampling`], the players
+//! of [`groups`] and one coalition game (`game.rs`). [`quality`] scores any
+//! explanation.
 
+pub mod exact_shapley;
+mod game;
 pub mod gradients;
+pub mod groups;
 pub mod integrated_gradients;
+pub mod kernel_shap;
+pub mod lime;
+mod linalg;
 pub mod linear_shap;
+pub mod permutation_shap;
+pub mod quality;
+pub mod sampling;
+#[cfg(test)]
+pub(crate) mod tests_support;
 pub mod text_attribution;
 
 use std::fmt;
@@ -27,6 +45,14 @@ pub enum Method {
     GradientXInput,
     /// |∇f(x)|: sensitivities, not additive (differentiable models; see [`gradients`]).
     Saliency,
+    /// Exact Shapley values of any model by enumerating coalitions (few features).
+    ExactShapley,
+    /// KernelSHAP: Shapley values by weighted regression over sampled coalitions.
+    KernelShap,
+    /// Shapley values by antithetic permutation sampling.
+    PermutationShap,
+    /// LIME: a weighted ridge surrogate on binarised perturbations.
+    Lime,
 }
 
 impl Method {
@@ -37,7 +63,26 @@ impl Method {
         Method::IntegratedGradients,
         Method::GradientXInput,
         Method::Saliency,
+        Method::ExactShapley,
+        Method::KernelShap,
+        Method::PermutationShap,
+        Method::Lime,
     ];
+
+    /// Whether the method works on any model through batch predictions alone
+    /// (see [`explain_agnostic`]).
+    pub fn is_model_agnostic(self) -> bool {
+        match self {
+            Method::ExactShapley | Method::KernelShap | Method::PermutationShap | Method::Lime => {
+                true
+            }
+            Method::Auto
+            | Method::LinearShap
+            | Method::IntegratedGradients
+            | Method::GradientXInput
+            | Method::Saliency => false,
+        }
+    }
 
     /// The name used in requests and answers.
     pub fn as_str(self) -> &'static str {
@@ -47,6 +92,10 @@ impl Method {
             Method::IntegratedGradients => "integrated_gradients",
             Method::GradientXInput => "gradient_x_input",
             Method::Saliency => "saliency",
+            Method::ExactShapley => "exact_shapley",
+            Method::KernelShap => "kernel_shap",
+            Method::PermutationShap => "permutation_shap",
+            Method::Lime => "lime",
         }
     }
 }
@@ -89,6 +138,11 @@ pub struct Quality {
     pub convergence_delta: Option<f64>,
     /// R² of a local surrogate (LIME).
     pub surrogate_r2: Option<f64>,
+    /// The local surrogate's own prediction for the row (LIME): intercept plus the
+    /// attributions of the features that keep the row's values.
+    pub local_prediction: Option<f64>,
+    /// Quality scores computed on request (`"quality": "full"`).
+    pub scores: Option<quality::QualityScores>,
 }
 
 /// The attribution of one row's output to its features.
@@ -120,5 +174,51 @@ impl Explanation {
                 ..Quality::default()
             },
         }
+    }
+}
+
+/// Run a model-agnostic method ([`Method::is_model_agnostic`]) on any model: the one
+/// entry point the HTTP layer needs for them.
+///
+/// # Errors
+/// [`CoreError::InvalidArgument`] for a method that needs a model family's
+/// structure (use its own module), and whatever the method itself returns.
+pub fn explain_agnostic(
+    method: Method,
+    model: &dyn crate::core::models::Model,
+    reference: &crate::core::stats::Reference,
+    x: ndarray::ArrayView2<f64>,
+    outputs: &[usize],
+    options: &sampling::SamplingOptions,
+) -> crate::core::CoreResult<Vec<Explanation>> {
+    match method {
+        Method::ExactShapley => exact_shapley::explain(model, reference, x, outputs, options),
+        Method::KernelShap => kernel_shap::explain(model, reference, x, outputs, options),
+        Method::PermutationShap => permutation_shap::explain(model, reference, x, outputs, options),
+        Method::Lime => lime::explain(model, reference, x, outputs, options),
+        Method::Auto
+        | Method::LinearShap
+        | Method::IntegratedGradients
+        | Method::GradientXInput
+        | Method::Saliency => Err(CoreError::InvalidArgument(format!(
+            "method '{method}' is not model-agnostic"
+        ))),
+    }
+}
+
+/// One row in, its attributions out, for a model-agnostic `method` with fixed
+/// options (and so a fixed seed): the explainer closure
+/// [`quality::max_sensitivity`] re-runs on perturbed inputs.
+pub fn row_explainer<'a>(
+    method: Method,
+    model: &'a dyn crate::core::models::Model,
+    reference: &'a crate::core::stats::Reference,
+    options: &'a sampling::SamplingOptions,
+    output: usize,
+) -> impl Fn(ndarray::ArrayView1<f64>) -> crate::core::CoreResult<Vec<f64>> + 'a {
+    move |row| {
+        let x = row.insert_axis(ndarray::Axis(0));
+        let mut answer = explain_agnostic(method, model, reference, x, &[output], options)?;
+        Ok(answer.pop().map(|e| e.attributions).unwrap_or_default())
     }
 }

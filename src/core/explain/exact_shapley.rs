@@ -1,0 +1,203 @@
+//! Exact Shapley values of any model, by enumerating every coalition.
+//!
+//! `φ_i = Σ_{S ⊆ N∖{i}} |S|! (P − |S| − 1)! / P! · (v(S ∪ {i}) − v(S))` (Shapley 1953),
+//! with `v` the interventional value function over the background described in
+//! [`super::sampling`] (the values shap's `ExactExplainer` computes with an
+//! independent masker). All `2^P` coalitions of the `P` players are evaluated, so
+//! the cost is `2^P × background rows` model rows per explained row; calls with
+//! more than [`MAX_EXACT_PLAYERS`] players are refused. This is the yardstick the
+//! sampling estimators are tested against.
+//!
+//! The sample budget and seed are not used (the seed still picks the background
+//! sample when the reference is larger than `max_background`); `Quality::samples`
+//! reports the `2^P` coalitions and there are no standard errors.
+
+use ndarray::ArrayView2;
+
+use super::sampling::{per_row, Game, SamplingOptions, Setup};
+use super::Explanation;
+use crate::core::models::Model;
+use crate::core::stats::Reference;
+use crate::core::{CoreError, CoreResult};
+
+/// The most players (features or groups) an exact call enumerates: 2^16 coalitions.
+pub const MAX_EXACT_PLAYERS: usize = 16;
+
+/// Explain each row of `x` for the output chosen for it in `outputs`; with groups
+/// in `options`, one attribution per group.
+///
+/// # Errors
+/// [`CoreError::InvalidArgument`] above [`MAX_EXACT_PLAYERS`] players or for an
+/// output out of range, [`CoreError::Shape`] for a wrong width,
+/// [`CoreError::Timeout`] past the options' time limit.
+pub fn explain(
+    model: &dyn Model,
+    reference: &Reference,
+    x: ArrayView2<f64>,
+    outputs: &[usize],
+    options: &SamplingOptions,
+) -> CoreResult<Vec<Explanation>> {
+    let players = options.groups().len();
+    if players > MAX_EXACT_PLAYERS {
+        return Err(CoreError::InvalidArgument(format!(
+            "exact_shapley enumerates 2^players coalitions and takes at most \
+             {MAX_EXACT_PLAYERS} players; this call has {players}: group features or \
+             use kernel_shap / permutation_shap"
+        )));
+    }
+    let setup = Setup::new(model, reference, x, outputs, options)?;
+    per_row(x.nrows(), |i| {
+        let k = outputs[i];
+        let game = Game {
+            model,
+            background: setup.background.view(),
+            x: x.row(i),
+            groups: options.groups(),
+            output: k,
+            space: options.output_space(),
+            deadline: setup.deadline,
+        };
+        let phi = shapley_values(&game, setup.base[k], setup.predictions[[i, k]])?;
+        let mut e = Explanation::new(k, setup.predictions[[i, k]], setup.base[k], phi);
+        e.quality.samples = Some(1 << players);
+        Ok(e)
+    })
+}
+
+/// Exact Shapley values of `game`, given `v(∅)` and `v(N)`.
+fn shapley_values(game: &Game, empty: f64, full: f64) -> CoreResult<Vec<f64>> {
+    let p = game.groups.len();
+    let count = 1usize << p;
+    // Coalition number `c` holds player g when bit g of c is set.
+    let mut masks = Vec::with_capacity(count.saturating_sub(2) * p);
+    for c in 1..count - 1 {
+        masks.extend((0..p).map(|g| c >> g & 1 == 1));
+    }
+    let mut v = Vec::with_capacity(count);
+    v.push(empty);
+    v.extend(game.values(&masks)?);
+    v.push(full);
+    // weight[s] = s! (p − s − 1)! / p!, computed as 1 / (p · C(p − 1, s)).
+    let weight: Vec<f64> = (0..p)
+        .map(|s| 1.0 / (p as f64 * binomial(p - 1, s)))
+        .collect();
+    let mut phi = vec![0.0; p];
+    for (c, &vc) in v.iter().enumerate() {
+        let size = c.count_ones() as usize;
+        for (g, value) in phi.iter_mut().enumerate() {
+            if c >> g & 1 == 0 {
+                *value += weight[size] * (v[c | 1 << g] - vc);
+            }
+        }
+    }
+    Ok(phi)
+}
+
+/// C(n, k) as a float (exact for the sizes used here).
+pub(crate) fn binomial(n: usize, k: usize) -> f64 {
+    let k = k.min(n - k);
+    (0..k).fold(1.0, |acc, i| acc * (n - i) as f64 / (i + 1) as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::explain::linear_shap;
+    use crate::core::explain::sampling::SamplingParams;
+    use crate::core::models::{LinearModel, OutputSpace};
+    use approx::assert_abs_diff_eq;
+    use ndarray::{array, Array2};
+
+    fn linear() -> (LinearModel, Reference) {
+        let model = LinearModel::regression(array![[1.5, -2.0, 0.0, 0.7]], array![0.3]).unwrap();
+        let data = Array2::from_shape_fn((30, 4), |(i, j)| ((i * 7 + j * 3) % 11) as f64 - 5.0);
+        let reference = Reference::new(&model, data);
+        (model, reference)
+    }
+
+    #[test]
+    fn equals_linear_shap_on_a_linear_model() {
+        // For f = b + w·x the interventional Shapley value is w_j (x_j − E[x_j]).
+        let (model, reference) = linear();
+        let x = array![[1.0, 2.0, 3.0, -4.0], [0.5, -1.0, 9.0, 2.0]];
+        let options = SamplingParams::default().check(&model).unwrap();
+        let got = explain(&model, &reference, x.view(), &[0, 0], &options).unwrap();
+        let want =
+            linear_shap::explain(&model, &reference, x.view(), &[0, 0], OutputSpace::Raw).unwrap();
+        for (g, w) in got.iter().zip(&want) {
+            assert_abs_diff_eq!(g.base_value, w.base_value, epsilon = 1e-9);
+            for (a, b) in g.attributions.iter().zip(&w.attributions) {
+                assert_abs_diff_eq!(a, b, epsilon = 1e-9);
+            }
+            // The dummy axiom: feature 2 has weight 0.
+            assert_eq!(g.attributions[2], 0.0);
+        }
+    }
+
+    #[test]
+    fn symmetric_players_share_equally_and_efficiency_holds() {
+        // f = x0·x1 with x = (1, 1) and background (0, 0): v({0}) = v({1}) = 0,
+        // v(N) = 1, so each player gets 1/2.
+        let model = crate::core::explain::tests_support::Product;
+        let reference = Reference::new(&model, array![[0.0, 0.0]]);
+        let options = SamplingParams::default().check(&model).unwrap();
+        let e = explain(
+            &model,
+            &reference,
+            array![[1.0, 1.0]].view(),
+            &[0],
+            &options,
+        )
+        .unwrap();
+        assert_abs_diff_eq!(e[0].attributions[0], 0.5, epsilon = 1e-12);
+        assert_abs_diff_eq!(e[0].attributions[1], 0.5, epsilon = 1e-12);
+        assert_abs_diff_eq!(e[0].quality.additivity_residual, 0.0, epsilon = 1e-12);
+    }
+
+    #[test]
+    fn groups_of_a_linear_model_sum_their_members() {
+        let (model, reference) = linear();
+        let x = array![[1.0, 2.0, 3.0, -4.0]];
+        let params = SamplingParams {
+            groups: Some(vec![vec![0, 3], vec![1, 2]]),
+            ..SamplingParams::default()
+        };
+        let grouped = explain(
+            &model,
+            &reference,
+            x.view(),
+            &[0],
+            &params.check(&model).unwrap(),
+        )
+        .unwrap();
+        let single = explain(
+            &model,
+            &reference,
+            x.view(),
+            &[0],
+            &SamplingParams::default().check(&model).unwrap(),
+        )
+        .unwrap();
+        let groups = params.check(&model).unwrap().groups().clone();
+        let summed = groups.sum(&single[0].attributions);
+        for (a, b) in grouped[0].attributions.iter().zip(&summed) {
+            assert_abs_diff_eq!(a, b, epsilon = 1e-9);
+        }
+    }
+
+    #[test]
+    fn too_many_players_are_refused() {
+        let model = LinearModel::regression(Array2::ones((1, 17)), array![0.0]).unwrap();
+        let reference = Reference::new(&model, Array2::zeros((2, 17)));
+        let options = SamplingParams::default().check(&model).unwrap();
+        let err = explain(
+            &model,
+            &reference,
+            Array2::zeros((1, 17)).view(),
+            &[0],
+            &options,
+        )
+        .unwrap_err();
+        assert!(matches!(err, CoreError::InvalidArgument(_)));
+    }
+}

@@ -1,0 +1,107 @@
+//! The coalition game every Shapley estimator and quality metric plays: `v(S)` for
+//! many coalitions of one row, batched through [`Model::predict`]. The value function
+//! is described in [`super::sampling`].
+
+use ndarray::{ArrayView1, ArrayView2};
+
+use super::sampling::{Deadline, FeatureGroups, MAX_BATCH_VALUES};
+use crate::core::models::{Model, OutputSpace};
+use crate::core::CoreResult;
+
+/// The coalition game of one row and output (see the module doc).
+pub(crate) struct Game<'a> {
+    /// The model played.
+    pub model: &'a dyn Model,
+    /// Values for the players outside a coalition, (n, n_features).
+    pub background: ArrayView2<'a, f64>,
+    /// The row explained.
+    pub x: ArrayView1<'a, f64>,
+    /// The players.
+    pub groups: &'a FeatureGroups,
+    /// Output index explained.
+    pub output: usize,
+    /// Space explained.
+    pub space: OutputSpace,
+    /// When to give up.
+    pub deadline: Option<Deadline>,
+}
+
+impl Game<'_> {
+    /// `v(S)` for each coalition in `masks`, read as consecutive runs of one bool per
+    /// player (`true`: the player takes the row's value).
+    pub(crate) fn values(&self, masks: &[bool]) -> CoreResult<Vec<f64>> {
+        let players = self.groups.len().max(1);
+        let n_bg = self.background.nrows();
+        let width = self.x.len();
+        let total = masks.len() / players;
+        let per_batch = (MAX_BATCH_VALUES / (n_bg * width).max(1)).clamp(1, total.max(1));
+        // One buffer, reused by every batch: fresh pages for each would cost more
+        // than the model itself for cheap models.
+        let mut buffer = vec![0.0; per_batch * n_bg * width];
+        let background = self.background.as_standard_layout();
+        let background = background.as_slice().unwrap_or_default();
+        let mut present = Vec::with_capacity(width);
+        let mut values = Vec::with_capacity(total);
+        for chunk in masks.chunks(per_batch * players) {
+            Deadline::check(self.deadline)?;
+            let coalitions = chunk.len() / players;
+            let batch = &mut buffer[..coalitions * n_bg * width];
+            for (block, mask) in batch
+                .chunks_exact_mut(n_bg * width)
+                .zip(chunk.chunks(players))
+            {
+                present.clear();
+                for (g, _) in mask.iter().enumerate().filter(|(_, &on)| on) {
+                    present.extend_from_slice(self.groups.members(g));
+                }
+                block.copy_from_slice(background);
+                for row in block.chunks_exact_mut(width) {
+                    for &j in &present {
+                        row[j] = self.x[j];
+                    }
+                }
+            }
+            let batch = ArrayView2::from_shape((coalitions * n_bg, width), &*batch)
+                .expect("the buffer holds whole rows");
+            let out = self.model.predict(batch, self.space);
+            let column = out.column(self.output);
+            values.extend(
+                column
+                    .exact_chunks(n_bg)
+                    .into_iter()
+                    .map(|c| c.sum() / n_bg as f64),
+            );
+        }
+        Ok(values)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::models::LinearModel;
+    use ndarray::array;
+
+    #[test]
+    fn game_values_average_over_the_background() {
+        // f = x0 + 10·x1; background rows (0,0) and (2,4); x = (1,1).
+        // v({0}) = mean(1 + 0, 1 + 40) = 21; v({1}) = mean(0 + 10, 2 + 10) = 11.
+        let model = LinearModel::regression(array![[1.0, 10.0]], array![0.0]).unwrap();
+        let bg = array![[0.0, 0.0], [2.0, 4.0]];
+        let x = array![1.0, 1.0];
+        let groups = FeatureGroups::singletons(2);
+        let game = Game {
+            model: &model,
+            background: bg.view(),
+            x: x.view(),
+            groups: &groups,
+            output: 0,
+            space: OutputSpace::Raw,
+            deadline: None,
+        };
+        let v = game
+            .values(&[true, false, false, true, true, true, false, false])
+            .unwrap();
+        assert_eq!(v, vec![21.0, 11.0, 11.0, 21.0]);
+    }
+}
