@@ -129,10 +129,19 @@ pub fn check_exposure(addr: SocketAddr, tokens: &Tokens, allow: bool) -> Result<
     ))
 }
 
+/// Routes anyone may call, tokens or not: probes, metrics, the API description and
+/// the dashboard's static files.
+pub fn is_open_route(route: &str) -> bool {
+    matches!(
+        route,
+        "/healthz" | "/readyz" | "/metrics" | "/openapi.yaml" | "/"
+    ) || route.starts_with("/static/")
+}
+
 /// The role a route needs, or None for open routes.
 fn required_role(method: &Method, route: &str) -> Option<Role> {
     match route {
-        "/healthz" | "/readyz" | "/metrics" | "/openapi.yaml" | "/" => None,
+        r if is_open_route(r) => None,
         "/models/{name}" if method == Method::PUT || method == Method::DELETE => Some(Role::Admin),
         r if r.ends_with("/weights") || r.contains("/datasets") => Some(Role::Admin),
         _ => Some(Role::Reader),

@@ -41,8 +41,8 @@ use super::{activations, charts, dashboard, error, explain, global, kserve, mode
         charts::explain_svg,
         dashboard::get_dashboard,
     ),
-    components(schemas(error::ErrorBody, error::ErrorDetail)),
-    modifiers(&BearerTokens),
+    components(schemas(error::ErrorBody, error::ErrorDetail, charts::ScaleParam)),
+    modifiers(&BearerTokens, &CommonErrors),
     tags(
         (name = "models", description = "Register, list and remove models"),
         (name = "explain", description = "Predictions and local explanations"),
@@ -72,6 +72,67 @@ impl Modify for BearerTokens {
             SecurityRequirement::default(),
             SecurityRequirement::new("bearer", Vec::<String>::new()),
         ]);
+    }
+}
+
+/// Adds the answers any route may give besides its own: 401 and 403 (access
+/// control), 503 (overloaded or not ready) and 504 (deadline), and for routes with
+/// a body 400 (malformed), 413 (too large), 415 (not JSON) and 422 (invalid).
+struct CommonErrors;
+
+impl Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{RefOr, ResponseBuilder};
+        let error = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        utoipa::openapi::ContentBuilder::new()
+                            .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
+                                "ErrorBody",
+                            ))))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let open = super::auth::is_open_route(path);
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                let mut add = |code: &str, description: &str| {
+                    responses
+                        .entry(code.to_string())
+                        .or_insert_with(|| error(description));
+                };
+                if !open {
+                    add(
+                        "401",
+                        "Access tokens are configured and none valid was sent",
+                    );
+                    add("403", "The token's role may not do this");
+                }
+                add(
+                    "503",
+                    "Overloaded or not ready; retry after the Retry-After delay",
+                );
+                add("504", "The request ran past the server's deadline");
+                if operation.request_body.is_some() {
+                    add("400", "Malformed JSON");
+                    add("413", "Body over the size limit");
+                    add("415", "Body not sent as application/json");
+                    add("422", "Invalid request");
+                }
+            }
+        }
     }
 }
 

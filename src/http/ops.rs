@@ -78,7 +78,7 @@ pub async fn get_metrics(State(state): State<AppState>) -> impl IntoResponse {
 
 /// This API's OpenAPI description.
 #[utoipa::path(get, path = "/openapi.yaml", tag = "operations",
-    responses((status = 200, description = "OpenAPI 3.1 document", body = String, content_type = "application/yaml")))]
+    responses((status = 200, description = "OpenAPI 3.1 document", body = Object, content_type = "application/yaml")))]
 pub async fn get_openapi() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/yaml")],
