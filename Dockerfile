@@ -1,21 +1,37 @@
 # syntax=docker/dockerfile:1
-# explaind: a static (musl) binary on an empty base image, run as a non-root user.
+# explaind: a static binary on an empty base image, run as a non-root user. It listens
+# on all interfaces, so it needs access tokens (EXPLAIND_ADMIN_TOKENS / _READER_TOKENS
+# or EXPLAIND_TOKENS_FILE) or an explicit EXPLAIND_ALLOW_UNAUTHENTICATED=true.
+#
+# The binary comes from one of two stages, chosen with --build-arg BINARY_SOURCE:
+#   source (default)  compiled here from the repository, static with musl;
+#   host              a static binary already built on the host and placed at
+#                     target/static/explaind (see tests/container/build.sh), for
+#                     machines that cannot pull a Rust base image.
+ARG BINARY_SOURCE=source
 
-# --- build: compile a fully static binary -----------------------------------------------
-FROM rust:1.95-alpine AS build
+# --- binary, compiled from source -------------------------------------------------------
+FROM rust:1.95-alpine AS binary-source
 RUN apk add --no-cache musl-dev=~1
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY data ./data
+COPY static ./static
 RUN cargo build --release --locked \
-    && install -D -m 0755 target/release/explaind /out/explaind \
-    && install -d -m 0755 -o 65532 -g 65532 /out/models
+    && install -D -m 0755 target/release/explaind /out/explaind
 
-# --- runtime: nothing but the binary ------------------------------------------------------
+# --- binary, built on the host -----------------------------------------------------------
+FROM scratch AS binary-host
+COPY target/static/explaind /out/explaind
+
+# --- runtime: nothing but the binary -------------------------------------------------------
+# hadolint ignore=DL3006
+FROM binary-${BINARY_SOURCE} AS binary
+
 FROM scratch AS runtime
-COPY --from=build /out/explaind /explaind
-COPY --from=build --chown=65532:65532 /out/models /models
+COPY --from=binary /out/explaind /explaind
+COPY --chown=65532:65532 deploy/container/models /models
 USER 65532:65532
 ENV EXPLAIND_ADDR=0.0.0.0:8080 \
     EXPLAIND_MODEL_DIR=/models \
