@@ -6,11 +6,13 @@
 //! model that cannot answer it is a [`CoreError::MethodNotSupported`] value.
 
 pub mod linear;
+pub mod trees;
 
 use ndarray::{Array2, ArrayView2, Axis};
 
 use crate::core::{CoreError, CoreResult};
 pub use linear::LinearModel;
+pub use trees::TreeEnsemble;
 
 /// How a model's raw outputs (margins) become the values users read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +129,8 @@ pub fn check_rows(x: ArrayView2<f64>, n_features: usize, allow_nan: bool) -> Cor
 pub enum HostedModel {
     /// Linear or logistic regression (the kind is in [`LinearModel::kind`]).
     Linear(LinearModel),
+    /// An XGBoost or LightGBM tree ensemble (the kind is in [`TreeEnsemble::kind`]).
+    Trees(TreeEnsemble),
 }
 
 impl HostedModel {
@@ -134,6 +138,7 @@ impl HostedModel {
     pub fn as_model(&self) -> &dyn Model {
         match self {
             HostedModel::Linear(m) => m,
+            HostedModel::Trees(m) => m,
         }
     }
 
@@ -141,6 +146,7 @@ impl HostedModel {
     pub fn kind(&self) -> &'static str {
         match self {
             HostedModel::Linear(m) => m.kind(),
+            HostedModel::Trees(m) => m.kind(),
         }
     }
 
@@ -148,6 +154,7 @@ impl HostedModel {
     pub fn accepts_missing(&self) -> bool {
         match self {
             HostedModel::Linear(_) => false,
+            HostedModel::Trees(_) => true,
         }
     }
 }
