@@ -4,6 +4,8 @@
 //! with a [`Quality`] that says how exact the numbers are.
 
 pub mod linear_shap;
+pub mod tree_interventional;
+pub mod tree_shap;
 
 use std::fmt;
 use std::str::FromStr;
@@ -17,17 +19,29 @@ pub enum Method {
     Auto,
     /// Exact interventional SHAP of a linear model: φ_j = w_j (x_j − E[x_j]).
     LinearShap,
+    /// Exact path-dependent TreeSHAP (Lundberg et al. 2020): absent features follow
+    /// both branches weighted by training cover; no background needed.
+    TreePathDependent,
+    /// Exact interventional TreeSHAP against the model's background rows.
+    TreeInterventional,
 }
 
 impl Method {
     /// Every method, for error messages and documentation.
-    pub const ALL: &'static [Method] = &[Method::Auto, Method::LinearShap];
+    pub const ALL: &'static [Method] = &[
+        Method::Auto,
+        Method::LinearShap,
+        Method::TreePathDependent,
+        Method::TreeInterventional,
+    ];
 
     /// The name used in requests and answers.
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Auto => "auto",
             Method::LinearShap => "linear_shap",
+            Method::TreePathDependent => "tree_path_dependent",
+            Method::TreeInterventional => "tree_interventional",
         }
     }
 }
