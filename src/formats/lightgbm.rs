@@ -97,9 +97,11 @@ fn parse_tree(f: &HashMap<&str, &str>, output: usize, n_features: usize) -> Resu
         return Err("num_leaves is 0".into());
     }
     let leaf_value = list::<f64>(f, "leaf_value", leaves)?;
-    let leaf_count = optional_list::<f64>(f, "leaf_count", leaves)?;
     if leaves == 1 {
-        let cover = leaf_count.map_or(0.0, |c| c[0]);
+        // A stump may leave leaf_count empty; its cover then does not matter.
+        let cover = optional_list::<f64>(f, "leaf_count", usize::MAX)?
+            .and_then(|c| c.first().copied())
+            .unwrap_or(0.0);
         return Ok(Tree {
             nodes: vec![Node::leaf(leaf_value[0], cover)],
             output,
@@ -113,7 +115,7 @@ fn parse_tree(f: &HashMap<&str, &str>, output: usize, n_features: usize) -> Resu
     let left = list::<i64>(f, "left_child", splits)?;
     let right = list::<i64>(f, "right_child", splits)?;
     let internal_count = list::<f64>(f, "internal_count", splits)?;
-    let leaf_count = leaf_count.ok_or("leaf_count is missing")?;
+    let leaf_count = list::<f64>(f, "leaf_count", leaves)?;
     let num_cat = one::<usize>(f, "num_cat").unwrap_or(0);
     let (bounds, words) = if num_cat > 0 {
         (

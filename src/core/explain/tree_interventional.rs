@@ -21,7 +21,7 @@ use rayon::prelude::*;
 
 use super::tree_shap::{check_request, trees_of, Scratch};
 use super::Explanation;
-use crate::core::models::trees::{Compiled, TreeEnsemble};
+use crate::core::models::trees::TreeEnsemble;
 use crate::core::models::{check_rows, sigmoid, Link, Model, OutputSpace};
 use crate::core::stats::Reference;
 use crate::core::{CoreError, CoreResult};
@@ -187,7 +187,7 @@ impl Groups {
             for (r, row) in rows.iter().enumerate() {
                 scratch.decide(model, t, row);
                 for l in a..b {
-                    masks[(l - a) * rows.len() + r] = path_mask(c, l, &scratch);
+                    masks[(l - a) * rows.len() + r] = scratch.path_mask(c, l);
                 }
             }
             for l in a..b {
@@ -239,7 +239,7 @@ impl Groups {
                     continue;
                 }
                 let full = u64::MAX >> (64 - m);
-                let x_mask = path_mask(c, l, scratch);
+                let x_mask = scratch.path_mask(c, l);
                 let v = c.leaf_value[l];
                 let (g0, g1) = (self.leaf_start[l] as usize, self.leaf_start[l + 1] as usize);
                 for g in g0..g1 {
@@ -275,17 +275,4 @@ impl Groups {
             }
         }
     }
-}
-
-/// Bit s set when the row (decisions in `scratch`) follows leaf `l`'s path on slot s.
-#[inline]
-fn path_mask(c: &Compiled, l: usize, scratch: &Scratch) -> u64 {
-    let m = c.slots(l).0.len();
-    let mut mask = if m == 0 { 0 } else { u64::MAX >> (64 - m) };
-    for s in c.leaf_steps(l) {
-        if scratch.left[s.node as usize] != s.left {
-            mask &= !(1u64 << s.slot);
-        }
-    }
-    mask
 }

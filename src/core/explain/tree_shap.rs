@@ -18,7 +18,7 @@ use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
 use super::Explanation;
-use crate::core::models::trees::compiled::{quadratures, Quadrature, MAX_PATH_FEATURES};
+use crate::core::models::trees::compiled::{Quadrature, MAX_PATH_FEATURES};
 use crate::core::models::trees::{Compiled, TreeEnsemble};
 use crate::core::models::{check_rows, Model};
 use crate::core::{CoreError, CoreResult};
@@ -36,31 +36,41 @@ pub fn explain(
     outputs: &[usize],
 ) -> CoreResult<Vec<Explanation>> {
     let prepared = Prepared::new(model, x, outputs)?;
-    let rows: Vec<(usize, Vec<f64>)> = x
-        .axis_iter(Axis(0))
+    let c = model.compiled();
+    let f = model.n_features();
+    // Rows go in blocks, and each block walks the trees in the outer loop, so a
+    // tree's leaf records stay in cache while every row of the block uses them.
+    let starts: Vec<usize> = (0..x.nrows()).step_by(BLOCK).collect();
+    let blocks: Vec<Vec<Vec<f64>>> = starts
         .into_par_iter()
-        .zip(outputs.par_iter())
-        .map_init(
-            || Scratch::new(model.compiled()),
-            |scratch, (row, &k)| {
-                let row = row.to_vec();
-                let mut phi = vec![0.0; model.n_features()];
-                for t in trees_of(model.compiled(), k) {
-                    scratch.decide(model, t, &row);
-                    row_tree_phi(&prepared, t, scratch, &mut phi);
+        .map(|start| {
+            let end = (start + BLOCK).min(x.nrows());
+            let rows: Vec<Vec<f64>> = (start..end).map(|r| x.row(r).to_vec()).collect();
+            let mut phis = vec![vec![0.0; f]; rows.len()];
+            let mut scratch = Scratch::new(c);
+            for t in 0..c.trees() {
+                for (r, row) in rows.iter().enumerate() {
+                    if outputs[start + r] == c.tree_output[t] {
+                        scratch.decide(model, t, row);
+                        row_tree_phi(&prepared, t, &mut scratch, &mut phis[r]);
+                    }
                 }
-                (k, phi)
-            },
-        )
+            }
+            phis
+        })
         .collect();
     Ok(x.axis_iter(Axis(0))
-        .zip(rows)
-        .map(|(row, (k, phi))| {
+        .zip(outputs)
+        .zip(blocks.into_iter().flatten())
+        .map(|((row, &k), phi)| {
             let prediction = model.margin_of(&row.to_vec(), k);
             Explanation::new(k, prediction, prepared.expected[k], phi)
         })
         .collect())
 }
+
+/// Rows explained together, tree by tree.
+pub(crate) const BLOCK: usize = 16;
 
 /// SHAP interaction values of each row for its chosen output: an F×F symmetric
 /// matrix whose row i sums to φᵢ (raw space, path-dependent).
@@ -116,7 +126,7 @@ pub fn expected_values(model: &TreeEnsemble) -> Vec<f64> {
 /// What every row shares: the layout, the quadratures, the expected values.
 struct Prepared<'a> {
     c: &'a Compiled,
-    quad: Vec<Quadrature>,
+    quad: &'a [Quadrature],
     expected: Vec<f64>,
 }
 
@@ -126,7 +136,7 @@ impl<'a> Prepared<'a> {
         let c = model.compiled();
         Ok(Prepared {
             c,
-            quad: quadratures(c.max_slots),
+            quad: &c.quad,
             expected: expected_values(model),
         })
     }
@@ -170,10 +180,15 @@ pub(crate) fn trees_of(c: &Compiled, k: usize) -> impl Iterator<Item = usize> + 
 
 /// Per-thread buffers: split decisions of the current tree, one fractions of a leaf.
 pub(crate) struct Scratch {
-    /// Whether the row goes left at each node of the current tree.
-    pub(crate) left: Vec<bool>,
-    /// o for each slot of the current leaf.
-    one: Vec<bool>,
+    /// Whether the row goes left at each node of the current tree (trees with more
+    /// than 64 splits only).
+    left: Vec<bool>,
+    /// Bit b set when the row goes left at split b (trees with at most 64 splits).
+    bits: u64,
+    /// Whether the current tree uses `bits`.
+    use_bits: bool,
+    /// o ∈ {0, 1} for each slot of the current leaf.
+    one: Vec<f64>,
     /// Π (z + o·u) at each quadrature point.
     prod: Vec<f64>,
 }
@@ -182,17 +197,62 @@ impl Scratch {
     pub(crate) fn new(c: &Compiled) -> Self {
         Scratch {
             left: vec![false; c.max_nodes],
-            one: vec![false; c.max_slots],
+            bits: 0,
+            use_bits: false,
+            one: vec![0.0; c.max_slots],
             prod: vec![0.0; c.max_slots.div_ceil(2).max(1)],
         }
     }
 
     /// Record the row's direction at every split of tree `t`.
     pub(crate) fn decide(&mut self, model: &TreeEnsemble, t: usize, row: &[f64]) {
-        for (d, node) in self.left.iter_mut().zip(&model.trees()[t].nodes) {
-            if let Some(f) = node.feature {
-                *d = node.goes_left(row[f]);
+        let c = model.compiled();
+        let nodes = &model.trees()[t].nodes;
+        let (a, b) = c.tree_splits[t];
+        self.use_bits = c.tree_bits[t];
+        if self.use_bits {
+            let mut bits = 0u64;
+            for (bit, &n) in c.split_node[a as usize..b as usize].iter().enumerate() {
+                let node = &nodes[n as usize];
+                let f = node.feature.unwrap_or(0);
+                bits |= u64::from(node.goes_left(row[f])) << bit;
             }
+            self.bits = bits;
+        } else {
+            for &n in &c.split_node[a as usize..b as usize] {
+                let node = &nodes[n as usize];
+                self.left[n as usize] = node.goes_left(row[node.feature.unwrap_or(0)]);
+            }
+        }
+    }
+
+    /// Bit s set when the row follows leaf `l`'s path on its slot s.
+    #[inline]
+    pub(crate) fn path_mask(&self, c: &Compiled, l: usize) -> u64 {
+        let (a, b) = (c.slot_start[l] as usize, c.slot_start[l + 1] as usize);
+        if self.use_bits {
+            let d = self.bits;
+            let mut mask = 0u64;
+            for (s, (&ml, &mr)) in c.slot_left[a..b]
+                .iter()
+                .zip(&c.slot_right[a..b])
+                .enumerate()
+            {
+                mask |= u64::from(d & ml == ml && d & mr == 0) << s;
+            }
+            mask
+        } else {
+            let mut mask = if b == a {
+                0
+            } else {
+                u64::MAX >> (64 - (b - a))
+            };
+            for s in c.leaf_steps(l) {
+                if self.left[s.node as usize] != s.left {
+                    mask &= !(1u64 << s.slot);
+                }
+            }
+            mask
         }
     }
 
@@ -200,11 +260,9 @@ impl Scratch {
     #[inline]
     fn follow<'c>(&mut self, c: &'c Compiled, l: usize) -> (&'c [u32], &'c [f64]) {
         let (features, z) = c.slots(l);
-        self.one[..features.len()].fill(true);
-        for s in c.leaf_steps(l) {
-            if self.left[s.node as usize] != s.left {
-                self.one[s.slot as usize] = false;
-            }
+        let mask = self.path_mask(c, l);
+        for (s, o) in self.one[..features.len()].iter_mut().enumerate() {
+            *o = (mask >> s & 1) as f64;
         }
         (features, z)
     }
@@ -215,7 +273,7 @@ impl Scratch {
         for (p, &u) in q.u.iter().enumerate() {
             let mut prod = 1.0;
             for (&zj, &oj) in z.iter().zip(&self.one) {
-                prod *= if oj { zj + u } else { zj };
+                prod *= zj + oj * u;
             }
             self.prod[p] = prod;
         }
@@ -236,18 +294,28 @@ fn row_tree_phi(pr: &Prepared, t: usize, s: &mut Scratch, phi: &mut [f64]) {
         s.products(q, z);
         let v = c.leaf_value[l];
         let n = q.u.len();
+        // w_p Π_p, then each one-feature divides its own factor out of Π_p.
+        let mut wp = [0.0f64; MAX_PATH_FEATURES / 2];
+        for ((o, w), p) in wp.iter_mut().zip(&q.w_phi).zip(&s.prod[..n]) {
+            *o = w * p;
+        }
+        let wp = &wp[..n];
         // Features the row leaves the path on share one value: −v Σ_p w_p Π_p.
-        let off: f64 = -v * (0..n).map(|p| q.w_phi[p] * s.prod[p]).sum::<f64>();
-        for j in 0..m {
-            let add = if s.one[j] {
-                let sum: f64 = (0..n)
-                    .map(|p| q.w_phi[p] * s.prod[p] / (z[j] + q.u[p]))
-                    .sum();
-                v * (1.0 - z[j]) * sum
+        let off: f64 = -v * wp.iter().sum::<f64>();
+        let inv = &c.slot_inv[c.inv_start[l] as usize..c.inv_start[l + 1] as usize];
+        for (((&feature, &zj), &one), inv) in features
+            .iter()
+            .zip(z)
+            .zip(&s.one[..m])
+            .zip(inv.chunks_exact(n))
+        {
+            let add = if one != 0.0 {
+                let sum: f64 = wp.iter().zip(inv).map(|(a, b)| a * b).sum();
+                v * (1.0 - zj) * sum
             } else {
                 off
             };
-            phi[features[j] as usize] += add;
+            phi[feature as usize] += add;
         }
     }
 }
@@ -266,12 +334,12 @@ fn row_tree_pairs(pr: &Prepared, t: usize, s: &mut Scratch, inter: &mut Array2<f
         s.products(q, z);
         let half_v = c.leaf_value[l] / 2.0;
         for i in 0..m {
-            let oi = f64::from(u8::from(s.one[i]));
+            let oi = s.one[i];
             if oi == z[i] {
                 continue;
             }
             for j in i + 1..m {
-                let oj = f64::from(u8::from(s.one[j]));
+                let oj = s.one[j];
                 if oj == z[j] {
                     continue;
                 }

@@ -40,6 +40,24 @@ pub struct Compiled {
     pub slot_z: Vec<f64>,
     /// All path steps, leaf after leaf.
     pub steps: Vec<Step>,
+    /// Per tree: the range of its splits in `split_node`.
+    pub tree_splits: Vec<(u32, u32)>,
+    /// Per tree: whether it has at most 64 splits, so a row's decisions fit one u64
+    /// (bit b set when the row goes left at split b) and slots carry bit masks.
+    pub tree_bits: Vec<bool>,
+    /// Node index of each split, tree after tree, in bit order.
+    pub split_node: Vec<u32>,
+    /// Per slot: bits of the splits where the path goes left on the slot's feature.
+    pub slot_left: Vec<u64>,
+    /// Per slot: bits of the splits where the path goes right on the slot's feature.
+    pub slot_right: Vec<u64>,
+    /// Per leaf: start of its 1/(z + u_p) table in `slot_inv`; one extra end entry.
+    pub inv_start: Vec<u32>,
+    /// Per leaf, slot-major: 1/(z_s + u_p) for each slot s and quadrature point p of
+    /// the leaf's rule, so TreeSHAP multiplies where it would divide.
+    pub slot_inv: Vec<f64>,
+    /// Quadrature rules by number of slots (empty past [`MAX_PATH_FEATURES`]).
+    pub quad: Vec<Quadrature>,
     /// Largest number of slots on any leaf's path.
     pub max_slots: usize,
     /// Largest number of nodes in a tree.
@@ -52,11 +70,26 @@ impl Compiled {
         let mut c = Compiled {
             slot_start: vec![0],
             step_start: vec![0],
+            inv_start: vec![0],
             ..Compiled::default()
         };
         for tree in trees {
             let first = c.leaf_value.len() as u32;
             c.max_nodes = c.max_nodes.max(tree.nodes.len());
+            let split_first = c.split_node.len() as u32;
+            let mut bit_of = vec![u32::MAX; tree.nodes.len()];
+            let mut pending = vec![0usize];
+            while let Some(i) = pending.pop() {
+                if let (Some(l), Some(r)) = (tree.nodes[i].left, tree.nodes[i].right) {
+                    bit_of[i] = c.split_node.len() as u32 - split_first;
+                    c.split_node.push(i as u32);
+                    pending.push(r);
+                    pending.push(l);
+                }
+            }
+            let splits = c.split_node.len() as u32 - split_first;
+            c.tree_splits.push((split_first, c.split_node.len() as u32));
+            c.tree_bits.push(splits <= 64);
             // Depth-first walk keeping the path as (node, went_left); an explicit
             // stack, so a degenerate deep tree cannot overflow the thread's stack.
             let mut path: Vec<(usize, bool)> = Vec::new();
@@ -71,11 +104,24 @@ impl Compiled {
                     stack.push((r, depth + 1, Some((i, false))));
                     stack.push((l, depth + 1, Some((i, true))));
                 } else {
-                    push_leaf(tree, i, &path, &mut c);
+                    push_leaf(tree, i, &path, &bit_of, &mut c);
                 }
             }
             c.tree_leaves.push((first, c.leaf_value.len() as u32));
             c.tree_output.push(tree.output);
+        }
+        if c.max_slots <= MAX_PATH_FEATURES {
+            c.quad = quadratures(c.max_slots);
+        }
+        for l in 0..c.leaf_value.len() {
+            let (a, b) = (c.slot_start[l] as usize, c.slot_start[l + 1] as usize);
+            if let Some(q) = c.quad.get(b - a) {
+                for s in a..b {
+                    let z = c.slot_z[s];
+                    c.slot_inv.extend(q.u.iter().map(|u| 1.0 / (z + u)));
+                }
+            }
+            c.inv_start.push(c.slot_inv.len() as u32);
         }
         c
     }
@@ -103,7 +149,7 @@ impl Compiled {
 type Visit = (usize, usize, Option<(usize, bool)>);
 
 /// Append the record of leaf `i` reached by `path`.
-fn push_leaf(tree: &Tree, i: usize, path: &[(usize, bool)], c: &mut Compiled) {
+fn push_leaf(tree: &Tree, i: usize, path: &[(usize, bool)], bit_of: &[u32], c: &mut Compiled) {
     let node = &tree.nodes[i];
     let slot_base = c.slot_feature.len();
     for &(n, left) in path.iter() {
@@ -128,9 +174,20 @@ fn push_leaf(tree: &Tree, i: usize, path: &[(usize, bool)], c: &mut Compiled) {
             None => {
                 c.slot_feature.push(feature);
                 c.slot_z.push(ratio);
+                c.slot_left.push(0);
+                c.slot_right.push(0);
                 c.slot_feature.len() - 1 - slot_base
             }
         };
+        let bit = bit_of[n];
+        if bit < 64 {
+            let masks = if left {
+                &mut c.slot_left
+            } else {
+                &mut c.slot_right
+            };
+            masks[slot_base + slot] |= 1u64 << bit;
+        }
         c.steps.push(Step {
             node: n as u32,
             slot: slot as u16,
