@@ -41,31 +41,30 @@ pub fn explain(
     // Rows go in blocks, and each block walks the trees in the outer loop, so a
     // tree's leaf records stay in cache while every row of the block uses them.
     let starts: Vec<usize> = (0..x.nrows()).step_by(BLOCK).collect();
-    let blocks: Vec<Vec<Vec<f64>>> = starts
+    let blocks: Vec<Vec<(f64, Vec<f64>)>> = starts
         .into_par_iter()
         .map(|start| {
             let end = (start + BLOCK).min(x.nrows());
             let rows: Vec<Vec<f64>> = (start..end).map(|r| x.row(r).to_vec()).collect();
             let mut phis = vec![vec![0.0; f]; rows.len()];
+            // Raw predictions, from the leaf each row follows all the way.
+            let mut margins: Vec<f64> = (start..end).map(|r| model.base()[outputs[r]]).collect();
             let mut scratch = Scratch::new(c);
             for t in 0..c.trees() {
                 for (r, row) in rows.iter().enumerate() {
                     if outputs[start + r] == c.tree_output[t] {
                         scratch.decide(model, t, row);
-                        row_tree_phi(&prepared, t, &mut scratch, &mut phis[r]);
+                        margins[r] += row_tree_phi(&prepared, t, &mut scratch, &mut phis[r]);
                     }
                 }
             }
-            phis
+            margins.into_iter().zip(phis).collect::<Vec<_>>()
         })
         .collect();
-    Ok(x.axis_iter(Axis(0))
-        .zip(outputs)
+    Ok(outputs
+        .iter()
         .zip(blocks.into_iter().flatten())
-        .map(|((row, &k), phi)| {
-            let prediction = model.margin_of(&row.to_vec(), k);
-            Explanation::new(k, prediction, prepared.expected[k], phi)
-        })
+        .map(|(&k, (prediction, phi))| Explanation::new(k, prediction, prepared.expected[k], phi))
         .collect())
 }
 
@@ -233,12 +232,9 @@ impl Scratch {
         if self.use_bits {
             let d = self.bits;
             let mut mask = 0u64;
-            for (s, (&ml, &mr)) in c.slot_left[a..b]
-                .iter()
-                .zip(&c.slot_right[a..b])
-                .enumerate()
+            for (s, (&left, &care)) in c.slot_left[a..b].iter().zip(&c.slot_care[a..b]).enumerate()
             {
-                mask |= u64::from(d & ml == ml && d & mr == 0) << s;
+                mask |= u64::from(d & care == left) << s;
             }
             mask
         } else {
@@ -280,43 +276,86 @@ impl Scratch {
     }
 }
 
-/// Add tree `t`'s attributions for the row whose decisions are in `s`.
-fn row_tree_phi(pr: &Prepared, t: usize, s: &mut Scratch, phi: &mut [f64]) {
+/// Add tree `t`'s attributions for the row whose decisions are in `s`; returns
+/// the value of the leaf the row reaches.
+fn row_tree_phi(pr: &Prepared, t: usize, s: &mut Scratch, phi: &mut [f64]) -> f64 {
     let c = pr.c;
     let (a, b) = c.tree_leaves[t];
+    let mut reached = 0.0;
     for l in a as usize..b as usize {
-        let (features, z) = s.follow(c, l);
-        let m = features.len();
+        let m = (c.slot_start[l + 1] - c.slot_start[l]) as usize;
+        let mask = s.path_mask(c, l);
+        if m == 0 || mask == u64::MAX >> (64 - m) {
+            reached = c.leaf_value[l];
+        }
         if m == 0 {
             continue;
         }
+        let leaf = Leaf {
+            value: c.leaf_value[l],
+            features: c.slots(l).0,
+            z: c.slots(l).1,
+            mask,
+            inv: &c.slot_inv[c.inv_start[l] as usize..c.inv_start[l + 1] as usize],
+        };
         let q = &pr.quad[m];
-        s.products(q, z);
-        let v = c.leaf_value[l];
-        let n = q.u.len();
-        // w_p Π_p, then each one-feature divides its own factor out of Π_p.
-        let mut wp = [0.0f64; MAX_PATH_FEATURES / 2];
-        for ((o, w), p) in wp.iter_mut().zip(&q.w_phi).zip(&s.prod[..n]) {
-            *o = w * p;
+        // Fixed point counts let the compiler keep the products in registers.
+        match q.u.len() {
+            1 => leaf_phi::<1>(&leaf, q, phi),
+            2 => leaf_phi::<2>(&leaf, q, phi),
+            3 => leaf_phi::<3>(&leaf, q, phi),
+            4 => leaf_phi::<4>(&leaf, q, phi),
+            5 => leaf_phi::<5>(&leaf, q, phi),
+            6 => leaf_phi::<6>(&leaf, q, phi),
+            _ => leaf_phi::<{ MAX_PATH_FEATURES / 2 }>(&leaf, q, phi),
         }
-        let wp = &wp[..n];
-        // Features the row leaves the path on share one value: −v Σ_p w_p Π_p.
-        let off: f64 = -v * wp.iter().sum::<f64>();
-        let inv = &c.slot_inv[c.inv_start[l] as usize..c.inv_start[l + 1] as usize];
-        for (((&feature, &zj), &one), inv) in features
-            .iter()
-            .zip(z)
-            .zip(&s.one[..m])
-            .zip(inv.chunks_exact(n))
-        {
-            let add = if one != 0.0 {
-                let sum: f64 = wp.iter().zip(inv).map(|(a, b)| a * b).sum();
-                v * (1.0 - zj) * sum
-            } else {
-                off
-            };
-            phi[feature as usize] += add;
+    }
+    reached
+}
+
+/// One leaf as a row sees it.
+struct Leaf<'c> {
+    /// Raw leaf value v.
+    value: f64,
+    /// Feature of each slot.
+    features: &'c [u32],
+    /// Zero fraction of each slot.
+    z: &'c [f64],
+    /// Bit s set when the row follows the path on slot s (o_s = 1).
+    mask: u64,
+    /// 1/(z_s + u_p), slot-major.
+    inv: &'c [f64],
+}
+
+/// A leaf's attributions with up to N quadrature points (N ≥ the rule's length;
+/// surplus points carry zero weight).
+#[inline(always)]
+fn leaf_phi<const N: usize>(leaf: &Leaf, q: &Quadrature, phi: &mut [f64]) {
+    let n = q.u.len();
+    let mut u = [0.0f64; N];
+    let mut w = [0.0f64; N];
+    u[..n].copy_from_slice(&q.u);
+    w[..n].copy_from_slice(&q.w_phi);
+    // w_p Π_s (z_s + o_s u_p).
+    let mut wp = w;
+    for (s, &zj) in leaf.z.iter().enumerate() {
+        let o = (leaf.mask >> s & 1) as f64;
+        for p in 0..N {
+            wp[p] *= zj + o * u[p];
         }
+    }
+    // Features the row leaves the path on share one value: −v Σ_p w_p Π_p.
+    let off = -leaf.value * wp.iter().sum::<f64>();
+    for (s, (&feature, &zj)) in leaf.features.iter().zip(leaf.z).enumerate() {
+        let add = if leaf.mask >> s & 1 == 1 {
+            // Divide the slot's own factor out of Π_p.
+            let inv = &leaf.inv[s * n..s * n + n];
+            let sum: f64 = wp.iter().zip(inv).map(|(a, b)| a * b).sum();
+            leaf.value * (1.0 - zj) * sum
+        } else {
+            off
+        };
+        phi[feature as usize] += add;
     }
 }
 

@@ -49,8 +49,9 @@ pub struct Compiled {
     pub split_node: Vec<u32>,
     /// Per slot: bits of the splits where the path goes left on the slot's feature.
     pub slot_left: Vec<u64>,
-    /// Per slot: bits of the splits where the path goes right on the slot's feature.
-    pub slot_right: Vec<u64>,
+    /// Per slot: bits of all the path's splits on the slot's feature; the row follows
+    /// the path on the slot when `decisions & slot_care == slot_left`.
+    pub slot_care: Vec<u64>,
     /// Per leaf: start of its 1/(z + u_p) table in `slot_inv`; one extra end entry.
     pub inv_start: Vec<u32>,
     /// Per leaf, slot-major: 1/(z_s + u_p) for each slot s and quadrature point p of
@@ -175,18 +176,16 @@ fn push_leaf(tree: &Tree, i: usize, path: &[(usize, bool)], bit_of: &[u32], c: &
                 c.slot_feature.push(feature);
                 c.slot_z.push(ratio);
                 c.slot_left.push(0);
-                c.slot_right.push(0);
+                c.slot_care.push(0);
                 c.slot_feature.len() - 1 - slot_base
             }
         };
         let bit = bit_of[n];
         if bit < 64 {
-            let masks = if left {
-                &mut c.slot_left
-            } else {
-                &mut c.slot_right
-            };
-            masks[slot_base + slot] |= 1u64 << bit;
+            c.slot_care[slot_base + slot] |= 1u64 << bit;
+            if left {
+                c.slot_left[slot_base + slot] |= 1u64 << bit;
+            }
         }
         c.steps.push(Step {
             node: n as u32,
