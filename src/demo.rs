@@ -75,6 +75,7 @@ pub fn house_prices_spec() -> CoreResult<ModelSpec> {
         kind: "linear".into(),
         feature_names,
         output_names: Some(vec![table.columns[target].clone()]),
+        model: None,
         params: serde_json::json!({
             "coefficients": coefficients.to_vec(),
             "intercept": intercept,

@@ -11,7 +11,8 @@ use crate::core::explain::groups::FeatureGroups;
 use crate::core::explain::integrated_gradients::{self, IgOptions};
 use crate::core::explain::sampling::{self, SamplingParams};
 use crate::core::explain::{
-    explain_agnostic, gradients, linear_shap, quality, Explanation, Method,
+    explain_agnostic, gradients, linear_shap, quality, tree_interventional, tree_shap, Explanation,
+    Method,
 };
 use crate::core::models::{check_rows, HostedModel, Model, OutputSpace};
 use crate::core::stats::Reference;
@@ -36,6 +37,8 @@ pub struct MethodOptions {
     pub sampling: SamplingParams,
     /// Also compute the quality scores of [`quality::score`] for every row.
     pub full_quality: bool,
+    /// Also compute SHAP interaction values (tree models, path-dependent).
+    pub interactions: bool,
 }
 
 /// What to compute for a batch of rows.
@@ -58,6 +61,8 @@ pub struct Outcome {
     pub method: Method,
     /// One explanation per row, in order.
     pub explanations: Vec<Explanation>,
+    /// SHAP interaction values per row (features × features), when asked for.
+    pub interactions: Option<Vec<Array2<f64>>>,
 }
 
 /// The method `Auto` stands for on this model.
@@ -65,6 +70,7 @@ pub fn default_method(model: &HostedModel) -> Method {
     match model {
         HostedModel::Linear(_) => Method::LinearShap,
         HostedModel::Mlp(_) => Method::IntegratedGradients,
+        HostedModel::Trees(_) => Method::TreePathDependent,
     }
 }
 
@@ -110,12 +116,27 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
                 &checked,
             )?
         }
+        (HostedModel::Trees(m), Method::TreePathDependent) => {
+            if space == OutputSpace::Probability {
+                return Err(CoreError::InvalidArgument(
+                    "tree_path_dependent explains raw margins; for probabilities use \
+                     tree_interventional (binary models) or a model-agnostic method"
+                        .into(),
+                ));
+            }
+            tree_shap::explain(m, x, &outputs)?
+        }
+        (HostedModel::Trees(m), Method::TreeInterventional) => {
+            tree_interventional::explain(m, reference(model, method)?, x, &outputs, space)?
+        }
         (
-            model @ (HostedModel::Linear(_) | HostedModel::Mlp(_)),
+            model @ (HostedModel::Linear(_) | HostedModel::Mlp(_) | HostedModel::Trees(_)),
             method @ (Method::LinearShap
             | Method::IntegratedGradients
             | Method::GradientXInput
-            | Method::Saliency),
+            | Method::Saliency
+            | Method::TreePathDependent
+            | Method::TreeInterventional),
         ) => {
             return Err(CoreError::MethodNotSupported {
                 method: method.to_string(),
@@ -127,9 +148,21 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
     if args.options.full_quality {
         score_quality(model, x, method, args, &mut explanations)?;
     }
+    let interactions = match (&model.model, method, args.options.interactions) {
+        (_, _, false) => None,
+        (HostedModel::Trees(m), Method::TreePathDependent, true) => {
+            Some(tree_shap::interactions(m, x, &outputs)?)
+        }
+        (_, _, true) => {
+            return Err(CoreError::InvalidArgument(
+                "interaction values are computed by tree_path_dependent on tree models".into(),
+            ))
+        }
+    };
     Ok(Outcome {
         method,
         explanations,
+        interactions,
     })
 }
 

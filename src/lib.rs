@@ -4,6 +4,7 @@
 //! - [`charts`]: SVG pictures (bars, waterfall, heat map): data in, SVG out; no HTTP.
 //! - [`core`]: the numeric core (models, explainers, global summaries); no HTTP, no async.
 //! - [`spec`]: registration documents and their validation into core models.
+//! - [`formats`]: readers for model files (XGBoost JSON, LightGBM text): bytes in, core types out.
 //! - [`explainer`]: which algorithm answers which pairing of method and model.
 //! - [`summary`]: the global importance summary and the weight dump of a model.
 //! - [`registry`]: the only shared mutable state, name → `Arc<ModelEntry>`.
@@ -23,6 +24,7 @@ pub mod config;
 pub mod core;
 pub mod demo;
 pub mod explainer;
+pub mod formats;
 pub mod http;
 pub mod metrics;
 pub mod registry;

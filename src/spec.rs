@@ -14,20 +14,23 @@ use crate::core::models::mlp::MlpParams;
 use crate::core::models::{check_rows, HostedModel, LinearModel, Link, Model};
 use crate::core::stats::Reference;
 use crate::core::{CoreError, CoreResult};
+use crate::formats;
 
 /// Most background rows a model may carry.
 pub const MAX_BACKGROUND_ROWS: usize = 100_000;
 
 /// The model kinds explaind can host.
-pub const KINDS: &[&str] = &["linear", "logistic", "mlp"];
+pub const KINDS: &[&str] = &["linear", "logistic", "mlp", "xgboost", "lightgbm"];
 
 /// A model registration document.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
-    /// Model family: `linear`, `logistic` or `mlp`.
+    /// Model family: `linear`, `logistic`, `mlp`, `xgboost` or `lightgbm`.
     pub kind: String,
-    /// Input feature names, in column order.
+    /// Input feature names, in column order. Tree model files that carry names may
+    /// leave this out.
+    #[serde(default)]
     pub feature_names: Vec<String>,
     /// Output names; defaults depend on the kind (class names for classifiers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38,6 +41,11 @@ pub struct ModelSpec {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub params: serde_json::Value,
+    /// The model file of `xgboost` (the JSON document `Booster.save_model` writes, as
+    /// an object or a string) and `lightgbm` models (the text, as a string).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub model: Option<serde_json::Value>,
     /// Reference rows (one array of feature values per row) that explanations are
     /// computed against. Stored, summarised, never returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -94,10 +102,16 @@ pub struct BuiltModel {
 /// # Errors
 /// [`CoreError::InvalidModel`] naming the first thing wrong.
 pub fn build(spec: &ModelSpec) -> CoreResult<BuiltModel> {
-    check_feature_names(&spec.feature_names)?;
+    if spec.model.is_some() && !matches!(spec.kind.as_str(), "xgboost" | "lightgbm") {
+        return Err(CoreError::InvalidModel(format!(
+            "`model` (a model file) is for xgboost and lightgbm models, not {}",
+            spec.kind
+        )));
+    }
     let (model, default_outputs) = match spec.kind.as_str() {
         "linear" | "logistic" => build_linear(spec)?,
         "mlp" => build_mlp(spec)?,
+        "xgboost" | "lightgbm" => build_trees(spec)?,
         other => {
             return Err(CoreError::InvalidModel(format!(
                 "unknown kind '{other}'; known kinds: {}",
@@ -105,11 +119,19 @@ pub fn build(spec: &ModelSpec) -> CoreResult<BuiltModel> {
             )))
         }
     };
+    let feature_names = match (&model, spec.feature_names.is_empty()) {
+        (HostedModel::Trees(m), true) => m
+            .feature_names()
+            .map(<[String]>::to_vec)
+            .unwrap_or_default(),
+        _ => spec.feature_names.clone(),
+    };
+    check_feature_names(&feature_names)?;
     let n_features = model.as_model().n_features();
-    if n_features != spec.feature_names.len() {
+    if n_features != feature_names.len() {
         return Err(CoreError::InvalidModel(format!(
             "the model has {n_features} input(s) but {} feature name(s) were given",
-            spec.feature_names.len()
+            feature_names.len()
         )));
     }
     let output_names = match &spec.output_names {
@@ -132,7 +154,7 @@ pub fn build(spec: &ModelSpec) -> CoreResult<BuiltModel> {
     };
     Ok(BuiltModel {
         model,
-        feature_names: spec.feature_names.clone(),
+        feature_names,
         output_names,
         reference,
     })
@@ -141,7 +163,7 @@ pub fn build(spec: &ModelSpec) -> CoreResult<BuiltModel> {
 fn check_feature_names(names: &[String]) -> CoreResult<()> {
     if names.is_empty() {
         return Err(CoreError::InvalidModel(
-            "feature_names must not be empty".into(),
+            "feature_names must not be empty (tree model files may carry them instead)".into(),
         ));
     }
     check_unique("feature_names", names)
@@ -239,14 +261,57 @@ fn build_mlp(spec: &ModelSpec) -> CoreResult<(HostedModel, Vec<String>)> {
     let params: MlpParams = serde_json::from_value(spec.params.clone())
         .map_err(|e| CoreError::InvalidModel(format!("params: {e}")))?;
     let mlp = params.validate()?;
-    let n_out = mlp.n_outputs();
-    let outputs = match mlp.link() {
+    let outputs = default_output_names(mlp.link(), mlp.n_outputs());
+    Ok((HostedModel::Mlp(mlp), outputs))
+}
+
+/// XGBoost's JSON document (as an object, or as a string) or LightGBM's model text,
+/// in `model`; the ensemble's link decides the default output names.
+fn build_trees(spec: &ModelSpec) -> CoreResult<(HostedModel, Vec<String>)> {
+    if !spec.params.is_null() && spec.params != serde_json::json!({}) {
+        return Err(CoreError::InvalidModel(format!(
+            "{} models take their trees from `model`, not `params`",
+            spec.kind
+        )));
+    }
+    let file = spec.model.as_ref().ok_or_else(|| {
+        CoreError::InvalidModel(format!(
+            "{} models need `model`: the file the library wrote",
+            spec.kind
+        ))
+    })?;
+    let ensemble = match (spec.kind.as_str(), file) {
+        ("xgboost", serde_json::Value::String(text)) => formats::xgboost::parse(text.as_bytes())?,
+        ("xgboost", document @ serde_json::Value::Object(_)) => {
+            let bytes =
+                serde_json::to_vec(document).map_err(|e| CoreError::InvalidModel(e.to_string()))?;
+            formats::xgboost::parse(&bytes)?
+        }
+        ("lightgbm", serde_json::Value::String(text)) => formats::lightgbm::parse(text)?,
+        _ => {
+            return Err(CoreError::InvalidModel(format!(
+                "`model` must be {}",
+                if spec.kind == "xgboost" {
+                    "the JSON document of Booster.save_model, as an object or a string"
+                } else {
+                    "the text of Booster.save_model, as a string"
+                }
+            )))
+        }
+    };
+    let outputs = default_output_names(ensemble.link(), ensemble.n_outputs());
+    Ok((HostedModel::Trees(ensemble), outputs))
+}
+
+/// Output names when the document gives none: `positive` for one logistic output,
+/// `class_k` for several classes, `output` or `output_k` otherwise.
+fn default_output_names(link: Link, n_out: usize) -> Vec<String> {
+    match link {
         Link::Logistic if n_out == 1 => vec!["positive".to_string()],
         Link::Logistic | Link::Softmax => (0..n_out).map(|k| format!("class_{k}")).collect(),
         _ if n_out == 1 => vec!["output".to_string()],
         _ => (0..n_out).map(|k| format!("output_{k}")).collect(),
-    };
-    Ok((HostedModel::Mlp(mlp), outputs))
+    }
 }
 
 /// Turn JSON rows (null = missing) into a matrix, checked against the model.

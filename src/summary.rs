@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use crate::core::explain::Explanation;
 use crate::core::global::importance;
 use crate::core::models::mlp::weights as mlp_weights;
-use crate::core::models::{HostedModel, OutputSpace};
+use crate::core::models::{trees, HostedModel, OutputSpace};
 use crate::core::{CoreError, CoreResult};
 use crate::explainer::{self, ExplainArgs, OutputChoice};
 use crate::registry::ModelEntry;
@@ -54,6 +54,13 @@ pub struct FeatureSummary {
     /// in the raw output for a one-standard-deviation change of the feature.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub standardized_coefficients: Option<Vec<f64>>,
+    /// Tree models: the number of splits on the feature (XGBoost's "weight",
+    /// LightGBM's "split" importance).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub splits: Option<usize>,
+    /// Tree models: the total loss reduction of those splits ("total_gain").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gain: Option<f64>,
 }
 
 /// Compute the global summary of a model version over (at most `max_rows` of) its
@@ -86,6 +93,10 @@ pub fn global_summary(entry: &ModelEntry, max_rows: usize) -> CoreResult<GlobalS
         per_output.push(explainer::explain(built, rows.view(), &args)?.explanations);
     }
     let importances = importance::mean_abs(&per_output, built.feature_names.len());
+    let split_stats = match &built.model {
+        HostedModel::Trees(m) => Some(m.split_importance()),
+        HostedModel::Linear(_) | HostedModel::Mlp(_) => None,
+    };
     let mut features: Vec<FeatureSummary> = importances
         .into_iter()
         .enumerate()
@@ -94,8 +105,10 @@ pub fn global_summary(entry: &ModelEntry, max_rows: usize) -> CoreResult<GlobalS
             importance: imp.importance,
             mean_attribution: imp.mean_attribution,
             importance_by_output: imp.by_output,
+            splits: split_stats.as_ref().map(|s| s[j].splits),
+            gain: split_stats.as_ref().map(|s| s[j].total_gain),
             standardized_coefficients: match &built.model {
-                HostedModel::Mlp(_) => None,
+                HostedModel::Mlp(_) | HostedModel::Trees(_) => None,
                 HostedModel::Linear(m) => Some(
                     m.coefficients()
                         .column(j)
@@ -145,6 +158,9 @@ pub struct WeightsView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub mlp: Option<mlp_weights::WeightsView>,
+    /// Tree ensembles: a summary and one page of trees (`?offset=&limit=` or `?tree=`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trees: Option<TreeWeights>,
 }
 
 /// Column statistics of the background.
@@ -192,7 +208,7 @@ pub struct FeatureCoefficients {
 }
 
 /// The weight dump of a model version.
-pub fn weights(entry: &ModelEntry) -> WeightsView {
+pub fn weights(entry: &ModelEntry, page: TreePage) -> WeightsView {
     let built = &entry.built;
     let finite = |v: f64| v.is_finite().then_some(v);
     let background = built.reference.as_ref().map(|r| BackgroundStats {
@@ -213,10 +229,14 @@ pub fn weights(entry: &ModelEntry) -> WeightsView {
     });
     let mlp = match &built.model {
         HostedModel::Mlp(m) => Some(mlp_weights::weights_view(m, Some(10))),
-        HostedModel::Linear(_) => None,
+        HostedModel::Linear(_) | HostedModel::Trees(_) => None,
+    };
+    let trees = match &built.model {
+        HostedModel::Trees(m) => Some(tree_weights(m, page)),
+        HostedModel::Linear(_) | HostedModel::Mlp(_) => None,
     };
     let linear = match &built.model {
-        HostedModel::Mlp(_) => None,
+        HostedModel::Mlp(_) | HostedModel::Trees(_) => None,
         HostedModel::Linear(m) => Some(LinearWeights {
             intercepts: m.intercept().to_vec(),
             coefficients: built
@@ -239,5 +259,54 @@ pub fn weights(entry: &ModelEntry) -> WeightsView {
         background,
         linear,
         mlp,
+        trees,
+    }
+}
+
+/// Which trees a weight dump includes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreePage {
+    /// Index of the first tree.
+    pub offset: usize,
+    /// Most trees to include.
+    pub limit: usize,
+}
+
+impl Default for TreePage {
+    fn default() -> Self {
+        TreePage {
+            offset: 0,
+            limit: DEFAULT_TREE_PAGE,
+        }
+    }
+}
+
+/// Trees in a weight dump unless asked otherwise.
+pub const DEFAULT_TREE_PAGE: usize = 10;
+/// Most trees one weight dump may include.
+pub const MAX_TREE_PAGE: usize = 100;
+
+/// A tree ensemble's summary and one page of its trees.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TreeWeights {
+    /// Trees, deepest leaf, leaves, features used, outputs, objective.
+    #[schema(value_type = Object)]
+    pub summary: trees::TreeSummary,
+    /// Index of the first tree in `trees`.
+    pub offset: usize,
+    /// Total number of trees.
+    pub total: usize,
+    /// The trees of this page: per node the feature, threshold or categories,
+    /// default direction, children, cover and gain, or the leaf value.
+    #[schema(value_type = Vec<Object>)]
+    pub trees: Vec<trees::Tree>,
+}
+
+fn tree_weights(model: &trees::TreeEnsemble, page: TreePage) -> TreeWeights {
+    TreeWeights {
+        summary: model.summary(),
+        offset: page.offset,
+        total: model.trees().len(),
+        trees: model.trees_page(page.offset, page.limit).to_vec(),
     }
 }

@@ -89,10 +89,12 @@ pub struct ActivationCurvesResponse {
 fn mlp_of(entry: &ModelEntry) -> Result<&Mlp, ApiError> {
     match &entry.built.model {
         HostedModel::Mlp(m) => Ok(m),
-        HostedModel::Linear(_) => Err(ApiError::Core(CoreError::MethodNotSupported {
-            method: "activations".into(),
-            kind: entry.built.model.kind(),
-        })),
+        HostedModel::Linear(_) | HostedModel::Trees(_) => {
+            Err(ApiError::Core(CoreError::MethodNotSupported {
+                method: "activations".into(),
+                kind: entry.built.model.kind(),
+            }))
+        }
     }
 }
 

@@ -136,7 +136,7 @@ pub async fn get_weights_svg(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let entry = model(&state, name)?;
-    let weights = summary::weights(&entry);
+    let weights = summary::weights(&entry, summary::TreePage::default());
     let output = params
         .output
         .as_deref()

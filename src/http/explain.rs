@@ -108,6 +108,11 @@ pub struct ExplainRequest {
     /// `kernel_shap`: keep only the k largest attributions and refit.
     #[serde(default)]
     pub top_k: Option<usize>,
+    /// Tree models with `tree_path_dependent`: also SHAP interaction values per
+    /// instance (features × features, symmetric, each row summing to that feature's
+    /// attribution).
+    #[serde(default)]
+    pub interactions: Option<bool>,
     /// `basic` (default) or `full`: also deletion and insertion curves, faithfulness
     /// correlation and max-sensitivity for every row (costs extra model evaluations).
     #[serde(default)]
@@ -147,6 +152,7 @@ impl ExplainRequest {
             ig,
             sampling,
             full_quality: self.quality == Some(QualityLevel::Full),
+            interactions: self.interactions.unwrap_or(false),
         })
     }
 }
@@ -210,6 +216,9 @@ pub struct ExplanationDto {
     pub attributions: Vec<f64>,
     /// How exact the numbers are.
     pub quality: QualityDto,
+    /// SHAP interaction values (features × features), when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interactions: Option<Vec<Vec<f64>>>,
 }
 
 /// An explanation answer. `values`, `base_values` and `feature_names` repeat the
@@ -400,7 +409,15 @@ fn respond(
         explanations: outcome
             .explanations
             .into_iter()
-            .map(|e| dto(e, outputs))
+            .enumerate()
+            .map(|(i, e)| {
+                let mut d = dto(e, outputs);
+                d.interactions = outcome
+                    .interactions
+                    .as_ref()
+                    .map(|all| all[i].rows().into_iter().map(|r| r.to_vec()).collect());
+                d
+            })
             .collect(),
         values,
         base_values,
@@ -415,6 +432,7 @@ fn dto(e: Explanation, outputs: &[String]) -> ExplanationDto {
         prediction: e.prediction,
         base_value: e.base_value,
         attributions: e.attributions,
+        interactions: None,
         quality: QualityDto {
             additivity_residual: e.quality.additivity_residual,
             standard_errors: e.quality.standard_errors,
@@ -441,7 +459,8 @@ pub struct PredictRequest {
     /// Rows, as in explain requests.
     #[schema(value_type = Vec<Object>)]
     pub instances: Vec<serde_json::Value>,
-    /// `probability` (default for classifiers) or `raw` (default, and only choice, for regressions).
+    /// `probability` (the default wherever a link applies: class probabilities, or a
+    /// Poisson model's mean count) or `raw` (margins; the only choice for regressions).
     #[serde(default)]
     pub output_space: Option<SpaceName>,
 }
@@ -489,16 +508,16 @@ pub(crate) async fn predict(
         .get(&name)
         .ok_or_else(|| ApiError::ModelNotFound(name.clone()))?;
     let x = instances::to_matrix(&request.instances, &entry.built, state.config.max_instances)?;
-    let link = entry.built.model.as_model().link();
+    // "probability" means after the link: class probabilities, or the mean count of
+    // a Poisson model; only an identity link has nothing to transform.
+    let transforms = entry.built.model.as_model().link() != crate::core::models::Link::Identity;
     let space = match request.output_space {
-        Some(SpaceName::Probability) if !link.has_probability() => {
-            return Err(ApiError::InvalidInput(
-                "output_space 'probability' needs a classifier; this model's outputs are raw values"
-                    .into(),
-            ))
-        }
+        Some(SpaceName::Probability) if !transforms => return Err(ApiError::InvalidInput(
+            "output_space 'probability' needs a classifier; this model's outputs are raw values"
+                .into(),
+        )),
         Some(space) => space,
-        None if link.has_probability() => SpaceName::Probability,
+        None if transforms => SpaceName::Probability,
         None => SpaceName::Raw,
     };
     let job_entry = entry.clone();

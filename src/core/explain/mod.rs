@@ -25,6 +25,8 @@ pub mod sampling;
 #[cfg(test)]
 pub(crate) mod tests_support;
 pub mod text_attribution;
+pub mod tree_interventional;
+pub mod tree_shap;
 
 use std::fmt;
 use std::str::FromStr;
@@ -53,6 +55,11 @@ pub enum Method {
     PermutationShap,
     /// LIME: a weighted ridge surrogate on binarised perturbations.
     Lime,
+    /// Exact path-dependent TreeSHAP (Lundberg et al. 2020): absent features follow
+    /// both branches weighted by training cover; no background needed.
+    TreePathDependent,
+    /// Exact interventional TreeSHAP against the model's background rows.
+    TreeInterventional,
 }
 
 impl Method {
@@ -67,6 +74,8 @@ impl Method {
         Method::KernelShap,
         Method::PermutationShap,
         Method::Lime,
+        Method::TreePathDependent,
+        Method::TreeInterventional,
     ];
 
     /// Whether the method works on any model through batch predictions alone
@@ -80,7 +89,9 @@ impl Method {
             | Method::LinearShap
             | Method::IntegratedGradients
             | Method::GradientXInput
-            | Method::Saliency => false,
+            | Method::Saliency
+            | Method::TreePathDependent
+            | Method::TreeInterventional => false,
         }
     }
 
@@ -96,6 +107,8 @@ impl Method {
             Method::KernelShap => "kernel_shap",
             Method::PermutationShap => "permutation_shap",
             Method::Lime => "lime",
+            Method::TreePathDependent => "tree_path_dependent",
+            Method::TreeInterventional => "tree_interventional",
         }
     }
 }
@@ -200,7 +213,9 @@ pub fn explain_agnostic(
         | Method::LinearShap
         | Method::IntegratedGradients
         | Method::GradientXInput
-        | Method::Saliency => Err(CoreError::InvalidArgument(format!(
+        | Method::Saliency
+        | Method::TreePathDependent
+        | Method::TreeInterventional => Err(CoreError::InvalidArgument(format!(
             "method '{method}' is not model-agnostic"
         ))),
     }

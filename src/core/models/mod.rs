@@ -8,12 +8,14 @@
 pub mod linear;
 pub mod mlp;
 pub mod text;
+pub mod trees;
 
 use ndarray::{Array2, ArrayView2, Axis};
 
 use crate::core::{CoreError, CoreResult};
 pub use linear::LinearModel;
 pub use mlp::Mlp;
+pub use trees::TreeEnsemble;
 
 /// How a model's raw outputs (margins) become the values users read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +151,8 @@ pub enum HostedModel {
     Linear(LinearModel),
     /// A multilayer perceptron, kind `"mlp"`.
     Mlp(Mlp),
+    /// An XGBoost or LightGBM tree ensemble (the kind is in [`TreeEnsemble::kind`]).
+    Trees(TreeEnsemble),
 }
 
 impl HostedModel {
@@ -157,6 +161,7 @@ impl HostedModel {
         match self {
             HostedModel::Linear(m) => m,
             HostedModel::Mlp(m) => m,
+            HostedModel::Trees(m) => m,
         }
     }
 
@@ -164,7 +169,7 @@ impl HostedModel {
     /// gradient method of such a model is [`CoreError::MethodNotSupported`]).
     pub fn as_differentiable(&self) -> Option<&dyn Differentiable> {
         match self {
-            HostedModel::Linear(_) => None,
+            HostedModel::Linear(_) | HostedModel::Trees(_) => None,
             HostedModel::Mlp(m) => Some(m),
         }
     }
@@ -174,6 +179,7 @@ impl HostedModel {
         match self {
             HostedModel::Linear(m) => m.kind(),
             HostedModel::Mlp(m) => m.kind(),
+            HostedModel::Trees(m) => m.kind(),
         }
     }
 
@@ -181,6 +187,7 @@ impl HostedModel {
     pub fn accepts_missing(&self) -> bool {
         match self {
             HostedModel::Linear(_) | HostedModel::Mlp(_) => false,
+            HostedModel::Trees(_) => true,
         }
     }
 }

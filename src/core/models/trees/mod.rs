@@ -1,0 +1,300 @@
+//! Tree ensembles (gradient-boosted trees from XGBoost and LightGBM).
+//!
+//! A [`TreeEnsemble`] is built from an [`EnsembleSpec`] (what a file parser in
+//! `formats` produces), validated once, and compiled at the same time into the
+//! leaf-path layout of [`compiled`] that the TreeSHAP explainers read. Raw output k
+//! of a row is `base[k]` plus the leaf values of every tree whose `output` is k.
+
+pub mod compiled;
+mod node;
+
+use ndarray::{Array2, ArrayView2, Axis};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::{Link, Model};
+use crate::core::{CoreError, CoreResult};
+pub use compiled::Compiled;
+pub use node::{Missing, Node, Split, Tree};
+
+/// What a parser hands over: an unvalidated ensemble.
+#[derive(Debug, Clone)]
+pub struct EnsembleSpec {
+    /// `"xgboost"` or `"lightgbm"`: the kind users registered.
+    pub kind: &'static str,
+    /// The objective's name as the library wrote it, e.g. `"binary:logistic"`.
+    pub objective: String,
+    /// How raw margins become predictions.
+    pub link: Link,
+    /// Number of input columns the model reads.
+    pub n_features: usize,
+    /// Margin added to each output before any tree (XGBoost's base_score through
+    /// the link's inverse; zeros for LightGBM, which folds it into the first tree).
+    pub base: Vec<f64>,
+    /// The trees, in boosting order.
+    pub trees: Vec<Tree>,
+    /// Feature names when the file stores them.
+    pub feature_names: Option<Vec<String>>,
+}
+
+/// A validated, compiled tree ensemble.
+#[derive(Debug)]
+pub struct TreeEnsemble {
+    /// The validated description (boxed: the registry's enum of models stays small).
+    spec: Box<EnsembleSpec>,
+    /// The leaf-path layout for TreeSHAP, built once here.
+    compiled: Box<Compiled>,
+}
+
+/// Counts that describe an ensemble, for `/weights`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TreeSummary {
+    /// Number of trees.
+    pub trees: usize,
+    /// Depth of the deepest leaf over all trees.
+    pub max_depth: usize,
+    /// Total number of leaves.
+    pub leaves: usize,
+    /// Features that at least one split reads, ascending.
+    pub features_used: Vec<usize>,
+    /// Number of raw outputs (classes for a multiclass model).
+    pub outputs: usize,
+    /// The objective's name.
+    pub objective: String,
+}
+
+/// The model's own split statistics for one feature, for `/global`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SplitImportance {
+    /// Feature index.
+    pub feature: usize,
+    /// Number of splits on the feature ("weight" in XGBoost, "split" in LightGBM).
+    pub splits: usize,
+    /// Sum of the loss reductions of those splits ("total_gain"; LightGBM's "gain").
+    pub total_gain: f64,
+    /// total_gain / splits, 0 without splits (XGBoost's "gain").
+    pub mean_gain: f64,
+}
+
+impl TreeEnsemble {
+    /// Validate `spec` and compile it.
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidModel`] naming the tree and node when a child index is out
+    /// of range, nodes form a cycle or are shared, a split reads a feature beyond
+    /// `n_features`, a tree writes an output that does not exist, or a value is not
+    /// finite.
+    pub fn new(spec: EnsembleSpec) -> CoreResult<Self> {
+        if spec.n_features == 0 {
+            return Err(CoreError::InvalidModel(
+                "the model reads no features".into(),
+            ));
+        }
+        if spec.base.is_empty() || spec.base.iter().any(|b| !b.is_finite()) {
+            return Err(CoreError::InvalidModel(
+                "base score must be one finite value per output".into(),
+            ));
+        }
+        if spec.link == Link::Softmax && spec.base.len() < 2 {
+            return Err(CoreError::InvalidModel(
+                "a softmax model needs at least two outputs".into(),
+            ));
+        }
+        if let Some(names) = &spec.feature_names {
+            if names.len() != spec.n_features {
+                return Err(CoreError::InvalidModel(format!(
+                    "{} feature names for {} features",
+                    names.len(),
+                    spec.n_features
+                )));
+            }
+        }
+        for (t, tree) in spec.trees.iter().enumerate() {
+            validate_tree(tree, t, spec.n_features, spec.base.len())?;
+        }
+        let compiled = Box::new(Compiled::new(&spec.trees));
+        Ok(TreeEnsemble {
+            spec: Box::new(spec),
+            compiled,
+        })
+    }
+
+    /// `"xgboost"` or `"lightgbm"`.
+    pub fn kind(&self) -> &'static str {
+        self.spec.kind
+    }
+
+    /// The objective's name as stored in the file.
+    pub fn objective(&self) -> &str {
+        &self.spec.objective
+    }
+
+    /// Feature names, when the file carries them.
+    pub fn feature_names(&self) -> Option<&[String]> {
+        self.spec.feature_names.as_deref()
+    }
+
+    /// The margin each output starts from, before any tree.
+    pub fn base(&self) -> &[f64] {
+        &self.spec.base
+    }
+
+    /// All trees in boosting order.
+    pub fn trees(&self) -> &[Tree] {
+        &self.spec.trees
+    }
+
+    /// Up to `limit` trees starting at tree index `offset` (empty past the end).
+    pub fn trees_page(&self, offset: usize, limit: usize) -> &[Tree] {
+        let trees = &self.spec.trees;
+        let start = offset.min(trees.len());
+        let end = start.saturating_add(limit).min(trees.len());
+        &trees[start..end]
+    }
+
+    /// The compiled leaf-path layout the TreeSHAP explainers use.
+    pub fn compiled(&self) -> &Compiled {
+        &self.compiled
+    }
+
+    /// Counts for `/weights`.
+    pub fn summary(&self) -> TreeSummary {
+        let trees = &self.spec.trees;
+        let mut used = vec![false; self.spec.n_features];
+        for node in trees.iter().flat_map(|t| &t.nodes) {
+            if let Some(f) = node.feature {
+                used[f] = true;
+            }
+        }
+        TreeSummary {
+            trees: trees.len(),
+            max_depth: trees.iter().map(Tree::depth).max().unwrap_or(0),
+            leaves: trees.iter().map(Tree::leaves).sum(),
+            features_used: (0..used.len()).filter(|&f| used[f]).collect(),
+            outputs: self.spec.base.len(),
+            objective: self.spec.objective.clone(),
+        }
+    }
+
+    /// Split count and gain per feature, one entry per feature in feature order.
+    pub fn split_importance(&self) -> Vec<SplitImportance> {
+        let mut out: Vec<SplitImportance> = (0..self.spec.n_features)
+            .map(|feature| SplitImportance {
+                feature,
+                splits: 0,
+                total_gain: 0.0,
+                mean_gain: 0.0,
+            })
+            .collect();
+        for node in self.spec.trees.iter().flat_map(|t| &t.nodes) {
+            if let Some(f) = node.feature {
+                out[f].splits += 1;
+                out[f].total_gain += node.gain;
+            }
+        }
+        for entry in &mut out {
+            if entry.splits > 0 {
+                entry.mean_gain = entry.total_gain / entry.splits as f64;
+            }
+        }
+        out
+    }
+
+    /// Raw output `k` for one row given as a slice.
+    pub fn margin_of(&self, row: &[f64], k: usize) -> f64 {
+        let mut sum = self.spec.base[k];
+        for tree in self.spec.trees.iter().filter(|t| t.output == k) {
+            sum += tree.leaf_of(row).value;
+        }
+        sum
+    }
+}
+
+impl Model for TreeEnsemble {
+    fn n_features(&self) -> usize {
+        self.spec.n_features
+    }
+
+    fn n_outputs(&self) -> usize {
+        self.spec.base.len()
+    }
+
+    fn link(&self) -> Link {
+        self.spec.link
+    }
+
+    fn predict_raw(&self, x: ArrayView2<f64>) -> Array2<f64> {
+        let n_out = self.spec.base.len();
+        let mut out = Array2::zeros((x.nrows(), n_out));
+        out.axis_iter_mut(Axis(0))
+            .into_par_iter()
+            .zip(x.axis_iter(Axis(0)).into_par_iter())
+            .for_each(|(mut o, row)| {
+                let row = row.to_vec();
+                for (k, b) in self.spec.base.iter().enumerate() {
+                    o[k] = *b;
+                }
+                for tree in &self.spec.trees {
+                    o[tree.output] += tree.leaf_of(&row).value;
+                }
+            });
+        out
+    }
+}
+
+/// Check one tree: indices in range, each node reached once from the root, finite values.
+fn validate_tree(tree: &Tree, t: usize, n_features: usize, n_outputs: usize) -> CoreResult<()> {
+    let bad = |what: String| CoreError::InvalidModel(format!("tree {t}: {what}"));
+    if tree.nodes.is_empty() {
+        return Err(bad("has no nodes".into()));
+    }
+    if tree.output >= n_outputs {
+        return Err(bad(format!(
+            "adds to output {} but the model has {n_outputs}",
+            tree.output
+        )));
+    }
+    let mut seen = vec![false; tree.nodes.len()];
+    let mut stack = vec![0usize];
+    while let Some(i) = stack.pop() {
+        if seen[i] {
+            return Err(bad(format!(
+                "node {i} is reached twice (a cycle or a shared child)"
+            )));
+        }
+        seen[i] = true;
+        let node = &tree.nodes[i];
+        if !node.value.is_finite() || !node.cover.is_finite() || !node.gain.is_finite() {
+            return Err(bad(format!("node {i} has a value that is not finite")));
+        }
+        if node.cover < 0.0 {
+            return Err(bad(format!("node {i} has a negative cover")));
+        }
+        match (node.feature, &node.split, node.left, node.right) {
+            (None, None, None, None) => {}
+            (Some(f), Some(split), Some(l), Some(r)) => {
+                if f >= n_features {
+                    return Err(bad(format!(
+                        "node {i} splits on feature {f} but the model has {n_features} features"
+                    )));
+                }
+                for child in [l, r] {
+                    if child >= tree.nodes.len() {
+                        return Err(bad(format!(
+                            "node {i} has child {child}, beyond its {} nodes",
+                            tree.nodes.len()
+                        )));
+                    }
+                    stack.push(child);
+                }
+                if let Split::LessOrEqual { threshold, .. } = split {
+                    if threshold.is_nan() {
+                        return Err(bad(format!("node {i} has a NaN threshold")));
+                    }
+                }
+            }
+            _ => return Err(bad(format!("node {i} is neither a full split nor a leaf"))),
+        }
+    }
+    Ok(())
+}

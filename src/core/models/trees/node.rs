@@ -1,0 +1,163 @@
+//! One decision tree: nodes in a flat vector, the root at index 0, and the rule by
+//! which a row goes left or right at each split.
+
+use serde::Serialize;
+
+/// |x| at or below this counts as zero for LightGBM's "zero as missing" rule
+/// (LightGBM's `kZeroThreshold`).
+const LIGHTGBM_ZERO: f64 = 1e-35;
+
+/// What a NaN (or, for LightGBM, a zero) does at a numeric split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Missing {
+    /// NaN takes the node's default direction (XGBoost; LightGBM missing type NaN).
+    NanDefault,
+    /// NaN and values with |x| ≤ 1e-35 take the default direction (LightGBM type Zero).
+    ZeroDefault,
+    /// NaN is read as 0.0 and compared like any value (LightGBM missing type None).
+    NanAsZero,
+}
+
+/// How a split compares a feature value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Split {
+    /// XGBoost: left when `(x as f32) < threshold`, both in float32, as XGBoost compares.
+    LessThanF32 {
+        /// The split value, exactly as stored (a float32).
+        threshold: f32,
+    },
+    /// LightGBM: left when `x <= threshold` in double precision.
+    LessOrEqual {
+        /// The split value.
+        threshold: f64,
+        /// What NaN and zero do.
+        missing: Missing,
+    },
+    /// A set of categories. A value is read as the integer `trunc(x)`; NaN takes the
+    /// default direction; a negative or unlisted category goes the other way from
+    /// the listed ones.
+    Categories {
+        /// The listed categories, ascending.
+        categories: Vec<u32>,
+        /// Whether listed categories go left (LightGBM) or right (XGBoost).
+        listed_go_left: bool,
+    },
+}
+
+/// A node of a tree: a split with two children, or a leaf.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Node {
+    /// Feature index the split reads; `None` for a leaf.
+    pub feature: Option<usize>,
+    /// The comparison; `None` for a leaf.
+    pub split: Option<Split>,
+    /// Where NaN (and LightGBM's zero-as-missing) goes: true for left.
+    pub default_left: bool,
+    /// Index of the left child in the tree's node vector; `None` for a leaf.
+    pub left: Option<usize>,
+    /// Index of the right child; `None` for a leaf.
+    pub right: Option<usize>,
+    /// Training weight that reached the node (XGBoost's hessian sum, LightGBM's
+    /// sample count): what path-dependent TreeSHAP weighs branches by.
+    pub cover: f64,
+    /// Raw output added by a leaf; 0 for a split.
+    pub value: f64,
+    /// Loss reduction of the split (0 for a leaf), for gain importance.
+    pub gain: f64,
+}
+
+impl Node {
+    /// A leaf with its output and cover.
+    pub fn leaf(value: f64, cover: f64) -> Self {
+        Node {
+            feature: None,
+            split: None,
+            default_left: false,
+            left: None,
+            right: None,
+            cover,
+            value,
+            gain: 0.0,
+        }
+    }
+
+    /// Whether the node is a leaf.
+    pub fn is_leaf(&self) -> bool {
+        self.split.is_none()
+    }
+
+    /// Whether a row with value `x` at this node's feature goes left. Leaves answer false.
+    #[inline]
+    pub fn goes_left(&self, x: f64) -> bool {
+        match &self.split {
+            None => false,
+            Some(Split::LessThanF32 { threshold }) => {
+                if x.is_nan() {
+                    self.default_left
+                } else {
+                    (x as f32) < *threshold
+                }
+            }
+            Some(Split::LessOrEqual { threshold, missing }) => match missing {
+                Missing::NanDefault if x.is_nan() => self.default_left,
+                Missing::ZeroDefault if x.is_nan() || x.abs() <= LIGHTGBM_ZERO => self.default_left,
+                Missing::NanAsZero if x.is_nan() => 0.0 <= *threshold,
+                _ => x <= *threshold,
+            },
+            Some(Split::Categories {
+                categories,
+                listed_go_left,
+            }) => {
+                if x.is_nan() {
+                    return self.default_left;
+                }
+                let listed = (0.0..4_294_967_296.0).contains(&x)
+                    && categories.binary_search(&(x.trunc() as u32)).is_ok();
+                listed == *listed_go_left
+            }
+        }
+    }
+}
+
+/// One tree of an ensemble and the output it adds to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Tree {
+    /// Nodes, the root first. Validated: children in range, no cycles, every node
+    /// reachable from the root exactly once.
+    pub nodes: Vec<Node>,
+    /// Which raw output (class) this tree adds to.
+    pub output: usize,
+}
+
+impl Tree {
+    /// The leaf a row reaches.
+    #[inline]
+    pub fn leaf_of(&self, row: &[f64]) -> &Node {
+        let mut node = &self.nodes[0];
+        while let (Some(f), Some(l), Some(r)) = (node.feature, node.left, node.right) {
+            node = &self.nodes[if node.goes_left(row[f]) { l } else { r }];
+        }
+        node
+    }
+
+    /// Depth of the deepest leaf (a single-leaf tree has depth 0).
+    pub fn depth(&self) -> usize {
+        let mut deepest = 0;
+        let mut stack = vec![(0usize, 0usize)];
+        while let Some((i, d)) = stack.pop() {
+            deepest = deepest.max(d);
+            if let (Some(l), Some(r)) = (self.nodes[i].left, self.nodes[i].right) {
+                stack.push((l, d + 1));
+                stack.push((r, d + 1));
+            }
+        }
+        deepest
+    }
+
+    /// Number of leaves.
+    pub fn leaves(&self) -> usize {
+        self.nodes.iter().filter(|n| n.is_leaf()).count()
+    }
+}

@@ -1,0 +1,290 @@
+//! Tree ensembles through the API: XGBoost and LightGBM files as the libraries write
+//! them, TreeSHAP answers equal to shap's (fixtures from tests/fixtures/gen_trees.py),
+//! interactions, tree weight pages, split importance, and bad files.
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::{call, default_app, fixture};
+use serde_json::{json, Value};
+
+fn case(name: &str) -> Value {
+    fixture(&format!("trees/{name}.case.json"))
+}
+
+fn model_file(name: &str) -> String {
+    let path = format!("{}/tests/fixtures/trees/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(path).unwrap()
+}
+
+fn names(n: usize) -> Vec<String> {
+    (0..n).map(|j| format!("f{j}")).collect()
+}
+
+fn close(a: &Value, b: &Value, tol: f64) {
+    let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+    assert!((a - b).abs() <= tol * b.abs().max(1.0), "{a} vs {b}");
+}
+
+#[tokio::test]
+async fn an_xgboost_file_explains_like_shap() {
+    let app = default_app().await;
+    let c = case("xgb_bin");
+    let document: Value = serde_json::from_str(&model_file("xgb_bin.json")).unwrap();
+    let width = c["rows"][0].as_array().unwrap().len();
+    let spec = json!({"kind": "xgboost", "feature_names": names(width), "model": document, "background": c["background"]});
+    let put = call(&app, Method::PUT, "/models/xgb", Some(spec)).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    assert_eq!(put.json["kind"], "xgboost");
+
+    let predicted = call(
+        &app,
+        Method::POST,
+        "/models/xgb/predict",
+        Some(json!({"instances": c["rows"]})),
+    )
+    .await;
+    assert_eq!(predicted.status, StatusCode::OK, "{}", predicted.text);
+    for (ours, theirs) in predicted.json["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(c["transformed"].as_array().unwrap())
+    {
+        let theirs = theirs.as_array().map_or(theirs.clone(), |t| t[0].clone());
+        close(&ours[0], &theirs, 1e-5);
+    }
+
+    let answer = call(
+        &app,
+        Method::POST,
+        "/models/xgb/explain",
+        Some(json!({"instances": c["rows"], "interactions": true})),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(answer.json["method"], "tree_path_dependent");
+    let expected = &c["shap"]["path_dependent"]["values"][0];
+    for (i, e) in answer.json["explanations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        for (j, phi) in e["attributions"].as_array().unwrap().iter().enumerate() {
+            close(phi, &expected[i][j], 1e-5);
+        }
+        assert!(e["quality"]["additivity_residual"].as_f64().unwrap().abs() < 1e-4);
+        let inter = e["interactions"].as_array().unwrap();
+        assert_eq!(inter.len(), width);
+        for (j, row) in inter.iter().enumerate() {
+            let sum: f64 = row
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .sum();
+            close(&json!(sum), &e["attributions"][j], 1e-5);
+        }
+    }
+
+    let prob = call(
+        &app,
+        Method::POST,
+        "/models/xgb/explain",
+        Some(json!({
+            "instances": c["rows"], "method": "tree_interventional", "output_space": "probability"
+        })),
+    )
+    .await;
+    assert_eq!(prob.status, StatusCode::OK, "{}", prob.text);
+    let expected = &c["shap"]["interventional_probability"]["values"][0];
+    for (i, e) in prob.json["explanations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        for (j, phi) in e["attributions"].as_array().unwrap().iter().enumerate() {
+            close(phi, &expected[i][j], 1e-5);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_lightgbm_multiclass_file_explains_the_chosen_class() {
+    let app = default_app().await;
+    let c = case("lgb_multi");
+    let width = c["rows"][0].as_array().unwrap().len();
+    let spec = json!({"kind": "lightgbm", "feature_names": names(width), "model": model_file("lgb_multi.txt"), "background": c["background"]});
+    let put = call(&app, Method::PUT, "/models/lgb", Some(spec)).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    let classes = put.json["output_names"].as_array().unwrap().len();
+    assert!(classes >= 3);
+    let predicted = call(
+        &app,
+        Method::POST,
+        "/models/lgb/predict",
+        Some(json!({"instances": c["rows"]})),
+    )
+    .await;
+    for (ours, theirs) in predicted.json["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(c["transformed"].as_array().unwrap())
+    {
+        for k in 0..classes {
+            close(&ours[k], &theirs[k], 1e-9);
+        }
+    }
+    let answer = call(
+        &app,
+        Method::POST,
+        "/models/lgb/explain",
+        Some(json!({"instances": c["rows"], "output": 1})),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(answer.json["output"], "class_1");
+    let expected = &c["shap"]["path_dependent"]["values"][1];
+    for (i, e) in answer.json["explanations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        for (j, phi) in e["attributions"].as_array().unwrap().iter().enumerate() {
+            close(phi, &expected[i][j], 1e-9);
+        }
+    }
+    let global = call(&app, Method::GET, "/models/lgb/global", None).await;
+    assert_eq!(global.status, StatusCode::OK, "{}", global.text);
+    assert!(global.json["features"][0]["splits"].is_number());
+    assert!(global.json["features"][0]["gain"].is_number());
+}
+
+#[tokio::test]
+async fn tree_weights_come_in_pages() {
+    let app = default_app().await;
+    let spec = json!({"kind": "lightgbm", "feature_names": names(case("lgb_reg")["rows"][0].as_array().unwrap().len()), "model": model_file("lgb_reg.txt")});
+    assert_eq!(
+        call(&app, Method::PUT, "/models/reg", Some(spec))
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let first = call(&app, Method::GET, "/models/reg/weights", None).await;
+    assert_eq!(first.status, StatusCode::OK);
+    let trees = &first.json["trees"];
+    let total = trees["total"].as_u64().unwrap() as usize;
+    assert_eq!(trees["summary"]["trees"].as_u64().unwrap() as usize, total);
+    assert_eq!(trees["trees"].as_array().unwrap().len(), total.min(10));
+    let one = call(&app, Method::GET, "/models/reg/weights?tree=2", None).await;
+    assert_eq!(one.json["trees"]["trees"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        one.json["trees"]["trees"][0],
+        first.json["trees"]["trees"][2]
+    );
+    let page = call(
+        &app,
+        Method::GET,
+        "/models/reg/weights?offset=1&limit=3",
+        None,
+    )
+    .await;
+    assert_eq!(
+        page.json["trees"]["trees"][0],
+        first.json["trees"]["trees"][1]
+    );
+    for bad in [
+        "?limit=0",
+        "?limit=1000",
+        "?tree=1&limit=2",
+        "?tree=100000",
+        "?page=2",
+    ] {
+        let answer = call(
+            &app,
+            Method::GET,
+            &format!("/models/reg/weights{bad}"),
+            None,
+        )
+        .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}: {}",
+            answer.text
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_tree_files_and_pairings_are_422() {
+    let app = default_app().await;
+    let good: Value = serde_json::from_str(&model_file("xgb_reg.json")).unwrap();
+    let width = case("xgb_reg")["rows"][0].as_array().unwrap().len();
+    let truncated = model_file("xgb_reg.json")[..500].to_string();
+    let cases = [
+        json!({"kind": "xgboost", "feature_names": names(width), "model": truncated}),
+        json!({"kind": "xgboost", "feature_names": names(width)}),
+        json!({"kind": "lightgbm", "feature_names": names(width), "model": {"not": "text"}}),
+        json!({"kind": "lightgbm", "feature_names": names(width), "model": "tree\nversion=v4\n"}),
+        json!({"kind": "xgboost", "feature_names": names(width + 3), "model": good}),
+        json!({"kind": "linear", "feature_names": ["a"], "params": {"coefficients": [1.0]}, "model": good}),
+    ];
+    for spec in cases {
+        let answer = call(&app, Method::PUT, "/models/bad", Some(spec)).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            answer.text
+        );
+        assert_eq!(answer.json["error"]["code"], "invalid_model");
+    }
+    let spec = json!({"kind": "xgboost", "feature_names": names(width), "model": good});
+    call(&app, Method::PUT, "/models/reg", Some(spec)).await;
+    let row = case("xgb_reg")["rows"][0].clone();
+    for (body, code) in [
+        (
+            json!({"instances": [row], "method": "linear_shap"}),
+            "method_not_supported",
+        ),
+        (
+            json!({"instances": [row], "method": "tree_interventional"}),
+            "invalid_argument",
+        ),
+        (
+            json!({"instances": [row], "output_space": "probability"}),
+            "invalid_argument",
+        ),
+    ] {
+        let answer = call(
+            &app,
+            Method::POST,
+            "/models/reg/explain",
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            answer.text
+        );
+        assert_eq!(answer.json["error"]["code"], code, "{body}");
+    }
+    let interactions_elsewhere = call(
+        &app,
+        Method::POST,
+        "/models/house-prices/explain",
+        Some(json!({"instances": [common::house()], "interactions": true})),
+    )
+    .await;
+    assert_eq!(
+        interactions_elsewhere.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+}

@@ -1,0 +1,196 @@
+//! Malformed, truncated or unsupported model files must be `InvalidModel` errors
+//! whose message names the problem, never panics.
+
+use explaind::core::CoreError;
+use explaind::formats::{lightgbm, xgboost};
+use serde_json::Value;
+
+fn fixture(name: &str) -> String {
+    let path = format!("{}/tests/fixtures/trees/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(path).expect("fixture")
+}
+
+fn assert_invalid<T: std::fmt::Debug>(result: Result<T, CoreError>, needle: &str) {
+    match result {
+        Err(CoreError::InvalidModel(message)) => assert!(
+            message.contains(needle),
+            "message '{message}' does not mention '{needle}'"
+        ),
+        other => panic!("expected InvalidModel mentioning '{needle}', got {other:?}"),
+    }
+}
+
+/// The XGBoost fixture with `edit` applied to its JSON.
+fn xgb_edited(edit: impl FnOnce(&mut Value)) -> Vec<u8> {
+    let mut doc: Value = serde_json::from_str(&fixture("xgb_bin.json")).expect("json");
+    edit(&mut doc);
+    serde_json::to_vec(&doc).expect("serialise")
+}
+
+/// A change to an XGBoost document.
+type Edit = Box<dyn FnOnce(&mut Value)>;
+
+fn first_tree(doc: &mut Value) -> &mut Value {
+    &mut doc["learner"]["gradient_booster"]["model"]["trees"][0]
+}
+
+#[test]
+fn xgboost_bad_files() {
+    let text = fixture("xgb_bin.json");
+    assert_invalid(
+        xgboost::parse(&text.as_bytes()[..text.len() / 2]),
+        "not an XGBoost JSON",
+    );
+    assert_invalid(xgboost::parse(b"[1, 2, 3]"), "learner");
+    assert_invalid(xgboost::parse(b""), "not an XGBoost JSON");
+    let cases: Vec<(Edit, &str)> = vec![
+        (
+            Box::new(|d| d["learner"]["learner_model_param"]["num_feature"] = Value::from(vec![1])),
+            "num_feature",
+        ),
+        (
+            Box::new(|d| first_tree(d)["left_children"][0] = Value::from(999)),
+            "not a node index",
+        ),
+        (
+            Box::new(|d| first_tree(d)["left_children"][1] = Value::from(0)),
+            "reached twice",
+        ),
+        (
+            Box::new(|d| first_tree(d)["split_indices"][0] = Value::from(99)),
+            "feature 99",
+        ),
+        (
+            Box::new(|d| first_tree(d)["split_conditions"] = Value::from("x")),
+            "split_conditions",
+        ),
+        (
+            Box::new(|d| first_tree(d)["right_children"] = Value::from(vec![1, 2])),
+            "right_children has 2 entries",
+        ),
+        (
+            Box::new(|d| d["learner"]["gradient_booster"]["name"] = Value::from("gblinear")),
+            "gblinear",
+        ),
+        (
+            Box::new(|d| d["learner"]["gradient_booster"]["name"] = Value::from("dart")),
+            "dart",
+        ),
+        (
+            Box::new(|d| d["learner"]["objective"]["name"] = Value::from("rank:pairwise")),
+            "rank:pairwise",
+        ),
+        (
+            Box::new(|d| d["learner"]["learner_model_param"]["base_score"] = Value::from("[abc]")),
+            "base_score",
+        ),
+        (
+            Box::new(|d| {
+                first_tree(d)["tree_param"]["size_leaf_vector"] = Value::from("3");
+            }),
+            "multi-target",
+        ),
+        (
+            Box::new(|d| {
+                d["learner"]["gradient_booster"]["model"]["tree_info"][0] = Value::from(5)
+            }),
+            "output 5",
+        ),
+    ];
+    for (edit, needle) in cases {
+        assert_invalid(xgboost::parse(&xgb_edited(edit)), needle);
+    }
+}
+
+#[test]
+fn xgboost_base_score_forms() {
+    // A number, a plain string and a bracketed list all mean the same probability.
+    for form in [
+        Value::from(0.25),
+        Value::from("0.25"),
+        Value::from("[2.5E-1]"),
+    ] {
+        let bytes = xgb_edited(|d| d["learner"]["learner_model_param"]["base_score"] = form);
+        let model = xgboost::parse(&bytes).expect("parse");
+        assert!((model.base()[0] - (0.25f64 / 0.75).ln()).abs() < 1e-12);
+    }
+}
+
+#[test]
+fn lightgbm_bad_files() {
+    let text = fixture("lgb_bin.txt");
+    let cut = text.find("Tree=3").expect("tree 3");
+    assert_invalid(lightgbm::parse(&text[..cut]), "truncated");
+    assert_invalid(lightgbm::parse(""), "not a LightGBM");
+    assert_invalid(lightgbm::parse("{\"learner\": 1}"), "not a LightGBM");
+    // Edit the first occurrence of a line.
+    let edited = |from: &str, to: &str| text.replacen(from, to, 1);
+    let first_line = |key: &str| {
+        let start = text.find(&format!("\n{key}=")).expect("key") + 1;
+        let end = start + text[start..].find('\n').expect("eol");
+        text[start..end].to_string()
+    };
+    assert_invalid(
+        lightgbm::parse(&edited("is_linear=0", "is_linear=1")),
+        "linear trees",
+    );
+    assert_invalid(
+        lightgbm::parse(&edited(
+            "objective=binary sigmoid:1",
+            "objective=lambdarank",
+        )),
+        "lambdarank",
+    );
+    assert_invalid(
+        lightgbm::parse(&edited(
+            "objective=binary sigmoid:1",
+            "objective=binary sigmoid:2",
+        )),
+        "sigmoid",
+    );
+    let split_feature = first_line("split_feature");
+    let bad_feature = split_feature.replacen("split_feature=", "split_feature=99 ", 1);
+    let bad_feature = bad_feature.rsplit_once(' ').expect("words").0.to_string();
+    assert_invalid(
+        lightgbm::parse(&edited(&split_feature, &bad_feature)),
+        "feature 99",
+    );
+    let left = first_line("left_child");
+    let n = left.split_whitespace().count();
+    // Child 0 again from split 1: the root is reached twice.
+    let cycle = format!("left_child=1 0{}", " -1".repeat(n - 2));
+    assert_invalid(lightgbm::parse(&edited(&left, &cycle)), "reached twice");
+    let out_of_range = left.replacen("left_child=", "left_child=77 ", 1);
+    let out_of_range = out_of_range.rsplit_once(' ').expect("words").0.to_string();
+    assert_invalid(
+        lightgbm::parse(&edited(&left, &out_of_range)),
+        "out of range",
+    );
+    let decision = first_line("decision_type");
+    assert_invalid(
+        lightgbm::parse(&edited(&decision, "decision_type=x")),
+        "decision_type",
+    );
+    assert_invalid(
+        lightgbm::parse(&edited("leaf_value=", "leaf_value=1 ")),
+        "leaf_value",
+    );
+}
+
+#[test]
+fn lightgbm_single_leaf_tree() {
+    let text = "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\n\
+                max_feature_idx=1\nobjective=regression\nfeature_names=a b\n\n\
+                Tree=0\nnum_leaves=1\nnum_cat=0\nsplit_feature=\nsplit_gain=\nthreshold=\n\
+                decision_type=\nleft_child=\nright_child=\nleaf_value=1.5\nleaf_weight=\n\
+                leaf_count=\ninternal_value=\ninternal_weight=\ninternal_count=\nis_linear=0\n\
+                shrinkage=1\n\n\nend of trees\n";
+    let model = lightgbm::parse(text).expect("parse");
+    use explaind::core::models::{Model, OutputSpace};
+    let x = ndarray::array![[0.0, 1.0]];
+    assert_eq!(model.predict(x.view(), OutputSpace::Raw)[[0, 0]], 1.5);
+    assert_eq!(
+        model.feature_names(),
+        Some(&["a".to_string(), "b".to_string()][..])
+    );
+}
