@@ -85,6 +85,7 @@ pub fn house_prices_spec() -> CoreResult<ModelSpec> {
                 .map(|r| r.into_iter().map(Some).collect())
                 .collect(),
         ),
+        model: None,
         description: Some(
             "Least-squares regression of sale price (CAD) on lot size, rooms and location; \
              Windsor, Ontario, 1987 (Anglin and Gencay 1996)"

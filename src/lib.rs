@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - [`core`]: the numeric core (models, explainers, global summaries); no HTTP, no async.
+//! - [`formats`]: readers of other tools' model files (ONNX): bytes in, core types out.
 //! - [`spec`]: registration documents and their validation into core models.
 //! - [`explainer`]: which algorithm answers which pairing of method and model.
 //! - [`summary`]: the global importance summary and the weight dump of a model.
@@ -20,6 +21,7 @@ pub mod config;
 pub mod core;
 pub mod demo;
 pub mod explainer;
+pub mod formats;
 pub mod http;
 pub mod metrics;
 pub mod registry;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::core::models::mlp::MlpParams;
+use crate::core::models::text::TextClassifierParams;
 use crate::core::models::{check_rows, HostedModel, LinearModel, Link, Model};
 use crate::core::stats::Reference;
 use crate::core::{CoreError, CoreResult};
@@ -19,22 +20,28 @@ use crate::core::{CoreError, CoreResult};
 pub const MAX_BACKGROUND_ROWS: usize = 100_000;
 
 /// The model kinds explaind can host.
-pub const KINDS: &[&str] = &["linear", "logistic", "mlp"];
+pub const KINDS: &[&str] = &["linear", "logistic", "mlp", "text_classifier", "onnx"];
 
 /// A model registration document.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
-    /// Model family: `linear`, `logistic` or `mlp`.
+    /// Model family: `linear`, `logistic`, `mlp`, `text_classifier` or `onnx` (a
+    /// feed-forward network in `model`, hosted as an `mlp`).
     pub kind: String,
-    /// Input feature names, in column order.
+    /// Input feature names, in column order. Text classifiers may leave it out: their
+    /// numeric inputs are the pooled embedding dimensions, named `emb_0`, `emb_1`, ….
+    /// ONNX models too: `x0`, `x1`, ….
+    #[serde(default)]
     pub feature_names: Vec<String>,
     /// Output names; defaults depend on the kind (class names for classifiers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_names: Option<Vec<String>>,
     /// Kind-specific parameters. Linear and logistic: `coefficients`, `intercept`,
     /// `classes`. MLP: `layers` (each `weights` fan_in × fan_out, `bias`, `activation`),
-    /// optional `scaler` (`mean`, `scale`) and `input_shape`.
+    /// optional `scaler` (`mean`, `scale`) and `input_shape`. Text classifiers:
+    /// `vocabulary` (lowercase words), `embeddings` (one row per word) and `head` (an
+    /// MLP's params taking the pooled embedding).
     #[serde(default)]
     #[schema(value_type = Object)]
     pub params: serde_json::Value,
@@ -43,6 +50,9 @@ pub struct ModelSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Vec<f64>>>)]
     pub background: Option<Vec<Vec<Option<f64>>>>,
+    /// Kind `onnx`: the ONNX file, base64-encoded (RFC 4648, padded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     /// Free text shown in listings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -94,10 +104,22 @@ pub struct BuiltModel {
 /// # Errors
 /// [`CoreError::InvalidModel`] naming the first thing wrong.
 pub fn build(spec: &ModelSpec) -> CoreResult<BuiltModel> {
-    check_feature_names(&spec.feature_names)?;
+    let is_text = spec.kind == "text_classifier";
+    let is_onnx = spec.kind == "onnx";
+    let named_later = (is_text || is_onnx) && spec.feature_names.is_empty();
+    if !named_later {
+        check_feature_names(&spec.feature_names)?;
+    }
+    if spec.model.is_some() && !is_onnx {
+        return Err(CoreError::InvalidModel(
+            "`model` (an encoded file) is for kind 'onnx'".into(),
+        ));
+    }
     let (model, default_outputs) = match spec.kind.as_str() {
         "linear" | "logistic" => build_linear(spec)?,
         "mlp" => build_mlp(spec)?,
+        "text_classifier" => build_text(spec)?,
+        "onnx" => build_onnx(spec)?,
         other => {
             return Err(CoreError::InvalidModel(format!(
                 "unknown kind '{other}'; known kinds: {}",
@@ -106,10 +128,16 @@ pub fn build(spec: &ModelSpec) -> CoreResult<BuiltModel> {
         }
     };
     let n_features = model.as_model().n_features();
-    if n_features != spec.feature_names.len() {
+    let feature_names = if named_later {
+        let prefix = if is_text { "emb_" } else { "x" };
+        (0..n_features).map(|j| format!("{prefix}{j}")).collect()
+    } else {
+        spec.feature_names.clone()
+    };
+    if n_features != feature_names.len() {
         return Err(CoreError::InvalidModel(format!(
             "the model has {n_features} input(s) but {} feature name(s) were given",
-            spec.feature_names.len()
+            feature_names.len()
         )));
     }
     let output_names = match &spec.output_names {
@@ -127,12 +155,18 @@ pub fn build(spec: &ModelSpec) -> CoreResult<BuiltModel> {
         None => default_outputs,
     };
     let reference = match &spec.background {
+        Some(_) if is_text => {
+            return Err(CoreError::InvalidModel(
+                "text classifiers take no background: attributions start from the empty text"
+                    .into(),
+            ))
+        }
         Some(rows) => Some(build_reference(&model, rows)?),
         None => None,
     };
     Ok(BuiltModel {
         model,
-        feature_names: spec.feature_names.clone(),
+        feature_names,
         output_names,
         reference,
     })
@@ -239,13 +273,43 @@ fn build_mlp(spec: &ModelSpec) -> CoreResult<(HostedModel, Vec<String>)> {
     let params: MlpParams = serde_json::from_value(spec.params.clone())
         .map_err(|e| CoreError::InvalidModel(format!("params: {e}")))?;
     let mlp = params.validate()?;
+    let outputs = default_output_names(&mlp);
+    Ok((HostedModel::Mlp(mlp), outputs))
+}
+
+/// `positive`, `class_k`, `output` or `output_k`, by the network's link and width.
+fn default_output_names(mlp: &crate::core::models::Mlp) -> Vec<String> {
     let n_out = mlp.n_outputs();
-    let outputs = match mlp.link() {
+    match mlp.link() {
         Link::Logistic if n_out == 1 => vec!["positive".to_string()],
         Link::Logistic | Link::Softmax => (0..n_out).map(|k| format!("class_{k}")).collect(),
         _ if n_out == 1 => vec!["output".to_string()],
         _ => (0..n_out).map(|k| format!("output_{k}")).collect(),
-    };
+    }
+}
+
+fn build_text(spec: &ModelSpec) -> CoreResult<(HostedModel, Vec<String>)> {
+    let params: TextClassifierParams = serde_json::from_value(spec.params.clone())
+        .map_err(|e| CoreError::InvalidModel(format!("params: {e}")))?;
+    let text = params.validate()?;
+    let outputs = default_output_names(text.head());
+    Ok((HostedModel::Text(text), outputs))
+}
+
+fn build_onnx(spec: &ModelSpec) -> CoreResult<(HostedModel, Vec<String>)> {
+    if !spec.params.is_null() {
+        return Err(CoreError::InvalidModel(
+            "kind 'onnx' takes the network from `model`, not `params`".into(),
+        ));
+    }
+    let encoded = spec.model.as_deref().ok_or_else(|| {
+        CoreError::InvalidModel("kind 'onnx' needs `model`: the ONNX file in base64".into())
+    })?;
+    let bytes = crate::formats::base64::decode(encoded)
+        .map_err(|e| CoreError::InvalidModel(format!("model: {e}")))?;
+    let converted = crate::formats::onnx::convert(&bytes)?;
+    let mlp = converted.params.validate()?;
+    let outputs = default_output_names(&mlp);
     Ok((HostedModel::Mlp(mlp), outputs))
 }
 

@@ -95,7 +95,7 @@ pub fn global_summary(entry: &ModelEntry, max_rows: usize) -> CoreResult<GlobalS
             mean_attribution: imp.mean_attribution,
             importance_by_output: imp.by_output,
             standardized_coefficients: match &built.model {
-                HostedModel::Mlp(_) => None,
+                HostedModel::Mlp(_) | HostedModel::Text(_) => None,
                 HostedModel::Linear(m) => Some(
                     m.coefficients()
                         .column(j)
@@ -145,6 +145,19 @@ pub struct WeightsView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub mlp: Option<mlp_weights::WeightsView>,
+    /// Text classifiers: the size of the embedding table (`mlp` then describes the
+    /// head). Single words' vectors and neighbours: `/weights/embeddings?word=`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embeddings: Option<EmbeddingTable>,
+}
+
+/// The shape of a text classifier's embedding table.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EmbeddingTable {
+    /// Number of vocabulary words (rows).
+    pub vocabulary: usize,
+    /// Embedding dimensions (columns).
+    pub dim: usize,
 }
 
 /// Column statistics of the background.
@@ -210,10 +223,18 @@ pub fn weights(entry: &ModelEntry) -> WeightsView {
     });
     let mlp = match &built.model {
         HostedModel::Mlp(m) => Some(mlp_weights::weights_view(m, Some(10))),
+        HostedModel::Text(m) => Some(mlp_weights::weights_view(m.head(), Some(10))),
         HostedModel::Linear(_) => None,
     };
+    let embeddings = match &built.model {
+        HostedModel::Text(m) => Some(EmbeddingTable {
+            vocabulary: m.vocabulary_size(),
+            dim: m.embeddings().ncols(),
+        }),
+        HostedModel::Mlp(_) | HostedModel::Linear(_) => None,
+    };
     let linear = match &built.model {
-        HostedModel::Mlp(_) => None,
+        HostedModel::Mlp(_) | HostedModel::Text(_) => None,
         HostedModel::Linear(m) => Some(LinearWeights {
             intercepts: m.intercept().to_vec(),
             coefficients: built
@@ -236,5 +257,6 @@ pub fn weights(entry: &ModelEntry) -> WeightsView {
         background,
         linear,
         mlp,
+        embeddings,
     }
 }

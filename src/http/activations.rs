@@ -89,6 +89,8 @@ pub struct ActivationCurvesResponse {
 fn mlp_of(entry: &ModelEntry) -> Result<&Mlp, ApiError> {
     match &entry.built.model {
         HostedModel::Mlp(m) => Ok(m),
+        // The head, on pooled embeddings (features emb_0 …).
+        HostedModel::Text(m) => Ok(m.head()),
         HostedModel::Linear(_) => Err(ApiError::Core(CoreError::MethodNotSupported {
             method: "activations".into(),
             kind: entry.built.model.kind(),

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorBody};
 use super::extract::Json;
 use super::instances;
+use super::texts::{self, TextExplainResponse};
 use super::AppState;
 use crate::core::explain::integrated_gradients::IgOptions;
 use crate::core::explain::{Explanation, Method};
@@ -62,9 +63,15 @@ pub struct ExplainRequest {
     #[serde(default)]
     pub model: Option<String>,
     /// Rows to explain: arrays in feature order, or objects keyed by feature name.
-    /// `null` marks a missing value (tree models only).
+    /// `null` marks a missing value (tree models only). For a text classifier, rows
+    /// are pooled embeddings (`emb_0` …); send `texts` instead to explain words.
+    #[serde(default)]
     #[schema(value_type = Vec<Object>)]
     pub instances: Vec<serde_json::Value>,
+    /// Text classifiers: the texts to explain, instead of `instances`. The answer is
+    /// a `TextExplainResponse`: per-token attributions and the unknown words.
+    #[serde(default)]
+    pub texts: Option<Vec<String>>,
     /// `auto` (default: the exact method for the model's family) or a method name.
     #[serde(default)]
     pub method: Option<String>,
@@ -164,11 +171,21 @@ pub struct ExplainResponse {
     pub note: Option<String>,
 }
 
+/// The answer to an explain request: per feature for `instances`, per token for `texts`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ExplainAnswer {
+    /// Attributions to features.
+    Features(ExplainResponse),
+    /// Attributions to the words of texts.
+    Texts(TextExplainResponse),
+}
+
 /// Explain instances with a model named in the body.
 #[utoipa::path(post, path = "/explain", tag = "explain",
     request_body = ExplainRequest,
     responses(
-        (status = 200, description = "Explanations", body = ExplainResponse),
+        (status = 200, description = "Explanations", body = ExplainAnswer),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 404, description = "No such model", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
@@ -176,7 +193,7 @@ pub struct ExplainResponse {
 pub async fn explain_any(
     State(state): State<AppState>,
     Json(request): Json<ExplainRequest>,
-) -> Result<axum::Json<ExplainResponse>, ApiError> {
+) -> Result<axum::Json<ExplainAnswer>, ApiError> {
     let name = request.model.clone().ok_or_else(|| {
         ApiError::InvalidRequest(
             "missing field `model`: POST /explain needs the model's name".into(),
@@ -190,7 +207,7 @@ pub async fn explain_any(
     params(("name" = String, Path, description = "Model name")),
     request_body = ExplainRequest,
     responses(
-        (status = 200, description = "Explanations", body = ExplainResponse),
+        (status = 200, description = "Explanations", body = ExplainAnswer),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 404, description = "No such model", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
@@ -199,7 +216,7 @@ pub async fn explain_model(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Json(request): Json<ExplainRequest>,
-) -> Result<axum::Json<ExplainResponse>, ApiError> {
+) -> Result<axum::Json<ExplainAnswer>, ApiError> {
     if let Some(other) = request.model.as_deref().filter(|m| *m != name) {
         return Err(ApiError::InvalidRequest(format!(
             "the body names model '{other}' but the path names '{name}'"
@@ -212,12 +229,11 @@ async fn explain(
     state: AppState,
     name: &str,
     request: ExplainRequest,
-) -> Result<axum::Json<ExplainResponse>, ApiError> {
+) -> Result<axum::Json<ExplainAnswer>, ApiError> {
     let entry = state
         .registry
         .get(name)
         .ok_or_else(|| ApiError::ModelNotFound(name.to_string()))?;
-    let x = instances::to_matrix(&request.instances, &entry.built, state.config.max_instances)?;
     let method: Method = request.method.as_deref().unwrap_or("auto").parse()?;
     let output = match &request.output {
         None => OutputChoice::Predicted,
@@ -230,6 +246,16 @@ async fn explain(
         space: space.into(),
         options: request.options()?,
     };
+    if let Some(texts) = request.texts {
+        if !request.instances.is_empty() {
+            return Err(ApiError::InvalidRequest(
+                "send either `instances` or `texts`, not both".into(),
+            ));
+        }
+        let answer = texts::explain(&state, &entry, texts, args).await?;
+        return Ok(axum::Json(ExplainAnswer::Texts(answer)));
+    }
+    let x = instances::to_matrix(&request.instances, &entry.built, state.config.max_instances)?;
     let job_entry = entry.clone();
     let outcome = state
         .run_blocking(move || explainer::explain(&job_entry.built, x.view(), &args))
@@ -237,7 +263,9 @@ async fn explain(
     state
         .metrics
         .count_explanations(name, outcome.method.as_str(), outcome.explanations.len());
-    Ok(axum::Json(respond(&entry, outcome, space)))
+    Ok(axum::Json(ExplainAnswer::Features(respond(
+        &entry, outcome, space,
+    ))))
 }
 
 fn output_index(entry: &ModelEntry, output: &OutputRef) -> Result<usize, ApiError> {
@@ -312,8 +340,12 @@ fn dto(e: Explanation, outputs: &[String]) -> ExplanationDto {
 #[serde(deny_unknown_fields)]
 pub struct PredictRequest {
     /// Rows, as in explain requests.
+    #[serde(default)]
     #[schema(value_type = Vec<Object>)]
     pub instances: Vec<serde_json::Value>,
+    /// Text classifiers: texts to predict, instead of `instances`.
+    #[serde(default)]
+    pub texts: Option<Vec<String>>,
     /// `probability` (default for classifiers) or `raw` (default, and only choice, for regressions).
     #[serde(default)]
     pub output_space: Option<SpaceName>,
@@ -352,7 +384,6 @@ pub async fn predict_model(
         .registry
         .get(&name)
         .ok_or_else(|| ApiError::ModelNotFound(name.clone()))?;
-    let x = instances::to_matrix(&request.instances, &entry.built, state.config.max_instances)?;
     let link = entry.built.model.as_model().link();
     let space = match request.output_space {
         Some(SpaceName::Probability) if !link.has_probability() => {
@@ -365,16 +396,22 @@ pub async fn predict_model(
         None if link.has_probability() => SpaceName::Probability,
         None => SpaceName::Raw,
     };
-    let job_entry = entry.clone();
-    let predictions = state
-        .run_blocking(move || {
-            job_entry
-                .built
-                .model
-                .as_model()
-                .predict(x.view(), space.into())
-        })
-        .await?;
+    let predictions = match request.texts {
+        Some(_) if !request.instances.is_empty() => {
+            return Err(ApiError::InvalidRequest(
+                "send either `instances` or `texts`, not both".into(),
+            ))
+        }
+        Some(t) => texts::predict(&state, &entry, t, space.into()).await?,
+        None => {
+            let x =
+                instances::to_matrix(&request.instances, &entry.built, state.config.max_instances)?;
+            let job = entry.clone();
+            state
+                .run_blocking(move || job.built.model.as_model().predict(x.view(), space.into()))
+                .await?
+        }
+    };
     Ok(axum::Json(PredictResponse {
         model: entry.name.clone(),
         version: entry.version,

@@ -13,6 +13,7 @@ pub mod instances;
 pub mod models;
 pub mod openapi;
 pub mod ops;
+pub mod texts;
 pub mod weights;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -139,6 +140,7 @@ pub fn app(state: AppState) -> Router {
         .merge(global::router())
         .merge(weights::router())
         .merge(activations::router())
+        .merge(texts::router())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(

@@ -5,7 +5,7 @@
 
 use utoipa::OpenApi;
 
-use super::{activations, error, explain, global, models, ops, weights};
+use super::{activations, error, explain, global, models, ops, texts, weights};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -30,6 +30,7 @@ use super::{activations, error, explain, global, models, ops, weights};
         global::get_global,
         global::get_global_all,
         weights::get_weights,
+        texts::get_embeddings,
         activations::post_activations,
         activations::get_activation_summary,
         activations::get_activation_curves,

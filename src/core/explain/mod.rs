@@ -27,6 +27,9 @@ pub enum Method {
     GradientXInput,
     /// |∇f(x)|: sensitivities, not additive (differentiable models; see [`gradients`]).
     Saliency,
+    /// Leave one word out and measure the change (text models; see
+    /// [`text_attribution`]).
+    Occlusion,
 }
 
 impl Method {
@@ -37,6 +40,7 @@ impl Method {
         Method::IntegratedGradients,
         Method::GradientXInput,
         Method::Saliency,
+        Method::Occlusion,
     ];
 
     /// The name used in requests and answers.
@@ -47,6 +51,7 @@ impl Method {
             Method::IntegratedGradients => "integrated_gradients",
             Method::GradientXInput => "gradient_x_input",
             Method::Saliency => "saliency",
+            Method::Occlusion => "occlusion",
         }
     }
 }

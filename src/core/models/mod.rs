@@ -14,6 +14,7 @@ use ndarray::{Array2, ArrayView2, Axis};
 use crate::core::{CoreError, CoreResult};
 pub use linear::LinearModel;
 pub use mlp::Mlp;
+pub use text::TextClassifier;
 
 /// How a model's raw outputs (margins) become the values users read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +150,15 @@ pub enum HostedModel {
     Linear(LinearModel),
     /// A multilayer perceptron, kind `"mlp"`.
     Mlp(Mlp),
+    /// A bag-of-embeddings text classifier, kind `"text_classifier"`.
+    ///
+    /// Its [`Model`] view is the head MLP on pooled embeddings (features `emb_0` …
+    /// `emb_{dim-1}`): a text model stays a model like any other for the routes that
+    /// work on numeric rows (weights, activations), while the text routes reach the
+    /// tokenizer and the embedding table through this variant. A separate registry
+    /// for text models would have duplicated registration, storage and versioning
+    /// for no gain.
+    Text(TextClassifier),
 }
 
 impl HostedModel {
@@ -157,6 +167,7 @@ impl HostedModel {
         match self {
             HostedModel::Linear(m) => m,
             HostedModel::Mlp(m) => m,
+            HostedModel::Text(m) => m.head(),
         }
     }
 
@@ -166,6 +177,7 @@ impl HostedModel {
         match self {
             HostedModel::Linear(_) => None,
             HostedModel::Mlp(m) => Some(m),
+            HostedModel::Text(m) => Some(m.head()),
         }
     }
 
@@ -174,13 +186,14 @@ impl HostedModel {
         match self {
             HostedModel::Linear(m) => m.kind(),
             HostedModel::Mlp(m) => m.kind(),
+            HostedModel::Text(m) => m.kind(),
         }
     }
 
     /// Whether inputs may contain NaN meaning "missing" (tree models route them).
     pub fn accepts_missing(&self) -> bool {
         match self {
-            HostedModel::Linear(_) | HostedModel::Mlp(_) => false,
+            HostedModel::Linear(_) | HostedModel::Mlp(_) | HostedModel::Text(_) => false,
         }
     }
 }
