@@ -242,22 +242,30 @@ pub async fn get_embeddings(
         .registry
         .get(&name)
         .ok_or(ApiError::ModelNotFound(name))?;
-    let text = explainer::text_model(&entry.built.model)?;
+    explainer::text_model(&entry.built.model)?;
     let k = query.k.unwrap_or(10);
     if k == 0 || k > MAX_NEIGHBOURS {
         return Err(ApiError::InvalidRequest(format!(
             "k must be between 1 and {MAX_NEIGHBOURS}"
         )));
     }
-    let vector = text
-        .embedding(&query.word)
-        .ok_or_else(|| ApiError::WordNotFound(query.word.clone()))?
-        .to_vec();
-    let neighbours = text
-        .nearest_words(&query.word, k)?
-        .into_iter()
-        .map(|(word, similarity)| Neighbour { word, similarity })
-        .collect();
+    let (job, word) = (entry.clone(), query.word.clone());
+    // A pass over the whole table: off the async workers, like explanations.
+    let (vector, neighbours) = state
+        .run_blocking(move || -> Result<_, ApiError> {
+            let text = explainer::text_model(&job.built.model)?;
+            let vector = text
+                .embedding(&word)
+                .ok_or_else(|| ApiError::WordNotFound(word.clone()))?
+                .to_vec();
+            let neighbours: Vec<Neighbour> = text
+                .nearest_words(&word, k)?
+                .into_iter()
+                .map(|(word, similarity)| Neighbour { word, similarity })
+                .collect();
+            Ok((vector, neighbours))
+        })
+        .await??;
     Ok(axum::Json(EmbeddingResponse {
         model: entry.name.clone(),
         version: entry.version,
