@@ -14,7 +14,9 @@
 //! dense layer, closed by the activation after them. The output is the graph's
 //! first float tensor output; for a classifier written by skl2onnx, the tensor that
 //! feeds its ZipMap or is named `probabilities`, so the label path (ArgMax,
-//! ArrayFeatureExtractor, …) is ignored. Anything else on the path is refused
+//! ArrayFeatureExtractor, …) is ignored; a binary classifier's `[1 − p, p]`
+//! (Sub from 1 and Concat after a one-unit Sigmoid) becomes a two-class softmax on
+//! `[0, z]`, which is the same function. Anything else on the path is refused
 //! naming the operator. The input must be one tensor whose dimensions after the
 //! batch dimension are fixed. Weights are read as f64 (float tensors widen exactly).
 
@@ -203,6 +205,9 @@ struct Builder {
     current: String,
     pending: Option<Affine>,
     layers: Vec<LayerParams>,
+    /// The value 1 − p after a one-unit sigmoid p, waiting for skl2onnx's
+    /// Concat(1 − p, p) of a binary classifier.
+    complement: Option<String>,
 }
 
 impl Builder {
@@ -212,7 +217,17 @@ impl Builder {
             current: input,
             pending: None,
             layers: Vec::new(),
+            complement: None,
         }
+    }
+
+    /// Whether the current value is the output of a one-unit sigmoid layer.
+    fn after_one_sigmoid(&self) -> bool {
+        self.pending.is_none()
+            && self
+                .layers
+                .last()
+                .is_some_and(|l| l.activation == "sigmoid" && l.bias.len() == 1)
     }
 
     fn apply(&mut self, node: &Node, inits: &HashMap<String, Tensor>) -> CoreResult<()> {
@@ -261,6 +276,29 @@ impl Builder {
                 pending.b += &b;
                 self.pending = Some(pending);
             }
+            // skl2onnx's binary classifier: [1 − σ(z), σ(z)] is softmax([0, z]).
+            "Sub" if self.after_one_sigmoid()
+                && node.inputs.get(1).is_some_and(|b| data_input(b))
+                && inits.get(first).is_some_and(|t| t.data == [1.0]) =>
+            {
+                self.complement = Some(out.clone());
+                return Ok(());
+            }
+            "Concat"
+                if self.complement.as_deref() == Some(first)
+                    && node.inputs.get(1).is_some_and(|b| data_input(b))
+                    && node.inputs.len() == 2
+                    && matches!(node.attrs.get("axis"), Some(Attr::Int(1 | -1))) =>
+            {
+                let last = self.layers.last_mut().expect("after_one_sigmoid held");
+                for row in &mut last.weights {
+                    row.insert(0, 0.0);
+                }
+                last.bias.insert(0, 0.0);
+                last.activation = "softmax".into();
+                self.width = 2;
+                self.complement = None;
+            }
             "Relu" | "Sigmoid" | "Tanh" | "Softmax" if data_input(first) => {
                 if op == "Softmax" {
                     match node.attrs.get("axis") {
@@ -272,6 +310,7 @@ impl Builder {
                     Some(p) => p,
                     None => Affine::identity(self.width)?,
                 };
+                self.width = pending.w.ncols();
                 self.layers.push(pending.into_layer(&op.to_lowercase()));
             }
             other => {
