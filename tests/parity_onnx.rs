@@ -57,12 +57,10 @@ fn converted_networks_predict_what_onnxruntime_computes() {
 
 #[test]
 fn unsupported_operators_are_refused_by_name() {
-    for (name, op) in [("torch_leaky", "'LeakyRelu'")] {
-        let (bytes, doc) = load(name);
-        assert_eq!(doc["expect"], "refused");
-        let err = onnx::convert(&bytes).unwrap_err().to_string();
-        assert!(err.contains(op), "{name}: {err}");
-    }
+    let (bytes, doc) = load("torch_leaky");
+    assert_eq!(doc["expect"], "refused");
+    let err = onnx::convert(&bytes).unwrap_err().to_string();
+    assert!(err.contains("'LeakyRelu'"), "{err}");
 }
 
 #[test]
