@@ -221,3 +221,28 @@ async fn text_errors_are_json_and_clear() {
         assert_eq!(answer.json["error"]["code"], code, "{body}");
     }
 }
+
+#[tokio::test]
+async fn text_registrations_are_checked() {
+    let (app, f) = app_with_foods().await;
+    let mut with_background = f["spec"].clone();
+    with_background["background"] = json!([vec![0.0; 16]]);
+    let mut bad_head = f["spec"].clone();
+    bad_head["params"]["head"]["layers"][0]["weights"] = json!([[1.0]]);
+    let mut upper = f["spec"].clone();
+    upper["params"]["vocabulary"][0] = json!("The");
+    let linear_with_file = json!({
+        "kind": "linear", "feature_names": ["a"], "params": {"coefficients": [1.0]},
+        "model": "AAAA"
+    });
+    for spec in [with_background, bad_head, upper, linear_with_file] {
+        let answer = call(&app, Method::PUT, "/models/other", Some(spec)).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            answer.text
+        );
+        assert_eq!(answer.json["error"]["code"], "invalid_model");
+    }
+}

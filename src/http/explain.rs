@@ -255,6 +255,11 @@ async fn explain(
         let answer = texts::explain(&state, &entry, texts, args).await?;
         return Ok(axum::Json(ExplainAnswer::Texts(answer)));
     }
+    if request.instances.is_empty() && explainer::text_model(&entry.built.model).is_ok() {
+        return Err(ApiError::InvalidInput(
+            "this text classifier explains `texts`: send {\"texts\": [\"...\"]}".into(),
+        ));
+    }
     let x = instances::to_matrix(&request.instances, &entry.built, state.config.max_instances)?;
     let job_entry = entry.clone();
     let outcome = state
