@@ -14,8 +14,8 @@
 //! - [`server`]: start-up, serving and graceful shutdown.
 //! - [`config`]: the command-line and environment configuration.
 //!
-//! Dependencies point one way: `http → registry → spec → core`; the core imports
-//! nothing above it.
+//! Dependencies point one way: `http → registry → spec → core` and `formats → core`;
+//! the core imports nothing above it.
 
 pub mod config;
 pub mod core;
