@@ -10,11 +10,12 @@ use ndarray::{Array2, ArrayView2, Axis};
 use crate::core::explain::groups::FeatureGroups;
 use crate::core::explain::integrated_gradients::{self, IgOptions};
 use crate::core::explain::sampling::{self, SamplingParams};
+use crate::core::explain::text_attribution::{self, TextExplanation};
 use crate::core::explain::{
     explain_agnostic, gradients, linear_shap, quality, tree_interventional, tree_shap, Explanation,
     Method,
 };
-use crate::core::models::{check_rows, HostedModel, Model, OutputSpace};
+use crate::core::models::{check_rows, HostedModel, Mlp, Model, OutputSpace, TextClassifier};
 use crate::core::stats::Reference;
 use crate::core::{CoreError, CoreResult};
 use crate::spec::BuiltModel;
@@ -69,7 +70,7 @@ pub struct Outcome {
 pub fn default_method(model: &HostedModel) -> Method {
     match model {
         HostedModel::Linear(_) => Method::LinearShap,
-        HostedModel::Mlp(_) => Method::IntegratedGradients,
+        HostedModel::Mlp(_) | HostedModel::Text(_) => Method::IntegratedGradients,
         HostedModel::Trees(_) => Method::TreePathDependent,
     }
 }
@@ -91,17 +92,15 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
         (HostedModel::Linear(m), Method::LinearShap) => {
             linear_shap::explain(m, reference(model, method)?, x, &outputs, space)?
         }
-        (HostedModel::Mlp(m), Method::IntegratedGradients) => {
-            let ig = &args.options.ig;
-            let reference = reference_or_baseline(model, method, ig.baseline.as_deref())?;
-            integrated_gradients::explain(m, &reference, x, &outputs, space, ig)?
-        }
-        (HostedModel::Mlp(m), Method::GradientXInput) => {
-            gradients::gradient_x_input(m, x, &outputs, space)?
-        }
-        (HostedModel::Mlp(m), Method::Saliency) => {
-            gradients::saliency(m, reference(model, method)?, x, &outputs, space)?
-        }
+        (
+            HostedModel::Mlp(m),
+            Method::IntegratedGradients | Method::GradientXInput | Method::Saliency,
+        ) => explain_network(m, model, x, &outputs, method, args)?,
+        // Numeric rows of a text classifier are pooled embeddings: its head explains them.
+        (
+            HostedModel::Text(t),
+            Method::IntegratedGradients | Method::GradientXInput | Method::Saliency,
+        ) => explain_network(t.head(), model, x, &outputs, method, args)?,
         (_, Method::ExactShapley | Method::KernelShap | Method::PermutationShap | Method::Lime) => {
             let mut params = args.options.sampling.clone();
             params.output_space = space;
@@ -130,13 +129,28 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
             tree_interventional::explain(m, reference(model, method)?, x, &outputs, space)?
         }
         (
-            model @ (HostedModel::Linear(_) | HostedModel::Mlp(_) | HostedModel::Trees(_)),
+            model @ HostedModel::Linear(_),
+            method @ (Method::IntegratedGradients
+            | Method::GradientXInput
+            | Method::Saliency
+            | Method::Occlusion
+            | Method::TreePathDependent
+            | Method::TreeInterventional),
+        )
+        | (
+            model @ (HostedModel::Mlp(_) | HostedModel::Text(_)),
+            method @ (Method::LinearShap
+            | Method::Occlusion
+            | Method::TreePathDependent
+            | Method::TreeInterventional),
+        )
+        | (
+            model @ HostedModel::Trees(_),
             method @ (Method::LinearShap
             | Method::IntegratedGradients
             | Method::GradientXInput
             | Method::Saliency
-            | Method::TreePathDependent
-            | Method::TreeInterventional),
+            | Method::Occlusion),
         ) => {
             return Err(CoreError::MethodNotSupported {
                 method: method.to_string(),
@@ -218,6 +232,133 @@ fn score_quality(
     Ok(())
 }
 
+/// The word attributions of a batch of texts and the method that produced them.
+#[derive(Debug, Clone)]
+pub struct TextOutcome {
+    /// The method actually used (never `Auto`).
+    pub method: Method,
+    /// One explanation per text, in order.
+    pub explanations: Vec<TextExplanation>,
+}
+
+/// Explain each text with a text classifier: integrated gradients on the embeddings
+/// (the default) or occlusion.
+///
+/// # Errors
+/// [`CoreError::InvalidArgument`] when the model is not a text classifier;
+/// [`CoreError::MethodNotSupported`] for another method; whatever the algorithm
+/// reports for bad arguments.
+pub fn explain_texts(
+    model: &BuiltModel,
+    texts: &[String],
+    args: &ExplainArgs,
+) -> CoreResult<TextOutcome> {
+    let text = text_model(&model.model)?;
+    let method = match args.method {
+        Method::Auto => default_method(&model.model),
+        m => m,
+    };
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let outputs = match args.output {
+        OutputChoice::Index(k) => vec![k; texts.len()],
+        OutputChoice::Predicted if text.head().n_outputs() == 1 => vec![0; texts.len()],
+        OutputChoice::Predicted => argmax_rows(&text.predict_texts(&refs, OutputSpace::Raw)),
+    };
+    let explanations = refs
+        .iter()
+        .zip(outputs)
+        .map(|(t, k)| match method {
+            Method::IntegratedGradients => {
+                text_attribution::integrated_gradients(text, t, k, args.space, &args.options.ig)
+            }
+            Method::Occlusion => text_attribution::occlusion(text, t, k, args.space),
+            Method::Auto
+            | Method::LinearShap
+            | Method::GradientXInput
+            | Method::Saliency
+            | Method::ExactShapley
+            | Method::KernelShap
+            | Method::PermutationShap
+            | Method::Lime
+            | Method::TreePathDependent
+            | Method::TreeInterventional => Err(CoreError::MethodNotSupported {
+                method: method.to_string(),
+                kind: model.model.kind(),
+            }),
+        })
+        .collect::<CoreResult<Vec<_>>>()?;
+    Ok(TextOutcome {
+        method,
+        explanations,
+    })
+}
+
+/// The text classifier inside `model`.
+///
+/// # Errors
+/// [`CoreError::InvalidArgument`] for any other family.
+pub fn text_model(model: &HostedModel) -> CoreResult<&TextClassifier> {
+    match model {
+        HostedModel::Text(t) => Ok(t),
+        HostedModel::Linear(_) | HostedModel::Mlp(_) | HostedModel::Trees(_) => {
+            Err(CoreError::InvalidArgument(format!(
+                "`texts` are for text classifiers; this '{}' model takes `instances`",
+                model.kind()
+            )))
+        }
+    }
+}
+
+fn argmax_rows(raw: &Array2<f64>) -> Vec<usize> {
+    raw.axis_iter(Axis(0))
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .fold((0, f64::NEG_INFINITY), |best, (k, &v)| {
+                    if v > best.1 {
+                        (k, v)
+                    } else {
+                        best
+                    }
+                })
+                .0
+        })
+        .collect()
+}
+
+/// The gradient methods on a network `m` (an MLP, or a text classifier's head).
+fn explain_network(
+    m: &Mlp,
+    model: &BuiltModel,
+    x: ArrayView2<f64>,
+    outputs: &[usize],
+    method: Method,
+    args: &ExplainArgs,
+) -> CoreResult<Vec<Explanation>> {
+    let space = args.space;
+    match method {
+        Method::IntegratedGradients => {
+            let ig = &args.options.ig;
+            let reference = reference_or_baseline(model, method, ig.baseline.as_deref())?;
+            integrated_gradients::explain(m, &reference, x, outputs, space, ig)
+        }
+        Method::GradientXInput => gradients::gradient_x_input(m, x, outputs, space),
+        Method::Saliency => gradients::saliency(m, reference(model, method)?, x, outputs, space),
+        Method::Auto
+        | Method::LinearShap
+        | Method::Occlusion
+        | Method::ExactShapley
+        | Method::KernelShap
+        | Method::PermutationShap
+        | Method::Lime
+        | Method::TreePathDependent
+        | Method::TreeInterventional => Err(CoreError::MethodNotSupported {
+            method: method.to_string(),
+            kind: model.model.kind(),
+        }),
+    }
+}
+
 fn reference(model: &BuiltModel, method: Method) -> CoreResult<&Reference> {
     model.reference.as_ref().ok_or_else(|| {
         CoreError::InvalidArgument(format!(
@@ -260,23 +401,6 @@ fn resolve_outputs(
             model.n_outputs()
         ))),
         OutputChoice::Predicted if model.n_outputs() == 1 => Ok(vec![0; x.nrows()]),
-        OutputChoice::Predicted => {
-            let raw = model.predict_raw(x);
-            Ok(raw
-                .axis_iter(Axis(0))
-                .map(|row| {
-                    row.iter()
-                        .enumerate()
-                        .fold((0, f64::NEG_INFINITY), |best, (k, &v)| {
-                            if v > best.1 {
-                                (k, v)
-                            } else {
-                                best
-                            }
-                        })
-                        .0
-                })
-                .collect())
-        }
+        OutputChoice::Predicted => Ok(argmax_rows(&model.predict_raw(x))),
     }
 }

@@ -4,7 +4,8 @@
 //! - [`charts`]: SVG pictures (bars, waterfall, heat map): data in, SVG out; no HTTP.
 //! - [`core`]: the numeric core (models, explainers, global summaries); no HTTP, no async.
 //! - [`spec`]: registration documents and their validation into core models.
-//! - [`formats`]: readers for model files (XGBoost JSON, LightGBM text): bytes in, core types out.
+//! - [`formats`]: readers of other tools' model files (XGBoost JSON, LightGBM text, ONNX):
+//!   bytes in, core types out.
 //! - [`explainer`]: which algorithm answers which pairing of method and model.
 //! - [`summary`]: the global importance summary and the weight dump of a model.
 //! - [`registry`]: the only shared mutable state, name → `Arc<ModelEntry>`.
@@ -15,9 +16,10 @@
 //! - [`server`]: start-up, serving and graceful shutdown.
 //! - [`config`]: the command-line and environment configuration.
 //!
-//! Dependencies point one way: `http → registry → spec → core`; the core imports
-//! nothing above it. Pictures: `http → charts::views → summary`; the generic charts
-//! (`svg`, `scale`, `bars`, `waterfall`, `heatmap`) import nothing of the service.
+//! Dependencies point one way: `http → registry → spec → core` and `formats → core`;
+//! the core imports nothing above it. Pictures: `http → charts::views → summary`; the
+//! generic charts (`svg`, `scale`, `bars`, `waterfall`, `heatmap`) import nothing of
+//! the service.
 
 pub mod charts;
 pub mod config;

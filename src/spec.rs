@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::core::models::mlp::MlpParams;
+use crate::core::models::text::TextClassifierParams;
 use crate::core::models::{check_rows, HostedModel, LinearModel, Link, Model};
 use crate::core::stats::Reference;
 use crate::core::{CoreError, CoreResult};
@@ -20,16 +21,27 @@ use crate::formats;
 pub const MAX_BACKGROUND_ROWS: usize = 100_000;
 
 /// The model kinds explaind can host.
-pub const KINDS: &[&str] = &["linear", "logistic", "mlp", "xgboost", "lightgbm"];
+pub const KINDS: &[&str] = &[
+    "linear",
+    "logistic",
+    "mlp",
+    "xgboost",
+    "lightgbm",
+    "text_classifier",
+    "onnx",
+];
 
 /// A model registration document.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
-    /// Model family: `linear`, `logistic`, `mlp`, `xgboost` or `lightgbm`.
+    /// Model family: `linear`, `logistic`, `mlp`, `xgboost`, `lightgbm`,
+    /// `text_classifier` or `onnx` (a feed-forward network in `model`, hosted as an
+    /// `mlp`).
     pub kind: String,
-    /// Input feature names, in column order. Tree model files that carry names may
-    /// leave this out.
+    /// Input feature names, in column order. May be left out by tree model files that
+    /// carry names, by text classifiers (their numeric inputs are the pooled embedding
+    /// dimensions, `emb_0`, `emb_1`, …) and by ONNX models (`x0`, `x1`, …).
     #[serde(default)]
     pub feature_names: Vec<String>,
     /// Output names; defaults depend on the kind (class names for classifiers).
@@ -37,12 +49,15 @@ pub struct ModelSpec {
     pub output_names: Option<Vec<String>>,
     /// Kind-specific parameters. Linear and logistic: `coefficients`, `intercept`,
     /// `classes`. MLP: `layers` (each `weights` fan_in × fan_out, `bias`, `activation`),
-    /// optional `scaler` (`mean`, `scale`) and `input_shape`.
+    /// optional `scaler` (`mean`, `scale`) and `input_shape`. Text classifiers:
+    /// `vocabulary` (lowercase words), `embeddings` (one row per word) and `head` (an
+    /// MLP's params taking the pooled embedding).
     #[serde(default)]
     #[schema(value_type = Object)]
     pub params: serde_json::Value,
     /// The model file of `xgboost` (the JSON document `Booster.save_model` writes, as
-    /// an object or a string) and `lightgbm` models (the text, as a string).
+    /// an object or a string), `lightgbm` (the text, as a string) and `onnx` models
+    /// (the file, base64-encoded: RFC 4648, padded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub model: Option<serde_json::Value>,
@@ -102,9 +117,9 @@ pub struct BuiltModel {
 /// # Errors
 /// [`CoreError::InvalidModel`] naming the first thing wrong.
 pub fn build(spec: &ModelSpec) -> CoreResult<BuiltModel> {
-    if spec.model.is_some() && !matches!(spec.kind.as_str(), "xgboost" | "lightgbm") {
+    if spec.model.is_some() && !matches!(spec.kind.as_str(), "xgboost" | "lightgbm" | "onnx") {
         return Err(CoreError::InvalidModel(format!(
-            "`model` (a model file) is for xgboost and lightgbm models, not {}",
+            "`model` (a model file) is for xgboost, lightgbm and onnx models, not {}",
             spec.kind
         )));
     }
@@ -112,6 +127,8 @@ pub fn build(spec: &ModelSpec) -> CoreResult<BuiltModel> {
         "linear" | "logistic" => build_linear(spec)?,
         "mlp" => build_mlp(spec)?,
         "xgboost" | "lightgbm" => build_trees(spec)?,
+        "text_classifier" => build_text(spec)?,
+        "onnx" => build_onnx(spec)?,
         other => {
             return Err(CoreError::InvalidModel(format!(
                 "unknown kind '{other}'; known kinds: {}",
@@ -119,15 +136,19 @@ pub fn build(spec: &ModelSpec) -> CoreResult<BuiltModel> {
             )))
         }
     };
+    let n_features = model.as_model().n_features();
     let feature_names = match (&model, spec.feature_names.is_empty()) {
         (HostedModel::Trees(m), true) => m
             .feature_names()
             .map(<[String]>::to_vec)
             .unwrap_or_default(),
+        (HostedModel::Text(_), true) => (0..n_features).map(|j| format!("emb_{j}")).collect(),
+        (HostedModel::Mlp(_), true) if spec.kind == "onnx" => {
+            (0..n_features).map(|j| format!("x{j}")).collect()
+        }
         _ => spec.feature_names.clone(),
     };
     check_feature_names(&feature_names)?;
-    let n_features = model.as_model().n_features();
     if n_features != feature_names.len() {
         return Err(CoreError::InvalidModel(format!(
             "the model has {n_features} input(s) but {} feature name(s) were given",
@@ -149,6 +170,12 @@ pub fn build(spec: &ModelSpec) -> CoreResult<BuiltModel> {
         None => default_outputs,
     };
     let reference = match &spec.background {
+        Some(_) if matches!(model, HostedModel::Text(_)) => {
+            return Err(CoreError::InvalidModel(
+                "text classifiers take no background: attributions start from the empty text"
+                    .into(),
+            ))
+        }
         Some(rows) => Some(build_reference(&model, rows)?),
         None => None,
     };
@@ -312,6 +339,35 @@ fn default_output_names(link: Link, n_out: usize) -> Vec<String> {
         _ if n_out == 1 => vec!["output".to_string()],
         _ => (0..n_out).map(|k| format!("output_{k}")).collect(),
     }
+}
+
+fn build_text(spec: &ModelSpec) -> CoreResult<(HostedModel, Vec<String>)> {
+    let params: TextClassifierParams = serde_json::from_value(spec.params.clone())
+        .map_err(|e| CoreError::InvalidModel(format!("params: {e}")))?;
+    let text = params.validate()?;
+    let outputs = default_output_names(text.head().link(), text.head().n_outputs());
+    Ok((HostedModel::Text(text), outputs))
+}
+
+fn build_onnx(spec: &ModelSpec) -> CoreResult<(HostedModel, Vec<String>)> {
+    if !spec.params.is_null() {
+        return Err(CoreError::InvalidModel(
+            "kind 'onnx' takes the network from `model`, not `params`".into(),
+        ));
+    }
+    let encoded = spec
+        .model
+        .as_ref()
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| {
+            CoreError::InvalidModel("kind 'onnx' needs `model`: the ONNX file in base64".into())
+        })?;
+    let bytes = crate::formats::base64::decode(encoded)
+        .map_err(|e| CoreError::InvalidModel(format!("model: {e}")))?;
+    let converted = crate::formats::onnx::convert(&bytes)?;
+    let mlp = converted.params.validate()?;
+    let outputs = default_output_names(mlp.link(), mlp.n_outputs());
+    Ok((HostedModel::Mlp(mlp), outputs))
 }
 
 /// Turn JSON rows (null = missing) into a matrix, checked against the model.

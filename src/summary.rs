@@ -95,7 +95,7 @@ pub fn global_summary(entry: &ModelEntry, max_rows: usize) -> CoreResult<GlobalS
     let importances = importance::mean_abs(&per_output, built.feature_names.len());
     let split_stats = match &built.model {
         HostedModel::Trees(m) => Some(m.split_importance()),
-        HostedModel::Linear(_) | HostedModel::Mlp(_) => None,
+        HostedModel::Linear(_) | HostedModel::Mlp(_) | HostedModel::Text(_) => None,
     };
     let mut features: Vec<FeatureSummary> = importances
         .into_iter()
@@ -108,7 +108,7 @@ pub fn global_summary(entry: &ModelEntry, max_rows: usize) -> CoreResult<GlobalS
             splits: split_stats.as_ref().map(|s| s[j].splits),
             gain: split_stats.as_ref().map(|s| s[j].total_gain),
             standardized_coefficients: match &built.model {
-                HostedModel::Mlp(_) | HostedModel::Trees(_) => None,
+                HostedModel::Mlp(_) | HostedModel::Trees(_) | HostedModel::Text(_) => None,
                 HostedModel::Linear(m) => Some(
                     m.coefficients()
                         .column(j)
@@ -161,6 +161,19 @@ pub struct WeightsView {
     /// Tree ensembles: a summary and one page of trees (`?offset=&limit=` or `?tree=`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trees: Option<TreeWeights>,
+    /// Text classifiers: the size of the embedding table (`mlp` then describes the
+    /// head). Single words' vectors and neighbours: `/weights/embeddings?word=`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embeddings: Option<EmbeddingTable>,
+}
+
+/// The shape of a text classifier's embedding table.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EmbeddingTable {
+    /// Number of vocabulary words (rows).
+    pub vocabulary: usize,
+    /// Embedding dimensions (columns).
+    pub dim: usize,
 }
 
 /// Column statistics of the background.
@@ -229,14 +242,22 @@ pub fn weights(entry: &ModelEntry, page: TreePage) -> WeightsView {
     });
     let mlp = match &built.model {
         HostedModel::Mlp(m) => Some(mlp_weights::weights_view(m, Some(10))),
+        HostedModel::Text(m) => Some(mlp_weights::weights_view(m.head(), Some(10))),
         HostedModel::Linear(_) | HostedModel::Trees(_) => None,
     };
     let trees = match &built.model {
         HostedModel::Trees(m) => Some(tree_weights(m, page)),
-        HostedModel::Linear(_) | HostedModel::Mlp(_) => None,
+        HostedModel::Linear(_) | HostedModel::Mlp(_) | HostedModel::Text(_) => None,
+    };
+    let embeddings = match &built.model {
+        HostedModel::Text(m) => Some(EmbeddingTable {
+            vocabulary: m.vocabulary_size(),
+            dim: m.embeddings().ncols(),
+        }),
+        HostedModel::Mlp(_) | HostedModel::Linear(_) | HostedModel::Trees(_) => None,
     };
     let linear = match &built.model {
-        HostedModel::Mlp(_) | HostedModel::Trees(_) => None,
+        HostedModel::Mlp(_) | HostedModel::Trees(_) | HostedModel::Text(_) => None,
         HostedModel::Linear(m) => Some(LinearWeights {
             intercepts: m.intercept().to_vec(),
             coefficients: built
@@ -260,6 +281,7 @@ pub fn weights(entry: &ModelEntry, page: TreePage) -> WeightsView {
         linear,
         mlp,
         trees,
+        embeddings,
     }
 }
 

@@ -95,6 +95,8 @@ fn mlp_of(entry: &ModelEntry) -> Result<&Mlp, ApiError> {
                 kind: entry.built.model.kind(),
             }))
         }
+        // The head, on pooled embeddings (features emb_0 …).
+        HostedModel::Text(m) => Ok(m.head()),
     }
 }
 

@@ -45,6 +45,9 @@ pub enum ApiError {
     /// No model of that name.
     #[error("no model named '{0}'")]
     ModelNotFound(String),
+    /// A word outside a text classifier's vocabulary.
+    #[error("'{0}' is not in the model's vocabulary")]
+    WordNotFound(String),
     /// No such route.
     #[error("no route {0}")]
     RouteNotFound(String),
@@ -108,6 +111,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::ModelNotFound(_) => (StatusCode::NOT_FOUND, "model_not_found"),
             ApiError::RouteNotFound(_) => (StatusCode::NOT_FOUND, "route_not_found"),
+            ApiError::WordNotFound(_) => (StatusCode::NOT_FOUND, "word_not_found"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::InvalidInput(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
             ApiError::InvalidName(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_name"),

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorBody};
 use super::extract::Json;
 use super::instances;
+use super::texts::{self, TextExplainResponse};
 use super::AppState;
 use crate::core::explain::integrated_gradients::IgOptions;
 use crate::core::explain::sampling::SamplingParams;
@@ -67,9 +68,15 @@ pub struct ExplainRequest {
     #[serde(default)]
     pub model: Option<String>,
     /// Rows to explain: arrays in feature order, or objects keyed by feature name.
-    /// `null` marks a missing value (tree models only).
+    /// `null` marks a missing value (tree models only). For a text classifier, rows
+    /// are pooled embeddings (`emb_0` …); send `texts` instead to explain words.
+    #[serde(default)]
     #[schema(value_type = Vec<Object>)]
     pub instances: Vec<serde_json::Value>,
+    /// Text classifiers: the texts to explain, instead of `instances`. The answer is
+    /// a `TextExplainResponse`: per-token attributions and the unknown words.
+    #[serde(default)]
+    pub texts: Option<Vec<String>>,
     /// `auto` (default: the exact method for the model's family) or a method name.
     #[serde(default)]
     pub method: Option<String>,
@@ -251,11 +258,21 @@ pub struct ExplainResponse {
     pub note: Option<String>,
 }
 
+/// The answer to an explain request: per feature for `instances`, per token for `texts`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ExplainAnswer {
+    /// Attributions to features.
+    Features(ExplainResponse),
+    /// Attributions to the words of texts.
+    Texts(TextExplainResponse),
+}
+
 /// Explain instances with a model named in the body.
 #[utoipa::path(post, path = "/explain", tag = "explain",
     request_body = ExplainRequest,
     responses(
-        (status = 200, description = "Explanations", body = ExplainResponse),
+        (status = 200, description = "Explanations", body = ExplainAnswer),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 404, description = "No such model", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
@@ -263,13 +280,13 @@ pub struct ExplainResponse {
 pub async fn explain_any(
     State(state): State<AppState>,
     Json(request): Json<ExplainRequest>,
-) -> Result<axum::Json<ExplainResponse>, ApiError> {
+) -> Result<axum::Json<ExplainAnswer>, ApiError> {
     let name = request.model.clone().ok_or_else(|| {
         ApiError::InvalidRequest(
             "missing field `model`: POST /explain needs the model's name".into(),
         )
     })?;
-    Ok(axum::Json(explain(state, &name, request).await?.response))
+    Ok(axum::Json(explain_answer(state, &name, request).await?))
 }
 
 /// Explain instances with this model.
@@ -277,7 +294,7 @@ pub async fn explain_any(
     params(("name" = String, Path, description = "Model name")),
     request_body = ExplainRequest,
     responses(
-        (status = 200, description = "Explanations", body = ExplainResponse),
+        (status = 200, description = "Explanations", body = ExplainAnswer),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 404, description = "No such model", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
@@ -286,9 +303,9 @@ pub async fn explain_model(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Json(request): Json<ExplainRequest>,
-) -> Result<axum::Json<ExplainResponse>, ApiError> {
+) -> Result<axum::Json<ExplainAnswer>, ApiError> {
     check_body_names(&request, &name)?;
-    Ok(axum::Json(explain(state, &name, request).await?.response))
+    Ok(axum::Json(explain_answer(state, &name, request).await?))
 }
 
 /// On a model's own route the body may name the model too, but only the same one.
@@ -302,6 +319,53 @@ pub fn check_body_names(request: &ExplainRequest, name: &str) -> Result<(), ApiE
         ))),
         None => Ok(()),
     }
+}
+
+/// The answer to an explain request: word attributions for `texts`, feature
+/// attributions for `instances`.
+///
+/// # Errors
+/// As [`explain`], and both or neither of `texts` and `instances`.
+pub async fn explain_answer(
+    state: AppState,
+    name: &str,
+    mut request: ExplainRequest,
+) -> Result<ExplainAnswer, ApiError> {
+    let Some(texts) = request.texts.take() else {
+        let entry = state
+            .registry
+            .get(name)
+            .ok_or_else(|| ApiError::ModelNotFound(name.to_string()))?;
+        if request.instances.is_empty() && explainer::text_model(&entry.built.model).is_ok() {
+            return Err(ApiError::InvalidInput(
+                "this text classifier explains `texts`: send {\"texts\": [\"...\"]}".into(),
+            ));
+        }
+        return Ok(ExplainAnswer::Features(
+            explain(state, name, request).await?.response,
+        ));
+    };
+    if !request.instances.is_empty() {
+        return Err(ApiError::InvalidRequest(
+            "send either `instances` or `texts`, not both".into(),
+        ));
+    }
+    let entry = state
+        .registry
+        .get(name)
+        .ok_or_else(|| ApiError::ModelNotFound(name.to_string()))?;
+    let args = ExplainArgs {
+        method: request.method.as_deref().unwrap_or("auto").parse()?,
+        output: match &request.output {
+            None => OutputChoice::Predicted,
+            Some(r) => OutputChoice::Index(output_index(&entry, r)?),
+        },
+        space: request.output_space.unwrap_or(SpaceName::Raw).into(),
+        options: request.options()?,
+    };
+    Ok(ExplainAnswer::Texts(
+        texts::explain(&state, &entry, texts, args).await?,
+    ))
 }
 
 /// An explanation answer with the checked inputs it explains.
@@ -457,8 +521,12 @@ fn dto(e: Explanation, outputs: &[String]) -> ExplanationDto {
 #[serde(deny_unknown_fields)]
 pub struct PredictRequest {
     /// Rows, as in explain requests.
+    #[serde(default)]
     #[schema(value_type = Vec<Object>)]
     pub instances: Vec<serde_json::Value>,
+    /// Text classifiers: texts to predict, instead of `instances`.
+    #[serde(default)]
+    pub texts: Option<Vec<String>>,
     /// `probability` (the default wherever a link applies: class probabilities, or a
     /// Poisson model's mean count) or `raw` (margins; the only choice for regressions).
     #[serde(default)]
@@ -507,7 +575,6 @@ pub(crate) async fn predict(
         .registry
         .get(&name)
         .ok_or_else(|| ApiError::ModelNotFound(name.clone()))?;
-    let x = instances::to_matrix(&request.instances, &entry.built, state.config.max_instances)?;
     // "probability" means after the link: class probabilities, or the mean count of
     // a Poisson model; only an identity link has nothing to transform.
     let transforms = entry.built.model.as_model().link() != crate::core::models::Link::Identity;
@@ -520,16 +587,22 @@ pub(crate) async fn predict(
         None if transforms => SpaceName::Probability,
         None => SpaceName::Raw,
     };
-    let job_entry = entry.clone();
-    let predictions = state
-        .run_blocking(move || {
-            job_entry
-                .built
-                .model
-                .as_model()
-                .predict(x.view(), space.into())
-        })
-        .await?;
+    let predictions = match request.texts {
+        Some(_) if !request.instances.is_empty() => {
+            return Err(ApiError::InvalidRequest(
+                "send either `instances` or `texts`, not both".into(),
+            ))
+        }
+        Some(t) => texts::predict(&state, &entry, t, space.into()).await?,
+        None => {
+            let x =
+                instances::to_matrix(&request.instances, &entry.built, state.config.max_instances)?;
+            let job = entry.clone();
+            state
+                .run_blocking(move || job.built.model.as_model().predict(x.view(), space.into()))
+                .await?
+        }
+    };
     Ok(axum::Json(PredictResponse {
         model: entry.name.clone(),
         version: entry.version,

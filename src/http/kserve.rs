@@ -10,7 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
-use super::explain::{self, ExplainRequest, ExplainResponse, PredictRequest, PredictResponse};
+use super::explain::{self, ExplainAnswer, ExplainRequest, PredictRequest, PredictResponse};
 use super::extract::Json;
 use super::AppState;
 
@@ -39,7 +39,7 @@ pub enum VerbResponse {
     /// `:predict`.
     Predict(PredictResponse),
     /// `:explain`.
-    Explain(ExplainResponse),
+    Explain(ExplainAnswer),
 }
 
 /// Whether a model is registered and explaind ready.
@@ -82,12 +82,13 @@ pub async fn post_model_verb(
     })?;
     match verb {
         "explain" => {
-            let answer = explain::explain(state, name, request).await?;
-            Ok(axum::Json(VerbResponse::Explain(answer.response)))
+            let answer = explain::explain_answer(state, name, request).await?;
+            Ok(axum::Json(VerbResponse::Explain(answer)))
         }
         "predict" => {
             let request = PredictRequest {
                 instances: request.instances,
+                texts: request.texts,
                 output_space: request.output_space,
             };
             let answer = explain::predict(state, name.to_string(), request).await?;

@@ -16,6 +16,7 @@ pub mod kserve;
 pub mod models;
 pub mod openapi;
 pub mod ops;
+pub mod texts;
 pub mod weights;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -142,6 +143,7 @@ pub fn app(state: AppState) -> Router {
         .merge(kserve::router())
         .merge(charts::router())
         .merge(dashboard::router())
+        .merge(texts::router())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(

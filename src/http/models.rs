@@ -1,7 +1,8 @@
 //! Model registration and listing: `/models` and `/models/{name}`.
 
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
+use axum::http::{header, StatusCode};
 use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
@@ -9,7 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::Json;
+use super::extract::{Json, Query};
 use super::AppState;
 use crate::config::Config;
 use crate::registry::ModelEntry;
@@ -102,23 +103,98 @@ pub async fn get_model(
     Ok(axum::Json(ModelInfo::of(&entry)))
 }
 
+/// Query of a raw model upload (`Content-Type: application/octet-stream`).
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UploadQuery {
+    /// Raw uploads: the file's kind; only `onnx`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Raw uploads: feature names, comma-separated (default `x0`, `x1`, …).
+    #[serde(default)]
+    pub feature_names: Option<String>,
+    /// Raw uploads: output names, comma-separated.
+    #[serde(default)]
+    pub output_names: Option<String>,
+    /// Raw uploads: free text shown in listings.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// An ONNX file, as the body of a raw upload (documentation only).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct OnnxFile(pub Vec<u8>);
+
+/// The registration document a request carries: the JSON body, or for
+/// `application/octet-stream` a file described by the query (the file is kept in
+/// the document base64-encoded, so it is stored and reloaded like any model).
+async fn spec_of(query: UploadQuery, request: Request) -> Result<ModelSpec, ApiError> {
+    let raw = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/octet-stream"));
+    if !raw {
+        if query.kind.is_some() || query.feature_names.is_some() || query.output_names.is_some() {
+            return Err(ApiError::InvalidRequest(
+                "query parameters describe raw uploads (Content-Type: application/octet-stream)"
+                    .into(),
+            ));
+        }
+        return Ok(Json::<ModelSpec>::from_request(request, &()).await?.0);
+    }
+    let kind = query.kind.unwrap_or_default();
+    if kind != "onnx" {
+        return Err(ApiError::InvalidRequest(format!(
+            "raw uploads need ?kind=onnx (got '{kind}')"
+        )));
+    }
+    let body = Bytes::from_request(request, &()).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge("model file is larger than the configured limit".into())
+        } else {
+            ApiError::BadJson(e.body_text())
+        }
+    })?;
+    let split = |s: String| s.split(',').map(|p| p.trim().to_string()).collect();
+    Ok(ModelSpec {
+        kind,
+        feature_names: query.feature_names.map(split).unwrap_or_default(),
+        output_names: query.output_names.map(split),
+        params: serde_json::Value::Null,
+        background: None,
+        model: Some(serde_json::Value::String(crate::formats::base64::encode(
+            &body,
+        ))),
+        description: query.description,
+    })
+}
+
 /// Register a model, or replace it (the version grows by one). With a model
-/// directory configured, the answer comes only after the model is on disk.
+/// directory configured, the answer comes only after the model is on disk. The
+/// body is a JSON registration document, or an ONNX file sent raw with
+/// `Content-Type: application/octet-stream` and `?kind=onnx`.
 #[utoipa::path(put, path = "/models/{name}", tag = "models",
-    params(("name" = String, Path, description = "Model name: letters, digits, '-', '_', '.'")),
-    request_body = ModelSpec,
+    params(("name" = String, Path, description = "Model name: letters, digits, '-', '_', '.'"),
+        UploadQuery),
+    request_body(content(
+        (ModelSpec = "application/json"),
+        (OnnxFile = "application/octet-stream"))),
     responses(
         (status = 201, description = "Registered", body = ModelInfo),
         (status = 200, description = "Replaced", body = ModelInfo),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 413, description = "Body over the model size limit", body = ErrorBody),
-        (status = 422, description = "Invalid name or model", body = ErrorBody),
+        (status = 415, description = "Neither JSON nor application/octet-stream", body = ErrorBody),
+        (status = 422, description = "Invalid name or model (an ONNX operator outside the supported set is named)", body = ErrorBody),
         (status = 500, description = "The model store could not be written; nothing changed", body = ErrorBody)))]
 pub async fn put_model(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Json(spec): Json<ModelSpec>,
+    Query(query): Query<UploadQuery>,
+    request: Request,
 ) -> Result<(StatusCode, axum::Json<ModelInfo>), ApiError> {
+    let spec = spec_of(query, request).await?;
     let (entry, created) = state.registry.put(&name, spec).await?;
     tracing::info!(model = %name, version = entry.version, "model registered");
     let status = if created {

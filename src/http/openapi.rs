@@ -6,7 +6,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{activations, charts, dashboard, error, explain, global, kserve, models, ops, weights};
+use super::{
+    activations, charts, dashboard, error, explain, global, kserve, models, ops, texts, weights,
+};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -31,6 +33,7 @@ use super::{activations, charts, dashboard, error, explain, global, kserve, mode
         global::get_global,
         global::get_global_all,
         weights::get_weights,
+        texts::get_embeddings,
         activations::post_activations,
         activations::get_activation_summary,
         activations::get_activation_curves,

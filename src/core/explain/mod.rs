@@ -60,6 +60,9 @@ pub enum Method {
     TreePathDependent,
     /// Exact interventional TreeSHAP against the model's background rows.
     TreeInterventional,
+    /// Leave one word out and measure the change (text models; see
+    /// [`text_attribution`]).
+    Occlusion,
 }
 
 impl Method {
@@ -76,6 +79,7 @@ impl Method {
         Method::Lime,
         Method::TreePathDependent,
         Method::TreeInterventional,
+        Method::Occlusion,
     ];
 
     /// Whether the method works on any model through batch predictions alone
@@ -91,7 +95,8 @@ impl Method {
             | Method::GradientXInput
             | Method::Saliency
             | Method::TreePathDependent
-            | Method::TreeInterventional => false,
+            | Method::TreeInterventional
+            | Method::Occlusion => false,
         }
     }
 
@@ -109,6 +114,7 @@ impl Method {
             Method::Lime => "lime",
             Method::TreePathDependent => "tree_path_dependent",
             Method::TreeInterventional => "tree_interventional",
+            Method::Occlusion => "occlusion",
         }
     }
 }
@@ -215,7 +221,8 @@ pub fn explain_agnostic(
         | Method::GradientXInput
         | Method::Saliency
         | Method::TreePathDependent
-        | Method::TreeInterventional => Err(CoreError::InvalidArgument(format!(
+        | Method::TreeInterventional
+        | Method::Occlusion => Err(CoreError::InvalidArgument(format!(
             "method '{method}' is not model-agnostic"
         ))),
     }

@@ -15,6 +15,7 @@ use ndarray::{Array2, ArrayView2, Axis};
 use crate::core::{CoreError, CoreResult};
 pub use linear::LinearModel;
 pub use mlp::Mlp;
+pub use text::TextClassifier;
 pub use trees::TreeEnsemble;
 
 /// How a model's raw outputs (margins) become the values users read.
@@ -153,6 +154,15 @@ pub enum HostedModel {
     Mlp(Mlp),
     /// An XGBoost or LightGBM tree ensemble (the kind is in [`TreeEnsemble::kind`]).
     Trees(TreeEnsemble),
+    /// A bag-of-embeddings text classifier, kind `"text_classifier"`.
+    ///
+    /// Its [`Model`] view is the head MLP on pooled embeddings (features `emb_0` …
+    /// `emb_{dim-1}`): a text model stays a model like any other for the routes that
+    /// work on numeric rows (weights, activations), while the text routes reach the
+    /// tokenizer and the embedding table through this variant. A separate registry
+    /// for text models would have duplicated registration, storage and versioning
+    /// for no gain.
+    Text(TextClassifier),
 }
 
 impl HostedModel {
@@ -162,6 +172,7 @@ impl HostedModel {
             HostedModel::Linear(m) => m,
             HostedModel::Mlp(m) => m,
             HostedModel::Trees(m) => m,
+            HostedModel::Text(m) => m.head(),
         }
     }
 
@@ -171,6 +182,7 @@ impl HostedModel {
         match self {
             HostedModel::Linear(_) | HostedModel::Trees(_) => None,
             HostedModel::Mlp(m) => Some(m),
+            HostedModel::Text(m) => Some(m.head()),
         }
     }
 
@@ -180,13 +192,14 @@ impl HostedModel {
             HostedModel::Linear(m) => m.kind(),
             HostedModel::Mlp(m) => m.kind(),
             HostedModel::Trees(m) => m.kind(),
+            HostedModel::Text(m) => m.kind(),
         }
     }
 
     /// Whether inputs may contain NaN meaning "missing" (tree models route them).
     pub fn accepts_missing(&self) -> bool {
         match self {
-            HostedModel::Linear(_) | HostedModel::Mlp(_) => false,
+            HostedModel::Linear(_) | HostedModel::Mlp(_) | HostedModel::Text(_) => false,
             HostedModel::Trees(_) => true,
         }
     }

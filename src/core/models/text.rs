@@ -143,6 +143,17 @@ impl TextClassifier {
         &self.embeddings
     }
 
+    /// The embedding of `word` (lowercased), or `None` outside the vocabulary.
+    pub fn embedding(&self, word: &str) -> Option<ArrayView1<'_, f64>> {
+        let id = *self.index.get(&word.to_lowercase())?;
+        Some(self.embeddings.row(id))
+    }
+
+    /// Number of vocabulary words.
+    pub fn vocabulary_size(&self) -> usize {
+        self.words.len()
+    }
+
     /// Split `text` into lowercase words and look each up.
     pub fn tokenize(&self, text: &str) -> Tokenized {
         let mut out = Tokenized {
