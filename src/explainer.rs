@@ -66,6 +66,31 @@ pub struct Outcome {
     pub interactions: Option<Vec<Array2<f64>>>,
 }
 
+/// A rough count of the multiply-adds an explanation of `rows` rows costs, for
+/// deciding whether it is worth handing to the blocking pool. Only the exact linear
+/// case is small enough to tell; everything else counts as large.
+pub fn cost(model: &BuiltModel, args: &ExplainArgs, rows: usize) -> usize {
+    let method = match args.method {
+        Method::Auto => default_method(&model.model),
+        m => m,
+    };
+    match (&model.model, method, args.options.full_quality) {
+        (HostedModel::Linear(m), Method::LinearShap, false) => {
+            rows.saturating_mul(m.n_features() * m.n_outputs() * 4)
+        }
+        _ => usize::MAX,
+    }
+}
+
+/// A rough count of the multiply-adds a prediction of `rows` rows costs (linear
+/// models only; other families count as large).
+pub fn predict_cost(model: &BuiltModel, rows: usize) -> usize {
+    match &model.model {
+        HostedModel::Linear(m) => rows.saturating_mul(m.n_features() * m.n_outputs()),
+        HostedModel::Mlp(_) | HostedModel::Trees(_) | HostedModel::Text(_) => usize::MAX,
+    }
+}
+
 /// The method `Auto` stands for on this model.
 pub fn default_method(model: &HostedModel) -> Method {
     match model {

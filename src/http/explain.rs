@@ -408,8 +408,9 @@ pub async fn explain(
     };
     let seed = args.options.sampling.seed;
     let job_entry = entry.clone();
+    let cost = explainer::cost(&entry.built, &args, x.nrows());
     let (outcome, inputs) = state
-        .run_blocking(move || {
+        .run_sized(cost, move || {
             let outcome = explainer::explain(&job_entry.built, x.view(), &args);
             outcome.map(|o| (o, x))
         })
@@ -598,8 +599,11 @@ pub(crate) async fn predict(
             let x =
                 instances::to_matrix(&request.instances, &entry.built, state.config.max_instances)?;
             let job = entry.clone();
+            let cost = explainer::predict_cost(&entry.built, x.nrows());
             state
-                .run_blocking(move || job.built.model.as_model().predict(x.view(), space.into()))
+                .run_sized(cost, move || {
+                    job.built.model.as_model().predict(x.view(), space.into())
+                })
                 .await?
         }
     };

@@ -37,9 +37,21 @@ use crate::metrics::Metrics;
 use crate::registry::Registry;
 use error::ApiError;
 
-/// What every handler can reach. Cheap to clone: all `Arc`s.
+/// What every handler can reach: one `Arc`, so the clones each middleware layer and
+/// handler takes cost a single reference count. Fields are reached through `Deref`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The state behind [`AppState`].
+pub struct Shared {
     /// Registered models.
     pub registry: Arc<Registry>,
     /// The configuration the server started with.
@@ -60,7 +72,7 @@ impl AppState {
     /// State around a registry, not yet ready.
     pub fn new(config: Config, registry: Registry, tokens: auth::Tokens) -> Self {
         let permits = config.effective_explain_concurrency();
-        AppState {
+        AppState(Arc::new(Shared {
             tokens: Arc::new(tokens),
             explain_pending: Arc::default(),
             registry: Arc::new(registry),
@@ -68,7 +80,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             ready: Arc::new(AtomicBool::new(false)),
             explain_permits: Arc::new(Semaphore::new(permits)),
-        }
+        }))
     }
 
     /// Whether the server should receive traffic.
@@ -79,6 +91,25 @@ impl AppState {
     /// Mark the server ready or not.
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::SeqCst);
+    }
+
+    /// Run work whose cost (in rough multiply-adds, see [`crate::explainer::cost`]) is
+    /// below [`INLINE_COST`] right here on the async worker, where a hand-off to the
+    /// blocking pool would cost more than the work; anything larger goes through
+    /// [`AppState::run_blocking`].
+    ///
+    /// # Errors
+    /// As [`AppState::run_blocking`].
+    pub async fn run_sized<T, F>(&self, cost: usize, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        if cost <= INLINE_COST {
+            Ok(work())
+        } else {
+            self.run_blocking(work).await
+        }
     }
 
     /// Run CPU-heavy work on the blocking pool, at most `explain_concurrency` at a
@@ -110,6 +141,9 @@ impl AppState {
             .map_err(|e| ApiError::Internal(format!("explanation task failed: {e}")))
     }
 }
+
+/// Work below this many multiply-adds (tens of microseconds) runs inline.
+pub const INLINE_COST: usize = 20_000;
 
 /// Counts a job as pending for as long as it lives.
 struct PendingGuard<'a> {
