@@ -57,6 +57,7 @@ async function selectModel(name) {
   }
   const info = await (await fetch(path(name, ""))).json();
   const weights = await (await fetch(path(name, "weights"))).json();
+  if (name !== state.model) return; // another model was selected meanwhile
   state.info = info;
   $("model").hidden = false;
   $("model-name").textContent = `${info.name} (${info.kind}, version ${info.version})`;
@@ -64,8 +65,9 @@ async function selectModel(name) {
   buildForm(info, weights);
   show("explain-error", "");
   $("explain-result").hidden = true;
-  $("weights-scale").value = weights.background ? "standardized" : "raw";
+  weightChoices(weights);
   loadWeights();
+  loadActivations(weights);
   await pollGlobal();
   state.timer = setInterval(pollGlobal, POLL_MS);
 }
@@ -124,9 +126,40 @@ async function pollGlobal() {
     `${summary.rows} rows, ${summary.method}; updated ${now}`;
 }
 
+// What weights.svg can draw for this model, as query strings: coefficients on two
+// scales for linear models; each layer's matrix, and the first layer's units as
+// images when the input has a two-dimensional shape, for networks.
+function weightChoices(weights) {
+  const choices = [];
+  if (weights.mlp) {
+    weights.mlp.layers.forEach((l, k) =>
+      choices.push([`layer=${k}`, `layer ${k} (${l.activation}) weight matrix`]));
+    if (weights.mlp.input_shape && weights.mlp.input_shape.length === 2) {
+      choices.push(["view=kernels", "first-layer units as images"]);
+    }
+  } else {
+    if (weights.background) choices.push(["scale=standardized", "standardized (\u00d7 std)"]);
+    choices.push(["scale=raw", "raw"]);
+  }
+  $("weights-choice").replaceChildren(...choices.map(([value, text]) => {
+    const option = document.createElement("option");
+    option.value = value;
+    option.textContent = text;
+    return option;
+  }));
+}
+
+// Networks with a background: the activation curves over what the layers see.
+function loadActivations(weights) {
+  const shown = Boolean(weights.mlp && weights.background);
+  $("activations").hidden = !shown;
+  $("activations-img").removeAttribute("src");
+  if (shown) $("activations-img").src = path(state.model, "activations.svg");
+}
+
 async function loadWeights() {
-  const scale = $("weights-scale").value;
-  const url = path(state.model, `weights.svg?scale=${scale}`);
+  const choice = $("weights-choice").value;
+  const url = path(state.model, `weights.svg?${choice}`);
   const response = await fetch(url);
   if (!response.ok) {
     show("weights-error", await errorText(response));
@@ -176,5 +209,5 @@ async function explain(event) {
 }
 
 $("explain-form").addEventListener("submit", explain);
-$("weights-scale").addEventListener("change", loadWeights);
+$("weights-choice").addEventListener("change", loadWeights);
 loadModels().catch((err) => { $("models").textContent = `cannot list models: ${err}`; });

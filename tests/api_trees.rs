@@ -288,3 +288,49 @@ async fn bad_tree_files_and_pairings_are_422() {
         StatusCode::UNPROCESSABLE_ENTITY
     );
 }
+
+#[tokio::test]
+async fn tree_weights_picture_shows_gain_and_split_count() {
+    let app = default_app().await;
+    let width = case("lgb_reg")["rows"][0].as_array().unwrap().len();
+    let spec = json!({"kind": "lightgbm", "feature_names": names(width), "model": model_file("lgb_reg.txt")});
+    call(&app, Method::PUT, "/models/reg", Some(spec)).await;
+    let global_weights = call(&app, Method::GET, "/models/reg/weights.svg", None).await;
+    assert_eq!(
+        global_weights.status,
+        StatusCode::OK,
+        "{}",
+        global_weights.text
+    );
+    let svg = roxmltree::Document::parse(&global_weights.text).expect("valid XML");
+    let bars: Vec<_> = svg
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("bar"))
+        .collect();
+    assert_eq!(
+        bars.len(),
+        2 * width,
+        "one gain bar and one split bar per feature"
+    );
+    // Split-count bars carry the counts the model's own statistics give: the sum of
+    // the split panel equals the number of internal nodes over all trees.
+    let weights = call(&app, Method::GET, "/models/reg/weights?limit=100", None).await;
+    let internal: usize = weights.json["trees"]["trees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let nodes = t["nodes"].as_array().unwrap();
+            nodes.iter().filter(|n| n["feature"].is_number()).count()
+        })
+        .sum();
+    let split_total: f64 = bars[width..]
+        .iter()
+        .map(|b| b.attribute("data-value").unwrap().parse::<f64>().unwrap())
+        .sum();
+    if weights.json["trees"]["total"].as_u64().unwrap() <= 100 && internal > 0 {
+        assert_eq!(split_total as usize, internal);
+    }
+    let bad = call(&app, Method::GET, "/models/reg/weights.svg?layer=0", None).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+}

@@ -1,6 +1,7 @@
 //! The dashboard in a real headless browser: start the server on a real socket,
 //! drive Debian's chromium through chromedriver, explain the pre-filled house and
-//! check the waterfall the page shows against the JSON explain answer.
+//! check the waterfall the page shows against the JSON explain answer; then select a
+//! neural network and check that its layer choices and pictures appear.
 //!
 //! Needs `chromedriver` and `chromium` (Debian: `apt-get install chromium
 //! chromium-driver`; override the paths with `CHROMEDRIVER` and `CHROMIUM`). Without
@@ -128,7 +129,11 @@ async fn the_dashboard_explains_the_house_it_prefills() {
     // Drive the page in its own task so a failed check still leaves a screenshot.
     let (page, router) = (client.clone(), app(state.clone()));
     let session = tokio::spawn(async move {
-        tokio::time::timeout(Duration::from_secs(120), drive(&page, addr, &router)).await
+        let both = async {
+            drive(&page, addr, &router).await;
+            drive_network(&page, addr, &router).await;
+        };
+        tokio::time::timeout(Duration::from_secs(120), both).await
     });
     let outcome = session.await;
     // Grow the window to the whole page so the screenshot shows the waterfall too.
@@ -287,4 +292,68 @@ async fn drive(client: &Client, addr: SocketAddr, app: &axum::Router) {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Wait until the `<img>` with this id has rendered (an image whose SVG failed has
+/// no natural width).
+async fn wait_rendered(client: &Client, id: &str) {
+    let script = format!("return document.getElementById('{id}').naturalWidth");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let width = client.execute(&script, vec![]).await.unwrap();
+        if width.as_f64().unwrap_or(0.0) > 100.0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "#{id} did not render");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A network: the weights menu offers its layers and the images of its first
+/// layer, and the activation picture appears.
+async fn drive_network(client: &Client, addr: SocketAddr, app: &axum::Router) {
+    let put = common::call(
+        app,
+        Method::PUT,
+        "/models/digits",
+        Some(common::digits_spec()),
+    )
+    .await;
+    assert_eq!(put.status, 201, "{}", put.text);
+    client.goto(&format!("http://{addr}/")).await.unwrap();
+    client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("#models button[data-model='digits']"))
+        .await
+        .expect("the model list shows the network")
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("#weights-choice option[value='view=kernels']"))
+        .await
+        .expect("the weights menu offers the first layer's images");
+    // One snapshot in the page: selecting re-renders the menu, so element handles
+    // taken one by one could go stale.
+    let values = client
+        .execute(
+            "return Array.from(document.querySelectorAll('#weights-choice option'), o => o.value)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(values, json!(["layer=0", "layer=1", "view=kernels"]));
+    wait_rendered(client, "weights-img").await;
+    wait_rendered(client, "activations-img").await;
+    let src = client
+        .execute(
+            "return document.getElementById('weights-img').getAttribute('src')",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(src, json!("/models/digits/weights.svg?layer=0"));
 }

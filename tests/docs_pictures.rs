@@ -1,16 +1,20 @@
 //! The pictures in the README are the service's own output: this test renders the
-//! house-price model's charts and fails when `docs/img/` differs. Rewrite them with
+//! house-price model's charts and the small networks' (iris, digits) and fails when `docs/img/` differs. Rewrite them with
 //! `EXPLAIND_UPDATE_DOCS=1 cargo test --test docs_pictures`.
 
 mod common;
 
 use axum::http::{Method, StatusCode};
-use common::{call, default_app, house};
+use common::{call, default_app, digits_spec, house, iris_spec};
 use serde_json::json;
 
 #[tokio::test]
 async fn committed_pictures_match_the_service() {
     let app = default_app().await;
+    for (name, spec) in [("iris-mlp", iris_spec()), ("digits-mlp", digits_spec())] {
+        let put = call(&app, Method::PUT, &format!("/models/{name}"), Some(spec)).await;
+        assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    }
     let pictures = [
         (
             "global.svg",
@@ -29,6 +33,30 @@ async fn committed_pictures_match_the_service() {
             Method::POST,
             "/models/house-prices/explain.svg",
             Some(json!({"instances": [house()]})),
+        ),
+        (
+            "mlp-weights.svg",
+            Method::GET,
+            "/models/iris-mlp/weights.svg?layer=0",
+            None,
+        ),
+        (
+            "mlp-activations.svg",
+            Method::GET,
+            "/models/iris-mlp/activations.svg",
+            None,
+        ),
+        (
+            "mlp-kernels.svg",
+            Method::GET,
+            "/models/digits-mlp/weights.svg?view=kernels",
+            None,
+        ),
+        (
+            "mlp-digits-activations.svg",
+            Method::GET,
+            "/models/digits-mlp/activations.svg",
+            None,
         ),
     ];
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/img");

@@ -135,8 +135,9 @@ pub fn render(map: &Heatmap) -> String {
     svg.finish(&map.title)
 }
 
-/// A 200-pixel gradient bar from −max to +max with its three values.
-fn legend(svg: &mut Svg, left: f64, top: f64, max_abs: f64, title: &str) {
+/// A 200-pixel gradient bar from −max to +max with its three values, `title`
+/// under it; 60 pixels tall. Shared with the kernel grid, which uses the same scale.
+pub(crate) fn legend(svg: &mut Svg, left: f64, top: f64, max_abs: f64, title: &str) {
     let stops: String = [-1.0, -0.5, 0.0, 0.5, 1.0]
         .iter()
         .map(|t| {

@@ -9,13 +9,21 @@
 //! - [`views`]: the served pictures, built from summaries, weights and explanations.
 //! - [`heatmap`]: a matrix on a diverging colour scale centred at zero (network
 //!   layers, multi-output coefficients).
+//! - [`kernels`]: a grid of small images on one diverging scale (first-layer units
+//!   of a network with image inputs).
+//! - [`curves`]: a function over a data range with the data's histogram behind it
+//!   (activation functions over observed pre-activations).
+//! - [`network`]: the neural-network pictures, built from weights and activations.
 //!
 //! Charts are sized from their content (label widths, row counts), so nothing
 //! overlaps however many features a model has, and the same input always gives
 //! the same bytes, which is what makes ETags on pictures work.
 
 pub mod bars;
+pub mod curves;
 pub mod heatmap;
+pub mod kernels;
+pub mod network;
 pub mod scale;
 pub mod svg;
 pub mod views;

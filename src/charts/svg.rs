@@ -127,6 +127,46 @@ impl Svg {
         );
     }
 
+    /// A line of text carrying extra (name, value) attributes, escaped here, so a
+    /// test can read the number a sentence states.
+    pub fn text_with(
+        &mut self,
+        at: (f64, f64),
+        class: &str,
+        attrs: &[(&str, String)],
+        content: &str,
+    ) {
+        let _ = write!(
+            self.body,
+            r#"<text x="{}" y="{}" text-anchor="start" class="{}""#,
+            num(at.0),
+            num(at.1),
+            escape(class)
+        );
+        for (name, value) in attrs {
+            let _ = write!(self.body, r#" {name}="{}""#, escape(value));
+        }
+        let _ = writeln!(self.body, ">{}</text>", escape(content));
+    }
+
+    /// An open polyline through `points`, unfilled. `attrs` as for [`Svg::rect`].
+    pub fn polyline(&mut self, points: &[(f64, f64)], stroke: &str, attrs: &[(&str, String)]) {
+        let list: Vec<String> = points
+            .iter()
+            .map(|(x, y)| format!("{},{}", num(*x), num(*y)))
+            .collect();
+        let _ = write!(
+            self.body,
+            r#"<polyline points="{}" fill="none" stroke="{}""#,
+            list.join(" "),
+            escape(stroke)
+        );
+        for (name, value) in attrs {
+            let _ = write!(self.body, r#" {name}="{}""#, escape(value));
+        }
+        self.body.push_str("/>\n");
+    }
+
     /// Text rotated by `degrees` around its anchor point.
     pub fn text_rotated(&mut self, at: (f64, f64), degrees: f64, anchor: Anchor, content: &str) {
         let _ = writeln!(
@@ -160,7 +200,7 @@ const STYLE: &str = ".title{font-size:15px;font-weight:bold;fill:#222}\
 .subtitle{font-size:11px;fill:#555}.label{font-size:11px;fill:#222}\
 .tick{font-size:10px;fill:#555}\
 .value{font-size:10px;fill:#333;paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}\
-.axis{font-size:11px;fill:#333}";
+.axis{font-size:11px;fill:#333}.note{font-size:11px;fill:#444}";
 
 /// A filled rectangle.
 #[derive(Debug, Clone, Copy)]

@@ -224,3 +224,48 @@ pub fn explanation(row: &ExplainedRow<'_>) -> String {
     };
     waterfall::render(&chart)
 }
+
+/// A tree ensemble's own importance, two panels: total gain and number of splits
+/// per feature, most important (by gain) first.
+///
+/// `splits[j]` and `gains[j]` belong to `weights.feature_names[j]`.
+pub fn tree_importance(weights: &WeightsView, splits: &[usize], gains: &[f64]) -> String {
+    let mut order: Vec<usize> = (0..weights.feature_names.len()).collect();
+    order.sort_by(|&a, &b| {
+        gains[b]
+            .total_cmp(&gains[a])
+            .then(splits[b].cmp(&splits[a]))
+    });
+    let panel = |heading: &str, axis_label: &str, value: &dyn Fn(usize) -> f64| BarPanel {
+        heading: heading.to_string(),
+        axis_label: axis_label.to_string(),
+        bars: order
+            .iter()
+            .map(|&j| Bar {
+                label: weights.feature_names[j].clone(),
+                value: value(j),
+                marker: None,
+            })
+            .collect(),
+        by_sign: false,
+        marker_legend: None,
+    };
+    let trees = weights.trees.as_ref().map_or(0, |t| t.total);
+    bars::render(&BarChart {
+        title: format!("{} v{}: split importance", weights.model, weights.version),
+        subtitle: format!(
+            "{} model, {trees} trees; the library's own statistics",
+            weights.kind
+        ),
+        panels: vec![
+            panel(
+                "gain",
+                "total loss reduction of the feature's splits",
+                &|j| gains[j],
+            ),
+            panel("split count", "number of splits on the feature", &|j| {
+                splits[j] as f64
+            }),
+        ],
+    })
+}

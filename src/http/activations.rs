@@ -86,7 +86,8 @@ pub struct ActivationCurvesResponse {
     pub curves: Vec<ActivationCurve>,
 }
 
-fn mlp_of(entry: &ModelEntry) -> Result<&Mlp, ApiError> {
+/// The network of an entry, or `method_not_supported` for other kinds.
+pub(super) fn mlp_of(entry: &ModelEntry) -> Result<&Mlp, ApiError> {
     match &entry.built.model {
         HostedModel::Mlp(m) => Ok(m),
         HostedModel::Linear(_) | HostedModel::Trees(_) => {
@@ -195,7 +196,8 @@ pub async fn get_activation_curves(
     }))
 }
 
-fn background_rows(entry: &ModelEntry) -> Result<usize, ApiError> {
+/// Rows of the entry's background, or `invalid_argument` when it has none.
+pub(super) fn background_rows(entry: &ModelEntry) -> Result<usize, ApiError> {
     entry.built.reference.as_ref().map(|r| r.rows()).ok_or_else(|| {
         ApiError::Core(CoreError::InvalidArgument(
             "activation summaries are computed over the model's background data, and none was registered".into(),

@@ -1,5 +1,6 @@
-//! Pictures: `/models/{name}/global.svg`, `/models/{name}/weights.svg` and
-//! `POST /models/{name}/explain.svg`.
+//! Pictures: `/models/{name}/global.svg`, `/models/{name}/weights.svg` (coefficients,
+//! or a network's layer matrices and first-layer images),
+//! `/models/{name}/activations.svg` and `POST /models/{name}/explain.svg`.
 //!
 //! The pictures are drawn from the very values the JSON routes answer with (the
 //! cached global summary, the weight dump, the explain flow), so a bar can always
@@ -19,8 +20,11 @@ use super::error::{ApiError, ErrorBody};
 use super::explain::{self, ExplainRequest};
 use super::extract::{Json, Query};
 use super::global::{cached_summary, conditional_as, etag_of};
-use super::AppState;
+use super::{activations, AppState};
+use crate::charts::network::{self, ActivationsPicture};
 use crate::charts::views::{self, CoefficientScale, ExplainedRow, ViewError};
+use crate::core::models::mlp::activations::{self as mlp_activations, CurveOptions};
+use crate::core::models::HostedModel;
 use crate::core::CoreError;
 use crate::registry::ModelEntry;
 use crate::summary;
@@ -34,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/models/{name}/global.svg", get(get_global_svg))
         .route("/models/{name}/weights.svg", get(get_weights_svg))
         .route("/models/{name}/explain.svg", post(explain_svg))
+        .route("/models/{name}/activations.svg", get(get_activations_svg))
 }
 
 /// Parameters of the importance picture.
@@ -55,6 +60,23 @@ pub struct WeightsSvgParams {
     pub scale: Option<ScaleParam>,
     /// One output, by name or index. Default: one panel per output.
     pub output: Option<String>,
+    /// Neural networks: the layer whose weight matrix is drawn (0 = the input
+    /// side). Default 0.
+    pub layer: Option<usize>,
+    /// Neural networks: `matrix` (default), the layer's weights as a heat map;
+    /// `kernels`, each first-layer unit's weights as an image in the model's
+    /// two-dimensional `input_shape`.
+    pub view: Option<NetworkView>,
+}
+
+/// How a network's weights are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkView {
+    /// One layer's matrix, inputs × units.
+    Matrix,
+    /// One image per first-layer unit.
+    Kernels,
 }
 
 /// How coefficients are drawn.
@@ -116,7 +138,8 @@ pub async fn get_global_svg(
 }
 
 /// Coefficients as horizontal bars, positive and negative in two colours, one
-/// panel per output.
+/// panel per output; for neural networks, one layer's weight matrix as a heat map
+/// on a diverging scale centred at zero, or the first layer's units as images.
 #[utoipa::path(get, path = "/models/{name}/weights.svg", tag = "pictures",
     params(
         ("name" = String, Path, description = "Model name"),
@@ -127,8 +150,9 @@ pub async fn get_global_svg(
             headers(("ETag" = String, description = "Entity tag of this picture"))),
         (status = 304, description = "Unchanged since the ETag given"),
         (status = 404, description = "No such model", body = ErrorBody),
-        (status = 422, description = "Unknown output or parameter; standardized without a background",
-            body = ErrorBody)))]
+        (status = 422, description = "Unknown output, layer or parameter; standardized without a \
+            background; layer or view on a linear model, scale or output on a network; \
+            view=kernels without a two-dimensional input_shape", body = ErrorBody)))]
 pub async fn get_weights_svg(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -137,6 +161,35 @@ pub async fn get_weights_svg(
 ) -> Result<Response, ApiError> {
     let entry = model(&state, name)?;
     let weights = summary::weights(&entry, summary::TreePage::default());
+    let svg = match &entry.built.model {
+        HostedModel::Trees(m) => {
+            if params.layer.is_some() || params.view.is_some() || params.scale.is_some() {
+                return Err(ApiError::InvalidInput(
+                    "tree models draw their split importance; layer, view and scale do not apply"
+                        .into(),
+                ));
+            }
+            let stats = m.split_importance();
+            let splits: Vec<usize> = stats.iter().map(|s| s.splits).collect();
+            let gains: Vec<f64> = stats.iter().map(|s| s.total_gain).collect();
+            views::tree_importance(&weights, &splits, &gains)
+        }
+        _ if weights.mlp.is_some() => network_weights_svg(&weights, &params)?,
+        _ => coefficients_svg(&weights, &params)?,
+    };
+    Ok(svg_response(svg, &headers))
+}
+
+fn coefficients_svg(
+    weights: &summary::WeightsView,
+    params: &WeightsSvgParams,
+) -> Result<String, ApiError> {
+    if params.layer.is_some() || params.view.is_some() {
+        return Err(ApiError::InvalidInput(format!(
+            "layer and view apply to neural networks; '{}' is a {} model (use scale and output)",
+            weights.model, weights.kind
+        )));
+    }
     let output = params
         .output
         .as_deref()
@@ -146,7 +199,66 @@ pub async fn get_weights_svg(
         ScaleParam::Raw => CoefficientScale::Raw,
         ScaleParam::Standardized => CoefficientScale::Standardized,
     };
-    let svg = views::coefficients(&weights, scale, output)?;
+    Ok(views::coefficients(weights, scale, output)?)
+}
+
+fn network_weights_svg(
+    weights: &summary::WeightsView,
+    params: &WeightsSvgParams,
+) -> Result<String, ApiError> {
+    if params.scale.is_some() || params.output.is_some() {
+        return Err(ApiError::InvalidInput(
+            "scale and output apply to linear models; a network's weights.svg takes layer \
+             and view"
+                .into(),
+        ));
+    }
+    match params.view.unwrap_or(NetworkView::Matrix) {
+        NetworkView::Matrix => Ok(network::layer_weights(weights, params.layer.unwrap_or(0))?),
+        NetworkView::Kernels if params.layer.is_some_and(|l| l != 0) => Err(
+            ApiError::InvalidInput("view=kernels draws the first layer (layer 0) only".into()),
+        ),
+        NetworkView::Kernels => Ok(network::kernels(weights)?),
+    }
+}
+
+/// A network's activation functions, one panel per non-softmax layer, each over
+/// the range of pre-activations seen on the background with their histogram shaded
+/// behind it and its dead (ReLU) or saturated (sigmoid, tanh) units counted: the
+/// numbers of `/activations/curves` and `/activations/summary`.
+#[utoipa::path(get, path = "/models/{name}/activations.svg", tag = "pictures",
+    params(
+        ("name" = String, Path, description = "Model name"),
+        ("If-None-Match" = Option<String>, Header, description = "ETag of a picture already held")),
+    responses(
+        (status = 200, description = "Picture", content_type = "image/svg+xml", body = String,
+            headers(("ETag" = String, description = "Entity tag of this picture"))),
+        (status = 304, description = "Unchanged since the ETag given"),
+        (status = 404, description = "No such model", body = ErrorBody),
+        (status = 422, description = "Not a neural network, or no background", body = ErrorBody)))]
+pub async fn get_activations_svg(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let entry = model(&state, name)?;
+    activations::mlp_of(&entry)?;
+    let rows = activations::background_rows(&entry)?;
+    let svg = state
+        .run_blocking(move || -> Result<String, ApiError> {
+            let net = activations::mlp_of(&entry)?;
+            let data = &entry.built.reference.as_ref().expect("checked above").data;
+            let curves = mlp_activations::curves(net, data.view(), CurveOptions::default())?;
+            let summary = mlp_activations::summarize(net, data.view())?;
+            Ok(network::activations(&ActivationsPicture {
+                model: &entry.name,
+                version: entry.version,
+                rows,
+                curves: &curves,
+                summary: &summary,
+            }))
+        })
+        .await??;
     Ok(svg_response(svg, &headers))
 }
 

@@ -102,3 +102,33 @@ pub fn multinomial_spec() -> Value {
         "background": [[0.0, 0.0], [1.0, 2.0], [2.0, 1.0]]
     })
 }
+
+/// The scikit-learn iris classifier of tests/fixtures/mlp (4 inputs, 6 tanh units,
+/// softmax over 3 classes), with its 10 rows as background.
+pub fn iris_spec() -> Value {
+    let doc = fixture("mlp/iris_classifier.json");
+    serde_json::json!({
+        "kind": "mlp",
+        "feature_names": ["sepal_length", "sepal_width", "petal_length", "petal_width"],
+        "output_names": ["setosa", "versicolor", "virginica"],
+        "params": doc["params"],
+        "background": doc["x"],
+    })
+}
+
+/// The scikit-learn digits classifier of tests/fixtures/mlp (8×8 pixel inputs
+/// declared as `input_shape`, 6 ReLU units, softmax over 10 digits), with its 8
+/// rows as background.
+pub fn digits_spec() -> Value {
+    let doc = fixture("mlp/digits_classifier.json");
+    let names: Vec<String> = (0..64)
+        .map(|i| format!("pixel_{}_{}", i / 8, i % 8))
+        .collect();
+    serde_json::json!({
+        "kind": "mlp",
+        "feature_names": names,
+        "output_names": (0..10).map(|d| format!("digit {d}")).collect::<Vec<_>>(),
+        "params": doc["params"],
+        "background": doc["x"],
+    })
+}
