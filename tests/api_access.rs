@@ -230,6 +230,7 @@ async fn no_public_address_without_tokens_unless_allowed() {
 
 #[tokio::test]
 async fn explanations_beyond_the_queue_are_shed_with_retry_after() {
+    // exact_shapley runs on the blocking pool (cheap linear SHAP would run inline).
     let config = Config {
         explain_concurrency: 1,
         explain_queue: 0,
@@ -243,7 +244,7 @@ async fn explanations_beyond_the_queue_are_shed_with_retry_after() {
         &app,
         Method::POST,
         "/models/house-prices/explain",
-        Some(json!({"instances": [house()]})),
+        Some(json!({"instances": [house()], "method": "exact_shapley"})),
     )
     .await;
     assert_eq!(shed.status, StatusCode::SERVICE_UNAVAILABLE);
@@ -256,7 +257,7 @@ async fn explanations_beyond_the_queue_are_shed_with_retry_after() {
         &app,
         Method::POST,
         "/models/house-prices/explain",
-        Some(json!({"instances": [house()]})),
+        Some(json!({"instances": [house()], "method": "exact_shapley"})),
     )
     .await;
     assert_eq!(ok.status, StatusCode::OK);
@@ -276,7 +277,7 @@ async fn requests_past_the_deadline_get_504() {
         &app,
         Method::POST,
         "/models/house-prices/explain",
-        Some(json!({"instances": [house()]})),
+        Some(json!({"instances": [house()], "method": "exact_shapley"})),
     )
     .await;
     assert_eq!(late.status, StatusCode::GATEWAY_TIMEOUT);
