@@ -186,7 +186,7 @@ async fn shutdown_turns_readiness_off_and_lets_requests_finish() {
 
     // A request in flight, held back by the only explanation slot.
     let permit = state.explain_permits.clone().acquire_owned().await.unwrap();
-    let body = json!({"instances": [common::house()]}).to_string();
+    let body = json!({"instances": [common::house()], "method": "exact_shapley"}).to_string();
     let in_flight =
         tokio::spawn(
             async move { raw_http(addr, "POST", "/models/house-prices/explain", &body).await },
