@@ -22,7 +22,7 @@ if ldd target/static/explaind 2>&1 | grep -q "=>"; then
 fi
 
 echo "== buildah bud (final stage, binary from the host)"
-buildah --storage-driver vfs bud --isolation chroot --layers=false -q \
+buildah --storage-driver vfs bud --isolation chroot --layers=false -q --format docker \
   --build-arg BINARY_SOURCE=host --target runtime -t "$IMAGE" -f Dockerfile . > /dev/null
 buildah --storage-driver vfs images --format '{{.Name}}:{{.Tag}} {{.Size}}' "$IMAGE"
 
@@ -35,6 +35,8 @@ cleanup() {
 trap cleanup EXIT
 user=$(buildah --storage-driver vfs inspect --format '{{.OCIv1.Config.User}}' "$IMAGE")
 [ "$user" = "65532:65532" ] || { echo "image user is '$user', expected 65532:65532"; exit 1; }
+health=$(buildah --storage-driver vfs inspect --format '{{.Docker.Config.Healthcheck.Test}}' "$IMAGE")
+case "$health" in *--healthcheck*) echo "healthcheck in image: $health" ;; *) echo "no healthcheck in image"; exit 1 ;; esac
 buildah --storage-driver vfs run --isolation chroot --network host \
   --env EXPLAIND_ADDR="127.0.0.1:$PORT" "$ctr" /explaind > /tmp/explaind-container.log 2>&1 &
 RUN_PID=$!
