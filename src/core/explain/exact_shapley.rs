@@ -48,15 +48,7 @@ pub fn explain(
     let setup = Setup::new(model, reference, x, outputs, options)?;
     per_row(x.nrows(), |i| {
         let k = outputs[i];
-        let game = Game {
-            model,
-            background: setup.background.view(),
-            x: x.row(i),
-            groups: options.groups(),
-            output: k,
-            space: options.output_space(),
-            deadline: setup.deadline,
-        };
+        let game = setup.game(model, x.row(i), k, options);
         let phi = shapley_values(&game, setup.base[k], setup.predictions[[i, k]])?;
         let mut e = Explanation::new(k, setup.predictions[[i, k]], setup.base[k], phi);
         e.quality.samples = Some(1 << players);

@@ -42,7 +42,7 @@ use rand::Rng;
 
 use super::exact_shapley::binomial;
 use super::linalg::Cholesky;
-use super::sampling::{per_row, row_rng, Game, SamplingOptions, Setup};
+use super::sampling::{per_row, row_rng, SamplingOptions, Setup};
 use super::Explanation;
 use crate::core::models::Model;
 use crate::core::stats::Reference;
@@ -79,15 +79,7 @@ pub fn explain(
     let setup = Setup::new(model, reference, x, outputs, options)?;
     per_row(x.nrows(), |i| {
         let k = outputs[i];
-        let game = Game {
-            model,
-            background: setup.background.view(),
-            x: x.row(i),
-            groups: options.groups(),
-            output: k,
-            space: options.output_space(),
-            deadline: setup.deadline,
-        };
+        let game = setup.game(model, x.row(i), k, options);
         let (base, prediction) = (setup.base[k], setup.predictions[[i, k]]);
         let design = if enumerate {
             Design::enumerated(players)

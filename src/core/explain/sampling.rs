@@ -28,7 +28,7 @@
 
 use std::time::{Duration, Instant};
 
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -256,6 +256,25 @@ pub(crate) struct Setup {
 }
 
 impl Setup {
+    /// The coalition game of row `x` and output `k` against this setup's background.
+    pub(crate) fn game<'a>(
+        &'a self,
+        model: &'a dyn Model,
+        x: ArrayView1<'a, f64>,
+        output: usize,
+        options: &'a SamplingOptions,
+    ) -> Game<'a> {
+        Game {
+            model,
+            background: self.background.view(),
+            x,
+            groups: options.groups(),
+            output,
+            space: options.output_space(),
+            deadline: self.deadline,
+        }
+    }
+
     /// Check the rows and outputs and compute what every row needs.
     pub(crate) fn new(
         model: &dyn Model,
