@@ -137,6 +137,20 @@ pub enum QualityLevel {
 }
 
 impl ExplainRequest {
+    /// What to compute, from the method, output, space and settings this request
+    /// gives, checked against the model.
+    fn args(&self, entry: &ModelEntry) -> Result<ExplainArgs, ApiError> {
+        Ok(ExplainArgs {
+            method: self.method.as_deref().unwrap_or("auto").parse()?,
+            output: match &self.output {
+                None => OutputChoice::Predicted,
+                Some(r) => OutputChoice::Index(output_index(entry, r)?),
+            },
+            space: self.output_space.unwrap_or(SpaceName::Raw).into(),
+            options: self.options()?,
+        })
+    }
+
     /// The method settings this request gives, validated.
     fn options(&self) -> Result<MethodOptions, ApiError> {
         let mut ig = IgOptions::default();
@@ -354,15 +368,7 @@ pub async fn explain_answer(
         .registry
         .get(name)
         .ok_or_else(|| ApiError::ModelNotFound(name.to_string()))?;
-    let args = ExplainArgs {
-        method: request.method.as_deref().unwrap_or("auto").parse()?,
-        output: match &request.output {
-            None => OutputChoice::Predicted,
-            Some(r) => OutputChoice::Index(output_index(&entry, r)?),
-        },
-        space: request.output_space.unwrap_or(SpaceName::Raw).into(),
-        options: request.options()?,
-    };
+    let args = request.args(&entry)?;
     Ok(ExplainAnswer::Texts(
         texts::explain(&state, &entry, texts, args).await?,
     ))
@@ -394,18 +400,8 @@ pub async fn explain(
         .get(name)
         .ok_or_else(|| ApiError::ModelNotFound(name.to_string()))?;
     let x = instances::to_matrix(&request.instances, &entry.built, state.config.max_instances)?;
-    let method: Method = request.method.as_deref().unwrap_or("auto").parse()?;
-    let output = match &request.output {
-        None => OutputChoice::Predicted,
-        Some(r) => OutputChoice::Index(output_index(&entry, r)?),
-    };
     let space = request.output_space.unwrap_or(SpaceName::Raw);
-    let args = ExplainArgs {
-        method,
-        output,
-        space: space.into(),
-        options: request.options()?,
-    };
+    let args = request.args(&entry)?;
     let seed = args.options.sampling.seed;
     let job_entry = entry.clone();
     let cost = explainer::cost(&entry.built, &args, x.nrows());
