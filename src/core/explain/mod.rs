@@ -10,6 +10,7 @@
 //! of [`groups`] and one coalition game (`game.rs`). [`quality`] scores any
 //! explanation.
 
+mod cpu;
 pub mod exact_shapley;
 mod game;
 pub mod gradients;

@@ -17,8 +17,10 @@
 use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
+use super::cpu::has_v3;
 use super::Explanation;
 use crate::core::models::trees::compiled::{Quadrature, MAX_PATH_FEATURES};
+use crate::core::models::trees::units::{Head, Slot, Units};
 use crate::core::models::trees::{Compiled, TreeEnsemble};
 use crate::core::models::{check_rows, Model};
 use crate::core::{CoreError, CoreResult};
@@ -36,29 +38,28 @@ pub fn explain(
     outputs: &[usize],
 ) -> CoreResult<Vec<Explanation>> {
     let prepared = Prepared::new(model, x, outputs)?;
-    let c = model.compiled();
-    let f = model.n_features();
+    let v3 = has_v3();
     // Rows go in blocks, and each block walks the trees in the outer loop, so a
     // tree's leaf records stay in cache while every row of the block uses them.
+    let block = Block {
+        pr: &prepared,
+        model,
+        x: x.view(),
+        outputs,
+    };
     let starts: Vec<usize> = (0..x.nrows()).step_by(BLOCK).collect();
     let blocks: Vec<Vec<(f64, Vec<f64>)>> = starts
         .into_par_iter()
         .map(|start| {
-            let end = (start + BLOCK).min(x.nrows());
-            let rows: Vec<Vec<f64>> = (start..end).map(|r| x.row(r).to_vec()).collect();
-            let mut phis = vec![vec![0.0; f]; rows.len()];
-            // Raw predictions, from the leaf each row follows all the way.
-            let mut margins: Vec<f64> = (start..end).map(|r| model.base()[outputs[r]]).collect();
-            let mut scratch = Scratch::new(c);
-            for t in 0..c.trees() {
-                for (r, row) in rows.iter().enumerate() {
-                    if outputs[start + r] == c.tree_output[t] {
-                        scratch.decide(model, t, row);
-                        margins[r] += row_tree_phi(&prepared, t, &mut scratch, &mut phis[r]);
-                    }
-                }
+            let rows = start..(start + BLOCK).min(x.nrows());
+            let block = &block;
+            #[cfg(target_arch = "x86_64")]
+            if v3 {
+                // SAFETY: `has_v3` found every feature `explain_block_v3` is compiled with.
+                return unsafe { explain_block_v3(block, rows) };
             }
-            margins.into_iter().zip(phis).collect::<Vec<_>>()
+            let _ = v3;
+            explain_block(block, rows)
         })
         .collect();
     Ok(outputs
@@ -66,6 +67,41 @@ pub fn explain(
         .zip(blocks.into_iter().flatten())
         .map(|(&k, (prediction, phi))| Explanation::new(k, prediction, prepared.expected[k], phi))
         .collect())
+}
+
+/// What every block of rows reads.
+struct Block<'a, 'p> {
+    pr: &'a Prepared<'p>,
+    model: &'a TreeEnsemble,
+    x: ArrayView2<'a, f64>,
+    outputs: &'a [usize],
+}
+
+/// (raw prediction, attributions) of each row in `rows`.
+#[inline(always)]
+fn explain_block(b: &Block, rows: std::ops::Range<usize>) -> Vec<(f64, Vec<f64>)> {
+    let (c, f, start) = (b.pr.c, b.model.n_features(), rows.start);
+    let xs: Vec<Vec<f64>> = rows.clone().map(|r| b.x.row(r).to_vec()).collect();
+    let mut phis = vec![vec![0.0; f]; xs.len()];
+    // Raw predictions, from the leaf each row follows all the way.
+    let mut margins: Vec<f64> = rows.map(|r| b.model.base()[b.outputs[r]]).collect();
+    let mut scratch = Scratch::new(c);
+    for t in 0..c.trees() {
+        for (r, row) in xs.iter().enumerate() {
+            if b.outputs[start + r] == c.tree_output[t] {
+                scratch.decide(b.model, t, row);
+                margins[r] += row_tree_phi(b.pr, t, &mut scratch, &mut phis[r]);
+            }
+        }
+    }
+    margins.into_iter().zip(phis).collect()
+}
+
+/// [`explain_block`] compiled for x86-64-v3 (see [`super::cpu`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,bmi1,bmi2,popcnt,lzcnt")]
+fn explain_block_v3(b: &Block, rows: std::ops::Range<usize>) -> Vec<(f64, Vec<f64>)> {
+    explain_block(b, rows)
 }
 
 /// Rows explained together, tree by tree.
@@ -204,29 +240,30 @@ impl Scratch {
     }
 
     /// Record the row's direction at every split of tree `t`.
+    #[inline(always)]
     pub(crate) fn decide(&mut self, model: &TreeEnsemble, t: usize, row: &[f64]) {
         let c = model.compiled();
         let nodes = &model.trees()[t].nodes;
-        let (a, b) = c.tree_splits[t];
+        let (a, b) = (c.tree_splits[t].0 as usize, c.tree_splits[t].1 as usize);
+        let splits = c.split_node[a..b].iter().zip(&c.cuts[a..b]);
         self.use_bits = c.tree_bits[t];
         if self.use_bits {
             let mut bits = 0u64;
-            for (bit, &n) in c.split_node[a as usize..b as usize].iter().enumerate() {
-                let node = &nodes[n as usize];
-                let f = node.feature.unwrap_or(0);
-                bits |= u64::from(node.goes_left(row[f])) << bit;
+            for (bit, (&n, cut)) in splits.enumerate() {
+                let left = cut.goes_left(row[cut.feature as usize], &nodes[n as usize]);
+                bits |= u64::from(left) << bit;
             }
             self.bits = bits;
         } else {
-            for &n in &c.split_node[a as usize..b as usize] {
-                let node = &nodes[n as usize];
-                self.left[n as usize] = node.goes_left(row[node.feature.unwrap_or(0)]);
+            for (&n, cut) in splits {
+                self.left[n as usize] =
+                    cut.goes_left(row[cut.feature as usize], &nodes[n as usize]);
             }
         }
     }
 
     /// Bit s set when the row follows leaf `l`'s path on its slot s.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn path_mask(&self, c: &Compiled, l: usize) -> u64 {
         let (a, b) = (c.slot_start[l] as usize, c.slot_start[l + 1] as usize);
         if self.use_bits {
@@ -249,6 +286,42 @@ impl Scratch {
                 }
             }
             mask
+        }
+    }
+
+    /// Bit s set when the row follows the unit `h`'s path on its slot s (for a pair's
+    /// last slot: on the splits above the pair's split).
+    #[inline(always)]
+    fn unit_mask(&self, units: &Units, h: &Head, slots: &[Slot]) -> u64 {
+        if self.use_bits {
+            let d = self.bits;
+            let mut mask = 0u64;
+            for (s, slot) in slots.iter().enumerate() {
+                mask |= u64::from(d & slot.care == slot.left) << s;
+            }
+            mask
+        } else {
+            let mut mask = if slots.is_empty() {
+                0
+            } else {
+                u64::MAX >> (64 - slots.len())
+            };
+            for s in units.steps_of(h) {
+                if self.left[s.node as usize] != s.left {
+                    mask &= !(1u64 << s.slot);
+                }
+            }
+            mask
+        }
+    }
+
+    /// Whether the row goes left at a pair's split.
+    #[inline]
+    fn goes_left(&self, head: &Head) -> bool {
+        if self.use_bits {
+            self.bits >> head.bit & 1 == 1
+        } else {
+            self.left[head.node as usize]
         }
     }
 
@@ -278,84 +351,124 @@ impl Scratch {
 
 /// Add tree `t`'s attributions for the row whose decisions are in `s`; returns
 /// the value of the leaf the row reaches.
+#[inline(always)]
 fn row_tree_phi(pr: &Prepared, t: usize, s: &mut Scratch, phi: &mut [f64]) -> f64 {
-    let c = pr.c;
-    let (a, b) = c.tree_leaves[t];
+    let units = &pr.c.units;
+    let (a, b) = units.tree_units[t];
     let mut reached = 0.0;
-    for l in a as usize..b as usize {
-        let m = (c.slot_start[l + 1] - c.slot_start[l]) as usize;
-        let mask = s.path_mask(c, l);
+    for head in &units.head[a as usize..b as usize] {
+        let slots = units.slots_of(head);
+        let m = slots.len();
+        let mask = s.unit_mask(units, head, slots);
+        let goes_left = head.pair && s.goes_left(head);
         if m == 0 || mask == u64::MAX >> (64 - m) {
-            reached = c.leaf_value[l];
+            reached = if head.pair && !goes_left {
+                head.value_right
+            } else {
+                head.value
+            };
         }
         if m == 0 {
             continue;
         }
-        let leaf = Leaf {
-            value: c.leaf_value[l],
-            features: c.slots(l).0,
-            z: c.slots(l).1,
-            mask,
-            inv: &c.slot_inv[c.inv_start[l] as usize..c.inv_start[l + 1] as usize],
-        };
         let q = &pr.quad[m];
+        let n = q.u.len();
+        let shared = m - usize::from(head.pair);
+        let unit = Unit {
+            head,
+            slots,
+            mask,
+            goes_left,
+            inv: &units.inv[head.inv as usize..][..shared * n],
+        };
         // Fixed point counts let the compiler keep the products in registers.
-        match q.u.len() {
-            1 => leaf_phi::<1>(&leaf, q, phi),
-            2 => leaf_phi::<2>(&leaf, q, phi),
-            3 => leaf_phi::<3>(&leaf, q, phi),
-            4 => leaf_phi::<4>(&leaf, q, phi),
-            5 => leaf_phi::<5>(&leaf, q, phi),
-            6 => leaf_phi::<6>(&leaf, q, phi),
-            _ => leaf_phi::<{ MAX_PATH_FEATURES / 2 }>(&leaf, q, phi),
+        match n {
+            1 => unit_phi::<1>(&unit, q, phi),
+            2 => unit_phi::<2>(&unit, q, phi),
+            3 => unit_phi::<3>(&unit, q, phi),
+            4 => unit_phi::<4>(&unit, q, phi),
+            5 => unit_phi::<5>(&unit, q, phi),
+            6 => unit_phi::<6>(&unit, q, phi),
+            _ => unit_phi::<{ MAX_PATH_FEATURES / 2 }>(&unit, q, phi),
         }
     }
     reached
 }
 
-/// One leaf as a row sees it.
-struct Leaf<'c> {
-    /// Raw leaf value v.
-    value: f64,
-    /// Feature of each slot.
-    features: &'c [u32],
-    /// Zero fraction of each slot.
-    z: &'c [f64],
-    /// Bit s set when the row follows the path on slot s (o_s = 1).
+/// One unit (a leaf or a sibling pair) as a row sees it.
+struct Unit<'c> {
+    /// Leaf values and, for a pair, the split's own fractions.
+    head: &'c Head,
+    /// The unit's slots (a pair's split feature last).
+    slots: &'c [Slot],
+    /// Bit s set when the row follows the path on slot s (o_s = 1); for a pair's
+    /// last slot, on the splits above the pair's split.
     mask: u64,
-    /// 1/(z_s + u_p), slot-major.
+    /// For a pair: whether the row goes left at the pair's split.
+    goes_left: bool,
+    /// 1/(z_s + u_p) over the shared slots, slot-major.
     inv: &'c [f64],
 }
 
-/// A leaf's attributions with up to N quadrature points (N ≥ the rule's length;
+/// A unit's attributions with up to N quadrature points (N ≥ the rule's length;
 /// surplus points carry zero weight).
 #[inline(always)]
-fn leaf_phi<const N: usize>(leaf: &Leaf, q: &Quadrature, phi: &mut [f64]) {
-    let n = q.u.len();
+fn unit_phi<const N: usize>(unit: &Unit, q: &Quadrature, phi: &mut [f64]) {
+    // The specialised counts are exact (the compiler unrolls them); the last,
+    // MAX_PATH_FEATURES / 2, holds any longer rule.
+    let n = if N < MAX_PATH_FEATURES / 2 {
+        N
+    } else {
+        q.u.len()
+    };
+    let head = unit.head;
+    let (shared, own) = unit
+        .slots
+        .split_at(unit.slots.len() - usize::from(head.pair));
     let mut u = [0.0f64; N];
     let mut w = [0.0f64; N];
-    u[..n].copy_from_slice(&q.u);
-    w[..n].copy_from_slice(&q.w_phi);
-    // w_p Π_s (z_s + o_s u_p).
-    let mut wp = w;
-    for (s, &zj) in leaf.z.iter().enumerate() {
-        let o = (leaf.mask >> s & 1) as f64;
+    u[..n].copy_from_slice(&q.u[..n]);
+    w[..n].copy_from_slice(&q.w_phi[..n]);
+    // w_p Π_s (z_s + o_s u_p) over the shared slots; o_s u_p by masking u_p's bits.
+    let mut wq = w;
+    for (s, slot) in shared.iter().enumerate() {
+        let keep = 0u64.wrapping_sub(unit.mask >> s & 1);
         for p in 0..N {
-            wp[p] *= zj + o * u[p];
+            wq[p] *= slot.z + f64::from_bits(u[p].to_bits() & keep);
         }
     }
-    // Features the row leaves the path on share one value: −v Σ_p w_p Π_p.
-    let off = -leaf.value * wp.iter().sum::<f64>();
-    for (s, (&feature, &zj)) in leaf.features.iter().zip(leaf.z).enumerate() {
-        let add = if leaf.mask >> s & 1 == 1 {
+    // Times the leaf value, or the pair's v_L (z_L + o_L u) + v_R (z_R + o_R u).
+    let mut wp = wq;
+    if let Some(own) = own.first() {
+        let above = unit.mask >> shared.len() & 1 == 1;
+        let ol = f64::from(u8::from(above && unit.goes_left));
+        let or = f64::from(u8::from(above && !unit.goes_left));
+        let (vl, vr, zl, zr) = (head.value, head.value_right, head.z_left, head.z_right);
+        let (c0, c1) = (vl * zl + vr * zr, vl * ol + vr * or);
+        for p in 0..N {
+            wp[p] *= c0 + c1 * u[p];
+        }
+        let value = vl * (ol - zl) + vr * (or - zr);
+        phi[own.feature as usize] += value * wq.iter().sum::<f64>();
+    } else {
+        for x in wp.iter_mut() {
+            *x *= head.value;
+        }
+    }
+    // Features the row leaves the path on share one value: −Σ_p w_p Π_p.
+    let off = -wp.iter().sum::<f64>();
+    for ((s, slot), inv) in shared.iter().enumerate().zip(unit.inv.chunks_exact(n)) {
+        let add = if unit.mask >> s & 1 == 1 {
             // Divide the slot's own factor out of Π_p.
-            let inv = &leaf.inv[s * n..s * n + n];
-            let sum: f64 = wp.iter().zip(inv).map(|(a, b)| a * b).sum();
-            leaf.value * (1.0 - zj) * sum
+            let mut sum = 0.0;
+            for p in 0..n {
+                sum += wp[p] * inv[p];
+            }
+            (1.0 - slot.z) * sum
         } else {
             off
         };
-        phi[feature as usize] += add;
+        phi[slot.feature as usize] += add;
     }
 }
 
@@ -394,6 +507,49 @@ fn row_tree_pairs(pr: &Prepared, t: usize, s: &mut Scratch, inter: &mut Array2<f
                 inter[[fi, fj]] += value;
                 inter[[fj, fi]] += value;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::explain::tests_support::random_ensemble;
+
+    #[test]
+    fn the_v3_copy_gives_the_same_bits() {
+        // Trees of depth 8 over 6 features: pairs, singles, repeated features, and
+        // trees past 64 splits.
+        let model = random_ensemble(7, 12, 8, 6);
+        let x = ndarray::Array2::from_shape_fn((40, 6), |(r, j)| {
+            if (r + j) % 7 == 0 {
+                f64::NAN
+            } else {
+                ((r * 31 + j * 17) % 23) as f64 / 23.0 - 0.5
+            }
+        });
+        let outputs = vec![0; x.nrows()];
+        let pr = Prepared::new(&model, x.view(), &outputs).unwrap();
+        let block = Block {
+            pr: &pr,
+            model: &model,
+            x: x.view(),
+            outputs: &outputs,
+        };
+        let base = explain_block(&block, 0..x.nrows());
+        #[cfg(target_arch = "x86_64")]
+        if has_v3() {
+            // SAFETY: the features were detected just now.
+            let v3 = unsafe { explain_block_v3(&block, 0..x.nrows()) };
+            for ((pa, a), (pb, b)) in base.iter().zip(&v3) {
+                assert_eq!(pa.to_bits(), pb.to_bits());
+                assert!(a.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits()));
+            }
+        }
+        // And the baseline copy adds up.
+        let expected = expected_values(&model)[0];
+        for (p, phi) in &base {
+            assert!((expected + phi.iter().sum::<f64>() - p).abs() < 1e-12);
         }
     }
 }
