@@ -5,11 +5,13 @@
 //! place, so a model read back from disk passes exactly the checks a new one does.
 
 use std::collections::HashSet;
+use std::sync::{Arc, OnceLock};
 
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::core::explain::tree_interventional::Background;
 use crate::core::models::mlp::MlpParams;
 use crate::core::models::text::TextClassifierParams;
 use crate::core::models::{check_rows, HostedModel, LinearModel, Link, Model};
@@ -110,6 +112,9 @@ pub struct BuiltModel {
     pub output_names: Vec<String>,
     /// The background and what is precomputed from it, when one was given.
     pub reference: Option<Reference>,
+    /// Tree models: the background grouped for interventional TreeSHAP, built by the
+    /// first request that needs it and kept for the next ones.
+    pub tree_background: OnceLock<Arc<Background>>,
 }
 
 /// Validate a registration document into a model.
@@ -184,6 +189,7 @@ pub fn build(spec: &ModelSpec) -> CoreResult<BuiltModel> {
         feature_names,
         output_names,
         reference,
+        tree_background: OnceLock::new(),
     })
 }
 

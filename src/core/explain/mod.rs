@@ -26,8 +26,10 @@ pub mod sampling;
 #[cfg(test)]
 pub(crate) mod tests_support;
 pub mod text_attribution;
+mod tree_groups;
 pub mod tree_interventional;
 pub mod tree_shap;
+mod tree_walk;
 
 use std::fmt;
 use std::str::FromStr;

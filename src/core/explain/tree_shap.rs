@@ -11,19 +11,26 @@
 //! are Beta integrals. The integrand is a polynomial of degree m − 1 (m distinct
 //! features on the path), so ⌈m/2⌉ Gauss–Legendre points give it exactly: O(m²/2)
 //! work per leaf with no recursion, on the flat layout of
-//! [`crate::core::models::trees::compiled`]. Interactions use
+//! [`crate::core::models::trees::compiled`]. Sibling leaves are handled as one
+//! unit ([`crate::core::models::trees::units`]), which halves that work for the
+//! two leaves in three of a deep LightGBM tree that have a leaf sibling. Rows go
+//! in blocks over the threads; a request of one block is also split over chunks
+//! of trees, so a single row uses every thread. Interactions use
 //! `Φᵢⱼ = v/2 (oᵢ − zᵢ)(oⱼ − zⱼ) ∫₀¹ Π_{l≠i,j} (…) dt` and `Φᵢᵢ = φᵢ − Σ_{j≠i} Φᵢⱼ`.
+
+use std::ops::Range;
 
 use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
 use super::cpu::has_v3;
+use super::tree_walk::{check_request, trees_of, Scratch};
 use super::Explanation;
 use crate::core::models::trees::compiled::{Quadrature, MAX_PATH_FEATURES};
-use crate::core::models::trees::units::{Head, Slot, Units};
+use crate::core::models::trees::units::{Head, Slot};
 use crate::core::models::trees::{Compiled, TreeEnsemble};
-use crate::core::models::{check_rows, Model};
-use crate::core::{CoreError, CoreResult};
+use crate::core::models::Model;
+use crate::core::CoreResult;
 
 /// Explain each row of `x` (NaN means missing) for the output chosen for it in
 /// `outputs`, in raw (margin) space. `base_value` is the cover-weighted mean output.
@@ -47,27 +54,61 @@ pub fn explain(
         x: x.view(),
         outputs,
     };
-    let starts: Vec<usize> = (0..x.nrows()).step_by(BLOCK).collect();
-    let blocks: Vec<Vec<(f64, Vec<f64>)>> = starts
+    // A request of one block is also split over the trees, so one row uses every
+    // thread; the chunks do not depend on the thread count, nor do the sums.
+    let n = x.nrows();
+    let chunk = if n <= BLOCK { TREE_CHUNK } else { usize::MAX };
+    let tasks: Vec<Task> = (0..n)
+        .step_by(BLOCK)
+        .flat_map(|start| {
+            let rows = start..(start + BLOCK).min(n);
+            (0..model.compiled().trees())
+                .step_by(chunk)
+                .map(move |t| (rows.clone(), t..t.saturating_add(chunk)))
+        })
+        .collect();
+    let parts: Vec<(Task, Vec<RowPart>)> = tasks
         .into_par_iter()
-        .map(|start| {
-            let rows = start..(start + BLOCK).min(x.nrows());
+        .map(|(rows, trees)| {
             let block = &block;
+            let trees = trees.start..trees.end.min(model.compiled().trees());
             #[cfg(target_arch = "x86_64")]
             if v3 {
                 // SAFETY: `has_v3` found every feature `explain_block_v3` is compiled with.
-                return unsafe { explain_block_v3(block, rows) };
+                let part = unsafe { explain_block_v3(block, rows.clone(), trees.clone()) };
+                return ((rows, trees), part);
             }
             let _ = v3;
-            explain_block(block, rows)
+            let part = explain_block(block, rows.clone(), trees.clone());
+            ((rows, trees), part)
         })
         .collect();
+    // Sum the tree chunks of each row, in tree order.
+    let mut sums: Vec<(f64, Vec<f64>)> = outputs
+        .iter()
+        .map(|&k| (model.base()[k], vec![0.0; model.n_features()]))
+        .collect();
+    for ((rows, _), part) in parts {
+        for (sum, (margin, phi)) in sums[rows].iter_mut().zip(part) {
+            sum.0 += margin;
+            sum.1.iter_mut().zip(&phi).for_each(|(a, b)| *a += b);
+        }
+    }
     Ok(outputs
         .iter()
-        .zip(blocks.into_iter().flatten())
+        .zip(sums)
         .map(|(&k, (prediction, phi))| Explanation::new(k, prediction, prepared.expected[k], phi))
         .collect())
 }
+
+/// Rows and trees one parallel task explains.
+type Task = (Range<usize>, Range<usize>);
+
+/// One row's share from a task's trees: (raw prediction part, attributions).
+type RowPart = (f64, Vec<f64>);
+
+/// Trees per task when a request is split over trees.
+const TREE_CHUNK: usize = 50;
 
 /// What every block of rows reads.
 struct Block<'a, 'p> {
@@ -77,16 +118,17 @@ struct Block<'a, 'p> {
     outputs: &'a [usize],
 }
 
-/// (raw prediction, attributions) of each row in `rows`.
+/// (the trees' part of the raw prediction, attributions) of each row in `rows`,
+/// from the trees in `trees`.
 #[inline(always)]
-fn explain_block(b: &Block, rows: std::ops::Range<usize>) -> Vec<(f64, Vec<f64>)> {
+fn explain_block(b: &Block, rows: Range<usize>, trees: Range<usize>) -> Vec<RowPart> {
     let (c, f, start) = (b.pr.c, b.model.n_features(), rows.start);
-    let xs: Vec<Vec<f64>> = rows.clone().map(|r| b.x.row(r).to_vec()).collect();
+    let xs: Vec<Vec<f64>> = rows.map(|r| b.x.row(r).to_vec()).collect();
     let mut phis = vec![vec![0.0; f]; xs.len()];
     // Raw predictions, from the leaf each row follows all the way.
-    let mut margins: Vec<f64> = rows.map(|r| b.model.base()[b.outputs[r]]).collect();
+    let mut margins = vec![0.0; xs.len()];
     let mut scratch = Scratch::new(c);
-    for t in 0..c.trees() {
+    for t in trees {
         for (r, row) in xs.iter().enumerate() {
             if b.outputs[start + r] == c.tree_output[t] {
                 scratch.decide(b.model, t, row);
@@ -100,8 +142,8 @@ fn explain_block(b: &Block, rows: std::ops::Range<usize>) -> Vec<(f64, Vec<f64>)
 /// [`explain_block`] compiled for x86-64-v3 (see [`super::cpu`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,bmi1,bmi2,popcnt,lzcnt")]
-fn explain_block_v3(b: &Block, rows: std::ops::Range<usize>) -> Vec<(f64, Vec<f64>)> {
-    explain_block(b, rows)
+fn explain_block_v3(b: &Block, rows: Range<usize>, trees: Range<usize>) -> Vec<RowPart> {
+    explain_block(b, rows, trees)
 }
 
 /// Rows explained together, tree by tree.
@@ -174,178 +216,6 @@ impl<'a> Prepared<'a> {
             quad: &c.quad,
             expected: expected_values(model),
         })
-    }
-}
-
-/// Validate rows, outputs and path lengths, shared by the tree explainers.
-pub(crate) fn check_request(
-    model: &TreeEnsemble,
-    x: ArrayView2<f64>,
-    outputs: &[usize],
-) -> CoreResult<()> {
-    check_rows(x, model.n_features(), true)?;
-    if outputs.len() != x.nrows() {
-        return Err(CoreError::InvalidArgument(format!(
-            "{} output indices for {} rows",
-            outputs.len(),
-            x.nrows()
-        )));
-    }
-    if let Some(&k) = outputs.iter().find(|&&k| k >= model.n_outputs()) {
-        return Err(CoreError::InvalidArgument(format!(
-            "output {k} out of range: the model has {} output(s)",
-            model.n_outputs()
-        )));
-    }
-    if model.compiled().max_slots > MAX_PATH_FEATURES {
-        return Err(CoreError::MethodNotSupported {
-            method: format!(
-                "TreeSHAP on paths with more than {MAX_PATH_FEATURES} distinct features"
-            ),
-            kind: model.kind(),
-        });
-    }
-    Ok(())
-}
-
-/// Indices of the trees that add to output `k`.
-pub(crate) fn trees_of(c: &Compiled, k: usize) -> impl Iterator<Item = usize> + '_ {
-    (0..c.trees()).filter(move |&t| c.tree_output[t] == k)
-}
-
-/// Per-thread buffers: split decisions of the current tree, one fractions of a leaf.
-pub(crate) struct Scratch {
-    /// Whether the row goes left at each node of the current tree (trees with more
-    /// than 64 splits only).
-    left: Vec<bool>,
-    /// Bit b set when the row goes left at split b (trees with at most 64 splits).
-    bits: u64,
-    /// Whether the current tree uses `bits`.
-    use_bits: bool,
-    /// o ∈ {0, 1} for each slot of the current leaf.
-    one: Vec<f64>,
-    /// Π (z + o·u) at each quadrature point.
-    prod: Vec<f64>,
-}
-
-impl Scratch {
-    pub(crate) fn new(c: &Compiled) -> Self {
-        Scratch {
-            left: vec![false; c.max_nodes],
-            bits: 0,
-            use_bits: false,
-            one: vec![0.0; c.max_slots],
-            prod: vec![0.0; c.max_slots.div_ceil(2).max(1)],
-        }
-    }
-
-    /// Record the row's direction at every split of tree `t`.
-    #[inline(always)]
-    pub(crate) fn decide(&mut self, model: &TreeEnsemble, t: usize, row: &[f64]) {
-        let c = model.compiled();
-        let nodes = &model.trees()[t].nodes;
-        let (a, b) = (c.tree_splits[t].0 as usize, c.tree_splits[t].1 as usize);
-        let splits = c.split_node[a..b].iter().zip(&c.cuts[a..b]);
-        self.use_bits = c.tree_bits[t];
-        if self.use_bits {
-            let mut bits = 0u64;
-            for (bit, (&n, cut)) in splits.enumerate() {
-                let left = cut.goes_left(row[cut.feature as usize], &nodes[n as usize]);
-                bits |= u64::from(left) << bit;
-            }
-            self.bits = bits;
-        } else {
-            for (&n, cut) in splits {
-                self.left[n as usize] =
-                    cut.goes_left(row[cut.feature as usize], &nodes[n as usize]);
-            }
-        }
-    }
-
-    /// Bit s set when the row follows leaf `l`'s path on its slot s.
-    #[inline(always)]
-    pub(crate) fn path_mask(&self, c: &Compiled, l: usize) -> u64 {
-        let (a, b) = (c.slot_start[l] as usize, c.slot_start[l + 1] as usize);
-        if self.use_bits {
-            let d = self.bits;
-            let mut mask = 0u64;
-            for (s, (&left, &care)) in c.slot_left[a..b].iter().zip(&c.slot_care[a..b]).enumerate()
-            {
-                mask |= u64::from(d & care == left) << s;
-            }
-            mask
-        } else {
-            let mut mask = if b == a {
-                0
-            } else {
-                u64::MAX >> (64 - (b - a))
-            };
-            for s in c.leaf_steps(l) {
-                if self.left[s.node as usize] != s.left {
-                    mask &= !(1u64 << s.slot);
-                }
-            }
-            mask
-        }
-    }
-
-    /// Bit s set when the row follows the unit `h`'s path on its slot s (for a pair's
-    /// last slot: on the splits above the pair's split).
-    #[inline(always)]
-    fn unit_mask(&self, units: &Units, h: &Head, slots: &[Slot]) -> u64 {
-        if self.use_bits {
-            let d = self.bits;
-            let mut mask = 0u64;
-            for (s, slot) in slots.iter().enumerate() {
-                mask |= u64::from(d & slot.care == slot.left) << s;
-            }
-            mask
-        } else {
-            let mut mask = if slots.is_empty() {
-                0
-            } else {
-                u64::MAX >> (64 - slots.len())
-            };
-            for s in units.steps_of(h) {
-                if self.left[s.node as usize] != s.left {
-                    mask &= !(1u64 << s.slot);
-                }
-            }
-            mask
-        }
-    }
-
-    /// Whether the row goes left at a pair's split.
-    #[inline]
-    fn goes_left(&self, head: &Head) -> bool {
-        if self.use_bits {
-            self.bits >> head.bit & 1 == 1
-        } else {
-            self.left[head.node as usize]
-        }
-    }
-
-    /// Fill `one` for leaf `l` and return its slots (features, zero fractions).
-    #[inline]
-    fn follow<'c>(&mut self, c: &'c Compiled, l: usize) -> (&'c [u32], &'c [f64]) {
-        let (features, z) = c.slots(l);
-        let mask = self.path_mask(c, l);
-        for (s, o) in self.one[..features.len()].iter_mut().enumerate() {
-            *o = (mask >> s & 1) as f64;
-        }
-        (features, z)
-    }
-
-    /// Π_j (z_j + o_j u_p) at each point of `q`.
-    #[inline]
-    fn products(&mut self, q: &Quadrature, z: &[f64]) {
-        for (p, &u) in q.u.iter().enumerate() {
-            let mut prod = 1.0;
-            for (&zj, &oj) in z.iter().zip(&self.one) {
-                prod *= zj + oj * u;
-            }
-            self.prod[p] = prod;
-        }
     }
 }
 
@@ -518,9 +388,9 @@ mod tests {
 
     #[test]
     fn the_v3_copy_gives_the_same_bits() {
-        // Trees of depth 8 over 6 features: pairs, singles, repeated features, and
-        // trees past 64 splits.
-        let model = random_ensemble(7, 12, 8, 6);
+        // 120 trees of depth 8 over 6 features: pairs, singles, repeated features,
+        // trees past 64 splits, and three tree chunks for a one-row request.
+        let model = random_ensemble(7, 120, 8, 6);
         let x = ndarray::Array2::from_shape_fn((40, 6), |(r, j)| {
             if (r + j) % 7 == 0 {
                 f64::NAN
@@ -536,20 +406,27 @@ mod tests {
             x: x.view(),
             outputs: &outputs,
         };
-        let base = explain_block(&block, 0..x.nrows());
+        let all = 0..model.compiled().trees();
+        let base = explain_block(&block, 0..x.nrows(), all.clone());
         #[cfg(target_arch = "x86_64")]
         if has_v3() {
             // SAFETY: the features were detected just now.
-            let v3 = unsafe { explain_block_v3(&block, 0..x.nrows()) };
+            let v3 = unsafe { explain_block_v3(&block, 0..x.nrows(), all) };
             for ((pa, a), (pb, b)) in base.iter().zip(&v3) {
                 assert_eq!(pa.to_bits(), pb.to_bits());
                 assert!(a.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits()));
             }
         }
-        // And the baseline copy adds up.
+        // The baseline copy adds up, and splitting a row over tree chunks (as
+        // `explain` does for small requests) changes nothing but rounding.
         let expected = expected_values(&model)[0];
-        for (p, phi) in &base {
+        for (r, (p, phi)) in base.iter().enumerate() {
             assert!((expected + phi.iter().sum::<f64>() - p).abs() < 1e-12);
+            let one = explain(&model, x.slice(ndarray::s![r..r + 1, ..]), &[0]).unwrap();
+            assert!((one[0].prediction - p).abs() < 1e-12);
+            for (a, b) in one[0].attributions.iter().zip(phi) {
+                assert!((a - b).abs() < 1e-12);
+            }
         }
     }
 }
