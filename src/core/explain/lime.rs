@@ -280,12 +280,7 @@ fn weighted_ridge(
     let scaled = &zc * &(&residuals * &w).insert_axis(Axis(1));
     let meat = scaled.t().dot(&scaled);
     let f = h.nrows();
-    let mut h_inv = Array2::<f64>::zeros((f, f));
-    for j in 0..f {
-        let mut unit = Array1::<f64>::zeros(f);
-        unit[j] = 1.0;
-        h_inv.column_mut(j).assign(&chol.solve(unit.view()));
-    }
+    let h_inv = chol.inverse();
     let left = h_inv.dot(&meat);
     let standard_errors = (0..f)
         .map(|j| left.row(j).dot(&h_inv.column(j)).max(0.0).sqrt())
