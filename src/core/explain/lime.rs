@@ -12,7 +12,8 @@
 //!    with that bin's mean and standard deviation truncated to its bounds (where a
 //!    bin's bounds coincide lime returns the bound's z-score, a quirk; explaind
 //!    returns the bound itself). The surrogate sees only `z_j = 1` when the bin is
-//!    the row's own, else 0.
+//!    the row's own, else 0. Draws go sample by sample, feature by feature, from
+//!    the row's generator; normals by the ziggurat method.
 //! 3. **Weigh.** The distance to the row is the Euclidean distance in `z`, i.e.
 //!    √(number of features in another bin), and the weight is
 //!    `√exp(−d² / w²)` with kernel width `w = 0.75 √F`.
@@ -36,6 +37,7 @@
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rand::Rng;
+use rand_distr::StandardNormal;
 
 use super::linalg::Cholesky;
 use super::sampling::{check_inputs, per_row, row_rng, Deadline, SamplingOptions};
@@ -89,16 +91,18 @@ pub fn explain(
         let row = x.row(i);
         let k = outputs[i];
         let mut rng = row_rng(options.seed(), i);
+        let own: Vec<usize> = bins.iter().zip(row).map(|(b, &v)| b.bin_of(v)).collect();
         let mut samples = Array2::<f64>::zeros((n, f));
         let mut z = Array2::<f64>::ones((n, f));
         samples.row_mut(0).assign(&row);
-        for (j, b) in bins.iter().enumerate() {
-            let own = b.bin_of(row[j]);
-            for s in 1..n {
+        // Sample by sample, feature by feature: each sample's row is written in order.
+        for (mut sample, mut flags) in samples.rows_mut().into_iter().zip(z.rows_mut()).skip(1) {
+            for (((b, &own), value), flag) in bins.iter().zip(&own).zip(&mut sample).zip(&mut flags)
+            {
                 let bin = b.draw_bin(&mut rng);
-                samples[[s, j]] = b.draw_value(bin, &mut rng);
+                *value = b.draw_value(bin, &mut rng);
                 if bin != own {
-                    z[[s, j]] = 0.0;
+                    *flag = 0.0;
                 }
             }
         }
@@ -195,10 +199,10 @@ impl Bins {
     /// A bin drawn with the reference's bin frequencies.
     fn draw_bin(&self, rng: &mut impl Rng) -> usize {
         let u = rng.random::<f64>() * self.cumulative.last().copied().unwrap_or(1.0);
-        self.cumulative
-            .iter()
-            .position(|&c| u < c)
-            .unwrap_or(self.cumulative.len() - 1)
+        // The first bin whose cumulative share exceeds u, counted without branches
+        // (the bins are drawn at random, so a search's branches would mispredict).
+        let inner = &self.cumulative[..self.cumulative.len() - 1];
+        inner.iter().map(|&c| usize::from(c <= u)).sum()
     }
 
     /// A value from the bin's normal truncated to its bounds (by rejection, falling
@@ -226,11 +230,10 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[lo] + (pos - lo as f64) * (sorted[hi] - sorted[lo])
 }
 
-/// A standard normal draw (Box–Muller).
+/// A standard normal draw (the ziggurat method of Marsaglia and Tsang 2000, as
+/// `rand_distr` implements it: one uniform draw and a table look-up nearly always).
 fn standard_normal(rng: &mut impl Rng) -> f64 {
-    let u1 = 1.0 - rng.random::<f64>();
-    let u2 = rng.random::<f64>();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    rng.sample(StandardNormal)
 }
 
 /// A fitted weighted ridge surrogate.
