@@ -18,9 +18,12 @@
 //! Features whose row of `W` is all zeros never move `z` and are left out. The
 //! cheapest base is taken, so KernelSHAP's coalitions (mostly very small or
 //! very large, in complementary pairs) cost about `min(|S|, F − |S|) / 2` moves
-//! each instead of `F` row products, and a permutation's prefixes one. Moves are
-//! applied to each row of the block at once, eight columns at a time, so the
-//! partial sums stay in registers. Blocks go to
+//! each instead of `F` row products, and a permutation's prefixes one. A
+//! coalition's moves are applied together as one small matrix product,
+//! `z += D W_m` (`D`: background rows × moved features, the signed deltas; `W_m`
+//! their rows of `W`), by matrixmultiply, whose kernels use the CPU's vector
+//! instructions (AVX2/FMA where present) chosen at run time; for a map of width
+//! one (linear and logistic models) as one vector update per move. Blocks go to
 //! [`AffineInput::predict_raw_from_affine`] in batches of at most
 //! [`AFFINE_BATCH_VALUES`] values, small enough to stay in cache. The numbers
 //! equal those of [`Model::predict`] on the masked rows up to floating-point
@@ -28,7 +31,8 @@
 //! Exact Shapley values use only the first two bases, which depend on the
 //! coalition alone, so that a feature the model ignores gets exactly 0.
 
-use ndarray::ArrayView2;
+use ndarray::linalg::general_mat_mul;
+use ndarray::{ArrayView2, ArrayViewMut2};
 
 use super::game::Game;
 use super::sampling::Deadline;
@@ -38,9 +42,6 @@ use crate::core::CoreResult;
 /// The most values of `z` (masked rows × map width) sent to one head call: 256 KiB
 /// of `f64`, which with the head's own intermediate values stays in a core's L2.
 pub const AFFINE_BATCH_VALUES: usize = 1 << 15;
-
-/// Columns of `z` updated together; a multiple of the SIMD width.
-const LANES: usize = 8;
 
 /// `v(S)` for each coalition in `masks` (as [`Game::values`]).
 ///
@@ -158,7 +159,7 @@ struct Map {
     n_bg: usize,
     /// Features.
     width: usize,
-    /// `W`, (features, units rounded up to [`LANES`]), zero-padded, row-major.
+    /// `W`, (features, units), row-major.
     w: Vec<f64>,
     /// Whether feature `j`'s row of `W` has a non-zero weight.
     active: Vec<bool>,
@@ -176,13 +177,6 @@ impl Map {
     fn new(game: &Game, affine: &dyn AffineInput) -> Self {
         let (w, c) = affine.input_affine();
         let (n_bg, width, units) = (game.background.nrows(), game.x.len(), w.ncols());
-        let padded = units.div_ceil(LANES) * LANES;
-        let mut w_padded = vec![0.0; width * padded];
-        for (row, w) in w_padded.chunks_exact_mut(padded).zip(w.rows()) {
-            for (p, &v) in row.iter_mut().zip(&w) {
-                *p = v;
-            }
-        }
         let start_background = game.background.dot(&w) + &c;
         let deltas = &game.x - &game.background;
         Map {
@@ -194,7 +188,7 @@ impl Map {
             units,
             n_bg,
             width,
-            w: w_padded,
+            w: w.iter().copied().collect(),
             deltas: deltas.iter().copied().collect(),
             deltas_by_feature: deltas.t().iter().copied().collect(),
             start_background: start_background.iter().copied().collect(),
@@ -204,8 +198,7 @@ impl Map {
 
     /// Build a coalition's block of `z` into `out`: start from `base` (`prev` is
     /// the previous coalition's block) and apply `moves` (feature, ±1):
-    /// `z_b += sign · Δ_bj W_j`. One pass over the block; each row's partial sums
-    /// stay in registers, [`LANES`] columns at a time.
+    /// `z_b += sign · Δ_bj W_j` (module doc).
     fn fill(
         &self,
         out: &mut [f64],
@@ -220,7 +213,7 @@ impl Map {
                 *z = self.base_value(base, prev, b, 0);
             }
             for &(j, sign) in moves {
-                let w = sign * self.w[j * LANES];
+                let w = sign * self.w[j];
                 let deltas = &self.deltas_by_feature[j * self.n_bg..(j + 1) * self.n_bg];
                 for (z, &d) in out.iter_mut().zip(deltas) {
                     *z += d * w;
@@ -228,63 +221,51 @@ impl Map {
             }
             return;
         }
-        // The moved features' weights, lane by lane: (lane, move, LANES).
-        let padded = self.w.len() / self.width;
+        // The base, then every move at once as one small matrix product,
+        // `z += D_m W_m` (D_m: the moved features' signed deltas, background rows ×
+        // moves), through matrixmultiply's vectorised kernels.
+        match base {
+            Base::Background => out.copy_from_slice(&self.start_background),
+            Base::Previous => out.copy_from_slice(prev),
+            Base::Row => {
+                for row in out.chunks_exact_mut(units) {
+                    row.copy_from_slice(&self.start_row);
+                }
+            }
+            Base::Complement => {
+                for ((out, prev), start) in out
+                    .chunks_exact_mut(units)
+                    .zip(prev.chunks_exact(units))
+                    .zip(self.start_background.chunks_exact(units))
+                {
+                    for (((o, &p), &s), &r) in
+                        out.iter_mut().zip(prev).zip(start).zip(&self.start_row)
+                    {
+                        *o = r + s - p;
+                    }
+                }
+            }
+        }
         let m = moves.len();
+        if m == 0 {
+            return;
+        }
+        scratch.d.clear();
+        for deltas in self.deltas.chunks_exact(self.width) {
+            scratch
+                .d
+                .extend(moves.iter().map(|&(j, sign)| sign * deltas[j]));
+        }
         scratch.w.clear();
-        for lane in 0..padded / LANES {
-            for &(j, _) in moves {
-                let start = j * padded + lane * LANES;
-                scratch.w.extend_from_slice(&self.w[start..start + LANES]);
-            }
+        for &(j, _) in moves {
+            scratch
+                .w
+                .extend_from_slice(&self.w[j * units..(j + 1) * units]);
         }
-        scratch.d.resize(m, 0.0);
-        for (b, (row, deltas)) in out
-            .chunks_exact_mut(units)
-            .zip(self.deltas.chunks_exact(self.width))
-            .enumerate()
-        {
-            for (d, &(j, sign)) in scratch.d.iter_mut().zip(moves) {
-                *d = sign * deltas[j];
-            }
-            // Whole lanes by fixed-size copies (no memcpy calls), then the rest.
-            let (whole, rest) = row.split_at_mut(units / LANES * LANES);
-            for (lane, z) in whole.chunks_exact_mut(LANES).enumerate() {
-                let z: &mut [f64; LANES] = z.try_into().expect("whole lanes");
-                *z = self.lane(base, prev, b, lane, LANES, scratch);
-            }
-            if !rest.is_empty() {
-                let acc = self.lane(base, prev, b, units / LANES, rest.len(), scratch);
-                rest.iter_mut().zip(&acc).for_each(|(v, &a)| *v = a);
-            }
-        }
-    }
-
-    /// Columns `lane · LANES ..` (`n` of them, the rest 0) of background row `b`'s
-    /// block: the base plus the moves whose weights and deltas are in `scratch`.
-    #[inline(always)]
-    fn lane(
-        &self,
-        base: Base,
-        prev: &[f64],
-        b: usize,
-        lane: usize,
-        n: usize,
-        scratch: &Scratch,
-    ) -> [f64; LANES] {
-        let mut acc = [0.0; LANES];
-        for (l, a) in acc.iter_mut().enumerate().take(n) {
-            *a = self.base_value(base, prev, b, lane * LANES + l);
-        }
-        let m = scratch.d.len();
-        let w = &scratch.w[lane * m * LANES..(lane + 1) * m * LANES];
-        for (&d, w) in scratch.d.iter().zip(w.chunks_exact(LANES)) {
-            let w: &[f64; LANES] = w.try_into().expect("whole lanes");
-            for (a, &w) in acc.iter_mut().zip(w) {
-                *a += d * w;
-            }
-        }
-        acc
+        let d = ArrayView2::from_shape((self.n_bg, m), &scratch.d[..]).expect("rows × moves");
+        let w = ArrayView2::from_shape((m, units), &scratch.w[..]).expect("moves × units");
+        let mut z = ArrayViewMut2::from_shape((self.n_bg, units), out).expect("a block");
+        general_mat_mul(1.0, &d, &w, 1.0, &mut z);
     }
 
     /// Column `u` of background row `b`'s block at `base`.
@@ -303,179 +284,12 @@ impl Map {
 /// Buffers reused from one coalition to the next.
 #[derive(Default)]
 struct Scratch {
-    /// The moved features' weights, lane by lane.
+    /// The moved features' rows of `W`, (moves, units).
     w: Vec<f64>,
-    /// One background row's signed deltas of the moved features.
+    /// Their signed deltas, (background rows, moves).
     d: Vec<f64>,
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::core::explain::sampling::FeatureGroups;
-    use crate::core::explain::tests_support::Opaque;
-    use crate::core::models::mlp::tests::{layer, pseudo_random};
-    use crate::core::models::mlp::{MlpParams, ScalerParams};
-    use crate::core::models::{LinearModel, Model};
-    use ndarray::{array, Array1, Array2};
-
-    /// Coalitions that reach every start of the affine path: random subsets of
-    /// every size, complements of the previous coalition, and one-player changes
-    /// as along a permutation; `count` of them, more than one batch holds.
-    fn walk(players: usize, count: usize) -> Vec<bool> {
-        let mut state = 12345u64;
-        let mut next = move || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) as usize
-        };
-        let mut masks: Vec<bool> = Vec::with_capacity(count * players);
-        let mut mask = vec![false; players];
-        for c in 0..count {
-            if c % 10 == 0 {
-                let size = next() % (players + 1);
-                mask = (0..players).map(|_| next() % players < size).collect();
-            } else if c % 10 == 5 {
-                mask.iter_mut().for_each(|on| *on = !*on);
-            } else {
-                let g = next() % players;
-                mask[g] = !mask[g];
-            }
-            masks.extend(&mask);
-        }
-        masks
-    }
-
-    fn assert_paths_agree(
-        model: &dyn Model,
-        space: OutputSpace,
-        output: usize,
-        groups: &FeatureGroups,
-    ) {
-        let f = model.n_features();
-        let bg = Array2::from_shape_fn((30, f), |(i, j)| ((i * 7 + j * 3) % 11) as f64 / 3.0 - 1.5);
-        let x = Array1::from_shape_fn(f, |j| (j as f64 * 0.37).sin() * 2.0);
-        let game = Game {
-            model,
-            background: bg.view(),
-            x: x.view(),
-            groups,
-            output,
-            space,
-            deadline: None,
-        };
-        let opaque = Opaque(model);
-        let generic = Game {
-            model: &opaque,
-            ..game
-        };
-        let masks = walk(groups.len(), 700);
-        let b = generic.values(&masks).unwrap();
-        for a in [game.values(&masks), game.independent_values(&masks)] {
-            let a = a.unwrap();
-            assert_eq!(a.len(), 700);
-            for (i, (a, b)) in a.iter().zip(&b).enumerate() {
-                assert!(
-                    (a - b).abs() <= 1e-12 * b.abs().max(1.0),
-                    "coalition {i}: {a} vs {b}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn the_affine_path_equals_the_generic_one() {
-        let singles = FeatureGroups::singletons(12);
-        let w = Array2::from_shape_vec((3, 12), pseudo_random(3, 12, 9).concat()).unwrap();
-        let linear = LinearModel::regression(w.clone(), array![0.1, -0.2, 0.3]).unwrap();
-        assert_paths_agree(&linear, OutputSpace::Raw, 2, &singles);
-        let softmax = LinearModel::logistic(w.clone(), array![0.1, -0.2, 0.3]).unwrap();
-        assert_paths_agree(&softmax, OutputSpace::Probability, 1, &singles);
-        let binary =
-            LinearModel::logistic(w.slice(ndarray::s![..1, ..]).to_owned(), array![0.5]).unwrap();
-        assert_paths_agree(&binary, OutputSpace::Probability, 0, &singles);
-        for (hidden, head, outputs) in [
-            ("relu", "softmax", 3),
-            ("tanh", "identity", 1),
-            ("leaky_relu", "sigmoid", 1),
-        ] {
-            let net = MlpParams {
-                layers: vec![
-                    layer(
-                        pseudo_random(12, 8, 1),
-                        pseudo_random(1, 8, 2).remove(0),
-                        hidden,
-                    ),
-                    layer(
-                        pseudo_random(8, 5, 3),
-                        pseudo_random(1, 5, 4).remove(0),
-                        "relu",
-                    ),
-                    layer(
-                        pseudo_random(5, outputs, 5),
-                        pseudo_random(1, outputs, 6).remove(0),
-                        head,
-                    ),
-                ],
-                scaler: Some(ScalerParams {
-                    mean: (0..12).map(|j| j as f64 / 10.0).collect(),
-                    scale: (0..12).map(|j| 0.5 + j as f64 / 6.0).collect(),
-                }),
-                input_shape: None,
-            }
-            .validate()
-            .unwrap();
-            let space = if net.link().has_probability() {
-                OutputSpace::Probability
-            } else {
-                OutputSpace::Raw
-            };
-            assert_paths_agree(&net, space, outputs - 1, &singles);
-            let groups = FeatureGroups::new(
-                vec![vec![0, 5], vec![1, 2, 3], vec![4], vec![6, 7, 8, 9, 10, 11]],
-                12,
-            )
-            .unwrap();
-            assert_paths_agree(&net, space, 0, &groups);
-        }
-    }
-
-    #[test]
-    fn a_feature_without_weights_gets_exactly_zero() {
-        // Feature 3 has no weight into the first layer: the dummy axiom, exactly.
-        let mut first = pseudo_random(8, 6, 1);
-        first[3] = vec![0.0; 6];
-        let net = MlpParams {
-            layers: vec![
-                layer(first, pseudo_random(1, 6, 2).remove(0), "tanh"),
-                layer(pseudo_random(6, 1, 3), vec![0.1], "sigmoid"),
-            ],
-            scaler: None,
-            input_shape: None,
-        }
-        .validate()
-        .unwrap();
-        let data = Array2::from_shape_fn((20, 8), |(i, j)| ((i * 5 + j * 3) % 7) as f64 - 3.0);
-        let reference = crate::core::stats::Reference::new(&net, data);
-        let x = Array2::from_shape_fn((2, 8), |(i, j)| (i + j) as f64 / 4.0 - 1.0);
-        let options = crate::core::explain::sampling::SamplingParams {
-            output_space: OutputSpace::Probability,
-            ..Default::default()
-        }
-        .check(&net)
-        .unwrap();
-        let got = crate::core::explain::exact_shapley::explain(
-            &net,
-            &reference,
-            x.view(),
-            &[0, 0],
-            &options,
-        )
-        .unwrap();
-        for e in &got {
-            assert_eq!(e.attributions[3], 0.0);
-            assert!(e.attributions.iter().any(|&a| a.abs() > 1e-3));
-        }
-    }
-}
+#[path = "incremental_tests.rs"]
+mod tests;
