@@ -84,6 +84,7 @@ pub fn explain(
         .axis_iter(Axis(1))
         .map(Bins::quartiles)
         .collect();
+    let samplers: Vec<Sampler> = bins.iter().map(Bins::sampler).collect();
     let predictions = model.predict(x, options.output_space());
     let f = x.ncols();
     let width = KERNEL_WIDTH_FACTOR * (f as f64).sqrt();
@@ -97,7 +98,8 @@ pub fn explain(
         samples.row_mut(0).assign(&row);
         // Sample by sample, feature by feature: each sample's row is written in order.
         for (mut sample, mut flags) in samples.rows_mut().into_iter().zip(z.rows_mut()).skip(1) {
-            for (((b, &own), value), flag) in bins.iter().zip(&own).zip(&mut sample).zip(&mut flags)
+            for (((b, &own), value), flag) in
+                samplers.iter().zip(&own).zip(&mut sample).zip(&mut flags)
             {
                 let bin = b.draw_bin(&mut rng);
                 *value = b.draw_value(bin, &mut rng);
@@ -196,13 +198,54 @@ impl Bins {
         self.boundaries.iter().take_while(|&&b| b < v).count()
     }
 
+    /// The feature as the sampling loop reads it.
+    fn sampler(&self) -> Sampler {
+        let n = self.cumulative.len();
+        let pad = |v: &[f64], fill: f64| -> [f64; MAX_BINS] {
+            std::array::from_fn(|b| v.get(b).copied().unwrap_or(fill))
+        };
+        Sampler {
+            thresholds: std::array::from_fn(|b| {
+                if b + 1 < n {
+                    self.cumulative[b]
+                } else {
+                    f64::INFINITY
+                }
+            }),
+            total: self.cumulative.last().copied().unwrap_or(1.0),
+            means: pad(&self.means, 0.0),
+            stds: pad(&self.stds, 0.0),
+            lows: pad(&self.lows, 0.0),
+            highs: pad(&self.highs, 0.0),
+        }
+    }
+}
+
+/// At most this many bins per feature: three quartile boundaries.
+const MAX_BINS: usize = 4;
+
+/// One feature's bins in fixed-size arrays, so the sampling loop chases no
+/// pointers; unused bins are never drawn.
+#[derive(Debug, Clone, Copy)]
+struct Sampler {
+    /// Cumulative share of bins `0..b`, for the bins but the last (+∞ beyond).
+    thresholds: [f64; MAX_BINS - 1],
+    /// The cumulative share of all bins (1 up to rounding).
+    total: f64,
+    /// Per bin: mean, standard deviation and bounds, as in [`Bins`].
+    means: [f64; MAX_BINS],
+    stds: [f64; MAX_BINS],
+    lows: [f64; MAX_BINS],
+    highs: [f64; MAX_BINS],
+}
+
+impl Sampler {
     /// A bin drawn with the reference's bin frequencies.
     fn draw_bin(&self, rng: &mut impl Rng) -> usize {
-        let u = rng.random::<f64>() * self.cumulative.last().copied().unwrap_or(1.0);
+        let u = rng.random::<f64>() * self.total;
         // The first bin whose cumulative share exceeds u, counted without branches
         // (the bins are drawn at random, so a search's branches would mispredict).
-        let inner = &self.cumulative[..self.cumulative.len() - 1];
-        inner.iter().map(|&c| usize::from(c <= u)).sum()
+        self.thresholds.iter().map(|&c| usize::from(c <= u)).sum()
     }
 
     /// A value from the bin's normal truncated to its bounds (by rejection, falling
@@ -212,8 +255,9 @@ impl Bins {
         if low >= high {
             return low;
         }
+        let (mean, sd) = (self.means[bin], self.stds[bin]);
         for _ in 0..64 {
-            let v = self.means[bin] + self.stds[bin] * standard_normal(rng);
+            let v = mean + sd * standard_normal(rng);
             if (low..=high).contains(&v) {
                 return v;
             }
