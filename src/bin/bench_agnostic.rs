@@ -9,9 +9,9 @@
 //! names) and `paths` (`affine`, `generic`) to time fewer, e.g. under a profiler.
 //!
 //! Prints one JSON line `{"predictions": [...]}` (the rows' probabilities, so the
-//! caller can check it built the same model), one `{"gflops": r}` (the rate of a
-//! matrix product of the model's first-layer shape on this machine, for the
-//! arithmetic-limit estimate), then one line per method and path:
+//! caller can check it built the same model), one `{"gflops", "sigmoids_per_s"}`
+//! (this machine's one-thread rates of a matrix product and of the logistic
+//! function, for the arithmetic-limit estimate), then one line per method and path:
 //! `{"method", "path", "rows", "seconds", "rows_per_s"}`, where `path` is `affine`
 //! (the model as registered, using its affine first step) or `generic` (the same
 //! model seen only through batch predict, as any other model kind is; LIME, which
@@ -25,7 +25,7 @@ use std::time::Instant;
 use explaind::core::explain::sampling::SamplingParams;
 use explaind::core::explain::{explain_agnostic, Method};
 use explaind::core::models::mlp::MlpParams;
-use explaind::core::models::{AffineInput, LinearModel, Link, Model, OutputSpace};
+use explaind::core::models::{LinearModel, Link, Model, OutputSpace};
 use explaind::core::stats::Reference;
 use ndarray::{Array1, Array2, ArrayView2};
 use serde_json::{json, Value};
@@ -72,18 +72,26 @@ fn build(spec: &Value) -> Box<dyn Model> {
     }
 }
 
-/// GFLOP/s of `x·W` for 8192 rows and the model's first-layer shape, best of 5.
-fn gemm_rate(affine: &dyn AffineInput, n_features: usize) -> f64 {
-    let (w, _) = affine.input_affine();
-    let x = Array2::from_shape_fn((8192, n_features), |(i, j)| ((i * 31 + j * 7) % 13) as f64);
-    let flops = 2.0 * x.nrows() as f64 * n_features as f64 * w.ncols() as f64;
-    let mut best = f64::INFINITY;
+/// This machine's arithmetic rates on one thread, best of 5: GFLOP/s of a matrix
+/// product the size of a batch through a 64-wide first layer (4096 × 64 by
+/// 64 × 32, matrixmultiply as explaind's models use it), and logistic functions
+/// per second (one per masked row in probability space).
+fn machine_rates() -> (f64, f64) {
+    let x = Array2::from_shape_fn((4096, 64), |(i, j)| ((i * 31 + j * 7) % 13) as f64 / 13.0);
+    let w = Array2::from_shape_fn((64, 32), |(i, j)| ((i * 5 + j * 3) % 7) as f64 / 7.0);
+    let flops = 2.0 * 4096.0 * 64.0 * 32.0;
+    let (mut gemm, mut link) = (f64::INFINITY, f64::INFINITY);
     for _ in 0..5 {
         let start = Instant::now();
         std::hint::black_box(x.dot(&w));
-        best = best.min(start.elapsed().as_secs_f64());
+        gemm = gemm.min(start.elapsed().as_secs_f64());
+        let mut z = x.clone();
+        let start = Instant::now();
+        Link::Logistic.apply(&mut z);
+        link = link.min(start.elapsed().as_secs_f64());
+        std::hint::black_box(z);
     }
-    flops / best / 1e9
+    (flops / gemm / 1e9, x.len() as f64 / link)
 }
 
 /// Whether `name` is in the optional list `filter` (no list: everything).
@@ -110,12 +118,11 @@ fn main() {
         "{}",
         json!({ "predictions": predictions.column(0).to_vec() })
     );
-    if let Some(affine) = model.affine_input() {
-        println!(
-            "{}",
-            json!({ "gflops": gemm_rate(affine, model.n_features()) })
-        );
-    }
+    let (gflops, sigmoids) = machine_rates();
+    println!(
+        "{}",
+        json!({ "gflops": gflops, "sigmoids_per_s": sigmoids })
+    );
     let opaque = Opaque(model.as_ref());
     for (name, subject) in [
         ("affine", model.as_ref()),
