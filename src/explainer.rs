@@ -27,6 +27,26 @@ pub enum OutputChoice {
     Index(usize),
     /// Each row's predicted class (the only output of single-output models).
     Predicted,
+    /// Every output, for each row (one explanation per row and output).
+    All,
+    /// The `k` outputs with the largest raw predictions of each row, largest first
+    /// (for classifiers, the k most probable classes).
+    Top(usize),
+}
+
+/// Whose attributions are reported: features, or the model's feature groups.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Players {
+    /// One attribution per feature.
+    #[default]
+    Features,
+    /// Per feature as computed, then summed per group (exact for Shapley values:
+    /// a group's Shapley value in the game of features is not defined, but the sum
+    /// is what efficiency splits to it).
+    GroupSums,
+    /// The sampling explainers play the groups themselves: a group joins or leaves
+    /// a coalition as one.
+    Groups,
 }
 
 /// Settings of the methods that have any; each method reads its own.
@@ -53,6 +73,8 @@ pub struct ExplainArgs {
     pub space: OutputSpace,
     /// Method settings.
     pub options: MethodOptions,
+    /// Features or groups.
+    pub players: Players,
 }
 
 /// The explanations of a batch and the method that produced them.
@@ -64,6 +86,11 @@ pub struct Outcome {
     pub explanations: Vec<Explanation>,
     /// SHAP interaction values per row (features × features), when asked for.
     pub interactions: Option<Vec<Array2<f64>>>,
+    /// Whether attributions are per feature group ([`Players`]) rather than per feature.
+    pub grouped: bool,
+    /// With several outputs per row ([`OutputChoice::All`], [`OutputChoice::Top`]):
+    /// the row each explanation belongs to.
+    pub instances: Option<Vec<usize>>,
 }
 
 /// A rough count of the multiply-adds an explanation of `rows` rows costs, for
@@ -110,7 +137,13 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
         Method::Auto => default_method(&model.model),
         m => m,
     };
-    let outputs = resolve_outputs(model.model.as_model(), x, args.output)?;
+    let players = player_groups(model, method, args.players)?;
+    let (instances, outputs) = resolve_outputs(model.model.as_model(), x, args.output)?;
+    let expanded = instances.as_ref().map(|rows| x.select(Axis(0), rows));
+    let x: ArrayView2<f64> = match &expanded {
+        Some(e) => e.view(),
+        None => x.reborrow(),
+    };
     let space = args.space;
     let explanations = match (&model.model, method) {
         (_, Method::Auto) => unreachable!("Auto is resolved above"),
@@ -129,6 +162,9 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
         (_, Method::ExactShapley | Method::KernelShap | Method::PermutationShap | Method::Lime) => {
             let mut params = args.options.sampling.clone();
             params.output_space = space;
+            if args.players == Players::Groups {
+                params.groups = Some(members(players.expect("checked by player_groups")));
+            }
             let checked = params.check(model.model.as_model())?;
             let reference = reference(model, method)?;
             explain_agnostic(
@@ -187,8 +223,20 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
     if args.options.full_quality {
         score_quality(model, x, method, args, &mut explanations)?;
     }
+    if let (Players::GroupSums, Some(groups)) = (args.players, players) {
+        for e in &mut explanations {
+            e.attributions = groups.sum(&e.attributions);
+            // Per-feature standard errors do not add up without their covariances.
+            e.quality.standard_errors = None;
+        }
+    }
     let interactions = match (&model.model, method, args.options.interactions) {
         (_, _, false) => None,
+        (_, _, true) if args.players != Players::Features => {
+            return Err(CoreError::InvalidArgument(
+                "interaction values are per feature; leave out `group_by` and `players`".into(),
+            ))
+        }
         (HostedModel::Trees(m), Method::TreePathDependent, true) => {
             Some(tree_shap::interactions(m, x, &outputs)?)
         }
@@ -202,7 +250,44 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
         method,
         explanations,
         interactions,
+        grouped: args.players != Players::Features,
+        instances,
     })
+}
+
+/// The model's groups when `players` asks for them, checked against the method.
+///
+/// # Errors
+/// [`CoreError::InvalidArgument`] when the model declares no groups, or when groups
+/// are to be players of a method that does not sample coalitions.
+fn player_groups(
+    model: &BuiltModel,
+    method: Method,
+    players: Players,
+) -> CoreResult<Option<&FeatureGroups>> {
+    if players == Players::Features {
+        return Ok(None);
+    }
+    let groups = model.groups.as_ref().ok_or_else(|| {
+        CoreError::InvalidArgument(
+            "this model declares no feature groups; register it with `groups` to explain by group"
+                .into(),
+        )
+    })?;
+    if players == Players::Groups && !method.is_model_agnostic() {
+        return Err(CoreError::InvalidArgument(format!(
+            "groups can be players of kernel_shap, permutation_shap, exact_shapley and lime, \
+             not {method}; use \"group_by\": \"groups\" to sum its per-feature attributions"
+        )));
+    }
+    Ok(Some(&groups.groups))
+}
+
+/// Each group's feature indices, as [`SamplingParams::groups`] takes them.
+fn members(groups: &FeatureGroups) -> Vec<Vec<usize>> {
+    (0..groups.len())
+        .map(|g| groups.members(g).to_vec())
+        .collect()
 }
 
 /// Add the on-request quality scores (deletion and insertion curves, faithfulness
@@ -222,11 +307,19 @@ fn score_quality(
         quality::SCORING_BACKGROUND,
         args.options.sampling.seed,
     );
-    let groups = FeatureGroups::singletons(m.n_features());
+    let groups = match (args.players, &model.groups) {
+        (Players::Groups, Some(g)) => g.groups.clone(),
+        _ => FeatureGroups::singletons(m.n_features()),
+    };
+    // Scores compare per-player attributions: group sums come after them.
     let single = ExplainArgs {
         options: MethodOptions {
             full_quality: false,
             ..args.options.clone()
+        },
+        players: match args.players {
+            Players::GroupSums => Players::Features,
+            p => p,
         },
         ..args.clone()
     };
@@ -284,7 +377,17 @@ pub fn explain_texts(
         m => m,
     };
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    if args.players != Players::Features {
+        return Err(CoreError::InvalidArgument(
+            "feature groups are for `instances`; texts are explained word by word".into(),
+        ));
+    }
     let outputs = match args.output {
+        OutputChoice::All | OutputChoice::Top(_) => {
+            return Err(CoreError::InvalidArgument(
+                "`outputs` is for `instances`; explain texts for one `output` at a time".into(),
+            ))
+        }
         OutputChoice::Index(k) => vec![k; texts.len()],
         OutputChoice::Predicted if text.head().n_outputs() == 1 => vec![0; texts.len()],
         OutputChoice::Predicted => argmax_rows(&text.predict_texts(&refs, OutputSpace::Raw)),
@@ -413,19 +516,47 @@ fn reference_or_baseline<'a>(
     }
 }
 
-/// One output index per row.
+/// The output(s) to explain for each row: without expansion, one output per row
+/// of `x`; with [`OutputChoice::All`] or [`OutputChoice::Top`], the rows to explain
+/// (instance indices, each repeated once per output) and their outputs.
 fn resolve_outputs(
     model: &dyn Model,
     x: ArrayView2<f64>,
     choice: OutputChoice,
-) -> CoreResult<Vec<usize>> {
+) -> CoreResult<(Option<Vec<usize>>, Vec<usize>)> {
+    let n_out = model.n_outputs();
+    let per_row = |k: usize| -> (Option<Vec<usize>>, Vec<usize>) {
+        let rows = (0..x.nrows())
+            .flat_map(|i| std::iter::repeat(i).take(k))
+            .collect();
+        (Some(rows), Vec::with_capacity(x.nrows() * k))
+    };
     match choice {
-        OutputChoice::Index(k) if k < model.n_outputs() => Ok(vec![k; x.nrows()]),
+        OutputChoice::Index(k) if k < n_out => Ok((None, vec![k; x.nrows()])),
         OutputChoice::Index(k) => Err(CoreError::InvalidArgument(format!(
-            "output {k} out of range: the model has {} output(s)",
-            model.n_outputs()
+            "output {k} out of range: the model has {n_out} output(s)"
         ))),
-        OutputChoice::Predicted if model.n_outputs() == 1 => Ok(vec![0; x.nrows()]),
-        OutputChoice::Predicted => Ok(argmax_rows(&model.predict_raw(x))),
+        OutputChoice::Predicted if n_out == 1 => Ok((None, vec![0; x.nrows()])),
+        OutputChoice::Predicted => Ok((None, argmax_rows(&model.predict_raw(x)))),
+        OutputChoice::All => {
+            let (rows, mut outputs) = per_row(n_out);
+            for _ in 0..x.nrows() {
+                outputs.extend(0..n_out);
+            }
+            Ok((rows, outputs))
+        }
+        OutputChoice::Top(k) if k == 0 || k > n_out => Err(CoreError::InvalidArgument(format!(
+            "top:{k} needs k between 1 and the number of outputs ({n_out})"
+        ))),
+        OutputChoice::Top(k) => {
+            let raw = model.predict_raw(x);
+            let (rows, mut outputs) = per_row(k);
+            for row in raw.rows() {
+                let mut order: Vec<usize> = (0..n_out).collect();
+                order.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
+                outputs.extend(&order[..k]);
+            }
+            Ok((rows, outputs))
+        }
     }
 }

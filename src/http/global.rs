@@ -2,7 +2,9 @@
 //!
 //! Dashboards poll these, so each model version's summary is computed once, kept
 //! as serialised bytes with an entity tag, and answered with 304 when the client
-//! already has it.
+//! already has it. The `live` section changes with traffic and time: it is
+//! computed fresh on each request and spliced into the cached bytes, and the entity
+//! tag joins the cached tag with a hash of the live part.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -65,8 +67,39 @@ pub async fn get_global(
         .registry
         .get(&name)
         .ok_or(ApiError::ModelNotFound(name))?;
-    let cached = cached_summary(&state, entry).await?;
-    Ok(conditional(&cached.json.body, &cached.json.etag, &headers))
+    let cached = cached_summary(&state, Arc::clone(&entry)).await?;
+    let (body, etag) = with_live(&entry, &cached)?;
+    Ok(conditional(&body, &etag, &headers))
+}
+
+/// The cached summary's bytes with a fresh `live` section spliced in before the
+/// closing brace, and an entity tag covering both.
+///
+/// # Errors
+/// [`ApiError::Internal`] if serialising fails.
+fn with_live(entry: &ModelEntry, cached: &CachedSummary) -> Result<(Vec<u8>, String), ApiError> {
+    let live = crate::live::view::summarise(
+        &entry.live,
+        &entry.built.feature_names,
+        &cached.summary,
+        crate::live::now_ms(),
+    );
+    let live = serde_json::to_vec(&live).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let base = &cached.json.body;
+    let open = base.len().saturating_sub(1);
+    let mut body = Vec::with_capacity(base.len() + live.len() + 8);
+    body.extend_from_slice(&base[..open]);
+    body.extend_from_slice(b",\"live\":");
+    body.extend_from_slice(&live);
+    body.push(b'}');
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    live.hash(&mut hasher);
+    let etag = format!(
+        "\"{}-{:016x}\"",
+        cached.json.etag.trim_matches('"'),
+        hasher.finish()
+    );
+    Ok((body, etag))
 }
 
 /// Global importance of every model (each cached per version).
@@ -84,8 +117,8 @@ pub async fn get_global_all(
     let mut unavailable = Vec::new();
     for entry in state.registry.list() {
         let name = entry.name.clone();
-        match cached_summary(&state, entry).await {
-            Ok(cached) => bodies.push(cached),
+        match cached_summary(&state, Arc::clone(&entry)).await {
+            Ok(cached) => bodies.push(with_live(&entry, &cached)?.0),
             Err(ApiError::Core(e)) => unavailable.push(Unavailable {
                 model: name,
                 reason: e.to_string(),
@@ -99,7 +132,7 @@ pub async fn get_global_all(
         if i > 0 {
             body.push(b',');
         }
-        body.extend_from_slice(&cached.json.body);
+        body.extend_from_slice(cached);
     }
     body.extend_from_slice(b"],\"unavailable\":");
     body.extend(serde_json::to_vec(&unavailable).map_err(|e| ApiError::Internal(e.to_string()))?);
