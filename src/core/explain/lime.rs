@@ -29,12 +29,16 @@
 //!
 //! # Feature groups
 //! With groups as players (an extension; lime has none), the surrogate has one
-//! column per group: `z_g = 1` when every feature of the group is in the row's own
-//! bin. A group is perturbed as one: each sample draws one reference row per group
-//! and takes the bins of all the group's features from it, so the columns of a
-//! one-hot category stay a valid code. (For a single feature this draws a bin with
-//! the reference's bin frequencies, exactly as above.) The kernel width is then
-//! `0.75 √G` for `G` groups.
+//! column per group, `z_g = 1` when every feature of the group is in the row's own
+//! bin, and the kernel width is `0.75 √G` for `G` groups. A feature alone is drawn
+//! as above. A group of several is perturbed as one, so that the columns of a
+//! one-hot category stay a valid code: with probability `p_g`, the mean of its
+//! members' own-bin shares (what a single feature's chance of keeping its bin is),
+//! every member draws a value in its own bin (`z_g = 1`); otherwise one reference
+//! row is drawn and every member draws a value in that row's bin (`z_g = 1` only if
+//! those are all the row's own bins). Sampling whole reference rows alone would
+//! almost never reproduce the row's combination of bins and leave the surrogate
+//! nothing to fit.
 //! Default budget: 5000 samples, lime's default, including the row itself.
 //!
 //! # Standard errors
@@ -167,13 +171,26 @@ impl GroupSample<'_> {
         mut sample: ndarray::ArrayViewMut1<f64>,
         rng: &mut impl Rng,
     ) -> bool {
-        let r = rng.random_range(0..self.reference.rows());
+        if let [j] = members {
+            let b = &self.bins[*j];
+            let bin = b.draw_bin(rng);
+            sample[*j] = b.draw_value(bin, rng);
+            return bin == b.bin_of(self.row[*j]);
+        }
+        let keep = members
+            .iter()
+            .map(|&j| self.bins[j].share(self.bins[j].bin_of(self.row[j])))
+            .sum::<f64>()
+            / members.len() as f64;
+        let from =
+            (rng.random::<f64>() >= keep).then(|| rng.random_range(0..self.reference.rows()));
         let mut own = true;
         for &j in members {
             let b = &self.bins[j];
-            let bin = b.bin_of(self.reference.data[[r, j]]);
+            let mine = b.bin_of(self.row[j]);
+            let bin = from.map_or(mine, |r| b.bin_of(self.reference.data[[r, j]]));
             sample[j] = b.draw_value(bin, rng);
-            own &= bin == b.bin_of(self.row[j]);
+            own &= bin == mine;
         }
         own
     }
@@ -242,6 +259,11 @@ impl Bins {
     /// The bin of `v`: how many boundaries lie strictly below it.
     fn bin_of(&self, v: f64) -> usize {
         self.boundaries.iter().take_while(|&&b| b < v).count()
+    }
+
+    /// The reference's share of rows in bin `b`.
+    fn share(&self, b: usize) -> f64 {
+        self.cumulative[b] - if b == 0 { 0.0 } else { self.cumulative[b - 1] }
     }
 
     /// A bin drawn with the reference's bin frequencies.
@@ -410,5 +432,33 @@ mod tests {
             epsilon = 1e-9
         );
         assert!(q.surrogate_r2.unwrap() > 0.5);
+    }
+
+    #[test]
+    fn groups_are_perturbed_and_weighed_as_one() {
+        // y = 5·x0 + 5·x1 + 0.1·x2 with {x0, x1} one player: one coefficient for the
+        // group, which dwarfs x2's, and a surrogate that fits. (The two members of
+        // this reference are never both in their top bin, so sampling whole
+        // reference rows alone would leave z_group constant.)
+        let model = LinearModel::regression(array![[5.0, 5.0, 0.1]], array![0.0]).unwrap();
+        let data = Array2::from_shape_fn((80, 3), |(i, j)| ((i * 7 + j * 5) % 17) as f64);
+        let reference = Reference::new(&model, data);
+        let x = array![[16.0, 16.0, 16.0]];
+        let grouped = SamplingParams {
+            seed: 2,
+            n_samples: Some(2000),
+            groups: Some(vec![vec![0, 1], vec![2]]),
+            ..SamplingParams::default()
+        }
+        .check(&model)
+        .unwrap();
+        let g = &explain(&model, &reference, x.view(), &[0], &grouped).unwrap()[0];
+        assert_eq!(g.attributions.len(), 2);
+        assert!(g.attributions[0] > 10.0 * g.attributions[1].abs(), "{g:?}");
+        assert!(g.quality.surrogate_r2.unwrap() > 0.5, "{g:?}");
+        assert_eq!(
+            g,
+            &explain(&model, &reference, x.view(), &[0], &grouped).unwrap()[0]
+        );
     }
 }
