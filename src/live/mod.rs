@@ -19,10 +19,12 @@
 //! per feature and never across an `.await`. Nothing is allocated or formatted.
 //!
 //! # Time
-//! Each shard keeps a total since the version was loaded in this process and a
-//! ring of `window / bucket` time buckets; a bucket is cleared when the ring comes
-//! round to it again, and a read adds the buckets of the last `window` (the current,
-//! partial bucket included). Time is a millisecond count passed in, so tests drive
+//! Each shard keeps a ring of `window / bucket` time buckets; when the ring comes
+//! round to a bucket again, its sums move to a "retired" tally and it is cleared. A
+//! record touches only the current bucket; a read adds the buckets of the last
+//! `window` (the current, partial one included) for the window, and the retired
+//! tally plus every bucket for the total since the version was loaded in this
+//! process. Time is a millisecond count passed in, so tests drive
 //! the clock; the service passes [`now_ms`].
 
 pub mod prometheus;
@@ -98,11 +100,16 @@ pub fn now_ms() -> u64 {
     START.get_or_init(Instant::now).elapsed().as_millis() as u64
 }
 
-/// One shard: a total and the ring of time buckets.
+/// Ring slot number of a slot that never held anything.
+const EMPTY: u64 = u64::MAX;
+
+/// One shard: the ring of time buckets and what has left it.
 #[derive(Debug)]
 struct Shard {
-    /// Everything since the version was loaded.
-    total: Tally,
+    /// Everything since the version was loaded that is no longer in the ring: a
+    /// bucket is added here when its slot is reused, so a record touches only the
+    /// current bucket and the total is `retired` plus the whole ring.
+    retired: Tally,
     /// `(bucket number, sums)` per ring slot; the number says which stretch of time
     /// the slot holds, so a stale slot is recognised and cleared.
     ring: Vec<(u64, Tally)>,
@@ -175,9 +182,9 @@ impl LiveStats {
         let shards = (0..shard_count())
             .map(|_| {
                 Mutex::new(Shard {
-                    total: layout.tally(),
+                    retired: layout.tally(),
                     ring: (0..config.buckets())
-                        .map(|_| (u64::MAX, layout.tally()))
+                        .map(|_| (EMPTY, layout.tally()))
                         .collect(),
                 })
             })
@@ -218,21 +225,22 @@ impl LiveStats {
         let per_feature = !outcome.grouped && space == OutputSpace::Raw;
         let shard = &self.shards[thread_shard() % self.shards.len()];
         let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
-        let Shard { total, ring } = &mut *shard;
+        let Shard { retired, ring } = &mut *shard;
         let slot = (bucket % ring.len() as u64) as usize;
         let (number, current) = &mut ring[slot];
         if *number != bucket {
+            if *number != EMPTY {
+                retired.merge(current);
+            }
             current.clear();
             *number = bucket;
         }
-        for tally in [total, current] {
-            for row in inputs.rows() {
-                tally.add_row(&self.layout, row);
-            }
-            if per_feature {
-                for e in &outcome.explanations {
-                    tally.add_explanation(&self.layout, e);
-                }
+        for row in inputs.rows() {
+            current.add_row(&self.layout, row);
+        }
+        if per_feature {
+            for e in &outcome.explanations {
+                current.add_explanation(&self.layout, e);
             }
         }
     }
@@ -244,8 +252,9 @@ impl LiveStats {
         let mut window = self.layout.tally();
         for shard in self.shards.iter() {
             let shard = shard.lock().unwrap_or_else(|p| p.into_inner());
-            total.merge(&shard.total);
-            for (number, tally) in &shard.ring {
+            total.merge(&shard.retired);
+            for (number, tally) in shard.ring.iter().filter(|(n, _)| *n != EMPTY) {
+                total.merge(tally);
                 let recent = *number <= bucket && bucket - *number < shard.ring.len() as u64;
                 if recent {
                     window.merge(tally);
