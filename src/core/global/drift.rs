@@ -54,10 +54,13 @@ impl FeatureBins {
             expected: vec![0.0; edges.len() + 2],
             edges,
         };
-        let n = column.len().max(1) as f64;
+        let mut counts = vec![0u64; this.expected.len()];
         for &v in column {
-            let b = this.bin_of(v);
-            this.expected[b] += 1.0 / n;
+            counts[this.bin_of(v)] += 1;
+        }
+        let n = column.len().max(1) as f64;
+        for (e, c) in this.expected.iter_mut().zip(counts) {
+            *e = c as f64 / n;
         }
         this
     }
