@@ -196,3 +196,31 @@ async fn every_output_explained_counts_live() {
     assert_eq!(window["by_output"], json!([2, 2, 2]));
     assert_eq!(window["rows"], 2);
 }
+
+#[tokio::test]
+async fn texts_take_one_output_and_no_groups() {
+    let app = default_app().await;
+    let spec = common::fixture("text/fine_foods.json")["spec"].clone();
+    let put = call(&app, Method::PUT, "/models/foods", Some(spec)).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    for (extra, says) in [
+        (json!({"outputs": "all"}), "`outputs` is for `instances`"),
+        (
+            json!({"group_by": "groups"}),
+            "feature groups are for `instances`",
+        ),
+    ] {
+        let mut body = json!({"texts": ["great taste"]});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let answer = call(&app, Method::POST, "/models/foods/explain", Some(body)).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            answer.text
+        );
+        assert!(answer.text.contains(says), "{}", answer.text);
+    }
+}
