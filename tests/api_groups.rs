@@ -233,3 +233,24 @@ async fn grouped_answers_count_rows_but_not_attributions_live() {
     assert_eq!(window["rows"], 2);
     assert_eq!(window["explanations"], 1);
 }
+
+#[tokio::test]
+async fn groups_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = explaind::config::Config {
+        model_dir: Some(dir.path().to_path_buf()),
+        ..explaind::config::Config::defaults()
+    };
+    let (app, _) = common::ready_app(config.clone()).await;
+    let put = call(&app, Method::PUT, "/models/houses", Some(grouped_spec())).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    let (again, _) = common::ready_app(config).await;
+    let info = call(&again, Method::GET, "/models/houses", None).await;
+    assert_eq!(info.json["groups"][4]["name"], "location");
+    let answer = explain(
+        &again,
+        json!({"instances": [house()], "group_by": "groups"}),
+    )
+    .await;
+    assert_eq!(answer.json["feature_names"], json!(GROUPS));
+}

@@ -247,3 +247,37 @@ async fn a_replaced_model_starts_fresh_live_statistics() {
     assert_eq!(global.json["version"], 2);
     assert_eq!(global.json["live"]["since_start"]["explanations"], 0);
 }
+
+#[tokio::test]
+async fn the_live_flags_set_the_window_and_the_metric_detail() {
+    let config = explaind::config::Config {
+        live_window_secs: 60,
+        live_bucket_secs: 5,
+        live_bins: 4,
+        live_metrics_max_features: 3,
+        ..explaind::config::Config::defaults()
+    };
+    let (app, _) = common::ready_app(config).await;
+    call(
+        &app,
+        Method::POST,
+        "/models/house-prices/explain",
+        Some(json!({"instances": [house()]})),
+    )
+    .await;
+    let global = call(&app, Method::GET, "/models/house-prices/global", None).await;
+    assert_eq!(global.json["live"]["window_secs"], 60);
+    assert_eq!(global.json["live"]["bucket_secs"], 5);
+    let metrics = call(&app, Method::GET, "/metrics", None).await.text;
+    // 11 features > 3: totals only.
+    assert!(metrics.contains(r#"explaind_live_rows_total{model="house-prices",version="1"} 1"#));
+    assert!(!metrics.contains("explaind_live_attribution_abs_sum{"));
+    assert!(!metrics.contains("explaind_live_feature_bin_total{"));
+
+    let bad = explaind::config::Config {
+        live_bucket_secs: 0,
+        ..explaind::config::Config::defaults()
+    };
+    let err = explaind::server::build_state(bad).err().expect("refused");
+    assert!(err.to_string().contains("--live-bucket-secs"), "{err}");
+}
