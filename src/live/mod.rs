@@ -228,19 +228,26 @@ impl LiveStats {
         let Shard { retired, ring } = &mut *shard;
         let slot = (bucket % ring.len() as u64) as usize;
         let (number, current) = &mut ring[slot];
-        if *number != bucket {
+        let target = if *number == bucket {
+            current
+        } else if *number != EMPTY && bucket < *number {
+            // A late record (its time read before a newer one took the slot):
+            // it still counts in the total.
+            retired
+        } else {
             if *number != EMPTY {
                 retired.merge(current);
             }
             current.clear();
             *number = bucket;
-        }
+            current
+        };
         for row in inputs.rows() {
-            current.add_row(&self.layout, row);
+            target.add_row(&self.layout, row);
         }
         if per_feature {
             for e in &outcome.explanations {
-                current.add_explanation(&self.layout, e);
+                target.add_explanation(&self.layout, e);
             }
         }
     }

@@ -65,10 +65,20 @@ fn window_keeps_the_last_buckets_and_the_total_keeps_everything() {
     assert_eq!((total.explanations, window.explanations), (3, 2));
     assert_eq!(window.abs_sum, vec![8.0, 2.0]);
     assert_eq!(window.rows, 2);
+    // A late record for t = 1 s (its slot now holds t = 60 s) counts in the total
+    // only, and does not clear the newer bucket.
+    live.record_at(
+        1_000,
+        x.view(),
+        &outcome(&[[1.0, 1.0]], 0),
+        OutputSpace::Raw,
+    );
+    let (total, window) = live.snapshot_at(60_000);
+    assert_eq!((total.explanations, window.explanations), (4, 2));
     // Much later the window is empty and the total unchanged.
     let (total, window) = live.snapshot_at(1_000_000);
-    assert_eq!((total.explanations, window.explanations), (3, 0));
-    assert_eq!(total.rows, 3);
+    assert_eq!((total.explanations, window.explanations), (4, 0));
+    assert_eq!(total.rows, 4);
 }
 
 #[test]
