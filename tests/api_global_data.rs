@@ -612,3 +612,47 @@ async fn results_of_a_replaced_model_are_not_shown() {
     assert_eq!(replaced.json["version"], 2);
     assert!(replaced.json.get("from_data").is_none());
 }
+
+#[tokio::test]
+async fn classifiers_get_log_loss_by_default_or_accuracy_on_request() {
+    let (app, _) = ready_app(Config::defaults()).await;
+    call(&app, Method::PUT, "/models/three", Some(multinomial_spec())).await;
+    // Class x when a is largest, y when b is: feature a and b both matter.
+    let rows: Vec<Value> = (0..30)
+        .map(|i| json!([(i % 5) as f64, (i % 3) as f64]))
+        .collect();
+    let target: Vec<Value> = (0..30)
+        .map(|i| {
+            json!(if i % 5 > i % 3 {
+                "x"
+            } else if i % 3 > i % 5 {
+                "y"
+            } else {
+                "z"
+            })
+        })
+        .collect();
+    let doc = json!({"rows": rows, "target": target});
+    let put = call(&app, Method::PUT, "/models/three/datasets/d", Some(doc)).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    for (loss, expected) in [(None, "log_loss"), (Some("accuracy"), "accuracy")] {
+        let mut body = json!({"kind": "permutation_importance", "dataset": "d"});
+        if let Some(l) = loss {
+            body["loss"] = json!(l);
+        }
+        let post = call(&app, Method::POST, "/models/three/global/jobs", Some(body)).await;
+        assert_eq!(post.status, StatusCode::ACCEPTED, "{}", post.text);
+        let job = wait(&app, post.headers["location"].to_str().unwrap()).await;
+        assert_eq!(job["state"], "succeeded", "{job}");
+        assert_eq!(job["result"]["loss"], expected);
+        let baseline = job["result"]["baseline_loss"].as_f64().unwrap();
+        assert!(baseline.is_finite() && baseline >= 0.0);
+        if expected == "accuracy" {
+            assert!(baseline <= 1.0, "an error rate");
+        }
+    }
+    let rmse = json!({"kind": "permutation_importance", "dataset": "d", "loss": "rmse"});
+    let a = call(&app, Method::POST, "/models/three/global/jobs", Some(rmse)).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(a.text.contains("for regressions"), "{}", a.text);
+}

@@ -112,10 +112,11 @@ pub async fn get_global_all(
     // parts' tags instead, weakly (see `jobs::global_body`).
     let etag = if bodies.iter().any(|(_, tag)| tag.starts_with("W/")) {
         let tags: Vec<&str> = bodies.iter().map(|(_, tag)| tag.as_str()).collect();
-        format!(
-            "W/{}",
-            etag_of(format!("{}|{}", tags.join(","), unavailable.len()).as_bytes())
-        )
+        let mut parts = tags.join(",").into_bytes();
+        parts.extend(
+            serde_json::to_vec(&unavailable).map_err(|e| ApiError::Internal(e.to_string()))?,
+        );
+        format!("W/{}", etag_of(&parts))
     } else {
         etag_of(&body)
     };

@@ -245,10 +245,13 @@ pub async fn post_job(
     let kind = request.kind;
     let data = request.dataset.clone();
     let plan = plan(&state, Arc::clone(&entry), request).await?;
-    let job = state.jobs.submit(kind, &entry, data, plan).map_err(|e| {
-        tracing::warn!(error = %e, "job refused");
-        ApiError::Overloaded
-    })?;
+    let job = state
+        .jobs
+        .submit(kind, &entry, data, move |progress| plan.run(progress))
+        .map_err(|e| {
+            tracing::warn!(error = %e, "job refused");
+            ApiError::Overloaded
+        })?;
     let location = HeaderValue::from_str(&format!("/jobs/{}", job.id))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok((

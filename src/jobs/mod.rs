@@ -20,7 +20,13 @@ use tokio::sync::Semaphore;
 use tracing::Instrument;
 use utoipa::ToSchema;
 
-use crate::analysis::{DataResult, Plan};
+mod section;
+#[cfg(test)]
+mod tests;
+pub use section::{from_data, Finished, FromData};
+
+use crate::analysis::DataResult;
+use crate::core::CoreResult;
 use crate::registry::ModelEntry;
 
 /// What a job computes.
@@ -239,7 +245,8 @@ impl Jobs {
         }
     }
 
-    /// Accept a job and start it in the background (needs a Tokio runtime).
+    /// Accept a job and start it in the background (needs a Tokio runtime): `work`
+    /// (a checked [`crate::analysis::Plan`]'s `run`, say) gets a progress callback.
     ///
     /// # Errors
     /// [`QueueFull`] when `max_active` jobs are queued or running.
@@ -248,7 +255,7 @@ impl Jobs {
         kind: JobKind,
         entry: &ModelEntry,
         dataset: Option<String>,
-        plan: Plan,
+        work: impl FnOnce(&(dyn Fn(f64) + Sync)) -> CoreResult<DataResult> + Send + 'static,
     ) -> Result<Arc<Job>, QueueFull> {
         let job = {
             let mut t = lock(&self.table);
@@ -290,7 +297,7 @@ impl Jobs {
                 let worker = Arc::clone(&running);
                 let span = tracing::Span::current();
                 let outcome = tokio::task::spawn_blocking(move || {
-                    span.in_scope(|| plan.run(&|p| worker.set_progress(p)))
+                    span.in_scope(|| work(&|p| worker.set_progress(p)))
                 })
                 .await;
                 let outcome = match outcome {
@@ -379,65 +386,4 @@ impl Jobs {
     pub fn forget_model(&self, model: &str) {
         lock(&self.table).latest.retain(|(m, _), _| m != model);
     }
-}
-
-/// One kind's last result as `/global` shows it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Finished {
-    /// The job that computed it (`GET /jobs/{id}`).
-    pub job: String,
-    /// When it finished (RFC 3339).
-    #[schema(value_type = String, format = DateTime)]
-    pub computed_at: DateTime<Utc>,
-    /// Seconds since then.
-    pub age_seconds: f64,
-    /// The result.
-    #[schema(value_type = DataResult)]
-    #[serde(serialize_with = "shared_one")]
-    pub result: Arc<DataResult>,
-}
-
-/// The `from_data` section of `/models/{name}/global`: the last successful job of
-/// each kind on this model version.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct FromData {
-    /// Permutation importance on a labelled data set.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub permutation_importance: Option<Finished>,
-    /// Partial dependence and ICE curves of one feature.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dependence: Option<Finished>,
-    /// Mean |φ| of an explainer over data.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mean_abs_attribution: Option<Finished>,
-}
-
-fn shared_one<S: serde::Serializer>(v: &Arc<DataResult>, s: S) -> Result<S::Ok, S::Error> {
-    v.as_ref().serialize(s)
-}
-
-/// The section for these jobs (from [`Jobs::latest`]) as of `now`.
-pub fn from_data(latest: &[Arc<Job>], now: DateTime<Utc>) -> FromData {
-    let mut section = FromData {
-        permutation_importance: None,
-        dependence: None,
-        mean_abs_attribution: None,
-    };
-    for job in latest {
-        let Some((result, at)) = job.outcome() else {
-            continue;
-        };
-        let finished = Finished {
-            job: job.id.clone(),
-            computed_at: at,
-            age_seconds: (now - at).num_milliseconds().max(0) as f64 / 1000.0,
-            result,
-        };
-        match job.kind {
-            JobKind::PermutationImportance => section.permutation_importance = Some(finished),
-            JobKind::Dependence => section.dependence = Some(finished),
-            JobKind::MeanAbsAttribution => section.mean_abs_attribution = Some(finished),
-        }
-    }
-    section
 }
