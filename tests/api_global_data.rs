@@ -611,6 +611,17 @@ async fn results_of_a_replaced_model_are_not_shown() {
     let replaced = call(&app, Method::GET, "/models/three/global", None).await;
     assert_eq!(replaced.json["version"], 2);
     assert!(replaced.json.get("from_data").is_none());
+
+    // A data set outlives a replacement, but not one that changes the features.
+    let doc = json!({"rows": [[0, 0], [1, 2]], "target": ["x", "y"]});
+    call(&app, Method::PUT, "/models/three/datasets/d", Some(doc)).await;
+    let mut other = multinomial_spec();
+    other["feature_names"] = json!(["p", "q"]);
+    call(&app, Method::PUT, "/models/three", Some(other)).await;
+    let body = json!({"kind": "permutation_importance", "dataset": "d"});
+    let stale = call(&app, Method::POST, "/models/three/global/jobs", Some(body)).await;
+    assert_eq!(stale.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(stale.text.contains("register it again"), "{}", stale.text);
 }
 
 #[tokio::test]
