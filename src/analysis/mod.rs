@@ -38,6 +38,18 @@ pub const DEFAULT_ICE: usize = 10;
 /// Rows explained per call while computing mean |φ| (progress is reported per chunk).
 const ATTRIBUTION_CHUNK: usize = 32;
 
+/// The arguments of chunk `c` of a mean-|φ| computation. A sampling explainer
+/// seeds row `i` of a call on stream `i`, so every chunk would repeat the first
+/// chunk's draws; chunk `c > 0` therefore gets the seed `seed ⊕ c·φ64` (φ64 the
+/// 64-bit golden-ratio constant), still fixed by the request's seed. Chunk 0 keeps
+/// the seed itself.
+fn chunk_args(args: &ExplainArgs, c: usize) -> ExplainArgs {
+    let mut args = args.clone();
+    let seed = args.options.sampling.seed;
+    args.options.sampling.seed = seed ^ (c as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    args
+}
+
 /// The configured budgets.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -385,7 +397,8 @@ impl Plan {
                     for (c, &start) in chunks.iter().enumerate() {
                         let end = (start + ATTRIBUTION_CHUNK).min(self.x.nrows());
                         let part = self.x.slice(ndarray::s![start..end, ..]);
-                        rows.extend(explainer::explain(&entry.built, part, a)?.explanations);
+                        let args = chunk_args(a, c);
+                        rows.extend(explainer::explain(&entry.built, part, &args)?.explanations);
                         progress((k * chunks.len() + c + 1) as f64 / total as f64);
                     }
                     per_output.push(rows);
