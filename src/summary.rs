@@ -37,6 +37,10 @@ pub struct GlobalSummary {
     pub outputs: Vec<String>,
     /// Features, most important first.
     pub features: Vec<FeatureSummary>,
+    /// Summaries from data, once a job (`POST /models/{name}/global/jobs`) has
+    /// succeeded on this version: the last result of each kind, with its age.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_data: Option<crate::jobs::FromData>,
 }
 
 /// One feature's global importance.
@@ -130,6 +134,7 @@ pub fn global_summary(entry: &ModelEntry, max_rows: usize) -> CoreResult<GlobalS
         computed_at: Utc::now(),
         outputs: built.output_names.clone(),
         features,
+        from_data: None,
     })
 }
 

@@ -421,7 +421,7 @@ pub async fn explain(
     })
 }
 
-fn output_index(entry: &ModelEntry, output: &OutputRef) -> Result<usize, ApiError> {
+pub(crate) fn output_index(entry: &ModelEntry, output: &OutputRef) -> Result<usize, ApiError> {
     let names = &entry.built.output_names;
     match output {
         OutputRef::Index(k) if *k < names.len() => Ok(*k),

@@ -65,8 +65,9 @@ pub async fn get_global(
         .registry
         .get(&name)
         .ok_or(ApiError::ModelNotFound(name))?;
-    let cached = cached_summary(&state, entry).await?;
-    Ok(conditional(&cached.json.body, &cached.json.etag, &headers))
+    let cached = cached_summary(&state, Arc::clone(&entry)).await?;
+    let (body, etag) = super::jobs::global_body(&state, &entry, &cached.json);
+    Ok(conditional(&body, &etag, &headers))
 }
 
 /// Global importance of every model (each cached per version).
@@ -84,8 +85,11 @@ pub async fn get_global_all(
     let mut unavailable = Vec::new();
     for entry in state.registry.list() {
         let name = entry.name.clone();
-        match cached_summary(&state, entry).await {
-            Ok(cached) => bodies.push(cached),
+        match cached_summary(&state, Arc::clone(&entry)).await {
+            Ok(cached) => {
+                let (body, etag) = super::jobs::global_body(&state, &entry, &cached.json);
+                bodies.push((body.into_owned(), etag.into_owned()));
+            }
             Err(ApiError::Core(e)) => unavailable.push(Unavailable {
                 model: name,
                 reason: e.to_string(),
@@ -95,16 +99,27 @@ pub async fn get_global_all(
     }
     // The summaries are already serialised: splice them rather than re-encode.
     let mut body = b"{\"models\":[".to_vec();
-    for (i, cached) in bodies.iter().enumerate() {
+    for (i, (one, _)) in bodies.iter().enumerate() {
         if i > 0 {
             body.push(b',');
         }
-        body.extend_from_slice(&cached.json.body);
+        body.extend_from_slice(one);
     }
     body.extend_from_slice(b"],\"unavailable\":");
     body.extend(serde_json::to_vec(&unavailable).map_err(|e| ApiError::Internal(e.to_string()))?);
     body.push(b'}');
-    let etag = etag_of(&body);
+    // With a `from_data` section a body's bytes change with its age: tag by the
+    // parts' tags instead, weakly (see `jobs::global_body`).
+    let etag = if bodies.iter().any(|(_, tag)| tag.starts_with("W/")) {
+        let tags: Vec<&str> = bodies.iter().map(|(_, tag)| tag.as_str()).collect();
+        let mut parts = tags.join(",").into_bytes();
+        parts.extend(
+            serde_json::to_vec(&unavailable).map_err(|e| ApiError::Internal(e.to_string()))?,
+        );
+        format!("W/{}", etag_of(&parts))
+    } else {
+        etag_of(&body)
+    };
     Ok(conditional(&body, &etag, &headers))
 }
 
