@@ -9,6 +9,10 @@
 //! - [`explainer`]: which algorithm answers which pairing of method and model.
 //! - [`summary`]: the global importance summary and the weight dump of a model.
 //! - [`registry`]: the only shared mutable state, name → `Arc<ModelEntry>`.
+//! - [`datasets`]: labelled data sets registered per model, stored like models.
+//! - [`analysis`]: summaries from data (permutation importance, partial dependence,
+//!   mean |φ| of any explainer), checked into plans and run off the async workers.
+//! - [`jobs`]: the background jobs that run those plans, and their last results.
 //! - [`store`]: durable, atomic model files in the model directory.
 //! - [`demo`]: the embedded house-price model.
 //! - [`metrics`]: Prometheus counters and histograms.
@@ -23,13 +27,16 @@
 //! generic charts (`svg`, `scale`, `bars`, `waterfall`, `heatmap`) import nothing of
 //! the service.
 
+pub mod analysis;
 pub mod charts;
 pub mod config;
 pub mod core;
+pub mod datasets;
 pub mod demo;
 pub mod explainer;
 pub mod formats;
 pub mod http;
+pub mod jobs;
 pub mod live;
 pub mod metrics;
 pub mod registry;

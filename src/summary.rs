@@ -41,6 +41,10 @@ pub struct GlobalSummary {
     /// background baseline above, with drift scores; fresh on every request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live: Option<crate::live::LiveSummary>,
+    /// Summaries from data, once a job (`POST /models/{name}/global/jobs`) has
+    /// succeeded on this version: the last result of each kind, with its age.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_data: Option<crate::jobs::FromData>,
 }
 
 /// One feature's global importance.
@@ -136,6 +140,7 @@ pub fn global_summary(entry: &ModelEntry, max_rows: usize) -> CoreResult<GlobalS
         outputs: built.output_names.clone(),
         features,
         live: None,
+        from_data: None,
     })
 }
 

@@ -6,7 +6,8 @@
 //! Needs `chromedriver` and `chromium` (Debian: `apt-get install chromium
 //! chromium-driver`; override the paths with `CHROMEDRIVER` and `CHROMIUM`). Without
 //! them the test fails, saying so, unless `EXPLAIND_SKIP_BROWSER=1`. It leaves a
-//! screenshot in `target/browser/dashboard.png`.
+//! screenshot in `target/browser/dashboard.png` (and `dashboard-token.png` for the
+//! session with access control).
 
 mod common;
 
@@ -16,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use axum::http::Method;
-use explaind::config::Config;
+use explaind::config::{Config, Secret};
 use explaind::http::app;
 use explaind::server;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -92,12 +93,25 @@ async fn browser(driver: &Driver, chromium: Option<PathBuf>, profile: &std::path
         .expect("chromedriver starts a chromium session")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dashboard_explains_the_house_it_prefills() {
+/// A server on a real socket and a chromium session pointed at it.
+struct Session {
+    addr: SocketAddr,
+    state: explaind::http::AppState,
+    client: Client,
+    stop: tokio::sync::oneshot::Sender<()>,
+    serving: tokio::task::JoinHandle<std::io::Result<()>>,
+    // Dropped last: chromedriver and the browser profile outlive the client.
+    _driver: Driver,
+    _profile: tempfile::TempDir,
+}
+
+/// Start the server with `config` and a browser, or None when the browser test is
+/// skipped (`EXPLAIND_SKIP_BROWSER=1` and no chromedriver).
+async fn start(config: Config) -> Option<Session> {
     let Some(driver_path) = program("CHROMEDRIVER", &["chromedriver"]) else {
         if std::env::var("EXPLAIND_SKIP_BROWSER").as_deref() == Ok("1") {
             eprintln!("EXPLAIND_SKIP_BROWSER=1: browser test skipped");
-            return;
+            return None;
         }
         panic!(
             "chromedriver not found: install it (Debian: apt-get install chromium chromium-driver), \
@@ -111,7 +125,7 @@ async fn the_dashboard_explains_the_house_it_prefills() {
 
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
-    let state = server::build_state(Config::defaults()).unwrap();
+    let state = server::build_state(config).unwrap();
     server::load_models(&state).await.unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(server::serve(
@@ -122,43 +136,178 @@ async fn the_dashboard_explains_the_house_it_prefills() {
         },
         Duration::from_secs(5),
     ));
-
     let driver = start_driver(&driver_path);
     let profile = tempfile::tempdir().unwrap();
     let client = browser(&driver, chromium, profile.path()).await;
-    // Drive the page in its own task so a failed check still leaves a screenshot.
-    let (page, router) = (client.clone(), app(state.clone()));
-    let session = tokio::spawn(async move {
+    Some(Session {
+        addr,
+        state,
+        client,
+        stop,
+        serving,
+        _driver: driver,
+        _profile: profile,
+    })
+}
+
+impl Session {
+    /// Run `outcome` (the page's checks, in their own task so a failed check still
+    /// leaves a screenshot), save `target/browser/{shot}.png`, stop the server, and
+    /// pass a failure on.
+    async fn finish(
+        self,
+        outcome: Result<Result<(), tokio::time::error::Elapsed>, tokio::task::JoinError>,
+        shot: &str,
+    ) {
+        let client = self.client;
+        // Grow the window to the whole page so the screenshot shows everything.
+        let height = client
+            .execute("return document.documentElement.scrollHeight", vec![])
+            .await
+            .ok()
+            .and_then(|h| h.as_f64())
+            .unwrap_or(2000.0);
+        let _ = client
+            .set_window_size(1280, height.min(6000.0) as u32 + 140)
+            .await;
+        let png = client.screenshot().await;
+        let _ = client.close().await;
+        if let Ok(png) = png {
+            let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/browser");
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(format!("{shot}.png")), png).unwrap();
+        }
+        self.stop.send(()).unwrap();
+        self.serving.await.unwrap().unwrap();
+        match outcome {
+            Ok(finished) => finished.expect("the browser session finished within two minutes"),
+            Err(failed) => std::panic::resume_unwind(failed.into_panic()),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_explains_the_house_it_prefills() {
+    let Some(session) = start(Config::defaults()).await else {
+        return;
+    };
+    let (page, router, addr) = (
+        session.client.clone(),
+        app(session.state.clone()),
+        session.addr,
+    );
+    let outcome = tokio::spawn(async move {
         let both = async {
             drive(&page, addr, &router).await;
             drive_network(&page, addr, &router).await;
         };
         tokio::time::timeout(Duration::from_secs(120), both).await
-    });
-    let outcome = session.await;
-    // Grow the window to the whole page so the screenshot shows the waterfall too.
-    let height = client
-        .execute("return document.documentElement.scrollHeight", vec![])
+    })
+    .await;
+    session.finish(outcome, "dashboard").await;
+}
+
+const ADMIN: &str = "admin-token-for-the-browser-test";
+const READER: &str = "reader-token-for-the-browser-test";
+
+/// With access control on, the page asks for a token; with a reader's token it
+/// lists the models, polls the summary, draws the weights and explains, without the
+/// weight dump (which is the admin's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_asks_for_a_token_and_works_with_a_readers() {
+    let mut config = Config::defaults();
+    config.admin_tokens = vec![Secret(ADMIN.into())];
+    config.reader_tokens = vec![Secret(READER.into())];
+    let Some(session) = start(config).await else {
+        return;
+    };
+    let (page, addr) = (session.client.clone(), session.addr);
+    let outcome = tokio::spawn(async move {
+        tokio::time::timeout(Duration::from_secs(120), drive_with_token(&page, addr)).await
+    })
+    .await;
+    session.finish(outcome, "dashboard-token").await;
+}
+
+async fn drive_with_token(client: &Client, addr: SocketAddr) {
+    let wait = |what| {
+        client
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(what)
+    };
+    client.goto(&format!("http://{addr}/")).await.unwrap();
+    wait(Locator::Css("#models li.error"))
         .await
-        .ok()
-        .and_then(|h| h.as_f64())
-        .unwrap_or(2000.0);
-    let _ = client
-        .set_window_size(1280, height.min(6000.0) as u32 + 140)
-        .await;
-    let shot = client.screenshot().await;
-    let _ = client.close().await;
-    if let Ok(png) = shot {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/browser");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("dashboard.png"), png).unwrap();
+        .expect("the model list says why it is empty");
+    let status = wait(Locator::Id("token-status")).await.unwrap();
+    let said = status.text().await.unwrap();
+    assert!(said.contains("needs an access token"), "{said}");
+
+    // A wrong token is refused and the page says so.
+    let field = client.find(Locator::Id("token")).await.unwrap();
+    field.send_keys("not-a-token-of-this-server").await.unwrap();
+    client
+        .find(Locator::Id("token-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !status.text().await.unwrap().contains("not accepted") {
+        assert!(Instant::now() < deadline, "a wrong token went unremarked");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    stop.send(()).unwrap();
-    serving.await.unwrap().unwrap();
-    match outcome {
-        Ok(finished) => finished.expect("the browser session finished within two minutes"),
-        Err(failed) => std::panic::resume_unwind(failed.into_panic()),
-    }
+
+    field.send_keys(READER).await.unwrap();
+    client
+        .find(Locator::Id("token-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait(Locator::Css("#models button[data-model='house-prices']"))
+        .await
+        .expect("with the reader's token the model list shows house-prices");
+    wait(Locator::Css("#global-table tbody tr"))
+        .await
+        .expect("the global importance table fills");
+    wait(Locator::Css("#global-chart rect.bar"))
+        .await
+        .expect("the global importance picture appears");
+    // The weight dump is the admin's; the pictures are a reader's too.
+    wait_rendered(client, "weights-img").await;
+    let values = client
+        .execute(
+            "return Array.from(document.querySelectorAll('#weights-choice option'), o => o.value)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(values, json!(["scale=standardized", "scale=raw"]));
+
+    client
+        .find(Locator::Id("explain-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait(Locator::Css("#waterfall rect.step"))
+        .await
+        .expect("a waterfall appears with the reader's token");
+    let steps = client
+        .find_all(Locator::Css("#waterfall rect.step"))
+        .await
+        .unwrap();
+    assert_eq!(steps.len(), 11, "one step per feature");
+    // The token is kept for the tab: a reload needs no typing.
+    client.refresh().await.unwrap();
+    wait(Locator::Css("#models button[data-model='house-prices']"))
+        .await
+        .expect("after a reload the token is still used");
 }
 
 async fn drive(client: &Client, addr: SocketAddr, app: &axum::Router) {
@@ -355,5 +504,13 @@ async fn drive_network(client: &Client, addr: SocketAddr, app: &axum::Router) {
         )
         .await
         .unwrap();
-    assert_eq!(src, json!("/models/digits/weights.svg?layer=0"));
+    assert_eq!(src.as_str().map(|s| s.starts_with("blob:")), Some(true));
+    let shown = client
+        .execute(
+            "return document.getElementById('weights-img').dataset.url",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(shown, json!("/models/digits/weights.svg?layer=0"));
 }

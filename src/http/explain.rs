@@ -441,7 +441,7 @@ pub async fn explain(
 }
 
 /// The index of an output given by index or name.
-pub(super) fn output_index(entry: &ModelEntry, output: &OutputRef) -> Result<usize, ApiError> {
+pub(crate) fn output_index(entry: &ModelEntry, output: &OutputRef) -> Result<usize, ApiError> {
     let names = &entry.built.output_names;
     match output {
         OutputRef::Index(k) if *k < names.len() => Ok(*k),

@@ -228,6 +228,12 @@ pub async fn delete_model(
 ) -> Result<StatusCode, ApiError> {
     if state.registry.delete(&name).await? {
         tracing::info!(model = %name, "model deleted");
+        state.jobs.forget_model(&name);
+        state
+            .datasets
+            .delete_model(&name)
+            .await
+            .map_err(ApiError::Storage)?;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::ModelNotFound(name))
