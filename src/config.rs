@@ -80,6 +80,29 @@ pub struct Config {
     #[arg(long, env = "EXPLAIND_GLOBAL_MAX_ROWS", default_value_t = 1000)]
     pub global_max_rows: usize,
 
+    /// Live importance: length of the sliding window of served attributions shown
+    /// in `/global`, in seconds.
+    #[arg(long, env = "EXPLAIND_LIVE_WINDOW_SECS", default_value_t = 300)]
+    pub live_window_secs: u64,
+
+    /// Live importance: width of one time bucket of that window, in seconds (the
+    /// window slides in these steps).
+    #[arg(long, env = "EXPLAIND_LIVE_BUCKET_SECS", default_value_t = 10)]
+    pub live_bucket_secs: u64,
+
+    /// Live importance: value bins per feature for the drift score (PSI), cut at
+    /// background quantiles when a version is registered.
+    #[arg(long, env = "EXPLAIND_LIVE_BINS", default_value_t = 10)]
+    pub live_bins: usize,
+
+    /// Live importance: models with more features than this export only totals on
+    /// /metrics, not per-feature series.
+    #[arg(
+        long,
+        env = "EXPLAIND_LIVE_METRICS_MAX_FEATURES",
+        default_value_t = 256
+    )]
+    pub live_metrics_max_features: usize,
     /// Most rows one data set (PUT /models/{name}/datasets/{id}) may hold (413 above).
     #[arg(long, env = "EXPLAIND_DATASET_MAX_ROWS", default_value_t = 100_000)]
     pub dataset_max_rows: usize,
@@ -166,6 +189,15 @@ impl Config {
     /// The configuration with every default, as tests and embedders start from.
     pub fn defaults() -> Self {
         Config::parse_from(["explaind"])
+    }
+
+    /// The live-importance settings.
+    pub fn live(&self) -> crate::live::LiveConfig {
+        crate::live::LiveConfig {
+            window_secs: self.live_window_secs,
+            bucket_secs: self.live_bucket_secs,
+            bins: self.live_bins,
+        }
     }
 
     /// Explanation concurrency with 0 resolved to the number of CPUs.

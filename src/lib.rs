@@ -16,6 +16,8 @@
 //! - [`store`]: durable, atomic model files in the model directory.
 //! - [`demo`]: the embedded house-price model.
 //! - [`metrics`]: Prometheus counters and histograms.
+//! - [`live`]: statistics of the attributions served, per model version (window,
+//!   since start, drift), for `/global` and `/metrics`.
 //! - [`http`]: router, one module per resource, the error type, the OpenAPI document.
 //! - [`server`]: start-up, serving and graceful shutdown.
 //! - [`config`]: the command-line and environment configuration.
@@ -35,6 +37,7 @@ pub mod explainer;
 pub mod formats;
 pub mod http;
 pub mod jobs;
+pub mod live;
 pub mod metrics;
 pub mod registry;
 pub mod server;

@@ -25,7 +25,9 @@ pub fn build_state(config: Config) -> Result<AppState, Box<dyn std::error::Error
         Some(dir) => Some(Store::open(dir)?),
         None => None,
     };
-    let registry = Registry::new(store);
+    let live = config.live();
+    live.validate()?;
+    let registry = Registry::new(store).with_live(live);
     if !config.no_demo {
         registry.insert_ephemeral(demo::NAME, &demo::house_prices_spec()?)?;
     }

@@ -347,6 +347,8 @@ async fn permutation_importance_matches_brute_force_and_lands_in_global() {
     let tag = after.headers["etag"].to_str().unwrap().to_string();
     assert_ne!(tag, old_tag);
     assert!(tag.starts_with("W/"));
+    // The live section sits beside it.
+    assert!(after.json["live"]["window"].is_object());
     let conditional = Request::builder()
         .uri("/models/house-prices/global")
         .header("if-none-match", &tag)

@@ -302,6 +302,7 @@ impl Plan {
                     sampling: options.sampling.clone(),
                     ..MethodOptions::default()
                 },
+                players: Default::default(),
             })
             .collect();
         // Fail now, not in the job, when the pairing or the budget is impossible:
@@ -407,7 +408,10 @@ impl Plan {
                     .iter()
                     .map(|a| match a.output {
                         OutputChoice::Index(k) => entry.built.output_names[k].clone(),
-                        OutputChoice::Predicted => String::new(),
+                        // Plans explain one output index at a time.
+                        OutputChoice::Predicted | OutputChoice::All | OutputChoice::Top(_) => {
+                            String::new()
+                        }
                     })
                     .collect();
                 let mut features: Vec<AttributionFeature> =

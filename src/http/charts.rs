@@ -299,6 +299,13 @@ pub async fn explain_svg(
             request.instances.len()
         )));
     }
+    if request.outputs.is_some() || request.group_by.is_some() || request.players.is_some() {
+        return Err(ApiError::InvalidInput(
+            "a waterfall shows one output's per-feature attributions: leave out `outputs`, \
+             `group_by` and `players`"
+                .into(),
+        ));
+    }
     let explained = explain::explain(state, &name, request).await?;
     let kind = explained.entry.built.model.kind();
     let r = &explained.response;

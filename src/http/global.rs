@@ -2,7 +2,9 @@
 //!
 //! Dashboards poll these, so each model version's summary is computed once, kept
 //! as serialised bytes with an entity tag, and answered with 304 when the client
-//! already has it.
+//! already has it. The `live` section changes with traffic and time: it is
+//! computed fresh on each request and spliced into the cached bytes, and the entity
+//! tag joins the cached tag with a hash of the live part.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -67,7 +69,47 @@ pub async fn get_global(
         .ok_or(ApiError::ModelNotFound(name))?;
     let cached = cached_summary(&state, Arc::clone(&entry)).await?;
     let (body, etag) = super::jobs::global_body(&state, &entry, &cached.json);
+    let (body, etag) = with_live(&entry, &cached, &body, &etag)?;
     Ok(conditional(&body, &etag, &headers))
+}
+
+/// A summary body (`body`, tagged `tag`) with a fresh `live` section spliced in
+/// before its closing brace, and an entity tag joining `tag` with a hash of the
+/// live part (weak when `tag` is).
+///
+/// # Errors
+/// [`ApiError::Internal`] if serialising fails.
+fn with_live(
+    entry: &ModelEntry,
+    cached: &CachedSummary,
+    body: &[u8],
+    tag: &str,
+) -> Result<(Vec<u8>, String), ApiError> {
+    let live = crate::live::view::summarise(
+        &entry.live,
+        &entry.built.feature_names,
+        &cached.summary,
+        crate::live::now_ms(),
+    );
+    let live = serde_json::to_vec(&live).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let open = body.len().saturating_sub(1);
+    let mut out = Vec::with_capacity(body.len() + live.len() + 8);
+    out.extend_from_slice(&body[..open]);
+    out.extend_from_slice(b",\"live\":");
+    out.extend_from_slice(&live);
+    out.push(b'}');
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    live.hash(&mut hasher);
+    let (weak, strong) = match tag.strip_prefix("W/") {
+        Some(t) => ("W/", t),
+        None => ("", tag),
+    };
+    let etag = format!(
+        "{weak}\"{}-{:016x}\"",
+        strong.trim_matches('"'),
+        hasher.finish()
+    );
+    Ok((out, etag))
 }
 
 /// Global importance of every model (each cached per version).
@@ -88,7 +130,7 @@ pub async fn get_global_all(
         match cached_summary(&state, Arc::clone(&entry)).await {
             Ok(cached) => {
                 let (body, etag) = super::jobs::global_body(&state, &entry, &cached.json);
-                bodies.push((body.into_owned(), etag.into_owned()));
+                bodies.push(with_live(&entry, &cached, &body, &etag)?);
             }
             Err(ApiError::Core(e)) => unavailable.push(Unavailable {
                 model: name,

@@ -18,6 +18,7 @@ pub mod kserve;
 pub mod models;
 pub mod openapi;
 pub mod ops;
+pub mod selection;
 pub mod texts;
 pub mod weights;
 

@@ -16,14 +16,17 @@ fn entry(version: u64) -> ModelEntry {
         "kind": "linear", "feature_names": ["a"], "params": {"coefficients": [1.0]}
     }))
     .unwrap();
-    ModelEntry {
+    let head = crate::registry::EntryHead {
         name: "m".into(),
         version,
         created_at: Utc::now(),
         description: None,
-        built: crate::spec::build(&spec).unwrap(),
-        global: Default::default(),
-    }
+    };
+    ModelEntry::new(
+        head,
+        crate::spec::build(&spec).unwrap(),
+        crate::live::LiveConfig::default(),
+    )
 }
 
 fn result() -> DataResult {
