@@ -237,7 +237,7 @@ async fn a_data_set_and_a_job_over_a_real_socket() {
         .to_string();
     assert_eq!(location, format!("/jobs/{}", job["id"].as_str().unwrap()));
     let mut done = Value::Null;
-    for _ in 0..500 {
+    for _ in 0..3000 {
         let (_, j) = http(running.addr, "GET", &location, None).await;
         if j["state"] == "succeeded" {
             done = j;
