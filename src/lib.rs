@@ -8,8 +8,10 @@
 //!   bytes in, core types out.
 //! - [`explainer`]: which algorithm answers which pairing of method and model.
 //! - [`summary`]: the global importance summary and the weight dump of a model.
-//! - [`registry`]: the only shared mutable state, name → `Arc<ModelEntry>`.
-//! - [`datasets`]: labelled data sets registered per model, stored like models.
+//! - [`registry`]: registered models, name → `Arc<ModelEntry>` (each entry owns its
+//!   cached summary and live statistics).
+//! - [`datasets`]: labelled data sets registered per model, stored like models (shared
+//!   state of their own, beside the registry).
 //! - [`analysis`]: summaries from data (permutation importance, partial dependence,
 //!   mean |φ| of any explainer), checked into plans and run off the async workers.
 //! - [`jobs`]: the background jobs that run those plans, and their last results.

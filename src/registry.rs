@@ -1,4 +1,5 @@
-//! The only shared mutable state: registered models by name.
+//! Registered models by name: the shared state every request reads (data sets and
+//! jobs keep theirs in [`crate::datasets`] and [`crate::jobs`]).
 //!
 //! Readers clone an `Arc<ModelEntry>` under a short read lock and let go at once
 //! (the `std::sync::RwLock` is never held across an `.await`). Replacing a model
