@@ -1,7 +1,7 @@
 //! Background jobs for the data summaries that take long (permutation importance,
 //! partial dependence, mean |φ| of a sampling explainer over many rows).
 //!
-//! A job is accepted with a checked [`Plan`], queued, and run on the blocking pool
+//! A job is accepted with a checked [`Plan`](crate::analysis::Plan), queued, and run on the blocking pool
 //! when one of `--global-job-concurrency` slots is free (a separate bound from the
 //! explanation requests', so a long job never holds up explain traffic's permits).
 //! At most `--global-job-queue` jobs may be queued or running; finished jobs are

@@ -44,7 +44,7 @@ fn shared_one<S: serde::Serializer>(v: &Arc<DataResult>, s: S) -> Result<S::Ok, 
     v.as_ref().serialize(s)
 }
 
-/// The section for these jobs (from [`Jobs::latest`]) as of `now`.
+/// The section for these jobs (from [`Jobs::latest`](super::Jobs::latest)) as of `now`.
 pub fn from_data(latest: &[Arc<Job>], now: DateTime<Utc>) -> FromData {
     let mut section = FromData {
         permutation_importance: None,
