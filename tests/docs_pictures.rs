@@ -53,6 +53,12 @@ async fn committed_pictures_match_the_service() {
             None,
         ),
         (
+            "mlp-dependence.svg",
+            Method::GET,
+            "/models/iris-mlp/dependence.svg?feature=petal_length",
+            None,
+        ),
+        (
             "mlp-kernels.svg",
             Method::GET,
             "/models/digits-mlp/weights.svg?view=kernels",

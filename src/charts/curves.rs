@@ -272,7 +272,7 @@ fn y_axis(svg: &mut Svg, sy: &Linear, left: f64, right: f64, title: &str) {
     for t in sy.ticks() {
         let y = sy.px(t);
         svg.line((left, y), (right, y), colours::GRID, "");
-        svg.text(left - 6.0, y + 3.5, Anchor::End, "tick", &scale::label(t));
+        svg.text(left - 6.0, y + 3.5, Anchor::End, "tick", &sy.tick_label(t));
     }
     let mid = (sy.left + sy.right) / 2.0;
     svg.raw(&format!(

@@ -47,7 +47,7 @@ pub mod colours {
 
 /// Sizes shared by every chart, in pixels.
 pub(crate) mod layout {
-    use super::scale::{self, Linear};
+    use super::scale::Linear;
     use super::svg::{Anchor, Svg};
 
     /// Outer margin.
@@ -82,7 +82,7 @@ pub(crate) mod layout {
                 super::colours::GRID
             };
             svg.line((x, top), (x, bottom), colour, "");
-            svg.text(x, bottom + 14.0, Anchor::Middle, "tick", &scale::label(t));
+            svg.text(x, bottom + 14.0, Anchor::Middle, "tick", &sx.tick_label(t));
         }
         svg.line((sx.left, bottom), (sx.right, bottom), "#999999", "");
         let mid = (sx.left + sx.right) / 2.0;

@@ -288,33 +288,39 @@ pub fn dependence(view: &DependenceView, kind: &str) -> String {
     let panels = view
         .outputs
         .iter()
-        .map(|o| {
+        .enumerate()
+        .map(|(k, o)| {
             let unit = match view.output_space.as_str() {
                 "probability" => format!("probability of {}", o.output),
                 _ => raw_unit(kind, &o.output),
             };
             CurvePanel {
                 heading: format!("output: {}", o.output),
-                notes: vec![
-                    Note {
-                        text: format!(
-                            "bold: partial dependence, the mean prediction over the {} rows",
-                            head.rows
-                        ),
-                        attrs: vec![("data-rows", head.rows.to_string())],
-                    },
-                    Note {
-                        text: format!(
-                            "thin: {} ICE curves, each one row with only {feature} changed",
-                            o.ice.len()
-                        ),
-                        attrs: vec![("data-ice", o.ice.len().to_string())],
-                    },
-                    Note {
-                        text: format!("ticks on the axis: the {points} grid values"),
-                        attrs: vec![("data-grid", points.to_string())],
-                    },
-                ],
+                // The legend is the same for every output: said once, on top.
+                notes: if k > 0 {
+                    Vec::new()
+                } else {
+                    vec![
+                        Note {
+                            text: format!(
+                                "bold: partial dependence, the mean prediction over the {} rows",
+                                head.rows
+                            ),
+                            attrs: vec![("data-rows", head.rows.to_string())],
+                        },
+                        Note {
+                            text: format!(
+                                "thin: {} ICE curves, each one row with only {feature} changed",
+                                o.ice.len()
+                            ),
+                            attrs: vec![("data-ice", o.ice.len().to_string())],
+                        },
+                        Note {
+                            text: format!("ticks along the bottom: the {points} grid values"),
+                            attrs: vec![("data-grid", points.to_string())],
+                        },
+                    ]
+                },
                 x_label: format!("{feature} (the value every row is set to)"),
                 y_label: format!("prediction ({unit})"),
                 x: view.grid.clone(),
