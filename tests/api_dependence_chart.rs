@@ -265,6 +265,20 @@ async fn ice_counts_outputs_and_units_follow_the_query() {
     assert!(texts(&raw.text)
         .iter()
         .any(|t| t == "prediction (log-odds of y)"));
+
+    // A feature with one value in the data: one grid point, drawn as a dot, and said.
+    let spec = json!({"kind": "linear", "feature_names": ["a", "b"],
+        "params": {"coefficients": [1.0, 2.0]}, "background": [[1, 0], [1, 2], [1, 5]]});
+    call(&app, Method::PUT, "/models/flat", Some(spec)).await;
+    let one = get(&app, "/models/flat/dependence.svg?feature=a").await;
+    assert_svg(&one);
+    assert_eq!(elements(&one.text, "point").len(), 1);
+    assert_eq!(elements(&one.text, "thin").len(), 3);
+    let words = texts(&one.text);
+    assert!(words[1].contains("each of 1 grid value;"), "{}", words[1]);
+    assert!(words
+        .iter()
+        .any(|t| t.starts_with("a has one value in the data")));
 }
 
 #[tokio::test]

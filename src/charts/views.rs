@@ -316,7 +316,13 @@ pub fn dependence(view: &DependenceView, kind: &str) -> String {
                             attrs: vec![("data-ice", o.ice.len().to_string())],
                         },
                         Note {
-                            text: format!("ticks along the bottom: the {points} grid values"),
+                            text: match points {
+                                1 => format!(
+                                    "{feature} has one value in the data: the tick along the \
+                                     bottom, nothing to vary"
+                                ),
+                                _ => format!("ticks along the bottom: the {points} grid values"),
+                            },
                             attrs: vec![("data-grid", points.to_string())],
                         },
                     ]
@@ -340,7 +346,8 @@ pub fn dependence(view: &DependenceView, kind: &str) -> String {
             head.model, head.version
         ),
         subtitle: format!(
-            "{rows}, {feature} set to each of {points} grid values; {} space",
+            "{rows}, {feature} set to each of {points} grid value{}; {} space",
+            if points == 1 { "" } else { "s" },
             view.output_space
         ),
         panels,
