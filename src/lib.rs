@@ -25,9 +25,9 @@
 //! - [`config`]: the command-line and environment configuration.
 //!
 //! Dependencies point one way: `http → registry → spec → core` and `formats → core`;
-//! the core imports nothing above it. Pictures: `http → charts::views → summary`; the
-//! generic charts (`svg`, `scale`, `bars`, `waterfall`, `heatmap`) import nothing of
-//! the service.
+//! the core imports nothing above it. Pictures: `http → charts::views → summary`
+//! (and `analysis` for partial dependence); the generic charts (`svg`, `scale`,
+//! `bars`, `waterfall`, `heatmap`, `curves`) import nothing of the service.
 
 pub mod analysis;
 pub mod charts;

@@ -2,7 +2,7 @@
 "use strict";
 
 const POLL_MS = 5000;
-const state = { model: null, info: null, globalEtag: null, timer: null };
+const state = { model: null, info: null, globalEtag: null, timer: null, topFeature: null };
 const TOKEN_KEY = "explaind-token";
 
 // Servers with access control want a bearer token on every API call. The page keeps
@@ -36,10 +36,13 @@ function useToken(event) {
 }
 
 // Show the picture at `url` in the <img> `img`, or return the error message.
-async function showImage(img, url) {
+// `current` says whether the picture is still wanted when it arrives (a later
+// choice may have been answered first).
+async function showImage(img, url, current = () => true) {
   const response = await api(url);
   if (!response.ok) return errorText(response);
   const blob = await response.blob();
+  if (!current()) return "";
   if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
   img.src = URL.createObjectURL(blob);
   img.dataset.url = url;
@@ -103,6 +106,7 @@ async function selectModel(name) {
   clearInterval(state.timer);
   state.model = name;
   state.globalEtag = null;
+  state.topFeature = null;
   for (const b of document.querySelectorAll("#models button")) {
     b.classList.toggle("selected", b.dataset.model === name);
   }
@@ -122,6 +126,9 @@ async function selectModel(name) {
   loadWeights();
   loadActivations(weights);
   await pollGlobal();
+  if (name !== state.model) return;
+  dependenceChoices(info);
+  loadDependence();
   state.timer = setInterval(pollGlobal, POLL_MS);
 }
 
@@ -164,6 +171,7 @@ async function pollGlobal() {
   show("global-error", "");
   state.globalEtag = response.headers.get("ETag");
   const summary = await response.json();
+  if (summary.features.length) state.topFeature = summary.features[0].name;
   // The picture is redrawn only when the summary changed; inline, like the waterfall.
   const picture = await api(path(name, "global.svg"), { cache: "no-store" });
   if (name !== state.model) return;
@@ -228,6 +236,30 @@ async function loadWeights() {
   $("weights-img").hidden = Boolean(error);
 }
 
+// The dependence card offers every feature of the model, in the model's order; the
+// most important one (by the global summary, when there is one) is drawn at once.
+function dependenceChoices(info) {
+  $("dependence-feature").replaceChildren(...info.feature_names.map((name) => {
+    const option = document.createElement("option");
+    option.value = name;
+    option.textContent = name;
+    return option;
+  }));
+  if (state.topFeature) $("dependence-feature").value = state.topFeature;
+}
+
+async function loadDependence() {
+  const name = state.model;
+  const feature = $("dependence-feature").value;
+  if (!feature) return;
+  const url = path(name, `dependence.svg?feature=${encodeURIComponent(feature)}`);
+  const current = () => name === state.model && $("dependence-feature").value === feature;
+  const error = await showImage($("dependence-img"), url, current);
+  if (!current()) return;
+  show("dependence-error", error);
+  $("dependence-img").hidden = Boolean(error);
+}
+
 async function explain(event) {
   event.preventDefault();
   const instance = {};
@@ -269,4 +301,5 @@ $("explain-form").addEventListener("submit", explain);
 $("token-form").addEventListener("submit", useToken);
 if (token()) { $("token-form").hidden = false; $("token-status").textContent = "token set for this tab"; }
 $("weights-choice").addEventListener("change", loadWeights);
+$("dependence-feature").addEventListener("change", loadDependence);
 loadModels().catch((err) => { $("models").textContent = `cannot list models: ${err}`; });

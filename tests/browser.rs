@@ -1,13 +1,15 @@
 //! The dashboard in a real headless browser: start the server on a real socket,
 //! drive Debian's chromium through chromedriver, explain the pre-filled house and
-//! check the waterfall the page shows against the JSON explain answer; then select a
-//! neural network and check that its layer choices and pictures appear.
+//! check the waterfall the page shows against the JSON explain answer, choose a
+//! feature in the Dependence card and check its picture; then select a neural
+//! network and check that its layer choices and pictures appear.
 //!
 //! Needs `chromedriver` and `chromium` (Debian: `apt-get install chromium
 //! chromium-driver`; override the paths with `CHROMEDRIVER` and `CHROMIUM`). Without
-//! them the test fails, saying so, unless `EXPLAIND_SKIP_BROWSER=1`. It leaves a
-//! screenshot in `target/browser/dashboard.png` (and `dashboard-token.png` for the
-//! session with access control).
+//! them the test fails, saying so, unless `EXPLAIND_SKIP_BROWSER=1`. It leaves
+//! screenshots in `target/browser/`: `dashboard-house.png` (the house-price model
+//! with its waterfall and dependence picture), `dashboard.png` (the network, at the
+//! end) and `dashboard-token.png` (the session with access control).
 
 mod common;
 
@@ -160,29 +162,33 @@ impl Session {
         shot: &str,
     ) {
         let client = self.client;
-        // Grow the window to the whole page so the screenshot shows everything.
-        let height = client
-            .execute("return document.documentElement.scrollHeight", vec![])
-            .await
-            .ok()
-            .and_then(|h| h.as_f64())
-            .unwrap_or(2000.0);
-        let _ = client
-            .set_window_size(1280, height.min(6000.0) as u32 + 140)
-            .await;
-        let png = client.screenshot().await;
+        screenshot(&client, shot).await;
         let _ = client.close().await;
-        if let Ok(png) = png {
-            let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/browser");
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::write(dir.join(format!("{shot}.png")), png).unwrap();
-        }
         self.stop.send(()).unwrap();
         self.serving.await.unwrap().unwrap();
         match outcome {
             Ok(finished) => finished.expect("the browser session finished within two minutes"),
             Err(failed) => std::panic::resume_unwind(failed.into_panic()),
         }
+    }
+}
+
+/// Save `target/browser/{shot}.png` of the whole page (the window grown to it);
+/// a failure to take it is not the test's.
+async fn screenshot(client: &Client, shot: &str) {
+    let height = client
+        .execute("return document.documentElement.scrollHeight", vec![])
+        .await
+        .ok()
+        .and_then(|h| h.as_f64())
+        .unwrap_or(2000.0);
+    let _ = client
+        .set_window_size(1280, height.min(6000.0) as u32 + 140)
+        .await;
+    if let Ok(png) = client.screenshot().await {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/browser");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{shot}.png")), png).unwrap();
     }
 }
 
@@ -279,6 +285,7 @@ async fn drive_with_token(client: &Client, addr: SocketAddr) {
         .expect("the global importance picture appears");
     // The weight dump is the admin's; the pictures are a reader's too.
     wait_rendered(client, "weights-img").await;
+    wait_rendered(client, "dependence-img").await;
     let values = client
         .execute(
             "return Array.from(document.querySelectorAll('#weights-choice option'), o => o.value)",
@@ -441,6 +448,79 @@ async fn drive(client: &Client, addr: SocketAddr, app: &axum::Router) {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    choose_dependence(client, app).await;
+    screenshot(client, "dashboard-house").await;
+}
+
+/// The Dependence card offers the model's features and starts with the most
+/// important; choosing another shows its `dependence.svg`, the picture of
+/// `/global/dependence` for that feature.
+async fn choose_dependence(client: &Client, app: &axum::Router) {
+    let options = client
+        .execute(
+            "return Array.from(document.querySelectorAll('#dependence-feature option'), o => o.value)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let info = common::call(app, Method::GET, "/models/house-prices", None)
+        .await
+        .json;
+    assert_eq!(options, info["feature_names"], "one choice per feature");
+    let summary = common::call(app, Method::GET, "/models/house-prices/global", None)
+        .await
+        .json;
+    let top = summary["features"][0]["name"].as_str().unwrap();
+    let first = format!("/models/house-prices/dependence.svg?feature={top}");
+    wait_shown(client, "dependence-img", &first).await;
+    assert_ne!(top, "bedrooms", "the choice below changes the picture");
+    client
+        .find(Locator::Id("dependence-feature"))
+        .await
+        .unwrap()
+        .select_by_value("bedrooms")
+        .await
+        .unwrap();
+    let url = "/models/house-prices/dependence.svg?feature=bedrooms";
+    wait_shown(client, "dependence-img", url).await;
+    // The picture the page shows is the server's for that feature: read the blob
+    // back and compare it with what the route answers.
+    let shown = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch(document.getElementById('dependence-img').src)
+               .then((r) => r.text()).then(done, (e) => done('failed: ' + e));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let served = common::call(app, Method::GET, url, None).await;
+    assert_eq!(shown.as_str(), Some(served.text.as_str()));
+    assert!(served.text.contains("feature bedrooms"));
+    assert_eq!(
+        served.text.matches("class=\"thin\"").count(),
+        10,
+        "ten ICE curves"
+    );
+    let error = client
+        .execute(
+            "return document.getElementById('dependence-error').hidden",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(error, json!(true), "no error shown");
+}
+
+/// Wait until the `<img>` with this id shows the picture of `url` and has rendered.
+async fn wait_shown(client: &Client, id: &str, url: &str) {
+    let script = format!("return document.getElementById('{id}').dataset.url || ''");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while client.execute(&script, vec![]).await.unwrap() != json!(url) {
+        assert!(Instant::now() < deadline, "#{id} never showed {url}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_rendered(client, id).await;
 }
 
 /// Wait until the `<img>` with this id has rendered (an image whose SVG failed has

@@ -237,6 +237,13 @@ mod tests {
             required_role(&Method::GET, "/jobs/{id}"),
             Some(Role::Reader)
         );
+        for picture in ["/models/{name}/global.svg", "/models/{name}/dependence.svg"] {
+            assert_eq!(
+                required_role(&Method::GET, picture),
+                Some(Role::Reader),
+                "{picture}"
+            );
+        }
         assert_eq!(required_role(&Method::GET, "/healthz"), None);
     }
 }

@@ -306,6 +306,7 @@ pub async fn get_job(
 /// Query of a partial-dependence request.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DependenceQuery {
     /// The feature, by name.
     pub feature: String,
@@ -338,7 +339,22 @@ pub async fn get_dependence(
     Path(name): Path<String>,
     Query(q): Query<DependenceQuery>,
 ) -> Result<axum::Json<DependenceView>, ApiError> {
-    let entry = model(&state, &name)?;
+    let (_, view) = dependence(&state, &name, q).await?;
+    Ok(axum::Json(view))
+}
+
+/// Partial dependence as `GET /models/{name}/global/dependence` answers it, with
+/// the model entry it was computed on (for pictures that need its kind).
+///
+/// # Errors
+/// As the route: an unknown model or data set, an unknown feature or output, a
+/// budget above its maximum, no background and no data set.
+pub async fn dependence(
+    state: &AppState,
+    name: &str,
+    q: DependenceQuery,
+) -> Result<(Arc<ModelEntry>, DependenceView), ApiError> {
+    let entry = model(state, name)?;
     let output = q.output.map(|o| match o.parse::<usize>() {
         Ok(k) => OutputRef::Index(k),
         Err(_) => OutputRef::Name(o),
@@ -358,9 +374,9 @@ pub async fn get_dependence(
         n_samples: None,
         max_background: None,
     };
-    let plan = plan(&state, entry, request).await?;
+    let plan = plan(state, Arc::clone(&entry), request).await?;
     match state.run_blocking(move || plan.run(&|_| {})).await?? {
-        DataResult::Dependence(view) => Ok(axum::Json(view)),
+        DataResult::Dependence(view) => Ok((entry, view)),
         DataResult::PermutationImportance(_) | DataResult::MeanAbsAttribution(_) => Err(
             ApiError::Internal("a dependence plan gave another result".into()),
         ),

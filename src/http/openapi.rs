@@ -52,6 +52,7 @@ use super::{
         charts::get_weights_svg,
         charts::explain_svg,
         charts::get_activations_svg,
+        charts::get_dependence_svg,
         dashboard::get_dashboard,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, charts::ScaleParam, charts::NetworkView)),
@@ -64,7 +65,7 @@ use super::{
         (name = "weights", description = "Model parameters as JSON"),
         (name = "activations", description = "Neural-network layer values and activation curves"),
         (name = "kserve", description = "KServe V1 protocol: explaind as an InferenceService explainer"),
-        (name = "pictures", description = "SVG charts of importance, coefficients, explanations, network weights and activations"),
+        (name = "pictures", description = "SVG charts of importance, coefficients, explanations, partial dependence, network weights and activations"),
         (name = "dashboard", description = "A small web page over the routes above"),
         (name = "operations", description = "Health, readiness, metrics")
     )
