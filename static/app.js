@@ -185,6 +185,30 @@ async function pollGlobal() {
     row([f.name, fmt(f.importance), mean(f.mean_attribution)])));
   $("global-status").textContent =
     `${summary.rows} rows, ${summary.method}; updated ${now}`;
+  showLive(summary.live);
+}
+
+// The live section of the summary: the served window beside the background, the
+// most drifted features first.
+function showLive(live) {
+  $("live").hidden = !live;
+  if (!live) return;
+  const w = live.window;
+  $("live-status").textContent = `${w.rows} rows explained in the last ${live.window_secs} s, ` +
+    `${live.since_start.rows} since the version was loaded (${live.output_space} space)`;
+  const value = (v) => (v === null || v === undefined ? "\u2013" : fmt(v));
+  const drift = (psi) => (psi === null || psi === undefined ? ""
+    : psi > 0.25 ? "drift-high" : psi > 0.1 ? "drift-mid" : "");
+  const features = [...w.features].sort((a, b) => (b.psi ?? -1) - (a.psi ?? -1));
+  $("live-table").querySelector("tbody").replaceChildren(...features.map((f) => {
+    const psi = document.createElement("span");
+    psi.className = drift(f.psi);
+    psi.textContent = value(f.psi);
+    const tr = row([f.name, value(f.mean_abs), value(f.baseline_mean_abs),
+      value(f.importance_shift), psi]);
+    tr.dataset.feature = f.name;
+    return tr;
+  }));
 }
 
 // What weights.svg can draw for this model, as query strings: coefficients on two

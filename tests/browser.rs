@@ -448,8 +448,44 @@ async fn drive(client: &Client, addr: SocketAddr, app: &axum::Router) {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    live_card_follows_the_server(client, app).await;
     choose_dependence(client, app).await;
     screenshot(client, "dashboard-house").await;
+}
+
+/// The Live traffic card shows what `/global`'s live section says once the page's
+/// own explanations have been counted: the rows served and one line per feature.
+async fn live_card_follows_the_server(client: &Client, app: &axum::Router) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let global = common::call(app, Method::GET, "/models/house-prices/global", None).await;
+        let live = &global.json["live"];
+        let rows = live["window"]["rows"].as_u64().unwrap();
+        let want = format!(
+            "{rows} rows explained in the last {} s",
+            live["window_secs"]
+        );
+        let shown = client
+            .find(Locator::Id("live-status"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if rows > 0 && shown.starts_with(&want) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the live card says {shown:?}; the server counts {rows} rows"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let lines = client
+        .find_all(Locator::Css("#live-table tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(lines.len(), 11, "one line per feature");
 }
 
 /// The Dependence card offers the model's features and starts with the most
