@@ -134,7 +134,7 @@ impl Metrics {
 }
 
 /// Escape a label value as the exposition format requires.
-fn escape(value: &str) -> String {
+pub(crate) fn escape(value: &str) -> String {
     value
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
