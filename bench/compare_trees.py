@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Compare explaind's TreeSHAP with shap and the libraries' own SHAP, in one run.
 
-    cargo build --release --bin bench_trees
-    python3 bench/compare_trees.py [--rows 1000] [--work /tmp/explaind-bench]
+    cargo build --release --bin bench_trees --bin explaind
+    python3 bench/compare_trees.py [--rows 1000] [--work /tmp/explaind-bench] [--reuse]
 
 Builds the two benchmark models (XGBoost: 500 trees of depth 6 on 20 features;
 LightGBM: 500 trees of 63 leaves on 20 features), writes them and the same 1000 test
@@ -13,16 +13,25 @@ threads, rows per second of:
     library, so its internal algorithm is forced by marking the model "internal"),
     and explaind (target/release/bench_trees, in process);
   - interventional SHAP with 100 background rows: shap TreeExplainer and explaind;
-  - interaction values: xgboost `pred_interactions` and explaind.
+  - interaction values: xgboost `pred_interactions` and explaind;
+  - explaind through HTTP (`target/release/explaind` on a loopback port, a scratch
+    model directory, the same files registered with PUT, RAYON_NUM_THREADS set to the
+    thread count): the 1000 rows in one POST /explain (path-dependent and
+    interventional), and the latency of --latency-requests sequential one-row
+    requests over one keep-alive connection (median and p99, client time included).
 Each figure is the best of --repeats runs; shap's own code is single-threaded, so
 its 2-thread figure is its 1-thread one re-measured. Slow baselines run on a subset
 of rows (shown) and are reported as rows per second.
 """
 import argparse
+import http.client
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import lightgbm as lgb
@@ -33,6 +42,7 @@ import xgboost as xgb
 F = 20
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "target", "release", "bench_trees")
+SERVER = os.path.join(ROOT, "target", "release", "explaind")
 
 
 def best_of(fn, repeats):
@@ -59,6 +69,109 @@ def explaind(kind, model_path, rows_path, bg_path, threads, method, repeats):
     return json.loads(out)["rows_per_s"]
 
 
+class Server:
+    """target/release/explaind on a free loopback port with a scratch model directory."""
+
+    def __init__(self, threads, max_body):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.dir = tempfile.mkdtemp(prefix="explaind-bench-models-")
+        env = dict(os.environ, RAYON_NUM_THREADS=str(threads), RUST_LOG="warn")
+        self.proc = subprocess.Popen(
+            [SERVER, "--addr", f"127.0.0.1:{self.port}", "--model-dir", self.dir, "--no-demo",
+             "--reload-interval-secs", "0", "--max-body-bytes", str(max_body),
+             "--explain-concurrency", str(threads)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            try:
+                if self.request("GET", "/healthz")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("explaind did not start")
+
+    def connect(self):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
+
+    def request(self, method, path, body=None, conn=None):
+        own = conn is None
+        conn = conn or self.connect()
+        headers = {"content-type": "application/json"} if body is not None else {}
+        conn.request(method, path, body=body, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        if own:
+            conn.close()
+        return resp.status, data
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def rows_json(a):
+    """Rows as JSON lists, NaN as null (a missing value)."""
+    return [[None if np.isnan(v) else float(v) for v in row] for row in a]
+
+
+def http_bench(args, threads, models, x, bg):
+    """Batched rows/s and one-row latencies through HTTP, per model and method."""
+    instances = rows_json(x)
+    batch = {m: json.dumps({"instances": instances, "method": m}).encode()
+             for m in ("tree_path_dependent", "tree_interventional")}
+    max_body = 2 * max(len(b) for b in batch.values()) + (1 << 20)
+    server = Server(threads, max_body)
+    out = []
+    try:
+        for name, kind, path in models:
+            with open(path) as f:
+                text = f.read()
+            model = json.loads(text) if kind == "xgboost" else text
+            body = json.dumps({"kind": kind, "model": model,
+                               "feature_names": [f"f{j}" for j in range(F)],
+                               "background": rows_json(bg)}).encode()
+            status, data = server.request("PUT", f"/models/{name}", body)
+            if status not in (200, 201):
+                raise RuntimeError(f"PUT {name}: {status} {data[:300]!r}")
+            conn = server.connect()
+            url = f"/models/{name}/explain"
+            for method, label in (("tree_path_dependent", "path-dependent"),
+                                  ("tree_interventional", "interventional")):
+                def post():
+                    status, data = server.request("POST", url, batch[method], conn)
+                    if status != 200:
+                        raise RuntimeError(f"explain {name}: {status} {data[:300]!r}")
+                    return data
+                first = json.loads(post())
+                assert len(first["explanations"]) == len(instances)
+                t = best_of(post, args.repeats)
+                out.append((name, label, "explaind HTTP (one request)", threads, len(instances), t))
+                # One-row requests, sequential, over the same keep-alive connection.
+                singles = [json.dumps({"instances": [instances[i % len(instances)]],
+                                       "method": method}).encode()
+                           for i in range(args.latency_requests)]
+                for b in singles[:20]:
+                    server.request("POST", url, b, conn)
+                lat = []
+                for b in singles:
+                    t0 = time.perf_counter()
+                    status, _ = server.request("POST", url, b, conn)
+                    lat.append(time.perf_counter() - t0)
+                    assert status == 200
+                lat.sort()
+                LATENCY.append((name, label, threads, len(lat), lat[len(lat) // 2],
+                                lat[min(len(lat) - 1, int(0.99 * len(lat)))]))
+            conn.close()
+    finally:
+        server.close()
+    return out
+
+
+LATENCY = []  # (model, method, threads, requests, median s, p99 s)
+
+
 def shap_internal(model):
     """A path-dependent TreeExplainer that runs shap's own C++ TreeSHAP."""
     ex = shap.TreeExplainer(model)
@@ -73,6 +186,9 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--work", default="/tmp/explaind-bench")
     ap.add_argument("--reuse", action="store_true", help="load the models already in --work")
+    ap.add_argument("--latency-requests", type=int, default=1000,
+                    help="sequential one-row HTTP requests for the latency figures")
+    ap.add_argument("--skip-http", action="store_true", help="skip the HTTP figures")
     ap.add_argument("--skip-slow", action="store_true",
                     help="skip the interaction baselines (xgboost pred_interactions is ~2 rows/s)")
     args = ap.parse_args()
@@ -138,14 +254,32 @@ def main():
                 rps = explaind(kind, path, rows, bg_path, threads, method, args.repeats)
                 record(name, label, "explaind", threads, n, n / rps)
 
+    if not args.skip_http:
+        for threads in (1, 2):
+            for m, meth, who, th, n, t in http_bench(
+                    args, threads, (("xgboost", "xgboost", xgb_path),
+                                    ("lightgbm", "lightgbm", lgb_path)), x, bg):
+                record(m, meth, who, th, n, t)
+
     print(f"shap {shap.__version__}, xgboost {xgb.__version__}, lightgbm {lgb.__version__}, "
           f"{os.cpu_count()} CPUs")
-    print("| model | method | contender | threads | rows | rows/s | explaind ÷ contender |")
-    print("|---|---|---|---:|---:|---:|---:|")
+    print("| model | method | contender | threads | rows | rows/s | explaind ÷ contender "
+          "| explaind HTTP ÷ contender |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
     ours = {(m, meth, th): r for m, meth, who, th, _, r in results if who == "explaind"}
+    web = {(m, meth, th): r for m, meth, who, th, _, r in results if who.startswith("explaind HTTP")}
     for m, meth, who, th, n, r in sorted(results, key=lambda t: (t[0], t[1], t[3], t[2])):
-        ratio = "" if who == "explaind" or (m, meth, th) not in ours else f"{ours[(m, meth, th)] / r:.1f}×"
-        print(f"| {m} | {meth} | {who} | {th} | {n} | {r:,.0f} | {ratio} |")
+        key = (m, meth, th)
+        mine = who.startswith("explaind")
+        ratio = "" if mine or key not in ours else f"{ours[key] / r:.1f}×"
+        ratio_web = "" if mine or key not in web else f"{web[key] / r:.1f}×"
+        print(f"| {m} | {meth} | {who} | {th} | {n} | {r:,.0f} | {ratio} | {ratio_web} |")
+    if LATENCY:
+        print()
+        print("| model | method | threads | one-row requests | median ms | p99 ms |")
+        print("|---|---|---:|---:|---:|---:|")
+        for m, meth, th, n, med, p99 in sorted(LATENCY):
+            print(f"| {m} | {meth} | {th} | {n} | {med * 1e3:.3f} | {p99 * 1e3:.3f} |")
 
 
 if __name__ == "__main__":

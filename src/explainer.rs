@@ -4,6 +4,7 @@
 //! methods; an impossible pairing is a [`CoreError::MethodNotSupported`] value.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use ndarray::{Array2, ArrayView2, Axis};
 
@@ -190,7 +191,15 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
             tree_shap::explain(m, x, &outputs)?
         }
         (HostedModel::Trees(m), Method::TreeInterventional) => {
-            tree_interventional::explain(m, reference(model, method)?, x, &outputs, space)?
+            let reference = reference(model, method)?;
+            let background = match model.tree_background.get() {
+                Some(b) => b,
+                None => {
+                    let built = Arc::new(tree_interventional::Background::new(m, reference)?);
+                    model.tree_background.get_or_init(|| built)
+                }
+            };
+            tree_interventional::explain_with(m, reference, background, x, &outputs, space)?
         }
         (
             model @ HostedModel::Linear(_),

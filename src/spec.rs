@@ -7,11 +7,13 @@
 pub mod groups;
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, OnceLock};
 
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::core::explain::tree_interventional::Background;
 use crate::core::models::mlp::MlpParams;
 use crate::core::models::text::TextClassifierParams;
 use crate::core::models::{check_rows, HostedModel, LinearModel, Link, Model};
@@ -117,6 +119,9 @@ pub struct BuiltModel {
     pub output_names: Vec<String>,
     /// The background and what is precomputed from it, when one was given.
     pub reference: Option<Reference>,
+    /// Tree models: the background grouped for interventional TreeSHAP, built by the
+    /// first request that needs it and kept for the next ones.
+    pub tree_background: OnceLock<Arc<Background>>,
     /// Declared feature groups, completed with singletons, when any were declared.
     pub groups: Option<groups::ModelGroups>,
 }
@@ -198,6 +203,7 @@ pub fn build(spec: &ModelSpec) -> CoreResult<BuiltModel> {
         feature_names,
         output_names,
         reference,
+        tree_background: OnceLock::new(),
         groups,
     })
 }

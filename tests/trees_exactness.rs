@@ -29,10 +29,10 @@ impl Rng {
     }
 }
 
-/// A random tree of the given depth over features 0..F−1 (feature F−1 never used,
-/// so it is a dummy), with covers that add up from the leaves.
-fn random_tree(rng: &mut Rng, depth: usize, output: usize) -> Tree {
-    fn grow(rng: &mut Rng, nodes: &mut Vec<Node>, depth: usize) -> (usize, f64) {
+/// A random tree of the given depth over features 0..features−1 (the last never
+/// used, so it is a dummy), with covers that add up from the leaves.
+fn random_tree(rng: &mut Rng, depth: usize, output: usize, features: usize) -> Tree {
+    fn grow(rng: &mut Rng, nodes: &mut Vec<Node>, depth: usize, features: usize) -> (usize, f64) {
         let i = nodes.len();
         if depth == 0 || rng.unit() < 0.15 {
             let cover = 1.0 + (rng.unit() * 20.0).floor();
@@ -40,9 +40,9 @@ fn random_tree(rng: &mut Rng, depth: usize, output: usize) -> Tree {
             return (i, cover);
         }
         nodes.push(Node::leaf(0.0, 0.0));
-        let feature = (rng.next() % (F as u64 - 1)) as usize;
-        let (l, cl) = grow(rng, nodes, depth - 1);
-        let (r, cr) = grow(rng, nodes, depth - 1);
+        let feature = (rng.next() % (features as u64 - 1)) as usize;
+        let (l, cl) = grow(rng, nodes, depth - 1, features);
+        let (r, cr) = grow(rng, nodes, depth - 1, features);
         nodes[i] = Node {
             feature: Some(feature),
             split: Some(Split::LessOrEqual {
@@ -59,20 +59,32 @@ fn random_tree(rng: &mut Rng, depth: usize, output: usize) -> Tree {
         (i, cl + cr)
     }
     let mut nodes = Vec::new();
-    grow(rng, &mut nodes, depth);
+    grow(rng, &mut nodes, depth, features);
     Tree { nodes, output }
 }
 
 fn ensemble(seed: u64, link: Link, outputs: usize) -> TreeEnsemble {
+    ensemble_of(seed, link, outputs, 6, 4, F)
+}
+
+/// `trees` random trees of `depth` over `features` features.
+fn ensemble_of(
+    seed: u64,
+    link: Link,
+    outputs: usize,
+    trees: usize,
+    depth: usize,
+    features: usize,
+) -> TreeEnsemble {
     let mut rng = Rng(seed);
-    let trees = (0..6)
-        .map(|t| random_tree(&mut rng, 4, t % outputs))
+    let trees = (0..trees)
+        .map(|t| random_tree(&mut rng, depth, t % outputs, features))
         .collect();
     TreeEnsemble::new(EnsembleSpec {
         kind: "lightgbm",
         objective: "test".into(),
         link,
-        n_features: F,
+        n_features: features,
         base: vec![0.25; outputs],
         trees,
         feature_names: None,
@@ -81,8 +93,12 @@ fn ensemble(seed: u64, link: Link, outputs: usize) -> TreeEnsemble {
 }
 
 fn rows(seed: u64, n: usize) -> Array2<f64> {
+    rows_of(seed, n, F)
+}
+
+fn rows_of(seed: u64, n: usize, features: usize) -> Array2<f64> {
     let mut rng = Rng(seed);
-    Array2::from_shape_fn((n, F), |_| {
+    Array2::from_shape_fn((n, features), |_| {
         if rng.unit() < 0.1 {
             f64::NAN
         } else {
@@ -237,6 +253,89 @@ fn interventional_equals_enumeration() {
         for ex in &p {
             assert!(ex.quality.additivity_residual.abs() < 1e-12);
             assert!(ex.prediction > 0.0 && ex.prediction < 1.0);
+        }
+    }
+}
+
+/// Whether some tree of `model` has more than 64 splits (the decisions then do not
+/// fit one machine word and TreeSHAP takes its per-node path).
+fn has_wide_tree(model: &TreeEnsemble) -> bool {
+    model
+        .trees()
+        .iter()
+        .any(|t| t.nodes.len() - t.leaves() > 64)
+}
+
+#[test]
+fn deep_trees_equal_enumeration() {
+    // Depth-9 trees over 4 used features: paths repeat features many times, and
+    // trees have more than 64 splits.
+    for seed in 0..3 {
+        let model = ensemble_of(seed, Link::Identity, 1, 3, 9, F);
+        assert!(has_wide_tree(&model), "seed {seed}: no tree past 64 splits");
+        let x = rows(700 + seed, 5);
+        let e = tree_shap::explain(&model, x.view(), &[0; 5]).unwrap();
+        let background = rows(800 + seed, 6);
+        let reference = Reference::new(&model, background.clone());
+        let iv =
+            tree_interventional::explain(&model, &reference, x.view(), &[0; 5], OutputSpace::Raw)
+                .unwrap();
+        for r in 0..x.nrows() {
+            let row = x.row(r).to_vec();
+            let want = shapley(&|s| conditional(&model, &row, s, 0));
+            for (g, w) in e[r].attributions.iter().zip(&want) {
+                assert!((g - w).abs() < 1e-12, "seed {seed} row {r}: {g} vs {w}");
+            }
+            let hybrid_mean = |s: u32| {
+                let sum: f64 = background
+                    .rows()
+                    .into_iter()
+                    .map(|b| {
+                        let h: Vec<f64> = (0..F)
+                            .map(|j| if s >> j & 1 == 1 { row[j] } else { b[j] })
+                            .collect();
+                        model.margin_of(&h, 0)
+                    })
+                    .sum();
+                sum / background.nrows() as f64
+            };
+            let want = shapley(&hybrid_mean);
+            for (g, w) in iv[r].attributions.iter().zip(&want) {
+                assert!((g - w).abs() < 1e-12, "seed {seed} row {r}: {g} vs {w}");
+            }
+        }
+    }
+}
+
+#[test]
+fn interventional_is_the_mean_over_single_background_rows() {
+    // 9 features and depth-8 trees give leaves with more than 64 distinct groups of
+    // 300 background rows; each single-row background has one group per leaf, and
+    // interventional SHAP is linear in the background distribution.
+    let features = 9;
+    let model = ensemble_of(11, Link::Identity, 1, 4, 8, features);
+    let background = rows_of(900, 300, features);
+    let x = rows_of(901, 3, features);
+    let all = Reference::new(&model, background.clone());
+    let got =
+        tree_interventional::explain(&model, &all, x.view(), &[0; 3], OutputSpace::Raw).unwrap();
+    let mut want = vec![vec![0.0; features]; x.nrows()];
+    for b in 0..background.nrows() {
+        let one = Reference::new(
+            &model,
+            background.slice(ndarray::s![b..b + 1, ..]).to_owned(),
+        );
+        let e = tree_interventional::explain(&model, &one, x.view(), &[0; 3], OutputSpace::Raw)
+            .unwrap();
+        for (w, ex) in want.iter_mut().zip(&e) {
+            for (a, v) in w.iter_mut().zip(&ex.attributions) {
+                *a += v / background.nrows() as f64;
+            }
+        }
+    }
+    for (g, w) in got.iter().zip(&want) {
+        for (a, b) in g.attributions.iter().zip(w) {
+            assert!((a - b).abs() < 1e-12, "{a} vs {b}");
         }
     }
 }

@@ -11,6 +11,7 @@
 //! of `incremental.rs` for models with an affine first step). [`quality`] scores any
 //! explanation.
 
+mod cpu;
 pub mod exact_shapley;
 mod game;
 pub mod gradients;
@@ -27,8 +28,10 @@ pub mod sampling;
 #[cfg(test)]
 pub(crate) mod tests_support;
 pub mod text_attribution;
+mod tree_groups;
 pub mod tree_interventional;
 pub mod tree_shap;
+mod tree_walk;
 
 use std::fmt;
 use std::str::FromStr;

@@ -54,6 +54,70 @@ impl Model for Mixed {
     }
 }
 
+/// A deterministic ensemble of `trees` random trees of `depth` over `features`
+/// features (splitmix64), with repeated features on paths and covers that add up.
+pub(crate) fn random_ensemble(
+    seed: u64,
+    trees: usize,
+    depth: usize,
+    features: usize,
+) -> crate::core::models::TreeEnsemble {
+    use crate::core::models::trees::{EnsembleSpec, Missing, Node, Split, Tree};
+    let mut state = seed;
+    let mut next = move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    fn grow(next: &mut dyn FnMut() -> f64, nodes: &mut Vec<Node>, depth: usize, f: usize) -> f64 {
+        let i = nodes.len();
+        if depth == 0 || next() < 0.15 {
+            let cover = 1.0 + (next() * 20.0).floor();
+            nodes.push(Node::leaf(next() * 2.0 - 1.0, cover));
+            return cover;
+        }
+        nodes.push(Node::leaf(0.0, 0.0));
+        let feature = (next() * f as f64) as usize % f;
+        let l = nodes.len();
+        let cl = grow(next, nodes, depth - 1, f);
+        let r = nodes.len();
+        let cr = grow(next, nodes, depth - 1, f);
+        nodes[i] = Node {
+            feature: Some(feature),
+            split: Some(Split::LessOrEqual {
+                threshold: next() - 0.5,
+                missing: Missing::NanDefault,
+            }),
+            default_left: next() < 0.5,
+            left: Some(l),
+            right: Some(r),
+            cover: cl + cr,
+            value: 0.0,
+            gain: 1.0,
+        };
+        cl + cr
+    }
+    let trees = (0..trees)
+        .map(|_| {
+            let mut nodes = Vec::new();
+            grow(&mut next, &mut nodes, depth, features);
+            Tree { nodes, output: 0 }
+        })
+        .collect();
+    crate::core::models::TreeEnsemble::new(EnsembleSpec {
+        kind: "lightgbm",
+        objective: "test".into(),
+        link: Link::Identity,
+        n_features: features,
+        base: vec![0.0],
+        trees,
+        feature_names: None,
+    })
+    .expect("a valid random ensemble")
+}
+
 /// A model seen only through [`Model::predict_raw`]: the explainers take their
 /// generic path even when the model has an affine first step.
 pub(crate) struct Opaque<'a>(pub &'a dyn Model);

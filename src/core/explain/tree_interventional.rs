@@ -8,18 +8,21 @@
 //! only r follows (|A| = a, |B| = b), the leaf's value v is counted iff A ⊆ S and
 //! B ∩ S = ∅, whose Shapley values are v (a−1)! b! / (a+b)! for i ∈ A and
 //! −v a! (b−1)! / (a+b)! for i ∈ B. A leaf's background rows are grouped by which
-//! path features they follow (a bit mask), once per call, so a row costs one mask
-//! test per distinct group rather than one tree walk per background row.
+//! path features they follow ([`super::tree_groups`]), once per model and
+//! background ([`Background`]), so a row costs a few word ANDs per leaf rather than
+//! one tree walk per background row.
 //!
 //! Probability space (binary models) follows shap's `TreeExplainer(model_output=
 //! "probability")`: each background row's raw attributions are rescaled by
 //! (σ(f(x)) − σ(f(r))) / (f(x) − f(r)) (by 1 where the margins are equal) before
 //! averaging, so they add up to σ(f(x)) − E[σ(f(R))].
 
-use ndarray::{ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
-use super::tree_shap::{check_request, trees_of, Scratch};
+use super::cpu::has_v3;
+use super::tree_groups::{Groups, Weights};
+use super::tree_walk::{check_request, Scratch};
 use super::Explanation;
 use crate::core::models::trees::TreeEnsemble;
 use crate::core::models::{check_rows, sigmoid, Link, Model, OutputSpace};
@@ -40,10 +43,63 @@ pub fn explain(
     space: OutputSpace,
 ) -> CoreResult<Vec<Explanation>> {
     check_request(model, x, outputs)?;
-    check_rows(reference.data.view(), model.n_features(), true)?;
-    if reference.rows() == 0 {
+    let background = Background::new(model, reference)?;
+    explain_with(model, reference, &background, x, outputs, space)
+}
+
+/// The background rows of one model grouped per leaf, what every interventional
+/// request against that background starts from: build it once per (model,
+/// reference) pair and keep it with them, and a one-row request skips the
+/// grouping (which costs about as much as explaining the background rows).
+#[derive(Debug)]
+pub struct Background {
+    /// The grouping.
+    groups: Groups,
+    /// Raw outputs of the background rows.
+    raw: Array2<f64>,
+}
+
+impl Background {
+    /// Group `reference`'s rows for `model`.
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidArgument`] for an empty background, or bad rows, and
+    /// [`CoreError::MethodNotSupported`] for paths of more than 64 distinct features.
+    pub fn new(model: &TreeEnsemble, reference: &Reference) -> CoreResult<Self> {
+        check_rows(reference.data.view(), model.n_features(), true)?;
+        if reference.rows() == 0 {
+            return Err(CoreError::InvalidArgument(
+                "interventional TreeSHAP needs at least one background row".into(),
+            ));
+        }
+        check_request(model, reference.data.view(), &vec![0; reference.rows()])?;
+        Ok(Background {
+            groups: Groups::new(model, reference),
+            raw: model.predict_raw(reference.data.view()),
+        })
+    }
+}
+
+/// [`explain`] with the background already grouped by [`Background::new`] for
+/// this `model` and `reference`.
+///
+/// # Errors
+/// As [`explain`]; also [`CoreError::InvalidArgument`] when `background` was built
+/// for another model or reference.
+pub fn explain_with(
+    model: &TreeEnsemble,
+    reference: &Reference,
+    background: &Background,
+    x: ArrayView2<f64>,
+    outputs: &[usize],
+    space: OutputSpace,
+) -> CoreResult<Vec<Explanation>> {
+    check_request(model, x, outputs)?;
+    let groups = &background.groups;
+    let leaves = model.compiled().leaf_value.len();
+    if groups.leaf_start.len() != leaves + 1 || background.raw.nrows() != reference.rows() {
         return Err(CoreError::InvalidArgument(
-            "interventional TreeSHAP needs at least one background row".into(),
+            "the grouped background belongs to another model or reference".into(),
         ));
     }
     if space == OutputSpace::Probability && model.link() != Link::Logistic {
@@ -53,11 +109,28 @@ pub fn explain(
                 .into(),
         ));
     }
-    let groups = Groups::new(model, reference);
-    let bg_raw = model.predict_raw(reference.data.view());
+    let bg_raw = &background.raw;
     let n_bg = reference.rows() as f64;
     let weights = Weights::new(model.compiled().max_slots);
     let f = model.n_features();
+    let v3 = has_v3();
+    let add =
+        |row: &[f64], k: usize, scratch: &mut Scratch, per_bg: Option<usize>, out: &mut [f64]| {
+            let job = Job {
+                groups,
+                model,
+                weights: &weights,
+                per_background: per_bg,
+            };
+            #[cfg(target_arch = "x86_64")]
+            if v3 {
+                // SAFETY: `has_v3` found every feature `add_v3` is compiled with.
+                return unsafe { add_v3(&job, row, k, scratch, out) };
+            }
+            let _ = v3;
+            job.groups
+                .add(job.model, row, k, scratch, job.weights, per_bg, out)
+        };
     let answers: Vec<Vec<f64>> = x
         .axis_iter(Axis(0))
         .into_par_iter()
@@ -69,17 +142,13 @@ pub fn explain(
                 match space {
                     OutputSpace::Raw => {
                         let mut phi = vec![0.0; f];
-                        groups.add(model, &row, k, scratch, &weights, false, &mut |_, j, d| {
-                            phi[j] += d
-                        });
+                        add(&row, k, scratch, None, &mut phi);
                         phi.iter_mut().for_each(|p| *p /= n_bg);
                         phi
                     }
                     OutputSpace::Probability => {
                         let mut per_bg = vec![0.0; reference.rows() * f];
-                        groups.add(model, &row, k, scratch, &weights, true, &mut |r, j, d| {
-                            per_bg[r * f + j] += d
-                        });
+                        add(&row, k, scratch, Some(f), &mut per_bg);
                         let fx = model.margin_of(&row, k);
                         let mut phi = vec![0.0; f];
                         for (r, acc) in per_bg.chunks(f).enumerate() {
@@ -114,163 +183,73 @@ pub fn explain(
         .collect())
 }
 
-/// Shapley weights of a leaf game: `pos[a][b]` = (a−1)! b! / (a+b)!, `neg[a][b]` =
-/// a! (b−1)! / (a+b)!.
-struct Weights {
-    pos: Vec<Vec<f64>>,
-    neg: Vec<Vec<f64>>,
+/// One row's call of [`Groups::add`], less the row.
+struct Job<'a> {
+    groups: &'a Groups,
+    model: &'a TreeEnsemble,
+    weights: &'a Weights,
+    per_background: Option<usize>,
 }
 
-impl Weights {
-    fn new(max: usize) -> Self {
-        // (a−1)! b! / (a+b)! = 1 / (a · C(a+b, a)); binomials from Pascal's triangle.
-        let mut binom = vec![vec![1.0f64; 2 * max + 2]; 2 * max + 2];
-        for n in 1..binom.len() {
-            for k in 1..n {
-                binom[n][k] = binom[n - 1][k - 1] + binom[n - 1][k];
-            }
-        }
-        let weight = |own: usize, other: usize| {
-            if own == 0 {
-                0.0
-            } else {
-                1.0 / (own as f64 * binom[own + other][own])
-            }
-        };
-        let table = |first: bool| -> Vec<Vec<f64>> {
-            (0..=max)
-                .map(|a| {
-                    (0..=max)
-                        .map(|b| if first { weight(a, b) } else { weight(b, a) })
-                        .collect()
-                })
-                .collect()
-        };
-        Weights {
-            pos: table(true),
-            neg: table(false),
-        }
-    }
+/// [`Groups::add`] compiled for x86-64-v3 (see [`super::cpu`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,bmi1,bmi2,popcnt,lzcnt")]
+fn add_v3(job: &Job, row: &[f64], k: usize, scratch: &mut Scratch, out: &mut [f64]) {
+    let Job {
+        groups,
+        model,
+        weights,
+        per_background,
+    } = *job;
+    groups.add(model, row, k, scratch, weights, per_background, out)
 }
 
-/// Background rows grouped, per leaf, by the mask of path features they follow.
-struct Groups {
-    /// Per leaf: start of its groups in `mask`/`members_start`; one extra end entry.
-    leaf_start: Vec<u32>,
-    /// Per group: bit s set when the rows follow the leaf's path on slot s.
-    mask: Vec<u64>,
-    /// Per group: start of its rows in `members`; one extra end entry.
-    members_start: Vec<u32>,
-    /// Background row indices, group after group.
-    members: Vec<u32>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::explain::tests_support::random_ensemble;
 
-impl Groups {
-    fn new(model: &TreeEnsemble, reference: &Reference) -> Self {
-        let c = model.compiled();
-        let rows: Vec<Vec<f64>> = reference
-            .data
-            .axis_iter(Axis(0))
-            .map(|r| r.to_vec())
-            .collect();
-        let mut g = Groups {
-            leaf_start: vec![0],
-            mask: Vec::new(),
-            members_start: vec![0],
-            members: Vec::new(),
+    #[test]
+    fn the_v3_copy_gives_the_same_bits() {
+        let model = random_ensemble(3, 10, 8, 9);
+        let grid = |n: usize, salt: usize| {
+            ndarray::Array2::from_shape_fn((n, 9), |(r, j)| {
+                ((r * 37 + j * 11 + salt) % 29) as f64 / 29.0 - 0.5
+            })
         };
-        let mut scratch = Scratch::new(c);
-        // Per tree: masks[leaf - first][row].
-        for t in 0..c.trees() {
-            let (a, b) = (c.tree_leaves[t].0 as usize, c.tree_leaves[t].1 as usize);
-            let mut masks = vec![0u64; (b - a) * rows.len()];
-            for (r, row) in rows.iter().enumerate() {
-                scratch.decide(model, t, row);
-                for l in a..b {
-                    masks[(l - a) * rows.len() + r] = scratch.path_mask(c, l);
-                }
-            }
-            for l in a..b {
-                let mut order: Vec<(u64, u32)> = masks[(l - a) * rows.len()..][..rows.len()]
-                    .iter()
-                    .enumerate()
-                    .map(|(r, &m)| (m, r as u32))
-                    .collect();
-                order.sort_unstable();
-                for (i, &(m, r)) in order.iter().enumerate() {
-                    if i == 0 || order[i - 1].0 != m {
-                        if i > 0 {
-                            g.members_start.push(g.members.len() as u32);
-                        }
-                        g.mask.push(m);
-                    }
-                    g.members.push(r);
-                }
-                g.members_start.push(g.members.len() as u32);
-                g.leaf_start.push(g.mask.len() as u32);
-            }
-        }
-        g
-    }
-
-    /// Call `out(background row, feature, raw contribution)` for every nonzero
-    /// contribution of the trees of output `k` to row `row`'s attributions; with
-    /// `per_background` false, once per group with the sum over its rows and the
-    /// row index 0.
-    #[allow(clippy::too_many_arguments)]
-    fn add(
-        &self,
-        model: &TreeEnsemble,
-        row: &[f64],
-        k: usize,
-        scratch: &mut Scratch,
-        w: &Weights,
-        per_background: bool,
-        out: &mut dyn FnMut(usize, usize, f64),
-    ) {
-        let c = model.compiled();
-        for t in trees_of(c, k) {
-            scratch.decide(model, t, row);
-            let (a, b) = c.tree_leaves[t];
-            for l in a as usize..b as usize {
-                let (features, _) = c.slots(l);
-                let m = features.len();
-                if m == 0 {
-                    continue;
-                }
-                let full = u64::MAX >> (64 - m);
-                let x_mask = scratch.path_mask(c, l);
-                let v = c.leaf_value[l];
-                let (g0, g1) = (self.leaf_start[l] as usize, self.leaf_start[l + 1] as usize);
-                for g in g0..g1 {
-                    let r_mask = self.mask[g];
-                    if x_mask | r_mask != full || x_mask == r_mask {
-                        continue;
-                    }
-                    let only_x = x_mask & !r_mask;
-                    let only_r = r_mask & !x_mask;
-                    let (na, nb) = (only_x.count_ones() as usize, only_r.count_ones() as usize);
-                    let (pos, neg) = (v * w.pos[na][nb], -v * w.neg[na][nb]);
-                    let members = &self.members
-                        [self.members_start[g] as usize..self.members_start[g + 1] as usize];
-                    for (s, &feature) in features.iter().enumerate() {
-                        let bit = 1u64 << s;
-                        let d = if only_x & bit != 0 {
-                            pos
-                        } else if only_r & bit != 0 {
-                            neg
-                        } else {
-                            continue;
-                        };
-                        let j = feature as usize;
-                        if per_background {
-                            for &r in members {
-                                out(r as usize, j, d);
-                            }
-                        } else {
-                            out(0, j, d * members.len() as f64);
-                        }
-                    }
+        let reference = Reference::new(&model, grid(150, 5));
+        let groups = Groups::new(&model, &reference);
+        let weights = Weights::new(model.compiled().max_slots);
+        let mut scratch = Scratch::new(model.compiled());
+        for row in grid(6, 1).rows() {
+            let row = row.to_vec();
+            for per_background in [None, Some(9)] {
+                let len = per_background.map_or(9, |f| f * reference.rows());
+                let mut base = vec![0.0; len];
+                groups.add(
+                    &model,
+                    &row,
+                    0,
+                    &mut scratch,
+                    &weights,
+                    per_background,
+                    &mut base,
+                );
+                #[cfg(target_arch = "x86_64")]
+                if has_v3() {
+                    let job = Job {
+                        groups: &groups,
+                        model: &model,
+                        weights: &weights,
+                        per_background,
+                    };
+                    let mut v3 = vec![0.0; len];
+                    // SAFETY: the features were detected just now.
+                    unsafe { add_v3(&job, &row, 0, &mut scratch, &mut v3) };
+                    assert!(base
+                        .iter()
+                        .zip(&v3)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()));
                 }
             }
         }

@@ -11,17 +11,26 @@
 //! are Beta integrals. The integrand is a polynomial of degree m − 1 (m distinct
 //! features on the path), so ⌈m/2⌉ Gauss–Legendre points give it exactly: O(m²/2)
 //! work per leaf with no recursion, on the flat layout of
-//! [`crate::core::models::trees::compiled`]. Interactions use
+//! [`crate::core::models::trees::compiled`]. Sibling leaves are handled as one
+//! unit ([`crate::core::models::trees::units`]), which halves that work for the
+//! two leaves in three of a deep LightGBM tree that have a leaf sibling. Rows go
+//! in blocks over the threads; a request of one block is also split over chunks
+//! of trees, so a single row uses every thread. Interactions use
 //! `Φᵢⱼ = v/2 (oᵢ − zᵢ)(oⱼ − zⱼ) ∫₀¹ Π_{l≠i,j} (…) dt` and `Φᵢᵢ = φᵢ − Σ_{j≠i} Φᵢⱼ`.
+
+use std::ops::Range;
 
 use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
+use super::cpu::has_v3;
+use super::tree_walk::{check_request, trees_of, Scratch};
 use super::Explanation;
 use crate::core::models::trees::compiled::{Quadrature, MAX_PATH_FEATURES};
+use crate::core::models::trees::units::{Head, Slot};
 use crate::core::models::trees::{Compiled, TreeEnsemble};
-use crate::core::models::{check_rows, Model};
-use crate::core::{CoreError, CoreResult};
+use crate::core::models::Model;
+use crate::core::CoreResult;
 
 /// Explain each row of `x` (NaN means missing) for the output chosen for it in
 /// `outputs`, in raw (margin) space. `base_value` is the cover-weighted mean output.
@@ -36,36 +45,105 @@ pub fn explain(
     outputs: &[usize],
 ) -> CoreResult<Vec<Explanation>> {
     let prepared = Prepared::new(model, x, outputs)?;
-    let c = model.compiled();
-    let f = model.n_features();
+    let v3 = has_v3();
     // Rows go in blocks, and each block walks the trees in the outer loop, so a
     // tree's leaf records stay in cache while every row of the block uses them.
-    let starts: Vec<usize> = (0..x.nrows()).step_by(BLOCK).collect();
-    let blocks: Vec<Vec<(f64, Vec<f64>)>> = starts
-        .into_par_iter()
-        .map(|start| {
-            let end = (start + BLOCK).min(x.nrows());
-            let rows: Vec<Vec<f64>> = (start..end).map(|r| x.row(r).to_vec()).collect();
-            let mut phis = vec![vec![0.0; f]; rows.len()];
-            // Raw predictions, from the leaf each row follows all the way.
-            let mut margins: Vec<f64> = (start..end).map(|r| model.base()[outputs[r]]).collect();
-            let mut scratch = Scratch::new(c);
-            for t in 0..c.trees() {
-                for (r, row) in rows.iter().enumerate() {
-                    if outputs[start + r] == c.tree_output[t] {
-                        scratch.decide(model, t, row);
-                        margins[r] += row_tree_phi(&prepared, t, &mut scratch, &mut phis[r]);
-                    }
-                }
-            }
-            margins.into_iter().zip(phis).collect::<Vec<_>>()
+    let block = Block {
+        pr: &prepared,
+        model,
+        x: x.view(),
+        outputs,
+    };
+    // A request of one block is also split over the trees, so one row uses every
+    // thread; the chunks do not depend on the thread count, nor do the sums.
+    let n = x.nrows();
+    let chunk = if n <= BLOCK { TREE_CHUNK } else { usize::MAX };
+    let tasks: Vec<Task> = (0..n)
+        .step_by(BLOCK)
+        .flat_map(|start| {
+            let rows = start..(start + BLOCK).min(n);
+            (0..model.compiled().trees())
+                .step_by(chunk)
+                .map(move |t| (rows.clone(), t..t.saturating_add(chunk)))
         })
         .collect();
+    let parts: Vec<(Task, Vec<RowPart>)> = tasks
+        .into_par_iter()
+        .map(|(rows, trees)| {
+            let block = &block;
+            let trees = trees.start..trees.end.min(model.compiled().trees());
+            #[cfg(target_arch = "x86_64")]
+            if v3 {
+                // SAFETY: `has_v3` found every feature `explain_block_v3` is compiled with.
+                let part = unsafe { explain_block_v3(block, rows.clone(), trees.clone()) };
+                return ((rows, trees), part);
+            }
+            let _ = v3;
+            let part = explain_block(block, rows.clone(), trees.clone());
+            ((rows, trees), part)
+        })
+        .collect();
+    // Sum the tree chunks of each row, in tree order.
+    let mut sums: Vec<(f64, Vec<f64>)> = outputs
+        .iter()
+        .map(|&k| (model.base()[k], vec![0.0; model.n_features()]))
+        .collect();
+    for ((rows, _), part) in parts {
+        for (sum, (margin, phi)) in sums[rows].iter_mut().zip(part) {
+            sum.0 += margin;
+            sum.1.iter_mut().zip(&phi).for_each(|(a, b)| *a += b);
+        }
+    }
     Ok(outputs
         .iter()
-        .zip(blocks.into_iter().flatten())
+        .zip(sums)
         .map(|(&k, (prediction, phi))| Explanation::new(k, prediction, prepared.expected[k], phi))
         .collect())
+}
+
+/// Rows and trees one parallel task explains.
+type Task = (Range<usize>, Range<usize>);
+
+/// One row's share from a task's trees: (raw prediction part, attributions).
+type RowPart = (f64, Vec<f64>);
+
+/// Trees per task when a request is split over trees.
+const TREE_CHUNK: usize = 50;
+
+/// What every block of rows reads.
+struct Block<'a, 'p> {
+    pr: &'a Prepared<'p>,
+    model: &'a TreeEnsemble,
+    x: ArrayView2<'a, f64>,
+    outputs: &'a [usize],
+}
+
+/// (the trees' part of the raw prediction, attributions) of each row in `rows`,
+/// from the trees in `trees`.
+#[inline(always)]
+fn explain_block(b: &Block, rows: Range<usize>, trees: Range<usize>) -> Vec<RowPart> {
+    let (c, f, start) = (b.pr.c, b.model.n_features(), rows.start);
+    let xs: Vec<Vec<f64>> = rows.map(|r| b.x.row(r).to_vec()).collect();
+    let mut phis = vec![vec![0.0; f]; xs.len()];
+    // Raw predictions, from the leaf each row follows all the way.
+    let mut margins = vec![0.0; xs.len()];
+    let mut scratch = Scratch::new(c);
+    for t in trees {
+        for (r, row) in xs.iter().enumerate() {
+            if b.outputs[start + r] == c.tree_output[t] {
+                scratch.decide(b.model, t, row);
+                margins[r] += row_tree_phi(b.pr, t, &mut scratch, &mut phis[r]);
+            }
+        }
+    }
+    margins.into_iter().zip(phis).collect()
+}
+
+/// [`explain_block`] compiled for x86-64-v3 (see [`super::cpu`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,bmi1,bmi2,popcnt,lzcnt")]
+fn explain_block_v3(b: &Block, rows: Range<usize>, trees: Range<usize>) -> Vec<RowPart> {
+    explain_block(b, rows, trees)
 }
 
 /// Rows explained together, tree by tree.
@@ -141,221 +219,126 @@ impl<'a> Prepared<'a> {
     }
 }
 
-/// Validate rows, outputs and path lengths, shared by the tree explainers.
-pub(crate) fn check_request(
-    model: &TreeEnsemble,
-    x: ArrayView2<f64>,
-    outputs: &[usize],
-) -> CoreResult<()> {
-    check_rows(x, model.n_features(), true)?;
-    if outputs.len() != x.nrows() {
-        return Err(CoreError::InvalidArgument(format!(
-            "{} output indices for {} rows",
-            outputs.len(),
-            x.nrows()
-        )));
-    }
-    if let Some(&k) = outputs.iter().find(|&&k| k >= model.n_outputs()) {
-        return Err(CoreError::InvalidArgument(format!(
-            "output {k} out of range: the model has {} output(s)",
-            model.n_outputs()
-        )));
-    }
-    if model.compiled().max_slots > MAX_PATH_FEATURES {
-        return Err(CoreError::MethodNotSupported {
-            method: format!(
-                "TreeSHAP on paths with more than {MAX_PATH_FEATURES} distinct features"
-            ),
-            kind: model.kind(),
-        });
-    }
-    Ok(())
-}
-
-/// Indices of the trees that add to output `k`.
-pub(crate) fn trees_of(c: &Compiled, k: usize) -> impl Iterator<Item = usize> + '_ {
-    (0..c.trees()).filter(move |&t| c.tree_output[t] == k)
-}
-
-/// Per-thread buffers: split decisions of the current tree, one fractions of a leaf.
-pub(crate) struct Scratch {
-    /// Whether the row goes left at each node of the current tree (trees with more
-    /// than 64 splits only).
-    left: Vec<bool>,
-    /// Bit b set when the row goes left at split b (trees with at most 64 splits).
-    bits: u64,
-    /// Whether the current tree uses `bits`.
-    use_bits: bool,
-    /// o ∈ {0, 1} for each slot of the current leaf.
-    one: Vec<f64>,
-    /// Π (z + o·u) at each quadrature point.
-    prod: Vec<f64>,
-}
-
-impl Scratch {
-    pub(crate) fn new(c: &Compiled) -> Self {
-        Scratch {
-            left: vec![false; c.max_nodes],
-            bits: 0,
-            use_bits: false,
-            one: vec![0.0; c.max_slots],
-            prod: vec![0.0; c.max_slots.div_ceil(2).max(1)],
-        }
-    }
-
-    /// Record the row's direction at every split of tree `t`.
-    pub(crate) fn decide(&mut self, model: &TreeEnsemble, t: usize, row: &[f64]) {
-        let c = model.compiled();
-        let nodes = &model.trees()[t].nodes;
-        let (a, b) = c.tree_splits[t];
-        self.use_bits = c.tree_bits[t];
-        if self.use_bits {
-            let mut bits = 0u64;
-            for (bit, &n) in c.split_node[a as usize..b as usize].iter().enumerate() {
-                let node = &nodes[n as usize];
-                let f = node.feature.unwrap_or(0);
-                bits |= u64::from(node.goes_left(row[f])) << bit;
-            }
-            self.bits = bits;
-        } else {
-            for &n in &c.split_node[a as usize..b as usize] {
-                let node = &nodes[n as usize];
-                self.left[n as usize] = node.goes_left(row[node.feature.unwrap_or(0)]);
-            }
-        }
-    }
-
-    /// Bit s set when the row follows leaf `l`'s path on its slot s.
-    #[inline]
-    pub(crate) fn path_mask(&self, c: &Compiled, l: usize) -> u64 {
-        let (a, b) = (c.slot_start[l] as usize, c.slot_start[l + 1] as usize);
-        if self.use_bits {
-            let d = self.bits;
-            let mut mask = 0u64;
-            for (s, (&left, &care)) in c.slot_left[a..b].iter().zip(&c.slot_care[a..b]).enumerate()
-            {
-                mask |= u64::from(d & care == left) << s;
-            }
-            mask
-        } else {
-            let mut mask = if b == a {
-                0
-            } else {
-                u64::MAX >> (64 - (b - a))
-            };
-            for s in c.leaf_steps(l) {
-                if self.left[s.node as usize] != s.left {
-                    mask &= !(1u64 << s.slot);
-                }
-            }
-            mask
-        }
-    }
-
-    /// Fill `one` for leaf `l` and return its slots (features, zero fractions).
-    #[inline]
-    fn follow<'c>(&mut self, c: &'c Compiled, l: usize) -> (&'c [u32], &'c [f64]) {
-        let (features, z) = c.slots(l);
-        let mask = self.path_mask(c, l);
-        for (s, o) in self.one[..features.len()].iter_mut().enumerate() {
-            *o = (mask >> s & 1) as f64;
-        }
-        (features, z)
-    }
-
-    /// Π_j (z_j + o_j u_p) at each point of `q`.
-    #[inline]
-    fn products(&mut self, q: &Quadrature, z: &[f64]) {
-        for (p, &u) in q.u.iter().enumerate() {
-            let mut prod = 1.0;
-            for (&zj, &oj) in z.iter().zip(&self.one) {
-                prod *= zj + oj * u;
-            }
-            self.prod[p] = prod;
-        }
-    }
-}
-
 /// Add tree `t`'s attributions for the row whose decisions are in `s`; returns
 /// the value of the leaf the row reaches.
+#[inline(always)]
 fn row_tree_phi(pr: &Prepared, t: usize, s: &mut Scratch, phi: &mut [f64]) -> f64 {
-    let c = pr.c;
-    let (a, b) = c.tree_leaves[t];
+    let units = &pr.c.units;
+    let (a, b) = units.tree_units[t];
     let mut reached = 0.0;
-    for l in a as usize..b as usize {
-        let m = (c.slot_start[l + 1] - c.slot_start[l]) as usize;
-        let mask = s.path_mask(c, l);
+    for head in &units.head[a as usize..b as usize] {
+        let slots = units.slots_of(head);
+        let m = slots.len();
+        let mask = s.unit_mask(units, head, slots);
+        let goes_left = head.pair && s.goes_left(head);
         if m == 0 || mask == u64::MAX >> (64 - m) {
-            reached = c.leaf_value[l];
+            reached = if head.pair && !goes_left {
+                head.value_right
+            } else {
+                head.value
+            };
         }
         if m == 0 {
             continue;
         }
-        let leaf = Leaf {
-            value: c.leaf_value[l],
-            features: c.slots(l).0,
-            z: c.slots(l).1,
-            mask,
-            inv: &c.slot_inv[c.inv_start[l] as usize..c.inv_start[l + 1] as usize],
-        };
         let q = &pr.quad[m];
+        let n = q.u.len();
+        let shared = m - usize::from(head.pair);
+        let unit = Unit {
+            head,
+            slots,
+            mask,
+            goes_left,
+            inv: &units.inv[head.inv as usize..][..shared * n],
+        };
         // Fixed point counts let the compiler keep the products in registers.
-        match q.u.len() {
-            1 => leaf_phi::<1>(&leaf, q, phi),
-            2 => leaf_phi::<2>(&leaf, q, phi),
-            3 => leaf_phi::<3>(&leaf, q, phi),
-            4 => leaf_phi::<4>(&leaf, q, phi),
-            5 => leaf_phi::<5>(&leaf, q, phi),
-            6 => leaf_phi::<6>(&leaf, q, phi),
-            _ => leaf_phi::<{ MAX_PATH_FEATURES / 2 }>(&leaf, q, phi),
+        match n {
+            1 => unit_phi::<1>(&unit, q, phi),
+            2 => unit_phi::<2>(&unit, q, phi),
+            3 => unit_phi::<3>(&unit, q, phi),
+            4 => unit_phi::<4>(&unit, q, phi),
+            5 => unit_phi::<5>(&unit, q, phi),
+            6 => unit_phi::<6>(&unit, q, phi),
+            _ => unit_phi::<{ MAX_PATH_FEATURES / 2 }>(&unit, q, phi),
         }
     }
     reached
 }
 
-/// One leaf as a row sees it.
-struct Leaf<'c> {
-    /// Raw leaf value v.
-    value: f64,
-    /// Feature of each slot.
-    features: &'c [u32],
-    /// Zero fraction of each slot.
-    z: &'c [f64],
-    /// Bit s set when the row follows the path on slot s (o_s = 1).
+/// One unit (a leaf or a sibling pair) as a row sees it.
+struct Unit<'c> {
+    /// Leaf values and, for a pair, the split's own fractions.
+    head: &'c Head,
+    /// The unit's slots (a pair's split feature last).
+    slots: &'c [Slot],
+    /// Bit s set when the row follows the path on slot s (o_s = 1); for a pair's
+    /// last slot, on the splits above the pair's split.
     mask: u64,
-    /// 1/(z_s + u_p), slot-major.
+    /// For a pair: whether the row goes left at the pair's split.
+    goes_left: bool,
+    /// 1/(z_s + u_p) over the shared slots, slot-major.
     inv: &'c [f64],
 }
 
-/// A leaf's attributions with up to N quadrature points (N ≥ the rule's length;
+/// A unit's attributions with up to N quadrature points (N ≥ the rule's length;
 /// surplus points carry zero weight).
 #[inline(always)]
-fn leaf_phi<const N: usize>(leaf: &Leaf, q: &Quadrature, phi: &mut [f64]) {
-    let n = q.u.len();
+fn unit_phi<const N: usize>(unit: &Unit, q: &Quadrature, phi: &mut [f64]) {
+    // The specialised counts are exact (the compiler unrolls them); the last,
+    // MAX_PATH_FEATURES / 2, holds any longer rule.
+    let n = if N < MAX_PATH_FEATURES / 2 {
+        N
+    } else {
+        q.u.len()
+    };
+    let head = unit.head;
+    let (shared, own) = unit
+        .slots
+        .split_at(unit.slots.len() - usize::from(head.pair));
     let mut u = [0.0f64; N];
     let mut w = [0.0f64; N];
-    u[..n].copy_from_slice(&q.u);
-    w[..n].copy_from_slice(&q.w_phi);
-    // w_p Π_s (z_s + o_s u_p).
-    let mut wp = w;
-    for (s, &zj) in leaf.z.iter().enumerate() {
-        let o = (leaf.mask >> s & 1) as f64;
+    u[..n].copy_from_slice(&q.u[..n]);
+    w[..n].copy_from_slice(&q.w_phi[..n]);
+    // w_p Π_s (z_s + o_s u_p) over the shared slots; o_s u_p by masking u_p's bits.
+    let mut wq = w;
+    for (s, slot) in shared.iter().enumerate() {
+        let keep = 0u64.wrapping_sub(unit.mask >> s & 1);
         for p in 0..N {
-            wp[p] *= zj + o * u[p];
+            wq[p] *= slot.z + f64::from_bits(u[p].to_bits() & keep);
         }
     }
-    // Features the row leaves the path on share one value: −v Σ_p w_p Π_p.
-    let off = -leaf.value * wp.iter().sum::<f64>();
-    for (s, (&feature, &zj)) in leaf.features.iter().zip(leaf.z).enumerate() {
-        let add = if leaf.mask >> s & 1 == 1 {
+    // Times the leaf value, or the pair's v_L (z_L + o_L u) + v_R (z_R + o_R u).
+    let mut wp = wq;
+    if let Some(own) = own.first() {
+        let above = unit.mask >> shared.len() & 1 == 1;
+        let ol = f64::from(u8::from(above && unit.goes_left));
+        let or = f64::from(u8::from(above && !unit.goes_left));
+        let (vl, vr, zl, zr) = (head.value, head.value_right, head.z_left, head.z_right);
+        let (c0, c1) = (vl * zl + vr * zr, vl * ol + vr * or);
+        for p in 0..N {
+            wp[p] *= c0 + c1 * u[p];
+        }
+        let value = vl * (ol - zl) + vr * (or - zr);
+        phi[own.feature as usize] += value * wq.iter().sum::<f64>();
+    } else {
+        for x in wp.iter_mut() {
+            *x *= head.value;
+        }
+    }
+    // Features the row leaves the path on share one value: −Σ_p w_p Π_p.
+    let off = -wp.iter().sum::<f64>();
+    for ((s, slot), inv) in shared.iter().enumerate().zip(unit.inv.chunks_exact(n)) {
+        let add = if unit.mask >> s & 1 == 1 {
             // Divide the slot's own factor out of Π_p.
-            let inv = &leaf.inv[s * n..s * n + n];
-            let sum: f64 = wp.iter().zip(inv).map(|(a, b)| a * b).sum();
-            leaf.value * (1.0 - zj) * sum
+            let mut sum = 0.0;
+            for p in 0..n {
+                sum += wp[p] * inv[p];
+            }
+            (1.0 - slot.z) * sum
         } else {
             off
         };
-        phi[feature as usize] += add;
+        phi[slot.feature as usize] += add;
     }
 }
 
@@ -393,6 +376,56 @@ fn row_tree_pairs(pr: &Prepared, t: usize, s: &mut Scratch, inter: &mut Array2<f
                 let (fi, fj) = (features[i] as usize, features[j] as usize);
                 inter[[fi, fj]] += value;
                 inter[[fj, fi]] += value;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::explain::tests_support::random_ensemble;
+
+    #[test]
+    fn the_v3_copy_gives_the_same_bits() {
+        // 120 trees of depth 8 over 6 features: pairs, singles, repeated features,
+        // trees past 64 splits, and three tree chunks for a one-row request.
+        let model = random_ensemble(7, 120, 8, 6);
+        let x = ndarray::Array2::from_shape_fn((40, 6), |(r, j)| {
+            if (r + j) % 7 == 0 {
+                f64::NAN
+            } else {
+                ((r * 31 + j * 17) % 23) as f64 / 23.0 - 0.5
+            }
+        });
+        let outputs = vec![0; x.nrows()];
+        let pr = Prepared::new(&model, x.view(), &outputs).unwrap();
+        let block = Block {
+            pr: &pr,
+            model: &model,
+            x: x.view(),
+            outputs: &outputs,
+        };
+        let all = 0..model.compiled().trees();
+        let base = explain_block(&block, 0..x.nrows(), all.clone());
+        #[cfg(target_arch = "x86_64")]
+        if has_v3() {
+            // SAFETY: the features were detected just now.
+            let v3 = unsafe { explain_block_v3(&block, 0..x.nrows(), all) };
+            for ((pa, a), (pb, b)) in base.iter().zip(&v3) {
+                assert_eq!(pa.to_bits(), pb.to_bits());
+                assert!(a.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits()));
+            }
+        }
+        // The baseline copy adds up, and splitting a row over tree chunks (as
+        // `explain` does for small requests) changes nothing but rounding.
+        let expected = expected_values(&model)[0];
+        for (r, (p, phi)) in base.iter().enumerate() {
+            assert!((expected + phi.iter().sum::<f64>() - p).abs() < 1e-12);
+            let one = explain(&model, x.slice(ndarray::s![r..r + 1, ..]), &[0]).unwrap();
+            assert!((one[0].prediction - p).abs() < 1e-12);
+            for (a, b) in one[0].attributions.iter().zip(phi) {
+                assert!((a - b).abs() < 1e-12);
             }
         }
     }

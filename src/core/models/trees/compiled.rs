@@ -8,7 +8,8 @@
 //! the row follows every split on that feature along the path, else 0). All arrays
 //! are flat and indexed by ranges, so a row's explanation walks memory in order.
 
-use super::Tree;
+use super::units::Units;
+use super::{Cut, Tree};
 
 /// One step of a leaf's path: the split at `node` must go `left` (or not).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,16 +48,15 @@ pub struct Compiled {
     pub tree_bits: Vec<bool>,
     /// Node index of each split, tree after tree, in bit order.
     pub split_node: Vec<u32>,
+    /// The comparison of each split, in the order of `split_node`.
+    pub cuts: Vec<Cut>,
     /// Per slot: bits of the splits where the path goes left on the slot's feature.
     pub slot_left: Vec<u64>,
     /// Per slot: bits of all the path's splits on the slot's feature; the row follows
     /// the path on the slot when `decisions & slot_care == slot_left`.
     pub slot_care: Vec<u64>,
-    /// Per leaf: start of its 1/(z + u_p) table in `slot_inv`; one extra end entry.
-    pub inv_start: Vec<u32>,
-    /// Per leaf, slot-major: 1/(z_s + u_p) for each slot s and quadrature point p of
-    /// the leaf's rule, so TreeSHAP multiplies where it would divide.
-    pub slot_inv: Vec<f64>,
+    /// The leaves as path-dependent TreeSHAP visits them (sibling pairs merged).
+    pub units: Units,
     /// Quadrature rules by number of slots (empty past [`MAX_PATH_FEATURES`]).
     pub quad: Vec<Quadrature>,
     /// Largest number of slots on any leaf's path.
@@ -71,7 +71,6 @@ impl Compiled {
         let mut c = Compiled {
             slot_start: vec![0],
             step_start: vec![0],
-            inv_start: vec![0],
             ..Compiled::default()
         };
         for tree in trees {
@@ -84,6 +83,7 @@ impl Compiled {
                 if let (Some(l), Some(r)) = (tree.nodes[i].left, tree.nodes[i].right) {
                     bit_of[i] = c.split_node.len() as u32 - split_first;
                     c.split_node.push(i as u32);
+                    c.cuts.push(Cut::of(&tree.nodes[i]));
                     pending.push(r);
                     pending.push(l);
                 }
@@ -114,16 +114,7 @@ impl Compiled {
         if c.max_slots <= MAX_PATH_FEATURES {
             c.quad = quadratures(c.max_slots);
         }
-        for l in 0..c.leaf_value.len() {
-            let (a, b) = (c.slot_start[l] as usize, c.slot_start[l + 1] as usize);
-            if let Some(q) = c.quad.get(b - a) {
-                for s in a..b {
-                    let z = c.slot_z[s];
-                    c.slot_inv.extend(q.u.iter().map(|u| 1.0 / (z + u)));
-                }
-            }
-            c.inv_start.push(c.slot_inv.len() as u32);
-        }
+        c.units = Units::new(&c, &c.quad);
         c
     }
 

@@ -7,6 +7,7 @@
 
 pub mod compiled;
 mod node;
+pub mod units;
 
 use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
@@ -15,7 +16,7 @@ use serde::Serialize;
 use super::{Link, Model};
 use crate::core::{CoreError, CoreResult};
 pub use compiled::Compiled;
-pub use node::{Missing, Node, Split, Tree};
+pub use node::{Cut, CutRule, Missing, Node, Split, Tree};
 
 /// What a parser hands over: an unvalidated ensemble.
 #[derive(Debug, Clone)]

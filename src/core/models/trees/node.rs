@@ -121,6 +121,85 @@ impl Node {
     }
 }
 
+/// A split's comparison in 16 bytes, what the TreeSHAP loops read instead of the
+/// [`Node`]: the same rule as [`Node::goes_left`], with categorical splits deferring
+/// to their node.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cut {
+    /// The threshold (an XGBoost float32 threshold widened exactly).
+    pub threshold: f64,
+    /// Feature index.
+    pub feature: u32,
+    /// How the value is compared.
+    pub rule: CutRule,
+    /// Where NaN (and LightGBM's zero-as-missing) goes.
+    pub default_left: bool,
+}
+
+/// The comparison of a [`Cut`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CutRule {
+    /// [`Split::LessThanF32`].
+    LessF32,
+    /// [`Split::LessOrEqual`] with [`Missing::NanDefault`].
+    LessEqual,
+    /// [`Split::LessOrEqual`] with [`Missing::ZeroDefault`].
+    LessEqualZeroMissing,
+    /// [`Split::LessOrEqual`] with [`Missing::NanAsZero`].
+    LessEqualNanAsZero,
+    /// [`Split::Categories`]: ask the node.
+    Categories,
+}
+
+impl Cut {
+    /// The cut of split node `node` (leaves give a cut that is never read).
+    pub fn of(node: &Node) -> Self {
+        let (threshold, rule) = match &node.split {
+            Some(Split::LessThanF32 { threshold }) => (f64::from(*threshold), CutRule::LessF32),
+            Some(Split::LessOrEqual { threshold, missing }) => (
+                *threshold,
+                match missing {
+                    Missing::NanDefault => CutRule::LessEqual,
+                    Missing::ZeroDefault => CutRule::LessEqualZeroMissing,
+                    Missing::NanAsZero => CutRule::LessEqualNanAsZero,
+                },
+            ),
+            Some(Split::Categories { .. }) | None => (0.0, CutRule::Categories),
+        };
+        Cut {
+            threshold,
+            feature: node.feature.unwrap_or(0) as u32,
+            rule,
+            default_left: node.default_left,
+        }
+    }
+
+    /// Whether value `x` goes left; `node` is the split this cut was made from.
+    #[inline(always)]
+    pub fn goes_left(&self, x: f64, node: &Node) -> bool {
+        match self.rule {
+            CutRule::LessF32 if x.is_nan() => self.default_left,
+            CutRule::LessF32 => (x as f32) < self.threshold as f32,
+            CutRule::LessEqual if x.is_nan() => self.default_left,
+            CutRule::LessEqualZeroMissing if x.is_nan() || x.abs() <= LIGHTGBM_ZERO => {
+                self.default_left
+            }
+            CutRule::LessEqualNanAsZero if x.is_nan() => 0.0 <= self.threshold,
+            CutRule::LessEqual | CutRule::LessEqualZeroMissing | CutRule::LessEqualNanAsZero => {
+                x <= self.threshold
+            }
+            CutRule::Categories => categories_go_left(x, node),
+        }
+    }
+}
+
+/// The node's own rule, out of line so the numeric cases stay small.
+#[cold]
+#[inline(never)]
+fn categories_go_left(x: f64, node: &Node) -> bool {
+    node.goes_left(x)
+}
+
 /// One tree of an ensemble and the output it adds to.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Tree {
@@ -159,5 +238,71 @@ impl Tree {
     /// Number of leaves.
     pub fn leaves(&self) -> usize {
         self.nodes.iter().filter(|n| n.is_leaf()).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cuts_decide_as_their_nodes() {
+        let splits = [
+            Split::LessThanF32 { threshold: 0.3 },
+            Split::LessOrEqual {
+                threshold: 0.0,
+                missing: Missing::NanDefault,
+            },
+            Split::LessOrEqual {
+                threshold: -1e-36,
+                missing: Missing::ZeroDefault,
+            },
+            Split::LessOrEqual {
+                threshold: -0.5,
+                missing: Missing::NanAsZero,
+            },
+            Split::Categories {
+                categories: vec![1, 3],
+                listed_go_left: true,
+            },
+        ];
+        let xs = [
+            f64::NAN,
+            0.0,
+            -0.0,
+            1e-36,
+            -1e-36,
+            0.3,
+            0.300_000_01,
+            0.299_999_99,
+            -0.5,
+            1.0,
+            3.0,
+            3.7,
+            -2.0,
+        ];
+        for split in splits {
+            for default_left in [false, true] {
+                let node = Node {
+                    feature: Some(2),
+                    split: Some(split.clone()),
+                    default_left,
+                    left: Some(1),
+                    right: Some(2),
+                    cover: 1.0,
+                    value: 0.0,
+                    gain: 0.0,
+                };
+                let cut = Cut::of(&node);
+                assert_eq!(cut.feature, 2);
+                for x in xs {
+                    assert_eq!(
+                        cut.goes_left(x, &node),
+                        node.goes_left(x),
+                        "{split:?} at {x}"
+                    );
+                }
+            }
+        }
     }
 }
