@@ -15,7 +15,7 @@ fn model() -> &'static BuiltModel {
 
 #[derive(serde::Deserialize)]
 struct Body {
-    instances: Vec<serde_json::Value>,
+    instances: explaind::http::instances::Instances,
     #[serde(default)]
     method: Option<String>,
     #[serde(default)]

@@ -72,7 +72,7 @@ pub struct ExplainRequest {
     /// are pooled embeddings (`emb_0` …); send `texts` instead to explain words.
     #[serde(default)]
     #[schema(value_type = Vec<Object>)]
-    pub instances: Vec<serde_json::Value>,
+    pub instances: instances::Instances,
     /// Text classifiers: the texts to explain, instead of `instances`. The answer is
     /// a `TextExplainResponse`: per-token attributions and the unknown words.
     #[serde(default)]
@@ -520,7 +520,7 @@ pub struct PredictRequest {
     /// Rows, as in explain requests.
     #[serde(default)]
     #[schema(value_type = Vec<Object>)]
-    pub instances: Vec<serde_json::Value>,
+    pub instances: instances::Instances,
     /// Text classifiers: texts to predict, instead of `instances`.
     #[serde(default)]
     pub texts: Option<Vec<String>>,
