@@ -194,3 +194,30 @@ fn lightgbm_single_leaf_tree() {
         Some(&["a".to_string(), "b".to_string()][..])
     );
 }
+
+/// Counts at the top of the integer range (found by reading the reader while writing
+/// the fuzz targets): `num_cat` = 2⁶⁴−1 wrapped `num_cat + 1` to 0, so an empty
+/// `cat_boundaries` passed and the first categorical split indexed it out of bounds
+/// (a panic, answered 500); `max_feature_idx` = 2⁶⁴−1 overflowed `+ 1`.
+#[test]
+fn lightgbm_counts_at_the_integer_limit() {
+    let text = fixture("lgb_bin_cat.txt");
+    let tree = text.find("num_cat=1\n").expect("a categorical tree");
+    let mut edited = text.clone();
+    edited.replace_range(
+        tree..tree + "num_cat=1\n".len(),
+        "num_cat=18446744073709551615\n",
+    );
+    let bounds = edited.find("cat_boundaries=0 1\n").expect("bounds");
+    edited.replace_range(
+        bounds..bounds + "cat_boundaries=0 1\n".len(),
+        "cat_boundaries=\n",
+    );
+    assert_invalid(lightgbm::parse(&edited), "num_cat");
+    let wide = text.replacen(
+        "max_feature_idx=4",
+        "max_feature_idx=18446744073709551615",
+        1,
+    );
+    assert_invalid(lightgbm::parse(&wide), "max_feature_idx");
+}
