@@ -45,8 +45,19 @@ pub fn parse(text: &str) -> CoreResult<TreeEnsemble> {
     if !text.contains("end of trees") {
         return Err(invalid("the file is truncated: no 'end of trees'".into()));
     }
-    let mut trees = Vec::new();
-    for (t, block) in blocks.enumerate() {
+    let blocks: Vec<&str> = blocks.collect();
+    if link == Link::Softmax && num_class < 2 {
+        return Err(invalid(format!("{objective} needs num_class ≥ 2")));
+    }
+    if n_outputs > blocks.len().max(1) {
+        return Err(invalid(format!(
+            "num_class is {n_outputs} but the file has {} trees (each boosting round grows one \
+             tree per class)",
+            blocks.len()
+        )));
+    }
+    let mut trees = Vec::with_capacity(blocks.len());
+    for (t, block) in blocks.into_iter().enumerate() {
         let block = block.split("end of trees").next().unwrap_or("");
         let fields = kv(block);
         let tree = parse_tree(&fields, t % per_iteration, n_features)
