@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::Json;
+use super::extract::{Json, JsonAnswer};
 use super::instances;
 use super::texts::{self, TextExplainResponse};
 use super::AppState;
@@ -294,13 +294,13 @@ pub enum ExplainAnswer {
 pub async fn explain_any(
     State(state): State<AppState>,
     Json(request): Json<ExplainRequest>,
-) -> Result<axum::Json<ExplainAnswer>, ApiError> {
+) -> Result<JsonAnswer<ExplainAnswer>, ApiError> {
     let name = request.model.clone().ok_or_else(|| {
         ApiError::InvalidRequest(
             "missing field `model`: POST /explain needs the model's name".into(),
         )
     })?;
-    Ok(axum::Json(explain_answer(state, &name, request).await?))
+    Ok(JsonAnswer(explain_answer(state, &name, request).await?))
 }
 
 /// Explain instances with this model.
@@ -317,9 +317,9 @@ pub async fn explain_model(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Json(request): Json<ExplainRequest>,
-) -> Result<axum::Json<ExplainAnswer>, ApiError> {
+) -> Result<JsonAnswer<ExplainAnswer>, ApiError> {
     check_body_names(&request, &name)?;
-    Ok(axum::Json(explain_answer(state, &name, request).await?))
+    Ok(JsonAnswer(explain_answer(state, &name, request).await?))
 }
 
 /// On a model's own route the body may name the model too, but only the same one.
