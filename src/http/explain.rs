@@ -257,7 +257,10 @@ pub struct ExplainResponse {
     /// Space of predictions and attributions.
     pub output_space: SpaceName,
     /// Feature names, aligned with every attribution vector.
-    pub feature_names: Vec<String>,
+    // The model's own list, shared: a reference count per answer, not a copy.
+    #[serde(serialize_with = "shared_names")]
+    #[schema(value_type = Vec<String>)]
+    pub feature_names: Arc<[String]>,
     /// One per instance, in order.
     pub explanations: Vec<ExplanationDto>,
     /// Attributions as a (rows × features) matrix, as shap's `Explanation.values`.
@@ -419,6 +422,10 @@ pub async fn explain(
         inputs,
         entry,
     })
+}
+
+fn shared_names<S: serde::Serializer>(names: &Arc<[String]>, s: S) -> Result<S::Ok, S::Error> {
+    names.as_ref().serialize(s)
 }
 
 fn output_index(entry: &ModelEntry, output: &OutputRef) -> Result<usize, ApiError> {
