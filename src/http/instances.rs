@@ -85,7 +85,14 @@ pub fn to_matrix(
         let mut de = serde_json::Deserializer::from_str(raw.get());
         (&mut row)
             .deserialize(&mut de)
-            .map_err(|e| ApiError::BadJson(format!("instances[{i}]: {e}")))?
+            // The body parsed, so only what skipping over a value leaves unchecked gets
+            // here (a number beyond f64's range, say): worded as axum's parse errors
+            // are, with line and column counted within the instance.
+            .map_err(|e| {
+                ApiError::BadJson(format!(
+                    "Failed to parse the request body as JSON: instances[{i}]: {e}"
+                ))
+            })?
             .map_err(invalid)?;
     }
     Ok(Array2::from_shape_vec((instances.len(), width), row.data)
@@ -434,6 +441,8 @@ mod tests {
             "instance 1: expected an array of 3 values or an object keyed by feature name"
         ));
         assert!(err("[]").contains("at least one instance"));
+        // Skipping over the body's values does not check a number's range; reading does.
+        assert!(err("[[1e400, 2, 3]]").contains("instances[0]: number out of range"));
         assert!(err("[[1,2,3],[1,2,3],[1,2,3],[1,2,3]]")
             .contains("4 instances in one request; at most 3"));
     }
