@@ -74,10 +74,63 @@ pub struct Config {
     #[arg(long, env = "EXPLAIND_EXPLAIN_CONCURRENCY", default_value_t = 0)]
     pub explain_concurrency: usize,
 
-    /// Most background rows a global summary is computed over (a deterministic
+    /// Most background or data-set rows a global summary (importance, permutation
+    /// importance, partial dependence, mean |φ|) is computed over (a deterministic
     /// evenly spaced subset is used above this).
     #[arg(long, env = "EXPLAIND_GLOBAL_MAX_ROWS", default_value_t = 1000)]
     pub global_max_rows: usize,
+
+    /// Live importance: length of the sliding window of served attributions shown
+    /// in `/global`, in seconds.
+    #[arg(long, env = "EXPLAIND_LIVE_WINDOW_SECS", default_value_t = 300)]
+    pub live_window_secs: u64,
+
+    /// Live importance: width of one time bucket of that window, in seconds (the
+    /// window slides in these steps).
+    #[arg(long, env = "EXPLAIND_LIVE_BUCKET_SECS", default_value_t = 10)]
+    pub live_bucket_secs: u64,
+
+    /// Live importance: value bins per feature for the drift score (PSI), cut at
+    /// background quantiles when a version is registered.
+    #[arg(long, env = "EXPLAIND_LIVE_BINS", default_value_t = 10)]
+    pub live_bins: usize,
+
+    /// Live importance: models with more features than this export only totals on
+    /// /metrics, not per-feature series.
+    #[arg(
+        long,
+        env = "EXPLAIND_LIVE_METRICS_MAX_FEATURES",
+        default_value_t = 256
+    )]
+    pub live_metrics_max_features: usize,
+    /// Most rows one data set (PUT /models/{name}/datasets/{id}) may hold (413 above).
+    #[arg(long, env = "EXPLAIND_DATASET_MAX_ROWS", default_value_t = 100_000)]
+    pub dataset_max_rows: usize,
+
+    /// Data-summary jobs (POST /models/{name}/global/jobs) running at once on the
+    /// blocking pool, apart from the explanation requests' slots.
+    #[arg(long, env = "EXPLAIND_GLOBAL_JOB_CONCURRENCY", default_value_t = 1)]
+    pub global_job_concurrency: usize,
+
+    /// Most data-summary jobs queued or running; more are refused with 503.
+    #[arg(long, env = "EXPLAIND_GLOBAL_JOB_QUEUE", default_value_t = 16)]
+    pub global_job_queue: usize,
+
+    /// Finished jobs kept for GET /jobs/{id} (oldest dropped first).
+    #[arg(long, env = "EXPLAIND_GLOBAL_JOBS_KEPT", default_value_t = 100)]
+    pub global_jobs_kept: usize,
+
+    /// Most shuffles per feature a permutation-importance request may ask for.
+    #[arg(long, env = "EXPLAIND_GLOBAL_MAX_REPEATS", default_value_t = 50)]
+    pub global_max_repeats: usize,
+
+    /// Most grid points a partial-dependence request may ask for.
+    #[arg(long, env = "EXPLAIND_GLOBAL_MAX_GRID", default_value_t = 100)]
+    pub global_max_grid: usize,
+
+    /// Most ICE curves a partial-dependence request may ask for.
+    #[arg(long, env = "EXPLAIND_GLOBAL_MAX_ICE", default_value_t = 100)]
+    pub global_max_ice: usize,
 
     /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "EXPLAIND_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
@@ -136,6 +189,15 @@ impl Config {
     /// The configuration with every default, as tests and embedders start from.
     pub fn defaults() -> Self {
         Config::parse_from(["explaind"])
+    }
+
+    /// The live-importance settings.
+    pub fn live(&self) -> crate::live::LiveConfig {
+        crate::live::LiveConfig {
+            window_secs: self.live_window_secs,
+            bucket_secs: self.live_bucket_secs,
+            bins: self.live_bins,
+        }
     }
 
     /// Explanation concurrency with 0 resolved to the number of CPUs.

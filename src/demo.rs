@@ -91,5 +91,6 @@ pub fn house_prices_spec() -> CoreResult<ModelSpec> {
              Windsor, Ontario, 1987 (Anglin and Gencay 1996)"
                 .into(),
         ),
+        groups: None,
     })
 }

@@ -19,6 +19,9 @@ use crate::core::models::{check_rows, HostedModel, Mlp, Model, OutputSpace, Text
 use crate::core::stats::Reference;
 use crate::core::{CoreError, CoreResult};
 use crate::spec::BuiltModel;
+use select::{argmax_rows, members, player_groups, resolve_outputs};
+
+mod select;
 
 /// Which output to explain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +30,26 @@ pub enum OutputChoice {
     Index(usize),
     /// Each row's predicted class (the only output of single-output models).
     Predicted,
+    /// Every output, for each row (one explanation per row and output).
+    All,
+    /// The `k` outputs with the largest raw predictions of each row, largest first
+    /// (for classifiers, the k most probable classes).
+    Top(usize),
+}
+
+/// Whose attributions are reported: features, or the model's feature groups.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Players {
+    /// One attribution per feature.
+    #[default]
+    Features,
+    /// Per feature as computed, then summed per group (exact for Shapley values:
+    /// a group's Shapley value in the game of features is not defined, but the sum
+    /// is what efficiency splits to it).
+    GroupSums,
+    /// The sampling explainers play the groups themselves: a group joins or leaves
+    /// a coalition as one.
+    Groups,
 }
 
 /// Settings of the methods that have any; each method reads its own.
@@ -53,6 +76,8 @@ pub struct ExplainArgs {
     pub space: OutputSpace,
     /// Method settings.
     pub options: MethodOptions,
+    /// Features or groups.
+    pub players: Players,
 }
 
 /// The explanations of a batch and the method that produced them.
@@ -64,6 +89,11 @@ pub struct Outcome {
     pub explanations: Vec<Explanation>,
     /// SHAP interaction values per row (features × features), when asked for.
     pub interactions: Option<Vec<Array2<f64>>>,
+    /// Whether attributions are per feature group ([`Players`]) rather than per feature.
+    pub grouped: bool,
+    /// With several outputs per row ([`OutputChoice::All`], [`OutputChoice::Top`]):
+    /// the row each explanation belongs to.
+    pub instances: Option<Vec<usize>>,
 }
 
 /// A rough count of the multiply-adds an explanation of `rows` rows costs, for
@@ -110,7 +140,13 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
         Method::Auto => default_method(&model.model),
         m => m,
     };
-    let outputs = resolve_outputs(model.model.as_model(), x, args.output)?;
+    let players = player_groups(model, method, args.players)?;
+    let (instances, outputs) = resolve_outputs(model.model.as_model(), x, args.output)?;
+    let expanded = instances.as_ref().map(|rows| x.select(Axis(0), rows));
+    let x: ArrayView2<f64> = match &expanded {
+        Some(e) => e.view(),
+        None => x.reborrow(),
+    };
     let space = args.space;
     let explanations = match (&model.model, method) {
         (_, Method::Auto) => unreachable!("Auto is resolved above"),
@@ -129,6 +165,9 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
         (_, Method::ExactShapley | Method::KernelShap | Method::PermutationShap | Method::Lime) => {
             let mut params = args.options.sampling.clone();
             params.output_space = space;
+            if args.players == Players::Groups {
+                params.groups = Some(members(players.expect("checked by player_groups")));
+            }
             let checked = params.check(model.model.as_model())?;
             let reference = reference(model, method)?;
             explain_agnostic(
@@ -187,8 +226,20 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
     if args.options.full_quality {
         score_quality(model, x, method, args, &mut explanations)?;
     }
+    if let (Players::GroupSums, Some(groups)) = (args.players, players) {
+        for e in &mut explanations {
+            e.attributions = groups.sum(&e.attributions);
+            // Per-feature standard errors do not add up without their covariances.
+            e.quality.standard_errors = None;
+        }
+    }
     let interactions = match (&model.model, method, args.options.interactions) {
         (_, _, false) => None,
+        (_, _, true) if args.players != Players::Features => {
+            return Err(CoreError::InvalidArgument(
+                "interaction values are per feature; leave out `group_by` and `players`".into(),
+            ))
+        }
         (HostedModel::Trees(m), Method::TreePathDependent, true) => {
             Some(tree_shap::interactions(m, x, &outputs)?)
         }
@@ -202,6 +253,8 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
         method,
         explanations,
         interactions,
+        grouped: args.players != Players::Features,
+        instances,
     })
 }
 
@@ -222,11 +275,19 @@ fn score_quality(
         quality::SCORING_BACKGROUND,
         args.options.sampling.seed,
     );
-    let groups = FeatureGroups::singletons(m.n_features());
+    let groups = match (args.players, &model.groups) {
+        (Players::Groups, Some(g)) => g.groups.clone(),
+        _ => FeatureGroups::singletons(m.n_features()),
+    };
+    // Scores compare per-player attributions: group sums come after them.
     let single = ExplainArgs {
         options: MethodOptions {
             full_quality: false,
             ..args.options.clone()
+        },
+        players: match args.players {
+            Players::GroupSums => Players::Features,
+            p => p,
         },
         ..args.clone()
     };
@@ -284,7 +345,17 @@ pub fn explain_texts(
         m => m,
     };
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    if args.players != Players::Features {
+        return Err(CoreError::InvalidArgument(
+            "feature groups are for `instances`; texts are explained word by word".into(),
+        ));
+    }
     let outputs = match args.output {
+        OutputChoice::All | OutputChoice::Top(_) => {
+            return Err(CoreError::InvalidArgument(
+                "`outputs` is for `instances`; explain texts for one `output` at a time".into(),
+            ))
+        }
         OutputChoice::Index(k) => vec![k; texts.len()],
         OutputChoice::Predicted if text.head().n_outputs() == 1 => vec![0; texts.len()],
         OutputChoice::Predicted => argmax_rows(&text.predict_texts(&refs, OutputSpace::Raw)),
@@ -332,23 +403,6 @@ pub fn text_model(model: &HostedModel) -> CoreResult<&TextClassifier> {
             )))
         }
     }
-}
-
-fn argmax_rows(raw: &Array2<f64>) -> Vec<usize> {
-    raw.axis_iter(Axis(0))
-        .map(|row| {
-            row.iter()
-                .enumerate()
-                .fold((0, f64::NEG_INFINITY), |best, (k, &v)| {
-                    if v > best.1 {
-                        (k, v)
-                    } else {
-                        best
-                    }
-                })
-                .0
-        })
-        .collect()
 }
 
 /// The gradient methods on a network `m` (an MLP, or a text classifier's head).
@@ -410,22 +464,5 @@ fn reference_or_baseline<'a>(
             Ok(Cow::Owned(Reference::new(m, row)))
         }
         (None, None) => reference(model, method).map(Cow::Borrowed),
-    }
-}
-
-/// One output index per row.
-fn resolve_outputs(
-    model: &dyn Model,
-    x: ArrayView2<f64>,
-    choice: OutputChoice,
-) -> CoreResult<Vec<usize>> {
-    match choice {
-        OutputChoice::Index(k) if k < model.n_outputs() => Ok(vec![k; x.nrows()]),
-        OutputChoice::Index(k) => Err(CoreError::InvalidArgument(format!(
-            "output {k} out of range: the model has {} output(s)",
-            model.n_outputs()
-        ))),
-        OutputChoice::Predicted if model.n_outputs() == 1 => Ok(vec![0; x.nrows()]),
-        OutputChoice::Predicted => Ok(argmax_rows(&model.predict_raw(x))),
     }
 }

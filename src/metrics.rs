@@ -165,7 +165,7 @@ fn by_route(inner: &Inner) -> impl Iterator<Item = (&String, &String, &RouteStat
 }
 
 /// Escape a label value as the exposition format requires.
-fn escape(value: &str) -> String {
+pub(crate) fn escape(value: &str) -> String {
     value
         .replace('\\', "\\\\")
         .replace('"', "\\\"")

@@ -1,4 +1,5 @@
-//! The only shared mutable state: registered models by name.
+//! Registered models by name: the shared state every request reads (data sets and
+//! jobs keep theirs in [`crate::datasets`] and [`crate::jobs`]).
 //!
 //! Readers clone an `Arc<ModelEntry>` under a short read lock and let go at once
 //! (the `std::sync::RwLock` is never held across an `.await`). Replacing a model
@@ -12,6 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use chrono::{DateTime, Utc};
 
+use crate::live::{LiveConfig, LiveStats};
 use crate::spec::{self, BuiltModel, ModelSpec};
 use crate::store::{FileStamp, ModelFile, Store, StoredModel};
 use crate::summary::GlobalSummary;
@@ -53,6 +55,43 @@ pub struct ModelEntry {
     pub built: BuiltModel,
     /// The global summary of this version, computed on first request.
     pub global: OnceLock<Arc<CachedSummary>>,
+    /// Statistics of the attributions served by this version, allocated here so
+    /// the explain path only adds to them.
+    pub live: LiveStats,
+}
+
+impl ModelEntry {
+    /// A new entry, with empty live statistics sized for the model.
+    pub fn new(head: EntryHead, built: BuiltModel, live: LiveConfig) -> Self {
+        let stats = LiveStats::new(
+            built.feature_names.len(),
+            built.output_names.len(),
+            built.reference.as_ref().map(|r| r.data.view()),
+            live,
+        );
+        ModelEntry {
+            name: head.name,
+            version: head.version,
+            created_at: head.created_at,
+            description: head.description,
+            built,
+            global: OnceLock::new(),
+            live: stats,
+        }
+    }
+}
+
+/// What identifies a registered version, besides the model.
+#[derive(Debug, Clone)]
+pub struct EntryHead {
+    /// Registered name.
+    pub name: String,
+    /// Version number.
+    pub version: u64,
+    /// Registration time.
+    pub created_at: DateTime<Utc>,
+    /// Free text from the registration.
+    pub description: Option<String>,
 }
 
 /// Why a registry operation failed.
@@ -83,6 +122,8 @@ pub struct Registry {
     stamps: Mutex<HashMap<String, FileStamp>>,
     /// Model file → why it could not be loaded.
     failures: Mutex<HashMap<String, String>>,
+    /// How each new version keeps its live statistics.
+    live: LiveConfig,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -125,7 +166,15 @@ impl Registry {
             store,
             stamps: Mutex::default(),
             failures: Mutex::default(),
+            live: LiveConfig::default(),
         }
+    }
+
+    /// The same registry with these live-statistics settings for the versions it
+    /// registers from now on.
+    pub fn with_live(mut self, live: LiveConfig) -> Self {
+        self.live = live;
+        self
     }
 
     /// The model directory, if registrations are persisted.
@@ -193,14 +242,13 @@ impl Registry {
                 lock(&self.stamps).insert(name.to_string(), stamp);
             }
         }
-        let entry = Arc::new(ModelEntry {
+        let head = EntryHead {
             name: name.to_string(),
             version,
             created_at,
             description,
-            built,
-            global: OnceLock::new(),
-        });
+        };
+        let entry = Arc::new(ModelEntry::new(head, built, self.live));
         self.write().insert(name.to_string(), Arc::clone(&entry));
         Ok((entry, previous.is_none()))
     }
@@ -232,14 +280,13 @@ impl Registry {
     pub fn insert_ephemeral(&self, name: &str, spec: &ModelSpec) -> Result<(), RegistryError> {
         validate_name(name)?;
         let built = spec::build(spec)?;
-        let entry = Arc::new(ModelEntry {
+        let head = EntryHead {
             name: name.to_string(),
             version: 1,
             created_at: Utc::now(),
             description: spec.description.clone(),
-            built,
-            global: OnceLock::new(),
-        });
+        };
+        let entry = Arc::new(ModelEntry::new(head, built, self.live));
         self.write().entry(name.to_string()).or_insert(entry);
         Ok(())
     }
@@ -325,14 +372,13 @@ impl Registry {
             }
         }
         let built = spec::build(&record.spec).map_err(|e| e.to_string())?;
-        Ok(Some(Arc::new(ModelEntry {
+        let head = EntryHead {
             name: record.name.clone(),
             version: record.version,
             created_at: record.created_at,
             description: record.spec.description.clone(),
-            built,
-            global: OnceLock::new(),
-        })))
+        };
+        Ok(Some(Arc::new(ModelEntry::new(head, built, self.live))))
     }
 
     /// Model files that could not be loaded, as "file: reason", sorted by file.

@@ -25,7 +25,9 @@ pub fn build_state(config: Config) -> Result<AppState, Box<dyn std::error::Error
         Some(dir) => Some(Store::open(dir)?),
         None => None,
     };
-    let registry = Registry::new(store);
+    let live = config.live();
+    live.validate()?;
+    let registry = Registry::new(store).with_live(live);
     if !config.no_demo {
         registry.insert_ephemeral(demo::NAME, &demo::house_prices_spec()?)?;
     }
@@ -45,6 +47,13 @@ pub fn build_state(config: Config) -> Result<AppState, Box<dyn std::error::Error
 pub async fn load_models(state: &AppState) -> std::io::Result<()> {
     state.registry.sync_store(true).await?;
     tracing::info!(models = state.registry.len(), "models loaded");
+    let datasets = std::sync::Arc::clone(&state.datasets);
+    let failures = tokio::task::spawn_blocking(move || datasets.load())
+        .await
+        .map_err(std::io::Error::other)??;
+    for failure in failures {
+        tracing::warn!(%failure, "data-set file not loaded");
+    }
     state.set_ready(true);
     Ok(())
 }

@@ -4,7 +4,9 @@
 //! Raw documents ([`ModelSpec`]) are checked and turned into a [`BuiltModel`] in one
 //! place, so a model read back from disk passes exactly the checks a new one does.
 
-use std::collections::HashSet;
+pub mod groups;
+
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use ndarray::{Array1, Array2};
@@ -70,6 +72,11 @@ pub struct ModelSpec {
     /// Free text shown in listings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Feature groups: group name → its features, e.g. the one-hot columns of one
+    /// category. Each feature in at most one group; the others are groups of their
+    /// own. Explain with `"group_by": "groups"` or `"players": "groups"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<BTreeMap<String, Vec<String>>>,
 }
 
 /// Parameters of `linear` and `logistic` models.
@@ -112,6 +119,8 @@ pub struct BuiltModel {
     pub output_names: Vec<String>,
     /// The background and what is precomputed from it, when one was given.
     pub reference: Option<Reference>,
+    /// Declared feature groups, completed with singletons, when any were declared.
+    pub groups: Option<groups::ModelGroups>,
 }
 
 /// Validate a registration document into a model.
@@ -181,11 +190,17 @@ pub fn build(spec: &ModelSpec) -> CoreResult<BuiltModel> {
         Some(rows) => Some(build_reference(&model, rows)?),
         None => None,
     };
+    let groups = spec
+        .groups
+        .as_ref()
+        .map(|g| groups::ModelGroups::new(g, &feature_names))
+        .transpose()?;
     Ok(BuiltModel {
         model,
         feature_names: feature_names.into(),
         output_names,
         reference,
+        groups,
     })
 }
 

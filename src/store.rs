@@ -84,21 +84,7 @@ impl Store {
     /// Any I/O error; the earlier file, if any, is then untouched.
     pub fn save(&self, model: &StoredModel) -> io::Result<()> {
         let bytes = serde_json::to_vec(model).map_err(io::Error::other)?;
-        let tmp = self
-            .dir
-            .join(format!(".{}.{}.tmp", model.name, std::process::id()));
-        let result = (|| {
-            let mut file = File::create(&tmp)?;
-            file.write_all(&bytes)?;
-            file.sync_all()?;
-            drop(file);
-            fs::rename(&tmp, self.path_for(&model.name))?;
-            sync_dir(&self.dir)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result
+        write_atomic(&self.dir, &model.name, &self.path_for(&model.name), &bytes)
     }
 
     /// Delete a model's file; a missing file is not an error.
@@ -201,7 +187,29 @@ fn read_one(path: &Path, stem: &str) -> Result<StoredModel, String> {
     Ok(model)
 }
 
+/// Write `bytes` to `path` (in `dir`) durably and atomically: a hidden temporary
+/// file named after `stem` in the same directory, fsync, rename over `path`, fsync
+/// of the directory. A crash leaves the old file or the new one, never a mix.
+///
+/// # Errors
+/// Any I/O error; the temporary file is then removed and `path` untouched.
+pub fn write_atomic(dir: &Path, stem: &str, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = dir.join(format!(".{stem}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&tmp, path)?;
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// fsync a directory so that renames and unlinks in it are durable.
-fn sync_dir(dir: &Path) -> io::Result<()> {
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }

@@ -37,6 +37,14 @@ pub struct GlobalSummary {
     pub outputs: Vec<String>,
     /// Features, most important first.
     pub features: Vec<FeatureSummary>,
+    /// The attributions this process has served for this version, beside the
+    /// background baseline above, with drift scores; fresh on every request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live: Option<crate::live::LiveSummary>,
+    /// Summaries from data, once a job (`POST /models/{name}/global/jobs`) has
+    /// succeeded on this version: the last result of each kind, with its age.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_data: Option<crate::jobs::FromData>,
 }
 
 /// One feature's global importance.
@@ -89,6 +97,7 @@ pub fn global_summary(entry: &ModelEntry, max_rows: usize) -> CoreResult<GlobalS
             output: OutputChoice::Index(k),
             space: OutputSpace::Raw,
             options: Default::default(),
+            players: Default::default(),
         };
         per_output.push(explainer::explain(built, rows.view(), &args)?.explanations);
     }
@@ -130,6 +139,8 @@ pub fn global_summary(entry: &ModelEntry, max_rows: usize) -> CoreResult<GlobalS
         computed_at: Utc::now(),
         outputs: built.output_names.clone(),
         features,
+        live: None,
+        from_data: None,
     })
 }
 

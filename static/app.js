@@ -2,7 +2,52 @@
 "use strict";
 
 const POLL_MS = 5000;
-const state = { model: null, info: null, globalEtag: null, timer: null };
+const state = { model: null, info: null, globalEtag: null, timer: null, topFeature: null };
+const TOKEN_KEY = "explaind-token";
+
+// Servers with access control want a bearer token on every API call. The page keeps
+// the one typed in for this tab only (sessionStorage) and sends it as
+// `Authorization: Bearer …`; pictures are fetched the same way and shown from blobs,
+// since an <img src> cannot carry the header.
+function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
+
+async function api(url, init = {}) {
+  const headers = new Headers(init.headers || {});
+  if (token()) headers.set("Authorization", `Bearer ${token()}`);
+  const response = await fetch(url, { ...init, headers });
+  if (response.status === 401) askForToken(token() ? "that token was not accepted" : "");
+  return response;
+}
+
+function askForToken(why) {
+  $("token-form").hidden = false;
+  $("token-status").textContent =
+    `this server needs an access token${why ? ": " + why : ""}`;
+  $("token").focus();
+}
+
+function useToken(event) {
+  event.preventDefault();
+  const value = $("token").value.trim();
+  if (value) sessionStorage.setItem(TOKEN_KEY, value); else sessionStorage.removeItem(TOKEN_KEY);
+  $("token").value = "";
+  $("token-status").textContent = value ? "token set for this tab" : "";
+  loadModels().catch((err) => { $("models").textContent = `cannot list models: ${err}`; });
+}
+
+// Show the picture at `url` in the <img> `img`, or return the error message.
+// `current` says whether the picture is still wanted when it arrives (a later
+// choice may have been answered first).
+async function showImage(img, url, current = () => true) {
+  const response = await api(url);
+  if (!response.ok) return errorText(response);
+  const blob = await response.blob();
+  if (!current()) return "";
+  if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
+  img.src = URL.createObjectURL(blob);
+  img.dataset.url = url;
+  return "";
+}
 
 const $ = (id) => document.getElementById(id);
 const fmt = (v) => (Math.abs(v) >= 100 ? v.toLocaleString("en-US", { maximumFractionDigits: 0 })
@@ -32,7 +77,16 @@ function row(cells) {
 
 async function loadModels() {
   const list = $("models");
-  const answer = await (await fetch("/models")).json();
+  const response = await api("/models");
+  if (!response.ok) {
+    list.innerHTML = "";
+    const li = document.createElement("li");
+    li.className = "error";
+    li.textContent = await errorText(response);
+    list.appendChild(li);
+    return;
+  }
+  const answer = await response.json();
   list.replaceChildren();
   for (const m of answer.models) {
     const button = document.createElement("button");
@@ -52,11 +106,14 @@ async function selectModel(name) {
   clearInterval(state.timer);
   state.model = name;
   state.globalEtag = null;
+  state.topFeature = null;
   for (const b of document.querySelectorAll("#models button")) {
     b.classList.toggle("selected", b.dataset.model === name);
   }
-  const info = await (await fetch(path(name, ""))).json();
-  const weights = await (await fetch(path(name, "weights"))).json();
+  const info = await (await api(path(name, ""))).json();
+  // The weight dump needs the admin role: a reader's page goes on without it.
+  const dump = await api(path(name, "weights"));
+  const weights = dump.ok ? await dump.json() : { denied: await errorText(dump) };
   if (name !== state.model) return; // another model was selected meanwhile
   state.info = info;
   $("model").hidden = false;
@@ -65,10 +122,13 @@ async function selectModel(name) {
   buildForm(info, weights);
   show("explain-error", "");
   $("explain-result").hidden = true;
-  weightChoices(weights);
+  weightChoices(info, weights);
   loadWeights();
   loadActivations(weights);
   await pollGlobal();
+  if (name !== state.model) return;
+  dependenceChoices(info);
+  loadDependence();
   state.timer = setInterval(pollGlobal, POLL_MS);
 }
 
@@ -95,7 +155,7 @@ function buildForm(info, weights) {
 async function pollGlobal() {
   const name = state.model;
   const headers = state.globalEtag ? { "If-None-Match": state.globalEtag } : {};
-  const response = await fetch(path(name, "global"), { headers, cache: "no-store" });
+  const response = await api(path(name, "global"), { headers, cache: "no-store" });
   if (name !== state.model) return;
   const now = new Date().toLocaleTimeString();
   if (response.status === 304) {
@@ -111,8 +171,9 @@ async function pollGlobal() {
   show("global-error", "");
   state.globalEtag = response.headers.get("ETag");
   const summary = await response.json();
+  if (summary.features.length) state.topFeature = summary.features[0].name;
   // The picture is redrawn only when the summary changed; inline, like the waterfall.
-  const picture = await fetch(path(name, "global.svg"), { cache: "no-store" });
+  const picture = await api(path(name, "global.svg"), { cache: "no-store" });
   if (name !== state.model) return;
   $("global-chart").innerHTML = picture.ok ? await picture.text() : "";
   const body = $("global-table").querySelector("tbody");
@@ -124,14 +185,45 @@ async function pollGlobal() {
     row([f.name, fmt(f.importance), mean(f.mean_attribution)])));
   $("global-status").textContent =
     `${summary.rows} rows, ${summary.method}; updated ${now}`;
+  showLive(summary.live);
+}
+
+// The live section of the summary: the served window beside the background, the
+// most drifted features first.
+function showLive(live) {
+  $("live").hidden = !live;
+  if (!live) return;
+  const w = live.window;
+  $("live-status").textContent = `${w.rows} rows explained in the last ${live.window_secs} s, ` +
+    `${live.since_start.rows} since the version was loaded (${live.output_space} space)`;
+  const value = (v) => (v === null || v === undefined ? "\u2013" : fmt(v));
+  const drift = (psi) => (psi === null || psi === undefined ? ""
+    : psi > 0.25 ? "drift-high" : psi > 0.1 ? "drift-mid" : "");
+  const features = [...w.features].sort((a, b) => (b.psi ?? -1) - (a.psi ?? -1));
+  $("live-table").querySelector("tbody").replaceChildren(...features.map((f) => {
+    const psi = document.createElement("span");
+    psi.className = drift(f.psi);
+    psi.textContent = value(f.psi);
+    const tr = row([f.name, value(f.mean_abs), value(f.baseline_mean_abs),
+      value(f.importance_shift), psi]);
+    tr.dataset.feature = f.name;
+    return tr;
+  }));
 }
 
 // What weights.svg can draw for this model, as query strings: coefficients on two
 // scales for linear models; each layer's matrix, and the first layer's units as
 // images when the input has a two-dimensional shape, for networks.
-function weightChoices(weights) {
+// A reader (no weight dump) gets the pictures the model's kind alone tells of.
+function weightChoices(info, weights) {
   const choices = [];
-  if (weights.mlp) {
+  if (weights.denied) {
+    if (info.kind === "mlp") choices.push(["layer=0", "layer 0 weight matrix"]);
+    else if (info.kind === "linear" || info.kind === "logistic") {
+      if (info.background_rows) choices.push(["scale=standardized", "standardized (\u00d7 std)"]);
+      choices.push(["scale=raw", "raw"]);
+    } else choices.push(["", "split importance"]);
+  } else if (weights.mlp) {
     weights.mlp.layers.forEach((l, k) =>
       choices.push([`layer=${k}`, `layer ${k} (${l.activation}) weight matrix`]));
     if (weights.mlp.input_shape && weights.mlp.input_shape.length === 2) {
@@ -154,21 +246,42 @@ function loadActivations(weights) {
   const shown = Boolean(weights.mlp && weights.background);
   $("activations").hidden = !shown;
   $("activations-img").removeAttribute("src");
-  if (shown) $("activations-img").src = path(state.model, "activations.svg");
+  if (shown) {
+    showImage($("activations-img"), path(state.model, "activations.svg"))
+      .then((error) => show("activations-error", error));
+  }
 }
 
 async function loadWeights() {
   const choice = $("weights-choice").value;
-  const url = path(state.model, `weights.svg?${choice}`);
-  const response = await fetch(url);
-  if (!response.ok) {
-    show("weights-error", await errorText(response));
-    $("weights-img").hidden = true;
-    return;
-  }
-  show("weights-error", "");
-  $("weights-img").hidden = false;
-  $("weights-img").src = url;
+  const url = path(state.model, `weights.svg${choice ? "?" + choice : ""}`);
+  const error = await showImage($("weights-img"), url);
+  show("weights-error", error);
+  $("weights-img").hidden = Boolean(error);
+}
+
+// The dependence card offers every feature of the model, in the model's order; the
+// most important one (by the global summary, when there is one) is drawn at once.
+function dependenceChoices(info) {
+  $("dependence-feature").replaceChildren(...info.feature_names.map((name) => {
+    const option = document.createElement("option");
+    option.value = name;
+    option.textContent = name;
+    return option;
+  }));
+  if (state.topFeature) $("dependence-feature").value = state.topFeature;
+}
+
+async function loadDependence() {
+  const name = state.model;
+  const feature = $("dependence-feature").value;
+  if (!feature) return;
+  const url = path(name, `dependence.svg?feature=${encodeURIComponent(feature)}`);
+  const current = () => name === state.model && $("dependence-feature").value === feature;
+  const error = await showImage($("dependence-img"), url, current);
+  if (!current()) return;
+  show("dependence-error", error);
+  $("dependence-img").hidden = Boolean(error);
 }
 
 async function explain(event) {
@@ -180,8 +293,8 @@ async function explain(event) {
   const body = JSON.stringify({ instances: [instance] });
   const init = { method: "POST", headers: { "Content-Type": "application/json" }, body };
   const [json, svg] = await Promise.all([
-    fetch(path(state.model, "explain"), init),
-    fetch(path(state.model, "explain.svg"), init),
+    api(path(state.model, "explain"), init),
+    api(path(state.model, "explain.svg"), init),
   ]);
   if (!json.ok) {
     show("explain-error", await errorText(json));
@@ -209,5 +322,8 @@ async function explain(event) {
 }
 
 $("explain-form").addEventListener("submit", explain);
+$("token-form").addEventListener("submit", useToken);
+if (token()) { $("token-form").hidden = false; $("token-status").textContent = "token set for this tab"; }
 $("weights-choice").addEventListener("change", loadWeights);
+$("dependence-feature").addEventListener("change", loadDependence);
 loadModels().catch((err) => { $("models").textContent = `cannot list models: ${err}`; });

@@ -1,12 +1,15 @@
 //! The dashboard in a real headless browser: start the server on a real socket,
 //! drive Debian's chromium through chromedriver, explain the pre-filled house and
-//! check the waterfall the page shows against the JSON explain answer; then select a
-//! neural network and check that its layer choices and pictures appear.
+//! check the waterfall the page shows against the JSON explain answer, choose a
+//! feature in the Dependence card and check its picture; then select a neural
+//! network and check that its layer choices and pictures appear.
 //!
 //! Needs `chromedriver` and `chromium` (Debian: `apt-get install chromium
 //! chromium-driver`; override the paths with `CHROMEDRIVER` and `CHROMIUM`). Without
-//! them the test fails, saying so, unless `EXPLAIND_SKIP_BROWSER=1`. It leaves a
-//! screenshot in `target/browser/dashboard.png`.
+//! them the test fails, saying so, unless `EXPLAIND_SKIP_BROWSER=1`. It leaves
+//! screenshots in `target/browser/`: `dashboard-house.png` (the house-price model
+//! with its waterfall and dependence picture), `dashboard.png` (the network, at the
+//! end) and `dashboard-token.png` (the session with access control).
 
 mod common;
 
@@ -16,7 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use axum::http::Method;
-use explaind::config::Config;
+use explaind::config::{Config, Secret};
 use explaind::http::app;
 use explaind::server;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -92,12 +95,25 @@ async fn browser(driver: &Driver, chromium: Option<PathBuf>, profile: &std::path
         .expect("chromedriver starts a chromium session")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dashboard_explains_the_house_it_prefills() {
+/// A server on a real socket and a chromium session pointed at it.
+struct Session {
+    addr: SocketAddr,
+    state: explaind::http::AppState,
+    client: Client,
+    stop: tokio::sync::oneshot::Sender<()>,
+    serving: tokio::task::JoinHandle<std::io::Result<()>>,
+    // Dropped last: chromedriver and the browser profile outlive the client.
+    _driver: Driver,
+    _profile: tempfile::TempDir,
+}
+
+/// Start the server with `config` and a browser, or None when the browser test is
+/// skipped (`EXPLAIND_SKIP_BROWSER=1` and no chromedriver).
+async fn start(config: Config) -> Option<Session> {
     let Some(driver_path) = program("CHROMEDRIVER", &["chromedriver"]) else {
         if std::env::var("EXPLAIND_SKIP_BROWSER").as_deref() == Ok("1") {
             eprintln!("EXPLAIND_SKIP_BROWSER=1: browser test skipped");
-            return;
+            return None;
         }
         panic!(
             "chromedriver not found: install it (Debian: apt-get install chromium chromium-driver), \
@@ -111,7 +127,7 @@ async fn the_dashboard_explains_the_house_it_prefills() {
 
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
-    let state = server::build_state(Config::defaults()).unwrap();
+    let state = server::build_state(config).unwrap();
     server::load_models(&state).await.unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(server::serve(
@@ -122,21 +138,44 @@ async fn the_dashboard_explains_the_house_it_prefills() {
         },
         Duration::from_secs(5),
     ));
-
     let driver = start_driver(&driver_path);
     let profile = tempfile::tempdir().unwrap();
     let client = browser(&driver, chromium, profile.path()).await;
-    // Drive the page in its own task so a failed check still leaves a screenshot.
-    let (page, router) = (client.clone(), app(state.clone()));
-    let session = tokio::spawn(async move {
-        let both = async {
-            drive(&page, addr, &router).await;
-            drive_network(&page, addr, &router).await;
-        };
-        tokio::time::timeout(Duration::from_secs(120), both).await
-    });
-    let outcome = session.await;
-    // Grow the window to the whole page so the screenshot shows the waterfall too.
+    Some(Session {
+        addr,
+        state,
+        client,
+        stop,
+        serving,
+        _driver: driver,
+        _profile: profile,
+    })
+}
+
+impl Session {
+    /// Run `outcome` (the page's checks, in their own task so a failed check still
+    /// leaves a screenshot), save `target/browser/{shot}.png`, stop the server, and
+    /// pass a failure on.
+    async fn finish(
+        self,
+        outcome: Result<Result<(), tokio::time::error::Elapsed>, tokio::task::JoinError>,
+        shot: &str,
+    ) {
+        let client = self.client;
+        screenshot(&client, shot).await;
+        let _ = client.close().await;
+        self.stop.send(()).unwrap();
+        self.serving.await.unwrap().unwrap();
+        match outcome {
+            Ok(finished) => finished.expect("the browser session finished within two minutes"),
+            Err(failed) => std::panic::resume_unwind(failed.into_panic()),
+        }
+    }
+}
+
+/// Save `target/browser/{shot}.png` of the whole page (the window grown to it);
+/// a failure to take it is not the test's.
+async fn screenshot(client: &Client, shot: &str) {
     let height = client
         .execute("return document.documentElement.scrollHeight", vec![])
         .await
@@ -146,19 +185,136 @@ async fn the_dashboard_explains_the_house_it_prefills() {
     let _ = client
         .set_window_size(1280, height.min(6000.0) as u32 + 140)
         .await;
-    let shot = client.screenshot().await;
-    let _ = client.close().await;
-    if let Ok(png) = shot {
+    if let Ok(png) = client.screenshot().await {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/browser");
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("dashboard.png"), png).unwrap();
+        std::fs::write(dir.join(format!("{shot}.png")), png).unwrap();
     }
-    stop.send(()).unwrap();
-    serving.await.unwrap().unwrap();
-    match outcome {
-        Ok(finished) => finished.expect("the browser session finished within two minutes"),
-        Err(failed) => std::panic::resume_unwind(failed.into_panic()),
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_explains_the_house_it_prefills() {
+    let Some(session) = start(Config::defaults()).await else {
+        return;
+    };
+    let (page, router, addr) = (
+        session.client.clone(),
+        app(session.state.clone()),
+        session.addr,
+    );
+    let outcome = tokio::spawn(async move {
+        let both = async {
+            drive(&page, addr, &router).await;
+            drive_network(&page, addr, &router).await;
+        };
+        tokio::time::timeout(Duration::from_secs(120), both).await
+    })
+    .await;
+    session.finish(outcome, "dashboard").await;
+}
+
+const ADMIN: &str = "admin-token-for-the-browser-test";
+const READER: &str = "reader-token-for-the-browser-test";
+
+/// With access control on, the page asks for a token; with a reader's token it
+/// lists the models, polls the summary, draws the weights and explains, without the
+/// weight dump (which is the admin's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_asks_for_a_token_and_works_with_a_readers() {
+    let mut config = Config::defaults();
+    config.admin_tokens = vec![Secret(ADMIN.into())];
+    config.reader_tokens = vec![Secret(READER.into())];
+    let Some(session) = start(config).await else {
+        return;
+    };
+    let (page, addr) = (session.client.clone(), session.addr);
+    let outcome = tokio::spawn(async move {
+        tokio::time::timeout(Duration::from_secs(120), drive_with_token(&page, addr)).await
+    })
+    .await;
+    session.finish(outcome, "dashboard-token").await;
+}
+
+async fn drive_with_token(client: &Client, addr: SocketAddr) {
+    let wait = |what| {
+        client
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(what)
+    };
+    client.goto(&format!("http://{addr}/")).await.unwrap();
+    wait(Locator::Css("#models li.error"))
+        .await
+        .expect("the model list says why it is empty");
+    let status = wait(Locator::Id("token-status")).await.unwrap();
+    let said = status.text().await.unwrap();
+    assert!(said.contains("needs an access token"), "{said}");
+
+    // A wrong token is refused and the page says so.
+    let field = client.find(Locator::Id("token")).await.unwrap();
+    field.send_keys("not-a-token-of-this-server").await.unwrap();
+    client
+        .find(Locator::Id("token-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !status.text().await.unwrap().contains("not accepted") {
+        assert!(Instant::now() < deadline, "a wrong token went unremarked");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+
+    field.send_keys(READER).await.unwrap();
+    client
+        .find(Locator::Id("token-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait(Locator::Css("#models button[data-model='house-prices']"))
+        .await
+        .expect("with the reader's token the model list shows house-prices");
+    wait(Locator::Css("#global-table tbody tr"))
+        .await
+        .expect("the global importance table fills");
+    wait(Locator::Css("#global-chart rect.bar"))
+        .await
+        .expect("the global importance picture appears");
+    // The weight dump is the admin's; the pictures are a reader's too.
+    wait_rendered(client, "weights-img").await;
+    wait_rendered(client, "dependence-img").await;
+    let values = client
+        .execute(
+            "return Array.from(document.querySelectorAll('#weights-choice option'), o => o.value)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(values, json!(["scale=standardized", "scale=raw"]));
+
+    client
+        .find(Locator::Id("explain-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait(Locator::Css("#waterfall rect.step"))
+        .await
+        .expect("a waterfall appears with the reader's token");
+    let steps = client
+        .find_all(Locator::Css("#waterfall rect.step"))
+        .await
+        .unwrap();
+    assert_eq!(steps.len(), 11, "one step per feature");
+    // The token is kept for the tab: a reload needs no typing.
+    client.refresh().await.unwrap();
+    wait(Locator::Css("#models button[data-model='house-prices']"))
+        .await
+        .expect("after a reload the token is still used");
 }
 
 async fn drive(client: &Client, addr: SocketAddr, app: &axum::Router) {
@@ -292,6 +448,115 @@ async fn drive(client: &Client, addr: SocketAddr, app: &axum::Router) {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    live_card_follows_the_server(client, app).await;
+    choose_dependence(client, app).await;
+    screenshot(client, "dashboard-house").await;
+}
+
+/// The Live traffic card shows what `/global`'s live section says once the page's
+/// own explanations have been counted: the rows served and one line per feature.
+async fn live_card_follows_the_server(client: &Client, app: &axum::Router) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let global = common::call(app, Method::GET, "/models/house-prices/global", None).await;
+        let live = &global.json["live"];
+        let rows = live["window"]["rows"].as_u64().unwrap();
+        let want = format!(
+            "{rows} rows explained in the last {} s",
+            live["window_secs"]
+        );
+        let shown = client
+            .find(Locator::Id("live-status"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if rows > 0 && shown.starts_with(&want) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the live card says {shown:?}; the server counts {rows} rows"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let lines = client
+        .find_all(Locator::Css("#live-table tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(lines.len(), 11, "one line per feature");
+}
+
+/// The Dependence card offers the model's features and starts with the most
+/// important; choosing another shows its `dependence.svg`, the picture of
+/// `/global/dependence` for that feature.
+async fn choose_dependence(client: &Client, app: &axum::Router) {
+    let options = client
+        .execute(
+            "return Array.from(document.querySelectorAll('#dependence-feature option'), o => o.value)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let info = common::call(app, Method::GET, "/models/house-prices", None)
+        .await
+        .json;
+    assert_eq!(options, info["feature_names"], "one choice per feature");
+    let summary = common::call(app, Method::GET, "/models/house-prices/global", None)
+        .await
+        .json;
+    let top = summary["features"][0]["name"].as_str().unwrap();
+    let first = format!("/models/house-prices/dependence.svg?feature={top}");
+    wait_shown(client, "dependence-img", &first).await;
+    assert_ne!(top, "bedrooms", "the choice below changes the picture");
+    client
+        .find(Locator::Id("dependence-feature"))
+        .await
+        .unwrap()
+        .select_by_value("bedrooms")
+        .await
+        .unwrap();
+    let url = "/models/house-prices/dependence.svg?feature=bedrooms";
+    wait_shown(client, "dependence-img", url).await;
+    // The picture the page shows is the server's for that feature: read the blob
+    // back and compare it with what the route answers.
+    let shown = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch(document.getElementById('dependence-img').src)
+               .then((r) => r.text()).then(done, (e) => done('failed: ' + e));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let served = common::call(app, Method::GET, url, None).await;
+    assert_eq!(shown.as_str(), Some(served.text.as_str()));
+    assert!(served.text.contains("feature bedrooms"));
+    assert_eq!(
+        served.text.matches("class=\"thin\"").count(),
+        10,
+        "ten ICE curves"
+    );
+    let error = client
+        .execute(
+            "return document.getElementById('dependence-error').hidden",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(error, json!(true), "no error shown");
+}
+
+/// Wait until the `<img>` with this id shows the picture of `url` and has rendered.
+async fn wait_shown(client: &Client, id: &str, url: &str) {
+    let script = format!("return document.getElementById('{id}').dataset.url || ''");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while client.execute(&script, vec![]).await.unwrap() != json!(url) {
+        assert!(Instant::now() < deadline, "#{id} never showed {url}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_rendered(client, id).await;
 }
 
 /// Wait until the `<img>` with this id has rendered (an image whose SVG failed has
@@ -355,5 +620,13 @@ async fn drive_network(client: &Client, addr: SocketAddr, app: &axum::Router) {
         )
         .await
         .unwrap();
-    assert_eq!(src, json!("/models/digits/weights.svg?layer=0"));
+    assert_eq!(src.as_str().map(|s| s.starts_with("blob:")), Some(true));
+    let shown = client
+        .execute(
+            "return document.getElementById('weights-img').dataset.url",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(shown, json!("/models/digits/weights.svg?layer=0"));
 }

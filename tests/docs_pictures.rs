@@ -35,6 +35,12 @@ async fn committed_pictures_match_the_service() {
             Some(json!({"instances": [house()]})),
         ),
         (
+            "dependence.svg",
+            Method::GET,
+            "/models/house-prices/dependence.svg?feature=lotsize",
+            None,
+        ),
+        (
             "mlp-weights.svg",
             Method::GET,
             "/models/iris-mlp/weights.svg?layer=0",
@@ -44,6 +50,12 @@ async fn committed_pictures_match_the_service() {
             "mlp-activations.svg",
             Method::GET,
             "/models/iris-mlp/activations.svg",
+            None,
+        ),
+        (
+            "mlp-dependence.svg",
+            Method::GET,
+            "/models/iris-mlp/dependence.svg?feature=petal_length",
             None,
         ),
         (

@@ -30,6 +30,7 @@ fn every_route_is_described() {
         "/models/{name}/global.svg",
         "/models/{name}/weights.svg",
         "/models/{name}/explain.svg",
+        "/models/{name}/dependence.svg",
         "/",
     ] {
         assert!(

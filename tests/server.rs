@@ -46,6 +46,17 @@ impl Running {
 
 /// One HTTP/1.1 exchange over a fresh connection: (status, parsed JSON body).
 async fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+    let (status, _, json) = http_with_head(addr, method, path, body).await;
+    (status, json)
+}
+
+/// [`http`], also returning the response head (status line and headers) as text.
+async fn http_with_head(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> (u16, String, Value) {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     let payload = body.map(|b| b.to_string()).unwrap_or_default();
     let request = format!(
@@ -58,8 +69,12 @@ async fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) 
     stream.read_to_end(&mut raw).await.unwrap();
     let text = String::from_utf8(raw).unwrap();
     let status: u16 = text[9..12].parse().unwrap();
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (
+        status,
+        head.to_string(),
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test]
@@ -168,5 +183,85 @@ async fn registered_models_survive_a_restart() {
     .await;
     assert_eq!(status, 200);
     assert_eq!(answer["version"], 2);
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_data_set_and_a_job_over_a_real_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        model_dir: Some(dir.path().to_path_buf()),
+        ..Config::defaults()
+    };
+    let running = start(config.clone()).await;
+    let rows: Vec<Value> = (0..20)
+        .map(|i| {
+            json!([
+                4000 + 100 * i,
+                3,
+                1 + i % 2,
+                2,
+                1,
+                0,
+                i % 2,
+                0,
+                i % 3 % 2,
+                1,
+                0
+            ])
+        })
+        .collect();
+    let target: Vec<Value> = (0..20).map(|i| json!(50_000 + 1000 * i)).collect();
+    let doc = json!({"rows": rows, "target": target});
+    let (status, _) = http(
+        running.addr,
+        "PUT",
+        "/models/house-prices/datasets/sold",
+        Some(&doc),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let body = json!({"kind": "permutation_importance", "dataset": "sold"});
+    let (status, head, job) = http_with_head(
+        running.addr,
+        "POST",
+        "/models/house-prices/global/jobs",
+        Some(&body),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let location = head
+        .lines()
+        .find_map(|l| l.strip_prefix("location: "))
+        .expect("a Location header")
+        .to_string();
+    assert_eq!(location, format!("/jobs/{}", job["id"].as_str().unwrap()));
+    let mut done = Value::Null;
+    for _ in 0..3000 {
+        let (_, j) = http(running.addr, "GET", &location, None).await;
+        if j["state"] == "succeeded" {
+            done = j;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(done["result"]["rows"], 20);
+    let (_, global) = http(running.addr, "GET", "/models/house-prices/global", None).await;
+    assert_eq!(
+        global["from_data"]["permutation_importance"]["job"],
+        job["id"]
+    );
+    running.shutdown().await;
+
+    // The data set is durable (job results are not: they are recomputed on demand).
+    let running = start(config).await;
+    let (status, info) = http(
+        running.addr,
+        "GET",
+        "/models/house-prices/datasets/sold",
+        None,
+    )
+    .await;
+    assert_eq!((status, info["rows"].as_u64()), (200, Some(20)));
     running.shutdown().await;
 }

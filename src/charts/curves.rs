@@ -2,6 +2,10 @@
 //! it: one panel per curve. Made for a network layer's activation function over the
 //! pre-activations it really sees, so the reader can tell whether a ReLU works in
 //! its linear part or is mostly off, whether a sigmoid or tanh sits in its flat tails.
+//!
+//! A panel may also carry thin companion curves under the main one and a rug of
+//! ticks along its bottom edge: a partial dependence curve over the ICE curves it
+//! averages, with the grid it was computed on.
 
 use super::scale::{self, Linear};
 use super::svg::{num, Anchor, Rect, Svg};
@@ -41,6 +45,15 @@ pub struct CurvePanel {
     /// x positions worth marking with a dashed line (a ReLU's kink, saturation
     /// thresholds); those outside the range are left out.
     pub marks: Vec<f64>,
+    /// Thin curves drawn under the main one, each with one ordinate per `x` (the
+    /// ICE curves a partial dependence averages). The y axis covers them too.
+    pub thin: Vec<Vec<f64>>,
+    /// x positions ticked along the bottom edge of the plot (a rug: the grid the
+    /// curve was computed on); those outside the range are left out.
+    pub rug: Vec<f64>,
+    /// Whether each point of the main curve gets a dot: for curves computed at a
+    /// few points, where the line between them is only a guide.
+    pub dots: bool,
 }
 
 /// One legend line.
@@ -60,14 +73,21 @@ const Y_AXIS_W: f64 = 64.0;
 const NOTE_H: f64 = 16.0;
 /// Fill of the density bars.
 const DENSITY: &str = "#c6dbef";
+/// Stroke of the thin curves: light enough for the main curve to stand out over
+/// a hundred of them.
+const THIN: &str = "#7a9cc6";
+/// Length of a rug tick.
+const RUG_H: f64 = 7.0;
 
 /// Render the chart as a standalone SVG document.
 ///
 /// Per panel: a `<rect class="plot">` bounding the plot area with `data-x-min`,
 /// `data-x-max`, `data-y-min`, `data-y-max` (the data values at its edges, so a
 /// pixel maps back to data); the histogram as `<rect class="density">` with
-/// `data-count`, heights `count / max count × plot height`; the curve as one
-/// `<polyline class="curve">`.
+/// `data-count`, heights `count / max count × plot height`; the thin curves as
+/// `<polyline class="thin">`, then the curve as one `<polyline class="curve">`
+/// (dots on it as `<circle class="point">` with `data-x` and `data-y`); the rug as
+/// `<line class="rug">` with `data-x`.
 pub fn render(chart: &CurveChart) -> String {
     let left = layout::MARGIN + Y_AXIS_W;
     let title_w =
@@ -129,7 +149,13 @@ fn draw_panel(svg: &mut Svg, panel: &CurvePanel, top: f64, left: f64) {
         left,
         right,
     };
-    let sy = Linear::covering(&panel.y, false, plot_bottom, plot_top);
+    let all_y: Vec<f64> = panel
+        .y
+        .iter()
+        .chain(panel.thin.iter().flatten())
+        .copied()
+        .collect();
+    let sy = Linear::covering(&all_y, false, plot_bottom, plot_top);
     svg.rect(
         Rect {
             x: left,
@@ -177,7 +203,8 @@ fn draw_panel(svg: &mut Svg, panel: &CurvePanel, top: f64, left: f64) {
             )),
         );
     }
-    for &m in panel.marks.iter().filter(|m| (x_min..=x_max).contains(*m)) {
+    let in_range = |v: &&f64| (x_min..=x_max).contains(*v);
+    for &m in panel.marks.iter().filter(in_range) {
         let x = sx.px(m);
         svg.line(
             (x, plot_top),
@@ -186,18 +213,58 @@ fn draw_panel(svg: &mut Svg, panel: &CurvePanel, top: f64, left: f64) {
             &format!(r#"stroke-dasharray="4 3" class="mark" data-x="{m}""#),
         );
     }
-    let points: Vec<(f64, f64)> = panel
-        .x
-        .iter()
-        .zip(&panel.y)
-        .filter(|(a, b)| a.is_finite() && b.is_finite())
-        .map(|(&a, &b)| (sx.px(a), sy.px(b)))
-        .collect();
+    for &r in panel.rug.iter().filter(in_range) {
+        let x = sx.px(r);
+        svg.line(
+            (x, plot_bottom),
+            (x, plot_bottom - RUG_H),
+            "#555555",
+            &format!(r#"class="rug" data-x="{r}""#),
+        );
+    }
+    let path = |ys: &[f64]| -> Vec<(f64, f64)> {
+        panel
+            .x
+            .iter()
+            .zip(ys)
+            .filter(|(a, b)| a.is_finite() && b.is_finite())
+            .map(|(&a, &b)| (sx.px(a), sy.px(b)))
+            .collect()
+    };
+    for thin in &panel.thin {
+        svg.polyline(
+            &path(thin),
+            THIN,
+            &[
+                ("class", "thin".into()),
+                ("stroke-width", "1".into()),
+                ("stroke-opacity", "0.6".into()),
+            ],
+        );
+    }
     svg.polyline(
-        &points,
+        &path(&panel.y),
         colours::MARKER,
         &[("class", "curve".into()), ("stroke-width", "2".into())],
     );
+    if panel.dots {
+        for (&a, &b) in panel.x.iter().zip(&panel.y) {
+            if !(a.is_finite() && b.is_finite()) {
+                continue;
+            }
+            svg.circle(
+                (sx.px(a), sy.px(b)),
+                3.0,
+                colours::MARKER,
+                &[
+                    ("class", "point".into()),
+                    ("data-x", format!("{a}")),
+                    ("data-y", format!("{b}")),
+                ],
+                Some(&format!("{}: {}", scale::value(a), scale::label(b))),
+            );
+        }
+    }
 }
 
 /// Tick labels left of the plot, grid lines across it, the title turned upright.
@@ -205,7 +272,7 @@ fn y_axis(svg: &mut Svg, sy: &Linear, left: f64, right: f64, title: &str) {
     for t in sy.ticks() {
         let y = sy.px(t);
         svg.line((left, y), (right, y), colours::GRID, "");
-        svg.text(left - 6.0, y + 3.5, Anchor::End, "tick", &scale::label(t));
+        svg.text(left - 6.0, y + 3.5, Anchor::End, "tick", &sy.tick_label(t));
     }
     let mid = (sy.left + sy.right) / 2.0;
     svg.raw(&format!(
@@ -239,6 +306,9 @@ mod tests {
                 edges: vec![-2.0, 0.0, 1.0, 3.0],
                 counts: vec![4, 8, 2],
                 marks: vec![0.0, 9.0],
+                thin: Vec::new(),
+                rug: Vec::new(),
+                dots: false,
             }],
         };
         let svg = render(&chart);
@@ -263,5 +333,59 @@ mod tests {
         assert!(svg.contains("relu &lt;&amp;&gt;"));
         assert_eq!(by_class("note")[0].attribute("data-count"), Some("1"));
         assert_eq!(svg, render(&chart));
+    }
+
+    #[test]
+    fn thin_curves_widen_the_axis_and_the_rug_and_dots_sit_on_the_grid() {
+        let chart = CurveChart {
+            title: "pd".into(),
+            subtitle: String::new(),
+            panels: vec![CurvePanel {
+                heading: "output: y".into(),
+                notes: Vec::new(),
+                x_label: "x".into(),
+                y_label: "y".into(),
+                x: vec![1.0, 2.0, 4.0],
+                y: vec![10.0, 20.0, 30.0],
+                edges: Vec::new(),
+                counts: Vec::new(),
+                marks: Vec::new(),
+                thin: vec![vec![0.0, 5.0, 8.0], vec![20.0, 35.0, 52.0]],
+                rug: vec![1.0, 2.0, 4.0, 7.0],
+                dots: true,
+            }],
+        };
+        let svg = render(&chart);
+        let doc = roxmltree::Document::parse(&svg).expect("valid XML");
+        let by_class = |c: &str| -> Vec<roxmltree::Node> {
+            doc.descendants()
+                .filter(|n| n.attribute("class") == Some(c))
+                .collect()
+        };
+        let f = |n: &roxmltree::Node, a: &str| n.attribute(a).unwrap().parse::<f64>().unwrap();
+        let plot = by_class("plot")[0];
+        // The y axis covers the thin curves (0 to 52), not only the main one.
+        assert!(f(&plot, "data-y-min") <= 0.0 && f(&plot, "data-y-max") >= 52.0);
+        assert_eq!(by_class("thin").len(), 2);
+        let rug: Vec<f64> = by_class("rug").iter().map(|n| f(n, "data-x")).collect();
+        assert_eq!(rug, vec![1.0, 2.0, 4.0], "7 is outside the range");
+        let dots = by_class("point");
+        assert_eq!(dots.len(), 3);
+        // Dots sit on the main curve's vertices.
+        let points = by_class("curve")[0].attribute("points").unwrap();
+        for (dot, vertex) in dots.iter().zip(points.split(' ')) {
+            let (x, y) = vertex.split_once(',').unwrap();
+            assert_eq!(
+                (dot.attribute("cx"), dot.attribute("cy")),
+                (Some(x), Some(y))
+            );
+        }
+        // Thin curves come first, so the main curve is drawn over them.
+        let order: Vec<&str> = doc
+            .descendants()
+            .filter_map(|n| n.attribute("class"))
+            .filter(|c| matches!(*c, "thin" | "curve"))
+            .collect();
+        assert_eq!(order, ["thin", "thin", "curve"]);
     }
 }

@@ -6,13 +6,15 @@
 //! - [`scale`]: linear axes, round ticks, number labels, text-width estimates.
 //! - [`bars`]: the generic horizontal bar chart (importance, coefficients).
 //! - [`waterfall`]: one prediction built up from the base value, feature by feature.
-//! - [`views`]: the served pictures, built from summaries, weights and explanations.
+//! - [`views`]: the served pictures, built from summaries, weights, explanations and
+//!   partial dependence.
 //! - [`heatmap`]: a matrix on a diverging colour scale centred at zero (network
 //!   layers, multi-output coefficients).
 //! - [`kernels`]: a grid of small images on one diverging scale (first-layer units
 //!   of a network with image inputs).
 //! - [`curves`]: a function over a data range with the data's histogram behind it
-//!   (activation functions over observed pre-activations).
+//!   (activation functions over observed pre-activations), or over thin companion
+//!   curves with a rug of its grid (partial dependence over ICE curves).
 //! - [`network`]: the neural-network pictures, built from weights and activations.
 //!
 //! Charts are sized from their content (label widths, row counts), so nothing
@@ -45,7 +47,7 @@ pub mod colours {
 
 /// Sizes shared by every chart, in pixels.
 pub(crate) mod layout {
-    use super::scale::{self, Linear};
+    use super::scale::Linear;
     use super::svg::{Anchor, Svg};
 
     /// Outer margin.
@@ -80,7 +82,7 @@ pub(crate) mod layout {
                 super::colours::GRID
             };
             svg.line((x, top), (x, bottom), colour, "");
-            svg.text(x, bottom + 14.0, Anchor::Middle, "tick", &scale::label(t));
+            svg.text(x, bottom + 14.0, Anchor::Middle, "tick", &sx.tick_label(t));
         }
         svg.line((sx.left, bottom), (sx.right, bottom), "#999999", "");
         let mid = (sx.left + sx.right) / 2.0;

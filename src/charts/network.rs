@@ -189,6 +189,9 @@ pub fn activations(p: &ActivationsPicture<'_>) -> String {
                 edges: c.histogram.edges.clone(),
                 counts: c.histogram.counts.clone(),
                 marks: marks(c.activation),
+                thin: Vec::new(),
+                rug: Vec::new(),
+                dots: false,
             }
         })
         .collect();

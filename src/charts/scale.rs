@@ -59,6 +59,36 @@ impl Linear {
         (self.right - self.left) / (self.hi - self.lo)
     }
 
+    /// The label of tick `t`: printed with the decimals the tick step needs, so
+    /// an axis reads 0, 0.2, 0.4 and 2, 4, 6 rather than 0, 0.200, 0.400 and
+    /// 2.00, 4.00, 6.00. Very large or very small steps fall back to [`label`].
+    pub fn tick_label(&self, t: f64) -> String {
+        let step = nice_step(self.hi - self.lo);
+        if !t.is_finite() || !step.is_finite() || t.abs() >= 1e6 || step < 1e-4 {
+            return label(t);
+        }
+        // Ticks are multiples of the step; rounding noise (0.30000000000000004)
+        // is printed away.
+        let decimals = if step >= 1.0 {
+            0
+        } else {
+            (-step.log10()).ceil() as usize
+        };
+        let a = t.abs();
+        let body = if decimals == 0 {
+            thousands(a.round() as u64)
+        } else {
+            format!("{a:.decimals$}")
+        };
+        if body.chars().all(|c| matches!(c, '0' | '.' | ',')) {
+            "0".into()
+        } else if t < 0.0 {
+            format!("\u{2212}{body}")
+        } else {
+            body
+        }
+    }
+
     /// Round tick values inside the domain, about five of them.
     pub fn ticks(&self) -> Vec<f64> {
         let step = nice_step(self.hi - self.lo);
@@ -173,6 +203,32 @@ mod tests {
         assert_eq!(noise.lo, 0.0, "rounding noise does not add a negative tick");
         let flat = Linear::covering(&[5.0, 5.0], false, 0.0, 1.0);
         assert!(flat.lo < 5.0 && flat.hi > 5.0);
+    }
+
+    #[test]
+    fn tick_labels_carry_the_decimals_of_their_step() {
+        let tick_labels =
+            |s: Linear| -> Vec<String> { s.ticks().into_iter().map(|t| s.tick_label(t)).collect() };
+        let p = Linear::covering(&[0.02, 0.93], false, 0.0, 1.0);
+        assert_eq!(tick_labels(p), ["0", "0.2", "0.4", "0.6", "0.8", "1.0"]);
+        let x = Linear::covering(&[1.4, 6.6], false, 0.0, 1.0);
+        assert_eq!(tick_labels(x), ["0", "2", "4", "6", "8"]);
+        let signed = Linear::covering(&[-0.3, 0.2], false, 0.0, 1.0);
+        assert_eq!(
+            tick_labels(signed),
+            [
+                "\u{2212}0.3",
+                "\u{2212}0.2",
+                "\u{2212}0.1",
+                "0",
+                "0.1",
+                "0.2"
+            ]
+        );
+        let money = Linear::covering(&[20_000.0, 120_000.0], false, 0.0, 1.0);
+        assert_eq!(tick_labels(money)[1], "40,000");
+        let tiny = Linear::covering(&[0.0, 2e-6], false, 0.0, 1.0);
+        assert_eq!(tiny.tick_label(1e-6), label(1e-6));
     }
 
     #[test]

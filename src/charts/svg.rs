@@ -167,6 +167,35 @@ impl Svg {
         self.body.push_str("/>\n");
     }
 
+    /// A filled circle of radius `r` centred at `centre`. `attrs` and `title` as
+    /// for [`Svg::rect`].
+    pub fn circle(
+        &mut self,
+        centre: (f64, f64),
+        r: f64,
+        fill: &str,
+        attrs: &[(&str, String)],
+        title: Option<&str>,
+    ) {
+        let _ = write!(
+            self.body,
+            r#"<circle cx="{}" cy="{}" r="{}" fill="{}""#,
+            num(centre.0),
+            num(centre.1),
+            num(r.max(0.0)),
+            escape(fill)
+        );
+        for (name, value) in attrs {
+            let _ = write!(self.body, r#" {name}="{}""#, escape(value));
+        }
+        match title {
+            Some(t) => {
+                let _ = writeln!(self.body, "><title>{}</title></circle>", escape(t));
+            }
+            None => self.body.push_str("/>\n"),
+        }
+    }
+
     /// Text rotated by `degrees` around its anchor point.
     pub fn text_rotated(&mut self, at: (f64, f64), degrees: f64, anchor: Anchor, content: &str) {
         let _ = writeln!(

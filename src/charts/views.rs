@@ -1,11 +1,14 @@
 //! The pictures the service serves, built from the same values its JSON routes
 //! answer with: a [`GlobalSummary`] for importance, a [`WeightsView`] for
-//! coefficients, an explanation for the waterfall. Each maps its data onto one of
-//! the generic charts and leaves all drawing to them.
+//! coefficients, an explanation for the waterfall, a [`DependenceView`] for partial
+//! dependence. Each maps its data onto one of the generic charts and leaves all
+//! drawing to them.
 
 use super::bars::{self, Bar, BarChart, BarPanel};
+use super::curves::{self, CurveChart, CurvePanel, Note};
 use super::scale;
 use super::waterfall::{self, Step, Waterfall};
+use crate::analysis::DependenceView;
 use crate::summary::{GlobalSummary, WeightsView};
 
 /// How coefficients are drawn.
@@ -267,5 +270,86 @@ pub fn tree_importance(weights: &WeightsView, splits: &[usize], gains: &[f64]) -
                 splits[j] as f64
             }),
         ],
+    })
+}
+
+/// Partial dependence of one feature, one panel per output: the partial
+/// dependence bold (with a dot at each grid value) over the thin ICE curves it
+/// averages, the grid as a rug along the x axis. `kind` is the model's, for the
+/// unit of raw outputs.
+pub fn dependence(view: &DependenceView, kind: &str) -> String {
+    let head = &view.head;
+    let feature = &view.feature;
+    let rows = match &head.dataset {
+        Some(d) => format!("{} rows of data set '{d}'", head.rows),
+        None => format!("{} background rows", head.rows),
+    };
+    let points = view.grid.len();
+    let panels = view
+        .outputs
+        .iter()
+        .enumerate()
+        .map(|(k, o)| {
+            let unit = match view.output_space.as_str() {
+                "probability" => format!("probability of {}", o.output),
+                _ => raw_unit(kind, &o.output),
+            };
+            CurvePanel {
+                heading: format!("output: {}", o.output),
+                // The legend is the same for every output: said once, on top.
+                notes: if k > 0 {
+                    Vec::new()
+                } else {
+                    vec![
+                        Note {
+                            text: format!(
+                                "bold: partial dependence, the mean prediction over the {} rows",
+                                head.rows
+                            ),
+                            attrs: vec![("data-rows", head.rows.to_string())],
+                        },
+                        Note {
+                            text: format!(
+                                "thin: {} ICE curves, each one row with only {feature} changed",
+                                o.ice.len()
+                            ),
+                            attrs: vec![("data-ice", o.ice.len().to_string())],
+                        },
+                        Note {
+                            text: match points {
+                                1 => format!(
+                                    "{feature} has one value in the data: the tick along the \
+                                     bottom, nothing to vary"
+                                ),
+                                _ => format!("ticks along the bottom: the {points} grid values"),
+                            },
+                            attrs: vec![("data-grid", points.to_string())],
+                        },
+                    ]
+                },
+                x_label: format!("{feature} (the value every row is set to)"),
+                y_label: format!("prediction ({unit})"),
+                x: view.grid.clone(),
+                y: o.average.clone(),
+                edges: Vec::new(),
+                counts: Vec::new(),
+                marks: Vec::new(),
+                thin: o.ice.clone(),
+                rug: view.grid.clone(),
+                dots: true,
+            }
+        })
+        .collect();
+    curves::render(&CurveChart {
+        title: format!(
+            "Partial dependence: {} v{}, feature {feature}",
+            head.model, head.version
+        ),
+        subtitle: format!(
+            "{rows}, {feature} set to each of {points} grid value{}; {} space",
+            if points == 1 { "" } else { "s" },
+            view.output_space
+        ),
+        panels,
     })
 }

@@ -212,6 +212,26 @@ mod tests {
             Some(Role::Admin)
         );
         assert_eq!(required_role(&Method::POST, "/explain"), Some(Role::Reader));
+        for method in [Method::GET, Method::PUT, Method::DELETE] {
+            for route in ["/models/{name}/datasets", "/models/{name}/datasets/{id}"] {
+                assert_eq!(required_role(&method, route), Some(Role::Admin), "{route}");
+            }
+        }
+        assert_eq!(
+            required_role(&Method::POST, "/models/{name}/global/jobs"),
+            Some(Role::Reader)
+        );
+        assert_eq!(
+            required_role(&Method::GET, "/jobs/{id}"),
+            Some(Role::Reader)
+        );
+        for picture in ["/models/{name}/global.svg", "/models/{name}/dependence.svg"] {
+            assert_eq!(
+                required_role(&Method::GET, picture),
+                Some(Role::Reader),
+                "{picture}"
+            );
+        }
         assert_eq!(required_role(&Method::GET, "/healthz"), None);
     }
 }

@@ -1,6 +1,7 @@
 //! Pictures: `/models/{name}/global.svg`, `/models/{name}/weights.svg` (coefficients,
 //! or a network's layer matrices and first-layer images),
-//! `/models/{name}/activations.svg` and `POST /models/{name}/explain.svg`.
+//! `/models/{name}/activations.svg`, `/models/{name}/dependence.svg` and
+//! `POST /models/{name}/explain.svg`.
 //!
 //! The pictures are drawn from the very values the JSON routes answer with (the
 //! cached global summary, the weight dump, the explain flow), so a bar can always
@@ -20,6 +21,7 @@ use super::error::{ApiError, ErrorBody};
 use super::explain::{self, ExplainRequest};
 use super::extract::{Json, Query};
 use super::global::{cached_summary, conditional_as, etag_of};
+use super::jobs::{self, DependenceQuery};
 use super::{activations, AppState};
 use crate::charts::network::{self, ActivationsPicture};
 use crate::charts::views::{self, CoefficientScale, ExplainedRow, ViewError};
@@ -39,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .route("/models/{name}/weights.svg", get(get_weights_svg))
         .route("/models/{name}/explain.svg", post(explain_svg))
         .route("/models/{name}/activations.svg", get(get_activations_svg))
+        .route("/models/{name}/dependence.svg", get(get_dependence_svg))
 }
 
 /// Parameters of the importance picture.
@@ -262,6 +265,32 @@ pub async fn get_activations_svg(
     Ok(svg_response(svg, &headers))
 }
 
+/// Partial dependence of one feature: the partial dependence curve bold over the
+/// thin ICE curves, the grid as ticks on the x axis, one panel per output. The
+/// numbers of `/global/dependence` with the same parameters.
+#[utoipa::path(get, path = "/models/{name}/dependence.svg", tag = "pictures",
+    params(
+        ("name" = String, Path, description = "Model name"),
+        DependenceQuery,
+        ("If-None-Match" = Option<String>, Header, description = "ETag of a picture already held")),
+    responses(
+        (status = 200, description = "Picture", content_type = "image/svg+xml", body = String,
+            headers(("ETag" = String, description = "Entity tag of this picture"))),
+        (status = 304, description = "Unchanged since the ETag given"),
+        (status = 404, description = "No such model or data set", body = ErrorBody),
+        (status = 422, description = "Unknown feature, output or parameter, grid or ice above \
+            the configured maximum, no background and no data set", body = ErrorBody)))]
+pub async fn get_dependence_svg(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(query): Query<DependenceQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (entry, view) = jobs::dependence(&state, &name, query).await?;
+    let svg = views::dependence(&view, entry.built.model.kind());
+    Ok(svg_response(svg, &headers))
+}
+
 /// An output by name, or by index when no output has that name.
 fn output_index(names: &[String], wanted: &str) -> Result<usize, ApiError> {
     names
@@ -298,6 +327,13 @@ pub async fn explain_svg(
             "a waterfall shows exactly one instance; the body has {}",
             request.instances.len()
         )));
+    }
+    if request.outputs.is_some() || request.group_by.is_some() || request.players.is_some() {
+        return Err(ApiError::InvalidInput(
+            "a waterfall shows one output's per-feature attributions: leave out `outputs`, \
+             `group_by` and `players`"
+                .into(),
+        ));
     }
     let explained = explain::explain(state, &name, request).await?;
     let kind = explained.entry.built.model.kind();

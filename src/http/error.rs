@@ -45,6 +45,12 @@ pub enum ApiError {
     /// No model of that name.
     #[error("no model named '{0}'")]
     ModelNotFound(String),
+    /// No data set of that id for the model.
+    #[error("model '{0}' has no data set '{1}'")]
+    DatasetNotFound(String, String),
+    /// No job of that id (never created, or dropped after finishing).
+    #[error("no job '{0}' (finished jobs are kept for a while, then dropped)")]
+    JobNotFound(String),
     /// A word outside a text classifier's vocabulary.
     #[error("'{0}' is not in the model's vocabulary")]
     WordNotFound(String),
@@ -112,6 +118,8 @@ impl ApiError {
             ApiError::ModelNotFound(_) => (StatusCode::NOT_FOUND, "model_not_found"),
             ApiError::RouteNotFound(_) => (StatusCode::NOT_FOUND, "route_not_found"),
             ApiError::WordNotFound(_) => (StatusCode::NOT_FOUND, "word_not_found"),
+            ApiError::DatasetNotFound(..) => (StatusCode::NOT_FOUND, "dataset_not_found"),
+            ApiError::JobNotFound(_) => (StatusCode::NOT_FOUND, "job_not_found"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::InvalidInput(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
             ApiError::InvalidName(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_name"),
@@ -145,7 +153,7 @@ impl IntoResponse for ApiError {
             tracing::error!(code, error = %self, "request failed");
             match self {
                 ApiError::Storage(e) => format!(
-                    "the model could not be written to the model directory ({}); nothing was changed",
+                    "the change could not be written to the model directory ({}); nothing was changed",
                     e.kind()
                 ),
                 ApiError::NotReady | ApiError::Overloaded | ApiError::DeadlineExceeded(_) => {

@@ -13,13 +13,14 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, JsonAnswer};
 use super::instances;
+use super::selection;
 use super::texts::{self, TextExplainResponse};
 use super::AppState;
 use crate::core::explain::integrated_gradients::IgOptions;
 use crate::core::explain::sampling::SamplingParams;
 use crate::core::explain::{Explanation, Method};
 use crate::core::models::OutputSpace;
-use crate::explainer::{self, ExplainArgs, MethodOptions, OutputChoice};
+use crate::explainer::{self, ExplainArgs, MethodOptions};
 use crate::registry::ModelEntry;
 use std::time::Duration;
 
@@ -84,9 +85,23 @@ pub struct ExplainRequest {
     /// predicted class.
     #[serde(default)]
     pub output: Option<OutputRef>,
+    /// Several outputs per row instead of `output`: `"all"`, or `"top:K"` for each
+    /// row's K largest outputs (most probable classes), largest first. Then
+    /// `explanations` holds K per row, row by row, each naming its `instance`.
+    #[serde(default)]
+    pub outputs: Option<String>,
     /// `raw` (default) or `probability` (classifiers).
     #[serde(default)]
     pub output_space: Option<SpaceName>,
+    /// `features` (default) or `groups`: one attribution per feature group the model
+    /// declares (the sum of its features' attributions; standard errors are then
+    /// left out, as they do not add up). `feature_names` then names the groups.
+    #[serde(default)]
+    pub group_by: Option<String>,
+    /// Sampling methods: `features` (default) or `groups`, to let groups join and
+    /// leave coalitions as one player (implies one attribution per group).
+    #[serde(default)]
+    pub players: Option<String>,
     /// Integrated gradients: quadrature nodes along the path (default 50, at most 2048).
     #[serde(default)]
     pub steps: Option<usize>,
@@ -142,12 +157,10 @@ impl ExplainRequest {
     fn args(&self, entry: &ModelEntry) -> Result<ExplainArgs, ApiError> {
         Ok(ExplainArgs {
             method: self.method.as_deref().unwrap_or("auto").parse()?,
-            output: match &self.output {
-                None => OutputChoice::Predicted,
-                Some(r) => OutputChoice::Index(output_index(entry, r)?),
-            },
+            output: selection::output_choice(entry, self.output.as_ref(), self.outputs.as_deref())?,
             space: self.output_space.unwrap_or(SpaceName::Raw).into(),
             options: self.options()?,
+            players: selection::players(self.group_by.as_deref(), self.players.as_deref())?,
         })
     }
 
@@ -233,7 +246,11 @@ pub struct ExplanationDto {
     pub prediction: f64,
     /// Expected output over the background: where attributions start.
     pub base_value: f64,
-    /// One per feature, aligned with `feature_names`.
+    /// The instance explained (its index in the request), when `outputs` asks for
+    /// several explanations per instance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<usize>,
+    /// One per feature (or group), aligned with `feature_names`.
     pub attributions: Vec<f64>,
     /// How exact the numbers are.
     pub quality: QualityDto,
@@ -256,12 +273,13 @@ pub struct ExplainResponse {
     pub output: Option<String>,
     /// Space of predictions and attributions.
     pub output_space: SpaceName,
-    /// Feature names, aligned with every attribution vector.
-    // The model's own list, shared: a reference count per answer, not a copy.
+    /// Feature names, aligned with every attribution vector (group names with
+    /// `group_by` or `players` set to `groups`).
+    // Without groups, the model's own list, shared: a reference count per answer, not a copy.
     #[serde(serialize_with = "shared_names")]
     #[schema(value_type = Vec<String>)]
     pub feature_names: Arc<[String]>,
-    /// One per instance, in order.
+    /// One per instance, in order (one per instance and output with `outputs`).
     pub explanations: Vec<ExplanationDto>,
     /// Attributions as a (rows × features) matrix, as shap's `Explanation.values`.
     pub values: Vec<Vec<f64>>,
@@ -417,6 +435,7 @@ pub async fn explain(
     state
         .metrics
         .count_explanations(name, outcome.method.as_str(), outcome.explanations.len());
+    entry.live.record(inputs.view(), &outcome, space.into());
     Ok(Explained {
         response: respond(&entry, outcome, space, seed),
         inputs,
@@ -428,7 +447,8 @@ fn shared_names<S: serde::Serializer>(names: &Arc<[String]>, s: S) -> Result<S::
     names.as_ref().serialize(s)
 }
 
-fn output_index(entry: &ModelEntry, output: &OutputRef) -> Result<usize, ApiError> {
+/// The index of an output given by index or name.
+pub(crate) fn output_index(entry: &ModelEntry, output: &OutputRef) -> Result<usize, ApiError> {
     let names = &entry.built.output_names;
     match output {
         OutputRef::Index(k) if *k < names.len() => Ok(*k),
@@ -473,13 +493,17 @@ fn respond(
         method: outcome.method.to_string(),
         output: first.filter(|_| same).map(|k| outputs[k].clone()),
         output_space: space,
-        feature_names: entry.built.feature_names.clone(),
+        feature_names: match (&entry.built.groups, outcome.grouped) {
+            (Some(g), true) => g.names.clone().into(),
+            _ => entry.built.feature_names.clone(),
+        },
         explanations: outcome
             .explanations
             .into_iter()
             .enumerate()
             .map(|(i, e)| {
                 let mut d = dto(e, outputs);
+                d.instance = outcome.instances.as_ref().map(|rows| rows[i]);
                 d.interactions = outcome
                     .interactions
                     .as_ref()
@@ -500,6 +524,7 @@ fn dto(e: Explanation, outputs: &[String]) -> ExplanationDto {
         prediction: e.prediction,
         base_value: e.base_value,
         attributions: e.attributions,
+        instance: None,
         interactions: None,
         quality: QualityDto {
             additivity_residual: e.quality.additivity_residual,

@@ -2,7 +2,9 @@
 //!
 //! Dashboards poll these, so each model version's summary is computed once, kept
 //! as serialised bytes with an entity tag, and answered with 304 when the client
-//! already has it.
+//! already has it. The `live` section changes with traffic and time: it is
+//! computed fresh on each request and spliced into the cached bytes, and the entity
+//! tag joins the cached tag with a hash of the live part.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -65,8 +67,49 @@ pub async fn get_global(
         .registry
         .get(&name)
         .ok_or(ApiError::ModelNotFound(name))?;
-    let cached = cached_summary(&state, entry).await?;
-    Ok(conditional(&cached.json.body, &cached.json.etag, &headers))
+    let cached = cached_summary(&state, Arc::clone(&entry)).await?;
+    let (body, etag) = super::jobs::global_body(&state, &entry, &cached.json);
+    let (body, etag) = with_live(&entry, &cached, &body, &etag)?;
+    Ok(conditional(&body, &etag, &headers))
+}
+
+/// A summary body (`body`, tagged `tag`) with a fresh `live` section spliced in
+/// before its closing brace, and an entity tag joining `tag` with a hash of the
+/// live part (weak when `tag` is).
+///
+/// # Errors
+/// [`ApiError::Internal`] if serialising fails.
+fn with_live(
+    entry: &ModelEntry,
+    cached: &CachedSummary,
+    body: &[u8],
+    tag: &str,
+) -> Result<(Vec<u8>, String), ApiError> {
+    let live = crate::live::view::summarise(
+        &entry.live,
+        &entry.built.feature_names,
+        &cached.summary,
+        crate::live::now_ms(),
+    );
+    let live = serde_json::to_vec(&live).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let open = body.len().saturating_sub(1);
+    let mut out = Vec::with_capacity(body.len() + live.len() + 8);
+    out.extend_from_slice(&body[..open]);
+    out.extend_from_slice(b",\"live\":");
+    out.extend_from_slice(&live);
+    out.push(b'}');
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    live.hash(&mut hasher);
+    let (weak, strong) = match tag.strip_prefix("W/") {
+        Some(t) => ("W/", t),
+        None => ("", tag),
+    };
+    let etag = format!(
+        "{weak}\"{}-{:016x}\"",
+        strong.trim_matches('"'),
+        hasher.finish()
+    );
+    Ok((out, etag))
 }
 
 /// Global importance of every model (each cached per version).
@@ -84,8 +127,11 @@ pub async fn get_global_all(
     let mut unavailable = Vec::new();
     for entry in state.registry.list() {
         let name = entry.name.clone();
-        match cached_summary(&state, entry).await {
-            Ok(cached) => bodies.push(cached),
+        match cached_summary(&state, Arc::clone(&entry)).await {
+            Ok(cached) => {
+                let (body, etag) = super::jobs::global_body(&state, &entry, &cached.json);
+                bodies.push(with_live(&entry, &cached, &body, &etag)?);
+            }
             Err(ApiError::Core(e)) => unavailable.push(Unavailable {
                 model: name,
                 reason: e.to_string(),
@@ -95,16 +141,27 @@ pub async fn get_global_all(
     }
     // The summaries are already serialised: splice them rather than re-encode.
     let mut body = b"{\"models\":[".to_vec();
-    for (i, cached) in bodies.iter().enumerate() {
+    for (i, (one, _)) in bodies.iter().enumerate() {
         if i > 0 {
             body.push(b',');
         }
-        body.extend_from_slice(&cached.json.body);
+        body.extend_from_slice(one);
     }
     body.extend_from_slice(b"],\"unavailable\":");
     body.extend(serde_json::to_vec(&unavailable).map_err(|e| ApiError::Internal(e.to_string()))?);
     body.push(b'}');
-    let etag = etag_of(&body);
+    // With a `from_data` section a body's bytes change with its age: tag by the
+    // parts' tags instead, weakly (see `jobs::global_body`).
+    let etag = if bodies.iter().any(|(_, tag)| tag.starts_with("W/")) {
+        let tags: Vec<&str> = bodies.iter().map(|(_, tag)| tag.as_str()).collect();
+        let mut parts = tags.join(",").into_bytes();
+        parts.extend(
+            serde_json::to_vec(&unavailable).map_err(|e| ApiError::Internal(e.to_string()))?,
+        );
+        format!("W/{}", etag_of(&parts))
+    } else {
+        etag_of(&body)
+    };
     Ok(conditional(&body, &etag, &headers))
 }
 

@@ -380,15 +380,12 @@ mod tests {
     use serde_json::json;
 
     fn model() -> BuiltModel {
-        let spec = crate::spec::ModelSpec {
-            kind: "linear".into(),
-            feature_names: vec!["a".into(), "b".into(), "c".into()],
-            output_names: None,
-            params: json!({"coefficients": [1.0, 2.0, 3.0], "intercept": 0.5}),
-            model: None,
-            background: None,
-            description: None,
-        };
+        let spec: crate::spec::ModelSpec = serde_json::from_value(json!({
+            "kind": "linear",
+            "feature_names": ["a", "b", "c"],
+            "params": {"coefficients": [1.0, 2.0, 3.0], "intercept": 0.5},
+        }))
+        .unwrap();
         crate::spec::build(&spec).unwrap()
     }
 

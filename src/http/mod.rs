@@ -7,15 +7,18 @@ pub mod activations;
 pub mod auth;
 pub mod charts;
 pub mod dashboard;
+pub mod datasets;
 pub mod error;
 pub mod explain;
 pub mod extract;
 pub mod global;
 pub mod instances;
+pub mod jobs;
 pub mod kserve;
 pub mod models;
 pub mod openapi;
 pub mod ops;
+pub mod selection;
 pub mod texts;
 pub mod weights;
 
@@ -33,6 +36,8 @@ use tower_http::trace::TraceLayer;
 use tracing::Instrument;
 
 use crate::config::Config;
+use crate::datasets::Datasets;
+use crate::jobs::{JobLimits, Jobs};
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 use error::ApiError;
@@ -66,13 +71,24 @@ pub struct Shared {
     pub tokens: Arc<auth::Tokens>,
     /// Explanation jobs running or waiting for a permit, for load shedding.
     pub explain_pending: Arc<AtomicUsize>,
+    /// Labelled data sets per model.
+    pub datasets: Arc<Datasets>,
+    /// Background jobs of the data summaries and their last results.
+    pub jobs: Arc<Jobs>,
 }
 
 impl AppState {
     /// State around a registry, not yet ready.
     pub fn new(config: Config, registry: Registry, tokens: auth::Tokens) -> Self {
         let permits = config.effective_explain_concurrency();
+        let jobs = Jobs::new(JobLimits {
+            concurrency: config.global_job_concurrency,
+            max_active: config.global_job_queue,
+            kept: config.global_jobs_kept,
+        });
         AppState(Arc::new(Shared {
+            datasets: Arc::new(Datasets::new(config.model_dir.as_deref())),
+            jobs: Arc::new(jobs),
             tokens: Arc::new(tokens),
             explain_pending: Arc::default(),
             registry: Arc::new(registry),
@@ -177,6 +193,8 @@ pub fn app(state: AppState) -> Router {
         .merge(models::router(&state.config))
         .merge(explain::router())
         .merge(global::router())
+        .merge(datasets::router(&state.config))
+        .merge(jobs::router())
         .merge(weights::router())
         .merge(activations::router())
         .merge(kserve::router())

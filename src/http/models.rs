@@ -14,6 +14,7 @@ use super::extract::{Json, Query};
 use super::AppState;
 use crate::config::Config;
 use crate::registry::ModelEntry;
+use crate::spec::groups::GroupInfo;
 use crate::spec::ModelSpec;
 
 /// Routes of this module; registration bodies get their own, larger, size limit.
@@ -48,6 +49,10 @@ pub struct ModelInfo {
     pub output_names: Vec<String>,
     /// Rows of background data held for explanations (0 when none).
     pub background_rows: usize,
+    /// Feature groups, in report order (features in no declared group are groups
+    /// of their own), when the model declares any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<GroupInfo>>,
 }
 
 impl ModelInfo {
@@ -62,6 +67,11 @@ impl ModelInfo {
             feature_names: entry.built.feature_names.to_vec(),
             output_names: entry.built.output_names.clone(),
             background_rows: entry.built.reference.as_ref().map_or(0, |r| r.rows()),
+            groups: entry
+                .built
+                .groups
+                .as_ref()
+                .map(|g| g.info(&entry.built.feature_names)),
         }
     }
 }
@@ -167,6 +177,7 @@ async fn spec_of(query: UploadQuery, request: Request) -> Result<ModelSpec, ApiE
             &body,
         ))),
         description: query.description,
+        groups: None,
     })
 }
 
@@ -217,6 +228,12 @@ pub async fn delete_model(
 ) -> Result<StatusCode, ApiError> {
     if state.registry.delete(&name).await? {
         tracing::info!(model = %name, "model deleted");
+        state.jobs.forget_model(&name);
+        state
+            .datasets
+            .delete_model(&name)
+            .await
+            .map_err(ApiError::Storage)?;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::ModelNotFound(name))

@@ -7,7 +7,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    activations, charts, dashboard, error, explain, global, kserve, models, ops, texts, weights,
+    activations, charts, dashboard, datasets, error, explain, global, jobs, kserve, models, ops,
+    texts, weights,
 };
 
 /// The API description.
@@ -32,6 +33,14 @@ use super::{
         explain::predict_model,
         global::get_global,
         global::get_global_all,
+        jobs::get_dependence,
+        jobs::post_job,
+        jobs::list_jobs,
+        jobs::get_job,
+        datasets::list_datasets,
+        datasets::get_dataset,
+        datasets::put_dataset,
+        datasets::delete_dataset,
         weights::get_weights,
         texts::get_embeddings,
         activations::post_activations,
@@ -43,6 +52,7 @@ use super::{
         charts::get_weights_svg,
         charts::explain_svg,
         charts::get_activations_svg,
+        charts::get_dependence_svg,
         dashboard::get_dashboard,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, charts::ScaleParam, charts::NetworkView)),
@@ -50,11 +60,12 @@ use super::{
     tags(
         (name = "models", description = "Register, list and remove models"),
         (name = "explain", description = "Predictions and local explanations"),
-        (name = "global", description = "Global importance, cached for dashboards"),
+        (name = "global", description = "Global importance, cached for dashboards; summaries from data and their background jobs"),
+        (name = "datasets", description = "Labelled data sets of a model, for summaries from data (admin role)"),
         (name = "weights", description = "Model parameters as JSON"),
         (name = "activations", description = "Neural-network layer values and activation curves"),
         (name = "kserve", description = "KServe V1 protocol: explaind as an InferenceService explainer"),
-        (name = "pictures", description = "SVG charts of importance, coefficients, explanations, network weights and activations"),
+        (name = "pictures", description = "SVG charts of importance, coefficients, explanations, partial dependence, network weights and activations"),
         (name = "dashboard", description = "A small web page over the routes above"),
         (name = "operations", description = "Health, readiness, metrics")
     )

@@ -72,8 +72,19 @@ pub async fn get_readyz(State(state): State<AppState>) -> impl IntoResponse {
 pub async fn get_metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(state.registry.len()),
+        metrics_text(&state),
     )
+}
+
+/// The service's metrics followed by the live statistics of every model.
+fn metrics_text(state: &AppState) -> String {
+    let mut text = state.metrics.render(state.registry.len());
+    crate::live::prometheus::render(
+        &mut text,
+        &state.registry.list(),
+        state.config.live_metrics_max_features,
+    );
+    text
 }
 
 /// This API's OpenAPI description.

@@ -5,7 +5,7 @@
 use explaind::core::explain::Method;
 use explaind::core::models::{check_rows, HostedModel, OutputSpace};
 use explaind::core::stats::Reference;
-use explaind::explainer::{self, ExplainArgs, MethodOptions, OutputChoice};
+use explaind::explainer::{self, ExplainArgs, MethodOptions, OutputChoice, Players};
 use explaind::spec::{self, ModelSpec};
 use ndarray::Array2;
 
@@ -15,15 +15,8 @@ const MAX_WIDTH: usize = 512;
 
 /// A registration document of `kind` carrying `model`, as `PUT /models/{name}` gets it.
 pub fn spec_of(kind: &str, model: serde_json::Value) -> ModelSpec {
-    ModelSpec {
-        kind: kind.to_string(),
-        feature_names: Vec::new(),
-        output_names: None,
-        params: serde_json::Value::Null,
-        model: Some(model),
-        background: None,
-        description: None,
-    }
+    serde_json::from_value(serde_json::json!({"kind": kind, "model": model}))
+        .expect("a document with a kind and a model")
 }
 
 /// Build the document; when it validates, predict and explain rows with it.
@@ -53,6 +46,7 @@ pub fn build_and_explain(spec: &ModelSpec) {
                 interactions,
                 ..MethodOptions::default()
             },
+            players: Players::Features,
         };
         if let Ok(outcome) = explainer::explain(&built, x.view(), &args) {
             assert_eq!(outcome.explanations.len(), x.nrows());

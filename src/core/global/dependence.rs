@@ -1,0 +1,191 @@
+//! Partial dependence (Friedman 2001, "Greedy function approximation: a gradient
+//! boosting machine", Annals of Statistics 29(5), §8.2) and individual conditional
+//! expectation curves (Goldstein, Kapelner, Bleich and Pitkin 2015, "Peeking Inside
+//! the Black Box", JCGS 24(1)).
+//!
+//! For a feature j and a grid value v, every row of the data gets x_j = v and the
+//! model predicts: the ICE curve of row i is f(v, x_{i,−j}) over the grid, and the
+//! partial dependence is their average, PD(v) = (1/n) Σ_i f(v, x_{i,−j}) (what
+//! scikit-learn's `partial_dependence(method="brute")` computes).
+//!
+//! # Grid
+//! [`grid`]: the column's distinct finite values when there are at most `points` of
+//! them (a binary feature gets exactly 0 and 1); otherwise its quantiles at
+//! `points` probabilities evenly spaced from 5% to 95% (numpy's default, linear
+//! interpolation between order statistics), so the grid follows the data and the
+//! sparse tails do not stretch it. Equal quantiles collapse into one point.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ndarray::{ArrayView1, ArrayView2, Axis};
+use rayon::prelude::*;
+
+use crate::core::models::{Model, OutputSpace};
+use crate::core::{CoreError, CoreResult};
+
+/// Lowest probability of the quantile grid.
+pub const GRID_LOW: f64 = 0.05;
+/// Highest probability of the quantile grid.
+pub const GRID_HIGH: f64 = 0.95;
+
+/// Partial dependence and ICE curves of one feature.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dependence {
+    /// `average[k][g]`: output k's partial dependence at grid point g.
+    pub average: Vec<Vec<f64>>,
+    /// `ice[k][r][g]`: output k's prediction for the r-th ICE row with the feature
+    /// set to grid point g.
+    pub ice: Vec<Vec<Vec<f64>>>,
+}
+
+/// The grid of `points` (at least 2) values for a column (see the module doc);
+/// missing values (NaN) are skipped.
+///
+/// # Errors
+/// [`CoreError::InvalidArgument`] for fewer than 2 points or a column without a
+/// finite value.
+pub fn grid(column: ArrayView1<f64>, points: usize) -> CoreResult<Vec<f64>> {
+    if points < 2 {
+        return Err(CoreError::InvalidArgument(
+            "a grid needs at least 2 points".into(),
+        ));
+    }
+    let mut values: Vec<f64> = column.iter().copied().filter(|v| v.is_finite()).collect();
+    if values.is_empty() {
+        return Err(CoreError::InvalidArgument(
+            "the feature has no finite value in the data".into(),
+        ));
+    }
+    values.sort_by(f64::total_cmp);
+    let mut distinct = values.clone();
+    distinct.dedup();
+    if distinct.len() <= points {
+        return Ok(distinct);
+    }
+    let mut out: Vec<f64> = (0..points)
+        .map(|i| {
+            let p = GRID_LOW + (GRID_HIGH - GRID_LOW) * i as f64 / (points - 1) as f64;
+            quantile(&values, p)
+        })
+        .collect();
+    out.dedup();
+    Ok(out)
+}
+
+/// The p-quantile of sorted values, interpolating linearly between order
+/// statistics at position p·(n − 1) (numpy's `method="linear"`).
+pub fn quantile(sorted: &[f64], p: f64) -> f64 {
+    let h = p * (sorted.len() - 1) as f64;
+    let lo = h.floor() as usize;
+    let hi = (lo + 1).min(sorted.len() - 1);
+    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
+}
+
+/// What to compute.
+#[derive(Debug, Clone, Copy)]
+pub struct DependenceParams<'a> {
+    /// The feature's column index.
+    pub feature: usize,
+    /// The values it is set to.
+    pub grid: &'a [f64],
+    /// Rows of `x` whose ICE curves are returned.
+    pub ice_rows: &'a [usize],
+    /// Raw outputs or after the link.
+    pub space: OutputSpace,
+}
+
+/// Partial dependence of every output on one feature over rows `x`, with the ICE
+/// curves of `ice_rows`. `progress` is called with the share of grid points done.
+///
+/// # Errors
+/// [`CoreError::Shape`] when `x` does not fit the model; [`CoreError::InvalidArgument`]
+/// for no rows, an empty grid, a feature or ICE row out of range, a non-finite grid
+/// value, or probability space on a model without one.
+pub fn partial_dependence(
+    model: &dyn Model,
+    x: ArrayView2<f64>,
+    params: &DependenceParams<'_>,
+    progress: &(dyn Fn(f64) + Sync),
+) -> CoreResult<Dependence> {
+    check(model, x, params)?;
+    let done = AtomicUsize::new(0);
+    let total = params.grid.len();
+    // One prediction matrix (rows × outputs) per grid point.
+    let per_point: Vec<ndarray::Array2<f64>> = params
+        .grid
+        .par_iter()
+        .map(|&v| {
+            let mut moved = x.to_owned();
+            moved.column_mut(params.feature).fill(v);
+            let p = model.predict(moved.view(), params.space);
+            progress((done.fetch_add(1, Ordering::Relaxed) + 1) as f64 / total as f64);
+            p
+        })
+        .collect();
+    let outputs = model.n_outputs();
+    let average = (0..outputs)
+        .map(|k| {
+            per_point
+                .iter()
+                .map(|p| p.column(k).mean().unwrap_or(f64::NAN))
+                .collect()
+        })
+        .collect();
+    let ice = (0..outputs)
+        .map(|k| {
+            params
+                .ice_rows
+                .iter()
+                .map(|&r| per_point.iter().map(|p| p[[r, k]]).collect())
+                .collect()
+        })
+        .collect();
+    Ok(Dependence { average, ice })
+}
+
+fn check(model: &dyn Model, x: ArrayView2<f64>, params: &DependenceParams<'_>) -> CoreResult<()> {
+    if x.ncols() != model.n_features() {
+        return Err(CoreError::Shape {
+            what: "features",
+            expected: model.n_features(),
+            got: x.ncols(),
+        });
+    }
+    if x.len_of(Axis(0)) == 0 {
+        return Err(CoreError::InvalidArgument(
+            "partial dependence needs at least one row".into(),
+        ));
+    }
+    if params.feature >= x.ncols() {
+        return Err(CoreError::InvalidArgument(format!(
+            "feature {} out of range: the model has {} features",
+            params.feature,
+            x.ncols()
+        )));
+    }
+    if params.grid.is_empty() || params.grid.iter().any(|v| !v.is_finite()) {
+        return Err(CoreError::InvalidArgument(
+            "the grid must hold at least one value, all finite".into(),
+        ));
+    }
+    if let Some(r) = params.ice_rows.iter().find(|&&r| r >= x.nrows()) {
+        return Err(CoreError::InvalidArgument(format!(
+            "ICE row {r} out of range: the data has {} rows",
+            x.nrows()
+        )));
+    }
+    if params.space == OutputSpace::Probability && !model.link().has_probability() {
+        return Err(CoreError::InvalidArgument(
+            "output_space 'probability' needs a classifier; this model's outputs are raw values"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `count` row indices evenly spaced over `n` rows (all of them when `count >= n`):
+/// the deterministic subset global summaries use.
+pub fn evenly_spaced(n: usize, count: usize) -> Vec<usize> {
+    let take = n.min(count);
+    (0..take).map(|i| i * n / take).collect()
+}

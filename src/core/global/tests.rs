@@ -1,0 +1,256 @@
+//! Properties of the data summaries on small linear and logistic models.
+
+use approx::assert_abs_diff_eq;
+use ndarray::{array, Array1, Array2};
+
+use super::dependence::{self, DependenceParams};
+use super::loss::{Loss, Target};
+use super::permutation::{self, PermutationParams};
+use crate::core::models::{LinearModel, Model, OutputSpace};
+
+/// y = 1 + 3 x0 + 0 x1 − 0.5 x2 on 40 rows, x2 on a much smaller scale.
+fn regression() -> (LinearModel, Array2<f64>, Target) {
+    let model = LinearModel::regression(array![[3.0, 0.0, -0.5]], array![1.0]).unwrap();
+    let x = Array2::from_shape_fn((40, 3), |(i, j)| {
+        let t = i as f64;
+        match j {
+            0 => (t * 0.37).sin() * 2.0,
+            1 => (t * 1.3).cos() * 5.0,
+            _ => (t * 0.11).cos() * 0.1,
+        }
+    });
+    let y = model.predict(x.view(), OutputSpace::Raw).column(0).to_vec();
+    (model, x, Target::Values(y))
+}
+
+fn params(loss: Loss) -> PermutationParams {
+    PermutationParams {
+        repeats: 5,
+        seed: 7,
+        loss,
+    }
+}
+
+#[test]
+fn zero_coefficient_feature_has_exactly_zero_importance() {
+    let (model, x, y) = regression();
+    let imp = permutation::importance(&model, x.view(), &y, &params(Loss::Rmse), &|_| {}).unwrap();
+    assert_eq!(imp.features[1].mean, 0.0);
+    assert_eq!(imp.features[1].std, 0.0);
+    // A perfect fit: baseline RMSE is (numerically) zero.
+    assert!(imp.baseline < 1e-12);
+}
+
+#[test]
+fn dominant_feature_ranks_first() {
+    let (model, x, y) = regression();
+    let imp = permutation::importance(&model, x.view(), &y, &params(Loss::Rmse), &|_| {}).unwrap();
+    assert!(imp.features[0].mean > imp.features[2].mean);
+    assert!(imp.features[2].mean > imp.features[1].mean);
+}
+
+#[test]
+fn same_seed_same_answer_other_seed_other_answer() {
+    let (model, x, y) = regression();
+    let a = permutation::importance(&model, x.view(), &y, &params(Loss::Rmse), &|_| {}).unwrap();
+    let b = permutation::importance(&model, x.view(), &y, &params(Loss::Rmse), &|_| {}).unwrap();
+    assert_eq!(a, b);
+    let other = PermutationParams {
+        seed: 8,
+        ..params(Loss::Rmse)
+    };
+    let c = permutation::importance(&model, x.view(), &y, &other, &|_| {}).unwrap();
+    assert_ne!(a.features[0].increases, c.features[0].increases);
+}
+
+#[test]
+fn matches_a_brute_force_computation() {
+    // Recompute every repeat by hand: shuffle the column, predict, RMSE, subtract.
+    let (model, x, y) = regression();
+    let p = params(Loss::Rmse);
+    let imp = permutation::importance(&model, x.view(), &y, &p, &|_| {}).unwrap();
+    let Target::Values(values) = &y else {
+        unreachable!()
+    };
+    for j in 0..3 {
+        let mut increases = Vec::new();
+        for r in 0..p.repeats {
+            let order = permutation::permutation(x.nrows(), p.seed, j, r);
+            let moved = permutation::shuffled(x.view(), j, &order);
+            let pred = model.predict(moved.view(), OutputSpace::Raw);
+            let mse = pred
+                .column(0)
+                .iter()
+                .zip(values)
+                .map(|(f, y)| (f - y).powi(2))
+                .sum::<f64>()
+                / x.nrows() as f64;
+            increases.push(mse.sqrt() - imp.baseline);
+        }
+        let mean = increases.iter().sum::<f64>() / increases.len() as f64;
+        let std = (increases.iter().map(|v| (v - mean).powi(2)).sum::<f64>()
+            / increases.len() as f64)
+            .sqrt();
+        assert_abs_diff_eq!(imp.features[j].mean, mean, epsilon = 1e-12);
+        assert_abs_diff_eq!(imp.features[j].std, std, epsilon = 1e-12);
+    }
+}
+
+#[test]
+fn permutations_are_permutations() {
+    let mut order = permutation::permutation(100, 3, 2, 1);
+    assert_ne!(order, (0..100).collect::<Vec<_>>());
+    order.sort_unstable();
+    assert_eq!(order, (0..100).collect::<Vec<_>>());
+}
+
+#[test]
+fn progress_reaches_one() {
+    let (model, x, y) = regression();
+    let last = std::sync::Mutex::new(0.0_f64);
+    permutation::importance(&model, x.view(), &y, &params(Loss::Rmse), &|p| {
+        let mut l = last.lock().unwrap();
+        *l = l.max(p);
+    })
+    .unwrap();
+    assert_eq!(*last.lock().unwrap(), 1.0);
+}
+
+fn binary() -> (LinearModel, Array2<f64>, Target) {
+    let model = LinearModel::logistic(array![[2.0, 0.0]], array![0.0]).unwrap();
+    let x = Array2::from_shape_fn((30, 2), |(i, j)| {
+        if j == 0 {
+            i as f64 / 10.0 - 1.5
+        } else {
+            (i as f64).sin()
+        }
+    });
+    let classes = (0..30).map(|i| usize::from(i >= 15)).collect();
+    (model, x, Target::Classes(classes))
+}
+
+#[test]
+fn log_loss_and_error_rate_by_hand() {
+    let (model, x, y) = binary();
+    let p = model.predict(x.view(), OutputSpace::Probability);
+    let Target::Classes(c) = &y else {
+        unreachable!()
+    };
+    let by_hand: f64 = p
+        .column(0)
+        .iter()
+        .zip(c)
+        .map(|(&p, &k)| if k == 1 { -p.ln() } else { -(1.0 - p).ln() })
+        .sum::<f64>()
+        / 30.0;
+    assert_abs_diff_eq!(
+        Loss::LogLoss.evaluate(&model, x.view(), &y),
+        by_hand,
+        epsilon = 1e-12
+    );
+    // x0 = i/10 − 1.5 > 0 exactly for i ≥ 16; row 15 (x0 = 0, p = 0.5) is called 0: wrong.
+    assert_abs_diff_eq!(Loss::Accuracy.evaluate(&model, x.view(), &y), 1.0 / 30.0);
+}
+
+#[test]
+fn classifier_importance_by_accuracy_and_log_loss() {
+    let (model, x, y) = binary();
+    for loss in [Loss::LogLoss, Loss::Accuracy] {
+        let imp = permutation::importance(&model, x.view(), &y, &params(loss), &|_| {}).unwrap();
+        assert_eq!(imp.features[1].mean, 0.0, "{loss:?}");
+        assert!(imp.features[0].mean > 0.0, "{loss:?}");
+    }
+}
+
+#[test]
+fn losses_must_fit_the_task() {
+    let (model, x, y) = regression();
+    for loss in [Loss::LogLoss, Loss::Accuracy] {
+        assert!(permutation::importance(&model, x.view(), &y, &params(loss), &|_| {}).is_err());
+    }
+    let (logit, xb, classes) = binary();
+    assert!(
+        permutation::importance(&logit, xb.view(), &classes, &params(Loss::Rmse), &|_| {}).is_err()
+    );
+    let three = Target::Classes(vec![2; 30]);
+    assert!(Loss::LogLoss.check(&three, &logit).is_err());
+    let zero = PermutationParams {
+        repeats: 0,
+        ..params(Loss::Rmse)
+    };
+    assert!(permutation::importance(&model, x.view(), &y, &zero, &|_| {}).is_err());
+    let short = Target::Values(vec![0.0; 3]);
+    assert!(
+        permutation::importance(&model, x.view(), &short, &params(Loss::Rmse), &|_| {}).is_err()
+    );
+}
+
+#[test]
+fn linear_partial_dependence_is_analytic() {
+    // PD_j(v) = b + w_j v + Σ_{k≠j} w_k mean(x_k), and every ICE curve has slope w_j.
+    let (model, x, _) = regression();
+    let grid = dependence::grid(x.column(0), 7).unwrap();
+    let ice_rows = [0, 5, 39];
+    let params = DependenceParams {
+        feature: 0,
+        grid: &grid,
+        ice_rows: &ice_rows,
+        space: OutputSpace::Raw,
+    };
+    let pd = dependence::partial_dependence(&model, x.view(), &params, &|_| {}).unwrap();
+    let means: Array1<f64> = x.mean_axis(ndarray::Axis(0)).unwrap();
+    for (g, &v) in grid.iter().enumerate() {
+        let expected = 1.0 + 3.0 * v + 0.0 * means[1] - 0.5 * means[2];
+        assert_abs_diff_eq!(pd.average[0][g], expected, epsilon = 1e-12);
+        for (r, &row) in ice_rows.iter().enumerate() {
+            let ice = 1.0 + 3.0 * v - 0.5 * x[[row, 2]];
+            assert_abs_diff_eq!(pd.ice[0][r][g], ice, epsilon = 1e-12);
+        }
+    }
+}
+
+#[test]
+fn grid_uses_distinct_values_or_quantiles() {
+    let binary = array![0.0, 1.0, 1.0, 0.0, f64::NAN];
+    assert_eq!(dependence::grid(binary.view(), 10).unwrap(), vec![0.0, 1.0]);
+    let ramp = Array1::from_iter((0..101).map(f64::from));
+    let g = dependence::grid(ramp.view(), 10).unwrap();
+    // Quantiles of 0..=100 at 5%..95% are 5..95 in steps of 10.
+    assert_eq!(g.len(), 10);
+    for (i, v) in g.iter().enumerate() {
+        assert_abs_diff_eq!(*v, 5.0 + 10.0 * i as f64, epsilon = 1e-9);
+    }
+    assert!(dependence::grid(ramp.view(), 1).is_err());
+    assert!(dependence::grid(array![f64::NAN].view(), 5).is_err());
+}
+
+#[test]
+fn dependence_refuses_bad_arguments() {
+    let (model, x, _) = regression();
+    let grid = [0.0, 1.0];
+    let base = DependenceParams {
+        feature: 0,
+        grid: &grid,
+        ice_rows: &[],
+        space: OutputSpace::Raw,
+    };
+    let run =
+        |p: DependenceParams<'_>| dependence::partial_dependence(&model, x.view(), &p, &|_| {});
+    assert!(run(DependenceParams { feature: 3, ..base }).is_err());
+    assert!(run(DependenceParams {
+        ice_rows: &[40],
+        ..base
+    })
+    .is_err());
+    assert!(run(DependenceParams {
+        grid: &[f64::INFINITY],
+        ..base
+    })
+    .is_err());
+    assert!(run(DependenceParams {
+        space: OutputSpace::Probability,
+        ..base
+    })
+    .is_err());
+    assert!(run(base).is_ok());
+}

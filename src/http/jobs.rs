@@ -1,0 +1,414 @@
+//! Summaries from data: `GET /models/{name}/global/dependence` (answered at once),
+//! background jobs (`POST /models/{name}/global/jobs`, `GET /jobs/{id}`), and the
+//! `from_data` section that `/models/{name}/global` gains once a job has succeeded.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ErrorBody};
+use super::explain::{output_index, OutputRef, SpaceName};
+use super::extract::{Json, Query};
+use super::AppState;
+use crate::analysis::{
+    AttributionOptions, DataResult, DependenceOptions, DependenceView, Limits, PermutationOptions,
+    Plan,
+};
+use crate::core::explain::sampling::SamplingParams;
+use crate::core::global::loss::Loss;
+use crate::datasets::Dataset;
+use crate::jobs::{JobKind, JobView};
+use crate::registry::{CachedJson, ModelEntry};
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/models/{name}/global/dependence", get(get_dependence))
+        .route("/models/{name}/global/jobs", post(post_job).get(list_jobs))
+        .route("/jobs/{id}", get(get_job))
+}
+
+/// The loss of permutation importance.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LossName {
+    /// Root mean squared error (regressions; their default).
+    Rmse,
+    /// Log-loss (classifiers; their default).
+    LogLoss,
+    /// Error rate, 1 − accuracy (classifiers): the importance is the accuracy drop.
+    Accuracy,
+}
+
+impl From<LossName> for Loss {
+    fn from(l: LossName) -> Self {
+        match l {
+            LossName::Rmse => Loss::Rmse,
+            LossName::LogLoss => Loss::LogLoss,
+            LossName::Accuracy => Loss::Accuracy,
+        }
+    }
+}
+
+/// A data-summary job. Which fields apply depends on `kind`; others are refused.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobRequest {
+    /// `permutation_importance`, `dependence` or `mean_abs_attribution`.
+    pub kind: JobKind,
+    /// A registered data set; required for `permutation_importance`, otherwise the
+    /// model's background is used when absent.
+    #[serde(default)]
+    pub dataset: Option<String>,
+    /// Seeds the shuffles or the sampling explainer (default 0).
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// `permutation_importance`: shuffles per feature (default 5).
+    #[serde(default)]
+    pub repeats: Option<usize>,
+    /// `permutation_importance`: `rmse`, `log_loss` or `accuracy` (default by task).
+    #[serde(default)]
+    pub loss: Option<LossName>,
+    /// `dependence`: the feature, by name.
+    #[serde(default)]
+    pub feature: Option<String>,
+    /// `dependence`: grid points (default 20).
+    #[serde(default)]
+    pub grid: Option<usize>,
+    /// `dependence`: ICE curves (default 10).
+    #[serde(default)]
+    pub ice: Option<usize>,
+    /// `dependence`: `raw` or `probability` (default: probability for classifiers).
+    #[serde(default)]
+    pub output_space: Option<SpaceName>,
+    /// `dependence`, `mean_abs_attribution`: one output by name or index (default all).
+    #[serde(default)]
+    pub output: Option<OutputRef>,
+    /// `mean_abs_attribution`: the explainer (`auto`, `kernel_shap`, `lime`, ...).
+    #[serde(default)]
+    pub method: Option<String>,
+    /// `mean_abs_attribution`, sampling methods: the sample budget per row.
+    #[serde(default)]
+    pub n_samples: Option<usize>,
+    /// `mean_abs_attribution`, sampling methods: background rows (default 100).
+    #[serde(default)]
+    pub max_background: Option<usize>,
+}
+
+impl JobRequest {
+    /// Refuse fields that do not apply to the kind, rather than ignore them.
+    fn check_fields(&self) -> Result<(), ApiError> {
+        let set = [
+            ("seed", self.seed.is_some()),
+            ("repeats", self.repeats.is_some()),
+            ("loss", self.loss.is_some()),
+            ("feature", self.feature.is_some()),
+            ("grid", self.grid.is_some()),
+            ("ice", self.ice.is_some()),
+            ("output_space", self.output_space.is_some()),
+            ("output", self.output.is_some()),
+            ("method", self.method.is_some()),
+            ("n_samples", self.n_samples.is_some()),
+            ("max_background", self.max_background.is_some()),
+        ];
+        let applies: &[&str] = match self.kind {
+            JobKind::PermutationImportance => &["seed", "repeats", "loss"],
+            JobKind::Dependence => &["feature", "grid", "ice", "output_space", "output"],
+            JobKind::MeanAbsAttribution => {
+                &["seed", "method", "n_samples", "max_background", "output"]
+            }
+        };
+        match set.iter().find(|(name, on)| *on && !applies.contains(name)) {
+            Some((name, _)) => Err(ApiError::InvalidRequest(format!(
+                "`{name}` does not apply to {} jobs; they take: {}",
+                serde_json::to_value(self.kind)
+                    .unwrap_or_default()
+                    .as_str()
+                    .unwrap_or(""),
+                applies.join(", ")
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+fn model(state: &AppState, name: &str) -> Result<Arc<ModelEntry>, ApiError> {
+    state
+        .registry
+        .get(name)
+        .ok_or_else(|| ApiError::ModelNotFound(name.to_string()))
+}
+
+fn dataset(
+    state: &AppState,
+    name: &str,
+    id: Option<&str>,
+) -> Result<Option<Arc<Dataset>>, ApiError> {
+    id.map(|id| {
+        state
+            .datasets
+            .get(name, id)
+            .ok_or_else(|| ApiError::DatasetNotFound(name.to_string(), id.to_string()))
+    })
+    .transpose()
+}
+
+/// Default output space of curves: after the link for classifiers, raw otherwise.
+fn space_or_default(entry: &ModelEntry, space: Option<SpaceName>) -> SpaceName {
+    space.unwrap_or(if entry.built.model.as_model().link().has_probability() {
+        SpaceName::Probability
+    } else {
+        SpaceName::Raw
+    })
+}
+
+/// Check a job request into a plan (on the blocking pool: it reads the rows).
+async fn plan(state: &AppState, entry: Arc<ModelEntry>, r: JobRequest) -> Result<Plan, ApiError> {
+    r.check_fields()?;
+    let limits = Limits::of(&state.config);
+    let data = dataset(state, &entry.name, r.dataset.as_deref())?;
+    let output = r
+        .output
+        .as_ref()
+        .map(|o| output_index(&entry, o))
+        .transpose()?;
+    let seed = r.seed.unwrap_or(0);
+    let work: Box<dyn FnOnce() -> crate::core::CoreResult<Plan> + Send> = match r.kind {
+        JobKind::PermutationImportance => {
+            let data = data.ok_or_else(|| {
+                ApiError::InvalidRequest(
+                    "permutation_importance needs `dataset`: a labelled data set registered \
+                     with PUT /models/{name}/datasets/{id}"
+                        .into(),
+                )
+            })?;
+            let options = PermutationOptions {
+                repeats: r.repeats,
+                seed,
+                loss: r.loss.map(Loss::from),
+            };
+            Box::new(move || Plan::permutation(entry, &data, &options, &limits))
+        }
+        JobKind::Dependence => {
+            let feature = r.feature.clone().ok_or_else(|| {
+                ApiError::InvalidRequest("dependence jobs need `feature`, a feature name".into())
+            })?;
+            let options = DependenceOptions {
+                feature,
+                grid: r.grid,
+                ice: r.ice,
+                output,
+                space: space_or_default(&entry, r.output_space).into(),
+            };
+            Box::new(move || Plan::dependence(entry, data.as_deref(), &options, &limits))
+        }
+        JobKind::MeanAbsAttribution => {
+            let options = AttributionOptions {
+                method: r.method.as_deref().unwrap_or("auto").parse()?,
+                sampling: SamplingParams {
+                    seed,
+                    n_samples: r.n_samples,
+                    max_background: r.max_background,
+                    ..SamplingParams::default()
+                },
+                output,
+            };
+            Box::new(move || Plan::attribution(entry, data.as_deref(), &options, &limits))
+        }
+    };
+    Ok(state.run_blocking(work).await??)
+}
+
+/// Start a data-summary job: 202 with the job and its `Location`.
+#[utoipa::path(post, path = "/models/{name}/global/jobs", tag = "global",
+    params(("name" = String, Path, description = "Model name")),
+    request_body = JobRequest,
+    responses(
+        (status = 202, description = "Accepted; poll the job at `Location`", body = JobView,
+            headers(("Location" = String, description = "The job: /jobs/{id}"))),
+        (status = 404, description = "No such model or data set", body = ErrorBody),
+        (status = 422, description = "Unknown feature or method, budget above the configured maximum, a field that does not apply, a data set that no longer fits", body = ErrorBody),
+        (status = 503, description = "Too many jobs queued or running", body = ErrorBody)))]
+pub async fn post_job(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Json(request): Json<JobRequest>,
+) -> Result<Response, ApiError> {
+    let entry = model(&state, &name)?;
+    let kind = request.kind;
+    let data = request.dataset.clone();
+    let plan = plan(&state, Arc::clone(&entry), request).await?;
+    let job = state
+        .jobs
+        .submit(kind, &entry, data, move |progress| plan.run(progress))
+        .map_err(|e| {
+            tracing::warn!(error = %e, "job refused");
+            ApiError::Overloaded
+        })?;
+    let location = HeaderValue::from_str(&format!("/jobs/{}", job.id))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        axum::Json(job.view(false)),
+    )
+        .into_response())
+}
+
+/// A model's jobs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobList {
+    /// Jobs still kept, newest first, without their results.
+    pub jobs: Vec<JobView>,
+}
+
+/// List a model's jobs (without results).
+#[utoipa::path(get, path = "/models/{name}/global/jobs", tag = "global",
+    params(("name" = String, Path, description = "Model name")),
+    responses(
+        (status = 200, description = "Jobs", body = JobList),
+        (status = 404, description = "No such model", body = ErrorBody)))]
+pub async fn list_jobs(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<axum::Json<JobList>, ApiError> {
+    model(&state, &name)?;
+    let jobs = state
+        .jobs
+        .list(&name)
+        .iter()
+        .map(|j| j.view(false))
+        .collect();
+    Ok(axum::Json(JobList { jobs }))
+}
+
+/// One job: state, progress, and its result once succeeded or error once failed.
+#[utoipa::path(get, path = "/jobs/{id}", tag = "global",
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The job", body = JobView),
+        (status = 404, description = "No such job", body = ErrorBody)))]
+pub async fn get_job(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<axum::Json<JobView>, ApiError> {
+    let job = state.jobs.get(&id).ok_or(ApiError::JobNotFound(id))?;
+    Ok(axum::Json(job.view(true)))
+}
+
+/// Query of a partial-dependence request.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DependenceQuery {
+    /// The feature, by name.
+    pub feature: String,
+    /// A registered data set (default: the model's background).
+    #[serde(default)]
+    pub dataset: Option<String>,
+    /// Grid points (default 20, at most `--global-max-grid`).
+    #[serde(default)]
+    pub grid: Option<usize>,
+    /// ICE curves (default 10, at most `--global-max-ice`; 0 for none).
+    #[serde(default)]
+    pub ice: Option<usize>,
+    /// One output by name or index (default: every output).
+    #[serde(default)]
+    pub output: Option<String>,
+    /// `raw` or `probability` (default: probability for classifiers, raw otherwise).
+    #[serde(default)]
+    pub output_space: Option<SpaceName>,
+}
+
+/// Partial dependence and ICE curves of one feature, computed now.
+#[utoipa::path(get, path = "/models/{name}/global/dependence", tag = "global",
+    params(("name" = String, Path, description = "Model name"), DependenceQuery),
+    responses(
+        (status = 200, description = "Grid, partial dependence and ICE curves per output", body = DependenceView),
+        (status = 404, description = "No such model or data set", body = ErrorBody),
+        (status = 422, description = "Unknown feature or output, grid or ice above the configured maximum, no background and no data set", body = ErrorBody)))]
+pub async fn get_dependence(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<DependenceQuery>,
+) -> Result<axum::Json<DependenceView>, ApiError> {
+    let (_, view) = dependence(&state, &name, q).await?;
+    Ok(axum::Json(view))
+}
+
+/// Partial dependence as `GET /models/{name}/global/dependence` answers it, with
+/// the model entry it was computed on (for pictures that need its kind).
+///
+/// # Errors
+/// As the route: an unknown model or data set, an unknown feature or output, a
+/// budget above its maximum, no background and no data set.
+pub async fn dependence(
+    state: &AppState,
+    name: &str,
+    q: DependenceQuery,
+) -> Result<(Arc<ModelEntry>, DependenceView), ApiError> {
+    let entry = model(state, name)?;
+    let output = q.output.map(|o| match o.parse::<usize>() {
+        Ok(k) => OutputRef::Index(k),
+        Err(_) => OutputRef::Name(o),
+    });
+    let request = JobRequest {
+        kind: JobKind::Dependence,
+        dataset: q.dataset,
+        feature: Some(q.feature),
+        grid: q.grid,
+        ice: q.ice,
+        output,
+        output_space: q.output_space,
+        seed: None,
+        repeats: None,
+        loss: None,
+        method: None,
+        n_samples: None,
+        max_background: None,
+    };
+    let plan = plan(state, Arc::clone(&entry), request).await?;
+    match state.run_blocking(move || plan.run(&|_| {})).await?? {
+        DataResult::Dependence(view) => Ok((entry, view)),
+        DataResult::PermutationImportance(_) | DataResult::MeanAbsAttribution(_) => Err(
+            ApiError::Internal("a dependence plan gave another result".into()),
+        ),
+    }
+}
+
+/// The body and tag of `/models/{name}/global`: the cached summary as it is, or,
+/// once a job has succeeded on this version, with a `from_data` section holding
+/// the last result of each kind and its age. The tag then derives from the
+/// summary's and the jobs' ids, not the bytes (`age_seconds` changes every second),
+/// so it is weak: `W/"…"`; it changes exactly when a new result lands.
+pub fn global_body<'a>(
+    state: &AppState,
+    entry: &ModelEntry,
+    json: &'a CachedJson,
+) -> (Cow<'a, [u8]>, Cow<'a, str>) {
+    let latest = state.jobs.latest(entry);
+    if latest.is_empty() {
+        return (Cow::Borrowed(&json.body), Cow::Borrowed(&json.etag));
+    }
+    let section = crate::jobs::from_data(&latest, chrono::Utc::now());
+    let Ok(section) = serde_json::to_vec(&section) else {
+        return (Cow::Borrowed(&json.body), Cow::Borrowed(&json.etag));
+    };
+    let mut body = json.body.clone();
+    if body.last() == Some(&b'}') {
+        body.pop();
+        body.extend_from_slice(b",\"from_data\":");
+        body.extend_from_slice(&section);
+        body.push(b'}');
+    }
+    let ids: Vec<&str> = latest.iter().map(|j| j.id.as_str()).collect();
+    let tag = super::global::etag_of(format!("{}|{}", json.etag, ids.join(",")).as_bytes());
+    (Cow::Owned(body), Cow::Owned(format!("W/{tag}")))
+}
