@@ -49,26 +49,25 @@ pub fn explain(
     per_row(x.nrows(), |i| {
         let k = outputs[i];
         let game = setup.game(model, x.row(i), k, options);
-        let phi = shapley_values(&game, setup.base[k], setup.predictions[[i, k]])?;
+        let phi = shapley_values(&game)?;
         let mut e = Explanation::new(k, setup.predictions[[i, k]], setup.base[k], phi);
         e.quality.samples = Some(1 << players);
         Ok(e)
     })
 }
 
-/// Exact Shapley values of `game`, given `v(∅)` and `v(N)`.
-fn shapley_values(game: &Game, empty: f64, full: f64) -> CoreResult<Vec<f64>> {
+/// Exact Shapley values of `game`.
+fn shapley_values(game: &Game) -> CoreResult<Vec<f64>> {
     let p = game.groups.len();
     let count = 1usize << p;
-    // Coalition number `c` holds player g when bit g of c is set.
-    let mut masks = Vec::with_capacity(count.saturating_sub(2) * p);
-    for c in 1..count - 1 {
+    // Coalition number `c` holds player g when bit g of c is set. Every value,
+    // ∅ and N included, comes from one evaluation of the game, so a player the
+    // model ignores gets exactly 0.
+    let mut masks = Vec::with_capacity(count * p);
+    for c in 0..count {
         masks.extend((0..p).map(|g| c >> g & 1 == 1));
     }
-    let mut v = Vec::with_capacity(count);
-    v.push(empty);
-    v.extend(game.values(&masks)?);
-    v.push(full);
+    let v = game.independent_values(&masks)?;
     // weight[s] = s! (p − s − 1)! / p!, computed as 1 / (p · C(p − 1, s)).
     let weight: Vec<f64> = (0..p)
         .map(|s| 1.0 / (p as f64 * binomial(p - 1, s)))

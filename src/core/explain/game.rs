@@ -1,8 +1,14 @@
 //! The coalition game every Shapley estimator and quality metric plays: `v(S)` for
 //! many coalitions of one row, batched through [`Model::predict`]. The value function
 //! is described in [`super::sampling`].
+//!
+//! A coalition `S` stands for `n` masked rows `(x_S, b_{N∖S})`, one per background
+//! row `b`. For any model they are written into a reused buffer and sent to
+//! [`Model::predict`] in batches of at most [`MAX_BATCH_VALUES`] values; a model
+//! with an affine first step ([`crate::core::models::AffineInput`]) takes the
+//! cheaper, equivalent route of [`super::incremental`].
 
-use ndarray::{ArrayView1, ArrayView2};
+use ndarray::{Array2, ArrayView1, ArrayView2};
 
 use super::sampling::{Deadline, FeatureGroups, MAX_BATCH_VALUES};
 use crate::core::models::{Model, OutputSpace};
@@ -30,6 +36,36 @@ impl Game<'_> {
     /// `v(S)` for each coalition in `masks`, read as consecutive runs of one bool per
     /// player (`true`: the player takes the row's value).
     pub(crate) fn values(&self, masks: &[bool]) -> CoreResult<Vec<f64>> {
+        match self.model.affine_input() {
+            Some(affine) => super::incremental::values(self, affine, masks, true),
+            None => self.values_generic(masks),
+        }
+    }
+
+    /// [`Game::values`] with each coalition's value a function of its own players
+    /// alone, bit for bit (the incremental route may otherwise build on the
+    /// previous coalition, which changes the rounding): then a player that the
+    /// model ignores changes no value at all, as the dummy axiom needs exactly.
+    pub(crate) fn independent_values(&self, masks: &[bool]) -> CoreResult<Vec<f64>> {
+        match self.model.affine_input() {
+            Some(affine) => super::incremental::values(self, affine, masks, false),
+            None => self.values_generic(masks),
+        }
+    }
+
+    /// The mean of the explained output over each run of `n_bg` rows of `out`.
+    pub(super) fn averages(&self, out: Array2<f64>, n_bg: usize, values: &mut Vec<f64>) {
+        let column = out.column(self.output);
+        values.extend(
+            column
+                .exact_chunks(n_bg)
+                .into_iter()
+                .map(|c| c.sum() / n_bg as f64),
+        );
+    }
+
+    /// `values` for any model: masked rows through [`Model::predict_raw`].
+    fn values_generic(&self, masks: &[bool]) -> CoreResult<Vec<f64>> {
         let players = self.groups.len().max(1);
         let n_bg = self.background.nrows();
         let width = self.x.len();
@@ -63,14 +99,7 @@ impl Game<'_> {
             }
             let batch = ArrayView2::from_shape((coalitions * n_bg, width), &*batch)
                 .expect("the buffer holds whole rows");
-            let out = self.model.predict(batch, self.space);
-            let column = out.column(self.output);
-            values.extend(
-                column
-                    .exact_chunks(n_bg)
-                    .into_iter()
-                    .map(|c| c.sum() / n_bg as f64),
-            );
+            self.averages(self.model.predict(batch, self.space), n_bg, &mut values);
         }
         Ok(values)
     }
@@ -79,6 +108,7 @@ impl Game<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::explain::tests_support::Opaque;
     use crate::core::models::LinearModel;
     use ndarray::array;
 
@@ -103,5 +133,17 @@ mod tests {
             .values(&[true, false, false, true, true, true, false, false])
             .unwrap();
         assert_eq!(v, vec![21.0, 11.0, 11.0, 21.0]);
+        // The generic path gives the same numbers.
+        let opaque = Opaque(&model);
+        let generic = Game {
+            model: &opaque,
+            ..game
+        };
+        assert_eq!(
+            generic
+                .values(&[true, false, false, true, true, true, false, false])
+                .unwrap(),
+            v
+        );
     }
 }

@@ -245,25 +245,30 @@ fn largest(phi: &[f64], k: usize) -> Vec<usize> {
     order
 }
 
-/// Standard errors from the pair-clustered sandwich covariance (module doc).
+/// Standard errors from the pair-clustered sandwich covariance (module doc):
+/// `Cov = A⁻¹ (Gᵀ G) A⁻¹ · c/(c − 1)` with one row `g_c` of `G` per pair, and the
+/// eliminated player's variance `1ᵀ Cov 1`.
 fn sandwich(chol: &Cholesky, xs: &Array2<f64>, residuals: &Array1<f64>) -> Vec<f64> {
-    let p = xs.ncols() + 1;
     let clusters = xs.nrows() / 2;
-    let mut var = vec![0.0; p];
-    for c in 0..clusters {
-        let g = &xs.row(2 * c) * residuals[2 * c] + &xs.row(2 * c + 1) * residuals[2 * c + 1];
-        let u = chol.solve(g.view());
-        for (v, ui) in var.iter_mut().zip(u.iter()) {
-            *v += ui * ui;
-        }
-        var[p - 1] += u.sum().powi(2);
+    let mut g = Array2::<f64>::zeros((clusters, xs.ncols()));
+    for (c, mut row) in g.rows_mut().into_iter().enumerate() {
+        row.assign(
+            &(&xs.row(2 * c) * residuals[2 * c] + &xs.row(2 * c + 1) * residuals[2 * c + 1]),
+        );
     }
+    let inv = chol.inverse();
+    let cov = inv.dot(&g.t().dot(&g)).dot(&inv);
     let correction = if clusters > 1 {
         clusters as f64 / (clusters - 1) as f64
     } else {
         1.0
     };
-    var.into_iter().map(|v| (v * correction).sqrt()).collect()
+    cov.diag()
+        .iter()
+        .copied()
+        .chain(std::iter::once(cov.sum()))
+        .map(|v| (v.max(0.0) * correction).sqrt())
+        .collect()
 }
 
 #[cfg(test)]

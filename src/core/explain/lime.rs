@@ -12,7 +12,8 @@
 //!    with that bin's mean and standard deviation truncated to its bounds (where a
 //!    bin's bounds coincide lime returns the bound's z-score, a quirk; explaind
 //!    returns the bound itself). The surrogate sees only `z_j = 1` when the bin is
-//!    the row's own, else 0.
+//!    the row's own, else 0. Draws go sample by sample, feature by feature, from
+//!    the row's generator; normals by the ziggurat method.
 //! 3. **Weigh.** The distance to the row is the Euclidean distance in `z`, i.e.
 //!    √(number of features in another bin), and the weight is
 //!    `√exp(−d² / w²)` with kernel width `w = 0.75 √F`.
@@ -50,12 +51,18 @@
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rand::Rng;
 
+#[path = "lime_bins.rs"]
+mod bins;
+
 use super::linalg::Cholesky;
 use super::sampling::{check_inputs, per_row, row_rng, Deadline, SamplingOptions};
 use super::Explanation;
 use crate::core::models::Model;
 use crate::core::stats::Reference;
 use crate::core::{CoreError, CoreResult};
+#[cfg(test)]
+use bins::percentile;
+use bins::{Bins, Sampler};
 
 /// lime's default number of samples.
 pub const DEFAULT_SAMPLES: usize = 5000;
@@ -90,6 +97,7 @@ pub fn explain(
         .axis_iter(Axis(1))
         .map(Bins::quartiles)
         .collect();
+    let samplers: Vec<Sampler> = bins.iter().map(Bins::sampler).collect();
     let predictions = model.predict(x, options.output_space());
     let f = x.ncols();
     let groups = options.groups();
@@ -99,23 +107,29 @@ pub fn explain(
         let row = x.row(i);
         let k = outputs[i];
         let mut rng = row_rng(options.seed(), i);
+        let own: Vec<usize> = bins.iter().zip(row).map(|(b, &v)| b.bin_of(v)).collect();
         let mut samples = Array2::<f64>::zeros((n, f));
         let mut z = Array2::<f64>::ones((n, players));
         samples.row_mut(0).assign(&row);
         if groups.is_singletons() {
-            for (j, b) in bins.iter().enumerate() {
-                let own = b.bin_of(row[j]);
-                for s in 1..n {
+            // Sample by sample, feature by feature: each sample's row is written in
+            // order.
+            let rows = samples.rows_mut().into_iter().zip(z.rows_mut()).skip(1);
+            for (mut sample, mut flags) in rows {
+                for (((b, &own), value), flag) in
+                    samplers.iter().zip(&own).zip(&mut sample).zip(&mut flags)
+                {
                     let bin = b.draw_bin(&mut rng);
-                    samples[[s, j]] = b.draw_value(bin, &mut rng);
+                    *value = b.draw_value(bin, &mut rng);
                     if bin != own {
-                        z[[s, j]] = 0.0;
+                        *flag = 0.0;
                     }
                 }
             }
         } else {
             let sample = GroupSample {
                 bins: &bins,
+                samplers: &samplers,
                 reference,
                 row,
             };
@@ -156,6 +170,8 @@ pub fn explain(
 struct GroupSample<'a> {
     /// Every feature's bins.
     bins: &'a [Bins],
+    /// The same, as the sampling loop reads them.
+    samplers: &'a [Sampler],
     /// The reference rows a group's bins are drawn from.
     reference: &'a Reference,
     /// The row explained.
@@ -172,10 +188,9 @@ impl GroupSample<'_> {
         rng: &mut impl Rng,
     ) -> bool {
         if let [j] = members {
-            let b = &self.bins[*j];
-            let bin = b.draw_bin(rng);
-            sample[*j] = b.draw_value(bin, rng);
-            return bin == b.bin_of(self.row[*j]);
+            let bin = self.samplers[*j].draw_bin(rng);
+            sample[*j] = self.samplers[*j].draw_value(bin, rng);
+            return bin == self.bins[*j].bin_of(self.row[*j]);
         }
         let keep = members
             .iter()
@@ -189,122 +204,11 @@ impl GroupSample<'_> {
             let b = &self.bins[j];
             let mine = b.bin_of(self.row[j]);
             let bin = from.map_or(mine, |r| b.bin_of(self.reference.data[[r, j]]));
-            sample[j] = b.draw_value(bin, rng);
+            sample[j] = self.samplers[j].draw_value(bin, rng);
             own &= bin == mine;
         }
         own
     }
-}
-
-/// One feature's quartile bins and what lime keeps of each.
-struct Bins {
-    /// Distinct quartile boundaries, ascending.
-    boundaries: Vec<f64>,
-    /// Per bin: mean of the reference values in it.
-    means: Vec<f64>,
-    /// Per bin: their standard deviation plus 1e-11.
-    stds: Vec<f64>,
-    /// Per bin: lower bound (previous boundary or the column minimum).
-    lows: Vec<f64>,
-    /// Per bin: upper bound (next boundary or the column maximum).
-    highs: Vec<f64>,
-    /// Per bin: cumulative share of reference rows, for drawing a bin.
-    cumulative: Vec<f64>,
-}
-
-impl Bins {
-    /// Quartile bins of one reference column.
-    fn quartiles(column: ArrayView1<f64>) -> Self {
-        let mut sorted: Vec<f64> = column.to_vec();
-        sorted.sort_by(f64::total_cmp);
-        let mut boundaries: Vec<f64> = [25.0, 50.0, 75.0]
-            .iter()
-            .map(|&q| percentile(&sorted, q))
-            .collect();
-        boundaries.dedup();
-        let n_bins = boundaries.len() + 1;
-        let mut members = vec![Vec::new(); n_bins];
-        let mut bins = Bins {
-            boundaries,
-            means: vec![0.0; n_bins],
-            stds: vec![1e-11; n_bins],
-            lows: Vec::with_capacity(n_bins),
-            highs: Vec::with_capacity(n_bins),
-            cumulative: Vec::with_capacity(n_bins),
-        };
-        for &v in &sorted {
-            members[bins.bin_of(v)].push(v);
-        }
-        for (b, m) in members.iter().enumerate() {
-            if !m.is_empty() {
-                let mean = m.iter().sum::<f64>() / m.len() as f64;
-                let var = m.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / m.len() as f64;
-                bins.means[b] = mean;
-                bins.stds[b] = var.sqrt() + 1e-11;
-            }
-        }
-        let (first, last) = (sorted[0], sorted[sorted.len() - 1]);
-        bins.lows.push(first);
-        bins.lows.extend(bins.boundaries.iter().copied());
-        bins.highs.extend(bins.boundaries.iter().copied());
-        bins.highs.push(last);
-        let mut acc = 0.0;
-        for m in &members {
-            acc += m.len() as f64 / sorted.len() as f64;
-            bins.cumulative.push(acc);
-        }
-        bins
-    }
-
-    /// The bin of `v`: how many boundaries lie strictly below it.
-    fn bin_of(&self, v: f64) -> usize {
-        self.boundaries.iter().take_while(|&&b| b < v).count()
-    }
-
-    /// The reference's share of rows in bin `b`.
-    fn share(&self, b: usize) -> f64 {
-        self.cumulative[b] - if b == 0 { 0.0 } else { self.cumulative[b - 1] }
-    }
-
-    /// A bin drawn with the reference's bin frequencies.
-    fn draw_bin(&self, rng: &mut impl Rng) -> usize {
-        let u = rng.random::<f64>() * self.cumulative.last().copied().unwrap_or(1.0);
-        self.cumulative
-            .iter()
-            .position(|&c| u < c)
-            .unwrap_or(self.cumulative.len() - 1)
-    }
-
-    /// A value from the bin's normal truncated to its bounds (by rejection, falling
-    /// back to a uniform draw on the bounds after 64 misses).
-    fn draw_value(&self, bin: usize, rng: &mut impl Rng) -> f64 {
-        let (low, high) = (self.lows[bin], self.highs[bin]);
-        if low >= high {
-            return low;
-        }
-        for _ in 0..64 {
-            let v = self.means[bin] + self.stds[bin] * standard_normal(rng);
-            if (low..=high).contains(&v) {
-                return v;
-            }
-        }
-        low + (high - low) * rng.random::<f64>()
-    }
-}
-
-/// numpy's default (linear interpolation) percentile `q` of sorted values.
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    let pos = q / 100.0 * (sorted.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = (lo + 1).min(sorted.len() - 1);
-    sorted[lo] + (pos - lo as f64) * (sorted[hi] - sorted[lo])
-}
-
-/// A standard normal draw (Box–Muller).
-fn standard_normal(rng: &mut impl Rng) -> f64 {
-    let u1 = 1.0 - rng.random::<f64>();
-    let u2 = rng.random::<f64>();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 /// A fitted weighted ridge surrogate.
@@ -354,12 +258,7 @@ fn weighted_ridge(
     let scaled = &zc * &(&residuals * &w).insert_axis(Axis(1));
     let meat = scaled.t().dot(&scaled);
     let f = h.nrows();
-    let mut h_inv = Array2::<f64>::zeros((f, f));
-    for j in 0..f {
-        let mut unit = Array1::<f64>::zeros(f);
-        unit[j] = 1.0;
-        h_inv.column_mut(j).assign(&chol.solve(unit.view()));
-    }
+    let h_inv = chol.inverse();
     let left = h_inv.dot(&meat);
     let standard_errors = (0..f)
         .map(|j| left.row(j).dot(&h_inv.column(j)).max(0.0).sqrt())

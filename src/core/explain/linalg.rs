@@ -58,6 +58,19 @@ impl Cholesky {
         }
         y
     }
+
+    /// `A⁻¹`, column by column.
+    pub(crate) fn inverse(&self) -> Array2<f64> {
+        let n = self.l.nrows();
+        let mut inv = Array2::<f64>::zeros((n, n));
+        let mut unit = Array1::<f64>::zeros(n);
+        for j in 0..n {
+            unit[j] = 1.0;
+            inv.column_mut(j).assign(&self.solve(unit.view()));
+            unit[j] = 0.0;
+        }
+        inv
+    }
 }
 
 #[cfg(test)]
@@ -74,5 +87,10 @@ mod tests {
         assert_abs_diff_eq!(x[0], 1.0, epsilon = 1e-12);
         assert_abs_diff_eq!(x[1], -2.0, epsilon = 1e-12);
         assert!(Cholesky::new(&array![[1.0, 1.0], [1.0, 1.0]]).is_none());
+        // A⁻¹ = [[3, −2], [−2, 4]] / 8.
+        let inv = c.inverse();
+        for (got, want) in inv.iter().zip([3.0, -2.0, -2.0, 4.0]) {
+            assert_abs_diff_eq!(*got, want / 8.0, epsilon = 1e-12);
+        }
     }
 }

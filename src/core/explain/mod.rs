@@ -7,13 +7,15 @@
 //! and [`gradients`], and [`text_attribution`] for text models. Model-agnostic, through [`crate::core::models::Model`]
 //! and the reference data only: [`exact_shapley`], [`kernel_shap`],
 //! [`permutation_shap`], [`lime`], sharing the options of [`sampling`], the players
-//! of [`groups`] and one coalition game (`game.rs`). [`quality`] scores any
+//! of [`groups`] and one coalition game (`game.rs`, with the incremental evaluation
+//! of `incremental.rs` for models with an affine first step). [`quality`] scores any
 //! explanation.
 
 pub mod exact_shapley;
 mod game;
 pub mod gradients;
 pub mod groups;
+mod incremental;
 pub mod integrated_gradients;
 pub mod kernel_shap;
 pub mod lime;

@@ -53,3 +53,22 @@ impl Model for Mixed {
         out.insert_axis(Axis(1))
     }
 }
+
+/// A model seen only through [`Model::predict_raw`]: the explainers take their
+/// generic path even when the model has an affine first step.
+pub(crate) struct Opaque<'a>(pub &'a dyn Model);
+
+impl Model for Opaque<'_> {
+    fn n_features(&self) -> usize {
+        self.0.n_features()
+    }
+    fn n_outputs(&self) -> usize {
+        self.0.n_outputs()
+    }
+    fn link(&self) -> Link {
+        self.0.link()
+    }
+    fn predict_raw(&self, x: ArrayView2<f64>) -> Array2<f64> {
+        self.0.predict_raw(x)
+    }
+}

@@ -5,7 +5,7 @@
 
 use ndarray::{Array1, Array2, ArrayView2};
 
-use super::{Link, Model};
+use super::{AffineInput, Link, Model};
 use crate::core::{CoreError, CoreResult};
 
 /// A fitted linear or logistic model.
@@ -117,6 +117,22 @@ impl Model for LinearModel {
             column += b;
         }
         out
+    }
+
+    fn affine_input(&self) -> Option<&dyn AffineInput> {
+        Some(self)
+    }
+}
+
+/// The whole model is the map: `W` is the transposed coefficients, the head the
+/// identity.
+impl AffineInput for LinearModel {
+    fn input_affine(&self) -> (Array2<f64>, Array1<f64>) {
+        (self.coefficients.t().to_owned(), self.intercept.clone())
+    }
+
+    fn predict_raw_from_affine(&self, z: ArrayView2<f64>) -> Array2<f64> {
+        z.to_owned()
     }
 }
 

@@ -27,9 +27,9 @@ mod params;
 pub(crate) mod tests;
 pub mod weights;
 
-use ndarray::{Array1, Array2, ArrayView2};
+use ndarray::{Array1, Array2, ArrayView2, Axis};
 
-use super::{sigmoid, Link, Model};
+use super::{sigmoid, AffineInput, Link, Model};
 pub use params::{LayerParams, MlpParams, ScalerParams};
 
 /// An activation function, applied after a layer's affine map.
@@ -117,14 +117,23 @@ impl Activation {
 
     /// Apply to a batch of pre-activations (rows × units).
     fn apply(self, z: &Array2<f64>) -> Array2<f64> {
+        let mut out = z.clone();
+        self.apply_inplace(&mut out);
+        out
+    }
+
+    /// Apply to a batch of pre-activations in place; the same numbers as
+    /// [`Activation::value`], one closure per kind so each loop is branch-free.
+    fn apply_inplace(self, z: &mut Array2<f64>) {
         match self {
-            Activation::Softmax => {
-                let mut out = z.clone();
-                Link::Softmax.apply(&mut out);
-                out
+            Activation::Softmax => Link::Softmax.apply(z),
+            Activation::Relu => z.mapv_inplace(|v| v.max(0.0)),
+            Activation::LeakyRelu { slope } => {
+                z.mapv_inplace(|v| if v > 0.0 { v } else { slope * v })
             }
-            // Every other activation is elementwise, so `value` is always `Some`.
-            other => z.mapv(|v| other.value(v).unwrap_or(v)),
+            Activation::Sigmoid => z.mapv_inplace(sigmoid),
+            Activation::Tanh => z.mapv_inplace(f64::tanh),
+            Activation::Identity => {}
         }
     }
 }
@@ -238,6 +247,21 @@ impl Mlp {
         }
     }
 
+    /// The rest of a forward pass from the first layer's pre-activations `z`: its
+    /// activation, the other layers, and the head as the link expects it.
+    fn forward_from_first(&self, mut z: Array2<f64>) -> Array2<f64> {
+        let last = self.layers.len() - 1;
+        for (l, layer) in self.layers.iter().enumerate() {
+            if l > 0 {
+                z = layer.affine(z.view());
+            }
+            if l < last || !self.head_in_link() {
+                layer.activation.apply_inplace(&mut z);
+            }
+        }
+        z
+    }
+
     /// Run a batch (rows × n_features) through every layer and keep each layer's
     /// pre- and post-activations, input layer first. Callers check the width.
     pub fn forward_trace(&self, x: ArrayView2<f64>) -> Vec<LayerValues> {
@@ -267,16 +291,34 @@ impl Model for Mlp {
     }
 
     fn predict_raw(&self, x: ArrayView2<f64>) -> Array2<f64> {
-        let mut a = self.standardize(x);
-        let last = self.layers.len() - 1;
-        for (l, layer) in self.layers.iter().enumerate() {
-            let z = layer.affine(a.view());
-            a = if l == last && self.head_in_link() {
-                z
-            } else {
-                layer.activation.apply(&z)
-            };
+        let z = match &self.scaler {
+            Some(_) => self.layers[0].affine(self.standardize(x).view()),
+            None => self.layers[0].affine(x),
+        };
+        self.forward_from_first(z)
+    }
+
+    fn affine_input(&self) -> Option<&dyn AffineInput> {
+        Some(self)
+    }
+}
+
+/// The first layer is the map, with the scaler folded in:
+/// `W'[j, u] = W[j, u] / scale_j` and `b'_u = b_u − Σ_j mean_j W'[j, u]`.
+impl AffineInput for Mlp {
+    fn input_affine(&self) -> (Array2<f64>, Array1<f64>) {
+        let first = &self.layers[0];
+        match &self.scaler {
+            None => (first.weights.clone(), first.bias.clone()),
+            Some(s) => {
+                let w = &first.weights / &s.scale.view().insert_axis(Axis(1));
+                let b = &first.bias - &s.mean.dot(&w);
+                (w, b)
+            }
         }
-        a
+    }
+
+    fn predict_raw_from_affine(&self, z: ArrayView2<f64>) -> Array2<f64> {
+        self.forward_from_first(z.to_owned())
     }
 }

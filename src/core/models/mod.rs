@@ -10,7 +10,7 @@ pub mod mlp;
 pub mod text;
 pub mod trees;
 
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView2, Axis};
 
 use crate::core::{CoreError, CoreResult};
 pub use linear::LinearModel;
@@ -96,6 +96,28 @@ pub trait Model: Send + Sync {
         }
         out
     }
+
+    /// The model's first step as an affine map, when it has one (see
+    /// [`AffineInput`]); `None`, the default, for models that must see every row.
+    fn affine_input(&self) -> Option<&dyn AffineInput> {
+        None
+    }
+}
+
+/// A model whose raw outputs depend on the inputs only through one affine map:
+/// `raw(x) = head(x·W + b)`. Linear and logistic models are this with the identity
+/// as head; an MLP with its first layer as the map (the scaler folded in) and the
+/// rest of the network as head.
+///
+/// The coalition game of the model-agnostic explainers uses it to build the
+/// affine part of masked rows incrementally instead of multiplying every masked
+/// row by `W`; the answers are the same up to rounding.
+pub trait AffineInput: Sync {
+    /// `W`, shape (n_features, units), and `b` (units): `z = x·W + b`.
+    fn input_affine(&self) -> (Array2<f64>, Array1<f64>);
+    /// Raw outputs (rows, n_outputs) from the values of the map, `z` (rows, units):
+    /// `predict_raw(x) == predict_raw_from_affine(x·W + b)` up to rounding.
+    fn predict_raw_from_affine(&self, z: ArrayView2<f64>) -> Array2<f64>;
 }
 
 /// A model whose outputs can be differentiated with respect to its inputs, for the

@@ -1,0 +1,159 @@
+//! LIME's discretiser and perturbation draws: each feature's quartile bins
+//! (module doc of [`super`], steps 1 and 2) and the fixed-size samplers the
+//! sampling loop reads.
+
+use ndarray::ArrayView1;
+use rand::Rng;
+use rand_distr::StandardNormal;
+
+/// One feature's quartile bins and what lime keeps of each.
+pub(super) struct Bins {
+    /// Distinct quartile boundaries, ascending.
+    boundaries: Vec<f64>,
+    /// Per bin: mean of the reference values in it.
+    means: Vec<f64>,
+    /// Per bin: their standard deviation plus 1e-11.
+    stds: Vec<f64>,
+    /// Per bin: lower bound (previous boundary or the column minimum).
+    lows: Vec<f64>,
+    /// Per bin: upper bound (next boundary or the column maximum).
+    highs: Vec<f64>,
+    /// Per bin: cumulative share of reference rows, for drawing a bin.
+    cumulative: Vec<f64>,
+}
+
+impl Bins {
+    /// Quartile bins of one reference column.
+    pub(super) fn quartiles(column: ArrayView1<f64>) -> Self {
+        let mut sorted: Vec<f64> = column.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let mut boundaries: Vec<f64> = [25.0, 50.0, 75.0]
+            .iter()
+            .map(|&q| percentile(&sorted, q))
+            .collect();
+        boundaries.dedup();
+        let n_bins = boundaries.len() + 1;
+        let mut members = vec![Vec::new(); n_bins];
+        let mut bins = Bins {
+            boundaries,
+            means: vec![0.0; n_bins],
+            stds: vec![1e-11; n_bins],
+            lows: Vec::with_capacity(n_bins),
+            highs: Vec::with_capacity(n_bins),
+            cumulative: Vec::with_capacity(n_bins),
+        };
+        for &v in &sorted {
+            members[bins.bin_of(v)].push(v);
+        }
+        for (b, m) in members.iter().enumerate() {
+            if !m.is_empty() {
+                let mean = m.iter().sum::<f64>() / m.len() as f64;
+                let var = m.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / m.len() as f64;
+                bins.means[b] = mean;
+                bins.stds[b] = var.sqrt() + 1e-11;
+            }
+        }
+        let (first, last) = (sorted[0], sorted[sorted.len() - 1]);
+        bins.lows.push(first);
+        bins.lows.extend(bins.boundaries.iter().copied());
+        bins.highs.extend(bins.boundaries.iter().copied());
+        bins.highs.push(last);
+        let mut acc = 0.0;
+        for m in &members {
+            acc += m.len() as f64 / sorted.len() as f64;
+            bins.cumulative.push(acc);
+        }
+        bins
+    }
+
+    /// The bin of `v`: how many boundaries lie strictly below it.
+    pub(super) fn bin_of(&self, v: f64) -> usize {
+        self.boundaries.iter().take_while(|&&b| b < v).count()
+    }
+
+    /// The reference's share of rows in bin `b`.
+    pub(super) fn share(&self, b: usize) -> f64 {
+        self.cumulative[b] - if b == 0 { 0.0 } else { self.cumulative[b - 1] }
+    }
+
+    /// The feature as the sampling loop reads it.
+    pub(super) fn sampler(&self) -> Sampler {
+        let n = self.cumulative.len();
+        let pad = |v: &[f64], fill: f64| -> [f64; MAX_BINS] {
+            std::array::from_fn(|b| v.get(b).copied().unwrap_or(fill))
+        };
+        Sampler {
+            thresholds: std::array::from_fn(|b| {
+                if b + 1 < n {
+                    self.cumulative[b]
+                } else {
+                    f64::INFINITY
+                }
+            }),
+            total: self.cumulative.last().copied().unwrap_or(1.0),
+            means: pad(&self.means, 0.0),
+            stds: pad(&self.stds, 0.0),
+            lows: pad(&self.lows, 0.0),
+            highs: pad(&self.highs, 0.0),
+        }
+    }
+}
+
+/// At most this many bins per feature: three quartile boundaries.
+const MAX_BINS: usize = 4;
+
+/// One feature's bins in fixed-size arrays, so the sampling loop chases no
+/// pointers; unused bins are never drawn.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Sampler {
+    /// Cumulative share of bins `0..b`, for the bins but the last (+∞ beyond).
+    thresholds: [f64; MAX_BINS - 1],
+    /// The cumulative share of all bins (1 up to rounding).
+    total: f64,
+    /// Per bin: mean, standard deviation and bounds, as in [`Bins`].
+    means: [f64; MAX_BINS],
+    stds: [f64; MAX_BINS],
+    lows: [f64; MAX_BINS],
+    highs: [f64; MAX_BINS],
+}
+
+impl Sampler {
+    /// A bin drawn with the reference's bin frequencies.
+    pub(super) fn draw_bin(&self, rng: &mut impl Rng) -> usize {
+        let u = rng.random::<f64>() * self.total;
+        // The first bin whose cumulative share exceeds u, counted without branches
+        // (the bins are drawn at random, so a search's branches would mispredict).
+        self.thresholds.iter().map(|&c| usize::from(c <= u)).sum()
+    }
+
+    /// A value from the bin's normal truncated to its bounds (by rejection, falling
+    /// back to a uniform draw on the bounds after 64 misses).
+    pub(super) fn draw_value(&self, bin: usize, rng: &mut impl Rng) -> f64 {
+        let (low, high) = (self.lows[bin], self.highs[bin]);
+        if low >= high {
+            return low;
+        }
+        let (mean, sd) = (self.means[bin], self.stds[bin]);
+        for _ in 0..64 {
+            let v = mean + sd * standard_normal(rng);
+            if (low..=high).contains(&v) {
+                return v;
+            }
+        }
+        low + (high - low) * rng.random::<f64>()
+    }
+}
+
+/// numpy's default (linear interpolation) percentile `q` of sorted values.
+pub(super) fn percentile(sorted: &[f64], q: f64) -> f64 {
+    let pos = q / 100.0 * (sorted.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = (lo + 1).min(sorted.len() - 1);
+    sorted[lo] + (pos - lo as f64) * (sorted[hi] - sorted[lo])
+}
+
+/// A standard normal draw (the ziggurat method of Marsaglia and Tsang 2000, as
+/// `rand_distr` implements it: one uniform draw and a table look-up nearly always).
+fn standard_normal(rng: &mut impl Rng) -> f64 {
+    rng.sample(StandardNormal)
+}
