@@ -1,9 +1,15 @@
--- wrk script: POST one house to the explain route, and count answers by status.
-wrk.method = "POST"
+-- wrk script: POST one house to the explain route (or the body in EXPLAIN_BODY; GET with
+-- WRK_METHOD=GET), and count answers by status. A 503 without Retry-After (not deliberate
+-- load shedding) is counted apart, as 503_without_retry_after.
+wrk.method = os.getenv("WRK_METHOD") or "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = os.getenv("EXPLAIN_BODY") or
+local body = os.getenv("EXPLAIN_BODY")
+if body == "" then body = nil end
+wrk.body = body or
   '{"instances":[{"lotsize":5850,"bedrooms":3,"bathrooms":1,"stories":2,"driveway":1,' ..
   '"recreation":0,"fullbase":1,"gasheat":0,"aircon":0,"garage":1,"prefer":0}]}'
+
+if wrk.method == "GET" then wrk.body = nil end
 
 local statuses = {}
 local threads = {}
@@ -17,6 +23,9 @@ function init(args)
 end
 
 function response(status, headers, body)
+  if status == 503 and not (headers["retry-after"] or headers["Retry-After"]) then
+    status = "503_without_retry_after"
+  end
   counts[status] = (counts[status] or 0) + 1
 end
 
@@ -30,7 +39,7 @@ function done(summary, latency, requests)
   end
   local parts = {}
   for status, n in pairs(total) do
-    table.insert(parts, string.format("%d=%d", status, n))
+    table.insert(parts, string.format("%s=%d", status, n))
   end
   table.sort(parts)
   io.write(string.format("statuses: %s\n", table.concat(parts, " ")))

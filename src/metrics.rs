@@ -12,22 +12,49 @@ const BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Histogram {
     /// Cumulative counts per bucket of [`BUCKETS`].
-    counts: Vec<u64>,
+    counts: [u64; BUCKETS.len()],
     sum: f64,
     count: u64,
 }
 
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            counts: [0; BUCKETS.len()],
+            sum: 0.0,
+            count: 0,
+        }
+    }
+}
+
+/// What is kept per (route, method): answers by status and the latency histogram.
+#[derive(Debug, Default)]
+struct RouteStats {
+    /// Status → requests answered.
+    statuses: BTreeMap<u16, u64>,
+    latency: Histogram,
+}
+
+/// Maps nested by label, so that a request whose labels were seen before is counted
+/// by looking its labels up as borrowed `&str`s: no allocation per request, only on
+/// the first request of each label set. Sorted maps keep the exposition in label order.
 #[derive(Debug, Default)]
 struct Inner {
-    /// (route, method, status) → requests answered.
-    requests: BTreeMap<(String, String, u16), u64>,
-    /// (route, method) → latency histogram.
-    latency: BTreeMap<(String, String), Histogram>,
-    /// (model, method) → rows explained.
-    explanations: BTreeMap<(String, String), u64>,
+    /// route → method → answers and latency.
+    requests: BTreeMap<String, BTreeMap<String, RouteStats>>,
+    /// model → method → rows explained.
+    explanations: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+/// The entry of `key` in `map`, allocating the key only when it is new.
+fn slot<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
+    }
+    map.get_mut(key).expect("inserted above")
 }
 
 /// The process's metrics.
@@ -41,17 +68,9 @@ impl Metrics {
     /// model names do not explode the label set.
     pub fn observe_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
         let mut inner = self.lock();
-        *inner
-            .requests
-            .entry((route.to_string(), method.to_string(), status))
-            .or_default() += 1;
-        let h = inner
-            .latency
-            .entry((route.to_string(), method.to_string()))
-            .or_default();
-        if h.counts.is_empty() {
-            h.counts = vec![0; BUCKETS.len()];
-        }
+        let stats = slot(slot(&mut inner.requests, route), method);
+        *stats.statuses.entry(status).or_default() += 1;
+        let h = &mut stats.latency;
         for (count, bound) in h.counts.iter_mut().zip(BUCKETS) {
             if seconds <= *bound {
                 *count += 1;
@@ -63,11 +82,8 @@ impl Metrics {
 
     /// Record `rows` explanations computed for a model with a method.
     pub fn count_explanations(&self, model: &str, method: &str, rows: usize) {
-        *self
-            .lock()
-            .explanations
-            .entry((model.to_string(), method.to_string()))
-            .or_default() += rows as u64;
+        let mut inner = self.lock();
+        *slot(slot(&mut inner.explanations, model), method) += rows as u64;
     }
 
     /// The exposition text, with the current number of loaded models.
@@ -76,19 +92,22 @@ impl Metrics {
         let mut out = String::new();
         out.push_str("# HELP explaind_http_requests_total HTTP requests answered.\n");
         out.push_str("# TYPE explaind_http_requests_total counter\n");
-        for ((route, method, status), n) in &inner.requests {
-            let _ = writeln!(
-                out,
-                "explaind_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{status}\"}} {n}",
-                escape(route),
-                escape(method)
-            );
+        for (route, method, stats) in by_route(&inner) {
+            for (status, n) in &stats.statuses {
+                let _ = writeln!(
+                    out,
+                    "explaind_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{status}\"}} {n}",
+                    escape(route),
+                    escape(method)
+                );
+            }
         }
         out.push_str(
             "# HELP explaind_http_request_duration_seconds Time to answer HTTP requests.\n",
         );
         out.push_str("# TYPE explaind_http_request_duration_seconds histogram\n");
-        for ((route, method), h) in &inner.latency {
+        for (route, method, stats) in by_route(&inner) {
+            let h = &stats.latency;
             let labels = format!("route=\"{}\",method=\"{}\"", escape(route), escape(method));
             for (count, bound) in h.counts.iter().zip(BUCKETS) {
                 let _ = writeln!(
@@ -114,7 +133,11 @@ impl Metrics {
         }
         out.push_str("# HELP explaind_explanations_total Rows explained, by model and method.\n");
         out.push_str("# TYPE explaind_explanations_total counter\n");
-        for ((model, method), n) in &inner.explanations {
+        let explained = inner
+            .explanations
+            .iter()
+            .flat_map(|(model, m)| m.iter().map(move |(method, n)| (model, method, n)));
+        for (model, method, n) in explained {
             let _ = writeln!(
                 out,
                 "explaind_explanations_total{{model=\"{}\",method=\"{}\"}} {n}",
@@ -131,6 +154,14 @@ impl Metrics {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// (route, method, stats) in label order.
+fn by_route(inner: &Inner) -> impl Iterator<Item = (&String, &String, &RouteStats)> {
+    inner
+        .requests
+        .iter()
+        .flat_map(|(route, m)| m.iter().map(move |(method, s)| (route, method, s)))
 }
 
 /// Escape a label value as the exposition format requires.

@@ -113,8 +113,9 @@ enum Intercepts {
 pub struct BuiltModel {
     /// The model itself.
     pub model: HostedModel,
-    /// Feature names, one per input column.
-    pub feature_names: Vec<String>,
+    /// Feature names, one per input column; shared, so that answers which repeat
+    /// them (every explanation) take a reference count rather than a copy.
+    pub feature_names: Arc<[String]>,
     /// Output names, one per model output.
     pub output_names: Vec<String>,
     /// The background and what is precomputed from it, when one was given.
@@ -200,7 +201,7 @@ pub fn build(spec: &ModelSpec) -> CoreResult<BuiltModel> {
         .transpose()?;
     Ok(BuiltModel {
         model,
-        feature_names,
+        feature_names: feature_names.into(),
         output_names,
         reference,
         tree_background: OnceLock::new(),

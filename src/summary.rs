@@ -286,7 +286,7 @@ pub fn weights(entry: &ModelEntry, page: TreePage) -> WeightsView {
         model: entry.name.clone(),
         version: entry.version,
         kind: built.model.kind().to_string(),
-        feature_names: built.feature_names.clone(),
+        feature_names: built.feature_names.to_vec(),
         output_names: built.output_names.clone(),
         background,
         linear,

@@ -194,3 +194,68 @@ fn lightgbm_single_leaf_tree() {
         Some(&["a".to_string(), "b".to_string()][..])
     );
 }
+
+/// Counts at the top of the integer range (found by reading the reader while writing
+/// the fuzz targets): `num_cat` = 2⁶⁴−1 wrapped `num_cat + 1` to 0, so an empty
+/// `cat_boundaries` passed and the first categorical split indexed it out of bounds
+/// (a panic, answered 500); `max_feature_idx` = 2⁶⁴−1 overflowed `+ 1`.
+#[test]
+fn lightgbm_counts_at_the_integer_limit() {
+    let text = fixture("lgb_bin_cat.txt");
+    let tree = text.find("num_cat=1\n").expect("a categorical tree");
+    let mut edited = text.clone();
+    edited.replace_range(
+        tree..tree + "num_cat=1\n".len(),
+        "num_cat=18446744073709551615\n",
+    );
+    let bounds = edited.find("cat_boundaries=0 1\n").expect("bounds");
+    edited.replace_range(
+        bounds..bounds + "cat_boundaries=0 1\n".len(),
+        "cat_boundaries=\n",
+    );
+    assert_invalid(lightgbm::parse(&edited), "num_cat");
+    let wide = text.replacen(
+        "max_feature_idx=4",
+        "max_feature_idx=18446744073709551615",
+        1,
+    );
+    assert_invalid(lightgbm::parse(&wide), "max_feature_idx");
+}
+
+/// A class count far beyond the trees (found by fuzzing the readers with the
+/// registration route in mind): each output gets a base score up front, so
+/// `num_class` = 10¹¹ asked for 800 GB, and the failed allocation aborted the whole
+/// server; 2·10⁹ filled 16 GB. Every boosting round grows one tree per class, so a
+/// file never has more classes than trees.
+#[test]
+fn class_counts_beyond_the_trees() {
+    for n in ["100000000000", "18446744073709551615", "2000000000"] {
+        let doc = serde_json::to_vec(&{
+            let mut d: Value = serde_json::from_str(&fixture("xgb_softmax.json")).expect("json");
+            d["learner"]["learner_model_param"]["num_class"] = Value::from(n);
+            d["learner"]["learner_model_param"]["base_score"] = Value::from("0.5");
+            d
+        })
+        .expect("serialise");
+        assert_invalid(xgboost::parse(&doc), "num_class");
+    }
+    let text = fixture("lgb_multi.txt");
+    for n in ["100000000000", "18446744073709551615"] {
+        let edited = text
+            .replacen("num_class=3", &format!("num_class={n}"), 1)
+            .replacen(
+                "num_tree_per_iteration=3",
+                &format!("num_tree_per_iteration={n}"),
+                1,
+            );
+        assert_invalid(lightgbm::parse(&edited), "num_class");
+    }
+    // No classes and no trees per round: the round-robin of trees over classes
+    // divided by zero.
+    let none = text.replacen("num_class=3", "num_class=0", 1).replacen(
+        "num_tree_per_iteration=3",
+        "num_tree_per_iteration=0",
+        1,
+    );
+    assert_invalid(lightgbm::parse(&none), "num_class");
+}

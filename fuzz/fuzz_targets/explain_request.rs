@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use explaind::explainer::{self, ExplainArgs, MethodOptions, OutputChoice};
+use explaind::explainer::{self, ExplainArgs, MethodOptions, OutputChoice, Players};
 use explaind::spec::{self, BuiltModel};
 use libfuzzer_sys::fuzz_target;
 
@@ -15,7 +15,7 @@ fn model() -> &'static BuiltModel {
 
 #[derive(serde::Deserialize)]
 struct Body {
-    instances: Vec<serde_json::Value>,
+    instances: explaind::http::instances::Instances,
     #[serde(default)]
     method: Option<String>,
     #[serde(default)]
@@ -37,6 +37,7 @@ fuzz_target!(|data: &[u8]| {
         output: body.output.map_or(OutputChoice::Predicted, OutputChoice::Index),
         space: explaind::core::models::OutputSpace::Raw,
         options: MethodOptions::default(),
+        players: Players::Features,
     };
     let _ = explainer::explain(model(), x.view(), &args);
 });

@@ -340,7 +340,7 @@ impl Plan {
                 let mut features: Vec<PermutationFeature> = imp
                     .features
                     .into_iter()
-                    .zip(names)
+                    .zip(names.iter())
                     .map(|(f, name)| PermutationFeature {
                         name: name.clone(),
                         importance: f.mean,
@@ -417,7 +417,7 @@ impl Plan {
                 let mut features: Vec<AttributionFeature> =
                     importance::mean_abs(&per_output, names.len())
                         .into_iter()
-                        .zip(names)
+                        .zip(names.iter())
                         .map(|(f, name)| AttributionFeature {
                             name: name.clone(),
                             importance: f.importance,

@@ -158,7 +158,7 @@ impl Dataset {
     /// # Errors
     /// [`CoreError::InvalidArgument`] saying what changed.
     pub fn check_fits(&self, entry: &ModelEntry) -> CoreResult<()> {
-        if self.feature_names != entry.built.feature_names {
+        if self.feature_names[..] != entry.built.feature_names[..] {
             return Err(CoreError::InvalidArgument(format!(
                 "data set '{}' has the features of version {} of the model, which differ from \
                  version {}'s; register it again",

@@ -29,7 +29,9 @@ pub fn parse(text: &str) -> CoreResult<TreeEnsemble> {
             "not a LightGBM text model (no 'tree' header)".into(),
         ));
     }
-    let n_features = num::<usize>(&header, "max_feature_idx", "header")? + 1;
+    let n_features = num::<usize>(&header, "max_feature_idx", "header")?
+        .checked_add(1)
+        .ok_or_else(|| invalid("'max_feature_idx' in the header is too large".into()))?;
     let per_iteration = num::<usize>(&header, "num_tree_per_iteration", "header")?;
     let num_class = num::<usize>(&header, "num_class", "header")?;
     let objective = get(&header, "objective", "header")?.to_string();
@@ -43,8 +45,19 @@ pub fn parse(text: &str) -> CoreResult<TreeEnsemble> {
     if !text.contains("end of trees") {
         return Err(invalid("the file is truncated: no 'end of trees'".into()));
     }
-    let mut trees = Vec::new();
-    for (t, block) in blocks.enumerate() {
+    let blocks: Vec<&str> = blocks.collect();
+    if link == Link::Softmax && num_class < 2 {
+        return Err(invalid(format!("{objective} needs num_class ≥ 2")));
+    }
+    if n_outputs > blocks.len().max(1) {
+        return Err(invalid(format!(
+            "num_class is {n_outputs} but the file has {} trees (each boosting round grows one \
+             tree per class)",
+            blocks.len()
+        )));
+    }
+    let mut trees = Vec::with_capacity(blocks.len());
+    for (t, block) in blocks.into_iter().enumerate() {
         let block = block.split("end of trees").next().unwrap_or("");
         let fields = kv(block);
         let tree = parse_tree(&fields, t % per_iteration, n_features)
@@ -118,8 +131,9 @@ fn parse_tree(f: &HashMap<&str, &str>, output: usize, n_features: usize) -> Resu
     let leaf_count = list::<f64>(f, "leaf_count", leaves)?;
     let num_cat = one::<usize>(f, "num_cat").unwrap_or(0);
     let (bounds, words) = if num_cat > 0 {
+        let n_bounds = num_cat.checked_add(1).ok_or("'num_cat' is too large")?;
         (
-            list::<usize>(f, "cat_boundaries", num_cat + 1)?,
+            list::<usize>(f, "cat_boundaries", n_bounds)?,
             list::<u32>(f, "cat_threshold", usize::MAX)?,
         )
     } else {

@@ -53,7 +53,6 @@ pub fn parse(bytes: &[u8]) -> CoreResult<TreeEnsemble> {
     } else {
         1
     };
-    let base = base_margins(params, n_outputs, to_margin)?;
 
     let booster = field(learner, "gradient_booster", "learner")?;
     let name = text(field(booster, "name", "gradient_booster")?, "booster name")?;
@@ -72,6 +71,14 @@ pub fn parse(bytes: &[u8]) -> CoreResult<TreeEnsemble> {
             trees_json.len()
         )));
     }
+    if n_outputs > trees_json.len().max(1) {
+        return Err(invalid(format!(
+            "num_class is {n_outputs} but the file has {} trees (each boosting round grows one \
+             tree per class)",
+            trees_json.len()
+        )));
+    }
+    let base = base_margins(params, n_outputs, to_margin)?;
     let mut trees = Vec::with_capacity(trees_json.len());
     for (t, (tree, info)) in trees_json.iter().zip(tree_info).enumerate() {
         let output = count(info, "tree_info")?;

@@ -39,7 +39,7 @@ pub fn router() -> Router<AppState> {
 pub struct ActivationsRequest {
     /// Rows, as in explain requests.
     #[schema(value_type = Vec<Object>)]
-    pub instances: Vec<serde_json::Value>,
+    pub instances: instances::Instances,
 }
 
 /// Each layer's pre- and post-activation values for the rows sent.

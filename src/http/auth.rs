@@ -12,15 +12,13 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::http::{header, Method};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
-use super::AppState;
 use crate::config::{Config, Secret};
 
 /// What a token may do.
@@ -148,36 +146,26 @@ fn required_role(method: &Method, route: &str) -> Option<Role> {
     }
 }
 
-/// Middleware: 401 without a valid token, 403 with a token whose role is too low.
-pub async fn require_token(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if !state.tokens.enabled() {
-        return next.run(request).await;
+/// The refusal for a request that lacks the role its route needs: 401 without a
+/// valid token, 403 with a token whose role is too low; `None` lets it through.
+/// Called by the request middleware in [`super::app`], before the handler.
+pub fn refusal(tokens: &Tokens, request: &Request) -> Option<Response> {
+    if !tokens.enabled() {
+        return None;
     }
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string());
-    let Some(route) = route else {
-        // Unmatched routes answer 404 to everyone.
-        return next.run(request).await;
-    };
-    let Some(needed) = required_role(request.method(), &route) else {
-        return next.run(request).await;
-    };
+    // Unmatched routes answer 404 to everyone.
+    let route = request.extensions().get::<MatchedPath>()?;
+    let needed = required_role(request.method(), route.as_str())?;
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    match presented.and_then(|t| state.tokens.role_of(t)) {
-        None => ApiError::Unauthorized.into_response(),
-        Some(role) if role < needed => ApiError::Forbidden.into_response(),
-        Some(_) => next.run(request).await,
+    match presented.and_then(|t| tokens.role_of(t)) {
+        None => Some(ApiError::Unauthorized.into_response()),
+        Some(role) if role < needed => Some(ApiError::Forbidden.into_response()),
+        Some(_) => None,
     }
 }
 

@@ -39,7 +39,7 @@ pub struct DatasetDoc {
     /// Rows: arrays in feature order, or objects keyed by feature name; `null` marks
     /// a missing value (tree models only).
     #[schema(value_type = Vec<Object>)]
-    pub rows: Vec<Value>,
+    pub rows: instances::Instances,
     /// One label per row: a number for regressions; for classifiers a class name
     /// (an output name) or index, and for binary models also `true`/`false`.
     #[schema(value_type = Vec<Object>)]
@@ -211,8 +211,11 @@ pub async fn put_dataset(
 
 /// Check a registration against the model version and build the data set.
 fn build(entry: &ModelEntry, id: String, doc: DatasetDoc, max: usize) -> Result<Dataset, ApiError> {
-    let x = instances::to_matrix(&doc.rows, &entry.built, max)
-        .map_err(|e| ApiError::InvalidInput(e.to_string().replace("instance", "row")))?;
+    let x = instances::to_matrix(&doc.rows, &entry.built, max).map_err(|e| match e {
+        // A number beyond f64's range is refused as JSON, as in the body itself.
+        ApiError::BadJson(m) => ApiError::BadJson(m.replace("instances", "rows")),
+        other => ApiError::InvalidInput(other.to_string().replace("instance", "row")),
+    })?;
     if doc.target.len() != x.nrows() {
         return Err(ApiError::InvalidInput(format!(
             "{} target value(s) for {} row(s); give one per row",
@@ -250,7 +253,7 @@ fn build(entry: &ModelEntry, id: String, doc: DatasetDoc, max: usize) -> Result<
         model_version: entry.version,
         created_at: Utc::now(),
         description: doc.description,
-        feature_names: entry.built.feature_names.clone(),
+        feature_names: entry.built.feature_names.to_vec(),
         x,
         task,
         target,

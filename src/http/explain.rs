@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::Json;
+use super::extract::{Json, JsonAnswer};
 use super::instances;
 use super::selection;
 use super::texts::{self, TextExplainResponse};
@@ -73,7 +73,7 @@ pub struct ExplainRequest {
     /// are pooled embeddings (`emb_0` …); send `texts` instead to explain words.
     #[serde(default)]
     #[schema(value_type = Vec<Object>)]
-    pub instances: Vec<serde_json::Value>,
+    pub instances: instances::Instances,
     /// Text classifiers: the texts to explain, instead of `instances`. The answer is
     /// a `TextExplainResponse`: per-token attributions and the unknown words.
     #[serde(default)]
@@ -275,7 +275,10 @@ pub struct ExplainResponse {
     pub output_space: SpaceName,
     /// Feature names, aligned with every attribution vector (group names with
     /// `group_by` or `players` set to `groups`).
-    pub feature_names: Vec<String>,
+    // Without groups, the model's own list, shared: a reference count per answer, not a copy.
+    #[serde(serialize_with = "shared_names")]
+    #[schema(value_type = Vec<String>)]
+    pub feature_names: Arc<[String]>,
     /// One per instance, in order (one per instance and output with `outputs`).
     pub explanations: Vec<ExplanationDto>,
     /// Attributions as a (rows × features) matrix, as shap's `Explanation.values`.
@@ -312,13 +315,13 @@ pub enum ExplainAnswer {
 pub async fn explain_any(
     State(state): State<AppState>,
     Json(request): Json<ExplainRequest>,
-) -> Result<axum::Json<ExplainAnswer>, ApiError> {
+) -> Result<JsonAnswer<ExplainAnswer>, ApiError> {
     let name = request.model.clone().ok_or_else(|| {
         ApiError::InvalidRequest(
             "missing field `model`: POST /explain needs the model's name".into(),
         )
     })?;
-    Ok(axum::Json(explain_answer(state, &name, request).await?))
+    Ok(JsonAnswer(explain_answer(state, &name, request).await?))
 }
 
 /// Explain instances with this model.
@@ -335,9 +338,9 @@ pub async fn explain_model(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Json(request): Json<ExplainRequest>,
-) -> Result<axum::Json<ExplainAnswer>, ApiError> {
+) -> Result<JsonAnswer<ExplainAnswer>, ApiError> {
     check_body_names(&request, &name)?;
-    Ok(axum::Json(explain_answer(state, &name, request).await?))
+    Ok(JsonAnswer(explain_answer(state, &name, request).await?))
 }
 
 /// On a model's own route the body may name the model too, but only the same one.
@@ -440,6 +443,10 @@ pub async fn explain(
     })
 }
 
+fn shared_names<S: serde::Serializer>(names: &Arc<[String]>, s: S) -> Result<S::Ok, S::Error> {
+    names.as_ref().serialize(s)
+}
+
 /// The index of an output given by index or name.
 pub(crate) fn output_index(entry: &ModelEntry, output: &OutputRef) -> Result<usize, ApiError> {
     let names = &entry.built.output_names;
@@ -487,7 +494,7 @@ fn respond(
         output: first.filter(|_| same).map(|k| outputs[k].clone()),
         output_space: space,
         feature_names: match (&entry.built.groups, outcome.grouped) {
-            (Some(g), true) => g.names.clone(),
+            (Some(g), true) => g.names.clone().into(),
             _ => entry.built.feature_names.clone(),
         },
         explanations: outcome
@@ -545,7 +552,7 @@ pub struct PredictRequest {
     /// Rows, as in explain requests.
     #[serde(default)]
     #[schema(value_type = Vec<Object>)]
-    pub instances: Vec<serde_json::Value>,
+    pub instances: instances::Instances,
     /// Text classifiers: texts to predict, instead of `instances`.
     #[serde(default)]
     pub texts: Option<Vec<String>>,

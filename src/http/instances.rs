@@ -1,13 +1,54 @@
 //! Instances as clients send them: arrays of values in feature order, or objects
 //! keyed by feature name; `null` means a missing value.
+//!
+//! Why two steps: the body is parsed before the model is known (its name may be in
+//! the body), and building a `serde_json::Value` per instance costs an allocation per
+//! key and per map node. So the body keeps each instance as its JSON text
+//! ([`Instances`]), and [`to_matrix`] parses that text once more, with the model's
+//! feature names at hand, straight into the matrix: keys are borrowed from the
+//! text and looked up, values written in place.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::fmt;
 
 use ndarray::Array2;
-use serde_json::Value;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use super::error::ApiError;
 use crate::spec::BuiltModel;
+
+/// The `instances` of a request body, each kept as its (syntax-checked) JSON text
+/// until the model is known.
+#[derive(Debug, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Instances(Vec<Box<RawValue>>);
+
+impl Instances {
+    /// How many instances the body holds.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the body holds none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<Vec<serde_json::Value>> for Instances {
+    /// Instances built in code (tests, fuzz targets) rather than parsed from a body.
+    fn from(values: Vec<serde_json::Value>) -> Self {
+        Instances(
+            values
+                .iter()
+                .map(|v| serde_json::value::to_raw_value(v).expect("a Value always serialises"))
+                .collect(),
+        )
+    }
+}
 
 /// Turn request instances into a checked (rows, features) matrix.
 ///
@@ -16,7 +57,7 @@ use crate::spec::BuiltModel;
 /// instances, wrong length, unknown or missing feature name, a value that is not a
 /// number, or a `null` for a model that cannot take missing values.
 pub fn to_matrix(
-    instances: &[Value],
+    instances: &Instances,
     model: &BuiltModel,
     max_instances: usize,
 ) -> Result<Array2<f64>, ApiError> {
@@ -29,76 +70,377 @@ pub fn to_matrix(
             instances.len()
         )));
     }
-    let names = &model.feature_names;
-    let width = names.len();
-    let allow_missing = model.model.accepts_missing();
-    let mut index: Option<HashMap<&str, usize>> = None;
-    let mut data = Vec::with_capacity(instances.len() * width);
-    for (i, instance) in instances.iter().enumerate() {
-        match instance {
-            Value::Array(values) => {
-                if values.len() != width {
-                    return Err(invalid(format!(
-                        "instance {i}: expected {width} feature values, got {}",
-                        values.len()
-                    )));
-                }
-                for (j, v) in values.iter().enumerate() {
-                    data.push(number(v, i, &names[j], allow_missing)?);
-                }
-            }
-            Value::Object(map) => {
-                let index = index
-                    .get_or_insert_with(|| names.iter().enumerate().map(|(j, n)| (n.as_str(), j)).collect());
-                if let Some(unknown) = map.keys().find(|k| !index.contains_key(k.as_str())) {
-                    return Err(invalid(format!("instance {i}: unknown feature '{unknown}'")));
-                }
-                for name in names {
-                    let v = map.get(name).ok_or_else(|| {
-                        invalid(format!("instance {i}: missing feature '{name}'"))
-                    })?;
-                    data.push(number(v, i, name, allow_missing)?);
-                }
-            }
-            _ => {
-                return Err(invalid(format!(
-                    "instance {i}: expected an array of {width} values or an object keyed by feature name"
-                )))
-            }
-        }
+    let width = model.feature_names.len();
+    let mut row = RowSeed {
+        names: &model.feature_names,
+        index: None,
+        allow_missing: model.model.accepts_missing(),
+        row: 0,
+        data: Vec::with_capacity(instances.len() * width),
+        cells: Vec::new(),
+        next: 0,
+    };
+    for (i, raw) in instances.0.iter().enumerate() {
+        row.row = i;
+        let mut de = serde_json::Deserializer::from_str(raw.get());
+        (&mut row)
+            .deserialize(&mut de)
+            // The body parsed, so only what skipping over a value leaves unchecked gets
+            // here (a number beyond f64's range, say): worded as axum's parse errors
+            // are, with line and column counted within the instance.
+            .map_err(|e| {
+                ApiError::BadJson(format!(
+                    "Failed to parse the request body as JSON: instances[{i}]: {e}"
+                ))
+            })?
+            .map_err(invalid)?;
     }
-    Ok(Array2::from_shape_vec((instances.len(), width), data)
+    Ok(Array2::from_shape_vec((instances.len(), width), row.data)
         .expect("every row has `width` values"))
 }
 
-fn number(v: &Value, row: usize, feature: &str, allow_missing: bool) -> Result<f64, ApiError> {
-    match v {
-        Value::Number(n) => n
-            .as_f64()
-            .filter(|x| x.is_finite())
-            .ok_or_else(|| invalid(format!("instance {row}, feature '{feature}': not a finite number"))),
-        Value::Null if allow_missing => Ok(f64::NAN),
-        Value::Null => Err(invalid(format!(
-            "instance {row}, feature '{feature}': missing value (null); this model needs every feature"
-        ))),
-        other => Err(invalid(format!(
-            "instance {row}, feature '{feature}': expected a number, got {}",
-            kind_of(other)
-        ))),
+/// One JSON value where a feature value is expected.
+#[derive(Debug, Clone, Copy)]
+enum Cell {
+    Number(f64),
+    Null,
+    /// Anything else, by kind ("a string", …).
+    Other(&'static str),
+}
+
+/// Parses one instance, appending its values to `data`; the outer `Result` is the
+/// JSON parser's, the inner one the instance's own fault, as a message.
+struct RowSeed<'m> {
+    names: &'m [String],
+    /// Feature name → column, built on the first object instance of a wide model.
+    index: Option<HashMap<&'m str, usize>>,
+    allow_missing: bool,
+    /// Which instance (for messages).
+    row: usize,
+    /// The matrix, row-major.
+    data: Vec<f64>,
+    /// One slot per feature for the object being read (reused across rows).
+    cells: Vec<Option<Cell>>,
+    /// The column after the last name found in this object.
+    next: usize,
+}
+
+/// Models up to this wide look feature names up by scanning them.
+const SCAN_WIDTH: usize = 32;
+
+impl<'m> RowSeed<'m> {
+    /// The column of a feature name. Clients mostly send names in feature order, so
+    /// the name after the last one found is tried first.
+    fn column(&mut self, key: &str) -> Option<usize> {
+        let names = self.names;
+        if names.get(self.next).is_some_and(|n| n == key) {
+            self.next += 1;
+            return Some(self.next - 1);
+        }
+        let found = if names.len() <= SCAN_WIDTH {
+            names.iter().position(|n| n == key)
+        } else {
+            self.index
+                .get_or_insert_with(|| {
+                    names
+                        .iter()
+                        .enumerate()
+                        .map(|(j, n)| (n.as_str(), j))
+                        .collect()
+                })
+                .get(key)
+                .copied()
+        };
+        if let Some(j) = found {
+            self.next = j + 1;
+        }
+        found
+    }
+
+    fn number(&self, cell: Cell, feature: &str) -> Result<f64, String> {
+        let row = self.row;
+        match cell {
+            Cell::Number(x) if x.is_finite() => Ok(x),
+            Cell::Number(_) => Err(format!(
+                "instance {row}, feature '{feature}': not a finite number"
+            )),
+            Cell::Null if self.allow_missing => Ok(f64::NAN),
+            Cell::Null => Err(format!(
+                "instance {row}, feature '{feature}': missing value (null); this model needs every feature"
+            )),
+            Cell::Other(kind) => Err(format!(
+                "instance {row}, feature '{feature}': expected a number, got {kind}"
+            )),
+        }
+    }
+
+    fn not_a_row(&self) -> Result<(), String> {
+        Err(format!(
+            "instance {}: expected an array of {} values or an object keyed by feature name",
+            self.row,
+            self.names.len()
+        ))
     }
 }
 
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+impl<'de> DeserializeSeed<'de> for &mut RowSeed<'_> {
+    type Value = Result<(), String>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for &mut RowSeed<'_> {
+    type Value = Result<(), String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of feature values or an object keyed by feature name")
+    }
+
+    /// Values in feature order. As with whole rows, a wrong length is reported before
+    /// a bad value, and the first bad value before later ones.
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let width = self.names.len();
+        let mut n = 0;
+        let mut fault = None;
+        while n < width {
+            let Some(cell) = seq.next_element_seed(CellSeed)? else {
+                break;
+            };
+            match self.number(cell, &self.names[n]) {
+                Ok(x) => self.data.push(x),
+                Err(e) => {
+                    fault.get_or_insert(e);
+                }
+            }
+            n += 1;
+        }
+        while seq.next_element::<IgnoredAny>()?.is_some() {
+            n += 1;
+        }
+        if n != width {
+            return Ok(Err(format!(
+                "instance {}: expected {width} feature values, got {n}",
+                self.row
+            )));
+        }
+        Ok(fault.map_or(Ok(()), Err))
+    }
+
+    /// Values by name. Checked as a parsed map would be: an unknown name first (the
+    /// smallest, as keys of a sorted map), then the features in order, each missing or
+    /// not a number; a repeated key keeps its last value.
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let width = self.names.len();
+        self.cells.clear();
+        self.cells.resize(width, None);
+        self.next = 0;
+        let mut unknown: Option<String> = None;
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            let cell = map.next_value_seed(CellSeed)?;
+            match self.column(&key) {
+                Some(j) => self.cells[j] = Some(cell),
+                None if unknown.as_deref().is_some_and(|u| u <= key.as_ref()) => {}
+                None => unknown = Some(key.into_owned()),
+            }
+        }
+        if let Some(unknown) = unknown {
+            return Ok(Err(format!(
+                "instance {}: unknown feature '{unknown}'",
+                self.row
+            )));
+        }
+        for j in 0..width {
+            let name = &self.names[j];
+            let Some(cell) = self.cells[j] else {
+                return Ok(Err(format!(
+                    "instance {}: missing feature '{name}'",
+                    self.row
+                )));
+            };
+            match self.number(cell, name) {
+                Ok(x) => self.data.push(x),
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(self.not_a_row())
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(self.not_a_row())
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(self.not_a_row())
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(self.not_a_row())
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(self.not_a_row())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(self.not_a_row())
+    }
+}
+
+/// An object key, borrowed from the text unless it holds escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a feature name")
+            }
+
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// Reads one value as a [`Cell`], skipping over arrays and objects.
+struct CellSeed;
+
+impl<'de> DeserializeSeed<'de> for CellSeed {
+    type Value = Cell;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Cell, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CellSeed {
+    type Value = Cell;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a feature value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Cell, E> {
+        Ok(Cell::Other("a boolean"))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Cell, E> {
+        Ok(Cell::Number(v as f64))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Cell, E> {
+        Ok(Cell::Number(v as f64))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Cell, E> {
+        Ok(Cell::Number(v))
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Cell, E> {
+        Ok(Cell::Other("a string"))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Cell, E> {
+        Ok(Cell::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Cell, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Cell::Other("an array"))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Cell, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Cell::Other("an object"))
     }
 }
 
 fn invalid(message: String) -> ApiError {
     ApiError::InvalidInput(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn model() -> BuiltModel {
+        let spec: crate::spec::ModelSpec = serde_json::from_value(json!({
+            "kind": "linear",
+            "feature_names": ["a", "b", "c"],
+            "params": {"coefficients": [1.0, 2.0, 3.0], "intercept": 0.5},
+        }))
+        .unwrap();
+        crate::spec::build(&spec).unwrap()
+    }
+
+    /// Parse `body`'s instances as a request body would be, then build the matrix.
+    fn matrix(instances: &str) -> Result<Vec<f64>, String> {
+        #[derive(Deserialize)]
+        struct Body {
+            instances: Instances,
+        }
+        let body: Body = serde_json::from_str(&format!("{{\"instances\":{instances}}}")).unwrap();
+        to_matrix(&body.instances, &model(), 3)
+            .map(|x| x.into_raw_vec_and_offset().0)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn arrays_and_objects_in_any_key_order_fill_rows_in_feature_order() {
+        let x = matrix(r#"[[1, 2, 3], {"c": 6, "a": 4, "b": 5}, {"a": -1e3, "b": 0.5, "c": 7}]"#);
+        assert_eq!(
+            x.unwrap(),
+            vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, -1000.0, 0.5, 7.0]
+        );
+    }
+
+    #[test]
+    fn escaped_keys_and_repeated_keys_read_as_a_parsed_map_would() {
+        // "\u0062" is "b"; the repeated "a" keeps its last value.
+        let x = matrix(r#"[{"a": 1, "\u0062": 2, "c": 3, "a": 9}]"#).unwrap();
+        assert_eq!(x, vec![9.0, 2.0, 3.0]);
+    }
+
+    #[test]
+    fn faults_are_named_in_the_order_a_parsed_map_checks_them() {
+        let err = |s: &str| matrix(s).unwrap_err();
+        // The smallest unknown name, whatever the key order.
+        assert!(
+            err(r#"[{"zz": 1, "a": 1, "b": 2, "c": 3, "yy": 2}]"#).contains("unknown feature 'yy'")
+        );
+        // Unknown before missing; missing and bad values in feature order.
+        assert!(err(r#"[{"q": 1}]"#).contains("unknown feature 'q'"));
+        assert!(err(r#"[{"c": "x", "a": 1}]"#).contains("missing feature 'b'"));
+        assert!(err(r#"[{"a": 1, "b": [1, {"x": 2}], "c": 3}]"#)
+            .contains("instance 0, feature 'b': expected a number, got an array"));
+        // Arrays: the length before any value, then the first bad value.
+        assert!(err(r#"[[1, "x", 3, 4]]"#).contains("instance 0: expected 3 feature values, got 4"));
+        assert!(err(r#"[[1, true, {}]]"#).contains("feature 'b': expected a number, got a boolean"));
+        assert!(err(r#"[[1, 2, 3], [1, null, 3]]"#)
+            .contains("instance 1, feature 'b': missing value (null)"));
+        assert!(err(r#"[[1, 2, 3], "row"]"#).contains(
+            "instance 1: expected an array of 3 values or an object keyed by feature name"
+        ));
+        assert!(err("[]").contains("at least one instance"));
+        // Skipping over the body's values does not check a number's range; reading does.
+        assert!(err("[[1e400, 2, 3]]").contains("instances[0]: number out of range"));
+        assert!(err("[[1,2,3],[1,2,3],[1,2,3],[1,2,3]]")
+            .contains("4 instances in one request; at most 3"));
+    }
 }

@@ -64,7 +64,7 @@ impl ModelInfo {
             version: entry.version,
             created_at: entry.created_at,
             description: entry.description.clone(),
-            feature_names: entry.built.feature_names.clone(),
+            feature_names: entry.built.feature_names.to_vec(),
             output_names: entry.built.output_names.clone(),
             background_rows: entry.built.reference.as_ref().map_or(0, |r| r.rows()),
             groups: entry
