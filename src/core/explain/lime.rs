@@ -13,7 +13,8 @@
 //!    bin's bounds coincide lime returns the bound's z-score, a quirk; explaind
 //!    returns the bound itself). The surrogate sees only `z_j = 1` when the bin is
 //!    the row's own, else 0. Draws go sample by sample, feature by feature, from
-//!    the row's generator; normals by the ziggurat method.
+//!    a xoshiro256++ generator seeded by the row's generator (cheaper a draw than
+//!    ChaCha); normals by the ziggurat method.
 //! 3. **Weigh.** The distance to the row is the Euclidean distance in `z`, i.e.
 //!    √(number of features in another bin), and the weight is
 //!    `√exp(−d² / w²)` with kernel width `w = 0.75 √F`.
@@ -48,13 +49,15 @@
 //! weight-centred design `Z̃` and residuals `e`: the spread of the coefficients
 //! over reruns with other seeds, to first order.
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
-use rand::Rng;
+use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
 
 #[path = "lime_bins.rs"]
 mod bins;
+#[path = "lime_ridge.rs"]
+mod ridge;
 
-use super::linalg::Cholesky;
 use super::sampling::{check_inputs, per_row, row_rng, Deadline, SamplingOptions};
 use super::Explanation;
 use crate::core::models::Model;
@@ -63,6 +66,7 @@ use crate::core::{CoreError, CoreResult};
 #[cfg(test)]
 use bins::percentile;
 use bins::{Bins, Sampler};
+use ridge::{weighted_ridge, Design};
 
 /// lime's default number of samples.
 pub const DEFAULT_SAMPLES: usize = 5000;
@@ -106,25 +110,27 @@ pub fn explain(
     per_row(x.nrows(), |i| {
         let row = x.row(i);
         let k = outputs[i];
-        let mut rng = row_rng(options.seed(), i);
+        let mut rng = Xoshiro256PlusPlus::from_rng(&mut row_rng(options.seed(), i));
         let own: Vec<usize> = bins.iter().zip(row).map(|(b, &v)| b.bin_of(v)).collect();
-        let mut samples = Array2::<f64>::zeros((n, f));
-        let mut z = Array2::<f64>::ones((n, players));
-        samples.row_mut(0).assign(&row);
+        let mut samples = vec![0.0; n * f];
+        samples[..f].iter_mut().zip(row).for_each(|(v, &x)| *v = x);
+        let mut z = Design::new(players, n);
+        // One sample's ones, written without branches (whether a player keeps its
+        // bin is a coin flip).
+        let mut kept: Vec<u32> = (0..players as u32).collect();
+        z.push(&kept);
         if groups.is_singletons() {
             // Sample by sample, feature by feature: each sample's row is written in
             // order.
-            let rows = samples.rows_mut().into_iter().zip(z.rows_mut()).skip(1);
-            for (mut sample, mut flags) in rows {
-                for (((b, &own), value), flag) in
-                    samplers.iter().zip(&own).zip(&mut sample).zip(&mut flags)
-                {
+            for sample in samples.chunks_exact_mut(f).skip(1) {
+                let mut count = 0;
+                for (j, ((b, &own), value)) in samplers.iter().zip(&own).zip(sample).enumerate() {
                     let bin = b.draw_bin(&mut rng);
                     *value = b.draw_value(bin, &mut rng);
-                    if bin != own {
-                        *flag = 0.0;
-                    }
+                    kept[count] = j as u32;
+                    count += usize::from(bin == own);
                 }
+                z.push(&kept[..count]);
             }
         } else {
             let sample = GroupSample {
@@ -133,24 +139,27 @@ pub fn explain(
                 reference,
                 row,
             };
-            for s in 1..n {
+            for values in samples.chunks_exact_mut(f).skip(1) {
+                let mut count = 0;
                 for g in 0..players {
-                    if !sample.draw(groups.members(g), samples.row_mut(s), &mut rng) {
-                        z[[s, g]] = 0.0;
-                    }
+                    kept[count] = g as u32;
+                    count += usize::from(sample.draw(groups.members(g), values, &mut rng));
                 }
+                z.push(&kept[..count]);
             }
         }
+        let samples = Array2::from_shape_vec((n, f), samples).expect("n × f values");
         Deadline::check(deadline)?;
         let y = model.predict(samples.view(), options.output_space());
-        let weights: Array1<f64> = z
-            .axis_iter(Axis(0))
-            .map(|r| {
-                let d2 = players as f64 - r.sum();
+        // The weight depends only on how many players keep their bin.
+        let kernel: Vec<f64> = (0..=players)
+            .map(|kept| {
+                let d2 = (players - kept) as f64;
                 (-d2 / (width * width)).exp().sqrt()
             })
             .collect();
-        let surrogate = weighted_ridge(z.view(), y.column(k), weights.view(), RIDGE_ALPHA)?;
+        let weights: Vec<f64> = (0..n).map(|s| kernel[z.count(s)]).collect();
+        let surrogate = weighted_ridge(&z, y.column(k), &weights, RIDGE_ALPHA)?;
         let local = surrogate.intercept + surrogate.coefficients.sum();
         let mut e = Explanation::new(
             k,
@@ -181,12 +190,7 @@ struct GroupSample<'a> {
 impl GroupSample<'_> {
     /// Fill the group's features of `sample` from the bins of one reference row;
     /// returns whether every feature landed in the explained row's own bin.
-    fn draw(
-        &self,
-        members: &[usize],
-        mut sample: ndarray::ArrayViewMut1<f64>,
-        rng: &mut impl Rng,
-    ) -> bool {
+    fn draw(&self, members: &[usize], sample: &mut [f64], rng: &mut impl Rng) -> bool {
         if let [j] = members {
             let bin = self.samplers[*j].draw_bin(rng);
             sample[*j] = self.samplers[*j].draw_value(bin, rng);
@@ -211,66 +215,6 @@ impl GroupSample<'_> {
     }
 }
 
-/// A fitted weighted ridge surrogate.
-struct Ridge {
-    /// One coefficient per column.
-    coefficients: Array1<f64>,
-    /// The unpenalised intercept.
-    intercept: f64,
-    /// Weighted R² on the fitted data.
-    r2: f64,
-    /// Sandwich standard errors of the coefficients (module doc).
-    standard_errors: Vec<f64>,
-}
-
-/// Minimise `Σ w_i (y_i − b − z_i·β)² + α‖β‖²`, as scikit-learn's `Ridge` with
-/// `sample_weight`: centre by weighted means, solve, recover the intercept.
-fn weighted_ridge(
-    z: ArrayView2<f64>,
-    y: ArrayView1<f64>,
-    w: ArrayView1<f64>,
-    alpha: f64,
-) -> CoreResult<Ridge> {
-    let total = w.sum();
-    let z_mean = z.t().dot(&w) / total;
-    let y_mean = y.dot(&w) / total;
-    let zc = &z - &z_mean;
-    let yc = &y - y_mean;
-    let wz = &zc * &w.insert_axis(Axis(1));
-    let mut h = zc.t().dot(&wz);
-    for j in 0..h.nrows() {
-        h[[j, j]] += alpha;
-    }
-    let chol = Cholesky::new(&h).ok_or_else(|| {
-        CoreError::InvalidArgument("lime: the surrogate's normal equations are singular".into())
-    })?;
-    let beta = chol.solve(wz.t().dot(&yc).view());
-    let fitted = zc.dot(&beta);
-    let residuals = &yc - &fitted;
-    let ss_res = (&residuals * &residuals).dot(&w);
-    let ss_tot = (&yc * &yc).dot(&w);
-    let r2 = if ss_tot > 0.0 {
-        1.0 - ss_res / ss_tot
-    } else {
-        1.0
-    };
-    // Sandwich: H⁻¹ M H⁻¹ with M = Σ (w_i e_i)² z̃_i z̃_iᵀ.
-    let scaled = &zc * &(&residuals * &w).insert_axis(Axis(1));
-    let meat = scaled.t().dot(&scaled);
-    let f = h.nrows();
-    let h_inv = chol.inverse();
-    let left = h_inv.dot(&meat);
-    let standard_errors = (0..f)
-        .map(|j| left.row(j).dot(&h_inv.column(j)).max(0.0).sqrt())
-        .collect();
-    Ok(Ridge {
-        intercept: y_mean - z_mean.dot(&beta),
-        coefficients: beta,
-        r2,
-        standard_errors,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,10 +237,14 @@ mod tests {
     #[test]
     fn ridge_without_penalty_recovers_an_exact_fit() {
         // y = 2 + 3 z0 − z1 exactly, so even a tiny penalty gives nearly (3, −1).
-        let z = array![[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [1.0, 0.0]];
+        // z = [[0, 0], [1, 0], [0, 1], [1, 1], [1, 0]], by its ones.
+        let mut z = Design::new(2, 5);
+        for ones in [&[][..], &[0], &[1], &[0, 1], &[0]] {
+            z.push(ones);
+        }
         let y = array![2.0, 5.0, 1.0, 4.0, 5.0];
-        let w = array![1.0, 0.5, 2.0, 1.0, 1.0];
-        let r = weighted_ridge(z.view(), y.view(), w.view(), 1e-9).unwrap();
+        let w = [1.0, 0.5, 2.0, 1.0, 1.0];
+        let r = weighted_ridge(&z, y.view(), &w, 1e-9).unwrap();
         assert_abs_diff_eq!(r.coefficients[0], 3.0, epsilon = 1e-6);
         assert_abs_diff_eq!(r.coefficients[1], -1.0, epsilon = 1e-6);
         assert_abs_diff_eq!(r.intercept, 2.0, epsilon = 1e-6);
