@@ -299,12 +299,21 @@ fn unit_phi<const N: usize>(unit: &Unit, q: &Quadrature, phi: &mut [f64]) {
     let mut w = [0.0f64; N];
     u[..n].copy_from_slice(&q.u[..n]);
     w[..n].copy_from_slice(&q.w_phi[..n]);
-    // w_p Π_s (z_s + o_s u_p) over the shared slots; o_s u_p by masking u_p's bits.
-    let mut wq = w;
+    // w_p Π_s (z_s + o_s u_p) over the shared slots. A slot the row leaves the path
+    // on (o_s = 0) has the constant factor z_s: those go into one scalar, `z_off`,
+    // folded into the leaf values below, and only the slots the row follows (the
+    // set bits of `ones`) take work at every point.
+    let all = u64::MAX.checked_shr(64 - shared.len() as u32).unwrap_or(0);
+    let ones = unit.mask & all;
+    let mut z_off = 1.0;
     for (s, slot) in shared.iter().enumerate() {
-        let keep = 0u64.wrapping_sub(unit.mask >> s & 1);
+        z_off *= pick(ones >> s, 1.0, slot.z);
+    }
+    let mut wq = w;
+    for s in bits(ones) {
+        let z = shared[s].z;
         for p in 0..N {
-            wq[p] *= slot.z + f64::from_bits(u[p].to_bits() & keep);
+            wq[p] *= z + u[p];
         }
     }
     // Times the leaf value, or the pair's v_L (z_L + o_L u) + v_R (z_R + o_R u).
@@ -313,7 +322,8 @@ fn unit_phi<const N: usize>(unit: &Unit, q: &Quadrature, phi: &mut [f64]) {
         let above = unit.mask >> shared.len() & 1 == 1;
         let ol = f64::from(u8::from(above && unit.goes_left));
         let or = f64::from(u8::from(above && !unit.goes_left));
-        let (vl, vr, zl, zr) = (head.value, head.value_right, head.z_left, head.z_right);
+        let (vl, vr) = (head.value * z_off, head.value_right * z_off);
+        let (zl, zr) = (head.z_left, head.z_right);
         let (c0, c1) = (vl * zl + vr * zr, vl * ol + vr * or);
         for p in 0..N {
             wp[p] *= c0 + c1 * u[p];
@@ -321,25 +331,42 @@ fn unit_phi<const N: usize>(unit: &Unit, q: &Quadrature, phi: &mut [f64]) {
         let value = vl * (ol - zl) + vr * (or - zr);
         phi[own.feature as usize] += value * wq.iter().sum::<f64>();
     } else {
+        let value = head.value * z_off;
         for x in wp.iter_mut() {
-            *x *= head.value;
+            *x *= value;
         }
     }
     // Features the row leaves the path on share one value: −Σ_p w_p Π_p.
     let off = -wp.iter().sum::<f64>();
-    for ((s, slot), inv) in shared.iter().enumerate().zip(unit.inv.chunks_exact(n)) {
-        let add = if unit.mask >> s & 1 == 1 {
-            // Divide the slot's own factor out of Π_p.
-            let mut sum = 0.0;
-            for p in 0..n {
-                sum += wp[p] * inv[p];
-            }
-            (1.0 - slot.z) * sum
-        } else {
-            off
-        };
-        phi[slot.feature as usize] += add;
+    for s in bits(all & !ones) {
+        phi[shared[s].feature as usize] += off;
     }
+    for s in bits(ones) {
+        // Divide the slot's own factor out of Π_p.
+        let inv = &unit.inv[s * n..][..n];
+        let mut sum = 0.0;
+        for p in 0..n {
+            sum += wp[p] * inv[p];
+        }
+        phi[shared[s].feature as usize] += (1.0 - shared[s].z) * sum;
+    }
+}
+
+/// `one` if the lowest bit of `bit` is set, else `zero`, without a branch.
+#[inline(always)]
+fn pick(bit: u64, one: f64, zero: f64) -> f64 {
+    let keep = 0u64.wrapping_sub(bit & 1);
+    f64::from_bits(one.to_bits() & keep | zero.to_bits() & !keep)
+}
+
+/// The indices of the set bits of `word`, lowest first.
+#[inline(always)]
+fn bits(mut word: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        let b = word.trailing_zeros() as usize;
+        word &= word.wrapping_sub(1);
+        (b < 64).then_some(b)
+    })
 }
 
 /// Add tree `t`'s off-diagonal interaction values for the row in `s`.
