@@ -307,7 +307,9 @@ fn unit_phi<const N: usize>(unit: &Unit, q: &Quadrature, phi: &mut [f64]) {
     let ones = unit.mask & all;
     let mut z_off = 1.0;
     for (s, slot) in shared.iter().enumerate() {
-        z_off *= pick(ones >> s, 1.0, slot.z);
+        // z_s (1 − o_s) + o_s: exactly z_s or 1, without a branch to mispredict.
+        let o = f64::from((ones >> s & 1) as u32);
+        z_off *= slot.z * (1.0 - o) + o;
     }
     let mut wq = w;
     for s in bits(ones) {
@@ -350,13 +352,6 @@ fn unit_phi<const N: usize>(unit: &Unit, q: &Quadrature, phi: &mut [f64]) {
         }
         phi[shared[s].feature as usize] += (1.0 - shared[s].z) * sum;
     }
-}
-
-/// `one` if the lowest bit of `bit` is set, else `zero`, without a branch.
-#[inline(always)]
-fn pick(bit: u64, one: f64, zero: f64) -> f64 {
-    let keep = 0u64.wrapping_sub(bit & 1);
-    f64::from_bits(one.to_bits() & keep | zero.to_bits() & !keep)
 }
 
 /// The indices of the set bits of `word`, lowest first.
