@@ -259,6 +259,8 @@ fn row_tree_phi(pr: &Prepared, t: usize, s: &mut Scratch, phi: &mut [f64]) -> f6
             4 => unit_phi::<4>(&unit, q, phi),
             5 => unit_phi::<5>(&unit, q, phi),
             6 => unit_phi::<6>(&unit, q, phi),
+            7 => unit_phi::<7>(&unit, q, phi),
+            8 => unit_phi::<8>(&unit, q, phi),
             _ => unit_phi::<{ MAX_PATH_FEATURES / 2 }>(&unit, q, phi),
         }
     }
