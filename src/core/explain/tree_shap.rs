@@ -259,6 +259,8 @@ fn row_tree_phi(pr: &Prepared, t: usize, s: &mut Scratch, phi: &mut [f64]) -> f6
             4 => unit_phi::<4>(&unit, q, phi),
             5 => unit_phi::<5>(&unit, q, phi),
             6 => unit_phi::<6>(&unit, q, phi),
+            7 => unit_phi::<7>(&unit, q, phi),
+            8 => unit_phi::<8>(&unit, q, phi),
             _ => unit_phi::<{ MAX_PATH_FEATURES / 2 }>(&unit, q, phi),
         }
     }
@@ -299,12 +301,23 @@ fn unit_phi<const N: usize>(unit: &Unit, q: &Quadrature, phi: &mut [f64]) {
     let mut w = [0.0f64; N];
     u[..n].copy_from_slice(&q.u[..n]);
     w[..n].copy_from_slice(&q.w_phi[..n]);
-    // w_p Π_s (z_s + o_s u_p) over the shared slots; o_s u_p by masking u_p's bits.
-    let mut wq = w;
+    // w_p Π_s (z_s + o_s u_p) over the shared slots. A slot the row leaves the path
+    // on (o_s = 0) has the constant factor z_s: those go into one scalar, `z_off`,
+    // folded into the leaf values below, and only the slots the row follows (the
+    // set bits of `ones`) take work at every point.
+    let all = u64::MAX.checked_shr(64 - shared.len() as u32).unwrap_or(0);
+    let ones = unit.mask & all;
+    let mut z_off = 1.0;
     for (s, slot) in shared.iter().enumerate() {
-        let keep = 0u64.wrapping_sub(unit.mask >> s & 1);
+        // z_s (1 − o_s) + o_s: exactly z_s or 1, without a branch to mispredict.
+        let o = f64::from((ones >> s & 1) as u32);
+        z_off *= slot.z * (1.0 - o) + o;
+    }
+    let mut wq = w;
+    for s in bits(ones) {
+        let z = shared[s].z;
         for p in 0..N {
-            wq[p] *= slot.z + f64::from_bits(u[p].to_bits() & keep);
+            wq[p] *= z + u[p];
         }
     }
     // Times the leaf value, or the pair's v_L (z_L + o_L u) + v_R (z_R + o_R u).
@@ -313,7 +326,8 @@ fn unit_phi<const N: usize>(unit: &Unit, q: &Quadrature, phi: &mut [f64]) {
         let above = unit.mask >> shared.len() & 1 == 1;
         let ol = f64::from(u8::from(above && unit.goes_left));
         let or = f64::from(u8::from(above && !unit.goes_left));
-        let (vl, vr, zl, zr) = (head.value, head.value_right, head.z_left, head.z_right);
+        let (vl, vr) = (head.value * z_off, head.value_right * z_off);
+        let (zl, zr) = (head.z_left, head.z_right);
         let (c0, c1) = (vl * zl + vr * zr, vl * ol + vr * or);
         for p in 0..N {
             wp[p] *= c0 + c1 * u[p];
@@ -321,25 +335,35 @@ fn unit_phi<const N: usize>(unit: &Unit, q: &Quadrature, phi: &mut [f64]) {
         let value = vl * (ol - zl) + vr * (or - zr);
         phi[own.feature as usize] += value * wq.iter().sum::<f64>();
     } else {
+        let value = head.value * z_off;
         for x in wp.iter_mut() {
-            *x *= head.value;
+            *x *= value;
         }
     }
     // Features the row leaves the path on share one value: −Σ_p w_p Π_p.
     let off = -wp.iter().sum::<f64>();
-    for ((s, slot), inv) in shared.iter().enumerate().zip(unit.inv.chunks_exact(n)) {
-        let add = if unit.mask >> s & 1 == 1 {
-            // Divide the slot's own factor out of Π_p.
-            let mut sum = 0.0;
-            for p in 0..n {
-                sum += wp[p] * inv[p];
-            }
-            (1.0 - slot.z) * sum
-        } else {
-            off
-        };
-        phi[slot.feature as usize] += add;
+    for s in bits(all & !ones) {
+        phi[shared[s].feature as usize] += off;
     }
+    for s in bits(ones) {
+        // Divide the slot's own factor out of Π_p.
+        let inv = &unit.inv[s * n..][..n];
+        let mut sum = 0.0;
+        for p in 0..n {
+            sum += wp[p] * inv[p];
+        }
+        phi[shared[s].feature as usize] += (1.0 - shared[s].z) * sum;
+    }
+}
+
+/// The indices of the set bits of `word`, lowest first.
+#[inline(always)]
+fn bits(mut word: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        let b = word.trailing_zeros() as usize;
+        word &= word.wrapping_sub(1);
+        (b < 64).then_some(b)
+    })
 }
 
 /// Add tree `t`'s off-diagonal interaction values for the row in `s`.
