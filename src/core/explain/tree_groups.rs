@@ -9,7 +9,7 @@
 
 use ndarray::Axis;
 
-use super::tree_walk::{trees_of, Scratch};
+use super::tree_walk::{for_bits, trees_of, Scratch};
 use crate::core::models::trees::TreeEnsemble;
 use crate::core::stats::Reference;
 
@@ -271,13 +271,4 @@ fn candidates(follow: &[u64], groups: usize, miss: u64, cand: &mut [u64]) -> boo
         }
     }
     true
-}
-
-/// Call `f(s)` for each set bit s of `bits`, lowest first.
-#[inline]
-fn for_bits(mut bits: u64, mut f: impl FnMut(usize)) {
-    while bits != 0 {
-        f(bits.trailing_zeros() as usize);
-        bits &= bits - 1;
-    }
 }

@@ -24,7 +24,7 @@ use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
 use super::cpu::has_v3;
-use super::tree_walk::{check_request, trees_of, Scratch};
+use super::tree_walk::{check_request, for_bits, trees_of, Scratch};
 use super::Explanation;
 use crate::core::models::trees::compiled::{Quadrature, MAX_PATH_FEATURES};
 use crate::core::models::trees::units::{Head, Slot};
@@ -314,12 +314,12 @@ fn unit_phi<const N: usize>(unit: &Unit, q: &Quadrature, phi: &mut [f64]) {
         z_off *= slot.z * (1.0 - o) + o;
     }
     let mut wq = w;
-    for s in bits(ones) {
+    for_bits(ones, |s| {
         let z = shared[s].z;
         for p in 0..N {
             wq[p] *= z + u[p];
         }
-    }
+    });
     // Times the leaf value, or the pair's v_L (z_L + o_L u) + v_R (z_R + o_R u).
     let mut wp = wq;
     if let Some(own) = own.first() {
@@ -342,10 +342,8 @@ fn unit_phi<const N: usize>(unit: &Unit, q: &Quadrature, phi: &mut [f64]) {
     }
     // Features the row leaves the path on share one value: −Σ_p w_p Π_p.
     let off = -wp.iter().sum::<f64>();
-    for s in bits(all & !ones) {
-        phi[shared[s].feature as usize] += off;
-    }
-    for s in bits(ones) {
+    for_bits(all & !ones, |s| phi[shared[s].feature as usize] += off);
+    for_bits(ones, |s| {
         // Divide the slot's own factor out of Π_p.
         let inv = &unit.inv[s * n..][..n];
         let mut sum = 0.0;
@@ -353,17 +351,7 @@ fn unit_phi<const N: usize>(unit: &Unit, q: &Quadrature, phi: &mut [f64]) {
             sum += wp[p] * inv[p];
         }
         phi[shared[s].feature as usize] += (1.0 - shared[s].z) * sum;
-    }
-}
-
-/// The indices of the set bits of `word`, lowest first.
-#[inline(always)]
-fn bits(mut word: u64) -> impl Iterator<Item = usize> {
-    std::iter::from_fn(move || {
-        let b = word.trailing_zeros() as usize;
-        word &= word.wrapping_sub(1);
-        (b < 64).then_some(b)
-    })
+    });
 }
 
 /// Add tree `t`'s off-diagonal interaction values for the row in `s`.

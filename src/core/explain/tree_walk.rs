@@ -181,3 +181,12 @@ impl Scratch {
         }
     }
 }
+
+/// Call `f(s)` for each set bit s of `bits`, lowest first.
+#[inline]
+pub(crate) fn for_bits(mut bits: u64, mut f: impl FnMut(usize)) {
+    while bits != 0 {
+        f(bits.trailing_zeros() as usize);
+        bits &= bits - 1;
+    }
+}
