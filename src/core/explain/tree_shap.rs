@@ -185,26 +185,11 @@ pub fn interactions(
         .collect())
 }
 
-/// The cover-weighted expected raw output of each output: what path-dependent
-/// attributions start from (shap's `expected_value`).
-pub fn expected_values(model: &TreeEnsemble) -> Vec<f64> {
-    let c = model.compiled();
-    let mut out = model.base().to_vec();
-    for t in 0..c.trees() {
-        let (a, b) = c.tree_leaves[t];
-        for l in a as usize..b as usize {
-            let (_, z) = c.slots(l);
-            out[c.tree_output[t]] += c.leaf_value[l] * z.iter().product::<f64>();
-        }
-    }
-    out
-}
-
 /// What every row shares: the layout, the quadratures, the expected values.
 struct Prepared<'a> {
     c: &'a Compiled,
     quad: &'a [Quadrature],
-    expected: Vec<f64>,
+    expected: &'a [f64],
 }
 
 impl<'a> Prepared<'a> {
@@ -214,7 +199,7 @@ impl<'a> Prepared<'a> {
         Ok(Prepared {
             c,
             quad: &c.quad,
-            expected: expected_values(model),
+            expected: model.expected(),
         })
     }
 }
@@ -431,7 +416,7 @@ mod tests {
         }
         // The baseline copy adds up, and splitting a row over tree chunks (as
         // `explain` does for small requests) changes nothing but rounding.
-        let expected = expected_values(&model)[0];
+        let expected = model.expected()[0];
         for (r, (p, phi)) in base.iter().enumerate() {
             assert!((expected + phi.iter().sum::<f64>() - p).abs() < 1e-12);
             let one = explain(&model, x.slice(ndarray::s![r..r + 1, ..]), &[0]).unwrap();

@@ -130,6 +130,20 @@ impl Compiled {
         (&self.slot_feature[a..b], &self.slot_z[a..b])
     }
 
+    /// Each output's expected raw value when every feature is unknown: `base`
+    /// plus, over every leaf, its value times the product of its path's zero
+    /// fractions (the share of training cover that reaches it).
+    pub fn expected_outputs(&self, base: &[f64]) -> Vec<f64> {
+        let mut out = base.to_vec();
+        for (t, &(a, b)) in self.tree_leaves.iter().enumerate() {
+            for l in a as usize..b as usize {
+                let (_, z) = self.slots(l);
+                out[self.tree_output[t]] += self.leaf_value[l] * z.iter().product::<f64>();
+            }
+        }
+        out
+    }
+
     /// Path steps of leaf `l`.
     #[inline]
     pub fn leaf_steps(&self, l: usize) -> &[Step] {

@@ -45,6 +45,8 @@ pub struct TreeEnsemble {
     spec: Box<EnsembleSpec>,
     /// The leaf-path layout for TreeSHAP, built once here.
     compiled: Box<Compiled>,
+    /// The cover-weighted expected raw output of each output, computed once here.
+    expected: Vec<f64>,
 }
 
 /// Counts that describe an ensemble, for `/weights`.
@@ -114,9 +116,11 @@ impl TreeEnsemble {
             validate_tree(tree, t, spec.n_features, spec.base.len())?;
         }
         let compiled = Box::new(Compiled::new(&spec.trees));
+        let expected = compiled.expected_outputs(&spec.base);
         Ok(TreeEnsemble {
             spec: Box::new(spec),
             compiled,
+            expected,
         })
     }
 
@@ -151,6 +155,12 @@ impl TreeEnsemble {
         let start = offset.min(trees.len());
         let end = start.saturating_add(limit).min(trees.len());
         &trees[start..end]
+    }
+
+    /// The cover-weighted expected raw output of each output: what path-dependent
+    /// attributions start from (shap's `expected_value`).
+    pub fn expected(&self) -> &[f64] {
+        &self.expected
     }
 
     /// The compiled leaf-path layout the TreeSHAP explainers use.
