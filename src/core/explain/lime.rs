@@ -14,7 +14,9 @@
 //!    returns the bound itself). The surrogate sees only `z_j = 1` when the bin is
 //!    the row's own, else 0. Draws go sample by sample, feature by feature, from
 //!    a xoshiro256++ generator seeded by the row's generator (cheaper a draw than
-//!    ChaCha); normals by the ziggurat method.
+//!    ChaCha); normals by the ziggurat method. A value that falls outside its bin's
+//!    bounds is drawn again (rejection) once the sample's pass is over, so the pass
+//!    itself has no branch on the draws.
 //! 3. **Weigh.** The distance to the row is the Euclidean distance in `z`, i.e.
 //!    √(number of features in another bin), and the weight is
 //!    `√exp(−d² / w²)` with kernel width `w = 0.75 √F`.
@@ -122,13 +124,25 @@ pub fn explain(
         if groups.is_singletons() {
             // Sample by sample, feature by feature: each sample's row is written in
             // order.
+            // A value out of its bin's bounds (about one in nine) is drawn again
+            // after the sample's pass, so the pass has no branch on the draws.
+            let mut redo: Vec<(u32, u8)> = vec![(0, 0); f];
             for sample in samples.chunks_exact_mut(f).skip(1) {
-                let mut count = 0;
-                for (j, ((b, &own), value)) in samplers.iter().zip(&own).zip(sample).enumerate() {
+                let (mut count, mut misses) = (0, 0);
+                for (j, ((b, &own), value)) in
+                    samplers.iter().zip(&own).zip(&mut *sample).enumerate()
+                {
                     let bin = b.draw_bin(&mut rng);
-                    *value = b.draw_value(bin, &mut rng);
+                    let (v, stands) = b.try_value(bin, &mut rng);
+                    *value = v;
                     kept[count] = j as u32;
                     count += usize::from(bin == own);
+                    redo[misses] = (j as u32, bin as u8);
+                    misses += usize::from(!stands);
+                }
+                for &(j, bin) in &redo[..misses] {
+                    sample[j as usize] =
+                        samplers[j as usize].draw_value(usize::from(bin), &mut rng);
                 }
                 z.push(&kept[..count]);
             }

@@ -126,6 +126,19 @@ impl Sampler {
         self.thresholds.iter().map(|&c| usize::from(c <= u)).sum()
     }
 
+    /// The first try of [`Sampler::draw_value`], without a branch on the draw:
+    /// the value, and whether it stands (it is in bounds). When it does not, the
+    /// value is a fresh [`Sampler::draw_value`], which rejection sampling makes the
+    /// same distribution.
+    #[inline(always)]
+    pub(super) fn try_value(&self, bin: usize, rng: &mut impl Rng) -> (f64, bool) {
+        let (low, high) = (self.lows[bin], self.highs[bin]);
+        let v = self.means[bin] + self.stds[bin] * standard_normal(rng);
+        let point = low >= high;
+        let inside = (v >= low) & (v <= high);
+        (if point { low } else { v }, point | inside)
+    }
+
     /// A value from the bin's normal truncated to its bounds (by rejection, falling
     /// back to a uniform draw on the bounds after 64 misses).
     pub(super) fn draw_value(&self, bin: usize, rng: &mut impl Rng) -> f64 {
@@ -156,4 +169,44 @@ pub(super) fn percentile(sorted: &[f64], q: f64) -> f64 {
 /// `rand_distr` implements it: one uniform draw and a table look-up nearly always).
 fn standard_normal(rng: &mut impl Rng) -> f64 {
     rng.sample(StandardNormal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array1;
+    use rand::SeedableRng;
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    #[test]
+    fn a_first_try_stands_exactly_when_it_is_in_bounds() {
+        // Quartile bins of 0, 1, …, 99, and a column whose upper bins collapse to a
+        // point (every value above the median is 5).
+        let spread = Array1::from_shape_fn(100, |i| i as f64);
+        let point = Array1::from_shape_fn(100, |i| if i < 40 { i as f64 / 10.0 } else { 5.0 });
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        let (mut misses, mut tries) = (0, 0);
+        for column in [spread, point] {
+            let bins = Bins::quartiles(column.view());
+            let s = bins.sampler();
+            for bin in 0..bins.cumulative.len() {
+                let (low, high) = (s.lows[bin], s.highs[bin]);
+                for _ in 0..2000 {
+                    let (v, stands) = s.try_value(bin, &mut rng);
+                    tries += 1;
+                    if low >= high {
+                        assert!(stands && v == low, "a point bin gives its bound");
+                    } else {
+                        assert_eq!(stands, (low..=high).contains(&v), "{v} in [{low}, {high}]");
+                    }
+                    misses += usize::from(!stands);
+                    let again = s.draw_value(bin, &mut rng);
+                    assert!((low.min(high)..=high.max(low)).contains(&again));
+                }
+            }
+        }
+        // The bins' normals reach past their bounds now and then, so both branches
+        // of the sampling loop are exercised.
+        assert!(misses > 0 && misses < tries / 2, "{misses} of {tries}");
+    }
 }
