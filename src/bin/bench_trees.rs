@@ -7,9 +7,11 @@
 //! Row files are raw little-endian f64, row-major (numpy's `astype("<f8").tofile`).
 //! Loading and compiling the model are not timed; each repeat explains every row of
 //! every output on a rayon pool of `threads`. Prints one JSON line with the best
-//! and median seconds and rows per second (best).
+//! and median seconds and rows per second (best). `GAP_US=N` in the environment
+//! sleeps N microseconds before each repeat, as the idle gaps between requests do
+//! (threads and cores that fall asleep in them are slow to wake).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use explaind::core::explain::{tree_interventional, tree_shap};
 use explaind::core::models::{Model, OutputSpace, TreeEnsemble};
@@ -58,7 +60,12 @@ fn main() {
         .unwrap_or_else(|e| fail(&e.to_string()));
     let mut times = Vec::new();
     let mut checksum = 0.0;
+    let gap = std::env::var("GAP_US")
+        .ok()
+        .and_then(|g| g.parse().ok())
+        .map_or(Duration::ZERO, Duration::from_micros);
     for _ in 0..repeats.max(1) {
+        std::thread::sleep(gap);
         let start = Instant::now();
         checksum = pool.install(|| run(&model, &x, method, reference.as_ref()));
         times.push(start.elapsed().as_secs_f64());
