@@ -27,7 +27,7 @@ mod params;
 pub(crate) mod tests;
 pub mod weights;
 
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView2, Axis, CowArray, Ix2};
 
 use super::{sigmoid, AffineInput, Link, Model};
 pub use params::{LayerParams, MlpParams, ScalerParams};
@@ -122,6 +122,60 @@ impl Activation {
         out
     }
 
+    /// Apply to a batch the caller may own: in place when it does, else into a new
+    /// array in the same pass that reads it (element-wise kinds).
+    fn apply_cow(self, z: CowArray<f64, Ix2>) -> Array2<f64> {
+        if !z.is_view() {
+            let mut z = z.into_owned();
+            self.apply_inplace(&mut z);
+            return z;
+        }
+        match self {
+            Activation::Relu => z.mapv(|v| v.max(0.0)),
+            Activation::LeakyRelu { slope } => z.mapv(|v| if v > 0.0 { v } else { slope * v }),
+            Activation::Sigmoid => z.mapv(sigmoid),
+            Activation::Tanh => z.mapv(f64::tanh),
+            Activation::Identity | Activation::Softmax => {
+                let mut z = z.into_owned();
+                self.apply_inplace(&mut z);
+                z
+            }
+        }
+    }
+
+    /// Apply to `z + bias` (one bias per column) in place: for the element-wise
+    /// kinds in one pass, the same numbers as adding the bias first.
+    fn apply_biased_inplace(self, z: &mut Array2<f64>, bias: &Array1<f64>) {
+        fn each(z: &mut Array2<f64>, bias: &Array1<f64>, f: impl Fn(f64) -> f64) {
+            match (z.as_slice_mut(), bias.as_slice()) {
+                (Some(values), Some(bias)) if !bias.is_empty() => {
+                    for row in values.chunks_exact_mut(bias.len()) {
+                        for (v, &b) in row.iter_mut().zip(bias) {
+                            *v = f(*v + b);
+                        }
+                    }
+                }
+                _ => {
+                    *z += bias;
+                    z.mapv_inplace(f);
+                }
+            }
+        }
+        match self {
+            Activation::Relu => each(z, bias, |v| v.max(0.0)),
+            Activation::LeakyRelu { slope } => {
+                each(z, bias, |v| if v > 0.0 { v } else { slope * v })
+            }
+            Activation::Sigmoid => each(z, bias, sigmoid),
+            Activation::Tanh => each(z, bias, f64::tanh),
+            Activation::Identity => each(z, bias, |v| v),
+            Activation::Softmax => {
+                *z += bias;
+                self.apply_inplace(z);
+            }
+        }
+    }
+
     /// Apply to a batch of pre-activations in place; the same numbers as
     /// [`Activation::value`], one closure per kind so each loop is branch-free.
     fn apply_inplace(self, z: &mut Array2<f64>) {
@@ -172,9 +226,19 @@ impl Layer {
 
     /// `A W + b` for a batch `A` (rows × fan_in).
     fn affine(&self, a: ArrayView2<f64>) -> Array2<f64> {
-        let mut z = a.dot(&self.weights);
+        let mut z = self.product(a);
         z += &self.bias;
         z
+    }
+
+    /// `A W`, without the bias. A layer of one unit is a matrix-vector product,
+    /// which needs none of a matrix product's packing.
+    fn product(&self, a: ArrayView2<f64>) -> Array2<f64> {
+        if self.weights.ncols() == 1 {
+            a.dot(&self.weights.column(0)).insert_axis(Axis(1))
+        } else {
+            a.dot(&self.weights)
+        }
     }
 }
 
@@ -249,17 +313,23 @@ impl Mlp {
 
     /// The rest of a forward pass from the first layer's pre-activations `z`: its
     /// activation, the other layers, and the head as the link expects it.
-    fn forward_from_first(&self, mut z: Array2<f64>) -> Array2<f64> {
+    fn forward_from_first(&self, z: CowArray<f64, Ix2>) -> Array2<f64> {
         let last = self.layers.len() - 1;
-        for (l, layer) in self.layers.iter().enumerate() {
-            if l > 0 {
-                z = layer.affine(z.view());
-            }
-            if l < last || !self.head_in_link() {
-                layer.activation.apply_inplace(&mut z);
+        let activate = |l: usize| l < last || !self.head_in_link();
+        let mut a = if activate(0) {
+            self.layers[0].activation.apply_cow(z)
+        } else {
+            z.into_owned()
+        };
+        for (l, layer) in self.layers.iter().enumerate().skip(1) {
+            a = layer.product(a.view());
+            if activate(l) {
+                layer.activation.apply_biased_inplace(&mut a, &layer.bias);
+            } else {
+                a += &layer.bias;
             }
         }
-        z
+        a
     }
 
     /// Run a batch (rows × n_features) through every layer and keep each layer's
@@ -295,7 +365,7 @@ impl Model for Mlp {
             Some(_) => self.layers[0].affine(self.standardize(x).view()),
             None => self.layers[0].affine(x),
         };
-        self.forward_from_first(z)
+        self.forward_from_first(z.into())
     }
 
     fn affine_input(&self) -> Option<&dyn AffineInput> {
@@ -319,6 +389,6 @@ impl AffineInput for Mlp {
     }
 
     fn predict_raw_from_affine(&self, z: ArrayView2<f64>) -> Array2<f64> {
-        self.forward_from_first(z.to_owned())
+        self.forward_from_first(z.into())
     }
 }

@@ -267,3 +267,38 @@ fn gradient_refuses_bad_requests() {
         Err(CoreError::InvalidArgument(_))
     ));
 }
+
+#[test]
+fn the_fused_forward_pass_equals_the_layer_by_layer_trace() {
+    // predict_raw fuses each hidden layer's bias with its activation and takes a
+    // one-unit layer as a matrix-vector product; forward_trace adds the bias, then
+    // applies the activation, layer by layer. The same arithmetic: the same bits.
+    let x = Array2::from_shape_vec((7, 3), pseudo_random(7, 3, 9).concat()).unwrap() * 3.0;
+    for hidden in ["relu", "leaky_relu", "sigmoid", "tanh", "identity"] {
+        for (head, outputs) in [
+            ("identity", 1),
+            ("identity", 2),
+            ("sigmoid", 1),
+            ("softmax", 3),
+        ] {
+            let m = small_net(hidden, head, outputs);
+            let trace = m.forward_trace(x.view());
+            let last = trace.last().unwrap();
+            let want = if m.link() == Link::Identity {
+                &last.post
+            } else {
+                &last.pre
+            };
+            let got = m.predict_raw(x.view());
+            assert_eq!(&got, want, "{hidden} → {head} × {outputs}");
+            // From the first layer's pre-activations, as the coalition game sends
+            // them (a view it keeps): the scaler folded into W, so up to rounding.
+            let (w, b) = m.input_affine();
+            let z = x.dot(&w) + &b;
+            let from_affine = m.predict_raw_from_affine(z.view());
+            for (a, b) in from_affine.iter().zip(want) {
+                assert_abs_diff_eq!(a, b, epsilon = 1e-12);
+            }
+        }
+    }
+}
