@@ -4,7 +4,7 @@
 
 use ndarray::ArrayView1;
 use rand::Rng;
-use rand_distr::StandardNormal;
+use rand_distr::{Distribution, StandardNormal};
 
 /// One feature's quartile bins and what lime keeps of each.
 pub(super) struct Bins {
@@ -119,6 +119,7 @@ pub(super) struct Sampler {
 
 impl Sampler {
     /// A bin drawn with the reference's bin frequencies.
+    #[inline(always)]
     pub(super) fn draw_bin(&self, rng: &mut impl Rng) -> usize {
         let u = rng.random::<f64>() * self.total;
         // The first bin whose cumulative share exceeds u, counted without branches
@@ -167,8 +168,9 @@ pub(super) fn percentile(sorted: &[f64], q: f64) -> f64 {
 
 /// A standard normal draw (the ziggurat method of Marsaglia and Tsang 2000, as
 /// `rand_distr` implements it: one uniform draw and a table look-up nearly always).
+#[inline(always)]
 fn standard_normal(rng: &mut impl Rng) -> f64 {
-    rng.sample(StandardNormal)
+    Distribution::<f64>::sample(&StandardNormal, rng)
 }
 
 #[cfg(test)]
