@@ -104,9 +104,10 @@ pub(crate) fn values(
         }
         let last = (coalitions - 1) * block;
         carry.copy_from_slice(&buffer[last..last + block]);
-        let z = ArrayView2::from_shape(
+        // The head may overwrite the blocks: the next batch starts from `carry`.
+        let z = ArrayViewMut2::from_shape(
             (coalitions * map.n_bg, map.units),
-            &buffer[..coalitions * block],
+            &mut buffer[..coalitions * block],
         )
         .expect("the buffer holds whole rows");
         let mut out = affine.predict_raw_from_affine(z);

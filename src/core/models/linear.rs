@@ -3,7 +3,7 @@
 //!
 //! Raw output k of row x is `intercept[k] + coefficients[k] · x`.
 
-use ndarray::{Array1, Array2, ArrayView2};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2};
 
 use super::{AffineInput, Link, Model};
 use crate::core::{CoreError, CoreResult};
@@ -131,7 +131,7 @@ impl AffineInput for LinearModel {
         (self.coefficients.t().to_owned(), self.intercept.clone())
     }
 
-    fn predict_raw_from_affine(&self, z: ArrayView2<f64>) -> Array2<f64> {
+    fn predict_raw_from_affine(&self, z: ArrayViewMut2<f64>) -> Array2<f64> {
         z.to_owned()
     }
 }

@@ -27,9 +27,9 @@ mod params;
 pub(crate) mod tests;
 pub mod weights;
 
-use ndarray::{Array1, Array2, ArrayView2, Axis, CowArray, Ix2};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, CowArray, Ix2};
 
-use super::{sigmoid, AffineInput, Link, Model};
+use super::{sigmoid, softmax_rows, AffineInput, Link, Model};
 pub use params::{LayerParams, MlpParams, ScalerParams};
 
 /// An activation function, applied after a layer's affine map.
@@ -118,7 +118,7 @@ impl Activation {
     /// Apply to a batch of pre-activations (rows × units).
     fn apply(self, z: &Array2<f64>) -> Array2<f64> {
         let mut out = z.clone();
-        self.apply_inplace(&mut out);
+        self.apply_inplace(out.view_mut());
         out
     }
 
@@ -127,7 +127,7 @@ impl Activation {
     fn apply_cow(self, z: CowArray<f64, Ix2>) -> Array2<f64> {
         if !z.is_view() {
             let mut z = z.into_owned();
-            self.apply_inplace(&mut z);
+            self.apply_inplace(z.view_mut());
             return z;
         }
         match self {
@@ -137,7 +137,7 @@ impl Activation {
             Activation::Tanh => z.mapv(f64::tanh),
             Activation::Identity | Activation::Softmax => {
                 let mut z = z.into_owned();
-                self.apply_inplace(&mut z);
+                self.apply_inplace(z.view_mut());
                 z
             }
         }
@@ -171,16 +171,16 @@ impl Activation {
             Activation::Identity => each(z, bias, |v| v),
             Activation::Softmax => {
                 *z += bias;
-                self.apply_inplace(z);
+                self.apply_inplace(z.view_mut());
             }
         }
     }
 
     /// Apply to a batch of pre-activations in place; the same numbers as
     /// [`Activation::value`], one closure per kind so each loop is branch-free.
-    fn apply_inplace(self, z: &mut Array2<f64>) {
+    fn apply_inplace(self, mut z: ArrayViewMut2<f64>) {
         match self {
-            Activation::Softmax => Link::Softmax.apply(z),
+            Activation::Softmax => softmax_rows(z),
             Activation::Relu => z.mapv_inplace(|v| v.max(0.0)),
             Activation::LeakyRelu { slope } => {
                 z.mapv_inplace(|v| if v > 0.0 { v } else { slope * v })
@@ -314,22 +314,31 @@ impl Mlp {
     /// The rest of a forward pass from the first layer's pre-activations `z`: its
     /// activation, the other layers, and the head as the link expects it.
     fn forward_from_first(&self, z: CowArray<f64, Ix2>) -> Array2<f64> {
-        let last = self.layers.len() - 1;
-        let activate = |l: usize| l < last || !self.head_in_link();
-        let mut a = if activate(0) {
-            self.layers[0].activation.apply_cow(z)
-        } else {
-            z.into_owned()
-        };
-        for (l, layer) in self.layers.iter().enumerate().skip(1) {
-            a = layer.product(a.view());
-            if activate(l) {
-                layer.activation.apply_biased_inplace(&mut a, &layer.bias);
-            } else {
-                a += &layer.bias;
-            }
+        if !self.activates(0) {
+            return z.into_owned();
         }
-        a
+        let a = self.layers[0].activation.apply_cow(z);
+        self.forward_after_first(a.view())
+    }
+
+    /// Whether layer `l` applies its activation (the head's may be the link's).
+    fn activates(&self, l: usize) -> bool {
+        l + 1 < self.layers.len() || !self.head_in_link()
+    }
+
+    /// The layers after the first, from the first layer's activations `a`.
+    fn forward_after_first(&self, a: ArrayView2<f64>) -> Array2<f64> {
+        let mut out: Option<Array2<f64>> = None;
+        for (l, layer) in self.layers.iter().enumerate().skip(1) {
+            let mut z = layer.product(out.as_ref().map_or(a.view(), |o| o.view()));
+            if self.activates(l) {
+                layer.activation.apply_biased_inplace(&mut z, &layer.bias);
+            } else {
+                z += &layer.bias;
+            }
+            out = Some(z);
+        }
+        out.unwrap_or_else(|| a.to_owned())
     }
 
     /// Run a batch (rows × n_features) through every layer and keep each layer's
@@ -388,7 +397,11 @@ impl AffineInput for Mlp {
         }
     }
 
-    fn predict_raw_from_affine(&self, z: ArrayView2<f64>) -> Array2<f64> {
-        self.forward_from_first(z.into())
+    fn predict_raw_from_affine(&self, mut z: ArrayViewMut2<f64>) -> Array2<f64> {
+        if !self.activates(0) {
+            return z.to_owned();
+        }
+        self.layers[0].activation.apply_inplace(z.view_mut());
+        self.forward_after_first(z.view())
     }
 }

@@ -10,7 +10,7 @@ pub mod mlp;
 pub mod text;
 pub mod trees;
 
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
 
 use crate::core::{CoreError, CoreResult};
 pub use linear::LinearModel;
@@ -38,14 +38,7 @@ impl Link {
             Link::Identity => {}
             Link::Logistic => raw.mapv_inplace(sigmoid),
             Link::Exp => raw.mapv_inplace(f64::exp),
-            Link::Softmax => {
-                for mut row in raw.axis_iter_mut(Axis(0)) {
-                    let max = row.fold(f64::NEG_INFINITY, |m, &v| m.max(v));
-                    row.mapv_inplace(|v| (v - max).exp());
-                    let sum = row.sum();
-                    row.mapv_inplace(|v| v / sum);
-                }
-            }
+            Link::Softmax => softmax_rows(raw.view_mut()),
         }
     }
 
@@ -104,6 +97,17 @@ pub trait Model: Send + Sync {
     }
 }
 
+/// The softmax of each row, in place (shifted by the row's maximum, so no
+/// exponential overflows).
+pub(crate) fn softmax_rows(mut raw: ArrayViewMut2<f64>) {
+    for mut row in raw.axis_iter_mut(Axis(0)) {
+        let max = row.fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+        row.mapv_inplace(|v| (v - max).exp());
+        let sum = row.sum();
+        row.mapv_inplace(|v| v / sum);
+    }
+}
+
 /// A model whose raw outputs depend on the inputs only through one affine map:
 /// `raw(x) = head(x·W + b)`. Linear and logistic models are this with the identity
 /// as head; an MLP with its first layer as the map (the scaler folded in) and the
@@ -116,8 +120,10 @@ pub trait AffineInput: Sync {
     /// `W`, shape (n_features, units), and `b` (units): `z = x·W + b`.
     fn input_affine(&self) -> (Array2<f64>, Array1<f64>);
     /// Raw outputs (rows, n_outputs) from the values of the map, `z` (rows, units):
-    /// `predict_raw(x) == predict_raw_from_affine(x·W + b)` up to rounding.
-    fn predict_raw_from_affine(&self, z: ArrayView2<f64>) -> Array2<f64>;
+    /// `predict_raw(x) == predict_raw_from_affine(x·W + b)` up to rounding. `z` is
+    /// the caller's scratch: the head may overwrite it (an MLP applies its first
+    /// activation there).
+    fn predict_raw_from_affine(&self, z: ArrayViewMut2<f64>) -> Array2<f64>;
 }
 
 /// A model whose outputs can be differentiated with respect to its inputs, for the

@@ -294,8 +294,8 @@ fn the_fused_forward_pass_equals_the_layer_by_layer_trace() {
             // From the first layer's pre-activations, as the coalition game sends
             // them (a view it keeps): the scaler folded into W, so up to rounding.
             let (w, b) = m.input_affine();
-            let z = x.dot(&w) + &b;
-            let from_affine = m.predict_raw_from_affine(z.view());
+            let mut z = x.dot(&w) + &b;
+            let from_affine = m.predict_raw_from_affine(z.view_mut());
             for (a, b) in from_affine.iter().zip(want) {
                 assert_abs_diff_eq!(a, b, epsilon = 1e-12);
             }
