@@ -158,15 +158,11 @@ struct Map {
     units: usize,
     /// Background rows per coalition.
     n_bg: usize,
-    /// Features.
-    width: usize,
     /// `W`, (features, units), row-major.
     w: Vec<f64>,
     /// Whether feature `j`'s row of `W` has a non-zero weight.
     active: Vec<bool>,
-    /// `Δ_bj = x_j − b_j`, (background rows, features), row-major.
-    deltas: Vec<f64>,
-    /// `Δ` transposed, (features, background rows), for maps of width 1.
+    /// `Δ_bj = x_j − b_j` by feature: (features, background rows), row-major.
     deltas_by_feature: Vec<f64>,
     /// `z(b)` for each background row, (background rows, units).
     start_background: Vec<f64>,
@@ -177,7 +173,7 @@ struct Map {
 impl Map {
     fn new(game: &Game, affine: &dyn AffineInput) -> Self {
         let (w, c) = affine.input_affine();
-        let (n_bg, width, units) = (game.background.nrows(), game.x.len(), w.ncols());
+        let (n_bg, units) = (game.background.nrows(), w.ncols());
         let start_background = game.background.dot(&w) + &c;
         let deltas = &game.x - &game.background;
         Map {
@@ -188,9 +184,7 @@ impl Map {
                 .collect(),
             units,
             n_bg,
-            width,
             w: w.iter().copied().collect(),
-            deltas: deltas.iter().copied().collect(),
             deltas_by_feature: deltas.t().iter().copied().collect(),
             start_background: start_background.iter().copied().collect(),
             start_row: (game.x.dot(&w) + &c).to_vec(),
@@ -251,11 +245,12 @@ impl Map {
         if m == 0 {
             return;
         }
+        // D_m built move by move from each feature's contiguous deltas, and read
+        // transposed: (moves × background rows) laid out, (rows × moves) seen.
         scratch.d.clear();
-        for deltas in self.deltas.chunks_exact(self.width) {
-            scratch
-                .d
-                .extend(moves.iter().map(|&(j, sign)| sign * deltas[j]));
+        for &(j, sign) in moves {
+            let deltas = &self.deltas_by_feature[j * self.n_bg..(j + 1) * self.n_bg];
+            scratch.d.extend(deltas.iter().map(|&d| sign * d));
         }
         scratch.w.clear();
         for &(j, _) in moves {
@@ -263,7 +258,8 @@ impl Map {
                 .w
                 .extend_from_slice(&self.w[j * units..(j + 1) * units]);
         }
-        let d = ArrayView2::from_shape((self.n_bg, m), &scratch.d[..]).expect("rows × moves");
+        let d = ArrayView2::from_shape((m, self.n_bg), &scratch.d[..]).expect("moves × rows");
+        let d = d.t();
         let w = ArrayView2::from_shape((m, units), &scratch.w[..]).expect("moves × units");
         let mut z = ArrayViewMut2::from_shape((self.n_bg, units), out).expect("a block");
         general_mat_mul(1.0, &d, &w, 1.0, &mut z);
