@@ -27,7 +27,7 @@ mod params;
 pub(crate) mod tests;
 pub mod weights;
 
-use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, CowArray, Ix2};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
 
 use super::{sigmoid, softmax_rows, AffineInput, Link, Model};
 pub use params::{LayerParams, MlpParams, ScalerParams};
@@ -120,27 +120,6 @@ impl Activation {
         let mut out = z.clone();
         self.apply_inplace(out.view_mut());
         out
-    }
-
-    /// Apply to a batch the caller may own: in place when it does, else into a new
-    /// array in the same pass that reads it (element-wise kinds).
-    fn apply_cow(self, z: CowArray<f64, Ix2>) -> Array2<f64> {
-        if !z.is_view() {
-            let mut z = z.into_owned();
-            self.apply_inplace(z.view_mut());
-            return z;
-        }
-        match self {
-            Activation::Relu => z.mapv(|v| v.max(0.0)),
-            Activation::LeakyRelu { slope } => z.mapv(|v| if v > 0.0 { v } else { slope * v }),
-            Activation::Sigmoid => z.mapv(sigmoid),
-            Activation::Tanh => z.mapv(f64::tanh),
-            Activation::Identity | Activation::Softmax => {
-                let mut z = z.into_owned();
-                self.apply_inplace(z.view_mut());
-                z
-            }
-        }
     }
 
     /// Apply to `z + bias` (one bias per column) in place: for the element-wise
@@ -313,12 +292,14 @@ impl Mlp {
 
     /// The rest of a forward pass from the first layer's pre-activations `z`: its
     /// activation, the other layers, and the head as the link expects it.
-    fn forward_from_first(&self, z: CowArray<f64, Ix2>) -> Array2<f64> {
-        if !self.activates(0) {
-            return z.into_owned();
+    fn forward_from_first(&self, mut z: Array2<f64>) -> Array2<f64> {
+        if self.activates(0) {
+            self.layers[0].activation.apply_inplace(z.view_mut());
         }
-        let a = self.layers[0].activation.apply_cow(z);
-        self.forward_after_first(a.view())
+        if self.layers.len() == 1 {
+            return z;
+        }
+        self.forward_after_first(z.view())
     }
 
     /// Whether layer `l` applies its activation (the head's may be the link's).
@@ -374,7 +355,7 @@ impl Model for Mlp {
             Some(_) => self.layers[0].affine(self.standardize(x).view()),
             None => self.layers[0].affine(x),
         };
-        self.forward_from_first(z.into())
+        self.forward_from_first(z)
     }
 
     fn affine_input(&self) -> Option<&dyn AffineInput> {

@@ -292,7 +292,7 @@ fn the_fused_forward_pass_equals_the_layer_by_layer_trace() {
             let got = m.predict_raw(x.view());
             assert_eq!(&got, want, "{hidden} → {head} × {outputs}");
             // From the first layer's pre-activations, as the coalition game sends
-            // them (a view it keeps): the scaler folded into W, so up to rounding.
+            // them (its scratch block): the scaler folded into W, so up to rounding.
             let (w, b) = m.input_affine();
             let mut z = x.dot(&w) + &b;
             let from_affine = m.predict_raw_from_affine(z.view_mut());
