@@ -16,9 +16,13 @@ RUN apk add --no-cache musl-dev=~1
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+# bench/ is a workspace member: its manifest and sources must be present, but only
+# explaind is built.
+COPY bench/Cargo.toml ./bench/Cargo.toml
+COPY bench/src ./bench/src
 COPY data ./data
 COPY static ./static
-RUN cargo build --release --locked \
+RUN cargo build --release --locked -p explaind \
     && install -D -m 0755 target/release/explaind /out/explaind
 
 # --- binary, built on the host -----------------------------------------------------------

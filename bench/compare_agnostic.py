@@ -20,7 +20,7 @@ of every masked row (all of the first layer, or only the incremental moves) at
 the machine's measured one-thread matrix-product rate, plus one logistic function
 per masked row at its measured rate.
 
-Build first:  cargo build --release --bin bench_agnostic
+Build first:  cargo build --release -p explaind-bench --bin bench_agnostic
 Run:          python3 bench/compare_agnostic.py [--rows 20] [--repeats 3] [--background 100]
 """
 

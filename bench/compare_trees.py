@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compare explaind's TreeSHAP with shap and the libraries' own SHAP, in one run.
 
-    cargo build --release --bin bench_trees --bin explaind
+    cargo build --release --workspace
     python3 bench/compare_trees.py [--rows 1000] [--work /tmp/explaind-bench] [--reuse]
 
 Builds the two benchmark models (XGBoost: 500 trees of depth 6 on 20 features;

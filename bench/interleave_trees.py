@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """explaind's TreeSHAP against shap's TreeExplainer at one thread, runs interleaved.
 
-    cargo build --release --bin bench_trees
+    cargo build --release -p explaind-bench --bin bench_trees
     python3 bench/interleave_trees.py [--runs 4] [--work /tmp/explaind-bench]
 
 Needs the models and rows `bench/compare_trees.py` wrote to --work. On a shared,
