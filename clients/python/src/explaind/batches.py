@@ -1,0 +1,95 @@
+"""Large inputs in several requests: split under the server's limits, sent
+concurrently, answers put back in row order."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+import numpy.typing as npt
+
+from . import frames
+from .errors import ExplaindError
+from .progress import row_bar
+
+Send = Callable[[str, str, Optional[bytes]], Any]
+
+_MASK64 = (1 << 64) - 1
+
+
+def _splitmix(x: int) -> int:
+    x = (x + 0x9E3779B97F4A7C15) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
+
+def chunk_seed(seed: int, start: int) -> int:
+    """The seed of the request whose first row is row ``start`` of the call.
+
+    The server draws row ``i`` of a request from stream ``i`` of the request's seed,
+    so chunks sent with one seed would share draws row for row. The first chunk
+    keeps the seed (a call of one request is the plain request); the others get
+    a mix of seed and start row, below 2^63 as the API's int64 asks.
+    """
+    if start == 0:
+        return seed
+    return _splitmix(seed ^ _splitmix(start)) & ((1 << 63) - 1)
+
+
+class Batcher:
+    """Sends a row matrix as ``{"instances": [...], **extra}`` requests of at most
+    ``max_rows`` rows and ``max_body_bytes`` bytes; a 413 answer splits a request
+    in two and sends the halves."""
+
+    def __init__(self, send: Send, pool: ThreadPoolExecutor, max_rows: int, max_body_bytes: int) -> None:
+        self.send = send
+        self.pool = pool
+        self.max_rows = max(1, max_rows)
+        self.max_body_bytes = max_body_bytes
+
+    def run(self, path: str, data: npt.NDArray[np.float64], extra: Dict[str, Any],
+            show: Optional[bool], reseed: bool = False) -> List[Dict[str, Any]]:
+        """The answers for ``data``'s rows, in order (one per request sent)."""
+        rows = [frames.row_json(r) for r in data]
+        overhead = len(json.dumps(extra)) + 32
+        ranges = list(frames.chunks(rows, self.max_rows, self.max_body_bytes - overhead)) or [(0, 0)]
+
+        def one(span: Tuple[int, int]) -> List[Dict[str, Any]]:
+            return self._send_range(path, rows, span, extra, reseed)
+
+        if len(ranges) == 1:
+            return one(ranges[0])
+        results: List[Optional[List[Dict[str, Any]]]] = [None] * len(ranges)
+        with row_bar(len(rows), show) as bar:
+            futures: Dict[Future[List[Dict[str, Any]]], int] = {
+                self.pool.submit(one, span): i for i, span in enumerate(ranges)}
+            try:
+                for fut in as_completed(futures):
+                    i = futures[fut]
+                    results[i] = fut.result()
+                    bar(ranges[i][1] - ranges[i][0])
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
+        return [a for r in results if r is not None for a in r]
+
+    def _send_range(self, path: str, rows: List[str], span: Tuple[int, int],
+                    extra: Dict[str, Any], reseed: bool) -> List[Dict[str, Any]]:
+        start, end = span
+        fields = dict(extra)
+        if reseed and start > 0:
+            fields["seed"] = chunk_seed(int(extra.get("seed") or 0), start)
+        tail = json.dumps(fields, separators=(",", ":"))
+        body = '{"instances":[' + ",".join(rows[start:end]) + "]" + ("," + tail[1:] if fields else "}")
+        try:
+            return [self.send("POST", path, body.encode())]
+        except ExplaindError as e:
+            if e.status != 413 or end - start < 2:
+                raise
+        mid = (start + end) // 2
+        return (self._send_range(path, rows, (start, mid), extra, reseed)
+                + self._send_range(path, rows, (mid, end), extra, reseed))

@@ -1,0 +1,212 @@
+"""Registration documents from the models users hold.
+
+Each converter returns ``(document, feature_names)``: the JSON body of
+``PUT /models/{name}`` without background, and the feature names the model file
+carries (``None`` when it carries none). Libraries are recognised by the module
+their classes come from, so none of them is imported unless the model is theirs.
+
+What explaind reads natively: ``linear`` and ``logistic`` (scikit-learn's linear
+models), ``mlp`` (scikit-learn's MLPs, with a ``StandardScaler`` in front),
+``xgboost`` (the JSON ``Booster.save_model`` writes), ``lightgbm`` (the model
+text) and ``onnx`` (feed-forward networks). Other scikit-learn models and
+pipelines are converted to ONNX with skl2onnx; CatBoost models are sent as
+CatBoost's JSON export (``kind: "catboost"``). The server refuses what it cannot
+read with 422 ``invalid_model``, which the client raises as ``ExplaindError``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+Document = Dict[str, Any]
+Converted = Tuple[Document, Optional[List[str]]]
+
+#: scikit-learn's activation names to explaind's.
+_ACTIVATIONS = {"logistic": "sigmoid", "relu": "relu", "tanh": "tanh",
+                "identity": "identity", "softmax": "softmax"}
+
+
+def _module(model: Any) -> str:
+    return type(model).__module__.split(".")[0]
+
+
+def _names(values: Any) -> Optional[List[str]]:
+    return None if values is None else [str(v) for v in values]
+
+
+def to_document(model: Any) -> Converted:
+    """The registration document for ``model`` (see the module doc for what is read).
+
+    # Errors
+    ``TypeError`` for an object of no known kind; ``ImportError`` when the
+    conversion needs an optional package (skl2onnx) that is not installed.
+    """
+    if isinstance(model, (str, os.PathLike)):
+        return from_path(Path(model))
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        return from_bytes(bytes(model))
+    if isinstance(model, dict) and "kind" in model:
+        return dict(model), model.get("feature_names")
+    mod = _module(model)
+    if mod == "xgboost":
+        booster = model.get_booster() if hasattr(model, "get_booster") else model
+        doc = {"kind": "xgboost", "model": json.loads(bytes(booster.save_raw("json")))}
+        return doc, _names(booster.feature_names)
+    if mod == "lightgbm":
+        booster = model.booster_ if hasattr(model, "booster_") else model
+        return {"kind": "lightgbm", "model": booster.model_to_string()}, _names(booster.feature_name())
+    if mod == "catboost":
+        return _catboost(model)
+    if mod == "onnx" and hasattr(model, "SerializeToString"):
+        return _onnx(model.SerializeToString()), None
+    if mod == "sklearn":
+        return _sklearn(model)
+    raise TypeError(f"cannot register a {type(model).__module__}.{type(model).__name__}")
+
+
+def from_path(path: Path) -> Converted:
+    """A saved model file: XGBoost JSON, LightGBM text, ONNX, CatBoost (``.cbm``) or
+    a whole registration document (JSON with a ``kind``)."""
+    if path.suffix == ".cbm":
+        import catboost  # type: ignore[import-untyped, import-not-found, unused-ignore]
+
+        model = catboost.CatBoost()
+        model.load_model(str(path))
+        return _catboost(model)
+    return from_bytes(path.read_bytes())
+
+
+def from_bytes(data: bytes) -> Converted:
+    """A model file's bytes, its format told by its content."""
+    head = data.lstrip()[:64]
+    if head.startswith(b"{"):
+        doc = json.loads(data)
+        if "kind" in doc:
+            return doc, doc.get("feature_names")
+        if "learner" in doc:
+            names = doc["learner"].get("feature_names") or None
+            return {"kind": "xgboost", "model": doc}, names
+        raise ValueError("a JSON model file must be XGBoost's (with 'learner') or a registration document (with 'kind')")
+    if head.startswith(b"tree"):
+        text = data.decode()
+        names = None
+        for line in text.splitlines():
+            if line.startswith("feature_names="):
+                names = line.split("=", 1)[1].split()
+                break
+        return {"kind": "lightgbm", "model": text}, names
+    return _onnx(data), None
+
+
+def _onnx(data: bytes) -> Document:
+    return {"kind": "onnx", "model": base64.b64encode(data).decode("ascii")}
+
+
+def _catboost(model: Any) -> Converted:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.json")
+        model.save_model(path, format="json")
+        with open(path) as f:
+            doc = json.load(f)
+    return {"kind": "catboost", "model": doc}, _names(getattr(model, "feature_names_", None))
+
+
+def _sklearn(model: Any) -> Converted:
+    names = _names(getattr(model, "feature_names_in_", None))
+    cls = type(model).__name__
+    if cls == "Pipeline":
+        native = _scaled_pipeline(model)
+        if native is not None:
+            return native, names
+    elif cls in ("MLPClassifier", "MLPRegressor"):
+        return {"kind": "mlp", **_mlp(model, None)}, names
+    elif _is_linear(model):
+        return _linear(model, None), names
+    return _skl2onnx(model), names
+
+
+def _is_linear(model: Any) -> bool:
+    """A linear regression, or a logistic regression (whose probabilities explaind
+    reproduces); other linear classifiers (ridge, SGD hinge) go through ONNX."""
+    if not type(model).__module__.startswith("sklearn.linear_model") or not hasattr(model, "coef_"):
+        return False
+    return not hasattr(model, "classes_") or type(model).__name__ in ("LogisticRegression", "LogisticRegressionCV")
+
+
+def _linear(model: Any, scaler: Any) -> Document:
+    """scikit-learn's linear model; a StandardScaler before it is folded into the
+    weights (w/scale, b − Σ w·mean/scale), which leaves every Shapley value as it is."""
+    import numpy as np
+
+    coef = np.atleast_1d(np.asarray(model.coef_, dtype=np.float64))
+    intercept = np.atleast_1d(np.asarray(model.intercept_, dtype=np.float64))
+    if scaler is not None:
+        mean = np.asarray(scaler.mean_ if scaler.with_mean else np.zeros(coef.shape[-1]))
+        scale = np.asarray(scaler.scale_ if scaler.with_std else np.ones(coef.shape[-1]))
+        coef = coef / scale
+        intercept = intercept - (coef * mean).sum(axis=-1)
+    if hasattr(model, "classes_"):
+        params = {"coefficients": np.atleast_2d(coef).tolist(), "intercept": intercept.tolist(),
+                  "classes": [str(c) for c in model.classes_]}
+        return {"kind": "logistic", "params": params}
+    if coef.ndim == 1:
+        return {"kind": "linear", "params": {"coefficients": coef.tolist(), "intercept": float(intercept[0])}}
+    return {"kind": "linear", "params": {"coefficients": coef.tolist(), "intercept": intercept.tolist()}}
+
+
+def _mlp(model: Any, scaler: Any) -> Document:
+    """scikit-learn's MLP in explaind's ``mlp`` params (weights fan_in × fan_out)."""
+    n = len(model.coefs_)
+    layers = [{"weights": w.tolist(), "bias": b.tolist(),
+               "activation": _ACTIVATIONS[model.out_activation_ if i == n - 1 else model.activation]}
+              for i, (w, b) in enumerate(zip(model.coefs_, model.intercepts_))]
+    params: Document = {"layers": layers}
+    if scaler is not None:
+        params["scaler"] = {"mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist()}
+    doc: Document = {"params": params}
+    if hasattr(model, "classes_"):
+        classes = [str(c) for c in model.classes_]
+        # A binary MLP has one sigmoid unit: P(classes[1]).
+        doc["output_names"] = classes[1:] if len(classes) == 2 else classes
+    return doc
+
+
+def _scaled_pipeline(pipe: Any) -> Optional[Document]:
+    """``[StandardScaler,] MLP`` or ``[StandardScaler,] linear model`` pipelines, read
+    natively; ``None`` for any other pipeline."""
+    steps = [s for _, s in pipe.steps if s is not None and s != "passthrough"]
+    scaler = None
+    if len(steps) == 2 and type(steps[0]).__name__ == "StandardScaler":
+        scaler = steps[0]
+        steps = steps[1:]
+    if len(steps) != 1:
+        return None
+    last = steps[0]
+    if type(last).__name__ in ("MLPClassifier", "MLPRegressor"):
+        if scaler is not None and not (scaler.with_mean and scaler.with_std):
+            return None
+        return {"kind": "mlp", **_mlp(last, scaler)}
+    if _is_linear(last):
+        return _linear(last, scaler)
+    return None
+
+
+def _skl2onnx(model: Any) -> Document:
+    try:
+        from skl2onnx import convert_sklearn  # type: ignore[import-untyped, import-not-found, unused-ignore]
+        from skl2onnx.common.data_types import DoubleTensorType  # type: ignore[import-untyped, import-not-found, unused-ignore]
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            f"registering a {type(model).__name__} needs skl2onnx: pip install 'explaind[onnx]'"
+        ) from e
+    width = int(model.n_features_in_)
+    last = model.steps[-1][1] if type(model).__name__ == "Pipeline" else model
+    # Probabilities as a plain tensor: explaind converts that one, not a ZipMap.
+    options = {id(last): {"zipmap": False}} if hasattr(last, "classes_") else None
+    onx = convert_sklearn(model, initial_types=[("input", DoubleTensorType([None, width]))], options=options)
+    return _onnx(onx.SerializeToString())
