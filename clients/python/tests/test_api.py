@@ -187,3 +187,14 @@ def test_waterfall_plot(client: Client, house: pd.DataFrame) -> None:
     labels = [t.get_text() for t in plt.gcf().axes[0].get_yticklabels()]
     plt.close("all")
     assert any("aircon" in t for t in labels)
+
+
+def test_spark_like_frames_are_collected(client: Client, house: pd.DataFrame) -> None:
+    class SparkLike:
+        """What the client uses of a pyspark DataFrame: toPandas()."""
+
+        def toPandas(self) -> pd.DataFrame:  # noqa: N802 - pyspark's name
+            return house.iloc[:4][list(reversed(house.columns))]
+
+    np.testing.assert_array_equal(client.explain(HOUSE, SparkLike()).values,
+                                  client.explain(HOUSE, house.iloc[:4]).values)
