@@ -90,10 +90,16 @@ impl Units {
             while l < b {
                 if l + 1 < b && siblings(c, l, l + 1) {
                     let node = c.leaf_steps(l).last().map_or(0, |s| s.node);
-                    let bit = c.split_node[s0..s1]
-                        .iter()
-                        .position(|&n| n == node)
-                        .unwrap_or(0);
+                    // Only trees of at most 64 splits read the bit; searching larger
+                    // trees' splits for every pair would cost leaves × splits.
+                    let bit = if c.tree_bits[t] {
+                        c.split_node[s0..s1]
+                            .iter()
+                            .position(|&n| n == node)
+                            .unwrap_or(0)
+                    } else {
+                        64
+                    };
                     u.push_pair(c, l, node, bit, quad);
                     l += 2;
                 } else {
@@ -149,10 +155,16 @@ impl Units {
         head.m = (b - a) as u16;
         head.steps = (steps.len() - 1) as u32;
         self.push_slots(c, &order, p_bit, b - a - 1, quad);
+        // Renumber the steps' slots as `order` does: P's moves last, later ones shift down.
+        let last = order.len() - 1;
         for s in &steps[..steps.len() - 1] {
-            let slot = order.iter().position(|&o| o == a + s.slot as usize);
+            let slot = match (s.slot as usize).cmp(&own) {
+                std::cmp::Ordering::Less => s.slot as usize,
+                std::cmp::Ordering::Equal => last,
+                std::cmp::Ordering::Greater => s.slot as usize - 1,
+            };
             self.steps.push(Step {
-                slot: slot.unwrap_or(0) as u16,
+                slot: slot as u16,
                 ..*s
             });
         }
