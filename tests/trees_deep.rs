@@ -57,6 +57,11 @@ fn assert_serves(model: &TreeEnsemble, gen: &GenModel, what: &str) {
         assert!((raw[[i, 0]] - want).abs() <= tol, "{what}: row {i}");
     }
     assert_eq!(model.summary().max_depth, gen.depth(), "{what}");
+    assert_eq!(
+        model.feature_names(),
+        Some(&gen.feature_names()[..]),
+        "{what}"
+    );
     match tree_shap::explain(model, x.view(), &[0; 4]) {
         Ok(explanations) => {
             for (i, e) in explanations.iter().enumerate() {
@@ -160,7 +165,6 @@ fn generated_deep_wide_and_many_tree_models_are_served_exactly_or_refused_by_dep
 fn deep_spec(depth: usize) -> Value {
     json!({
         "kind": "xgboost",
-        "feature_names": ["a", "b", "c"],
         "model": deep_model(depth, 3).xgboost_json(),
     })
 }

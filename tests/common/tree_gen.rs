@@ -218,6 +218,11 @@ impl GenModel {
         self.trees.iter().map(|t| t.eval(row)).sum()
     }
 
+    /// Names `f0`, `f1`, …, which both files carry.
+    pub fn feature_names(&self) -> Vec<String> {
+        (0..self.n_features).map(|j| format!("f{j}")).collect()
+    }
+
     /// The deepest tree's depth.
     pub fn depth(&self) -> usize {
         self.trees.iter().map(GenTree::depth).max().unwrap_or(0)
@@ -263,8 +268,9 @@ impl GenModel {
              \"num_feature\":\"{}\",\"num_target\":\"1\"}},\
              \"objective\":{{\"name\":\"reg:squarederror\"}},\
              \"gradient_booster\":{{\"name\":\"gbtree\",\"model\":{{\"trees\":[{trees}],\
-             \"tree_info\":{info:?}}}}}}},\"version\":[2,1,0]}}",
-            self.n_features
+             \"tree_info\":{info:?}}}}},\"feature_names\":{:?}}},\"version\":[2,1,0]}}",
+            self.n_features,
+            self.feature_names()
         )
     }
 
@@ -272,8 +278,9 @@ impl GenModel {
     pub fn lightgbm_text(&self) -> String {
         let mut out = format!(
             "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\n\
-             max_feature_idx={}\nobjective=regression\n\n",
-            self.n_features - 1
+             max_feature_idx={}\nobjective=regression\nfeature_names={}\n\n",
+            self.n_features - 1,
+            self.feature_names().join(" ")
         );
         for (t, tree) in self.trees.iter().enumerate() {
             let cover = tree.covers();
