@@ -14,6 +14,7 @@ use axum::http::{Method, StatusCode};
 use common::{call, logistic_spec, ready_app};
 use explaind::config::Config;
 use explaind::core::explain::tree_shap;
+use explaind::core::models::trees::units::INV_MAX_SLOTS;
 use explaind::core::models::trees::{TreeEnsemble, TreeLimits, DEFAULT_MAX_TREE_DEPTH};
 use explaind::core::models::Model;
 use explaind::core::CoreError;
@@ -102,9 +103,12 @@ fn a_caterpillar_at_the_limit_is_served_and_its_layout_is_linear() {
     for result in both_formats(&model, TreeLimits::default()) {
         let ensemble = result.expect("a tree at the limit is served");
         assert_serves(&ensemble, &model, "depth 256");
-        // Each of the 257 leaves stores at most 256 steps.
+        // Each of the 257 leaves stores at most 256 steps, and a unit's table of
+        // inverses at most 16 · 8 values though paths reach 40 distinct features.
         let c = ensemble.compiled();
         assert!(c.steps.len() <= c.leaf_value.len() * DEFAULT_MAX_TREE_DEPTH);
+        assert!(c.max_slots > INV_MAX_SLOTS);
+        assert!(c.units.inv.len() <= c.units.head.len() * INV_MAX_SLOTS * INV_MAX_SLOTS / 2);
     }
     // The limit is the caller's: 300 splits pass a limit of 300 and fail one of 299.
     let deeper = deep_model(300, 40);
@@ -117,6 +121,71 @@ fn a_caterpillar_at_the_limit_is_served_and_its_layout_is_linear() {
     }
     for result in both_formats(&deeper, TreeLimits { max_depth: 299 }) {
         assert!(matches!(result, Err(CoreError::InvalidModel(m)) if m.contains("limit of 299")));
+    }
+}
+
+/// E[f(X) | X_S = x_S] under path-dependent cover weighting (one output).
+fn conditional(model: &TreeEnsemble, x: &[f64], s: u32) -> f64 {
+    fn node(tree: &explaind::core::models::trees::Tree, i: usize, x: &[f64], s: u32) -> f64 {
+        let n = &tree.nodes[i];
+        match (n.feature, n.left, n.right) {
+            (Some(f), Some(l), Some(r)) if s >> f & 1 == 1 => {
+                node(tree, if n.goes_left(x[f]) { l } else { r }, x, s)
+            }
+            (Some(_), Some(l), Some(r)) => {
+                (tree.nodes[l].cover * node(tree, l, x, s)
+                    + tree.nodes[r].cover * node(tree, r, x, s))
+                    / n.cover
+            }
+            _ => n.value,
+        }
+    }
+    model.base()[0] + model.trees().iter().map(|t| node(t, 0, x, s)).sum::<f64>()
+}
+
+#[test]
+fn paths_longer_than_the_inverse_tables_equal_enumeration() {
+    // Units of more than INV_MAX_SLOTS (16) path features keep no table of
+    // 1/(z + u) and divide instead: a caterpillar over 17 distinct features has
+    // units of 1 to 17 slots, both kinds. Shapley values by enumerating the 2¹⁷
+    // coalitions of the path-dependent game.
+    const N: usize = 17;
+    let bytes: Vec<u8> = (0..400).map(|i| (i * 91 % 253) as u8).collect();
+    let mut tree = caterpillar(&mut Choices::new(&bytes), N, N);
+    for (i, node) in tree.nodes.iter_mut().enumerate() {
+        if let tree_gen::GenNode::Split { feature, .. } = node {
+            *feature = i / 2;
+        }
+    }
+    let gen = GenModel {
+        n_features: N,
+        trees: vec![tree],
+    };
+    let model = xgboost::parse(gen.xgboost_json().as_bytes()).expect("parse");
+    assert_eq!(model.compiled().max_slots, N);
+    let x = rows(N, 2);
+    let explanations = tree_shap::explain(&model, x.view(), &[0; 2]).unwrap();
+    let factorial = |n: usize| (1..=n).map(|v| v as f64).product::<f64>();
+    for (r, e) in explanations.iter().enumerate() {
+        let row = x.row(r).to_vec();
+        let v: Vec<f64> = (0..1u32 << N)
+            .map(|s| conditional(&model, &row, s))
+            .collect();
+        for i in 0..N {
+            let want: f64 = (0..1u32 << N)
+                .filter(|s| s >> i & 1 == 0)
+                .map(|s| {
+                    let size = s.count_ones() as usize;
+                    let w = factorial(size) * factorial(N - size - 1) / factorial(N);
+                    w * (v[(s | 1 << i) as usize] - v[s as usize])
+                })
+                .sum();
+            let got = e.attributions[i];
+            assert!(
+                (got - want).abs() < 1e-9,
+                "row {r} feature {i}: {got} vs {want}"
+            );
+        }
     }
 }
 

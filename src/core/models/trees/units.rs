@@ -18,6 +18,11 @@
 
 use super::compiled::{Compiled, Quadrature, Step};
 
+/// Most slots of a unit that keeps a table of inverses. The table holds m·⌈m/2⌉
+/// values for m slots: 2 KB at 16 slots (deeper than common boosted trees reach), but
+/// 16 KB at 64, which made a long-pathed leaf cost a hundred times its size in the file.
+pub const INV_MAX_SLOTS: usize = 16;
+
 /// One unit: where its slots, steps and inverse table lie, and its leaf values.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Head {
@@ -31,7 +36,8 @@ pub struct Head {
     pub z_right: f64,
     /// Start of the unit's slots in [`Units::slots`].
     pub slot: u32,
-    /// Start of the unit's 1/(z + u_p) table in [`Units::inv`].
+    /// Start of the unit's 1/(z + u_p) table in [`Units::inv`] (units of at most
+    /// [`INV_MAX_SLOTS`] slots).
     pub inv: u32,
     /// Start of the unit's steps in [`Units::steps`].
     pub step: u32,
@@ -73,8 +79,9 @@ pub struct Units {
     pub slots: Vec<Slot>,
     /// Path steps (all but P's for a pair), with slots in this layout's numbering.
     pub steps: Vec<Step>,
-    /// Per unit, slot-major over the shared slots: 1/(z_s + u_p) at each point of the
-    /// rule for the unit's number of path features.
+    /// Per unit of at most [`INV_MAX_SLOTS`] slots, slot-major over the shared slots:
+    /// 1/(z_s + u_p) at each point of the rule for the unit's number of path features
+    /// (none for longer units, whose explainers divide instead).
     pub inv: Vec<f64>,
 }
 
@@ -207,7 +214,10 @@ impl Units {
                 feature: c.slot_feature[s],
             });
         }
-        if let Some(q) = quad.get(order.len()) {
+        if let Some(q) = quad
+            .get(order.len())
+            .filter(|_| order.len() <= INV_MAX_SLOTS)
+        {
             for &s in &order[..shared] {
                 let z = c.slot_z[s];
                 self.inv.extend(q.u.iter().map(|u| 1.0 / (z + u)));
