@@ -10,9 +10,13 @@
 # The model-file targets also read the committed fixtures (tests/fixtures/trees,
 # tests/fixtures/onnx) as seeds at every run; their committed corpora keep the
 # minimised inputs under 4 kB (the fixture-sized ones are re-derived from the seeds).
+#   tree_shapes      structured tree models (tests/common/tree_gen.rs): deep caterpillars,
+#                    wide trees, forests of many trees, random trees, as XGBoost JSON and
+#                    LightGBM text; refused exactly when deeper than --max-tree-depth
 # Built with -O -a: optimised, with debug assertions and overflow checks, so an integer
-# overflow is a crash too. libFuzzer's -rss_limit_mb also bounds each allocation: a
-# file that makes the reader ask for more than 4 GB is a crash.
+# overflow is a crash too. Memory is bounded twice: -malloc_limit_mb=512 makes any one
+# allocation over 512 MB a crash (no input of a few kB may ask for that: memory must stay
+# linear in the file), and -rss_limit_mb=2048 the whole process.
 #
 #   cargo install cargo-fuzz        # once
 #   bench/fuzz.sh                   # every target, 60 s each
@@ -36,7 +40,7 @@ for t in "${targets[@]}"; do
   echo "== $t (${SECONDS_PER_TARGET}s)"
   mkdir -p "corpus/$t"
   # shellcheck disable=SC2046 # seeds: zero or one directory
-  cargo fuzz run -O -a "$t" "corpus/$t" $(seeds "$t") -- -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=4096 2>&1 \
+  cargo fuzz run -O -a "$t" "corpus/$t" $(seeds "$t") -- -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048 -malloc_limit_mb=512 2>&1 \
     | grep -E "^(Done|==[0-9]+==|SUMMARY)|DONE" || true
   test ! -d artifacts/"$t" || test -z "$(ls -A artifacts/"$t" 2>/dev/null)" || { echo "crash in $t"; exit 1; }
 done

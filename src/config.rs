@@ -183,6 +183,19 @@ pub struct Config {
     /// Print the OpenAPI document (YAML) to standard output and exit.
     #[arg(long, default_value_t = false)]
     pub print_openapi: bool,
+
+    // Issue 15, deep trees.
+    /// Deepest tree (splits from root to leaf) an XGBoost or LightGBM model may have;
+    /// a deeper one is refused with 422 (and skipped, and listed in /readyz, when read
+    /// from --model-dir). TreeSHAP keeps every leaf's path, so a model's memory grows
+    /// with leaves × this limit.
+    #[arg(
+        long,
+        env = "EXPLAIND_MAX_TREE_DEPTH",
+        default_value_t = crate::core::models::trees::DEFAULT_MAX_TREE_DEPTH as u16,
+        value_parser = clap::value_parser!(u16).range(1..)
+    )]
+    pub max_tree_depth: u16,
 }
 
 impl Config {

@@ -124,6 +124,8 @@ pub struct Registry {
     failures: Mutex<HashMap<String, String>>,
     /// How each new version keeps its live statistics.
     live: LiveConfig,
+    /// Bounds every model document is built within (`--max-tree-depth`).
+    limits: spec::Limits,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -167,7 +169,14 @@ impl Registry {
             stamps: Mutex::default(),
             failures: Mutex::default(),
             live: LiveConfig::default(),
+            limits: spec::Limits::default(),
         }
+    }
+
+    /// The same registry building every model from now on within `limits`.
+    pub fn with_limits(mut self, limits: spec::Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// The same registry with these live-statistics settings for the versions it
@@ -218,8 +227,9 @@ impl Registry {
         spec: ModelSpec,
     ) -> Result<(Arc<ModelEntry>, bool), RegistryError> {
         validate_name(name)?;
+        let limits = self.limits;
         let (spec, built) = tokio::task::spawn_blocking(move || {
-            let built = spec::build(&spec);
+            let built = spec::build_with(&spec, &limits);
             (spec, built)
         })
         .await
@@ -279,7 +289,7 @@ impl Registry {
     /// An invalid document.
     pub fn insert_ephemeral(&self, name: &str, spec: &ModelSpec) -> Result<(), RegistryError> {
         validate_name(name)?;
-        let built = spec::build(spec)?;
+        let built = spec::build_with(spec, &self.limits)?;
         let head = EntryHead {
             name: name.to_string(),
             version: 1,
@@ -371,7 +381,7 @@ impl Registry {
                 return Ok(None);
             }
         }
-        let built = spec::build(&record.spec).map_err(|e| e.to_string())?;
+        let built = spec::build_with(&record.spec, &self.limits).map_err(|e| e.to_string())?;
         let head = EntryHead {
             name: record.name.clone(),
             version: record.version,

@@ -27,7 +27,12 @@ pub fn build_state(config: Config) -> Result<AppState, Box<dyn std::error::Error
     };
     let live = config.live();
     live.validate()?;
-    let registry = Registry::new(store).with_live(live);
+    let limits = crate::spec::Limits {
+        trees: crate::core::models::trees::TreeLimits {
+            max_depth: usize::from(config.max_tree_depth),
+        },
+    };
+    let registry = Registry::new(store).with_live(live).with_limits(limits);
     if !config.no_demo {
         registry.insert_ephemeral(demo::NAME, &demo::house_prices_spec()?)?;
     }

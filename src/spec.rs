@@ -5,6 +5,7 @@
 //! place, so a model read back from disk passes exactly the checks a new one does.
 
 pub mod groups;
+mod trees;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, OnceLock};
@@ -16,10 +17,10 @@ use utoipa::ToSchema;
 use crate::core::explain::tree_interventional::Background;
 use crate::core::models::mlp::MlpParams;
 use crate::core::models::text::TextClassifierParams;
+use crate::core::models::trees::TreeLimits;
 use crate::core::models::{check_rows, HostedModel, LinearModel, Link, Model};
 use crate::core::stats::Reference;
 use crate::core::{CoreError, CoreResult};
-use crate::formats;
 
 /// Most background rows a model may carry.
 pub const MAX_BACKGROUND_ROWS: usize = 100_000;
@@ -127,11 +128,26 @@ pub struct BuiltModel {
     pub groups: Option<groups::ModelGroups>,
 }
 
-/// Validate a registration document into a model.
+/// Bounds on what one registration may make the server hold, set at start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Tree models (`--max-tree-depth`).
+    pub trees: TreeLimits,
+}
+
+/// Validate a registration document into a model within the default [`Limits`].
 ///
 /// # Errors
-/// [`CoreError::InvalidModel`] naming the first thing wrong.
+/// As [`build_with`].
 pub fn build(spec: &ModelSpec) -> CoreResult<BuiltModel> {
+    build_with(spec, &Limits::default())
+}
+
+/// Validate a registration document into a model within `limits`.
+///
+/// # Errors
+/// [`CoreError::InvalidModel`] naming the first thing wrong, or the limit passed.
+pub fn build_with(spec: &ModelSpec, limits: &Limits) -> CoreResult<BuiltModel> {
     if spec.model.is_some() && !matches!(spec.kind.as_str(), "xgboost" | "lightgbm" | "onnx") {
         return Err(CoreError::InvalidModel(format!(
             "`model` (a model file) is for xgboost, lightgbm and onnx models, not {}",
@@ -141,7 +157,7 @@ pub fn build(spec: &ModelSpec) -> CoreResult<BuiltModel> {
     let (model, default_outputs) = match spec.kind.as_str() {
         "linear" | "logistic" => build_linear(spec)?,
         "mlp" => build_mlp(spec)?,
-        "xgboost" | "lightgbm" => build_trees(spec)?,
+        "xgboost" | "lightgbm" => trees::build(spec, limits.trees)?,
         "text_classifier" => build_text(spec)?,
         "onnx" => build_onnx(spec)?,
         other => {
@@ -312,44 +328,6 @@ fn build_mlp(spec: &ModelSpec) -> CoreResult<(HostedModel, Vec<String>)> {
     let mlp = params.validate()?;
     let outputs = default_output_names(mlp.link(), mlp.n_outputs());
     Ok((HostedModel::Mlp(mlp), outputs))
-}
-
-/// XGBoost's JSON document (as an object, or as a string) or LightGBM's model text,
-/// in `model`; the ensemble's link decides the default output names.
-fn build_trees(spec: &ModelSpec) -> CoreResult<(HostedModel, Vec<String>)> {
-    if !spec.params.is_null() && spec.params != serde_json::json!({}) {
-        return Err(CoreError::InvalidModel(format!(
-            "{} models take their trees from `model`, not `params`",
-            spec.kind
-        )));
-    }
-    let file = spec.model.as_ref().ok_or_else(|| {
-        CoreError::InvalidModel(format!(
-            "{} models need `model`: the file the library wrote",
-            spec.kind
-        ))
-    })?;
-    let ensemble = match (spec.kind.as_str(), file) {
-        ("xgboost", serde_json::Value::String(text)) => formats::xgboost::parse(text.as_bytes())?,
-        ("xgboost", document @ serde_json::Value::Object(_)) => {
-            let bytes =
-                serde_json::to_vec(document).map_err(|e| CoreError::InvalidModel(e.to_string()))?;
-            formats::xgboost::parse(&bytes)?
-        }
-        ("lightgbm", serde_json::Value::String(text)) => formats::lightgbm::parse(text)?,
-        _ => {
-            return Err(CoreError::InvalidModel(format!(
-                "`model` must be {}",
-                if spec.kind == "xgboost" {
-                    "the JSON document of Booster.save_model, as an object or a string"
-                } else {
-                    "the text of Booster.save_model, as a string"
-                }
-            )))
-        }
-    };
-    let outputs = default_output_names(ensemble.link(), ensemble.n_outputs());
-    Ok((HostedModel::Trees(ensemble), outputs))
 }
 
 /// Output names when the document gives none: `positive` for one logistic output,

@@ -259,3 +259,34 @@ fn class_counts_beyond_the_trees() {
     );
     assert_invalid(lightgbm::parse(&none), "num_class");
 }
+
+/// Category lists shared by many splits (issue 15, lost capacity): each split
+/// expands its list, so one long list named by every split of a file needed memory of
+/// splits × list length. XGBoost's segments partition `categories` and LightGBM gives
+/// each categorical split a bitset of its own; a file where they overlap is refused.
+#[test]
+fn category_lists_shared_between_splits() {
+    let mut doc: Value = serde_json::from_str(&fixture("xgb_bin_cat.json")).expect("json");
+    let tree = &mut doc["learner"]["gradient_booster"]["model"]["trees"][2];
+    assert_eq!(tree["categories_nodes"], serde_json::json!([3, 6]));
+    tree["categories_segments"] = serde_json::json!([0, 0]);
+    tree["categories_sizes"] = serde_json::json!([6, 6]);
+    let bytes = serde_json::to_vec(&doc).expect("serialise");
+    assert_invalid(xgboost::parse(&bytes), "segments overlap");
+
+    let text = fixture("lgb_bin_cat.txt");
+    // Tree 2's split 2 becomes a second categorical split on bitset 0 (split 1's).
+    let edited = text
+        .replacen(
+            "decision_type=10 9 8 8 8 8",
+            "decision_type=10 9 9 8 8 8",
+            1,
+        )
+        .replacen(
+            "threshold=0.097292622973245771 0 0.16350789765657039",
+            "threshold=0.097292622973245771 0 0",
+            1,
+        );
+    assert_ne!(edited, text);
+    assert_invalid(lightgbm::parse(&edited), "reuses bitset 0");
+}

@@ -11,17 +11,27 @@
 
 use std::collections::HashMap;
 
-use crate::core::models::trees::{EnsembleSpec, Missing, Node, Split, Tree, TreeEnsemble};
+use crate::core::models::trees::{
+    EnsembleSpec, Missing, Node, Split, Tree, TreeEnsemble, TreeLimits,
+};
 use crate::core::models::Link;
 use crate::core::{CoreError, CoreResult};
 
-/// Parse a LightGBM text model.
+/// Parse a LightGBM text model within the default [`TreeLimits`].
+///
+/// # Errors
+/// As [`parse_with`].
+pub fn parse(text: &str) -> CoreResult<TreeEnsemble> {
+    parse_with(text, TreeLimits::default())
+}
+
+/// Parse a LightGBM text model whose trees keep within `limits`.
 ///
 /// # Errors
 /// [`CoreError::InvalidModel`] for a truncated or malformed file, unsupported
-/// objectives, linear trees (`is_linear=1`), and anything [`TreeEnsemble::new`]
-/// rejects.
-pub fn parse(text: &str) -> CoreResult<TreeEnsemble> {
+/// objectives, linear trees (`is_linear=1`), and anything
+/// [`TreeEnsemble::with_limits`] rejects (a tree deeper than the limit).
+pub fn parse_with(text: &str, limits: TreeLimits) -> CoreResult<TreeEnsemble> {
     let mut blocks = text.split("\nTree=");
     let header = kv(blocks.next().unwrap_or(""));
     if !header.contains_key("version") && !text.starts_with("tree") {
@@ -67,7 +77,7 @@ pub fn parse(text: &str) -> CoreResult<TreeEnsemble> {
     let feature_names = header
         .get("feature_names")
         .map(|s| s.split_whitespace().map(str::to_string).collect::<Vec<_>>());
-    TreeEnsemble::new(EnsembleSpec {
+    let spec = EnsembleSpec {
         kind: "lightgbm",
         objective,
         link,
@@ -75,7 +85,8 @@ pub fn parse(text: &str) -> CoreResult<TreeEnsemble> {
         base: vec![0.0; n_outputs],
         trees,
         feature_names,
-    })
+    };
+    TreeEnsemble::with_limits(spec, limits)
 }
 
 /// The link of a supported objective line (e.g. `binary sigmoid:1`).
@@ -152,6 +163,9 @@ fn parse_tree(f: &HashMap<&str, &str>, output: usize, n_features: usize) -> Resu
         idx.ok_or(format!("split {i} has child {c}, out of range"))
     };
     let mut nodes = Vec::with_capacity(splits + leaves);
+    // LightGBM gives each categorical split a bitset of its own; splits sharing one
+    // would each expand it, memory of splits × bitset length.
+    let mut bitset_used = vec![false; num_cat];
     for i in 0..splits {
         let d = decision[i];
         let default_left = d & 2 != 0;
@@ -161,6 +175,11 @@ fn parse_tree(f: &HashMap<&str, &str>, output: usize, n_features: usize) -> Resu
                 .then_some(cat as usize)
                 .filter(|&k| k < num_cat)
                 .ok_or(format!("categorical split {i} names bitset {cat}"))?;
+            if std::mem::replace(&mut bitset_used[k], true) {
+                return Err(format!(
+                    "categorical split {i} reuses bitset {k} of an earlier split"
+                ));
+            }
             let (a, b) = (bounds[k], bounds[k + 1]);
             if a > b || b > words.len() {
                 return Err(format!("categorical split {i} has a bitset out of range"));

@@ -11,17 +11,25 @@
 
 use serde_json::Value;
 
-use crate::core::models::trees::{EnsembleSpec, Node, Split, Tree, TreeEnsemble};
+use crate::core::models::trees::{EnsembleSpec, Node, Split, Tree, TreeEnsemble, TreeLimits};
 use crate::core::models::{Link, Model};
 use crate::core::{CoreError, CoreResult};
 
-/// Parse an XGBoost JSON model.
+/// Parse an XGBoost JSON model within the default [`TreeLimits`].
+///
+/// # Errors
+/// As [`parse_with`].
+pub fn parse(bytes: &[u8]) -> CoreResult<TreeEnsemble> {
+    parse_with(bytes, TreeLimits::default())
+}
+
+/// Parse an XGBoost JSON model whose trees keep within `limits`.
 ///
 /// # Errors
 /// [`CoreError::InvalidModel`] for malformed JSON, missing or mistyped fields,
 /// unsupported boosters (`gblinear`, `dart`) or objectives, multi-target trees, and
-/// anything [`TreeEnsemble::new`] rejects.
-pub fn parse(bytes: &[u8]) -> CoreResult<TreeEnsemble> {
+/// anything [`TreeEnsemble::with_limits`] rejects (a tree deeper than the limit).
+pub fn parse_with(bytes: &[u8], limits: TreeLimits) -> CoreResult<TreeEnsemble> {
     let doc: Value = serde_json::from_slice(bytes)
         .map_err(|e| invalid(format!("not an XGBoost JSON model: {e}")))?;
     let learner = field(&doc, "learner", "document")?;
@@ -96,7 +104,7 @@ pub fn parse(bytes: &[u8]) -> CoreResult<TreeEnsemble> {
         ),
         _ => None,
     };
-    let ensemble = TreeEnsemble::new(EnsembleSpec {
+    let spec = EnsembleSpec {
         kind: "xgboost",
         objective,
         link,
@@ -104,7 +112,8 @@ pub fn parse(bytes: &[u8]) -> CoreResult<TreeEnsemble> {
         base,
         trees,
         feature_names,
-    })?;
+    };
+    let ensemble = TreeEnsemble::with_limits(spec, limits)?;
     debug_assert_eq!(ensemble.n_outputs(), n_outputs);
     Ok(ensemble)
 }
@@ -261,6 +270,17 @@ fn categories(tree: &Value, n: usize) -> CoreResult<Vec<Option<Vec<u32>>>> {
         return Err(invalid(
             "categories_nodes, categories_segments and categories_sizes differ in length".into(),
         ));
+    }
+    // XGBoost's segments partition `categories`; overlapping ones would copy one long
+    // list into every node that names it, memory of nodes × list length.
+    let listed = sizes
+        .iter()
+        .try_fold(0u64, |sum, &z| sum.checked_add(u64::try_from(z).ok()?));
+    if listed.map_or(true, |sum| sum > all.len() as u64) {
+        return Err(invalid(format!(
+            "categories_sizes list more categories than the {} in 'categories' (segments overlap)",
+            all.len()
+        )));
     }
     for ((&node, &start), &size) in nodes.iter().zip(&segments).zip(&sizes) {
         let range = usize::try_from(start)

@@ -27,7 +27,7 @@ use super::cpu::has_v3;
 use super::tree_walk::{check_request, for_bits, trees_of, Scratch};
 use super::Explanation;
 use crate::core::models::trees::compiled::{Quadrature, MAX_PATH_FEATURES};
-use crate::core::models::trees::units::{Head, Slot};
+use crate::core::models::trees::units::{Head, Slot, INV_MAX_SLOTS};
 use crate::core::models::trees::{Compiled, TreeEnsemble};
 use crate::core::models::Model;
 use crate::core::CoreResult;
@@ -234,7 +234,11 @@ fn row_tree_phi(pr: &Prepared, t: usize, s: &mut Scratch, phi: &mut [f64]) -> f6
             slots,
             mask,
             goes_left,
-            inv: &units.inv[head.inv as usize..][..shared * n],
+            inv: if m <= INV_MAX_SLOTS {
+                &units.inv[head.inv as usize..][..shared * n]
+            } else {
+                &[]
+            },
         };
         // Fixed point counts let the compiler keep the products in registers.
         match n {
@@ -263,7 +267,8 @@ struct Unit<'c> {
     mask: u64,
     /// For a pair: whether the row goes left at the pair's split.
     goes_left: bool,
-    /// 1/(z_s + u_p) over the shared slots, slot-major.
+    /// 1/(z_s + u_p) over the shared slots, slot-major; empty for units longer than
+    /// [`INV_MAX_SLOTS`], which divide instead.
     inv: &'c [f64],
 }
 
@@ -330,10 +335,16 @@ fn unit_phi<const N: usize>(unit: &Unit, q: &Quadrature, phi: &mut [f64]) {
     for_bits(all & !ones, |s| phi[shared[s].feature as usize] += off);
     for_bits(ones, |s| {
         // Divide the slot's own factor out of Π_p.
-        let inv = &unit.inv[s * n..][..n];
         let mut sum = 0.0;
-        for p in 0..n {
-            sum += wp[p] * inv[p];
+        if unit.inv.is_empty() {
+            for p in 0..n {
+                sum += wp[p] / (shared[s].z + u[p]);
+            }
+        } else {
+            let inv = &unit.inv[s * n..][..n];
+            for p in 0..n {
+                sum += wp[p] * inv[p];
+            }
         }
         phi[shared[s].feature as usize] += (1.0 - shared[s].z) * sum;
     });

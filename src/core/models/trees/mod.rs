@@ -18,6 +18,30 @@ use crate::core::{CoreError, CoreResult};
 pub use compiled::Compiled;
 pub use node::{Cut, CutRule, Missing, Node, Split, Tree};
 
+/// Default of [`TreeLimits::max_depth`]: well above what boosting libraries grow
+/// (XGBoost's default `max_depth` is 6, LightGBM's 31 leaves reach depth 30 at most),
+/// low enough that a leaf's stored path stays small.
+pub const DEFAULT_MAX_TREE_DEPTH: usize = 256;
+
+/// Bounds a tree model must keep to be compiled, checked before the compiled layout
+/// is allocated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreeLimits {
+    /// Most splits from the root to any leaf. The layout TreeSHAP reads keeps every
+    /// leaf's whole path, so its memory is at most (number of leaves) × this, linear
+    /// in the model's size; a "caterpillar" tree of d splits, each with a leaf on one
+    /// side, would otherwise need memory quadratic in d.
+    pub max_depth: usize,
+}
+
+impl Default for TreeLimits {
+    fn default() -> Self {
+        TreeLimits {
+            max_depth: DEFAULT_MAX_TREE_DEPTH,
+        }
+    }
+}
+
 /// What a parser hands over: an unvalidated ensemble.
 #[derive(Debug, Clone)]
 pub struct EnsembleSpec {
@@ -80,14 +104,24 @@ pub struct SplitImportance {
 }
 
 impl TreeEnsemble {
-    /// Validate `spec` and compile it.
+    /// Validate `spec` within the default [`TreeLimits`] and compile it.
+    ///
+    /// # Errors
+    /// As [`TreeEnsemble::with_limits`].
+    pub fn new(spec: EnsembleSpec) -> CoreResult<Self> {
+        Self::with_limits(spec, TreeLimits::default())
+    }
+
+    /// Validate `spec` and compile it; every tree is checked against `limits`
+    /// before anything is compiled.
     ///
     /// # Errors
     /// [`CoreError::InvalidModel`] naming the tree and node when a child index is out
     /// of range, nodes form a cycle or are shared, a split reads a feature beyond
     /// `n_features`, a tree writes an output that does not exist, or a value is not
-    /// finite.
-    pub fn new(spec: EnsembleSpec) -> CoreResult<Self> {
+    /// finite; naming the tree, its depth and the limit when a tree is deeper than
+    /// `limits.max_depth`.
+    pub fn with_limits(spec: EnsembleSpec, limits: TreeLimits) -> CoreResult<Self> {
         if spec.n_features == 0 {
             return Err(CoreError::InvalidModel(
                 "the model reads no features".into(),
@@ -113,7 +147,15 @@ impl TreeEnsemble {
             }
         }
         for (t, tree) in spec.trees.iter().enumerate() {
-            validate_tree(tree, t, spec.n_features, spec.base.len())?;
+            let depth = validate_tree(tree, t, spec.n_features, spec.base.len())?;
+            if depth > limits.max_depth {
+                return Err(CoreError::InvalidModel(format!(
+                    "tree {t} is {depth} splits deep, beyond the limit of {} \
+                     (--max-tree-depth, EXPLAIND_MAX_TREE_DEPTH): TreeSHAP stores every \
+                     leaf's path, so memory grows with leaves × depth",
+                    limits.max_depth
+                )));
+            }
         }
         let compiled = Box::new(Compiled::new(&spec.trees));
         let expected = compiled.expected_outputs(&spec.base);
@@ -253,8 +295,10 @@ impl Model for TreeEnsemble {
     }
 }
 
-/// Check one tree: indices in range, each node reached once from the root, finite values.
-fn validate_tree(tree: &Tree, t: usize, n_features: usize, n_outputs: usize) -> CoreResult<()> {
+/// Check one tree: indices in range, each node reached once from the root, finite
+/// values. Returns its depth (splits from the root to the deepest leaf), found by
+/// the same walk, on an explicit stack so no tree can overflow the thread's.
+fn validate_tree(tree: &Tree, t: usize, n_features: usize, n_outputs: usize) -> CoreResult<usize> {
     let bad = |what: String| CoreError::InvalidModel(format!("tree {t}: {what}"));
     if tree.nodes.is_empty() {
         return Err(bad("has no nodes".into()));
@@ -266,8 +310,10 @@ fn validate_tree(tree: &Tree, t: usize, n_features: usize, n_outputs: usize) -> 
         )));
     }
     let mut seen = vec![false; tree.nodes.len()];
-    let mut stack = vec![0usize];
-    while let Some(i) = stack.pop() {
+    let mut deepest = 0;
+    let mut stack = vec![(0usize, 0usize)];
+    while let Some((i, depth)) = stack.pop() {
+        deepest = deepest.max(depth);
         if seen[i] {
             return Err(bad(format!(
                 "node {i} is reached twice (a cycle or a shared child)"
@@ -296,7 +342,7 @@ fn validate_tree(tree: &Tree, t: usize, n_features: usize, n_outputs: usize) -> 
                             tree.nodes.len()
                         )));
                     }
-                    stack.push(child);
+                    stack.push((child, depth + 1));
                 }
                 if let Split::LessOrEqual { threshold, .. } = split {
                     if threshold.is_nan() {
@@ -307,5 +353,5 @@ fn validate_tree(tree: &Tree, t: usize, n_features: usize, n_outputs: usize) -> 
             _ => return Err(bad(format!("node {i} is neither a full split nor a leaf"))),
         }
     }
-    Ok(())
+    Ok(deepest)
 }

@@ -18,6 +18,11 @@
 
 use super::compiled::{Compiled, Quadrature, Step};
 
+/// Most slots of a unit that keeps a table of inverses. The table holds m·⌈m/2⌉
+/// values for m slots: 2 KB at 16 slots (deeper than common boosted trees reach), but
+/// 16 KB at 64, which made a long-pathed leaf cost a hundred times its size in the file.
+pub const INV_MAX_SLOTS: usize = 16;
+
 /// One unit: where its slots, steps and inverse table lie, and its leaf values.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Head {
@@ -31,7 +36,8 @@ pub struct Head {
     pub z_right: f64,
     /// Start of the unit's slots in [`Units::slots`].
     pub slot: u32,
-    /// Start of the unit's 1/(z + u_p) table in [`Units::inv`].
+    /// Start of the unit's 1/(z + u_p) table in [`Units::inv`] (units of at most
+    /// [`INV_MAX_SLOTS`] slots).
     pub inv: u32,
     /// Start of the unit's steps in [`Units::steps`].
     pub step: u32,
@@ -73,8 +79,9 @@ pub struct Units {
     pub slots: Vec<Slot>,
     /// Path steps (all but P's for a pair), with slots in this layout's numbering.
     pub steps: Vec<Step>,
-    /// Per unit, slot-major over the shared slots: 1/(z_s + u_p) at each point of the
-    /// rule for the unit's number of path features.
+    /// Per unit of at most [`INV_MAX_SLOTS`] slots, slot-major over the shared slots:
+    /// 1/(z_s + u_p) at each point of the rule for the unit's number of path features
+    /// (none for longer units, whose explainers divide instead).
     pub inv: Vec<f64>,
 }
 
@@ -90,10 +97,16 @@ impl Units {
             while l < b {
                 if l + 1 < b && siblings(c, l, l + 1) {
                     let node = c.leaf_steps(l).last().map_or(0, |s| s.node);
-                    let bit = c.split_node[s0..s1]
-                        .iter()
-                        .position(|&n| n == node)
-                        .unwrap_or(0);
+                    // Only trees of at most 64 splits read the bit; searching larger
+                    // trees' splits for every pair would cost leaves × splits.
+                    let bit = if c.tree_bits[t] {
+                        c.split_node[s0..s1]
+                            .iter()
+                            .position(|&n| n == node)
+                            .unwrap_or(0)
+                    } else {
+                        64
+                    };
                     u.push_pair(c, l, node, bit, quad);
                     l += 2;
                 } else {
@@ -149,10 +162,16 @@ impl Units {
         head.m = (b - a) as u16;
         head.steps = (steps.len() - 1) as u32;
         self.push_slots(c, &order, p_bit, b - a - 1, quad);
+        // Renumber the steps' slots as `order` does: P's moves last, later ones shift down.
+        let last = order.len() - 1;
         for s in &steps[..steps.len() - 1] {
-            let slot = order.iter().position(|&o| o == a + s.slot as usize);
+            let slot = match (s.slot as usize).cmp(&own) {
+                std::cmp::Ordering::Less => s.slot as usize,
+                std::cmp::Ordering::Equal => last,
+                std::cmp::Ordering::Greater => s.slot as usize - 1,
+            };
             self.steps.push(Step {
-                slot: slot.unwrap_or(0) as u16,
+                slot: slot as u16,
                 ..*s
             });
         }
@@ -195,7 +214,10 @@ impl Units {
                 feature: c.slot_feature[s],
             });
         }
-        if let Some(q) = quad.get(order.len()) {
+        if let Some(q) = quad
+            .get(order.len())
+            .filter(|_| order.len() <= INV_MAX_SLOTS)
+        {
             for &s in &order[..shared] {
                 let z = c.slot_z[s];
                 self.inv.extend(q.u.iter().map(|u| 1.0 / (z + u)));
