@@ -221,6 +221,34 @@ pub struct Config {
     /// Print the OpenAPI document (YAML) to standard output and exit.
     #[arg(long, default_value_t = false)]
     pub print_openapi: bool,
+
+    // --- Connections (issue 15: connection handling) ---
+    /// Milliseconds a client has to send a complete request head, counted from when
+    /// the connection opens or its previous answer was sent; past it the connection
+    /// is closed (so a kept-alive connection with no next request closes then too).
+    /// 0: no limit.
+    #[arg(
+        long,
+        env = "EXPLAIND_HEADER_READ_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub header_read_timeout_ms: u64,
+
+    /// Seconds a connection may stay open with no request being computed and no byte
+    /// moving either way (e.g. a client that stops reading its answer); then it is
+    /// closed. 0: no limit.
+    #[arg(long, env = "EXPLAIND_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    pub idle_timeout_secs: u64,
+
+    /// Most connections open at once. Past it, new connections wait in the listen
+    /// backlog, unanswered, until an open one closes (they are not refused).
+    #[arg(
+        long,
+        env = "EXPLAIND_MAX_CONNECTIONS",
+        default_value_t = 1024,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    pub max_connections: usize,
 }
 
 impl Config {
