@@ -307,7 +307,7 @@ async fn sigterm_ends_the_process_within_the_grace_period_during_long_work() {
     // Legal but long: permutation SHAP with the largest budget, on several rows
     // (seconds per row even in a release build).
     let house = r#"{"lotsize":5850,"bedrooms":3,"bathrooms":1,"stories":2,"driveway":1,"recreation":0,"fullbase":1,"gasheat":0,"aircon":0,"garage":1,"prefer":0}"#;
-    let rows = vec![house; 8].join(",");
+    let rows = [house; 8].join(",");
     let body =
         format!(r#"{{"instances":[{rows}],"method":"permutation_shap","n_samples":1048576}}"#);
     let long = tokio::spawn(async move {
