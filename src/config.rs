@@ -36,6 +36,40 @@ impl std::str::FromStr for Secret {
     }
 }
 
+/// Parses a [`Secret`] from the command line or environment. Unlike clap's default
+/// for a `FromStr` type, its error never repeats the value: a token that is refused
+/// (too short, a typo) would otherwise end up in the terminal or the container log.
+#[derive(Debug, Clone, Copy)]
+pub struct SecretParser;
+
+impl clap::builder::TypedValueParser for SecretParser {
+    type Value = Secret;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Secret, clap::Error> {
+        let parsed = value
+            .to_str()
+            .ok_or_else(|| "tokens must be valid UTF-8".to_string())
+            .and_then(str::parse::<Secret>);
+        parsed.map_err(|reason| {
+            let flag = arg.and_then(clap::Arg::get_long).unwrap_or("token");
+            let env = arg
+                .and_then(clap::Arg::get_env)
+                .map(|e| format!(" (or {})", e.to_string_lossy()))
+                .unwrap_or_default();
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("a value of --{flag}{env} is refused: {reason} (the value is not shown)\n"),
+            )
+            .with_cmd(cmd)
+        })
+    }
+}
+
 /// explaind's configuration.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "explaind", version, about = "An explanation microservice")]
@@ -149,7 +183,9 @@ pub struct Config {
     #[arg(
         long = "admin-token",
         env = "EXPLAIND_ADMIN_TOKENS",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = SecretParser,
+        hide_env_values = true
     )]
     pub admin_tokens: Vec<Secret>,
 
@@ -157,7 +193,9 @@ pub struct Config {
     #[arg(
         long = "reader-token",
         env = "EXPLAIND_READER_TOKENS",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = SecretParser,
+        hide_env_values = true
     )]
     pub reader_tokens: Vec<Secret>,
 
@@ -196,6 +234,34 @@ pub struct Config {
         value_parser = clap::value_parser!(u16).range(1..)
     )]
     pub max_tree_depth: u16,
+
+    // --- Connections (issue 15: connection handling) ---
+    /// Milliseconds a client has to send a complete request head, counted from when
+    /// the connection opens or its previous answer was sent; past it the connection
+    /// is closed (so a kept-alive connection with no next request closes then too).
+    /// 0: no limit.
+    #[arg(
+        long,
+        env = "EXPLAIND_HEADER_READ_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub header_read_timeout_ms: u64,
+
+    /// Seconds a connection may stay open with no request being computed and no byte
+    /// moving either way (e.g. a client that stops reading its answer); then it is
+    /// closed. 0: no limit.
+    #[arg(long, env = "EXPLAIND_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    pub idle_timeout_secs: u64,
+
+    /// Most connections open at once. Past it, new connections wait in the listen
+    /// backlog, unanswered, until an open one closes (they are not refused).
+    #[arg(
+        long,
+        env = "EXPLAIND_MAX_CONNECTIONS",
+        default_value_t = 1024,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    pub max_connections: usize,
 }
 
 impl Config {

@@ -1,30 +1,67 @@
-//! The explaind binary: parse config, start logging, load models, serve.
+//! The explaind binary: parse config, start logging, check the configuration and
+//! load models, then listen and serve.
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
 use explaind::config::{Config, LogFormat};
 use explaind::server;
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+fn main() -> ExitCode {
     let config = Config::parse();
     if config.print_openapi {
         print!("{}", explaind::http::openapi::yaml());
-        return Ok(());
+        return ExitCode::SUCCESS;
     }
     if config.healthcheck {
         let healthy = server::probe_health(config.addr);
-        std::process::exit(i32::from(!healthy));
+        return if healthy {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
     }
     init_tracing(config.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(run(config));
+    // The drain is over (or its grace period is): work still running on the blocking
+    // pool must not hold the process, as dropping the runtime would (it waits for
+    // every blocking task).
+    runtime.shutdown_timeout(Duration::ZERO);
+    code
+}
+
+/// Check the configuration and build the state, then listen: a configuration error
+/// exits with status 2 before anything is announced or bound.
+async fn run(config: Config) -> ExitCode {
     let grace = Duration::from_secs(config.shutdown_grace_secs);
-    let listener = tokio::net::TcpListener::bind(config.addr).await?;
-    tracing::info!(addr = %listener.local_addr()?, model_dir = ?config.model_dir, "explaind listening");
-    if config.model_dir.is_none() {
+    let addr = config.addr;
+    let state = match server::build_state(config) {
+        Ok(state) => state,
+        Err(e) => {
+            tracing::error!(error = %e, "configuration refused; not starting");
+            return ExitCode::from(2);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::error!(%addr, error = %e, "cannot listen; not starting");
+            return ExitCode::FAILURE;
+        }
+    };
+    let bound = listener.local_addr().unwrap_or(addr);
+    tracing::info!(addr = %bound, model_dir = ?state.config.model_dir, "explaind listening");
+    if state.config.model_dir.is_none() {
         tracing::info!("no --model-dir: models registered through the API live in memory only");
     }
-    let state = server::build_state(config)?;
     let loader = state.clone();
     let reload = Duration::from_secs(loader.config.reload_interval_secs);
     tokio::spawn(async move {
@@ -36,9 +73,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             server::watch_model_dir(loader, reload).await;
         }
     });
-    server::serve(listener, state, server::shutdown_signal(), grace).await?;
-    tracing::info!("stopped");
-    Ok(())
+    match server::serve(listener, state, server::shutdown_signal(), grace).await {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "serving failed");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn init_tracing(format: LogFormat) {

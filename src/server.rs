@@ -1,12 +1,17 @@
 //! Start-up and shutdown: build the state, load the store, serve until a signal,
-//! then drain for a bounded time.
+//! then drain for a bounded time. Connections are served here rather than by
+//! `axum::serve`, which sets no timeouts and no limit on open connections
+//! (see the `connections` module).
+
+mod connections;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::Config;
 use crate::demo;
@@ -14,6 +19,7 @@ use crate::http::auth::{self, Tokens};
 use crate::http::{self, AppState};
 use crate::registry::Registry;
 use crate::store::Store;
+use connections::ConnectionLimits;
 
 /// Build the application state: open the model directory and register the demo
 /// model. Nothing is loaded from the directory yet (see [`load_models`]).
@@ -79,33 +85,92 @@ pub async fn watch_model_dir(state: AppState, interval: Duration) {
 /// Serve on `listener` until `shutdown` completes; then readiness turns false, new
 /// connections are refused, and requests in flight get `grace` to finish.
 ///
+/// Each connection gets `--header-read-timeout-ms` to send a request head and is
+/// closed after `--idle-timeout-secs` with nothing happening on it. At most
+/// `--max-connections` are open at once: past that, new connections are not
+/// accepted until one closes, so they wait in the kernel's listen backlog rather
+/// than being refused (a burst is answered late, not failed; the timeouts bound the
+/// wait that idle sockets can cause).
+///
 /// # Errors
-/// I/O errors from the listener.
+/// None at present: accept errors are logged and retried (an exhausted
+/// file-descriptor table after a pause), as axum's own `serve` does.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> std::io::Result<()> {
-    let draining = Arc::new(Notify::new());
-    let signal = {
-        let state = state.clone();
-        let draining = Arc::clone(&draining);
-        async move {
-            shutdown.await;
-            tracing::info!("shutting down: draining requests in flight");
-            state.set_ready(false);
-            draining.notify_one();
-        }
-    };
-    let server = axum::serve(listener, http::app(state)).with_graceful_shutdown(signal);
+    let limits = ConnectionLimits::of(&state.config);
+    let slots = Arc::new(Semaphore::new(state.config.max_connections));
+    let app = http::app(state.clone());
+    let graceful = GracefulShutdown::new();
+    let mut warned = None;
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            () = &mut shutdown => break,
+            slot = acquire_slot(&slots, &mut warned) => slot,
+        };
+        let stream = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                Err(e) => {
+                    accept_failed(e).await;
+                    continue;
+                }
+            },
+        };
+        connections::spawn(stream, app.clone(), limits, &graceful, slot);
+    }
+    drop(listener);
+    tracing::info!("shutting down: draining requests in flight");
+    state.set_ready(false);
     tokio::select! {
-        result = server => result,
-        () = async { draining.notified().await; tokio::time::sleep(grace).await } => {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(grace) => {
             tracing::warn!(?grace, "drain time over; exiting with requests still open");
-            Ok(())
         }
     }
+    Ok(())
+}
+
+/// A slot of the connection limit, waiting when none is free (and saying so, at
+/// most once a minute: `warned` is when it last did).
+async fn acquire_slot(
+    slots: &Arc<Semaphore>,
+    warned: &mut Option<Instant>,
+) -> OwnedSemaphorePermit {
+    if let Ok(slot) = Arc::clone(slots).try_acquire_owned() {
+        return slot;
+    }
+    let due = match warned {
+        Some(at) => at.elapsed() >= Duration::from_secs(60),
+        None => true,
+    };
+    if due {
+        *warned = Some(Instant::now());
+        tracing::warn!("--max-connections reached: new connections wait until one closes");
+    }
+    Arc::clone(slots)
+        .acquire_owned()
+        .await
+        .expect("the connection semaphore is never closed")
+}
+
+/// Connection-level accept errors are the client's; anything else (such as running
+/// out of file descriptors) is logged and retried after a pause.
+async fn accept_failed(e: std::io::Error) {
+    use std::io::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::ConnectionRefused | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(error = %e, "cannot accept connections; retrying in a second");
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

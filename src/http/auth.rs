@@ -122,8 +122,9 @@ pub fn check_exposure(addr: SocketAddr, tokens: &Tokens, allow: bool) -> Result<
     }
     Err(format!(
         "refusing to listen on {addr} without access tokens: anyone reaching it could replace \
-         models. Configure --admin-token/--reader-token (or --tokens-file), listen on loopback, \
-         or pass --allow-unauthenticated"
+         models. Configure --admin-token/--reader-token or --tokens-file (EXPLAIND_ADMIN_TOKENS, \
+         EXPLAIND_READER_TOKENS, EXPLAIND_TOKENS_FILE), listen on loopback, or on a private \
+         network pass --allow-unauthenticated (EXPLAIND_ALLOW_UNAUTHENTICATED=true)"
     ))
 }
 

@@ -2,7 +2,7 @@
 //! `/models/{name}/datasets/{id}` (admin role). Rows go in, never come out: the
 //! answers hold counts and statistics only.
 
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::Json;
+use super::limits::BodyLimit;
 use super::{instances, AppState};
 use crate::config::Config;
 use crate::core::global::loss::Target;
@@ -27,7 +28,7 @@ pub fn router(config: &Config) -> Router<AppState> {
             "/models/{name}/datasets/{id}",
             get(get_dataset)
                 .put(put_dataset)
-                .layer(DefaultBodyLimit::max(config.max_model_bytes))
+                .layer(BodyLimit::new(config.max_model_bytes, "--max-model-bytes"))
                 .delete(delete_dataset),
         )
 }

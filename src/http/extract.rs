@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::error::ApiError;
+use super::limits::{self, BodyLimit};
 
 /// `axum::Json`, with serde and body errors turned into [`ApiError`].
 ///
@@ -31,6 +32,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let limit = limits::refuse_declared(&req)?;
         let plain_json = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -38,23 +40,23 @@ where
         if !plain_json {
             return match axum::Json::<T>::from_request(req, state).await {
                 Ok(axum::Json(value)) => Ok(Json(value)),
-                Err(rejection) => Err(json_rejection(rejection)),
+                Err(rejection) => Err(json_rejection(rejection, limit)),
             };
         }
         let bytes = Bytes::from_request(req, state)
             .await
-            .map_err(|e| json_rejection(JsonRejection::from(e)))?;
+            .map_err(|e| json_rejection(JsonRejection::from(e), limit))?;
         match serde_json::from_slice(&bytes) {
             Ok(value) => Ok(Json(value)),
             Err(_) => match axum::Json::<T>::from_bytes(&bytes) {
                 Ok(axum::Json(value)) => Ok(Json(value)),
-                Err(rejection) => Err(json_rejection(rejection)),
+                Err(rejection) => Err(json_rejection(rejection, limit)),
             },
         }
     }
 }
 
-fn json_rejection(rejection: JsonRejection) -> ApiError {
+fn json_rejection(rejection: JsonRejection, limit: Option<BodyLimit>) -> ApiError {
     let message = rejection.body_text();
     match rejection {
         JsonRejection::JsonDataError(_) => ApiError::InvalidRequest(message),
@@ -63,7 +65,7 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             "send the body with Content-Type: application/json".into(),
         ),
         JsonRejection::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::PayloadTooLarge("request body is larger than the configured limit".into())
+            limits::streamed_past(limit)
         }
         _ => ApiError::BadJson(message),
     }

@@ -15,6 +15,7 @@ pub mod global;
 pub mod instances;
 pub mod jobs;
 pub mod kserve;
+pub mod limits;
 pub mod models;
 pub mod openapi;
 pub mod ops;
@@ -212,8 +213,9 @@ pub fn app(state: AppState) -> Router {
                 "handler panicked".into(),
             ))
         }))
-        .layer(axum::extract::DefaultBodyLimit::max(
+        .layer(limits::BodyLimit::new(
             state.config.max_body_bytes,
+            "--max-body-bytes",
         ))
         .service(routed);
     Router::new().fallback_service(outer)

@@ -1,7 +1,7 @@
 //! Model registration and listing: `/models` and `/models/{name}`.
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{header, StatusCode};
 use axum::routing::get;
 use axum::Router;
@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, Query};
+use super::limits::{self, BodyLimit};
 use super::AppState;
 use crate::config::Config;
 use crate::registry::ModelEntry;
@@ -23,7 +24,7 @@ pub fn router(config: &Config) -> Router<AppState> {
         "/models/{name}",
         get(get_model)
             .put(put_model)
-            .layer(DefaultBodyLimit::max(config.max_model_bytes))
+            .layer(BodyLimit::new(config.max_model_bytes, "--max-model-bytes"))
             .delete(delete_model),
     )
 }
@@ -159,9 +160,10 @@ async fn spec_of(query: UploadQuery, request: Request) -> Result<ModelSpec, ApiE
             "raw uploads need ?kind=onnx (got '{kind}')"
         )));
     }
+    let limit = limits::refuse_declared(&request)?;
     let body = Bytes::from_request(request, &()).await.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge("model file is larger than the configured limit".into())
+            limits::streamed_past(limit)
         } else {
             ApiError::BadJson(e.body_text())
         }
