@@ -247,8 +247,13 @@ pub fn weights(entry: &ModelEntry, page: TreePage) -> WeightsView {
             .iter()
             .enumerate()
             .map(|(j, name)| {
-                let mut sorted: Vec<f64> =
-                    r.data.column(j).iter().copied().filter(|v| v.is_finite()).collect();
+                let mut sorted: Vec<f64> = r
+                    .data
+                    .column(j)
+                    .iter()
+                    .copied()
+                    .filter(|v| v.is_finite())
+                    .collect();
                 sorted.sort_by(f64::total_cmp);
                 let q = |p| (!sorted.is_empty()).then(|| private_quantile(&sorted, p));
                 FeatureStat {

@@ -72,7 +72,9 @@ fn check(name: &str, space: OutputSpace) {
         } else {
             let q: Vec<f64> = serde_json::from_value(c["quantiles"].clone()).unwrap();
             let (low, high) = (q[0], q[q.len() - 1]);
-            (0..7).map(|i| low + (high - low) * i as f64 / 6.0).collect()
+            (0..7)
+                .map(|i| low + (high - low) * i as f64 / 6.0)
+                .collect()
         };
         assert_eq!(ours_grid.len(), expected.len(), "{name} feature {j}: grid");
         for (a, b) in ours_grid.iter().zip(&expected) {

@@ -17,10 +17,10 @@ use axum::Router;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::explain::{self, ExplainRequest};
 use super::extract::{Json, Query};
-use super::auth::Caller;
 use super::global::{cached_summary, conditional_as, etag_of};
 use super::jobs::{self, DependenceQuery};
 use super::{activations, AppState};

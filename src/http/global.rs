@@ -137,8 +137,7 @@ pub async fn get_global_all(
         let name = entry.name.clone();
         match cached_summary(&state, Arc::clone(&entry), audience).await {
             Ok(cached) => {
-                let (body, etag) =
-                    super::jobs::global_body(&state, &entry, &cached.json, audience);
+                let (body, etag) = super::jobs::global_body(&state, &entry, &cached.json, audience);
                 bodies.push(with_live(&entry, &cached, &body, &etag)?);
             }
             Err(ApiError::Core(e)) => unavailable.push(Unavailable {

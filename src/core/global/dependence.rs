@@ -72,7 +72,13 @@ pub fn grid(column: ArrayView1<f64>, points: usize, min_count: usize) -> CoreRes
     }
     let step = (high - low) / (points - 1) as f64;
     Ok((0..points)
-        .map(|i| if i + 1 == points { high } else { low + step * i as f64 })
+        .map(|i| {
+            if i + 1 == points {
+                high
+            } else {
+                low + step * i as f64
+            }
+        })
         .collect())
 }
 
@@ -99,7 +105,11 @@ pub fn private_quantile(sorted: &[f64], p: f64) -> f64 {
     let mut h = p.clamp(0.0, 1.0) * last;
     let rank = h.round();
     if (h - rank).abs() < 1e-9 {
-        h = if 2.0 * rank <= last { rank + 0.5 } else { rank - 0.5 };
+        h = if 2.0 * rank <= last {
+            rank + 0.5
+        } else {
+            rank - 0.5
+        };
     }
     let lo = (h.floor() as usize).min(n - 2);
     let (a, b) = (sorted[lo], sorted[lo + 1]);

@@ -256,7 +256,10 @@ fn private_quantiles_fall_between_rows() {
         assert!(!five.contains(&q), "p = {k}%: {q}");
     }
     // Ties are shared values: two rows hold 3.
-    assert_eq!(dependence::private_quantile(&[1.0, 3.0, 3.0, 9.0], 0.5), 3.0);
+    assert_eq!(
+        dependence::private_quantile(&[1.0, 3.0, 3.0, 9.0], 0.5),
+        3.0
+    );
 }
 
 #[test]
