@@ -92,9 +92,10 @@ pub fn quantile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// [`quantile`], except that it never lands on a single row: when the position
-/// p·(n − 1) falls on a whole rank (within 10⁻⁹) it moves half a rank towards the
-/// middle, so the value lies strictly between two neighbouring order statistics and
-/// equals a value of the data only where two or more rows hold it (or n = 1). What
+/// p·(n − 1) falls on a whole rank (within 10⁻⁹) it moves half a rank up (down from
+/// the last), so the value lies strictly between two neighbouring order statistics
+/// and equals a value of the data only where two or more rows hold it (or n = 1).
+/// Moving every whole rank the same way keeps distinct positions apart. What
 /// readers see of a column's spread is built from these (issue 15).
 pub fn private_quantile(sorted: &[f64], p: f64) -> f64 {
     let n = sorted.len();
@@ -105,11 +106,7 @@ pub fn private_quantile(sorted: &[f64], p: f64) -> f64 {
     let mut h = p.clamp(0.0, 1.0) * last;
     let rank = h.round();
     if (h - rank).abs() < 1e-9 {
-        h = if 2.0 * rank <= last {
-            rank + 0.5
-        } else {
-            rank - 0.5
-        };
+        h = if rank < last { rank + 0.5 } else { rank - 0.5 };
     }
     let lo = (h.floor() as usize).min(n - 2);
     let (a, b) = (sorted[lo], sorted[lo + 1]);

@@ -176,6 +176,24 @@ mod tests {
     }
 
     #[test]
+    fn edges_are_no_row_and_small_backgrounds_get_few_bins() {
+        // 11 distinct values: the deciles sit on whole ranks 1..9, so each edge moves
+        // half a rank up and lies between two rows.
+        let column = Array1::from_iter((0..11).map(|i| 100.0 + 1.5 * f64::from(i)));
+        let bins = FeatureBins::from_background(column.view(), 10, 1);
+        assert_eq!(bins.edges().len(), 9);
+        assert!(bins.edges().iter().all(|e| !column.iter().any(|v| v == e)));
+        // At most one bin per 5 rows: 11 rows, two bins, one edge (the median,
+        // rank 5, moved between ranks 5 and 6).
+        let few = FeatureBins::from_background(column.view(), 10, 5);
+        assert_eq!(few.edges(), &[108.25]);
+        // Fewer rows than the minimum: one value bin, no edge.
+        assert!(FeatureBins::from_background(column.view(), 10, 12)
+            .edges()
+            .is_empty());
+    }
+
+    #[test]
     fn a_flag_gets_few_uneven_bins() {
         // 70 zeros and 30 ones: the deciles are 0 (×6), 0.3 (interpolated at 0.7)
         // and 1 (×2), so three distinct edges; zeros fall in bin 0, ones in bin 2.

@@ -223,10 +223,10 @@ fn grid_uses_common_distinct_values_or_spans_the_private_quantiles() {
     let ramp = Array1::from_iter((0..101).map(f64::from));
     let g = dependence::grid(ramp.view(), 10, 1).unwrap();
     // The 5% and 95% positions of 0..=100 are ranks 5 and 95, whole ranks, so they
-    // move half a rank inwards: 5.5 and 94.5, with 10 points evenly between.
+    // move half a rank up: 5.5 and 95.5, with 10 points evenly between.
     assert_eq!(g.len(), 10);
     for (i, v) in g.iter().enumerate() {
-        assert_abs_diff_eq!(*v, 5.5 + 89.0 / 9.0 * i as f64, epsilon = 1e-9);
+        assert_abs_diff_eq!(*v, 5.5 + 10.0 * i as f64, epsilon = 1e-9);
     }
     // No grid point is a value of the column.
     assert!(g.iter().all(|v| v.fract() != 0.0));
@@ -244,9 +244,9 @@ fn private_quantiles_fall_between_rows() {
         dependence::quantile(&ten, 0.05),
         epsilon = 1e-15
     );
-    // On a whole rank it moves half a rank towards the middle: the median of 5
-    // values (rank 2) becomes the midpoint of ranks 2 and 3; p = 0 and 1 the
-    // midpoints of the two outermost pairs.
+    // On a whole rank it moves half a rank up: the median of 5 values (rank 2)
+    // becomes the midpoint of ranks 2 and 3; p = 0 and 1 the midpoints of the two
+    // outermost pairs (the last rank moves down).
     let five = [1.0, 2.0, 4.0, 8.0, 16.0];
     assert_eq!(dependence::private_quantile(&five, 0.5), 6.0);
     assert_eq!(dependence::private_quantile(&five, 0.0), 1.5);
