@@ -230,6 +230,8 @@ async fn no_reader_answer_holds_a_background_or_data_set_value() {
             calls.push((Method::POST, format!("{m}/explain"), Some(body.clone())));
             calls.push((Method::POST, format!("{m}/explain.svg"), Some(body)));
         }
+        let body = json!({"feature": "f1", "instances": [instance, [4.0, 5.0, 6.0]]});
+        calls.push((Method::POST, format!("{m}/global/dependence"), Some(body)));
         let body = json!({"model": model, "instances": [instance]});
         calls.push((Method::POST, "/explain".into(), Some(body)));
         calls.push((
@@ -262,6 +264,7 @@ async fn no_reader_answer_holds_a_background_or_data_set_value() {
         "/models/secret-linear/global",
         "/models/secret-logistic/global.svg",
         "/models/secret-linear/global/dependence?feature=f1",
+        "/models/secret-logistic/global/dependence",
         "/models/secret-logistic/dependence.svg?feature=f2&grid=100",
         jobs[0].as_str(),
         jobs[3].as_str(),
@@ -367,4 +370,52 @@ async fn readers_are_refused_data_sets_ice_and_small_backgrounds_admins_are_not(
         json!([])
     );
     assert!(section["permutation_importance"]["result"]["features"].is_array());
+}
+
+#[tokio::test]
+async fn readers_get_ice_curves_of_the_rows_they_send() {
+    let (app, _, _) = setup().await;
+    let uri = "/models/secret-linear/global/dependence";
+    let body = json!({"feature": "f0", "grid": 5, "output": 0,
+        "instances": [[1.0, 2.0, 3.0], {"f0": 0.0, "f1": 0.0, "f2": 1.0}]});
+    let sent = as_user(&app, READER, Method::POST, uri, Some(body)).await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.text);
+    let got = as_user(
+        &app,
+        READER,
+        Method::GET,
+        &format!("{uri}?feature=f0&grid=5"),
+        None,
+    )
+    .await;
+    // The grid and the partial dependence are those of GET, over the background.
+    assert_eq!(sent.json["grid"], got.json["grid"]);
+    assert_eq!(sent.json["rows"], 12);
+    assert_eq!(
+        sent.json["outputs"][0]["average"],
+        got.json["outputs"][0]["average"]
+    );
+    assert_eq!(sent.json["ice_rows"], 2);
+    // y = 3 + 0.5 f0 − 1.25 f1 + 2 f2 with f0 set to g: row (·, 2, 3) gives 6.5 + 0.5 g,
+    // row (·, 0, 1) gives 5 + 0.5 g.
+    let grid: Vec<f64> = serde_json::from_value(sent.json["grid"].clone()).unwrap();
+    let ice: Vec<Vec<f64>> =
+        serde_json::from_value(sent.json["outputs"][0]["ice"].clone()).unwrap();
+    for (g, v) in grid.iter().enumerate() {
+        assert!((ice[0][g] - (6.5 + 0.5 * v)).abs() < 1e-9);
+        assert!((ice[1][g] - (5.0 + 0.5 * v)).abs() < 1e-9);
+    }
+    // Instances that do not fit, and a small background, are refused as elsewhere.
+    let bad = json!({"feature": "f0", "instances": [[1.0, 2.0]]});
+    let refused = as_user(&app, READER, Method::POST, uri, Some(bad)).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.text
+    );
+    let tiny = json!({"feature": "f0", "instances": [[1.0, 2.0, 3.0]]});
+    let uri = "/models/tiny/global/dependence";
+    let refused = as_user(&app, READER, Method::POST, uri, Some(tiny)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
 }

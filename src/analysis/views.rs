@@ -72,7 +72,8 @@ pub struct DependenceView {
     /// The values the feature was set to: evenly spaced between interpolated 5% and
     /// 95% quantiles of the data, or its distinct values when each is common.
     pub grid: Vec<f64>,
-    /// ICE curves per output (rows evenly spaced over the data); 0 for reader tokens.
+    /// ICE curves per output: of rows evenly spaced over the data (none for reader
+    /// tokens), or of the instances a `POST` sent.
     pub ice_rows: usize,
     /// One entry per output asked for.
     pub outputs: Vec<OutputCurves>,

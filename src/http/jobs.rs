@@ -32,7 +32,10 @@ use crate::registry::{CachedJson, ModelEntry};
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/models/{name}/global/dependence", get(get_dependence))
+        .route(
+            "/models/{name}/global/dependence",
+            get(get_dependence).post(super::ice::post_dependence),
+        )
         .route("/models/{name}/global/jobs", post(post_job).get(list_jobs))
         .route("/jobs/{id}", get(get_job))
 }

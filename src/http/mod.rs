@@ -12,6 +12,7 @@ pub mod error;
 pub mod explain;
 pub mod extract;
 pub mod global;
+pub mod ice;
 pub mod instances;
 pub mod jobs;
 pub mod kserve;
