@@ -228,6 +228,8 @@ async fn no_reader_answer_holds_a_background_or_data_set_value() {
         ] {
             let body = json!({"instances": [instance], "method": method});
             calls.push((Method::POST, format!("{m}/explain"), Some(body.clone())));
+            let one = json!({"instances": [instance], "method": method, "max_background": 1});
+            calls.push((Method::POST, format!("{m}/explain"), Some(one)));
             calls.push((Method::POST, format!("{m}/explain.svg"), Some(body)));
         }
         let body = json!({"feature": "f1", "instances": [instance, [4.0, 5.0, 6.0]]});
@@ -418,4 +420,53 @@ async fn readers_get_ice_curves_of_the_rows_they_send() {
     let uri = "/models/tiny/global/dependence";
     let refused = as_user(&app, READER, Method::POST, uri, Some(tiny)).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
+}
+
+#[tokio::test]
+async fn readers_cannot_explain_against_single_background_rows() {
+    let (app, secrets, _) = setup().await;
+    // Against one background row b a linear model's attributions are w·(x − b): at
+    // x = 0, b = −φ / w. A reader may not ask for so few rows, admins may.
+    let weights = [0.5, -1.25, 2.0];
+    let uri = "/models/secret-linear/explain";
+    for method in ["kernel_shap", "permutation_shap", "exact_shapley"] {
+        for seed in 0..3 {
+            let body = json!({"instances": [[0.0, 0.0, 0.0]], "method": method,
+                "max_background": 1, "seed": seed});
+            let reader = as_user(&app, READER, Method::POST, uri, Some(body.clone())).await;
+            if reader.status == StatusCode::OK {
+                let phi = &reader.json["explanations"][0]["attributions"];
+                for (j, w) in weights.iter().enumerate() {
+                    let b = -phi[j].as_f64().unwrap() / w;
+                    let solved = secrets.iter().any(|s| (s - b).abs() < 1e-6 * s.abs());
+                    assert!(!solved, "{method} seed {seed}: background value {b} solved");
+                }
+            }
+            assert_eq!(
+                reader.status,
+                StatusCode::FORBIDDEN,
+                "{method}: {}",
+                reader.text
+            );
+            let message = reader.json["error"]["message"].as_str().unwrap();
+            assert!(message.contains("`max_background` (1)"), "{message}");
+            let admin = as_user(&app, ADMIN, Method::POST, uri, Some(body)).await;
+            assert_eq!(admin.status, StatusCode::OK, "{}", admin.text);
+        }
+    }
+    // The whole 12-row background is enough; the 3-row one is not.
+    let body =
+        json!({"instances": [[0.0, 0.0, 0.0]], "method": "kernel_shap", "max_background": 12});
+    let enough = as_user(&app, READER, Method::POST, uri, Some(body)).await;
+    assert_eq!(enough.status, StatusCode::OK, "{}", enough.text);
+    let body = json!({"instances": [[0.0, 0.0, 0.0]]});
+    for uri in [
+        "/models/tiny/explain",
+        "/models/tiny/explain.svg",
+        "/v1/models/tiny:explain",
+    ] {
+        let small = as_user(&app, READER, Method::POST, uri, Some(body.clone())).await;
+        assert_eq!(small.status, StatusCode::FORBIDDEN, "{uri}: {}", small.text);
+        assert!(small.text.contains("3 rows"), "{}", small.text);
+    }
 }

@@ -320,12 +320,15 @@ fn output_index(names: &[String], wanted: &str) -> Result<usize, ApiError> {
     responses(
         (status = 200, description = "Picture", content_type = "image/svg+xml", body = String),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 403, description = "A reader token, and the method compares with fewer \
+            background rows than --min-summary-rows (or `max_background` below it)", body = ErrorBody),
         (status = 404, description = "No such model", body = ErrorBody),
         (status = 422, description = "Not exactly one instance; invalid instance, method or output",
             body = ErrorBody)))]
 pub async fn explain_svg(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    caller: Caller,
     Json(request): Json<ExplainRequest>,
 ) -> Result<Response, ApiError> {
     explain::check_body_names(&request, &name)?;
@@ -342,7 +345,7 @@ pub async fn explain_svg(
                 .into(),
         ));
     }
-    let explained = explain::explain(state, &name, request).await?;
+    let explained = explain::explain(state, &name, request, caller).await?;
     let kind = explained.entry.built.model.kind();
     let r = &explained.response;
     let e = &r.explanations[0];

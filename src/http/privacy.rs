@@ -7,7 +7,10 @@
 //! - `dataset=` on the dependence route and in job requests is for admins, as the
 //!   data-set routes are (403 `private_rows`);
 //! - ICE curves follow single rows: readers get none by default, asking for some is
-//!   403, and the results of admins' jobs are shown to readers without them.
+//!   403, and the results of admins' jobs are shown to readers without them;
+//! - explanations against the background (Shapley values, LIME, occlusion,
+//!   integrated gradients' default baseline) need as many background rows, and
+//!   `max_background` as many, or they too would show single rows.
 //!
 //! Admins, and every caller when no tokens are configured (every route is open
 //! then), see everything. What every caller sees is safe by construction: grids of
@@ -20,7 +23,9 @@ use super::auth::Caller;
 use super::error::ApiError;
 use crate::analysis::DataResult;
 use crate::config::Config;
+use crate::core::explain::Method;
 use crate::datasets::Dataset;
+use crate::explainer::{self, ExplainArgs};
 use crate::jobs::FromData;
 use crate::registry::ModelEntry;
 
@@ -82,6 +87,37 @@ impl Audience {
         match source {
             Some((rows, source)) => self.check_rows(rows.min(max_rows.max(1)), &source),
             None => Ok(()),
+        }
+    }
+
+    /// Refuse a reader an explanation whose method compares the instances with fewer
+    /// background rows than `--min-summary-rows`: against one row, a linear model's
+    /// attributions are w·(x − b), and b follows. Methods that read no background
+    /// (tree paths, gradients) pass; sampling methods use `max_background` rows.
+    ///
+    /// # Errors
+    /// [`ApiError::PrivateRows`] naming `max_background` or the background's size.
+    pub fn check_explain(&self, entry: &ModelEntry, args: &ExplainArgs) -> Result<(), ApiError> {
+        let Some(background) = entry.built.reference.as_ref().filter(|_| !self.admin) else {
+            return Ok(());
+        };
+        let method = match args.method {
+            Method::Auto => explainer::default_method(&entry.built.model),
+            m => m,
+        };
+        let asked = args.options.sampling.max_background;
+        match method {
+            Method::TreePathDependent | Method::Saliency | Method::GradientXInput => Ok(()),
+            m if m.is_model_agnostic() && asked.is_some_and(|n| n < self.min_rows) => {
+                Err(ApiError::PrivateRows(format!(
+                    "`max_background` ({}) is below --min-summary-rows ({}): explanations \
+                     against so few background rows would show single rows, so only admin \
+                     tokens may ask for them",
+                    asked.unwrap_or(0),
+                    self.min_rows
+                )))
+            }
+            _ => self.check_rows(background.rows(), "the background"),
         }
     }
 
