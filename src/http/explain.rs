@@ -400,6 +400,7 @@ pub async fn explain_answer(
         .get(name)
         .ok_or_else(|| ApiError::ModelNotFound(name.to_string()))?;
     let args = request.args(&entry)?;
+    super::privacy::Audience::of(caller, &state.config).check_explain(&entry, &args)?;
     Ok(ExplainAnswer::Texts(
         texts::explain(&state, &entry, texts, args).await?,
     ))
