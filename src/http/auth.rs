@@ -14,7 +14,6 @@ use std::path::Path;
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::{header, Method};
-use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -181,8 +180,8 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
 /// too low. Called by the request middleware in [`super::app`], before the handler.
 ///
 /// # Errors
-/// The refusal, as a response.
-pub fn admit(tokens: &Tokens, request: &Request) -> Result<Caller, Response> {
+/// [`ApiError::Unauthorized`] or [`ApiError::Forbidden`].
+pub fn admit(tokens: &Tokens, request: &Request) -> Result<Caller, ApiError> {
     if !tokens.enabled() {
         return Ok(Caller(Role::Admin));
     }
@@ -199,8 +198,8 @@ pub fn admit(tokens: &Tokens, request: &Request) -> Result<Caller, Response> {
         .map(str::trim);
     match (presented.and_then(|t| tokens.role_of(t)), needed) {
         (role, None) => Ok(Caller(role.unwrap_or(Role::Reader))),
-        (None, Some(_)) => Err(ApiError::Unauthorized.into_response()),
-        (Some(role), Some(needed)) if role < needed => Err(ApiError::Forbidden.into_response()),
+        (None, Some(_)) => Err(ApiError::Unauthorized),
+        (Some(role), Some(needed)) if role < needed => Err(ApiError::Forbidden),
         (Some(role), Some(_)) => Ok(Caller(role)),
     }
 }

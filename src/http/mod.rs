@@ -241,7 +241,7 @@ async fn frame_request(State(state): State<AppState>, request: Request, next: Ne
     let ms = state.config.request_timeout_ms;
     let guarded = async {
         match auth::admit(&state.tokens, &request) {
-            Err(refused) => refused,
+            Err(refused) => axum::response::IntoResponse::into_response(refused),
             Ok(caller) => {
                 let mut request = request;
                 request.extensions_mut().insert(caller);
