@@ -262,6 +262,14 @@ pub struct Config {
         value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
     )]
     pub max_connections: usize,
+
+    // Privacy of background and data-set rows (issue 15, item 5).
+    /// Fewest background or data-set rows a summary shown to a reader-role token may
+    /// be computed over (global importance, partial dependence, job results); fewer
+    /// are refused with 403. Also the fewest rows that must share a value before a
+    /// dependence grid shows it exactly (0 acts as 1). Admins are not limited by it.
+    #[arg(long, env = "EXPLAIND_MIN_SUMMARY_ROWS", default_value_t = 10)]
+    pub min_summary_rows: usize,
 }
 
 impl Config {
@@ -276,6 +284,7 @@ impl Config {
             window_secs: self.live_window_secs,
             bucket_secs: self.live_bucket_secs,
             bins: self.live_bins,
+            min_bin_rows: self.min_summary_rows,
         }
     }
 

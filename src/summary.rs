@@ -8,6 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::core::explain::Explanation;
+use crate::core::global::dependence::private_quantile;
 use crate::core::global::importance;
 use crate::core::models::mlp::weights as mlp_weights;
 use crate::core::models::{trees, HostedModel, OutputSpace};
@@ -197,6 +198,9 @@ pub struct BackgroundStats {
 }
 
 /// Statistics of one feature over the background (null when every value is missing).
+/// The range and the median are interpolated quantiles that are no single row's
+/// value ([`private_quantile`]): a column's exact minimum and maximum would be two
+/// rows' values.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FeatureStat {
     /// Feature name.
@@ -205,11 +209,12 @@ pub struct FeatureStat {
     pub mean: Option<f64>,
     /// Population standard deviation.
     pub std: Option<f64>,
-    /// Minimum.
-    pub min: Option<f64>,
-    /// Maximum.
-    pub max: Option<f64>,
-    /// Median: a typical value (dashboards pre-fill their explain form with it).
+    /// 5th percentile (interpolated).
+    pub p05: Option<f64>,
+    /// 95th percentile (interpolated).
+    pub p95: Option<f64>,
+    /// Median (interpolated): a typical value (dashboards pre-fill their explain
+    /// form with it).
     pub median: Option<f64>,
 }
 
@@ -241,13 +246,24 @@ pub fn weights(entry: &ModelEntry, page: TreePage) -> WeightsView {
             .feature_names
             .iter()
             .enumerate()
-            .map(|(j, name)| FeatureStat {
-                name: name.clone(),
-                mean: finite(r.stats.mean[j]),
-                std: finite(r.stats.std[j]),
-                min: finite(r.stats.min[j]),
-                max: finite(r.stats.max[j]),
-                median: finite(r.stats.median[j]),
+            .map(|(j, name)| {
+                let mut sorted: Vec<f64> = r
+                    .data
+                    .column(j)
+                    .iter()
+                    .copied()
+                    .filter(|v| v.is_finite())
+                    .collect();
+                sorted.sort_by(f64::total_cmp);
+                let q = |p| (!sorted.is_empty()).then(|| private_quantile(&sorted, p));
+                FeatureStat {
+                    name: name.clone(),
+                    mean: finite(r.stats.mean[j]),
+                    std: finite(r.stats.std[j]),
+                    p05: q(0.05),
+                    p95: q(0.95),
+                    median: q(0.5),
+                }
             })
             .collect(),
     });

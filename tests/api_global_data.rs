@@ -138,7 +138,10 @@ async fn partial_dependence_of_the_linear_model_is_analytic() {
 
 #[tokio::test]
 async fn dependence_on_a_data_set_with_output_selection() {
-    let (app, _) = ready_app(Config::defaults()).await;
+    // One row per value is enough for the grid to show the values themselves.
+    let mut config = Config::defaults();
+    config.min_summary_rows = 1;
+    let (app, _) = ready_app(config).await;
     call(&app, Method::PUT, "/models/three", Some(multinomial_spec())).await;
     let doc = json!({"rows": [[0, 0], [1, 2], [2, 1], [3, 3]], "target": ["x", "y", "z", "x"]});
     call(&app, Method::PUT, "/models/three/datasets/d", Some(doc)).await;

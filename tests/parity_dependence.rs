@@ -60,17 +60,21 @@ fn check(name: &str, space: OutputSpace) {
                 }
             }
         }
-        // explaind's own grid: numpy's quantiles at 5%..95%, or the distinct values.
-        let ours_grid = dependence::grid(x.column(j), 7).unwrap();
+        // explaind's own grid: the distinct values, or 7 points evenly spaced between
+        // numpy's 5% and 95% quantiles (scikit-learn's spacing), where those fall
+        // between rows (the fixtures' row counts put them there).
+        let ours_grid = dependence::grid(x.column(j), 7, 1).unwrap();
         let mut distinct: Vec<f64> = x.column(j).to_vec();
         distinct.sort_by(f64::total_cmp);
         distinct.dedup();
         let expected: Vec<f64> = if distinct.len() <= 7 {
             distinct
         } else {
-            let mut q: Vec<f64> = serde_json::from_value(c["quantiles"].clone()).unwrap();
-            q.dedup();
-            q
+            let q: Vec<f64> = serde_json::from_value(c["quantiles"].clone()).unwrap();
+            let (low, high) = (q[0], q[q.len() - 1]);
+            (0..7)
+                .map(|i| low + (high - low) * i as f64 / 6.0)
+                .collect()
         };
         assert_eq!(ours_grid.len(), expected.len(), "{name} feature {j}: grid");
         for (a, b) in ours_grid.iter().zip(&expected) {

@@ -61,6 +61,8 @@ pub struct Limits {
     pub max_grid: usize,
     /// Most ICE curves.
     pub max_ice: usize,
+    /// Fewest rows holding a value for a grid to show it (`--min-summary-rows`).
+    pub min_rows: usize,
 }
 
 impl Limits {
@@ -71,6 +73,7 @@ impl Limits {
             max_repeats: config.global_max_repeats,
             max_grid: config.global_max_grid,
             max_ice: config.global_max_ice,
+            min_rows: config.min_summary_rows.max(1),
         }
     }
 }
@@ -250,7 +253,7 @@ impl Plan {
             ));
         }
         let (x, _) = rows(&entry, dataset, limits.max_rows)?;
-        let grid = dependence::grid(x.column(feature), points)?;
+        let grid = dependence::grid(x.column(feature), points, limits.min_rows)?;
         let outputs = options
             .output
             .map_or_else(|| (0..m.n_outputs()).collect(), |k| vec![k]);

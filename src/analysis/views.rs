@@ -69,9 +69,11 @@ pub struct DependenceView {
     pub feature: String,
     /// `raw` or `probability`.
     pub output_space: String,
-    /// The values the feature was set to (quantiles of the data, or its distinct values).
+    /// The values the feature was set to: evenly spaced between interpolated 5% and
+    /// 95% quantiles of the data, or its distinct values when each is common.
     pub grid: Vec<f64>,
-    /// ICE curves per output (rows evenly spaced over the data).
+    /// ICE curves per output: of rows evenly spaced over the data (none for reader
+    /// tokens), or of the instances a `POST` sent.
     pub ice_rows: usize,
     /// One entry per output asked for.
     pub outputs: Vec<OutputCurves>,

@@ -14,7 +14,6 @@ use std::path::Path;
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::{header, Method};
-use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -147,26 +146,62 @@ fn required_role(method: &Method, route: &str) -> Option<Role> {
     }
 }
 
-/// The refusal for a request that lacks the role its route needs: 401 without a
-/// valid token, 403 with a token whose role is too low; `None` lets it through.
-/// Called by the request middleware in [`super::app`], before the handler.
-pub fn refusal(tokens: &Tokens, request: &Request) -> Option<Response> {
+/// The role a request acts with, for handlers whose answers depend on it (summaries
+/// over background or data-set rows: see [`crate::analysis::privacy`]). Put in the
+/// request's extensions by [`admit`]; a handler takes it as an extractor. With access
+/// control off every route is open, so every caller counts as an admin; a request
+/// that somehow lacks it counts as a reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller(pub Role);
+
+impl Caller {
+    /// Whether the caller has the admin role (or access control is off).
+    pub fn is_admin(self) -> bool {
+        self.0 == Role::Admin
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Caller>()
+            .copied()
+            .unwrap_or(Caller(Role::Reader)))
+    }
+}
+
+/// Let a request through with the role it acts with, or refuse it for lacking the
+/// role its route needs: 401 without a valid token, 403 with a token whose role is
+/// too low. Called by the request middleware in [`super::app`], before the handler.
+///
+/// # Errors
+/// [`ApiError::Unauthorized`] or [`ApiError::Forbidden`].
+pub fn admit(tokens: &Tokens, request: &Request) -> Result<Caller, ApiError> {
     if !tokens.enabled() {
-        return None;
+        return Ok(Caller(Role::Admin));
     }
     // Unmatched routes answer 404 to everyone.
-    let route = request.extensions().get::<MatchedPath>()?;
-    let needed = required_role(request.method(), route.as_str())?;
+    let Some(route) = request.extensions().get::<MatchedPath>() else {
+        return Ok(Caller(Role::Reader));
+    };
+    let needed = required_role(request.method(), route.as_str());
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    match presented.and_then(|t| tokens.role_of(t)) {
-        None => Some(ApiError::Unauthorized.into_response()),
-        Some(role) if role < needed => Some(ApiError::Forbidden.into_response()),
-        Some(_) => None,
+    match (presented.and_then(|t| tokens.role_of(t)), needed) {
+        (role, None) => Ok(Caller(role.unwrap_or(Role::Reader))),
+        (None, Some(_)) => Err(ApiError::Unauthorized),
+        (Some(role), Some(needed)) if role < needed => Err(ApiError::Forbidden),
+        (Some(role), Some(_)) => Ok(Caller(role)),
     }
 }
 

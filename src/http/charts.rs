@@ -17,6 +17,7 @@ use axum::Router;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::explain::{self, ExplainRequest};
 use super::extract::{Json, Query};
@@ -123,11 +124,13 @@ impl From<ViewError> for ApiError {
         (status = 200, description = "Picture", content_type = "image/svg+xml", body = String,
             headers(("ETag" = String, description = "Entity tag of this picture"))),
         (status = 304, description = "Unchanged since the ETag given"),
+        (status = 403, description = "A reader token, and the background has fewer rows than --min-summary-rows", body = ErrorBody),
         (status = 404, description = "No such model", body = ErrorBody),
         (status = 422, description = "top=0, an unknown parameter, or no background", body = ErrorBody)))]
 pub async fn get_global_svg(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    caller: Caller,
     Query(params): Query<GlobalSvgParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -135,7 +138,8 @@ pub async fn get_global_svg(
         return Err(ApiError::InvalidInput("top must be at least 1".into()));
     }
     let entry = model(&state, name)?;
-    let cached = cached_summary(&state, entry).await?;
+    let audience = super::privacy::Audience::of(caller, &state.config);
+    let cached = cached_summary(&state, entry, audience).await?;
     let svg = views::global_importance(&cached.summary, params.top);
     Ok(svg_response(svg, &headers))
 }
@@ -277,16 +281,19 @@ pub async fn get_activations_svg(
         (status = 200, description = "Picture", content_type = "image/svg+xml", body = String,
             headers(("ETag" = String, description = "Entity tag of this picture"))),
         (status = 304, description = "Unchanged since the ETag given"),
+        (status = 403, description = "A reader token with `dataset` or `ice`, or a background of \
+            fewer rows than --min-summary-rows", body = ErrorBody),
         (status = 404, description = "No such model or data set", body = ErrorBody),
         (status = 422, description = "Unknown feature, output or parameter, grid or ice above \
             the configured maximum, no background and no data set", body = ErrorBody)))]
 pub async fn get_dependence_svg(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    caller: Caller,
     Query(query): Query<DependenceQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (entry, view) = jobs::dependence(&state, &name, query).await?;
+    let (entry, view) = jobs::dependence(&state, &name, query, caller).await?;
     let svg = views::dependence(&view, entry.built.model.kind());
     Ok(svg_response(svg, &headers))
 }
@@ -313,12 +320,15 @@ fn output_index(names: &[String], wanted: &str) -> Result<usize, ApiError> {
     responses(
         (status = 200, description = "Picture", content_type = "image/svg+xml", body = String),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 403, description = "A reader token, and the method compares with fewer \
+            background rows than --min-summary-rows (or `max_background` below it)", body = ErrorBody),
         (status = 404, description = "No such model", body = ErrorBody),
         (status = 422, description = "Not exactly one instance; invalid instance, method or output",
             body = ErrorBody)))]
 pub async fn explain_svg(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    caller: Caller,
     Json(request): Json<ExplainRequest>,
 ) -> Result<Response, ApiError> {
     explain::check_body_names(&request, &name)?;
@@ -335,7 +345,7 @@ pub async fn explain_svg(
                 .into(),
         ));
     }
-    let explained = explain::explain(state, &name, request).await?;
+    let explained = explain::explain(state, &name, request, caller).await?;
     let kind = explained.entry.built.model.kind();
     let r = &explained.response;
     let e = &r.explanations[0];

@@ -78,6 +78,10 @@ pub enum ApiError {
     /// The token's role may not do this.
     #[error("this token's role may not do this (admin role needed)")]
     Forbidden,
+    /// A reader asked for what would show background or data-set rows (see
+    /// [`super::privacy`]).
+    #[error("{0}")]
+    PrivateRows(String),
     /// Too many explanation requests are running or waiting.
     #[error("overloaded: too many explanation requests in progress; retry shortly")]
     Overloaded,
@@ -137,6 +141,7 @@ impl ApiError {
             },
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::PrivateRows(_) => (StatusCode::FORBIDDEN, "private_rows"),
             ApiError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             ApiError::DeadlineExceeded(_) => (StatusCode::GATEWAY_TIMEOUT, "deadline_exceeded"),
             ApiError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage_error"),

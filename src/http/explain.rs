@@ -10,6 +10,7 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, JsonAnswer};
 use super::instances;
@@ -309,11 +310,13 @@ pub enum ExplainAnswer {
     responses(
         (status = 200, description = "Explanations", body = ExplainAnswer),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 403, description = "A reader token, and the method compares with fewer background rows than --min-summary-rows (or `max_background` below it)", body = ErrorBody),
         (status = 404, description = "No such model", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 422, description = "Invalid instances, method or output", body = ErrorBody)))]
 pub async fn explain_any(
     State(state): State<AppState>,
+    caller: Caller,
     Json(request): Json<ExplainRequest>,
 ) -> Result<JsonAnswer<ExplainAnswer>, ApiError> {
     let name = request.model.clone().ok_or_else(|| {
@@ -321,7 +324,9 @@ pub async fn explain_any(
             "missing field `model`: POST /explain needs the model's name".into(),
         )
     })?;
-    Ok(JsonAnswer(explain_answer(state, &name, request).await?))
+    Ok(JsonAnswer(
+        explain_answer(state, &name, request, caller).await?,
+    ))
 }
 
 /// Explain instances with this model.
@@ -331,16 +336,20 @@ pub async fn explain_any(
     responses(
         (status = 200, description = "Explanations", body = ExplainAnswer),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 403, description = "A reader token, and the method compares with fewer background rows than --min-summary-rows (or `max_background` below it)", body = ErrorBody),
         (status = 404, description = "No such model", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 422, description = "Invalid instances, method or output", body = ErrorBody)))]
 pub async fn explain_model(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    caller: Caller,
     Json(request): Json<ExplainRequest>,
 ) -> Result<JsonAnswer<ExplainAnswer>, ApiError> {
     check_body_names(&request, &name)?;
-    Ok(JsonAnswer(explain_answer(state, &name, request).await?))
+    Ok(JsonAnswer(
+        explain_answer(state, &name, request, caller).await?,
+    ))
 }
 
 /// On a model's own route the body may name the model too, but only the same one.
@@ -365,6 +374,7 @@ pub async fn explain_answer(
     state: AppState,
     name: &str,
     mut request: ExplainRequest,
+    caller: Caller,
 ) -> Result<ExplainAnswer, ApiError> {
     let Some(texts) = request.texts.take() else {
         let entry = state
@@ -377,7 +387,7 @@ pub async fn explain_answer(
             ));
         }
         return Ok(ExplainAnswer::Features(
-            explain(state, name, request).await?.response,
+            explain(state, name, request, caller).await?.response,
         ));
     };
     if !request.instances.is_empty() {
@@ -390,6 +400,7 @@ pub async fn explain_answer(
         .get(name)
         .ok_or_else(|| ApiError::ModelNotFound(name.to_string()))?;
     let args = request.args(&entry)?;
+    super::privacy::Audience::of(caller, &state.config).check_explain(&entry, &args)?;
     Ok(ExplainAnswer::Texts(
         texts::explain(&state, &entry, texts, args).await?,
     ))
@@ -410,11 +421,13 @@ pub struct Explained {
 /// check the instances, run the explainer on the blocking pool, count it.
 ///
 /// # Errors
-/// Unknown model, invalid instances, method or output, as [`ApiError`]s.
+/// Unknown model, invalid instances, method or output, as [`ApiError`]s; for a
+/// reader, too few background rows ([`super::privacy`]).
 pub async fn explain(
     state: AppState,
     name: &str,
     request: ExplainRequest,
+    caller: Caller,
 ) -> Result<Explained, ApiError> {
     let entry = state
         .registry
@@ -423,6 +436,7 @@ pub async fn explain(
     let x = instances::to_matrix(&request.instances, &entry.built, state.config.max_instances)?;
     let space = request.output_space.unwrap_or(SpaceName::Raw);
     let args = request.args(&entry)?;
+    super::privacy::Audience::of(caller, &state.config).check_explain(&entry, &args)?;
     let seed = args.options.sampling.seed;
     let job_entry = entry.clone();
     let cost = explainer::cost(&entry.built, &args, x.nrows());

@@ -17,7 +17,9 @@ use axum::Router;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
+use super::privacy::Audience;
 use super::AppState;
 use crate::registry::{CachedJson, CachedSummary, ModelEntry};
 use crate::summary::{self, GlobalSummary};
@@ -56,19 +58,22 @@ pub struct Unavailable {
         (status = 200, description = "Summary", body = GlobalSummary,
             headers(("ETag" = String, description = "Entity tag of this summary"))),
         (status = 304, description = "Unchanged since the ETag given"),
+        (status = 403, description = "A reader token, and the background has fewer rows than --min-summary-rows", body = ErrorBody),
         (status = 404, description = "No such model", body = ErrorBody),
         (status = 422, description = "The model has no background to summarise", body = ErrorBody)))]
 pub async fn get_global(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    caller: Caller,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let entry = state
         .registry
         .get(&name)
         .ok_or(ApiError::ModelNotFound(name))?;
-    let cached = cached_summary(&state, Arc::clone(&entry)).await?;
-    let (body, etag) = super::jobs::global_body(&state, &entry, &cached.json);
+    let audience = Audience::of(caller, &state.config);
+    let cached = cached_summary(&state, Arc::clone(&entry), audience).await?;
+    let (body, etag) = super::jobs::global_body(&state, &entry, &cached.json, audience);
     let (body, etag) = with_live(&entry, &cached, &body, &etag)?;
     Ok(conditional(&body, &etag, &headers))
 }
@@ -112,7 +117,8 @@ fn with_live(
     Ok((out, etag))
 }
 
-/// Global importance of every model (each cached per version).
+/// Global importance of every model (each cached per version). For reader tokens,
+/// models whose background has fewer rows than `--min-summary-rows` are unavailable.
 #[utoipa::path(get, path = "/global", tag = "global",
     params(("If-None-Match" = Option<String>, Header, description = "ETag of an answer already held")),
     responses(
@@ -121,20 +127,26 @@ fn with_live(
         (status = 304, description = "Unchanged since the ETag given")))]
 pub async fn get_global_all(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let audience = Audience::of(caller, &state.config);
     let mut bodies = Vec::new();
     let mut unavailable = Vec::new();
     for entry in state.registry.list() {
         let name = entry.name.clone();
-        match cached_summary(&state, Arc::clone(&entry)).await {
+        match cached_summary(&state, Arc::clone(&entry), audience).await {
             Ok(cached) => {
-                let (body, etag) = super::jobs::global_body(&state, &entry, &cached.json);
+                let (body, etag) = super::jobs::global_body(&state, &entry, &cached.json, audience);
                 bodies.push(with_live(&entry, &cached, &body, &etag)?);
             }
             Err(ApiError::Core(e)) => unavailable.push(Unavailable {
                 model: name,
                 reason: e.to_string(),
+            }),
+            Err(ApiError::PrivateRows(reason)) => unavailable.push(Unavailable {
+                model: name,
+                reason,
             }),
             Err(e) => return Err(e),
         }
@@ -169,15 +181,19 @@ pub async fn get_global_all(
 /// and kept with the entry: the JSON route and the pictures share it.
 ///
 /// # Errors
-/// [`ApiError::Core`] when the model has no background to summarise.
+/// [`ApiError::Core`] when the model has no background to summarise;
+/// [`ApiError::PrivateRows`] when `audience` is a reader and the background has
+/// too few rows.
 pub async fn cached_summary(
     state: &AppState,
     entry: Arc<ModelEntry>,
+    audience: Audience,
 ) -> Result<Arc<CachedSummary>, ApiError> {
+    let max_rows = state.config.global_max_rows;
+    audience.check_source(&entry, None, max_rows)?;
     if let Some(cached) = entry.global.get() {
         return Ok(Arc::clone(cached));
     }
-    let max_rows = state.config.global_max_rows;
     state
         .run_blocking(move || {
             if let Some(cached) = entry.global.get() {

@@ -13,9 +13,11 @@ use axum::Router;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::explain::{output_index, OutputRef, SpaceName};
 use super::extract::{Json, Query};
+use super::privacy::Audience;
 use super::AppState;
 use crate::analysis::{
     AttributionOptions, DataResult, DependenceOptions, DependenceView, Limits, PermutationOptions,
@@ -30,7 +32,10 @@ use crate::registry::{CachedJson, ModelEntry};
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/models/{name}/global/dependence", get(get_dependence))
+        .route(
+            "/models/{name}/global/dependence",
+            get(get_dependence).post(super::ice::post_dependence),
+        )
         .route("/models/{name}/global/jobs", post(post_job).get(list_jobs))
         .route("/jobs/{id}", get(get_job))
 }
@@ -169,11 +174,22 @@ fn space_or_default(entry: &ModelEntry, space: Option<SpaceName>) -> SpaceName {
     })
 }
 
-/// Check a job request into a plan (on the blocking pool: it reads the rows).
-async fn plan(state: &AppState, entry: Arc<ModelEntry>, r: JobRequest) -> Result<Plan, ApiError> {
+/// Check a job request into a plan (on the blocking pool: it reads the rows), with
+/// what the audience may ask for ([`super::privacy`]).
+async fn plan(
+    state: &AppState,
+    entry: Arc<ModelEntry>,
+    mut r: JobRequest,
+    audience: Audience,
+) -> Result<Plan, ApiError> {
     r.check_fields()?;
+    audience.check_dataset(r.dataset.as_deref())?;
+    if r.kind == JobKind::Dependence {
+        r.ice = audience.ice(r.ice)?;
+    }
     let limits = Limits::of(&state.config);
     let data = dataset(state, &entry.name, r.dataset.as_deref())?;
+    audience.check_source(&entry, data.as_deref(), limits.max_rows)?;
     let output = r
         .output
         .as_ref()
@@ -233,18 +249,21 @@ async fn plan(state: &AppState, entry: Arc<ModelEntry>, r: JobRequest) -> Result
     responses(
         (status = 202, description = "Accepted; poll the job at `Location`", body = JobView,
             headers(("Location" = String, description = "The job: /jobs/{id}"))),
+        (status = 403, description = "A reader token naming a data set, asking for ICE curves, or over fewer rows than --min-summary-rows", body = ErrorBody),
         (status = 404, description = "No such model or data set", body = ErrorBody),
         (status = 422, description = "Unknown feature or method, budget above the configured maximum, a field that does not apply, a data set that no longer fits", body = ErrorBody),
         (status = 503, description = "Too many jobs queued or running", body = ErrorBody)))]
 pub async fn post_job(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    caller: Caller,
     Json(request): Json<JobRequest>,
 ) -> Result<Response, ApiError> {
     let entry = model(&state, &name)?;
     let kind = request.kind;
     let data = request.dataset.clone();
-    let plan = plan(&state, Arc::clone(&entry), request).await?;
+    let audience = Audience::of(caller, &state.config);
+    let plan = plan(&state, Arc::clone(&entry), request, audience).await?;
     let job = state
         .jobs
         .submit(kind, &entry, data, move |progress| plan.run(progress))
@@ -290,17 +309,23 @@ pub async fn list_jobs(
 }
 
 /// One job: state, progress, and its result once succeeded or error once failed.
+/// Readers see results without ICE curves, and none over too few rows.
 #[utoipa::path(get, path = "/jobs/{id}", tag = "global",
     params(("id" = String, Path, description = "Job id")),
     responses(
         (status = 200, description = "The job", body = JobView),
+        (status = 403, description = "A reader token, and the result is over fewer rows than --min-summary-rows", body = ErrorBody),
         (status = 404, description = "No such job", body = ErrorBody)))]
 pub async fn get_job(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    caller: Caller,
 ) -> Result<axum::Json<JobView>, ApiError> {
     let job = state.jobs.get(&id).ok_or(ApiError::JobNotFound(id))?;
-    Ok(axum::Json(job.view(true)))
+    let mut view = job.view(true);
+    let audience = Audience::of(caller, &state.config);
+    view.result = view.result.map(|r| audience.result(&r)).transpose()?;
+    Ok(axum::Json(view))
 }
 
 /// Query of a partial-dependence request.
@@ -310,13 +335,14 @@ pub async fn get_job(
 pub struct DependenceQuery {
     /// The feature, by name.
     pub feature: String,
-    /// A registered data set (default: the model's background).
+    /// A registered data set (default: the model's background); admin tokens only.
     #[serde(default)]
     pub dataset: Option<String>,
     /// Grid points (default 20, at most `--global-max-grid`).
     #[serde(default)]
     pub grid: Option<usize>,
-    /// ICE curves (default 10, at most `--global-max-ice`; 0 for none).
+    /// ICE curves (default 10, at most `--global-max-ice`; 0 for none). Admin tokens
+    /// only: for reader tokens the default is 0 and more is refused.
     #[serde(default)]
     pub ice: Option<usize>,
     /// One output by name or index (default: every output).
@@ -332,14 +358,16 @@ pub struct DependenceQuery {
     params(("name" = String, Path, description = "Model name"), DependenceQuery),
     responses(
         (status = 200, description = "Grid, partial dependence and ICE curves per output", body = DependenceView),
+        (status = 403, description = "A reader token with `dataset` or `ice`, or a background of fewer rows than --min-summary-rows", body = ErrorBody),
         (status = 404, description = "No such model or data set", body = ErrorBody),
         (status = 422, description = "Unknown feature or output, grid or ice above the configured maximum, no background and no data set", body = ErrorBody)))]
 pub async fn get_dependence(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    caller: Caller,
     Query(q): Query<DependenceQuery>,
 ) -> Result<axum::Json<DependenceView>, ApiError> {
-    let (_, view) = dependence(&state, &name, q).await?;
+    let (_, view) = dependence(&state, &name, q, caller).await?;
     Ok(axum::Json(view))
 }
 
@@ -348,11 +376,13 @@ pub async fn get_dependence(
 ///
 /// # Errors
 /// As the route: an unknown model or data set, an unknown feature or output, a
-/// budget above its maximum, no background and no data set.
+/// budget above its maximum, no background and no data set, what `caller` may not
+/// ask for ([`super::privacy`]).
 pub async fn dependence(
     state: &AppState,
     name: &str,
     q: DependenceQuery,
+    caller: Caller,
 ) -> Result<(Arc<ModelEntry>, DependenceView), ApiError> {
     let entry = model(state, name)?;
     let output = q.output.map(|o| match o.parse::<usize>() {
@@ -374,7 +404,8 @@ pub async fn dependence(
         n_samples: None,
         max_background: None,
     };
-    let plan = plan(state, Arc::clone(&entry), request).await?;
+    let audience = Audience::of(caller, &state.config);
+    let plan = plan(state, Arc::clone(&entry), request, audience).await?;
     match state.run_blocking(move || plan.run(&|_| {})).await?? {
         DataResult::Dependence(view) => Ok((entry, view)),
         DataResult::PermutationImportance(_) | DataResult::MeanAbsAttribution(_) => Err(
@@ -387,17 +418,19 @@ pub async fn dependence(
 /// once a job has succeeded on this version, with a `from_data` section holding
 /// the last result of each kind and its age. The tag then derives from the
 /// summary's and the jobs' ids, not the bytes (`age_seconds` changes every second),
-/// so it is weak: `W/"…"`; it changes exactly when a new result lands.
+/// so it is weak: `W/"…"`; it changes exactly when a new result lands. Readers see
+/// the results as [`Audience::section`] gives them, under a tag of their own.
 pub fn global_body<'a>(
     state: &AppState,
     entry: &ModelEntry,
     json: &'a CachedJson,
+    audience: Audience,
 ) -> (Cow<'a, [u8]>, Cow<'a, str>) {
     let latest = state.jobs.latest(entry);
     if latest.is_empty() {
         return (Cow::Borrowed(&json.body), Cow::Borrowed(&json.etag));
     }
-    let section = crate::jobs::from_data(&latest, chrono::Utc::now());
+    let section = audience.section(crate::jobs::from_data(&latest, chrono::Utc::now()));
     let Ok(section) = serde_json::to_vec(&section) else {
         return (Cow::Borrowed(&json.body), Cow::Borrowed(&json.etag));
     };
@@ -409,6 +442,7 @@ pub fn global_body<'a>(
         body.push(b'}');
     }
     let ids: Vec<&str> = latest.iter().map(|j| j.id.as_str()).collect();
-    let tag = super::global::etag_of(format!("{}|{}", json.etag, ids.join(",")).as_bytes());
+    let role = if audience.is_admin() { "" } else { "|reader" };
+    let tag = super::global::etag_of(format!("{}|{}{role}", json.etag, ids.join(",")).as_bytes());
     (Cow::Owned(body), Cow::Owned(format!("W/{tag}")))
 }

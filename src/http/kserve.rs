@@ -68,11 +68,13 @@ pub async fn get_model_status(
     request_body = ExplainRequest,
     responses(
         (status = 200, description = "Predictions (`:predict`) or explanations (`:explain`)", body = VerbResponse),
+        (status = 403, description = "A reader token, and the method compares with fewer background rows than --min-summary-rows (or `max_background` below it)", body = ErrorBody),
         (status = 404, description = "No such model or verb", body = ErrorBody),
         (status = 422, description = "Invalid instances", body = ErrorBody)))]
 pub async fn post_model_verb(
     State(state): State<AppState>,
     Path(target): Path<String>,
+    caller: super::auth::Caller,
     Json(request): Json<ExplainRequest>,
 ) -> Result<axum::Json<VerbResponse>, ApiError> {
     let (name, verb) = target.rsplit_once(':').ok_or_else(|| {
@@ -82,7 +84,7 @@ pub async fn post_model_verb(
     })?;
     match verb {
         "explain" => {
-            let answer = explain::explain_answer(state, name, request).await?;
+            let answer = explain::explain_answer(state, name, request, caller).await?;
             Ok(axum::Json(VerbResponse::Explain(answer)))
         }
         "predict" => {

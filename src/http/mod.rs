@@ -12,6 +12,7 @@ pub mod error;
 pub mod explain;
 pub mod extract;
 pub mod global;
+pub mod ice;
 pub mod instances;
 pub mod jobs;
 pub mod kserve;
@@ -19,6 +20,7 @@ pub mod limits;
 pub mod models;
 pub mod openapi;
 pub mod ops;
+pub mod privacy;
 pub mod selection;
 pub mod texts;
 pub mod weights;
@@ -232,7 +234,7 @@ async fn method_not_allowed() -> ApiError {
 /// The middleware every request passes, outermost first: count the answer by route
 /// template, method and status with its latency; answer 504 past
 /// `--request-timeout-ms`; refuse it (401/403) without the token its route needs
-/// ([`auth::refusal`]). One layer rather than three, so a request pays for one boxed
+/// ([`auth::admit`]). One layer rather than three, so a request pays for one boxed
 /// future and one state clone.
 async fn frame_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let start = Instant::now();
@@ -240,9 +242,13 @@ async fn frame_request(State(state): State<AppState>, request: Request, next: Ne
     let method = request.method().clone();
     let ms = state.config.request_timeout_ms;
     let guarded = async {
-        match auth::refusal(&state.tokens, &request) {
-            Some(refused) => refused,
-            None => next.run(request).await,
+        match auth::admit(&state.tokens, &request) {
+            Err(refused) => axum::response::IntoResponse::into_response(refused),
+            Ok(caller) => {
+                let mut request = request;
+                request.extensions_mut().insert(caller);
+                next.run(request).await
+            }
         }
     };
     let response = match tokio::time::timeout(Duration::from_millis(ms), guarded).await {

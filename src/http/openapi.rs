@@ -7,8 +7,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    activations, charts, dashboard, datasets, error, explain, global, jobs, kserve, models, ops,
-    texts, weights,
+    activations, charts, dashboard, datasets, error, explain, global, ice, jobs, kserve, models,
+    ops, texts, weights,
 };
 
 /// The API description.
@@ -34,6 +34,7 @@ use super::{
         global::get_global,
         global::get_global_all,
         jobs::get_dependence,
+        ice::post_dependence,
         jobs::post_job,
         jobs::list_jobs,
         jobs::get_job,

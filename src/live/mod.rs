@@ -55,6 +55,9 @@ pub struct LiveConfig {
     pub bucket_secs: u64,
     /// Value bins per feature for the PSI (at most; ties give fewer).
     pub bins: usize,
+    /// Fewest background rows per bin (`--min-summary-rows`): a small background
+    /// gets fewer bins, so that no bin edge singles out a row.
+    pub min_bin_rows: usize,
 }
 
 impl Default for LiveConfig {
@@ -63,6 +66,7 @@ impl Default for LiveConfig {
             window_secs: 300,
             bucket_secs: 10,
             bins: 10,
+            min_bin_rows: 10,
         }
     }
 }
@@ -175,7 +179,7 @@ impl LiveStats {
         let bins = background.map(|b| {
             b.columns()
                 .into_iter()
-                .map(|c| FeatureBins::from_background(c, config.bins))
+                .map(|c| FeatureBins::from_background(c, config.bins, config.min_bin_rows))
                 .collect()
         });
         let layout = Layout::new(n_features, n_outputs, bins);

@@ -26,6 +26,7 @@ fn stats() -> LiveStats {
         window_secs: 60,
         bucket_secs: 10,
         bins: 4,
+        min_bin_rows: 10,
     };
     LiveStats::new(2, 2, Some(background.view()), config)
 }
@@ -159,6 +160,7 @@ fn bad_settings_are_refused() {
             window_secs,
             bucket_secs,
             bins,
+            min_bin_rows: 10,
         };
         assert!(c.validate().is_err(), "{c:?}");
     }

@@ -10,10 +10,13 @@
 //!
 //! # Grid
 //! [`grid`]: the column's distinct finite values when there are at most `points` of
-//! them (a binary feature gets exactly 0 and 1); otherwise its quantiles at
-//! `points` probabilities evenly spaced from 5% to 95% (numpy's default, linear
-//! interpolation between order statistics), so the grid follows the data and the
-//! sparse tails do not stretch it. Equal quantiles collapse into one point.
+//! them and each is held by at least `min_count` rows (a binary feature gets exactly
+//! 0 and 1); otherwise `points` values evenly spaced between its 5% and 95%
+//! quantiles, as scikit-learn's `partial_dependence` spaces them, so the sparse
+//! tails do not stretch it. The two quantiles are [`private_quantile`]s: a grid
+//! shows no single row's value, only two interpolations between neighbouring rows
+//! (issue 15: background and data-set rows never leave the server). Equal
+//! quantiles give one point.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -39,12 +42,13 @@ pub struct Dependence {
 }
 
 /// The grid of `points` (at least 2) values for a column (see the module doc);
-/// missing values (NaN) are skipped.
+/// missing values (NaN) are skipped. `min_count` (0 acts as 1) is the fewest rows
+/// that must hold a value for the grid to show it exactly.
 ///
 /// # Errors
 /// [`CoreError::InvalidArgument`] for fewer than 2 points or a column without a
 /// finite value.
-pub fn grid(column: ArrayView1<f64>, points: usize) -> CoreResult<Vec<f64>> {
+pub fn grid(column: ArrayView1<f64>, points: usize, min_count: usize) -> CoreResult<Vec<f64>> {
     if points < 2 {
         return Err(CoreError::InvalidArgument(
             "a grid needs at least 2 points".into(),
@@ -57,19 +61,25 @@ pub fn grid(column: ArrayView1<f64>, points: usize) -> CoreResult<Vec<f64>> {
         ));
     }
     values.sort_by(f64::total_cmp);
-    let mut distinct = values.clone();
-    distinct.dedup();
-    if distinct.len() <= points {
-        return Ok(distinct);
+    let runs: Vec<&[f64]> = values.chunk_by(|a, b| a == b).collect();
+    if runs.len() <= points && runs.iter().all(|r| r.len() >= min_count.max(1)) {
+        return Ok(runs.iter().map(|r| r[0]).collect());
     }
-    let mut out: Vec<f64> = (0..points)
+    let low = private_quantile(&values, GRID_LOW);
+    let high = private_quantile(&values, GRID_HIGH);
+    if low >= high {
+        return Ok(vec![low]);
+    }
+    let step = (high - low) / (points - 1) as f64;
+    Ok((0..points)
         .map(|i| {
-            let p = GRID_LOW + (GRID_HIGH - GRID_LOW) * i as f64 / (points - 1) as f64;
-            quantile(&values, p)
+            if i + 1 == points {
+                high
+            } else {
+                low + step * i as f64
+            }
         })
-        .collect();
-    out.dedup();
-    Ok(out)
+        .collect())
 }
 
 /// The p-quantile of sorted values, interpolating linearly between order
@@ -79,6 +89,34 @@ pub fn quantile(sorted: &[f64], p: f64) -> f64 {
     let lo = h.floor() as usize;
     let hi = (lo + 1).min(sorted.len() - 1);
     sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
+}
+
+/// [`quantile`], except that it never lands on a single row: when the position
+/// p·(n − 1) falls on a whole rank (within 10⁻⁹) it moves half a rank up (down from
+/// the last), so the value lies strictly between two neighbouring order statistics
+/// and equals a value of the data only where two or more rows hold it (or n = 1).
+/// Moving every whole rank the same way keeps distinct positions apart. What
+/// readers see of a column's spread is built from these (issue 15).
+pub fn private_quantile(sorted: &[f64], p: f64) -> f64 {
+    let n = sorted.len();
+    if n < 2 {
+        return sorted[0];
+    }
+    let last = (n - 1) as f64;
+    let mut h = p.clamp(0.0, 1.0) * last;
+    let rank = h.round();
+    if (h - rank).abs() < 1e-9 {
+        h = if rank < last { rank + 0.5 } else { rank - 0.5 };
+    }
+    let lo = (h.floor() as usize).min(n - 2);
+    let (a, b) = (sorted[lo], sorted[lo + 1]);
+    let q = a + (h - lo as f64) * (b - a);
+    // Rounding can land on a neighbour when they are close: take the midpoint.
+    if a != b && (q == a || q == b) {
+        a + 0.5 * (b - a)
+    } else {
+        q
+    }
 }
 
 /// What to compute.

@@ -3,7 +3,10 @@
 //!
 //! # Bins
 //! Each feature's bin edges are the distinct quantiles at `i / B` (`i = 1 … B−1`,
-//! numpy's default linear interpolation) of its finite background values; a value
+//! linearly interpolated as [`private_quantile`] does, so that no edge is a single
+//! background row's value) of its finite background values; `B` is at most the
+//! background's rows over `min_rows`, so a served value's bin, which a client can
+//! probe, tells about groups of rows, never about one; a value
 //! falls in the bin numbered by how many edges lie strictly below it, so there are
 //! at most `B` value bins. Missing values (NaN) have a bin of their own, the last.
 //! The expected share of each bin is measured on the background with the same
@@ -22,6 +25,8 @@
 
 use ndarray::ArrayView1;
 
+use super::dependence::private_quantile;
+
 /// Share substituted for an empty bin, on either side, so that `ln` stays finite.
 pub const PSI_EPSILON: f64 = 1e-4;
 
@@ -36,17 +41,18 @@ pub struct FeatureBins {
 }
 
 impl FeatureBins {
-    /// Bins of one background column, with at most `bins` value bins (at least 1).
-    /// A column with no finite value gets a single value bin.
-    pub fn from_background(column: ArrayView1<f64>, bins: usize) -> Self {
-        let bins = bins.max(1);
+    /// Bins of one background column, with at most `bins` value bins and at most
+    /// one per `min_rows` finite values of the column (at least 1 either way). A column with
+    /// no finite value gets a single value bin.
+    pub fn from_background(column: ArrayView1<f64>, bins: usize, min_rows: usize) -> Self {
         let mut finite: Vec<f64> = column.iter().copied().filter(|v| !v.is_nan()).collect();
         finite.sort_by(f64::total_cmp);
+        let bins = bins.min(finite.len() / min_rows.max(1)).max(1);
         let mut edges: Vec<f64> = if finite.is_empty() {
             Vec::new()
         } else {
             (1..bins)
-                .map(|i| quantile(&finite, i as f64 / bins as f64))
+                .map(|i| private_quantile(&finite, i as f64 / bins as f64))
                 .collect()
         };
         edges.dedup();
@@ -121,14 +127,6 @@ pub fn psi(expected: &[f64], counts: &[u64]) -> Option<f64> {
     Some(psi)
 }
 
-/// numpy's default (linear interpolation) quantile `q` in [0, 1] of sorted values.
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    let pos = q * (sorted.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = (lo + 1).min(sorted.len() - 1);
-    sorted[lo] + (pos - lo as f64) * (sorted[hi] - sorted[lo])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,7 +157,7 @@ mod tests {
     #[test]
     fn deciles_of_a_uniform_column_hold_a_tenth_each() {
         let column = Array1::from_iter((0..100).map(f64::from));
-        let bins = FeatureBins::from_background(column.view(), 10);
+        let bins = FeatureBins::from_background(column.view(), 10, 1);
         assert_eq!(bins.edges().len(), 9);
         // Value bins hold 10 rows each, the missing bin none.
         for share in &bins.expected()[..10] {
@@ -178,11 +176,29 @@ mod tests {
     }
 
     #[test]
+    fn edges_are_no_row_and_small_backgrounds_get_few_bins() {
+        // 11 distinct values: the deciles sit on whole ranks 1..9, so each edge moves
+        // half a rank up and lies between two rows.
+        let column = Array1::from_iter((0..11).map(|i| 100.0 + 1.5 * f64::from(i)));
+        let bins = FeatureBins::from_background(column.view(), 10, 1);
+        assert_eq!(bins.edges().len(), 9);
+        assert!(bins.edges().iter().all(|e| !column.iter().any(|v| v == e)));
+        // At most one bin per 5 rows: 11 rows, two bins, one edge (the median,
+        // rank 5, moved between ranks 5 and 6).
+        let few = FeatureBins::from_background(column.view(), 10, 5);
+        assert_eq!(few.edges(), &[108.25]);
+        // Fewer rows than the minimum: one value bin, no edge.
+        assert!(FeatureBins::from_background(column.view(), 10, 12)
+            .edges()
+            .is_empty());
+    }
+
+    #[test]
     fn a_flag_gets_few_uneven_bins() {
         // 70 zeros and 30 ones: the deciles are 0 (×6), 0.3 (interpolated at 0.7)
         // and 1 (×2), so three distinct edges; zeros fall in bin 0, ones in bin 2.
         let column = Array1::from_iter((0..100).map(|i| if i < 70 { 0.0 } else { 1.0 }));
-        let bins = FeatureBins::from_background(column.view(), 10);
+        let bins = FeatureBins::from_background(column.view(), 10, 1);
         assert_eq!(bins.edges().len(), 3);
         assert_eq!(bins.len(), 5);
         assert_abs_diff_eq!(bins.expected()[0], 0.7, epsilon = 1e-12);

@@ -189,7 +189,7 @@ fn losses_must_fit_the_task() {
 fn linear_partial_dependence_is_analytic() {
     // PD_j(v) = b + w_j v + Σ_{k≠j} w_k mean(x_k), and every ICE curve has slope w_j.
     let (model, x, _) = regression();
-    let grid = dependence::grid(x.column(0), 7).unwrap();
+    let grid = dependence::grid(x.column(0), 7, 1).unwrap();
     let ice_rows = [0, 5, 39];
     let params = DependenceParams {
         feature: 0,
@@ -210,18 +210,56 @@ fn linear_partial_dependence_is_analytic() {
 }
 
 #[test]
-fn grid_uses_distinct_values_or_quantiles() {
+fn grid_uses_common_distinct_values_or_spans_the_private_quantiles() {
     let binary = array![0.0, 1.0, 1.0, 0.0, f64::NAN];
-    assert_eq!(dependence::grid(binary.view(), 10).unwrap(), vec![0.0, 1.0]);
+    assert_eq!(
+        dependence::grid(binary.view(), 10, 2).unwrap(),
+        vec![0.0, 1.0]
+    );
+    // Held by fewer rows than asked: not shown as they are, but spanned from the 5%
+    // to the 95% quantile, positions 0.15 and 2.85 of 0,0,1,1 (ties: 0 and 1).
+    let spanned = dependence::grid(binary.view(), 3, 3).unwrap();
+    assert_eq!(spanned, vec![0.0, 0.5, 1.0]);
     let ramp = Array1::from_iter((0..101).map(f64::from));
-    let g = dependence::grid(ramp.view(), 10).unwrap();
-    // Quantiles of 0..=100 at 5%..95% are 5..95 in steps of 10.
+    let g = dependence::grid(ramp.view(), 10, 1).unwrap();
+    // The 5% and 95% positions of 0..=100 are ranks 5 and 95, whole ranks, so they
+    // move half a rank up: 5.5 and 95.5, with 10 points evenly between.
     assert_eq!(g.len(), 10);
     for (i, v) in g.iter().enumerate() {
-        assert_abs_diff_eq!(*v, 5.0 + 10.0 * i as f64, epsilon = 1e-9);
+        assert_abs_diff_eq!(*v, 5.5 + 10.0 * i as f64, epsilon = 1e-9);
     }
-    assert!(dependence::grid(ramp.view(), 1).is_err());
-    assert!(dependence::grid(array![f64::NAN].view(), 5).is_err());
+    // No grid point is a value of the column.
+    assert!(g.iter().all(|v| v.fract() != 0.0));
+    assert!(dependence::grid(ramp.view(), 1, 1).is_err());
+    assert!(dependence::grid(array![f64::NAN].view(), 5, 1).is_err());
+}
+
+#[test]
+fn private_quantiles_fall_between_rows() {
+    // numpy's linear quantile where the position is fractional: 0.05 of 10 values
+    // is position 0.45, between the first two.
+    let ten: Vec<f64> = (0..10).map(|i| 1.0 + f64::from(i) * 0.1).collect();
+    assert_abs_diff_eq!(
+        dependence::private_quantile(&ten, 0.05),
+        dependence::quantile(&ten, 0.05),
+        epsilon = 1e-15
+    );
+    // On a whole rank it moves half a rank up: the median of 5 values (rank 2)
+    // becomes the midpoint of ranks 2 and 3; p = 0 and 1 the midpoints of the two
+    // outermost pairs (the last rank moves down).
+    let five = [1.0, 2.0, 4.0, 8.0, 16.0];
+    assert_eq!(dependence::private_quantile(&five, 0.5), 6.0);
+    assert_eq!(dependence::private_quantile(&five, 0.0), 1.5);
+    assert_eq!(dependence::private_quantile(&five, 1.0), 12.0);
+    for k in 0..=100 {
+        let q = dependence::private_quantile(&five, f64::from(k) / 100.0);
+        assert!(!five.contains(&q), "p = {k}%: {q}");
+    }
+    // Ties are shared values: two rows hold 3.
+    assert_eq!(
+        dependence::private_quantile(&[1.0, 3.0, 3.0, 9.0], 0.5),
+        3.0
+    );
 }
 
 #[test]
