@@ -213,16 +213,22 @@ function showLive(live) {
 
 // What weights.svg can draw for this model, as query strings: coefficients on two
 // scales for linear models; each layer's matrix, and the first layer's units as
-// images when the input has a two-dimensional shape, for networks.
+// images when the input has a two-dimensional shape, for networks; the split
+// importance, which takes no parameter, for tree ensembles.
 // A reader (no weight dump) gets the pictures the model's kind alone tells of.
+const NETWORK_KINDS = ["mlp", "onnx", "text_classifier"];
+const TREE_KINDS = ["xgboost", "lightgbm"];
+
 function weightChoices(info, weights) {
   const choices = [];
-  if (weights.denied) {
-    if (info.kind === "mlp") choices.push(["layer=0", "layer 0 weight matrix"]);
-    else if (info.kind === "linear" || info.kind === "logistic") {
+  if (TREE_KINDS.includes(info.kind) || weights.trees) {
+    choices.push(["", "split importance"]);
+  } else if (weights.denied) {
+    if (NETWORK_KINDS.includes(info.kind)) choices.push(["layer=0", "layer 0 weight matrix"]);
+    else {
       if (info.background_rows) choices.push(["scale=standardized", "standardized (\u00d7 std)"]);
       choices.push(["scale=raw", "raw"]);
-    } else choices.push(["", "split importance"]);
+    }
   } else if (weights.mlp) {
     weights.mlp.layers.forEach((l, k) =>
       choices.push([`layer=${k}`, `layer ${k} (${l.activation}) weight matrix`]));

@@ -209,6 +209,12 @@ async fn text_errors_are_json_and_clear() {
             json!({"texts": []}),
             "invalid_input",
         ),
+        // Adaptive steps are for tabular integrated gradients; texts use fixed steps.
+        (
+            "/models/foods/explain",
+            json!({"texts": ["good"], "tolerance": 0.001}),
+            "invalid_input",
+        ),
     ];
     for (uri, body, code) in bodies {
         let answer = call(&app, Method::POST, uri, Some(body.clone())).await;

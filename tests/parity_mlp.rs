@@ -110,6 +110,7 @@ fn integrated_gradients_match_captum() {
             steps: case["steps"].as_u64().unwrap() as usize,
             rule: case["method"].as_str().unwrap().parse().unwrap(),
             baseline: Some(baseline.clone()),
+            tolerance: None,
         };
         let target = case["target"].as_u64().unwrap() as usize;
         let outputs = vec![target; x.nrows()];
@@ -142,6 +143,7 @@ fn text_integrated_gradients_match_captum_layer_ig() {
         steps: 32,
         rule: "gausslegendre".parse().unwrap(),
         baseline: None,
+        tolerance: None,
     };
     for case in f["cases"].as_array().unwrap() {
         let space = match case["space"].as_str().unwrap() {

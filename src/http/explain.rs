@@ -103,9 +103,17 @@ pub struct ExplainRequest {
     /// leave coalitions as one player (implies one attribution per group).
     #[serde(default)]
     pub players: Option<String>,
-    /// Integrated gradients: quadrature nodes along the path (default 50, at most 2048).
+    /// Integrated gradients: quadrature nodes along the path, at most 2048. Given
+    /// alone, exactly this many; otherwise the first count tried (default 50), doubled
+    /// until the row's |convergence_delta| ≤ `tolerance` · |f(x) − f(baseline)| or
+    /// 2048 nodes. `quality.samples` reports the count used. Texts: fixed, default 50.
     #[serde(default)]
     pub steps: Option<usize>,
+    /// Integrated gradients on `instances`: the relative convergence target of the
+    /// adaptive steps, above 0 and at most 1 (default 0.001 when `steps` is not given;
+    /// with `steps`, makes them adaptive from there). Echoed as `quality.tolerance`.
+    #[serde(default)]
+    pub tolerance: Option<f64>,
     /// Integrated gradients: `gausslegendre` (default), `riemann_left`, `riemann_right`,
     /// `riemann_middle` or `riemann_trapezoid`.
     #[serde(default)]
@@ -170,7 +178,12 @@ impl ExplainRequest {
         let mut ig = IgOptions::default();
         if let Some(steps) = self.steps {
             ig.steps = steps;
+            ig.tolerance = None;
         }
+        if let Some(tolerance) = self.tolerance {
+            ig.tolerance = Some(tolerance);
+        }
+        ig.checked_tolerance()?;
         if let Some(rule) = &self.rule {
             ig.rule = rule.parse()?;
         }
@@ -206,6 +219,11 @@ pub struct QualityDto {
     /// Σφ − (f(x) − f(baseline)) (path methods).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub convergence_delta: Option<f64>,
+    /// Integrated gradients with adaptive steps: the relative target the steps
+    /// (`samples`) were doubled for, |convergence_delta| ≤ tolerance · |prediction −
+    /// base_value|; above it only when 2048 steps did not reach it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tolerance: Option<f64>,
     /// R² of the local surrogate (LIME).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub surrogate_r2: Option<f64>,
@@ -395,6 +413,13 @@ pub async fn explain_answer(
             "send either `instances` or `texts`, not both".into(),
         ));
     }
+    if request.tolerance.is_some() {
+        return Err(ApiError::InvalidInput(
+            "tolerance applies to integrated gradients on `instances`; texts are explained \
+             with a fixed number of steps (`steps`, default 50)"
+                .into(),
+        ));
+    }
     let entry = state
         .registry
         .get(name)
@@ -545,6 +570,7 @@ fn dto(e: Explanation, outputs: &[String]) -> ExplanationDto {
             standard_errors: e.quality.standard_errors,
             samples: e.quality.samples,
             convergence_delta: e.quality.convergence_delta,
+            tolerance: e.quality.tolerance,
             surrogate_r2: e.quality.surrogate_r2,
             local_prediction: e.quality.local_prediction,
             scores: e.quality.scores.map(|s| ScoresDto {

@@ -161,6 +161,7 @@ fn dto(e: TextExplanation, outputs: &[String]) -> TextExplanationDto {
             standard_errors: e.quality.standard_errors,
             samples: e.quality.samples,
             convergence_delta: e.quality.convergence_delta,
+            tolerance: e.quality.tolerance,
             surrogate_r2: e.quality.surrogate_r2,
             local_prediction: e.quality.local_prediction,
             scores: None,

@@ -126,6 +126,7 @@ fn convergence_delta_shrinks_with_steps() {
             steps,
             rule,
             baseline: Some(vec![-1.0, 1.0, 0.0]),
+            tolerance: None,
         };
         let e = explain(
             &m,
@@ -181,5 +182,46 @@ fn gradient_x_input_is_exact_on_a_linear_model_and_saliency_is_unsigned() {
     assert_eq!(s[1].output, 0);
     for (a, b) in s[1].attributions.iter().zip(g.iter()) {
         assert_abs_diff_eq!(*a, b.abs(), epsilon = 1e-15);
+    }
+}
+
+#[test]
+fn adaptive_steps_double_until_the_delta_is_within_tolerance() {
+    // A right Riemann sum's error falls like 1/steps: from 4 steps a 1e-4 relative
+    // target needs several doublings; a row at the baseline needs none (Σφ = 0 =
+    // f(x) − f(x′) exactly), and without a tolerance the steps are what was asked.
+    let m = small_net("tanh", "softmax", 3);
+    let reference = Reference::new(&m, array![[0.0, 0.0, 0.0], [1.0, -1.0, 2.0]]);
+    let x = array![[2.5, -2.0, 3.0], [-1.0, 1.0, 0.0]];
+    let options = |tolerance| IgOptions {
+        steps: 4,
+        rule: Rule::RiemannRight,
+        baseline: Some(vec![-1.0, 1.0, 0.0]),
+        tolerance,
+    };
+    let run = |o: &IgOptions| explain(&m, &reference, x.view(), &[2, 2], OutputSpace::Raw, o);
+    let adaptive = run(&options(Some(1e-4))).unwrap();
+    let e = &adaptive[0];
+    let gap = (e.prediction - e.base_value).abs();
+    let steps = e.quality.samples.unwrap();
+    assert!(e.quality.convergence_delta.unwrap().abs() <= 1e-4 * gap);
+    assert!(steps > 4 && (steps / 4).is_power_of_two(), "{steps}");
+    assert_eq!(e.quality.tolerance, Some(1e-4));
+    // The count before the one used was not enough.
+    let before = IgOptions {
+        steps: steps / 2,
+        ..options(None)
+    };
+    let short = &run(&before).unwrap()[0];
+    assert!(short.quality.convergence_delta.unwrap().abs() > 1e-4 * gap);
+    assert_eq!(adaptive[1].quality.samples, Some(4));
+    let fixed = run(&options(None)).unwrap();
+    assert_eq!(fixed[0].quality.samples, Some(4));
+    assert_eq!(fixed[0].quality.tolerance, None);
+    for bad in [0.0, -1.0, 1.5, f64::NAN] {
+        assert!(matches!(
+            run(&options(Some(bad))),
+            Err(CoreError::InvalidArgument(m)) if m.contains("tolerance")
+        ));
     }
 }

@@ -160,6 +160,9 @@ pub struct Quality {
     pub samples: Option<usize>,
     /// Σφ − (f(x) − f(baseline)) for path methods such as integrated gradients.
     pub convergence_delta: Option<f64>,
+    /// Integrated gradients with adaptive steps: the relative target
+    /// |convergence_delta| ≤ tolerance · |f(x) − f(baseline)| the steps were doubled for.
+    pub tolerance: Option<f64>,
     /// R² of a local surrogate (LIME).
     pub surrogate_r2: Option<f64>,
     /// The local surrogate's own prediction for the row (LIME): intercept plus the
