@@ -1,8 +1,6 @@
 //! The real server on a real socket: start on port 0, talk HTTP over TCP, stop,
 //! start again over the same model directory.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -88,7 +86,7 @@ async fn a_user_session_over_a_real_socket() {
         running.addr,
         "POST",
         "/models/house-prices/explain",
-        Some(&json!({"instances": [common::house()]})),
+        Some(&json!({"instances": [crate::common::house()]})),
     )
     .await;
     assert_eq!(status, 200);
@@ -125,7 +123,7 @@ async fn registered_models_survive_a_restart() {
         running.addr,
         "PUT",
         "/models/churn",
-        Some(&common::logistic_spec()),
+        Some(&crate::common::logistic_spec()),
     )
     .await;
     assert_eq!(status, 201);
@@ -133,7 +131,7 @@ async fn registered_models_survive_a_restart() {
         running.addr,
         "PUT",
         "/models/three",
-        Some(&common::multinomial_spec()),
+        Some(&crate::common::multinomial_spec()),
     )
     .await;
     assert_eq!(status, 201);
@@ -141,7 +139,7 @@ async fn registered_models_survive_a_restart() {
         running.addr,
         "PUT",
         "/models/churn",
-        Some(&common::logistic_spec()),
+        Some(&crate::common::logistic_spec()),
     )
     .await;
     assert_eq!(status, 200);

@@ -1,12 +1,10 @@
 //! Pictures and the dashboard through `oneshot`: every bar is checked against the
 //! JSON number it draws, the SVG is parsed as XML, and every error is JSON.
 
-mod common;
-
+use crate::common::{call, default_app, house, logistic_spec, multinomial_spec, send, Answer};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use axum::Router;
-use common::{call, default_app, house, logistic_spec, multinomial_spec, send, Answer};
 use serde_json::{json, Value};
 
 /// (attribute map) of every element with this class, in document order.

@@ -3,13 +3,11 @@
 //! distinctive values, and no answer, JSON or picture, holds one; readers are
 //! refused data sets, ICE curves and summaries over too few rows, admins are not.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::{ready_app, send, Answer};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use common::{ready_app, send, Answer};
 use explaind::config::{Config, Secret};
 use serde_json::{json, Value};
 

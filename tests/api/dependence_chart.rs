@@ -3,14 +3,12 @@
 //! to the number `/global/dependence` answers for the same query; every error is
 //! the JSON route's.
 
-mod common;
-
 use std::collections::HashMap;
 
+use crate::common::{call, default_app, multinomial_spec, send, Answer};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use axum::Router;
-use common::{call, default_app, multinomial_spec, send, Answer};
 use serde_json::{json, Value};
 
 type Attrs = HashMap<String, String>;

@@ -1,11 +1,9 @@
 //! Model routes through `oneshot`: registration, replacement, listing, deletion,
 //! and every way registration can fail without changing anything.
 
-mod common;
-
+use crate::common::{call, default_app, logistic_spec, ready_app, send};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use common::{call, default_app, logistic_spec, ready_app, send};
 use explaind::config::Config;
 use serde_json::json;
 
@@ -177,7 +175,7 @@ async fn bodies_over_the_limit_are_a_413() {
     let answer = call(&app, Method::PUT, "/models/big", Some(spec)).await;
     assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(answer.json["error"]["code"], "payload_too_large");
-    let explain = json!({"instances": [common::house(), common::house()]});
+    let explain = json!({"instances": [crate::common::house(), crate::common::house()]});
     let answer = call(
         &app,
         Method::POST,

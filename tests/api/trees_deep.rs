@@ -6,12 +6,9 @@
 //! shapes drawn by the structured generator the fuzzer also uses are served exactly
 //! or refused by depth, never anything else.
 
-mod common;
-#[path = "common/tree_gen.rs"]
-mod tree_gen;
-
+use crate::common::{call, logistic_spec, ready_app};
+use crate::tree_gen::{caterpillar, Choices, GenModel};
 use axum::http::{Method, StatusCode};
-use common::{call, logistic_spec, ready_app};
 use explaind::config::Config;
 use explaind::core::explain::tree_shap;
 use explaind::core::models::trees::units::INV_MAX_SLOTS;
@@ -22,7 +19,6 @@ use explaind::formats::{lightgbm, xgboost};
 use explaind::store::{Store, StoredModel};
 use ndarray::Array2;
 use serde_json::{json, Value};
-use tree_gen::{caterpillar, Choices, GenModel};
 
 /// A caterpillar of `depth` splits over `n_features` features, thresholds and sides
 /// drawn from a fixed byte pattern.
@@ -153,7 +149,7 @@ fn paths_longer_than_the_inverse_tables_equal_enumeration() {
     let bytes: Vec<u8> = (0..400).map(|i| (i * 91 % 253) as u8).collect();
     let mut tree = caterpillar(&mut Choices::new(&bytes), N, N);
     for (i, node) in tree.nodes.iter_mut().enumerate() {
-        if let tree_gen::GenNode::Split { feature, .. } = node {
+        if let crate::tree_gen::GenNode::Split { feature, .. } = node {
             *feature = i / 2;
         }
     }
@@ -210,7 +206,7 @@ fn generated_deep_wide_and_many_tree_models_are_served_exactly_or_refused_by_dep
     let mut shapes = std::collections::HashMap::new();
     for seed in 0..240 {
         let data = bytes(seed, 4096);
-        let (shape, model) = tree_gen::model(&mut Choices::new(&data), 600);
+        let (shape, model) = crate::tree_gen::model(&mut Choices::new(&data), 600);
         let deep = model.depth() > DEFAULT_MAX_TREE_DEPTH;
         *shapes.entry((shape, deep)).or_insert(0) += 1;
         for result in both_formats(&model, TreeLimits::default()) {

@@ -2,10 +2,8 @@
 //! house-price model's charts and the small networks' (iris, digits) and fails when `docs/img/` differs. Rewrite them with
 //! `EXPLAIND_UPDATE_DOCS=1 cargo test --test docs_pictures`.
 
-mod common;
-
+use crate::common::{call, default_app, digits_spec, house, iris_spec};
 use axum::http::{Method, StatusCode};
-use common::{call, default_app, digits_spec, house, iris_spec};
 use serde_json::json;
 
 #[tokio::test]

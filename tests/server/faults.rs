@@ -2,14 +2,12 @@
 //! kill -9 during a burst of registrations, and a model directory that cannot be
 //! written.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::{call, logistic_spec, multinomial_spec, ready_app};
 use axum::http::{Method, StatusCode};
-use common::{call, logistic_spec, multinomial_spec, ready_app};
 use explaind::config::Config;
 use explaind::server;
 use explaind::spec::ModelSpec;
@@ -158,7 +156,7 @@ async fn an_unwritable_model_file_fails_the_registration_and_serving_goes_on() {
         &app,
         Method::POST,
         "/models/house-prices/explain",
-        Some(json!({"instances": [common::house()]})),
+        Some(json!({"instances": [crate::common::house()]})),
     )
     .await;
     assert_eq!(explain.status, StatusCode::OK);
@@ -186,7 +184,8 @@ async fn shutdown_turns_readiness_off_and_lets_requests_finish() {
 
     // A request in flight, held back by the only explanation slot.
     let permit = state.explain_permits.clone().acquire_owned().await.unwrap();
-    let body = json!({"instances": [common::house()], "method": "exact_shapley"}).to_string();
+    let body =
+        json!({"instances": [crate::common::house()], "method": "exact_shapley"}).to_string();
     let in_flight =
         tokio::spawn(
             async move { raw_http(addr, "POST", "/models/house-prices/explain", &body).await },

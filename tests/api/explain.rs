@@ -1,12 +1,10 @@
 //! Explain, predict, global, weights and operations routes through `oneshot`.
 
-mod common;
-
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
-use common::{
+use crate::common::{
     call, default_app, house, house_row, logistic_spec, multinomial_spec, ready_app, send,
 };
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
 use explaind::config::Config;
 use explaind::http::app;
 use explaind::server;

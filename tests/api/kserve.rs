@@ -1,9 +1,7 @@
 //! The KServe V1 protocol routes.
 
-mod common;
-
+use crate::common::{call, default_app, house};
 use axum::http::{Method, StatusCode};
-use common::{call, default_app, house};
 use serde_json::json;
 
 #[tokio::test]

@@ -1,13 +1,11 @@
 //! ONNX models through the API: raw and base64 uploads, conversion to `mlp`,
 //! refusals, and a raw upload surviving a restart.
 
-mod common;
-
+use crate::common::{call, default_app, ready_app, send};
 use approx::assert_abs_diff_eq;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use axum::Router;
-use common::{call, default_app, ready_app, send};
 use explaind::config::Config;
 use explaind::formats::base64;
 use serde_json::{json, Value};
@@ -21,7 +19,7 @@ fn onnx_file(name: &str) -> (Vec<u8>, Value) {
     )
 }
 
-async fn upload(app: &Router, uri: &str, bytes: Vec<u8>) -> common::Answer {
+async fn upload(app: &Router, uri: &str, bytes: Vec<u8>) -> crate::common::Answer {
     let request = Request::builder()
         .method(Method::PUT)
         .uri(uri)

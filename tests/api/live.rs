@@ -2,10 +2,8 @@
 //! section of `/global` and as `explaind_live_*` series on `/metrics`, and drift
 //! rises when traffic comes from a shifted distribution.
 
-mod common;
-
+use crate::common::{call, default_app, house, house_row, send};
 use axum::http::{Method, Request, StatusCode};
-use common::{call, default_app, house, house_row, send};
 use serde_json::{json, Value};
 
 /// A two-feature linear model, y = 2a − b, whose background is a 20 × 10 grid:
@@ -206,7 +204,7 @@ async fn probability_answers_count_for_drift_but_not_for_attributions() {
         &app,
         Method::PUT,
         "/models/clf",
-        Some(common::logistic_spec()),
+        Some(crate::common::logistic_spec()),
     )
     .await;
     assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
@@ -257,7 +255,7 @@ async fn the_live_flags_set_the_window_and_the_metric_detail() {
         live_metrics_max_features: 3,
         ..explaind::config::Config::defaults()
     };
-    let (app, _) = common::ready_app(config).await;
+    let (app, _) = crate::common::ready_app(config).await;
     call(
         &app,
         Method::POST,

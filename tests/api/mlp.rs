@@ -1,10 +1,8 @@
 //! Neural networks through the API: registration, gradient explanations, activations
 //! and weights, on the scikit-learn models of tests/fixtures/mlp.
 
-mod common;
-
+use crate::common::{call, default_app, fixture};
 use axum::http::{Method, StatusCode};
-use common::{call, default_app, fixture};
 use serde_json::{json, Value};
 
 const HOUSE_FEATURES: [&str; 11] = [
@@ -289,7 +287,7 @@ async fn integrated_gradients_double_their_steps_until_the_delta_is_within_toler
         &app,
         Method::PUT,
         "/models/digits",
-        Some(common::digits_spec()),
+        Some(crate::common::digits_spec()),
     )
     .await;
     assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);

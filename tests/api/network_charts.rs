@@ -3,12 +3,10 @@
 //! `/activations/curves` and `/activations/summary`. Each SVG is parsed as XML and
 //! its geometry mapped back to the JSON numbers.
 
-mod common;
-
+use crate::common::{call, default_app, digits_spec, iris_spec, send, Answer};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use axum::Router;
-use common::{call, default_app, digits_spec, iris_spec, send, Answer};
 use roxmltree::{Document, Node};
 use serde_json::{json, Value};
 

@@ -1,8 +1,6 @@
 //! Parity with shap's LinearExplainer and scikit-learn, on fixtures written by
 //! tests/fixtures/gen_linear.py.
 
-mod common;
-
 use approx::assert_relative_eq;
 use explaind::core::explain::{linear_shap, Explanation};
 use explaind::core::models::{HostedModel, OutputSpace};
@@ -46,7 +44,7 @@ fn close(a: f64, b: f64, scale: f64) {
 #[test]
 fn demo_fit_matches_scikit_learn() {
     // Our Householder QR least squares must give scikit-learn's coefficients.
-    let doc = common::fixture("linear/house_prices_regression.json");
+    let doc = crate::common::fixture("linear/house_prices_regression.json");
     let ours = explaind::demo::house_prices_spec().unwrap();
     let theirs = &doc["spec"]["params"];
     let w: Vec<f64> = serde_json::from_value(ours.params["coefficients"].clone()).unwrap();
@@ -62,7 +60,7 @@ fn demo_fit_matches_scikit_learn() {
 
 #[test]
 fn regression_matches_shap_linear_explainer() {
-    let doc = common::fixture("linear/house_prices_regression.json");
+    let doc = crate::common::fixture("linear/house_prices_regression.json");
     let built = build(&doc);
     let rows = matrix(&doc["rows"]);
     let expected = matrix(&doc["shap_values"]);
@@ -81,7 +79,7 @@ fn regression_matches_shap_linear_explainer() {
 
 #[test]
 fn binary_logistic_matches_shap_in_log_odds() {
-    let doc = common::fixture("linear/house_aircon_binary.json");
+    let doc = crate::common::fixture("linear/house_aircon_binary.json");
     let built = build(&doc);
     let rows = matrix(&doc["rows"]);
     let expected = matrix(&doc["shap_values"]);
@@ -106,7 +104,7 @@ fn binary_logistic_matches_shap_in_log_odds() {
 
 #[test]
 fn multinomial_logistic_matches_shap_for_every_class() {
-    let doc = common::fixture("linear/iris_multinomial.json");
+    let doc = crate::common::fixture("linear/iris_multinomial.json");
     let built = build(&doc);
     let rows = matrix(&doc["rows"]);
     let probabilities = matrix(&doc["predictions"]);

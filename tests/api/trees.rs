@@ -2,10 +2,8 @@
 //! them, TreeSHAP answers equal to shap's (fixtures from tests/fixtures/gen_trees.py),
 //! interactions, tree weight pages, split importance, and bad files.
 
-mod common;
-
+use crate::common::{call, default_app, fixture};
 use axum::http::{Method, StatusCode};
-use common::{call, default_app, fixture};
 use serde_json::{json, Value};
 
 fn case(name: &str) -> Value {
@@ -280,7 +278,7 @@ async fn bad_tree_files_and_pairings_are_422() {
         &app,
         Method::POST,
         "/models/house-prices/explain",
-        Some(json!({"instances": [common::house()], "interactions": true})),
+        Some(json!({"instances": [crate::common::house()], "interactions": true})),
     )
     .await;
     assert_eq!(

@@ -15,8 +15,6 @@
 //! `dashboard.png` (the last model, at the end) and `dashboard-token.png` (the
 //! session with access control).
 
-mod common;
-
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -390,7 +388,7 @@ async fn drive(client: &Client, addr: SocketAddr, app: &axum::Router) {
         .await
         .expect("a waterfall appears");
 
-    let expected = common::call(
+    let expected = crate::common::call(
         app,
         Method::POST,
         "/models/house-prices/explain",
@@ -449,7 +447,7 @@ async fn drive(client: &Client, addr: SocketAddr, app: &axum::Router) {
     // The page keeps polling the summary with If-None-Match: the server answers 304.
     let polled = r#"route="/models/{name}/global",method="GET",status="304""#;
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !common::call(app, Method::GET, "/metrics", None)
+    while !crate::common::call(app, Method::GET, "/metrics", None)
         .await
         .text
         .contains(polled)
@@ -485,7 +483,8 @@ async fn drive(client: &Client, addr: SocketAddr, app: &axum::Router) {
 async fn live_card_follows_the_server(client: &Client, app: &axum::Router) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let global = common::call(app, Method::GET, "/models/house-prices/global", None).await;
+        let global =
+            crate::common::call(app, Method::GET, "/models/house-prices/global", None).await;
         let live = &global.json["live"];
         let rows = live["window"]["rows"].as_u64().unwrap();
         let want = format!(
@@ -526,11 +525,11 @@ async fn choose_dependence(client: &Client, app: &axum::Router) {
         )
         .await
         .unwrap();
-    let info = common::call(app, Method::GET, "/models/house-prices", None)
+    let info = crate::common::call(app, Method::GET, "/models/house-prices", None)
         .await
         .json;
     assert_eq!(options, info["feature_names"], "one choice per feature");
-    let summary = common::call(app, Method::GET, "/models/house-prices/global", None)
+    let summary = crate::common::call(app, Method::GET, "/models/house-prices/global", None)
         .await
         .json;
     let top = summary["features"][0]["name"].as_str().unwrap();
@@ -557,7 +556,7 @@ async fn choose_dependence(client: &Client, app: &axum::Router) {
         )
         .await
         .unwrap();
-    let served = common::call(app, Method::GET, url, None).await;
+    let served = crate::common::call(app, Method::GET, url, None).await;
     assert_eq!(shown.as_str(), Some(served.text.as_str()));
     assert!(served.text.contains("feature bedrooms"));
     assert_eq!(
@@ -604,11 +603,11 @@ async fn wait_rendered(client: &Client, id: &str) {
 /// A network: the weights menu offers its layers and the images of its first
 /// layer, and the activation picture appears.
 async fn drive_network(client: &Client, addr: SocketAddr, app: &axum::Router) {
-    let put = common::call(
+    let put = crate::common::call(
         app,
         Method::PUT,
         "/models/digits",
-        Some(common::digits_spec()),
+        Some(crate::common::digits_spec()),
     )
     .await;
     assert_eq!(put.status, 201, "{}", put.text);
@@ -663,15 +662,15 @@ async fn drive_network(client: &Client, addr: SocketAddr, app: &axum::Router) {
 /// the weights card draws the split importance (tree pictures take no `scale`,
 /// `layer` or `view`), and every other card renders too.
 async fn drive_trees(client: &Client, addr: SocketAddr, app: &axum::Router) {
-    let case = common::fixture("trees/xgb_bin.case.json");
-    let document = common::fixture("trees/xgb_bin.json");
+    let case = crate::common::fixture("trees/xgb_bin.case.json");
+    let document = crate::common::fixture("trees/xgb_bin.json");
     let spec = json!({
         "kind": "xgboost",
         "feature_names": ["f0", "f1", "f2", "f3", "f4"],
         "model": document,
         "background": case["background"],
     });
-    let put = common::call(app, Method::PUT, "/models/churn-xgb", Some(spec)).await;
+    let put = crate::common::call(app, Method::PUT, "/models/churn-xgb", Some(spec)).await;
     assert_eq!(put.status, 201, "{}", put.text);
     client.goto(&format!("http://{addr}/")).await.unwrap();
     client
@@ -705,7 +704,8 @@ async fn every_card_renders(client: &Client, app: &axum::Router, name: &str, wei
         assert!(Instant::now() < deadline, "{name} was never selected");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let summary = common::call(app, Method::GET, &format!("/models/{name}/global"), None).await;
+    let summary =
+        crate::common::call(app, Method::GET, &format!("/models/{name}/global"), None).await;
     assert_eq!(summary.status, 200, "{}", summary.text);
     let features = summary.json["features"].as_array().unwrap();
     wait_card(client, "global-chart", "global-error", None).await;
@@ -719,7 +719,7 @@ async fn every_card_renders(client: &Client, app: &axum::Router, name: &str, wei
     wait_card(client, "weights-img", "weights-error", Some(&url)).await;
     let url = format!("/models/{name}/dependence.svg?feature={top}");
     wait_card(client, "dependence-img", "dependence-error", Some(&url)).await;
-    let info = common::call(app, Method::GET, &format!("/models/{name}"), None).await;
+    let info = crate::common::call(app, Method::GET, &format!("/models/{name}"), None).await;
     if info.json["kind"] == "mlp" {
         let url = format!("/models/{name}/activations.svg");
         wait_card(client, "activations-img", "activations-error", Some(&url)).await;
@@ -746,7 +746,7 @@ async fn every_card_renders(client: &Client, app: &axum::Router, name: &str, wei
         instance.insert(feature, json!(value));
     }
     assert_eq!(Value::from(fields), info.json["feature_names"]);
-    let expected = common::call(
+    let expected = crate::common::call(
         app,
         Method::POST,
         &format!("/models/{name}/explain"),

@@ -1,10 +1,8 @@
 //! Model-agnostic explainers through the API: KernelSHAP, permutation SHAP, exact
 //! Shapley values and LIME, their options, and quality scores on request.
 
-mod common;
-
+use crate::common::{call, default_app, house, multinomial_spec};
 use axum::http::{Method, StatusCode};
-use common::{call, default_app, house, multinomial_spec};
 use serde_json::{json, Value};
 
 fn floats(v: &Value) -> Vec<f64> {
@@ -15,7 +13,7 @@ fn floats(v: &Value) -> Vec<f64> {
         .collect()
 }
 
-async fn explain(app: &axum::Router, body: Value) -> common::Answer {
+async fn explain(app: &axum::Router, body: Value) -> crate::common::Answer {
     call(
         app,
         Method::POST,

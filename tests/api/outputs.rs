@@ -2,10 +2,8 @@
 //! (`"outputs": "all"`), the top K (`"outputs": "top:2"`), in raw or probability
 //! space, and the error paths.
 
-mod common;
-
+use crate::common::{call, default_app, multinomial_spec};
 use axum::http::{Method, StatusCode};
-use common::{call, default_app, multinomial_spec};
 use serde_json::{json, Value};
 
 fn floats(v: &Value) -> Vec<f64> {
@@ -23,7 +21,7 @@ async fn app() -> axum::Router {
     app
 }
 
-async fn explain(app: &axum::Router, body: Value) -> common::Answer {
+async fn explain(app: &axum::Router, body: Value) -> crate::common::Answer {
     call(app, Method::POST, "/models/tri/explain", Some(body)).await
 }
 
@@ -126,8 +124,7 @@ async fn top_k_explains_the_most_probable_classes_first() {
 async fn where_the_method_cannot_the_space_is_refused() {
     let app = default_app().await;
     // A regression has no probability space, whatever the outputs asked.
-    let body =
-        json!({"instances": [common::house()], "outputs": "all", "output_space": "probability"});
+    let body = json!({"instances": [crate::common::house()], "outputs": "all", "output_space": "probability"});
     let answer = call(
         &app,
         Method::POST,
@@ -146,7 +143,7 @@ async fn where_the_method_cannot_the_space_is_refused() {
         &app,
         Method::PUT,
         "/models/bin",
-        Some(common::logistic_spec()),
+        Some(crate::common::logistic_spec()),
     )
     .await;
     let all = call(
@@ -200,7 +197,7 @@ async fn every_output_explained_counts_live() {
 #[tokio::test]
 async fn texts_take_one_output_and_no_groups() {
     let app = default_app().await;
-    let spec = common::fixture("text/fine_foods.json")["spec"].clone();
+    let spec = crate::common::fixture("text/fine_foods.json")["spec"].clone();
     let put = call(&app, Method::PUT, "/models/foods", Some(spec)).await;
     assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
     for (extra, says) in [

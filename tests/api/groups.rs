@@ -2,10 +2,8 @@
 //! (`group_by`), played as one by the sampling explainers (`players`), and the
 //! error paths.
 
-mod common;
-
+use crate::common::{call, default_app, house};
 use axum::http::{Method, StatusCode};
-use common::{call, default_app, house};
 use serde_json::{json, Value};
 
 /// The demo house-price model with two declared groups.
@@ -42,7 +40,7 @@ async fn app_with_groups() -> axum::Router {
     app
 }
 
-async fn explain(app: &axum::Router, body: Value) -> common::Answer {
+async fn explain(app: &axum::Router, body: Value) -> crate::common::Answer {
     call(app, Method::POST, "/models/houses/explain", Some(body)).await
 }
 
@@ -241,10 +239,10 @@ async fn groups_survive_a_restart() {
         model_dir: Some(dir.path().to_path_buf()),
         ..explaind::config::Config::defaults()
     };
-    let (app, _) = common::ready_app(config.clone()).await;
+    let (app, _) = crate::common::ready_app(config.clone()).await;
     let put = call(&app, Method::PUT, "/models/houses", Some(grouped_spec())).await;
     assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
-    let (again, _) = common::ready_app(config).await;
+    let (again, _) = crate::common::ready_app(config).await;
     let info = call(&again, Method::GET, "/models/houses", None).await;
     assert_eq!(info.json["groups"][4]["name"], "location");
     let answer = explain(

@@ -1,12 +1,10 @@
 //! Text classifiers through the API, on the trained fine-food review model of
 //! tests/fixtures/text: explanations of texts, predictions, embeddings, errors.
 
-mod common;
-
+use crate::common::{call, default_app, fixture};
 use approx::assert_abs_diff_eq;
 use axum::http::{Method, StatusCode};
 use axum::Router;
-use common::{call, default_app, fixture};
 use serde_json::{json, Value};
 
 async fn app_with_foods() -> (Router, Value) {

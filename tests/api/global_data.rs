@@ -3,14 +3,12 @@
 //! brute-force computation, mean |φ|), the `from_data` section of `/global` with
 //! its ETag, and every refusal.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::{call, multinomial_spec, ready_app, send};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use axum::Router;
-use common::{call, multinomial_spec, ready_app, send};
 use explaind::config::Config;
 use explaind::core::global::permutation::permutation;
 use serde_json::{json, Value};

@@ -1,12 +1,10 @@
 //! Access control, load shedding and deadlines through `oneshot`.
 
-mod common;
-
 use std::sync::atomic::Ordering;
 
+use crate::common::{call, house, logistic_spec, ready_app, send};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use common::{call, house, logistic_spec, ready_app, send};
 use explaind::config::{Config, Secret};
 use explaind::server;
 use serde_json::json;
@@ -28,7 +26,7 @@ async fn as_user(
     method: Method,
     uri: &str,
     body: Option<serde_json::Value>,
-) -> common::Answer {
+) -> crate::common::Answer {
     let mut builder = Request::builder().method(method).uri(uri);
     if let Some(t) = token {
         builder = builder.header("authorization", format!("Bearer {t}"));

@@ -1,11 +1,9 @@
 //! Data sets through `oneshot`: register, list, describe, delete, every refusal,
 //! durability across restarts, and the admin role.
 
-mod common;
-
+use crate::common::{call, logistic_spec, multinomial_spec, ready_app, send};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use common::{call, logistic_spec, multinomial_spec, ready_app, send};
 use explaind::config::{Config, Secret};
 use serde_json::{json, Value};
 

@@ -1,0 +1,32 @@
+//! The service through its router (`app(state).oneshot(request)`): every route, its
+//! errors, access rules and pictures, one module per resource or topic.
+//!
+//! One test binary with a module per topic, so the linker runs once for all of them.
+
+#[path = "../common/mod.rs"]
+mod common;
+#[path = "../common/tree_gen.rs"]
+mod tree_gen;
+
+mod access;
+mod agnostic;
+mod charts;
+mod datasets;
+mod dependence_chart;
+mod docs_pictures;
+mod explain;
+mod global_data;
+mod groups;
+mod kserve;
+mod live;
+mod mlp;
+mod models;
+mod network_charts;
+mod onnx;
+mod openapi;
+mod outputs;
+mod privacy;
+mod text;
+mod trees;
+mod trees_bad_input;
+mod trees_deep;

@@ -1,0 +1,16 @@
+//! Numbers against reference values from the libraries users know (shap, xgboost,
+//! lightgbm, Captum, scikit-learn), read from the committed fixtures.
+//!
+//! One test binary with a module per topic, so the linker runs once for all of them.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod agnostic;
+mod dependence;
+mod linear;
+mod mlp;
+mod onnx;
+mod text;
+mod trees;
+mod trees_exactness;
