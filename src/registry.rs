@@ -7,6 +7,11 @@
 //! with. Mutations are serialised by an async mutex that is held while the model
 //! file is written, so the version on disk and in memory always agree and a
 //! registration is acknowledged only after it is durable.
+//!
+//! Changes to one model and its data sets are also serialised per name: putting
+//! or deleting a model takes a [`NameGuard`] from [`Registry::lock_name`], as do
+//! the data-set changes in [`crate::datasets`], so a model's deletion and a
+//! registration of one of its data sets never interleave.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
@@ -17,6 +22,9 @@ use crate::live::{LiveConfig, LiveStats};
 use crate::spec::{self, BuiltModel, ModelSpec};
 use crate::store::{FileStamp, ModelFile, Store, StoredModel};
 use crate::summary::GlobalSummary;
+
+mod names;
+pub use names::{NameGuard, NameLocks};
 
 /// Longest model name accepted.
 pub const MAX_NAME_LEN: usize = 128;
@@ -115,6 +123,8 @@ pub struct Registry {
     models: RwLock<HashMap<String, Arc<ModelEntry>>>,
     /// Serialises put and delete, including their disk writes.
     writes: tokio::sync::Mutex<()>,
+    /// One lock per model name, held across a model's change and its data sets'.
+    names: NameLocks,
     /// Where registrations are persisted, if anywhere.
     store: Option<Store>,
     /// Model name → stamp of its file when last loaded or written, so the store
@@ -163,6 +173,7 @@ impl Registry {
         Registry {
             models: RwLock::default(),
             writes: tokio::sync::Mutex::new(()),
+            names: NameLocks::default(),
             store,
             stamps: Mutex::default(),
             failures: Mutex::default(),
@@ -180,6 +191,12 @@ impl Registry {
     /// The model directory, if registrations are persisted.
     pub fn store(&self) -> Option<&Store> {
         self.store.as_ref()
+    }
+
+    /// Hold `name` until the guard drops: what puts, deletes and data-set changes
+    /// of that model need, so that they happen one at a time.
+    pub async fn lock_name(&self, name: &str) -> NameGuard {
+        self.names.lock(name).await
     }
 
     /// The current version of a model.
@@ -214,9 +231,10 @@ impl Registry {
     /// previous version in place, on disk and in memory.
     pub async fn put(
         &self,
-        name: &str,
+        name: &NameGuard,
         spec: ModelSpec,
     ) -> Result<(Arc<ModelEntry>, bool), RegistryError> {
+        let name = name.name();
         validate_name(name)?;
         let (spec, built) = tokio::task::spawn_blocking(move || {
             let built = spec::build(&spec);
@@ -257,7 +275,8 @@ impl Registry {
     ///
     /// # Errors
     /// A storage error leaves the model registered.
-    pub async fn delete(&self, name: &str) -> Result<bool, RegistryError> {
+    pub async fn delete(&self, name: &NameGuard) -> Result<bool, RegistryError> {
+        let name = name.name();
         let _guard = self.writes.lock().await;
         if self.get(name).is_none() {
             return Ok(false);

@@ -165,6 +165,8 @@ fn model(state: &AppState, name: &str) -> Result<std::sync::Arc<ModelEntry>, Api
 
 /// Register or replace a data set (201 when new, 200 when replaced). With a model
 /// directory configured, the answer comes only after the data set is on disk.
+/// The model's name lock is held from the look-up to the write, so a deletion of
+/// the model comes wholly before (404) or wholly after (the set goes with it).
 #[utoipa::path(put, path = "/models/{name}/datasets/{id}", tag = "datasets",
     params(("name" = String, Path, description = "Model name"),
         ("id" = String, Path, description = "Data-set id: letters, digits, '-', '_', '.'")),
@@ -181,6 +183,7 @@ pub async fn put_dataset(
     Path((name, id)): Path<(String, String)>,
     Json(doc): Json<DatasetDoc>,
 ) -> Result<(StatusCode, axum::Json<DatasetInfo>), ApiError> {
+    let guard = state.registry.lock_name(&name).await;
     let entry = model(&state, &name)?;
     registry::validate_name(&id)
         .map_err(|e| ApiError::InvalidName(e.to_string().replace("model name", "data-set id")))?;
@@ -197,7 +200,7 @@ pub async fn put_dataset(
     let info = DatasetInfo::of(&dataset);
     let created = state
         .datasets
-        .put(dataset)
+        .put(&guard, dataset)
         .await
         .map_err(ApiError::Storage)?;
     tracing::info!(model = %name, dataset = %info.id, rows = info.rows, "data set registered");
@@ -310,10 +313,11 @@ pub async fn delete_dataset(
     State(state): State<AppState>,
     Path((name, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
+    let guard = state.registry.lock_name(&name).await;
     model(&state, &name)?;
     if state
         .datasets
-        .delete(&name, &id)
+        .delete(&guard, &id)
         .await
         .map_err(ApiError::Storage)?
     {

@@ -206,7 +206,8 @@ pub async fn put_model(
     request: Request,
 ) -> Result<(StatusCode, axum::Json<ModelInfo>), ApiError> {
     let spec = spec_of(query, request).await?;
-    let (entry, created) = state.registry.put(&name, spec).await?;
+    let guard = state.registry.lock_name(&name).await;
+    let (entry, created) = state.registry.put(&guard, spec).await?;
     tracing::info!(model = %name, version = entry.version, "model registered");
     let status = if created {
         StatusCode::CREATED
@@ -216,7 +217,10 @@ pub async fn put_model(
     Ok((status, axum::Json(ModelInfo::of(&entry))))
 }
 
-/// Remove a model.
+/// Remove a model and its data sets. Under the model's name lock, the data sets
+/// go first, so a storage error leaves the model registered rather than data sets
+/// behind that would come back with the name; a data-set registration racing this
+/// one lands wholly before (and goes too) or wholly after (404).
 #[utoipa::path(delete, path = "/models/{name}", tag = "models",
     params(("name" = String, Path, description = "Model name")),
     responses(
@@ -226,16 +230,19 @@ pub async fn delete_model(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if state.registry.delete(&name).await? {
-        tracing::info!(model = %name, "model deleted");
-        state.jobs.forget_model(&name);
-        state
-            .datasets
-            .delete_model(&name)
-            .await
-            .map_err(ApiError::Storage)?;
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::ModelNotFound(name))
+    let guard = state.registry.lock_name(&name).await;
+    if state.registry.get(&name).is_none() {
+        return Err(ApiError::ModelNotFound(name));
     }
+    state
+        .datasets
+        .delete_model(&guard)
+        .await
+        .map_err(ApiError::Storage)?;
+    if !state.registry.delete(&guard).await? {
+        return Err(ApiError::ModelNotFound(name));
+    }
+    tracing::info!(model = %name, "model deleted");
+    state.jobs.forget_model(&name);
+    Ok(StatusCode::NO_CONTENT)
 }
