@@ -8,6 +8,7 @@ pub mod error;
 pub mod explain;
 pub mod global;
 pub mod models;
+pub mod serde_finite;
 pub mod stats;
 
 pub use error::{CoreError, CoreResult};

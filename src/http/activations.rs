@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::Json;
+use super::extract::{Json, JsonAnswer};
 use super::instances;
 use super::AppState;
+use crate::core::explain::finite;
 use crate::core::models::mlp::activations::{
     self, ActivationCurve, CurveOptions, LayerActivations, LayerSummary,
 };
@@ -115,26 +116,49 @@ fn model(state: &AppState, name: String) -> Result<std::sync::Arc<ModelEntry>, A
     responses(
         (status = 200, description = "Layer values", body = ActivationsResponse),
         (status = 404, description = "No such model", body = ErrorBody),
-        (status = 422, description = "Not a neural network, or invalid instances", body = ErrorBody)))]
+        (status = 422, description = "Not a neural network, invalid instances, or layer values that are not finite numbers (overflow)", body = ErrorBody)))]
 pub async fn post_activations(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Json(request): Json<ActivationsRequest>,
-) -> Result<axum::Json<ActivationsResponse>, ApiError> {
+) -> Result<JsonAnswer<ActivationsResponse>, ApiError> {
     let entry = model(&state, name)?;
     mlp_of(&entry)?;
     let x = instances::to_matrix(&request.instances, &entry.built, state.config.max_instances)?;
     let job = entry.clone();
     let layers = state
         .run_blocking(move || {
-            activations::layer_activations(mlp_of(&job)?, x.view()).map_err(ApiError::from)
+            let layers = activations::layer_activations(mlp_of(&job)?, x.view())?;
+            let inputs = finite::Inputs {
+                x: x.view(),
+                feature_names: &job.built.feature_names,
+                row_word: "instance",
+            };
+            check_finite(&inputs, &layers).map_err(|e| ApiError::InvalidInput(e.to_string()))?;
+            Ok::<_, ApiError>(layers)
         })
         .await??;
-    Ok(axum::Json(ActivationsResponse {
+    Ok(JsonAnswer(ActivationsResponse {
         model: entry.name.clone(),
         version: entry.version,
         layers,
     }))
+}
+
+/// Refuse layer values holding a non-finite number (finite inputs can overflow in
+/// a layer), naming the instance, its largest input, the layer and the unit.
+fn check_finite(inputs: &finite::Inputs<'_>, layers: &[LayerActivations]) -> Result<(), CoreError> {
+    for l in layers {
+        for (kind, values) in [("pre-activation", &l.pre), ("post-activation", &l.post)] {
+            for (row, units) in values.iter().enumerate() {
+                if let Some(u) = units.iter().position(|v| !v.is_finite()) {
+                    let what = format!("{kind} (layer {}, unit {u})", l.layer);
+                    return Err(inputs.error(row, None, &what));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Dead and saturated units over the background.

@@ -375,7 +375,10 @@ pub async fn dependence(
         max_background: None,
     };
     let plan = plan(state, Arc::clone(&entry), request).await?;
-    match state.run_blocking(move || plan.run(&|_| {})).await?? {
+    let result = state.run_blocking(move || plan.run(&|_| {})).await??;
+    crate::core::serde_finite::check(&result, "dependence")
+        .map_err(|e| ApiError::InvalidInput(e.to_string()))?;
+    match result {
         DataResult::Dependence(view) => Ok((entry, view)),
         DataResult::PermutationImportance(_) | DataResult::MeanAbsAttribution(_) => Err(
             ApiError::Internal("a dependence plan gave another result".into()),

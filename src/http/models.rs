@@ -197,7 +197,7 @@ async fn spec_of(query: UploadQuery, request: Request) -> Result<ModelSpec, ApiE
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 413, description = "Body over the model size limit", body = ErrorBody),
         (status = 415, description = "Neither JSON nor application/octet-stream", body = ErrorBody),
-        (status = 422, description = "Invalid name or model (an ONNX operator outside the supported set is named)", body = ErrorBody),
+        (status = 422, description = "Invalid name or model (an ONNX operator outside the supported set is named), or outputs over the background that are not finite numbers", body = ErrorBody),
         (status = 500, description = "The model store could not be written; nothing changed", body = ErrorBody)))]
 pub async fn put_model(
     State(state): State<AppState>,
@@ -217,10 +217,8 @@ pub async fn put_model(
     Ok((status, axum::Json(ModelInfo::of(&entry))))
 }
 
-/// Remove a model and its data sets. Under the model's name lock, the data sets
-/// go first, so a storage error leaves the model registered rather than data sets
-/// behind that would come back with the name; a data-set registration racing this
-/// one lands wholly before (and goes too) or wholly after (404).
+/// Remove a model and its data sets. A data-set registration racing the deletion
+/// either lands first and is deleted with the model, or is refused with 404.
 #[utoipa::path(delete, path = "/models/{name}", tag = "models",
     params(("name" = String, Path, description = "Model name")),
     responses(
@@ -230,6 +228,8 @@ pub async fn delete_model(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    // Under the model's name lock; the data sets go first, so a storage error leaves
+    // the model registered rather than data sets that would come back with the name.
     let guard = state.registry.lock_name(&name).await;
     if state.registry.get(&name).is_none() {
         return Err(ApiError::ModelNotFound(name));

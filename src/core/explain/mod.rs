@@ -13,6 +13,7 @@
 
 mod cpu;
 pub mod exact_shapley;
+pub mod finite;
 mod game;
 pub mod gradients;
 pub mod groups;
