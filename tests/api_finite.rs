@@ -171,6 +171,18 @@ async fn registrations_whose_numbers_overflow_are_refused() {
         call(&app, Method::GET, "/models/wide", None).await.status,
         StatusCode::NOT_FOUND
     );
+    // A network saturates (tanh(inf) = 1), but its layer values, shown by the
+    // activation routes, would not be finite.
+    let net = json!({"kind": "mlp", "feature_names": ["x"], "params": {"layers": [
+        {"weights": [[1e200]], "bias": [0.0], "activation": "tanh"},
+        {"weights": [[1.0]], "bias": [0.0], "activation": "identity"}]},
+        "background": [[0.0], [1e150]]});
+    let a = call(&app, Method::PUT, "/models/net", Some(net)).await;
+    assert_refused(
+        &a,
+        "model net",
+        "background row 1: feature 'x' = 1e150 gives a non-finite pre-activation (layer 0, unit 0)",
+    );
 
     let rows = json!([[5850, 3, 1, 2, 1, 0, 1, 0, 0, 1, 0], huge_house()]);
     let doc = json!({"rows": rows, "target": [1, 2]});

@@ -134,7 +134,8 @@ pub async fn post_activations(
                 feature_names: &job.built.feature_names,
                 row_word: "instance",
             };
-            check_finite(&inputs, &layers).map_err(|e| ApiError::InvalidInput(e.to_string()))?;
+            finite::check_layers(&inputs, &layers)
+                .map_err(|e| ApiError::InvalidInput(e.to_string()))?;
             Ok::<_, ApiError>(layers)
         })
         .await??;
@@ -143,22 +144,6 @@ pub async fn post_activations(
         version: entry.version,
         layers,
     }))
-}
-
-/// Refuse layer values holding a non-finite number (finite inputs can overflow in
-/// a layer), naming the instance, its largest input, the layer and the unit.
-fn check_finite(inputs: &finite::Inputs<'_>, layers: &[LayerActivations]) -> Result<(), CoreError> {
-    for l in layers {
-        for (kind, values) in [("pre-activation", &l.pre), ("post-activation", &l.post)] {
-            for (row, units) in values.iter().enumerate() {
-                if let Some(u) = units.iter().position(|v| !v.is_finite()) {
-                    let what = format!("{kind} (layer {}, unit {u})", l.layer);
-                    return Err(inputs.error(row, None, &what));
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Dead and saturated units over the background.
@@ -171,7 +156,7 @@ fn check_finite(inputs: &finite::Inputs<'_>, layers: &[LayerActivations]) -> Res
 pub async fn get_activation_summary(
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<axum::Json<ActivationSummaryResponse>, ApiError> {
+) -> Result<JsonAnswer<ActivationSummaryResponse>, ApiError> {
     let entry = model(&state, name)?;
     mlp_of(&entry)?;
     let rows = background_rows(&entry)?;
@@ -182,7 +167,7 @@ pub async fn get_activation_summary(
             activations::summarize(mlp_of(&job)?, data.view()).map_err(ApiError::from)
         })
         .await??;
-    Ok(axum::Json(ActivationSummaryResponse {
+    Ok(JsonAnswer(ActivationSummaryResponse {
         model: entry.name.clone(),
         version: entry.version,
         rows,
@@ -200,7 +185,7 @@ pub async fn get_activation_summary(
 pub async fn get_activation_curves(
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<axum::Json<ActivationCurvesResponse>, ApiError> {
+) -> Result<JsonAnswer<ActivationCurvesResponse>, ApiError> {
     let entry = model(&state, name)?;
     mlp_of(&entry)?;
     let rows = background_rows(&entry)?;
@@ -212,7 +197,7 @@ pub async fn get_activation_curves(
                 .map_err(ApiError::from)
         })
         .await??;
-    Ok(axum::Json(ActivationCurvesResponse {
+    Ok(JsonAnswer(ActivationCurvesResponse {
         model: entry.name.clone(),
         version: entry.version,
         rows,

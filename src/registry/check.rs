@@ -3,6 +3,8 @@
 
 use super::{RegistryError, MAX_NAME_LEN};
 use crate::core::explain::finite;
+use crate::core::models::mlp::activations;
+use crate::core::models::HostedModel;
 use crate::core::CoreError;
 use crate::spec::{self, BuiltModel, ModelSpec};
 
@@ -34,13 +36,28 @@ pub fn validate_name(name: &str) -> Result<(), RegistryError> {
 }
 
 /// Validate a registration document into a model whose outputs over its
-/// background are finite (see [`crate::core::explain::finite::check_background`]).
+/// background are finite (see [`crate::core::explain::finite::check_background`]),
+/// and, for networks, every layer's values too (the activation routes show them).
 pub(super) fn build(spec: &ModelSpec) -> Result<BuiltModel, CoreError> {
     let built = spec::build(spec)?;
     if let Some(r) = &built.reference {
         let (features, outputs) = (&built.feature_names, &built.output_names);
-        finite::check_background(built.model.as_model(), r, features, outputs)
-            .map_err(|e| CoreError::InvalidModel(e.to_string()))?;
+        let invalid = |e: CoreError| CoreError::InvalidModel(e.to_string());
+        finite::check_background(built.model.as_model(), r, features, outputs).map_err(invalid)?;
+        let network = match &built.model {
+            HostedModel::Mlp(m) => Some(m),
+            HostedModel::Text(t) => Some(t.head()),
+            HostedModel::Linear(_) | HostedModel::Trees(_) => None,
+        };
+        if let Some(m) = network {
+            let inputs = finite::Inputs {
+                x: r.data.view(),
+                feature_names: features,
+                row_word: "background row",
+            };
+            let layers = activations::layer_activations(m, r.data.view())?;
+            finite::check_layers(&inputs, &layers).map_err(invalid)?;
+        }
     }
     Ok(built)
 }

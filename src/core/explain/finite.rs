@@ -13,6 +13,7 @@
 use ndarray::{Array2, ArrayView1, ArrayView2};
 
 use super::{Explanation, Quality};
+use crate::core::models::mlp::activations::LayerActivations;
 use crate::core::models::{Model, OutputSpace};
 use crate::core::stats::Reference;
 use crate::core::{CoreError, CoreResult};
@@ -97,6 +98,25 @@ pub fn check_predictions(
                 _ => "prediction".to_string(),
             };
             return Err(inputs.error(row, None, &what));
+        }
+    }
+    Ok(())
+}
+
+/// Check the layer values of a network: every pre- and post-activation.
+///
+/// # Errors
+/// [`CoreError::InvalidArgument`] naming the row, its largest input, the layer
+/// and the unit of the first non-finite value.
+pub fn check_layers(inputs: &Inputs<'_>, layers: &[LayerActivations]) -> CoreResult<()> {
+    for l in layers {
+        for (kind, values) in [("pre-activation", &l.pre), ("post-activation", &l.post)] {
+            for (row, units) in values.iter().enumerate() {
+                if let Some(u) = units.iter().position(|v| !v.is_finite()) {
+                    let what = format!("{kind} (layer {}, unit {u})", l.layer);
+                    return Err(inputs.error(row, None, &what));
+                }
+            }
         }
     }
     Ok(())
@@ -203,7 +223,7 @@ pub fn first_non_finite_in(
 fn largest(values: ArrayView1<f64>) -> Option<usize> {
     let mut best: Option<(usize, f64)> = None;
     for (j, v) in values.iter().enumerate().filter(|(_, v)| v.is_finite()) {
-        if best.is_none_or(|(_, b)| v.abs() > b) {
+        if best.map_or(true, |(_, b)| v.abs() > b) {
             best = Some((j, v.abs()));
         }
     }
@@ -240,7 +260,7 @@ mod tests {
         let ok = Explanation::new(0, 3.0, 1.0, vec![1.0, 1.0]);
         let mut bad = Explanation::new(0, 3.0, 1.0, vec![1.0, 1.0]);
         bad.attributions[1] = f64::NAN;
-        assert!(check_explanations(&inputs, &[ok.clone()], None, false, None).is_ok());
+        assert!(check_explanations(&inputs, std::slice::from_ref(&ok), None, false, None).is_ok());
         let err = check_explanations(&inputs, &[ok, bad], None, false, None).unwrap_err();
         let text = err.to_string();
         assert!(
