@@ -7,6 +7,11 @@
 //! with. Mutations are serialised by an async mutex that is held while the model
 //! file is written, so the version on disk and in memory always agree and a
 //! registration is acknowledged only after it is durable.
+//!
+//! Changes to one model and its data sets are also serialised per name: putting
+//! or deleting a model takes a [`NameGuard`] from [`Registry::lock_name`], as do
+//! the data-set changes in [`crate::datasets`], so a model's deletion and a
+//! registration of one of its data sets never interleave.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
@@ -14,9 +19,16 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use chrono::{DateTime, Utc};
 
 use crate::live::{LiveConfig, LiveStats};
-use crate::spec::{self, BuiltModel, ModelSpec};
+use crate::spec;
+use crate::spec::{BuiltModel, ModelSpec};
 use crate::store::{FileStamp, ModelFile, Store, StoredModel};
 use crate::summary::GlobalSummary;
+
+mod check;
+mod names;
+use check::build;
+pub use check::validate_name;
+pub use names::{NameGuard, NameLocks};
 
 /// Longest model name accepted.
 pub const MAX_NAME_LEN: usize = 128;
@@ -115,6 +127,8 @@ pub struct Registry {
     models: RwLock<HashMap<String, Arc<ModelEntry>>>,
     /// Serialises put and delete, including their disk writes.
     writes: tokio::sync::Mutex<()>,
+    /// One lock per model name, held across a model's change and its data sets'.
+    names: NameLocks,
     /// Where registrations are persisted, if anywhere.
     store: Option<Store>,
     /// Model name → stamp of its file when last loaded or written, so the store
@@ -132,39 +146,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Check a model name: 1 to 128 of letters, digits, `-`, `_`, `.`, not starting with
-/// a dot (so it can never name a hidden file, `.` or `..`).
-///
-/// # Errors
-/// [`RegistryError::InvalidName`] saying which rule failed.
-pub fn validate_name(name: &str) -> Result<(), RegistryError> {
-    if name.is_empty() || name.len() > MAX_NAME_LEN {
-        return Err(RegistryError::InvalidName(format!(
-            "a name has 1 to {MAX_NAME_LEN} characters"
-        )));
-    }
-    if name.starts_with('.') {
-        return Err(RegistryError::InvalidName(
-            "a name cannot start with '.'".into(),
-        ));
-    }
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
-        return Err(RegistryError::InvalidName(
-            "use only letters, digits, '-', '_' and '.'".into(),
-        ));
-    }
-    Ok(())
-}
-
 impl Registry {
     /// An empty registry, persisting to `store` when given.
     pub fn new(store: Option<Store>) -> Self {
         Registry {
             models: RwLock::default(),
             writes: tokio::sync::Mutex::new(()),
+            names: NameLocks::default(),
             store,
             stamps: Mutex::default(),
             failures: Mutex::default(),
@@ -189,6 +177,12 @@ impl Registry {
     /// The model directory, if registrations are persisted.
     pub fn store(&self) -> Option<&Store> {
         self.store.as_ref()
+    }
+
+    /// Hold `name` until the guard drops: what puts, deletes and data-set changes
+    /// of that model need, so that they happen one at a time.
+    pub async fn lock_name(&self, name: &str) -> NameGuard {
+        self.names.lock(name).await
     }
 
     /// The current version of a model.
@@ -223,13 +217,14 @@ impl Registry {
     /// previous version in place, on disk and in memory.
     pub async fn put(
         &self,
-        name: &str,
+        name: &NameGuard,
         spec: ModelSpec,
     ) -> Result<(Arc<ModelEntry>, bool), RegistryError> {
+        let name = name.name();
         validate_name(name)?;
         let limits = self.limits;
         let (spec, built) = tokio::task::spawn_blocking(move || {
-            let built = spec::build_with(&spec, &limits);
+            let built = build(&spec, &limits);
             (spec, built)
         })
         .await
@@ -267,7 +262,8 @@ impl Registry {
     ///
     /// # Errors
     /// A storage error leaves the model registered.
-    pub async fn delete(&self, name: &str) -> Result<bool, RegistryError> {
+    pub async fn delete(&self, name: &NameGuard) -> Result<bool, RegistryError> {
+        let name = name.name();
         let _guard = self.writes.lock().await;
         if self.get(name).is_none() {
             return Ok(false);
@@ -289,7 +285,7 @@ impl Registry {
     /// An invalid document.
     pub fn insert_ephemeral(&self, name: &str, spec: &ModelSpec) -> Result<(), RegistryError> {
         validate_name(name)?;
-        let built = spec::build_with(spec, &self.limits)?;
+        let built = build(spec, &self.limits)?;
         let head = EntryHead {
             name: name.to_string(),
             version: 1,
@@ -381,7 +377,7 @@ impl Registry {
                 return Ok(None);
             }
         }
-        let built = spec::build_with(&record.spec, &self.limits).map_err(|e| e.to_string())?;
+        let built = build(&record.spec, &self.limits).map_err(|e| e.to_string())?;
         let head = EntryHead {
             name: record.name.clone(),
             version: record.version,
@@ -409,29 +405,5 @@ impl Registry {
         self.models
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_cannot_escape_the_model_dir() {
-        for bad in [
-            "",
-            "..",
-            ".hidden",
-            "a/b",
-            "a\\b",
-            "a b",
-            "é",
-            &"x".repeat(129),
-        ] {
-            assert!(validate_name(bad).is_err(), "{bad:?} should be refused");
-        }
-        for good in ["house-prices", "m_1.2", "A"] {
-            assert!(validate_name(good).is_ok(), "{good:?} should be accepted");
-        }
     }
 }

@@ -13,6 +13,11 @@
 //! missing values, target kind). It stays registered when the model is replaced;
 //! using it then checks again that the feature names and the task still agree.
 //! Deleting the model deletes its data sets.
+//!
+//! Every change takes the model's [`NameGuard`] (from
+//! [`crate::registry::Registry::lock_name`]), the lock a model's registration and
+//! deletion hold too: a data set is only ever added while its model is known to
+//! exist, and a deletion of the model cannot leave one behind.
 
 use std::collections::HashMap;
 use std::fs;
@@ -25,7 +30,7 @@ use ndarray::Array2;
 
 use crate::core::global::loss::{n_classes, Target};
 use crate::core::{CoreError, CoreResult};
-use crate::registry::ModelEntry;
+use crate::registry::{ModelEntry, NameGuard};
 use crate::spec::BuiltModel;
 use crate::store;
 
@@ -182,10 +187,9 @@ type Table = HashMap<String, HashMap<String, Arc<Dataset>>>;
 /// Every registered data set, and where they are persisted.
 #[derive(Debug)]
 pub struct Datasets {
-    /// The sets; the lock is never held across an `.await`.
+    /// The sets; the lock is never held across an `.await`. Changes to one
+    /// model's sets are serialised by its [`NameGuard`], disk writes included.
     table: RwLock<Table>,
-    /// Serialises changes, including their disk writes.
-    writes: tokio::sync::Mutex<()>,
     /// `<model-dir>/datasets`, when a model directory is configured.
     dir: Option<PathBuf>,
 }
@@ -195,7 +199,6 @@ impl Datasets {
     pub fn new(model_dir: Option<&std::path::Path>) -> Self {
         Datasets {
             table: RwLock::default(),
-            writes: tokio::sync::Mutex::new(()),
             dir: model_dir.map(|d| d.join("datasets")),
         }
     }
@@ -216,13 +219,18 @@ impl Datasets {
         all
     }
 
-    /// Register or replace a data set; durable before it is visible. Returns
-    /// whether the id was new.
+    /// Register or replace a data set of the model `name` holds (the caller has
+    /// checked, under that guard, that the model exists); durable before it is
+    /// visible. Returns whether the id was new.
     ///
     /// # Errors
     /// A storage error changes nothing.
-    pub async fn put(&self, dataset: Dataset) -> io::Result<bool> {
-        let _guard = self.writes.lock().await;
+    pub async fn put(&self, name: &NameGuard, dataset: Dataset) -> io::Result<bool> {
+        assert_eq!(
+            name.name(),
+            dataset.model,
+            "the guard locks the data set's model"
+        );
         let dataset = Arc::new(dataset);
         if let Some(dir) = self.dir.clone() {
             let d = Arc::clone(&dataset);
@@ -242,8 +250,8 @@ impl Datasets {
     ///
     /// # Errors
     /// A storage error leaves it registered.
-    pub async fn delete(&self, model: &str, id: &str) -> io::Result<bool> {
-        let _guard = self.writes.lock().await;
+    pub async fn delete(&self, model: &NameGuard, id: &str) -> io::Result<bool> {
+        let model = model.name();
         if self.get(model, id).is_none() {
             return Ok(false);
         }
@@ -263,8 +271,8 @@ impl Datasets {
     ///
     /// # Errors
     /// A storage error; the sets stay in memory then.
-    pub async fn delete_model(&self, model: &str) -> io::Result<()> {
-        let _guard = self.writes.lock().await;
+    pub async fn delete_model(&self, model: &NameGuard) -> io::Result<()> {
+        let model = model.name();
         if let Some(dir) = &self.dir {
             match fs::remove_dir_all(dir.join(model)) {
                 Ok(()) => store::sync_dir(dir)?,

@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::Json;
+use super::extract::{Json, JsonAnswer};
 use super::instances;
 use super::AppState;
+use crate::core::explain::finite;
 use crate::core::models::mlp::activations::{
     self, ActivationCurve, CurveOptions, LayerActivations, LayerSummary,
 };
@@ -115,22 +116,30 @@ fn model(state: &AppState, name: String) -> Result<std::sync::Arc<ModelEntry>, A
     responses(
         (status = 200, description = "Layer values", body = ActivationsResponse),
         (status = 404, description = "No such model", body = ErrorBody),
-        (status = 422, description = "Not a neural network, or invalid instances", body = ErrorBody)))]
+        (status = 422, description = "Not a neural network, invalid instances, or layer values that are not finite numbers (overflow)", body = ErrorBody)))]
 pub async fn post_activations(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Json(request): Json<ActivationsRequest>,
-) -> Result<axum::Json<ActivationsResponse>, ApiError> {
+) -> Result<JsonAnswer<ActivationsResponse>, ApiError> {
     let entry = model(&state, name)?;
     mlp_of(&entry)?;
     let x = instances::to_matrix(&request.instances, &entry.built, state.config.max_instances)?;
     let job = entry.clone();
     let layers = state
         .run_blocking(move || {
-            activations::layer_activations(mlp_of(&job)?, x.view()).map_err(ApiError::from)
+            let layers = activations::layer_activations(mlp_of(&job)?, x.view())?;
+            let inputs = finite::Inputs {
+                x: x.view(),
+                feature_names: &job.built.feature_names,
+                row_word: "instance",
+            };
+            finite::check_layers(&inputs, &layers)
+                .map_err(|e| ApiError::InvalidInput(e.to_string()))?;
+            Ok::<_, ApiError>(layers)
         })
         .await??;
-    Ok(axum::Json(ActivationsResponse {
+    Ok(JsonAnswer(ActivationsResponse {
         model: entry.name.clone(),
         version: entry.version,
         layers,
@@ -147,7 +156,7 @@ pub async fn post_activations(
 pub async fn get_activation_summary(
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<axum::Json<ActivationSummaryResponse>, ApiError> {
+) -> Result<JsonAnswer<ActivationSummaryResponse>, ApiError> {
     let entry = model(&state, name)?;
     mlp_of(&entry)?;
     let rows = background_rows(&entry)?;
@@ -158,7 +167,7 @@ pub async fn get_activation_summary(
             activations::summarize(mlp_of(&job)?, data.view()).map_err(ApiError::from)
         })
         .await??;
-    Ok(axum::Json(ActivationSummaryResponse {
+    Ok(JsonAnswer(ActivationSummaryResponse {
         model: entry.name.clone(),
         version: entry.version,
         rows,
@@ -176,7 +185,7 @@ pub async fn get_activation_summary(
 pub async fn get_activation_curves(
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<axum::Json<ActivationCurvesResponse>, ApiError> {
+) -> Result<JsonAnswer<ActivationCurvesResponse>, ApiError> {
     let entry = model(&state, name)?;
     mlp_of(&entry)?;
     let rows = background_rows(&entry)?;
@@ -188,7 +197,7 @@ pub async fn get_activation_curves(
                 .map_err(ApiError::from)
         })
         .await??;
-    Ok(axum::Json(ActivationCurvesResponse {
+    Ok(JsonAnswer(ActivationCurvesResponse {
         model: entry.name.clone(),
         version: entry.version,
         rows,

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
+use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -16,7 +17,9 @@ use super::extract::Json;
 use super::limits::BodyLimit;
 use super::{instances, AppState};
 use crate::config::Config;
+use crate::core::explain::finite;
 use crate::core::global::loss::Target;
+use crate::core::models::OutputSpace;
 use crate::datasets::{self, Dataset, Label, Task};
 use crate::registry::{self, ModelEntry};
 
@@ -92,6 +95,20 @@ pub struct TargetStats {
     pub max: f64,
 }
 
+impl TargetStats {
+    fn of(v: &[f64]) -> Self {
+        let n = v.len().max(1) as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        let std = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
+        TargetStats {
+            mean,
+            std,
+            min: v.iter().copied().fold(f64::INFINITY, f64::min),
+            max: v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        }
+    }
+}
+
 /// How many rows have one class.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClassCount {
@@ -106,18 +123,7 @@ pub struct ClassCount {
 impl DatasetInfo {
     fn of(d: &Dataset) -> Self {
         let (target_stats, class_counts) = match (&d.target, &d.task) {
-            (Target::Values(v), _) => {
-                let n = v.len().max(1) as f64;
-                let mean = v.iter().sum::<f64>() / n;
-                let std = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
-                let stats = TargetStats {
-                    mean,
-                    std,
-                    min: v.iter().copied().fold(f64::INFINITY, f64::min),
-                    max: v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-                };
-                (Some(stats), None)
-            }
+            (Target::Values(v), _) => (Some(TargetStats::of(v)), None),
             (Target::Classes(c), Task::Classification { classes }) => {
                 let counts = classes
                     .iter()
@@ -166,6 +172,8 @@ fn model(state: &AppState, name: &str) -> Result<std::sync::Arc<ModelEntry>, Api
 
 /// Register or replace a data set (201 when new, 200 when replaced). With a model
 /// directory configured, the answer comes only after the data set is on disk.
+/// A registration racing a deletion of the model either lands first and is
+/// deleted with the model, or is refused with 404.
 #[utoipa::path(put, path = "/models/{name}/datasets/{id}", tag = "datasets",
     params(("name" = String, Path, description = "Model name"),
         ("id" = String, Path, description = "Data-set id: letters, digits, '-', '_', '.'")),
@@ -175,13 +183,14 @@ fn model(state: &AppState, name: &str) -> Result<std::sync::Arc<ModelEntry>, Api
         (status = 200, description = "Replaced", body = DatasetInfo),
         (status = 404, description = "No such model", body = ErrorBody),
         (status = 413, description = "More rows than --dataset-max-rows, or body over the model size limit", body = ErrorBody),
-        (status = 422, description = "Invalid id, rows or target (wrong width, non-finite or missing values, length mismatch, unknown class); nothing changed", body = ErrorBody),
+        (status = 422, description = "Invalid id, rows or target (wrong width, non-finite or missing values, length mismatch, unknown class, rows whose prediction or targets whose statistics are not finite numbers); nothing changed", body = ErrorBody),
         (status = 500, description = "The model directory could not be written; nothing changed", body = ErrorBody)))]
 pub async fn put_dataset(
     State(state): State<AppState>,
     Path((name, id)): Path<(String, String)>,
     Json(doc): Json<DatasetDoc>,
 ) -> Result<(StatusCode, axum::Json<DatasetInfo>), ApiError> {
+    let guard = state.registry.lock_name(&name).await;
     let entry = model(&state, &name)?;
     registry::validate_name(&id)
         .map_err(|e| ApiError::InvalidName(e.to_string().replace("model name", "data-set id")))?;
@@ -198,7 +207,7 @@ pub async fn put_dataset(
     let info = DatasetInfo::of(&dataset);
     let created = state
         .datasets
-        .put(dataset)
+        .put(&guard, dataset)
         .await
         .map_err(ApiError::Storage)?;
     tracing::info!(model = %name, dataset = %info.id, rows = info.rows, "data set registered");
@@ -246,6 +255,7 @@ fn build(entry: &ModelEntry, id: String, doc: DatasetDoc, max: usize) -> Result<
             .collect::<Result<Vec<Label>, ApiError>>()?;
     let task =
         datasets::task_of(&entry.built).map_err(|e| ApiError::InvalidInput(e.to_string()))?;
+    check_finite(entry, x.view(), &labels)?;
     let target =
         datasets::target_of(&task, &labels).map_err(|e| ApiError::InvalidInput(e.to_string()))?;
     Ok(Dataset {
@@ -259,6 +269,36 @@ fn build(entry: &ModelEntry, id: String, doc: DatasetDoc, max: usize) -> Result<
         task,
         target,
     })
+}
+
+/// Refuse rows the model cannot compute finite outputs for (finite values can
+/// overflow, e.g. 1e308 × a coefficient), and numeric targets whose statistics
+/// overflow: every use of the data set, and its description, would hold them.
+fn check_finite(entry: &ModelEntry, x: ArrayView2<f64>, labels: &[Label]) -> Result<(), ApiError> {
+    let inputs = finite::Inputs {
+        x: x.reborrow(),
+        feature_names: &entry.built.feature_names,
+        row_word: "row",
+    };
+    let raw = entry.built.model.as_model().predict(x, OutputSpace::Raw);
+    finite::check_predictions(&inputs, raw.view(), &entry.built.output_names)
+        .map_err(|e| ApiError::InvalidInput(e.to_string()))?;
+    let values: Vec<f64> = labels
+        .iter()
+        .filter_map(|l| match l {
+            Label::Number(v) => Some(*v),
+            Label::Flag(_) | Label::Name(_) => None,
+        })
+        .collect();
+    let stats = TargetStats::of(&values);
+    if [stats.mean, stats.std].iter().any(|v| !v.is_finite()) {
+        return Err(ApiError::InvalidInput(
+            "target: the mean or spread of the values overflows; answers hold finite \
+             numbers only: send values nearer each other"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// List a model's data sets (metadata only).
@@ -311,10 +351,11 @@ pub async fn delete_dataset(
     State(state): State<AppState>,
     Path((name, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
+    let guard = state.registry.lock_name(&name).await;
     model(&state, &name)?;
     if state
         .datasets
-        .delete(&name, &id)
+        .delete(&guard, &id)
         .await
         .map_err(ApiError::Storage)?
     {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::routing::post;
 use axum::Router;
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -19,7 +19,7 @@ use super::texts::{self, TextExplainResponse};
 use super::AppState;
 use crate::core::explain::integrated_gradients::IgOptions;
 use crate::core::explain::sampling::SamplingParams;
-use crate::core::explain::{Explanation, Method};
+use crate::core::explain::{finite, Explanation, Method};
 use crate::core::models::OutputSpace;
 use crate::explainer::{self, ExplainArgs, MethodOptions};
 use crate::registry::ModelEntry;
@@ -331,7 +331,7 @@ pub enum ExplainAnswer {
         (status = 403, description = "A reader token, and the method compares with fewer background rows than --min-summary-rows (or `max_background` below it)", body = ErrorBody),
         (status = 404, description = "No such model", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 422, description = "Invalid instances, method or output", body = ErrorBody)))]
+        (status = 422, description = "Invalid instances, method or output, or instances whose prediction or attributions are not finite numbers (overflow)", body = ErrorBody)))]
 pub async fn explain_any(
     State(state): State<AppState>,
     caller: Caller,
@@ -357,7 +357,7 @@ pub async fn explain_any(
         (status = 403, description = "A reader token, and the method compares with fewer background rows than --min-summary-rows (or `max_background` below it)", body = ErrorBody),
         (status = 404, description = "No such model", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 422, description = "Invalid instances, method or output", body = ErrorBody)))]
+        (status = 422, description = "Invalid instances, method or output, or instances whose prediction or attributions are not finite numbers (overflow)", body = ErrorBody)))]
 pub async fn explain_model(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -467,8 +467,9 @@ pub async fn explain(
     let cost = explainer::cost(&entry.built, &args, x.nrows());
     let (outcome, inputs) = state
         .run_sized(cost, move || {
-            let outcome = explainer::explain(&job_entry.built, x.view(), &args);
-            outcome.map(|o| (o, x))
+            let outcome = explainer::explain(&job_entry.built, x.view(), &args)?;
+            check_finite(&job_entry, x.view(), &outcome)?;
+            Ok::<_, ApiError>((outcome, x))
         })
         .await??;
     state
@@ -480,6 +481,28 @@ pub async fn explain(
         inputs,
         entry,
     })
+}
+
+/// Refuse an outcome holding a non-finite number (finite inputs can overflow),
+/// naming the instance and the feature: the one check every explain route shares.
+fn check_finite(
+    entry: &ModelEntry,
+    x: ArrayView2<f64>,
+    outcome: &explainer::Outcome,
+) -> Result<(), ApiError> {
+    let inputs = finite::Inputs {
+        x: x.reborrow(),
+        feature_names: &entry.built.feature_names,
+        row_word: "instance",
+    };
+    finite::check_explanations(
+        &inputs,
+        &outcome.explanations,
+        outcome.instances.as_deref(),
+        outcome.grouped,
+        outcome.interactions.as_deref(),
+    )
+    .map_err(|e| ApiError::InvalidInput(e.to_string()))
 }
 
 fn shared_names<S: serde::Serializer>(names: &Arc<[String]>, s: S) -> Result<S::Ok, S::Error> {
@@ -625,12 +648,12 @@ pub struct PredictResponse {
         (status = 200, description = "Predictions", body = PredictResponse),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 404, description = "No such model", body = ErrorBody),
-        (status = 422, description = "Invalid instances", body = ErrorBody)))]
+        (status = 422, description = "Invalid instances, or instances whose prediction is not a finite number (overflow)", body = ErrorBody)))]
 pub async fn predict_model(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Json(request): Json<PredictRequest>,
-) -> Result<axum::Json<PredictResponse>, ApiError> {
+) -> Result<JsonAnswer<PredictResponse>, ApiError> {
     predict(state, name, request).await
 }
 
@@ -639,7 +662,7 @@ pub(crate) async fn predict(
     state: AppState,
     name: String,
     request: PredictRequest,
-) -> Result<axum::Json<PredictResponse>, ApiError> {
+) -> Result<JsonAnswer<PredictResponse>, ApiError> {
     let entry = state
         .registry
         .get(&name)
@@ -670,12 +693,20 @@ pub(crate) async fn predict(
             let cost = explainer::predict_cost(&entry.built, x.nrows());
             state
                 .run_sized(cost, move || {
-                    job.built.model.as_model().predict(x.view(), space.into())
+                    let p = job.built.model.as_model().predict(x.view(), space.into());
+                    let inputs = finite::Inputs {
+                        x: x.view(),
+                        feature_names: &job.built.feature_names,
+                        row_word: "instance",
+                    };
+                    finite::check_predictions(&inputs, p.view(), &job.built.output_names)
+                        .map(|()| p)
+                        .map_err(|e| ApiError::InvalidInput(e.to_string()))
                 })
-                .await?
+                .await??
         }
     };
-    Ok(axum::Json(PredictResponse {
+    Ok(JsonAnswer(PredictResponse {
         model: entry.name.clone(),
         version: entry.version,
         output_space: space,

@@ -84,6 +84,12 @@ pub const ANSWER_CAPACITY: usize = 4096;
 
 impl<T: Serialize> IntoResponse for JsonAnswer<T> {
     fn into_response(self) -> Response {
+        // The last line behind the routes' own checks: serde_json would write a
+        // non-finite number as null, which no schema allows.
+        if let Some(path) = crate::core::serde_finite::find_non_finite(&self.0) {
+            return ApiError::Internal(format!("the answer's {path} is not a finite number"))
+                .into_response();
+        }
         let mut buf = Vec::with_capacity(ANSWER_CAPACITY);
         match serde_json::to_writer(&mut buf, &self.0) {
             Ok(()) => (

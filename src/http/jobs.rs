@@ -406,7 +406,10 @@ pub async fn dependence(
     };
     let audience = Audience::of(caller, &state.config);
     let plan = plan(state, Arc::clone(&entry), request, audience).await?;
-    match state.run_blocking(move || plan.run(&|_| {})).await?? {
+    let result = state.run_blocking(move || plan.run(&|_| {})).await??;
+    crate::core::serde_finite::check(&result, "dependence")
+        .map_err(|e| ApiError::InvalidInput(e.to_string()))?;
+    match result {
         DataResult::Dependence(view) => Ok((entry, view)),
         DataResult::PermutationImportance(_) | DataResult::MeanAbsAttribution(_) => Err(
             ApiError::Internal("a dependence plan gave another result".into()),

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::explain::{self, ExplainAnswer, ExplainRequest, PredictRequest, PredictResponse};
-use super::extract::Json;
+use super::extract::{Json, JsonAnswer};
 use super::AppState;
 
 /// Routes of this module. The `:verb` suffix shares a path segment with the name,
@@ -76,7 +76,7 @@ pub async fn post_model_verb(
     Path(target): Path<String>,
     caller: super::auth::Caller,
     Json(request): Json<ExplainRequest>,
-) -> Result<axum::Json<VerbResponse>, ApiError> {
+) -> Result<JsonAnswer<VerbResponse>, ApiError> {
     let (name, verb) = target.rsplit_once(':').ok_or_else(|| {
         ApiError::RouteNotFound(format!(
             "/v1/models/{target} (expected NAME:predict or NAME:explain)"
@@ -85,7 +85,7 @@ pub async fn post_model_verb(
     match verb {
         "explain" => {
             let answer = explain::explain_answer(state, name, request, caller).await?;
-            Ok(axum::Json(VerbResponse::Explain(answer)))
+            Ok(JsonAnswer(VerbResponse::Explain(answer)))
         }
         "predict" => {
             let request = PredictRequest {
@@ -94,7 +94,7 @@ pub async fn post_model_verb(
                 output_space: request.output_space,
             };
             let answer = explain::predict(state, name.to_string(), request).await?;
-            Ok(axum::Json(VerbResponse::Predict(answer.0)))
+            Ok(JsonAnswer(VerbResponse::Predict(answer.0)))
         }
         other => Err(ApiError::RouteNotFound(format!(
             "/v1/models/{name}:{other} (verbs: predict, explain)"

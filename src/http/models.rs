@@ -199,7 +199,7 @@ async fn spec_of(query: UploadQuery, request: Request) -> Result<ModelSpec, ApiE
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 413, description = "Body over the model size limit", body = ErrorBody),
         (status = 415, description = "Neither JSON nor application/octet-stream", body = ErrorBody),
-        (status = 422, description = "Invalid name or model (an ONNX operator outside the supported set is named)", body = ErrorBody),
+        (status = 422, description = "Invalid name or model (an ONNX operator outside the supported set is named), or outputs over the background that are not finite numbers", body = ErrorBody),
         (status = 500, description = "The model store could not be written; nothing changed", body = ErrorBody)))]
 pub async fn put_model(
     State(state): State<AppState>,
@@ -208,7 +208,8 @@ pub async fn put_model(
     request: Request,
 ) -> Result<(StatusCode, axum::Json<ModelInfo>), ApiError> {
     let spec = spec_of(query, request).await?;
-    let (entry, created) = state.registry.put(&name, spec).await?;
+    let guard = state.registry.lock_name(&name).await;
+    let (entry, created) = state.registry.put(&guard, spec).await?;
     tracing::info!(model = %name, version = entry.version, "model registered");
     let status = if created {
         StatusCode::CREATED
@@ -218,7 +219,8 @@ pub async fn put_model(
     Ok((status, axum::Json(ModelInfo::of(&entry))))
 }
 
-/// Remove a model.
+/// Remove a model and its data sets. A data-set registration racing the deletion
+/// either lands first and is deleted with the model, or is refused with 404.
 #[utoipa::path(delete, path = "/models/{name}", tag = "models",
     params(("name" = String, Path, description = "Model name")),
     responses(
@@ -228,16 +230,21 @@ pub async fn delete_model(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if state.registry.delete(&name).await? {
-        tracing::info!(model = %name, "model deleted");
-        state.jobs.forget_model(&name);
-        state
-            .datasets
-            .delete_model(&name)
-            .await
-            .map_err(ApiError::Storage)?;
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::ModelNotFound(name))
+    // Under the model's name lock; the data sets go first, so a storage error leaves
+    // the model registered rather than data sets that would come back with the name.
+    let guard = state.registry.lock_name(&name).await;
+    if state.registry.get(&name).is_none() {
+        return Err(ApiError::ModelNotFound(name));
     }
+    state
+        .datasets
+        .delete_model(&guard)
+        .await
+        .map_err(ApiError::Storage)?;
+    if !state.registry.delete(&guard).await? {
+        return Err(ApiError::ModelNotFound(name));
+    }
+    tracing::info!(model = %name, "model deleted");
+    state.jobs.forget_model(&name);
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -17,6 +17,7 @@ use super::error::{ApiError, ErrorBody};
 use super::explain::{QualityDto, SpaceName};
 use super::extract::Query;
 use super::AppState;
+use crate::core::explain::finite;
 use crate::core::explain::text_attribution::TextExplanation;
 use crate::core::models::OutputSpace;
 use crate::explainer::{self, ExplainArgs};
@@ -113,6 +114,7 @@ pub async fn explain(
     let outcome = state
         .run_blocking(move || explainer::explain_texts(&job.built, &texts, &args))
         .await??;
+    check_finite(&outcome.explanations)?;
     state.metrics.count_explanations(
         &entry.name,
         outcome.method.as_str(),
@@ -182,13 +184,45 @@ pub async fn predict(
     check_texts(&texts, state.config.max_instances)?;
     explainer::text_model(&entry.built.model)?;
     let job = entry.clone();
-    state
+    let predictions = state
         .run_blocking(move || {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
             explainer::text_model(&job.built.model).map(|t| t.predict_texts(&refs, space))
         })
-        .await?
-        .map_err(ApiError::from)
+        .await??;
+    match predictions
+        .rows()
+        .into_iter()
+        .position(|r| r.iter().any(|v| !v.is_finite()))
+    {
+        Some(i) => Err(non_finite(i, "prediction".into())),
+        None => Ok(predictions),
+    }
+}
+
+/// Refuse text explanations holding a non-finite number (the weights of a
+/// registered model can overflow on some texts), naming the text and the word.
+fn check_finite(explanations: &[TextExplanation]) -> Result<(), ApiError> {
+    for (i, e) in explanations.iter().enumerate() {
+        let attributions: Vec<f64> = e.tokens.iter().map(|t| t.attribution).collect();
+        let found =
+            finite::first_non_finite_in(e.prediction, e.base_value, &attributions, &e.quality);
+        if let Some((what, token)) = found {
+            let what = match token.and_then(|j| e.tokens.get(j)) {
+                Some(t) => format!("{what} of word '{}'", t.token.text),
+                None => what,
+            };
+            return Err(non_finite(i, what));
+        }
+    }
+    Ok(())
+}
+
+fn non_finite(text: usize, what: String) -> ApiError {
+    ApiError::InvalidInput(format!(
+        "text {text}: the {what} is not a finite number (overflow in the model's weights \
+         for this text); answers hold finite numbers only"
+    ))
 }
 
 /// Query of the embeddings route.

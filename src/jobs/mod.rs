@@ -301,7 +301,10 @@ impl Jobs {
                 })
                 .await;
                 let outcome = match outcome {
-                    Ok(Ok(result)) => Ok(result),
+                    // A number the JSON answer could only write as null fails the job.
+                    Ok(Ok(result)) => crate::core::serde_finite::check(&result, "the result")
+                        .map(|()| result)
+                        .map_err(|e| e.to_string()),
                     Ok(Err(e)) => Err(e.to_string()),
                     Err(e) => {
                         tracing::error!(error = %e, "job panicked");

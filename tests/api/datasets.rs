@@ -292,3 +292,62 @@ async fn data_sets_need_the_admin_role() {
         .unwrap();
     assert_eq!(send(&app, list).await.status, StatusCode::FORBIDDEN);
 }
+
+/// A data-set PUT racing a DELETE of its model, many times over on a multi-thread
+/// runtime with a model directory: whichever is acknowledged first, once the
+/// DELETE is acknowledged none of the model's data sets exist (in memory or on
+/// disk), a PUT that loses the race is refused with 404, and nothing comes back
+/// when the name is registered again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_data_set_put_racing_a_model_delete_never_outlives_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        model_dir: Some(dir.path().to_path_buf()),
+        ..Config::defaults()
+    };
+    let (app, _) = ready_app(config).await;
+    let rows: Vec<Value> = (0..200).map(|i| json!([i % 7, i % 5])).collect();
+    let target: Vec<Value> = (0..200).map(|i| json!(i % 2 == 0)).collect();
+    let doc = json!({"rows": rows, "target": target});
+    let registered = call(&app, Method::PUT, "/models/churn", Some(logistic_spec())).await;
+    assert_eq!(
+        registered.status,
+        StatusCode::CREATED,
+        "{}",
+        registered.text
+    );
+    let mut outcomes = std::collections::BTreeMap::new();
+    for round in 0..60 {
+        let (a, d) = (app.clone(), doc.clone());
+        let put = tokio::spawn(async move {
+            call(&a, Method::PUT, "/models/churn/datasets/d", Some(d)).await
+        });
+        let a = app.clone();
+        let delete =
+            tokio::spawn(async move { call(&a, Method::DELETE, "/models/churn", None).await });
+        let (put, delete) = (put.await.unwrap(), delete.await.unwrap());
+        assert_eq!(delete.status, StatusCode::NO_CONTENT, "{}", delete.text);
+        assert!(
+            [StatusCode::CREATED, StatusCode::NOT_FOUND].contains(&put.status),
+            "round {round}: {} {}",
+            put.status,
+            put.text
+        );
+        *outcomes.entry(put.status.as_u16()).or_insert(0) += 1;
+        assert!(
+            !dir.path().join("datasets/churn/d.dataset.json").exists(),
+            "round {round}: the data set (PUT answered {}) outlived its model on disk",
+            put.status
+        );
+        let again = call(&app, Method::PUT, "/models/churn", Some(logistic_spec())).await;
+        assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
+        let list = call(&app, Method::GET, "/models/churn/datasets", None).await;
+        assert_eq!(
+            list.json["datasets"],
+            json!([]),
+            "round {round}: the data set (PUT answered {}) came back with the name",
+            put.status
+        );
+    }
+    eprintln!("PUT outcomes (status: rounds): {outcomes:?}");
+}

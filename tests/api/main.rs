@@ -15,6 +15,7 @@ mod datasets;
 mod dependence_chart;
 mod docs_pictures;
 mod explain;
+mod finite;
 mod global_data;
 mod groups;
 mod kserve;

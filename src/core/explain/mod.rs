@@ -9,10 +9,12 @@
 //! [`permutation_shap`], [`lime`], sharing the options of [`sampling`], the players
 //! of [`groups`] and one coalition game (`game.rs`, with the incremental evaluation
 //! of `incremental.rs` for models with an affine first step). [`quality`] scores any
-//! explanation.
+//! explanation; [`finite`] refuses one holding a non-finite number, naming the row
+//! and the feature.
 
 mod cpu;
 pub mod exact_shapley;
+pub mod finite;
 mod game;
 pub mod gradients;
 pub mod groups;
