@@ -4,10 +4,12 @@
 //! structs out, errors as [`CoreError`]. Everything here is synchronous and pure, so
 //! it can run on any thread and be tested without a server.
 
+pub mod cancel;
 pub mod error;
 pub mod explain;
 pub mod global;
 pub mod models;
 pub mod stats;
 
+pub use cancel::Cancel;
 pub use error::{CoreError, CoreResult};

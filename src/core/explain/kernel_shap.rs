@@ -42,7 +42,7 @@ use rand::Rng;
 
 use super::exact_shapley::binomial;
 use super::linalg::Cholesky;
-use super::sampling::{per_row, row_rng, SamplingOptions, Setup};
+use super::sampling::{per_row, row_rng, SamplingOptions, Setup, Stop};
 use super::Explanation;
 use crate::core::models::Model;
 use crate::core::stats::Reference;
@@ -84,9 +84,11 @@ pub fn explain(
         let design = if enumerate {
             Design::enumerated(players)
         } else {
-            Design::sampled(players, budget / 2, &mut row_rng(options.seed(), i))
+            let mut rng = row_rng(options.seed(), i);
+            Design::sampled(players, budget / 2, &mut rng, &setup.stop)?
         };
         let values = game.values(&design.masks)?;
+        setup.stop.check()?;
         let all: Vec<usize> = (0..players).collect();
         let mut fitted = fit(&design, &values, (base, prediction), &all)?;
         if let Some(k) = options.top_k().filter(|&k| k < players) {
@@ -132,8 +134,9 @@ impl Design {
         }
     }
 
-    /// `pairs` coalitions drawn in proportion to the kernel, each with its complement.
-    fn sampled(players: usize, pairs: usize, rng: &mut impl Rng) -> Self {
+    /// `pairs` coalitions drawn in proportion to the kernel, each with its complement,
+    /// checking `stop` every few thousand pairs.
+    fn sampled(players: usize, pairs: usize, rng: &mut impl Rng, stop: &Stop) -> CoreResult<Self> {
         // Cumulative kernel mass of the sizes 1..P−1.
         let mass: Vec<f64> = (1..players)
             .map(|s| 1.0 / (s * (players - s)) as f64)
@@ -144,7 +147,10 @@ impl Design {
             .collect();
         let total = mass.last().copied().unwrap_or(1.0);
         let mut masks = Vec::with_capacity(2 * pairs * players);
-        for _ in 0..pairs {
+        for pair in 0..pairs {
+            if pair % 4096 == 0 {
+                stop.check()?;
+            }
             let u = rng.random::<f64>() * total;
             let size = 1 + mass.iter().position(|&m| u < m).unwrap_or(players - 2);
             let mut mask = vec![false; players];
@@ -154,12 +160,12 @@ impl Design {
             masks.extend(mask.iter().copied());
             masks.extend(mask.iter().map(|&on| !on));
         }
-        Design {
+        Ok(Design {
             players,
             masks,
             weights: vec![1.0; 2 * pairs],
             paired: true,
-        }
+        })
     }
 }
 
@@ -379,6 +385,41 @@ mod tests {
         .unwrap();
         let err = explain(&model, &reference, data(2, 10).view(), &[0, 0], &options).unwrap_err();
         assert!(matches!(err, CoreError::Timeout { .. }));
+    }
+
+    #[test]
+    fn a_tripped_token_stops_a_long_call_promptly() {
+        // 12 players, 100 background rows, a million coalitions per row for 4 rows:
+        // minutes of work in a debug build. Tripped from another thread after 50
+        // ms, the call must give up within seconds (in practice, one batch).
+        let model = Mixed { n_features: 12 };
+        let reference = Reference::new(&model, data(100, 12));
+        let cancel = crate::core::Cancel::new();
+        let options = SamplingParams {
+            n_samples: Some(crate::core::explain::sampling::MAX_SAMPLES),
+            ..SamplingParams::default()
+        }
+        .check(&model)
+        .unwrap()
+        .with_cancel(cancel.child());
+        let tripper = cancel.clone();
+        let trip = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            tripper.cancel();
+        });
+        let start = std::time::Instant::now();
+        let x = data(4, 12);
+        let err = explain(&model, &reference, x.view(), &[0; 4], &options).unwrap_err();
+        trip.join().unwrap();
+        assert_eq!(err, CoreError::Cancelled);
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+        // A token tripped before the call stops it before any model evaluation.
+        let err = explain(&model, &reference, x.view(), &[0; 4], &options).unwrap_err();
+        assert_eq!(err, CoreError::Cancelled);
     }
 
     #[test]
