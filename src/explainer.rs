@@ -18,10 +18,12 @@ use crate::core::explain::{
 };
 use crate::core::models::{check_rows, HostedModel, Mlp, Model, OutputSpace, TextClassifier};
 use crate::core::stats::Reference;
-use crate::core::{CoreError, CoreResult};
+use crate::core::{Cancel, CoreError, CoreResult};
 use crate::spec::BuiltModel;
+pub use caps::Caps;
 use select::{argmax_rows, members, player_groups, resolve_outputs};
 
+mod caps;
 mod select;
 
 /// Which output to explain.
@@ -79,6 +81,9 @@ pub struct ExplainArgs {
     pub options: MethodOptions,
     /// Features or groups.
     pub players: Players,
+    /// Stops the work from outside (a client gone, a deadline, shutdown): checked
+    /// between blocks of work; [`Cancel::never`] for none.
+    pub cancel: Cancel,
 }
 
 /// The explanations of a batch and the method that produced them.
@@ -169,7 +174,9 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
             if args.players == Players::Groups {
                 params.groups = Some(members(players.expect("checked by player_groups")));
             }
-            let checked = params.check(model.model.as_model())?;
+            let checked = params
+                .check(model.model.as_model())?
+                .with_cancel(args.cancel.clone());
             let reference = reference(model, method)?;
             explain_agnostic(
                 method,
@@ -301,6 +308,7 @@ fn score_quality(
         ..args.clone()
     };
     for (row, e) in x.axis_iter(Axis(0)).zip(explanations.iter_mut()) {
+        args.cancel.check()?;
         let subject = quality::Subject {
             model: m,
             background: background.view(),
@@ -373,10 +381,11 @@ pub fn explain_texts(
         .iter()
         .zip(outputs)
         .map(|(t, k)| match method {
+            _ if args.cancel.is_cancelled() => Err(CoreError::Cancelled),
             Method::IntegratedGradients => {
                 text_attribution::integrated_gradients(text, t, k, args.space, &args.options.ig)
             }
-            Method::Occlusion => text_attribution::occlusion(text, t, k, args.space),
+            Method::Occlusion => text_attribution::occlusion(text, t, k, args.space, &args.cancel),
             Method::Auto
             | Method::LinearShap
             | Method::GradientXInput
@@ -414,6 +423,10 @@ pub fn text_model(model: &HostedModel) -> CoreResult<&TextClassifier> {
     }
 }
 
+/// Rows of integrated gradients between two checks of the cancellation token: each
+/// row costs `steps` (at most 2048) gradient evaluations.
+const IG_ROWS_PER_CHECK: usize = 4;
+
 /// The gradient methods on a network `m` (an MLP, or a text classifier's head).
 fn explain_network(
     m: &Mlp,
@@ -428,7 +441,19 @@ fn explain_network(
         Method::IntegratedGradients => {
             let ig = &args.options.ig;
             let reference = reference_or_baseline(model, method, ig.baseline.as_deref())?;
-            integrated_gradients::explain(m, &reference, x, outputs, space, ig)
+            // Rows are independent: a few at a time, with a check of the token
+            // between them.
+            let mut explanations = Vec::with_capacity(x.nrows());
+            for (rows, outputs) in x
+                .axis_chunks_iter(Axis(0), IG_ROWS_PER_CHECK)
+                .zip(outputs.chunks(IG_ROWS_PER_CHECK))
+            {
+                args.cancel.check()?;
+                explanations.extend(integrated_gradients::explain(
+                    m, &reference, rows, outputs, space, ig,
+                )?);
+            }
+            Ok(explanations)
         }
         Method::GradientXInput => gradients::gradient_x_input(m, x, outputs, space),
         Method::Saliency => gradients::saliency(m, reference(model, method)?, x, outputs, space),

@@ -90,6 +90,7 @@ pub async fn serve(
             shutdown.await;
             tracing::info!("shutting down: draining requests in flight");
             state.set_ready(false);
+            state.stop_work();
             draining.notify_one();
         }
     };

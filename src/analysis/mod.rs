@@ -21,7 +21,7 @@ use crate::core::global::importance;
 use crate::core::global::loss::{Loss, Target};
 use crate::core::global::permutation::{self, PermutationParams};
 use crate::core::models::OutputSpace;
-use crate::core::{CoreError, CoreResult};
+use crate::core::{Cancel, CoreError, CoreResult};
 use crate::datasets::Dataset;
 use crate::explainer::{self, ExplainArgs, MethodOptions, OutputChoice};
 use crate::registry::ModelEntry;
@@ -43,8 +43,9 @@ const ATTRIBUTION_CHUNK: usize = 32;
 /// chunk's draws; chunk `c > 0` therefore gets the seed `seed ⊕ c·φ64` (φ64 the
 /// 64-bit golden-ratio constant), still fixed by the request's seed. Chunk 0 keeps
 /// the seed itself.
-fn chunk_args(args: &ExplainArgs, c: usize) -> ExplainArgs {
+fn chunk_args(args: &ExplainArgs, c: usize, cancel: &Cancel) -> ExplainArgs {
     let mut args = args.clone();
+    args.cancel = cancel.clone();
     let seed = args.options.sampling.seed;
     args.options.sampling.seed = seed ^ (c as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     args
@@ -303,6 +304,7 @@ impl Plan {
                     ..MethodOptions::default()
                 },
                 players: Default::default(),
+                cancel: Cancel::never(),
             })
             .collect();
         // Fail now, not in the job, when the pairing or the budget is impossible:
@@ -320,11 +322,13 @@ impl Plan {
         })
     }
 
-    /// Compute. `progress` is called with the share done, from any thread.
+    /// Compute. `progress` is called with the share done, from any thread; the
+    /// work stops soon after `cancel` is tripped.
     ///
     /// # Errors
-    /// Whatever the algorithm reports (a sampling timeout, say).
-    pub fn run(self, progress: &(dyn Fn(f64) + Sync)) -> CoreResult<DataResult> {
+    /// Whatever the algorithm reports (a sampling timeout, say);
+    /// [`CoreError::Cancelled`] once `cancel` is tripped.
+    pub fn run(self, progress: &(dyn Fn(f64) + Sync), cancel: &Cancel) -> CoreResult<DataResult> {
         let entry = &self.entry;
         let names = &entry.built.feature_names;
         let m = entry.built.model.as_model();
@@ -336,7 +340,8 @@ impl Plan {
         };
         match self.work {
             Work::Permutation { target, params } => {
-                let imp = permutation::importance(m, self.x.view(), &target, &params, progress)?;
+                let imp =
+                    permutation::importance(m, self.x.view(), &target, &params, progress, cancel)?;
                 let mut features: Vec<PermutationFeature> = imp
                     .features
                     .into_iter()
@@ -371,7 +376,8 @@ impl Plan {
                     ice_rows: &ice_rows,
                     space,
                 };
-                let mut d = dependence::partial_dependence(m, self.x.view(), &params, progress)?;
+                let mut d =
+                    dependence::partial_dependence(m, self.x.view(), &params, progress, cancel)?;
                 let curves = outputs
                     .into_iter()
                     .map(|k| OutputCurves {
@@ -398,7 +404,7 @@ impl Plan {
                     for (c, &start) in chunks.iter().enumerate() {
                         let end = (start + ATTRIBUTION_CHUNK).min(self.x.nrows());
                         let part = self.x.slice(ndarray::s![start..end, ..]);
-                        let args = chunk_args(a, c);
+                        let args = chunk_args(a, c, cancel);
                         rows.extend(explainer::explain(&entry.built, part, &args)?.explanations);
                         progress((k * chunks.len() + c + 1) as f64 / total as f64);
                     }

@@ -20,6 +20,7 @@ use crate::core::explain::integrated_gradients::IgOptions;
 use crate::core::explain::sampling::SamplingParams;
 use crate::core::explain::{Explanation, Method};
 use crate::core::models::OutputSpace;
+use crate::core::Cancel;
 use crate::explainer::{self, ExplainArgs, MethodOptions};
 use crate::registry::ModelEntry;
 use std::time::Duration;
@@ -161,6 +162,7 @@ impl ExplainRequest {
             space: self.output_space.unwrap_or(SpaceName::Raw).into(),
             options: self.options()?,
             players: selection::players(self.group_by.as_deref(), self.players.as_deref())?,
+            cancel: Cancel::never(),
         })
     }
 
@@ -423,11 +425,16 @@ pub async fn explain(
     let x = instances::to_matrix(&request.instances, &entry.built, state.config.max_instances)?;
     let space = request.output_space.unwrap_or(SpaceName::Raw);
     let args = request.args(&entry)?;
+    explainer::Caps::of(&state.config).check(&entry.built, &args)?;
     let seed = args.options.sampling.seed;
     let job_entry = entry.clone();
     let cost = explainer::cost(&entry.built, &args, x.nrows());
     let (outcome, inputs) = state
-        .run_sized(cost, move || {
+        .run_sized(cost, move |cancel| {
+            let args = ExplainArgs {
+                cancel: cancel.clone(),
+                ..args
+            };
             let outcome = explainer::explain(&job_entry.built, x.view(), &args);
             outcome.map(|o| (o, x))
         })
@@ -629,7 +636,7 @@ pub(crate) async fn predict(
             let job = entry.clone();
             let cost = explainer::predict_cost(&entry.built, x.nrows());
             state
-                .run_sized(cost, move || {
+                .run_sized(cost, move |_| {
                     job.built.model.as_model().predict(x.view(), space.into())
                 })
                 .await?

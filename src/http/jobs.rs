@@ -210,6 +210,7 @@ async fn plan(state: &AppState, entry: Arc<ModelEntry>, r: JobRequest) -> Result
             Box::new(move || Plan::dependence(entry, data.as_deref(), &options, &limits))
         }
         JobKind::MeanAbsAttribution => {
+            let caps = crate::explainer::Caps::of(&state.config);
             let options = AttributionOptions {
                 method: r.method.as_deref().unwrap_or("auto").parse()?,
                 sampling: SamplingParams {
@@ -220,6 +221,7 @@ async fn plan(state: &AppState, entry: Arc<ModelEntry>, r: JobRequest) -> Result
                 },
                 output,
             };
+            caps.check_sampling(&options.sampling)?;
             Box::new(move || Plan::attribution(entry, data.as_deref(), &options, &limits))
         }
     };
@@ -247,7 +249,9 @@ pub async fn post_job(
     let plan = plan(&state, Arc::clone(&entry), request).await?;
     let job = state
         .jobs
-        .submit(kind, &entry, data, move |progress| plan.run(progress))
+        .submit(kind, &entry, data, move |progress, cancel| {
+            plan.run(progress, cancel)
+        })
         .map_err(|e| {
             tracing::warn!(error = %e, "job refused");
             ApiError::Overloaded
@@ -375,7 +379,10 @@ pub async fn dependence(
         max_background: None,
     };
     let plan = plan(state, Arc::clone(&entry), request).await?;
-    match state.run_blocking(move || plan.run(&|_| {})).await?? {
+    match state
+        .run_cancellable(move |cancel| plan.run(&|_| {}, cancel))
+        .await??
+    {
         DataResult::Dependence(view) => Ok((entry, view)),
         DataResult::PermutationImportance(_) | DataResult::MeanAbsAttribution(_) => Err(
             ApiError::Internal("a dependence plan gave another result".into()),

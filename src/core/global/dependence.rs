@@ -21,7 +21,7 @@ use ndarray::{ArrayView1, ArrayView2, Axis};
 use rayon::prelude::*;
 
 use crate::core::models::{Model, OutputSpace};
-use crate::core::{CoreError, CoreResult};
+use crate::core::{Cancel, CoreError, CoreResult};
 
 /// Lowest probability of the quantile grid.
 pub const GRID_LOW: f64 = 0.05;
@@ -95,9 +95,11 @@ pub struct DependenceParams<'a> {
 }
 
 /// Partial dependence of every output on one feature over rows `x`, with the ICE
-/// curves of `ice_rows`. `progress` is called with the share of grid points done.
+/// curves of `ice_rows`. `progress` is called with the share of grid points done;
+/// `cancel` is checked before each grid point.
 ///
 /// # Errors
+/// [`CoreError::Cancelled`] once `cancel` is tripped;
 /// [`CoreError::Shape`] when `x` does not fit the model; [`CoreError::InvalidArgument`]
 /// for no rows, an empty grid, a feature or ICE row out of range, a non-finite grid
 /// value, or probability space on a model without one.
@@ -106,6 +108,7 @@ pub fn partial_dependence(
     x: ArrayView2<f64>,
     params: &DependenceParams<'_>,
     progress: &(dyn Fn(f64) + Sync),
+    cancel: &Cancel,
 ) -> CoreResult<Dependence> {
     check(model, x, params)?;
     let done = AtomicUsize::new(0);
@@ -115,13 +118,14 @@ pub fn partial_dependence(
         .grid
         .par_iter()
         .map(|&v| {
+            cancel.check()?;
             let mut moved = x.to_owned();
             moved.column_mut(params.feature).fill(v);
             let p = model.predict(moved.view(), params.space);
             progress((done.fetch_add(1, Ordering::Relaxed) + 1) as f64 / total as f64);
-            p
+            Ok(p)
         })
-        .collect();
+        .collect::<CoreResult<_>>()?;
     let outputs = model.n_outputs();
     let average = (0..outputs)
         .map(|k| {
