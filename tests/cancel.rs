@@ -90,10 +90,42 @@ async fn work_started(state: &AppState) {
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
-/// The permits are free and the pool is not busy: a small sampling request (which
-/// needs the same threads) is answered at once.
-async fn work_stopped(app: &Router, state: &AppState) {
+/// CPU time this process has used (all threads), from `/proc/self/stat`.
+#[cfg(target_os = "linux")]
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // Fields after the command name: state is the first, utime the 12th, stime the 13th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0 // USER_HZ, 100 on every Linux.
+}
+
+/// Wait until the permits are free, then check that the process is idle: over
+/// one second it uses well under a quarter of a core (the work left running
+/// would keep both cores busy).
+async fn idle(state: &AppState) {
     permits_come_back(state).await;
+    #[cfg(target_os = "linux")]
+    {
+        let before = cpu_seconds();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let used = cpu_seconds() - before;
+        assert!(
+            used < 0.25,
+            "{used} s of CPU in the second after the work should have stopped"
+        );
+    }
+}
+
+/// [`idle`], and then a small sampling request (which needs the same threads) is
+/// answered.
+async fn work_stopped(app: &Router, state: &AppState) {
+    idle(state).await;
     let quick = json!({"instances": [house()], "method": "kernel_shap", "n_samples": 100});
     let answer = call(
         app,
@@ -212,7 +244,7 @@ async fn shutdown_stops_running_work_and_finishes_well_within_the_grace_period()
         .unwrap()
         .unwrap();
     assert!(started.elapsed() < Duration::from_secs(5));
-    permits_come_back(&state).await;
+    idle(&state).await;
 }
 
 #[tokio::test]
