@@ -280,6 +280,7 @@ impl Plan {
         dataset: Option<&Dataset>,
         options: &AttributionOptions,
         limits: &Limits,
+        cancel: &Cancel,
     ) -> CoreResult<Plan> {
         let built = &entry.built;
         let method = match options.method {
@@ -309,7 +310,11 @@ impl Plan {
             .collect();
         // Fail now, not in the job, when the pairing or the budget is impossible:
         // explain one row (callers build plans on the blocking pool).
-        explainer::explain(built, x.slice(ndarray::s![..1, ..]), &args[0])?;
+        let probe = ExplainArgs {
+            cancel: cancel.clone(),
+            ..args[0].clone()
+        };
+        explainer::explain(built, x.slice(ndarray::s![..1, ..]), &probe)?;
         Ok(Plan {
             work: Work::Attribution {
                 args,

@@ -23,6 +23,7 @@ use crate::analysis::{
 };
 use crate::core::explain::sampling::SamplingParams;
 use crate::core::global::loss::Loss;
+use crate::core::Cancel;
 use crate::datasets::Dataset;
 use crate::jobs::{JobKind, JobView};
 use crate::registry::{CachedJson, ModelEntry};
@@ -180,7 +181,8 @@ async fn plan(state: &AppState, entry: Arc<ModelEntry>, r: JobRequest) -> Result
         .map(|o| output_index(&entry, o))
         .transpose()?;
     let seed = r.seed.unwrap_or(0);
-    let work: Box<dyn FnOnce() -> crate::core::CoreResult<Plan> + Send> = match r.kind {
+    type Planning = Box<dyn FnOnce(&Cancel) -> crate::core::CoreResult<Plan> + Send>;
+    let work: Planning = match r.kind {
         JobKind::PermutationImportance => {
             let data = data.ok_or_else(|| {
                 ApiError::InvalidRequest(
@@ -194,7 +196,7 @@ async fn plan(state: &AppState, entry: Arc<ModelEntry>, r: JobRequest) -> Result
                 seed,
                 loss: r.loss.map(Loss::from),
             };
-            Box::new(move || Plan::permutation(entry, &data, &options, &limits))
+            Box::new(move |_| Plan::permutation(entry, &data, &options, &limits))
         }
         JobKind::Dependence => {
             let feature = r.feature.clone().ok_or_else(|| {
@@ -207,7 +209,7 @@ async fn plan(state: &AppState, entry: Arc<ModelEntry>, r: JobRequest) -> Result
                 output,
                 space: space_or_default(&entry, r.output_space).into(),
             };
-            Box::new(move || Plan::dependence(entry, data.as_deref(), &options, &limits))
+            Box::new(move |_| Plan::dependence(entry, data.as_deref(), &options, &limits))
         }
         JobKind::MeanAbsAttribution => {
             let caps = crate::explainer::Caps::of(&state.config);
@@ -222,10 +224,12 @@ async fn plan(state: &AppState, entry: Arc<ModelEntry>, r: JobRequest) -> Result
                 output,
             };
             caps.check_sampling(&options.sampling)?;
-            Box::new(move || Plan::attribution(entry, data.as_deref(), &options, &limits))
+            Box::new(move |cancel| {
+                Plan::attribution(entry, data.as_deref(), &options, &limits, cancel)
+            })
         }
     };
-    Ok(state.run_blocking(work).await??)
+    Ok(state.run_cancellable(work).await??)
 }
 
 /// Start a data-summary job: 202 with the job and its `Location`.
