@@ -310,11 +310,8 @@ impl Plan {
             .collect();
         // Fail now, not in the job, when the pairing or the budget is impossible:
         // explain one row (callers build plans on the blocking pool).
-        let probe = ExplainArgs {
-            cancel: cancel.clone(),
-            ..args[0].clone()
-        };
-        explainer::explain(built, x.slice(ndarray::s![..1, ..]), &probe)?;
+        let first = x.slice(ndarray::s![..1, ..]);
+        explainer::explain(built, first, &chunk_args(&args[0], 0, cancel))?;
         Ok(Plan {
             work: Work::Attribution {
                 args,
@@ -327,12 +324,10 @@ impl Plan {
         })
     }
 
-    /// Compute. `progress` is called with the share done, from any thread; the
-    /// work stops soon after `cancel` is tripped.
+    /// Compute. `progress` is called with the share done, from any thread.
     ///
     /// # Errors
-    /// Whatever the algorithm reports (a sampling timeout, say);
-    /// [`CoreError::Cancelled`] once `cancel` is tripped.
+    /// Whatever the algorithm reports (a timeout; `Cancelled` once `cancel` trips).
     pub fn run(self, progress: &(dyn Fn(f64) + Sync), cancel: &Cancel) -> CoreResult<DataResult> {
         let entry = &self.entry;
         let names = &entry.built.feature_names;
@@ -447,12 +442,5 @@ impl Plan {
                 }))
             }
         }
-    }
-}
-
-fn space_name(space: OutputSpace) -> &'static str {
-    match space {
-        OutputSpace::Raw => "raw",
-        OutputSpace::Probability => "probability",
     }
 }
