@@ -11,6 +11,8 @@
 //! of `incremental.rs` for models with an affine first step). [`quality`] scores any
 //! explanation.
 
+#[cfg(test)]
+mod cancel_tests;
 mod cpu;
 pub mod exact_shapley;
 mod game;
