@@ -90,7 +90,7 @@ pub async fn serve(
             shutdown.await;
             tracing::info!("shutting down: draining requests in flight");
             state.set_ready(false);
-            state.stop_work();
+            state.stop_work(grace);
             draining.notify_one();
         }
     };

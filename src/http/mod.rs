@@ -7,9 +7,10 @@
 //! # Stopping work
 //! Each piece of blocking work gets a [`Cancel`] token, a child of
 //! [`Shared::shutdown`]. It is tripped when the future awaiting the work is dropped
-//! (the client disconnected, or [`frame_request`] answered 504 past
-//! `--request-timeout-ms`) and when shutdown begins ([`AppState::stop_work`]); the
-//! long computations check it between blocks of work and stop within milliseconds.
+//! (the client disconnected, [`frame_request`] answered 504 past
+//! `--request-timeout-ms`, or the runtime is torn down) and when the drain period
+//! after a shutdown signal runs out ([`AppState::stop_work`]); the long computations
+//! check it between blocks of work and stop within milliseconds.
 //! The explain permit is held by the work itself, so it is free again exactly when
 //! the work has stopped.
 
@@ -86,8 +87,8 @@ pub struct Shared {
     pub datasets: Arc<Datasets>,
     /// Background jobs of the data summaries and their last results.
     pub jobs: Arc<Jobs>,
-    /// The root of every request's and job's cancellation token: tripped once,
-    /// when shutdown begins ([`AppState::stop_work`]).
+    /// The root of every request's cancellation token: tripped once, when the
+    /// drain period after a shutdown signal runs out ([`AppState::stop_work`]).
     pub shutdown: Cancel,
 }
 
@@ -102,7 +103,7 @@ impl AppState {
             kept: config.global_jobs_kept,
             timeout: config.job_timeout(),
         };
-        let jobs = Jobs::new(limits, shutdown.child());
+        let jobs = Jobs::new(limits, Cancel::new());
         AppState(Arc::new(Shared {
             shutdown,
             datasets: Arc::new(Datasets::new(config.model_dir.as_deref())),
@@ -127,11 +128,17 @@ impl AppState {
         self.ready.store(ready, Ordering::SeqCst);
     }
 
-    /// Shutdown has begun: stop every request's work and every job, running or
-    /// queued. Requests whose work is stopped are answered 503 `shutting_down`;
-    /// jobs fail with a message that says so.
-    pub fn stop_work(&self) {
-        self.shutdown.cancel();
+    /// Shutdown has begun: stop every data-summary job now (running or queued, they
+    /// fail with a message that says so), and stop explanation work still running
+    /// when the drain period `grace` is over (its request is answered 503
+    /// `shutting_down`), so that the process can exit in time. Needs a Tokio runtime.
+    pub fn stop_work(&self, grace: Duration) {
+        self.jobs.stop_all();
+        let requests = self.shutdown.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            requests.cancel();
+        });
     }
 
     /// Run work whose cost (in rough multiply-adds, see [`crate::explainer::cost`]) is

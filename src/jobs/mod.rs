@@ -249,6 +249,11 @@ pub struct JobLimits {
 }
 
 impl Jobs {
+    /// Stop every job, running or queued (the server is shutting down).
+    pub fn stop_all(&self) {
+        self.stop.cancel();
+    }
+
     /// An empty table; tripping `stop` stops every job, running or queued.
     pub fn new(limits: JobLimits, stop: Cancel) -> Self {
         Jobs {
@@ -321,6 +326,8 @@ impl Jobs {
                     None => this.stop.child(),
                 };
                 let token = cancel.clone();
+                // Dropped with this task (the runtime torn down): the work stops.
+                let _trip = cancel.trip_on_drop();
                 // The permit goes with the work: a job stopped on the async side
                 // (the runtime shutting down) keeps its slot until it returns.
                 let outcome = tokio::task::spawn_blocking(move || {
