@@ -90,10 +90,10 @@ pub fn explain(
         let values = game.values(&design.masks)?;
         setup.stop.check()?;
         let all: Vec<usize> = (0..players).collect();
-        let mut fitted = fit(&design, &values, (base, prediction), &all)?;
+        let mut fitted = fit(&design, &values, (base, prediction), &all, &setup.stop)?;
         if let Some(k) = options.top_k().filter(|&k| k < players) {
             let selected = largest(&fitted.phi, k);
-            fitted = fit(&design, &values, (base, prediction), &selected)?;
+            fitted = fit(&design, &values, (base, prediction), &selected, &setup.stop)?;
         }
         let mut e = Explanation::new(k, prediction, base, fitted.phi);
         e.quality.samples = Some(values.len());
@@ -178,12 +178,14 @@ struct Fit {
 }
 
 /// The constrained weighted least-squares fit described in the module doc, over
-/// the `selected` players only (the others get 0).
+/// the `selected` players only (the others get 0), checking `stop` between its
+/// stages (each a pass over every coalition).
 fn fit(
     design: &Design,
     values: &[f64],
     (base, prediction): (f64, f64),
     selected: &[usize],
+    stop: &Stop,
 ) -> CoreResult<Fit> {
     let players = design.players;
     let p = selected.len();
@@ -215,9 +217,11 @@ fn fit(
         }
         y[i] = values[i] - base - last * delta;
     }
+    stop.check()?;
     let w = Array1::from(design.weights.clone());
     let wx = &xs * &w.view().insert_axis(Axis(1));
     let a = xs.t().dot(&wx);
+    stop.check()?;
     let b = wx.t().dot(&y);
     let chol = Cholesky::new(&a).ok_or_else(|| {
         CoreError::InvalidArgument(
@@ -231,6 +235,7 @@ fn fit(
     }
     phi[eliminated] = delta - beta.sum();
     if design.paired {
+        stop.check()?;
         let se = sandwich(&chol, &xs, &(&y - &xs.dot(&beta)));
         for (&player, &value) in selected.iter().zip(&se) {
             standard_errors[player] = value;

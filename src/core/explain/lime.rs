@@ -180,6 +180,7 @@ pub fn explain(
             })
             .collect();
         let weights: Vec<f64> = (0..n).map(|s| kernel[z.count(s)]).collect();
+        stop.check()?;
         let surrogate = weighted_ridge(&z, y.column(k), &weights, RIDGE_ALPHA)?;
         let local = surrogate.intercept + surrogate.coefficients.sum();
         let mut e = Explanation::new(
