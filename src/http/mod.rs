@@ -154,7 +154,8 @@ impl AppState {
         T: Send + 'static,
     {
         if cost <= INLINE_COST {
-            Ok(work(&self.shutdown.child()))
+            // Microseconds of work: nothing to stop, no token to allocate.
+            Ok(work(&Cancel::never()))
         } else {
             self.run_cancellable(work).await
         }
