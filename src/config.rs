@@ -270,6 +270,32 @@ pub struct Config {
     /// dependence grid shows it exactly (0 acts as 1). Admins are not limited by it.
     #[arg(long, env = "EXPLAIND_MIN_SUMMARY_ROWS", default_value_t = 10)]
     pub min_summary_rows: usize,
+
+    // Work limits (issue 15, cancellation): budgets a request may ask for, above
+    // which it is refused with 422, and the time a data-summary job may run.
+    /// Largest `n_samples` a request may ask of kernel_shap, permutation_shap or
+    /// lime (the core's own bound is 1,048,576).
+    #[arg(long, env = "EXPLAIND_MAX_SAMPLES", default_value_t = 100_000)]
+    pub max_samples: usize,
+
+    /// Most players (features or groups) exact_shapley may enumerate: 2^players
+    /// coalitions per row (the core's own bound is 16).
+    #[arg(long, env = "EXPLAIND_MAX_EXACT_PLAYERS", default_value_t = 16)]
+    pub max_exact_players: usize,
+
+    /// Largest `steps` of integrated gradients (the core's own bound is 2048).
+    #[arg(long, env = "EXPLAIND_MAX_IG_STEPS", default_value_t = 2048)]
+    pub max_ig_steps: usize,
+
+    /// Largest `max_background` (background rows a sampling explainer integrates
+    /// over) a request may ask for.
+    #[arg(long, env = "EXPLAIND_MAX_BACKGROUND", default_value_t = 1000)]
+    pub max_background: usize,
+
+    /// Seconds a data-summary job may run before it is stopped and failed; 0: no
+    /// limit.
+    #[arg(long, env = "EXPLAIND_JOB_TIMEOUT_SECS", default_value_t = 600)]
+    pub job_timeout_secs: u64,
 }
 
 impl Config {
@@ -286,6 +312,11 @@ impl Config {
             bins: self.live_bins,
             min_bin_rows: self.min_summary_rows,
         }
+    }
+
+    /// The run-time limit of a data-summary job, if any.
+    pub fn job_timeout(&self) -> Option<std::time::Duration> {
+        (self.job_timeout_secs > 0).then(|| std::time::Duration::from_secs(self.job_timeout_secs))
     }
 
     /// Explanation concurrency with 0 resolved to the number of CPUs.

@@ -11,18 +11,21 @@ use ndarray::{Array2, ArrayView2, Axis};
 use crate::core::explain::groups::FeatureGroups;
 use crate::core::explain::integrated_gradients::{self, IgOptions};
 use crate::core::explain::sampling::{self, SamplingParams};
-use crate::core::explain::text_attribution::{self, TextExplanation};
 use crate::core::explain::{
     explain_agnostic, gradients, linear_shap, quality, tree_interventional, tree_shap, Explanation,
     Method,
 };
-use crate::core::models::{check_rows, HostedModel, Mlp, Model, OutputSpace, TextClassifier};
+use crate::core::models::{check_rows, HostedModel, Mlp, Model, OutputSpace};
 use crate::core::stats::Reference;
-use crate::core::{CoreError, CoreResult};
+use crate::core::{Cancel, CoreError, CoreResult};
 use crate::spec::BuiltModel;
+pub use caps::Caps;
 use select::{argmax_rows, members, player_groups, resolve_outputs};
+pub use texts::{explain_texts, text_model, TextOutcome};
 
+mod caps;
 mod select;
+mod texts;
 
 /// Which output to explain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +82,9 @@ pub struct ExplainArgs {
     pub options: MethodOptions,
     /// Features or groups.
     pub players: Players,
+    /// Stops the work from outside (a client gone, a deadline, shutdown): checked
+    /// between blocks of work; [`Cancel::never`] for none.
+    pub cancel: Cancel,
 }
 
 /// The explanations of a batch and the method that produced them.
@@ -169,7 +175,9 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
             if args.players == Players::Groups {
                 params.groups = Some(members(players.expect("checked by player_groups")));
             }
-            let checked = params.check(model.model.as_model())?;
+            let checked = params
+                .check(model.model.as_model())?
+                .with_cancel(args.cancel.clone());
             let reference = reference(model, method)?;
             explain_agnostic(
                 method,
@@ -301,6 +309,7 @@ fn score_quality(
         ..args.clone()
     };
     for (row, e) in x.axis_iter(Axis(0)).zip(explanations.iter_mut()) {
+        args.cancel.check()?;
         let subject = quality::Subject {
             model: m,
             background: background.view(),
@@ -327,92 +336,9 @@ fn score_quality(
     Ok(())
 }
 
-/// The word attributions of a batch of texts and the method that produced them.
-#[derive(Debug, Clone)]
-pub struct TextOutcome {
-    /// The method actually used (never `Auto`).
-    pub method: Method,
-    /// One explanation per text, in order.
-    pub explanations: Vec<TextExplanation>,
-}
-
-/// Explain each text with a text classifier: integrated gradients on the embeddings
-/// (the default) or occlusion.
-///
-/// # Errors
-/// [`CoreError::InvalidArgument`] when the model is not a text classifier;
-/// [`CoreError::MethodNotSupported`] for another method; whatever the algorithm
-/// reports for bad arguments.
-pub fn explain_texts(
-    model: &BuiltModel,
-    texts: &[String],
-    args: &ExplainArgs,
-) -> CoreResult<TextOutcome> {
-    let text = text_model(&model.model)?;
-    let method = match args.method {
-        Method::Auto => default_method(&model.model),
-        m => m,
-    };
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    if args.players != Players::Features {
-        return Err(CoreError::InvalidArgument(
-            "feature groups are for `instances`; texts are explained word by word".into(),
-        ));
-    }
-    let outputs = match args.output {
-        OutputChoice::All | OutputChoice::Top(_) => {
-            return Err(CoreError::InvalidArgument(
-                "`outputs` is for `instances`; explain texts for one `output` at a time".into(),
-            ))
-        }
-        OutputChoice::Index(k) => vec![k; texts.len()],
-        OutputChoice::Predicted if text.head().n_outputs() == 1 => vec![0; texts.len()],
-        OutputChoice::Predicted => argmax_rows(&text.predict_texts(&refs, OutputSpace::Raw)),
-    };
-    let explanations = refs
-        .iter()
-        .zip(outputs)
-        .map(|(t, k)| match method {
-            Method::IntegratedGradients => {
-                text_attribution::integrated_gradients(text, t, k, args.space, &args.options.ig)
-            }
-            Method::Occlusion => text_attribution::occlusion(text, t, k, args.space),
-            Method::Auto
-            | Method::LinearShap
-            | Method::GradientXInput
-            | Method::Saliency
-            | Method::ExactShapley
-            | Method::KernelShap
-            | Method::PermutationShap
-            | Method::Lime
-            | Method::TreePathDependent
-            | Method::TreeInterventional => Err(CoreError::MethodNotSupported {
-                method: method.to_string(),
-                kind: model.model.kind(),
-            }),
-        })
-        .collect::<CoreResult<Vec<_>>>()?;
-    Ok(TextOutcome {
-        method,
-        explanations,
-    })
-}
-
-/// The text classifier inside `model`.
-///
-/// # Errors
-/// [`CoreError::InvalidArgument`] for any other family.
-pub fn text_model(model: &HostedModel) -> CoreResult<&TextClassifier> {
-    match model {
-        HostedModel::Text(t) => Ok(t),
-        HostedModel::Linear(_) | HostedModel::Mlp(_) | HostedModel::Trees(_) => {
-            Err(CoreError::InvalidArgument(format!(
-                "`texts` are for text classifiers; this '{}' model takes `instances`",
-                model.kind()
-            )))
-        }
-    }
-}
+/// Rows of integrated gradients between two checks of the cancellation token: each
+/// row costs `steps` (at most 2048) gradient evaluations.
+const IG_ROWS_PER_CHECK: usize = 4;
 
 /// The gradient methods on a network `m` (an MLP, or a text classifier's head).
 fn explain_network(
@@ -428,7 +354,19 @@ fn explain_network(
         Method::IntegratedGradients => {
             let ig = &args.options.ig;
             let reference = reference_or_baseline(model, method, ig.baseline.as_deref())?;
-            integrated_gradients::explain(m, &reference, x, outputs, space, ig)
+            // Rows are independent: a few at a time, with a check of the token
+            // between them.
+            let mut explanations = Vec::with_capacity(x.nrows());
+            for (rows, outputs) in x
+                .axis_chunks_iter(Axis(0), IG_ROWS_PER_CHECK)
+                .zip(outputs.chunks(IG_ROWS_PER_CHECK))
+            {
+                args.cancel.check()?;
+                explanations.extend(integrated_gradients::explain(
+                    m, &reference, rows, outputs, space, ig,
+                )?);
+            }
+            Ok(explanations)
         }
         Method::GradientXInput => gradients::gradient_x_input(m, x, outputs, space),
         Method::Saliency => gradients::saliency(m, reference(model, method)?, x, outputs, space),

@@ -127,6 +127,7 @@ pub async fn serve(
     drop(listener);
     tracing::info!("shutting down: draining requests in flight");
     state.set_ready(false);
+    state.stop_work(grace);
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(grace) => {

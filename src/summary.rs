@@ -99,6 +99,7 @@ pub fn global_summary(entry: &ModelEntry, max_rows: usize) -> CoreResult<GlobalS
             space: OutputSpace::Raw,
             options: Default::default(),
             players: Default::default(),
+            cancel: Default::default(),
         };
         per_output.push(explainer::explain(built, rows.view(), &args)?.explanations);
     }

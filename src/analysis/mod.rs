@@ -21,7 +21,7 @@ use crate::core::global::importance;
 use crate::core::global::loss::{Loss, Target};
 use crate::core::global::permutation::{self, PermutationParams};
 use crate::core::models::OutputSpace;
-use crate::core::{CoreError, CoreResult};
+use crate::core::{Cancel, CoreError, CoreResult};
 use crate::datasets::Dataset;
 use crate::explainer::{self, ExplainArgs, MethodOptions, OutputChoice};
 use crate::registry::ModelEntry;
@@ -43,8 +43,9 @@ const ATTRIBUTION_CHUNK: usize = 32;
 /// chunk's draws; chunk `c > 0` therefore gets the seed `seed ⊕ c·φ64` (φ64 the
 /// 64-bit golden-ratio constant), still fixed by the request's seed. Chunk 0 keeps
 /// the seed itself.
-fn chunk_args(args: &ExplainArgs, c: usize) -> ExplainArgs {
+fn chunk_args(args: &ExplainArgs, c: usize, cancel: &Cancel) -> ExplainArgs {
     let mut args = args.clone();
+    args.cancel = cancel.clone();
     let seed = args.options.sampling.seed;
     args.options.sampling.seed = seed ^ (c as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     args
@@ -282,6 +283,7 @@ impl Plan {
         dataset: Option<&Dataset>,
         options: &AttributionOptions,
         limits: &Limits,
+        cancel: &Cancel,
     ) -> CoreResult<Plan> {
         let built = &entry.built;
         let method = match options.method {
@@ -306,11 +308,13 @@ impl Plan {
                     ..MethodOptions::default()
                 },
                 players: Default::default(),
+                cancel: Cancel::never(),
             })
             .collect();
         // Fail now, not in the job, when the pairing or the budget is impossible:
         // explain one row (callers build plans on the blocking pool).
-        explainer::explain(built, x.slice(ndarray::s![..1, ..]), &args[0])?;
+        let first = x.slice(ndarray::s![..1, ..]);
+        explainer::explain(built, first, &chunk_args(&args[0], 0, cancel))?;
         Ok(Plan {
             work: Work::Attribution {
                 args,
@@ -326,8 +330,8 @@ impl Plan {
     /// Compute. `progress` is called with the share done, from any thread.
     ///
     /// # Errors
-    /// Whatever the algorithm reports (a sampling timeout, say).
-    pub fn run(self, progress: &(dyn Fn(f64) + Sync)) -> CoreResult<DataResult> {
+    /// Whatever the algorithm reports (a timeout; `Cancelled` once `cancel` trips).
+    pub fn run(self, progress: &(dyn Fn(f64) + Sync), cancel: &Cancel) -> CoreResult<DataResult> {
         let entry = &self.entry;
         let names = &entry.built.feature_names;
         let m = entry.built.model.as_model();
@@ -339,7 +343,8 @@ impl Plan {
         };
         match self.work {
             Work::Permutation { target, params } => {
-                let imp = permutation::importance(m, self.x.view(), &target, &params, progress)?;
+                let imp =
+                    permutation::importance(m, self.x.view(), &target, &params, progress, cancel)?;
                 let mut features: Vec<PermutationFeature> = imp
                     .features
                     .into_iter()
@@ -374,7 +379,8 @@ impl Plan {
                     ice_rows: &ice_rows,
                     space,
                 };
-                let mut d = dependence::partial_dependence(m, self.x.view(), &params, progress)?;
+                let mut d =
+                    dependence::partial_dependence(m, self.x.view(), &params, progress, cancel)?;
                 let curves = outputs
                     .into_iter()
                     .map(|k| OutputCurves {
@@ -401,7 +407,7 @@ impl Plan {
                     for (c, &start) in chunks.iter().enumerate() {
                         let end = (start + ATTRIBUTION_CHUNK).min(self.x.nrows());
                         let part = self.x.slice(ndarray::s![start..end, ..]);
-                        let args = chunk_args(a, c);
+                        let args = chunk_args(a, c, cancel);
                         rows.extend(explainer::explain(&entry.built, part, &args)?.explanations);
                         progress((k * chunks.len() + c + 1) as f64 / total as f64);
                     }
@@ -439,12 +445,5 @@ impl Plan {
                 }))
             }
         }
-    }
-}
-
-fn space_name(space: OutputSpace) -> &'static str {
-    match space {
-        OutputSpace::Raw => "raw",
-        OutputSpace::Probability => "probability",
     }
 }

@@ -3,6 +3,8 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::core::models::OutputSpace;
+
 /// What every data summary starts with.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Head {
@@ -120,4 +122,12 @@ pub struct AttributionFeature {
     pub mean_attribution: f64,
     /// Mean |φ| per output.
     pub importance_by_output: Vec<f64>,
+}
+
+/// The name of an output space in the views.
+pub(crate) fn space_name(space: OutputSpace) -> &'static str {
+    match space {
+        OutputSpace::Raw => "raw",
+        OutputSpace::Probability => "probability",
+    }
 }

@@ -43,6 +43,11 @@ pub enum CoreError {
         /// The limit that was exceeded, in milliseconds.
         limit_ms: u64,
     },
+    /// The work was stopped through its [`crate::core::Cancel`] token (the client
+    /// left, the request's deadline passed, or the server is shutting down); nothing
+    /// partial is returned.
+    #[error("the computation was cancelled")]
+    Cancelled,
 }
 
 /// Shorthand used throughout the core.

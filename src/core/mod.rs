@@ -6,6 +6,7 @@
 //! any serialisable value for a non-finite number (serde's traits only, no format),
 //! for the layers above to refuse what JSON could only write as `null`.
 
+pub mod cancel;
 pub mod error;
 pub mod explain;
 pub mod global;
@@ -13,4 +14,5 @@ pub mod models;
 pub mod serde_finite;
 pub mod stats;
 
+pub use cancel::Cancel;
 pub use error::{CoreError, CoreResult};

@@ -91,6 +91,10 @@ pub enum ApiError {
     /// Models are still loading.
     #[error("not ready: models are still loading")]
     NotReady,
+    /// The server began shutting down while the request's work was running, and
+    /// stopped it.
+    #[error("the server is shutting down; the computation was stopped, retry shortly")]
+    ShuttingDown,
     /// A bug: details are logged, the client sees a generic message.
     #[error("internal error: {0}")]
     Internal(String),
@@ -138,6 +142,7 @@ impl ApiError {
                     (StatusCode::UNPROCESSABLE_ENTITY, "invalid_argument")
                 }
                 CoreError::Timeout { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "timeout"),
+                CoreError::Cancelled => (StatusCode::SERVICE_UNAVAILABLE, "cancelled"),
             },
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
@@ -146,6 +151,7 @@ impl ApiError {
             ApiError::DeadlineExceeded(_) => (StatusCode::GATEWAY_TIMEOUT, "deadline_exceeded"),
             ApiError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage_error"),
             ApiError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
+            ApiError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -161,9 +167,11 @@ impl IntoResponse for ApiError {
                     "the change could not be written to the model directory ({}); nothing was changed",
                     e.kind()
                 ),
-                ApiError::NotReady | ApiError::Overloaded | ApiError::DeadlineExceeded(_) => {
-                    self.to_string()
-                }
+                ApiError::NotReady
+                | ApiError::Overloaded
+                | ApiError::DeadlineExceeded(_)
+                | ApiError::ShuttingDown
+                | ApiError::Core(CoreError::Cancelled) => self.to_string(),
                 _ => "internal error (see the server log)".into(),
             }
         } else {

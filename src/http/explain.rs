@@ -21,6 +21,7 @@ use crate::core::explain::integrated_gradients::IgOptions;
 use crate::core::explain::sampling::SamplingParams;
 use crate::core::explain::{finite, Explanation, Method};
 use crate::core::models::OutputSpace;
+use crate::core::Cancel;
 use crate::explainer::{self, ExplainArgs, MethodOptions};
 use crate::registry::ModelEntry;
 use std::time::Duration;
@@ -170,6 +171,7 @@ impl ExplainRequest {
             space: self.output_space.unwrap_or(SpaceName::Raw).into(),
             options: self.options()?,
             players: selection::players(self.group_by.as_deref(), self.players.as_deref())?,
+            cancel: Cancel::never(),
         })
     }
 
@@ -460,13 +462,20 @@ pub async fn explain(
         .ok_or_else(|| ApiError::ModelNotFound(name.to_string()))?;
     let x = instances::to_matrix(&request.instances, &entry.built, state.config.max_instances)?;
     let space = request.output_space.unwrap_or(SpaceName::Raw);
-    let args = request.args(&entry)?;
+    let mut args = request.args(&entry)?;
     super::privacy::Audience::of(caller, &state.config).check_explain(&entry, &args)?;
+    explainer::Caps::of(&state.config).check(&entry.built, &args)?;
+    // Adaptive integrated gradients double their steps up to the same cap.
+    args.options.ig.max_steps = state.config.max_ig_steps;
     let seed = args.options.sampling.seed;
     let job_entry = entry.clone();
     let cost = explainer::cost(&entry.built, &args, x.nrows());
     let (outcome, inputs) = state
-        .run_sized(cost, move || {
+        .run_sized(cost, move |cancel| {
+            let args = ExplainArgs {
+                cancel: cancel.clone(),
+                ..args
+            };
             let outcome = explainer::explain(&job_entry.built, x.view(), &args)?;
             check_finite(&job_entry, x.view(), &outcome)?;
             Ok::<_, ApiError>((outcome, x))
@@ -692,7 +701,7 @@ pub(crate) async fn predict(
             let job = entry.clone();
             let cost = explainer::predict_cost(&entry.built, x.nrows());
             state
-                .run_sized(cost, move || {
+                .run_sized(cost, move |_| {
                     let p = job.built.model.as_model().predict(x.view(), space.into());
                     let inputs = finite::Inputs {
                         x: x.view(),

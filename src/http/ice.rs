@@ -87,7 +87,7 @@ pub async fn post_dependence(
     let cost = crate::explainer::predict_cost(built, x.nrows() * grid.len());
     let job = std::sync::Arc::clone(&entry);
     let mut curves = state
-        .run_sized(cost, move || {
+        .run_sized(cost, move |cancel| {
             let rows: Vec<usize> = (0..x.nrows()).collect();
             let params = DependenceParams {
                 feature,
@@ -96,7 +96,7 @@ pub async fn post_dependence(
                 space,
             };
             let m = job.built.model.as_model();
-            dependence::partial_dependence(m, x.view(), &params, &|_| {})
+            dependence::partial_dependence(m, x.view(), &params, &|_| {}, cancel)
                 .map(|d| (d.ice, rows.len()))
         })
         .await??;

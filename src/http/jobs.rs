@@ -25,6 +25,7 @@ use crate::analysis::{
 };
 use crate::core::explain::sampling::SamplingParams;
 use crate::core::global::loss::Loss;
+use crate::core::Cancel;
 use crate::datasets::Dataset;
 use crate::jobs::{JobKind, JobView};
 use crate::registry::{CachedJson, ModelEntry};
@@ -196,7 +197,8 @@ async fn plan(
         .map(|o| output_index(&entry, o))
         .transpose()?;
     let seed = r.seed.unwrap_or(0);
-    let work: Box<dyn FnOnce() -> crate::core::CoreResult<Plan> + Send> = match r.kind {
+    type Planning = Box<dyn FnOnce(&Cancel) -> crate::core::CoreResult<Plan> + Send>;
+    let work: Planning = match r.kind {
         JobKind::PermutationImportance => {
             let data = data.ok_or_else(|| {
                 ApiError::InvalidRequest(
@@ -210,7 +212,7 @@ async fn plan(
                 seed,
                 loss: r.loss.map(Loss::from),
             };
-            Box::new(move || Plan::permutation(entry, &data, &options, &limits))
+            Box::new(move |_| Plan::permutation(entry, &data, &options, &limits))
         }
         JobKind::Dependence => {
             let feature = r.feature.clone().ok_or_else(|| {
@@ -223,9 +225,10 @@ async fn plan(
                 output,
                 space: space_or_default(&entry, r.output_space).into(),
             };
-            Box::new(move || Plan::dependence(entry, data.as_deref(), &options, &limits))
+            Box::new(move |_| Plan::dependence(entry, data.as_deref(), &options, &limits))
         }
         JobKind::MeanAbsAttribution => {
+            let caps = crate::explainer::Caps::of(&state.config);
             let options = AttributionOptions {
                 method: r.method.as_deref().unwrap_or("auto").parse()?,
                 sampling: SamplingParams {
@@ -236,10 +239,13 @@ async fn plan(
                 },
                 output,
             };
-            Box::new(move || Plan::attribution(entry, data.as_deref(), &options, &limits))
+            caps.check_sampling(&options.sampling)?;
+            Box::new(move |cancel| {
+                Plan::attribution(entry, data.as_deref(), &options, &limits, cancel)
+            })
         }
     };
-    Ok(state.run_blocking(work).await??)
+    Ok(state.run_cancellable(work).await??)
 }
 
 /// Start a data-summary job: 202 with the job and its `Location`.
@@ -266,7 +272,9 @@ pub async fn post_job(
     let plan = plan(&state, Arc::clone(&entry), request, audience).await?;
     let job = state
         .jobs
-        .submit(kind, &entry, data, move |progress| plan.run(progress))
+        .submit(kind, &entry, data, move |progress, cancel| {
+            plan.run(progress, cancel)
+        })
         .map_err(|e| {
             tracing::warn!(error = %e, "job refused");
             ApiError::Overloaded
@@ -406,7 +414,9 @@ pub async fn dependence(
     };
     let audience = Audience::of(caller, &state.config);
     let plan = plan(state, Arc::clone(&entry), request, audience).await?;
-    let result = state.run_blocking(move || plan.run(&|_| {})).await??;
+    let result = state
+        .run_cancellable(move |cancel| plan.run(&|_| {}, cancel))
+        .await??;
     crate::core::serde_finite::check(&result, "dependence")
         .map_err(|e| ApiError::InvalidInput(e.to_string()))?;
     match result {

@@ -1,7 +1,18 @@
 //! The HTTP layer: router, shared state, one module per resource.
 //!
 //! Handlers parse and validate, hand CPU-heavy work to the blocking pool through
-//! [`AppState::run_blocking`], and answer; they hold no locks across `.await`.
+//! [`AppState::run_cancellable`] (or [`AppState::run_blocking`]), and answer; they
+//! hold no locks across `.await`.
+//!
+//! # Stopping work
+//! Each piece of blocking work gets a [`Cancel`] token, a child of
+//! [`Shared::shutdown`]. It is tripped when the future awaiting the work is dropped
+//! (the client disconnected, [`frame_request`] answered 504 past
+//! `--request-timeout-ms`, or the runtime is torn down) and when the drain period
+//! after a shutdown signal runs out ([`AppState::stop_work`]); the long computations
+//! check it between blocks of work and stop within milliseconds.
+//! The explain permit is held by the work itself, so it is free again exactly when
+//! the work has stopped.
 
 pub mod activations;
 pub mod auth;
@@ -39,6 +50,7 @@ use tower_http::trace::TraceLayer;
 use tracing::Instrument;
 
 use crate::config::Config;
+use crate::core::Cancel;
 use crate::datasets::Datasets;
 use crate::jobs::{JobLimits, Jobs};
 use crate::metrics::Metrics;
@@ -78,18 +90,25 @@ pub struct Shared {
     pub datasets: Arc<Datasets>,
     /// Background jobs of the data summaries and their last results.
     pub jobs: Arc<Jobs>,
+    /// The root of every request's cancellation token: tripped once, when the
+    /// drain period after a shutdown signal runs out ([`AppState::stop_work`]).
+    pub shutdown: Cancel,
 }
 
 impl AppState {
     /// State around a registry, not yet ready.
     pub fn new(config: Config, registry: Registry, tokens: auth::Tokens) -> Self {
         let permits = config.effective_explain_concurrency();
-        let jobs = Jobs::new(JobLimits {
+        let shutdown = Cancel::new();
+        let limits = JobLimits {
             concurrency: config.global_job_concurrency,
             max_active: config.global_job_queue,
             kept: config.global_jobs_kept,
-        });
+            timeout: config.job_timeout(),
+        };
+        let jobs = Jobs::new(limits, Cancel::new());
         AppState(Arc::new(Shared {
+            shutdown,
             datasets: Arc::new(Datasets::new(config.model_dir.as_deref())),
             jobs: Arc::new(jobs),
             tokens: Arc::new(tokens),
@@ -112,35 +131,67 @@ impl AppState {
         self.ready.store(ready, Ordering::SeqCst);
     }
 
+    /// Shutdown has begun: stop every data-summary job now (running or queued, they
+    /// fail with a message that says so), and stop explanation work still running
+    /// when the drain period `grace` is over (its request is answered 503
+    /// `shutting_down`), so that the process can exit in time. Needs a Tokio runtime.
+    pub fn stop_work(&self, grace: Duration) {
+        self.jobs.stop_all();
+        let requests = self.shutdown.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            requests.cancel();
+        });
+    }
+
     /// Run work whose cost (in rough multiply-adds, see [`crate::explainer::cost`]) is
     /// below [`INLINE_COST`] right here on the async worker, where a hand-off to the
     /// blocking pool would cost more than the work; anything larger goes through
-    /// [`AppState::run_blocking`].
+    /// [`AppState::run_cancellable`].
     ///
     /// # Errors
-    /// As [`AppState::run_blocking`].
+    /// As [`AppState::run_cancellable`].
     pub async fn run_sized<T, F>(&self, cost: usize, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&Cancel) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        if cost <= INLINE_COST {
+            // Microseconds of work: nothing to stop, no token to allocate.
+            Ok(work(&Cancel::never()))
+        } else {
+            self.run_cancellable(work).await
+        }
+    }
+
+    /// [`AppState::run_cancellable`] for work that never checks its token (short
+    /// work only: it runs to its end even when the request is gone).
+    ///
+    /// # Errors
+    /// As [`AppState::run_cancellable`].
+    pub async fn run_blocking<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        if cost <= INLINE_COST {
-            Ok(work())
-        } else {
-            self.run_blocking(work).await
-        }
+        self.run_cancellable(|_| work()).await
     }
 
     /// Run CPU-heavy work on the blocking pool, at most `explain_concurrency` at a
     /// time, inside the caller's tracing span. When the running jobs and those
     /// already waiting fill `explain_queue`, the request is shed at once.
     ///
+    /// `work` gets a token (module doc, "Stopping work") tripped when this future is
+    /// dropped or shutdown begins; long work checks it and stops. The permit is
+    /// released when `work` returns, not when this future is dropped.
+    ///
     /// # Errors
-    /// [`ApiError::Overloaded`] when shed; [`ApiError::Internal`] if the work
-    /// panicked (the panic is logged).
-    pub async fn run_blocking<T, F>(&self, work: F) -> Result<T, ApiError>
+    /// [`ApiError::Overloaded`] when shed; [`ApiError::ShuttingDown`] when shutdown
+    /// tripped the token while the work ran (whatever it returned);
+    /// [`ApiError::Internal`] if the work panicked (the panic is logged).
+    pub async fn run_cancellable<T, F>(&self, work: F) -> Result<T, ApiError>
     where
-        F: FnOnce() -> T + Send + 'static,
+        F: FnOnce(&Cancel) -> T + Send + 'static,
         T: Send + 'static,
     {
         let capacity = self.config.effective_explain_concurrency() + self.config.explain_queue;
@@ -148,16 +199,26 @@ impl AppState {
         if pending.count > capacity {
             return Err(ApiError::Overloaded);
         }
-        let _permit = self
-            .explain_permits
-            .acquire()
+        let permit = Arc::clone(&self.explain_permits)
+            .acquire_owned()
             .await
             .map_err(|_| ApiError::Internal("explanation pool closed".into()))?;
+        let cancel = self.shutdown.child();
+        // Dropped with this future: a client gone or a 504 stops the work.
+        let _trip = cancel.trip_on_drop();
+        let token = cancel.clone();
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || span.in_scope(work))
-            .instrument(tracing::Span::current())
-            .await
-            .map_err(|e| ApiError::Internal(format!("explanation task failed: {e}")))
+        let outcome = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            span.in_scope(|| work(&token))
+        })
+        .instrument(tracing::Span::current())
+        .await
+        .map_err(|e| ApiError::Internal(format!("explanation task failed: {e}")))?;
+        if self.shutdown.is_cancelled() {
+            return Err(ApiError::ShuttingDown);
+        }
+        Ok(outcome)
     }
 }
 

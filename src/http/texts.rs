@@ -109,10 +109,17 @@ pub async fn explain(
 ) -> Result<TextExplainResponse, ApiError> {
     check_texts(&texts, state.config.max_instances)?;
     explainer::text_model(&entry.built.model)?;
+    explainer::Caps::of(&state.config).check(&entry.built, &args)?;
     let space = args.space;
     let job = entry.clone();
     let outcome = state
-        .run_blocking(move || explainer::explain_texts(&job.built, &texts, &args))
+        .run_cancellable(move |cancel| {
+            let args = ExplainArgs {
+                cancel: cancel.clone(),
+                ..args
+            };
+            explainer::explain_texts(&job.built, &texts, &args)
+        })
         .await??;
     check_finite(&outcome.explanations)?;
     state.metrics.count_explanations(

@@ -9,10 +9,15 @@
 //! last successful result of each kind per model version is kept apart from that
 //! bound, for `/models/{name}/global`. The table's `std::sync::Mutex` is never held
 //! across an `.await`.
+//!
+//! A running job checks a cancellation token between blocks of work: it is failed,
+//! with a message that says why, when it runs past `--job-timeout-secs` or when the
+//! server shuts down (a job still queued then fails without running).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -26,7 +31,7 @@ mod tests;
 pub use section::{from_data, Finished, FromData};
 
 use crate::analysis::DataResult;
-use crate::core::CoreResult;
+use crate::core::{Cancel, CoreError, CoreResult};
 use crate::registry::ModelEntry;
 
 /// What a job computes.
@@ -206,6 +211,9 @@ struct Table {
     latest: HashMap<(String, JobKind), Arc<Job>>,
 }
 
+/// The error of a job stopped by shutdown.
+const SHUT_DOWN: &str = "the server shut down before the job finished; submit it again";
+
 /// Why a job was not accepted.
 #[derive(Debug, thiserror::Error)]
 #[error("{0} data-summary jobs are queued or running already; retry later")]
@@ -221,6 +229,10 @@ pub struct Jobs {
     max_active: usize,
     /// Most finished jobs kept.
     kept: usize,
+    /// How long a job may run.
+    timeout: Option<Duration>,
+    /// Tripped at shutdown: every job's token descends from it.
+    stop: Cancel,
 }
 
 /// What [`Jobs::new`] needs.
@@ -232,21 +244,31 @@ pub struct JobLimits {
     pub max_active: usize,
     /// Most finished jobs kept.
     pub kept: usize,
+    /// How long a job may run before it is stopped and failed; `None`: no limit.
+    pub timeout: Option<Duration>,
 }
 
 impl Jobs {
-    /// An empty table.
-    pub fn new(limits: JobLimits) -> Self {
+    /// Stop every job, running or queued (the server is shutting down).
+    pub fn stop_all(&self) {
+        self.stop.cancel();
+    }
+
+    /// An empty table; tripping `stop` stops every job, running or queued.
+    pub fn new(limits: JobLimits, stop: Cancel) -> Self {
         Jobs {
             table: Mutex::default(),
             permits: Arc::new(Semaphore::new(limits.concurrency.max(1))),
             max_active: limits.max_active.max(1),
             kept: limits.kept.max(1),
+            timeout: limits.timeout,
+            stop,
         }
     }
 
     /// Accept a job and start it in the background (needs a Tokio runtime): `work`
-    /// (a checked [`crate::analysis::Plan`]'s `run`, say) gets a progress callback.
+    /// (a checked [`crate::analysis::Plan`]'s `run`, say) gets a progress callback
+    /// and a cancellation token to check between blocks of work.
     ///
     /// # Errors
     /// [`QueueFull`] when `max_active` jobs are queued or running.
@@ -255,7 +277,7 @@ impl Jobs {
         kind: JobKind,
         entry: &ModelEntry,
         dataset: Option<String>,
-        work: impl FnOnce(&(dyn Fn(f64) + Sync)) -> CoreResult<DataResult> + Send + 'static,
+        work: impl FnOnce(&(dyn Fn(f64) + Sync), &Cancel) -> CoreResult<DataResult> + Send + 'static,
     ) -> Result<Arc<Job>, QueueFull> {
         let job = {
             let mut t = lock(&self.table);
@@ -289,15 +311,28 @@ impl Jobs {
         let span = tracing::info_span!("job", id = %job.id, kind = ?kind, model = %job.model);
         tokio::spawn(
             async move {
-                let Ok(_permit) = Arc::clone(&this.permits).acquire_owned().await else {
+                let Ok(permit) = Arc::clone(&this.permits).acquire_owned().await else {
                     return this.finish(&running, Err("job pool closed".into()));
                 };
+                if this.stop.is_cancelled() {
+                    return this.finish(&running, Err(SHUT_DOWN.into()));
+                }
                 lock(&running.status).state = JobState::Running;
                 lock(&running.status).started_at = Some(Utc::now());
                 let worker = Arc::clone(&running);
                 let span = tracing::Span::current();
+                let cancel = match this.timeout {
+                    Some(limit) => this.stop.child_until(Instant::now() + limit),
+                    None => this.stop.child(),
+                };
+                let token = cancel.clone();
+                // Dropped with this task (the runtime torn down): the work stops.
+                let _trip = cancel.trip_on_drop();
+                // The permit goes with the work: a job stopped on the async side
+                // (the runtime shutting down) keeps its slot until it returns.
                 let outcome = tokio::task::spawn_blocking(move || {
-                    span.in_scope(|| work(&|p| worker.set_progress(p)))
+                    let _permit = permit;
+                    span.in_scope(|| work(&|p| worker.set_progress(p), &token))
                 })
                 .await;
                 let outcome = match outcome {
@@ -305,6 +340,7 @@ impl Jobs {
                     Ok(Ok(result)) => crate::core::serde_finite::check(&result, "the result")
                         .map(|()| result)
                         .map_err(|e| e.to_string()),
+                    Ok(Err(CoreError::Cancelled)) => Err(this.stopped_because(&cancel)),
                     Ok(Err(e)) => Err(e.to_string()),
                     Err(e) => {
                         tracing::error!(error = %e, "job panicked");
@@ -316,6 +352,18 @@ impl Jobs {
             .instrument(span),
         );
         Ok(job)
+    }
+
+    /// Why a job's token was tripped, for its `error`.
+    fn stopped_because(&self, cancel: &Cancel) -> String {
+        match self.timeout {
+            Some(limit) if !self.stop.is_cancelled() && cancel.deadline_passed() => format!(
+                "the job ran past its time limit of {} s and was stopped (--job-timeout-secs, \
+                 EXPLAIND_JOB_TIMEOUT_SECS); use fewer rows, repeats or samples, or raise the limit",
+                limit.as_secs()
+            ),
+            _ => SHUT_DOWN.into(),
+        }
     }
 
     fn finish(&self, job: &Arc<Job>, outcome: Result<DataResult, String>) {

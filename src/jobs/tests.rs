@@ -46,11 +46,23 @@ fn result() -> DataResult {
 }
 
 fn jobs(kept: usize) -> Arc<Jobs> {
-    Arc::new(Jobs::new(JobLimits {
+    let limits = JobLimits {
         concurrency: 1,
         max_active: 4,
         kept,
-    }))
+        timeout: None,
+    };
+    Arc::new(Jobs::new(limits, Cancel::new()))
+}
+
+/// Work that runs until its token is tripped (or ten minutes pass).
+fn until_stopped(_: &(dyn Fn(f64) + Sync), cancel: &Cancel) -> CoreResult<DataResult> {
+    let end = std::time::Instant::now() + Duration::from_secs(600);
+    while std::time::Instant::now() < end {
+        cancel.check()?;
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(result())
 }
 
 /// The job's final view. The work is instant, but on a loaded machine the blocking
@@ -72,7 +84,7 @@ async fn errors_and_panics_fail_the_job_and_keep_the_last_success() {
     let table = jobs(10);
     let e = entry(1);
     let ok = table
-        .submit(JobKind::Dependence, &e, None, |p| {
+        .submit(JobKind::Dependence, &e, None, |p, _| {
             p(0.5);
             Ok(result())
         })
@@ -81,7 +93,7 @@ async fn errors_and_panics_fail_the_job_and_keep_the_last_success() {
     assert_eq!(ok.progress(), 1.0);
 
     let err = table
-        .submit(JobKind::Dependence, &e, None, |_| {
+        .submit(JobKind::Dependence, &e, None, |_, _| {
             Err(CoreError::InvalidArgument("no luck".into()))
         })
         .unwrap();
@@ -91,7 +103,7 @@ async fn errors_and_panics_fail_the_job_and_keep_the_last_success() {
     assert!(view.result.is_none());
 
     let boom = table
-        .submit(JobKind::Dependence, &e, None, |_| panic!("a bug"))
+        .submit(JobKind::Dependence, &e, None, |_, _| panic!("a bug"))
         .unwrap();
     let view = finished(&boom).await;
     assert_eq!(view.state, JobState::Failed);
@@ -116,7 +128,7 @@ async fn finished_jobs_beyond_the_bound_are_dropped_oldest_first() {
     let mut ids = Vec::new();
     for _ in 0..3 {
         let job = table
-            .submit(JobKind::Dependence, &e, None, |_| Ok(result()))
+            .submit(JobKind::Dependence, &e, None, |_, _| Ok(result()))
             .unwrap();
         finished(&job).await;
         ids.push(job.id.clone());
@@ -129,25 +141,76 @@ async fn finished_jobs_beyond_the_bound_are_dropped_oldest_first() {
 
 #[tokio::test]
 async fn a_full_queue_refuses() {
-    let table = Arc::new(Jobs::new(JobLimits {
+    let limits = JobLimits {
         concurrency: 1,
         max_active: 1,
         kept: 10,
-    }));
+        timeout: None,
+    };
+    let table = Arc::new(Jobs::new(limits, Cancel::new()));
     let e = entry(1);
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let first = table
-        .submit(JobKind::Dependence, &e, None, move |_| {
+        .submit(JobKind::Dependence, &e, None, move |_, _| {
             rx.recv().ok();
             Ok(result())
         })
         .unwrap();
     assert!(table
-        .submit(JobKind::Dependence, &e, None, |_| Ok(result()))
+        .submit(JobKind::Dependence, &e, None, |_, _| Ok(result()))
         .is_err());
     tx.send(()).unwrap();
     assert_eq!(finished(&first).await.state, JobState::Succeeded);
     assert!(table
-        .submit(JobKind::Dependence, &e, None, |_| Ok(result()))
+        .submit(JobKind::Dependence, &e, None, |_, _| Ok(result()))
         .is_ok());
+}
+
+#[tokio::test]
+async fn a_job_past_its_time_limit_is_stopped_and_failed() {
+    let limits = JobLimits {
+        concurrency: 1,
+        max_active: 4,
+        kept: 10,
+        timeout: Some(Duration::from_millis(50)),
+    };
+    let table = Arc::new(Jobs::new(limits, Cancel::new()));
+    let job = table
+        .submit(JobKind::Dependence, &entry(1), None, until_stopped)
+        .unwrap();
+    let view = finished(&job).await;
+    assert_eq!(view.state, JobState::Failed);
+    let error = view.error.unwrap();
+    assert!(
+        error.contains("time limit") && error.contains("--job-timeout-secs"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_stops_running_and_queued_jobs() {
+    let stop = Cancel::new();
+    let limits = JobLimits {
+        concurrency: 1,
+        max_active: 4,
+        kept: 10,
+        timeout: None,
+    };
+    let table = Arc::new(Jobs::new(limits, stop.child()));
+    let e = entry(1);
+    let running = table
+        .submit(JobKind::Dependence, &e, None, until_stopped)
+        .unwrap();
+    let queued = table
+        .submit(JobKind::Dependence, &e, None, until_stopped)
+        .unwrap();
+    while running.view(false).state != JobState::Running {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    stop.cancel();
+    for job in [&running, &queued] {
+        let view = finished(job).await;
+        assert_eq!(view.state, JobState::Failed);
+        assert!(view.error.unwrap().contains("shut down"));
+    }
 }

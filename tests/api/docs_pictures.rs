@@ -1,6 +1,6 @@
 //! The pictures in the README are the service's own output: this test renders the
 //! house-price model's charts and the small networks' (iris, digits) and fails when `docs/img/` differs. Rewrite them with
-//! `EXPLAIND_UPDATE_DOCS=1 cargo test --test docs_pictures`.
+//! `EXPLAIND_UPDATE_DOCS=1 cargo test --test api docs_pictures`.
 
 use crate::common::{call, default_app, digits_spec, house, iris_spec};
 use axum::http::{Method, StatusCode};
@@ -86,6 +86,6 @@ async fn committed_pictures_match_the_service() {
     assert!(
         stale.is_empty(),
         "docs/img/{stale:?} differ from what the service draws: \
-         regenerate with `EXPLAIND_UPDATE_DOCS=1 cargo test --test docs_pictures`"
+         regenerate with `EXPLAIND_UPDATE_DOCS=1 cargo test --test api docs_pictures`"
     );
 }

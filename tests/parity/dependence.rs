@@ -7,6 +7,7 @@ use approx::assert_abs_diff_eq;
 use explaind::core::global::dependence::{self, DependenceParams};
 use explaind::core::models::mlp::MlpParams;
 use explaind::core::models::{Mlp, OutputSpace};
+use explaind::core::Cancel;
 use ndarray::Array2;
 use serde_json::Value;
 
@@ -42,7 +43,8 @@ fn check(name: &str, space: OutputSpace) {
             ice_rows: &all_rows,
             space,
         };
-        let ours = dependence::partial_dependence(&model, x.view(), &p, &|_| {}).unwrap();
+        let ours = dependence::partial_dependence(&model, x.view(), &p, &|_| {}, &Cancel::never())
+            .unwrap();
         let average: Vec<Vec<f64>> = serde_json::from_value(c["average"].clone()).unwrap();
         let individual: Vec<Vec<Vec<f64>>> =
             serde_json::from_value(c["individual"].clone()).unwrap();

@@ -111,6 +111,7 @@ fn integrated_gradients_match_captum() {
             rule: case["method"].as_str().unwrap().parse().unwrap(),
             baseline: Some(baseline.clone()),
             tolerance: None,
+            max_steps: integrated_gradients::MAX_STEPS,
         };
         let target = case["target"].as_u64().unwrap() as usize;
         let outputs = vec![target; x.nrows()];
@@ -144,6 +145,7 @@ fn text_integrated_gradients_match_captum_layer_ig() {
         rule: "gausslegendre".parse().unwrap(),
         baseline: None,
         tolerance: None,
+        max_steps: integrated_gradients::MAX_STEPS,
     };
     for case in f["cases"].as_array().unwrap() {
         let space = match case["space"].as_str().unwrap() {

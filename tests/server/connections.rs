@@ -302,9 +302,13 @@ fn a_configuration_error_stops_before_listening() {
 
 #[tokio::test]
 async fn sigterm_ends_the_process_within_the_grace_period_during_long_work() {
-    let mut server = start(&[("EXPLAIND_SHUTDOWN_GRACE_SECS", "1")], None).await;
+    let settings = [
+        ("EXPLAIND_SHUTDOWN_GRACE_SECS", "1"),
+        ("EXPLAIND_MAX_SAMPLES", "1048576"),
+    ];
+    let mut server = start(&settings, None).await;
     let addr = server.addr;
-    // Legal but long: permutation SHAP with the largest budget, on several rows
+    // Legal (with the sample cap raised) but long: permutation SHAP with the largest budget, on several rows
     // (seconds per row even in a release build).
     let house = r#"{"lotsize":5850,"bedrooms":3,"bathrooms":1,"stories":2,"driveway":1,"recreation":0,"fullbase":1,"gasheat":0,"aircon":0,"garage":1,"prefer":0}"#;
     let rows = [house; 8].join(",");

@@ -10,7 +10,7 @@
 
 use ndarray::{Array2, ArrayView1, ArrayView2};
 
-use super::sampling::{Deadline, FeatureGroups, MAX_BATCH_VALUES};
+use super::sampling::{FeatureGroups, Stop, MAX_BATCH_VALUES};
 use crate::core::models::{Model, OutputSpace};
 use crate::core::CoreResult;
 
@@ -28,8 +28,8 @@ pub(crate) struct Game<'a> {
     pub output: usize,
     /// Space explained.
     pub space: OutputSpace,
-    /// When to give up.
-    pub deadline: Option<Deadline>,
+    /// When to give up: checked before each batch.
+    pub stop: &'a Stop,
 }
 
 impl Game<'_> {
@@ -79,7 +79,7 @@ impl Game<'_> {
         let mut present = Vec::with_capacity(width);
         let mut values = Vec::with_capacity(total);
         for chunk in masks.chunks(per_batch * players) {
-            Deadline::check(self.deadline)?;
+            self.stop.check()?;
             let coalitions = chunk.len() / players;
             let batch = &mut buffer[..coalitions * n_bg * width];
             for (block, mask) in batch
@@ -127,7 +127,7 @@ mod tests {
             groups: &groups,
             output: 0,
             space: OutputSpace::Raw,
-            deadline: None,
+            stop: &Stop::default(),
         };
         let v = game
             .values(&[true, false, false, true, true, true, false, false])

@@ -35,7 +35,6 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
 
 use super::game::Game;
-use super::sampling::Deadline;
 use crate::core::models::{AffineInput, OutputSpace};
 use crate::core::CoreResult;
 
@@ -66,7 +65,7 @@ pub(crate) fn values(
     let mut scratch = Scratch::default();
     let mut values = Vec::with_capacity(total);
     for (batch, chunk) in masks.chunks(per_batch * players).enumerate() {
-        Deadline::check(game.deadline)?;
+        game.stop.check()?;
         let coalitions = chunk.len() / players;
         for (k, mask) in chunk.chunks(players).enumerate() {
             current.fill(false);

@@ -52,7 +52,7 @@ fn assert_paths_agree(
         groups,
         output,
         space,
-        deadline: None,
+        stop: &Default::default(),
     };
     let opaque = Opaque(model);
     let generic = Game {

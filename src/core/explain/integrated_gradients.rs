@@ -193,6 +193,9 @@ pub struct IgOptions {
     /// |convergence_delta| ≤ tolerance · |f(x) − f(x′)|; `None` uses exactly `steps`.
     /// Default [`DEFAULT_TOLERANCE`]. Each row stops at its own count.
     pub tolerance: Option<f64>,
+    /// Most steps adaptive doubling may reach (the server's `--max-ig-steps`); at
+    /// most [`MAX_STEPS`]. Default [`MAX_STEPS`].
+    pub max_steps: usize,
 }
 
 impl Default for IgOptions {
@@ -202,6 +205,7 @@ impl Default for IgOptions {
             rule: Rule::GaussLegendre,
             baseline: None,
             tolerance: Some(DEFAULT_TOLERANCE),
+            max_steps: MAX_STEPS,
         }
     }
 }
@@ -277,6 +281,7 @@ pub fn explain(
     for ((i, row), &k) in x.axis_iter(Axis(0)).enumerate().zip(outputs) {
         let diff = &row - &baseline;
         let mut steps = options.steps;
+        let most = options.max_steps.clamp(options.steps, MAX_STEPS);
         let e = loop {
             let (alphas, weights) = nodes.get(steps)?;
             let path = path_points(baseline.view(), diff.view(), alphas);
@@ -294,8 +299,8 @@ pub fn explain(
             e.quality.tolerance = tolerance;
             let delta = e.quality.additivity_residual.abs();
             match tolerance {
-                Some(t) if delta > (t * target).max(floor) && steps < MAX_STEPS => {
-                    steps = (steps * 2).min(MAX_STEPS);
+                Some(t) if delta > (t * target).max(floor) && steps < most => {
+                    steps = (steps * 2).min(most);
                 }
                 _ => break e,
             }

@@ -127,6 +127,7 @@ fn convergence_delta_shrinks_with_steps() {
             rule,
             baseline: Some(vec![-1.0, 1.0, 0.0]),
             tolerance: None,
+            max_steps: MAX_STEPS,
         };
         let e = explain(
             &m,
@@ -198,6 +199,7 @@ fn adaptive_steps_double_until_the_delta_is_within_tolerance() {
         rule: Rule::RiemannRight,
         baseline: Some(vec![-1.0, 1.0, 0.0]),
         tolerance,
+        max_steps: MAX_STEPS,
     };
     let run = |o: &IgOptions| explain(&m, &reference, x.view(), &[2, 2], OutputSpace::Raw, o);
     let adaptive = run(&options(Some(1e-4))).unwrap();

@@ -42,7 +42,7 @@ use rand::Rng;
 
 use super::exact_shapley::binomial;
 use super::linalg::Cholesky;
-use super::sampling::{per_row, row_rng, SamplingOptions, Setup};
+use super::sampling::{per_row, row_rng, SamplingOptions, Setup, Stop};
 use super::Explanation;
 use crate::core::models::Model;
 use crate::core::stats::Reference;
@@ -84,14 +84,16 @@ pub fn explain(
         let design = if enumerate {
             Design::enumerated(players)
         } else {
-            Design::sampled(players, budget / 2, &mut row_rng(options.seed(), i))
+            let mut rng = row_rng(options.seed(), i);
+            Design::sampled(players, budget / 2, &mut rng, &setup.stop)?
         };
         let values = game.values(&design.masks)?;
+        setup.stop.check()?;
         let all: Vec<usize> = (0..players).collect();
-        let mut fitted = fit(&design, &values, (base, prediction), &all)?;
+        let mut fitted = fit(&design, &values, (base, prediction), &all, &setup.stop)?;
         if let Some(k) = options.top_k().filter(|&k| k < players) {
             let selected = largest(&fitted.phi, k);
-            fitted = fit(&design, &values, (base, prediction), &selected)?;
+            fitted = fit(&design, &values, (base, prediction), &selected, &setup.stop)?;
         }
         let mut e = Explanation::new(k, prediction, base, fitted.phi);
         e.quality.samples = Some(values.len());
@@ -132,8 +134,9 @@ impl Design {
         }
     }
 
-    /// `pairs` coalitions drawn in proportion to the kernel, each with its complement.
-    fn sampled(players: usize, pairs: usize, rng: &mut impl Rng) -> Self {
+    /// `pairs` coalitions drawn in proportion to the kernel, each with its complement,
+    /// checking `stop` every few thousand pairs.
+    fn sampled(players: usize, pairs: usize, rng: &mut impl Rng, stop: &Stop) -> CoreResult<Self> {
         // Cumulative kernel mass of the sizes 1..P−1.
         let mass: Vec<f64> = (1..players)
             .map(|s| 1.0 / (s * (players - s)) as f64)
@@ -144,7 +147,10 @@ impl Design {
             .collect();
         let total = mass.last().copied().unwrap_or(1.0);
         let mut masks = Vec::with_capacity(2 * pairs * players);
-        for _ in 0..pairs {
+        for pair in 0..pairs {
+            if pair % 4096 == 0 {
+                stop.check()?;
+            }
             let u = rng.random::<f64>() * total;
             let size = 1 + mass.iter().position(|&m| u < m).unwrap_or(players - 2);
             let mut mask = vec![false; players];
@@ -154,12 +160,12 @@ impl Design {
             masks.extend(mask.iter().copied());
             masks.extend(mask.iter().map(|&on| !on));
         }
-        Design {
+        Ok(Design {
             players,
             masks,
             weights: vec![1.0; 2 * pairs],
             paired: true,
-        }
+        })
     }
 }
 
@@ -172,12 +178,14 @@ struct Fit {
 }
 
 /// The constrained weighted least-squares fit described in the module doc, over
-/// the `selected` players only (the others get 0).
+/// the `selected` players only (the others get 0), checking `stop` between its
+/// stages (each a pass over every coalition).
 fn fit(
     design: &Design,
     values: &[f64],
     (base, prediction): (f64, f64),
     selected: &[usize],
+    stop: &Stop,
 ) -> CoreResult<Fit> {
     let players = design.players;
     let p = selected.len();
@@ -209,9 +217,11 @@ fn fit(
         }
         y[i] = values[i] - base - last * delta;
     }
+    stop.check()?;
     let w = Array1::from(design.weights.clone());
     let wx = &xs * &w.view().insert_axis(Axis(1));
     let a = xs.t().dot(&wx);
+    stop.check()?;
     let b = wx.t().dot(&y);
     let chol = Cholesky::new(&a).ok_or_else(|| {
         CoreError::InvalidArgument(
@@ -225,6 +235,7 @@ fn fit(
     }
     phi[eliminated] = delta - beta.sum();
     if design.paired {
+        stop.check()?;
         let se = sandwich(&chol, &xs, &(&y - &xs.dot(&beta)));
         for (&player, &value) in selected.iter().zip(&se) {
             standard_errors[player] = value;

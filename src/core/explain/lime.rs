@@ -60,7 +60,7 @@ mod bins;
 #[path = "lime_ridge.rs"]
 mod ridge;
 
-use super::sampling::{check_inputs, per_row, row_rng, Deadline, SamplingOptions};
+use super::sampling::{check_inputs, per_row, row_rng, SamplingOptions, Stop, MAX_BATCH_VALUES};
 use super::Explanation;
 use crate::core::models::Model;
 use crate::core::stats::Reference;
@@ -76,6 +76,8 @@ pub const DEFAULT_SAMPLES: usize = 5000;
 const KERNEL_WIDTH_FACTOR: f64 = 0.75;
 /// Ridge penalty of the surrogate, as lime's default `Ridge(alpha=1)`.
 const RIDGE_ALPHA: f64 = 1.0;
+/// Samples drawn between two checks of the call's [`Stop`] (well under a millisecond).
+const CHECK_EVERY: usize = 4096;
 
 /// Explain each row of `x` for the output chosen for it in `outputs`.
 ///
@@ -90,7 +92,7 @@ pub fn explain(
     outputs: &[usize],
     options: &SamplingOptions,
 ) -> CoreResult<Vec<Explanation>> {
-    let deadline = Deadline::after(options.timeout());
+    let stop = Stop::of(options);
     let n = options.n_samples().unwrap_or(DEFAULT_SAMPLES);
     if n < 2 {
         return Err(CoreError::InvalidArgument(
@@ -127,7 +129,10 @@ pub fn explain(
             // A value out of its bin's bounds (about one in nine) is drawn again
             // after the sample's pass, so the pass has no branch on the draws.
             let mut redo: Vec<(u32, u8)> = vec![(0, 0); f];
-            for sample in samples.chunks_exact_mut(f).skip(1) {
+            for (s, sample) in samples.chunks_exact_mut(f).skip(1).enumerate() {
+                if s % CHECK_EVERY == 0 {
+                    stop.check()?;
+                }
                 let (mut count, mut misses) = (0, 0);
                 for (j, ((b, &own), value)) in
                     samplers.iter().zip(&own).zip(&mut *sample).enumerate()
@@ -153,7 +158,10 @@ pub fn explain(
                 reference,
                 row,
             };
-            for values in samples.chunks_exact_mut(f).skip(1) {
+            for (s, values) in samples.chunks_exact_mut(f).skip(1).enumerate() {
+                if s % CHECK_EVERY == 0 {
+                    stop.check()?;
+                }
                 let mut count = 0;
                 for g in 0..players {
                     kept[count] = g as u32;
@@ -163,8 +171,7 @@ pub fn explain(
             }
         }
         let samples = Array2::from_shape_vec((n, f), samples).expect("n × f values");
-        Deadline::check(deadline)?;
-        let y = model.predict(samples.view(), options.output_space());
+        let y = predict_in_batches(model, samples.view(), options, &stop)?;
         // The weight depends only on how many players keep their bin.
         let kernel: Vec<f64> = (0..=players)
             .map(|kept| {
@@ -173,6 +180,7 @@ pub fn explain(
             })
             .collect();
         let weights: Vec<f64> = (0..n).map(|s| kernel[z.count(s)]).collect();
+        stop.check()?;
         let surrogate = weighted_ridge(&z, y.column(k), &weights, RIDGE_ALPHA)?;
         let local = surrogate.intercept + surrogate.coefficients.sum();
         let mut e = Explanation::new(
@@ -187,6 +195,26 @@ pub fn explain(
         e.quality.local_prediction = Some(local);
         Ok(e)
     })
+}
+
+/// The model's outputs for `samples`, predicted at most [`MAX_BATCH_VALUES`] values
+/// at a time with a check of `stop` before each batch (rows are independent, so
+/// the numbers are those of one call).
+fn predict_in_batches(
+    model: &dyn Model,
+    samples: ArrayView2<f64>,
+    options: &SamplingOptions,
+    stop: &Stop,
+) -> CoreResult<Array2<f64>> {
+    let rows = (MAX_BATCH_VALUES / samples.ncols().max(1)).max(1);
+    let mut parts = Vec::with_capacity(samples.nrows().div_ceil(rows));
+    for part in samples.axis_chunks_iter(Axis(0), rows) {
+        stop.check()?;
+        parts.push(model.predict(part, options.output_space()));
+    }
+    let views: Vec<_> = parts.iter().map(Array2::view).collect();
+    ndarray::concatenate(Axis(0), &views)
+        .map_err(|e| CoreError::InvalidModel(format!("predictions of unequal width: {e}")))
 }
 
 /// What drawing a group's values for one sample needs (module doc, feature groups).

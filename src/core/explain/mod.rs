@@ -12,6 +12,8 @@
 //! explanation; [`finite`] refuses one holding a non-finite number, naming the row
 //! and the feature.
 
+#[cfg(test)]
+mod cancel_tests;
 mod cpu;
 pub mod exact_shapley;
 pub mod finite;

@@ -58,7 +58,7 @@ impl<'a> Subject<'a> {
             groups: self.groups,
             output: self.output,
             space: self.space,
-            deadline: None,
+            stop: &super::sampling::NEVER,
         }
     }
 

@@ -23,9 +23,10 @@
 //! `i`, so rows can run in parallel (rayon) and still give the same numbers. The
 //! coalitions of one row are evaluated through [`Model::predict`] in batches of at
 //! most [`MAX_BATCH_VALUES`] input values (`coalitions × background rows × features`;
-//! models with an affine first step take the route of `incremental.rs`). The clock is
-//! checked before each batch; past the timeout the whole call fails with
-//! [`CoreError::Timeout`]: no partial answer is returned.
+//! models with an affine first step take the route of `incremental.rs`). The clock
+//! and the options' [`Cancel`] token are checked before each batch: past the
+//! timeout the whole call fails with [`CoreError::Timeout`], once the token is
+//! tripped with [`CoreError::Cancelled`]; no partial answer is returned.
 
 use std::time::{Duration, Instant};
 
@@ -39,7 +40,7 @@ pub use super::groups::FeatureGroups;
 use super::Explanation;
 use crate::core::models::{Model, OutputSpace};
 use crate::core::stats::Reference;
-use crate::core::{CoreError, CoreResult};
+use crate::core::{Cancel, CoreError, CoreResult};
 
 /// Background rows used when the request does not say.
 pub const DEFAULT_MAX_BACKGROUND: usize = 100;
@@ -141,6 +142,7 @@ impl SamplingParams {
             output_space: self.output_space,
             max_background,
             groups,
+            cancel: Cancel::never(),
         })
     }
 }
@@ -162,9 +164,20 @@ pub struct SamplingOptions {
     groups: FeatureGroups,
     /// KernelSHAP's top-k selection.
     top_k: Option<usize>,
+    /// Stops the call from outside (see [`crate::core::cancel`]).
+    cancel: Cancel,
 }
 
 impl SamplingOptions {
+    /// The same options, stopped when `cancel` is tripped.
+    pub fn with_cancel(mut self, cancel: Cancel) -> Self {
+        self.cancel = cancel;
+        self
+    }
+    /// The token that stops the call.
+    pub fn cancel(&self) -> &Cancel {
+        &self.cancel
+    }
     /// The seed every draw derives from.
     pub fn seed(&self) -> u64 {
         self.seed
@@ -245,6 +258,41 @@ impl Deadline {
     }
 }
 
+/// When a call must stop: its own time limit, or its token tripped from outside.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Stop {
+    /// The request's own time limit (answered as [`CoreError::Timeout`]).
+    pub deadline: Option<Deadline>,
+    /// The caller's token (answered as [`CoreError::Cancelled`]).
+    pub cancel: Cancel,
+}
+
+/// A stop that never comes, for games played outside an explain call.
+pub(crate) static NEVER: Stop = Stop {
+    deadline: None,
+    cancel: Cancel::never(),
+};
+
+impl Stop {
+    /// The stop of a call with these options, its time limit counted from now.
+    pub(crate) fn of(options: &SamplingOptions) -> Self {
+        Stop {
+            deadline: Deadline::after(options.timeout),
+            cancel: options.cancel.clone(),
+        }
+    }
+
+    /// Call before each block of work.
+    ///
+    /// # Errors
+    /// [`CoreError::Timeout`] past the deadline, [`CoreError::Cancelled`] once the
+    /// token is tripped.
+    pub(crate) fn check(&self) -> CoreResult<()> {
+        Deadline::check(self.deadline)?;
+        self.cancel.check()
+    }
+}
+
 /// What one explain call computes once for all its rows.
 pub(crate) struct Setup {
     /// The background rows, (n, n_features).
@@ -254,7 +302,7 @@ pub(crate) struct Setup {
     /// The rows' outputs in the explained space: v(N) per row and output.
     pub predictions: Array2<f64>,
     /// When to give up.
-    pub deadline: Option<Deadline>,
+    pub stop: Stop,
 }
 
 impl Setup {
@@ -273,7 +321,7 @@ impl Setup {
             groups: options.groups(),
             output,
             space: options.output_space(),
-            deadline: self.deadline,
+            stop: &self.stop,
         }
     }
 
@@ -285,7 +333,7 @@ impl Setup {
         outputs: &[usize],
         options: &SamplingOptions,
     ) -> CoreResult<Self> {
-        let deadline = Deadline::after(options.timeout);
+        let stop = Stop::of(options);
         check_inputs(model, reference, x, outputs)?;
         let background = background(reference, options.max_background, options.seed);
         let space = options.output_space;
@@ -298,7 +346,7 @@ impl Setup {
             background,
             base,
             predictions,
-            deadline,
+            stop,
         })
     }
 }

@@ -23,7 +23,7 @@ use super::integrated_gradients::IgOptions;
 use super::Quality;
 use crate::core::models::text::{TextClassifier, Token};
 use crate::core::models::{Differentiable, Model, OutputSpace};
-use crate::core::{CoreError, CoreResult};
+use crate::core::{Cancel, CoreError, CoreResult};
 
 /// One known word and its share.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -128,16 +128,19 @@ pub fn integrated_gradients(
     Ok(answer)
 }
 
-/// Occlusion of each known word occurrence of `text` for output `output`.
+/// Occlusion of each known word occurrence of `text` for output `output`; `cancel`
+/// is checked every few hundred words (pooling without each word costs the text's
+/// length, so a long text costs its length squared).
 ///
 /// # Errors
 /// [`CoreError::InvalidArgument`] for an output out of range or probability space on
-/// a regression head.
+/// a regression head; [`CoreError::Cancelled`] once `cancel` is tripped.
 pub fn occlusion(
     model: &TextClassifier,
     text: &str,
     output: usize,
     space: OutputSpace,
+    cancel: &Cancel,
 ) -> CoreResult<TextExplanation> {
     check_output(model, output)?;
     let head = model.head();
@@ -153,6 +156,9 @@ pub fn occlusion(
     let mut pooled = Array2::zeros((known.len() + 2, model.embeddings().ncols()));
     pooled.row_mut(0).assign(&model.pool(known));
     for t in 0..known.len() {
+        if t % 256 == 0 {
+            cancel.check()?;
+        }
         let rest: Vec<Token> = [&known[..t], &known[t + 1..]].concat();
         pooled.row_mut(t + 2).assign(&model.pool(&rest));
     }
@@ -274,7 +280,7 @@ mod tests {
     #[test]
     fn occlusion_is_the_drop_when_a_word_is_left_out() {
         let m = nonlinear();
-        let e = occlusion(&m, "good bad movie", 0, OutputSpace::Raw).unwrap();
+        let e = occlusion(&m, "good bad movie", 0, OutputSpace::Raw, &Cancel::never()).unwrap();
         let f = m.predict_texts(&["good bad movie", "bad movie", ""], OutputSpace::Raw);
         assert_abs_diff_eq!(
             e.tokens[0].attribution,
@@ -282,7 +288,7 @@ mod tests {
             epsilon = 1e-15
         );
         assert_abs_diff_eq!(e.base_value, f[[2, 0]], epsilon = 1e-15);
-        let none = occlusion(&m, "nothing known", 0, OutputSpace::Raw).unwrap();
+        let none = occlusion(&m, "nothing known", 0, OutputSpace::Raw, &Cancel::never()).unwrap();
         assert!(none.tokens.is_empty());
         assert_eq!(none.prediction, none.base_value);
         assert_eq!(none.unknown.len(), 2);

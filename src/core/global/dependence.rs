@@ -24,7 +24,7 @@ use ndarray::{ArrayView1, ArrayView2, Axis};
 use rayon::prelude::*;
 
 use crate::core::models::{Model, OutputSpace};
-use crate::core::{CoreError, CoreResult};
+use crate::core::{Cancel, CoreError, CoreResult};
 
 /// Lowest probability of the quantile grid.
 pub const GRID_LOW: f64 = 0.05;
@@ -70,13 +70,16 @@ pub fn grid(column: ArrayView1<f64>, points: usize, min_count: usize) -> CoreRes
     if low >= high {
         return Ok(vec![low]);
     }
-    let step = (high - low) / (points - 1) as f64;
+    // Weighted means rather than `low + i * step`: the span of a column whose values
+    // lie near ±f64::MAX is not finite, its weighted ends are.
+    let last = (points - 1) as f64;
     Ok((0..points)
         .map(|i| {
             if i + 1 == points {
                 high
             } else {
-                low + step * i as f64
+                let t = i as f64 / last;
+                low * (1.0 - t) + high * t
             }
         })
         .collect())
@@ -110,10 +113,12 @@ pub fn private_quantile(sorted: &[f64], p: f64) -> f64 {
     }
     let lo = (h.floor() as usize).min(n - 2);
     let (a, b) = (sorted[lo], sorted[lo + 1]);
-    let q = a + (h - lo as f64) * (b - a);
+    // Weighted means, not `a + t * (b - a)`, whose span overflows near ±f64::MAX.
+    let t = h - lo as f64;
+    let q = a * (1.0 - t) + b * t;
     // Rounding can land on a neighbour when they are close: take the midpoint.
     if a != b && (q == a || q == b) {
-        a + 0.5 * (b - a)
+        a * 0.5 + b * 0.5
     } else {
         q
     }
@@ -133,9 +138,11 @@ pub struct DependenceParams<'a> {
 }
 
 /// Partial dependence of every output on one feature over rows `x`, with the ICE
-/// curves of `ice_rows`. `progress` is called with the share of grid points done.
+/// curves of `ice_rows`. `progress` is called with the share of grid points done;
+/// `cancel` is checked before each grid point.
 ///
 /// # Errors
+/// [`CoreError::Cancelled`] once `cancel` is tripped;
 /// [`CoreError::Shape`] when `x` does not fit the model; [`CoreError::InvalidArgument`]
 /// for no rows, an empty grid, a feature or ICE row out of range, a non-finite grid
 /// value, or probability space on a model without one.
@@ -144,6 +151,7 @@ pub fn partial_dependence(
     x: ArrayView2<f64>,
     params: &DependenceParams<'_>,
     progress: &(dyn Fn(f64) + Sync),
+    cancel: &Cancel,
 ) -> CoreResult<Dependence> {
     check(model, x, params)?;
     let done = AtomicUsize::new(0);
@@ -153,13 +161,14 @@ pub fn partial_dependence(
         .grid
         .par_iter()
         .map(|&v| {
+            cancel.check()?;
             let mut moved = x.to_owned();
             moved.column_mut(params.feature).fill(v);
             let p = model.predict(moved.view(), params.space);
             progress((done.fetch_add(1, Ordering::Relaxed) + 1) as f64 / total as f64);
-            p
+            Ok(p)
         })
-        .collect();
+        .collect::<CoreResult<_>>()?;
     let outputs = model.n_outputs();
     let average = (0..outputs)
         .map(|k| {

@@ -21,7 +21,7 @@ use rayon::prelude::*;
 
 use super::loss::{Loss, Target};
 use crate::core::models::Model;
-use crate::core::{CoreError, CoreResult};
+use crate::core::{Cancel, CoreError, CoreResult};
 
 /// What to compute.
 #[derive(Debug, Clone, Copy)]
@@ -68,9 +68,11 @@ pub fn permutation(n: usize, seed: u64, feature: usize, repeat: usize) -> Vec<us
 }
 
 /// Permutation importance of every feature of `model` on rows `x` labelled `target`.
-/// `progress` is called with the share of shuffles done, from any thread.
+/// `progress` is called with the share of shuffles done, from any thread; `cancel`
+/// is checked before each shuffle.
 ///
 /// # Errors
+/// [`CoreError::Cancelled`] once `cancel` is tripped;
 /// [`CoreError::Shape`] when `x` or `target` do not fit; [`CoreError::InvalidArgument`]
 /// for no rows, zero repeats, or a loss that does not fit the labels.
 pub fn importance(
@@ -79,6 +81,7 @@ pub fn importance(
     target: &Target,
     params: &PermutationParams,
     progress: &(dyn Fn(f64) + Sync),
+    cancel: &Cancel,
 ) -> CoreResult<PermutationImportance> {
     check(model, x, target, params)?;
     let baseline = params.loss.evaluate(model, x, target);
@@ -88,8 +91,9 @@ pub fn importance(
         .into_par_iter()
         .map(|j| {
             let mut shuffled = x.to_owned();
-            let increases: Vec<f64> = (0..params.repeats)
+            let increases = (0..params.repeats)
                 .map(|r| {
+                    cancel.check()?;
                     let order = permutation(x.nrows(), params.seed, j, r);
                     for (i, &from) in order.iter().enumerate() {
                         shuffled[[i, j]] = x[[from, j]];
@@ -97,12 +101,12 @@ pub fn importance(
                     let increase = params.loss.evaluate(model, shuffled.view(), target) - baseline;
                     let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
                     progress(finished as f64 / total as f64);
-                    increase
+                    Ok(increase)
                 })
-                .collect();
-            summarise(increases)
+                .collect::<CoreResult<Vec<f64>>>()?;
+            Ok(summarise(increases))
         })
-        .collect();
+        .collect::<CoreResult<_>>()?;
     Ok(PermutationImportance { baseline, features })
 }
 

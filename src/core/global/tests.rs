@@ -7,6 +7,7 @@ use super::dependence::{self, DependenceParams};
 use super::loss::{Loss, Target};
 use super::permutation::{self, PermutationParams};
 use crate::core::models::{LinearModel, Model, OutputSpace};
+use crate::core::{Cancel, CoreError};
 
 /// y = 1 + 3 x0 + 0 x1 − 0.5 x2 on 40 rows, x2 on a much smaller scale.
 fn regression() -> (LinearModel, Array2<f64>, Target) {
@@ -34,7 +35,15 @@ fn params(loss: Loss) -> PermutationParams {
 #[test]
 fn zero_coefficient_feature_has_exactly_zero_importance() {
     let (model, x, y) = regression();
-    let imp = permutation::importance(&model, x.view(), &y, &params(Loss::Rmse), &|_| {}).unwrap();
+    let imp = permutation::importance(
+        &model,
+        x.view(),
+        &y,
+        &params(Loss::Rmse),
+        &|_| {},
+        &Cancel::never(),
+    )
+    .unwrap();
     assert_eq!(imp.features[1].mean, 0.0);
     assert_eq!(imp.features[1].std, 0.0);
     // A perfect fit: baseline RMSE is (numerically) zero.
@@ -44,7 +53,15 @@ fn zero_coefficient_feature_has_exactly_zero_importance() {
 #[test]
 fn dominant_feature_ranks_first() {
     let (model, x, y) = regression();
-    let imp = permutation::importance(&model, x.view(), &y, &params(Loss::Rmse), &|_| {}).unwrap();
+    let imp = permutation::importance(
+        &model,
+        x.view(),
+        &y,
+        &params(Loss::Rmse),
+        &|_| {},
+        &Cancel::never(),
+    )
+    .unwrap();
     assert!(imp.features[0].mean > imp.features[2].mean);
     assert!(imp.features[2].mean > imp.features[1].mean);
 }
@@ -52,14 +69,31 @@ fn dominant_feature_ranks_first() {
 #[test]
 fn same_seed_same_answer_other_seed_other_answer() {
     let (model, x, y) = regression();
-    let a = permutation::importance(&model, x.view(), &y, &params(Loss::Rmse), &|_| {}).unwrap();
-    let b = permutation::importance(&model, x.view(), &y, &params(Loss::Rmse), &|_| {}).unwrap();
+    let a = permutation::importance(
+        &model,
+        x.view(),
+        &y,
+        &params(Loss::Rmse),
+        &|_| {},
+        &Cancel::never(),
+    )
+    .unwrap();
+    let b = permutation::importance(
+        &model,
+        x.view(),
+        &y,
+        &params(Loss::Rmse),
+        &|_| {},
+        &Cancel::never(),
+    )
+    .unwrap();
     assert_eq!(a, b);
     let other = PermutationParams {
         seed: 8,
         ..params(Loss::Rmse)
     };
-    let c = permutation::importance(&model, x.view(), &y, &other, &|_| {}).unwrap();
+    let c =
+        permutation::importance(&model, x.view(), &y, &other, &|_| {}, &Cancel::never()).unwrap();
     assert_ne!(a.features[0].increases, c.features[0].increases);
 }
 
@@ -68,7 +102,7 @@ fn matches_a_brute_force_computation() {
     // Recompute every repeat by hand: shuffle the column, predict, RMSE, subtract.
     let (model, x, y) = regression();
     let p = params(Loss::Rmse);
-    let imp = permutation::importance(&model, x.view(), &y, &p, &|_| {}).unwrap();
+    let imp = permutation::importance(&model, x.view(), &y, &p, &|_| {}, &Cancel::never()).unwrap();
     let Target::Values(values) = &y else {
         unreachable!()
     };
@@ -108,12 +142,50 @@ fn permutations_are_permutations() {
 fn progress_reaches_one() {
     let (model, x, y) = regression();
     let last = std::sync::Mutex::new(0.0_f64);
-    permutation::importance(&model, x.view(), &y, &params(Loss::Rmse), &|p| {
-        let mut l = last.lock().unwrap();
-        *l = l.max(p);
-    })
+    permutation::importance(
+        &model,
+        x.view(),
+        &y,
+        &params(Loss::Rmse),
+        &|p| {
+            let mut l = last.lock().unwrap();
+            *l = l.max(p);
+        },
+        &Cancel::never(),
+    )
     .unwrap();
     assert_eq!(*last.lock().unwrap(), 1.0);
+}
+
+#[test]
+fn a_tripped_token_stops_importance_and_dependence() {
+    // Tripped from the progress callback after the first shuffle or grid point:
+    // the call stops with Cancelled instead of finishing its other blocks.
+    let (model, x, y) = regression();
+    let cancel = Cancel::new();
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let trip = |_| {
+        calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        cancel.cancel();
+    };
+    let many = PermutationParams {
+        repeats: 50,
+        ..params(Loss::Rmse)
+    };
+    let err = permutation::importance(&model, x.view(), &y, &many, &trip, &cancel).unwrap_err();
+    assert_eq!(err, CoreError::Cancelled);
+    let total = x.ncols() * many.repeats;
+    // Each rayon worker may finish the shuffle it had started.
+    assert!(calls.load(std::sync::atomic::Ordering::SeqCst) < total / 2);
+    let grid: Vec<f64> = (0..200).map(f64::from).collect();
+    let p = DependenceParams {
+        feature: 0,
+        grid: &grid,
+        ice_rows: &[],
+        space: OutputSpace::Raw,
+    };
+    let err = dependence::partial_dependence(&model, x.view(), &p, &|_| {}, &cancel).unwrap_err();
+    assert_eq!(err, CoreError::Cancelled);
 }
 
 fn binary() -> (LinearModel, Array2<f64>, Target) {
@@ -156,7 +228,15 @@ fn log_loss_and_error_rate_by_hand() {
 fn classifier_importance_by_accuracy_and_log_loss() {
     let (model, x, y) = binary();
     for loss in [Loss::LogLoss, Loss::Accuracy] {
-        let imp = permutation::importance(&model, x.view(), &y, &params(loss), &|_| {}).unwrap();
+        let imp = permutation::importance(
+            &model,
+            x.view(),
+            &y,
+            &params(loss),
+            &|_| {},
+            &Cancel::never(),
+        )
+        .unwrap();
         assert_eq!(imp.features[1].mean, 0.0, "{loss:?}");
         assert!(imp.features[0].mean > 0.0, "{loss:?}");
     }
@@ -166,23 +246,45 @@ fn classifier_importance_by_accuracy_and_log_loss() {
 fn losses_must_fit_the_task() {
     let (model, x, y) = regression();
     for loss in [Loss::LogLoss, Loss::Accuracy] {
-        assert!(permutation::importance(&model, x.view(), &y, &params(loss), &|_| {}).is_err());
+        assert!(permutation::importance(
+            &model,
+            x.view(),
+            &y,
+            &params(loss),
+            &|_| {},
+            &Cancel::never()
+        )
+        .is_err());
     }
     let (logit, xb, classes) = binary();
-    assert!(
-        permutation::importance(&logit, xb.view(), &classes, &params(Loss::Rmse), &|_| {}).is_err()
-    );
+    assert!(permutation::importance(
+        &logit,
+        xb.view(),
+        &classes,
+        &params(Loss::Rmse),
+        &|_| {},
+        &Cancel::never()
+    )
+    .is_err());
     let three = Target::Classes(vec![2; 30]);
     assert!(Loss::LogLoss.check(&three, &logit).is_err());
     let zero = PermutationParams {
         repeats: 0,
         ..params(Loss::Rmse)
     };
-    assert!(permutation::importance(&model, x.view(), &y, &zero, &|_| {}).is_err());
-    let short = Target::Values(vec![0.0; 3]);
     assert!(
-        permutation::importance(&model, x.view(), &short, &params(Loss::Rmse), &|_| {}).is_err()
+        permutation::importance(&model, x.view(), &y, &zero, &|_| {}, &Cancel::never()).is_err()
     );
+    let short = Target::Values(vec![0.0; 3]);
+    assert!(permutation::importance(
+        &model,
+        x.view(),
+        &short,
+        &params(Loss::Rmse),
+        &|_| {},
+        &Cancel::never()
+    )
+    .is_err());
 }
 
 #[test]
@@ -197,7 +299,8 @@ fn linear_partial_dependence_is_analytic() {
         ice_rows: &ice_rows,
         space: OutputSpace::Raw,
     };
-    let pd = dependence::partial_dependence(&model, x.view(), &params, &|_| {}).unwrap();
+    let pd = dependence::partial_dependence(&model, x.view(), &params, &|_| {}, &Cancel::never())
+        .unwrap();
     let means: Array1<f64> = x.mean_axis(ndarray::Axis(0)).unwrap();
     for (g, &v) in grid.iter().enumerate() {
         let expected = 1.0 + 3.0 * v + 0.0 * means[1] - 0.5 * means[2];
@@ -272,8 +375,9 @@ fn dependence_refuses_bad_arguments() {
         ice_rows: &[],
         space: OutputSpace::Raw,
     };
-    let run =
-        |p: DependenceParams<'_>| dependence::partial_dependence(&model, x.view(), &p, &|_| {});
+    let run = |p: DependenceParams<'_>| {
+        dependence::partial_dependence(&model, x.view(), &p, &|_| {}, &Cancel::never())
+    };
     assert!(run(DependenceParams { feature: 3, ..base }).is_err());
     assert!(run(DependenceParams {
         ice_rows: &[40],
