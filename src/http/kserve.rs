@@ -4,6 +4,8 @@
 //! bodies `{"instances": [...]}` as elsewhere in explaind.
 
 use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use serde::Serialize;
@@ -19,8 +21,22 @@ use super::AppState;
 pub fn router() -> Router<AppState> {
     Router::new().route(
         "/v1/models/{target}",
-        get(get_model_status).post(post_model_verb),
+        get(get_model_status)
+            .post(post_model_verb)
+            .fallback(method_not_allowed),
     )
+}
+
+/// 405 with the methods of the resource asked for: `NAME` is read with GET (and
+/// HEAD), `NAME:verb` is POSTed to. The route serves both, so the `Allow` header
+/// axum would derive from it would list all three for each.
+async fn method_not_allowed(Path(target): Path<String>) -> impl IntoResponse {
+    let allow = if target.contains(':') {
+        "POST"
+    } else {
+        "GET,HEAD"
+    };
+    ([(header::ALLOW, allow)], ApiError::MethodNotAllowed)
 }
 
 /// KServe's model status answer.

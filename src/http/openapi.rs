@@ -3,7 +3,11 @@
 //! `openapi.yaml` at the repository root is this document; a test fails when they
 //! differ. Regenerate with `cargo run -- --print-openapi > openapi.yaml`.
 
+use utoipa::openapi::link::{Link, LinkBuilder};
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
 use super::{
@@ -56,7 +60,7 @@ use super::{
         dashboard::get_dashboard,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, charts::ScaleParam, charts::NetworkView)),
-    modifiers(&BearerTokens, &CommonErrors),
+    modifiers(&BearerTokens, &CommonErrors, &KserveVerbs, &ExplainNeedsModel, &Links),
     tags(
         (name = "models", description = "Register, list and remove models"),
         (name = "explain", description = "Predictions and local explanations"),
@@ -151,9 +155,154 @@ impl Modify for CommonErrors {
     }
 }
 
+/// Describes `POST /v1/models/{name}:predict` and `:explain` as the two paths they
+/// are. The router serves them, and `GET /v1/models/{name}`, on one route whose
+/// segment is split at the last `:` (see `kserve`); a single templated path
+/// `/v1/models/{name_and_verb}` would be the same template as the GET's, which
+/// OpenAPI forbids.
+struct KserveVerbs;
+
+impl Modify for KserveVerbs {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let paths = &mut openapi.paths.paths;
+        let Some(item) = paths.remove("/v1/models/{name_and_verb}") else {
+            return;
+        };
+        let Some(post) = item.post else { return };
+        for (verb, body) in [("predict", "PredictResponse"), ("explain", "ExplainAnswer")] {
+            let mut operation = post.clone();
+            operation.operation_id = Some(format!("post_model_{verb}"));
+            operation.summary = Some(format!("KServe V1 `:{verb}`."));
+            for parameter in operation.parameters.iter_mut().flatten() {
+                parameter.name = "name".into();
+                parameter.description = Some("Model name".into());
+            }
+            if let Some(RefOr::T(ok)) = operation.responses.responses.get_mut("200") {
+                for content in ok.content.values_mut() {
+                    content.schema = Some(RefOr::Ref(Ref::from_schema_name(body)));
+                }
+            }
+            let mut path = PathItem::default();
+            path.post = Some(operation);
+            paths.insert(format!("/v1/models/{{name}}:{verb}"), path);
+        }
+    }
+}
+
+/// `POST /explain` names its model in the body: the shared `ExplainRequest` with
+/// `model` required.
+struct ExplainNeedsModel;
+
+impl Modify for ExplainNeedsModel {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let body = openapi
+            .paths
+            .paths
+            .get_mut("/explain")
+            .and_then(|item| item.post.as_mut())
+            .and_then(|post| post.request_body.as_mut());
+        for content in body.into_iter().flat_map(|b| b.content.values_mut()) {
+            let Some(shared) = content.schema.take() else {
+                continue;
+            };
+            let needs_model = ObjectBuilder::new().required("model");
+            content.schema = Some(RefOr::T(
+                AllOfBuilder::new().item(shared).item(needs_model).into(),
+            ));
+        }
+    }
+}
+
+/// OpenAPI links, for clients and for schemathesis' stateful phase: a registered
+/// model leads to every operation on it, a stored data set to its reads and
+/// removal, a started job to its status.
+struct Links;
+
+impl Modify for Links {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let mut on_model = Vec::new();
+        let mut on_dataset = Vec::new();
+        for (path, item) in &openapi.paths.paths {
+            let target = if path.starts_with("/models/{name}/datasets/{id}") {
+                &mut on_dataset
+            } else if path.starts_with("/models/{name}") || path.starts_with("/v1/models/{name}") {
+                &mut on_model
+            } else {
+                continue;
+            };
+            target.extend(operations(item).filter_map(|o| o.operation_id.clone()));
+        }
+        let model_links: Vec<_> = on_model.iter().map(|o| link_to(o, &["name"])).collect();
+        let dataset_links: Vec<_> = on_dataset
+            .iter()
+            .map(|o| link_to(o, &["name", "id"]))
+            .collect();
+        let job_link = LinkBuilder::new()
+            .operation_id("get_job")
+            .parameter("id", "$response.body#/id")
+            .build();
+        let paths = &mut openapi.paths.paths;
+        let mut add = |path: &str, codes: &[&str], links: &[(String, Link)]| {
+            let Some(item) = paths.get_mut(path) else {
+                return;
+            };
+            for operation in [&mut item.put, &mut item.post].into_iter().flatten() {
+                for code in codes {
+                    if let Some(RefOr::T(response)) = operation.responses.responses.get_mut(*code) {
+                        for (name, link) in links {
+                            response.links.insert(name.clone(), RefOr::T(link.clone()));
+                        }
+                    }
+                }
+            }
+        };
+        add("/models/{name}", &["200", "201"], &model_links);
+        add(
+            "/models/{name}/datasets/{id}",
+            &["200", "201"],
+            &dataset_links,
+        );
+        add(
+            "/models/{name}/global/jobs",
+            &["202"],
+            &[("get_job".into(), job_link)],
+        );
+    }
+}
+
+/// A link to `operation` that passes on the request's path parameters `names`.
+fn link_to(operation: &str, names: &[&str]) -> (String, Link) {
+    let link = names
+        .iter()
+        .fold(LinkBuilder::new().operation_id(operation), |l, n| {
+            l.parameter(*n, format!("$request.path.{n}"))
+        });
+    (operation.to_string(), link.build())
+}
+
+/// The operations of a path, in a fixed order.
+fn operations(item: &PathItem) -> impl Iterator<Item = &Operation> {
+    [&item.get, &item.put, &item.post, &item.delete]
+        .into_iter()
+        .flatten()
+}
+
 /// The document as YAML.
+///
+/// utoipa 5 writes a link's `operationId` as `operation_id` (its `Link` lacks the
+/// camel-case renaming its other types have); the key is put right here, where it
+/// can only be a link's, since operations already spell it `operationId`.
 pub fn yaml() -> String {
-    ApiDoc::openapi()
+    let yaml = ApiDoc::openapi()
         .to_yaml()
-        .expect("the OpenAPI document serialises")
+        .expect("the OpenAPI document serialises");
+    yaml.lines()
+        .map(|line| {
+            let key = line.trim_start();
+            match key.strip_prefix("operation_id: ") {
+                Some(id) => format!("{}operationId: {id}\n", &line[..line.len() - key.len()]),
+                None => format!("{line}\n"),
+            }
+        })
+        .collect()
 }
