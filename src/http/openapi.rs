@@ -5,7 +5,7 @@
 
 use utoipa::openapi::link::{Link, LinkBuilder};
 use utoipa::openapi::path::{Operation, PathItem};
-use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder};
+use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, Schema};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{Modify, OpenApi};
@@ -60,7 +60,7 @@ use super::{
         dashboard::get_dashboard,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, charts::ScaleParam, charts::NetworkView)),
-    modifiers(&BearerTokens, &CommonErrors, &KserveVerbs, &ExplainNeedsModel, &Links),
+    modifiers(&BearerTokens, &CommonErrors, &KserveVerbs, &ExplainNeedsModel, &Links, &UnsignedBounds),
     tags(
         (name = "models", description = "Register, list and remove models"),
         (name = "explain", description = "Predictions and local explanations"),
@@ -213,16 +213,15 @@ impl Modify for ExplainNeedsModel {
     }
 }
 
-/// OpenAPI links, for clients and for schemathesis' stateful phase: a registered
-/// model leads to every operation on it, a stored data set to its reads and
-/// removal, a started job to its status.
+/// OpenAPI links, for clients and for schemathesis' stateful phase: the model
+/// list and a registration lead to every operation on a model, a stored data set
+/// to its reads and removal, a started job to its status.
 struct Links;
 
 impl Modify for Links {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let mut on_model = Vec::new();
-        let mut on_dataset = Vec::new();
-        for (path, item) in &openapi.paths.paths {
+        let (mut on_model, mut on_dataset) = (Vec::new(), Vec::new());
+        for (path, item) in openapi.paths.paths.iter_mut() {
             let target = if path.starts_with("/models/{name}/datasets/{id}") {
                 &mut on_dataset
             } else if path.starts_with("/models/{name}") || path.starts_with("/v1/models/{name}") {
@@ -230,23 +229,27 @@ impl Modify for Links {
             } else {
                 continue;
             };
-            target.extend(operations(item).filter_map(|o| o.operation_id.clone()));
+            target.extend(operations_mut(item).filter_map(|o| o.operation_id.clone()));
         }
-        let model_links: Vec<_> = on_model.iter().map(|o| link_to(o, &["name"])).collect();
-        let dataset_links: Vec<_> = on_dataset
-            .iter()
-            .map(|o| link_to(o, &["name", "id"]))
-            .collect();
-        let job_link = LinkBuilder::new()
-            .operation_id("get_job")
-            .parameter("id", "$response.body#/id")
-            .build();
-        let paths = &mut openapi.paths.paths;
-        let mut add = |path: &str, codes: &[&str], links: &[(String, Link)]| {
-            let Some(item) = paths.get_mut(path) else {
-                return;
-            };
-            for operation in [&mut item.put, &mut item.post].into_iter().flatten() {
+        let links = |targets: &[String], params: &[(&str, &str)]| -> Vec<(String, Link)> {
+            targets.iter().map(|t| link_to(t, params)).collect()
+        };
+        let listed = links(&on_model, &[("name", "$response.body#/models/0/name")]);
+        let registered = links(&on_model, &[("name", "$request.path.name")]);
+        let stored = links(
+            &on_dataset,
+            &[("name", "$request.path.name"), ("id", "$request.path.id")],
+        );
+        let started = links(&["get_job".into()], &[("id", "$response.body#/id")]);
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations_mut(item) {
+                let (codes, links): (&[&str], _) = match operation.operation_id.as_deref() {
+                    Some("list_models") => (&["200"], &listed),
+                    Some("put_model") => (&["200", "201"], &registered),
+                    Some("put_dataset") => (&["200", "201"], &stored),
+                    Some("post_job") => (&["202"], &started),
+                    _ => continue,
+                };
                 for code in codes {
                     if let Some(RefOr::T(response)) = operation.responses.responses.get_mut(*code) {
                         for (name, link) in links {
@@ -255,36 +258,90 @@ impl Modify for Links {
                     }
                 }
             }
-        };
-        add("/models/{name}", &["200", "201"], &model_links);
-        add(
-            "/models/{name}/datasets/{id}",
-            &["200", "201"],
-            &dataset_links,
-        );
-        add(
-            "/models/{name}/global/jobs",
-            &["202"],
-            &[("get_job".into(), job_link)],
-        );
+        }
     }
 }
 
-/// A link to `operation` that passes on the request's path parameters `names`.
-fn link_to(operation: &str, names: &[&str]) -> (String, Link) {
-    let link = names
+/// A link to `operation` with its parameters given as runtime expressions.
+fn link_to(operation: &str, params: &[(&str, &str)]) -> (String, Link) {
+    let link = params
         .iter()
-        .fold(LinkBuilder::new().operation_id(operation), |l, n| {
-            l.parameter(*n, format!("$request.path.{n}"))
+        .fold(LinkBuilder::new().operation_id(operation), |l, (n, e)| {
+            l.parameter(*n, *e)
         });
     (operation.to_string(), link.build())
 }
 
+/// Gives every non-negative integer without an upper bound the largest value the
+/// server reads (its fields are `usize` and `u64` on 64-bit targets): a larger
+/// number is refused at parsing, so the document must not allow it.
+struct UnsignedBounds;
+
+impl Modify for UnsignedBounds {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations_mut(item) {
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    parameter.schema.as_mut().map(bound_unsigned);
+                }
+                let bodies = operation.request_body.iter_mut();
+                for content in bodies.flat_map(|b| b.content.values_mut()) {
+                    content.schema.as_mut().map(bound_unsigned);
+                }
+            }
+        }
+        let components = openapi.components.iter_mut();
+        for schema in components.flat_map(|c| c.schemas.values_mut()) {
+            bound_unsigned(schema);
+        }
+    }
+}
+
+/// [`UnsignedBounds`] on one schema and the schemas inside it.
+fn bound_unsigned(schema: &mut RefOr<Schema>) {
+    use utoipa::openapi::schema::{ArrayItems, SchemaType, Type};
+    use utoipa::Number;
+    let RefOr::T(schema) = schema else { return };
+    match schema {
+        Schema::Object(object) => {
+            let integer = match &object.schema_type {
+                SchemaType::Type(t) => *t == Type::Integer,
+                SchemaType::Array(types) => types.contains(&Type::Integer),
+                SchemaType::AnyValue => false,
+            };
+            let unsigned = match object.minimum {
+                Some(Number::UInt(_)) => true,
+                Some(Number::Int(least)) => least >= 0,
+                Some(Number::Float(least)) => least >= 0.0,
+                None => false,
+            };
+            if integer && unsigned && object.maximum.is_none() {
+                object.maximum = Some(Number::UInt(usize::MAX));
+            }
+            object.properties.values_mut().for_each(bound_unsigned);
+        }
+        Schema::Array(array) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                bound_unsigned(items);
+            }
+        }
+        Schema::OneOf(one) => one.items.iter_mut().for_each(bound_unsigned),
+        Schema::AllOf(all) => all.items.iter_mut().for_each(bound_unsigned),
+        Schema::AnyOf(any) => any.items.iter_mut().for_each(bound_unsigned),
+        _ => {}
+    }
+}
+
 /// The operations of a path, in a fixed order.
-fn operations(item: &PathItem) -> impl Iterator<Item = &Operation> {
-    [&item.get, &item.put, &item.post, &item.delete]
-        .into_iter()
-        .flatten()
+fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 /// The document as YAML.
