@@ -74,7 +74,8 @@ pub enum VerbResponse {
         description = "Model name (`NAME:verb` is the POST route of a verb)")),
     responses(
         (status = 200, description = "Model status", body = ModelStatus),
-        (status = 404, description = "No such model", body = ErrorBody)))]
+        (status = 404, description = "No such model", body = ErrorBody),
+        (status = 405, description = "The name holds ':': `NAME:verb` is a verb's route, for POST", body = ErrorBody)))]
 pub async fn get_model_status(
     State(state): State<AppState>,
     Path(target): Path<String>,
