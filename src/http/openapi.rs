@@ -169,7 +169,11 @@ impl Modify for KserveVerbs {
             return;
         };
         let Some(post) = item.post else { return };
-        for (verb, body) in [("predict", "PredictResponse"), ("explain", "ExplainAnswer")] {
+        let verbs = [
+            ("predict", "PredictResponse", "Predictions"),
+            ("explain", "ExplainAnswer", "Explanations"),
+        ];
+        for (verb, body, answer) in verbs {
             let mut operation = post.clone();
             operation.operation_id = Some(format!("post_model_{verb}"));
             operation.summary = Some(format!("KServe V1 `:{verb}`."));
@@ -178,6 +182,7 @@ impl Modify for KserveVerbs {
                 parameter.description = Some("Model name".into());
             }
             if let Some(RefOr::T(ok)) = operation.responses.responses.get_mut("200") {
+                ok.description = answer.into();
                 for content in ok.content.values_mut() {
                     content.schema = Some(RefOr::Ref(Ref::from_schema_name(body)));
                 }
