@@ -83,6 +83,8 @@ echo "refused: $(grep -o 'refusing to listen[^:]*' /tmp/explaind-container.log)"
 echo "-- as built, with tokens (option 2, a service of its own): serves on $addr"
 run EXPLAIND_ADMIN_TOKENS=container-admin-token EXPLAIND_READER_TOKENS=container-reader-token
 wait_ready "$port"
+grep -q "\"addr\":\"$addr\"" /tmp/explaind-container.log \
+  || { echo "not listening on $addr"; cat /tmp/explaind-container.log; exit 1; }
 curl -sf "127.0.0.1:$port/readyz"; echo
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "127.0.0.1:$port/models/house-prices/predict" \
   -H 'content-type: application/json' -d "$body")
@@ -94,7 +96,8 @@ buildah --storage-driver vfs run --isolation chroot --network host "$ctr" /expla
 stop
 
 echo "-- the sidecar's settings (option 1): loopback, no tokens"
-SIDECAR_run "EXPLAIND_ADDR=127.0.0.1:$SIDECAR_PORT"
+SIDECAR_PORT=${PORT:-18280}
+run "EXPLAIND_ADDR=127.0.0.1:$SIDECAR_PORT"
 wait_ready "$SIDECAR_PORT"
 curl -sf -X POST "127.0.0.1:$SIDECAR_PORT/models/house-prices/predict" \
   -H 'content-type: application/json' -d "$body"; echo
