@@ -1,7 +1,9 @@
 # syntax=docker/dockerfile:1
 # explaind: a static binary on an empty base image, run as a non-root user. It listens
 # on all interfaces, so it needs access tokens (EXPLAIND_ADMIN_TOKENS / _READER_TOKENS
-# or EXPLAIND_TOKENS_FILE) or an explicit EXPLAIND_ALLOW_UNAUTHENTICATED=true.
+# or EXPLAIND_TOKENS_FILE) or an explicit EXPLAIND_ALLOW_UNAUTHENTICATED=true. As a
+# sidecar in the application's network namespace, set EXPLAIND_ADDR=127.0.0.1:8080 and
+# it needs none (docker-compose.yml, deploy/sidecar/).
 #
 # The binary comes from one of two stages, chosen with --build-arg BINARY_SOURCE:
 #   source (default)  compiled here from the repository, static with musl;

@@ -64,7 +64,7 @@ pub struct ModelSpec {
     /// an object or a string), `lightgbm` (the text, as a string) and `onnx` models
     /// (the file, base64-encoded: RFC 4648, padded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = model_file_schema, required = false)]
     pub model: Option<serde_json::Value>,
     /// Reference rows (one array of feature values per row) that explanations are
     /// computed against. Stored, summarised, never returned.
@@ -79,6 +79,21 @@ pub struct ModelSpec {
     /// own. Explain with `"group_by": "groups"` or `"players": "groups"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<BTreeMap<String, Vec<String>>>,
+}
+
+/// The schema of [`ModelSpec::model`]: a string (LightGBM text, a base64 ONNX
+/// file, an XGBoost document as text) or an object (an XGBoost document); never null.
+fn model_file_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::String))
+        .item(ObjectBuilder::new().schema_type(Type::Object))
+        .description(Some(
+            "The model file of `xgboost` (the JSON document `Booster.save_model` writes, as \
+             an object or a string), `lightgbm` (the text, as a string) and `onnx` models \
+             (the file, base64-encoded: RFC 4648, padded).",
+        ))
+        .into()
 }
 
 /// Parameters of `linear` and `logistic` models.

@@ -51,6 +51,7 @@ pub fn router() -> Router<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct GlobalSvgParams {
     /// Draw only the `top` most important features (at least 1). Default: all.
+    #[param(minimum = 1)]
     pub top: Option<usize>,
 }
 

@@ -69,6 +69,7 @@ impl From<SpaceName> for OutputSpace {
 pub struct ExplainRequest {
     /// Model name: required on `POST /explain`, optional (must match) on the model's own route.
     #[serde(default)]
+    #[schema(nullable = false)]
     pub model: Option<String>,
     /// Rows to explain: arrays in feature order, or objects keyed by feature name.
     /// `null` marks a missing value (tree models only). For a text classifier, rows

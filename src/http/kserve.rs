@@ -3,7 +3,10 @@
 //! `POST /v1/models/{name}:predict` and `POST /v1/models/{name}:explain`, with
 //! bodies `{"instances": [...]}` as elsewhere in explaind.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
+use axum::http::{header, Method};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde::Serialize;
@@ -15,12 +18,35 @@ use super::extract::{Json, JsonAnswer};
 use super::AppState;
 
 /// Routes of this module. The `:verb` suffix shares a path segment with the name,
-/// so one route takes `name:verb` and splits it.
+/// so one route takes `name:verb` and splits it; [`methods_of_target`] answers 405
+/// to a method the resource asked for does not have.
 pub fn router() -> Router<AppState> {
     Router::new().route(
         "/v1/models/{target}",
-        get(get_model_status).post(post_model_verb),
+        get(get_model_status)
+            .post(post_model_verb)
+            // Not reached (the layer answers every other method), but its own: the
+            // router-wide fallback would otherwise replace it, layer and all.
+            .fallback(|| async { ApiError::MethodNotAllowed })
+            .layer(middleware::from_fn(methods_of_target)),
     )
+}
+
+/// `NAME` is read with GET (and HEAD), `NAME:verb` is POSTed to: any other
+/// method gets 405 with those methods in `Allow`, before the body is read. (From
+/// the route alone, axum would allow all three on both.)
+async fn methods_of_target(Path(target): Path<String>, request: Request, next: Next) -> Response {
+    let (allow, fits) = if target.contains(':') {
+        ("POST", request.method() == Method::POST)
+    } else {
+        let method = request.method();
+        ("GET,HEAD", method == Method::GET || method == Method::HEAD)
+    };
+    if fits {
+        next.run(request).await
+    } else {
+        ([(header::ALLOW, allow)], ApiError::MethodNotAllowed).into_response()
+    }
 }
 
 /// KServe's model status answer.
@@ -44,10 +70,12 @@ pub enum VerbResponse {
 
 /// Whether a model is registered and explaind ready.
 #[utoipa::path(get, path = "/v1/models/{name}", tag = "kserve",
-    params(("name" = String, Path, description = "Model name")),
+    params(("name" = String, Path, pattern = "^[^:]*$",
+        description = "Model name (`NAME:verb` is the POST route of a verb)")),
     responses(
         (status = 200, description = "Model status", body = ModelStatus),
-        (status = 404, description = "No such model", body = ErrorBody)))]
+        (status = 404, description = "No such model", body = ErrorBody),
+        (status = 405, description = "The name holds ':': `NAME:verb` is a verb's route, for POST", body = ErrorBody)))]
 pub async fn get_model_status(
     State(state): State<AppState>,
     Path(target): Path<String>,

@@ -117,6 +117,7 @@ pub async fn get_model(
 /// Query of a raw model upload (`Content-Type: application/octet-stream`).
 #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UploadQuery {
     /// Raw uploads: the file's kind; only `onnx`.
     #[serde(default)]

@@ -235,11 +235,13 @@ fn non_finite(text: usize, what: String) -> ApiError {
 /// Query of the embeddings route.
 #[derive(Debug, Deserialize, ToSchema, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EmbeddingQuery {
     /// The word (matched lowercased).
     pub word: String,
     /// How many nearest neighbours (default 10, at most 1000).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000)]
     pub k: Option<usize>,
 }
 

@@ -22,10 +22,12 @@ pub fn router() -> Router<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct WeightsQuery {
     /// Just this tree (an index).
+    #[param(minimum = 0)]
     pub tree: Option<usize>,
     /// Index of the first tree (default 0).
     pub offset: Option<usize>,
     /// Most trees (default 10, at most 100).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<usize>,
 }
 

@@ -57,7 +57,9 @@ async fn kserve_status_predict_and_explain() {
         Some(body.clone()),
     )
     .await;
-    assert_eq!(no_verb.status, StatusCode::NOT_FOUND);
+    // The resource exists (GET reads it); POST goes to `NAME:verb`.
+    assert_eq!(no_verb.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(no_verb.headers["allow"], "GET,HEAD");
     let unknown_model = call(&app, Method::POST, "/v1/models/nope:explain", Some(body)).await;
     assert_eq!(unknown_model.status, StatusCode::NOT_FOUND);
     assert_eq!(unknown_model.json["error"]["code"], "model_not_found");
