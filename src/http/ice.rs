@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::explain::{OutputRef, SpaceName};
-use super::extract::Json;
+use super::extract::{Json, JsonAnswer};
 use super::instances::{self, Instances};
 use super::jobs::DependenceQuery;
 use super::AppState;
@@ -50,13 +50,13 @@ pub struct IceRequest {
         (status = 200, description = "Grid, partial dependence over the background, and one ICE curve per instance sent", body = DependenceView),
         (status = 403, description = "A reader token, and the background has fewer rows than --min-summary-rows", body = ErrorBody),
         (status = 404, description = "No such model", body = ErrorBody),
-        (status = 422, description = "Unknown feature or output, grid above the configured maximum, no background, instances that do not fit the model", body = ErrorBody)))]
+        (status = 422, description = "Unknown feature or output, grid above the configured maximum, no background, instances that do not fit the model, or whose curves leave f64's range", body = ErrorBody)))]
 pub async fn post_dependence(
     State(state): State<AppState>,
     Path(name): Path<String>,
     caller: Caller,
     Json(r): Json<IceRequest>,
-) -> Result<axum::Json<DependenceView>, ApiError> {
+) -> Result<JsonAnswer<DependenceView>, ApiError> {
     let query = DependenceQuery {
         feature: r.feature,
         dataset: None,
@@ -104,5 +104,9 @@ pub async fn post_dependence(
         curve.ice = std::mem::take(&mut curves.0[k]);
     }
     view.ice_rows = curves.1;
-    Ok(axum::Json(view))
+    // The caller's rows can push the model past f64's range (1e308 × a weight):
+    // refuse with where, rather than answer `null`.
+    crate::core::serde_finite::check(&view, "dependence")
+        .map_err(|e| ApiError::InvalidInput(e.to_string()))?;
+    Ok(JsonAnswer(view))
 }

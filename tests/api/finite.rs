@@ -273,3 +273,18 @@ async fn an_answer_holding_a_non_finite_number_is_never_sent() {
     assert!(text.contains("\"internal\""), "{text}");
     assert!(!text.contains("null"), "{text}");
 }
+
+#[tokio::test]
+async fn ice_curves_of_rows_the_caller_sends_refuse_an_overflowing_house() {
+    let app = default_app().await;
+    let body = json!({"feature": "bedrooms", "instances": [huge_house()], "grid": 5});
+    let a = call(
+        &app,
+        Method::POST,
+        "/models/house-prices/global/dependence",
+        Some(body),
+    )
+    .await;
+    assert_refused(&a, "ice of the caller's rows", "dependence: ");
+    assert!(a.text.contains("is not a finite number"), "{}", a.text);
+}
