@@ -270,6 +270,20 @@ pub struct Config {
     /// dependence grid shows it exactly (0 acts as 1). Admins are not limited by it.
     #[arg(long, env = "EXPLAIND_MIN_SUMMARY_ROWS", default_value_t = 10)]
     pub min_summary_rows: usize,
+
+    // Memory of tree models (issue 15, item 1: memory linear in the model's size).
+    /// Most memory, in MiB, one XGBoost or LightGBM model's TreeSHAP layout may take
+    /// (estimated from the trees before it is built; beyond it the model is refused
+    /// with 422, or skipped and listed in /readyz when read from --model-dir), and
+    /// the same for its background grouped for interventional TreeSHAP (beyond it the
+    /// request is refused with 422).
+    #[arg(
+        long,
+        env = "EXPLAIND_MAX_MODEL_MEMORY_MB",
+        default_value_t = crate::core::models::trees::budget::DEFAULT_MAX_MODEL_MEMORY_MB,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    pub max_model_memory_mb: usize,
 }
 
 impl Config {

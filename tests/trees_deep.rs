@@ -14,6 +14,7 @@ use axum::http::{Method, StatusCode};
 use common::{call, logistic_spec, ready_app};
 use explaind::config::Config;
 use explaind::core::explain::tree_shap;
+use explaind::core::models::trees::budget::{layout_bytes, LayoutSize, MIB};
 use explaind::core::models::trees::units::INV_MAX_SLOTS;
 use explaind::core::models::trees::{TreeEnsemble, TreeLimits, DEFAULT_MAX_TREE_DEPTH};
 use explaind::core::models::Model;
@@ -58,6 +59,14 @@ fn assert_serves(model: &TreeEnsemble, gen: &GenModel, what: &str) {
         assert!((raw[[i, 0]] - want).abs() <= tol, "{what}: row {i}");
     }
     assert_eq!(model.summary().max_depth, gen.depth(), "{what}");
+    // The memory budget is checked on an estimate made before the layout is built:
+    // an upper bound on it, and not a loose one.
+    let estimate = LayoutSize::of(model.trees(), model.n_features()).bytes();
+    let built = layout_bytes(model.compiled());
+    assert!(
+        built <= estimate && estimate <= 2 * built,
+        "{what}: estimated {estimate} bytes, built {built}"
+    );
     assert_eq!(
         model.feature_names(),
         Some(&gen.feature_names()[..]),
@@ -112,14 +121,26 @@ fn a_caterpillar_at_the_limit_is_served_and_its_layout_is_linear() {
     }
     // The limit is the caller's: 300 splits pass a limit of 300 and fail one of 299.
     let deeper = deep_model(300, 40);
-    for result in both_formats(&deeper, TreeLimits { max_depth: 300 }) {
+    for result in both_formats(
+        &deeper,
+        TreeLimits {
+            max_depth: 300,
+            ..TreeLimits::default()
+        },
+    ) {
         assert_serves(
             &result.expect("within a raised limit"),
             &deeper,
             "depth 300",
         );
     }
-    for result in both_formats(&deeper, TreeLimits { max_depth: 299 }) {
+    for result in both_formats(
+        &deeper,
+        TreeLimits {
+            max_depth: 299,
+            ..TreeLimits::default()
+        },
+    ) {
         assert!(matches!(result, Err(CoreError::InvalidModel(m)) if m.contains("limit of 299")));
     }
 }
@@ -294,4 +315,94 @@ async fn max_tree_depth_bounds_registrations_with_a_422_naming_it() {
     }
     let served = put(20).await;
     assert_eq!(served.status, StatusCode::CREATED, "{}", served.json);
+}
+
+/// `trees` caterpillars of `depth` splits over `n_features` features.
+fn caterpillars(trees: usize, depth: usize, n_features: usize) -> GenModel {
+    GenModel {
+        n_features,
+        trees: (0..trees)
+            .map(|t| {
+                let bytes: Vec<u8> = (0..8 * depth + 16)
+                    .map(|i| ((i + t) * 37 % 251) as u8)
+                    .collect();
+                caterpillar(&mut Choices::new(&bytes), n_features, depth)
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn a_layout_beyond_the_memory_budget_is_refused_before_it_is_built() {
+    // Six caterpillars at the depth limit over 40 features: each of their 1,542
+    // leaves keeps a path of up to 256 steps and 40 slots, about 5 MiB in all.
+    let model = caterpillars(6, DEFAULT_MAX_TREE_DEPTH, 40);
+    let [served, _] = both_formats(&model, TreeLimits::default());
+    let served = served.expect("within the default budget");
+    assert_serves(&served, &model, "six caterpillars");
+    let estimate = LayoutSize::of(served.trees(), served.n_features()).bytes();
+    assert!(estimate > 4 * MIB, "{estimate}");
+    // A budget one byte short of the estimate refuses it in both formats, naming
+    // the estimate, the limit and the flag; the estimate itself is enough.
+    let short = TreeLimits {
+        max_memory_bytes: estimate - 1,
+        ..TreeLimits::default()
+    };
+    for result in both_formats(&model, short) {
+        match result {
+            Err(CoreError::InvalidModel(message)) => {
+                let about = format!("about {:.1} MiB", estimate as f64 / MIB as f64);
+                for needle in [about.as_str(), "--max-model-memory-mb", "1542 leaves"] {
+                    assert!(message.contains(needle), "'{message}' lacks '{needle}'");
+                }
+            }
+            other => panic!("expected a refusal, got {:?}", other.map(|_| "a model")),
+        }
+    }
+    let exact = TreeLimits {
+        max_memory_bytes: estimate,
+        ..TreeLimits::default()
+    };
+    for result in both_formats(&model, exact) {
+        assert!(result.is_ok(), "the estimate fits a budget of itself");
+    }
+}
+
+#[tokio::test]
+async fn max_model_memory_mb_refuses_registrations_and_model_files_naming_it() {
+    let big = json!({
+        "kind": "xgboost",
+        "model": caterpillars(6, DEFAULT_MAX_TREE_DEPTH, 40).xgboost_json(),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.save(&record("big", big.clone())).unwrap();
+    store.save(&record("churn", logistic_spec())).unwrap();
+    let config = Config {
+        model_dir: Some(dir.path().to_path_buf()),
+        max_model_memory_mb: 1,
+        ..Config::defaults()
+    };
+    let (app, _) = ready_app(config).await;
+    let ready = call(&app, Method::GET, "/readyz", None).await;
+    let failures = ready.json["load_failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    let failure = failures[0].as_str().unwrap();
+    assert!(failure.starts_with("big.model.json"), "{failure}");
+    assert!(failure.contains("--max-model-memory-mb"), "{failure}");
+    let refused = call(&app, Method::PUT, "/models/big2", Some(big.clone())).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused.json["error"]["code"], "invalid_model");
+    let message = refused.json["error"]["message"].as_str().unwrap();
+    for needle in [
+        "TreeSHAP layout",
+        "limit of 1.0 MiB",
+        "--max-model-memory-mb",
+    ] {
+        assert!(message.contains(needle), "'{message}' lacks '{needle}'");
+    }
+    // Within the default budget the same model is served.
+    let (app, _) = ready_app(Config::defaults()).await;
+    let put = call(&app, Method::PUT, "/models/big", Some(big)).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.json);
 }
