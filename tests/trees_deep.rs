@@ -13,17 +13,19 @@ mod tree_gen;
 use axum::http::{Method, StatusCode};
 use common::{call, logistic_spec, ready_app};
 use explaind::config::Config;
+use explaind::core::explain::tree_interventional::{self, Background};
 use explaind::core::explain::tree_shap;
 use explaind::core::models::trees::budget::{layout_bytes, LayoutSize, MIB};
 use explaind::core::models::trees::units::INV_MAX_SLOTS;
 use explaind::core::models::trees::{TreeEnsemble, TreeLimits, DEFAULT_MAX_TREE_DEPTH};
-use explaind::core::models::Model;
+use explaind::core::models::{Model, OutputSpace};
+use explaind::core::stats::Reference;
 use explaind::core::CoreError;
 use explaind::formats::{lightgbm, xgboost};
 use explaind::store::{Store, StoredModel};
 use ndarray::Array2;
 use serde_json::{json, Value};
-use tree_gen::{caterpillar, Choices, GenModel};
+use tree_gen::{balanced, caterpillar, Choices, GenModel};
 
 /// A caterpillar of `depth` splits over `n_features` features, thresholds and sides
 /// drawn from a fixed byte pattern.
@@ -405,4 +407,120 @@ async fn max_model_memory_mb_refuses_registrations_and_model_files_naming_it() {
     let (app, _) = ready_app(Config::defaults()).await;
     let put = call(&app, Method::PUT, "/models/big", Some(big)).await;
     assert_eq!(put.status, StatusCode::CREATED, "{}", put.json);
+}
+
+/// Two complete trees of depth 8 over 4 features: 512 leaves, a small layout.
+fn two_balanced() -> GenModel {
+    let bytes: Vec<u8> = (0..20_000).map(|i| (i * 53 % 241) as u8).collect();
+    let mut c = Choices::new(&bytes);
+    GenModel {
+        n_features: 4,
+        trees: vec![balanced(&mut c, 4, 8), balanced(&mut c, 4, 8)],
+    }
+}
+
+#[test]
+fn grouping_a_background_beyond_the_memory_budget_is_refused_before_it_is_built() {
+    // Interventional TreeSHAP keeps each of 3,000 background rows under each of 512
+    // leaves: megabytes, where the layout itself takes a few hundred kilobytes.
+    let gen = two_balanced();
+    let file = gen.xgboost_json();
+    let model = xgboost::parse(file.as_bytes()).unwrap();
+    let reference = Reference::new(&model, rows(4, 3_000));
+    let need = Background::estimate_bytes(&model, 3_000);
+    let built = Background::new(&model, &reference).expect("within the default budget");
+    assert!(
+        built.bytes() <= need && need <= 3 * built.bytes(),
+        "estimated {need} bytes, built {}",
+        built.bytes()
+    );
+    let layout = LayoutSize::of(model.trees(), 4).bytes();
+    assert!(layout * 10 < need, "layout {layout}, grouping {need}");
+    // One byte short: the model loads, its grouping is refused, naming the rows,
+    // the estimate, the limit and the flag; path-dependent TreeSHAP still serves.
+    let short = TreeLimits {
+        max_memory_bytes: need - 1,
+        ..TreeLimits::default()
+    };
+    let small = xgboost::parse_with(file.as_bytes(), short).expect("the layout fits");
+    let x = rows(4, 2);
+    for result in [
+        Background::new(&small, &reference).map(|_| ()),
+        tree_interventional::explain(&small, &reference, x.view(), &[0, 0], OutputSpace::Raw)
+            .map(|_| ()),
+    ] {
+        let Err(CoreError::InvalidArgument(message)) = result else {
+            panic!("expected a refusal, got {result:?}");
+        };
+        let about = format!("about {:.1} MiB", need as f64 / MIB as f64);
+        for needle in [
+            "3000 background rows",
+            about.as_str(),
+            "512 leaves",
+            "--max-model-memory-mb",
+        ] {
+            assert!(message.contains(needle), "'{message}' lacks '{needle}'");
+        }
+    }
+    assert!(tree_shap::explain(&small, x.view(), &[0, 0]).is_ok());
+    let exact = TreeLimits {
+        max_memory_bytes: need,
+        ..TreeLimits::default()
+    };
+    let fits = xgboost::parse_with(file.as_bytes(), exact).unwrap();
+    assert!(Background::new(&fits, &reference).is_ok());
+}
+
+#[tokio::test]
+async fn tree_interventional_beyond_max_model_memory_mb_is_a_422_naming_it() {
+    let background: Vec<Vec<f64>> = rows(4, 3_000).outer_iter().map(|r| r.to_vec()).collect();
+    let spec = json!({
+        "kind": "xgboost",
+        "model": two_balanced().xgboost_json(),
+        "background": background,
+    });
+    let explain = |method: &str| json!({"instances": [[1.0, -2.0, 3.0, 0.0]], "method": method});
+    let (app, _) = ready_app(Config {
+        max_model_memory_mb: 1,
+        ..Config::defaults()
+    })
+    .await;
+    let put = call(&app, Method::PUT, "/models/wide", Some(spec.clone())).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.json);
+    let uri = "/models/wide/explain";
+    let refused = call(
+        &app,
+        Method::POST,
+        uri,
+        Some(explain("tree_interventional")),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused.json["error"]["code"], "invalid_argument");
+    let message = refused.json["error"]["message"].as_str().unwrap();
+    for needle in [
+        "3000 background rows",
+        "limit of 1.0 MiB",
+        "--max-model-memory-mb",
+    ] {
+        assert!(message.contains(needle), "'{message}' lacks '{needle}'");
+    }
+    let paths = call(
+        &app,
+        Method::POST,
+        uri,
+        Some(explain("tree_path_dependent")),
+    )
+    .await;
+    assert_eq!(paths.status, StatusCode::OK, "{}", paths.json);
+    let (app, _) = ready_app(Config::defaults()).await;
+    call(&app, Method::PUT, "/models/wide", Some(spec)).await;
+    let served = call(
+        &app,
+        Method::POST,
+        uri,
+        Some(explain("tree_interventional")),
+    )
+    .await;
+    assert_eq!(served.status, StatusCode::OK, "{}", served.json);
 }
