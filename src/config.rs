@@ -296,6 +296,20 @@ pub struct Config {
     /// limit.
     #[arg(long, env = "EXPLAIND_JOB_TIMEOUT_SECS", default_value_t = 600)]
     pub job_timeout_secs: u64,
+
+    // Memory of tree models (issue 15, item 1: memory linear in the model's size).
+    /// Most memory, in MiB, one XGBoost or LightGBM model's TreeSHAP layout may take
+    /// (estimated from the trees before it is built; beyond it the model is refused
+    /// with 422, or skipped and listed in /readyz when read from --model-dir), and
+    /// the same for its background grouped for interventional TreeSHAP (beyond it the
+    /// request is refused with 422).
+    #[arg(
+        long,
+        env = "EXPLAIND_MAX_MODEL_MEMORY_MB",
+        default_value_t = crate::core::models::trees::budget::DEFAULT_MAX_MODEL_MEMORY_MB,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    pub max_model_memory_mb: usize,
 }
 
 impl Config {

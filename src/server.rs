@@ -36,6 +36,9 @@ pub fn build_state(config: Config) -> Result<AppState, Box<dyn std::error::Error
     let limits = crate::spec::Limits {
         trees: crate::core::models::trees::TreeLimits {
             max_depth: usize::from(config.max_tree_depth),
+            max_memory_bytes: config
+                .max_model_memory_mb
+                .saturating_mul(crate::core::models::trees::budget::MIB),
         },
     };
     let registry = Registry::new(store).with_live(live).with_limits(limits);

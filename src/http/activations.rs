@@ -8,13 +8,15 @@ use axum::Router;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, JsonAnswer};
 use super::instances;
+use super::privacy::Audience;
 use super::AppState;
 use crate::core::explain::finite;
 use crate::core::models::mlp::activations::{
-    self, ActivationCurve, CurveOptions, LayerActivations, LayerSummary,
+    self, ActivationCurve, CurveOptions, Extremes, LayerActivations, LayerSummary,
 };
 use crate::core::models::{HostedModel, Mlp};
 use crate::core::CoreError;
@@ -66,8 +68,10 @@ pub struct ActivationSummaryResponse {
     /// Background rows summarised.
     pub rows: usize,
     /// One entry per layer: per unit the fraction of rows where it is inactive (ReLU:
-    /// pre ≤ 0; sigmoid: |pre| > 4; tanh: |pre| > 2) and the range of pre-activations;
-    /// the fraction of units inactive on every row.
+    /// pre ≤ 0; sigmoid: |pre| > 4; tanh: |pre| > 2), the mean and the range of
+    /// pre-activations (`pre_min`, `pre_max`: for reader tokens interpolated
+    /// quantiles, halfway between the two smallest and the two largest values, no
+    /// single row's); the fraction of units inactive on every row.
     #[schema(value_type = Vec<Object>)]
     pub layers: Vec<LayerSummary>,
 }
@@ -82,7 +86,8 @@ pub struct ActivationCurvesResponse {
     /// Background rows the ranges come from.
     pub rows: usize,
     /// One per non-softmax layer: `x`, `y` series and a `histogram` of observed
-    /// pre-activations (`edges`, `counts`).
+    /// pre-activations (`edges`, `counts`), over the layer's range (for reader tokens
+    /// from its units' interpolated ranges, as in the summary).
     #[schema(value_type = Vec<Object>)]
     pub curves: Vec<ActivationCurve>,
 }
@@ -100,6 +105,26 @@ pub(super) fn mlp_of(entry: &ModelEntry) -> Result<&Mlp, ApiError> {
         // The head, on pooled embeddings (features emb_0 …).
         HostedModel::Text(m) => Ok(m.head()),
     }
+}
+
+/// How `caller` may see the extremes of pre-activations over the entry's background
+/// of `rows` rows: exact for admins; interpolated for readers, who are refused a
+/// background of fewer than `--min-summary-rows` rows (see [`super::privacy`]).
+///
+/// # Errors
+/// [`ApiError::PrivateRows`] for a reader and too few rows.
+pub(super) fn extremes_for(
+    state: &AppState,
+    caller: Caller,
+    rows: usize,
+) -> Result<Extremes, ApiError> {
+    let audience = Audience::of(caller, &state.config);
+    audience.check_rows(rows, "the background")?;
+    Ok(if audience.is_admin() {
+        Extremes::Exact
+    } else {
+        Extremes::Interpolated
+    })
 }
 
 fn model(state: &AppState, name: String) -> Result<std::sync::Arc<ModelEntry>, ApiError> {
@@ -151,20 +176,25 @@ pub async fn post_activations(
     params(("name" = String, Path, description = "Model name")),
     responses(
         (status = 200, description = "Per-layer unit summary", body = ActivationSummaryResponse),
+        (status = 403, description = "A reader token, and a background of fewer rows than \
+            --min-summary-rows", body = ErrorBody),
         (status = 404, description = "No such model", body = ErrorBody),
         (status = 422, description = "Not a neural network, or no background", body = ErrorBody)))]
 pub async fn get_activation_summary(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    caller: Caller,
 ) -> Result<JsonAnswer<ActivationSummaryResponse>, ApiError> {
     let entry = model(&state, name)?;
     mlp_of(&entry)?;
     let rows = background_rows(&entry)?;
+    let extremes = extremes_for(&state, caller, rows)?;
     let job = entry.clone();
     let layers = state
         .run_blocking(move || {
             let data = &job.built.reference.as_ref().expect("checked above").data;
-            activations::summarize(mlp_of(&job)?, data.view()).map_err(ApiError::from)
+            activations::summarize_with(mlp_of(&job)?, data.view(), extremes)
+                .map_err(ApiError::from)
         })
         .await??;
     Ok(JsonAnswer(ActivationSummaryResponse {
@@ -180,21 +210,27 @@ pub async fn get_activation_summary(
     params(("name" = String, Path, description = "Model name")),
     responses(
         (status = 200, description = "Curves and histograms", body = ActivationCurvesResponse),
+        (status = 403, description = "A reader token, and a background of fewer rows than \
+            --min-summary-rows", body = ErrorBody),
         (status = 404, description = "No such model", body = ErrorBody),
         (status = 422, description = "Not a neural network, or no background", body = ErrorBody)))]
 pub async fn get_activation_curves(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    caller: Caller,
 ) -> Result<JsonAnswer<ActivationCurvesResponse>, ApiError> {
     let entry = model(&state, name)?;
     mlp_of(&entry)?;
     let rows = background_rows(&entry)?;
+    let options = CurveOptions {
+        extremes: extremes_for(&state, caller, rows)?,
+        ..CurveOptions::default()
+    };
     let job = entry.clone();
     let curves = state
         .run_blocking(move || {
             let data = &job.built.reference.as_ref().expect("checked above").data;
-            activations::curves(mlp_of(&job)?, data.view(), CurveOptions::default())
-                .map_err(ApiError::from)
+            activations::curves(mlp_of(&job)?, data.view(), options).map_err(ApiError::from)
         })
         .await??;
     Ok(JsonAnswer(ActivationCurvesResponse {

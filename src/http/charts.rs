@@ -242,22 +242,30 @@ fn network_weights_svg(
         (status = 200, description = "Picture", content_type = "image/svg+xml", body = String,
             headers(("ETag" = String, description = "Entity tag of this picture"))),
         (status = 304, description = "Unchanged since the ETag given"),
+        (status = 403, description = "A reader token, and a background of fewer rows than \
+            --min-summary-rows", body = ErrorBody),
         (status = 404, description = "No such model", body = ErrorBody),
         (status = 422, description = "Not a neural network, or no background", body = ErrorBody)))]
 pub async fn get_activations_svg(
     State(state): State<AppState>,
     Path(name): Path<String>,
     headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Response, ApiError> {
     let entry = model(&state, name)?;
     activations::mlp_of(&entry)?;
     let rows = activations::background_rows(&entry)?;
+    let extremes = activations::extremes_for(&state, caller, rows)?;
     let svg = state
         .run_blocking(move || -> Result<String, ApiError> {
             let net = activations::mlp_of(&entry)?;
             let data = &entry.built.reference.as_ref().expect("checked above").data;
-            let curves = mlp_activations::curves(net, data.view(), CurveOptions::default())?;
-            let summary = mlp_activations::summarize(net, data.view())?;
+            let options = CurveOptions {
+                extremes,
+                ..CurveOptions::default()
+            };
+            let curves = mlp_activations::curves(net, data.view(), options)?;
+            let summary = mlp_activations::summarize_with(net, data.view(), extremes)?;
             Ok(network::activations(&ActivationsPicture {
                 model: &entry.name,
                 version: entry.version,

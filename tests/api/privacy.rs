@@ -71,6 +71,18 @@ fn logistic(background: &[Vec<f64>]) -> Value {
         "background": background})
 }
 
+/// A network whose first layer copies the three inputs (identity weights, ReLU,
+/// which keeps the positive background values), so each first-layer pre-activation
+/// of a background row is one of its feature values.
+fn mlp(background: &[Vec<f64>]) -> Value {
+    json!({"kind": "mlp", "feature_names": ["f0", "f1", "f2"],
+        "params": {"layers": [
+            {"weights": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+                "bias": [0.0, 0.0, 0.0], "activation": "relu"},
+            {"weights": [[0.5], [-1.25], [2.0]], "bias": [3.0], "activation": "identity"}]},
+        "background": background})
+}
+
 /// Every number of a JSON document.
 fn numbers(v: &Value, out: &mut Vec<f64>) {
     match v {
@@ -121,8 +133,9 @@ async fn submit(app: &axum::Router, token: &str, model: &str, body: Value) -> St
     started.headers["location"].to_str().unwrap().to_string()
 }
 
-/// Two models over a 12-row background of distinctive values, a data set of 12 more
-/// and a 3-row model; the admin's jobs over them, ICE curves included.
+/// Three models (linear, logistic, a network) over a 12-row background of
+/// distinctive values, a data set of 12 more and two 3-row models; the admin's jobs
+/// over them, ICE curves included.
 async fn setup() -> (axum::Router, Vec<f64>, Vec<String>) {
     let (app, _) = ready_app(with_tokens()).await;
     let background = distinctive(12, 0);
@@ -131,7 +144,9 @@ async fn setup() -> (axum::Router, Vec<f64>, Vec<String>) {
     for (name, spec) in [
         ("secret-linear", linear(&background)),
         ("secret-logistic", logistic(&background)),
+        ("secret-mlp", mlp(&background)),
         ("tiny", linear(&tiny)),
+        ("tiny-mlp", mlp(&tiny)),
     ] {
         let put = as_user(
             &app,
@@ -189,7 +204,13 @@ async fn no_reader_answer_holds_a_background_or_data_set_value() {
     for job in &jobs {
         calls.push((Method::GET, job.clone(), None));
     }
-    for model in ["secret-linear", "secret-logistic", "tiny"] {
+    for model in [
+        "secret-linear",
+        "secret-logistic",
+        "secret-mlp",
+        "tiny",
+        "tiny-mlp",
+    ] {
         let m = format!("/models/{model}");
         for tail in [
             "",
@@ -198,6 +219,8 @@ async fn no_reader_answer_holds_a_background_or_data_set_value() {
             "/weights.svg",
             "/global/jobs",
             "/activations/summary",
+            "/activations/curves",
+            "/activations.svg",
         ] {
             calls.push((Method::GET, format!("{m}{tail}"), None));
         }
@@ -266,10 +289,20 @@ async fn no_reader_answer_holds_a_background_or_data_set_value() {
         "/models/secret-linear/global/dependence?feature=f1",
         "/models/secret-logistic/global/dependence",
         "/models/secret-logistic/dependence.svg?feature=f2&grid=100",
+        "/models/secret-mlp/activations/summary",
+        "/models/secret-mlp/activations/curves",
+        "/models/secret-mlp/activations.svg",
         jobs[0].as_str(),
         jobs[3].as_str(),
     ] {
         assert!(answered.iter().any(|a| a == uri), "{uri} was not answered");
+    }
+    // Not vacuous either: the network's first layer shows admins the background's
+    // values (its exact smallest pre-activation is the first row's f0).
+    for tail in ["summary", "curves"] {
+        let uri = format!("/models/secret-mlp/activations/{tail}");
+        let admin = as_user(&app, ADMIN, Method::GET, &uri, None).await;
+        assert!(admin.text.contains(&secrets[0].to_string()), "{uri}");
     }
     // The reader's own jobs, and /global once they and the explanations are in.
     for body in [
@@ -308,6 +341,9 @@ async fn readers_are_refused_data_sets_ice_and_small_backgrounds_admins_are_not(
             "`ice`",
         ),
         (jobs[4].as_str(), "--min-summary-rows"),
+        ("/models/tiny-mlp/activations/summary", "3 rows"),
+        ("/models/tiny-mlp/activations/curves", "--min-summary-rows"),
+        ("/models/tiny-mlp/activations.svg", "--min-summary-rows"),
     ];
     for (uri, words) in refusals {
         let reader = as_user(&app, READER, Method::GET, uri, None).await;

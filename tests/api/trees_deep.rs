@@ -7,13 +7,16 @@
 //! or refused by depth, never anything else.
 
 use crate::common::{call, logistic_spec, ready_app};
-use crate::tree_gen::{caterpillar, Choices, GenModel};
+use crate::tree_gen::{balanced, caterpillar, Choices, GenModel};
 use axum::http::{Method, StatusCode};
 use explaind::config::Config;
+use explaind::core::explain::tree_interventional::{self, Background};
 use explaind::core::explain::tree_shap;
+use explaind::core::models::trees::budget::{layout_bytes, LayoutSize, MIB};
 use explaind::core::models::trees::units::INV_MAX_SLOTS;
 use explaind::core::models::trees::{TreeEnsemble, TreeLimits, DEFAULT_MAX_TREE_DEPTH};
-use explaind::core::models::Model;
+use explaind::core::models::{Model, OutputSpace};
+use explaind::core::stats::Reference;
 use explaind::core::CoreError;
 use explaind::formats::{lightgbm, xgboost};
 use explaind::store::{Store, StoredModel};
@@ -54,6 +57,14 @@ fn assert_serves(model: &TreeEnsemble, gen: &GenModel, what: &str) {
         assert!((raw[[i, 0]] - want).abs() <= tol, "{what}: row {i}");
     }
     assert_eq!(model.summary().max_depth, gen.depth(), "{what}");
+    // The memory budget is checked on an estimate made before the layout is built:
+    // an upper bound on it, and not a loose one.
+    let estimate = LayoutSize::of(model.trees(), model.n_features()).bytes();
+    let built = layout_bytes(model.compiled());
+    assert!(
+        built <= estimate && estimate <= 2 * built,
+        "{what}: estimated {estimate} bytes, built {built}"
+    );
     assert_eq!(
         model.feature_names(),
         Some(&gen.feature_names()[..]),
@@ -108,14 +119,26 @@ fn a_caterpillar_at_the_limit_is_served_and_its_layout_is_linear() {
     }
     // The limit is the caller's: 300 splits pass a limit of 300 and fail one of 299.
     let deeper = deep_model(300, 40);
-    for result in both_formats(&deeper, TreeLimits { max_depth: 300 }) {
+    for result in both_formats(
+        &deeper,
+        TreeLimits {
+            max_depth: 300,
+            ..TreeLimits::default()
+        },
+    ) {
         assert_serves(
             &result.expect("within a raised limit"),
             &deeper,
             "depth 300",
         );
     }
-    for result in both_formats(&deeper, TreeLimits { max_depth: 299 }) {
+    for result in both_formats(
+        &deeper,
+        TreeLimits {
+            max_depth: 299,
+            ..TreeLimits::default()
+        },
+    ) {
         assert!(matches!(result, Err(CoreError::InvalidModel(m)) if m.contains("limit of 299")));
     }
 }
@@ -290,4 +313,210 @@ async fn max_tree_depth_bounds_registrations_with_a_422_naming_it() {
     }
     let served = put(20).await;
     assert_eq!(served.status, StatusCode::CREATED, "{}", served.json);
+}
+
+/// `trees` caterpillars of `depth` splits over `n_features` features.
+fn caterpillars(trees: usize, depth: usize, n_features: usize) -> GenModel {
+    GenModel {
+        n_features,
+        trees: (0..trees)
+            .map(|t| {
+                let bytes: Vec<u8> = (0..8 * depth + 16)
+                    .map(|i| ((i + t) * 37 % 251) as u8)
+                    .collect();
+                caterpillar(&mut Choices::new(&bytes), n_features, depth)
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn a_layout_beyond_the_memory_budget_is_refused_before_it_is_built() {
+    // Six caterpillars at the depth limit over 40 features: each of their 1,542
+    // leaves keeps a path of up to 256 steps and 40 slots, about 5 MiB in all.
+    let model = caterpillars(6, DEFAULT_MAX_TREE_DEPTH, 40);
+    let [served, _] = both_formats(&model, TreeLimits::default());
+    let served = served.expect("within the default budget");
+    assert_serves(&served, &model, "six caterpillars");
+    let estimate = LayoutSize::of(served.trees(), served.n_features()).bytes();
+    assert!(estimate > 4 * MIB, "{estimate}");
+    // A budget one byte short of the estimate refuses it in both formats, naming
+    // the estimate, the limit and the flag; the estimate itself is enough.
+    let short = TreeLimits {
+        max_memory_bytes: estimate - 1,
+        ..TreeLimits::default()
+    };
+    for result in both_formats(&model, short) {
+        match result {
+            Err(CoreError::InvalidModel(message)) => {
+                let about = format!("about {:.1} MiB", estimate as f64 / MIB as f64);
+                for needle in [about.as_str(), "--max-model-memory-mb", "1542 leaves"] {
+                    assert!(message.contains(needle), "'{message}' lacks '{needle}'");
+                }
+            }
+            other => panic!("expected a refusal, got {:?}", other.map(|_| "a model")),
+        }
+    }
+    let exact = TreeLimits {
+        max_memory_bytes: estimate,
+        ..TreeLimits::default()
+    };
+    for result in both_formats(&model, exact) {
+        assert!(result.is_ok(), "the estimate fits a budget of itself");
+    }
+}
+
+#[tokio::test]
+async fn max_model_memory_mb_refuses_registrations_and_model_files_naming_it() {
+    let big = json!({
+        "kind": "xgboost",
+        "model": caterpillars(6, DEFAULT_MAX_TREE_DEPTH, 40).xgboost_json(),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.save(&record("big", big.clone())).unwrap();
+    store.save(&record("churn", logistic_spec())).unwrap();
+    let config = Config {
+        model_dir: Some(dir.path().to_path_buf()),
+        max_model_memory_mb: 1,
+        ..Config::defaults()
+    };
+    let (app, _) = ready_app(config).await;
+    let ready = call(&app, Method::GET, "/readyz", None).await;
+    let failures = ready.json["load_failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    let failure = failures[0].as_str().unwrap();
+    assert!(failure.starts_with("big.model.json"), "{failure}");
+    assert!(failure.contains("--max-model-memory-mb"), "{failure}");
+    let refused = call(&app, Method::PUT, "/models/big2", Some(big.clone())).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused.json["error"]["code"], "invalid_model");
+    let message = refused.json["error"]["message"].as_str().unwrap();
+    for needle in [
+        "TreeSHAP layout",
+        "limit of 1.0 MiB",
+        "--max-model-memory-mb",
+    ] {
+        assert!(message.contains(needle), "'{message}' lacks '{needle}'");
+    }
+    // Within the default budget the same model is served.
+    let (app, _) = ready_app(Config::defaults()).await;
+    let put = call(&app, Method::PUT, "/models/big", Some(big)).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.json);
+}
+
+/// Two complete trees of depth 8 over 4 features: 512 leaves, a small layout.
+fn two_balanced() -> GenModel {
+    let bytes: Vec<u8> = (0..20_000).map(|i| (i * 53 % 241) as u8).collect();
+    let mut c = Choices::new(&bytes);
+    GenModel {
+        n_features: 4,
+        trees: vec![balanced(&mut c, 4, 8), balanced(&mut c, 4, 8)],
+    }
+}
+
+#[test]
+fn grouping_a_background_beyond_the_memory_budget_is_refused_before_it_is_built() {
+    // Interventional TreeSHAP keeps each of 3,000 background rows under each of 512
+    // leaves: megabytes, where the layout itself takes a few hundred kilobytes.
+    let gen = two_balanced();
+    let file = gen.xgboost_json();
+    let model = xgboost::parse(file.as_bytes()).unwrap();
+    let reference = Reference::new(&model, rows(4, 3_000));
+    let need = Background::estimate_bytes(&model, 3_000);
+    let built = Background::new(&model, &reference).expect("within the default budget");
+    assert!(
+        built.bytes() <= need && need <= 3 * built.bytes(),
+        "estimated {need} bytes, built {}",
+        built.bytes()
+    );
+    let layout = LayoutSize::of(model.trees(), 4).bytes();
+    assert!(layout * 10 < need, "layout {layout}, grouping {need}");
+    // One byte short: the model loads, its grouping is refused, naming the rows,
+    // the estimate, the limit and the flag; path-dependent TreeSHAP still serves.
+    let short = TreeLimits {
+        max_memory_bytes: need - 1,
+        ..TreeLimits::default()
+    };
+    let small = xgboost::parse_with(file.as_bytes(), short).expect("the layout fits");
+    let x = rows(4, 2);
+    for result in [
+        Background::new(&small, &reference).map(|_| ()),
+        tree_interventional::explain(&small, &reference, x.view(), &[0, 0], OutputSpace::Raw)
+            .map(|_| ()),
+    ] {
+        let Err(CoreError::InvalidArgument(message)) = result else {
+            panic!("expected a refusal, got {result:?}");
+        };
+        let about = format!("about {:.1} MiB", need as f64 / MIB as f64);
+        for needle in [
+            "3000 background rows",
+            about.as_str(),
+            "512 leaves",
+            "--max-model-memory-mb",
+        ] {
+            assert!(message.contains(needle), "'{message}' lacks '{needle}'");
+        }
+    }
+    assert!(tree_shap::explain(&small, x.view(), &[0, 0]).is_ok());
+    let exact = TreeLimits {
+        max_memory_bytes: need,
+        ..TreeLimits::default()
+    };
+    let fits = xgboost::parse_with(file.as_bytes(), exact).unwrap();
+    assert!(Background::new(&fits, &reference).is_ok());
+}
+
+#[tokio::test]
+async fn tree_interventional_beyond_max_model_memory_mb_is_a_422_naming_it() {
+    let background: Vec<Vec<f64>> = rows(4, 3_000).outer_iter().map(|r| r.to_vec()).collect();
+    let spec = json!({
+        "kind": "xgboost",
+        "model": two_balanced().xgboost_json(),
+        "background": background,
+    });
+    let explain = |method: &str| json!({"instances": [[1.0, -2.0, 3.0, 0.0]], "method": method});
+    let (app, _) = ready_app(Config {
+        max_model_memory_mb: 1,
+        ..Config::defaults()
+    })
+    .await;
+    let put = call(&app, Method::PUT, "/models/wide", Some(spec.clone())).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.json);
+    let uri = "/models/wide/explain";
+    let refused = call(
+        &app,
+        Method::POST,
+        uri,
+        Some(explain("tree_interventional")),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused.json["error"]["code"], "invalid_argument");
+    let message = refused.json["error"]["message"].as_str().unwrap();
+    for needle in [
+        "3000 background rows",
+        "limit of 1.0 MiB",
+        "--max-model-memory-mb",
+    ] {
+        assert!(message.contains(needle), "'{message}' lacks '{needle}'");
+    }
+    let paths = call(
+        &app,
+        Method::POST,
+        uri,
+        Some(explain("tree_path_dependent")),
+    )
+    .await;
+    assert_eq!(paths.status, StatusCode::OK, "{}", paths.json);
+    let (app, _) = ready_app(Config::defaults()).await;
+    call(&app, Method::PUT, "/models/wide", Some(spec)).await;
+    let served = call(
+        &app,
+        Method::POST,
+        uri,
+        Some(explain("tree_interventional")),
+    )
+    .await;
+    assert_eq!(served.status, StatusCode::OK, "{}", served.json);
 }

@@ -7,10 +7,12 @@
 //! in a hybrid with a group that follows every slot of B: the intersection of B's
 //! sets, usually empty after a word or two of AND.
 
+use std::mem::{size_of, size_of_val};
+
 use ndarray::Axis;
 
 use super::tree_walk::{for_bits, trees_of, Scratch};
-use crate::core::models::trees::TreeEnsemble;
+use crate::core::models::trees::{Compiled, TreeEnsemble};
 use crate::core::stats::Reference;
 
 /// Shapley weights of a leaf game: `pos[a][b]` = (a−1)! b! / (a+b)!, `neg[a][b]` =
@@ -163,6 +165,44 @@ impl Groups {
             }
         }
         g
+    }
+
+    /// Upper bound on the bytes [`Groups::new`] holds at its peak for `rows` rows of
+    /// `n_features` features: per leaf every row's index, and at most min(rows,
+    /// 2^slots) groups with their masks, counts, ranges and follow sets; while one
+    /// tree is grouped, a mask per (leaf, row) of it; the rows copied, sort buffers.
+    /// One pass over the leaves' slot counts, before anything is allocated.
+    pub(super) fn estimate(c: &Compiled, rows: usize, n_features: usize) -> usize {
+        let mut total = 0usize;
+        for l in 0..c.leaf_value.len() {
+            let m = (c.slot_start[l + 1] - c.slot_start[l]) as usize;
+            let groups = if m >= 32 { rows } else { rows.min(1 << m) };
+            let per_group = 2 * size_of::<u64>() + size_of::<u32>();
+            let follow = m * groups.div_ceil(64) * size_of::<u64>();
+            total = total.saturating_add(rows * 4 + groups * per_group + follow + 3 * 4);
+        }
+        let widest = (c.tree_leaves.iter())
+            .map(|&(a, b)| (b - a) as usize)
+            .max()
+            .unwrap_or(0);
+        // The rows as vectors, and the sort buffers of (mask, row) pairs and packed words.
+        let copies = rows
+            * (n_features * size_of::<f64>()
+                + size_of::<Vec<f64>>()
+                + size_of::<(u64, u32)>()
+                + size_of::<u64>());
+        total.saturating_add(widest.saturating_mul(rows * size_of::<u64>()) + copies + 8)
+    }
+
+    /// Bytes the grouping holds (lengths of its arrays).
+    pub(super) fn bytes(&self) -> usize {
+        size_of_val(&self.leaf_start[..])
+            + size_of_val(&self.mask[..])
+            + size_of_val(&self.count[..])
+            + size_of_val(&self.members_start[..])
+            + size_of_val(&self.members[..])
+            + size_of_val(&self.follow_start[..])
+            + size_of_val(&self.follow[..])
     }
 
     /// Add the raw contributions of the trees of output `k` to row `row`'s

@@ -24,7 +24,7 @@ use super::cpu::has_v3;
 use super::tree_groups::{Groups, Weights};
 use super::tree_walk::{check_request, Scratch};
 use super::Explanation;
-use crate::core::models::trees::TreeEnsemble;
+use crate::core::models::trees::{budget, TreeEnsemble};
 use crate::core::models::{check_rows, sigmoid, Link, Model, OutputSpace};
 use crate::core::stats::Reference;
 use crate::core::{CoreError, CoreResult};
@@ -60,10 +60,12 @@ pub struct Background {
 }
 
 impl Background {
-    /// Group `reference`'s rows for `model`.
+    /// Group `reference`'s rows for `model`, within the model's memory budget
+    /// ([`crate::core::models::trees::TreeLimits::max_memory_bytes`]).
     ///
     /// # Errors
-    /// [`CoreError::InvalidArgument`] for an empty background, or bad rows, and
+    /// [`CoreError::InvalidArgument`] for an empty background, or bad rows, or when
+    /// [`Background::estimate_bytes`] exceeds the budget (naming both and the flag);
     /// [`CoreError::MethodNotSupported`] for paths of more than 64 distinct features.
     pub fn new(model: &TreeEnsemble, reference: &Reference) -> CoreResult<Self> {
         check_rows(reference.data.view(), model.n_features(), true)?;
@@ -73,10 +75,40 @@ impl Background {
             ));
         }
         check_request(model, reference.data.view(), &vec![0; reference.rows()])?;
+        let need = Self::estimate_bytes(model, reference.rows());
+        let limit = model.limits().max_memory_bytes;
+        if need > limit {
+            return Err(CoreError::InvalidArgument(format!(
+                "grouping the {} background rows for tree_interventional would take about {}, \
+                 beyond the limit of {} (--max-model-memory-mb, EXPLAIND_MAX_MODEL_MEMORY_MB): \
+                 every row is kept under each of the model's {} leaves; register a smaller \
+                 background, or use tree_path_dependent, which reads none",
+                reference.rows(),
+                budget::mib(need),
+                budget::mib(limit),
+                model.compiled().leaf_value.len()
+            )));
+        }
         Ok(Background {
             groups: Groups::new(model, reference),
             raw: model.predict_raw(reference.data.view()),
         })
+    }
+}
+
+impl Background {
+    /// Upper bound on the bytes grouping `rows` background rows for `model` takes
+    /// at its peak (leaves × rows × 4 bytes kept, and a tree's leaves × rows × 8
+    /// while it is grouped), estimated from the compiled layout before anything is
+    /// built.
+    pub fn estimate_bytes(model: &TreeEnsemble, rows: usize) -> usize {
+        Groups::estimate(model.compiled(), rows, model.n_features())
+            .saturating_add(rows * model.n_outputs() * std::mem::size_of::<f64>())
+    }
+
+    /// Bytes the grouped background holds.
+    pub fn bytes(&self) -> usize {
+        self.groups.bytes() + std::mem::size_of_val(self.raw.as_slice().unwrap_or(&[]))
     }
 }
 

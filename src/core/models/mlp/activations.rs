@@ -15,11 +15,15 @@
 //!   Saturation slows learning (Glorot and Bengio 2010, "Understanding the difficulty
 //!   of training deep feedforward neural networks").
 //! - `identity`, `softmax`: never inactive by this measure (`None`).
+//!
+//! Observed ranges are exact, or, with [`Extremes::Interpolated`] (what reader
+//! tokens get, issue 15), interpolated quantiles that are no single row's value.
 
-use ndarray::{ArrayView2, Axis};
+use ndarray::{ArrayView1, ArrayView2, Axis};
 use serde::Serialize;
 
 use super::{Activation, Mlp};
+use crate::core::global::dependence::private_quantile;
 use crate::core::models::{check_rows, Model};
 use crate::core::{CoreError, CoreResult};
 
@@ -67,9 +71,9 @@ pub struct UnitSummary {
     /// Fraction of rows on which the unit is inactive (see the module documentation);
     /// `None` for activations with no such notion.
     pub inactive_fraction: Option<f64>,
-    /// Smallest pre-activation observed.
+    /// Smallest pre-activation observed (see [`Extremes`]).
     pub pre_min: f64,
-    /// Largest pre-activation observed.
+    /// Largest pre-activation observed (see [`Extremes`]).
     pub pre_max: f64,
     /// Mean pre-activation.
     pub pre_mean: f64,
@@ -104,12 +108,59 @@ fn inactive_rule(g: Activation) -> Option<(InactiveTest, &'static str)> {
     }
 }
 
-/// Summarise every layer's units over the rows of `data` (the background, usually).
+/// How the smallest and largest observed pre-activations are reported.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Extremes {
+    /// As observed: each is one row's value.
+    #[default]
+    Exact,
+    /// Per unit, [`private_quantile`]s at 0 and 1: halfway between the two smallest
+    /// (largest) values, so no single row's value (unless two rows share it). Layer
+    /// ranges are the smallest and largest of their units'. Background rows never
+    /// reach reader tokens (issue 15), and with an identity-like first layer a
+    /// unit's exact extreme would be one row's feature value.
+    Interpolated,
+}
+
+impl Extremes {
+    /// The (low, high) of one unit's values (at least one).
+    fn of(self, values: ArrayView1<f64>) -> (f64, f64) {
+        match self {
+            Extremes::Exact => (
+                values.fold(f64::INFINITY, |m, &v| m.min(v)),
+                values.fold(f64::NEG_INFINITY, |m, &v| m.max(v)),
+            ),
+            Extremes::Interpolated => {
+                let mut sorted = values.to_vec();
+                sorted.sort_by(f64::total_cmp);
+                (
+                    private_quantile(&sorted, 0.0),
+                    private_quantile(&sorted, 1.0),
+                )
+            }
+        }
+    }
+}
+
+/// [`summarize_with`] with exact extremes.
+///
+/// # Errors
+/// As [`summarize_with`].
+pub fn summarize(model: &Mlp, data: ArrayView2<f64>) -> CoreResult<Vec<LayerSummary>> {
+    summarize_with(model, data, Extremes::Exact)
+}
+
+/// Summarise every layer's units over the rows of `data` (the background, usually),
+/// their ranges reported as `extremes` says.
 ///
 /// # Errors
 /// [`CoreError::InvalidArgument`] for no rows; [`CoreError::Shape`] or
 /// [`CoreError::NonFinite`] for a bad batch.
-pub fn summarize(model: &Mlp, data: ArrayView2<f64>) -> CoreResult<Vec<LayerSummary>> {
+pub fn summarize_with(
+    model: &Mlp,
+    data: ArrayView2<f64>,
+    extremes: Extremes,
+) -> CoreResult<Vec<LayerSummary>> {
     check_rows(data, model.n_features(), false)?;
     if data.nrows() == 0 {
         return Err(CoreError::InvalidArgument(
@@ -124,12 +175,15 @@ pub fn summarize(model: &Mlp, data: ArrayView2<f64>) -> CoreResult<Vec<LayerSumm
         let units: Vec<UnitSummary> = values
             .pre
             .axis_iter(Axis(1))
-            .map(|col| UnitSummary {
-                inactive_fraction: rule
-                    .map(|(test, _)| col.iter().filter(|&&z| test(z)).count() as f64 / n),
-                pre_min: col.fold(f64::INFINITY, |m, &v| m.min(v)),
-                pre_max: col.fold(f64::NEG_INFINITY, |m, &v| m.max(v)),
-                pre_mean: col.sum() / n,
+            .map(|col| {
+                let (pre_min, pre_max) = extremes.of(col);
+                UnitSummary {
+                    inactive_fraction: rule
+                        .map(|(test, _)| col.iter().filter(|&&z| test(z)).count() as f64 / n),
+                    pre_min,
+                    pre_max,
+                    pre_mean: col.sum() / n,
+                }
             })
             .collect();
         let always = rule.map(|_| {
@@ -164,7 +218,7 @@ pub struct ActivationCurve {
     /// The activation's name.
     pub activation: &'static str,
     /// Evenly spaced points from the smallest to the largest pre-activation observed
-    /// in the layer (widened by 1 on each side when they coincide).
+    /// in the layer (see [`Extremes`]; widened by 1 on each side when they coincide).
     pub x: Vec<f64>,
     /// The activation at each point.
     pub y: Vec<f64>,
@@ -179,6 +233,8 @@ pub struct CurveOptions {
     pub points: usize,
     /// Histogram bins, 1 ..= 1 000; default 30.
     pub bins: usize,
+    /// How the range is found; default exact.
+    pub extremes: Extremes,
 }
 
 impl Default for CurveOptions {
@@ -186,6 +242,7 @@ impl Default for CurveOptions {
         CurveOptions {
             points: 101,
             bins: 30,
+            extremes: Extremes::Exact,
         }
     }
 }
@@ -219,8 +276,11 @@ pub fn curves(
         if g == Activation::Softmax {
             continue;
         }
-        let mut lo = values.pre.fold(f64::INFINITY, |m, &v| m.min(v));
-        let mut hi = values.pre.fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for unit in values.pre.axis_iter(Axis(1)) {
+            let (a, b) = options.extremes.of(unit);
+            (lo, hi) = (lo.min(a), hi.max(b));
+        }
         if hi <= lo {
             (lo, hi) = (lo - 1.0, hi + 1.0);
         }
@@ -238,7 +298,8 @@ pub fn curves(
     Ok(out)
 }
 
-/// Equal-width histogram of `values` over [lo, hi] (hi > lo).
+/// Equal-width histogram of `values` over [lo, hi] (hi > lo); values outside it
+/// count in the end bins.
 fn histogram(values: impl Iterator<Item = f64>, lo: f64, hi: f64, bins: usize) -> Histogram {
     let width = (hi - lo) / bins as f64;
     let edges = (0..=bins).map(|i| lo + width * i as f64).collect();
@@ -255,75 +316,5 @@ fn rows(a: ArrayView2<f64>) -> Vec<Vec<f64>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::core::models::mlp::tests::layer;
-    use crate::core::models::mlp::MlpParams;
-    use approx::assert_abs_diff_eq;
-    use ndarray::array;
-
-    /// One input; layer 0: relu units z0 = x, z1 = x − 100 (dead for x < 100);
-    /// layer 1: one sigmoid unit z = 3 h0.
-    fn net() -> Mlp {
-        MlpParams {
-            layers: vec![
-                layer(vec![vec![1.0, 1.0]], vec![0.0, -100.0], "relu"),
-                layer(vec![vec![3.0], vec![0.0]], vec![0.0], "sigmoid"),
-            ],
-            scaler: None,
-            input_shape: None,
-        }
-        .validate()
-        .unwrap()
-    }
-
-    #[test]
-    fn summary_counts_dead_relus_and_saturated_sigmoids() {
-        // x = −1, 1, 2, 3: unit 0 is off once (x = −1), unit 1 always (dead).
-        // Sigmoid pre = 3·relu(x) = 0, 3, 6, 9: saturated (|z| > 4) on 2 of 4 rows.
-        let data = array![[-1.0], [1.0], [2.0], [3.0]];
-        let s = summarize(&net(), data.view()).unwrap();
-        assert_eq!(s[0].units[0].inactive_fraction, Some(0.25));
-        assert_eq!(s[0].units[1].inactive_fraction, Some(1.0));
-        assert_eq!(s[0].always_inactive_fraction, Some(0.5));
-        assert_eq!(s[0].units[1].pre_min, -101.0);
-        assert_eq!(s[0].units[1].pre_max, -97.0);
-        assert_abs_diff_eq!(s[0].units[0].pre_mean, 1.25, epsilon = 1e-15);
-        assert_eq!(s[1].units[0].inactive_fraction, Some(0.5));
-        assert_eq!(s[1].inactive_rule, Some("|pre| > 4"));
-        assert_eq!(s[1].always_inactive_fraction, Some(0.0));
-    }
-
-    #[test]
-    fn curves_span_the_observed_range_and_histograms_count_every_value() {
-        let data = array![[-1.0], [1.0], [2.0], [3.0]];
-        let c = curves(&net(), data.view(), CurveOptions { points: 5, bins: 4 }).unwrap();
-        assert_eq!(c.len(), 2);
-        // Layer 0 pre-activations run from −101 (unit 1 at x = −1) to 3.
-        assert_eq!(c[0].x.first(), Some(&-101.0));
-        assert_eq!(c[0].x.last(), Some(&3.0));
-        assert_eq!(c[0].y[4], 3.0);
-        assert_eq!(c[0].y[0], 0.0);
-        assert_eq!(c[0].histogram.counts.iter().sum::<usize>(), 8);
-        assert_eq!(c[0].histogram.edges.len(), 5);
-        assert_abs_diff_eq!(
-            c[1].y[2],
-            crate::core::models::sigmoid(4.5),
-            epsilon = 1e-15
-        );
-        let bad = CurveOptions { points: 1, bins: 4 };
-        assert!(curves(&net(), data.view(), bad).is_err());
-    }
-
-    #[test]
-    fn layer_values_are_the_forward_trace() {
-        let a = layer_activations(&net(), array![[2.0]].view()).unwrap();
-        assert_eq!(a[0].pre, vec![vec![2.0, -98.0]]);
-        assert_eq!(a[0].post, vec![vec![2.0, 0.0]]);
-        assert_eq!(a[1].activation, "sigmoid");
-        assert!(matches!(
-            layer_activations(&net(), array![[1.0, 2.0]].view()),
-            Err(CoreError::Shape { .. })
-        ));
-    }
-}
+#[path = "activations_tests.rs"]
+mod tests;

@@ -5,6 +5,7 @@
 //! leaf-path layout of [`compiled`] that the TreeSHAP explainers read. Raw output k
 //! of a row is `base[k]` plus the leaf values of every tree whose `output` is k.
 
+pub mod budget;
 pub mod compiled;
 mod node;
 pub mod units;
@@ -32,12 +33,16 @@ pub struct TreeLimits {
     /// in the model's size; a "caterpillar" tree of d splits, each with a leaf on one
     /// side, would otherwise need memory quadratic in d.
     pub max_depth: usize,
+    /// Most bytes the compiled layout may take ([`budget::LayoutSize::bytes`]), and
+    /// the grouped background of interventional TreeSHAP too (`--max-model-memory-mb`).
+    pub max_memory_bytes: usize,
 }
 
 impl Default for TreeLimits {
     fn default() -> Self {
         TreeLimits {
             max_depth: DEFAULT_MAX_TREE_DEPTH,
+            max_memory_bytes: budget::DEFAULT_MAX_MODEL_MEMORY_MB * budget::MIB,
         }
     }
 }
@@ -71,6 +76,9 @@ pub struct TreeEnsemble {
     compiled: Box<Compiled>,
     /// The cover-weighted expected raw output of each output, computed once here.
     expected: Vec<f64>,
+    /// The limits it was built within; interventional TreeSHAP keeps to their memory
+    /// budget when it groups a background.
+    limits: TreeLimits,
 }
 
 /// Counts that describe an ensemble, for `/weights`.
@@ -120,7 +128,8 @@ impl TreeEnsemble {
     /// of range, nodes form a cycle or are shared, a split reads a feature beyond
     /// `n_features`, a tree writes an output that does not exist, or a value is not
     /// finite; naming the tree, its depth and the limit when a tree is deeper than
-    /// `limits.max_depth`.
+    /// `limits.max_depth`; naming the estimated size, the limit and the flag when the
+    /// compiled layout would take more than `limits.max_memory_bytes`.
     pub fn with_limits(spec: EnsembleSpec, limits: TreeLimits) -> CoreResult<Self> {
         if spec.n_features == 0 {
             return Err(CoreError::InvalidModel(
@@ -157,12 +166,25 @@ impl TreeEnsemble {
                 )));
             }
         }
+        let size = budget::LayoutSize::of(&spec.trees, spec.n_features);
+        if size.bytes() > limits.max_memory_bytes {
+            return Err(CoreError::InvalidModel(format!(
+                "the model's TreeSHAP layout would take about {}, beyond the limit of {} \
+                 (--max-model-memory-mb, EXPLAIND_MAX_MODEL_MEMORY_MB): it stores the paths \
+                 of all {} leaves, {} path steps in all",
+                budget::mib(size.bytes()),
+                budget::mib(limits.max_memory_bytes),
+                size.leaves,
+                size.steps
+            )));
+        }
         let compiled = Box::new(Compiled::new(&spec.trees));
         let expected = compiled.expected_outputs(&spec.base);
         Ok(TreeEnsemble {
             spec: Box::new(spec),
             compiled,
             expected,
+            limits,
         })
     }
 
@@ -203,6 +225,11 @@ impl TreeEnsemble {
     /// attributions start from (shap's `expected_value`).
     pub fn expected(&self) -> &[f64] {
         &self.expected
+    }
+
+    /// The limits the model was built within.
+    pub fn limits(&self) -> TreeLimits {
+        self.limits
     }
 
     /// The compiled leaf-path layout the TreeSHAP explainers use.
