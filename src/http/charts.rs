@@ -354,7 +354,8 @@ pub async fn explain_svg(
                 .into(),
         ));
     }
-    let explained = explain::explain(state, &name, request, caller).await?;
+    let entry = state.entry(&name)?;
+    let explained = explain::explain(state, entry, request, caller).await?;
     let kind = explained.entry.built.model.kind();
     let r = &explained.response;
     let e = &r.explanations[0];

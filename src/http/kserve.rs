@@ -13,8 +13,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
-use super::explain::{self, ExplainAnswer, ExplainRequest, PredictRequest, PredictResponse};
+use super::explain::{self, ExplainAnswer, ExplainRequest};
 use super::extract::{Json, JsonAnswer};
+use super::predict::{self, PredictRequest, PredictResponse};
 use super::AppState;
 
 /// Routes of this module. The `:verb` suffix shares a path segment with the name,
@@ -121,7 +122,7 @@ pub async fn post_model_verb(
                 texts: request.texts,
                 output_space: request.output_space,
             };
-            let answer = explain::predict(state, name.to_string(), request).await?;
+            let answer = predict::predict(state, name.to_string(), request).await?;
             Ok(JsonAnswer(VerbResponse::Predict(answer.0)))
         }
         other => Err(ApiError::RouteNotFound(format!(

@@ -31,6 +31,7 @@ pub mod limits;
 pub mod models;
 pub mod openapi;
 pub mod ops;
+pub mod predict;
 pub mod privacy;
 pub mod selection;
 pub mod texts;
@@ -119,6 +120,17 @@ impl AppState {
             ready: Arc::new(AtomicBool::new(false)),
             explain_permits: Arc::new(Semaphore::new(permits)),
         }))
+    }
+
+    /// The registered model `name`, resolved once per request: handlers pass the
+    /// entry down, so every answer's `version` is the version that computed it.
+    ///
+    /// # Errors
+    /// [`ApiError::ModelNotFound`].
+    pub fn entry(&self, name: &str) -> Result<Arc<crate::registry::ModelEntry>, ApiError> {
+        self.registry
+            .get(name)
+            .ok_or_else(|| ApiError::ModelNotFound(name.to_string()))
     }
 
     /// Whether the server should receive traffic.
@@ -256,6 +268,7 @@ pub fn app(state: AppState) -> Router {
         .merge(ops::router())
         .merge(models::router(&state.config))
         .merge(explain::router())
+        .merge(predict::router())
         .merge(global::router())
         .merge(datasets::router(&state.config))
         .merge(jobs::router())

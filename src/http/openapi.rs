@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     activations, charts, dashboard, datasets, error, explain, global, ice, jobs, kserve, models,
-    ops, texts, weights,
+    ops, predict, texts, weights,
 };
 
 /// The API description.
@@ -34,7 +34,7 @@ use super::{
         models::delete_model,
         explain::explain_any,
         explain::explain_model,
-        explain::predict_model,
+        predict::predict_model,
         global::get_global,
         global::get_global_all,
         jobs::get_dependence,

@@ -1,0 +1,216 @@
+//! The explain answer: per-row explanations with their quality, and the same
+//! attributions in the shape of shap's `Explanation`.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::SpaceName;
+use crate::core::explain::{Explanation, Method};
+use crate::explainer;
+use crate::http::texts::TextExplainResponse;
+use crate::registry::ModelEntry;
+
+/// How exact one explanation is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QualityDto {
+    /// prediction − base_value − Σ attributions, as computed.
+    pub additivity_residual: f64,
+    /// Standard error of each attribution (sampling methods).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub standard_errors: Option<Vec<f64>>,
+    /// Model evaluations used (sampling methods).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub samples: Option<usize>,
+    /// Σφ − (f(x) − f(baseline)) (path methods).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub convergence_delta: Option<f64>,
+    /// Integrated gradients with adaptive steps: the relative target the steps
+    /// (`samples`) were doubled for, |convergence_delta| ≤ tolerance · |prediction −
+    /// base_value|; above it only when 2048 steps did not reach it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tolerance: Option<f64>,
+    /// R² of the local surrogate (LIME).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub surrogate_r2: Option<f64>,
+    /// The local surrogate's prediction for the row (LIME).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_prediction: Option<f64>,
+    /// On request (`"quality": "full"`): deletion and insertion curves with their
+    /// areas (deletion: lower is better; insertion: higher is better), faithfulness
+    /// correlation (Bhatt et al. 2020; higher is better) and max-sensitivity (Yeh et
+    /// al. 2019; lower is better).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scores: Option<ScoresDto>,
+}
+
+/// Quality scores of one explanation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScoresDto {
+    /// Output after removing 0, 1, …, F features in decreasing order of attribution.
+    pub deletion_curve: Vec<f64>,
+    /// Normalised area under the deletion curve (lower is better).
+    pub deletion_area: f64,
+    /// Output after restoring 0, 1, …, F features in that order.
+    pub insertion_curve: Vec<f64>,
+    /// Normalised area under the insertion curve (higher is better).
+    pub insertion_area: f64,
+    /// Faithfulness correlation in [−1, 1] (higher is better); null when undefined.
+    pub faithfulness: Option<f64>,
+    /// Largest relative change of the attributions within 10% of a standard
+    /// deviation of each feature (lower is better).
+    pub max_sensitivity: f64,
+}
+
+/// One row's explanation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExplanationDto {
+    /// Name of the output explained.
+    pub output: String,
+    /// The model's prediction for that output, in `output_space`.
+    pub prediction: f64,
+    /// Expected output over the background: where attributions start.
+    pub base_value: f64,
+    /// The instance explained (its index in the request), when `outputs` asks for
+    /// several explanations per instance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<usize>,
+    /// One per feature (or group), aligned with `feature_names`.
+    pub attributions: Vec<f64>,
+    /// How exact the numbers are.
+    pub quality: QualityDto,
+    /// SHAP interaction values (features × features), when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interactions: Option<Vec<Vec<f64>>>,
+}
+
+/// An explanation answer. `values`, `base_values` and `feature_names` repeat the
+/// attributions in the shape of shap's `Explanation`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExplainResponse {
+    /// Model name.
+    pub model: String,
+    /// Model version that answered.
+    pub version: u64,
+    /// Method used (never `auto`).
+    pub method: String,
+    /// The output explained when it is the same for every row, else null.
+    pub output: Option<String>,
+    /// Space of predictions and attributions.
+    pub output_space: SpaceName,
+    /// Feature names, aligned with every attribution vector (group names with
+    /// `group_by` or `players` set to `groups`).
+    // Without groups, the model's own list, shared: a reference count per answer, not a copy.
+    #[serde(serialize_with = "shared_names")]
+    #[schema(value_type = Vec<String>)]
+    pub feature_names: Arc<[String]>,
+    /// One per instance, in order (one per instance and output with `outputs`).
+    pub explanations: Vec<ExplanationDto>,
+    /// Attributions as a (rows × features) matrix, as shap's `Explanation.values`.
+    pub values: Vec<Vec<f64>>,
+    /// Base values, one per row, as shap's `Explanation.base_values`.
+    pub base_values: Vec<f64>,
+    /// The seed the sampling method used (absent for deterministic methods).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// How the numbers were computed, where that needs saying.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The answer to an explain request: per feature for `instances`, per token for `texts`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ExplainAnswer {
+    /// Attributions to features.
+    Features(ExplainResponse),
+    /// Attributions to the words of texts.
+    Texts(TextExplainResponse),
+}
+
+fn shared_names<S: serde::Serializer>(names: &Arc<[String]>, s: S) -> Result<S::Ok, S::Error> {
+    names.as_ref().serialize(s)
+}
+
+/// The answer for `outcome`, computed by `entry` in `space` with `seed`.
+pub(crate) fn respond(
+    entry: &ModelEntry,
+    outcome: explainer::Outcome,
+    space: SpaceName,
+    seed: u64,
+) -> ExplainResponse {
+    let seed = outcome.method.is_model_agnostic().then_some(seed);
+    let outputs = &entry.built.output_names;
+    let first = outcome.explanations.first().map(|e| e.output);
+    let same = outcome.explanations.iter().all(|e| Some(e.output) == first);
+    let note =
+        (space == SpaceName::Probability && outcome.method == Method::LinearShap).then(|| {
+            "probability space: log-odds SHAP values rescaled by (p(x) - E[p]) / (f(x) - E[f]) \
+         (DeepLIFT's rescale rule); base_value is E[p] over the background"
+                .to_string()
+        });
+    let values = outcome
+        .explanations
+        .iter()
+        .map(|e| e.attributions.clone())
+        .collect();
+    let base_values = outcome.explanations.iter().map(|e| e.base_value).collect();
+    ExplainResponse {
+        model: entry.name.clone(),
+        version: entry.version,
+        method: outcome.method.to_string(),
+        output: first.filter(|_| same).map(|k| outputs[k].clone()),
+        output_space: space,
+        feature_names: match (&entry.built.groups, outcome.grouped) {
+            (Some(g), true) => g.names.clone().into(),
+            _ => entry.built.feature_names.clone(),
+        },
+        explanations: outcome
+            .explanations
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let mut d = dto(e, outputs);
+                d.instance = outcome.instances.as_ref().map(|rows| rows[i]);
+                d.interactions = outcome
+                    .interactions
+                    .as_ref()
+                    .map(|all| all[i].rows().into_iter().map(|r| r.to_vec()).collect());
+                d
+            })
+            .collect(),
+        values,
+        base_values,
+        seed,
+        note,
+    }
+}
+
+fn dto(e: Explanation, outputs: &[String]) -> ExplanationDto {
+    ExplanationDto {
+        output: outputs[e.output].clone(),
+        prediction: e.prediction,
+        base_value: e.base_value,
+        attributions: e.attributions,
+        instance: None,
+        interactions: None,
+        quality: QualityDto {
+            additivity_residual: e.quality.additivity_residual,
+            standard_errors: e.quality.standard_errors,
+            samples: e.quality.samples,
+            convergence_delta: e.quality.convergence_delta,
+            tolerance: e.quality.tolerance,
+            surrogate_r2: e.quality.surrogate_r2,
+            local_prediction: e.quality.local_prediction,
+            scores: e.quality.scores.map(|s| ScoresDto {
+                deletion_curve: s.deletion.values,
+                deletion_area: s.deletion.area,
+                insertion_curve: s.insertion.values,
+                insertion_area: s.insertion.area,
+                faithfulness: s.faithfulness,
+                max_sensitivity: s.max_sensitivity,
+            }),
+        },
+    }
+}
