@@ -127,13 +127,6 @@ pub(super) fn extremes_for(
     })
 }
 
-fn model(state: &AppState, name: String) -> Result<std::sync::Arc<ModelEntry>, ApiError> {
-    state
-        .registry
-        .get(&name)
-        .ok_or(ApiError::ModelNotFound(name))
-}
-
 /// Every layer's values for the rows sent.
 #[utoipa::path(post, path = "/models/{name}/activations", tag = "activations",
     params(("name" = String, Path, description = "Model name")),
@@ -147,7 +140,7 @@ pub async fn post_activations(
     Path(name): Path<String>,
     Json(request): Json<ActivationsRequest>,
 ) -> Result<JsonAnswer<ActivationsResponse>, ApiError> {
-    let entry = model(&state, name)?;
+    let entry = state.entry(&name)?;
     mlp_of(&entry)?;
     let x = instances::to_matrix(&request.instances, &entry.built, state.config.max_instances)?;
     let job = entry.clone();
@@ -185,7 +178,7 @@ pub async fn get_activation_summary(
     Path(name): Path<String>,
     caller: Caller,
 ) -> Result<JsonAnswer<ActivationSummaryResponse>, ApiError> {
-    let entry = model(&state, name)?;
+    let entry = state.entry(&name)?;
     mlp_of(&entry)?;
     let rows = background_rows(&entry)?;
     let extremes = extremes_for(&state, caller, rows)?;
@@ -219,7 +212,7 @@ pub async fn get_activation_curves(
     Path(name): Path<String>,
     caller: Caller,
 ) -> Result<JsonAnswer<ActivationCurvesResponse>, ApiError> {
-    let entry = model(&state, name)?;
+    let entry = state.entry(&name)?;
     mlp_of(&entry)?;
     let rows = background_rows(&entry)?;
     let options = CurveOptions {

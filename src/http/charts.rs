@@ -29,7 +29,6 @@ use crate::charts::views::{self, CoefficientScale, ExplainedRow, ViewError};
 use crate::core::models::mlp::activations::{self as mlp_activations, CurveOptions};
 use crate::core::models::HostedModel;
 use crate::core::CoreError;
-use crate::registry::ModelEntry;
 use crate::summary;
 
 /// The media type of every picture.
@@ -94,13 +93,6 @@ pub enum ScaleParam {
     Standardized,
 }
 
-fn model(state: &AppState, name: String) -> Result<std::sync::Arc<ModelEntry>, ApiError> {
-    state
-        .registry
-        .get(&name)
-        .ok_or(ApiError::ModelNotFound(name))
-}
-
 fn svg_response(body: String, headers: &HeaderMap) -> Response {
     let body = body.into_bytes();
     conditional_as(&body, &etag_of(&body), headers, SVG)
@@ -138,7 +130,7 @@ pub async fn get_global_svg(
     if params.top == Some(0) {
         return Err(ApiError::InvalidInput("top must be at least 1".into()));
     }
-    let entry = model(&state, name)?;
+    let entry = state.entry(&name)?;
     let audience = super::privacy::Audience::of(caller, &state.config);
     let cached = cached_summary(&state, entry, audience).await?;
     let svg = views::global_importance(&cached.summary, params.top);
@@ -167,7 +159,7 @@ pub async fn get_weights_svg(
     Query(params): Query<WeightsSvgParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let entry = model(&state, name)?;
+    let entry = state.entry(&name)?;
     let weights = summary::weights(&entry, summary::TreePage::default());
     let svg = match &entry.built.model {
         HostedModel::Trees(m) => {
@@ -252,7 +244,7 @@ pub async fn get_activations_svg(
     headers: HeaderMap,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    let entry = model(&state, name)?;
+    let entry = state.entry(&name)?;
     activations::mlp_of(&entry)?;
     let rows = activations::background_rows(&entry)?;
     let extremes = activations::extremes_for(&state, caller, rows)?;

@@ -163,13 +163,6 @@ pub struct DatasetList {
     pub datasets: Vec<DatasetInfo>,
 }
 
-fn model(state: &AppState, name: &str) -> Result<std::sync::Arc<ModelEntry>, ApiError> {
-    state
-        .registry
-        .get(name)
-        .ok_or_else(|| ApiError::ModelNotFound(name.to_string()))
-}
-
 /// Register or replace a data set (201 when new, 200 when replaced). With a model
 /// directory configured, the answer comes only after the data set is on disk.
 /// A registration racing a deletion of the model either lands first and is
@@ -191,7 +184,7 @@ pub async fn put_dataset(
     Json(doc): Json<DatasetDoc>,
 ) -> Result<(StatusCode, axum::Json<DatasetInfo>), ApiError> {
     let guard = state.registry.lock_name(&name).await;
-    let entry = model(&state, &name)?;
+    let entry = state.entry(&name)?;
     registry::validate_name(&id)
         .map_err(|e| ApiError::InvalidName(e.to_string().replace("model name", "data-set id")))?;
     let max = state.config.dataset_max_rows;
@@ -311,7 +304,7 @@ pub async fn list_datasets(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<axum::Json<DatasetList>, ApiError> {
-    model(&state, &name)?;
+    state.entry(&name)?;
     let datasets = state
         .datasets
         .list(&name)
@@ -332,7 +325,7 @@ pub async fn get_dataset(
     State(state): State<AppState>,
     Path((name, id)): Path<(String, String)>,
 ) -> Result<axum::Json<DatasetInfo>, ApiError> {
-    model(&state, &name)?;
+    state.entry(&name)?;
     let d = state
         .datasets
         .get(&name, &id)
@@ -352,7 +345,7 @@ pub async fn delete_dataset(
     Path((name, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let guard = state.registry.lock_name(&name).await;
-    model(&state, &name)?;
+    state.entry(&name)?;
     if state
         .datasets
         .delete(&guard, &id)

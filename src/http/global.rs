@@ -67,10 +67,7 @@ pub async fn get_global(
     caller: Caller,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let entry = state
-        .registry
-        .get(&name)
-        .ok_or(ApiError::ModelNotFound(name))?;
+    let entry = state.entry(&name)?;
     let audience = Audience::of(caller, &state.config);
     let cached = cached_summary(&state, Arc::clone(&entry), audience).await?;
     let (body, etag) = super::jobs::global_body(&state, &entry, &cached.json, audience);

@@ -145,13 +145,6 @@ impl JobRequest {
     }
 }
 
-fn model(state: &AppState, name: &str) -> Result<Arc<ModelEntry>, ApiError> {
-    state
-        .registry
-        .get(name)
-        .ok_or_else(|| ApiError::ModelNotFound(name.to_string()))
-}
-
 fn dataset(
     state: &AppState,
     name: &str,
@@ -265,7 +258,7 @@ pub async fn post_job(
     caller: Caller,
     Json(request): Json<JobRequest>,
 ) -> Result<Response, ApiError> {
-    let entry = model(&state, &name)?;
+    let entry = state.entry(&name)?;
     let kind = request.kind;
     let data = request.dataset.clone();
     let audience = Audience::of(caller, &state.config);
@@ -306,7 +299,7 @@ pub async fn list_jobs(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<axum::Json<JobList>, ApiError> {
-    model(&state, &name)?;
+    state.entry(&name)?;
     let jobs = state
         .jobs
         .list(&name)
@@ -392,7 +385,7 @@ pub async fn dependence(
     q: DependenceQuery,
     caller: Caller,
 ) -> Result<(Arc<ModelEntry>, DependenceView), ApiError> {
-    let entry = model(state, name)?;
+    let entry = state.entry(name)?;
     let output = q.output.map(|o| match o.parse::<usize>() {
         Ok(k) => OutputRef::Index(k),
         Err(_) => OutputRef::Name(o),

@@ -81,10 +81,7 @@ pub async fn get_model_status(
     State(state): State<AppState>,
     Path(target): Path<String>,
 ) -> Result<axum::Json<ModelStatus>, ApiError> {
-    let entry = state
-        .registry
-        .get(&target)
-        .ok_or(ApiError::ModelNotFound(target))?;
+    let entry = state.entry(&target)?;
     Ok(axum::Json(ModelStatus {
         name: entry.name.clone(),
         ready: state.is_ready(),

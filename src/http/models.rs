@@ -107,10 +107,7 @@ pub async fn get_model(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<axum::Json<ModelInfo>, ApiError> {
-    let entry = state
-        .registry
-        .get(&name)
-        .ok_or(ApiError::ModelNotFound(name))?;
+    let entry = state.entry(&name)?;
     Ok(axum::Json(ModelInfo::of(&entry)))
 }
 

@@ -284,10 +284,7 @@ pub async fn get_embeddings(
     Path(name): Path<String>,
     Query(query): Query<EmbeddingQuery>,
 ) -> Result<axum::Json<EmbeddingResponse>, ApiError> {
-    let entry = state
-        .registry
-        .get(&name)
-        .ok_or(ApiError::ModelNotFound(name))?;
+    let entry = state.entry(&name)?;
     explainer::text_model(&entry.built.model)?;
     let k = query.k.unwrap_or(10);
     if k == 0 || k > MAX_NEIGHBOURS {

@@ -66,10 +66,7 @@ pub async fn get_weights(
     Path(name): Path<String>,
     Query(query): Query<WeightsQuery>,
 ) -> Result<axum::Json<WeightsView>, ApiError> {
-    let entry = state
-        .registry
-        .get(&name)
-        .ok_or(ApiError::ModelNotFound(name))?;
+    let entry = state.entry(&name)?;
     let page = query.page()?;
     if let crate::core::models::HostedModel::Trees(m) = &entry.built.model {
         if page.offset >= m.trees().len() && query.tree.is_some() {
