@@ -87,7 +87,10 @@ def explain(ddf: dd.DataFrame, model: Any, url: Optional[str] = None, *, local: 
     if len(sample) == 0:
         raise ValueError("explaind.dask.explain: the frame has no rows")
     meta = delayed(_part)(target, sample, 0, method, opts, None).compute().iloc[:0]
-    out = ddf.map_partitions(_partition, target, offsets, method, opts,  # type: ignore[no-untyped-call]
+    # One task holds the target (the model's document may weigh megabytes): each worker
+    # fetches it once instead of every partition's task carrying a copy.
+    shared = delayed(target, pure=True)
+    out = ddf.map_partitions(_partition, shared, offsets, method, opts,  # type: ignore[no-untyped-call]
                              list(meta.columns), meta=meta, align_dataframes=False,
                              enforce_metadata=False)
     return cast(dd.DataFrame, out)
