@@ -138,3 +138,25 @@ def test_local_servers_stop_with_the_workers(server: Server, house: pd.DataFrame
     while os.path.exists(f"/proc/{pid}") and "State:\tZ" not in open(f"/proc/{pid}/status").read():
         assert time.monotonic() < deadline, f"explaind {pid} still running"
         time.sleep(0.1)
+
+
+def test_local_server_stops_when_its_process_dies_without_atexit() -> None:
+    """Spark's Python workers (and killed Dask workers) exit without atexit: the
+    explaind a process started is stopped by its watcher all the same."""
+    import subprocess
+    import sys
+
+    import requests
+
+    code = ("import os, sys; from explaind.workers import LocalServer; "
+            f"s = LocalServer({str(explaind_bin())!r}, ()); print(s.url, flush=True); os._exit(0)")
+    url = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         check=True).stdout.strip()
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            requests.get(url + "/readyz", timeout=1)
+        except requests.ConnectionError:
+            break
+        assert time.monotonic() < deadline, f"explaind at {url} still answers"
+        time.sleep(0.2)

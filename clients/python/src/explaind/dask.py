@@ -17,8 +17,7 @@ import dask.dataframe as dd
 from dask.delayed import delayed
 import pandas as pd
 
-from .client import registration
-from .workers import Target, document_text, explain_part, model_name, resolve_binary
+from .workers import Target, explain_part, make_target, on_worker
 
 __all__ = ["explain"]
 
@@ -62,17 +61,8 @@ def explain(ddf: dd.DataFrame, model: Any, url: Optional[str] = None, *, local: 
     ``ValueError`` when neither or both of ``url`` and ``local`` are given; the
     workers' ``ExplaindError`` and ``ValueError`` (columns) when computed.
     """
-    if (url is None) == (not local):
-        raise ValueError("explaind.dask.explain: give url=... or local=True (one of them)")
-    document: Optional[str] = None
-    if isinstance(model, str):
-        model_id = model
-    else:
-        document = document_text(registration(model, background, feature_names))
-        model_id = name or model_name(document)
-    target = Target(url=url, binary=(binary or "") if local else None, name=model_id,
-                    document=document, token=token, args=tuple(server_args),
-                    client_options=tuple(sorted((client_options or {}).items())))
+    target = make_target(model, url, local, binary, background, feature_names, name, token,
+                         server_args, client_options)
     if align:
         lengths = ddf.map_partitions(len).compute()  # type: ignore[no-untyped-call]
         offsets = [0]
@@ -98,10 +88,7 @@ def explain(ddf: dd.DataFrame, model: Any, url: Optional[str] = None, *, local: 
 
 def _part(target: Target, part: pd.DataFrame, offset: int, method: str, options: Dict[str, Any],
           columns: Optional[List[str]]) -> pd.DataFrame:
-    if target.binary is not None:
-        target = Target(target.url, resolve_binary(target.binary or None), target.name,
-                        target.document, target.token, target.args, target.client_options)
-    return explain_part(target, part, offset, method, options, columns)
+    return explain_part(on_worker(target), part, offset, method, options, columns)
 
 
 def _partition(part: pd.DataFrame, target: Target, offsets: List[int], method: str,

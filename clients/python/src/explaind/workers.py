@@ -22,16 +22,16 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 import pandas as pd
 import requests
 
-from .client import Client
+from .client import Client, registration
 from .errors import ExplaindError
 
-__all__ = ["Target", "explain_part", "local_servers", "model_name"]
+__all__ = ["Target", "explain_part", "local_servers", "make_target", "model_name", "on_worker"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,38 @@ class Target:
     client_options: Tuple[Tuple[str, Any], ...] = field(default_factory=tuple)
 
 
+def make_target(model: Any, url: Optional[str], local: bool, binary: Optional[str],
+                background: Any, feature_names: Optional[Sequence[str]], name: Optional[str],
+                token: Optional[str], server_args: Sequence[str],
+                client_options: Optional[Dict[str, Any]]) -> Target:
+    """The driver's side of ``explaind.dask.explain``/``explaind.spark.explain``: a
+    ``str`` model is a name the server holds, anything else becomes its registration
+    document here (see their docs).
+
+    # Errors
+    ``ValueError`` when neither or both of ``url`` and ``local`` are given.
+    """
+    if (url is None) == (not local):
+        raise ValueError("give url=... or local=True (one of them)")
+    document: Optional[str] = None
+    if isinstance(model, str):
+        model_id = model
+    else:
+        document = document_text(registration(model, background, feature_names))
+        model_id = name or model_name(document)
+    return Target(url=url, binary=(binary or "") if local else None, name=model_id,
+                  document=document, token=token, args=tuple(server_args),
+                  client_options=tuple(sorted((client_options or {}).items())))
+
+
+def on_worker(target: Target) -> Target:
+    """``target`` with its binary looked up on this machine (see ``resolve_binary``)."""
+    if target.binary is None:
+        return target
+    return Target(target.url, resolve_binary(target.binary or None), target.name, target.document,
+                  target.token, target.args, target.client_options)
+
+
 def model_name(document: str) -> str:
     """The name a registration document is registered under: ``dist-`` and a digest."""
     return "dist-" + hashlib.sha256(document.encode()).hexdigest()[:16]
@@ -67,8 +99,18 @@ def resolve_binary(binary: Optional[str]) -> str:
     return os.path.abspath(path)
 
 
+#: Runs explaind ("$@") under a shell that stops it when terminated or when the
+#: process that started it is gone: Spark's Python workers and killed Dask workers
+#: exit without running ``atexit``.
+_WATCH = """"$@" & c=$!
+trap 'kill $c 2>/dev/null; wait $c; exit 0' TERM INT
+while kill -0 "$EXPLAIND_PARENT" 2>/dev/null && kill -0 $c 2>/dev/null; do sleep 1; done
+kill $c 2>/dev/null; wait $c"""
+
+
 class LocalServer:
-    """An explaind process on a free loopback port, ready when constructed."""
+    """An explaind process on a free loopback port, ready when constructed, watched by
+    a shell (``proc``) that stops it with this process."""
 
     def __init__(self, binary: str, args: Tuple[str, ...], timeout: float = 60.0) -> None:
         with socket.socket() as s:
@@ -76,8 +118,10 @@ class LocalServer:
             port = int(s.getsockname()[1])
         self.url = f"http://127.0.0.1:{port}"
         self.log = tempfile.TemporaryFile(prefix="explaind-")
-        self.proc = subprocess.Popen([binary, "--addr", f"127.0.0.1:{port}", *args],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+        env = dict(os.environ, EXPLAIND_PARENT=str(os.getpid()))
+        self.proc = subprocess.Popen(["sh", "-c", _WATCH, "explaind-watch", binary,
+                                      "--addr", f"127.0.0.1:{port}", *args],
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
