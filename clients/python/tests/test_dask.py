@@ -57,6 +57,18 @@ def test_url_mode_equals_direct_call(cluster: Any, client: Client, server: Serve
     assert set(got["output"]) == {"price"}
 
 
+def test_empty_partitions_keep_the_columns(cluster: Any, client: Client, server: Server,
+                                           house: pd.DataFrame) -> None:
+    ddf = dd.from_pandas(house, npartitions=4)
+    kept = ddf.map_partitions(lambda p: p[p.index >= 300])  # the first two partitions are empty
+    assert kept.map_partitions(len).compute().tolist()[:2] == [0, 0]
+    got = explain(kept, HOUSE, url=server.url).compute()
+    want = client.explain(HOUSE, house.iloc[300:])
+    assert got.index.equals(house.index[300:])
+    np.testing.assert_array_equal(features(got, want.feature_names), want.values)
+    assert got["output"].dtype == object and got["base_value"].dtype == np.float64
+
+
 def test_local_mode_registers_model_per_worker_and_equals_direct_call(
         cluster: Any, client: Client, house: pd.DataFrame, booster: Any) -> None:
     X = house.drop(columns=["aircon"])
