@@ -11,10 +11,14 @@ test -x "$EXPLAIND_BIN" || cargo build --bin explaind
 python3 -m venv "$venv"
 venv=$(cd "$venv" && pwd)
 # Versions of tests/fixtures/requirements.txt (xgboost-cpu: the same XGBoost 3.2.0
-# without the CUDA libraries); matplotlib for shap's plots.
+# without the CUDA libraries); matplotlib for shap's plots; dask[distributed] for
+# explaind.dask's tests (LocalCluster of 2 worker processes); pyspark for
+# explaind.spark's (local[2]; they skip without a JRE: apt-get install -y
+# default-jre-headless). Both add about 40 s to the step.
 "$venv/bin/pip" install --quiet --disable-pip-version-check "./clients/python[dev]" \
   xgboost-cpu==3.2.0 lightgbm==4.7.0 scikit-learn==1.9.1 shap==0.51.0 numpy==2.4.6 \
-  skl2onnx==1.20.0 onnx==1.23.2 matplotlib==3.11.2
+  skl2onnx==1.20.0 onnx==1.23.2 matplotlib==3.11.2 "dask[dataframe,distributed]==2026.8.0" \
+  pyspark==4.3.0
 
 (cd clients/python && "$venv/bin/mypy")
 

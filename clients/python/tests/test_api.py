@@ -198,3 +198,13 @@ def test_spark_like_frames_are_collected(client: Client, house: pd.DataFrame) ->
 
     np.testing.assert_array_equal(client.explain(HOUSE, SparkLike()).values,
                                   client.explain(HOUSE, house.iloc[:4]).values)
+
+
+def test_chunks_of_a_part_end_where_the_tables_would() -> None:
+    from explaind.frames import chunks
+
+    rows = ["[1]"] * 250
+    assert list(chunks(rows, 100, 10**6)) == [(0, 100), (100, 200), (200, 250)]
+    # Rows 150..399 of a table: the first request ends at the table's row 200.
+    assert list(chunks(rows, 100, 10**6, offset=150)) == [(0, 50), (50, 150), (150, 250)]
+    assert list(chunks(rows, 100, 10**6, offset=300)) == [(0, 100), (100, 200), (200, 250)]

@@ -51,14 +51,19 @@ class Batcher:
         self.max_body_bytes = max_body_bytes
 
     def run(self, path: str, data: npt.NDArray[np.float64], extra: Dict[str, Any],
-            show: Optional[bool], reseed: bool = False) -> List[Dict[str, Any]]:
-        """The answers for ``data``'s rows, in order (one per request sent)."""
+            show: Optional[bool], reseed: bool = False, offset: int = 0) -> List[Dict[str, Any]]:
+        """The answers for ``data``'s rows, in order (one per request sent).
+
+        ``offset``: the index of ``data``'s first row in a larger table this call is
+        a part of; requests are cut and (with ``reseed``) seeded as the table's would
+        be from the first multiple of ``max_rows`` on."""
         rows = [frames.row_json(r) for r in data]
         overhead = len(json.dumps(extra)) + 32
-        ranges = list(frames.chunks(rows, self.max_rows, self.max_body_bytes - overhead)) or [(0, 0)]
+        ranges = (list(frames.chunks(rows, self.max_rows, self.max_body_bytes - overhead, offset))
+                  or [(0, 0)])
 
         def one(span: Tuple[int, int]) -> List[Dict[str, Any]]:
-            return self._send_range(path, rows, span, extra, reseed)
+            return self._send_range(path, rows, span, extra, reseed, offset)
 
         if len(ranges) == 1:
             return one(ranges[0])
@@ -78,11 +83,11 @@ class Batcher:
         return [a for r in results if r is not None for a in r]
 
     def _send_range(self, path: str, rows: List[str], span: Tuple[int, int],
-                    extra: Dict[str, Any], reseed: bool) -> List[Dict[str, Any]]:
+                    extra: Dict[str, Any], reseed: bool, offset: int = 0) -> List[Dict[str, Any]]:
         start, end = span
         fields = dict(extra)
-        if reseed and start > 0:
-            fields["seed"] = chunk_seed(int(extra.get("seed") or 0), start)
+        if reseed and offset + start > 0:
+            fields["seed"] = chunk_seed(int(extra.get("seed") or 0), offset + start)
         tail = json.dumps(fields, separators=(",", ":"))
         body = '{"instances":[' + ",".join(rows[start:end]) + "]" + ("," + tail[1:] if fields else "}")
         try:
@@ -91,5 +96,5 @@ class Batcher:
             if e.status != 413 or end - start < 2:
                 raise
         mid = (start + end) // 2
-        return (self._send_range(path, rows, (start, mid), extra, reseed)
-                + self._send_range(path, rows, (mid, end), extra, reseed))
+        return (self._send_range(path, rows, (start, mid), extra, reseed, offset)
+                + self._send_range(path, rows, (mid, end), extra, reseed, offset))

@@ -23,7 +23,7 @@ from .batches import Batcher
 from .errors import ExplaindError, from_response
 from .progress import job_bar
 
-__all__ = ["Client", "ModelInfo"]
+__all__ = ["Client", "ModelInfo", "registration"]
 
 
 class ModelInfo(TypedDict, total=False):
@@ -38,6 +38,24 @@ class ModelInfo(TypedDict, total=False):
     output_names: List[str]
     background_rows: int
     groups: Optional[List[Dict[str, Any]]]
+
+
+def registration(model: Any, background: Any = None, feature_names: Optional[Sequence[str]] = None,
+                 **options: Any) -> Dict[str, Any]:
+    """The registration document (``PUT /models/{name}``'s body) ``Client.register``
+    sends for these arguments (see there)."""
+    doc, file_names = convert.to_document(model)
+    names = list(feature_names) if feature_names is not None else file_names
+    if names is None and isinstance(background, pd.DataFrame):
+        names = [str(c) for c in background.columns]
+    if names is not None:
+        doc["feature_names"] = names
+    if background is not None:
+        bg = (frames.to_matrix(background, names) if names is not None
+              else np.asarray(frames.collect(background), dtype=np.float64))
+        doc["background"] = [[None if np.isnan(v) else v for v in row] for row in bg.tolist()]
+    doc.update(options)
+    return doc
 
 
 class Client:
@@ -153,17 +171,7 @@ class Client:
         ``ExplaindError`` (422 ``invalid_model``, ``invalid_name``, 413, ...);
         ``TypeError`` for an object of no known kind.
         """
-        doc, file_names = convert.to_document(model)
-        names = list(feature_names) if feature_names is not None else file_names
-        if names is None and isinstance(background, pd.DataFrame):
-            names = [str(c) for c in background.columns]
-        if names is not None:
-            doc["feature_names"] = names
-        if background is not None:
-            bg = (frames.to_matrix(background, names) if names is not None
-                  else np.asarray(frames.collect(background), dtype=np.float64))
-            doc["background"] = [[None if np.isnan(v) else v for v in row] for row in bg.tolist()]
-        doc.update(options)
+        doc = registration(model, background, feature_names, **options)
         return cast(ModelInfo, self._json("PUT", f"/models/{name}", doc))
 
     def delete(self, name: str) -> None:
@@ -183,7 +191,7 @@ class Client:
         return np.asarray(rows, dtype=np.float64).reshape(len(data), -1)
 
     def explain(self, name: str, X: Any, method: str = "auto", progress: Optional[bool] = None,
-                **options: Any) -> Any:
+                row_offset: int = 0, **options: Any) -> Any:
         """Explain the rows of ``X``: a ``shap.Explanation`` (``explaind.Explanation``
         without shap) whose ``values``, ``base_values``, ``data`` and ``feature_names``
         are the server's, with ``quality``, ``predictions`` and ``error_std`` beside.
@@ -194,7 +202,10 @@ class Client:
         ``output_space``, ``seed``, ``n_samples``, ``group_by``, ``quality``, ...).
         Requests of several chunks with a sampling method: chunk ``c > 0`` is sent
         with a seed derived from ``seed`` and ``c``, so no two rows share draws;
-        ``explanation.seed`` is the seed asked for.
+        ``explanation.seed`` is the seed asked for. ``row_offset``: the index of
+        ``X``'s first row in a larger table explained in parts (``explaind.dask``):
+        requests are cut and seeded as the whole table's would be from the first
+        multiple of ``max_rows`` on.
 
         # Errors
         ``ExplaindError`` with the server's code; ``ValueError`` when ``X``'s
@@ -204,7 +215,7 @@ class Client:
         extra = dict(options)
         extra["method"] = method
         answers = self._batcher.run(f"/models/{name}/explain", data, extra, self._show(progress),
-                                    reseed=True)
+                                    reseed=True, offset=row_offset)
         exp = explanation.build(answers, data, self.use_shap)
         if "seed" in options:
             exp.seed = options["seed"]

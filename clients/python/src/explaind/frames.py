@@ -85,13 +85,19 @@ def row_json(row: npt.NDArray[np.float64]) -> str:
     return json.dumps([None if math.isnan(v) else v for v in row.tolist()], separators=(",", ":"))
 
 
-def chunks(rows: Sequence[str], max_rows: int, max_bytes: int) -> Iterator[Tuple[int, int]]:
+def chunks(rows: Sequence[str], max_rows: int, max_bytes: int, offset: int = 0) -> Iterator[Tuple[int, int]]:
     """Split serialised rows into ``[start, end)`` ranges of at most ``max_rows`` rows
-    whose comma-joined JSON stays under ``max_bytes`` (a row alone may exceed it)."""
+    whose comma-joined JSON stays under ``max_bytes`` (a row alone may exceed it).
+
+    ``offset``: the index of ``rows[0]`` in a larger table; the first range then
+    ends where the table's ranges of ``max_rows`` would, so the later ones start at
+    the same rows as the table's (byte limits aside)."""
     start, size = 0, 0
+    room = max_rows - offset % max_rows
     for i, r in enumerate(rows):
         n = len(r) + 1
-        if i > start and (i - start >= max_rows or size + n > max_bytes):
+        if i > start and (i - start >= room or size + n > max_bytes):
+            room = max_rows
             yield start, i
             start, size = i, 0
         size += n
