@@ -20,7 +20,8 @@
 //! - [`metrics`]: Prometheus counters and histograms.
 //! - [`live`]: statistics of the attributions served, per model version (window,
 //!   since start, drift), for `/global` and `/metrics`.
-//! - [`http`]: router, one module per resource, the error type, the OpenAPI document.
+//! - [`http`]: router, one module per resource (each declares its routes with who may
+//!   call them, [`http::routes`]), the error type, the OpenAPI document.
 //! - [`server`]: start-up, serving and graceful shutdown.
 //! - [`config`]: the command-line and environment configuration.
 //!

@@ -3,8 +3,6 @@
 //! pre-activations the model really sees.
 
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
-use axum::Router;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -13,6 +11,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, JsonAnswer};
 use super::instances;
 use super::privacy::Audience;
+use super::routes::{Access::*, Routes};
 use super::AppState;
 use crate::core::explain::finite;
 use crate::core::models::mlp::activations::{
@@ -23,16 +22,18 @@ use crate::core::CoreError;
 use crate::registry::ModelEntry;
 
 /// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/models/{name}/activations", post(post_activations))
-        .route(
+pub fn router() -> Routes {
+    Routes::new()
+        .post("/models/{name}/activations", Reader, post_activations)
+        .get(
             "/models/{name}/activations/summary",
-            get(get_activation_summary),
+            Reader,
+            get_activation_summary,
         )
-        .route(
+        .get(
             "/models/{name}/activations/curves",
-            get(get_activation_curves),
+            Reader,
+            get_activation_curves,
         )
 }
 

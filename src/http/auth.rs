@@ -13,11 +13,12 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::{header, Method};
+use axum::http::header;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
+use super::routes::RouteTable;
 use crate::config::{Config, Secret};
 
 /// What a token may do.
@@ -127,25 +128,6 @@ pub fn check_exposure(addr: SocketAddr, tokens: &Tokens, allow: bool) -> Result<
     ))
 }
 
-/// Routes anyone may call, tokens or not: probes, metrics, the API description and
-/// the dashboard's static files.
-pub fn is_open_route(route: &str) -> bool {
-    matches!(
-        route,
-        "/healthz" | "/readyz" | "/metrics" | "/openapi.yaml" | "/"
-    ) || route.starts_with("/static/")
-}
-
-/// The role a route needs, or None for open routes.
-fn required_role(method: &Method, route: &str) -> Option<Role> {
-    match route {
-        r if is_open_route(r) => None,
-        "/models/{name}" if method == Method::PUT || method == Method::DELETE => Some(Role::Admin),
-        r if r.ends_with("/weights") || r.contains("/datasets") => Some(Role::Admin),
-        _ => Some(Role::Reader),
-    }
-}
-
 /// The role a request acts with, for handlers whose answers depend on it (summaries
 /// over background or data-set rows: see [`crate::analysis::privacy`]). Put in the
 /// request's extensions by [`admit`]; a handler takes it as an extractor. With access
@@ -182,7 +164,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
 ///
 /// # Errors
 /// [`ApiError::Unauthorized`] or [`ApiError::Forbidden`].
-pub fn admit(tokens: &Tokens, request: &Request) -> Result<Caller, ApiError> {
+pub fn admit(tokens: &Tokens, table: &RouteTable, request: &Request) -> Result<Caller, ApiError> {
     if !tokens.enabled() {
         return Ok(Caller(Role::Admin));
     }
@@ -190,7 +172,7 @@ pub fn admit(tokens: &Tokens, request: &Request) -> Result<Caller, ApiError> {
     let Some(route) = request.extensions().get::<MatchedPath>() else {
         return Ok(Caller(Role::Reader));
     };
-    let needed = required_role(request.method(), route.as_str());
+    let needed = table.access(request.method(), route.as_str()).role();
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -231,43 +213,5 @@ mod tests {
         assert!(check_exposure(local, &none, false).is_ok());
         assert!(check_exposure(public, &none, false).is_err());
         assert!(check_exposure(public, &none, true).is_ok());
-    }
-
-    #[test]
-    fn weights_and_changes_need_admin() {
-        assert_eq!(
-            required_role(&Method::PUT, "/models/{name}"),
-            Some(Role::Admin)
-        );
-        assert_eq!(
-            required_role(&Method::GET, "/models/{name}"),
-            Some(Role::Reader)
-        );
-        assert_eq!(
-            required_role(&Method::GET, "/models/{name}/weights"),
-            Some(Role::Admin)
-        );
-        assert_eq!(required_role(&Method::POST, "/explain"), Some(Role::Reader));
-        for method in [Method::GET, Method::PUT, Method::DELETE] {
-            for route in ["/models/{name}/datasets", "/models/{name}/datasets/{id}"] {
-                assert_eq!(required_role(&method, route), Some(Role::Admin), "{route}");
-            }
-        }
-        assert_eq!(
-            required_role(&Method::POST, "/models/{name}/global/jobs"),
-            Some(Role::Reader)
-        );
-        assert_eq!(
-            required_role(&Method::GET, "/jobs/{id}"),
-            Some(Role::Reader)
-        );
-        for picture in ["/models/{name}/global.svg", "/models/{name}/dependence.svg"] {
-            assert_eq!(
-                required_role(&Method::GET, picture),
-                Some(Role::Reader),
-                "{picture}"
-            );
-        }
-        assert_eq!(required_role(&Method::GET, "/healthz"), None);
     }
 }

@@ -12,8 +12,6 @@
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -23,6 +21,7 @@ use super::explain::{self, ExplainRequest};
 use super::extract::{Json, Query};
 use super::global::{cached_summary, conditional_as, etag_of};
 use super::jobs::{self, DependenceQuery};
+use super::routes::{Access::*, Routes};
 use super::{activations, AppState};
 use crate::charts::network::{self, ActivationsPicture};
 use crate::charts::views::{self, CoefficientScale, ExplainedRow, ViewError};
@@ -35,13 +34,19 @@ use crate::summary;
 pub const SVG: &str = "image/svg+xml";
 
 /// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/models/{name}/global.svg", get(get_global_svg))
-        .route("/models/{name}/weights.svg", get(get_weights_svg))
-        .route("/models/{name}/explain.svg", post(explain_svg))
-        .route("/models/{name}/activations.svg", get(get_activations_svg))
-        .route("/models/{name}/dependence.svg", get(get_dependence_svg))
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/models/{name}/global.svg", Reader, get_global_svg)
+        // Pictures of the weights (coefficients, split importance, kernels) are for
+        // readers; the numbers themselves (`/weights`) are for admins.
+        .get("/models/{name}/weights.svg", Reader, get_weights_svg)
+        .post("/models/{name}/explain.svg", Reader, explain_svg)
+        .get(
+            "/models/{name}/activations.svg",
+            Reader,
+            get_activations_svg,
+        )
+        .get("/models/{name}/dependence.svg", Reader, get_dependence_svg)
 }
 
 /// Parameters of the importance picture.

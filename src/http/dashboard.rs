@@ -8,27 +8,23 @@
 
 use axum::http::{header, HeaderValue};
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::Router;
 
-use super::AppState;
+use super::routes::{Access::*, Routes};
 
 const INDEX_HTML: &str = include_str!("../../static/index.html");
 const APP_JS: &str = include_str!("../../static/app.js");
 const APP_CSS: &str = include_str!("../../static/app.css");
 
 /// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(get_dashboard))
-        .route(
-            "/static/app.js",
-            get(|| asset(APP_JS, "text/javascript; charset=utf-8")),
-        )
-        .route(
-            "/static/app.css",
-            get(|| asset(APP_CSS, "text/css; charset=utf-8")),
-        )
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/", Open, get_dashboard)
+        .get("/static/app.js", Open, || {
+            asset(APP_JS, "text/javascript; charset=utf-8")
+        })
+        .get("/static/app.css", Open, || {
+            asset(APP_CSS, "text/css; charset=utf-8")
+        })
 }
 
 async fn asset(body: &'static str, media_type: &'static str) -> impl IntoResponse {

@@ -3,9 +3,8 @@
 //! answers hold counts and statistics only.
 
 use axum::extract::{Path, State};
+use axum::http::Method;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::Router;
 use chrono::{DateTime, Utc};
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
@@ -15,6 +14,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorBody};
 use super::extract::Json;
 use super::limits::BodyLimit;
+use super::routes::{Access::*, Routes};
 use super::{instances, AppState};
 use crate::config::Config;
 use crate::core::explain::finite;
@@ -24,16 +24,19 @@ use crate::datasets::{self, Dataset, Label, Task};
 use crate::registry::{self, ModelEntry};
 
 /// Routes of this module; registration bodies get the model upload size limit.
-pub fn router(config: &Config) -> Router<AppState> {
-    Router::new()
-        .route("/models/{name}/datasets", get(list_datasets))
+pub fn router(config: &Config) -> Routes {
+    // Data sets are labelled rows: every route, reading ones included, is for admins.
+    let upload = BodyLimit::new(config.max_model_bytes, "--max-model-bytes");
+    Routes::new()
+        .get("/models/{name}/datasets", Admin, list_datasets)
+        .get("/models/{name}/datasets/{id}", Admin, get_dataset)
         .route(
             "/models/{name}/datasets/{id}",
-            get(get_dataset)
-                .put(put_dataset)
-                .layer(BodyLimit::new(config.max_model_bytes, "--max-model-bytes"))
-                .delete(delete_dataset),
+            Admin,
+            &[Method::PUT],
+            axum::routing::put(put_dataset).layer(upload),
         )
+        .delete("/models/{name}/datasets/{id}", Admin, delete_dataset)
 }
 
 /// A data-set registration.

@@ -8,8 +8,6 @@ mod request;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::routing::post;
-use axum::Router;
 use ndarray::{Array2, ArrayView2};
 
 pub use answer::{ExplainAnswer, ExplainResponse, ExplanationDto, QualityDto, ScoresDto};
@@ -20,6 +18,7 @@ use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, JsonAnswer};
 use super::instances;
+use super::routes::{Access::*, Routes};
 use super::texts;
 use super::AppState;
 use crate::core::explain::finite;
@@ -27,10 +26,12 @@ use crate::explainer::{self, ExplainArgs};
 use crate::registry::ModelEntry;
 
 /// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/explain", post(explain_any))
-        .route("/models/{name}/explain", post(explain_model))
+pub fn router() -> Routes {
+    Routes::new().post("/explain", Reader, explain_any).post(
+        "/models/{name}/explain",
+        Reader,
+        explain_model,
+    )
 }
 
 /// Explain instances with a model named in the body.

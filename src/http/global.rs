@@ -12,23 +12,24 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::privacy::Audience;
+use super::routes::{Access::*, Routes};
 use super::AppState;
 use crate::registry::{CachedJson, CachedSummary, ModelEntry};
 use crate::summary::{self, GlobalSummary};
 
 /// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/global", get(get_global_all))
-        .route("/models/{name}/global", get(get_global))
+pub fn router() -> Routes {
+    Routes::new().get("/global", Reader, get_global_all).get(
+        "/models/{name}/global",
+        Reader,
+        get_global,
+    )
 }
 
 /// Summaries of every model.

@@ -8,8 +8,6 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -18,6 +16,7 @@ use super::error::{ApiError, ErrorBody};
 use super::explain::{output_index, OutputRef, SpaceName};
 use super::extract::{Json, Query};
 use super::privacy::Audience;
+use super::routes::{Access::*, Routes};
 use super::AppState;
 use crate::analysis::{
     AttributionOptions, DataResult, DependenceOptions, DependenceView, Limits, PermutationOptions,
@@ -31,14 +30,19 @@ use crate::jobs::{JobKind, JobView};
 use crate::registry::{CachedJson, ModelEntry};
 
 /// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
+pub fn router() -> Routes {
+    // Readers may run data summaries: what they may see of the rows behind them is
+    // decided per answer ([`super::privacy`]).
+    Routes::new()
+        .get("/models/{name}/global/dependence", Reader, get_dependence)
+        .post(
             "/models/{name}/global/dependence",
-            get(get_dependence).post(super::ice::post_dependence),
+            Reader,
+            super::ice::post_dependence,
         )
-        .route("/models/{name}/global/jobs", post(post_job).get(list_jobs))
-        .route("/jobs/{id}", get(get_job))
+        .post("/models/{name}/global/jobs", Reader, post_job)
+        .get("/models/{name}/global/jobs", Reader, list_jobs)
+        .get("/jobs/{id}", Reader, get_job)
 }
 
 /// The loss of permutation importance.

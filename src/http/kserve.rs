@@ -8,7 +8,6 @@ use axum::http::{header, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -16,14 +15,17 @@ use super::error::{ApiError, ErrorBody};
 use super::explain::{self, ExplainAnswer, ExplainRequest};
 use super::extract::{Json, JsonAnswer};
 use super::predict::{self, PredictRequest, PredictResponse};
+use super::routes::{Access::*, Routes};
 use super::AppState;
 
 /// Routes of this module. The `:verb` suffix shares a path segment with the name,
 /// so one route takes `name:verb` and splits it; [`methods_of_target`] answers 405
 /// to a method the resource asked for does not have.
-pub fn router() -> Router<AppState> {
-    Router::new().route(
+pub fn router() -> Routes {
+    Routes::new().route(
         "/v1/models/{target}",
+        Reader,
+        &[Method::GET, Method::POST],
         get(get_model_status)
             .post(post_model_verb)
             // Not reached (the layer answers every other method), but its own: the

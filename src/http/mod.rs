@@ -33,6 +33,7 @@ pub mod openapi;
 pub mod ops;
 pub mod predict;
 pub mod privacy;
+pub mod routes;
 pub mod selection;
 pub mod texts;
 pub mod weights;
@@ -264,23 +265,14 @@ impl Drop for PendingGuard<'_> {
 /// routed application from outside: axum clones a route's whole stack of layers on
 /// every call, so each layer kept off the routes saves allocations per request.
 pub fn app(state: AppState) -> Router {
-    let routed = Router::new()
-        .merge(ops::router())
-        .merge(models::router(&state.config))
-        .merge(explain::router())
-        .merge(predict::router())
-        .merge(global::router())
-        .merge(datasets::router(&state.config))
-        .merge(jobs::router())
-        .merge(weights::router())
-        .merge(activations::router())
-        .merge(kserve::router())
-        .merge(charts::router())
-        .merge(dashboard::router())
-        .merge(texts::router())
+    let (routes, table) = routes(&state.config).into_parts();
+    let routed = routes
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(state.clone(), frame_request))
+        .layer(middleware::from_fn_with_state(
+            (state.clone(), Arc::new(table)),
+            frame_request,
+        ))
         .with_state(state.clone());
     let outer = tower::ServiceBuilder::new()
         .layer(TraceLayer::new_for_http())
@@ -297,6 +289,24 @@ pub fn app(state: AppState) -> Router {
     Router::new().fallback_service(outer)
 }
 
+/// Every route of the service, each declared with who may call it.
+pub fn routes(config: &Config) -> routes::Routes {
+    routes::Routes::new()
+        .merge(ops::router())
+        .merge(models::router(config))
+        .merge(explain::router())
+        .merge(predict::router())
+        .merge(global::router())
+        .merge(datasets::router(config))
+        .merge(jobs::router())
+        .merge(weights::router())
+        .merge(activations::router())
+        .merge(kserve::router())
+        .merge(charts::router())
+        .merge(dashboard::router())
+        .merge(texts::router())
+}
+
 async fn route_not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::RouteNotFound(uri.path().to_string())
 }
@@ -310,13 +320,17 @@ async fn method_not_allowed() -> ApiError {
 /// `--request-timeout-ms`; refuse it (401/403) without the token its route needs
 /// ([`auth::admit`]). One layer rather than three, so a request pays for one boxed
 /// future and one state clone.
-async fn frame_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
+async fn frame_request(
+    State((state, table)): State<(AppState, Arc<routes::RouteTable>)>,
+    request: Request,
+    next: Next,
+) -> Response {
     let start = Instant::now();
     let route = request.extensions().get::<MatchedPath>().cloned();
     let method = request.method().clone();
     let ms = state.config.request_timeout_ms;
     let guarded = async {
-        match auth::admit(&state.tokens, &request) {
+        match auth::admit(&state.tokens, &table, &request) {
             Err(refused) => axum::response::IntoResponse::into_response(refused),
             Ok(caller) => {
                 let mut request = request;

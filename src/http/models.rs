@@ -2,9 +2,8 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::Method;
 use axum::http::{header, StatusCode};
-use axum::routing::get;
-use axum::Router;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -12,6 +11,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, Query};
 use super::limits::{self, BodyLimit};
+use super::routes::{Access::*, Routes};
 use super::AppState;
 use crate::config::Config;
 use crate::registry::ModelEntry;
@@ -19,14 +19,19 @@ use crate::spec::groups::GroupInfo;
 use crate::spec::ModelSpec;
 
 /// Routes of this module; registration bodies get their own, larger, size limit.
-pub fn router(config: &Config) -> Router<AppState> {
-    Router::new().route("/models", get(list_models)).route(
-        "/models/{name}",
-        get(get_model)
-            .put(put_model)
-            .layer(BodyLimit::new(config.max_model_bytes, "--max-model-bytes"))
-            .delete(delete_model),
-    )
+pub fn router(config: &Config) -> Routes {
+    let upload = BodyLimit::new(config.max_model_bytes, "--max-model-bytes");
+    Routes::new()
+        .get("/models", Reader, list_models)
+        .get("/models/{name}", Reader, get_model)
+        // Replacing or removing a model is the admin's alone.
+        .route(
+            "/models/{name}",
+            Admin,
+            &[Method::PUT],
+            axum::routing::put(put_model).layer(upload),
+        )
+        .delete("/models/{name}", Admin, delete_model)
 }
 
 /// What explaind knows of a registered model.

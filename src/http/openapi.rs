@@ -103,6 +103,8 @@ struct CommonErrors;
 impl Modify for CommonErrors {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::{RefOr, ResponseBuilder};
+        // Which routes are open is declared with the routes themselves.
+        let (_, table) = super::routes(&crate::config::Config::defaults()).into_parts();
         let error = |description: &str| {
             RefOr::T(
                 ResponseBuilder::new()
@@ -119,7 +121,7 @@ impl Modify for CommonErrors {
             )
         };
         for (path, item) in openapi.paths.paths.iter_mut() {
-            let open = super::auth::is_open_route(path);
+            let open = table.is_open(path);
             let operations = [
                 &mut item.get,
                 &mut item.put,

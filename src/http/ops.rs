@@ -3,20 +3,21 @@
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::routes::{Access::*, Routes};
 use super::AppState;
 
 /// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(get_healthz))
-        .route("/readyz", get(get_readyz))
-        .route("/metrics", get(get_metrics))
-        .route("/openapi.yaml", get(get_openapi))
+pub fn router() -> Routes {
+    // Probes and scrapers carry no tokens.
+    Routes::new()
+        .get("/healthz", Open, get_healthz)
+        .get("/readyz", Open, get_readyz)
+        .get("/metrics", Open, get_metrics)
+        .get("/openapi.yaml", Open, get_openapi)
 }
 
 /// Liveness answer.

@@ -2,21 +2,20 @@
 //! [`predict`]).
 
 use axum::extract::{Path, State};
-use axum::routing::post;
-use axum::Router;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::explain::SpaceName;
 use super::extract::{Json, JsonAnswer};
+use super::routes::{Access::*, Routes};
 use super::{instances, texts, AppState};
 use crate::core::explain::finite;
 use crate::explainer;
 
 /// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/models/{name}/predict", post(predict_model))
+pub fn router() -> Routes {
+    Routes::new().post("/models/{name}/predict", Reader, predict_model)
 }
 
 /// A prediction request.

@@ -7,8 +7,6 @@
 //! token attributions, and its prediction equals the base value.
 
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::Router;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -16,6 +14,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorBody};
 use super::explain::{QualityDto, SpaceName};
 use super::extract::Query;
+use super::routes::{Access::*, Routes};
 use super::AppState;
 use crate::core::explain::finite;
 use crate::core::explain::text_attribution::TextExplanation;
@@ -24,8 +23,9 @@ use crate::explainer::{self, ExplainArgs};
 use crate::registry::ModelEntry;
 
 /// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/models/{name}/weights/embeddings", get(get_embeddings))
+pub fn router() -> Routes {
+    // Word vectors are the model's weights: admins only, as `/weights`.
+    Routes::new().get("/models/{name}/weights/embeddings", Admin, get_embeddings)
 }
 
 /// One known word of a text and its attribution.

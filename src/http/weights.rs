@@ -1,19 +1,18 @@
 //! Weight dumps: `/models/{name}/weights`.
 
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::Router;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::Query;
+use super::routes::{Access::*, Routes};
 use super::AppState;
 use crate::summary::{self, TreePage, WeightsView, DEFAULT_TREE_PAGE, MAX_TREE_PAGE};
 
 /// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/models/{name}/weights", get(get_weights))
+pub fn router() -> Routes {
+    Routes::new().get("/models/{name}/weights", Admin, get_weights)
 }
 
 /// Which trees of a tree ensemble to include (other kinds ignore these).
