@@ -6,6 +6,7 @@
 //! computed fresh on each request and spliced into the cached bytes, and the entity
 //! tag joins the cached tag with a hash of the live part.
 
+use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -71,7 +72,7 @@ pub async fn get_global(
     let entry = state.entry(&name)?;
     let audience = Audience::of(caller, &state.config);
     let cached = cached_summary(&state, Arc::clone(&entry), audience).await?;
-    let (body, etag) = super::jobs::global_body(&state, &entry, &cached.json, audience);
+    let (body, etag) = global_body(&state, &entry, &cached.json, audience);
     let (body, etag) = with_live(&entry, &cached, &body, &etag)?;
     Ok(conditional(&body, &etag, &headers))
 }
@@ -135,7 +136,7 @@ pub async fn get_global_all(
         let name = entry.name.clone();
         match cached_summary(&state, Arc::clone(&entry), audience).await {
             Ok(cached) => {
-                let (body, etag) = super::jobs::global_body(&state, &entry, &cached.json, audience);
+                let (body, etag) = global_body(&state, &entry, &cached.json, audience);
                 bodies.push(with_live(&entry, &cached, &body, &etag)?);
             }
             Err(ApiError::Core(e)) => unavailable.push(Unavailable {
@@ -161,7 +162,7 @@ pub async fn get_global_all(
     body.extend(serde_json::to_vec(&unavailable).map_err(|e| ApiError::Internal(e.to_string()))?);
     body.push(b'}');
     // With a `from_data` section a body's bytes change with its age: tag by the
-    // parts' tags instead, weakly (see `jobs::global_body`).
+    // parts' tags instead, weakly (see [`global_body`]).
     let etag = if bodies.iter().any(|(_, tag)| tag.starts_with("W/")) {
         let tags: Vec<&str> = bodies.iter().map(|(_, tag)| tag.as_str()).collect();
         let mut parts = tags.join(",").into_bytes();
@@ -250,4 +251,37 @@ pub fn conditional_as(
         body.to_vec(),
     )
         .into_response()
+}
+
+/// The body and tag of `/models/{name}/global`: the cached summary as it is, or,
+/// once a job has succeeded on this version, with a `from_data` section holding
+/// the last result of each kind and its age. The tag then derives from the
+/// summary's and the jobs' ids, not the bytes (`age_seconds` changes every second),
+/// so it is weak: `W/"…"`; it changes exactly when a new result lands. Readers see
+/// the results as [`Audience::section`] gives them, under a tag of their own.
+pub fn global_body<'a>(
+    state: &AppState,
+    entry: &ModelEntry,
+    json: &'a CachedJson,
+    audience: Audience,
+) -> (Cow<'a, [u8]>, Cow<'a, str>) {
+    let latest = state.jobs.latest(entry);
+    if latest.is_empty() {
+        return (Cow::Borrowed(&json.body), Cow::Borrowed(&json.etag));
+    }
+    let section = audience.section(crate::jobs::from_data(&latest, chrono::Utc::now()));
+    let Ok(section) = serde_json::to_vec(&section) else {
+        return (Cow::Borrowed(&json.body), Cow::Borrowed(&json.etag));
+    };
+    let mut body = json.body.clone();
+    if body.last() == Some(&b'}') {
+        body.pop();
+        body.extend_from_slice(b",\"from_data\":");
+        body.extend_from_slice(&section);
+        body.push(b'}');
+    }
+    let ids: Vec<&str> = latest.iter().map(|j| j.id.as_str()).collect();
+    let role = if audience.is_admin() { "" } else { "|reader" };
+    let tag = etag_of(format!("{}|{}{role}", json.etag, ids.join(",")).as_bytes());
+    (Cow::Owned(body), Cow::Owned(format!("W/{tag}")))
 }

@@ -2,7 +2,6 @@
 //! background jobs (`POST /models/{name}/global/jobs`, `GET /jobs/{id}`), and the
 //! `from_data` section that `/models/{name}/global` gains once a job has succeeded.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
@@ -27,7 +26,7 @@ use crate::core::global::loss::Loss;
 use crate::core::Cancel;
 use crate::datasets::Dataset;
 use crate::jobs::{JobKind, JobView};
-use crate::registry::{CachedJson, ModelEntry};
+use crate::registry::ModelEntry;
 
 /// Routes of this module.
 pub fn router() -> Routes {
@@ -422,37 +421,4 @@ pub async fn dependence(
             ApiError::Internal("a dependence plan gave another result".into()),
         ),
     }
-}
-
-/// The body and tag of `/models/{name}/global`: the cached summary as it is, or,
-/// once a job has succeeded on this version, with a `from_data` section holding
-/// the last result of each kind and its age. The tag then derives from the
-/// summary's and the jobs' ids, not the bytes (`age_seconds` changes every second),
-/// so it is weak: `W/"…"`; it changes exactly when a new result lands. Readers see
-/// the results as [`Audience::section`] gives them, under a tag of their own.
-pub fn global_body<'a>(
-    state: &AppState,
-    entry: &ModelEntry,
-    json: &'a CachedJson,
-    audience: Audience,
-) -> (Cow<'a, [u8]>, Cow<'a, str>) {
-    let latest = state.jobs.latest(entry);
-    if latest.is_empty() {
-        return (Cow::Borrowed(&json.body), Cow::Borrowed(&json.etag));
-    }
-    let section = audience.section(crate::jobs::from_data(&latest, chrono::Utc::now()));
-    let Ok(section) = serde_json::to_vec(&section) else {
-        return (Cow::Borrowed(&json.body), Cow::Borrowed(&json.etag));
-    };
-    let mut body = json.body.clone();
-    if body.last() == Some(&b'}') {
-        body.pop();
-        body.extend_from_slice(b",\"from_data\":");
-        body.extend_from_slice(&section);
-        body.push(b'}');
-    }
-    let ids: Vec<&str> = latest.iter().map(|j| j.id.as_str()).collect();
-    let role = if audience.is_admin() { "" } else { "|reader" };
-    let tag = super::global::etag_of(format!("{}|{}{role}", json.etag, ids.join(",")).as_bytes());
-    (Cow::Owned(body), Cow::Owned(format!("W/{tag}")))
 }
