@@ -333,6 +333,27 @@ impl Config {
         (self.job_timeout_secs > 0).then(|| std::time::Duration::from_secs(self.job_timeout_secs))
     }
 
+    /// The server-side caps on explanation budgets (`--max-samples` and friends).
+    pub fn caps(&self) -> crate::explainer::Caps {
+        crate::explainer::Caps {
+            max_samples: self.max_samples,
+            max_exact_players: self.max_exact_players,
+            max_ig_steps: self.max_ig_steps,
+            max_background: self.max_background,
+        }
+    }
+
+    /// The limits of data summaries (rows, shuffles, grid, ICE curves, fewest rows).
+    pub fn summary_limits(&self) -> crate::analysis::Limits {
+        crate::analysis::Limits {
+            max_rows: self.global_max_rows.max(1),
+            max_repeats: self.global_max_repeats,
+            max_grid: self.global_max_grid,
+            max_ice: self.global_max_ice,
+            min_rows: self.min_summary_rows.max(1),
+        }
+    }
+
     /// Explanation concurrency with 0 resolved to the number of CPUs.
     pub fn effective_explain_concurrency(&self) -> usize {
         if self.explain_concurrency > 0 {

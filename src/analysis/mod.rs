@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use ndarray::{Array2, Axis};
 
-use crate::config::Config;
 use crate::core::explain::sampling::SamplingParams;
 use crate::core::explain::{Explanation, Method};
 use crate::core::global::dependence::{self, evenly_spaced, DependenceParams};
@@ -64,19 +63,6 @@ pub struct Limits {
     pub max_ice: usize,
     /// Fewest rows holding a value for a grid to show it (`--min-summary-rows`).
     pub min_rows: usize,
-}
-
-impl Limits {
-    /// The limits of a configuration.
-    pub fn of(config: &Config) -> Self {
-        Limits {
-            max_rows: config.global_max_rows.max(1),
-            max_repeats: config.global_max_repeats,
-            max_grid: config.global_max_grid,
-            max_ice: config.global_max_ice,
-            min_rows: config.min_summary_rows.max(1),
-        }
-    }
 }
 
 /// Permutation-importance settings.

@@ -1,10 +1,10 @@
 //! Server-side caps on the budgets a request may ask for: the sample budget of the
 //! sampling explainers, exact_shapley's players, integrated gradients' steps and
-//! the background size. Each is a flag of [`Config`]; a request above one is refused
-//! with a message that names the field, the cap and the flag.
+//! the background size. Each is a server flag (the configuration builds the caps);
+//! a request above one is refused with a message that names the field, the cap and
+//! the flag.
 
 use super::{ExplainArgs, Players};
-use crate::config::Config;
 use crate::core::explain::sampling::SamplingParams;
 use crate::core::explain::Method;
 use crate::core::{CoreError, CoreResult};
@@ -24,16 +24,6 @@ pub struct Caps {
 }
 
 impl Caps {
-    /// The caps `config` sets.
-    pub fn of(config: &Config) -> Self {
-        Caps {
-            max_samples: config.max_samples,
-            max_exact_players: config.max_exact_players,
-            max_ig_steps: config.max_ig_steps,
-            max_background: config.max_background,
-        }
-    }
-
     /// Check an explanation of `model` with `args` against the caps.
     ///
     /// # Errors
@@ -95,7 +85,12 @@ mod tests {
 
     #[test]
     fn the_refusal_names_the_field_the_cap_and_the_flag() {
-        let caps = Caps::of(&Config::defaults());
+        let caps = Caps {
+            max_samples: 100_000,
+            max_exact_players: 16,
+            max_ig_steps: 2048,
+            max_background: 1000,
+        };
         let params = SamplingParams {
             n_samples: Some(caps.max_samples + 1),
             ..SamplingParams::default()

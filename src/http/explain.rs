@@ -165,7 +165,7 @@ pub async fn explain(
     let space = request.output_space.unwrap_or(SpaceName::Raw);
     let mut args = request.args(&entry)?;
     super::privacy::Audience::of(caller, &state.config).check_explain(&entry, &args)?;
-    explainer::Caps::of(&state.config).check(&entry.built, &args)?;
+    state.config.caps().check(&entry.built, &args)?;
     // Adaptive integrated gradients double their steps up to the same cap.
     args.options.ig.max_steps = state.config.max_ig_steps;
     let seed = args.options.sampling.seed;

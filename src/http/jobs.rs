@@ -18,8 +18,7 @@ use super::privacy::Audience;
 use super::routes::{Access::*, Routes};
 use super::AppState;
 use crate::analysis::{
-    AttributionOptions, DataResult, DependenceOptions, DependenceView, Limits, PermutationOptions,
-    Plan,
+    AttributionOptions, DataResult, DependenceOptions, DependenceView, PermutationOptions, Plan,
 };
 use crate::core::explain::sampling::SamplingParams;
 use crate::core::global::loss::Loss;
@@ -184,7 +183,7 @@ async fn plan(
     if r.kind == JobKind::Dependence {
         r.ice = audience.ice(r.ice)?;
     }
-    let limits = Limits::of(&state.config);
+    let limits = state.config.summary_limits();
     let data = dataset(state, &entry.name, r.dataset.as_deref())?;
     audience.check_source(&entry, data.as_deref(), limits.max_rows)?;
     let output = r
@@ -224,7 +223,7 @@ async fn plan(
             Box::new(move |_| Plan::dependence(entry, data.as_deref(), &options, &limits))
         }
         JobKind::MeanAbsAttribution => {
-            let caps = crate::explainer::Caps::of(&state.config);
+            let caps = state.config.caps();
             let options = AttributionOptions {
                 method: r.method.as_deref().unwrap_or("auto").parse()?,
                 sampling: SamplingParams {

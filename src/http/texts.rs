@@ -109,7 +109,7 @@ pub async fn explain(
 ) -> Result<TextExplainResponse, ApiError> {
     check_texts(&texts, state.config.max_instances)?;
     explainer::text_model(&entry.built.model)?;
-    explainer::Caps::of(&state.config).check(&entry.built, &args)?;
+    state.config.caps().check(&entry.built, &args)?;
     let space = args.space;
     let job = entry.clone();
     let outcome = state
