@@ -25,10 +25,9 @@ use crate::store::{FileStamp, ModelFile, Store, StoredModel};
 use crate::summary::GlobalSummary;
 
 mod check;
-mod names;
+pub use crate::store::names::{NameGuard, NameLocks};
 use check::build;
 pub use check::validate_name;
-pub use names::{NameGuard, NameLocks};
 
 /// Longest model name accepted.
 pub const MAX_NAME_LEN: usize = 128;

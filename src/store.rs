@@ -7,6 +7,8 @@
 //! survives a power cut. Loading skips (and reports) files that do not parse or
 //! validate; it never half-loads one.
 
+pub mod names;
+
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};

@@ -140,7 +140,7 @@ fn rows(
 ) -> CoreResult<(Array2<f64>, Option<Target>)> {
     let (x, target) = match dataset {
         Some(d) => {
-            d.check_fits(entry)?;
+            d.check_fits(&entry.built, entry.version)?;
             (&d.x, Some(&d.target))
         }
         None => {

@@ -15,7 +15,7 @@
 //! Deleting the model deletes its data sets.
 //!
 //! Every change takes the model's [`NameGuard`] (from
-//! [`crate::registry::Registry::lock_name`]), the lock a model's registration and
+//! the registry's `lock_name`), the lock a model's registration and
 //! deletion hold too: a data set is only ever added while its model is known to
 //! exist, and a deletion of the model cannot leave one behind.
 
@@ -30,9 +30,9 @@ use ndarray::Array2;
 
 use crate::core::global::loss::{n_classes, Target};
 use crate::core::{CoreError, CoreResult};
-use crate::registry::{ModelEntry, NameGuard};
 use crate::spec::BuiltModel;
 use crate::store;
+use crate::store::names::NameGuard;
 
 mod file;
 use file::{read_one, save, SUFFIX};
@@ -157,24 +157,24 @@ pub struct Dataset {
 }
 
 impl Dataset {
-    /// Check that the data set still fits the model version `entry` (feature names
+    /// Check that the data set still fits `built`, the model at `version` (feature names
     /// and task), as the model may have been replaced since registration.
     ///
     /// # Errors
     /// [`CoreError::InvalidArgument`] saying what changed.
-    pub fn check_fits(&self, entry: &ModelEntry) -> CoreResult<()> {
-        if self.feature_names[..] != entry.built.feature_names[..] {
+    pub fn check_fits(&self, built: &BuiltModel, version: u64) -> CoreResult<()> {
+        if self.feature_names[..] != built.feature_names[..] {
             return Err(CoreError::InvalidArgument(format!(
                 "data set '{}' has the features of version {} of the model, which differ from \
                  version {}'s; register it again",
-                self.id, self.model_version, entry.version
+                self.id, self.model_version, version
             )));
         }
-        if task_of(&entry.built)? != self.task {
+        if task_of(built)? != self.task {
             return Err(CoreError::InvalidArgument(format!(
                 "data set '{}' was labelled for version {} of the model, whose outputs differ \
                  from version {}'s; register it again",
-                self.id, self.model_version, entry.version
+                self.id, self.model_version, version
             )));
         }
         Ok(())
