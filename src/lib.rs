@@ -1,34 +1,35 @@
 //! explaind: an explanation microservice.
 //!
 //! # Layout
-//! - [`charts`]: SVG pictures (bars, waterfall, heat map): data in, SVG out; no HTTP.
-//! - [`core`]: the numeric core (models, explainers, global summaries); no HTTP, no async.
-//! - [`spec`]: registration documents and their validation into core models.
-//! - [`formats`]: readers of other tools' model files (XGBoost JSON, LightGBM text, ONNX):
-//!   bytes in, core types out.
-//! - [`explainer`]: which algorithm answers which pairing of method and model.
-//! - [`summary`]: the global importance summary and the weight dump of a model.
-//! - [`registry`]: registered models, name → `Arc<ModelEntry>` (each entry owns its
-//!   cached summary and live statistics).
-//! - [`datasets`]: labelled data sets registered per model, stored like models (shared
-//!   state of their own, beside the registry).
-//! - [`analysis`]: summaries from data (permutation importance, partial dependence,
-//!   mean |φ| of any explainer), checked into plans and run off the async workers.
-//! - [`jobs`]: the background jobs that run those plans, and their last results.
-//! - [`store`]: durable, atomic model files in the model directory.
+//! From the bottom up; each module imports only those listed before it.
+//! - [`core`]: the numeric core (models, explainers, global statistics); no HTTP, no
+//!   async, no serde_json.
+//! - [`formats`]: readers of other tools' model files (XGBoost JSON, LightGBM text,
+//!   ONNX): bytes in, core types out.
+//! - [`spec`]: the registration document and its validation into a built model.
+//! - [`explainer`]: the engine's entry point: which algorithm answers which pairing of
+//!   method and model, its cost and caps.
+//! - [`store`]: durable, atomic model files, and the per-name lock every change of a
+//!   model and its data sets holds.
 //! - [`demo`]: the embedded house-price model.
 //! - [`metrics`]: Prometheus counters and histograms.
-//! - [`live`]: statistics of the attributions served, per model version (window,
-//!   since start, drift), for `/global` and `/metrics`.
+//! - [`live`]: statistics of the attributions served, per model version (window, since
+//!   start, drift bins).
+//! - [`registry`], [`summary`], [`datasets`], [`analysis`], [`jobs`]: registered models
+//!   (name → `Arc<ModelEntry>`, each entry with its live statistics and cached
+//!   summary), the global summary and weight dump (with the `live` section,
+//!   [`summary::live`]), labelled data sets, summaries from data (permutation
+//!   importance, partial dependence, mean |φ|) and the jobs that run them. These five
+//!   still import each other: the entry caches a summary whose `from_data` section is a
+//!   job result; giving the summary type a floor of its own is the next step.
+//! - [`charts`]: SVG pictures; the generic ones (`svg`, `scale`, `bars`, `waterfall`,
+//!   `heatmap`, `curves`) import nothing of the service, `charts::views` reads summaries.
+//! - [`config`]: the command-line and environment configuration, which builds the caps
+//!   and limits of the layers below.
 //! - [`http`]: router, one module per resource (each declares its routes with who may
-//!   call them, [`http::routes`]), the error type, the OpenAPI document.
+//!   call them, [`http::routes`]), the error type, the OpenAPI document, the
+//!   Prometheus answer.
 //! - [`server`]: start-up, serving and graceful shutdown.
-//! - [`config`]: the command-line and environment configuration.
-//!
-//! Dependencies point one way: `http → registry → spec → core` and `formats → core`;
-//! the core imports nothing above it. Pictures: `http → charts::views → summary`
-//! (and `analysis` for partial dependence); the generic charts (`svg`, `scale`,
-//! `bars`, `waterfall`, `heatmap`, `curves`) import nothing of the service.
 
 pub mod analysis;
 pub mod charts;

@@ -2,6 +2,8 @@
 //! dump. Both are computed from a registry entry; neither ever contains a
 //! background row.
 
+pub mod live;
+
 use chrono::{DateTime, Utc};
 use ndarray::Axis;
 use serde::Serialize;
@@ -41,7 +43,7 @@ pub struct GlobalSummary {
     /// The attributions this process has served for this version, beside the
     /// background baseline above, with drift scores; fresh on every request.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub live: Option<crate::live::LiveSummary>,
+    pub live: Option<live::LiveSummary>,
     /// Summaries from data, once a job (`POST /models/{name}/global/jobs`) has
     /// succeeded on this version: the last result of each kind, with its age.
     #[serde(skip_serializing_if = "Option::is_none")]

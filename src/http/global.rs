@@ -89,7 +89,7 @@ fn with_live(
     body: &[u8],
     tag: &str,
 ) -> Result<(Vec<u8>, String), ApiError> {
-    let live = crate::live::view::summarise(
+    let live = crate::summary::live::summarise(
         &entry.live,
         &entry.built.feature_names,
         &cached.summary,

@@ -33,6 +33,7 @@ pub mod openapi;
 pub mod ops;
 pub mod predict;
 pub mod privacy;
+pub mod prometheus;
 pub mod routes;
 pub mod selection;
 pub mod texts;

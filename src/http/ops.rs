@@ -80,7 +80,7 @@ pub async fn get_metrics(State(state): State<AppState>) -> impl IntoResponse {
 /// The service's metrics followed by the live statistics of every model.
 fn metrics_text(state: &AppState) -> String {
     let mut text = state.metrics.render(state.registry.len());
-    crate::live::prometheus::render(
+    super::prometheus::render(
         &mut text,
         &state.registry.list(),
         state.config.live_metrics_max_features,

@@ -27,9 +27,7 @@
 //! process. Time is a millisecond count passed in, so tests drive
 //! the clock; the service passes [`now_ms`].
 
-pub mod prometheus;
 mod tally;
-pub mod view;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -41,7 +39,6 @@ use crate::core::global::drift::FeatureBins;
 use crate::core::models::OutputSpace;
 use crate::explainer::Outcome;
 use tally::{Layout, Tally};
-pub use view::{LiveFeature, LiveSummary, LiveWindow};
 
 /// Most shards a version's state is split into.
 pub const MAX_SHARDS: usize = 4;

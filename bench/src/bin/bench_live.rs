@@ -14,8 +14,9 @@ use std::time::Instant;
 use explaind::core::explain::{Explanation, Method};
 use explaind::core::models::OutputSpace;
 use explaind::explainer::Outcome;
-use explaind::live::{view, LiveConfig, LiveStats};
+use explaind::live::{LiveConfig, LiveStats};
 use explaind::registry::Registry;
+use explaind::summary::live as view;
 use ndarray::array;
 
 /// The process's user + system CPU time in seconds (Linux; 0 elsewhere).

@@ -6,7 +6,7 @@
 use std::fmt::Write;
 use std::sync::Arc;
 
-use super::{now_ms, Snapshot};
+use crate::live::{now_ms, Snapshot};
 use crate::metrics::escape;
 use crate::registry::ModelEntry;
 

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{LiveStats, Snapshot};
-use crate::summary::GlobalSummary;
+use super::GlobalSummary;
+use crate::live::{LiveStats, Snapshot};
 
 /// Attributions served by this process for this model version.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -128,3 +128,6 @@ fn window_view(
         features,
     }
 }
+
+#[cfg(test)]
+mod tests;
