@@ -72,6 +72,15 @@ pub struct ModelEntry {
 }
 
 impl ModelEntry {
+    /// This version, as the summaries see it.
+    pub fn as_version(&self) -> crate::summary::ModelVersion<'_> {
+        crate::summary::ModelVersion {
+            name: &self.name,
+            version: self.version,
+            built: &self.built,
+        }
+    }
+
     /// A new entry, with empty live statistics sized for the model.
     pub fn new(head: EntryHead, built: BuiltModel, live: LiveConfig) -> Self {
         let stats = LiveStats::new(

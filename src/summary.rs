@@ -1,5 +1,5 @@
 //! Model-level views served as JSON: the global importance summary and the weight
-//! dump. Both are computed from a registry entry; neither ever contains a
+//! dump. Both are computed from a model version; neither ever contains a
 //! background row.
 
 pub mod live;
@@ -16,7 +16,18 @@ use crate::core::models::mlp::weights as mlp_weights;
 use crate::core::models::{trees, HostedModel, OutputSpace};
 use crate::core::{CoreError, CoreResult};
 use crate::explainer::{self, ExplainArgs, OutputChoice};
-use crate::registry::ModelEntry;
+use crate::spec::BuiltModel;
+
+/// The model version a summary or weight dump is of.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelVersion<'a> {
+    /// Registered name.
+    pub name: &'a str,
+    /// Version number.
+    pub version: u64,
+    /// The built model.
+    pub built: &'a BuiltModel,
+}
 
 /// Global importance of one model version.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -79,8 +90,8 @@ pub struct FeatureSummary {
 ///
 /// # Errors
 /// [`CoreError::InvalidArgument`] when the model has no background.
-pub fn global_summary(entry: &ModelEntry, max_rows: usize) -> CoreResult<GlobalSummary> {
-    let built = &entry.built;
+pub fn global_summary(model: &ModelVersion, max_rows: usize) -> CoreResult<GlobalSummary> {
+    let built = model.built;
     let reference = built.reference.as_ref().ok_or_else(|| {
         CoreError::InvalidArgument(
             "global importance is computed over the model's background data, and none was registered"
@@ -134,8 +145,8 @@ pub fn global_summary(entry: &ModelEntry, max_rows: usize) -> CoreResult<GlobalS
         .collect();
     features.sort_by(|a, b| b.importance.total_cmp(&a.importance));
     Ok(GlobalSummary {
-        model: entry.name.clone(),
-        version: entry.version,
+        model: model.name.to_string(),
+        version: model.version,
         kind: built.model.kind().to_string(),
         method: method.to_string(),
         output_space: "raw".into(),
@@ -240,8 +251,8 @@ pub struct FeatureCoefficients {
 }
 
 /// The weight dump of a model version.
-pub fn weights(entry: &ModelEntry, page: TreePage) -> WeightsView {
-    let built = &entry.built;
+pub fn weights(model: &ModelVersion, page: TreePage) -> WeightsView {
+    let built = model.built;
     let finite = |v: f64| v.is_finite().then_some(v);
     let background = built.reference.as_ref().map(|r| BackgroundStats {
         rows: r.rows(),
@@ -302,8 +313,8 @@ pub fn weights(entry: &ModelEntry, page: TreePage) -> WeightsView {
         }),
     };
     WeightsView {
-        model: entry.name.clone(),
-        version: entry.version,
+        model: model.name.to_string(),
+        version: model.version,
         kind: built.model.kind().to_string(),
         feature_names: built.feature_names.to_vec(),
         output_names: built.output_names.clone(),

@@ -165,7 +165,7 @@ pub async fn get_weights_svg(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let entry = state.entry(&name)?;
-    let weights = summary::weights(&entry, summary::TreePage::default());
+    let weights = summary::weights(&entry.as_version(), summary::TreePage::default());
     let svg = match &entry.built.model {
         HostedModel::Trees(m) => {
             if params.layer.is_some() || params.view.is_some() || params.scale.is_some() {

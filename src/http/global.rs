@@ -198,7 +198,7 @@ pub async fn cached_summary(
             if let Some(cached) = entry.global.get() {
                 return Ok(Arc::clone(cached));
             }
-            let summary = summary::global_summary(&entry, max_rows)?;
+            let summary = summary::global_summary(&entry.as_version(), max_rows)?;
             let body =
                 serde_json::to_vec(&summary).map_err(|e| ApiError::Internal(e.to_string()))?;
             let etag = etag_of(&body);

@@ -76,5 +76,5 @@ pub async fn get_weights(
             )));
         }
     }
-    Ok(axum::Json(summary::weights(&entry, page)))
+    Ok(axum::Json(summary::weights(&entry.as_version(), page)))
 }

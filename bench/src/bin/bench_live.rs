@@ -87,8 +87,8 @@ fn main() {
             best_cpu * 1e9 / (n * threads) as f64
         );
     }
-    let baseline =
-        explaind::summary::global_summary(&entry, 1000).expect("the demo has a background");
+    let baseline = explaind::summary::global_summary(&entry.as_version(), 1000)
+        .expect("the demo has a background");
     let rounds = 2000;
     let best = (0..5)
         .map(|_| {

@@ -35,7 +35,7 @@ fn the_baseline_is_weighed_by_the_mix_of_outputs_served() {
     let registry = crate::registry::Registry::new(None);
     registry.insert_ephemeral("m", &spec).unwrap();
     let entry = registry.get("m").unwrap();
-    let baseline = crate::summary::global_summary(&entry, 1000).unwrap();
+    let baseline = crate::summary::global_summary(&entry.as_version(), 1000).unwrap();
     let by_output = |name: &str| {
         let f = baseline.features.iter().find(|f| f.name == name).unwrap();
         f.importance_by_output.clone()
