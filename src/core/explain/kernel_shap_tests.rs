@@ -1,0 +1,145 @@
+//! Tests of [`super`]: KernelSHAP against exact values, its seeds, budgets and limits.
+use super::*;
+use crate::core::explain::sampling::SamplingParams;
+use crate::core::explain::tests_support::Mixed;
+use crate::core::explain::{exact_shapley, linear_shap};
+use crate::core::models::{LinearModel, OutputSpace};
+use approx::assert_abs_diff_eq;
+use ndarray::array;
+
+fn data(rows: usize, cols: usize) -> Array2<f64> {
+    Array2::from_shape_fn((rows, cols), |(i, j)| {
+        ((i * 7 + j * 3) % 11) as f64 / 2.0 - 2.5
+    })
+}
+
+#[test]
+fn full_enumeration_equals_linear_shap() {
+    // Theorem 2: with every coalition and the Shapley kernel, the constrained WLS
+    // solution is the Shapley value, here w_j (x_j − E[x_j]).
+    let model = LinearModel::regression(array![[1.5, -2.0, 0.0, 0.7, 3.0]], array![0.3]).unwrap();
+    let reference = Reference::new(&model, data(40, 5));
+    let x = array![[1.0, 2.0, 3.0, -4.0, 0.5]];
+    let options = SamplingParams::default().check(&model).unwrap();
+    let got = explain(&model, &reference, x.view(), &[0], &options).unwrap();
+    let want = linear_shap::explain(&model, &reference, x.view(), &[0], OutputSpace::Raw).unwrap();
+    for (a, b) in got[0].attributions.iter().zip(&want[0].attributions) {
+        assert_abs_diff_eq!(a, b, epsilon = 1e-9);
+    }
+    assert_eq!(got[0].quality.samples, Some(30));
+}
+
+#[test]
+fn full_enumeration_equals_exact_shapley_on_a_nonlinear_model() {
+    let model = Mixed { n_features: 6 };
+    let reference = Reference::new(&model, data(25, 6));
+    let x = array![[1.0, -2.0, 0.5, 2.0, -1.0, 3.0]];
+    let options = SamplingParams::default().check(&model).unwrap();
+    let got = explain(&model, &reference, x.view(), &[0], &options).unwrap();
+    let want = exact_shapley::explain(&model, &reference, x.view(), &[0], &options).unwrap();
+    for (a, b) in got[0].attributions.iter().zip(&want[0].attributions) {
+        assert_abs_diff_eq!(a, b, epsilon = 1e-9);
+    }
+}
+
+#[test]
+fn sampling_is_efficient_seeded_and_close_to_exact() {
+    let model = Mixed { n_features: 10 };
+    let reference = Reference::new(&model, data(30, 10));
+    let x = array![[1.0, -2.0, 0.5, 2.0, -1.0, 3.0, 0.0, 1.0, -0.5, 2.5]];
+    let params = SamplingParams {
+        n_samples: Some(400),
+        seed: 11,
+        ..SamplingParams::default()
+    };
+    let options = params.check(&model).unwrap();
+    let a = explain(&model, &reference, x.view(), &[0], &options).unwrap();
+    let b = explain(&model, &reference, x.view(), &[0], &options).unwrap();
+    assert_eq!(a, b, "same seed, same answer");
+    // Efficiency is a constraint of the fit, so it holds to rounding.
+    assert_abs_diff_eq!(a[0].quality.additivity_residual, 0.0, epsilon = 1e-9);
+    let exact = exact_shapley::explain(&model, &reference, x.view(), &[0], &options).unwrap();
+    let se = a[0].quality.standard_errors.as_ref().unwrap();
+    for (j, se) in se.iter().enumerate() {
+        let err = (a[0].attributions[j] - exact[0].attributions[j]).abs();
+        assert!(err <= 5.0 * se + 1e-9, "feature {j}: error {err}, se {se}");
+    }
+    let other = SamplingParams { seed: 12, ..params }.check(&model).unwrap();
+    assert_ne!(
+        a,
+        explain(&model, &reference, x.view(), &[0], &other).unwrap()
+    );
+}
+
+#[test]
+fn groups_are_players_and_match_exact_grouped_values() {
+    // With groups as players and every coalition enumerated, KernelSHAP is the
+    // exact Shapley value of the group game.
+    let model = Mixed { n_features: 6 };
+    let reference = Reference::new(&model, data(20, 6));
+    let x = array![[1.0, -2.0, 0.5, 2.0, -1.0, 3.0]];
+    let params = SamplingParams {
+        groups: Some(vec![vec![0, 5], vec![1], vec![2, 3, 4]]),
+        ..SamplingParams::default()
+    };
+    let options = params.check(&model).unwrap();
+    let got = explain(&model, &reference, x.view(), &[0], &options).unwrap();
+    let want = exact_shapley::explain(&model, &reference, x.view(), &[0], &options).unwrap();
+    assert_eq!(got[0].attributions.len(), 3);
+    for (a, b) in got[0].attributions.iter().zip(&want[0].attributions) {
+        assert_abs_diff_eq!(a, b, epsilon = 1e-9);
+    }
+}
+
+#[test]
+fn a_spent_time_limit_is_an_error() {
+    let model = Mixed { n_features: 10 };
+    let reference = Reference::new(&model, data(30, 10));
+    let options = SamplingParams {
+        timeout: Some(std::time::Duration::from_nanos(1)),
+        ..SamplingParams::default()
+    }
+    .check(&model)
+    .unwrap();
+    let err = explain(&model, &reference, data(2, 10).view(), &[0, 0], &options).unwrap_err();
+    assert!(matches!(err, CoreError::Timeout { .. }));
+}
+
+#[test]
+fn top_k_keeps_the_largest_and_stays_efficient() {
+    // f = 1.5 x0 − 2 x1 + 0 x2 + 0.7 x3 + 3 x4: for x below, |φ| ranks x4, x1, x0
+    // first; keeping 3 zeroes x2 and x3 and still sums to f(x) − E[f].
+    let model = LinearModel::regression(array![[1.5, -2.0, 0.0, 0.7, 3.0]], array![0.3]).unwrap();
+    let reference = Reference::new(&model, data(40, 5));
+    let x = array![[1.0, 2.0, 3.0, -0.5, 0.5]];
+    let options = SamplingParams {
+        top_k: Some(3),
+        ..SamplingParams::default()
+    }
+    .check(&model)
+    .unwrap();
+    let e = explain(&model, &reference, x.view(), &[0], &options).unwrap();
+    let phi = &e[0].attributions;
+    assert_eq!((phi[2], phi[3]), (0.0, 0.0), "{phi:?}");
+    assert!(phi[0] != 0.0 && phi[1] != 0.0 && phi[4] != 0.0);
+    assert_abs_diff_eq!(e[0].quality.additivity_residual, 0.0, epsilon = 1e-9);
+    let bad = SamplingParams {
+        top_k: Some(6),
+        ..SamplingParams::default()
+    };
+    assert!(bad.check(&model).is_err());
+}
+
+#[test]
+fn a_budget_too_small_to_sample_is_refused() {
+    let model = Mixed { n_features: 10 };
+    let reference = Reference::new(&model, data(5, 10));
+    let options = SamplingParams {
+        n_samples: Some(10),
+        ..SamplingParams::default()
+    }
+    .check(&model)
+    .unwrap();
+    let err = explain(&model, &reference, data(1, 10).view(), &[0], &options).unwrap_err();
+    assert!(matches!(err, CoreError::InvalidArgument(_)));
+}
