@@ -149,7 +149,7 @@ impl Design {
         Ok(())
     }
 
-    /// Standard errors from the pair-clustered sandwich covariance (module doc of
+    /// Standard errors from the pair-clustered jackknife covariance (module doc of
     /// [`super::kernel_shap`]) of the fit with design matrix `xs` (one row per
     /// coalition, eliminated player dropped), factorised `A` and `residuals`: the
     /// kept players' then the eliminated player's (`1ᵀ Cov 1`). Zero when nothing
@@ -159,24 +159,33 @@ impl Design {
         if clusters == 0 {
             return vec![0.0; xs.ncols() + 1];
         }
+        let inv = chol.inverse();
         let mut g = Array2::<f64>::zeros((clusters, xs.ncols()));
         for (c, mut row) in g.rows_mut().into_iter().enumerate() {
             let (a, b) = (self.enumerated + 2 * c, self.enumerated + 2 * c + 1);
-            let score = &xs.row(a) * (self.weights[a] * residuals[a])
-                + &xs.row(b) * (self.weights[b] * residuals[b]);
-            row.assign(&score);
+            let (xa, xb) = (xs.row(a), xs.row(b));
+            let (wa, wb) = (self.weights[a], self.weights[b]);
+            // The pair's leverage H = X_c A⁻¹ X_cᵀ W_c; its residuals inflated to
+            // leave-one-pair-out residuals (I − H)⁻¹ e_c.
+            let (ia, ib) = (inv.dot(&xa), inv.dot(&xb));
+            let (h11, h12) = (1.0 - xa.dot(&ia) * wa, -xa.dot(&ib) * wb);
+            let (h21, h22) = (-xb.dot(&ia) * wa, 1.0 - xb.dot(&ib) * wb);
+            let det = h11 * h22 - h12 * h21;
+            let (ea, eb) = (residuals[a], residuals[b]);
+            let (ea, eb) = if det.abs() > 1e-12 {
+                ((h22 * ea - h12 * eb) / det, (h11 * eb - h21 * ea) / det)
+            } else {
+                (ea, eb)
+            };
+            row.assign(&(&xa * (wa * ea) + &xb * (wb * eb)));
         }
         // Centred: with enumerated sizes the sampled scores need not sum to zero.
         if let Some(mean) = g.mean_axis(ndarray::Axis(0)) {
             g -= &mean;
         }
-        let inv = chol.inverse();
         let cov = inv.dot(&g.t().dot(&g)).dot(&inv);
-        let correction = if clusters > 1 {
-            clusters as f64 / (clusters - 1) as f64
-        } else {
-            1.0
-        };
+        // The jackknife's (c − 1)/c.
+        let correction = (clusters - 1) as f64 / clusters as f64;
         cov.diag()
             .iter()
             .copied()

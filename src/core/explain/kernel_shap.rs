@@ -39,13 +39,16 @@
 //! sizes enumerated are those of the first round, and later rounds add pairs.
 //!
 //! # Standard errors
-//! For sampled coalitions, the cluster-robust ("sandwich") covariance of the
-//! weighted least-squares estimate with each antithetic pair as a cluster:
-//! `Cov(β̂) ≈ A⁻¹ (Σ_c (g_c − ḡ)(g_c − ḡ)ᵀ) A⁻¹ · c/(c − 1)` with `A = Σ_i w_i x_i x_iᵀ`
-//! over every coalition and `g_c = Σ_{i ∈ c} w_i x_i e_i` over the pair's residuals
-//! (enumerated coalitions are not random and add nothing). The eliminated player's
-//! variance follows from `φ_P = Δ − Σβ`. It estimates the spread of the answer over
-//! reruns with other seeds; it is zero when no size is sampled.
+//! For sampled coalitions, the cluster jackknife ("CR3") covariance of the weighted
+//! least-squares estimate with each antithetic pair as a cluster:
+//! `Cov(β̂) ≈ (c − 1)/c · A⁻¹ (Σ_c (g_c − ḡ)(g_c − ḡ)ᵀ) A⁻¹` with `A = Σ_i w_i x_i x_iᵀ`
+//! over every coalition and `g_c = X_cᵀ W_c (I − H_cc)⁻¹ e_c` over the pair's
+//! residuals inflated by its leverage `H_cc = X_c A⁻¹ X_cᵀ W_c`, which is
+//! `Σ_c (β̂_(−c) − mean)(…)ᵀ`, the spread of the leave-one-pair-out fits. Enumerated
+//! coalitions are not random and add nothing. The plain sandwich (`e_c` uninflated)
+//! covers the true error at 88–92% for a nominal 95% with 30–50 pairs; this one at
+//! 94% (`sampled_values_are_unbiased_and_their_errors_cover`). The eliminated
+//! player's variance follows from `φ_P = Δ − Σβ`. It is zero when no size is sampled.
 
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 

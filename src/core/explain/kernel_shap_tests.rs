@@ -1,9 +1,11 @@
 //! Tests of [`super`]: KernelSHAP against exact values, its seeds, budgets and limits.
 use super::*;
 use crate::core::explain::sampling::SamplingParams;
-use crate::core::explain::tests_support::Mixed;
+use crate::core::explain::tests_support::{
+    assert_unbiased_and_covered, errors_over_seeds, Mixed, Triples,
+};
 use crate::core::explain::{exact_shapley, linear_shap};
-use crate::core::models::{LinearModel, OutputSpace};
+use crate::core::models::{LinearModel, Model, OutputSpace};
 use approx::assert_abs_diff_eq;
 use ndarray::array;
 
@@ -142,4 +144,119 @@ fn a_budget_too_small_to_sample_is_refused() {
     .unwrap();
     let err = explain(&model, &reference, data(1, 10).view(), &[0], &options).unwrap_err();
     assert!(matches!(err, CoreError::InvalidArgument(_)));
+}
+
+/// 200 seeded KernelSHAP answers for one row of [`Triples`] with 120 coalitions
+/// (sizes 1 and 7 enumerated, 52 pairs sampled), against the exact values.
+fn triples_over_seeds(n_samples: usize) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+    let model = Triples { n_features: 8 };
+    let reference = Reference::new(&model, data(8, 8));
+    let x = array![[1.5, -2.0, 1.0, 2.0, -1.5, 0.5, 1.0, -1.0]];
+    let exact_options = SamplingParams::default().check(&model).unwrap();
+    let exact = exact_shapley::explain(&model, &reference, x.view(), &[0], &exact_options).unwrap();
+    errors_over_seeds(200, &exact[0].attributions, |seed| {
+        let options = SamplingParams {
+            n_samples: Some(n_samples),
+            seed,
+            ..SamplingParams::default()
+        }
+        .check(&model)
+        .unwrap();
+        let mut e = explain(&model, &reference, x.view(), &[0], &options).unwrap();
+        e.remove(0)
+    })
+}
+
+#[test]
+fn sampled_values_are_unbiased_and_their_errors_cover() {
+    let (errors, ses) = triples_over_seeds(120);
+    assert!(
+        ses.iter().flatten().all(|&s| s > 0.0),
+        "sizes 2..6 are sampled"
+    );
+    assert_unbiased_and_covered(&errors, &ses, 0.03);
+}
+
+#[test]
+fn paired_sampling_with_enumerated_sizes_is_exact_on_additive_models() {
+    // An additive game v(S) = Σ_{i∈S} φ_i is fitted exactly by any coalitions, so
+    // enumerated sizes 1 and 9 plus 40 sampled pairs give w_j (x_j − E[x_j]) to
+    // rounding, with zero standard errors.
+    let w = array![[1.5, -2.0, 0.0, 0.7, 3.0, -1.0, 0.2, 0.0, 2.5, -0.4]];
+    let model = LinearModel::regression(w, array![0.3]).unwrap();
+    let reference = Reference::new(&model, data(30, 10));
+    let x = array![[1.0, 2.0, 3.0, -4.0, 0.5, 1.0, -1.0, 2.0, 0.0, 1.5]];
+    let options = SamplingParams {
+        n_samples: Some(100),
+        seed: 5,
+        ..SamplingParams::default()
+    }
+    .check(&model)
+    .unwrap();
+    let got = explain(&model, &reference, x.view(), &[0], &options).unwrap();
+    let want = linear_shap::explain(&model, &reference, x.view(), &[0], OutputSpace::Raw).unwrap();
+    for (a, b) in got[0].attributions.iter().zip(&want[0].attributions) {
+        assert_abs_diff_eq!(a, b, epsilon = 1e-9);
+    }
+    for se in got[0].quality.standard_errors.as_ref().unwrap() {
+        assert_abs_diff_eq!(*se, 0.0, epsilon = 1e-9);
+    }
+    assert_eq!(got[0].quality.samples, Some(100));
+}
+
+/// KernelSHAP with a tolerance on one row of `model` (12 players: 4094 coalitions,
+/// more than the first round's 2072, so every round samples).
+fn with_tolerance(model: &dyn Model, tolerance: f64, cap: usize) -> Explanation {
+    let reference = Reference::new(model, data(10, 12));
+    let x = Array2::from_shape_fn((1, 12), |(_, j)| j as f64 / 3.0 - 1.5);
+    let options = SamplingParams {
+        n_samples: Some(cap),
+        tolerance: Some(tolerance),
+        seed: 9,
+        ..SamplingParams::default()
+    }
+    .check(model)
+    .unwrap();
+    explain(model, &reference, x.view(), &[0], &options)
+        .unwrap()
+        .remove(0)
+}
+
+fn max_se(e: &Explanation) -> f64 {
+    crate::core::explain::rounds::max_standard_error(e)
+}
+
+#[test]
+fn a_tolerance_stops_early_on_an_easy_row_and_at_the_cap_on_a_hard_one() {
+    let w = Array2::from_shape_fn((1, 12), |(_, j)| j as f64 - 5.0);
+    let linear = LinearModel::regression(w, array![0.0]).unwrap();
+    let easy = with_tolerance(&linear, 1e-6, 20_000);
+    assert_eq!(easy.quality.tolerance_met, Some(true));
+    assert_eq!(easy.quality.samples, Some(default_samples(12)), "one round");
+    assert_eq!(easy.quality.tolerance, Some(1e-6));
+    let triples = Triples { n_features: 12 };
+    let hard = with_tolerance(&triples, 1e-9, 8000);
+    assert_eq!(hard.quality.tolerance_met, Some(false));
+    assert_eq!(
+        hard.quality.samples,
+        Some(8000),
+        "rounds of 2072, 4144, then the cap"
+    );
+    assert!(max_se(&hard) > 1e-9);
+}
+
+#[test]
+fn a_tolerance_doubles_the_samples_until_it_is_met() {
+    let model = Triples { n_features: 12 };
+    let first = with_tolerance(&model, 1e9, 100_000);
+    assert_eq!(first.quality.samples, Some(default_samples(12)));
+    let target = max_se(&first) / 1.5;
+    let e = with_tolerance(&model, target, 100_000);
+    assert_eq!(e.quality.tolerance_met, Some(true));
+    assert!(max_se(&e) <= target, "{} > {target}", max_se(&e));
+    let samples = e.quality.samples.unwrap();
+    assert!(samples >= 2 * default_samples(12), "{samples}");
+    assert!(samples < 100_000, "{samples}");
+    assert_eq!(e, with_tolerance(&model, target, 100_000), "seeded");
+    assert_abs_diff_eq!(e.quality.additivity_residual, 0.0, epsilon = 1e-9);
 }

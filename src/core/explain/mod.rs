@@ -29,7 +29,7 @@ mod linalg;
 pub mod linear_shap;
 pub mod permutation_shap;
 pub mod quality;
-mod rounds;
+pub(crate) mod rounds;
 pub mod sampling;
 mod stop;
 #[cfg(test)]

@@ -13,7 +13,8 @@
 //! A permutation costs `P − 1` coalitions beyond `∅` and `N`, so `n_samples`
 //! coalitions buy `n_samples / (2(P − 1))` pairs; at least two pairs are needed for
 //! a standard error. Default: 10 pairs, `20 (P − 1)` coalitions. `Quality::samples`
-//! reports the coalitions evaluated.
+//! reports the coalitions evaluated. With a `tolerance`, the pairs double in rounds
+//! (see [`super::rounds`]), each round adding pairs to those drawn before.
 //!
 //! # Standard errors
 //! Each pair gives one estimate per player (the mean of its two contributions), and
@@ -23,7 +24,8 @@
 use ndarray::ArrayView2;
 use rand::seq::SliceRandom;
 
-use super::sampling::{per_row, row_rng, SamplingOptions, Setup};
+use super::rounds::Plan;
+use super::sampling::{per_row, row_rng, Game, SamplingOptions, Setup};
 use super::Explanation;
 use crate::core::models::Model;
 use crate::core::stats::Reference;
@@ -49,14 +51,15 @@ pub fn explain(
     options: &SamplingOptions,
 ) -> CoreResult<Vec<Explanation>> {
     let players = options.groups().len();
-    let budget = options.n_samples().unwrap_or(default_samples(players));
+    let plan = Plan::of(options, default_samples(players));
     let per_pair = 2 * players.saturating_sub(1);
-    let pairs = budget.checked_div(per_pair).unwrap_or(2);
-    if pairs < 2 {
+    let pairs_of = |budget: usize| budget.checked_div(per_pair).unwrap_or(2);
+    if pairs_of(plan.first) < 2 {
         return Err(CoreError::InvalidArgument(format!(
             "permutation_shap needs n_samples of at least {} (two antithetic pairs) for \
-             {players} players, got {budget}",
-            2 * per_pair
+             {players} players, got {}",
+            2 * per_pair,
+            plan.first
         )));
     }
     let setup = Setup::new(model, reference, x, outputs, options)?;
@@ -65,39 +68,59 @@ pub fn explain(
         let game = setup.game(model, x.row(i), k, options);
         let (base, prediction) = (setup.base[k], setup.predictions[[i, k]]);
         let mut rng = row_rng(options.seed(), i);
-        let mut orders = Vec::with_capacity(2 * pairs);
         let mut order: Vec<usize> = (0..players).collect();
-        for _ in 0..pairs {
-            order.shuffle(&mut rng);
-            orders.push(order.clone());
-            orders.push(order.iter().rev().copied().collect());
-        }
-        // Interior prefixes of each order: the first 1, 2, …, P − 1 players.
-        let mut masks = Vec::with_capacity(orders.len() * per_pair / 2 * players);
-        for order in &orders {
-            let mut mask = vec![false; players];
-            for &g in &order[..players - 1] {
-                mask[g] = true;
-                masks.extend(mask.iter().copied());
+        let mut estimates: Vec<Vec<f64>> = Vec::new();
+        let mut evaluated = 0;
+        plan.run(|budget| {
+            let new = pairs_of(budget).saturating_sub(estimates.len());
+            let mut orders = Vec::with_capacity(2 * new);
+            for _ in 0..new {
+                order.shuffle(&mut rng);
+                orders.push(order.clone());
+                orders.push(order.iter().rev().copied().collect());
             }
-        }
-        let values = game.values(&masks)?;
-        let mut estimates = vec![vec![0.0; players]; pairs];
-        for (o, order) in orders.iter().enumerate() {
-            let interior = &values[o * (players - 1)..(o + 1) * (players - 1)];
-            let mut previous = base;
-            for (step, &g) in order.iter().enumerate() {
-                let current = interior.get(step).copied().unwrap_or(prediction);
-                estimates[o / 2][g] += (current - previous) / 2.0;
-                previous = current;
-            }
-        }
-        let (phi, standard_errors) = mean_and_standard_error(&estimates, players);
-        let mut e = Explanation::new(k, prediction, base, phi);
-        e.quality.samples = Some(values.len());
-        e.quality.standard_errors = Some(standard_errors);
-        Ok(e)
+            estimates.extend(pair_estimates(&game, &orders, (base, prediction))?);
+            evaluated += orders.len() * players.saturating_sub(1);
+            let (phi, standard_errors) = mean_and_standard_error(&estimates, players);
+            let mut e = Explanation::new(k, prediction, base, phi);
+            e.quality.samples = Some(evaluated);
+            e.quality.standard_errors = Some(standard_errors);
+            e.quality.tolerance = plan.tolerance;
+            Ok(e)
+        })
     })
+}
+
+/// One estimate per antithetic pair of `orders` (forward, reversed, …): each
+/// player's mean contribution over the pair's two walks from `v(∅) = base` to
+/// `v(N) = prediction`.
+fn pair_estimates(
+    game: &Game,
+    orders: &[Vec<usize>],
+    (base, prediction): (f64, f64),
+) -> CoreResult<Vec<Vec<f64>>> {
+    let players = orders.first().map_or(0, Vec::len);
+    // Interior prefixes of each order: the first 1, 2, …, P − 1 players.
+    let mut masks = Vec::with_capacity(orders.len() * players.saturating_sub(1) * players);
+    for order in orders {
+        let mut mask = vec![false; players];
+        for &g in &order[..players - 1] {
+            mask[g] = true;
+            masks.extend(mask.iter().copied());
+        }
+    }
+    let values = game.values(&masks)?;
+    let mut estimates = vec![vec![0.0; players]; orders.len() / 2];
+    for (o, order) in orders.iter().enumerate() {
+        let interior = &values[o * (players - 1)..(o + 1) * (players - 1)];
+        let mut previous = base;
+        for (step, &g) in order.iter().enumerate() {
+            let current = interior.get(step).copied().unwrap_or(prediction);
+            estimates[o / 2][g] += (current - previous) / 2.0;
+            previous = current;
+        }
+    }
+    Ok(estimates)
 }
 
 /// Per-player mean over the pair estimates and its standard error.

@@ -116,3 +116,82 @@ fn mark(mut e: Explanation, met: bool) -> Explanation {
     e.quality.tolerance_met = Some(met);
     e
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(se: f64, samples: usize) -> Explanation {
+        let mut e = Explanation::new(0, 1.0, 0.0, vec![1.0]);
+        e.quality.standard_errors = Some(vec![se]);
+        e.quality.samples = Some(samples);
+        e
+    }
+
+    #[test]
+    fn rounds_double_up_to_the_cap() {
+        let plan = Plan {
+            first: 100,
+            cap: 700,
+            tolerance: Some(0.1),
+        };
+        let mut budgets = Vec::new();
+        let e = plan
+            .run(|b| {
+                budgets.push(b);
+                Ok(answer(1.0, b))
+            })
+            .unwrap();
+        assert_eq!(budgets, [100, 200, 400, 700]);
+        assert_eq!(e.quality.tolerance_met, Some(false));
+        // Met in the second round: no third.
+        let mut rounds = 0;
+        let e = plan
+            .run(|b| {
+                rounds += 1;
+                Ok(answer(if b < 200 { 1.0 } else { 0.05 }, b))
+            })
+            .unwrap();
+        assert_eq!((rounds, e.quality.tolerance_met), (2, Some(true)));
+    }
+
+    #[test]
+    fn a_timeout_after_a_finished_round_answers_with_that_round() {
+        let plan = Plan {
+            first: 100,
+            cap: 10_000,
+            tolerance: Some(0.1),
+        };
+        let timeout = || CoreError::Timeout { limit_ms: 5 };
+        let e = plan
+            .run(|b| {
+                if b == 100 {
+                    Ok(answer(1.0, b))
+                } else {
+                    Err(timeout())
+                }
+            })
+            .unwrap();
+        assert_eq!(e.quality.samples, Some(100));
+        assert_eq!(e.quality.tolerance_met, Some(false));
+        // In the first round it is still an error, and so is a cancelled call.
+        assert!(plan.run(|_| Err(timeout())).is_err());
+        let cancelled = plan.run(|b| {
+            if b == 100 {
+                Ok(answer(1.0, b))
+            } else {
+                Err(CoreError::Cancelled)
+            }
+        });
+        assert!(matches!(cancelled, Err(CoreError::Cancelled)));
+    }
+
+    #[test]
+    fn tolerances_must_be_positive_and_finite() {
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            assert!(check_tolerance(Some(bad)).is_err(), "{bad}");
+        }
+        assert!(check_tolerance(Some(2.5)).is_ok());
+        assert!(check_tolerance(None).is_ok());
+    }
+}
