@@ -18,7 +18,7 @@ use super::selection;
 use super::texts::{self, TextExplainResponse};
 use super::AppState;
 use crate::core::explain::integrated_gradients::IgOptions;
-use crate::core::explain::sampling::SamplingParams;
+use crate::core::explain::sampling::{SamplingParams, MAX_SAMPLES};
 use crate::core::explain::{finite, Explanation, Method};
 use crate::core::models::OutputSpace;
 use crate::core::Cancel;
@@ -111,9 +111,13 @@ pub struct ExplainRequest {
     /// 2048 nodes. `quality.samples` reports the count used. Texts: fixed, default 50.
     #[serde(default)]
     pub steps: Option<usize>,
-    /// Integrated gradients on `instances`: the relative convergence target of the
-    /// adaptive steps, above 0 and at most 1 (default 0.001 when `steps` is not given;
-    /// with `steps`, makes them adaptive from there). Echoed as `quality.tolerance`.
+    /// Read per method. Integrated gradients on `instances`: the relative convergence
+    /// target of the adaptive steps, above 0 and at most 1 (default 0.001 when `steps`
+    /// is not given; with `steps`, makes them adaptive from there). `kernel_shap` and
+    /// `permutation_shap`: an absolute target, in the output's units, for every
+    /// attribution's standard error: samples are drawn in doubling rounds until it is
+    /// met, `n_samples` (default `--max-samples`) is reached, or `timeout_ms` passes
+    /// (then the last finished round answers). Echoed as `quality.tolerance`.
     #[serde(default)]
     pub tolerance: Option<f64>,
     /// Integrated gradients: `gausslegendre` (default), `riemann_left`, `riemann_right`,
@@ -178,12 +182,14 @@ impl ExplainRequest {
 
     /// The method settings this request gives, validated.
     fn options(&self) -> Result<MethodOptions, ApiError> {
+        let method: Method = self.method.as_deref().unwrap_or("auto").parse()?;
+        let sampled = matches!(method, Method::KernelShap | Method::PermutationShap);
         let mut ig = IgOptions::default();
         if let Some(steps) = self.steps {
             ig.steps = steps;
             ig.tolerance = None;
         }
-        if let Some(tolerance) = self.tolerance {
+        if let Some(tolerance) = self.tolerance.filter(|_| !sampled) {
             ig.tolerance = Some(tolerance);
         }
         ig.checked_tolerance()?;
@@ -197,8 +203,10 @@ impl ExplainRequest {
             timeout: self.timeout_ms.map(Duration::from_millis),
             top_k: self.top_k,
             max_background: self.max_background,
+            tolerance: self.tolerance.filter(|_| sampled),
             ..SamplingParams::default()
         };
+        crate::core::explain::sampling::check_tolerance(sampling.tolerance)?;
         Ok(MethodOptions {
             ig,
             sampling,
@@ -224,9 +232,17 @@ pub struct QualityDto {
     pub convergence_delta: Option<f64>,
     /// Integrated gradients with adaptive steps: the relative target the steps
     /// (`samples`) were doubled for, |convergence_delta| ≤ tolerance · |prediction −
-    /// base_value|; above it only when 2048 steps did not reach it.
+    /// base_value|; above it only when 2048 steps did not reach it. `kernel_shap` and
+    /// `permutation_shap` with a `tolerance`: the standard-error target, in output units.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tolerance: Option<f64>,
+    /// Sampling with a `tolerance`: whether every standard error reached it (false
+    /// when `n_samples` or `timeout_ms` came first); `samples` says how many it took.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tolerance_met: Option<bool>,
+    /// Sampling with a `tolerance`: the largest standard error achieved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_standard_error: Option<f64>,
     /// R² of the local surrogate (LIME).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub surrogate_r2: Option<f64>,
@@ -466,8 +482,13 @@ pub async fn explain(
     let mut args = request.args(&entry)?;
     super::privacy::Audience::of(caller, &state.config).check_explain(&entry, &args)?;
     explainer::Caps::of(&state.config).check(&entry.built, &args)?;
-    // Adaptive integrated gradients double their steps up to the same cap.
+    // Adaptive integrated gradients double their steps up to the same cap, and
+    // sampling with a tolerance its samples.
     args.options.ig.max_steps = state.config.max_ig_steps;
+    let sampling = &mut args.options.sampling;
+    if sampling.tolerance.is_some() && sampling.n_samples.is_none() {
+        sampling.n_samples = Some(state.config.max_samples.min(MAX_SAMPLES));
+    }
     let seed = args.options.sampling.seed;
     let job_entry = entry.clone();
     let cost = explainer::cost(&entry.built, &args, x.nrows());
@@ -604,6 +625,8 @@ fn dto(e: Explanation, outputs: &[String]) -> ExplanationDto {
             samples: e.quality.samples,
             convergence_delta: e.quality.convergence_delta,
             tolerance: e.quality.tolerance,
+            tolerance_met: e.quality.tolerance_met,
+            max_standard_error: e.quality.max_standard_error,
             surrogate_r2: e.quality.surrogate_r2,
             local_prediction: e.quality.local_prediction,
             scores: e.quality.scores.map(|s| ScoresDto {

@@ -27,6 +27,7 @@ mod onnx;
 mod openapi;
 mod outputs;
 mod privacy;
+mod sampling_tolerance;
 mod text;
 mod trees;
 mod trees_bad_input;

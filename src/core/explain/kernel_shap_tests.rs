@@ -223,7 +223,7 @@ fn with_tolerance(model: &dyn Model, tolerance: f64, cap: usize) -> Explanation 
 }
 
 fn max_se(e: &Explanation) -> f64 {
-    crate::core::explain::rounds::max_standard_error(e)
+    e.quality.max_standard_error.unwrap()
 }
 
 #[test]

@@ -29,7 +29,7 @@ mod linalg;
 pub mod linear_shap;
 pub mod permutation_shap;
 pub mod quality;
-pub(crate) mod rounds;
+mod rounds;
 pub mod sampling;
 mod stop;
 #[cfg(test)]
@@ -175,6 +175,9 @@ pub struct Quality {
     /// Sampling with a tolerance: whether every standard error reached it before the
     /// sample cap or the time limit.
     pub tolerance_met: Option<bool>,
+    /// Sampling with a tolerance: the largest standard error of the players explained
+    /// (kept when the standard errors themselves are left out).
+    pub max_standard_error: Option<f64>,
     /// R² of a local surrogate (LIME).
     pub surrogate_r2: Option<f64>,
     /// The local surrogate's own prediction for the row (LIME): intercept plus the

@@ -143,7 +143,9 @@ mod tests {
     use super::*;
     use crate::core::explain::exact_shapley;
     use crate::core::explain::sampling::SamplingParams;
-    use crate::core::explain::tests_support::Mixed;
+    use crate::core::explain::tests_support::{
+        assert_unbiased_and_covered, errors_over_seeds, Mixed, Triples,
+    };
     use crate::core::models::LinearModel;
     use approx::assert_abs_diff_eq;
     use ndarray::{array, Array2};
@@ -216,5 +218,66 @@ mod tests {
         .unwrap();
         let err = explain(&model, &reference, data(1, 8).view(), &[0], &options).unwrap_err();
         assert!(matches!(err, CoreError::InvalidArgument(_)));
+    }
+
+    /// 200 seeded answers for one row of [`Triples`] with 40 antithetic pairs.
+    #[test]
+    fn estimates_are_unbiased_and_their_errors_cover() {
+        let model = Triples { n_features: 8 };
+        let reference = Reference::new(&model, data(8, 8));
+        let x = array![[1.5, -2.0, 1.0, 2.0, -1.5, 0.5, 1.0, -1.0]];
+        let exact_options = SamplingParams::default().check(&model).unwrap();
+        let exact =
+            exact_shapley::explain(&model, &reference, x.view(), &[0], &exact_options).unwrap();
+        let (errors, ses) = errors_over_seeds(200, &exact[0].attributions, |seed| {
+            let options = SamplingParams {
+                n_samples: Some(40 * 2 * 7),
+                seed,
+                ..SamplingParams::default()
+            }
+            .check(&model)
+            .unwrap();
+            explain(&model, &reference, x.view(), &[0], &options)
+                .unwrap()
+                .remove(0)
+        });
+        assert_unbiased_and_covered(&errors, &ses, 0.03);
+    }
+
+    fn with_tolerance(model: &dyn Model, tolerance: f64, cap: usize) -> Explanation {
+        let reference = Reference::new(model, data(10, 8));
+        let x = array![[1.5, -2.0, 1.0, 2.0, -1.5, 0.5, 1.0, -1.0]];
+        let options = SamplingParams {
+            n_samples: Some(cap),
+            tolerance: Some(tolerance),
+            seed: 4,
+            ..SamplingParams::default()
+        }
+        .check(model)
+        .unwrap();
+        explain(model, &reference, x.view(), &[0], &options)
+            .unwrap()
+            .remove(0)
+    }
+
+    #[test]
+    fn a_tolerance_stops_early_on_an_easy_row_and_doubles_the_pairs_on_a_hard_one() {
+        // Additive: every pair is exact, so the first round (10 pairs) meets any target.
+        let w = array![[1.0, -2.0, 0.0, 4.0, 0.5, 0.0, 1.0, -1.0]];
+        let linear = LinearModel::regression(w, array![1.0]).unwrap();
+        let easy = with_tolerance(&linear, 1e-6, 10_000);
+        assert_eq!(easy.quality.tolerance_met, Some(true));
+        assert_eq!(easy.quality.samples, Some(default_samples(8)));
+        let model = Triples { n_features: 8 };
+        let hard = with_tolerance(&model, 1e-9, 40 * 14);
+        assert_eq!(hard.quality.tolerance_met, Some(false));
+        assert_eq!(hard.quality.samples, Some(40 * 14), "10, 20, then 40 pairs");
+        let first = with_tolerance(&model, 1e9, 100_000);
+        let target = first.quality.max_standard_error.unwrap() / 1.5;
+        let e = with_tolerance(&model, target, 100_000);
+        assert_eq!(e.quality.tolerance_met, Some(true));
+        assert!(e.quality.max_standard_error.unwrap() <= target);
+        assert!(e.quality.samples.unwrap() >= 2 * default_samples(8));
+        assert_eq!(e, with_tolerance(&model, target, 100_000), "seeded");
     }
 }

@@ -103,7 +103,7 @@ impl Plan {
 }
 
 /// The largest standard error of an answer (0 without any).
-pub(crate) fn max_standard_error(e: &Explanation) -> f64 {
+fn max_standard_error(e: &Explanation) -> f64 {
     e.quality
         .standard_errors
         .iter()
@@ -114,6 +114,7 @@ pub(crate) fn max_standard_error(e: &Explanation) -> f64 {
 /// Record a met or missed target in the answer's quality.
 fn mark(mut e: Explanation, met: bool) -> Explanation {
     e.quality.tolerance_met = Some(met);
+    e.quality.max_standard_error = Some(max_standard_error(&e));
     e
 }
 
@@ -144,6 +145,7 @@ mod tests {
             .unwrap();
         assert_eq!(budgets, [100, 200, 400, 700]);
         assert_eq!(e.quality.tolerance_met, Some(false));
+        assert_eq!(e.quality.max_standard_error, Some(1.0));
         // Met in the second round: no third.
         let mut rounds = 0;
         let e = plan

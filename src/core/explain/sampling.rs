@@ -37,6 +37,7 @@ use rayon::prelude::*;
 
 pub(crate) use super::game::Game;
 pub use super::groups::FeatureGroups;
+pub(crate) use super::rounds::check_tolerance;
 pub(crate) use super::stop::{Stop, NEVER};
 use super::Explanation;
 use crate::core::models::{Model, OutputSpace};
