@@ -133,7 +133,7 @@ pub struct ExplainRequest {
     #[serde(default)]
     pub seed: Option<u64>,
     /// Sampling methods: the budget (coalitions, permutation pairs or LIME samples;
-    /// defaults 2F+2048, 10 and 5000).
+    /// defaults 2F+2048, 10 and 5000); with a `tolerance`, the cap of its rounds.
     #[serde(default)]
     pub n_samples: Option<usize>,
     /// Sampling methods: give up (422 `timeout`) past this many milliseconds.
