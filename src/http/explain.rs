@@ -22,6 +22,7 @@ use super::routes::{Access::*, Routes};
 use super::texts;
 use super::AppState;
 use crate::core::explain::finite;
+use crate::core::explain::sampling::MAX_SAMPLES;
 use crate::explainer::{self, ExplainArgs};
 use crate::registry::ModelEntry;
 
@@ -166,8 +167,13 @@ pub async fn explain(
     let mut args = request.args(&entry)?;
     super::privacy::Audience::of(caller, &state.config).check_explain(&entry, &args)?;
     state.config.caps().check(&entry.built, &args)?;
-    // Adaptive integrated gradients double their steps up to the same cap.
+    // Adaptive integrated gradients double their steps up to the same cap, and
+    // sampling with a tolerance its samples.
     args.options.ig.max_steps = state.config.max_ig_steps;
+    let sampling = &mut args.options.sampling;
+    if sampling.tolerance.is_some() && sampling.n_samples.is_none() {
+        sampling.n_samples = Some(state.config.max_samples.min(MAX_SAMPLES));
+    }
     let seed = args.options.sampling.seed;
     let job_entry = entry.clone();
     let cost = explainer::cost(&entry.built, &args, x.nrows());

@@ -171,6 +171,8 @@ fn dto(e: TextExplanation, outputs: &[String]) -> TextExplanationDto {
             samples: e.quality.samples,
             convergence_delta: e.quality.convergence_delta,
             tolerance: e.quality.tolerance,
+            tolerance_met: None,
+            max_standard_error: None,
             surrogate_r2: e.quality.surrogate_r2,
             local_prediction: e.quality.local_prediction,
             scores: None,

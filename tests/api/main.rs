@@ -28,6 +28,7 @@ mod openapi;
 mod outputs;
 mod privacy;
 mod routes;
+mod sampling_tolerance;
 mod text;
 mod trees;
 mod trees_bad_input;

@@ -22,13 +22,16 @@ pub mod gradients;
 pub mod groups;
 mod incremental;
 pub mod integrated_gradients;
+mod kernel_design;
 pub mod kernel_shap;
 pub mod lime;
 mod linalg;
 pub mod linear_shap;
 pub mod permutation_shap;
 pub mod quality;
+mod rounds;
 pub mod sampling;
+mod stop;
 #[cfg(test)]
 pub(crate) mod tests_support;
 pub mod text_attribution;
@@ -166,7 +169,15 @@ pub struct Quality {
     pub convergence_delta: Option<f64>,
     /// Integrated gradients with adaptive steps: the relative target
     /// |convergence_delta| ≤ tolerance · |f(x) − f(baseline)| the steps were doubled for.
+    /// KernelSHAP and permutation SHAP with a tolerance: the standard-error target in
+    /// output units the samples were doubled for.
     pub tolerance: Option<f64>,
+    /// Sampling with a tolerance: whether every standard error reached it before the
+    /// sample cap or the time limit.
+    pub tolerance_met: Option<bool>,
+    /// Sampling with a tolerance: the largest standard error of the players explained
+    /// (kept when the standard errors themselves are left out).
+    pub max_standard_error: Option<f64>,
     /// R² of a local surrogate (LIME).
     pub surrogate_r2: Option<f64>,
     /// The local surrogate's own prediction for the row (LIME): intercept plus the

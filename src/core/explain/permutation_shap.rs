@@ -13,7 +13,8 @@
 //! A permutation costs `P − 1` coalitions beyond `∅` and `N`, so `n_samples`
 //! coalitions buy `n_samples / (2(P − 1))` pairs; at least two pairs are needed for
 //! a standard error. Default: 10 pairs, `20 (P − 1)` coalitions. `Quality::samples`
-//! reports the coalitions evaluated.
+//! reports the coalitions evaluated. With a `tolerance`, the pairs double in rounds
+//! (see [`super::rounds`]), each round adding pairs to those drawn before.
 //!
 //! # Standard errors
 //! Each pair gives one estimate per player (the mean of its two contributions), and
@@ -23,7 +24,8 @@
 use ndarray::ArrayView2;
 use rand::seq::SliceRandom;
 
-use super::sampling::{per_row, row_rng, SamplingOptions, Setup};
+use super::rounds::Plan;
+use super::sampling::{per_row, row_rng, Game, SamplingOptions, Setup};
 use super::Explanation;
 use crate::core::models::Model;
 use crate::core::stats::Reference;
@@ -49,14 +51,15 @@ pub fn explain(
     options: &SamplingOptions,
 ) -> CoreResult<Vec<Explanation>> {
     let players = options.groups().len();
-    let budget = options.n_samples().unwrap_or(default_samples(players));
+    let plan = Plan::of(options, default_samples(players));
     let per_pair = 2 * players.saturating_sub(1);
-    let pairs = budget.checked_div(per_pair).unwrap_or(2);
-    if pairs < 2 {
+    let pairs_of = |budget: usize| budget.checked_div(per_pair).unwrap_or(2);
+    if pairs_of(plan.first) < 2 {
         return Err(CoreError::InvalidArgument(format!(
             "permutation_shap needs n_samples of at least {} (two antithetic pairs) for \
-             {players} players, got {budget}",
-            2 * per_pair
+             {players} players, got {}",
+            2 * per_pair,
+            plan.first
         )));
     }
     let setup = Setup::new(model, reference, x, outputs, options)?;
@@ -65,39 +68,59 @@ pub fn explain(
         let game = setup.game(model, x.row(i), k, options);
         let (base, prediction) = (setup.base[k], setup.predictions[[i, k]]);
         let mut rng = row_rng(options.seed(), i);
-        let mut orders = Vec::with_capacity(2 * pairs);
         let mut order: Vec<usize> = (0..players).collect();
-        for _ in 0..pairs {
-            order.shuffle(&mut rng);
-            orders.push(order.clone());
-            orders.push(order.iter().rev().copied().collect());
-        }
-        // Interior prefixes of each order: the first 1, 2, …, P − 1 players.
-        let mut masks = Vec::with_capacity(orders.len() * per_pair / 2 * players);
-        for order in &orders {
-            let mut mask = vec![false; players];
-            for &g in &order[..players - 1] {
-                mask[g] = true;
-                masks.extend(mask.iter().copied());
+        let mut estimates: Vec<Vec<f64>> = Vec::new();
+        let mut evaluated = 0;
+        plan.run(|budget| {
+            let new = pairs_of(budget).saturating_sub(estimates.len());
+            let mut orders = Vec::with_capacity(2 * new);
+            for _ in 0..new {
+                order.shuffle(&mut rng);
+                orders.push(order.clone());
+                orders.push(order.iter().rev().copied().collect());
             }
-        }
-        let values = game.values(&masks)?;
-        let mut estimates = vec![vec![0.0; players]; pairs];
-        for (o, order) in orders.iter().enumerate() {
-            let interior = &values[o * (players - 1)..(o + 1) * (players - 1)];
-            let mut previous = base;
-            for (step, &g) in order.iter().enumerate() {
-                let current = interior.get(step).copied().unwrap_or(prediction);
-                estimates[o / 2][g] += (current - previous) / 2.0;
-                previous = current;
-            }
-        }
-        let (phi, standard_errors) = mean_and_standard_error(&estimates, players);
-        let mut e = Explanation::new(k, prediction, base, phi);
-        e.quality.samples = Some(values.len());
-        e.quality.standard_errors = Some(standard_errors);
-        Ok(e)
+            estimates.extend(pair_estimates(&game, &orders, (base, prediction))?);
+            evaluated += orders.len() * players.saturating_sub(1);
+            let (phi, standard_errors) = mean_and_standard_error(&estimates, players);
+            let mut e = Explanation::new(k, prediction, base, phi);
+            e.quality.samples = Some(evaluated);
+            e.quality.standard_errors = Some(standard_errors);
+            e.quality.tolerance = plan.tolerance;
+            Ok(e)
+        })
     })
+}
+
+/// One estimate per antithetic pair of `orders` (forward, reversed, …): each
+/// player's mean contribution over the pair's two walks from `v(∅) = base` to
+/// `v(N) = prediction`.
+fn pair_estimates(
+    game: &Game,
+    orders: &[Vec<usize>],
+    (base, prediction): (f64, f64),
+) -> CoreResult<Vec<Vec<f64>>> {
+    let players = orders.first().map_or(0, Vec::len);
+    // Interior prefixes of each order: the first 1, 2, …, P − 1 players.
+    let mut masks = Vec::with_capacity(orders.len() * players.saturating_sub(1) * players);
+    for order in orders {
+        let mut mask = vec![false; players];
+        for &g in &order[..players - 1] {
+            mask[g] = true;
+            masks.extend(mask.iter().copied());
+        }
+    }
+    let values = game.values(&masks)?;
+    let mut estimates = vec![vec![0.0; players]; orders.len() / 2];
+    for (o, order) in orders.iter().enumerate() {
+        let interior = &values[o * (players - 1)..(o + 1) * (players - 1)];
+        let mut previous = base;
+        for (step, &g) in order.iter().enumerate() {
+            let current = interior.get(step).copied().unwrap_or(prediction);
+            estimates[o / 2][g] += (current - previous) / 2.0;
+            previous = current;
+        }
+    }
+    Ok(estimates)
 }
 
 /// Per-player mean over the pair estimates and its standard error.
@@ -120,7 +143,9 @@ mod tests {
     use super::*;
     use crate::core::explain::exact_shapley;
     use crate::core::explain::sampling::SamplingParams;
-    use crate::core::explain::tests_support::Mixed;
+    use crate::core::explain::tests_support::{
+        assert_unbiased_and_covered, errors_over_seeds, Mixed, Triples,
+    };
     use crate::core::models::LinearModel;
     use approx::assert_abs_diff_eq;
     use ndarray::{array, Array2};
@@ -193,5 +218,66 @@ mod tests {
         .unwrap();
         let err = explain(&model, &reference, data(1, 8).view(), &[0], &options).unwrap_err();
         assert!(matches!(err, CoreError::InvalidArgument(_)));
+    }
+
+    /// 200 seeded answers for one row of [`Triples`] with 40 antithetic pairs.
+    #[test]
+    fn estimates_are_unbiased_and_their_errors_cover() {
+        let model = Triples { n_features: 8 };
+        let reference = Reference::new(&model, data(8, 8));
+        let x = array![[1.5, -2.0, 1.0, 2.0, -1.5, 0.5, 1.0, -1.0]];
+        let exact_options = SamplingParams::default().check(&model).unwrap();
+        let exact =
+            exact_shapley::explain(&model, &reference, x.view(), &[0], &exact_options).unwrap();
+        let (errors, ses) = errors_over_seeds(200, &exact[0].attributions, |seed| {
+            let options = SamplingParams {
+                n_samples: Some(40 * 2 * 7),
+                seed,
+                ..SamplingParams::default()
+            }
+            .check(&model)
+            .unwrap();
+            explain(&model, &reference, x.view(), &[0], &options)
+                .unwrap()
+                .remove(0)
+        });
+        assert_unbiased_and_covered(&errors, &ses, 0.03);
+    }
+
+    fn with_tolerance(model: &dyn Model, tolerance: f64, cap: usize) -> Explanation {
+        let reference = Reference::new(model, data(10, 8));
+        let x = array![[1.5, -2.0, 1.0, 2.0, -1.5, 0.5, 1.0, -1.0]];
+        let options = SamplingParams {
+            n_samples: Some(cap),
+            tolerance: Some(tolerance),
+            seed: 4,
+            ..SamplingParams::default()
+        }
+        .check(model)
+        .unwrap();
+        explain(model, &reference, x.view(), &[0], &options)
+            .unwrap()
+            .remove(0)
+    }
+
+    #[test]
+    fn a_tolerance_stops_early_on_an_easy_row_and_doubles_the_pairs_on_a_hard_one() {
+        // Additive: every pair is exact, so the first round (10 pairs) meets any target.
+        let w = array![[1.0, -2.0, 0.0, 4.0, 0.5, 0.0, 1.0, -1.0]];
+        let linear = LinearModel::regression(w, array![1.0]).unwrap();
+        let easy = with_tolerance(&linear, 1e-6, 10_000);
+        assert_eq!(easy.quality.tolerance_met, Some(true));
+        assert_eq!(easy.quality.samples, Some(default_samples(8)));
+        let model = Triples { n_features: 8 };
+        let hard = with_tolerance(&model, 1e-9, 40 * 14);
+        assert_eq!(hard.quality.tolerance_met, Some(false));
+        assert_eq!(hard.quality.samples, Some(40 * 14), "10, 20, then 40 pairs");
+        let first = with_tolerance(&model, 1e9, 100_000);
+        let target = first.quality.max_standard_error.unwrap() / 1.5;
+        let e = with_tolerance(&model, target, 100_000);
+        assert_eq!(e.quality.tolerance_met, Some(true));
+        assert!(e.quality.max_standard_error.unwrap() <= target);
+        assert!(e.quality.samples.unwrap() >= 2 * default_samples(8));
+        assert_eq!(e, with_tolerance(&model, target, 100_000), "seeded");
     }
 }

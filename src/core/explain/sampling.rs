@@ -28,7 +28,7 @@
 //! timeout the whole call fails with [`CoreError::Timeout`], once the token is
 //! tripped with [`CoreError::Cancelled`]; no partial answer is returned.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rand::SeedableRng;
@@ -37,6 +37,8 @@ use rayon::prelude::*;
 
 pub(crate) use super::game::Game;
 pub use super::groups::FeatureGroups;
+pub(crate) use super::rounds::check_tolerance;
+pub(crate) use super::stop::{Stop, NEVER};
 use super::Explanation;
 use crate::core::models::{Model, OutputSpace};
 use crate::core::stats::Reference;
@@ -73,6 +75,10 @@ pub struct SamplingParams {
     /// KernelSHAP only: keep the `k` largest attributions and refit (see
     /// [`super::kernel_shap`]); `None` keeps every player.
     pub top_k: Option<usize>,
+    /// KernelSHAP and permutation SHAP: sample in doubling rounds until every
+    /// attribution's standard error is at most this, in output units (see
+    /// [`super::rounds`]); `n_samples` is then the cap. `None`: one fixed budget.
+    pub tolerance: Option<f64>,
 }
 
 impl Default for SamplingParams {
@@ -85,6 +91,7 @@ impl Default for SamplingParams {
             max_background: None,
             groups: None,
             top_k: None,
+            tolerance: None,
         }
     }
 }
@@ -96,7 +103,7 @@ impl SamplingParams {
     /// [`CoreError::InvalidArgument`] for a budget of 0 or above [`MAX_SAMPLES`], a
     /// zero timeout or background size, probability space on a model without one,
     /// groups that do not partition the features, or a `top_k` of 0 or above the
-    /// number of players.
+    /// number of players, or a tolerance that is not positive and finite.
     pub fn check(&self, model: &dyn Model) -> CoreResult<SamplingOptions> {
         if let Some(n) = self.n_samples {
             if n == 0 || n > MAX_SAMPLES {
@@ -134,7 +141,9 @@ impl SamplingParams {
                 )));
             }
         }
+        super::rounds::check_tolerance(self.tolerance)?;
         Ok(SamplingOptions {
+            tolerance: self.tolerance,
             top_k: self.top_k,
             seed: self.seed,
             n_samples: self.n_samples,
@@ -166,6 +175,8 @@ pub struct SamplingOptions {
     top_k: Option<usize>,
     /// Stops the call from outside (see [`crate::core::cancel`]).
     cancel: Cancel,
+    /// The standard-error target of adaptive sampling.
+    tolerance: Option<f64>,
 }
 
 impl SamplingOptions {
@@ -202,6 +213,10 @@ impl SamplingOptions {
     pub fn top_k(&self) -> Option<usize> {
         self.top_k
     }
+    /// The standard-error target of adaptive sampling, if asked for.
+    pub fn tolerance(&self) -> Option<f64> {
+        self.tolerance
+    }
     /// The players: groups of features (one feature each unless asked otherwise).
     pub fn groups(&self) -> &FeatureGroups {
         &self.groups
@@ -227,70 +242,6 @@ pub(crate) fn row_rng(seed: u64, row: usize) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(row as u64);
     rng
-}
-
-/// When a call must give up.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Deadline {
-    /// The instant past which work stops.
-    at: Instant,
-    /// The limit, for the error message.
-    limit: Duration,
-}
-
-impl Deadline {
-    /// A deadline `limit` from now, or none.
-    pub(crate) fn after(limit: Option<Duration>) -> Option<Self> {
-        limit.map(|limit| Deadline {
-            at: Instant::now() + limit,
-            limit,
-        })
-    }
-
-    /// Fail with [`CoreError::Timeout`] once the deadline has passed.
-    pub(crate) fn check(deadline: Option<Self>) -> CoreResult<()> {
-        match deadline {
-            Some(d) if Instant::now() > d.at => Err(CoreError::Timeout {
-                limit_ms: d.limit.as_millis() as u64,
-            }),
-            _ => Ok(()),
-        }
-    }
-}
-
-/// When a call must stop: its own time limit, or its token tripped from outside.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Stop {
-    /// The request's own time limit (answered as [`CoreError::Timeout`]).
-    pub deadline: Option<Deadline>,
-    /// The caller's token (answered as [`CoreError::Cancelled`]).
-    pub cancel: Cancel,
-}
-
-/// A stop that never comes, for games played outside an explain call.
-pub(crate) static NEVER: Stop = Stop {
-    deadline: None,
-    cancel: Cancel::never(),
-};
-
-impl Stop {
-    /// The stop of a call with these options, its time limit counted from now.
-    pub(crate) fn of(options: &SamplingOptions) -> Self {
-        Stop {
-            deadline: Deadline::after(options.timeout),
-            cancel: options.cancel.clone(),
-        }
-    }
-
-    /// Call before each block of work.
-    ///
-    /// # Errors
-    /// [`CoreError::Timeout`] past the deadline, [`CoreError::Cancelled`] once the
-    /// token is tripped.
-    pub(crate) fn check(&self) -> CoreResult<()> {
-        Deadline::check(self.deadline)?;
-        self.cancel.check()
-    }
 }
 
 /// What one explain call computes once for all its rows.

@@ -136,3 +136,75 @@ impl Model for Opaque<'_> {
         self.0.predict_raw(x)
     }
 }
+
+/// `f(x) = x0 x1 x2 + x2 x3 x4 + tanh(x5 + x6) + Σ_{j≥7} x_j / 2` on `n_features ≥ 8`
+/// features: interactions of order three and more, which antithetic pairs do not
+/// cancel (they do cancel those of order two), so sampled estimators keep a variance.
+pub(crate) struct Triples {
+    /// Width of the inputs.
+    pub n_features: usize,
+}
+
+impl Model for Triples {
+    fn n_features(&self) -> usize {
+        self.n_features
+    }
+    fn n_outputs(&self) -> usize {
+        1
+    }
+    fn link(&self) -> Link {
+        Link::Identity
+    }
+    fn predict_raw(&self, x: ArrayView2<f64>) -> Array2<f64> {
+        let out = x.map_axis(Axis(1), |r| {
+            r[0] * r[1] * r[2]
+                + r[2] * r[3] * r[4]
+                + (r[5] + r[6]).tanh()
+                + r.iter().skip(7).sum::<f64>() / 2.0
+        });
+        out.insert_axis(Axis(1))
+    }
+}
+
+/// Errors against `exact` and reported standard errors of one row explained with
+/// seeds `0..seeds` by `explain(seed)`: `(errors, standard errors)`, one run each.
+pub(crate) fn errors_over_seeds(
+    seeds: u64,
+    exact: &[f64],
+    explain: impl Fn(u64) -> super::Explanation,
+) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+    (0..seeds)
+        .map(|seed| {
+            let e = explain(seed);
+            let errors = e.attributions.iter().zip(exact).map(|(a, b)| a - b);
+            (errors.collect(), e.quality.standard_errors.unwrap())
+        })
+        .unzip()
+}
+
+/// Check that the mean error over runs is within four standard errors of the mean
+/// (unbiasedness), and that `|error| ≤ 1.96 se` holds for a share of the runs
+/// within `band` of 95% (coverage), feature by feature pooled.
+pub(crate) fn assert_unbiased_and_covered(errors: &[Vec<f64>], ses: &[Vec<f64>], band: f64) {
+    let n = errors.len() as f64;
+    for j in 0..errors[0].len() {
+        let mean = errors.iter().map(|e| e[j]).sum::<f64>() / n;
+        let var = errors.iter().map(|e| (e[j] - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        let se_of_mean = (var / n).sqrt();
+        assert!(
+            mean.abs() <= 4.0 * se_of_mean + 1e-12,
+            "feature {j}: mean error {mean} over {n} seeds, its standard error {se_of_mean}"
+        );
+    }
+    let pairs = errors.iter().zip(ses).flat_map(|(e, s)| e.iter().zip(s));
+    let (mut covered, mut total) = (0usize, 0usize);
+    for (e, s) in pairs {
+        total += 1;
+        covered += usize::from(e.abs() <= 1.96 * s + 1e-12);
+    }
+    let share = covered as f64 / total as f64;
+    assert!(
+        (share - 0.95).abs() <= band,
+        "{covered} of {total} errors within 1.96 standard errors ({share})"
+    );
+}

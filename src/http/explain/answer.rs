@@ -28,9 +28,17 @@ pub struct QualityDto {
     pub convergence_delta: Option<f64>,
     /// Integrated gradients with adaptive steps: the relative target the steps
     /// (`samples`) were doubled for, |convergence_delta| ≤ tolerance · |prediction −
-    /// base_value|; above it only when 2048 steps did not reach it.
+    /// base_value|; above it only when 2048 steps did not reach it. `kernel_shap` and
+    /// `permutation_shap` with a `tolerance`: the standard-error target, in output units.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tolerance: Option<f64>,
+    /// Sampling with a `tolerance`: whether every standard error reached it (false
+    /// when `n_samples` or `timeout_ms` came first); `samples` says how many it took.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tolerance_met: Option<bool>,
+    /// Sampling with a `tolerance`: the largest standard error achieved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_standard_error: Option<f64>,
     /// R² of the local surrogate (LIME).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub surrogate_r2: Option<f64>,
@@ -201,6 +209,8 @@ fn dto(e: Explanation, outputs: &[String]) -> ExplanationDto {
             samples: e.quality.samples,
             convergence_delta: e.quality.convergence_delta,
             tolerance: e.quality.tolerance,
+            tolerance_met: e.quality.tolerance_met,
+            max_standard_error: e.quality.max_standard_error,
             surrogate_r2: e.quality.surrogate_r2,
             local_prediction: e.quality.local_prediction,
             scores: e.quality.scores.map(|s| ScoresDto {

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use crate::core::explain::integrated_gradients::IgOptions;
 use crate::core::explain::sampling::SamplingParams;
+use crate::core::explain::Method;
 use crate::core::models::OutputSpace;
 use crate::core::Cancel;
 use crate::explainer::{ExplainArgs, MethodOptions};
@@ -92,9 +93,13 @@ pub struct ExplainRequest {
     /// 2048 nodes. `quality.samples` reports the count used. Texts: fixed, default 50.
     #[serde(default)]
     pub steps: Option<usize>,
-    /// Integrated gradients on `instances`: the relative convergence target of the
-    /// adaptive steps, above 0 and at most 1 (default 0.001 when `steps` is not given;
-    /// with `steps`, makes them adaptive from there). Echoed as `quality.tolerance`.
+    /// Read per method. Integrated gradients on `instances`: the relative convergence
+    /// target of the adaptive steps, above 0 and at most 1 (default 0.001 when `steps`
+    /// is not given; with `steps`, makes them adaptive from there). `kernel_shap` and
+    /// `permutation_shap`: an absolute target, in the output's units, for every
+    /// attribution's standard error: samples are drawn in doubling rounds until it is
+    /// met, `n_samples` (default `--max-samples`) is reached, or `timeout_ms` passes
+    /// (then the last finished round answers). Echoed as `quality.tolerance`.
     #[serde(default)]
     pub tolerance: Option<f64>,
     /// Integrated gradients: `gausslegendre` (default), `riemann_left`, `riemann_right`,
@@ -110,7 +115,7 @@ pub struct ExplainRequest {
     #[serde(default)]
     pub seed: Option<u64>,
     /// Sampling methods: the budget (coalitions, permutation pairs or LIME samples;
-    /// defaults 2F+2048, 10 and 5000).
+    /// defaults 2F+2048, 10 and 5000); with a `tolerance`, the cap of its rounds.
     #[serde(default)]
     pub n_samples: Option<usize>,
     /// Sampling methods: give up (422 `timeout`) past this many milliseconds.
@@ -159,12 +164,14 @@ impl ExplainRequest {
 
     /// The method settings this request gives, validated.
     fn options(&self) -> Result<MethodOptions, ApiError> {
+        let method: Method = self.method.as_deref().unwrap_or("auto").parse()?;
+        let sampled = matches!(method, Method::KernelShap | Method::PermutationShap);
         let mut ig = IgOptions::default();
         if let Some(steps) = self.steps {
             ig.steps = steps;
             ig.tolerance = None;
         }
-        if let Some(tolerance) = self.tolerance {
+        if let Some(tolerance) = self.tolerance.filter(|_| !sampled) {
             ig.tolerance = Some(tolerance);
         }
         ig.checked_tolerance()?;
@@ -178,8 +185,10 @@ impl ExplainRequest {
             timeout: self.timeout_ms.map(Duration::from_millis),
             top_k: self.top_k,
             max_background: self.max_background,
+            tolerance: self.tolerance.filter(|_| sampled),
             ..SamplingParams::default()
         };
+        crate::core::explain::sampling::check_tolerance(sampling.tolerance)?;
         Ok(MethodOptions {
             ig,
             sampling,

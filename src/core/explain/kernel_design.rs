@@ -1,0 +1,246 @@
+//! The coalitions KernelSHAP fits to and their regression weights: coalition sizes
+//! the budget covers are enumerated completely, in shap's order, and the other sizes
+//! are sampled in antithetic pairs (see [`super::kernel_shap`]).
+
+use ndarray::{Array1, Array2};
+use rand::seq::index;
+use rand::Rng;
+
+use super::exact_shapley::binomial;
+use super::linalg::Cholesky;
+use super::sampling::Stop;
+use crate::core::CoreResult;
+
+/// The Shapley kernel mass of all coalitions of size `s` among `p` players.
+fn size_mass(p: usize, s: usize) -> f64 {
+    (p - 1) as f64 / (s * (p - s)) as f64
+}
+
+/// The coalitions of one row and their regression weights.
+#[derive(Debug, Clone)]
+pub(super) struct Design {
+    /// Number of players.
+    pub players: usize,
+    /// One run of `players` bools per coalition: enumerated ones first, then the
+    /// sampled antithetic pairs.
+    pub masks: Vec<bool>,
+    /// Regression weight of each coalition.
+    pub weights: Vec<f64>,
+    /// How many coalitions (from the start) are enumerated rather than sampled.
+    pub enumerated: usize,
+    /// The smallest size not enumerated (sizes `low..=players − low` are sampled);
+    /// `None` when every size is enumerated.
+    low: Option<usize>,
+}
+
+impl Design {
+    /// Every coalition but ∅ and N, with its Shapley kernel weight.
+    pub fn enumerated(players: usize) -> Self {
+        let mut design = Design::empty(players);
+        for s in 1..players {
+            design.enumerate_size(s);
+        }
+        design.low = None;
+        design
+    }
+
+    /// The complete sizes a budget of `budget` coalitions covers, in shap's order
+    /// (sizes 1 and P−1, then 2 and P−2, …): a size pair is enumerated when the share
+    /// of the remaining budget its kernel mass earns covers all its coalitions, and
+    /// at least two pairs remain to sample the sizes after it. No sampled pairs yet.
+    pub fn plan(players: usize, budget: usize) -> Self {
+        let mut design = Design::empty(players);
+        let half = players / 2;
+        let pair_mass = |s: usize| size_mass(players, s) * if 2 * s == players { 1.0 } else { 2.0 };
+        let mut left = budget as f64;
+        let mut remaining_mass: f64 = (1..=half).map(pair_mass).sum();
+        for s in 1..=half {
+            let count = binomial(players, s) * if 2 * s == players { 1.0 } else { 2.0 };
+            let share = left * pair_mass(s) / remaining_mass;
+            let last = s == half;
+            if share < count * (1.0 - 1e-8) || (!last && left - count < 4.0) {
+                break;
+            }
+            design.enumerate_size(s);
+            if 2 * s != players {
+                design.enumerate_size(players - s);
+            }
+            design.low = (!last).then_some(s + 1);
+            left -= count;
+            remaining_mass -= pair_mass(s);
+        }
+        design
+    }
+
+    /// No coalitions yet; every size still to sample.
+    fn empty(players: usize) -> Self {
+        Design {
+            players,
+            masks: Vec::new(),
+            weights: Vec::new(),
+            enumerated: 0,
+            low: Some(1),
+        }
+    }
+
+    /// Append every coalition of size `s` with its kernel weight.
+    fn enumerate_size(&mut self, s: usize) {
+        let p = self.players;
+        let weight = size_mass(p, s) / binomial(p, s);
+        for members in combinations(p, s) {
+            let start = self.masks.len();
+            self.masks.resize(start + p, false);
+            for g in members {
+                self.masks[start + g] = true;
+            }
+            self.weights.push(weight);
+        }
+        self.enumerated = self.weights.len();
+    }
+
+    /// Whether sizes remain to sample.
+    pub fn incomplete(&self) -> bool {
+        self.low.is_some()
+    }
+
+    /// Sampled antithetic pairs so far.
+    pub fn pairs(&self) -> usize {
+        (self.masks.len() / self.players - self.enumerated) / 2
+    }
+
+    /// Draw `pairs` more coalitions of the sampled sizes, each size in proportion to
+    /// its kernel mass, each with its complement, checking `stop` every few thousand
+    /// pairs; then weight every sampled coalition equally so that together they
+    /// carry the kernel mass of the sampled sizes.
+    pub fn sample(&mut self, pairs: usize, rng: &mut impl Rng, stop: &Stop) -> CoreResult<()> {
+        let Some(low) = self.low else {
+            return Ok(());
+        };
+        let p = self.players;
+        let sizes: Vec<usize> = (low..=p - low).collect();
+        let cumulative: Vec<f64> = sizes
+            .iter()
+            .scan(0.0, |acc, &s| {
+                *acc += size_mass(p, s);
+                Some(*acc)
+            })
+            .collect();
+        let total = cumulative.last().copied().unwrap_or(1.0);
+        for pair in 0..pairs {
+            if pair % 4096 == 0 {
+                stop.check()?;
+            }
+            let u = rng.random::<f64>() * total;
+            let at = cumulative.iter().position(|&m| u < m);
+            let size = sizes[at.unwrap_or(sizes.len() - 1)];
+            let mut mask = vec![false; p];
+            for g in index::sample(rng, p, size) {
+                mask[g] = true;
+            }
+            self.masks.extend(mask.iter().copied());
+            self.masks.extend(mask.iter().map(|&on| !on));
+        }
+        let sampled = 2 * self.pairs();
+        self.weights.resize(self.enumerated + sampled, 0.0);
+        let each = total / sampled.max(1) as f64;
+        for w in &mut self.weights[self.enumerated..] {
+            *w = each;
+        }
+        Ok(())
+    }
+
+    /// Standard errors from the pair-clustered jackknife covariance (module doc of
+    /// [`super::kernel_shap`]) of the fit with design matrix `xs` (one row per
+    /// coalition, eliminated player dropped), factorised `A` and `residuals`: the
+    /// kept players' then the eliminated player's (`1ᵀ Cov 1`). Zero when nothing
+    /// is sampled.
+    pub fn sandwich(&self, chol: &Cholesky, xs: &Array2<f64>, residuals: &Array1<f64>) -> Vec<f64> {
+        let clusters = self.pairs();
+        if clusters == 0 {
+            return vec![0.0; xs.ncols() + 1];
+        }
+        let inv = chol.inverse();
+        let mut g = Array2::<f64>::zeros((clusters, xs.ncols()));
+        for (c, mut row) in g.rows_mut().into_iter().enumerate() {
+            let (a, b) = (self.enumerated + 2 * c, self.enumerated + 2 * c + 1);
+            let (xa, xb) = (xs.row(a), xs.row(b));
+            let (wa, wb) = (self.weights[a], self.weights[b]);
+            // The pair's leverage H = X_c A⁻¹ X_cᵀ W_c; its residuals inflated to
+            // leave-one-pair-out residuals (I − H)⁻¹ e_c.
+            let (ia, ib) = (inv.dot(&xa), inv.dot(&xb));
+            let (h11, h12) = (1.0 - xa.dot(&ia) * wa, -xa.dot(&ib) * wb);
+            let (h21, h22) = (-xb.dot(&ia) * wa, 1.0 - xb.dot(&ib) * wb);
+            let det = h11 * h22 - h12 * h21;
+            let (ea, eb) = (residuals[a], residuals[b]);
+            let (ea, eb) = if det.abs() > 1e-12 {
+                ((h22 * ea - h12 * eb) / det, (h11 * eb - h21 * ea) / det)
+            } else {
+                (ea, eb)
+            };
+            row.assign(&(&xa * (wa * ea) + &xb * (wb * eb)));
+        }
+        // Centred: with enumerated sizes the sampled scores need not sum to zero.
+        if let Some(mean) = g.mean_axis(ndarray::Axis(0)) {
+            g -= &mean;
+        }
+        let cov = inv.dot(&g.t().dot(&g)).dot(&inv);
+        // The jackknife's (c − 1)/c.
+        let correction = (clusters - 1) as f64 / clusters as f64;
+        cov.diag()
+            .iter()
+            .copied()
+            .chain(std::iter::once(cov.sum()))
+            .map(|v| (v.max(0.0) * correction).sqrt())
+            .collect()
+    }
+}
+
+/// The `k`-subsets of `0..n` in lexicographic order.
+fn combinations(n: usize, k: usize) -> impl Iterator<Item = Vec<usize>> {
+    let mut next: Option<Vec<usize>> = (k <= n).then(|| (0..k).collect());
+    std::iter::from_fn(move || {
+        let current = next.take()?;
+        let mut c = current.clone();
+        // Advance the last index that can still move right.
+        if let Some(i) = (0..k).rev().find(|&i| c[i] < n - k + i) {
+            c[i] += 1;
+            for j in i + 1..k {
+                c[j] = c[j - 1] + 1;
+            }
+            next = Some(c);
+        }
+        Some(current)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn combinations_are_all_the_subsets() {
+        let all: Vec<Vec<usize>> = combinations(5, 2).collect();
+        assert_eq!(all.len(), 10);
+        assert_eq!(all[0], vec![0, 1]);
+        assert_eq!(all[9], vec![3, 4]);
+        assert_eq!(combinations(4, 0).count(), 1);
+    }
+
+    #[test]
+    fn the_budget_enumerates_sizes_from_the_outside_in() {
+        // 10 players: sizes 1 and 9 are 20 coalitions, sizes 2 and 8 another 90.
+        let small = Design::plan(10, 100);
+        assert_eq!(small.enumerated, 20);
+        assert_eq!(small.low, Some(2));
+        let larger = Design::plan(10, 400);
+        assert_eq!(larger.enumerated, 110);
+        assert_eq!(larger.low, Some(3));
+        // Below 2P nothing is complete.
+        assert_eq!(Design::plan(10, 19).enumerated, 0);
+        // The kernel weights of the whole set of coalitions sum to the total mass.
+        let all = Design::enumerated(6);
+        let mass: f64 = (1..6).map(|s| size_mass(6, s)).sum();
+        assert!((all.weights.iter().sum::<f64>() - mass).abs() < 1e-12);
+        assert!(!all.incomplete());
+    }
+}

@@ -1,0 +1,106 @@
+//! Accuracy instead of budget: `tolerance` on `kernel_shap` and `permutation_shap`
+//! is a standard-error target in output units, met by doubling the samples, capped
+//! by `n_samples` or `--max-samples`, and reported in the quality block.
+
+use crate::common::{call, default_app, fixture, house, iris_spec, ready_app};
+use axum::http::{Method, StatusCode};
+use axum::Router;
+use explaind::config::Config;
+use serde_json::{json, Value};
+
+async fn explain(app: &Router, model: &str, body: Value) -> crate::common::Answer {
+    let url = format!("/models/{model}/explain");
+    call(app, Method::POST, &url, Some(body)).await
+}
+
+async fn with_iris(config: Config) -> (Router, Value) {
+    let (app, _) = ready_app(config).await;
+    let put = call(&app, Method::PUT, "/models/iris", Some(iris_spec())).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    (app, fixture("mlp/iris_classifier.json")["x"][0].clone())
+}
+
+#[tokio::test]
+async fn a_tolerance_stops_at_the_first_round_on_an_additive_model() {
+    // The house model is linear: every antithetic pair is exact, so the first round
+    // (10 pairs of 10 coalitions each) meets even a tiny target.
+    let app = default_app().await;
+    for (method, first_round) in [("permutation_shap", 200), ("kernel_shap", 2046)] {
+        let body = json!({"instances": [house()], "method": method, "tolerance": 1e-6});
+        let answer = explain(&app, "house-prices", body).await;
+        assert_eq!(answer.status, StatusCode::OK, "{method}: {}", answer.text);
+        let q = &answer.json["explanations"][0]["quality"];
+        assert_eq!(q["tolerance_met"], true, "{method}: {q}");
+        assert_eq!(q["tolerance"], 1e-6);
+        assert!(q["max_standard_error"].as_f64().unwrap() <= 1e-6, "{q}");
+        assert_eq!(q["samples"], first_round, "{method}: {q}");
+    }
+}
+
+#[tokio::test]
+async fn a_tolerance_out_of_reach_stops_at_the_servers_sample_cap() {
+    // Iris network (4 inputs, tanh): permutation pairs cost 6 coalitions; rounds of
+    // 10, 20 and 40 pairs reach --max-samples 240 without meeting 1e-12.
+    let config = Config {
+        max_samples: 240,
+        ..Config::defaults()
+    };
+    let (app, row) = with_iris(config).await;
+    let body = json!({"instances": [row], "method": "permutation_shap", "tolerance": 1e-12,
+                      "output": "virginica", "seed": 3});
+    let answer = explain(&app, "iris", body.clone()).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let q = &answer.json["explanations"][0]["quality"];
+    assert_eq!(q["tolerance_met"], false, "{q}");
+    assert_eq!(q["samples"], 240, "{q}");
+    assert!(q["max_standard_error"].as_f64().unwrap() > 1e-12, "{q}");
+    let again = explain(&app, "iris", body).await;
+    assert_eq!(answer.json["values"], again.json["values"], "seeded");
+}
+
+#[tokio::test]
+async fn a_reachable_tolerance_is_met_with_more_samples_than_the_first_round() {
+    let (app, row) = with_iris(Config::defaults()).await;
+    let ask = |tolerance: f64| {
+        json!({"instances": [row], "method": "permutation_shap", "tolerance": tolerance,
+               "output": "virginica", "seed": 3})
+    };
+    let first = explain(&app, "iris", ask(1e9)).await;
+    let q = &first.json["explanations"][0]["quality"];
+    assert_eq!(
+        (q["tolerance_met"].clone(), q["samples"].clone()),
+        (json!(true), json!(60))
+    );
+    let target = q["max_standard_error"].as_f64().unwrap() / 3.0;
+    let answer = explain(&app, "iris", ask(target)).await;
+    let q = &answer.json["explanations"][0]["quality"];
+    assert_eq!(q["tolerance_met"], true, "{q}");
+    assert!(q["max_standard_error"].as_f64().unwrap() <= target, "{q}");
+    assert!(q["samples"].as_u64().unwrap() >= 4 * 60, "{q}");
+}
+
+#[tokio::test]
+async fn sampling_tolerances_are_absolute_and_must_be_positive() {
+    let app = default_app().await;
+    // Above 1 is a fine standard error in output units (integrated gradients' relative
+    // tolerance would refuse it).
+    let body = json!({"instances": [house()], "method": "kernel_shap", "tolerance": 5.0});
+    let answer = explain(&app, "house-prices", body).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    for bad in [0.0, -1.0] {
+        let body = json!({"instances": [house()], "method": "permutation_shap", "tolerance": bad});
+        let answer = explain(&app, "house-prices", body).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            answer.text
+        );
+        assert!(answer.text.contains("tolerance"), "{}", answer.text);
+    }
+    // Without a tolerance nothing about it is reported.
+    let body = json!({"instances": [house()], "method": "permutation_shap"});
+    let answer = explain(&app, "house-prices", body).await;
+    let q = &answer.json["explanations"][0]["quality"];
+    assert!(q.get("tolerance_met").is_none() && q.get("max_standard_error").is_none());
+}
