@@ -1,7 +1,8 @@
 //! explaind: an explanation microservice.
 //!
 //! # Layout
-//! From the bottom up; each module imports only those listed before it.
+//! From the bottom up; each module imports only those listed before it (no import
+//! loop between these modules; `tests/api/layers.rs` keeps it so).
 //! - [`core`]: the numeric core (models, explainers, global statistics); no HTTP, no
 //!   async, no serde_json.
 //! - [`formats`]: readers of other tools' model files (XGBoost JSON, LightGBM text,
@@ -15,13 +16,14 @@
 //! - [`metrics`]: Prometheus counters and histograms.
 //! - [`live`]: statistics of the attributions served, per model version (window, since
 //!   start, drift bins).
-//! - [`registry`], [`summary`], [`datasets`], [`analysis`], [`jobs`]: registered models
-//!   (name → `Arc<ModelEntry>`, each entry with its live statistics and cached
-//!   summary), the global summary and weight dump (with the `live` section,
-//!   [`summary::live`]), labelled data sets, summaries from data (permutation
-//!   importance, partial dependence, mean |φ|) and the jobs that run them. These five
-//!   still import each other: the entry caches a summary whose `from_data` section is a
-//!   job result; giving the summary type a floor of its own is the next step.
+//! - [`summary`]: the global summary of a model version over its background, its live
+//!   section ([`summary::live`]) and the weight dump.
+//! - [`registry`]: registered models, name → `Arc<ModelEntry>`, each entry with its
+//!   live statistics and cached summary.
+//! - [`datasets`]: labelled data sets per model, stored beside the models.
+//! - [`analysis`]: summaries from data (permutation importance, partial dependence,
+//!   mean |φ|), checked into plans and run off the async workers.
+//! - [`jobs`]: the background jobs that run those plans, and their last results.
 //! - [`charts`]: SVG pictures; the generic ones (`svg`, `scale`, `bars`, `waterfall`,
 //!   `heatmap`, `curves`) import nothing of the service, `charts::views` reads summaries.
 //! - [`config`]: the command-line and environment configuration, which builds the caps

@@ -32,23 +32,14 @@ pub use check::validate_name;
 /// Longest model name accepted.
 pub const MAX_NAME_LEN: usize = 128;
 
-/// A JSON answer computed once per model version and served from memory.
-#[derive(Debug)]
-pub struct CachedJson {
-    /// The serialised body.
-    pub body: Vec<u8>,
-    /// A strong entity tag derived from the body.
-    pub etag: String,
-}
-
-/// The global summary of a model version, kept as a value for the pictures and
-/// serialised for the JSON route, so both always show the same numbers.
+/// The global summary of a model version over its background, computed once and
+/// kept: the JSON route and the pictures read the same value.
 #[derive(Debug)]
 pub struct CachedSummary {
     /// The summary itself.
     pub summary: GlobalSummary,
-    /// Its JSON body and entity tag.
-    pub json: CachedJson,
+    /// A strong entity tag derived from its serialised form.
+    pub etag: String,
 }
 
 /// One registered model version.

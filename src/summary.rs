@@ -29,7 +29,9 @@ pub struct ModelVersion<'a> {
     pub built: &'a BuiltModel,
 }
 
-/// Global importance of one model version.
+/// Global importance of one model version over its background: computed once per
+/// version and cached with it. The `/global` answer adds what changes between calls
+/// (the live section, summaries from data) beside it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct GlobalSummary {
     /// Model name.
@@ -51,14 +53,6 @@ pub struct GlobalSummary {
     pub outputs: Vec<String>,
     /// Features, most important first.
     pub features: Vec<FeatureSummary>,
-    /// The attributions this process has served for this version, beside the
-    /// background baseline above, with drift scores; fresh on every request.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub live: Option<live::LiveSummary>,
-    /// Summaries from data, once a job (`POST /models/{name}/global/jobs`) has
-    /// succeeded on this version: the last result of each kind, with its age.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub from_data: Option<crate::jobs::FromData>,
 }
 
 /// One feature's global importance.
@@ -154,8 +148,6 @@ pub fn global_summary(model: &ModelVersion, max_rows: usize) -> CoreResult<Globa
         computed_at: Utc::now(),
         outputs: built.output_names.clone(),
         features,
-        live: None,
-        from_data: None,
     })
 }
 

@@ -6,7 +6,6 @@
 //! computed fresh on each request and spliced into the cached bytes, and the entity
 //! tag joins the cached tag with a hash of the live part.
 
-use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -21,7 +20,9 @@ use super::error::{ApiError, ErrorBody};
 use super::privacy::Audience;
 use super::routes::{Access::*, Routes};
 use super::AppState;
-use crate::registry::{CachedJson, CachedSummary, ModelEntry};
+use crate::jobs::FromData;
+use crate::registry::{CachedSummary, ModelEntry};
+use crate::summary::live::LiveSummary;
 use crate::summary::{self, GlobalSummary};
 
 /// Routes of this module.
@@ -37,7 +38,7 @@ pub fn router() -> Routes {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GlobalAll {
     /// One summary per model with a background, sorted by model name.
-    pub models: Vec<GlobalSummary>,
+    pub models: Vec<GlobalAnswer>,
     /// Models that cannot be summarised, and why.
     pub unavailable: Vec<Unavailable>,
 }
@@ -51,13 +52,31 @@ pub struct Unavailable {
     pub reason: String,
 }
 
+/// The `/global` answer for one model: the background summary (cached per version),
+/// the summaries from data once a job has succeeded on this version, and the live
+/// section, fresh on every request. A value that holds what it shows; its entity tag
+/// derives from its parts ([`answer`]).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GlobalAnswer {
+    /// Importance over the background.
+    #[serde(flatten)]
+    pub summary: GlobalSummary,
+    /// Summaries from data, once a job (`POST /models/{name}/global/jobs`) has
+    /// succeeded on this version: the last result of each kind, with its age.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_data: Option<FromData>,
+    /// The attributions this process has served for this version, beside the
+    /// background baseline, with drift scores.
+    pub live: LiveSummary,
+}
+
 /// Global importance of one model, cached per version.
 #[utoipa::path(get, path = "/models/{name}/global", tag = "global",
     params(
         ("name" = String, Path, description = "Model name"),
         ("If-None-Match" = Option<String>, Header, description = "ETag of a summary already held")),
     responses(
-        (status = 200, description = "Summary", body = GlobalSummary,
+        (status = 200, description = "Summary", body = GlobalAnswer,
             headers(("ETag" = String, description = "Entity tag of this summary"))),
         (status = 304, description = "Unchanged since the ETag given"),
         (status = 403, description = "A reader token, and the background has fewer rows than --min-summary-rows", body = ErrorBody),
@@ -72,48 +91,59 @@ pub async fn get_global(
     let entry = state.entry(&name)?;
     let audience = Audience::of(caller, &state.config);
     let cached = cached_summary(&state, Arc::clone(&entry), audience).await?;
-    let (body, etag) = global_body(&state, &entry, &cached.json, audience);
-    let (body, etag) = with_live(&entry, &cached, &body, &etag)?;
+    let (answer, etag) = answer(&state, &entry, &cached, audience)?;
+    let body = serde_json::to_vec(&answer).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(conditional(&body, &etag, &headers))
 }
 
-/// A summary body (`body`, tagged `tag`) with a fresh `live` section spliced in
-/// before its closing brace, and an entity tag joining `tag` with a hash of the
-/// live part (weak when `tag` is).
+/// The answer for `entry` and its entity tag. The tag joins the cached summary's
+/// (strong) tag with a hash of the live section; once a job result is shown it is
+/// weak and also names the jobs and the audience, not the bytes (the results' ages
+/// change every second), so it changes exactly when a new result lands.
 ///
 /// # Errors
-/// [`ApiError::Internal`] if serialising fails.
-fn with_live(
+/// [`ApiError::Internal`] if serialising the live section fails.
+fn answer(
+    state: &AppState,
     entry: &ModelEntry,
     cached: &CachedSummary,
-    body: &[u8],
-    tag: &str,
-) -> Result<(Vec<u8>, String), ApiError> {
+    audience: Audience,
+) -> Result<(GlobalAnswer, String), ApiError> {
+    let latest = state.jobs.latest(entry);
+    let from_data = (!latest.is_empty())
+        .then(|| audience.section(crate::jobs::from_data(&latest, chrono::Utc::now())));
     let live = crate::summary::live::summarise(
         &entry.live,
         &entry.built.feature_names,
         &cached.summary,
         crate::live::now_ms(),
     );
-    let live = serde_json::to_vec(&live).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let open = body.len().saturating_sub(1);
-    let mut out = Vec::with_capacity(body.len() + live.len() + 8);
-    out.extend_from_slice(&body[..open]);
-    out.extend_from_slice(b",\"live\":");
-    out.extend_from_slice(&live);
-    out.push(b'}');
+    let base = if latest.is_empty() {
+        cached.etag.clone()
+    } else {
+        let ids: Vec<&str> = latest.iter().map(|j| j.id.as_str()).collect();
+        let role = if audience.is_admin() { "" } else { "|reader" };
+        let tag = etag_of(format!("{}|{}{role}", cached.etag, ids.join(",")).as_bytes());
+        format!("W/{tag}")
+    };
+    let live_bytes = serde_json::to_vec(&live).map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    live.hash(&mut hasher);
-    let (weak, strong) = match tag.strip_prefix("W/") {
+    live_bytes.hash(&mut hasher);
+    let (weak, strong) = match base.strip_prefix("W/") {
         Some(t) => ("W/", t),
-        None => ("", tag),
+        None => ("", base.as_str()),
     };
     let etag = format!(
         "{weak}\"{}-{:016x}\"",
         strong.trim_matches('"'),
         hasher.finish()
     );
-    Ok((out, etag))
+    let answer = GlobalAnswer {
+        summary: cached.summary.clone(),
+        from_data,
+        live,
+    };
+    Ok((answer, etag))
 }
 
 /// Global importance of every model (each cached per version). For reader tokens,
@@ -130,14 +160,16 @@ pub async fn get_global_all(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let audience = Audience::of(caller, &state.config);
-    let mut bodies = Vec::new();
+    let mut models = Vec::new();
+    let mut tags = Vec::new();
     let mut unavailable = Vec::new();
     for entry in state.registry.list() {
         let name = entry.name.clone();
         match cached_summary(&state, Arc::clone(&entry), audience).await {
             Ok(cached) => {
-                let (body, etag) = global_body(&state, &entry, &cached.json, audience);
-                bodies.push(with_live(&entry, &cached, &body, &etag)?);
+                let (answer, etag) = answer(&state, &entry, &cached, audience)?;
+                models.push(answer);
+                tags.push(etag);
             }
             Err(ApiError::Core(e)) => unavailable.push(Unavailable {
                 model: name,
@@ -150,24 +182,17 @@ pub async fn get_global_all(
             Err(e) => return Err(e),
         }
     }
-    // The summaries are already serialised: splice them rather than re-encode.
-    let mut body = b"{\"models\":[".to_vec();
-    for (i, (one, _)) in bodies.iter().enumerate() {
-        if i > 0 {
-            body.push(b',');
-        }
-        body.extend_from_slice(one);
-    }
-    body.extend_from_slice(b"],\"unavailable\":");
-    body.extend(serde_json::to_vec(&unavailable).map_err(|e| ApiError::Internal(e.to_string()))?);
-    body.push(b'}');
+    let all = GlobalAll {
+        models,
+        unavailable,
+    };
+    let body = serde_json::to_vec(&all).map_err(|e| ApiError::Internal(e.to_string()))?;
     // With a `from_data` section a body's bytes change with its age: tag by the
-    // parts' tags instead, weakly (see [`global_body`]).
-    let etag = if bodies.iter().any(|(_, tag)| tag.starts_with("W/")) {
-        let tags: Vec<&str> = bodies.iter().map(|(_, tag)| tag.as_str()).collect();
+    // parts' tags instead, weakly (see [`answer`]).
+    let etag = if tags.iter().any(|tag| tag.starts_with("W/")) {
         let mut parts = tags.join(",").into_bytes();
         parts.extend(
-            serde_json::to_vec(&unavailable).map_err(|e| ApiError::Internal(e.to_string()))?,
+            serde_json::to_vec(&all.unavailable).map_err(|e| ApiError::Internal(e.to_string()))?,
         );
         format!("W/{}", etag_of(&parts))
     } else {
@@ -202,8 +227,7 @@ pub async fn cached_summary(
             let body =
                 serde_json::to_vec(&summary).map_err(|e| ApiError::Internal(e.to_string()))?;
             let etag = etag_of(&body);
-            let json = CachedJson { body, etag };
-            let cached = Arc::new(CachedSummary { summary, json });
+            let cached = Arc::new(CachedSummary { summary, etag });
             Ok(Arc::clone(entry.global.get_or_init(|| cached)))
         })
         .await?
@@ -251,37 +275,4 @@ pub fn conditional_as(
         body.to_vec(),
     )
         .into_response()
-}
-
-/// The body and tag of `/models/{name}/global`: the cached summary as it is, or,
-/// once a job has succeeded on this version, with a `from_data` section holding
-/// the last result of each kind and its age. The tag then derives from the
-/// summary's and the jobs' ids, not the bytes (`age_seconds` changes every second),
-/// so it is weak: `W/"…"`; it changes exactly when a new result lands. Readers see
-/// the results as [`Audience::section`] gives them, under a tag of their own.
-pub fn global_body<'a>(
-    state: &AppState,
-    entry: &ModelEntry,
-    json: &'a CachedJson,
-    audience: Audience,
-) -> (Cow<'a, [u8]>, Cow<'a, str>) {
-    let latest = state.jobs.latest(entry);
-    if latest.is_empty() {
-        return (Cow::Borrowed(&json.body), Cow::Borrowed(&json.etag));
-    }
-    let section = audience.section(crate::jobs::from_data(&latest, chrono::Utc::now()));
-    let Ok(section) = serde_json::to_vec(&section) else {
-        return (Cow::Borrowed(&json.body), Cow::Borrowed(&json.etag));
-    };
-    let mut body = json.body.clone();
-    if body.last() == Some(&b'}') {
-        body.pop();
-        body.extend_from_slice(b",\"from_data\":");
-        body.extend_from_slice(&section);
-        body.push(b'}');
-    }
-    let ids: Vec<&str> = latest.iter().map(|j| j.id.as_str()).collect();
-    let role = if audience.is_admin() { "" } else { "|reader" };
-    let tag = etag_of(format!("{}|{}{role}", json.etag, ids.join(",")).as_bytes());
-    (Cow::Owned(body), Cow::Owned(format!("W/{tag}")))
 }

@@ -19,6 +19,7 @@ mod finite;
 mod global_data;
 mod groups;
 mod kserve;
+mod layers;
 mod live;
 mod mlp;
 mod models;
