@@ -7,16 +7,18 @@
 
 pub mod budget;
 pub mod compiled;
+pub mod flat;
 mod node;
 pub mod units;
 
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{s, Array2, ArrayView2};
 use rayon::prelude::*;
 use serde::Serialize;
 
 use super::{Link, Model};
 use crate::core::{CoreError, CoreResult};
 pub use compiled::Compiled;
+pub use flat::Flat;
 pub use node::{Cut, CutRule, Missing, Node, Split, Tree};
 
 /// Default of [`TreeLimits::max_depth`]: well above what boosting libraries grow
@@ -74,6 +76,8 @@ pub struct TreeEnsemble {
     spec: Box<EnsembleSpec>,
     /// The leaf-path layout for TreeSHAP, built once here.
     compiled: Box<Compiled>,
+    /// The node layout batch prediction walks, built once here.
+    flat: Box<Flat>,
     /// The cover-weighted expected raw output of each output, computed once here.
     expected: Vec<f64>,
     /// The limits it was built within; interventional TreeSHAP keeps to their memory
@@ -156,6 +160,13 @@ impl TreeEnsemble {
             }
         }
         for (t, tree) in spec.trees.iter().enumerate() {
+            if tree.nodes.len() >= flat::MAX_TREE_NODES {
+                return Err(CoreError::InvalidModel(format!(
+                    "tree {t} has {} nodes, beyond the {} one tree may have",
+                    tree.nodes.len(),
+                    flat::MAX_TREE_NODES - 1
+                )));
+            }
             let depth = validate_tree(tree, t, spec.n_features, spec.base.len())?;
             if depth > limits.max_depth {
                 return Err(CoreError::InvalidModel(format!(
@@ -169,9 +180,10 @@ impl TreeEnsemble {
         let size = budget::LayoutSize::of(&spec.trees, spec.n_features);
         if size.bytes() > limits.max_memory_bytes {
             return Err(CoreError::InvalidModel(format!(
-                "the model's TreeSHAP layout would take about {}, beyond the limit of {} \
-                 (--max-model-memory-mb, EXPLAIND_MAX_MODEL_MEMORY_MB): it stores the paths \
-                 of all {} leaves, {} path steps in all",
+                "the model's TreeSHAP layout (with the nodes prediction walks) would take \
+                 about {}, beyond the limit of {} (--max-model-memory-mb, \
+                 EXPLAIND_MAX_MODEL_MEMORY_MB): it stores the paths of all {} leaves, {} path \
+                 steps in all",
                 budget::mib(size.bytes()),
                 budget::mib(limits.max_memory_bytes),
                 size.leaves,
@@ -179,10 +191,12 @@ impl TreeEnsemble {
             )));
         }
         let compiled = Box::new(Compiled::new(&spec.trees));
+        let flat = Box::new(Flat::new(&spec.trees));
         let expected = compiled.expected_outputs(&spec.base);
         Ok(TreeEnsemble {
             spec: Box::new(spec),
             compiled,
+            flat,
             expected,
             limits,
         })
@@ -235,6 +249,11 @@ impl TreeEnsemble {
     /// The compiled leaf-path layout the TreeSHAP explainers use.
     pub fn compiled(&self) -> &Compiled {
         &self.compiled
+    }
+
+    /// The node layout batch prediction walks.
+    pub fn flat(&self) -> &Flat {
+        &self.flat
     }
 
     /// Counts for `/weights`.
@@ -303,20 +322,39 @@ impl Model for TreeEnsemble {
         self.spec.link
     }
 
+    /// Blocks of [`flat::CHUNK_ROWS`] rows in parallel, each walking every tree of
+    /// the [`Flat`] layout in boosting order: per row the same sums as
+    /// [`TreeEnsemble::margin_of`].
     fn predict_raw(&self, x: ArrayView2<f64>) -> Array2<f64> {
-        let n_out = self.spec.base.len();
-        let mut out = Array2::zeros((x.nrows(), n_out));
-        out.axis_iter_mut(Axis(0))
-            .into_par_iter()
-            .zip(x.axis_iter(Axis(0)).into_par_iter())
-            .for_each(|(mut o, row)| {
-                let row = row.to_vec();
-                for (k, b) in self.spec.base.iter().enumerate() {
-                    o[k] = *b;
-                }
-                for tree in &self.spec.trees {
-                    o[tree.output] += tree.leaf_of(&row).value;
-                }
+        let base = &self.spec.base;
+        let n_out = base.len();
+        let stride = x.ncols();
+        assert!(
+            stride >= self.spec.n_features,
+            "{stride} columns for a model of {} features",
+            self.spec.n_features
+        );
+        let mut out = Array2::from_shape_fn((x.nrows(), n_out), |(_, k)| base[k]);
+        let contiguous = x.as_slice();
+        let Some(slots) = out.as_slice_mut() else {
+            unreachable!("a new array is in standard layout")
+        };
+        slots
+            .par_chunks_mut(flat::CHUNK_ROWS * n_out)
+            .enumerate()
+            .for_each(|(c, o)| {
+                let first = c * flat::CHUNK_ROWS;
+                let n = o.len() / n_out;
+                let copy: Vec<f64>;
+                let rows = match contiguous {
+                    Some(all) => &all[first * stride..(first + n) * stride],
+                    None => {
+                        copy = x.slice(s![first..first + n, ..]).iter().copied().collect();
+                        &copy
+                    }
+                };
+                self.flat
+                    .add_trees(&self.spec.trees, rows, stride, n_out, o);
             });
         out
     }
