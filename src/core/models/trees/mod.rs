@@ -11,8 +11,7 @@ pub mod flat;
 mod node;
 pub mod units;
 
-use ndarray::{s, Array2, ArrayView2};
-use rayon::prelude::*;
+use ndarray::{Array2, ArrayView2};
 use serde::Serialize;
 
 use super::{Link, Model};
@@ -322,41 +321,16 @@ impl Model for TreeEnsemble {
         self.spec.link
     }
 
-    /// Blocks of [`flat::CHUNK_ROWS`] rows in parallel, each walking every tree of
-    /// the [`Flat`] layout in boosting order: per row the same sums as
+    /// The [`Flat`] layout's walk: per row the same sums as
     /// [`TreeEnsemble::margin_of`].
     fn predict_raw(&self, x: ArrayView2<f64>) -> Array2<f64> {
-        let base = &self.spec.base;
-        let n_out = base.len();
-        let stride = x.ncols();
         assert!(
-            stride >= self.spec.n_features,
-            "{stride} columns for a model of {} features",
+            x.ncols() >= self.spec.n_features,
+            "{} columns for a model of {} features",
+            x.ncols(),
             self.spec.n_features
         );
-        let mut out = Array2::from_shape_fn((x.nrows(), n_out), |(_, k)| base[k]);
-        let contiguous = x.as_slice();
-        let Some(slots) = out.as_slice_mut() else {
-            unreachable!("a new array is in standard layout")
-        };
-        slots
-            .par_chunks_mut(flat::CHUNK_ROWS * n_out)
-            .enumerate()
-            .for_each(|(c, o)| {
-                let first = c * flat::CHUNK_ROWS;
-                let n = o.len() / n_out;
-                let copy: Vec<f64>;
-                let rows = match contiguous {
-                    Some(all) => &all[first * stride..(first + n) * stride],
-                    None => {
-                        copy = x.slice(s![first..first + n, ..]).iter().copied().collect();
-                        &copy
-                    }
-                };
-                self.flat
-                    .add_trees(&self.spec.trees, rows, stride, n_out, o);
-            });
-        out
+        self.flat.predict(&self.spec.trees, &self.spec.base, x)
     }
 }
 
