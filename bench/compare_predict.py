@@ -166,13 +166,13 @@ def setup_and_time(kind, booster, threads, fn, repeats):
 def report(seconds, n_rows, all_threads):
     print("\n| model | batch | contender | threads | best rows/s | median rows/s |")
     print("|---|---|---|---:|---:|---:|")
-    for (kind, shape, name, threads), s in seconds.items():
+    for (kind, shape, name, threads), s in sorted(seconds.items()):
         print(f"| {kind} | {shape} | {name} | {threads} | {n_rows / min(s):,.0f} "
               f"| {n_rows / statistics.median(s):,.0f} |")
     print("\nexplaind predict over the library, per round at the same threads: median (min–max)")
     print("| model | batch | over | threads | ratio |")
     print("|---|---|---|---:|---:|")
-    for (kind, shape, name, threads), s in seconds.items():
+    for (kind, shape, name, threads), s in sorted(seconds.items()):
         if name.startswith("explaind"):
             continue
         ours = seconds[(kind, shape, "explaind predict", threads)]
@@ -180,7 +180,9 @@ def report(seconds, n_rows, all_threads):
         print(f"| {kind} | {shape} | {name} | {threads} | {statistics.median(ratios):.2f}x "
               f"({min(ratios):.2f}–{max(ratios):.2f}) |")
     print("\nexplaind predict over the node walk it replaced: median (min–max)")
-    for (kind, shape, name, threads), s in seconds.items():
+    print("| model | batch | threads | ratio |")
+    print("|---|---|---:|---:|")
+    for (kind, shape, name, threads), s in sorted(seconds.items()):
         if name == "explaind node walk (before)":
             ours = seconds[(kind, shape, "explaind predict", threads)]
             ratios = [old / new for old, new in zip(s, ours)]

@@ -170,6 +170,17 @@ fn flat_prediction_equals_the_node_walk_on_random_mixed_models() {
                 assert_eq!(raw[[i, k]].to_bits(), want.to_bits(), "case {case}");
             }
         }
+        // Columns beyond the model's are read past, as before; no rows, no outputs.
+        let wide = Array2::from_shape_fn((x.nrows(), n_features + 3), |(i, j)| {
+            if j < n_features {
+                x[[i, j]]
+            } else {
+                f64::NAN
+            }
+        });
+        assert_eq!(model.predict_raw(wide.view()), model.predict_raw(x.view()));
+        let none = model.predict_raw(x.slice(s![..0, ..]));
+        assert_eq!(none.dim(), (0, n_out));
     }
 }
 
