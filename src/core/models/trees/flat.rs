@@ -6,19 +6,19 @@
 //! so a step is `next = left + goes_right`. A leaf keeps a NaN threshold and its own
 //! index minus one as "left child": every comparison with NaN fails and the default
 //! direction is right, so a row that reached a leaf stays there. That lets a group
-//! of rows walk a tree for exactly its depth with no test for having arrived, their
-//! loads independent so the processor overlaps their latency (several rows per tree
-//! walk, as treelite and lleaves do). Leaf values lie in a parallel array, read once
-//! per row and tree.
+//! of 8 rows walk a tree level by level with no test per row for having arrived,
+//! their loads independent so the processor overlaps their latency (several rows
+//! per tree walk, as treelite and lleaves do), until a level where no row moved
+//! (LightGBM's unbalanced trees are twice as deep as most rows go). Leaf values lie
+//! in a parallel array, read once per row and tree.
 //!
 //! The comparisons are those of [`super::Node::goes_left`] case for case; a
 //! categorical split keeps the index of its original node in its threshold and asks
 //! that node, so category sets behave exactly as before. A model whose splits all
 //! compare in float32 (XGBoost's numeric splits) walks rows converted to float32
 //! once per block, as XGBoost compares them, and keeps the branch on the comparison
-//! out of the loop. A row's outputs start at the
-//! base and add the trees' leaf values in boosting order, the same f64 sums as the
-//! node-by-node walk.
+//! out of the loop. A row's outputs start at the base and add the trees' leaf
+//! values in boosting order, the same f64 sums as the node-by-node walk.
 
 use ndarray::{s, Array2, ArrayView2};
 use rayon::prelude::*;
@@ -161,13 +161,13 @@ impl Flat {
             + std::mem::size_of_val(&self.values[..])
     }
 
-    /// Raw outputs of the rows of `x`: blocks of
-    /// [`CHUNK_ROWS`] rows in parallel, each walking every tree in boosting order
+    /// Raw outputs of the rows of `x`: blocks of [`CHUNK_ROWS`] rows in parallel, each walking every tree in boosting order
     /// from `base`, so every row gets the same f64 sums as the node-by-node walk.
     /// `trees` are the trees the layout was built from: categorical splits ask them.
     ///
     /// # Panics
-    /// When `x` has fewer columns than the features the trees read.
+    /// When `x` has fewer columns than the features the trees read, or `base` is
+    /// empty.
     pub fn predict(&self, trees: &[Tree], base: &[f64], x: ArrayView2<f64>) -> Array2<f64> {
         let n_out = base.len();
         let stride = x.ncols();
