@@ -34,3 +34,4 @@ mod text;
 mod trees;
 mod trees_bad_input;
 mod trees_deep;
+mod trees_predict;

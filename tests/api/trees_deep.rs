@@ -12,7 +12,7 @@ use axum::http::{Method, StatusCode};
 use explaind::config::Config;
 use explaind::core::explain::tree_interventional::{self, Background};
 use explaind::core::explain::tree_shap;
-use explaind::core::models::trees::budget::{layout_bytes, LayoutSize, MIB};
+use explaind::core::models::trees::budget::{model_layout_bytes, LayoutSize, MIB};
 use explaind::core::models::trees::units::INV_MAX_SLOTS;
 use explaind::core::models::trees::{TreeEnsemble, TreeLimits, DEFAULT_MAX_TREE_DEPTH};
 use explaind::core::models::{Model, OutputSpace};
@@ -60,7 +60,7 @@ fn assert_serves(model: &TreeEnsemble, gen: &GenModel, what: &str) {
     // The memory budget is checked on an estimate made before the layout is built:
     // an upper bound on it, and not a loose one.
     let estimate = LayoutSize::of(model.trees(), model.n_features()).bytes();
-    let built = layout_bytes(model.compiled());
+    let built = model_layout_bytes(model);
     assert!(
         built <= estimate && estimate <= 2 * built,
         "{what}: estimated {estimate} bytes, built {built}"

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! bench_trees <xgboost|lightgbm> <model file> <rows.f64> <n_features> <threads>
-//!             <path|interventional|interactions|predict> [background.f64] [repeats]
+//!             <path|interventional|interactions|predict|predict_nodes>
+//!             [background.f64] [repeats]
 //! ```
 //! Row files are raw little-endian f64, row-major (numpy's `astype("<f8").tofile`).
 //! Loading and compiling the model are not timed; each repeat explains every row of
@@ -10,6 +11,11 @@
 //! and median seconds and rows per second (best). `GAP_US=N` in the environment
 //! sleeps N microseconds before each repeat, as the idle gaps between requests do
 //! (threads and cores that fall asleep in them are slow to wake).
+//!
+//! `predict` is `Model::predict` (raw outputs); `predict_nodes` is the node-by-node
+//! walk it replaced (`TreeEnsemble::margin_of` per row and output, rows in parallel),
+//! kept for before/after figures. `BLOCK_ROWS=N` makes either predict the rows in
+//! calls of N rows, as the coalition games send background-sized blocks.
 
 use std::time::{Duration, Instant};
 
@@ -17,7 +23,8 @@ use explaind::core::explain::{tree_interventional, tree_shap};
 use explaind::core::models::{Model, OutputSpace, TreeEnsemble};
 use explaind::core::stats::Reference;
 use explaind::formats::{lightgbm, xgboost};
-use ndarray::Array2;
+use ndarray::{s, Array2, Axis};
+use rayon::prelude::*;
 
 fn read_rows(path: &str, n_features: usize) -> Array2<f64> {
     let bytes = std::fs::read(path).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
@@ -106,9 +113,33 @@ fn run(model: &TreeEnsemble, x: &Array2<f64>, method: &str, reference: Option<&R
                     .map(|e| e.attributions.iter().sum::<f64>())
                     .sum()
             }
-            "predict" => model.predict(x.view(), OutputSpace::Raw).sum(),
+            "predict" | "predict_nodes" => {
+                let block = std::env::var("BLOCK_ROWS")
+                    .ok()
+                    .and_then(|b| b.parse().ok())
+                    .unwrap_or(x.nrows())
+                    .max(1);
+                let mut total = 0.0;
+                for start in (0..x.nrows()).step_by(block) {
+                    let rows = x.slice(s![start..(start + block).min(x.nrows()), ..]);
+                    total += if method == "predict" {
+                        model.predict(rows, OutputSpace::Raw).sum()
+                    } else {
+                        node_walk(model, rows, k)
+                    };
+                }
+                total
+            }
             other => fail(&format!("unknown method {other}")),
         };
     }
     sum
+}
+
+/// The prediction path before the flat layout: each row walks every tree node by node.
+fn node_walk(model: &TreeEnsemble, rows: ndarray::ArrayView2<f64>, k: usize) -> f64 {
+    rows.axis_iter(Axis(0))
+        .into_par_iter()
+        .map(|row| model.margin_of(&row.to_vec(), k))
+        .sum()
 }

@@ -7,11 +7,13 @@
 //! [`INV_MAX_SLOTS`] slots a table of inverses. [`LayoutSize::of`] counts them in
 //! one walk of each tree; [`LayoutSize::bytes`] is an upper bound on the lengths
 //! the layout reaches (every leaf counted as a unit of its own, though sibling
-//! pairs share one).
+//! pairs share one). The node layout prediction walks ([`super::flat`]) is counted
+//! with it: a record and a value per node, a header per tree.
 
 use std::mem::size_of;
 
 use super::compiled::Step;
+use super::flat::{FlatNode, FlatTree};
 use super::units::{Head, Slot, INV_MAX_SLOTS};
 use super::{Cut, Tree};
 
@@ -95,8 +97,12 @@ impl LayoutSize {
         // Compiled: feature, z, left and care masks; units: one Slot.
         let per_slot =
             size_of::<u32>() + size_of::<f64>() + 2 * size_of::<u64>() + size_of::<Slot>();
+        // The prediction layout: every node (splits and leaves) once.
+        let per_node = size_of::<FlatNode>() + size_of::<f64>();
         // The leaf arrays' range starts open with one extra entry each.
         2 * size_of::<u32>()
+            + self.trees * size_of::<FlatTree>()
+            + (self.splits + self.leaves) * per_node
             + self.trees * per_tree
             + self.splits * per_split
             + self.leaves * per_leaf
@@ -111,8 +117,13 @@ pub fn mib(bytes: usize) -> String {
     format!("{:.1} MiB", bytes as f64 / MIB as f64)
 }
 
-/// Bytes the arrays of a built layout hold (their lengths, not capacities): what
-/// [`LayoutSize::bytes`] bounds.
+/// Bytes the arrays of a built model's layouts hold (their lengths, not
+/// capacities): what [`LayoutSize::bytes`] bounds.
+pub fn model_layout_bytes(model: &super::TreeEnsemble) -> usize {
+    layout_bytes(model.compiled()) + model.flat().bytes()
+}
+
+/// Bytes the arrays of a built TreeSHAP layout hold (their lengths, not capacities).
 pub fn layout_bytes(c: &super::Compiled) -> usize {
     fn b<T>(v: &[T]) -> usize {
         std::mem::size_of_val(v)

@@ -7,16 +7,17 @@
 
 pub mod budget;
 pub mod compiled;
+pub mod flat;
 mod node;
 pub mod units;
 
-use ndarray::{Array2, ArrayView2, Axis};
-use rayon::prelude::*;
+use ndarray::{Array2, ArrayView2};
 use serde::Serialize;
 
 use super::{Link, Model};
 use crate::core::{CoreError, CoreResult};
 pub use compiled::Compiled;
+pub use flat::Flat;
 pub use node::{Cut, CutRule, Missing, Node, Split, Tree};
 
 /// Default of [`TreeLimits::max_depth`]: well above what boosting libraries grow
@@ -74,6 +75,8 @@ pub struct TreeEnsemble {
     spec: Box<EnsembleSpec>,
     /// The leaf-path layout for TreeSHAP, built once here.
     compiled: Box<Compiled>,
+    /// The node layout batch prediction walks, built once here.
+    flat: Box<Flat>,
     /// The cover-weighted expected raw output of each output, computed once here.
     expected: Vec<f64>,
     /// The limits it was built within; interventional TreeSHAP keeps to their memory
@@ -156,6 +159,13 @@ impl TreeEnsemble {
             }
         }
         for (t, tree) in spec.trees.iter().enumerate() {
+            if tree.nodes.len() >= flat::MAX_TREE_NODES {
+                return Err(CoreError::InvalidModel(format!(
+                    "tree {t} has {} nodes, beyond the {} one tree may have",
+                    tree.nodes.len(),
+                    flat::MAX_TREE_NODES - 1
+                )));
+            }
             let depth = validate_tree(tree, t, spec.n_features, spec.base.len())?;
             if depth > limits.max_depth {
                 return Err(CoreError::InvalidModel(format!(
@@ -169,9 +179,10 @@ impl TreeEnsemble {
         let size = budget::LayoutSize::of(&spec.trees, spec.n_features);
         if size.bytes() > limits.max_memory_bytes {
             return Err(CoreError::InvalidModel(format!(
-                "the model's TreeSHAP layout would take about {}, beyond the limit of {} \
-                 (--max-model-memory-mb, EXPLAIND_MAX_MODEL_MEMORY_MB): it stores the paths \
-                 of all {} leaves, {} path steps in all",
+                "the model's TreeSHAP layout (with the nodes prediction walks) would take \
+                 about {}, beyond the limit of {} (--max-model-memory-mb, \
+                 EXPLAIND_MAX_MODEL_MEMORY_MB): it stores the paths of all {} leaves, {} path \
+                 steps in all",
                 budget::mib(size.bytes()),
                 budget::mib(limits.max_memory_bytes),
                 size.leaves,
@@ -179,10 +190,12 @@ impl TreeEnsemble {
             )));
         }
         let compiled = Box::new(Compiled::new(&spec.trees));
+        let flat = Box::new(Flat::new(&spec.trees));
         let expected = compiled.expected_outputs(&spec.base);
         Ok(TreeEnsemble {
             spec: Box::new(spec),
             compiled,
+            flat,
             expected,
             limits,
         })
@@ -235,6 +248,11 @@ impl TreeEnsemble {
     /// The compiled leaf-path layout the TreeSHAP explainers use.
     pub fn compiled(&self) -> &Compiled {
         &self.compiled
+    }
+
+    /// The node layout batch prediction walks.
+    pub fn flat(&self) -> &Flat {
+        &self.flat
     }
 
     /// Counts for `/weights`.
@@ -303,22 +321,16 @@ impl Model for TreeEnsemble {
         self.spec.link
     }
 
+    /// The [`Flat`] layout's walk: per row the same sums as
+    /// [`TreeEnsemble::margin_of`].
     fn predict_raw(&self, x: ArrayView2<f64>) -> Array2<f64> {
-        let n_out = self.spec.base.len();
-        let mut out = Array2::zeros((x.nrows(), n_out));
-        out.axis_iter_mut(Axis(0))
-            .into_par_iter()
-            .zip(x.axis_iter(Axis(0)).into_par_iter())
-            .for_each(|(mut o, row)| {
-                let row = row.to_vec();
-                for (k, b) in self.spec.base.iter().enumerate() {
-                    o[k] = *b;
-                }
-                for tree in &self.spec.trees {
-                    o[tree.output] += tree.leaf_of(&row).value;
-                }
-            });
-        out
+        assert!(
+            x.ncols() >= self.spec.n_features,
+            "{} columns for a model of {} features",
+            x.ncols(),
+            self.spec.n_features
+        );
+        self.flat.predict(&self.spec.trees, &self.spec.base, x)
     }
 }
 

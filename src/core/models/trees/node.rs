@@ -5,7 +5,7 @@ use serde::Serialize;
 
 /// |x| at or below this counts as zero for LightGBM's "zero as missing" rule
 /// (LightGBM's `kZeroThreshold`).
-const LIGHTGBM_ZERO: f64 = 1e-35;
+pub(super) const LIGHTGBM_ZERO: f64 = 1e-35;
 
 /// What a NaN (or, for LightGBM, a zero) does at a numeric split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
