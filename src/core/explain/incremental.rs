@@ -287,5 +287,4 @@ struct Scratch {
 }
 
 #[cfg(test)]
-#[path = "incremental_tests.rs"]
 mod tests;

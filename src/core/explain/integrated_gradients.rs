@@ -357,5 +357,4 @@ fn path_points(baseline: ArrayView1<f64>, diff: ArrayView1<f64>, alphas: &[f64])
 }
 
 #[cfg(test)]
-#[path = "integrated_gradients_tests.rs"]
 mod tests;

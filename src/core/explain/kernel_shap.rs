@@ -213,5 +213,4 @@ fn largest(phi: &[f64], k: usize) -> Vec<usize> {
 }
 
 #[cfg(test)]
-#[path = "kernel_shap_tests.rs"]
 mod tests;

@@ -55,9 +55,7 @@ use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-#[path = "lime_bins.rs"]
 mod bins;
-#[path = "lime_ridge.rs"]
 mod ridge;
 
 use super::sampling::{check_inputs, per_row, row_rng, SamplingOptions, Stop, MAX_BATCH_VALUES};

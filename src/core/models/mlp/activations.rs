@@ -316,5 +316,4 @@ fn rows(a: ArrayView2<f64>) -> Vec<Vec<f64>> {
 }
 
 #[cfg(test)]
-#[path = "activations_tests.rs"]
 mod tests;
