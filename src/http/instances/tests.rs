@@ -1,0 +1,67 @@
+//! Unit tests of the parent module.
+
+use super::*;
+use serde_json::json;
+
+fn model() -> BuiltModel {
+    let spec: crate::spec::ModelSpec = serde_json::from_value(json!({
+        "kind": "linear",
+        "feature_names": ["a", "b", "c"],
+        "params": {"coefficients": [1.0, 2.0, 3.0], "intercept": 0.5},
+    }))
+    .unwrap();
+    crate::spec::build(&spec).unwrap()
+}
+
+/// Parse `body`'s instances as a request body would be, then build the matrix.
+fn matrix(instances: &str) -> Result<Vec<f64>, String> {
+    #[derive(Deserialize)]
+    struct Body {
+        instances: Instances,
+    }
+    let body: Body = serde_json::from_str(&format!("{{\"instances\":{instances}}}")).unwrap();
+    to_matrix(&body.instances, &model(), 3)
+        .map(|x| x.into_raw_vec_and_offset().0)
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn arrays_and_objects_in_any_key_order_fill_rows_in_feature_order() {
+    let x = matrix(r#"[[1, 2, 3], {"c": 6, "a": 4, "b": 5}, {"a": -1e3, "b": 0.5, "c": 7}]"#);
+    assert_eq!(
+        x.unwrap(),
+        vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, -1000.0, 0.5, 7.0]
+    );
+}
+
+#[test]
+fn escaped_keys_and_repeated_keys_read_as_a_parsed_map_would() {
+    // "\u0062" is "b"; the repeated "a" keeps its last value.
+    let x = matrix(r#"[{"a": 1, "\u0062": 2, "c": 3, "a": 9}]"#).unwrap();
+    assert_eq!(x, vec![9.0, 2.0, 3.0]);
+}
+
+#[test]
+fn faults_are_named_in_the_order_a_parsed_map_checks_them() {
+    let err = |s: &str| matrix(s).unwrap_err();
+    // The smallest unknown name, whatever the key order.
+    assert!(err(r#"[{"zz": 1, "a": 1, "b": 2, "c": 3, "yy": 2}]"#).contains("unknown feature 'yy'"));
+    // Unknown before missing; missing and bad values in feature order.
+    assert!(err(r#"[{"q": 1}]"#).contains("unknown feature 'q'"));
+    assert!(err(r#"[{"c": "x", "a": 1}]"#).contains("missing feature 'b'"));
+    assert!(err(r#"[{"a": 1, "b": [1, {"x": 2}], "c": 3}]"#)
+        .contains("instance 0, feature 'b': expected a number, got an array"));
+    // Arrays: the length before any value, then the first bad value.
+    assert!(err(r#"[[1, "x", 3, 4]]"#).contains("instance 0: expected 3 feature values, got 4"));
+    assert!(err(r#"[[1, true, {}]]"#).contains("feature 'b': expected a number, got a boolean"));
+    assert!(err(r#"[[1, 2, 3], [1, null, 3]]"#)
+        .contains("instance 1, feature 'b': missing value (null)"));
+    assert!(err(r#"[[1, 2, 3], "row"]"#)
+        .contains("instance 1: expected an array of 3 values or an object keyed by feature name"));
+    assert!(err("[]").contains("at least one instance"));
+    // Skipping over the body's values does not check a number's range; reading does.
+    assert!(err("[[1e400, 2, 3]]").contains("instances[0]: number out of range"));
+    assert!(
+        err("[[1,2,3],[1,2,3],[1,2,3],[1,2,3]]").contains("4 instances in one request; at most 3")
+    );
+}
