@@ -31,9 +31,11 @@ pub mod limits;
 pub mod models;
 pub mod openapi;
 pub mod ops;
+pub mod outputs;
 pub mod predict;
 pub mod privacy;
 pub mod prometheus;
+pub mod quality;
 pub mod routes;
 pub mod selection;
 pub mod texts;
@@ -294,12 +296,14 @@ pub fn app(state: AppState) -> Router {
 pub fn routes(config: &Config) -> routes::Routes {
     routes::Routes::new()
         .merge(ops::router())
+        .merge(openapi::router())
         .merge(models::router(config))
         .merge(explain::router())
         .merge(predict::router())
         .merge(global::router())
         .merge(datasets::router(config))
         .merge(jobs::router())
+        .merge(ice::router())
         .merge(weights::router())
         .merge(activations::router())
         .merge(kserve::router())
@@ -331,7 +335,11 @@ async fn frame_request(
     let method = request.method().clone();
     let ms = state.config.request_timeout_ms;
     let guarded = async {
-        match auth::admit(&state.tokens, &table, &request) {
+        // Unmatched routes are open: they answer 404 to everyone.
+        let needed = route
+            .as_ref()
+            .and_then(|r| table.access(&method, r.as_str()).role());
+        match auth::admit(&state.tokens, needed, &request) {
             Err(refused) => axum::response::IntoResponse::into_response(refused),
             Ok(caller) => {
                 let mut request = request;

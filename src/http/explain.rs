@@ -10,14 +10,14 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use ndarray::{Array2, ArrayView2};
 
-pub use answer::{ExplainAnswer, ExplainResponse, ExplanationDto, QualityDto, ScoresDto};
-pub(crate) use request::output_index;
-pub use request::{ExplainRequest, OutputRef, QualityLevel, SpaceName};
+pub use answer::{ExplainAnswer, ExplainResponse, ExplanationDto};
+pub use request::{ExplainRequest, QualityLevel};
 
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, JsonAnswer};
 use super::instances;
+use super::outputs::SpaceName;
 use super::routes::{Access::*, Routes};
 use super::texts;
 use super::AppState;

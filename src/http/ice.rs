@@ -11,14 +11,21 @@ use utoipa::ToSchema;
 
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
-use super::explain::{OutputRef, SpaceName};
 use super::extract::{Json, JsonAnswer};
 use super::instances::{self, Instances};
 use super::jobs::DependenceQuery;
+use super::outputs::{OutputRef, SpaceName};
+use super::routes::{Access::*, Routes};
 use super::AppState;
 use crate::analysis::DependenceView;
 use crate::core::global::dependence::{self, DependenceParams};
 use crate::core::models::OutputSpace;
+
+/// Routes of this module.
+pub fn router() -> Routes {
+    // Any caller may send rows of their own ([`super::privacy`]).
+    Routes::new().post("/models/{name}/global/dependence", Reader, post_dependence)
+}
 
 /// Partial dependence over the background with ICE curves of the rows sent.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -12,8 +12,8 @@ use utoipa::ToSchema;
 
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
-use super::explain::{output_index, OutputRef, SpaceName};
 use super::extract::{Json, Query};
+use super::outputs::{output_index, OutputRef, SpaceName};
 use super::privacy::Audience;
 use super::routes::{Access::*, Routes};
 use super::AppState;
@@ -33,11 +33,6 @@ pub fn router() -> Routes {
     // decided per answer ([`super::privacy`]).
     Routes::new()
         .get("/models/{name}/global/dependence", Reader, get_dependence)
-        .post(
-            "/models/{name}/global/dependence",
-            Reader,
-            super::ice::post_dependence,
-        )
         .post("/models/{name}/global/jobs", Reader, post_job)
         .get("/models/{name}/global/jobs", Reader, list_jobs)
         .get("/jobs/{id}", Reader, get_job)

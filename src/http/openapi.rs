@@ -27,7 +27,7 @@ use super::{
         ops::get_healthz,
         ops::get_readyz,
         ops::get_metrics,
-        ops::get_openapi,
+        get_openapi,
         models::list_models,
         models::get_model,
         models::put_model,
@@ -370,4 +370,19 @@ pub fn yaml() -> String {
             }
         })
         .collect()
+}
+
+/// Routes of this module: the document itself.
+pub fn router() -> super::routes::Routes {
+    super::routes::Routes::new().get("/openapi.yaml", super::routes::Access::Open, get_openapi)
+}
+
+/// This API's OpenAPI description.
+#[utoipa::path(get, path = "/openapi.yaml", tag = "operations",
+    responses((status = 200, description = "OpenAPI 3.1 document", body = Object, content_type = "application/yaml")))]
+pub async fn get_openapi() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/yaml")],
+        yaml(),
+    )
 }

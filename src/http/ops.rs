@@ -17,7 +17,6 @@ pub fn router() -> Routes {
         .get("/healthz", Open, get_healthz)
         .get("/readyz", Open, get_readyz)
         .get("/metrics", Open, get_metrics)
-        .get("/openapi.yaml", Open, get_openapi)
 }
 
 /// Liveness answer.
@@ -86,14 +85,4 @@ fn metrics_text(state: &AppState) -> String {
         state.config.live_metrics_max_features,
     );
     text
-}
-
-/// This API's OpenAPI description.
-#[utoipa::path(get, path = "/openapi.yaml", tag = "operations",
-    responses((status = 200, description = "OpenAPI 3.1 document", body = Object, content_type = "application/yaml")))]
-pub async fn get_openapi() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "application/yaml")],
-        super::openapi::yaml(),
-    )
 }

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
-use super::explain::SpaceName;
 use super::extract::{Json, JsonAnswer};
+use super::outputs::SpaceName;
 use super::routes::{Access::*, Routes};
 use super::{instances, texts, AppState};
 use crate::core::explain::finite;

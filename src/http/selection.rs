@@ -2,7 +2,7 @@
 //! `outputs`) and whose attributions (`group_by`, `players`).
 
 use super::error::ApiError;
-use super::explain::{output_index, OutputRef};
+use super::outputs::{output_index, OutputRef};
 use crate::explainer::{OutputChoice, Players};
 use crate::registry::ModelEntry;
 

@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
-use super::explain::{QualityDto, SpaceName};
 use super::extract::Query;
+use super::outputs::SpaceName;
+use super::quality::QualityDto;
 use super::routes::{Access::*, Routes};
 use super::AppState;
 use crate::core::explain::finite;
@@ -165,18 +166,7 @@ fn dto(e: TextExplanation, outputs: &[String]) -> TextExplanationDto {
             })
             .collect(),
         unknown_words: e.unknown.into_iter().map(|t| t.text).collect(),
-        quality: QualityDto {
-            additivity_residual: e.quality.additivity_residual,
-            standard_errors: e.quality.standard_errors,
-            samples: e.quality.samples,
-            convergence_delta: e.quality.convergence_delta,
-            tolerance: e.quality.tolerance,
-            tolerance_met: None,
-            max_standard_error: None,
-            surrogate_r2: e.quality.surrogate_r2,
-            local_prediction: e.quality.local_prediction,
-            scores: None,
-        },
+        quality: e.quality.into(),
     }
 }
 

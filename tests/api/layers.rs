@@ -104,3 +104,81 @@ fn every_module_imports_only_modules_below_it() {
         wrong.join("\n")
     );
 }
+
+/// The HTTP layer's own modules (`src/http/NAME.rs` with `src/http/NAME/`) import
+/// each other without a loop: shared words (outputs, quality, routes, errors) sit
+/// below the resources that use them.
+#[test]
+fn http_modules_import_each_other_without_a_loop() {
+    let http = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
+    let modules: BTreeSet<String> = std::fs::read_dir(&http)
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".rs").map(str::to_string)
+        })
+        .collect();
+    let mut files = Vec::new();
+    rust_files(&http, &mut files);
+    let mut edges: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
+    for file in files {
+        let rel = file.strip_prefix(&http).unwrap();
+        let first = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy();
+        let module = first.trim_end_matches(".rs").to_string();
+        if file.file_stem().unwrap() == "tests" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        let uses = edges.entry(module.clone()).or_default();
+        for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            for prefix in ["super::", "crate::http::"] {
+                for part in line.split(prefix).skip(1) {
+                    // `super::{a, b}` or `super::a`
+                    let names = match part.strip_prefix('{') {
+                        Some(group) => group.split('}').next().unwrap_or("").to_string(),
+                        None => part.to_string(),
+                    };
+                    for name in names.split(|c: char| !(c.is_alphanumeric() || c == '_')) {
+                        if name != module && modules.contains(name) {
+                            uses.insert(name.to_string());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Depth-first search for a cycle.
+    fn visit(
+        m: &str,
+        edges: &std::collections::BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(i) = path.iter().position(|p| p == m) {
+            return Some(path[i..].to_vec());
+        }
+        if done.contains(m) {
+            return None;
+        }
+        path.push(m.to_string());
+        for next in edges.get(m).into_iter().flatten() {
+            if let Some(cycle) = visit(next, edges, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(m.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    for m in edges.keys() {
+        let cycle = visit(m, &edges, &mut Vec::new(), &mut done);
+        assert!(cycle.is_none(), "http modules import each other: {cycle:?}");
+    }
+}

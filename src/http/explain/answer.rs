@@ -6,70 +6,12 @@ use std::sync::Arc;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::SpaceName;
 use crate::core::explain::{Explanation, Method};
 use crate::explainer;
+use crate::http::outputs::SpaceName;
+use crate::http::quality::QualityDto;
 use crate::http::texts::TextExplainResponse;
 use crate::registry::ModelEntry;
-
-/// How exact one explanation is.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct QualityDto {
-    /// prediction − base_value − Σ attributions, as computed.
-    pub additivity_residual: f64,
-    /// Standard error of each attribution (sampling methods).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub standard_errors: Option<Vec<f64>>,
-    /// Model evaluations used (sampling methods).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub samples: Option<usize>,
-    /// Σφ − (f(x) − f(baseline)) (path methods).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub convergence_delta: Option<f64>,
-    /// Integrated gradients with adaptive steps: the relative target the steps
-    /// (`samples`) were doubled for, |convergence_delta| ≤ tolerance · |prediction −
-    /// base_value|; above it only when 2048 steps did not reach it. `kernel_shap` and
-    /// `permutation_shap` with a `tolerance`: the standard-error target, in output units.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tolerance: Option<f64>,
-    /// Sampling with a `tolerance`: whether every standard error reached it (false
-    /// when `n_samples` or `timeout_ms` came first); `samples` says how many it took.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tolerance_met: Option<bool>,
-    /// Sampling with a `tolerance`: the largest standard error achieved.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_standard_error: Option<f64>,
-    /// R² of the local surrogate (LIME).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub surrogate_r2: Option<f64>,
-    /// The local surrogate's prediction for the row (LIME).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub local_prediction: Option<f64>,
-    /// On request (`"quality": "full"`): deletion and insertion curves with their
-    /// areas (deletion: lower is better; insertion: higher is better), faithfulness
-    /// correlation (Bhatt et al. 2020; higher is better) and max-sensitivity (Yeh et
-    /// al. 2019; lower is better).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scores: Option<ScoresDto>,
-}
-
-/// Quality scores of one explanation.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ScoresDto {
-    /// Output after removing 0, 1, …, F features in decreasing order of attribution.
-    pub deletion_curve: Vec<f64>,
-    /// Normalised area under the deletion curve (lower is better).
-    pub deletion_area: f64,
-    /// Output after restoring 0, 1, …, F features in that order.
-    pub insertion_curve: Vec<f64>,
-    /// Normalised area under the insertion curve (higher is better).
-    pub insertion_area: f64,
-    /// Faithfulness correlation in [−1, 1] (higher is better); null when undefined.
-    pub faithfulness: Option<f64>,
-    /// Largest relative change of the attributions within 10% of a standard
-    /// deviation of each feature (lower is better).
-    pub max_sensitivity: f64,
-}
 
 /// One row's explanation.
 #[derive(Debug, Serialize, ToSchema)]
@@ -203,24 +145,6 @@ fn dto(e: Explanation, outputs: &[String]) -> ExplanationDto {
         attributions: e.attributions,
         instance: None,
         interactions: None,
-        quality: QualityDto {
-            additivity_residual: e.quality.additivity_residual,
-            standard_errors: e.quality.standard_errors,
-            samples: e.quality.samples,
-            convergence_delta: e.quality.convergence_delta,
-            tolerance: e.quality.tolerance,
-            tolerance_met: e.quality.tolerance_met,
-            max_standard_error: e.quality.max_standard_error,
-            surrogate_r2: e.quality.surrogate_r2,
-            local_prediction: e.quality.local_prediction,
-            scores: e.quality.scores.map(|s| ScoresDto {
-                deletion_curve: s.deletion.values,
-                deletion_area: s.deletion.area,
-                insertion_curve: s.insertion.values,
-                insertion_area: s.insertion.area,
-                faithfulness: s.faithfulness,
-                max_sensitivity: s.max_sensitivity,
-            }),
-        },
+        quality: e.quality.into(),
     }
 }

@@ -3,47 +3,18 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::core::explain::integrated_gradients::IgOptions;
 use crate::core::explain::sampling::SamplingParams;
 use crate::core::explain::Method;
-use crate::core::models::OutputSpace;
 use crate::core::Cancel;
 use crate::explainer::{ExplainArgs, MethodOptions};
 use crate::http::error::ApiError;
+use crate::http::outputs::SpaceName;
 use crate::http::{instances, selection};
 use crate::registry::ModelEntry;
-
-/// Which output: an index, or an output (class) name.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(untagged)]
-pub enum OutputRef {
-    /// Output index, from 0.
-    Index(usize),
-    /// Output name, as in the model's `output_names`.
-    Name(String),
-}
-
-/// The space outputs and attributions are expressed in.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum SpaceName {
-    /// Margins: the regression value, or log-odds for classifiers.
-    Raw,
-    /// After the link: class probabilities.
-    Probability,
-}
-
-impl From<SpaceName> for OutputSpace {
-    fn from(s: SpaceName) -> Self {
-        match s {
-            SpaceName::Raw => OutputSpace::Raw,
-            SpaceName::Probability => OutputSpace::Probability,
-        }
-    }
-}
 
 /// An explanation request.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -69,7 +40,7 @@ pub struct ExplainRequest {
     /// Output to explain, by index or name. Default: the only output, or each row's
     /// predicted class.
     #[serde(default)]
-    pub output: Option<OutputRef>,
+    pub output: Option<crate::http::outputs::OutputRef>,
     /// Several outputs per row instead of `output`: `"all"`, or `"top:K"` for each
     /// row's K largest outputs (most probable classes), largest first. Then
     /// `explanations` holds K per row, row by row, each naming its `instance`.
@@ -195,23 +166,5 @@ impl ExplainRequest {
             full_quality: self.quality == Some(QualityLevel::Full),
             interactions: self.interactions.unwrap_or(false),
         })
-    }
-}
-
-/// The index of an output given by index or name.
-pub(crate) fn output_index(entry: &ModelEntry, output: &OutputRef) -> Result<usize, ApiError> {
-    let names = &entry.built.output_names;
-    match output {
-        OutputRef::Index(k) if *k < names.len() => Ok(*k),
-        OutputRef::Index(k) => Err(ApiError::InvalidInput(format!(
-            "output {k} out of range: the model has {} output(s)",
-            names.len()
-        ))),
-        OutputRef::Name(n) => names.iter().position(|o| o == n).ok_or_else(|| {
-            ApiError::InvalidInput(format!(
-                "unknown output '{n}'; outputs: {}",
-                names.join(", ")
-            ))
-        }),
     }
 }
