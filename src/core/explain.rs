@@ -219,8 +219,10 @@ impl Explanation {
     }
 }
 
-/// Run a model-agnostic method ([`Method::is_model_agnostic`]) on any model: the one
-/// entry point the HTTP layer needs for them.
+/// Run a model-agnostic method ([`Method::is_model_agnostic`]) on any model. Not a
+/// dispatcher of its own: the engine's one dispatch over (method, model) pairs (the
+/// `explainer` module) sends the model-agnostic methods here, and quality scoring
+/// re-runs them per row through [`row_explainer`].
 ///
 /// # Errors
 /// [`CoreError::InvalidArgument`] for a method that needs a model family's
