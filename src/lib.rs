@@ -29,7 +29,7 @@
 //! - [`config`]: the command-line and environment configuration, which builds the caps
 //!   and limits of the layers below.
 //! - [`http`]: router, one module per resource (each declares its routes with who may
-//!   call them, [`http::routes`]), the error type, the OpenAPI document, the
+//!   call them, `http::routes`), the error type, the OpenAPI document, the
 //!   Prometheus answer.
 //! - [`server`]: start-up, serving and graceful shutdown.
 

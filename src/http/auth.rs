@@ -128,7 +128,7 @@ pub fn check_exposure(addr: SocketAddr, tokens: &Tokens, allow: bool) -> Result<
 }
 
 /// The role a request acts with, for handlers whose answers depend on it (summaries
-/// over background or data-set rows: see [`crate::analysis::privacy`]). Put in the
+/// over background or data-set rows: see [`super::privacy`]). Put in the
 /// request's extensions by [`admit`]; a handler takes it as an extractor. With access
 /// control off every route is open, so every caller counts as an admin; a request
 /// that somehow lacks it counts as a reader.

@@ -1,6 +1,6 @@
 //! Local explanations: `/models/{name}/explain` and `/explain` (per feature for
 //! `instances`, per word for `texts`). The request and answer types live in
-//! [`request`] and [`answer`]; predictions in [`super::predict`].
+//! `request` and `answer`; predictions in [`super::predict`].
 
 mod answer;
 mod request;

@@ -55,7 +55,7 @@ pub struct Unavailable {
 /// The `/global` answer for one model: the background summary (cached per version),
 /// the summaries from data once a job has succeeded on this version, and the live
 /// section, fresh on every request. A value that holds what it shows; its entity tag
-/// derives from its parts ([`answer`]).
+/// derives from its parts (see `answer`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GlobalAnswer {
     /// Importance over the background.

@@ -1,5 +1,5 @@
 //! Predictions: `/models/{name}/predict` (and the KServe `:predict` verb through
-//! [`predict`]).
+//! `predict`).
 
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
