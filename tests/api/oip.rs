@@ -219,6 +219,15 @@ async fn shapes_and_datatypes_that_do_not_fit_are_422() {
             json!({"name": "input", "shape": [1, 1, 2], "datatype": "FP64", "data": [1.0, 2.0]}),
             "shape",
         ),
+        // Rows are not allocated before the data is checked against the shape.
+        (
+            json!({"name": "a", "shape": [u64::MAX - 1], "datatype": "FP32", "data": []}),
+            "needs 18446744073709551614",
+        ),
+        (
+            json!({"name": "input", "shape": [u64::MAX, 2], "datatype": "FP32", "data": []}),
+            "more than fit",
+        ),
     ] {
         for verb in ["infer", "explain"] {
             let body = json!({"inputs": [input.clone()]});

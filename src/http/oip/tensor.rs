@@ -37,8 +37,8 @@ pub struct InputTensor {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub parameters: Option<Map<String, Value>>,
-    /// The elements, row-major.
-    #[schema(value_type = Vec<Object>)]
+    /// The elements, row-major: numbers (null for a missing value), or strings for `BYTES`.
+    #[schema(value_type = Vec<Value>)]
     pub data: Vec<Value>,
 }
 
@@ -171,9 +171,15 @@ pub fn to_rows(inputs: &[InputTensor]) -> Result<Vec<Value>, ApiError> {
                 .collect()
         }
         many => {
-            let rows = many[0].shape.first().copied().unwrap_or(0);
+            // Every input checked (its data as long as its shape says) before rows
+            // are allocated: the row count is then bounded by the body.
+            let columns = many
+                .iter()
+                .map(|input| Ok((input, elements(input)?)))
+                .collect::<Result<Vec<_>, ApiError>>()?;
+            let rows = many[0].shape[0];
             let mut objects = vec![Map::new(); rows];
-            for input in many {
+            for (input, data) in columns {
                 if input.shape.len() != 1 && input.shape.get(1) != Some(&1) {
                     return Err(invalid(format!(
                         "inputs '{}': shape {:?}: with several inputs, each is one feature of shape [rows]",
@@ -186,7 +192,7 @@ pub fn to_rows(inputs: &[InputTensor]) -> Result<Vec<Value>, ApiError> {
                         input.name, input.shape[0], many[0].name
                     )));
                 }
-                for (object, value) in objects.iter_mut().zip(elements(input)?) {
+                for (object, value) in objects.iter_mut().zip(data) {
                     object.insert(input.name.clone(), value);
                 }
             }
@@ -206,10 +212,14 @@ fn elements(input: &InputTensor) -> Result<Vec<Value>, ApiError> {
     }
     let mut data = Vec::new();
     flatten(&input.data, &mut data);
-    let expected: usize = input.shape.iter().product();
-    if data.len() != expected {
+    let expected = input
+        .shape
+        .iter()
+        .try_fold(1usize, |n, d| n.checked_mul(*d));
+    if expected != Some(data.len()) {
+        let needs = expected.map_or("more than fit in memory".to_string(), |n| n.to_string());
         return Err(invalid(format!(
-            "inputs '{name}': data holds {} elements, shape {:?} needs {expected}",
+            "inputs '{name}': data holds {} elements, shape {:?} needs {needs}",
             data.len(),
             input.shape
         )));
