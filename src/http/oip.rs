@@ -256,11 +256,8 @@ pub async fn post_explain(
     let answer = explain::explain(state, entry, explain_request, caller)
         .await?
         .response;
-    let k = if rows == 0 {
-        1
-    } else {
-        answer.explanations.len() / rows
-    };
+    // Explanations per row: 1, or K with `outputs` (row by row).
+    let k = answer.explanations.len().checked_div(rows).unwrap_or(1);
     let features = answer.feature_names.len();
     let mut attributions = vec![0.0; answer.explanations.len() * features];
     for (i, e) in answer.explanations.iter().enumerate() {
