@@ -29,6 +29,7 @@ pub mod jobs;
 pub mod kserve;
 pub mod limits;
 pub mod models;
+pub mod oip;
 pub mod openapi;
 pub mod ops;
 pub mod outputs;
@@ -307,6 +308,7 @@ pub fn routes(config: &Config) -> routes::Routes {
         .merge(weights::router())
         .merge(activations::router())
         .merge(kserve::router())
+        .merge(oip::router())
         .merge(charts::router())
         .merge(dashboard::router())
         .merge(texts::router())

@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     activations, charts, dashboard, datasets, error, explain, global, ice, jobs, kserve, models,
-    ops, predict, texts, weights,
+    oip, ops, predict, texts, weights,
 };
 
 /// The API description.
@@ -53,6 +53,12 @@ use super::{
         activations::get_activation_curves,
         kserve::get_model_status,
         kserve::post_model_verb,
+        oip::get_live,
+        oip::get_ready,
+        oip::get_metadata,
+        oip::get_model_ready,
+        oip::post_infer,
+        oip::post_explain,
         charts::get_global_svg,
         charts::get_weights_svg,
         charts::explain_svg,
@@ -70,6 +76,7 @@ use super::{
         (name = "weights", description = "Model parameters as JSON"),
         (name = "activations", description = "Neural-network layer values and activation curves"),
         (name = "kserve", description = "KServe V1 protocol: explaind as an InferenceService explainer"),
+        (name = "oip", description = "Open Inference Protocol (KServe V2): tensors in and out, with an `explain` extension"),
         (name = "pictures", description = "SVG charts of importance, coefficients, explanations, partial dependence, network weights and activations"),
         (name = "dashboard", description = "A small web page over the routes above"),
         (name = "operations", description = "Health, readiness, metrics")

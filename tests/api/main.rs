@@ -24,6 +24,7 @@ mod live;
 mod mlp;
 mod models;
 mod network_charts;
+mod oip;
 mod onnx;
 mod openapi;
 mod outputs;
