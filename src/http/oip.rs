@@ -18,8 +18,9 @@ pub use tensor::{Datatype, InferRequest, InferResponse, InputTensor, OutputTenso
 
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
-use super::explain::{self, ExplainRequest, SpaceName};
+use super::explain::{self, ExplainRequest};
 use super::extract::{Json, JsonAnswer};
+use super::outputs::SpaceName;
 use super::predict::{self, PredictRequest};
 use super::routes::{Access::*, Routes};
 use super::AppState;
@@ -164,9 +165,9 @@ pub async fn get_model_ready(
     Ok(ready_answer(state.is_ready()))
 }
 
-/// `infer`'s parameters.
+/// `infer`'s parameters. Others that OIP clients send (`content_type`,
+/// `binary_data_output`, …) are ignored, as the protocol lets a server do.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct InferParameters {
     /// As in predict requests.
     #[serde(default)]
