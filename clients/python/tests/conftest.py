@@ -9,17 +9,14 @@ repository, else ``cargo build`` once. The server keeps its demo model
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import tempfile
-import time
 from pathlib import Path
 from typing import Iterator, List
 
 import pytest
-import requests
 
 from explaind import Client
+from explaind.workers import LocalServer
 
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -39,47 +36,12 @@ def explaind_bin() -> Path:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """One explaind process on a free loopback port."""
+class Server(LocalServer):
+    """One explaind process on a free loopback port: the package's own launcher (as
+    `local=True` workers use it), on the binary under test."""
 
     def __init__(self, args: List[str]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.NamedTemporaryFile(prefix="explaind-", suffix=".log", delete=False)
-        self.proc = subprocess.Popen([str(explaind_bin()), "--addr", f"127.0.0.1:{self.port}", *args],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"explaind exited with {self.proc.returncode}: {self.logs()}")
-            try:
-                if requests.get(self.url + "/readyz", timeout=1).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"explaind not ready after 60 s: {self.logs()}")
-            time.sleep(0.05)
-
-    def logs(self) -> str:
-        return Path(self.log.name).read_text(errors="replace")[-4000:]
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-        os.unlink(self.log.name)
+        super().__init__(str(explaind_bin()), tuple(args))
 
 
 @pytest.fixture(scope="session")
