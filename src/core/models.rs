@@ -7,6 +7,7 @@
 
 pub mod linear;
 pub mod mlp;
+pub mod raw;
 pub mod text;
 pub mod trees;
 
@@ -15,6 +16,7 @@ use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
 use crate::core::{CoreError, CoreResult};
 pub use linear::LinearModel;
 pub use mlp::Mlp;
+pub use raw::{RawFeatures, RawKind};
 pub use text::TextClassifier;
 pub use trees::TreeEnsemble;
 
@@ -221,6 +223,15 @@ impl HostedModel {
             HostedModel::Mlp(m) => m.kind(),
             HostedModel::Trees(m) => m.kind(),
             HostedModel::Text(m) => m.kind(),
+        }
+    }
+
+    /// The raw features when some of them are categorical (carried in rows as codes,
+    /// see [`raw`]); `None` when every feature is a number.
+    pub fn raw_features(&self) -> Option<&RawFeatures> {
+        match self {
+            HostedModel::Trees(m) => m.raw_features(),
+            HostedModel::Linear(_) | HostedModel::Mlp(_) | HostedModel::Text(_) => None,
         }
     }
 

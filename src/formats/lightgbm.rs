@@ -85,6 +85,7 @@ pub fn parse_with(text: &str, limits: TreeLimits) -> CoreResult<TreeEnsemble> {
         base: vec![0.0; n_outputs],
         trees,
         feature_names,
+        raw_features: None,
     };
     TreeEnsemble::with_limits(spec, limits)
 }

@@ -112,6 +112,7 @@ pub fn parse_with(bytes: &[u8], limits: TreeLimits) -> CoreResult<TreeEnsemble> 
         base,
         trees,
         feature_names,
+        raw_features: None,
     };
     let ensemble = TreeEnsemble::with_limits(spec, limits)?;
     debug_assert_eq!(ensemble.n_outputs(), n_outputs);

@@ -152,6 +152,7 @@ fn flat_prediction_equals_the_node_walk_on_random_mixed_models() {
             base: (0..n_out).map(|k| 0.25 * k as f64 - 0.1).collect(),
             trees,
             feature_names: None,
+            raw_features: None,
         };
         let model = TreeEnsemble::new(spec).expect("a valid model");
         // 203 rows: three blocks of 64 and a remainder that is not a whole group.

@@ -88,6 +88,7 @@ fn ensemble_of(
         base: vec![0.25; outputs],
         trees,
         feature_names: None,
+        raw_features: None,
     })
     .expect("valid")
 }

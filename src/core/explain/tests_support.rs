@@ -114,6 +114,7 @@ pub(crate) fn random_ensemble(
         base: vec![0.0],
         trees,
         feature_names: None,
+        raw_features: None,
     })
     .expect("a valid random ensemble")
 }

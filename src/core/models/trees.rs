@@ -14,7 +14,7 @@ pub mod units;
 use ndarray::{Array2, ArrayView2};
 use serde::Serialize;
 
-use super::{Link, Model};
+use super::{Link, Model, RawFeatures};
 use crate::core::{CoreError, CoreResult};
 pub use compiled::Compiled;
 pub use flat::Flat;
@@ -66,6 +66,9 @@ pub struct EnsembleSpec {
     pub trees: Vec<Tree>,
     /// Feature names when the file stores them.
     pub feature_names: Option<Vec<String>>,
+    /// The raw features when some are categorical (their splits read category codes,
+    /// see [`super::raw`]); `None` when every feature is a number.
+    pub raw_features: Option<RawFeatures>,
 }
 
 /// A validated, compiled tree ensemble.
@@ -149,6 +152,15 @@ impl TreeEnsemble {
                 "a softmax model needs at least two outputs".into(),
             ));
         }
+        if let Some(raw) = &spec.raw_features {
+            if raw.len() != spec.n_features {
+                return Err(CoreError::InvalidModel(format!(
+                    "the model reads {} features but describes {} raw features",
+                    spec.n_features,
+                    raw.len()
+                )));
+            }
+        }
         if let Some(names) = &spec.feature_names {
             if names.len() != spec.n_features {
                 return Err(CoreError::InvalidModel(format!(
@@ -214,6 +226,11 @@ impl TreeEnsemble {
     /// Feature names, when the file carries them.
     pub fn feature_names(&self) -> Option<&[String]> {
         self.spec.feature_names.as_deref()
+    }
+
+    /// The raw features when some are categorical.
+    pub fn raw_features(&self) -> Option<&RawFeatures> {
+        self.spec.raw_features.as_ref()
     }
 
     /// The margin each output starts from, before any tree.

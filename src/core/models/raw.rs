@@ -1,0 +1,158 @@
+//! Raw input features: what the user sends for each feature of a deployed model,
+//! a number or a category.
+//!
+//! Models read numeric rows. A categorical raw feature is carried in a row as its
+//! category's *code*: the index of the category in the feature's list. A category
+//! the model never saw gets [`RawFeatures::unseen_code`] (one past the last index),
+//! which no categorical split lists, so it goes where a split sends "none of these"
+//! (a one-hot encoder's all-zero columns, CatBoost's "not equal"). A missing value
+//! (JSON `null`) is NaN, for numbers and categories alike.
+//!
+//! The model files that read categories (ONNX pipelines with string inputs, CatBoost
+//! with categorical features) are compiled into models over these codes, so every
+//! explainer works on raw features unchanged: one attribution per raw feature.
+
+use crate::core::{CoreError, CoreResult};
+
+/// What one raw feature holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawKind {
+    /// A number (or missing).
+    Numeric,
+    /// One of a list of categories, carried as its index in the list.
+    Categorical {
+        /// The categories the model knows, in code order (code = index).
+        categories: Vec<String>,
+    },
+}
+
+/// The kinds of a model's raw features, in input order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawFeatures {
+    kinds: Vec<RawKind>,
+}
+
+impl RawFeatures {
+    /// Kinds in input order.
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidModel`] when a categorical feature lists no category, an
+    /// empty name, or a name twice.
+    pub fn new(kinds: Vec<RawKind>) -> CoreResult<Self> {
+        for (j, kind) in kinds.iter().enumerate() {
+            if let RawKind::Categorical { categories } = kind {
+                if categories.is_empty() {
+                    return Err(CoreError::InvalidModel(format!(
+                        "categorical feature {j} lists no category"
+                    )));
+                }
+                let mut sorted: Vec<&str> = categories.iter().map(String::as_str).collect();
+                sorted.sort_unstable();
+                if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+                    return Err(CoreError::InvalidModel(format!(
+                        "categorical feature {j} lists category '{}' twice",
+                        w[0]
+                    )));
+                }
+            }
+        }
+        Ok(RawFeatures { kinds })
+    }
+
+    /// Number of raw features.
+    pub fn len(&self) -> usize {
+        self.kinds.len()
+    }
+
+    /// Whether there are no features.
+    pub fn is_empty(&self) -> bool {
+        self.kinds.is_empty()
+    }
+
+    /// The kinds, in input order.
+    pub fn kinds(&self) -> &[RawKind] {
+        &self.kinds
+    }
+
+    /// Whether any feature is categorical.
+    pub fn has_categories(&self) -> bool {
+        self.kinds
+            .iter()
+            .any(|k| matches!(k, RawKind::Categorical { .. }))
+    }
+
+    /// The categories of `feature`, `None` for a numeric one (or out of range).
+    pub fn categories(&self, feature: usize) -> Option<&[String]> {
+        match self.kinds.get(feature) {
+            Some(RawKind::Categorical { categories }) => Some(categories),
+            _ => None,
+        }
+    }
+
+    /// The code of `category` for a categorical `feature`: its index, or
+    /// [`Self::unseen_code`] for a category the model does not list. `None` when
+    /// the feature is numeric.
+    pub fn code(&self, feature: usize, category: &str) -> Option<f64> {
+        let categories = self.categories(feature)?;
+        Some(
+            categories
+                .iter()
+                .position(|c| c == category)
+                .unwrap_or(categories.len()) as f64,
+        )
+    }
+
+    /// The code every unlisted category of a categorical `feature` gets (one past
+    /// the last index); `None` when the feature is numeric.
+    pub fn unseen_code(&self, feature: usize) -> Option<f64> {
+        self.categories(feature).map(|c| c.len() as f64)
+    }
+
+    /// The category a code stands for: `None` for a numeric feature, NaN, the
+    /// unseen code, or a value that is no code.
+    pub fn category(&self, feature: usize, code: f64) -> Option<&str> {
+        let categories = self.categories(feature)?;
+        if code.is_nan() || code < 0.0 || code.fract() != 0.0 {
+            return None;
+        }
+        categories.get(code as usize).map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> RawFeatures {
+        RawFeatures::new(vec![
+            RawKind::Numeric,
+            RawKind::Categorical {
+                categories: vec!["north".into(), "south".into()],
+            },
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn codes_are_indices_and_unseen_is_one_past_the_end() {
+        let raw = sample();
+        assert_eq!(raw.code(1, "south"), Some(1.0));
+        assert_eq!(raw.code(1, "east"), Some(2.0));
+        assert_eq!(raw.unseen_code(1), Some(2.0));
+        assert_eq!(raw.code(0, "north"), None);
+        assert_eq!(raw.category(1, 0.0), Some("north"));
+        assert_eq!(raw.category(1, 2.0), None);
+        assert_eq!(raw.category(1, f64::NAN), None);
+        assert!(raw.has_categories());
+    }
+
+    #[test]
+    fn duplicate_or_empty_category_lists_are_refused() {
+        let twice = RawFeatures::new(vec![RawKind::Categorical {
+            categories: vec!["a".into(), "a".into()],
+        }]);
+        assert!(matches!(twice, Err(CoreError::InvalidModel(m)) if m.contains("'a' twice")));
+        let none = RawFeatures::new(vec![RawKind::Categorical { categories: vec![] }]);
+        assert!(none.is_err());
+    }
+}
