@@ -1,4 +1,4 @@
-//! Tree ensembles (gradient-boosted trees from XGBoost and LightGBM).
+//! Tree ensembles (gradient-boosted trees from XGBoost, LightGBM and CatBoost).
 //!
 //! A [`TreeEnsemble`] is built from an [`EnsembleSpec`] (what a file parser in
 //! `formats` produces), validated once, and compiled at the same time into the
@@ -51,7 +51,7 @@ impl Default for TreeLimits {
 /// What a parser hands over: an unvalidated ensemble.
 #[derive(Debug, Clone)]
 pub struct EnsembleSpec {
-    /// `"xgboost"` or `"lightgbm"`: the kind users registered.
+    /// `"xgboost"`, `"lightgbm"` or `"catboost"`: the kind users registered.
     pub kind: &'static str,
     /// The objective's name as the library wrote it, e.g. `"binary:logistic"`.
     pub objective: String,
@@ -213,7 +213,7 @@ impl TreeEnsemble {
         })
     }
 
-    /// `"xgboost"` or `"lightgbm"`.
+    /// `"xgboost"`, `"lightgbm"` or `"catboost"`.
     pub fn kind(&self) -> &'static str {
         self.spec.kind
     }
