@@ -157,7 +157,8 @@ pub async fn get_global_svg(
         (status = 404, description = "No such model", body = ErrorBody),
         (status = 422, description = "Unknown output, layer or parameter; standardized without a \
             background; layer or view on a linear model, scale or output on a network; \
-            view=kernels without a two-dimensional input_shape", body = ErrorBody)))]
+            view=kernels without a two-dimensional input_shape; a CatBoost model (no split \
+            statistics in its document)", body = ErrorBody)))]
 pub async fn get_weights_svg(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -171,6 +172,13 @@ pub async fn get_weights_svg(
             if params.layer.is_some() || params.view.is_some() || params.scale.is_some() {
                 return Err(ApiError::InvalidInput(
                     "tree models draw their split importance; layer, view and scale do not apply"
+                        .into(),
+                ));
+            }
+            if m.kind() == "catboost" {
+                return Err(ApiError::InvalidInput(
+                    "CatBoost's JSON document stores no split statistics to draw; \
+                     /global ranks its features by mean |attribution|"
                         .into(),
                 ));
             }

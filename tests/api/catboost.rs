@@ -1,0 +1,412 @@
+//! CatBoost models through the API: the JSON document `save_model(format="json",
+//! pool=pool)` writes, registered as an object or a string; predictions and TreeSHAP
+//! answers equal to CatBoost's (fixtures from tests/fixtures/gen_catboost.py), tree
+//! weight pages, `/global` without split statistics, and bad documents (422 naming
+//! the problem). Categories travel as their codes (index in the model's sorted list).
+
+use crate::common::{call, default_app, fixture};
+use axum::http::{Method, StatusCode};
+use explaind::formats::catboost;
+use serde_json::{json, Value};
+
+fn case(name: &str) -> Value {
+    fixture(&format!("catboost/{name}.case.json"))
+}
+
+fn document(name: &str) -> Value {
+    fixture(&format!("catboost/{name}.json"))
+}
+
+/// Raw rows with category strings as the codes the model reads.
+fn encode(name: &str, rows: &Value) -> Value {
+    let bytes = serde_json::to_vec(&document(name)).unwrap();
+    let model = catboost::parse(&bytes).unwrap().ensemble;
+    let raw = model.raw_features().cloned();
+    let rows = rows.as_array().unwrap().iter().map(|row| {
+        let values = row
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(j, v)| match v {
+                Value::String(s) => json!(raw.as_ref().unwrap().code(j, s).unwrap()),
+                other => other.clone(),
+            });
+        Value::Array(values.collect())
+    });
+    Value::Array(rows.collect())
+}
+
+fn close(got: &Value, want: f64, tol: f64) {
+    let got = got.as_f64().unwrap();
+    assert!(
+        (got - want).abs() <= tol * want.abs().max(1.0),
+        "{got} vs {want}"
+    );
+}
+
+#[tokio::test]
+async fn a_categorical_catboost_model_predicts_and_explains_as_catboost() {
+    let app = default_app().await;
+    let c = case("cb_bin_cat");
+    let rows = encode("cb_bin_cat", &c["rows"]);
+    let spec = json!({"kind": "catboost", "model": document("cb_bin_cat"),
+                      "background": encode("cb_bin_cat", &c["background"])});
+    let put = call(&app, Method::PUT, "/models/loans", Some(spec)).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    assert_eq!(put.json["kind"], "catboost");
+    assert_eq!(put.json["feature_names"], c["feature_names"]);
+    assert_eq!(put.json["output_names"], json!(["1"]));
+
+    let body = json!({"instances": rows});
+    let predicted = call(&app, Method::POST, "/models/loans/predict", Some(body)).await;
+    assert_eq!(predicted.status, StatusCode::OK, "{}", predicted.text);
+    let predictions = predicted.json["predictions"].as_array().unwrap();
+    for (ours, theirs) in predictions.iter().zip(c["probability"].as_array().unwrap()) {
+        close(&ours[0], theirs[1].as_f64().unwrap(), 1e-9);
+    }
+
+    let body = json!({"instances": rows});
+    let answer = call(&app, Method::POST, "/models/loans/explain", Some(body)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(answer.json["method"], "tree_path_dependent");
+    let explanations = answer.json["explanations"].as_array().unwrap();
+    for (e, want) in explanations
+        .iter()
+        .zip(c["shap_values"].as_array().unwrap())
+    {
+        // CatBoost's ShapValues: one value per raw feature, then the expected value.
+        let want = want.as_array().unwrap();
+        for (j, phi) in e["attributions"].as_array().unwrap().iter().enumerate() {
+            close(phi, want[j].as_f64().unwrap(), 1e-9);
+        }
+        close(
+            &e["base_value"],
+            want[want.len() - 1].as_f64().unwrap(),
+            1e-9,
+        );
+    }
+
+    let body = json!({"instances": rows, "method": "tree_interventional",
+                      "output_space": "probability"});
+    let prob = call(&app, Method::POST, "/models/loans/explain", Some(body)).await;
+    assert_eq!(prob.status, StatusCode::OK, "{}", prob.text);
+    for (e, p) in prob.json["explanations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(predictions)
+    {
+        // Efficiency in probability space: base + Σφ is the predicted probability.
+        let sum: f64 = e["attributions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .sum();
+        close(
+            &json!(e["base_value"].as_f64().unwrap() + sum),
+            p[0].as_f64().unwrap(),
+            1e-9,
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_multiclass_document_as_a_string_explains_the_named_class() {
+    let app = default_app().await;
+    let c = case("cb_multi");
+    let text = serde_json::to_string(&document("cb_multi")).unwrap();
+    let spec = json!({"kind": "catboost", "model": text});
+    let put = call(&app, Method::PUT, "/models/multi", Some(spec)).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    assert_eq!(put.json["output_names"], c["classes"]);
+    let k = c["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|l| l == "low")
+        .unwrap();
+    let body = json!({"instances": encode("cb_multi", &c["rows"]), "output": "low"});
+    let answer = call(&app, Method::POST, "/models/multi/explain", Some(body)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(answer.json["output"], "low");
+    let explanations = answer.json["explanations"].as_array().unwrap();
+    for (e, want) in explanations
+        .iter()
+        .zip(c["shap_values"].as_array().unwrap())
+    {
+        for (j, phi) in e["attributions"].as_array().unwrap().iter().enumerate() {
+            close(phi, want[k][j].as_f64().unwrap(), 1e-9);
+        }
+    }
+}
+
+#[tokio::test]
+async fn weights_page_the_expanded_trees_and_global_has_no_split_statistics() {
+    let app = default_app().await;
+    let c = case("cb_reg");
+    let spec =
+        json!({"kind": "catboost", "model": document("cb_reg"), "background": c["background"]});
+    let put = call(&app, Method::PUT, "/models/houses", Some(spec)).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    let weights = call(
+        &app,
+        Method::GET,
+        "/models/houses/weights?offset=2&limit=3",
+        None,
+    )
+    .await;
+    assert_eq!(weights.status, StatusCode::OK, "{}", weights.text);
+    let trees = &weights.json["trees"];
+    assert_eq!(trees["total"], 30);
+    assert_eq!(trees["summary"]["objective"], "RMSE");
+    let page = trees["trees"].as_array().unwrap();
+    assert_eq!(page.len(), 3);
+    // A depth-d oblivious tree expands into a complete binary tree of 2^(d+1) − 1 nodes.
+    let depth = document("cb_reg")["oblivious_trees"][2]["splits"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(
+        page[0]["nodes"].as_array().unwrap().len(),
+        (1 << (depth + 1)) - 1
+    );
+
+    let global = call(&app, Method::GET, "/models/houses/global", None).await;
+    assert_eq!(global.status, StatusCode::OK, "{}", global.text);
+    let features = global.json["features"].as_array().unwrap();
+    assert_eq!(features.len(), 11);
+    for f in features {
+        assert!(f["importance"].is_number());
+        assert!(f.get("splits").is_none() && f.get("gain").is_none(), "{f}");
+    }
+    let svg = call(&app, Method::GET, "/models/houses/weights.svg", None).await;
+    assert_eq!(svg.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", svg.text);
+    assert!(svg.json["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("CatBoost"));
+}
+
+/// `document` with `edit` applied to it.
+fn edited(name: &str, edit: impl Fn(&mut Value)) -> Value {
+    let mut doc = document(name);
+    edit(&mut doc);
+    doc
+}
+
+#[tokio::test]
+async fn bad_documents_are_422_naming_the_problem() {
+    let app = default_app().await;
+    let tree = |doc: &mut Value| doc["oblivious_trees"][1].clone();
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            edited("cb_reg", |d| {
+                drop(d.as_object_mut().unwrap().remove("oblivious_trees"))
+            }),
+            "oblivious_trees",
+        ),
+        (
+            edited("cb_reg", |d| {
+                drop(d.as_object_mut().unwrap().remove("features_info"))
+            }),
+            "features_info",
+        ),
+        (
+            edited("cb_reg", |d| {
+                drop(
+                    d["oblivious_trees"][1]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("leaf_weights"),
+                )
+            }),
+            "leaf_weights",
+        ),
+        (
+            edited("cb_reg", |d| {
+                drop(
+                    d["oblivious_trees"][1]["leaf_values"]
+                        .as_array_mut()
+                        .unwrap()
+                        .pop(),
+                )
+            }),
+            "tree 1: leaf_values has 63 values",
+        ),
+        (
+            edited("cb_reg", |d| {
+                drop(
+                    d["oblivious_trees"][0]["leaf_weights"]
+                        .as_array_mut()
+                        .unwrap()
+                        .pop(),
+                )
+            }),
+            "tree 0: leaf_weights has 7 values; depth 3 needs 2^3 = 8",
+        ),
+        (
+            edited("cb_reg", |d| {
+                d["oblivious_trees"][3]["splits"][0]["split_type"] = json!("Estimated")
+            }),
+            "unknown split_type 'Estimated'",
+        ),
+        (
+            edited("cb_reg", |d| {
+                d["oblivious_trees"][3]["splits"][0]["float_feature_index"] = json!(99)
+            }),
+            "float_feature_index",
+        ),
+        (
+            edited("cb_reg", |d| {
+                d["oblivious_trees"][0]["leaf_values"][0] = json!("x")
+            }),
+            "leaf_values",
+        ),
+        (
+            edited("cb_reg", |d| d["scale_and_bias"] = json!([1.0])),
+            "scale_and_bias",
+        ),
+        (
+            edited("cb_reg", |d| {
+                d["model_info"]["params"]["loss_function"]["type"] = json!("YetiRank")
+            }),
+            "loss function 'YetiRank'",
+        ),
+        (
+            edited("cb_reg", |d| {
+                let t = tree(d);
+                d["oblivious_trees"][1]["splits"] = json!(vec![t["splits"][0].clone(); 17]);
+            }),
+            "beyond CatBoost's maximum depth of 16",
+        ),
+        (
+            edited("cb_bin_cat", |d| {
+                drop(
+                    d["features_info"]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("cat_features_hash"),
+                )
+            }),
+            "pool=pool",
+        ),
+        (
+            edited("cb_bin_cat", |d| {
+                d["features_info"]["float_features"][0]["nan_value_treatment"] = json!("Sometimes")
+            }),
+            "nan_value_treatment",
+        ),
+        (
+            edited("cb_bin_cat", |d| {
+                d["features_info"]["categorical_features"][0]["flat_feature_index"] = json!(0)
+            }),
+            "flat_feature_index 0 is used twice",
+        ),
+        (document("cb_ctr"), "categorical feature 'shop'"),
+        (json!(42), "`model` must be the JSON document"),
+        (json!("{not json"), "not a CatBoost JSON model"),
+    ];
+    for (model, needle) in cases {
+        let spec = json!({"kind": "catboost", "model": model});
+        let answer = call(&app, Method::PUT, "/models/bad", Some(spec)).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{needle}: {}",
+            answer.text
+        );
+        assert_eq!(answer.json["error"]["code"], "invalid_model", "{needle}");
+        let message = answer.json["error"]["message"].as_str().unwrap();
+        assert!(message.contains(needle), "wanted '{needle}' in: {message}");
+    }
+    let ctr = call(
+        &app,
+        Method::PUT,
+        "/models/bad",
+        Some(json!({"kind": "catboost", "model": document("cb_ctr")})),
+    )
+    .await;
+    assert!(ctr.json["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("one_hot_max_size"));
+    let missing = call(
+        &app,
+        Method::PUT,
+        "/models/bad",
+        Some(json!({"kind": "catboost"})),
+    )
+    .await;
+    assert_eq!(
+        missing.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        missing.text
+    );
+}
+
+#[tokio::test]
+async fn every_truncation_of_a_tree_is_refused_or_served_never_a_panic() {
+    // Remove each key of a tree and of its first split, one at a time: each document
+    // is either refused with 422 or registered (keys CatBoost's reader does not need).
+    let app = default_app().await;
+    let doc = document("cb_bin_cat");
+    let tree_keys: Vec<String> = doc["oblivious_trees"][0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    let split_keys: Vec<String> = doc["oblivious_trees"][0]["splits"][0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    let mut edits: Vec<Value> = Vec::new();
+    for key in &tree_keys {
+        edits.push(edited("cb_bin_cat", |d| {
+            drop(d["oblivious_trees"][0].as_object_mut().unwrap().remove(key))
+        }));
+    }
+    for key in &split_keys {
+        edits.push(edited("cb_bin_cat", |d| {
+            drop(
+                d["oblivious_trees"][0]["splits"][0]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove(key),
+            )
+        }));
+    }
+    for t in 0..doc["oblivious_trees"].as_array().unwrap().len() {
+        for s in 0..doc["oblivious_trees"][t]["splits"]
+            .as_array()
+            .unwrap()
+            .len()
+        {
+            if doc["oblivious_trees"][t]["splits"][s]["split_type"] == "OneHotFeature" {
+                edits.push(edited("cb_bin_cat", |d| {
+                    d["oblivious_trees"][t]["splits"][s]["value"] = json!(12345)
+                }));
+                edits.push(edited("cb_bin_cat", |d| {
+                    d["oblivious_trees"][t]["splits"][s]["cat_feature_index"] = json!(7)
+                }));
+                break;
+            }
+        }
+    }
+    assert!(edits.len() > 6);
+    for model in edits {
+        let spec = json!({"kind": "catboost", "model": model});
+        let answer = call(&app, Method::PUT, "/models/cut", Some(spec)).await;
+        assert!(
+            answer.status == StatusCode::UNPROCESSABLE_ENTITY || answer.status.is_success(),
+            "{}: {}",
+            answer.status,
+            answer.text
+        );
+    }
+}
