@@ -410,3 +410,36 @@ async fn every_truncation_of_a_tree_is_refused_or_served_never_a_panic() {
         );
     }
 }
+
+#[tokio::test]
+async fn model_agnostic_shapley_values_over_raw_features_equal_tree_interventional() {
+    // exact_shapley enumerates coalitions of the raw features on the model's predict,
+    // with absent features drawn from the background: the same game interventional
+    // TreeSHAP solves exactly, one player per categorical feature (its code).
+    let app = default_app().await;
+    let c = case("cb_bin_cat");
+    let spec = json!({"kind": "catboost", "model": document("cb_bin_cat"),
+                      "background": encode("cb_bin_cat", &c["background"])});
+    let put = call(&app, Method::PUT, "/models/loans", Some(spec)).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    let rows = encode("cb_bin_cat", &c["rows"]);
+    let mut answers = Vec::new();
+    for method in ["exact_shapley", "tree_interventional"] {
+        let body = json!({"instances": rows, "method": method});
+        let answer = call(&app, Method::POST, "/models/loans/explain", Some(body)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{method}: {}", answer.text);
+        answers.push(answer.json["explanations"].clone());
+    }
+    for (exact, tree) in answers[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(answers[1].as_array().unwrap())
+    {
+        let tree = tree["attributions"].as_array().unwrap();
+        assert_eq!(tree.len(), 5, "one attribution per raw feature");
+        for (e, t) in exact["attributions"].as_array().unwrap().iter().zip(tree) {
+            close(e, t.as_f64().unwrap(), 1e-9);
+        }
+    }
+}
