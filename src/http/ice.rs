@@ -15,7 +15,7 @@ use super::extract::{Json, JsonAnswer};
 use super::instances::{self, Instances};
 use super::jobs::DependenceQuery;
 use super::outputs::{OutputRef, SpaceName};
-use super::routes::{Access::*, Routes};
+use super::routes::{routes, Access::*, Routes};
 use super::AppState;
 use crate::analysis::DependenceView;
 use crate::core::global::dependence::{self, DependenceParams};
@@ -24,7 +24,7 @@ use crate::core::models::OutputSpace;
 /// Routes of this module.
 pub fn router() -> Routes {
     // Any caller may send rows of their own ([`super::privacy`]).
-    Routes::new().post("/models/{name}/global/dependence", Reader, post_dependence)
+    Routes::new().op(Reader, routes!(post_dependence))
 }
 
 /// Partial dependence over the background with ICE curves of the rows sent.

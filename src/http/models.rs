@@ -2,7 +2,6 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Request, State};
-use axum::http::Method;
 use axum::http::{header, StatusCode};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -11,7 +10,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, Query};
 use super::limits::{self, BodyLimit};
-use super::routes::{Access::*, Routes};
+use super::routes::{routes, Access::*, Routes, UtoipaMethodRouterExt};
 use super::AppState;
 use crate::config::Config;
 use crate::registry::ModelEntry;
@@ -22,16 +21,11 @@ use crate::spec::ModelSpec;
 pub fn router(config: &Config) -> Routes {
     let upload = BodyLimit::new(config.max_model_bytes, "--max-model-bytes");
     Routes::new()
-        .get("/models", Reader, list_models)
-        .get("/models/{name}", Reader, get_model)
+        .op(Reader, routes!(list_models))
+        .op(Reader, routes!(get_model))
         // Replacing or removing a model is the admin's alone.
-        .route(
-            "/models/{name}",
-            Admin,
-            &[Method::PUT],
-            axum::routing::put(put_model).layer(upload),
-        )
-        .delete("/models/{name}", Admin, delete_model)
+        .op(Admin, routes!(put_model).layer(upload))
+        .op(Admin, routes!(delete_model))
 }
 
 /// What explaind knows of a registered model.
