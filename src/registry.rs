@@ -78,6 +78,7 @@ impl ModelEntry {
             built.feature_names.len(),
             built.output_names.len(),
             built.reference.as_ref().map(|r| r.data.view()),
+            built.model.raw_features(),
             live,
         );
         ModelEntry {

@@ -149,3 +149,43 @@ async fn exact_interventional_treeshap_over_categories_equals_the_enumeration() 
         assert!(close(got["prediction"].as_f64().unwrap(), eval(x)));
     }
 }
+
+#[tokio::test]
+async fn live_drift_of_a_categorical_feature_is_binned_per_category() {
+    let mut config = explaind::config::Config::defaults();
+    // Bins must hold at least 2 background rows: of the regions, only south does.
+    config.min_summary_rows = 2;
+    let (app, _) = crate::raw_inputs::app_with_model_and(config).await;
+    let served = json!([
+        [1.0, "west", "red"],
+        [1.0, "west", "red"],
+        [1.0, "east", "red"]
+    ]);
+    let body = json!({"instances": served, "method": "tree_interventional"});
+    let answer = call(&app, Method::POST, "/models/cat/explain", Some(body)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let answer = call(&app, Method::GET, "/models/cat/global", None).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let features = &answer.json["live"]["since_start"]["features"];
+    let region = features
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "region")
+        .unwrap();
+    // Background regions: north, south, west, east (unseen), null, south; bins:
+    // south, other (north, west, east), missing. Served: west ×2, east ×1.
+    let expected = [2.0 / 6.0, 3.0 / 6.0, 1.0 / 6.0];
+    let actual = [0.0, 1.0, 0.0];
+    let eps = 1e-4;
+    let psi: f64 = expected
+        .iter()
+        .zip(actual)
+        .map(|(&e, a): (&f64, f64)| {
+            let (a, e) = (a.max(eps), e.max(eps));
+            (a - e) * (a / e).ln()
+        })
+        .sum();
+    let got = region["psi"].as_f64().unwrap();
+    assert!(close(got, psi), "{got} vs {psi}");
+}

@@ -170,7 +170,12 @@ pub fn built(background: Option<&Value>) -> BuiltModel {
 
 /// An app serving the test model as `cat`, with the background of [`background`].
 pub async fn app_with_model() -> (Router, AppState) {
-    let (app, state) = ready_app(Config::defaults()).await;
+    app_with_model_and(Config::defaults()).await
+}
+
+/// [`app_with_model`] with `config`.
+pub async fn app_with_model_and(config: Config) -> (Router, AppState) {
+    let (app, state) = ready_app(config).await;
     let built = built(Some(&background()));
     state.registry.insert_built("cat", None, built).unwrap();
     (app, state)
