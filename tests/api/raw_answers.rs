@@ -189,3 +189,28 @@ async fn live_drift_of_a_categorical_feature_is_binned_per_category() {
     let got = region["psi"].as_f64().unwrap();
     assert!(close(got, psi), "{got} vs {psi}");
 }
+
+#[tokio::test]
+async fn background_statistics_count_categories_instead_of_quantiles_of_codes() {
+    let (app, _) = app_with_model().await;
+    let answer = call(&app, Method::GET, "/models/cat/weights", None).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let features = &answer.json["background"]["features"];
+    // Regions of the background: north, south, west, east (unseen), null, south.
+    assert_eq!(
+        features[1]["categories"],
+        json!([
+            {"category": "north", "rows": 1},
+            {"category": "south", "rows": 2},
+            {"category": "west", "rows": 1},
+            {"category": null, "unseen": true, "rows": 1},
+            {"category": null, "rows": 1}
+        ])
+    );
+    for stat in ["mean", "std", "p05", "p95", "median"] {
+        assert_eq!(features[1][stat], Value::Null, "{stat}");
+    }
+    // The numeric feature keeps its statistics and has no categories.
+    assert!(features[0]["median"].is_number());
+    assert!(features[0].get("categories").is_none());
+}
