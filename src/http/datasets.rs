@@ -39,7 +39,7 @@ pub fn router(config: &Config) -> Routes {
 pub struct DatasetDoc {
     /// Rows: arrays in feature order, or objects keyed by feature name; `null` marks
     /// a missing value (tree models only).
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::spec::values::Instance>)]
     pub rows: instances::Instances,
     /// One label per row: a number for regressions; for classifiers a class name
     /// (an output name) or index, and for binary models also `true`/`false`.

@@ -35,7 +35,7 @@ pub struct IceRequest {
     pub feature: String,
     /// The rows whose ICE curves are wanted: arrays in feature order, or objects
     /// keyed by feature name (at most `--max-instances`).
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::spec::values::Instance>)]
     pub instances: Instances,
     /// Grid points (default 20, at most `--global-max-grid`).
     #[serde(default)]

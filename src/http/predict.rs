@@ -24,7 +24,7 @@ pub fn router() -> Routes {
 pub struct PredictRequest {
     /// Rows, as in explain requests.
     #[serde(default)]
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::spec::values::Instance>)]
     pub instances: instances::Instances,
     /// Text classifiers: texts to predict, instead of `instances`.
     #[serde(default)]
