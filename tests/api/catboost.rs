@@ -2,11 +2,11 @@
 //! pool=pool)` writes, registered as an object or a string; predictions and TreeSHAP
 //! answers equal to CatBoost's (fixtures from tests/fixtures/gen_catboost.py), tree
 //! weight pages, `/global` without split statistics, and bad documents (422 naming
-//! the problem). Categories travel as their codes (index in the model's sorted list).
+//! the problem). Rows hold categories as strings and missing values as null, as the
+//! fixtures hold them and as users send them.
 
 use crate::common::{call, default_app, fixture};
 use axum::http::{Method, StatusCode};
-use explaind::formats::catboost;
 use serde_json::{json, Value};
 
 fn case(name: &str) -> Value {
@@ -15,26 +15,6 @@ fn case(name: &str) -> Value {
 
 fn document(name: &str) -> Value {
     fixture(&format!("catboost/{name}.json"))
-}
-
-/// Raw rows with category strings as the codes the model reads.
-fn encode(name: &str, rows: &Value) -> Value {
-    let bytes = serde_json::to_vec(&document(name)).unwrap();
-    let model = catboost::parse(&bytes).unwrap().ensemble;
-    let raw = model.raw_features().cloned();
-    let rows = rows.as_array().unwrap().iter().map(|row| {
-        let values = row
-            .as_array()
-            .unwrap()
-            .iter()
-            .enumerate()
-            .map(|(j, v)| match v {
-                Value::String(s) => json!(raw.as_ref().unwrap().code(j, s).unwrap()),
-                other => other.clone(),
-            });
-        Value::Array(values.collect())
-    });
-    Value::Array(rows.collect())
 }
 
 fn close(got: &Value, want: f64, tol: f64) {
@@ -49,9 +29,9 @@ fn close(got: &Value, want: f64, tol: f64) {
 async fn a_categorical_catboost_model_predicts_and_explains_as_catboost() {
     let app = default_app().await;
     let c = case("cb_bin_cat");
-    let rows = encode("cb_bin_cat", &c["rows"]);
+    let rows = c["rows"].clone();
     let spec = json!({"kind": "catboost", "model": document("cb_bin_cat"),
-                      "background": encode("cb_bin_cat", &c["background"])});
+                      "background": c["background"].clone()});
     let put = call(&app, Method::PUT, "/models/loans", Some(spec)).await;
     assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
     assert_eq!(put.json["kind"], "catboost");
@@ -127,7 +107,7 @@ async fn a_multiclass_document_as_a_string_explains_the_named_class() {
         .iter()
         .position(|l| l == "low")
         .unwrap();
-    let body = json!({"instances": encode("cb_multi", &c["rows"]), "output": "low"});
+    let body = json!({"instances": c["rows"].clone(), "output": "low"});
     let answer = call(&app, Method::POST, "/models/multi/explain", Some(body)).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     assert_eq!(answer.json["output"], "low");
@@ -419,10 +399,10 @@ async fn model_agnostic_shapley_values_over_raw_features_equal_tree_intervention
     let app = default_app().await;
     let c = case("cb_bin_cat");
     let spec = json!({"kind": "catboost", "model": document("cb_bin_cat"),
-                      "background": encode("cb_bin_cat", &c["background"])});
+                      "background": c["background"].clone()});
     let put = call(&app, Method::PUT, "/models/loans", Some(spec)).await;
     assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
-    let rows = encode("cb_bin_cat", &c["rows"]);
+    let rows = c["rows"].clone();
     let mut answers = Vec::new();
     for method in ["exact_shapley", "tree_interventional"] {
         let body = json!({"instances": rows, "method": method});
@@ -442,4 +422,52 @@ async fn model_agnostic_shapley_values_over_raw_features_equal_tree_intervention
             close(e, t.as_f64().unwrap(), 1e-9);
         }
     }
+}
+
+#[tokio::test]
+async fn raw_values_reach_catboost_by_name_null_and_unseen_alike() {
+    // An unseen category and a missing one (null) both take CatBoost's "not equal"
+    // side of every one-hot split; instances may be objects keyed by raw feature.
+    let app = default_app().await;
+    let c = case("cb_bin_cat");
+    let spec =
+        json!({"kind": "catboost", "model": document("cb_bin_cat"), "background": c["background"]});
+    let put = call(&app, Method::PUT, "/models/loans", Some(spec)).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    let row = &c["rows"][0]; // region "atlantis": never seen in training
+    let as_object = json!({"income": row[0], "age": row[1], "region": row[2], "purpose": row[3], "debt": row[4]});
+    let mut missing_region = row.clone();
+    missing_region[2] = Value::Null;
+    let body = json!({"instances": [row, as_object, missing_region], "output_space": "raw"});
+    let predicted = call(&app, Method::POST, "/models/loans/predict", Some(body)).await;
+    assert_eq!(predicted.status, StatusCode::OK, "{}", predicted.text);
+    let want = c["raw"][0][0].as_f64().unwrap();
+    for p in predicted.json["predictions"].as_array().unwrap() {
+        close(&p[0], want, 1e-9);
+    }
+
+    let mut wrong = row.clone();
+    wrong[2] = json!(1.0);
+    let body = json!({"instances": [row, wrong]});
+    let answer = call(&app, Method::POST, "/models/loans/explain", Some(body)).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        answer.text
+    );
+    let message = answer.json["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("instance 1") && message.contains("'region'"),
+        "{message}"
+    );
+
+    // Partial dependence over a categorical feature runs over its categories.
+    let uri = "/models/loans/global/dependence?feature=region&ice=0";
+    let dependence = call(&app, Method::GET, uri, None).await;
+    assert_eq!(dependence.status, StatusCode::OK, "{}", dependence.text);
+    assert_eq!(
+        dependence.json["categories"],
+        json!(["east", "north", "south", "west"])
+    );
 }
