@@ -11,6 +11,7 @@ mod tree_gen;
 mod access;
 mod agnostic;
 mod catboost;
+mod catboost_bad_input;
 mod charts;
 mod datasets;
 mod dependence_chart;
