@@ -99,7 +99,7 @@ pub fn parse_document(doc: &Value, limits: TreeLimits) -> CoreResult<CatBoostMod
         (Link::Softmax, _) | (_, 1) => {}
         (_, k) => {
             return Err(invalid(format!(
-                "{loss} has one output, scale_and_bias {k}"
+                "{loss} has one output but scale_and_bias holds {k} biases"
             )))
         }
     }
@@ -107,7 +107,7 @@ pub fn parse_document(doc: &Value, limits: TreeLimits) -> CoreResult<CatBoostMod
         .get("features_info")
         .and_then(|i| i.get("ctrs"))
         .and_then(Value::as_array);
-    let mut tested = vec![BTreeSet::new(); features_cat_count(doc)];
+    let mut tested = vec![BTreeSet::new(); features.cat_count()];
     let mut size = LayoutSize::default();
     for (t, tree) in trees_json.iter().enumerate() {
         let at = |e: CoreError| match e {
@@ -117,7 +117,9 @@ pub fn parse_document(doc: &Value, limits: TreeLimits) -> CoreResult<CatBoostMod
         let splits = check_tree(tree, n_outputs).map_err(at)?;
         let mut columns = BTreeSet::new();
         for split in splits {
-            match text(field(split, "split_type", "split")?, "split_type").map_err(at)? {
+            let split_type =
+                field(split, "split_type", "split").and_then(|v| text(v, "split_type"));
+            match split_type.map_err(at)? {
                 "FloatFeature" => {
                     columns.insert(features.float_split(split).map_err(at)?.0);
                 }
@@ -171,14 +173,6 @@ pub fn parse_document(doc: &Value, limits: TreeLimits) -> CoreResult<CatBoostMod
         ensemble: TreeEnsemble::with_limits(spec, limits)?,
         output_names,
     })
-}
-
-/// Number of categorical features the document lists.
-fn features_cat_count(doc: &Value) -> usize {
-    doc["features_info"]
-        .get("categorical_features")
-        .and_then(Value::as_array)
-        .map_or(0, Vec::len)
 }
 
 /// Check a tree's shape: its splits (at most [`MAX_DEPTH`]), 2^depth × outputs leaf

@@ -215,6 +215,11 @@ impl Features {
         Ok(())
     }
 
+    /// Number of categorical features.
+    pub fn cat_count(&self) -> usize {
+        self.cat_columns.len()
+    }
+
     /// The input column of categorical feature `cat` (an index one_hot_of gave).
     pub fn cat_column(&self, cat: usize) -> usize {
         self.cat_columns[cat]
