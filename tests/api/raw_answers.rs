@@ -214,3 +214,24 @@ async fn background_statistics_count_categories_instead_of_quantiles_of_codes() 
     assert!(features[0]["median"].is_number());
     assert!(features[0].get("categories").is_none());
 }
+
+#[tokio::test]
+async fn pictures_show_categories_by_name() {
+    let (app, _) = app_with_model().await;
+    let body = json!({"instances": [[3.0, "west", null]], "method": "tree_interventional"});
+    let answer = call(&app, Method::POST, "/models/cat/explain.svg", Some(body)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert!(answer.text.contains("region = west"), "{}", answer.text);
+    assert!(answer.text.contains("color = (missing)"));
+    assert!(answer.text.contains("size = 3"));
+    let body = json!({"instances": [[3.0, "east", "red"]], "method": "tree_interventional"});
+    let answer = call(&app, Method::POST, "/models/cat/explain.svg", Some(body)).await;
+    assert!(answer.text.contains("region = (unseen category)"));
+    let uri = "/models/cat/dependence.svg?feature=region";
+    let answer = call(&app, Method::GET, uri, None).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    for region in REGIONS {
+        let tick = format!(r#"class="tick category">{region}</text>"#);
+        assert!(answer.text.contains(&tick), "{region}: {}", answer.text);
+    }
+}
