@@ -357,6 +357,10 @@ impl Model for TreeEnsemble {
         );
         self.flat.predict(&self.spec.trees, &self.spec.base, x)
     }
+
+    fn categories(&self) -> Option<&RawFeatures> {
+        self.spec.raw_features.as_ref()
+    }
 }
 
 /// Check one tree: indices in range, each node reached once from the root, finite
