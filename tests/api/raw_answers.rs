@@ -298,3 +298,24 @@ async fn open_inference_protocol_takes_categories_as_bytes_tensors() {
     ];
     assert_eq!(answer.json["outputs"][0]["data"], json!(want));
 }
+
+#[tokio::test]
+async fn max_sensitivity_keeps_categories_and_moves_numbers() {
+    let (app, _) = app_with_model().await;
+    // size 3 is far from the only size split (5), so small moves of it change no
+    // attribution; a region or color code moved by noise would be another
+    // category (north's code 0 minus a little is listed by no split).
+    let body = json!({
+        "instances": [[3.0, "north", "red"]],
+        "method": "tree_interventional",
+        "quality": "full"
+    });
+    let answer = call(&app, Method::POST, "/models/cat/explain", Some(body)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let quality = &answer.json["explanations"][0]["quality"];
+    assert_eq!(
+        quality["scores"]["max_sensitivity"],
+        json!(0.0),
+        "{quality}"
+    );
+}
