@@ -120,6 +120,7 @@ pub fn explain(
             e.quality.samples = Some(values.len());
             e.quality.standard_errors = Some(fitted.standard_errors);
             e.quality.tolerance = plan.tolerance;
+            e.quality.background.clone_from(&setup.summary);
             Ok(e)
         })
     })

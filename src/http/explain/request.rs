@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use crate::core::explain::integrated_gradients::IgOptions;
 use crate::core::explain::sampling::SamplingParams;
 use crate::core::explain::Method;
-use crate::core::Cancel;
+use crate::core::{Cancel, CoreError};
 use crate::explainer::{ExplainArgs, MethodOptions};
 use crate::http::error::ApiError;
 use crate::http::outputs::SpaceName;
@@ -98,6 +98,14 @@ pub struct ExplainRequest {
     /// `kernel_shap`: keep only the k largest attributions and refit.
     #[serde(default)]
     pub top_k: Option<usize>,
+    /// `kernel_shap`, `permutation_shap`, `exact_shapley`: `{"kmeans": K}` integrates
+    /// over K weighted k-means centres of the background (as shap.kmeans: seeded,
+    /// each centre weighted by its cluster's share of the rows and snapped to the
+    /// nearest background value per feature) instead of its rows; K is capped by
+    /// --max-background and, for reader tokens, at least --min-summary-rows.
+    /// `quality.background` names the summary; the centres are never shown.
+    #[serde(default)]
+    pub background: Option<BackgroundSummary>,
     /// Tree models with `tree_path_dependent`: also SHAP interaction values per
     /// instance (features × features, symmetric, each row summing to that feature's
     /// attribution).
@@ -107,6 +115,14 @@ pub struct ExplainRequest {
     /// correlation and max-sensitivity for every row (costs extra model evaluations).
     #[serde(default)]
     pub quality: Option<QualityLevel>,
+}
+
+/// A summary of the background to integrate over instead of its rows.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackgroundSummary {
+    /// Number of weighted k-means centres, at least 1.
+    pub kmeans: usize,
 }
 
 /// How much quality information to compute.
@@ -150,6 +166,17 @@ impl ExplainRequest {
             ig.rule = rule.parse()?;
         }
         ig.baseline = self.baseline.clone();
+        let summarised = matches!(
+            method,
+            Method::KernelShap | Method::PermutationShap | Method::ExactShapley
+        );
+        if self.background.is_some() && !summarised {
+            return Err(ApiError::Core(CoreError::InvalidArgument(
+                "`background` (a k-means summary) is read by kernel_shap, permutation_shap \
+                 and exact_shapley; name one of them as `method`"
+                    .into(),
+            )));
+        }
         let sampling = SamplingParams {
             seed: self.seed.unwrap_or(0),
             n_samples: self.n_samples,
@@ -157,6 +184,7 @@ impl ExplainRequest {
             top_k: self.top_k,
             max_background: self.max_background,
             tolerance: self.tolerance.filter(|_| sampled),
+            kmeans: self.background.map(|b| b.kmeans),
             ..SamplingParams::default()
         };
         crate::core::explain::sampling::check_tolerance(sampling.tolerance)?;
