@@ -86,6 +86,8 @@ pub struct SamplingParams {
     /// weighted k-means centres of the background instead of its rows (see
     /// [`super::summary`]); `None`: the rows (or their sample).
     pub kmeans: Option<usize>,
+    /// KernelSHAP only: how the sampled coalitions are drawn and weighted.
+    pub estimator: super::kernel_shap::Estimator,
 }
 
 impl Default for SamplingParams {
@@ -100,6 +102,7 @@ impl Default for SamplingParams {
             top_k: None,
             tolerance: None,
             kmeans: None,
+            estimator: super::kernel_shap::Estimator::Kernel,
         }
     }
 }
@@ -157,6 +160,7 @@ impl SamplingParams {
         }
         Ok(SamplingOptions {
             kmeans: self.kmeans,
+            estimator: self.estimator,
             tolerance: self.tolerance,
             top_k: self.top_k,
             seed: self.seed,
@@ -193,6 +197,8 @@ pub struct SamplingOptions {
     tolerance: Option<f64>,
     /// Weighted k-means centres to summarise the background with.
     kmeans: Option<usize>,
+    /// KernelSHAP's sampling of coalitions.
+    estimator: super::kernel_shap::Estimator,
 }
 
 impl SamplingOptions {
@@ -240,6 +246,10 @@ impl SamplingOptions {
     /// The weighted k-means centres asked for, if any.
     pub fn kmeans(&self) -> Option<usize> {
         self.kmeans
+    }
+    /// KernelSHAP's sampling of coalitions.
+    pub fn estimator(&self) -> super::kernel_shap::Estimator {
+        self.estimator
     }
 }
 

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::core::explain::integrated_gradients::IgOptions;
+use crate::core::explain::kernel_shap::Estimator;
 use crate::core::explain::sampling::SamplingParams;
 use crate::core::explain::Method;
 use crate::core::{Cancel, CoreError};
@@ -106,6 +107,11 @@ pub struct ExplainRequest {
     /// `quality.background` names the summary; the centres are never shown.
     #[serde(default)]
     pub background: Option<BackgroundSummary>,
+    /// `kernel_shap`: `kernel` (default: coalition sizes drawn in proportion to their
+    /// kernel weight, as shap) or `leverage` (Leverage SHAP, Musco and Witter 2025:
+    /// every size an equal share, drawn without replacement; same standard errors).
+    #[serde(default)]
+    pub estimator: Option<EstimatorName>,
     /// Tree models with `tree_path_dependent`: also SHAP interaction values per
     /// instance (features × features, symmetric, each row summing to that feature's
     /// attribution).
@@ -115,6 +121,16 @@ pub struct ExplainRequest {
     /// correlation and max-sensitivity for every row (costs extra model evaluations).
     #[serde(default)]
     pub quality: Option<QualityLevel>,
+}
+
+/// KernelSHAP's sampling of coalitions.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum EstimatorName {
+    /// Sizes in proportion to their kernel weight (shap's sampling), in pairs.
+    Kernel,
+    /// Leverage SHAP: sizes in equal shares, without replacement, in pairs.
+    Leverage,
 }
 
 /// A summary of the background to integrate over instead of its rows.
@@ -177,6 +193,15 @@ impl ExplainRequest {
                     .into(),
             )));
         }
+        if self.estimator.is_some() && method != Method::KernelShap {
+            return Err(ApiError::Core(CoreError::InvalidArgument(
+                "`estimator` chooses kernel_shap's sampling; name it as `method`".into(),
+            )));
+        }
+        let estimator = match self.estimator {
+            Some(EstimatorName::Leverage) => Estimator::Leverage,
+            Some(EstimatorName::Kernel) | None => Estimator::Kernel,
+        };
         let sampling = SamplingParams {
             seed: self.seed.unwrap_or(0),
             n_samples: self.n_samples,
@@ -185,6 +210,7 @@ impl ExplainRequest {
             max_background: self.max_background,
             tolerance: self.tolerance.filter(|_| sampled),
             kmeans: self.background.map(|b| b.kmeans),
+            estimator,
             ..SamplingParams::default()
         };
         crate::core::explain::sampling::check_tolerance(sampling.tolerance)?;
