@@ -323,7 +323,7 @@ impl Setup {
         check_inputs(model, reference, x, outputs)?;
         let (background, weights, summary) = match options.kmeans {
             Some(k) => {
-                let s = super::summary::kmeans(reference.data.view(), k, options.seed)?;
+                let s = super::summary::kmeans(reference.data.view(), k, options.seed, &stop)?;
                 (s.rows, Some(s.weights), Some(s.note))
             }
             None => {

@@ -25,6 +25,7 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::stop::Stop;
 use crate::core::{CoreError, CoreResult};
 
 /// Lloyd iterations at most; each is a pass over `rows × K` distances.
@@ -43,12 +44,17 @@ pub struct WeightedBackground {
 }
 
 /// The weighted k-means summary of `data` with at most `k` centres (see the module
-/// doc), seeded by `seed`.
+/// doc), seeded by `seed`, checking `stop` before each pass over the rows.
 ///
 /// # Errors
 /// [`CoreError::InvalidArgument`] for `k = 0`, no rows, or a missing (non-finite)
-/// background value, which has no distance.
-pub fn kmeans(data: ArrayView2<f64>, k: usize, seed: u64) -> CoreResult<WeightedBackground> {
+/// background value, which has no distance; what `stop` reports.
+pub(crate) fn kmeans(
+    data: ArrayView2<f64>,
+    k: usize,
+    seed: u64,
+    stop: &Stop,
+) -> CoreResult<WeightedBackground> {
     if k == 0 || data.nrows() == 0 {
         return Err(CoreError::InvalidArgument(format!(
             "background.kmeans needs at least 1 centre and 1 background row, got {k} \
@@ -68,6 +74,7 @@ pub fn kmeans(data: ArrayView2<f64>, k: usize, seed: u64) -> CoreResult<Weighted
     let mut centres = seed_centres(data, k, seed);
     let mut labels = vec![usize::MAX; data.nrows()];
     for _ in 0..MAX_ITERATIONS {
+        stop.check()?;
         let mut moved = false;
         for (i, row) in data.axis_iter(Axis(0)).enumerate() {
             let (nearest, _) = nearest(&centres, row);
@@ -206,7 +213,7 @@ mod tests {
     fn k_equal_to_the_distinct_rows_gives_each_row_its_multiplicity() {
         // Rows a, b, a, c, a: 3 distinct, a three times.
         let data = array![[1.0, 2.0], [5.0, 0.0], [1.0, 2.0], [-3.0, 4.0], [1.0, 2.0]];
-        let s = kmeans(data.view(), 10, 0).unwrap();
+        let s = kmeans(data.view(), 10, 0, &Stop::default()).unwrap();
         assert_eq!(s.rows.nrows(), 3, "K is capped by the distinct rows");
         assert_abs_diff_eq!(s.weights.sum(), 1.0, epsilon = 1e-12);
         for (centre, &w) in s.rows.axis_iter(Axis(0)).zip(&s.weights) {
@@ -219,8 +226,8 @@ mod tests {
     fn centres_are_seeded_snapped_and_weighted_by_cluster_size() {
         // Two clumps on a line: 0, 1, 2 (one of them twice) and 100, 101.
         let data = array![[0.0], [1.0], [2.0], [1.0], [100.0], [101.0]];
-        let s = kmeans(data.view(), 2, 7).unwrap();
-        assert_eq!(s, kmeans(data.view(), 2, 7).unwrap(), "seeded");
+        let s = kmeans(data.view(), 2, 7, &Stop::default()).unwrap();
+        assert_eq!(s, kmeans(data.view(), 2, 7, &Stop::default()).unwrap(), "seeded");
         let mut pairs: Vec<(f64, f64)> = s.rows.column(0).iter().copied().zip(s.weights).collect();
         pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
         // Means 1 and 100.5: the first is a data value, the second snaps to 100
@@ -295,7 +302,7 @@ mod tests {
     #[test]
     fn missing_values_and_zero_centres_are_refused() {
         let data = array![[0.0], [f64::NAN]];
-        assert!(kmeans(data.view(), 1, 0).is_err());
-        assert!(kmeans(array![[0.0]].view(), 0, 0).is_err());
+        assert!(kmeans(data.view(), 1, 0, &Stop::default()).is_err());
+        assert!(kmeans(array![[0.0]].view(), 0, 0, &Stop::default()).is_err());
     }
 }
