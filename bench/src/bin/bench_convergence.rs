@@ -95,7 +95,16 @@ fn main() {
         }
         .check(model.as_ref())
         .expect("valid options");
-        let run = |x| explain_agnostic(method, model.as_ref(), &reference, x, &outputs[..x.nrows()], &options);
+        let run = |x| {
+            explain_agnostic(
+                method,
+                model.as_ref(),
+                &reference,
+                x,
+                &outputs[..x.nrows()],
+                &options,
+            )
+        };
         pool.install(|| run(rows.slice(s![..1, ..])).expect("warm-up"));
         let start = Instant::now();
         let explanations = pool.install(|| run(rows.view())).expect("explanations");

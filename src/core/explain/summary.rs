@@ -227,7 +227,11 @@ mod tests {
         // Two clumps on a line: 0, 1, 2 (one of them twice) and 100, 101.
         let data = array![[0.0], [1.0], [2.0], [1.0], [100.0], [101.0]];
         let s = kmeans(data.view(), 2, 7, &Stop::default()).unwrap();
-        assert_eq!(s, kmeans(data.view(), 2, 7, &Stop::default()).unwrap(), "seeded");
+        assert_eq!(
+            s,
+            kmeans(data.view(), 2, 7, &Stop::default()).unwrap(),
+            "seeded"
+        );
         let mut pairs: Vec<(f64, f64)> = s.rows.column(0).iter().copied().zip(s.weights).collect();
         pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
         // Means 1 and 100.5: the first is a data value, the second snaps to 100
