@@ -12,7 +12,9 @@
 //!   is the budget ([`plan`]);
 //! - each other size `s < P/2` gets an equal share of the remaining pairs, each a
 //!   uniform `s`-subset not drawn before and its complement (paired sampling; the
-//!   middle size `P/2` gets half a share, a pair holding two of its coalitions);
+//!   middle size `P/2` gets half a share, a pair holding two of its coalitions); a
+//!   size whose share exceeds its coalitions (in later rounds of a `tolerance`) gets
+//!   them all and the others share the rest;
 //! - a sampled coalition of size `s` has weight `m(s) / n_s`, the kernel mass of its
 //!   size over the coalitions of that size drawn: the Horvitz–Thompson weight of a
 //!   simple random sample within the size.
@@ -95,23 +97,17 @@ pub(super) fn sample(
     // One stratum per size pair {s, P − s}; the middle size counts half.
     let strata: Vec<usize> = (low..=p / 2).collect();
     let share = |s: usize| if 2 * s == p { 1.0 } else { 2.0 };
-    let total_share: f64 = strata.iter().map(|&s| share(s)).sum();
     let have = design.pairs_by_size();
-    // Shares of `pairs` rounded down, the pairs left to the largest remainders.
-    let exact: Vec<f64> = strata
+    let available: Vec<f64> = strata
         .iter()
-        .map(|&s| pairs as f64 * share(s) / total_share)
+        .map(|&s| binomial(p, s) / if 2 * s == p { 2.0 } else { 1.0 })
         .collect();
-    let mut targets: Vec<usize> = exact.iter().map(|t| t.floor() as usize).collect();
-    let mut order: Vec<usize> = (0..strata.len()).collect();
-    order.sort_by(|&a, &b| (exact[b] - exact[b].floor()).total_cmp(&(exact[a] - exact[a].floor())));
-    let short = pairs.saturating_sub(targets.iter().sum());
-    for &h in order.iter().take(short) {
-        targets[h] += 1;
-    }
+    let targets = allocate(
+        pairs,
+        &strata.iter().map(|&s| share(s)).collect::<Vec<_>>(),
+        &available,
+    );
     for (&s, &target) in strata.iter().zip(&targets) {
-        let available = binomial(p, s) / if 2 * s == p { 2.0 } else { 1.0 };
-        let target = target.min(available as usize);
         let mut missing = target.saturating_sub(have.get(&s).copied().unwrap_or(0));
         while missing > 0 {
             stop.check()?;
@@ -133,6 +129,48 @@ pub(super) fn sample(
     design.drawn = Some(drawn);
     reweight(design);
     Ok(())
+}
+
+/// `pairs` shared among strata in proportion to `shares`, none above its `available`
+/// pairs: a stratum that would exceed them gets them all and the rest is shared
+/// again among the others (its size is then complete). Shares are rounded down and
+/// the pairs left go to the largest remainders (the first on a tie).
+fn allocate(pairs: usize, shares: &[f64], available: &[f64]) -> Vec<usize> {
+    let mut full = vec![false; shares.len()];
+    loop {
+        let taken: f64 = (0..shares.len())
+            .filter(|&h| full[h])
+            .map(|h| available[h])
+            .sum();
+        let left = (pairs as f64 - taken).max(0.0);
+        let total: f64 = (0..shares.len())
+            .filter(|&h| !full[h])
+            .map(|h| shares[h])
+            .sum();
+        let exact: Vec<f64> = (0..shares.len())
+            .map(|h| match full[h] {
+                true => available[h],
+                false if total > 0.0 => left * shares[h] / total,
+                false => 0.0,
+            })
+            .collect();
+        let over: Vec<usize> = (0..shares.len())
+            .filter(|&h| !full[h] && exact[h] > available[h])
+            .collect();
+        if !over.is_empty() {
+            over.iter().for_each(|&h| full[h] = true);
+            continue;
+        }
+        let mut targets: Vec<usize> = exact.iter().map(|t| t.floor() as usize).collect();
+        let mut order: Vec<usize> = (0..shares.len()).filter(|&h| !full[h]).collect();
+        let fraction = |h: usize| exact[h] - exact[h].floor();
+        order.sort_by(|&a, &b| fraction(b).total_cmp(&fraction(a)));
+        let short = pairs.saturating_sub(targets.iter().sum());
+        for &h in order.iter().take(short) {
+            targets[h] = (targets[h] + 1).min(available[h] as usize);
+        }
+        return targets;
+    }
 }
 
 /// Each sampled coalition's weight: its size's kernel mass over the coalitions of
@@ -209,10 +247,13 @@ mod tests {
         }
         // A later round adds pairs and keeps the earlier ones.
         let before = design.masks.clone();
-        design.sample(104, &mut rng, &Stop::default()).unwrap();
+        design.sample(60, &mut rng, &Stop::default()).unwrap();
         assert_eq!(&design.masks[..before.len()], &before[..]);
-        // Size 2 has 28 pairs in all: the larger share is capped there.
-        assert_eq!(design.pairs_by_size()[&2], 28);
+        // 112 pairs: shares 44.8, 44.8, 22.4, but size 2 has 28 pairs in all; the
+        // other 84 go 2:1 to sizes 3 and 4 (56 and 28): the budget is spent.
+        let have = design.pairs_by_size();
+        assert_eq!((have[&2], have[&3], have[&4]), (28, 56, 28));
+        assert_eq!(design.pairs(), 112);
         let (_, fpc) = strata(&design);
         assert_eq!(fpc[2], 0.0);
     }

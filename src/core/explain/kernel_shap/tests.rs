@@ -362,3 +362,41 @@ fn enumerating_the_covered_sizes_beats_sampling_them_at_equal_budget() {
         "enumerated sizes {with_sizes} vs sampling only {sampled_only}"
     );
 }
+
+#[test]
+fn leverage_rounds_add_pairs_until_the_tolerance_is_met() {
+    let model = Triples { n_features: 12 };
+    let reference = Reference::new(&model, data(10, 12));
+    let x = Array2::from_shape_fn((1, 12), |(_, j)| j as f64 / 3.0 - 1.5);
+    let run = |tolerance: f64| {
+        let options = SamplingParams {
+            n_samples: Some(100_000),
+            tolerance: Some(tolerance),
+            seed: 9,
+            estimator: Estimator::Leverage,
+            ..SamplingParams::default()
+        }
+        .check(&model)
+        .unwrap();
+        explain(&model, &reference, x.view(), &[0], &options)
+            .unwrap()
+            .remove(0)
+    };
+    let first = run(1e9);
+    assert_eq!(first.quality.samples, Some(default_samples(12)));
+    let target = max_se(&first) / 1.5;
+    let e = run(target);
+    assert_eq!(e.quality.tolerance_met, Some(true));
+    assert!(max_se(&e) <= target);
+    // The second round's 4144 coalitions exceed the 4094 there are: sampled without
+    // replacement, every size is complete, the values exact and their errors 0.
+    assert_eq!(e.quality.samples, Some(4094));
+    assert_eq!(max_se(&e), 0.0);
+    let exact_options = SamplingParams::default().check(&model).unwrap();
+    let exact = exact_shapley::explain(&model, &reference, x.view(), &[0], &exact_options);
+    for (a, b) in e.attributions.iter().zip(&exact.unwrap()[0].attributions) {
+        assert_abs_diff_eq!(a, b, epsilon = 1e-9);
+    }
+    assert_abs_diff_eq!(e.quality.additivity_residual, 0.0, epsilon = 1e-9);
+    assert_eq!(e, run(target), "seeded");
+}
