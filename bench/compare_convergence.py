@@ -256,7 +256,8 @@ def report(name: str, rounds: list[dict], n_rows: int) -> list[str]:
                 bound = bound or b
         if len(times) < len(rounds):
             lines.append(f"| {contender} | not reached in {len(rounds) - len(times)} of "
-                         f"{len(rounds)} rounds | {spread(ratios, '.2f')}× in the others |")
+                         f"{len(rounds)} rounds | "
+                         f"{spread(ratios, '.2f') + '× in the others' if ratios else '–'} |")
         else:
             lines.append(f"| {contender} | {bound}{spread(times, '.1f')} | "
                          f"{'≥' if bound else ''}{spread(ratios, '.2f')}× |")
