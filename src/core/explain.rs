@@ -32,6 +32,7 @@ pub mod quality;
 mod rounds;
 pub mod sampling;
 mod stop;
+pub mod summary;
 #[cfg(test)]
 pub(crate) mod tests_support;
 pub mod text_attribution;
@@ -185,6 +186,9 @@ pub struct Quality {
     pub local_prediction: Option<f64>,
     /// Quality scores computed on request (`"quality": "full"`).
     pub scores: Option<quality::QualityScores>,
+    /// The summary of the background the values integrate over, when it is not the
+    /// background rows themselves (e.g. weighted k-means centres, [`summary`]).
+    pub background: Option<String>,
 }
 
 /// The attribution of one row's output to its features.

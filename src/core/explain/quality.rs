@@ -55,6 +55,7 @@ impl<'a> Subject<'a> {
         Game {
             model: self.model,
             background: self.background,
+            weights: None,
             x: self.x,
             groups: self.groups,
             output: self.output,

@@ -7,9 +7,10 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::core::explain::integrated_gradients::IgOptions;
+use crate::core::explain::kernel_shap::Estimator;
 use crate::core::explain::sampling::SamplingParams;
 use crate::core::explain::Method;
-use crate::core::Cancel;
+use crate::core::{Cancel, CoreError};
 use crate::explainer::{ExplainArgs, MethodOptions};
 use crate::http::error::ApiError;
 use crate::http::outputs::SpaceName;
@@ -98,6 +99,19 @@ pub struct ExplainRequest {
     /// `kernel_shap`: keep only the k largest attributions and refit.
     #[serde(default)]
     pub top_k: Option<usize>,
+    /// `kernel_shap`, `permutation_shap`, `exact_shapley`: `{"kmeans": K}` integrates
+    /// over K weighted k-means centres of the background (as shap.kmeans: seeded,
+    /// each centre weighted by its cluster's share of the rows and snapped to the
+    /// nearest background value per feature) instead of its rows; K is capped by
+    /// --max-background and, for reader tokens, at least --min-summary-rows.
+    /// `quality.background` names the summary; the centres are never shown.
+    #[serde(default)]
+    pub background: Option<BackgroundSummary>,
+    /// `kernel_shap`: `kernel` (default: coalition sizes drawn in proportion to their
+    /// kernel weight, as shap) or `leverage` (Leverage SHAP, Musco and Witter 2025:
+    /// every size an equal share, drawn without replacement; same standard errors).
+    #[serde(default)]
+    pub estimator: Option<EstimatorName>,
     /// Tree models with `tree_path_dependent`: also SHAP interaction values per
     /// instance (features × features, symmetric, each row summing to that feature's
     /// attribution).
@@ -107,6 +121,24 @@ pub struct ExplainRequest {
     /// correlation and max-sensitivity for every row (costs extra model evaluations).
     #[serde(default)]
     pub quality: Option<QualityLevel>,
+}
+
+/// KernelSHAP's sampling of coalitions.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum EstimatorName {
+    /// Sizes in proportion to their kernel weight (shap's sampling), in pairs.
+    Kernel,
+    /// Leverage SHAP: sizes in equal shares, without replacement, in pairs.
+    Leverage,
+}
+
+/// A summary of the background to integrate over instead of its rows.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackgroundSummary {
+    /// Number of weighted k-means centres, at least 1.
+    pub kmeans: usize,
 }
 
 /// How much quality information to compute.
@@ -150,6 +182,26 @@ impl ExplainRequest {
             ig.rule = rule.parse()?;
         }
         ig.baseline = self.baseline.clone();
+        let summarised = matches!(
+            method,
+            Method::KernelShap | Method::PermutationShap | Method::ExactShapley
+        );
+        if self.background.is_some() && !summarised {
+            return Err(ApiError::Core(CoreError::InvalidArgument(
+                "`background` (a k-means summary) is read by kernel_shap, permutation_shap \
+                 and exact_shapley; name one of them as `method`"
+                    .into(),
+            )));
+        }
+        if self.estimator.is_some() && method != Method::KernelShap {
+            return Err(ApiError::Core(CoreError::InvalidArgument(
+                "`estimator` chooses kernel_shap's sampling; name it as `method`".into(),
+            )));
+        }
+        let estimator = match self.estimator {
+            Some(EstimatorName::Leverage) => Estimator::Leverage,
+            Some(EstimatorName::Kernel) | None => Estimator::Kernel,
+        };
         let sampling = SamplingParams {
             seed: self.seed.unwrap_or(0),
             n_samples: self.n_samples,
@@ -157,6 +209,8 @@ impl ExplainRequest {
             top_k: self.top_k,
             max_background: self.max_background,
             tolerance: self.tolerance.filter(|_| sampled),
+            kmeans: self.background.map(|b| b.kmeans),
+            estimator,
             ..SamplingParams::default()
         };
         crate::core::explain::sampling::check_tolerance(sampling.tolerance)?;
