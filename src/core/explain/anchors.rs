@@ -1,0 +1,405 @@
+//! Anchors (Ribeiro, Singh and Guestrin, "Anchors: High-Precision Model-Agnostic
+//! Explanations", AAAI 2018) for tabular rows: a rule, a conjunction of conditions on
+//! raw features that the instance meets, under which the model gives the same answer
+//! on at least `precision` of perturbed rows.
+//!
+//! - **Predicates** (`candidates.rs`). Each numeric feature is cut at the background's
+//!   quartiles and, finer, its deciles (interpolated quantiles that are no background
+//!   row's value, [`private_quantile`]); the candidates are the instance's quartile
+//!   bin and its decile bin, each `lower < x ≤ upper` with an open end past the first
+//!   or last edge (quartile bins as alibi's `AnchorTabular`; a rule holding both
+//!   reads as their intersection). A categorical feature (a category code, see
+//!   [`crate::core::models::raw`]) gives the set of the instance's own category; a
+//!   missing value (NaN) gives "is missing".
+//! - **Perturbations** (`search.rs`). A sample under a rule is a background row drawn
+//!   at random whose anchored features are overwritten, together, by those of a
+//!   second background row drawn from the rows that meet the rule (the background
+//!   conditioned on the rule, as alibi does), or by the instance's own values when no
+//!   background row meets it. Every sample meets the rule.
+//! - **Same answer**. Classifiers: the same predicted class (the sign of the margin
+//!   for one logistic output, the largest output otherwise). Regressions: the
+//!   explained output, in the asked space, within ± `tolerance` of the instance's
+//!   prediction; by default a tenth of that output's standard deviation over the
+//!   background.
+//! - **Search** (`search.rs`, `bandit.rs`). Beam search: rules grow by one predicate
+//!   at a time; among the rules of one size, KL-LUCB (Kaufmann and Kalyanakrishnan,
+//!   COLT 2013) picks the `beam_size` of highest precision to within `epsilon` with
+//!   confidence 1 − `delta`, sampling batches of 100 rows. A rule is accepted when
+//!   the lower KL confidence bound of its precision reaches `precision`; of the
+//!   accepted rules, the one with the largest coverage (the share of background rows
+//!   that meet it) is the answer. Larger rules are tried while some could still
+//!   cover more. When none is accepted within the budget, the rule with the highest
+//!   lower bound is answered with `precision_met: false`.
+//!
+//! Seeded: row `i` draws from ChaCha8 stream `i` of the seed, and the search visits
+//! rules in a fixed order, so the same request gives the same answer. The budget
+//! counts model evaluations per row; the [`Cancel`] token and the time limit are
+//! checked before every batch.
+
+mod bandit;
+mod candidates;
+mod search;
+#[cfg(test)]
+mod tests;
+
+use std::time::Duration;
+
+use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
+
+use super::stop::{Deadline, Stop};
+use crate::core::models::{Link, Model, OutputSpace, RawFeatures};
+use crate::core::stats::Reference;
+use crate::core::{Cancel, CoreError, CoreResult};
+
+/// What a request asks of the anchor search, before checking.
+#[derive(Debug, Clone)]
+pub struct AnchorParams {
+    /// The precision a rule must reach, in (0, 1] (default 0.95).
+    pub precision: f64,
+    /// One minus the confidence of the bounds, in (0, 1) (default 0.1).
+    pub delta: f64,
+    /// KL-LUCB's tolerance when ranking rules, in (0, 1) (default 0.15).
+    pub epsilon: f64,
+    /// Rules kept per size, at least 1 (default 2).
+    pub beam_size: usize,
+    /// Model evaluations per row, at least one batch (default 10 000).
+    pub max_samples: usize,
+    /// The seed of the perturbations (default 0).
+    pub seed: u64,
+    /// Regressions: the half-width of the "same answer" band, in output units, above
+    /// 0 (default: a tenth of the output's background standard deviation).
+    pub tolerance: Option<f64>,
+    /// Give up with [`CoreError::Timeout`] past this long.
+    pub timeout: Option<Duration>,
+    /// Use at most this many background rows (a seeded sample); default all.
+    pub max_background: Option<usize>,
+    /// Checked before every batch.
+    pub cancel: Cancel,
+}
+
+/// Samples per batch: the unit of the budget, of KL-LUCB's pulls and of the checks.
+pub const BATCH: usize = 100;
+
+impl Default for AnchorParams {
+    fn default() -> Self {
+        AnchorParams {
+            precision: 0.95,
+            delta: 0.1,
+            epsilon: 0.15,
+            beam_size: 2,
+            max_samples: 10_000,
+            seed: 0,
+            tolerance: None,
+            timeout: None,
+            max_background: None,
+            cancel: Cancel::never(),
+        }
+    }
+}
+
+impl AnchorParams {
+    /// Check every field.
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidArgument`] naming the field and its allowed range.
+    pub fn check(&self) -> CoreResult<()> {
+        let bad = |field: &str, range: &str, got: String| {
+            Err(CoreError::InvalidArgument(format!(
+                "{field} must be {range}; got {got}"
+            )))
+        };
+        if !(self.precision > 0.0 && self.precision <= 1.0) {
+            return bad("precision", "in (0, 1]", self.precision.to_string());
+        }
+        if !(self.delta > 0.0 && self.delta < 1.0) {
+            return bad("delta", "in (0, 1)", self.delta.to_string());
+        }
+        if !(self.epsilon > 0.0 && self.epsilon < 1.0) {
+            return bad("epsilon", "in (0, 1)", self.epsilon.to_string());
+        }
+        if self.beam_size == 0 {
+            return bad("beam_size", "at least 1", "0".into());
+        }
+        if self.max_samples < BATCH {
+            return bad(
+                "n_samples (the anchor search's budget)",
+                &format!("at least {BATCH}"),
+                self.max_samples.to_string(),
+            );
+        }
+        if let Some(t) = self.tolerance.filter(|t| !(t.is_finite() && *t > 0.0)) {
+            return bad("tolerance", "a finite number above 0", t.to_string());
+        }
+        if self.max_background == Some(0) {
+            return bad("max_background", "at least 1", "0".into());
+        }
+        Ok(())
+    }
+}
+
+/// A condition on one raw feature.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    /// `lower < x ≤ upper`; `None` is an open end.
+    Interval {
+        /// Exclusive lower edge.
+        lower: Option<f64>,
+        /// Inclusive upper edge.
+        upper: Option<f64>,
+    },
+    /// The feature's category code is one of these.
+    Categories(Vec<usize>),
+    /// The value is missing (NaN).
+    Missing,
+}
+
+impl Condition {
+    /// Whether `v` meets the condition.
+    pub fn holds(&self, v: f64) -> bool {
+        match self {
+            Condition::Interval { lower, upper } => {
+                !v.is_nan() && lower.is_none_or(|l| v > l) && upper.is_none_or(|u| v <= u)
+            }
+            Condition::Categories(codes) => {
+                !v.is_nan() && v >= 0.0 && v.fract() == 0.0 && codes.contains(&(v as usize))
+            }
+            Condition::Missing => v.is_nan(),
+        }
+    }
+}
+
+/// One condition of a rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Predicate {
+    /// The raw feature's index.
+    pub feature: usize,
+    /// What its value must meet.
+    pub condition: Condition,
+}
+
+/// Rows built while measuring the anchor's precision (a few of each): they meet
+/// the rule, and the model answered the same (`holds`) or not (`fails`). Their
+/// unanchored features come from background rows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Examples {
+    /// Rows where the answer stayed the same.
+    pub holds: Vec<Vec<f64>>,
+    /// Rows where it changed.
+    pub fails: Vec<Vec<f64>>,
+}
+
+/// Examples kept of each kind.
+pub const EXAMPLES: usize = 3;
+
+/// The anchor of one row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Anchor {
+    /// The output whose answer is anchored: the predicted class, or the regression's
+    /// output.
+    pub output: usize,
+    /// The model's prediction of that output for the row, in the asked space.
+    pub prediction: f64,
+    /// The conditions, one per feature, in feature order (empty: any row).
+    pub rule: Vec<Predicate>,
+    /// Share of the rule's samples with the same answer.
+    pub precision: f64,
+    /// Lower KL confidence bound (level 1 − delta) of that share.
+    pub precision_lower_bound: f64,
+    /// Whether that bound reached the asked precision.
+    pub precision_met: bool,
+    /// Share of the background rows that meet the rule.
+    pub coverage: f64,
+    /// Samples the precision was measured on.
+    pub rule_samples: usize,
+    /// Model evaluations the whole search used.
+    pub samples_used: usize,
+    /// Regressions: the half-width of the "same answer" band; `None` for classifiers.
+    pub tolerance: Option<f64>,
+    /// A few samples of each kind.
+    pub examples: Examples,
+}
+
+/// What "the same answer" is for the row explained.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Answer {
+    /// The largest raw output is this one.
+    Class(usize),
+    /// The raw margin of this output is positive (`true`) or not.
+    Sign(usize, bool),
+    /// The output in `space` lies in `[lo, hi]`.
+    Band {
+        /// The output compared.
+        output: usize,
+        /// Its space.
+        space: OutputSpace,
+        /// Lowest value that counts as the same.
+        lo: f64,
+        /// Highest value that counts as the same.
+        hi: f64,
+    },
+}
+
+impl Answer {
+    /// Whether each row of raw outputs `raw` gives this answer.
+    pub(crate) fn same(&self, model: &dyn Model, raw: Array2<f64>) -> Vec<bool> {
+        match *self {
+            Answer::Class(k) => argmax_rows(raw.view())
+                .into_iter()
+                .map(|c| c == k)
+                .collect(),
+            Answer::Sign(k, positive) => raw
+                .column(k)
+                .iter()
+                .map(|&v| (v > 0.0) == positive)
+                .collect(),
+            Answer::Band {
+                output,
+                space,
+                lo,
+                hi,
+            } => {
+                let mut out = raw;
+                if space == OutputSpace::Probability {
+                    model.link().apply(&mut out);
+                }
+                out.column(output)
+                    .iter()
+                    .map(|&v| v >= lo && v <= hi)
+                    .collect()
+            }
+        }
+    }
+}
+
+/// The answer of the row explained, and what counts as the same.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Target {
+    /// What counts as the same answer.
+    pub answer: Answer,
+    /// The output anchored.
+    pub output: usize,
+    /// The row's prediction of it, in the asked space.
+    pub prediction: f64,
+    /// Regressions: the band's half-width.
+    pub tolerance: Option<f64>,
+}
+
+/// The anchor of each row of `x`.
+///
+/// `output` and `space` say which output a regression's band is about, and in
+/// which space; a classifier's anchor is about its predicted class (`space` only
+/// says how its prediction is reported).
+///
+/// # Errors
+/// [`CoreError::InvalidArgument`] for bad parameters or an empty background;
+/// [`CoreError::Timeout`] or [`CoreError::Cancelled`] when stopped.
+pub fn explain(
+    model: &dyn Model,
+    raw: Option<&RawFeatures>,
+    reference: &Reference,
+    x: ArrayView2<f64>,
+    output: usize,
+    space: OutputSpace,
+    params: &AnchorParams,
+) -> CoreResult<Vec<Anchor>> {
+    params.check()?;
+    if reference.rows() == 0 {
+        return Err(CoreError::InvalidArgument(
+            "anchors need background rows".into(),
+        ));
+    }
+    let stop = Stop {
+        deadline: Deadline::after(params.timeout),
+        cancel: params.cancel.clone(),
+    };
+    let background = match params.max_background {
+        Some(n) => super::sampling::background(reference, n, params.seed),
+        None => reference.data.clone(),
+    };
+    let edges = candidates::Edges::of(background.view(), raw);
+    let raw_x = model.predict_raw(x);
+    let regression = matches!(model.link(), Link::Identity | Link::Exp);
+    let tolerance = match params.tolerance {
+        Some(t) => t,
+        None if regression => 0.1 * output_std(model, background.view(), output, space),
+        None => 0.0,
+    };
+    let mut anchors = Vec::with_capacity(x.nrows());
+    for (i, row) in x.axis_iter(Axis(0)).enumerate() {
+        let target = target_of(model, raw_x.row(i), output, space, tolerance);
+        let search = search::Search {
+            model,
+            background: background.view(),
+            candidates: edges.candidates(row),
+            instance: row,
+            target,
+            params,
+            stop: &stop,
+        };
+        anchors.push(search.run(i)?);
+    }
+    Ok(anchors)
+}
+
+/// The answer a row with raw outputs `raw` gives.
+fn target_of(
+    model: &dyn Model,
+    raw: ArrayView1<f64>,
+    output: usize,
+    space: OutputSpace,
+    tolerance: f64,
+) -> Target {
+    let mut row = raw.to_owned().insert_axis(Axis(0));
+    if space == OutputSpace::Probability {
+        model.link().apply(&mut row);
+    }
+    let (answer, output, tolerance) = match model.link() {
+        Link::Softmax | Link::Logistic if model.n_outputs() > 1 => {
+            let k = argmax_rows(raw.insert_axis(Axis(0)))[0];
+            (Answer::Class(k), k, None)
+        }
+        Link::Softmax | Link::Logistic => (Answer::Sign(0, raw[0] > 0.0), 0, None),
+        Link::Identity | Link::Exp => {
+            let y = row[[0, output]];
+            let (lo, hi) = (y - tolerance, y + tolerance);
+            (
+                Answer::Band {
+                    output,
+                    space,
+                    lo,
+                    hi,
+                },
+                output,
+                Some(tolerance),
+            )
+        }
+    };
+    Target {
+        answer,
+        output,
+        prediction: row[[0, output]],
+        tolerance,
+    }
+}
+
+/// The index of the largest value of each row (the first of ties).
+fn argmax_rows(raw: ArrayView2<f64>) -> Vec<usize> {
+    raw.rows()
+        .into_iter()
+        .map(|row| (1..row.len()).fold(0, |best, k| if row[k] > row[best] { k } else { best }))
+        .collect()
+}
+
+/// The standard deviation of `output` over the background, in `space`.
+fn output_std(
+    model: &dyn Model,
+    background: ArrayView2<f64>,
+    output: usize,
+    space: OutputSpace,
+) -> f64 {
+    let y = model.predict(background, space);
+    let col = y.column(output);
+    let n = col.len() as f64;
+    let mean = col.sum() / n;
+    (col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt()
+}
