@@ -9,7 +9,8 @@ use rand_chacha::ChaCha8Rng;
 
 use super::bandit::{self, Arms};
 use super::candidates::merge;
-use super::{Anchor, AnchorParams, Examples, Predicate, Target, BATCH, EXAMPLES};
+use super::target::Target;
+use super::{Anchor, AnchorParams, Examples, Predicate, BATCH, EXAMPLES};
 use crate::core::explain::sampling::row_rng;
 use crate::core::explain::stop::Stop;
 use crate::core::models::Model;
