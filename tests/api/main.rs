@@ -10,6 +10,7 @@ mod tree_gen;
 
 mod access;
 mod agnostic;
+mod anchors;
 mod charts;
 mod datasets;
 mod dependence_chart;

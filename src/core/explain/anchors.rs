@@ -64,7 +64,7 @@ pub struct AnchorParams {
     pub epsilon: f64,
     /// Rules kept per size, at least 1 (default 2).
     pub beam_size: usize,
-    /// Model evaluations per row, at least one batch (default 10 000).
+    /// Model evaluations per row, at least one batch (default 25 000).
     pub max_samples: usize,
     /// The seed of the perturbations (default 0).
     pub seed: u64,
@@ -89,7 +89,7 @@ impl Default for AnchorParams {
             delta: 0.1,
             epsilon: 0.15,
             beam_size: 2,
-            max_samples: 10_000,
+            max_samples: 25_000,
             seed: 0,
             tolerance: None,
             timeout: None,
@@ -193,9 +193,30 @@ pub struct Examples {
 /// Examples kept of each kind.
 pub const EXAMPLES: usize = 3;
 
+/// The answer an anchor keeps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Anchored {
+    /// A classifier's predicted class (the output index).
+    Class(usize),
+    /// A binary classifier's answer: its one output's margin positive or not.
+    Binary {
+        /// Whether the margin is positive (probability above 0.5).
+        positive: bool,
+    },
+    /// A regression's output within `[lo, hi]` (the prediction ± the tolerance).
+    Band {
+        /// Lowest value that counts as the same answer.
+        lo: f64,
+        /// Highest value that counts as the same answer.
+        hi: f64,
+    },
+}
+
 /// The anchor of one row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Anchor {
+    /// The answer kept under the rule.
+    pub answer: Anchored,
     /// The output whose answer is anchored: the predicted class, or the regression's
     /// output.
     pub output: usize,

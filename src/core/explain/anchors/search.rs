@@ -17,7 +17,12 @@ use crate::core::models::Model;
 use crate::core::CoreResult;
 
 /// The most samples one rule gets while its bound is undecided.
-const REFINE_CAP: usize = 20 * BATCH;
+const REFINE_CAP: usize = 10 * BATCH;
+
+/// The first samples of a new rule: a quarter batch, so that a wide level of the
+/// beam (two candidates per feature per rule kept) does not spend the budget
+/// before KL-LUCB can tell its rules apart.
+const FIRST: usize = BATCH / 4;
 
 /// The search for one row's anchor.
 pub(super) struct Search<'a> {
@@ -92,7 +97,7 @@ impl State<'_, '_> {
     fn run(&mut self) -> CoreResult<Anchor> {
         let p = self.search.params;
         let empty = self.arm(Vec::new());
-        self.pull(empty)?;
+        self.draw(empty, BATCH)?;
         if self.decide(empty)? {
             return Ok(self.answer(empty, true));
         }
@@ -124,7 +129,7 @@ impl State<'_, '_> {
             }
             let mut spent = false;
             for &a in &grown {
-                if self.arms[a].n == 0 && !self.pull(a)? {
+                if self.arms[a].n == 0 && !self.draw(a, FIRST)? {
                     spent = true;
                     break;
                 }
@@ -232,6 +237,7 @@ impl State<'_, '_> {
         let arm = &self.arms[a];
         let t = &self.search.target;
         Anchor {
+            answer: t.answer.anchored(),
             output: t.output,
             prediction: t.prediction,
             rule: merge(&self.search.candidates, &arm.rule),
@@ -252,11 +258,17 @@ impl Arms for State<'_, '_> {
         (self.arms[arm].n, self.arms[arm].kept)
     }
 
-    /// One batch of samples under rule `a`: background rows whose anchored features
-    /// come, together, from a background row meeting the rule (the instance's when
-    /// none does).
     fn pull(&mut self, a: usize) -> CoreResult<bool> {
-        let n = BATCH.min(self.search.params.max_samples.saturating_sub(self.used));
+        self.draw(a, BATCH)
+    }
+}
+
+impl State<'_, '_> {
+    /// `n` samples under rule `a` (fewer when the budget ends; `false` when it has
+    /// ended): background rows whose anchored features come, together, from a
+    /// background row meeting the rule (the instance's when none does).
+    fn draw(&mut self, a: usize, n: usize) -> CoreResult<bool> {
+        let n = n.min(self.search.params.max_samples.saturating_sub(self.used));
         if n == 0 {
             return Ok(false);
         }

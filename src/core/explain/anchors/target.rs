@@ -3,6 +3,7 @@
 
 use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
 
+use super::Anchored;
 use crate::core::models::{Link, Model, OutputSpace};
 
 /// What "the same answer" is for the row explained.
@@ -26,6 +27,15 @@ pub(super) enum Answer {
 }
 
 impl Answer {
+    /// The public form of this answer.
+    pub(super) fn anchored(&self) -> Anchored {
+        match *self {
+            Answer::Class(k) => Anchored::Class(k),
+            Answer::Sign(_, positive) => Anchored::Binary { positive },
+            Answer::Band { lo, hi, .. } => Anchored::Band { lo, hi },
+        }
+    }
+
     /// Whether each row of raw outputs `raw` gives this answer.
     pub(super) fn same(&self, model: &dyn Model, raw: Array2<f64>) -> Vec<bool> {
         match *self {
