@@ -286,3 +286,35 @@ async fn the_anchor_picture_shows_the_rule_with_precision_and_coverage() {
     assert_eq!(bar("precision"), f(&anchor["precision"]));
     assert_eq!(bar("coverage"), f(&anchor["coverage"]));
 }
+
+#[tokio::test]
+async fn routes_that_answer_attributions_refuse_anchors() {
+    let app = default_app().await;
+    let row: Vec<f64> = [5850.0, 3.0, 1.0, 2.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0].to_vec();
+    let body = json!({"parameters": {"method": "anchors"},
+        "inputs": [{"name": "input", "shape": [1, 11], "datatype": "FP64", "data": row}]});
+    let oip = call(
+        &app,
+        Method::POST,
+        "/v2/models/house-prices/explain",
+        Some(body),
+    )
+    .await;
+    assert_eq!(oip.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", oip.text);
+    assert!(oip.text.contains("anchors"), "{}", oip.text);
+    let job = json!({"kind": "mean_abs_attribution", "method": "anchors"});
+    let answer = call(
+        &app,
+        Method::POST,
+        "/models/house-prices/global/jobs",
+        Some(job),
+    )
+    .await;
+    assert_eq!(
+        answer.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        answer.text
+    );
+    assert!(answer.text.contains("anchors"), "{}", answer.text);
+}
