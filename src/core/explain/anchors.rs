@@ -28,8 +28,12 @@
 //!   the lower KL confidence bound of its precision reaches `precision`; of the
 //!   accepted rules, the one with the largest coverage (the share of background rows
 //!   that meet it) is the answer. Larger rules are tried while some could still
-//!   cover more. When none is accepted within the budget, the rule with the highest
-//!   lower bound is answered with `precision_met: false`.
+//!   cover more. A rule whose bound is still undecided after 1000 samples is passed
+//!   over. With `precision` 1 (which a lower bound never reaches) a rule is accepted
+//!   when none of at least 1000 samples changed the answer. When none is accepted
+//!   within the budget, the rule with the highest lower bound is answered with
+//!   `precision_met: false`. The bounds are KL bounds at level log(1/δ)/n for each
+//!   rule on its own (as alibi's), not corrected for the many rules tried.
 //!
 //! Seeded: row `i` draws from ChaCha8 stream `i` of the seed, and the search visits
 //! rules in a fixed order, so the same request gives the same answer. The budget

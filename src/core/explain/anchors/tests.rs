@@ -381,3 +381,20 @@ fn bad_parameters_are_refused_naming_the_field() {
     .check()
     .is_ok());
 }
+
+#[test]
+fn precision_one_asks_for_a_thousand_samples_without_a_change() {
+    let model = Threshold {
+        weights: vec![10.0, 0.0],
+        bias: 5.0,
+    };
+    let params = AnchorParams {
+        precision: 1.0,
+        ..AnchorParams::default()
+    };
+    let a = anchor_of(&model, uniform(300, 2, None, 2), &[0.9, 0.5], &params);
+    assert!(a.precision_met, "{a:?}");
+    assert_eq!(a.precision, 1.0);
+    assert!(a.rule_samples >= 1000, "{a:?}");
+    assert_eq!(a.rule[0].feature, 0);
+}
