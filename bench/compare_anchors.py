@@ -8,7 +8,7 @@ data (546 Windsor houses, 11 features, data/house_prices.csv):
   gets the coefficients folded back to raw units as kind `logistic`.
 Both sides use the 546 rows as background (alibi: `fit(train, disc_perc=(25, 50,
 75))`), precision 0.95, delta 0.1, epsilon (alibi's tau) 0.15, batches of 100,
-beam size 2. explaind's budget is `n_samples` (default 25000 model evaluations per
+beam size 2. explaind's budget is `n_samples` (default 100000 model evaluations per
 row); alibi has none.
 
 explaind runs as the release binary (`target/release/explaind`) on a loopback port
@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-PRECISION, DELTA, EPSILON, BATCH, BEAM = 0.95, 0.1, 0.15, 100, 2
+PRECISION, DELTA, EPSILON, BATCH, BEAM, BUDGET = 0.95, 0.1, 0.15, 100, 2, 100_000
 
 
 def load_data() -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -164,12 +164,16 @@ def py_explainer(predict, x: np.ndarray, names: list[str]):
         target = predict(row[None, :])[0]
         cands = []
         for j, (q, d) in enumerate(cuts):
-            for edges in (q, d):
+            def bin_of(edges: list) -> tuple[float, float]:
                 i = int(np.searchsorted(edges, row[j], side="left"))
-                lo = edges[i - 1] if i > 0 else -np.inf
-                hi = edges[i] if i < len(edges) else np.inf
-                if (j, lo, hi) not in cands:
-                    cands.append((j, lo, hi))
+                return (edges[i - 1] if i > 0 else -np.inf), (edges[i] if i < len(edges) else np.inf)
+            lo, hi = bin_of(q)
+            # The two sides of the quartile bin, then the decile bin.
+            sides = [(j, lo, np.inf)] if lo > -np.inf else []
+            sides += [(j, -np.inf, hi)] if hi < np.inf else []
+            for c in sides + [(j, *bin_of(d))]:
+                if c not in cands:
+                    cands.append(c)
         meets = [(x[:, j] > lo) & (x[:, j] <= hi) for j, lo, hi in cands]
         arms: dict[tuple, list] = {}
         used = [0]
@@ -183,7 +187,7 @@ def py_explainer(predict, x: np.ndarray, names: list[str]):
             return arms[rule]
 
         def draw(rule: tuple, n: int) -> bool:
-            n = min(n, 25000 - used[0])
+            n = min(n, BUDGET - used[0])
             if n <= 0:
                 return False
             a = arm(rule)
@@ -249,7 +253,7 @@ def py_explainer(predict, x: np.ndarray, names: list[str]):
                     best = r
                 if lb(r) > lb(fallback):
                     fallback = r
-            if used[0] >= 25000:
+            if used[0] >= BUDGET:
                 break
             beam = chosen
         r = best if best is not None else fallback

@@ -5,10 +5,11 @@
 //!
 //! - **Predicates** (`candidates.rs`). Each numeric feature is cut at the background's
 //!   quartiles and, finer, its deciles (interpolated quantiles that are no background
-//!   row's value, [`private_quantile`]); the candidates are the instance's quartile
-//!   bin and its decile bin, each `lower < x ≤ upper` with an open end past the first
-//!   or last edge (quartile bins as alibi's `AnchorTabular`; a rule holding both
-//!   reads as their intersection). A categorical feature (a category code, see
+//!   row's value, [`private_quantile`]); the candidates are the two sides of the
+//!   instance's quartile bin, `x > lower` and `x ≤ upper` (as alibi's `AnchorTabular`
+//!   and the paper's code: a rule keeps one side, or both: the bin), and its decile
+//!   bin `lower < x ≤ upper` (open past the first or last edge); a rule's conditions
+//!   on one feature read as their intersection. A categorical feature (a category code, see
 //!   [`crate::core::models::raw`]) gives the set of the instance's own category; a
 //!   missing value (NaN) gives "is missing".
 //! - **Perturbations** (`search.rs`). A sample under a rule is a background row drawn
@@ -68,7 +69,7 @@ pub struct AnchorParams {
     pub epsilon: f64,
     /// Rules kept per size, at least 1 (default 2).
     pub beam_size: usize,
-    /// Model evaluations per row, at least one batch (default 25 000).
+    /// Model evaluations per row, at least one batch (default 100 000).
     pub max_samples: usize,
     /// The seed of the perturbations (default 0).
     pub seed: u64,
@@ -93,7 +94,7 @@ impl Default for AnchorParams {
             delta: 0.1,
             epsilon: 0.15,
             beam_size: 2,
-            max_samples: 25_000,
+            max_samples: 100_000,
             seed: 0,
             tolerance: None,
             timeout: None,

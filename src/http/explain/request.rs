@@ -111,7 +111,7 @@ pub struct ExplainRequest {
     /// `anchors`: the precision a rule must reach, in (0, 1] (default 0.95): the lower
     /// confidence bound of the share of perturbed rows meeting the rule whose answer
     /// stays the same. (Anchors also read `seed`, `n_samples` as the budget of model
-    /// evaluations per row (default 25000, capped by `--max-samples`), `timeout_ms`,
+    /// evaluations per row (default 100000, capped by `--max-samples`), `timeout_ms`,
     /// `max_background`, and `tolerance`: for regressions, the half-width of the
     /// band of "the same answer" around the row's prediction, in output units,
     /// default a tenth of the output's standard deviation over the background.)

@@ -56,9 +56,11 @@ impl Edges {
         Edges { cuts }
     }
 
-    /// The candidate predicates of `row`, in feature order (the quartile bin before
-    /// the decile bin). Every candidate holds for `row`; a bin with no edge on either
-    /// side (a constant column) says nothing and is left out.
+    /// The candidate predicates of `row`, in feature order: for a number, `value >
+    /// lower` and `value ≤ upper` of its quartile bin (as alibi's and the paper's
+    /// code, so that a rule can keep one side), then its decile bin. Every candidate
+    /// holds for `row`; one without an edge (a constant column) says nothing and is
+    /// left out.
     pub(super) fn candidates(&self, row: ArrayView1<f64>) -> Vec<Predicate> {
         let mut out = Vec::new();
         for (feature, (cuts, &v)) in self.cuts.iter().zip(row.iter()).enumerate() {
@@ -72,10 +74,18 @@ impl Edges {
                 _ if v.is_nan() => push(Condition::Missing),
                 Cuts::Categorical => push(Condition::Categories(vec![v as usize])),
                 Cuts::Numeric { quartiles, deciles } => {
-                    for edges in [quartiles, deciles] {
-                        if let Some(bin) = bin(edges, v) {
-                            push(bin);
+                    // Each side of the quartile bin on its own (a rule holding both
+                    // is the bin), then the decile bin.
+                    if let Some(Condition::Interval { lower, upper }) = bin(quartiles, v) {
+                        if lower.is_some() {
+                            push(Condition::Interval { lower, upper: None });
                         }
+                        if upper.is_some() {
+                            push(Condition::Interval { lower: None, upper });
+                        }
+                    }
+                    if let Some(bin) = bin(deciles, v) {
+                        push(bin);
                     }
                 }
             }
@@ -162,25 +172,26 @@ mod tests {
         let edges = Edges::of(background.view(), Some(&raw));
         let row = array![30.0, 2.0];
         let cands = edges.candidates(row.view());
-        // Quartile bin, decile bin, the category.
-        assert_eq!(cands.len(), 3);
+        // Both sides of the quartile bin, the decile bin, the category.
+        assert_eq!(cands.len(), 4);
         for p in &cands {
             assert!(p.condition.holds(row[p.feature]), "{p:?}");
         }
-        let Condition::Interval {
-            lower: Some(l),
-            upper: Some(u),
-        } = cands[0].condition
-        else {
-            panic!("{:?}", cands[0]);
-        };
         // Quartiles of 0..=100 at 25 and 50, moved half a rank off the rows.
-        assert_eq!((l, u), (25.5, 50.5));
-        assert_eq!(cands[2].condition, Condition::Categories(vec![2]));
+        let lower = Condition::Interval {
+            lower: Some(25.5),
+            upper: None,
+        };
+        let upper = Condition::Interval {
+            lower: None,
+            upper: Some(50.5),
+        };
+        assert_eq!([&cands[0].condition, &cands[1].condition], [&lower, &upper]);
+        assert_eq!(cands[3].condition, Condition::Categories(vec![2]));
         let nan = edges.candidates(array![f64::NAN, 0.0].view());
         assert_eq!(nan[0].condition, Condition::Missing);
-        // The decile bin is (20.5, 30.5]; the merged rule, their intersection.
-        let merged = merge(&cands, &[0, 1]);
+        // The decile bin is (20.5, 30.5]; the merged rule, the intersection.
+        let merged = merge(&cands, &[0, 1, 2]);
         assert_eq!(merged.len(), 1);
         assert_eq!(
             merged[0].condition,
