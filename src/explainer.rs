@@ -156,15 +156,7 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
         m => m,
     };
     if method == Method::Anchors {
-        let (explanations, found) = anchors::explain(model, x, args)?;
-        return Ok(Outcome {
-            method,
-            explanations,
-            interactions: None,
-            grouped: false,
-            instances: None,
-            anchors: Some(found),
-        });
+        return anchors::explain(model, x, args);
     }
     let players = player_groups(model, method, args.players)?;
     let (instances, outputs) = resolve_outputs(model.model.as_model(), x, args.output)?;

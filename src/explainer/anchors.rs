@@ -3,14 +3,14 @@
 
 use ndarray::ArrayView2;
 
-use super::{reference, ExplainArgs, OutputChoice, Players};
-use crate::core::explain::anchors::{self, Anchor};
+use super::{reference, ExplainArgs, Outcome, OutputChoice, Players};
+use crate::core::explain::anchors;
 use crate::core::explain::{Explanation, Method, Quality};
 use crate::core::models::OutputSpace;
 use crate::core::{CoreError, CoreResult};
 use crate::spec::BuiltModel;
 
-/// The anchor of each row of `x`, and an explanation per row that carries its
+/// The anchor of each row of `x`, with an explanation per row that carries its
 /// prediction, the background's mean output and no attributions.
 ///
 /// # Errors
@@ -21,7 +21,7 @@ pub(super) fn explain(
     model: &BuiltModel,
     x: ArrayView2<f64>,
     args: &ExplainArgs,
-) -> CoreResult<(Vec<Explanation>, Vec<Anchor>)> {
+) -> CoreResult<Outcome> {
     let refuse = |what: &str| {
         Err(CoreError::InvalidArgument(format!(
             "anchors answer one rule per row about its answer; leave out {what}"
@@ -74,5 +74,12 @@ pub(super) fn explain(
             e
         })
         .collect();
-    Ok((explanations, found))
+    Ok(Outcome {
+        method: Method::Anchors,
+        explanations,
+        interactions: None,
+        grouped: false,
+        instances: None,
+        anchors: Some(found),
+    })
 }

@@ -364,10 +364,13 @@ pub async fn explain_svg(
         .unwrap_or_default();
     let inputs = explained.inputs.row(0).to_vec();
     if let Some(anchor) = &e.anchor {
-        let values = (r.feature_names.iter().cloned())
-            .zip(inputs.iter().map(|v| crate::charts::scale::value(*v)))
-            .collect::<Vec<_>>();
-        let svg = explain::anchor_picture(&r.model, r.version, anchor, &values);
+        let built = &explained.entry.built;
+        let names = explain::AnchorNames {
+            features: &built.feature_names,
+            outputs: &built.output_names,
+            raw: built.model.raw_features(),
+        };
+        let svg = explain::anchor_picture(&r.model, r.version, anchor, &names, &inputs);
         return Ok(([(header::CONTENT_TYPE, HeaderValue::from_static(SVG))], svg).into_response());
     }
     let svg = views::explanation(&ExplainedRow {

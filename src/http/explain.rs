@@ -11,7 +11,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use ndarray::{Array2, ArrayView2};
 
-pub(crate) use anchor::picture as anchor_picture;
+pub(crate) use anchor::{picture as anchor_picture, Names as AnchorNames};
 pub use anchor::{AnchorDto, AnchorExamplesDto, ConditionDto};
 pub use answer::{ExplainAnswer, ExplainResponse, ExplanationDto};
 pub use request::{ExplainRequest, QualityLevel};

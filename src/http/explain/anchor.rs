@@ -190,24 +190,25 @@ fn condition(p: &Predicate, names: &Names<'_>) -> ConditionDto {
 }
 
 /// The picture of `anchor`, the anchor of the one instance `inputs` (in feature
-/// order) explained by `model` version `version`.
+/// order, categories as codes) explained by `model` version `version`.
 pub(crate) fn picture(
     model: &str,
     version: u64,
     anchor: &AnchorDto,
-    inputs: &[(String, String)],
+    names: &Names<'_>,
+    inputs: &[f64],
 ) -> String {
-    let names: Vec<&str> = anchor.rule.iter().map(|c| c.feature.as_str()).collect();
-    let conditions = anchor
-        .rule
-        .iter()
-        .zip(&names)
-        .map(|(c, name)| ConditionRow {
-            feature: name.to_string(),
+    let value = |j: usize| match names.raw.and_then(|raw| raw.category(j, inputs[j])) {
+        Some(category) => category.to_string(),
+        None => charts::scale::value(inputs[j]),
+    };
+    let conditions = (anchor.rule.iter())
+        .map(|c| ConditionRow {
+            feature: c.feature.clone(),
             text: c.text.replace("<=", "\u{2264}"),
-            value: inputs
-                .iter()
-                .find_map(|(n, v)| (n == name).then(|| v.clone()))
+            value: (names.features.iter())
+                .position(|n| *n == c.feature)
+                .map(value)
                 .unwrap_or_default(),
         })
         .collect();
@@ -246,6 +247,71 @@ pub(crate) fn short(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::explain::anchors::Examples;
+    use crate::core::models::RawKind;
+
+    #[test]
+    fn categories_are_named_in_the_rule_the_examples_and_the_picture() {
+        let raw = RawFeatures::new(vec![
+            RawKind::Numeric,
+            RawKind::Categorical {
+                categories: vec!["north".into(), "south".into()],
+            },
+        ])
+        .unwrap();
+        let anchor = Anchor {
+            answer: Anchored::Binary { positive: false },
+            output: 0,
+            prediction: 0.2,
+            rule: vec![
+                Predicate {
+                    feature: 0,
+                    condition: Condition::Interval {
+                        lower: None,
+                        upper: Some(2.5),
+                    },
+                },
+                Predicate {
+                    feature: 1,
+                    condition: Condition::Categories(vec![1]),
+                },
+            ],
+            precision: 0.97,
+            precision_lower_bound: 0.955,
+            precision_met: true,
+            coverage: 0.3,
+            rule_samples: 400,
+            samples_used: 3000,
+            tolerance: None,
+            examples: Examples {
+                holds: vec![vec![1.0, 1.0]],
+                fails: vec![vec![f64::NAN, 0.0]],
+            },
+        };
+        let (features, outputs) = (
+            ["rooms".to_string(), "side".to_string()],
+            ["approved".to_string()],
+        );
+        let names = Names {
+            features: &features,
+            outputs: &outputs,
+            raw: Some(&raw),
+        };
+        let dto = anchor_dto(&anchor, &names, true);
+        assert_eq!(dto.text, "rooms <= 2.5 AND side = south");
+        assert_eq!(dto.answer, "not approved");
+        assert_eq!(dto.rule[1].categories, Some(vec!["south".to_string()]));
+        let examples = dto.examples.clone().unwrap();
+        assert_eq!(
+            examples.holds[0],
+            vec![Value::from(1.0), Value::from("south")]
+        );
+        assert_eq!(examples.fails[0], vec![Value::Null, Value::from("north")]);
+        assert!(anchor_dto(&anchor, &names, false).examples.is_none());
+        let svg = picture("m", 1, &dto, &names, &[2.0, 1.0]);
+        assert!(svg.contains("(this instance: south)"), "{svg}");
+        assert!(svg.contains("IF rooms \u{2264} 2.5"), "{svg}");
+    }
 
     #[test]
     fn numbers_keep_four_significant_digits() {

@@ -319,67 +319,27 @@ fn a_regression_keeps_its_answer_within_the_tolerance() {
 
 #[test]
 fn bad_parameters_are_refused_naming_the_field() {
-    let cases = [
-        (
-            AnchorParams {
-                precision: 1.5,
-                ..AnchorParams::default()
-            },
-            "precision",
-        ),
-        (
-            AnchorParams {
-                precision: 0.0,
-                ..AnchorParams::default()
-            },
-            "precision",
-        ),
-        (
-            AnchorParams {
-                delta: 1.0,
-                ..AnchorParams::default()
-            },
-            "delta",
-        ),
-        (
-            AnchorParams {
-                epsilon: 0.0,
-                ..AnchorParams::default()
-            },
-            "epsilon",
-        ),
-        (
-            AnchorParams {
-                beam_size: 0,
-                ..AnchorParams::default()
-            },
-            "beam_size",
-        ),
-        (
-            AnchorParams {
-                max_samples: 10,
-                ..AnchorParams::default()
-            },
-            "n_samples",
-        ),
-        (
-            AnchorParams {
-                tolerance: Some(-1.0),
-                ..AnchorParams::default()
-            },
-            "tolerance",
-        ),
+    type Change = fn(&mut AnchorParams);
+    let cases: [(Change, &str); 7] = [
+        (|p| p.precision = 1.5, "precision"),
+        (|p| p.precision = 0.0, "precision"),
+        (|p| p.delta = 1.0, "delta"),
+        (|p| p.epsilon = 0.0, "epsilon"),
+        (|p| p.beam_size = 0, "beam_size"),
+        (|p| p.max_samples = 10, "n_samples"),
+        (|p| p.tolerance = Some(-1.0), "tolerance"),
     ];
-    for (params, field) in cases {
+    for (change, field) in cases {
+        let mut params = AnchorParams::default();
+        change(&mut params);
         let message = params.check().unwrap_err().to_string();
         assert!(message.contains(field), "{message}");
     }
-    assert!(AnchorParams {
+    let one = AnchorParams {
         precision: 1.0,
         ..AnchorParams::default()
-    }
-    .check()
-    .is_ok());
+    };
+    assert!(one.check().is_ok());
 }
 
 #[test]
