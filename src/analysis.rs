@@ -280,6 +280,13 @@ impl Plan {
             Method::Auto => explainer::default_method(&built.model),
             m => m,
         };
+        if method == Method::Anchors {
+            return Err(CoreError::InvalidArgument(
+                "method anchors answers a rule per row, not attributions: mean |φ| needs \
+                 an attribution method"
+                    .into(),
+            ));
+        }
         if method.is_model_agnostic() {
             options.sampling.check(built.model.as_model())?;
         }

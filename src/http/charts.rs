@@ -323,7 +323,9 @@ fn output_index(names: &[String], wanted: &str) -> Result<usize, ApiError> {
 }
 
 /// One instance's explanation as a waterfall from the base value to the
-/// prediction. Takes the explain body, with exactly one instance.
+/// prediction; with `method: "anchors"`, its anchor: the rule, the answer it keeps,
+/// precision (with its lower bound) and coverage. Takes the explain body, with
+/// exactly one instance.
 #[utoipa::path(post, path = "/models/{name}/explain.svg", tag = "pictures",
     params(("name" = String, Path, description = "Model name")),
     request_body = ExplainRequest,
@@ -365,6 +367,16 @@ pub async fn explain_svg(
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default();
     let inputs = explained.inputs.row(0).to_vec();
+    if let Some(anchor) = &e.anchor {
+        let built = &explained.entry.built;
+        let names = explain::AnchorNames {
+            features: &built.feature_names,
+            outputs: &built.output_names,
+            raw: built.model.raw_features(),
+        };
+        let svg = explain::anchor_picture(&r.model, r.version, anchor, &names, &inputs);
+        return Ok(([(header::CONTENT_TYPE, HeaderValue::from_static(SVG))], svg).into_response());
+    }
     let svg = views::explanation(&ExplainedRow {
         model: &r.model,
         version: r.version,

@@ -272,6 +272,12 @@ pub async fn post_explain(
     let text = Value::Object(fields).to_string();
     let explain_request: ExplainRequest = serde_json::from_str(&text)
         .map_err(|e| ApiError::InvalidInput(format!("parameters: {e}")))?;
+    if explain_request.method.as_deref() == Some("anchors") {
+        return Err(ApiError::InvalidInput(format!(
+            "parameters: method anchors answers a rule per row, not an attributions tensor; \
+             ask POST /models/{name}/explain for it"
+        )));
+    }
     let entry = state.entry(&name)?;
     let answer = explain::explain(state, entry, explain_request, caller)
         .await?

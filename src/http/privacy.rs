@@ -119,7 +119,7 @@ impl Audience {
         let asked = args.options.sampling.max_background;
         match method {
             Method::TreePathDependent | Method::Saliency | Method::GradientXInput => Ok(()),
-            m if m.is_model_agnostic() && asked.is_some_and(|n| n < self.min_rows) => {
+            m if m.is_seeded() && asked.is_some_and(|n| n < self.min_rows) => {
                 Err(ApiError::PrivateRows(format!(
                     "`max_background` ({}) is below --min-summary-rows ({}): explanations \
                      against so few background rows would show single rows, so only admin \
