@@ -93,12 +93,13 @@ pub(super) fn target_of(
         model.link().apply(&mut row);
     }
     let (answer, output, tolerance) = match model.link() {
-        Link::Softmax | Link::Logistic if model.n_outputs() > 1 => {
+        Link::Softmax | Link::Logistic | Link::SoftmaxZero if model.n_outputs() > 1 => {
             let k = argmax_rows(raw.insert_axis(Axis(0)))[0];
             (Answer::Class(k), k, None)
         }
         Link::Softmax | Link::Logistic => (Answer::Sign(0, raw[0] > 0.0), 0, None),
-        Link::Identity | Link::Exp => {
+        // A one-output SOFTMAX_ZERO or PROBIT (ONNX post transforms) is a number.
+        Link::Identity | Link::Exp | Link::SoftmaxZero | Link::Probit => {
             let y = row[[0, output]];
             let (lo, hi) = (y - tolerance, y + tolerance);
             (
