@@ -11,7 +11,7 @@ use utoipa::openapi::{Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    activations, charts, dashboard, datasets, error, explain, global, ice, jobs, kserve, models,
+    activations, charts, counterfactuals, dashboard, datasets, error, explain, global, ice, jobs, kserve, models,
     oip, ops, predict, texts, weights,
 };
 
@@ -34,6 +34,7 @@ use super::{
         models::delete_model,
         explain::explain_any,
         explain::explain_model,
+        counterfactuals::counterfactuals_model,
         predict::predict_model,
         global::get_global,
         global::get_global_all,

@@ -29,6 +29,7 @@ const EXPECTED: &[(&str, &str, Access)] = &[
     ("GET", "/models/{name}/datasets/{id}", Admin),
     ("PUT", "/models/{name}/datasets/{id}", Admin),
     ("GET", "/models/{name}/dependence.svg", Reader),
+    ("POST", "/models/{name}/counterfactuals", Reader),
     ("POST", "/models/{name}/explain", Reader),
     ("POST", "/models/{name}/explain.svg", Reader),
     ("GET", "/models/{name}/global", Reader),
