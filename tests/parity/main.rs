@@ -7,6 +7,7 @@
 mod common;
 
 mod agnostic;
+mod counterfactual_trees;
 mod dependence;
 mod linear;
 mod mlp;

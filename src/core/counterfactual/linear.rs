@@ -252,7 +252,7 @@ impl<'a> Search<'a> {
 
     fn tick(&mut self) -> bool {
         self.nodes += 1;
-        if self.nodes % 256 == 0 && self.cancel.is_cancelled() {
+        if self.nodes % 256 == 1 && self.cancel.is_cancelled() {
             self.aborted = true;
         }
         self.aborted

@@ -221,7 +221,7 @@ impl Search<'_> {
     /// Explore the node where `order[..depth]` are fixed, at `cost` with `changes`.
     fn node(&mut self, depth: usize, cost: f64, changes: usize) {
         self.nodes += 1;
-        if self.nodes % 64 == 0 && self.cancel.is_cancelled() {
+        if self.nodes % 64 == 1 && self.cancel.is_cancelled() {
             self.aborted = true;
         }
         if self.aborted {
