@@ -121,7 +121,13 @@ pub async fn search(
             (outcome, problem, start.elapsed())
         })
         .await?;
-    Ok(respond(&entry, &problem, outcome, checked.as_object, elapsed))
+    Ok(respond(
+        &entry,
+        &problem,
+        outcome,
+        checked.as_object,
+        elapsed,
+    ))
 }
 
 fn respond(

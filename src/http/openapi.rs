@@ -11,8 +11,8 @@ use utoipa::openapi::{Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    activations, charts, counterfactuals, dashboard, datasets, error, explain, global, ice, jobs, kserve, models,
-    oip, ops, predict, texts, weights,
+    activations, charts, counterfactuals, dashboard, datasets, error, explain, global, ice, jobs,
+    kserve, models, oip, ops, predict, texts, weights,
 };
 
 /// The API description.

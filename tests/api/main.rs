@@ -11,6 +11,7 @@ mod tree_gen;
 mod access;
 mod agnostic;
 mod charts;
+mod counterfactuals;
 mod datasets;
 mod dependence_chart;
 mod docs_pictures;

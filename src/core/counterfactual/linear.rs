@@ -61,9 +61,7 @@ impl Move {
     fn max_gain(&self, x: f64) -> f64 {
         match self.first {
             None => self.room * self.gain,
-            Some(first) if self.room > 0.0 => {
-                ((first - x).abs() + (self.room - 1.0)) * self.gain
-            }
+            Some(first) if self.room > 0.0 => ((first - x).abs() + (self.room - 1.0)) * self.gain,
             Some(_) => 0.0,
         }
     }
@@ -117,7 +115,9 @@ pub fn solve(m: &LinearModel, p: &Problem, frozen: &[bool], cancel: &Cancel) -> 
         let bound = match (fewest, search.aborted) {
             (None, _) => f64::INFINITY,
             (Some(f), true) => (f + 1) as f64,
-            (Some(_), false) => found.as_ref().map_or(f64::INFINITY, |v| count_changes(x, v)),
+            (Some(_), false) => found
+                .as_ref()
+                .map_or(f64::INFINITY, |v| count_changes(x, v)),
         };
         (found, !search.aborted, bound)
     } else {
@@ -125,7 +125,9 @@ pub fn solve(m: &LinearModel, p: &Problem, frozen: &[bool], cancel: &Cancel) -> 
         let bound = if search.aborted {
             search.relaxed(aim, 0)
         } else {
-            found.as_ref().map_or(f64::INFINITY, |v| price(&p.cost, x, v))
+            found
+                .as_ref()
+                .map_or(f64::INFINITY, |v| price(&p.cost, x, v))
         };
         (found, !search.aborted, bound)
     };

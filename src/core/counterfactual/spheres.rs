@@ -35,7 +35,11 @@ pub fn solve(model: &dyn Model, p: &Problem, frozen: &[bool], cancel: &Cancel) -
     let mut rng = ChaCha8Rng::seed_from_u64(p.seed);
     let mut best = None;
     if !mutable.is_empty() {
-        let sampler = Sampler { model, p, mutable: &mutable };
+        let sampler = Sampler {
+            model,
+            p,
+            mutable: &mutable,
+        };
         let mut radius = 1.0;
         for _ in 0..STEPS {
             if sampler.layer(&mut rng, 0.0, radius).is_none() || cancel.is_cancelled() {
@@ -136,7 +140,11 @@ impl Sampler<'_> {
             row[j] = p.instance[j];
             let x = Array2::from_shape_vec((1, row.len()), row.clone()).expect("one row");
             let raw = self.model.predict_raw(x.view());
-            if !meets(&p.goal, self.model.link(), raw.row(0).as_slice().expect("a row")) {
+            if !meets(
+                &p.goal,
+                self.model.link(),
+                raw.row(0).as_slice().expect("a row"),
+            ) {
                 row[j] = kept;
             }
         }

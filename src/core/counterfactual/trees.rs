@@ -125,7 +125,14 @@ fn candidates(m: &TreeEnsemble, p: &Problem, frozen: &[bool], j: usize) -> Vec<C
 
 /// Per interval between the thresholds of feature `j`'s numeric splits, the point
 /// nearest `x` within `[lo, hi]` (whole for integer features).
-pub fn nearest_points(trees: &[Tree], j: usize, x: f64, lo: f64, hi: f64, integer: bool) -> Vec<f64> {
+pub fn nearest_points(
+    trees: &[Tree],
+    j: usize,
+    x: f64,
+    lo: f64,
+    hi: f64,
+    integer: bool,
+) -> Vec<f64> {
     // Each cut as (largest value going left, smallest value going right).
     let mut cuts: Vec<(f64, f64)> = Vec::new();
     for node in trees.iter().flat_map(|t| &t.nodes) {
@@ -178,7 +185,11 @@ fn below_f32(t: f32) -> f64 {
     }));
     // Values up to the midpoint round down to `prev` (ties to even).
     let mid = (prev + f64::from(t)) / 2.0;
-    let v = if (mid as f32) < t { mid } else { next_down(mid) };
+    let v = if (mid as f32) < t {
+        mid
+    } else {
+        next_down(mid)
+    };
     debug_assert!((v as f32) < t && (next_up(v) as f32) >= t);
     v
 }
@@ -259,7 +270,11 @@ impl Search<'_> {
                 break;
             }
             self.values[j] = c.value;
-            self.node(depth + 1, cost + c.cost, changes + usize::from(c.value != own));
+            self.node(
+                depth + 1,
+                cost + c.cost,
+                changes + usize::from(c.value != own),
+            );
         }
         self.values[j] = own;
         self.decided[j] = false;

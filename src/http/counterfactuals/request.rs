@@ -132,9 +132,10 @@ impl CounterfactualRequest {
             ));
         }
         let column = |field: &str, name: &str| {
-            names.iter().position(|n| n == name).ok_or_else(|| {
-                bad(format!("{field}: unknown feature '{name}'"))
-            })
+            names
+                .iter()
+                .position(|n| n == name)
+                .ok_or_else(|| bad(format!("{field}: unknown feature '{name}'")))
         };
         let background = built.reference.as_ref().map(|r| &r.data);
         let mut domains: Vec<Domain> = (0..x.len())
@@ -142,8 +143,16 @@ impl CounterfactualRequest {
                 let mut d = Domain::free();
                 if let Some(data) = background {
                     let col = data.column(j);
-                    d.lo = col.iter().copied().filter(|v| v.is_finite()).fold(f64::INFINITY, f64::min);
-                    d.hi = col.iter().copied().filter(|v| v.is_finite()).fold(f64::NEG_INFINITY, f64::max);
+                    d.lo = col
+                        .iter()
+                        .copied()
+                        .filter(|v| v.is_finite())
+                        .fold(f64::INFINITY, f64::min);
+                    d.hi = col
+                        .iter()
+                        .copied()
+                        .filter(|v| v.is_finite())
+                        .fold(f64::NEG_INFINITY, f64::max);
                 }
                 if let Some(raw) = built.model.raw_features() {
                     if let Some(c) = raw.categories(j) {
@@ -229,11 +238,16 @@ impl CounterfactualRequest {
         let classifier = link.has_probability();
         let class = |c: usize| -> Result<Goal, ApiError> {
             match (link, n) {
+                // Class 1 when P(class 1) ≥ 0.5, i.e. a margin ≥ 0.
                 (Link::Logistic, 1) if c <= 1 => Ok(Goal::Range {
                     output: 0,
-                    space: OutputSpace::Raw,
-                    lo: if c == 1 { 0.0 } else { f64::NEG_INFINITY },
-                    hi: if c == 1 { f64::INFINITY } else { -f64::MIN_POSITIVE },
+                    space: OutputSpace::Probability,
+                    lo: if c == 1 { 0.5 } else { 0.0 },
+                    hi: if c == 1 {
+                        1.0
+                    } else {
+                        0.5 - f64::EPSILON / 4.0
+                    },
                 }),
                 (Link::Softmax, _) if c < n => Ok(Goal::Class(c)),
                 _ if classifier => Err(bad(format!(
@@ -256,7 +270,10 @@ impl CounterfactualRequest {
                 ))),
             },
             TargetSpec::Range { min, max } => {
-                let (lo, hi) = (min.unwrap_or(f64::NEG_INFINITY), max.unwrap_or(f64::INFINITY));
+                let (lo, hi) = (
+                    min.unwrap_or(f64::NEG_INFINITY),
+                    max.unwrap_or(f64::INFINITY),
+                );
                 if min.is_none() && max.is_none() {
                     return Err(bad("target: give `min`, `max` or both".into()));
                 }
@@ -330,10 +347,15 @@ fn categories(
     let raw = entry.built.model.raw_features();
     let listed = raw.and_then(|r| r.categories(j));
     let read_as_categories = match &entry.built.model {
-        crate::core::models::HostedModel::Trees(m) => m.trees().iter().flat_map(|t| &t.nodes).any(|n| {
-            n.feature == Some(j)
-                && matches!(n.split, Some(crate::core::models::trees::Split::Categories { .. }))
-        }),
+        crate::core::models::HostedModel::Trees(m) => {
+            m.trees().iter().flat_map(|t| &t.nodes).any(|n| {
+                n.feature == Some(j)
+                    && matches!(
+                        n.split,
+                        Some(crate::core::models::trees::Split::Categories { .. })
+                    )
+            })
+        }
         _ => false,
     };
     if listed.is_none() && !read_as_categories {
