@@ -16,12 +16,14 @@
 //!   (activation functions over observed pre-activations), or over thin companion
 //!   curves with a rug of its grid (partial dependence over ICE curves).
 //! - [`network`]: the neural-network pictures, built from weights and activations.
+//! - [`counterfactual`]: an instance beside its counterfactual, changes highlighted.
 //!
 //! Charts are sized from their content (label widths, row counts), so nothing
 //! overlaps however many features a model has, and the same input always gives
 //! the same bytes, which is what makes ETags on pictures work.
 
 pub mod bars;
+pub mod counterfactual;
 pub mod curves;
 pub mod heatmap;
 pub mod kernels;

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -17,16 +19,23 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, JsonAnswer};
 use super::routes::{Access::*, Routes};
 use super::AppState;
+use crate::charts;
 use crate::core::counterfactual::{self, changed, Found, Outcome};
 use crate::registry::ModelEntry;
 
 /// Routes of this module.
 pub fn router() -> Routes {
-    Routes::new().post(
-        "/models/{name}/counterfactuals",
-        Reader,
-        counterfactuals_model,
-    )
+    Routes::new()
+        .post(
+            "/models/{name}/counterfactuals",
+            Reader,
+            counterfactuals_model,
+        )
+        .post(
+            "/models/{name}/counterfactuals.svg",
+            Reader,
+            counterfactuals_svg,
+        )
 }
 
 /// The answer.
@@ -97,7 +106,85 @@ pub async fn counterfactuals_model(
     Json(request): Json<CounterfactualRequest>,
 ) -> Result<JsonAnswer<CounterfactualResponse>, ApiError> {
     let entry = state.entry(&name)?;
-    Ok(JsonAnswer(search(&state, entry, request).await?))
+    Ok(JsonAnswer(search(&state, entry, request).await?.response))
+}
+
+/// The cheapest counterfactual as a picture: the instance beside it, the changed
+/// features highlighted.
+#[utoipa::path(post, path = "/models/{name}/counterfactuals.svg", tag = "pictures",
+    params(("name" = String, Path, description = "Model name")),
+    request_body = CounterfactualRequest,
+    responses(
+        (status = 200, description = "Picture", content_type = "image/svg+xml", body = String),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 404, description = "No such model", body = ErrorBody),
+        (status = 422, description = "As the JSON route", body = ErrorBody)))]
+pub async fn counterfactuals_svg(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Json(request): Json<CounterfactualRequest>,
+) -> Result<Response, ApiError> {
+    let entry = state.entry(&name)?;
+    let searched = search(&state, entry.clone(), request).await?;
+    let r = &searched.response;
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::Number(n) => n.as_f64().map_or(n.to_string(), short),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let names = &entry.built.feature_names;
+    let row = |v: &serde_json::Value| -> Vec<String> {
+        match v {
+            serde_json::Value::Object(map) => {
+                names.iter().map(|n| text(&map[n.as_str()])).collect()
+            }
+            other => other.as_array().into_iter().flatten().map(text).collect(),
+        }
+    };
+    let first = r.counterfactuals.first();
+    let before = row(&searched.instance);
+    let after = first.map(|c| row(&c.instance));
+    let list = |p: &[f64]| p.iter().map(|v| short(*v)).collect::<Vec<_>>().join(", ");
+    let (p0, p1) = (
+        list(&searched.prediction),
+        first.map_or(String::new(), |c| list(&c.prediction)),
+    );
+    let svg = charts::counterfactual::counterfactual(&charts::counterfactual::CounterfactualView {
+        model: &r.model,
+        version: r.version,
+        method: &r.method,
+        feature_names: names,
+        instance: &before,
+        counterfactual: after.as_deref(),
+        predictions: (&p0, &p1),
+        cost: first.map_or(0.0, |c| c.cost),
+        optimal: r.optimal,
+    });
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(super::charts::SVG),
+        )],
+        svg,
+    )
+        .into_response())
+}
+
+/// A value with four decimals at most, trailing zeros dropped.
+fn short(v: f64) -> String {
+    let s = format!("{v:.4}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// A search's answer with what the picture needs besides.
+#[derive(Debug)]
+pub struct Searched {
+    /// The JSON answer.
+    pub response: CounterfactualResponse,
+    /// The instance as the request sent it.
+    pub instance: serde_json::Value,
+    /// The model's outputs on the instance, in the target's space.
+    pub prediction: Vec<f64>,
 }
 
 /// Check the request, search on the blocking pool within its time limit, answer.
@@ -108,7 +195,8 @@ pub async fn search(
     state: &AppState,
     entry: Arc<ModelEntry>,
     request: CounterfactualRequest,
-) -> Result<CounterfactualResponse, ApiError> {
+) -> Result<Searched, ApiError> {
+    let instance = request.instance.clone();
     let checked = request.check(&entry, state.config.request_timeout_ms)?;
     let job = entry.clone();
     let timeout = Duration::from_millis(checked.timeout_ms);
@@ -121,13 +209,12 @@ pub async fn search(
             (outcome, problem, start.elapsed())
         })
         .await?;
-    Ok(respond(
-        &entry,
-        &problem,
-        outcome,
-        checked.as_object,
-        elapsed,
-    ))
+    let prediction = counterfactual::predict_in_goal_space(entry.built.model.as_model(), &problem);
+    Ok(Searched {
+        response: respond(&entry, &problem, outcome, checked.as_object, elapsed),
+        instance,
+        prediction,
+    })
 }
 
 fn respond(

@@ -35,6 +35,7 @@ use super::{
         explain::explain_any,
         explain::explain_model,
         counterfactuals::counterfactuals_model,
+        counterfactuals::counterfactuals_svg,
         predict::predict_model,
         global::get_global,
         global::get_global_all,

@@ -12,6 +12,7 @@ mod access;
 mod agnostic;
 mod charts;
 mod counterfactuals;
+mod counterfactuals_models;
 mod datasets;
 mod dependence_chart;
 mod docs_pictures;

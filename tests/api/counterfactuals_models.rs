@@ -1,0 +1,144 @@
+//! Counterfactuals of tree ensembles (categories included) and of any model
+//! (growing spheres on an MLP), and the picture.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::common::{call, default_app, fixture, house, iris_spec};
+
+fn tree_spec(name: &str) -> Value {
+    let c = fixture(&format!("trees/{name}.case.json"));
+    let path = format!(
+        "{}/tests/fixtures/trees/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let document: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let width = c["rows"][0].as_array().unwrap().len();
+    let names: Vec<String> = (0..width).map(|j| format!("f{j}")).collect();
+    json!({"kind": "xgboost", "feature_names": names, "model": document, "background": c["background"]})
+}
+
+#[tokio::test]
+async fn a_tree_model_with_categorical_splits_keeps_to_the_allowed_categories() {
+    let app = default_app().await;
+    let put = call(
+        &app,
+        Method::PUT,
+        "/models/cat",
+        Some(tree_spec("xgb_bin_cat")),
+    )
+    .await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    let rows = fixture("trees/xgb_bin_cat.case.json")["rows"].clone();
+    let uri = "/models/cat/counterfactuals";
+    let mut answered = 0;
+    for row in rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| !r.as_array().unwrap().contains(&Value::Null))
+    {
+        let predicted = call(
+            &app,
+            Method::POST,
+            "/models/cat/predict",
+            Some(json!({"instances": [row]})),
+        )
+        .await;
+        let p = predicted.json["predictions"][0][0].as_f64().unwrap();
+        let target = if p >= 0.5 { 0 } else { 1 };
+        let allowed = [0.0, 1.0, 2.0];
+        let body = json!({"instance": row, "target": target, "categories": {"f4": allowed},
+                          "immutable": ["f0"]});
+        let a = call(&app, Method::POST, uri, Some(body)).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+        assert_eq!(a.json["method"], "tree_branch_and_bound");
+        assert_eq!(a.json["optimal"], true);
+        for cf in a.json["counterfactuals"].as_array().unwrap() {
+            let x = &cf["instance"];
+            assert_eq!(x[0], row[0], "immutable f0 changed");
+            let code = x[4].as_f64().unwrap();
+            assert!(
+                code == row[4].as_f64().unwrap() || allowed.contains(&code),
+                "{code}"
+            );
+            let q = cf["prediction"][0].as_f64().unwrap();
+            assert_eq!(q >= 0.5, target == 1, "{q}");
+            answered += 1;
+        }
+    }
+    assert!(answered >= 3);
+    let body = json!({"instance": rows[1], "target": 0, "categories": {"f4": ["blue"]}});
+    let a = call(&app, Method::POST, uri, Some(body)).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
+    assert!(a.text.contains("categories.f4"));
+}
+
+#[tokio::test]
+async fn any_model_gets_a_seeded_growing_spheres_answer() {
+    let app = default_app().await;
+    let put = call(&app, Method::PUT, "/models/iris", Some(iris_spec())).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    let setosa =
+        json!({"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2});
+    let body = json!({"instance": setosa, "target": "versicolor", "immutable": ["sepal_width"], "seed": 7});
+    let a = call(
+        &app,
+        Method::POST,
+        "/models/iris/counterfactuals",
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.json["method"], "growing_spheres");
+    assert_eq!(a.json["optimal"], false);
+    let cf = &a.json["counterfactuals"][0];
+    let p = cf["prediction"].as_array().unwrap();
+    let best = (0..3).max_by(|&i, &j| p[i].as_f64().unwrap().total_cmp(&p[j].as_f64().unwrap()));
+    assert_eq!(best, Some(1), "{p:?}");
+    assert_eq!(cf["instance"]["sepal_width"], 3.5);
+    let again = call(
+        &app,
+        Method::POST,
+        "/models/iris/counterfactuals",
+        Some(body),
+    )
+    .await;
+    assert_eq!(
+        again.json["counterfactuals"], a.json["counterfactuals"],
+        "same seed, same answer"
+    );
+}
+
+#[tokio::test]
+async fn the_picture_highlights_the_changed_features() {
+    let app = default_app().await;
+    let body = json!({"instance": house(), "target": {"min": 80000}, "max_changes": 1});
+    let json = call(
+        &app,
+        Method::POST,
+        "/models/house-prices/counterfactuals",
+        Some(body.clone()),
+    )
+    .await;
+    let changed = json.json["counterfactuals"][0]["changes"][0]["feature"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let a = call(
+        &app,
+        Method::POST,
+        "/models/house-prices/counterfactuals.svg",
+        Some(body),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.headers["content-type"], "image/svg+xml");
+    let doc = roxmltree::Document::parse(&a.text).unwrap();
+    let marked: Vec<&str> = doc
+        .descendants()
+        .filter_map(|n| n.attribute("data-changed"))
+        .collect();
+    assert_eq!(marked, vec![changed.as_str()]);
+    assert!(a.text.contains("proved minimal"));
+}
