@@ -177,7 +177,7 @@ impl CounterfactualRequest {
         }
         for (name, &[lo, hi]) in &self.bounds {
             let j = column("bounds", name)?;
-            if !(lo <= hi) {
+            if lo > hi {
                 return Err(bad(format!("bounds.{name}: lo {lo} is above hi {hi}")));
             }
             if domains[j].immutable && !(lo <= x[j] && x[j] <= hi) {
