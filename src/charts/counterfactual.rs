@@ -41,9 +41,6 @@ pub fn counterfactual(v: &CounterfactualView<'_>) -> String {
             .map_or(0.0, |c| column_width(c, "counterfactual")),
     );
     let top = super::layout::HEADER + ROW_H;
-    let width = (2.0 * MARGIN + label_w + 2.0 * value_w + 24.0).max(420.0);
-    let height = top + ROW_H * rows as f64 + MARGIN + 18.0;
-    let mut svg = Svg::new(width, height);
     let title = format!("What would change the answer: {} v{}", v.model, v.version);
     let subtitle = match v.counterfactual {
         Some(_) => format!(
@@ -63,6 +60,12 @@ pub fn counterfactual(v: &CounterfactualView<'_>) -> String {
             v.predictions.0, v.method
         ),
     };
+    let width = (2.0 * MARGIN + label_w + 2.0 * value_w + 24.0)
+        .max(2.0 * MARGIN + text_width(&title, 15.0))
+        .max(2.0 * MARGIN + text_width(&subtitle, LABEL_PX))
+        .max(420.0);
+    let height = top + ROW_H * rows as f64 + MARGIN + 18.0;
+    let mut svg = Svg::new(width, height);
     header(&mut svg, &title, &subtitle);
     let x_label = MARGIN;
     let x_instance = MARGIN + label_w + 12.0;
