@@ -49,7 +49,7 @@ async fn a_tree_model_with_categorical_splits_keeps_to_the_allowed_categories() 
         let target = if p >= 0.5 { 0 } else { 1 };
         let allowed = [0.0, 1.0, 2.0];
         let body = json!({"instance": row, "target": target, "categories": {"f4": allowed},
-                          "immutable": ["f0"]});
+                          "immutable": ["f0"], "cost": {"f1": 1.0, "f2": 1.0, "f3": 1.0}});
         let a = call(&app, Method::POST, uri, Some(body)).await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.text);
         assert_eq!(a.json["method"], "tree_branch_and_bound");
@@ -62,12 +62,55 @@ async fn a_tree_model_with_categorical_splits_keeps_to_the_allowed_categories() 
                 code == row[4].as_f64().unwrap() || allowed.contains(&code),
                 "{code}"
             );
+            // Unit weights on numbers; a category change costs 1.
+            let numeric: f64 = (1..4)
+                .map(|j| (x[j].as_f64().unwrap() - row[j].as_f64().unwrap()).abs())
+                .sum();
+            let category = f64::from(u8::from(code != row[4].as_f64().unwrap()));
+            let cost = cf["cost"].as_f64().unwrap();
+            assert!(
+                (cost - numeric - category).abs() < 1e-9,
+                "{cost} vs {numeric} + {category}"
+            );
             let q = cf["prediction"][0].as_f64().unwrap();
             assert_eq!(q >= 0.5, target == 1, "{q}");
             answered += 1;
         }
     }
     assert!(answered >= 3);
+    // Only the category may change: its change costs 1 whatever the codes' MAD
+    // (doubled codes in the background make that MAD 2).
+    let mut spec = tree_spec("xgb_bin_cat");
+    for r in spec["background"].as_array_mut().unwrap() {
+        if let Some(v) = r[4].as_f64() {
+            r[4] = json!(v * 2.0);
+        }
+    }
+    call(&app, Method::PUT, "/models/cat2", Some(spec)).await;
+    let mut category_only = 0;
+    for row in rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| !r.as_array().unwrap().contains(&Value::Null))
+    {
+        for target in [0, 1] {
+            let body = json!({"instance": row, "target": target, "categories": {"f4": [0, 1, 2, 3, 4, 5]},
+                              "immutable": ["f0", "f1", "f2", "f3"]});
+            let a = call(
+                &app,
+                Method::POST,
+                "/models/cat2/counterfactuals",
+                Some(body),
+            )
+            .await;
+            if let Some(cf) = a.json["counterfactuals"].get(0) {
+                assert_eq!(cf["cost"], 1.0, "{}", a.text);
+                category_only += 1;
+            }
+        }
+    }
+    assert!(category_only >= 1);
     let body = json!({"instance": rows[1], "target": 0, "categories": {"f4": ["blue"]}});
     let a = call(&app, Method::POST, uri, Some(body)).await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);

@@ -203,7 +203,15 @@ impl CounterfactualRequest {
                 (d.lo, d.hi) = (f64::NEG_INFINITY, f64::INFINITY);
             }
         }
-        let cost = self.cost_model(entry, &column)?;
+        let mut cost = self.cost_model(entry, &column)?;
+        // A category change costs 1 unless the request weighs it: the MAD of codes
+        // means nothing.
+        let weighed = self.cost.as_ref().and_then(|c| c.as_object());
+        for (j, d) in domains.iter().enumerate() {
+            if d.categories.is_some() && !weighed.is_some_and(|w| w.contains_key(&names[j])) {
+                cost.weights[j] = 1.0;
+            }
+        }
         let count = self.count.unwrap_or(1);
         if count == 0 || count > MAX_COUNT {
             return Err(bad(format!("count: {count}; between 1 and {MAX_COUNT}")));
