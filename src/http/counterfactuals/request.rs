@@ -7,6 +7,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::core::counterfactual::{mad_weights, CostModel, Domain, Goal, Problem};
+use crate::core::global::dependence::private_quantile;
 use crate::core::models::{Link, OutputSpace};
 use crate::http::error::ApiError;
 use crate::http::instances::{self, Instances};
@@ -41,7 +42,9 @@ pub struct CounterfactualRequest {
     #[serde(default)]
     pub immutable: Vec<String>,
     /// `{feature: [lo, hi]}`: where a feature may move (default: the background's
-    /// range). A feature may always keep its own value.
+    /// range, from the midpoint of its two lowest values to that of its two highest,
+    /// so that no answer shows one row's value). A feature may always keep its own
+    /// value.
     #[serde(default)]
     pub bounds: BTreeMap<String, [f64; 2]>,
     /// `{feature: [category, ...]}`: the categories a categorical feature may take
@@ -142,17 +145,20 @@ impl CounterfactualRequest {
             .map(|j| {
                 let mut d = Domain::free();
                 if let Some(data) = background {
-                    let col = data.column(j);
-                    d.lo = col
+                    // The range's ends as private quantiles (midpoints of the two
+                    // lowest and the two highest values), so no answer shows one
+                    // background row's extreme value (issue 15).
+                    let mut col: Vec<f64> = data
+                        .column(j)
                         .iter()
                         .copied()
                         .filter(|v| v.is_finite())
-                        .fold(f64::INFINITY, f64::min);
-                    d.hi = col
-                        .iter()
-                        .copied()
-                        .filter(|v| v.is_finite())
-                        .fold(f64::NEG_INFINITY, f64::max);
+                        .collect();
+                    col.sort_by(f64::total_cmp);
+                    if !col.is_empty() {
+                        d.lo = private_quantile(&col, 0.0);
+                        d.hi = private_quantile(&col, 1.0);
+                    }
                 }
                 if let Some(raw) = built.model.raw_features() {
                     if let Some(c) = raw.categories(j) {
