@@ -140,7 +140,7 @@ pub fn mad_weights(background: ndarray::ArrayView2<f64>) -> Vec<f64> {
             let mad = median(finite.clone())
                 .and_then(|m| median(finite.iter().map(|v| (v - m).abs()).collect()));
             match mad {
-                Some(m) if m > 0.0 => 1.0 / m,
+                Some(m) if m > 0.0 && (1.0 / m).is_finite() => 1.0 / m,
                 _ => 1.0,
             }
         })

@@ -326,9 +326,36 @@ async fn a_window_narrower_than_an_integer_step_is_answered_without_a_proof() {
     let app = default_app().await;
     let body = json!({"instance": house(), "target": {"min": 80000, "max": 80010},
                       "integer": ["bedrooms", "bathrooms", "stories", "garage"]});
-    let a = call(&app, Method::POST, "/models/house-prices/counterfactuals", Some(body)).await;
+    let a = call(
+        &app,
+        Method::POST,
+        "/models/house-prices/counterfactuals",
+        Some(body),
+    )
+    .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
     assert_eq!(a.json["optimal"], false);
-    let p = a.json["counterfactuals"][0]["prediction"][0].as_f64().unwrap();
+    let p = a.json["counterfactuals"][0]["prediction"][0]
+        .as_f64()
+        .unwrap();
     assert!((80000.0..=80010.0).contains(&p), "{p}");
+}
+
+#[tokio::test]
+async fn an_instance_whose_prediction_overflows_is_refused() {
+    let app = default_app().await;
+    let mut x = house();
+    x["lotsize"] = json!(1e308);
+    let body = json!({"instance": x, "target": {"max": 1.0}});
+    let a = call(
+        &app,
+        Method::POST,
+        "/models/house-prices/counterfactuals",
+        Some(body),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
+    assert!(a
+        .text
+        .contains("instance: the model's output on it is not a finite number"));
 }

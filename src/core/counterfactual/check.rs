@@ -90,11 +90,15 @@ pub fn check(model: &dyn Model, p: &Problem, values: &[f64]) -> Result<Found, St
         Goal::Range { space, .. } => space,
         Goal::Class(_) => OutputSpace::Probability,
     };
-    Ok(Found {
+    let found = Found {
         prediction: model.predict(row.view(), space).row(0).to_vec(),
         cost: p.cost.total(&p.domains, &p.instance, values),
         values: values.to_vec(),
-    })
+    };
+    if !found.cost.is_finite() || found.prediction.iter().any(|v| !v.is_finite()) {
+        return Err("its prediction or cost is not a finite number".into());
+    }
+    Ok(found)
 }
 
 /// The model's outputs on the problem's instance, in the goal's space.

@@ -129,6 +129,11 @@ impl CounterfactualRequest {
         let model = built.model.as_model();
         let row = ndarray::Array2::from_shape_vec((1, x.len()), x.clone()).expect("one row");
         let raw = model.predict_raw(row.view()).row(0).to_vec();
+        if raw.iter().any(|v| !v.is_finite()) {
+            return Err(bad(
+                "instance: the model's output on it is not a finite number (overflow)".into(),
+            ));
+        }
         if crate::core::counterfactual::meets(&goal, model.link(), &raw) {
             return Err(bad(
                 "target: the instance already meets it; ask for another answer".into(),
