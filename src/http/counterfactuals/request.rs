@@ -46,7 +46,7 @@ pub struct CounterfactualRequest {
     /// so that no answer shows one row's value). A feature may always keep its own
     /// value.
     #[serde(default)]
-    pub bounds: BTreeMap<String, [f64; 2]>,
+    pub bounds: BTreeMap<String, Vec<f64>>,
     /// `{feature: [category, ...]}`: the categories a categorical feature may take
     /// (names, or codes for features whose categories have no names).
     #[serde(default)]
@@ -186,8 +186,14 @@ impl CounterfactualRequest {
             }
             domains[j].integer = true;
         }
-        for (name, &[lo, hi]) in &self.bounds {
+        for (name, pair) in &self.bounds {
             let j = column("bounds", name)?;
+            let &[lo, hi] = pair.as_slice() else {
+                return Err(bad(format!(
+                    "bounds.{name}: [lo, hi], two numbers, not {} of them",
+                    pair.len()
+                )));
+            };
             if lo > hi {
                 return Err(bad(format!("bounds.{name}: lo {lo} is above hi {hi}")));
             }
