@@ -107,8 +107,12 @@ impl Sampler<'_> {
                     Some(_) => p.instance[j],
                     None => {
                         let v = p.instance[j] + z / norm * r / p.cost.weights[j];
-                        let v = if d.integer { v.round() } else { v };
-                        v.clamp(d.lo, d.hi)
+                        // Bounds hold the whole own value, so ceil(lo) ≤ floor(hi).
+                        if d.integer {
+                            v.round().clamp(d.lo.ceil(), d.hi.floor())
+                        } else {
+                            v.clamp(d.lo, d.hi)
+                        }
                     }
                 };
             }
@@ -150,5 +154,61 @@ impl Sampler<'_> {
         }
         let changes = changed(&p.instance, &row).len();
         p.max_changes.map_or(true, |m| changes <= m).then_some(row)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::counterfactual::{CostModel, Domain, Goal};
+    use crate::core::models::{Link, OutputSpace};
+    use ndarray::ArrayView2;
+
+    /// f(x) = x₀.
+    struct Identity;
+
+    impl Model for Identity {
+        fn n_features(&self) -> usize {
+            1
+        }
+        fn n_outputs(&self) -> usize {
+            1
+        }
+        fn link(&self) -> Link {
+            Link::Identity
+        }
+        fn predict_raw(&self, x: ArrayView2<f64>) -> Array2<f64> {
+            x.to_owned()
+        }
+    }
+
+    #[test]
+    fn integer_samples_stay_whole_inside_fractional_bounds() {
+        // Whole values in [0, 1.7] are 0 and 1, neither reaches 1.2: no answer, and
+        // never the clamped 1.7.
+        let p = Problem {
+            instance: vec![0.0],
+            goal: Goal::Range {
+                output: 0,
+                space: OutputSpace::Raw,
+                lo: 1.2,
+                hi: f64::INFINITY,
+            },
+            domains: vec![Domain {
+                lo: 0.0,
+                hi: 1.7,
+                integer: true,
+                ..Domain::free()
+            }],
+            cost: CostModel {
+                weights: vec![1.0],
+                l0: false,
+            },
+            max_changes: None,
+            count: 1,
+            seed: 3,
+        };
+        let got = solve(&Identity, &p, &[false], &Cancel::never());
+        assert_eq!(got.best, None);
     }
 }
