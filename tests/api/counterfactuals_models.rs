@@ -185,3 +185,55 @@ async fn the_picture_highlights_the_changed_features() {
     assert_eq!(marked, vec![changed.as_str()]);
     assert!(a.text.contains("proved minimal"));
 }
+
+#[tokio::test]
+async fn a_search_stopped_by_its_time_limit_reports_its_bound_without_a_proof() {
+    let app = default_app().await;
+    let c = fixture("trees/lgb_multi.case.json");
+    let path = format!(
+        "{}/tests/fixtures/trees/lgb_multi.txt",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let width = c["rows"][0].as_array().unwrap().len();
+    let names: Vec<String> = (0..width).map(|j| format!("f{j}")).collect();
+    let spec = json!({"kind": "lightgbm", "feature_names": names,
+                      "model": std::fs::read_to_string(path).unwrap(), "background": c["background"]});
+    let put = call(&app, Method::PUT, "/models/multi", Some(spec)).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    let row = &c["rows"][1];
+    assert!(!row.as_array().unwrap().contains(&Value::Null));
+    let predicted = call(
+        &app,
+        Method::POST,
+        "/models/multi/predict",
+        Some(json!({"instances": [row]})),
+    )
+    .await;
+    let p: Vec<f64> = predicted.json["predictions"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    // The least likely class.
+    let target = (0..p.len()).min_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap();
+    let uri = "/models/multi/counterfactuals";
+    let exact = call(
+        &app,
+        Method::POST,
+        uri,
+        Some(json!({"instance": row, "target": target, "count": 5})),
+    )
+    .await;
+    assert_eq!(exact.status, StatusCode::OK, "{}", exact.text);
+    assert_eq!(exact.json["optimal"], true);
+    let least = exact.json["counterfactuals"][0]["cost"].as_f64().unwrap();
+    // Five diverse answers take milliseconds; one millisecond stops the search.
+    let body = json!({"instance": row, "target": target, "count": 5, "timeout_ms": 1});
+    let cut = call(&app, Method::POST, uri, Some(body)).await;
+    assert_eq!(cut.status, StatusCode::OK, "{}", cut.text);
+    assert_eq!(cut.json["optimal"], false);
+    assert_eq!(cut.json["infeasible"], false);
+    let bound = cut.json["bound"].as_f64().unwrap();
+    assert!(bound <= least + 1e-12, "{bound} > {least}");
+}
