@@ -17,6 +17,7 @@
 //!   (activation functions over observed pre-activations), or over thin companion
 //!   curves with a rug of its grid (partial dependence over ICE curves).
 //! - [`network`]: the neural-network pictures, built from weights and activations.
+//! - [`counterfactual`]: an instance beside its counterfactual, changes highlighted.
 //!
 //! Charts are sized from their content (label widths, row counts), so nothing
 //! overlaps however many features a model has, and the same input always gives
@@ -24,6 +25,7 @@
 
 pub mod anchor;
 pub mod bars;
+pub mod counterfactual;
 pub mod curves;
 pub mod heatmap;
 pub mod kernels;

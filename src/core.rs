@@ -7,6 +7,7 @@
 //! for the layers above to refuse what JSON could only write as `null`.
 
 pub mod cancel;
+pub mod counterfactual;
 pub mod error;
 pub mod explain;
 pub mod global;

@@ -17,6 +17,7 @@
 pub mod activations;
 pub mod auth;
 pub mod charts;
+pub mod counterfactuals;
 pub mod dashboard;
 pub mod datasets;
 pub mod error;
@@ -300,6 +301,7 @@ pub fn routes(config: &Config) -> routes::Routes {
         .merge(openapi::router())
         .merge(models::router(config))
         .merge(explain::router())
+        .merge(counterfactuals::router())
         .merge(predict::router())
         .merge(global::router())
         .merge(datasets::router(config))

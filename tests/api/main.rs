@@ -15,6 +15,8 @@ mod background_summary;
 mod catboost;
 mod catboost_bad_input;
 mod charts;
+mod counterfactuals;
+mod counterfactuals_models;
 mod datasets;
 mod dependence_chart;
 mod docs_pictures;

@@ -22,6 +22,8 @@ const EXPECTED: &[(&str, &str, Access)] = &[
     ("GET", "/models/{name}/activations.svg", Reader),
     ("GET", "/models/{name}/activations/curves", Reader),
     ("GET", "/models/{name}/activations/summary", Reader),
+    ("POST", "/models/{name}/counterfactuals", Reader),
+    ("POST", "/models/{name}/counterfactuals.svg", Reader),
     ("GET", "/models/{name}/datasets", Admin),
     ("DELETE", "/models/{name}/datasets/{id}", Admin),
     ("GET", "/models/{name}/datasets/{id}", Admin),

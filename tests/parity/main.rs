@@ -8,6 +8,7 @@ mod common;
 
 mod agnostic;
 mod catboost;
+mod counterfactual_trees;
 mod dependence;
 mod linear;
 mod mlp;
