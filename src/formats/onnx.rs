@@ -24,6 +24,7 @@ use std::collections::HashMap;
 
 use ndarray::{Array1, Array2};
 
+mod front;
 mod graph;
 
 use graph::{read_graph_of_model, Attr, Graph, Node, Tensor, ValueInfo};

@@ -18,10 +18,19 @@ pub(super) struct Node {
     pub(super) attrs: HashMap<String, Attr>,
 }
 
-#[derive(Debug, Clone, Copy)]
+/// An attribute's value: a scalar, a list (ONNX-ML operators keep their
+/// parameters in float, int64 and string lists), or something not read.
+#[derive(Debug, Clone)]
 pub(super) enum Attr {
     Float(f64),
     Int(i64),
+    /// `s`: bytes, read as UTF-8 (lossy).
+    Str(String),
+    /// `floats`, widened exactly from float32.
+    Floats(Vec<f64>),
+    Ints(Vec<i64>),
+    /// `strings`, read as UTF-8 (lossy).
+    Strings(Vec<String>),
     Other,
 }
 
@@ -107,14 +116,35 @@ fn read_node(buf: &[u8]) -> CoreResult<Node> {
 
 fn read_attr(buf: &[u8]) -> CoreResult<(String, Attr)> {
     let (mut name, mut attr) = (String::new(), Attr::Other);
+    let (mut floats, mut ints, mut strings) = (Vec::new(), Vec::new(), Vec::new());
     let mut r = Reader::new(buf);
     while let Some((field, v)) = r.next_field().map_err(wire)? {
         match (field, v) {
             (1, v) => name = protobuf::string(v).map_err(wire)?,
             (2, Value::Fixed32(bits)) => attr = Attr::Float(f64::from(f32::from_bits(bits))),
             (3, Value::Varint(i)) => attr = Attr::Int(i as i64),
+            (4, Value::Bytes(b)) => attr = Attr::Str(String::from_utf8_lossy(b).into_owned()),
+            (7, Value::Fixed32(bits)) => floats.push(f64::from(f32::from_bits(bits))),
+            (7, Value::Bytes(b)) => floats.extend(packed_f32(b).map_err(wire)?),
+            (8, Value::Varint(i)) => ints.push(i as i64),
+            (8, Value::Bytes(b)) => {
+                ints.extend(
+                    packed_varints(b)
+                        .map_err(wire)?
+                        .into_iter()
+                        .map(|i| i as i64),
+                );
+            }
+            (9, Value::Bytes(b)) => strings.push(String::from_utf8_lossy(b).into_owned()),
             _ => {}
         }
+    }
+    if !floats.is_empty() {
+        attr = Attr::Floats(floats);
+    } else if !ints.is_empty() {
+        attr = Attr::Ints(ints);
+    } else if !strings.is_empty() {
+        attr = Attr::Strings(strings);
     }
     Ok((name, attr))
 }
