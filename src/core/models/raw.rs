@@ -30,6 +30,10 @@ pub enum RawKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawFeatures {
     kinds: Vec<RawKind>,
+    /// Per feature: whether the deployed model refuses a category it does not list
+    /// (an ONNX OneHotEncoder with `zeros` = 0), so a request holding one is refused
+    /// rather than explained as the unseen code.
+    strict: Vec<bool>,
 }
 
 impl RawFeatures {
@@ -56,7 +60,23 @@ impl RawFeatures {
                 }
             }
         }
-        Ok(RawFeatures { kinds })
+        let strict = vec![false; kinds.len()];
+        Ok(RawFeatures { kinds, strict })
+    }
+
+    /// The same features, the categorical `feature` refusing unseen categories
+    /// (see [`Self::refuses_unseen`]); a numeric or out-of-range one is left as it is.
+    pub fn refusing_unseen(mut self, feature: usize) -> Self {
+        if self.categories(feature).is_some() {
+            self.strict[feature] = true;
+        }
+        self
+    }
+
+    /// Whether the model refuses a category `feature` does not list: a value with
+    /// the unseen code has no answer from the deployed model.
+    pub fn refuses_unseen(&self, feature: usize) -> bool {
+        self.strict.get(feature).copied().unwrap_or(false)
     }
 
     /// Number of raw features.
@@ -144,6 +164,9 @@ mod tests {
         assert_eq!(raw.category(1, 2.0), None);
         assert_eq!(raw.category(1, f64::NAN), None);
         assert!(raw.has_categories());
+        assert!(!raw.refuses_unseen(1));
+        let strict = raw.refusing_unseen(1).refusing_unseen(0);
+        assert!(strict.refuses_unseen(1) && !strict.refuses_unseen(0));
     }
 
     #[test]

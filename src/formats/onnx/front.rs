@@ -14,11 +14,15 @@
 //! (batch, width), Concat on the last axis, and ArrayFeatureExtractor or Gather
 //! (axis 1) with constant indices move columns. What is refused, naming the node:
 //! Normalizer (each row divided by its norm mixes raw features, so it is not
-//! column-local), an Imputer of a value other than NaN, a OneHotEncoder with
-//! `zeros` = 0 (onnxruntime fails on an unseen category; export with
-//! `handle_unknown="ignore"`), an encoder over a numeric input (its map is not
+//! column-local), an Imputer of a value other than NaN, an encoder over a
+//! numeric input (its map is not
 //! monotone), any other operator, and graphs whose values are never computed
 //! (dangling inputs, cycles).
+//!
+//! A OneHotEncoder with `zeros` = 0 (scikit-learn's default `handle_unknown="error"`)
+//! makes onnxruntime fail on a category it does not list: its raw feature is marked
+//! [`RawFeatures::refuses_unseen`], so requests holding such a category are refused
+//! rather than explained; on a column that is no longer the raw string it is refused.
 
 mod encoders;
 mod steps;
@@ -57,6 +61,8 @@ struct Raw {
     elem: u64,
     /// Categories of a string input, first seen first.
     categories: Vec<Arc<str>>,
+    /// Whether an encoder of it refuses unseen categories (`zeros` = 0).
+    strict: bool,
 }
 
 /// The raw features and the derived columns `target` holds.
@@ -115,6 +121,7 @@ pub(super) fn trace(g: &Graph, target: &str) -> CoreResult<(RawInputs, Vec<Deriv
                 },
                 elem: input.elem_type,
                 categories: Vec::new(),
+                strict: false,
             });
         }
         let sym = Sym {
@@ -232,8 +239,13 @@ fn finish(raws: Vec<Raw>, cols: &[Column]) -> CoreResult<(RawInputs, Vec<Derived
         };
         derived.push(Derived { raw: col.raw, map });
     }
+    let mut features = RawFeatures::new(kinds)?;
+    for (j, raw) in raws.iter().enumerate() {
+        if raw.strict {
+            features = features.refusing_unseen(j);
+        }
+    }
     let names = raws.into_iter().map(|r| r.name).collect();
-    let features = RawFeatures::new(kinds)?;
     Ok((RawInputs { names, features }, derived))
 }
 

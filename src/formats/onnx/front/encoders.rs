@@ -42,11 +42,16 @@ pub(super) fn one_hot(node: &Node, x: &Sym, raws: &mut [Raw]) -> Result<Sym, Str
         ));
     };
     if int(node, "zeros", 1) == 0 {
-        return Err(
-            "zeros = 0: onnxruntime fails on a category it does not list; export \
-                    the encoder with handle_unknown=\"ignore\""
-                .into(),
-        );
+        // onnxruntime fails on a category the encoder does not list: requests that
+        // hold one are refused, which needs the encoder to read the raw strings.
+        if x.elem != STRING || !col.steps.is_empty() {
+            return Err(
+                "zeros = 0 (an unseen value is an error) on a derived column; \
+                        export the encoder with handle_unknown=\"ignore\""
+                    .into(),
+            );
+        }
+        raws[col.raw].strict = true;
     }
     let keys: Vec<Key> = match (
         x.elem,

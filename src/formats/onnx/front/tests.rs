@@ -141,6 +141,28 @@ fn a_hand_built_front_traces() {
     assert_eq!(value(&cols[0], &[4.0, 0.0]), 6.0);
     assert_eq!(value(&cols[2], &[4.0, 1.0]), 1.0);
     assert_eq!(value(&cols[2], &[4.0, 2.0]), 0.0, "unseen: all zeros");
+    assert!(!raw.features.refuses_unseen(1));
+}
+
+/// scikit-learn's default OneHotEncoder (handle_unknown="error", zeros = 0): the
+/// raw feature refuses unseen categories; after a LabelEncoder it is refused.
+#[test]
+fn a_strict_encoder_marks_its_raw_feature() {
+    let (raw, _) = trace(&graph(vec![one_hot(0)]), "oh").unwrap();
+    assert!(raw.features.refuses_unseen(1));
+    let relabel = node(
+        "LabelEncoder",
+        &["city"],
+        "city2",
+        vec![
+            ("keys_strings", Attr::Strings(vec!["a".into()])),
+            ("values_strings", Attr::Strings(vec!["b".into()])),
+        ],
+    );
+    let mut strict = one_hot(0);
+    strict.inputs = vec!["city2".into()];
+    let err = refusal(&graph(vec![relabel, strict]), "oh");
+    assert!(err.contains("handle_unknown"), "{err}");
 }
 
 #[test]
@@ -161,8 +183,6 @@ fn malformed_or_unsupported_fronts_are_refused_naming_the_problem() {
     assert!(refusal(&unsupported, "t").contains("unsupported operator 'TfIdfVectorizer'"));
     let normalizer = graph(vec![node("Normalizer", &["x"], "n", vec![])]);
     assert!(refusal(&normalizer, "n").contains("not column-local"));
-    let strict = graph(vec![one_hot(0)]);
-    assert!(refusal(&strict, "oh").contains("handle_unknown"));
     let numeric_one_hot = graph(vec![
         node(
             "OneHotEncoder",
