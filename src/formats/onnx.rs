@@ -26,6 +26,7 @@ use ndarray::{Array1, Array2};
 
 mod front;
 mod graph;
+mod pipeline;
 
 use graph::{read_graph_of_model, Attr, Graph, Node, Tensor, ValueInfo};
 

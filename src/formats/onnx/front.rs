@@ -65,12 +65,41 @@ struct Raw {
     strict: bool,
 }
 
+/// What a trace finds.
+#[derive(Debug)]
+pub(super) struct Traced {
+    /// The raw features.
+    pub(super) raw: RawInputs,
+    /// The columns of the traced value, each from one raw feature.
+    pub(super) columns: Vec<Derived>,
+    /// Per column, `(a, c)` when it is `a·x + c` of its numeric raw value `x` up to
+    /// float32 rounding (casts and scalers only); what a linear model can fold.
+    pub(super) affine: Vec<Option<(f64, f64)>>,
+}
+
+/// A column's affine form, when it has one.
+fn affine(numeric: &[bool], col: &Column) -> Option<(f64, f64)> {
+    if !numeric[col.raw] {
+        return None;
+    }
+    col.steps
+        .iter()
+        .try_fold((1.0, 0.0), |(a, c), step| match step {
+            Step::Cast(FLOAT | DOUBLE) => Some((a, c)),
+            Step::Scale { offset, scale, .. } => {
+                let (o, s) = (f64::from(*offset), f64::from(*scale));
+                Some((a * s, (c - o) * s))
+            }
+            _ => None,
+        })
+}
+
 /// The raw features and the derived columns `target` holds.
 ///
 /// # Errors
 /// [`crate::core::CoreError::InvalidModel`] (prefixed `onnx:`) naming the node or
 /// input for everything the module doc lists as refused.
-pub(super) fn trace(g: &Graph, target: &str) -> CoreResult<(RawInputs, Vec<Derived>)> {
+pub(super) fn trace(g: &Graph, target: &str) -> CoreResult<Traced> {
     let mut raws = Vec::new();
     let mut values: HashMap<&str, Sym> = HashMap::new();
     for input in g
@@ -190,7 +219,7 @@ fn stalled(
 }
 
 /// Raw features and value maps from the traced columns.
-fn finish(raws: Vec<Raw>, cols: &[Column]) -> CoreResult<(RawInputs, Vec<Derived>)> {
+fn finish(raws: Vec<Raw>, cols: &[Column]) -> CoreResult<Traced> {
     let mut kinds = Vec::with_capacity(raws.len());
     for raw in &raws {
         kinds.push(match raw.elem {
@@ -245,8 +274,13 @@ fn finish(raws: Vec<Raw>, cols: &[Column]) -> CoreResult<(RawInputs, Vec<Derived
             features = features.refusing_unseen(j);
         }
     }
+    let raws_numeric: Vec<bool> = raws.iter().map(|r| r.elem != STRING).collect();
     let names = raws.into_iter().map(|r| r.name).collect();
-    Ok((RawInputs { names, features }, derived))
+    Ok(Traced {
+        raw: RawInputs { names, features },
+        columns: derived,
+        affine: cols.iter().map(|c| affine(&raws_numeric, c)).collect(),
+    })
 }
 
 fn floats<'a>(node: &'a Node, name: &str) -> Option<&'a [f64]> {

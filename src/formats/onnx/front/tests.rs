@@ -42,7 +42,9 @@ fn value(d: &Derived, x: &[f64]) -> f64 {
 fn traced_columns_equal_onnxruntime_preprocessing() {
     for name in ["rf_regressor", "gb_classifier"] {
         let (g, fx) = fixture(name);
-        let (raw, cols) = trace(&g, &model_input(&g)).unwrap();
+        let Traced {
+            raw, columns: cols, ..
+        } = trace(&g, &model_input(&g)).unwrap();
         let want: Vec<String> = serde_json::from_value(fx["raw_features"].clone()).unwrap();
         assert_eq!(raw.names, want, "{name}");
         assert_eq!(
@@ -135,7 +137,12 @@ fn a_hand_built_front_traces() {
         concat(&["s", "oh"], "all"),
         node("Reshape", &["all", "shape"], "model_in", vec![]),
     ]);
-    let (raw, cols) = trace(&g, "model_in").unwrap();
+    let Traced {
+        raw,
+        columns: cols,
+        affine,
+    } = trace(&g, "model_in").unwrap();
+    assert_eq!(affine, [Some((2.0, -2.0)), None, None], "(x − 1)·2");
     assert_eq!(raw.names, ["x", "city"]);
     assert_eq!(cols.len(), 3);
     assert_eq!(value(&cols[0], &[4.0, 0.0]), 6.0);
@@ -148,8 +155,8 @@ fn a_hand_built_front_traces() {
 /// raw feature refuses unseen categories; after a LabelEncoder it is refused.
 #[test]
 fn a_strict_encoder_marks_its_raw_feature() {
-    let (raw, _) = trace(&graph(vec![one_hot(0)]), "oh").unwrap();
-    assert!(raw.features.refuses_unseen(1));
+    let traced = trace(&graph(vec![one_hot(0)]), "oh").unwrap();
+    assert!(traced.raw.features.refuses_unseen(1));
     let relabel = node(
         "LabelEncoder",
         &["city"],
