@@ -240,7 +240,15 @@ impl Plan {
             ));
         }
         let (x, _) = rows(&entry, dataset, limits.max_rows)?;
-        let grid = dependence::grid(x.column(feature), points, limits.min_rows)?;
+        let grid = match entry
+            .built
+            .model
+            .raw_features()
+            .and_then(|r| r.categories(feature))
+        {
+            Some(categories) => dependence::category_grid(categories.len(), limits.max_grid)?,
+            None => dependence::grid(x.column(feature), points, limits.min_rows)?,
+        };
         let outputs = options
             .output
             .map_or_else(|| (0..m.n_outputs()).collect(), |k| vec![k]);
@@ -379,6 +387,10 @@ impl Plan {
                     head,
                     feature: names[feature].clone(),
                     output_space: space_name(space).into(),
+                    categories: entry.built.model.raw_features().and_then(|r| {
+                        let names = r.categories(feature)?;
+                        Some(grid.iter().map(|&c| names[c as usize].clone()).collect())
+                    }),
                     grid,
                     ice_rows: ice_rows.len(),
                     outputs: curves,

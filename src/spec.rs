@@ -6,6 +6,7 @@
 
 pub mod groups;
 mod trees;
+pub mod values;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, OnceLock};
@@ -67,10 +68,10 @@ pub struct ModelSpec {
     #[schema(schema_with = model_file_schema, required = false)]
     pub model: Option<serde_json::Value>,
     /// Reference rows (one array of feature values per row) that explanations are
-    /// computed against. Stored, summarised, never returned.
+    /// computed against: numbers, category names for categorical features, `null`
+    /// for missing values. Stored as sent, summarised, never returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<Vec<f64>>>)]
-    pub background: Option<Vec<Vec<Option<f64>>>>,
+    pub background: Option<Vec<Vec<values::RawValue>>>,
     /// Free text shown in listings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -222,7 +223,7 @@ pub fn build_with(spec: &ModelSpec, limits: &Limits) -> CoreResult<BuiltModel> {
                     .into(),
             ))
         }
-        Some(rows) => Some(build_reference(&model, rows)?),
+        Some(rows) => Some(build_reference(&model, &feature_names, rows)?),
         None => None,
     };
     let groups = spec
@@ -385,8 +386,16 @@ fn build_onnx(spec: &ModelSpec) -> CoreResult<(HostedModel, Vec<String>)> {
     Ok((HostedModel::Mlp(mlp), outputs))
 }
 
-/// Turn JSON rows (null = missing) into a matrix, checked against the model.
-fn build_reference(model: &HostedModel, rows: &[Vec<Option<f64>>]) -> CoreResult<Reference> {
+/// Turn document rows (categories by name, null = missing) into a matrix, checked
+/// against the model.
+///
+/// # Errors
+/// [`CoreError::InvalidModel`] naming the row and feature at fault, or a size limit.
+pub fn build_reference(
+    model: &HostedModel,
+    names: &[String],
+    rows: &[Vec<values::RawValue>],
+) -> CoreResult<Reference> {
     if rows.is_empty() {
         return Err(CoreError::InvalidModel(
             "background must have at least one row".into(),
@@ -399,7 +408,7 @@ fn build_reference(model: &HostedModel, rows: &[Vec<Option<f64>>]) -> CoreResult
         )));
     }
     let m = model.as_model();
-    let data = rows_to_matrix(rows, m.n_features())
+    let data = values::encode_rows(rows, names, model.raw_features())
         .map_err(|e| CoreError::InvalidModel(format!("background: {e}")))?;
     check_rows(data.view(), m.n_features(), model.accepts_missing())
         .map_err(|e| CoreError::InvalidModel(format!("background: {e}")))?;

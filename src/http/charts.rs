@@ -21,7 +21,7 @@ use super::explain::{self, ExplainRequest};
 use super::extract::{Json, Query};
 use super::global::{cached_summary, conditional_as, etag_of};
 use super::jobs::{self, DependenceQuery};
-use super::routes::{Access::*, Routes};
+use super::routes::{routes, Access::*, Routes};
 use super::{activations, AppState};
 use crate::charts::network::{self, ActivationsPicture};
 use crate::charts::views::{self, CoefficientScale, ExplainedRow, ViewError};
@@ -36,17 +36,13 @@ pub const SVG: &str = "image/svg+xml";
 /// Routes of this module.
 pub fn router() -> Routes {
     Routes::new()
-        .get("/models/{name}/global.svg", Reader, get_global_svg)
+        .op(Reader, routes!(get_global_svg))
         // Pictures of the weights (coefficients, split importance, kernels) are for
         // readers; the numbers themselves (`/weights`) are for admins.
-        .get("/models/{name}/weights.svg", Reader, get_weights_svg)
-        .post("/models/{name}/explain.svg", Reader, explain_svg)
-        .get(
-            "/models/{name}/activations.svg",
-            Reader,
-            get_activations_svg,
-        )
-        .get("/models/{name}/dependence.svg", Reader, get_dependence_svg)
+        .op(Reader, routes!(get_weights_svg))
+        .op(Reader, routes!(explain_svg))
+        .op(Reader, routes!(get_activations_svg))
+        .op(Reader, routes!(get_dependence_svg))
 }
 
 /// Parameters of the importance picture.

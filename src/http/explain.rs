@@ -18,7 +18,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, JsonAnswer};
 use super::instances;
 use super::outputs::SpaceName;
-use super::routes::{Access::*, Routes};
+use super::routes::{routes, Access::*, Routes};
 use super::texts;
 use super::AppState;
 use crate::core::explain::finite;
@@ -28,11 +28,9 @@ use crate::registry::ModelEntry;
 
 /// Routes of this module.
 pub fn router() -> Routes {
-    Routes::new().post("/explain", Reader, explain_any).post(
-        "/models/{name}/explain",
-        Reader,
-        explain_model,
-    )
+    Routes::new()
+        .op(Reader, routes!(explain_any))
+        .op(Reader, routes!(explain_model))
 }
 
 /// Explain instances with a model named in the body.

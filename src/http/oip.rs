@@ -22,18 +22,18 @@ use super::explain::{self, ExplainRequest};
 use super::extract::{Json, JsonAnswer};
 use super::outputs::SpaceName;
 use super::predict::{self, PredictRequest};
-use super::routes::{Access::*, Routes};
+use super::routes::{routes, Access::*, Routes};
 use super::AppState;
 
 /// Routes of this module.
 pub fn router() -> Routes {
     Routes::new()
-        .get("/v2/health/live", Open, get_live)
-        .get("/v2/health/ready", Open, get_ready)
-        .get("/v2/models/{name}", Reader, get_metadata)
-        .get("/v2/models/{name}/ready", Reader, get_model_ready)
-        .post("/v2/models/{name}/infer", Reader, post_infer)
-        .post("/v2/models/{name}/explain", Reader, post_explain)
+        .op(Open, routes!(get_live))
+        .op(Open, routes!(get_ready))
+        .op(Reader, routes!(get_metadata))
+        .op(Reader, routes!(get_model_ready))
+        .op(Reader, routes!(post_infer))
+        .op(Reader, routes!(post_explain))
 }
 
 /// Liveness answer.

@@ -28,7 +28,7 @@ fn stats() -> LiveStats {
         bins: 4,
         min_bin_rows: 10,
     };
-    LiveStats::new(2, 2, Some(background.view()), config)
+    LiveStats::new(2, 2, Some(background.view()), None, config)
 }
 
 #[test]

@@ -29,6 +29,8 @@ mod onnx;
 mod openapi;
 mod outputs;
 mod privacy;
+mod raw_answers;
+mod raw_inputs;
 mod routes;
 mod sampling_tolerance;
 mod text;

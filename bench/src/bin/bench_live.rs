@@ -49,6 +49,7 @@ fn main() {
         built.feature_names.len(),
         built.output_names.len(),
         built.reference.as_ref().map(|r| r.data.view()),
+        built.model.raw_features(),
         LiveConfig::default(),
     );
     let x = array![[5850.0, 3.0, 1.0, 2.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0]];

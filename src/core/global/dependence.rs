@@ -17,6 +17,10 @@
 //! shows no single row's value, only two interpolations between neighbouring rows
 //! (issue 15: background and data-set rows never leave the server). Equal
 //! quantiles give one point.
+//!
+//! A categorical feature (see [`crate::core::models::raw`]) has [`category_grid`]
+//! instead: every category the model knows, in code order, whatever the data holds
+//! (the categories come from the model file, so the grid shows no row).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -83,6 +87,21 @@ pub fn grid(column: ArrayView1<f64>, points: usize, min_count: usize) -> CoreRes
             }
         })
         .collect())
+}
+
+/// The grid of a categorical feature with `categories` categories: their codes,
+/// 0, 1, …, in code order (no point for unseen categories).
+///
+/// # Errors
+/// [`CoreError::InvalidArgument`] naming `max` when there are more categories than
+/// a grid may hold.
+pub fn category_grid(categories: usize, max: usize) -> CoreResult<Vec<f64>> {
+    if categories > max {
+        return Err(CoreError::InvalidArgument(format!(
+            "the feature has {categories} categories; a grid holds at most {max} (--global-max-grid)"
+        )));
+    }
+    Ok((0..categories).map(|c| c as f64).collect())
 }
 
 /// The p-quantile of sorted values, interpolating linearly between order

@@ -28,7 +28,7 @@ pub struct ExplainRequest {
     /// `null` marks a missing value (tree models only). For a text classifier, rows
     /// are pooled embeddings (`emb_0` …); send `texts` instead to explain words.
     #[serde(default)]
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::spec::values::Instance>)]
     pub instances: instances::Instances,
     /// Text classifiers: the texts to explain, instead of `instances`. The answer is
     /// a `TextExplainResponse`: per-token attributions and the unknown words.
