@@ -185,12 +185,35 @@ impl<'m> RowSeed<'m> {
         self.raw.and_then(|raw| raw.categories(j))
     }
 
+    /// Whether `cell` is an unseen (or missing) category of a feature whose model
+    /// refuses those ([`RawFeatures::refuses_unseen`]).
+    fn refuses(&self, j: usize, cell: Cell) -> bool {
+        let Some(raw) = self.raw.filter(|r| r.refuses_unseen(j)) else {
+            return false;
+        };
+        match cell {
+            Cell::Code(code) => Some(code) == raw.unseen_code(j),
+            Cell::Null => true,
+            _ => false,
+        }
+    }
+
     /// The value of `cell` for column `j`.
     fn number(&self, cell: Cell, j: usize) -> Result<f64, String> {
         let row = self.row;
         let feature = &self.names[j];
         match cell {
             Cell::Number(x) if x.is_finite() && self.categories(j).is_none() => Ok(x),
+            Cell::Code(_) | Cell::Null if self.refuses(j, cell) => Err(format!(
+                "instance {row}, feature '{feature}': {}; the model's encoder refuses \
+                 categories it does not list (an ONNX OneHotEncoder with zeros = 0, \
+                 scikit-learn's handle_unknown=\"error\")",
+                if matches!(cell, Cell::Null) {
+                    "a missing category"
+                } else {
+                    "a category the model does not list"
+                }
+            )),
             Cell::Code(code) => Ok(code),
             Cell::Null if self.allow_missing => Ok(f64::NAN),
             Cell::Null => Err(format!(

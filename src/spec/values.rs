@@ -98,6 +98,18 @@ impl<'de> Deserialize<'de> for RawValue {
     }
 }
 
+/// Whether `value` of categorical feature `j` is one its model refuses: missing or
+/// unlisted, for a feature that [`RawFeatures::refuses_unseen`].
+fn refused(raw: Option<&RawFeatures>, j: usize, value: &RawValue) -> bool {
+    let Some(raw) = raw.filter(|r| r.refuses_unseen(j)) else {
+        return false;
+    };
+    match value {
+        RawValue::Category(c) => raw.code(j, c) == raw.unseen_code(j),
+        _ => true,
+    }
+}
+
 /// Document rows into an (n, width) matrix: numbers as they are, categories as their
 /// codes (an unseen one as the unseen code), `null` as NaN. `names` are the model's
 /// feature names (for messages); `raw` its raw features when some are categorical.
@@ -122,6 +134,18 @@ pub fn encode_rows(
         for (j, value) in row.iter().enumerate() {
             let categorical = raw.is_some_and(|r| r.categories(j).is_some());
             let x = match (value, categorical) {
+                (RawValue::Missing | RawValue::Category(_), true) if refused(raw, j, value) => {
+                    return Err(CoreError::InvalidArgument(format!(
+                        "row {i}, feature '{}': {}; the model's encoder refuses categories \
+                         it does not list (an ONNX OneHotEncoder with zeros = 0, \
+                         scikit-learn's handle_unknown=\"error\")",
+                        names[j],
+                        match value {
+                            RawValue::Category(c) => format!("category '{c}' is not listed"),
+                            _ => "a missing category".to_string(),
+                        }
+                    )))
+                }
                 (RawValue::Missing, _) => f64::NAN,
                 (RawValue::Number(x), false) => *x,
                 (RawValue::Category(c), true) => raw
@@ -244,5 +268,23 @@ mod tests {
         assert!(err
             .to_string()
             .contains("row 0, feature 'region': expected a number, got a string"));
+    }
+
+    #[test]
+    fn a_strict_feature_refuses_unlisted_and_missing_categories() {
+        let raw = RawFeatures::new(vec![RawKind::Categorical {
+            categories: vec!["north".into()],
+        }])
+        .unwrap()
+        .refusing_unseen(0);
+        let names = ["region".to_string()];
+        let rows = |s: &str| serde_json::from_str::<Vec<Vec<RawValue>>>(s).unwrap();
+        assert!(encode_rows(&rows(r#"[["north"]]"#), &names, Some(&raw)).is_ok());
+        let err = encode_rows(&rows(r#"[["north"], ["east"]]"#), &names, Some(&raw)).unwrap_err();
+        assert!(err
+            .to_string()
+            .contains("row 1, feature 'region': category 'east' is not listed"));
+        let err = encode_rows(&rows("[[null]]"), &names, Some(&raw)).unwrap_err();
+        assert!(err.to_string().contains("a missing category"));
     }
 }
