@@ -133,6 +133,8 @@ pub fn default_method(model: &HostedModel) -> Method {
     match model {
         HostedModel::Linear(_) => Method::LinearShap,
         HostedModel::Mlp(_) | HostedModel::Text(_) => Method::IntegratedGradients,
+        // ONNX files carry no node covers: explain against the background.
+        HostedModel::Trees(m) if !m.has_covers() => Method::TreeInterventional,
         HostedModel::Trees(_) => Method::TreePathDependent,
     }
 }
@@ -189,6 +191,15 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
             )?
         }
         (HostedModel::Trees(m), Method::TreePathDependent) => {
+            if !m.has_covers() {
+                return Err(CoreError::InvalidArgument(format!(
+                    "tree_path_dependent weighs branches by the training data that reached \
+                     them, and this {} model's file carries no node covers; use \
+                     tree_interventional (the default for it), which explains against the \
+                     model's background",
+                    m.kind()
+                )));
+            }
             if space == OutputSpace::Probability {
                 return Err(CoreError::InvalidArgument(
                     "tree_path_dependent explains raw margins; for probabilities use \

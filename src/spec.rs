@@ -19,9 +19,11 @@ use crate::core::explain::tree_interventional::Background;
 use crate::core::models::mlp::MlpParams;
 use crate::core::models::text::TextClassifierParams;
 use crate::core::models::trees::TreeLimits;
+use crate::core::models::TreeEnsemble;
 use crate::core::models::{check_rows, HostedModel, LinearModel, Link, Model};
 use crate::core::stats::Reference;
 use crate::core::{CoreError, CoreResult};
+use crate::formats::onnx::{MlModel, OnnxModel};
 
 /// Most background rows a model may carry.
 pub const MAX_BACKGROUND_ROWS: usize = 100_000;
@@ -175,7 +177,7 @@ pub fn build_with(spec: &ModelSpec, limits: &Limits) -> CoreResult<BuiltModel> {
         "mlp" => build_mlp(spec)?,
         "xgboost" | "lightgbm" => trees::build(spec, limits.trees)?,
         "text_classifier" => build_text(spec)?,
-        "onnx" => build_onnx(spec)?,
+        "onnx" => build_onnx(spec, limits)?,
         other => {
             return Err(CoreError::InvalidModel(format!(
                 "unknown kind '{other}'; known kinds: {}",
@@ -351,7 +353,9 @@ fn build_mlp(spec: &ModelSpec) -> CoreResult<(HostedModel, Vec<String>)> {
 fn default_output_names(link: Link, n_out: usize) -> Vec<String> {
     match link {
         Link::Logistic if n_out == 1 => vec!["positive".to_string()],
-        Link::Logistic | Link::Softmax => (0..n_out).map(|k| format!("class_{k}")).collect(),
+        Link::Logistic | Link::Softmax | Link::SoftmaxZero => {
+            (0..n_out).map(|k| format!("class_{k}")).collect()
+        }
         _ if n_out == 1 => vec!["output".to_string()],
         _ => (0..n_out).map(|k| format!("output_{k}")).collect(),
     }
@@ -365,7 +369,7 @@ fn build_text(spec: &ModelSpec) -> CoreResult<(HostedModel, Vec<String>)> {
     Ok((HostedModel::Text(text), outputs))
 }
 
-fn build_onnx(spec: &ModelSpec) -> CoreResult<(HostedModel, Vec<String>)> {
+fn build_onnx(spec: &ModelSpec, limits: &Limits) -> CoreResult<(HostedModel, Vec<String>)> {
     if !spec.params.is_null() {
         return Err(CoreError::InvalidModel(
             "kind 'onnx' takes the network from `model`, not `params`".into(),
@@ -380,10 +384,21 @@ fn build_onnx(spec: &ModelSpec) -> CoreResult<(HostedModel, Vec<String>)> {
         })?;
     let bytes = crate::formats::base64::decode(encoded)
         .map_err(|e| CoreError::InvalidModel(format!("model: {e}")))?;
-    let converted = crate::formats::onnx::convert(&bytes)?;
-    let mlp = converted.params.validate()?;
-    let outputs = default_output_names(mlp.link(), mlp.n_outputs());
-    Ok((HostedModel::Mlp(mlp), outputs))
+    match crate::formats::onnx::read(&bytes)? {
+        OnnxModel::Network(converted) => {
+            let mlp = converted.params.validate()?;
+            let outputs = default_output_names(mlp.link(), mlp.n_outputs());
+            Ok((HostedModel::Mlp(mlp), outputs))
+        }
+        OnnxModel::Ml(MlModel::Trees { spec, output_names }) => {
+            let trees = TreeEnsemble::with_limits(spec, limits.trees)?;
+            Ok((HostedModel::Trees(trees), output_names))
+        }
+        OnnxModel::Ml(MlModel::Linear(model)) => {
+            let outputs = default_output_names(model.link(), model.n_outputs());
+            Ok((HostedModel::Linear(model), outputs))
+        }
+    }
 }
 
 /// Turn document rows (categories by name, null = missing) into a matrix, checked

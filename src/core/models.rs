@@ -31,6 +31,12 @@ pub enum Link {
     Softmax,
     /// One raw output, a log-rate; the prediction is its exponential (Poisson).
     Exp,
+    /// ONNX-ML's `SOFTMAX_ZERO`: the softmax of each row's non-zero raw outputs
+    /// (|z| > 1e-7), raw outputs of zero staying zero, as onnxruntime computes it.
+    SoftmaxZero,
+    /// ONNX-ML's `PROBIT`: each raw output through √2·erfinv(2z − 1) (the normal
+    /// quantile), with onnxruntime's float32 approximation of erfinv.
+    Probit,
 }
 
 impl Link {
@@ -41,12 +47,49 @@ impl Link {
             Link::Logistic => raw.mapv_inplace(sigmoid),
             Link::Exp => raw.mapv_inplace(f64::exp),
             Link::Softmax => softmax_rows(raw.view_mut()),
+            Link::SoftmaxZero => softmax_zero_rows(raw.view_mut()),
+            Link::Probit => raw.mapv_inplace(probit),
         }
     }
 
     /// Whether outputs have a probability space distinct from the raw one.
     pub fn has_probability(self) -> bool {
-        matches!(self, Link::Logistic | Link::Softmax)
+        matches!(
+            self,
+            Link::Logistic | Link::Softmax | Link::SoftmaxZero | Link::Probit
+        )
+    }
+}
+
+/// onnxruntime's `ComputeProbit`: √2·erfinv(2z − 1), erfinv by Winitzki's
+/// approximation (a = 0.147), in float32 as onnxruntime evaluates it.
+pub fn probit(z: f64) -> f64 {
+    let x = (z as f32) * 2.0 - 1.0;
+    let sign = if x < 0.0 { -1.0f32 } else { 1.0 };
+    let log = ((1.0 - x) * (1.0 + x)).ln();
+    let v = 2.0 / (std::f32::consts::PI * 0.147) + 0.5 * log;
+    let v2 = 1.0 / 0.147f32 * log;
+    let erfinv = sign * (-v + (v * v - v2).sqrt()).sqrt();
+    f64::from(std::f32::consts::SQRT_2 * erfinv)
+}
+
+/// onnxruntime's `ComputeSoftmaxZero` on each row, in place: raw outputs with
+/// |z| > 1e-7 become exp(z − max), the others z·exp(−max) (zero), all divided by
+/// the sum of the former.
+pub(crate) fn softmax_zero_rows(mut raw: ArrayViewMut2<f64>) {
+    const ZERO: f64 = 0.000_000_1;
+    for mut row in raw.axis_iter_mut(Axis(0)) {
+        let max = row.fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+        let mut sum = 0.0;
+        for v in row.iter_mut() {
+            if *v > ZERO || *v < -ZERO {
+                *v = (*v - max).exp();
+                sum += *v;
+            } else {
+                *v *= (-max).exp();
+            }
+        }
+        row.mapv_inplace(|v| v / sum);
     }
 }
 
@@ -95,6 +138,13 @@ pub trait Model: Send + Sync {
     /// The model's first step as an affine map, when it has one (see
     /// [`AffineInput`]); `None`, the default, for models that must see every row.
     fn affine_input(&self) -> Option<&dyn AffineInput> {
+        None
+    }
+
+    /// The raw features when some are categorical (their columns hold category
+    /// codes, see [`raw`]), so that methods which perturb values draw categories;
+    /// `None`, the default, when every feature is a number.
+    fn categories(&self) -> Option<&RawFeatures> {
         None
     }
 }

@@ -1,4 +1,6 @@
-//! ONNX feed-forward networks → [`MlpParams`] (kind `"onnx"` converts to `"mlp"`).
+//! ONNX feed-forward networks → [`MlpParams`] (kind `"onnx"` converts to `"mlp"`),
+//! and ONNX-ML tree ensembles and linear models on the float input → tree ensembles
+//! (kind `"onnx"`) and linear or logistic models ([`read`], [`ml`], [`trees`]).
 //!
 //! Why a hand-written reader: the networks explaind hosts need a dozen fields of
 //! five ONNX messages (ModelProto.graph; GraphProto node, initializer, input,
@@ -26,9 +28,14 @@ use ndarray::{Array1, Array2};
 
 mod front;
 mod graph;
+mod ml;
 mod pipeline;
+mod tensors;
+mod trees;
 
 use graph::{read_graph_of_model, Attr, Graph, Node, Tensor, ValueInfo};
+pub use ml::MlModel;
+use tensors::{constant, matrix, vector};
 
 use super::protobuf;
 use crate::core::models::mlp::{LayerParams, MlpParams};
@@ -53,6 +60,47 @@ fn wire(e: protobuf::WireError) -> CoreError {
     invalid(format!("malformed protobuf: {}", e.0))
 }
 
+/// What an ONNX file converts to.
+#[derive(Debug)]
+pub enum OnnxModel {
+    /// A feed-forward network, as MLP layers.
+    Network(Converted),
+    /// An ONNX-ML tree ensemble or linear model on the float input.
+    Ml(MlModel),
+}
+
+/// Read an ONNX model: an ONNX-ML tree ensemble or linear model computing the
+/// output off the float input ([`ml`]), else a network ([`convert`]).
+///
+/// # Errors
+/// As [`convert`]; for an ONNX-ML model, [`CoreError::InvalidModel`] naming the
+/// operator and what is wrong with it (see [`trees`]).
+pub fn read(buf: &[u8]) -> CoreResult<OnnxModel> {
+    let g = read_graph_of_model(buf)?;
+    let target = target_output(&g)?;
+    if let Some(node) = ml::model_node(&g, &target) {
+        // A model reading the graph's one input unchanged; else a pipeline.
+        let bare = single_input(&g).is_ok_and(|(input, _)| ml::reads_input(&g, node, &input.name));
+        if !bare {
+            return pipeline::read(&g, node, &target).map(OnnxModel::Ml);
+        }
+        let (input, feature_dims) = single_input(&g)?;
+        if input.elem_type != 1 || feature_dims.len() != 1 {
+            return Err(invalid(format!(
+                "the {} node needs a float input of shape (batch, features); input '{}' \
+                 has element type {} and {} feature dimension(s)",
+                node.op,
+                input.name,
+                input.elem_type,
+                feature_dims.len()
+            )));
+        }
+        let model = ml::convert(&g, node, &target, &input.name, feature_dims[0])?;
+        return Ok(OnnxModel::Ml(model));
+    }
+    convert_graph(&g, target).map(OnnxModel::Network)
+}
+
 /// Read an ONNX model and convert its network to MLP layers.
 ///
 /// # Errors
@@ -61,6 +109,12 @@ fn wire(e: protobuf::WireError) -> CoreError {
 /// weight, shapes that do not chain, or an input with dynamic feature dimensions.
 pub fn convert(buf: &[u8]) -> CoreResult<Converted> {
     let g = read_graph_of_model(buf)?;
+    let target = target_output(&g)?;
+    convert_graph(&g, target)
+}
+
+/// The graph's one (non-initializer) input and its dimensions after the batch one.
+fn single_input(g: &Graph) -> CoreResult<(&ValueInfo, Vec<usize>)> {
     let input = g
         .inputs
         .iter()
@@ -90,12 +144,16 @@ pub fn convert(buf: &[u8]) -> CoreResult<Converted> {
             input.name
         )));
     }
+    Ok((input, feature_dims))
+}
+
+fn convert_graph(g: &Graph, target: String) -> CoreResult<Converted> {
+    let (input, feature_dims) = single_input(g)?;
     let width = feature_dims
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d));
     let width = width.ok_or_else(|| invalid("input too large"))?;
-    let target = target_output(&g)?;
-    let needed = slice_to(&g, &target);
+    let needed = slice_to(g, &target);
     let mut net = Builder::new(width, input.name.clone());
     for node in g
         .nodes
@@ -369,50 +427,5 @@ impl Builder {
         self.width = next.w.ncols();
         self.pending = Some(next);
         Ok(())
-    }
-}
-
-fn constant<'a>(
-    node: &Node,
-    k: usize,
-    inits: &'a HashMap<String, Tensor>,
-) -> CoreResult<&'a Tensor> {
-    let name = node
-        .inputs
-        .get(k)
-        .ok_or_else(|| invalid(format!("{} needs input {k}", node.op)))?;
-    inits.get(name).ok_or_else(|| {
-        invalid(format!(
-            "{} operand '{name}' is not a constant (initializer)",
-            node.op
-        ))
-    })
-}
-
-fn matrix(t: &Tensor, op: &str) -> CoreResult<Array2<f64>> {
-    let [r, c] = t.dims.as_slice() else {
-        return Err(invalid(format!(
-            "{op} weights must be a matrix, got dims {:?}",
-            t.dims
-        )));
-    };
-    let (r, c) = (usize::try_from(*r), usize::try_from(*c));
-    let (Ok(r), Ok(c)) = (r, c) else {
-        return Err(invalid(format!("{op} weights too large")));
-    };
-    Array2::from_shape_vec((r, c), t.data.clone()).map_err(|_| {
-        invalid(format!(
-            "{op} weights: {} values for a {r}×{c} matrix",
-            t.data.len()
-        ))
-    })
-}
-
-fn vector(t: &Tensor, n: usize, op: &str) -> CoreResult<Array1<f64>> {
-    let ok_dims = t.dims.iter().filter(|&&d| d != 1).count() <= 1;
-    match t.data.len() {
-        len if len == n && ok_dims => Ok(Array1::from(t.data.clone())),
-        1 => Ok(Array1::from_elem(n, t.data[0])),
-        len => Err(invalid(format!("{op} bias has {len} values for {n} units"))),
     }
 }

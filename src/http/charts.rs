@@ -366,6 +366,7 @@ pub async fn explain_svg(
         kind,
         feature_names: &r.feature_names,
         inputs: &inputs,
+        raw: explained.entry.built.model.raw_features(),
         attributions: &e.attributions,
         base_value: e.base_value,
         prediction: e.prediction,

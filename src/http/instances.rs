@@ -198,6 +198,17 @@ impl<'m> RowSeed<'m> {
         }
     }
 
+    /// How a value of column `j` is read (see [`CellSeed`]).
+    #[inline]
+    fn seed(&self, j: usize) -> CellSeed<'m> {
+        CellSeed {
+            categorical: self
+                .raw
+                .filter(|raw| raw.categories(j).is_some())
+                .map(|raw| (raw, j)),
+        }
+    }
+
     /// The value of `cell` for column `j`.
     fn number(&self, cell: Cell, j: usize) -> Result<f64, String> {
         let row = self.row;
@@ -264,10 +275,7 @@ impl<'de> Visitor<'de> for &mut RowSeed<'_> {
         let mut n = 0;
         let mut fault = None;
         while n < width {
-            let seed = CellSeed {
-                categories: self.categories(n),
-            };
-            let Some(cell) = seq.next_element_seed(seed)? else {
+            let Some(cell) = seq.next_element_seed(self.seed(n))? else {
                 break;
             };
             match self.number(cell, n) {
@@ -301,8 +309,9 @@ impl<'de> Visitor<'de> for &mut RowSeed<'_> {
         let mut unknown: Option<String> = None;
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             let column = self.column(&key);
-            let seed = CellSeed {
-                categories: column.and_then(|j| self.categories(j)),
+            let seed = match column {
+                Some(j) => self.seed(j),
+                None => CellSeed { categorical: None },
             };
             let cell = map.next_value_seed(seed)?;
             match column {
@@ -384,10 +393,11 @@ impl<'de> Deserialize<'de> for Key<'de> {
 }
 
 /// Reads one value as a [`Cell`], skipping over arrays and objects; a string for a
-/// categorical feature (its `categories`) becomes its code, an unseen one the
-/// unseen code (one past the last).
+/// categorical feature becomes its category's code, an unseen one the unseen code
+/// (one past the last).
 struct CellSeed<'m> {
-    categories: Option<&'m [String]>,
+    /// The model's raw features and the column, when the column is categorical.
+    categorical: Option<(&'m RawFeatures, usize)>,
 }
 
 impl<'de> DeserializeSeed<'de> for CellSeed<'_> {
@@ -422,13 +432,8 @@ impl<'de> Visitor<'de> for CellSeed<'_> {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Cell, E> {
-        Ok(match self.categories {
-            Some(categories) => Cell::Code(
-                categories
-                    .iter()
-                    .position(|c| c == v)
-                    .unwrap_or(categories.len()) as f64,
-            ),
+        Ok(match self.categorical {
+            Some((raw, j)) => Cell::Code(raw.code(j, v).expect("a categorical feature")),
             None => Cell::Other("a string"),
         })
     }

@@ -214,3 +214,60 @@ async fn background_statistics_count_categories_instead_of_quantiles_of_codes() 
     assert!(features[0]["median"].is_number());
     assert!(features[0].get("categories").is_none());
 }
+
+#[tokio::test]
+async fn pictures_show_categories_by_name() {
+    let (app, _) = app_with_model().await;
+    let body = json!({"instances": [[3.0, "west", null]], "method": "tree_interventional"});
+    let answer = call(&app, Method::POST, "/models/cat/explain.svg", Some(body)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert!(answer.text.contains("region = west"), "{}", answer.text);
+    assert!(answer.text.contains("color = (missing)"));
+    assert!(answer.text.contains("size = 3"));
+    let body = json!({"instances": [[3.0, "east", "red"]], "method": "tree_interventional"});
+    let answer = call(&app, Method::POST, "/models/cat/explain.svg", Some(body)).await;
+    assert!(answer.text.contains("region = (unseen category)"));
+    let uri = "/models/cat/dependence.svg?feature=region";
+    let answer = call(&app, Method::GET, uri, None).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    for region in REGIONS {
+        let tick = format!(r#"class="tick category">{region}</text>"#);
+        assert!(answer.text.contains(&tick), "{region}: {}", answer.text);
+    }
+}
+
+#[tokio::test]
+async fn data_sets_take_raw_rows_and_summaries_run_over_them() {
+    let (app, _) = app_with_model().await;
+    let rows = json!([
+        [2.0, "west", "red"],
+        {"size": 6.0, "region": "south", "color": null},
+        [null, "east", "blue"]
+    ]);
+    let doc = json!({"rows": rows, "target": [1.0, 2.0, 3.0]});
+    let put = call(&app, Method::PUT, "/models/cat/datasets/d", Some(doc)).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    let uri = "/models/cat/global/dependence?feature=color&dataset=d&ice=0";
+    let answer = call(&app, Method::GET, uri, None).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(answer.json["categories"], json!(["red", "blue"]));
+    let data: [Row; 3] = [
+        (Some(2.0), Some("west".into()), None),
+        (Some(6.0), Some("south".into()), None),
+        (None, Some("east".into()), None),
+    ];
+    for (g, color) in ["red", "blue"].iter().enumerate() {
+        let want = data
+            .iter()
+            .map(|r| eval(&(r.0, r.1.clone(), Some(color.to_string()))))
+            .sum::<f64>()
+            / 3.0;
+        let got = answer.json["outputs"][0]["average"][g].as_f64().unwrap();
+        assert!(close(got, want), "{color}: {got} vs {want}");
+    }
+    let bad = json!({"rows": [[1.0, "north", 2]], "target": [1.0]});
+    let put = call(&app, Method::PUT, "/models/cat/datasets/e", Some(bad)).await;
+    assert_eq!(put.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let message = put.json["error"]["message"].as_str().unwrap();
+    assert!(message.contains("feature 'color'"), "{message}");
+}

@@ -68,19 +68,31 @@ fn rows(rng: &mut Rng, n: usize, n_features: usize) -> Array2<f64> {
     Array2::from_shape_fn((n, n_features), |_| value(rng))
 }
 
-/// A split drawn from every kind the readers produce.
-fn split(rng: &mut Rng) -> Split {
+/// A split drawn from every kind the readers produce; with `only_leq_f32`, always
+/// ONNX-ML's float32 `<=` (the layout's all-float32 path).
+fn split(rng: &mut Rng, only_leq_f32: bool) -> Split {
     let threshold = [0.0, 0.3, -0.5, 1.0, 3.0, -1e-36, 2.5][rng.below(7)];
     let missing = [
         Missing::NanDefault,
         Missing::ZeroDefault,
         Missing::NanAsZero,
     ][rng.below(3)];
-    match rng.below(4) {
+    if only_leq_f32 {
+        return Split::LessOrEqualF32 {
+            threshold: threshold as f32,
+        };
+    }
+    match rng.below(6) {
         0 => Split::LessThanF32 {
             threshold: threshold as f32,
         },
         1 | 2 => Split::LessOrEqual { threshold, missing },
+        3 => Split::LessOrEqualF32 {
+            threshold: threshold as f32,
+        },
+        4 => Split::InSetF32 {
+            values: [vec![0.0, 0.3], vec![-0.5], vec![1.0, 2.5, 3.0]][rng.below(3)].clone(),
+        },
         _ => Split::Categories {
             categories: [vec![1, 3], vec![0], vec![2, 7, 9]][rng.below(3)].clone(),
             listed_go_left: rng.below(2) == 0,
@@ -90,7 +102,7 @@ fn split(rng: &mut Rng) -> Split {
 
 /// A tree grown at random to about `budget` splits, with nodes stored in an order
 /// that is not breadth-first (children appended depth-first).
-fn tree(rng: &mut Rng, n_features: usize, budget: usize, output: usize) -> Tree {
+fn tree(rng: &mut Rng, n_features: usize, budget: usize, output: usize, leq: bool) -> Tree {
     let mut nodes = vec![Node::leaf(0.0, 1.0)];
     let mut open = vec![0usize];
     let mut splits = 0;
@@ -101,7 +113,7 @@ fn tree(rng: &mut Rng, n_features: usize, budget: usize, output: usize) -> Tree 
             nodes.push(Node::leaf(0.0, 1.0));
             let node = &mut nodes[i];
             node.feature = Some(rng.below(n_features));
-            node.split = Some(split(rng));
+            node.split = Some(split(rng, leq));
             node.default_left = rng.below(2) == 0;
             node.left = Some(l);
             node.right = Some(r);
@@ -141,7 +153,7 @@ fn flat_prediction_equals_the_node_walk_on_random_mixed_models() {
         let trees = (0..1 + rng.below(30))
             .map(|t| {
                 let budget = 1 + rng.below(40);
-                tree(&mut rng, n_features, budget, t % n_out)
+                tree(&mut rng, n_features, budget, t % n_out, case % 4 == 3)
             })
             .collect();
         let spec = EnsembleSpec {

@@ -88,8 +88,10 @@ fn secant_slope(link: Link, f: f64, f_mean: f64, p: f64, p_mean: f64) -> f64 {
     } else {
         // Derivative of σ, and of a softmax output w.r.t. its own margin: p(1 − p).
         match link {
-            Link::Logistic | Link::Softmax => p * (1.0 - p),
+            Link::Logistic | Link::Softmax | Link::SoftmaxZero => p * (1.0 - p),
             Link::Exp => p,
+            // d/dz Φ⁻¹(z) = 1 / φ(Φ⁻¹(z)) = √(2π)·exp(p²/2).
+            Link::Probit => (2.0 * std::f64::consts::PI).sqrt() * (p * p / 2.0).exp(),
             Link::Identity => 1.0,
         }
     }

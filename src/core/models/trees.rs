@@ -1,4 +1,5 @@
-//! Tree ensembles (gradient-boosted trees from XGBoost and LightGBM).
+//! Tree ensembles (gradient-boosted trees from XGBoost and LightGBM, ONNX-ML
+//! tree ensembles).
 //!
 //! A [`TreeEnsemble`] is built from an [`EnsembleSpec`] (what a file parser in
 //! `formats` produces), validated once, and compiled at the same time into the
@@ -52,7 +53,7 @@ impl Default for TreeLimits {
 /// What a parser hands over: an unvalidated ensemble.
 #[derive(Debug, Clone)]
 pub struct EnsembleSpec {
-    /// `"xgboost"` or `"lightgbm"`: the kind users registered.
+    /// `"xgboost"`, `"lightgbm"` or `"onnx"`: the kind users registered.
     pub kind: &'static str,
     /// The objective's name as the library wrote it, e.g. `"binary:logistic"`.
     pub objective: String,
@@ -214,9 +215,16 @@ impl TreeEnsemble {
         })
     }
 
-    /// `"xgboost"` or `"lightgbm"`.
+    /// `"xgboost"`, `"lightgbm"` or `"onnx"`.
     pub fn kind(&self) -> &'static str {
         self.spec.kind
+    }
+
+    /// Whether the nodes carry training covers (what path-dependent TreeSHAP weighs
+    /// branches by): false for kind `"onnx"`, whose files hold none (skl2onnx writes
+    /// `nodes_hitrates` of 1.0).
+    pub fn has_covers(&self) -> bool {
+        self.spec.kind != "onnx"
     }
 
     /// The objective's name as stored in the file.
@@ -350,6 +358,10 @@ impl Model for TreeEnsemble {
         );
         self.flat.predict(&self.spec.trees, &self.spec.base, x)
     }
+
+    fn categories(&self) -> Option<&RawFeatures> {
+        self.spec.raw_features.as_ref()
+    }
 }
 
 /// Check one tree: indices in range, each node reached once from the root, finite
@@ -401,10 +413,18 @@ fn validate_tree(tree: &Tree, t: usize, n_features: usize, n_outputs: usize) -> 
                     }
                     stack.push((child, depth + 1));
                 }
-                if let Split::LessOrEqual { threshold, .. } = split {
-                    if threshold.is_nan() {
-                        return Err(bad(format!("node {i} has a NaN threshold")));
+                let nan = match split {
+                    Split::LessOrEqual { threshold, .. } => threshold.is_nan(),
+                    Split::LessOrEqualF32 { threshold } => threshold.is_nan(),
+                    Split::InSetF32 { values } => {
+                        values.iter().any(|v| v.is_nan()) || values.windows(2).any(|w| w[0] > w[1])
                     }
+                    Split::LessThanF32 { .. } | Split::Categories { .. } => false,
+                };
+                if nan {
+                    return Err(bad(format!(
+                        "node {i} has a NaN threshold (or an unsorted set)"
+                    )));
                 }
             }
             _ => return Err(bad(format!("node {i} is neither a full split nor a leaf"))),

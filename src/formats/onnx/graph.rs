@@ -1,8 +1,10 @@
 //! The ONNX messages [`super::convert`] needs, read from protobuf: ModelProto.graph;
 //! GraphProto node, initializer, input, output; NodeProto input, output, op_type,
-//! attribute; AttributeProto name, f, i; TensorProto dims, data_type, float, double,
-//! int64 and raw data, name; ValueInfoProto name and tensor type. Unknown fields are
-//! skipped, as protobuf readers do.
+//! attribute; AttributeProto name, f, i, s, t, floats, ints, strings; TensorProto
+//! dims, data_type, float, int32 (uint8 and int32 tensors), double, int64 and raw
+//! data, name; ValueInfoProto name and tensor type. Unknown fields are skipped, as
+//! protobuf readers do. Lists can be no longer than the bytes that hold them, so the
+//! upload's size limit bounds every attribute array.
 
 use std::collections::HashMap;
 
@@ -10,27 +12,26 @@ use super::{invalid, wire};
 use crate::core::CoreResult;
 use crate::formats::protobuf::{self, packed_f32, packed_f64, packed_varints, Reader, Value};
 
+/// One NodeProto: an operator, its inputs, outputs and attributes.
 #[derive(Debug, Default)]
-pub(super) struct Node {
+pub(crate) struct Node {
     pub(super) inputs: Vec<String>,
     pub(super) outputs: Vec<String>,
     pub(super) op: String,
     pub(super) attrs: HashMap<String, Attr>,
 }
 
-/// An attribute's value: a scalar, a list (ONNX-ML operators keep their
-/// parameters in float, int64 and string lists), or something not read.
 #[derive(Debug, Clone)]
 pub(super) enum Attr {
     Float(f64),
     Int(i64),
-    /// `s`: bytes, read as UTF-8 (lossy).
+    /// A string (bytes that are not UTF-8 read lossily).
     Str(String),
-    /// `floats`, widened exactly from float32.
+    /// A list of floats, widened.
     Floats(Vec<f64>),
     Ints(Vec<i64>),
-    /// `strings`, read as UTF-8 (lossy).
     Strings(Vec<String>),
+    Tensor(Tensor),
     Other,
 }
 
@@ -43,12 +44,12 @@ pub(super) struct ValueInfo {
     pub(super) dims: Vec<Option<u64>>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(super) struct Tensor {
     pub(super) dims: Vec<u64>,
     /// Float and double values, widened.
     pub(super) data: Vec<f64>,
-    /// int64 values (shapes).
+    /// int64 values (shapes), and uint8 and int32 ones (tree node modes).
     pub(super) ints: Vec<i64>,
 }
 
@@ -124,6 +125,7 @@ fn read_attr(buf: &[u8]) -> CoreResult<(String, Attr)> {
             (2, Value::Fixed32(bits)) => attr = Attr::Float(f64::from(f32::from_bits(bits))),
             (3, Value::Varint(i)) => attr = Attr::Int(i as i64),
             (4, Value::Bytes(b)) => attr = Attr::Str(String::from_utf8_lossy(b).into_owned()),
+            (5, Value::Bytes(b)) => attr = Attr::Tensor(read_tensor(b)?.1),
             (7, Value::Fixed32(bits)) => floats.push(f64::from(f32::from_bits(bits))),
             (7, Value::Bytes(b)) => floats.extend(packed_f32(b).map_err(wire)?),
             (8, Value::Varint(i)) => ints.push(i as i64),
@@ -160,6 +162,12 @@ fn read_tensor(buf: &[u8]) -> CoreResult<(String, Tensor)> {
             (2, Value::Varint(d)) => data_type = d,
             (4, Value::Fixed32(bits)) => values.push(f64::from(f32::from_bits(bits))),
             (4, Value::Bytes(b)) => values.extend(packed_f32(b).map_err(wire)?),
+            (5, Value::Varint(i)) => t.ints.push(i64::from(i as i32)),
+            (5, Value::Bytes(b)) => {
+                let int32 = packed_varints(b).map_err(wire)?;
+                t.ints
+                    .extend(int32.into_iter().map(|i| i64::from(i as i32)));
+            }
             (7, Value::Varint(i)) => t.ints.push(i as i64),
             (7, Value::Bytes(b)) => {
                 t.ints.extend(
@@ -185,6 +193,17 @@ fn read_tensor(buf: &[u8]) -> CoreResult<(String, Tensor)> {
             t.ints = b
                 .chunks_exact(8)
                 .map(|c| i64::from_le_bytes(c.try_into().expect("eight bytes")))
+                .collect();
+            Vec::new()
+        }
+        (2, Some(b)) => {
+            t.ints = b.iter().map(|&u| i64::from(u)).collect();
+            Vec::new()
+        }
+        (6, Some(b)) if b.len() % 4 == 0 => {
+            t.ints = b
+                .chunks_exact(4)
+                .map(|c| i64::from(i32::from_le_bytes(c.try_into().expect("four bytes"))))
                 .collect();
             Vec::new()
         }

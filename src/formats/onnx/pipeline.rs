@@ -8,64 +8,36 @@
 
 use ndarray::{Array1, Array2};
 
-use super::front;
 use super::graph::{Graph, Node};
-use super::invalid;
+use super::ml::{self, MlModel};
+use super::{front, invalid};
 use crate::core::models::trees::fold::fold;
 use crate::core::models::trees::EnsembleSpec;
 use crate::core::CoreResult;
 
-/// The ONNX-ML operators that end a pipeline as tree ensembles.
-const TREE_OPS: [&str; 3] = [
-    "TreeEnsembleRegressor",
-    "TreeEnsembleClassifier",
-    "TreeEnsemble",
-];
-
-/// The ONNX-ML linear models.
-const LINEAR_OPS: [&str; 2] = ["LinearRegressor", "LinearClassifier"];
-
-/// The graph's model node: its one tree ensemble or linear model; `None` for a
-/// graph without one (a network).
-///
-/// # Errors
-/// [`crate::core::CoreError::InvalidModel`] when the graph holds more than one.
-pub(super) fn model_node(g: &Graph) -> CoreResult<Option<&Node>> {
-    let mut models = g
-        .nodes
-        .iter()
-        .filter(|n| TREE_OPS.contains(&n.op.as_str()) || LINEAR_OPS.contains(&n.op.as_str()));
-    let first = models.next();
-    if let Some(second) = models.next() {
-        return Err(invalid(format!(
-            "the graph holds several models ({} and {}); one is read",
-            first.map_or("", |n| n.op.as_str()),
-            second.op
-        )));
-    }
-    Ok(first)
-}
-
-/// The tree ensemble `model` (a node of `g`) over the raw features, its input's
-/// preprocessing folded in; `ensemble` reads the node into trees over its input's
-/// columns.
+/// The model `node` (found by [`ml::model_node`] for `target`) behind the
+/// preprocessing in front of it, over the raw features (the graph's inputs).
 ///
 /// # Errors
 /// [`crate::core::CoreError::InvalidModel`] (prefixed `onnx:`) from the front's
-/// trace, the node's reading, or the fold (naming the tree, node and raw feature);
-/// a linear model behind preprocessing other than casts and moves of columns.
-pub(super) fn fold_graph(
-    g: &Graph,
-    model: &Node,
-    ensemble: impl FnOnce(&Node, usize) -> CoreResult<EnsembleSpec>,
-) -> CoreResult<EnsembleSpec> {
-    let input = model
+/// trace ([`front::trace`]), the model's reading ([`ml::model`]), or the fold.
+pub(super) fn read(g: &Graph, node: &Node, target: &str) -> CoreResult<MlModel> {
+    let input = node
         .inputs
         .first()
-        .ok_or_else(|| invalid(format!("the {} node has no input", model.op)))?;
+        .ok_or_else(|| invalid(format!("the {} node has no input", node.op)))?;
     let traced = front::trace(g, input)?;
-    let spec = ensemble(model, traced.columns.len())?;
-    fold(spec, &traced.columns, traced.raw).map_err(|e| invalid(e.to_string()))
+    ml::model(g, node, target, traced.columns.len(), Some(&traced))
+}
+
+/// Trees over the traced columns folded into trees over the raw features, named
+/// by them.
+///
+/// # Errors
+/// [`crate::core::CoreError::InvalidModel`] (prefixed `onnx:`) naming the tree,
+/// node and raw feature of a split that does not fold.
+pub(super) fn fold_trees(spec: EnsembleSpec, traced: &front::Traced) -> CoreResult<EnsembleSpec> {
+    fold(spec, &traced.columns, traced.raw.clone()).map_err(|e| invalid(e.to_string()))
 }
 
 /// A linear model's weights over its input's columns (`w`: outputs × columns,

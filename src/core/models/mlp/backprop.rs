@@ -77,6 +77,9 @@ impl Mlp {
                     d[k] += pk;
                 }
             }
+            (Link::SoftmaxZero | Link::Probit, _) => {
+                unreachable!("an MLP's link is identity, logistic or softmax")
+            }
             // Regression: the output is the post-activation g(z_k). Probability space
             // was refused before we got here.
             (Link::Identity | Link::Exp, _) => {

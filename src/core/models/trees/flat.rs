@@ -15,9 +15,9 @@
 //! The comparisons are those of [`super::Node::goes_left`] case for case; a
 //! categorical split keeps the index of its original node in its threshold and asks
 //! that node, so category sets behave exactly as before. A model whose splits all
-//! compare in float32 (XGBoost's numeric splits) walks rows converted to float32
-//! once per block, as XGBoost compares them, and keeps the branch on the comparison
-//! out of the loop. A row's outputs start at the base and add the trees' leaf
+//! compare in float32 with one rule (XGBoost's `<`, or ONNX-ML's `<=`) walks rows
+//! converted to float32 once per block, as XGBoost and onnxruntime compare them, and
+//! keeps the branch on the comparison out of the loop. A row's outputs start at the base and add the trees' leaf
 //! values in boosting order, the same f64 sums as the node-by-node walk.
 
 use ndarray::{s, Array2, ArrayView2};
@@ -43,6 +43,9 @@ const LESS_EQUAL: u32 = 1;
 const LESS_EQUAL_ZERO_MISSING: u32 = 2;
 const LESS_EQUAL_NAN_AS_ZERO: u32 = 3;
 const CATEGORIES: u32 = 4;
+const LESS_EQUAL_F32: u32 = 5;
+/// Number of numeric comparison codes (all but [`CATEGORIES`]).
+const NUMERIC_RULES: usize = 6;
 
 /// Rows one group walks a tree with, their node loads in flight together.
 const GROUP: usize = 8;
@@ -86,8 +89,9 @@ pub struct Flat {
     nodes: Vec<FlatNode>,
     /// Per node: the leaf's value (0 for a split).
     values: Vec<f64>,
-    /// Whether every split compares in float32, so rows may be walked as float32.
-    all_f32: bool,
+    /// Whether every split compares in float32 by one rule (`<` or `<=`), so rows
+    /// may be walked as float32.
+    all_f32: Option<F32Rule>,
     /// One more than the largest feature a node reads (at least 1): the fewest
     /// values a row must have.
     min_stride: usize,
@@ -102,7 +106,7 @@ impl Flat {
             trees: Vec::with_capacity(trees.len()),
             nodes: Vec::with_capacity(nodes),
             values: Vec::with_capacity(nodes),
-            all_f32: false,
+            all_f32: None,
             min_stride: 1,
         };
         let (leaf_rule, all_f32) = dominant_rule(trees);
@@ -197,11 +201,13 @@ impl Flat {
                         &copy
                     }
                 };
-                if self.all_f32 {
-                    let narrow: Vec<f32> = rows.iter().map(|&v| v as f32).collect();
-                    self.add_trees::<AsF32>(&block, &narrow, out);
-                } else {
-                    self.add_trees::<AnyRule>(&block, rows, out);
+                let narrow = || rows.iter().map(|&v| v as f32).collect::<Vec<f32>>();
+                match self.all_f32 {
+                    Some(F32Rule::Less) => self.add_trees::<AsF32>(&block, &narrow(), out),
+                    Some(F32Rule::LessEqual) => {
+                        self.add_trees::<AsF32LessEqual>(&block, &narrow(), out);
+                    }
+                    None => self.add_trees::<AnyRule>(&block, rows, out),
                 }
             });
         out
@@ -319,6 +325,27 @@ impl Decide for AsF32 {
     }
 }
 
+/// A model of float32 `<=` splits only (ONNX-ML's `BRANCH_LEQ`): rows already
+/// converted to float32.
+struct AsF32LessEqual;
+
+impl Decide for AsF32LessEqual {
+    type Value = f32;
+    #[inline(always)]
+    fn goes_left(node: &FlatNode, x: f32, _: &[Node]) -> bool {
+        (x <= threshold_f32(node)) | (x.is_nan() & (node.meta >> 31 != 0))
+    }
+}
+
+/// The one float32 comparison of a model whose splits all compare in float32.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum F32Rule {
+    /// [`Split::LessThanF32`].
+    Less,
+    /// [`Split::LessOrEqualF32`].
+    LessEqual,
+}
+
 /// The float32 threshold kept in the low half of a float32 split's threshold.
 #[inline(always)]
 fn threshold_f32(node: &FlatNode) -> f32 {
@@ -331,6 +358,7 @@ fn goes_left(node: &FlatNode, x: f64, original: &[Node]) -> bool {
     let default_left = node.meta >> 31 != 0;
     match (node.meta >> CHILD_BITS) & 7 {
         LESS_F32 => ((x as f32) < threshold_f32(node)) | (x.is_nan() & default_left),
+        LESS_EQUAL_F32 => ((x as f32) <= threshold_f32(node)) | (x.is_nan() & default_left),
         LESS_EQUAL => (x <= node.threshold) | (x.is_nan() & default_left),
         LESS_EQUAL_ZERO_MISSING => {
             if x.is_nan() || x.abs() <= LIGHTGBM_ZERO {
@@ -357,8 +385,12 @@ fn split_node(node: &Node, i: usize, left: u32) -> FlatNode {
         Some(Split::LessThanF32 { threshold }) => {
             (f64::from_bits(u64::from(threshold.to_bits())), LESS_F32)
         }
+        Some(Split::LessOrEqualF32 { threshold }) => (
+            f64::from_bits(u64::from(threshold.to_bits())),
+            LESS_EQUAL_F32,
+        ),
         Some(Split::LessOrEqual { threshold, missing }) => (*threshold, rule_of(*missing)),
-        Some(Split::Categories { .. }) | None => (i as f64, CATEGORIES),
+        Some(Split::Categories { .. } | Split::InSetF32 { .. }) | None => (i as f64, CATEGORIES),
     };
     FlatNode {
         threshold,
@@ -378,10 +410,10 @@ fn rule_of(missing: Missing) -> u32 {
 
 /// The numeric comparison most splits use, given to leaves too, so the branch on
 /// the comparison is the same at every step of a model that uses one rule (a
-/// leaf's NaN threshold sends every row right under any numeric rule); and whether
-/// every split compares in float32.
-fn dominant_rule(trees: &[Tree]) -> (u32, bool) {
-    let mut counts = [0usize; 4];
+/// leaf's NaN threshold sends every row right under any numeric rule); and the
+/// float32 rule every split uses, if they all use one.
+fn dominant_rule(trees: &[Tree]) -> (u32, Option<F32Rule>) {
+    let mut counts = [0usize; NUMERIC_RULES];
     for split in trees
         .iter()
         .flat_map(|t| &t.nodes)
@@ -389,8 +421,9 @@ fn dominant_rule(trees: &[Tree]) -> (u32, bool) {
     {
         match split {
             Split::LessThanF32 { .. } => counts[LESS_F32 as usize] += 1,
+            Split::LessOrEqualF32 { .. } => counts[LESS_EQUAL_F32 as usize] += 1,
             Split::LessOrEqual { missing, .. } => counts[rule_of(*missing) as usize] += 1,
-            Split::Categories { .. } => {}
+            Split::Categories { .. } | Split::InSetF32 { .. } => {}
         }
     }
     let splits = trees
@@ -398,8 +431,16 @@ fn dominant_rule(trees: &[Tree]) -> (u32, bool) {
         .flat_map(|t| &t.nodes)
         .filter(|n| !n.is_leaf())
         .count();
-    let rule = (0..4u32)
+    let rule = (0..NUMERIC_RULES as u32)
+        .filter(|&r| r != CATEGORIES)
         .max_by_key(|&r| (counts[r as usize], std::cmp::Reverse(r)))
         .unwrap_or(LESS_F32);
-    (rule, counts[LESS_F32 as usize] == splits)
+    let all_f32 = if counts[LESS_F32 as usize] == splits {
+        Some(F32Rule::Less)
+    } else if counts[LESS_EQUAL_F32 as usize] == splits {
+        Some(F32Rule::LessEqual)
+    } else {
+        None
+    };
+    (rule, all_f32)
 }

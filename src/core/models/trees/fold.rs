@@ -165,7 +165,7 @@ fn fold_node(node: &mut Node, column: &Derived) -> Result<(), String> {
 /// when the low values go right.
 fn fold_threshold(node: &mut Node, map: &(dyn Fn(f64) -> f64 + Send + Sync)) -> Result<(), String> {
     match &node.split {
-        Some(Split::LessThanF32 { .. })
+        Some(Split::LessThanF32 { .. } | Split::LessOrEqualF32 { .. })
         | Some(Split::LessOrEqual {
             missing: Missing::NanDefault | Missing::NanAsZero,
             ..
@@ -176,6 +176,13 @@ fn fold_threshold(node: &mut Node, map: &(dyn Fn(f64) -> f64 + Send + Sync)) -> 
         }) => return Err("a zero-as-missing split is no threshold on the raw value".into()),
         Some(Split::Categories { .. }) => {
             return Err("a split on a set of categories reads a numeric column".into())
+        }
+        Some(Split::InSetF32 { .. }) => {
+            return Err(
+                "an equality split (BRANCH_EQ, NEQ or MEMBER) on a scaled or imputed \
+                        numeric column is no threshold on the raw value"
+                    .into(),
+            )
         }
         None => return Ok(()),
     }

@@ -35,6 +35,18 @@ pub enum Split {
         /// What NaN and zero do.
         missing: Missing,
     },
+    /// ONNX-ML's `BRANCH_LEQ`: left when `(x as f32) <= threshold`, both in float32,
+    /// as onnxruntime compares; NaN takes the default direction.
+    LessOrEqualF32 {
+        /// The split value, exactly as stored (a float32).
+        threshold: f32,
+    },
+    /// ONNX-ML's `BRANCH_EQ` and `BRANCH_MEMBER`: left when `x as f32` equals one of
+    /// `values` (as float32 compares: -0 equals 0); NaN takes the default direction.
+    InSetF32 {
+        /// The listed values, ascending, none NaN.
+        values: Vec<f32>,
+    },
     /// A set of categories. A value is read as the integer `trunc(x)`; NaN takes the
     /// default direction; a negative or unlisted category goes the other way from
     /// the listed ones.
@@ -100,6 +112,22 @@ impl Node {
                     (x as f32) < *threshold
                 }
             }
+            Some(Split::LessOrEqualF32 { threshold }) => {
+                if x.is_nan() {
+                    self.default_left
+                } else {
+                    (x as f32) <= *threshold
+                }
+            }
+            Some(Split::InSetF32 { values }) => {
+                if x.is_nan() {
+                    return self.default_left;
+                }
+                let x = x as f32;
+                values
+                    .binary_search_by(|v| v.partial_cmp(&x).unwrap_or(std::cmp::Ordering::Less))
+                    .is_ok()
+            }
             Some(Split::LessOrEqual { threshold, missing }) => match missing {
                 Missing::NanDefault if x.is_nan() => self.default_left,
                 Missing::ZeroDefault if x.is_nan() || x.abs() <= LIGHTGBM_ZERO => self.default_left,
@@ -141,13 +169,15 @@ pub struct Cut {
 pub enum CutRule {
     /// [`Split::LessThanF32`].
     LessF32,
+    /// [`Split::LessOrEqualF32`].
+    LessEqualF32,
     /// [`Split::LessOrEqual`] with [`Missing::NanDefault`].
     LessEqual,
     /// [`Split::LessOrEqual`] with [`Missing::ZeroDefault`].
     LessEqualZeroMissing,
     /// [`Split::LessOrEqual`] with [`Missing::NanAsZero`].
     LessEqualNanAsZero,
-    /// [`Split::Categories`]: ask the node.
+    /// [`Split::Categories`] and [`Split::InSetF32`]: ask the node.
     Categories,
 }
 
@@ -156,6 +186,9 @@ impl Cut {
     pub fn of(node: &Node) -> Self {
         let (threshold, rule) = match &node.split {
             Some(Split::LessThanF32 { threshold }) => (f64::from(*threshold), CutRule::LessF32),
+            Some(Split::LessOrEqualF32 { threshold }) => {
+                (f64::from(*threshold), CutRule::LessEqualF32)
+            }
             Some(Split::LessOrEqual { threshold, missing }) => (
                 *threshold,
                 match missing {
@@ -164,7 +197,9 @@ impl Cut {
                     Missing::NanAsZero => CutRule::LessEqualNanAsZero,
                 },
             ),
-            Some(Split::Categories { .. }) | None => (0.0, CutRule::Categories),
+            Some(Split::Categories { .. } | Split::InSetF32 { .. }) | None => {
+                (0.0, CutRule::Categories)
+            }
         };
         Cut {
             threshold,
@@ -180,6 +215,8 @@ impl Cut {
         match self.rule {
             CutRule::LessF32 if x.is_nan() => self.default_left,
             CutRule::LessF32 => (x as f32) < self.threshold as f32,
+            CutRule::LessEqualF32 if x.is_nan() => self.default_left,
+            CutRule::LessEqualF32 => (x as f32) <= self.threshold as f32,
             CutRule::LessEqual if x.is_nan() => self.default_left,
             CutRule::LessEqualZeroMissing if x.is_nan() || x.abs() <= LIGHTGBM_ZERO => {
                 self.default_left
@@ -249,6 +286,10 @@ mod tests {
     fn cuts_decide_as_their_nodes() {
         let splits = [
             Split::LessThanF32 { threshold: 0.3 },
+            Split::LessOrEqualF32 { threshold: 0.3 },
+            Split::InSetF32 {
+                values: vec![-0.5, 0.0, 0.3, 3.0],
+            },
             Split::LessOrEqual {
                 threshold: 0.0,
                 missing: Missing::NanDefault,

@@ -84,7 +84,8 @@ fn columns() -> Vec<Derived> {
     ]
 }
 
-/// A tree of every split kind over the four columns.
+/// A tree of every split kind over the four columns (float32 `<`, `<=`, equality
+/// and f64 `<=`).
 fn pipeline_tree() -> Tree {
     let nodes = vec![
         split(0, Split::LessThanF32 { threshold: -0.25 }, false, 1, 2),
@@ -98,23 +99,13 @@ fn pipeline_tree() -> Tree {
             3,
             4,
         ),
-        split(
-            1,
-            Split::LessOrEqual {
-                threshold: -1000.0,
-                missing: Missing::NanDefault,
-            },
-            true,
-            5,
-            6,
-        ),
+        split(1, Split::LessOrEqualF32 { threshold: -1000.0 }, true, 5, 6),
         split(3, Split::LessThanF32 { threshold: 2.0 }, false, 7, 8),
         leaf(-3.0),
         split(
             3,
-            Split::Categories {
-                categories: vec![1, 2],
-                listed_go_left: true,
+            Split::InSetF32 {
+                values: vec![1.0, 2.0],
             },
             false,
             9,
@@ -265,6 +256,14 @@ fn splits_that_are_no_threshold_and_ill_fitting_maps_are_refused() {
     let err = fold(spec(vec![tree], 4), &columns(), raw_inputs()).unwrap_err();
     assert!(
         err.to_string().contains("node 0 on raw feature 'lotsize'"),
+        "{err}"
+    );
+    let mut tree = pipeline_tree();
+    tree.nodes[2].split = Some(Split::InSetF32 { values: vec![0.5] });
+    let err = fold(spec(vec![tree], 4), &columns(), raw_inputs()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("node 2 on raw feature 'lotsize': an equality split"),
         "{err}"
     );
     let mut short = columns();
