@@ -142,3 +142,57 @@ async fn pipelines_that_do_not_fold_are_refused_naming_why() {
         put.text
     );
 }
+
+/// scikit-learn's default OneHotEncoder (handle_unknown="error", ONNX zeros = 0):
+/// onnxruntime fails on a category the encoder does not list, so explaind refuses
+/// it with a 422 naming the feature, and explains listed ones.
+#[tokio::test]
+async fn a_strict_encoder_refuses_unseen_categories_as_onnxruntime_does() {
+    let app = default_app().await;
+    let (model, _) = fixture("strict_rf");
+    let background = json!([
+        [5850.0, 3.0, 1.0, 2.0, "east", "none"],
+        [null, 2.0, 1.0, 1.0, "north", "gas"]
+    ]);
+    let spec = json!({"kind": "onnx", "model": model, "background": background});
+    let put = call(&app, Method::PUT, "/models/strict", Some(spec)).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    let seen = json!([4000.0, 3.0, 2.0, 2.0, "north", "air"]);
+    let ok = call(
+        &app,
+        Method::POST,
+        "/models/strict/explain",
+        Some(json!({"instances": [seen]})),
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    let unseen = json!([4000.0, 3.0, 2.0, 2.0, "atlantis", "air"]);
+    let refused = call(
+        &app,
+        Method::POST,
+        "/models/strict/explain",
+        Some(json!({"instances": [unseen]})),
+    )
+    .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.text
+    );
+    assert!(
+        refused
+            .text
+            .contains("feature 'region': a category the model does not list"),
+        "{}",
+        refused.text
+    );
+    let bad_background = json!({"kind": "onnx", "model": model, "background": [[1.0, 1.0, 1.0, 1.0, "atlantis", "gas"]]});
+    let put = call(&app, Method::PUT, "/models/strict2", Some(bad_background)).await;
+    assert_eq!(put.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", put.text);
+    assert!(
+        put.text.contains("category 'atlantis' is not listed"),
+        "{}",
+        put.text
+    );
+}
