@@ -41,6 +41,10 @@ use crate::core::CoreResult;
 /// Most columns a value in front of the model may have.
 const MAX_COLUMNS: usize = 65_536;
 
+/// Most values the columns of categorical features may tabulate (one per category
+/// per column: about 2000 one-hot columns of 2000 categories).
+const MAX_TABLE_VALUES: usize = 1 << 22;
+
 /// One derived column, symbolically: a raw feature and the steps after it.
 #[derive(Debug, Clone)]
 struct Column {
@@ -236,10 +240,21 @@ fn finish(raws: Vec<Raw>, cols: &[Column]) -> CoreResult<Traced> {
         });
     }
     let mut derived = Vec::with_capacity(cols.len());
+    let mut table_values = 0usize;
     for col in cols {
         let raw = &raws[col.raw];
         let steps = col.steps.clone();
         let map = if raw.elem == STRING {
+            // One value per category per column: K one-hot columns of a feature of K
+            // categories take K² values.
+            table_values += raw.categories.len() + 1;
+            if table_values > MAX_TABLE_VALUES {
+                return Err(invalid(format!(
+                    "the columns computed from '{}' and the string inputs before it need more \
+                     than {MAX_TABLE_VALUES} category values (one per category per column)",
+                    raw.name
+                )));
+            }
             let mut codes: Vec<f64> = raw
                 .categories
                 .iter()

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::steps::{Key, Labels, Step, Val, FLOAT, INT64, STRING};
-use super::{floats, int, Column, Raw, Sym};
+use super::{floats, int, Column, Raw, Sym, MAX_COLUMNS};
 use crate::formats::onnx::graph::{Attr, Node};
 
 /// Record `keys` as categories of the raw string feature `col` reads directly.
@@ -65,6 +65,9 @@ pub(super) fn one_hot(node: &Node, x: &Sym, raws: &mut [Raw]) -> Result<Sym, Str
         (e, _, Some(cats)) if e != STRING => cats.iter().map(|&c| Key::Int(c)).collect(),
         _ => return Err("cats_strings (string input) or cats_int64s is missing".into()),
     };
+    if keys.len() > MAX_COLUMNS {
+        return Err(format!("{} categories, beyond {MAX_COLUMNS}", keys.len()));
+    }
     let cols = keys
         .into_iter()
         .map(|k| Column {

@@ -222,6 +222,15 @@ fn malformed_or_unsupported_fronts_are_refused_naming_the_problem() {
         vec![],
     )]);
     assert!(refusal(&gather, "g").contains("index 3 is out of range"));
+    // 3000 one-hot columns of 3000 categories would tabulate 9 million values.
+    let cats: Vec<String> = (0..3000).map(|i| format!("c{i}")).collect();
+    let wide = graph(vec![node(
+        "OneHotEncoder",
+        &["city"],
+        "oh",
+        vec![("cats_strings", Attr::Strings(cats))],
+    )]);
+    assert!(refusal(&wide, "oh").contains("more than 4194304 category values"));
     let unread = graph(vec![scaler("x", "s", vec![1.0])]);
     assert!(refusal(&unread, "s").contains("'city' is read by no OneHotEncoder"));
 }
