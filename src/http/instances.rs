@@ -147,6 +147,10 @@ struct RowSeed<'m> {
     next: usize,
 }
 
+/// Why an unseen category of a strict feature is refused.
+const REFUSED: &str = "its encoder refuses categories it does not list (an ONNX \
+    OneHotEncoder with zeros = 0, scikit-learn's handle_unknown=\"error\")";
+
 /// Models up to this wide look feature names up by scanning them.
 const SCAN_WIDTH: usize = 32;
 
@@ -185,19 +189,6 @@ impl<'m> RowSeed<'m> {
         self.raw.and_then(|raw| raw.categories(j))
     }
 
-    /// Whether `cell` is an unseen (or missing) category of a feature whose model
-    /// refuses those ([`RawFeatures::refuses_unseen`]).
-    fn refuses(&self, j: usize, cell: Cell) -> bool {
-        let Some(raw) = self.raw.filter(|r| r.refuses_unseen(j)) else {
-            return false;
-        };
-        match cell {
-            Cell::Code(code) => Some(code) == raw.unseen_code(j),
-            Cell::Null => true,
-            _ => false,
-        }
-    }
-
     /// How a value of column `j` is read (see [`CellSeed`]).
     #[inline]
     fn seed(&self, j: usize) -> CellSeed<'m> {
@@ -215,16 +206,12 @@ impl<'m> RowSeed<'m> {
         let feature = &self.names[j];
         match cell {
             Cell::Number(x) if x.is_finite() && self.categories(j).is_none() => Ok(x),
-            Cell::Code(_) | Cell::Null if self.refuses(j, cell) => Err(format!(
-                "instance {row}, feature '{feature}': {}; the model's encoder refuses \
-                 categories it does not list (an ONNX OneHotEncoder with zeros = 0, \
-                 scikit-learn's handle_unknown=\"error\")",
-                if matches!(cell, Cell::Null) {
-                    "a missing category"
-                } else {
-                    "a category the model does not list"
-                }
+            Cell::Code(x) if self.raw.is_some_and(|r| r.refuses(j, x)) => Err(format!(
+                "instance {row}, feature '{feature}': a category the model does not list; {REFUSED}"
             )),
+            Cell::Null if self.raw.is_some_and(|r| r.refuses(j, f64::NAN)) => {
+                Err(format!("instance {row}, feature '{feature}': a missing category; {REFUSED}"))
+            }
             Cell::Code(code) => Ok(code),
             Cell::Null if self.allow_missing => Ok(f64::NAN),
             Cell::Null => Err(format!(

@@ -98,15 +98,11 @@ impl<'de> Deserialize<'de> for RawValue {
     }
 }
 
-/// Whether `value` of categorical feature `j` is one its model refuses: missing or
-/// unlisted, for a feature that [`RawFeatures::refuses_unseen`].
-fn refused(raw: Option<&RawFeatures>, j: usize, value: &RawValue) -> bool {
-    let Some(raw) = raw.filter(|r| r.refuses_unseen(j)) else {
-        return false;
-    };
+/// The code of a category or missing `value` of feature `j` (NaN when missing).
+fn code(raw: &RawFeatures, j: usize, value: &RawValue) -> f64 {
     match value {
-        RawValue::Category(c) => raw.code(j, c) == raw.unseen_code(j),
-        _ => true,
+        RawValue::Category(c) => raw.code(j, c).unwrap_or(f64::NAN),
+        _ => f64::NAN,
     }
 }
 
@@ -134,7 +130,9 @@ pub fn encode_rows(
         for (j, value) in row.iter().enumerate() {
             let categorical = raw.is_some_and(|r| r.categories(j).is_some());
             let x = match (value, categorical) {
-                (RawValue::Missing | RawValue::Category(_), true) if refused(raw, j, value) => {
+                (RawValue::Missing | RawValue::Category(_), true)
+                    if raw.is_some_and(|r| r.refuses(j, code(r, j, value))) =>
+                {
                     return Err(CoreError::InvalidArgument(format!(
                         "row {i}, feature '{}': {}; the model's encoder refuses categories \
                          it does not list (an ONNX OneHotEncoder with zeros = 0, \

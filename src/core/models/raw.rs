@@ -97,6 +97,13 @@ impl RawFeatures {
         self.strict.get(feature).copied().unwrap_or(false)
     }
 
+    /// Whether `x`, a code or NaN, is a value of `feature` the deployed model has no
+    /// answer for: the unseen code or a missing value of a feature that
+    /// [refuses unseen categories](Self::refuses_unseen).
+    pub fn refuses(&self, feature: usize, x: f64) -> bool {
+        self.refuses_unseen(feature) && (x.is_nan() || Some(x) == self.unseen_code(feature))
+    }
+
     /// Number of raw features.
     pub fn len(&self) -> usize {
         self.kinds.len()
@@ -183,6 +190,11 @@ mod tests {
         assert!(!raw.refuses_unseen(1));
         let strict = raw.refusing_unseen(1).refusing_unseen(0);
         assert!(strict.refuses_unseen(1) && !strict.refuses_unseen(0));
+        assert!(strict.refuses(1, 2.0) && strict.refuses(1, f64::NAN) && !strict.refuses(1, 1.0));
+        assert!(
+            !strict.refuses(0, f64::NAN),
+            "a numeric feature may be missing"
+        );
     }
 
     #[test]

@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
+use super::ops::{floats, int};
 use super::steps::{Key, Labels, Step, Val, FLOAT, INT64, STRING};
-use super::{floats, int, Column, Raw, Sym, MAX_COLUMNS};
+use super::{Column, Raw, Sym, MAX_COLUMNS};
 use crate::formats::onnx::graph::{Attr, Node};
 
 /// Record `keys` as categories of the raw string feature `col` reads directly.

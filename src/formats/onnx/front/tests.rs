@@ -1,5 +1,5 @@
 use super::*;
-use crate::formats::onnx::graph::{read_graph_of_model, Tensor, ValueInfo};
+use crate::formats::onnx::graph::{read_graph_of_model, Attr, Node, Tensor, ValueInfo};
 
 fn fixture(name: &str) -> (Graph, serde_json::Value) {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/onnx_pipeline/");
