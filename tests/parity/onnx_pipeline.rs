@@ -203,3 +203,26 @@ fn imputed_and_encoded_columns_in_front_of_a_linear_model_are_refused() {
         "{err}"
     );
 }
+
+/// Raw values on the float32 values either side of where a split on a scaled
+/// column changes side (tests/fixtures/gen_onnx_pipeline.py, `boundary_rows`): the
+/// folded thresholds decide each as onnxruntime's float32 Scaler and tree do.
+#[test]
+fn folded_thresholds_decide_float32_boundaries_as_onnxruntime() {
+    let (bytes, doc) = load("rf_regressor");
+    let model = model(&bytes);
+    let x = rows(model.raw_features().unwrap(), &doc["boundary_rows"]);
+    let ours = model.predict(x.view(), OutputSpace::Raw);
+    let theirs = numbers(&doc["boundary_predictions"]);
+    assert!(theirs.len() >= 40);
+    let distinct = theirs.windows(2).filter(|w| w[0] != w[1]).count();
+    assert!(distinct >= 5, "some boundaries change the prediction");
+    for (r, want) in theirs.iter().enumerate() {
+        let got = ours[[r, 0]];
+        assert!(
+            (got - want).abs() <= 4.0 * f64::from(f32::EPSILON) * want.abs(),
+            "boundary row {r} {:?}: {got} vs {want}",
+            doc["boundary_rows"][r]
+        );
+    }
+}
