@@ -230,7 +230,8 @@ fn finish(raws: Vec<Raw>, cols: &[Column]) -> CoreResult<Traced> {
         kinds.push(match raw.elem {
             STRING if raw.categories.is_empty() => {
                 return Err(invalid(format!(
-                    "string input '{}' is read by no OneHotEncoder or LabelEncoder",
+                    "string input '{}' is read by no OneHotEncoder or LabelEncoder (a column \
+                     the pipeline drops?): export with initial_types for the columns it reads",
                     raw.name
                 )))
             }
