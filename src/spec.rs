@@ -35,6 +35,7 @@ pub const KINDS: &[&str] = &[
     "mlp",
     "xgboost",
     "lightgbm",
+    "catboost",
     "text_classifier",
     "onnx",
 ];
@@ -43,7 +44,7 @@ pub const KINDS: &[&str] = &[
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
-    /// Model family: `linear`, `logistic`, `mlp`, `xgboost`, `lightgbm`,
+    /// Model family: `linear`, `logistic`, `mlp`, `xgboost`, `lightgbm`, `catboost`,
     /// `text_classifier` or `onnx` (a feed-forward network in `model`, hosted as an
     /// `mlp`).
     pub kind: String,
@@ -64,8 +65,10 @@ pub struct ModelSpec {
     #[schema(value_type = Object)]
     pub params: serde_json::Value,
     /// The model file of `xgboost` (the JSON document `Booster.save_model` writes, as
-    /// an object or a string), `lightgbm` (the text, as a string) and `onnx` models
-    /// (the file, base64-encoded: RFC 4648, padded).
+    /// an object or a string), `catboost` (the JSON document of
+    /// `save_model(path, format="json", pool=pool)`, as an object or a string),
+    /// `lightgbm` (the text, as a string) and `onnx` models (the file, base64-encoded:
+    /// RFC 4648, padded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(schema_with = model_file_schema, required = false)]
     pub model: Option<serde_json::Value>,
@@ -85,7 +88,8 @@ pub struct ModelSpec {
 }
 
 /// The schema of [`ModelSpec::model`]: a string (LightGBM text, a base64 ONNX
-/// file, an XGBoost document as text) or an object (an XGBoost document); never null.
+/// file, an XGBoost or CatBoost document as text) or an object (an XGBoost or
+/// CatBoost document); never null.
 fn model_file_schema() -> utoipa::openapi::schema::Schema {
     use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
     OneOfBuilder::new()
@@ -93,8 +97,10 @@ fn model_file_schema() -> utoipa::openapi::schema::Schema {
         .item(ObjectBuilder::new().schema_type(Type::Object))
         .description(Some(
             "The model file of `xgboost` (the JSON document `Booster.save_model` writes, as \
-             an object or a string), `lightgbm` (the text, as a string) and `onnx` models \
-             (the file, base64-encoded: RFC 4648, padded).",
+             an object or a string), `catboost` (the JSON document of \
+             `save_model(path, format=\"json\", pool=pool)`, as an object or a string), \
+             `lightgbm` (the text, as a string) and `onnx` models (the file, base64-encoded: \
+             RFC 4648, padded).",
         ))
         .into()
 }
@@ -166,16 +172,21 @@ pub fn build(spec: &ModelSpec) -> CoreResult<BuiltModel> {
 /// # Errors
 /// [`CoreError::InvalidModel`] naming the first thing wrong, or the limit passed.
 pub fn build_with(spec: &ModelSpec, limits: &Limits) -> CoreResult<BuiltModel> {
-    if spec.model.is_some() && !matches!(spec.kind.as_str(), "xgboost" | "lightgbm" | "onnx") {
+    if spec.model.is_some()
+        && !matches!(
+            spec.kind.as_str(),
+            "xgboost" | "lightgbm" | "catboost" | "onnx"
+        )
+    {
         return Err(CoreError::InvalidModel(format!(
-            "`model` (a model file) is for xgboost, lightgbm and onnx models, not {}",
+            "`model` (a model file) is for xgboost, lightgbm, catboost and onnx models, not {}",
             spec.kind
         )));
     }
     let (model, default_outputs) = match spec.kind.as_str() {
         "linear" | "logistic" => build_linear(spec)?,
         "mlp" => build_mlp(spec)?,
-        "xgboost" | "lightgbm" => trees::build(spec, limits.trees)?,
+        "xgboost" | "lightgbm" | "catboost" => trees::build(spec, limits.trees)?,
         "text_classifier" => build_text(spec)?,
         "onnx" => build_onnx(spec, limits)?,
         other => {

@@ -70,11 +70,13 @@ pub struct FeatureSummary {
     /// in the raw output for a one-standard-deviation change of the feature.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub standardized_coefficients: Option<Vec<f64>>,
-    /// Tree models: the number of splits on the feature (XGBoost's "weight",
-    /// LightGBM's "split" importance).
+    /// XGBoost and LightGBM models: the number of splits on the feature (XGBoost's
+    /// "weight", LightGBM's "split" importance). Absent for CatBoost, whose JSON
+    /// document stores no split statistics.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub splits: Option<usize>,
-    /// Tree models: the total loss reduction of those splits ("total_gain").
+    /// XGBoost and LightGBM models: the total loss reduction of those splits
+    /// ("total_gain").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gain: Option<f64>,
 }
@@ -112,6 +114,9 @@ pub fn global_summary(model: &ModelVersion, max_rows: usize) -> CoreResult<Globa
     }
     let importances = importance::mean_abs(&per_output, built.feature_names.len());
     let split_stats = match &built.model {
+        // CatBoost's JSON document stores no split gains, and an oblivious split is
+        // repeated over its level of the expanded tree: no model-native importance.
+        HostedModel::Trees(m) if m.kind() == "catboost" => None,
         HostedModel::Trees(m) => Some(m.split_importance()),
         HostedModel::Linear(_) | HostedModel::Mlp(_) | HostedModel::Text(_) => None,
     };

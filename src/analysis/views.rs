@@ -135,3 +135,23 @@ pub(crate) fn space_name(space: OutputSpace) -> &'static str {
         OutputSpace::Probability => "probability",
     }
 }
+
+/// The categories a categorical feature's grid of codes stands for; `None` for a
+/// numeric feature.
+pub(super) fn category_names(
+    built: &crate::spec::BuiltModel,
+    feature: usize,
+    grid: &[f64],
+) -> Option<Vec<String>> {
+    let raw = built.model.raw_features()?;
+    raw.categories(feature)?;
+    Some(
+        grid.iter()
+            .map(|&c| {
+                raw.category(feature, c)
+                    .unwrap_or("(unseen category)")
+                    .to_string()
+            })
+            .collect(),
+    )
+}

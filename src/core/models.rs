@@ -232,7 +232,8 @@ pub enum HostedModel {
     Linear(LinearModel),
     /// A multilayer perceptron, kind `"mlp"`.
     Mlp(Mlp),
-    /// An XGBoost or LightGBM tree ensemble (the kind is in [`TreeEnsemble::kind`]).
+    /// An XGBoost, LightGBM or CatBoost tree ensemble (the kind is in
+    /// [`TreeEnsemble::kind`]).
     Trees(TreeEnsemble),
     /// A bag-of-embeddings text classifier, kind `"text_classifier"`.
     ///

@@ -153,7 +153,8 @@ pub async fn get_global_svg(
         (status = 404, description = "No such model", body = ErrorBody),
         (status = 422, description = "Unknown output, layer or parameter; standardized without a \
             background; layer or view on a linear model, scale or output on a network; \
-            view=kernels without a two-dimensional input_shape", body = ErrorBody)))]
+            view=kernels without a two-dimensional input_shape; a CatBoost model (no split \
+            statistics in its document)", body = ErrorBody)))]
 pub async fn get_weights_svg(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -167,6 +168,13 @@ pub async fn get_weights_svg(
             if params.layer.is_some() || params.view.is_some() || params.scale.is_some() {
                 return Err(ApiError::InvalidInput(
                     "tree models draw their split importance; layer, view and scale do not apply"
+                        .into(),
+                ));
+            }
+            if m.kind() == "catboost" {
+                return Err(ApiError::InvalidInput(
+                    "CatBoost's JSON document stores no split statistics to draw; \
+                     /global ranks its features by mean |attribution|"
                         .into(),
                 ));
             }
@@ -315,7 +323,9 @@ fn output_index(names: &[String], wanted: &str) -> Result<usize, ApiError> {
 }
 
 /// One instance's explanation as a waterfall from the base value to the
-/// prediction. Takes the explain body, with exactly one instance.
+/// prediction; with `method: "anchors"`, its anchor: the rule, the answer it keeps,
+/// precision (with its lower bound) and coverage. Takes the explain body, with
+/// exactly one instance.
 #[utoipa::path(post, path = "/models/{name}/explain.svg", tag = "pictures",
     params(("name" = String, Path, description = "Model name")),
     request_body = ExplainRequest,
@@ -357,6 +367,16 @@ pub async fn explain_svg(
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default();
     let inputs = explained.inputs.row(0).to_vec();
+    if let Some(anchor) = &e.anchor {
+        let built = &explained.entry.built;
+        let names = explain::AnchorNames {
+            features: &built.feature_names,
+            outputs: &built.output_names,
+            raw: built.model.raw_features(),
+        };
+        let svg = explain::anchor_picture(&r.model, r.version, anchor, &names, &inputs);
+        return Ok(([(header::CONTENT_TYPE, HeaderValue::from_static(SVG))], svg).into_response());
+    }
     let svg = views::explanation(&ExplainedRow {
         model: &r.model,
         version: r.version,

@@ -10,6 +10,10 @@ mod tree_gen;
 
 mod access;
 mod agnostic;
+mod anchors;
+mod background_summary;
+mod catboost;
+mod catboost_bad_input;
 mod charts;
 mod datasets;
 mod dependence_chart;

@@ -271,3 +271,51 @@ async fn data_sets_take_raw_rows_and_summaries_run_over_them() {
     let message = put.json["error"]["message"].as_str().unwrap();
     assert!(message.contains("feature 'color'"), "{message}");
 }
+
+#[tokio::test]
+async fn open_inference_protocol_takes_categories_as_bytes_tensors() {
+    let (app, _) = app_with_model().await;
+    let meta = call(&app, Method::GET, "/v2/models/cat", None).await;
+    assert_eq!(meta.status, StatusCode::OK, "{}", meta.text);
+    assert_eq!(
+        meta.json["inputs"],
+        json!([
+            {"name": "size", "datatype": "FP64", "shape": [-1]},
+            {"name": "region", "datatype": "BYTES", "shape": [-1]},
+            {"name": "color", "datatype": "BYTES", "shape": [-1]}
+        ])
+    );
+    let body = json!({"inputs": [
+        {"name": "size", "shape": [2], "datatype": "FP64", "data": [3.0, null]},
+        {"name": "region", "shape": [2], "datatype": "BYTES", "data": ["east", "south"]},
+        {"name": "color", "shape": [2], "datatype": "BYTES", "data": ["red", null]}
+    ]});
+    let answer = call(&app, Method::POST, "/v2/models/cat/infer", Some(body)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let want = [
+        by_hand(Some(3.0), Some("east"), Some("red")),
+        by_hand(None, Some("south"), None),
+    ];
+    assert_eq!(answer.json["outputs"][0]["data"], json!(want));
+}
+
+#[tokio::test]
+async fn max_sensitivity_keeps_categories_and_moves_numbers() {
+    let (app, _) = app_with_model().await;
+    // size 3 is far from the only size split (5), so small moves of it change no
+    // attribution; a region or color code moved by noise would be another
+    // category (north's code 0 minus a little is listed by no split).
+    let body = json!({
+        "instances": [[3.0, "north", "red"]],
+        "method": "tree_interventional",
+        "quality": "full"
+    });
+    let answer = call(&app, Method::POST, "/models/cat/explain", Some(body)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let quality = &answer.json["explanations"][0]["quality"];
+    assert_eq!(
+        quality["scores"]["max_sensitivity"],
+        json!(0.0),
+        "{quality}"
+    );
+}

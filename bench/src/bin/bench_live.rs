@@ -62,6 +62,7 @@ fn main() {
         interactions: None,
         grouped: false,
         instances: None,
+        anchors: None,
     };
     for threads in [1usize, 2] {
         let (best, best_cpu) = (0..5)

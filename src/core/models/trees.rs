@@ -1,5 +1,5 @@
-//! Tree ensembles (gradient-boosted trees from XGBoost and LightGBM, ONNX-ML
-//! tree ensembles).
+//! Tree ensembles (gradient-boosted trees from XGBoost, LightGBM and CatBoost,
+//! ONNX-ML tree ensembles).
 //!
 //! A [`TreeEnsemble`] is built from an [`EnsembleSpec`] (what a file parser in
 //! `formats` produces), validated once, and compiled at the same time into the
@@ -53,7 +53,7 @@ impl Default for TreeLimits {
 /// What a parser hands over: an unvalidated ensemble.
 #[derive(Debug, Clone)]
 pub struct EnsembleSpec {
-    /// `"xgboost"`, `"lightgbm"` or `"onnx"`: the kind users registered.
+    /// `"xgboost"`, `"lightgbm"`, `"catboost"` or `"onnx"`: the kind users registered.
     pub kind: &'static str,
     /// The objective's name as the library wrote it, e.g. `"binary:logistic"`.
     pub objective: String,
@@ -215,7 +215,7 @@ impl TreeEnsemble {
         })
     }
 
-    /// `"xgboost"`, `"lightgbm"` or `"onnx"`.
+    /// `"xgboost"`, `"lightgbm"`, `"catboost"` or `"onnx"`.
     pub fn kind(&self) -> &'static str {
         self.spec.kind
     }
