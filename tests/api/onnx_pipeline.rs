@@ -77,6 +77,39 @@ async fn a_pipeline_registers_and_explains_raw_rows_per_raw_feature() {
     }
 }
 
+/// Model-agnostic methods read the same raw features: exact_shapley over the
+/// pipeline's background equals the enumeration on the graph too.
+#[tokio::test]
+async fn exact_shapley_on_raw_features_equals_the_enumeration() {
+    let app = default_app().await;
+    let (doc, put) = register(&app, "houses", "rf_regressor").await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    let answer = call(
+        &app,
+        Method::POST,
+        "/models/houses/explain",
+        Some(json!({"instances": doc["rows"], "method": "exact_shapley"})),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let scale = doc["base"].as_f64().unwrap().abs();
+    for (r, e) in answer.json["explanations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        for (g, w) in e["attributions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(doc["shapley"][r].as_array().unwrap())
+        {
+            close(g, w, scale, &format!("exact_shapley row {r}"));
+        }
+    }
+}
+
 #[tokio::test]
 async fn an_instance_by_name_with_strings_explains_the_classifier() {
     let app = default_app().await;
