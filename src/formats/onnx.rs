@@ -26,8 +26,10 @@ use std::collections::HashMap;
 
 use ndarray::{Array1, Array2};
 
+mod front;
 mod graph;
 mod ml;
+mod pipeline;
 mod tensors;
 mod trees;
 
@@ -77,6 +79,11 @@ pub fn read(buf: &[u8]) -> CoreResult<OnnxModel> {
     let g = read_graph_of_model(buf)?;
     let target = target_output(&g)?;
     if let Some(node) = ml::model_node(&g, &target) {
+        // A model reading the graph's one input unchanged; else a pipeline.
+        let bare = single_input(&g).is_ok_and(|(input, _)| ml::reads_input(&g, node, &input.name));
+        if !bare {
+            return pipeline::read(&g, node, &target).map(OnnxModel::Ml);
+        }
         let (input, feature_dims) = single_input(&g)?;
         if input.elem_type != 1 || feature_dims.len() != 1 {
             return Err(invalid(format!(

@@ -147,6 +147,10 @@ struct RowSeed<'m> {
     next: usize,
 }
 
+/// Why an unseen category of a strict feature is refused.
+const REFUSED: &str = "its encoder refuses categories it does not list (an ONNX \
+    OneHotEncoder with zeros = 0, scikit-learn's handle_unknown=\"error\")";
+
 /// Models up to this wide look feature names up by scanning them.
 const SCAN_WIDTH: usize = 32;
 
@@ -202,6 +206,12 @@ impl<'m> RowSeed<'m> {
         let feature = &self.names[j];
         match cell {
             Cell::Number(x) if x.is_finite() && self.categories(j).is_none() => Ok(x),
+            Cell::Code(x) if self.raw.is_some_and(|r| r.refuses(j, x)) => Err(format!(
+                "instance {row}, feature '{feature}': a category the model does not list; {REFUSED}"
+            )),
+            Cell::Null if self.raw.is_some_and(|r| r.refuses(j, f64::NAN)) => {
+                Err(format!("instance {row}, feature '{feature}': a missing category; {REFUSED}"))
+            }
             Cell::Code(code) => Ok(code),
             Cell::Null if self.allow_missing => Ok(f64::NAN),
             Cell::Null => Err(format!(

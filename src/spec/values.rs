@@ -98,6 +98,14 @@ impl<'de> Deserialize<'de> for RawValue {
     }
 }
 
+/// The code of a category or missing `value` of feature `j` (NaN when missing).
+fn code(raw: &RawFeatures, j: usize, value: &RawValue) -> f64 {
+    match value {
+        RawValue::Category(c) => raw.code(j, c).unwrap_or(f64::NAN),
+        _ => f64::NAN,
+    }
+}
+
 /// Document rows into an (n, width) matrix: numbers as they are, categories as their
 /// codes (an unseen one as the unseen code), `null` as NaN. `names` are the model's
 /// feature names (for messages); `raw` its raw features when some are categorical.
@@ -122,6 +130,20 @@ pub fn encode_rows(
         for (j, value) in row.iter().enumerate() {
             let categorical = raw.is_some_and(|r| r.categories(j).is_some());
             let x = match (value, categorical) {
+                (RawValue::Missing | RawValue::Category(_), true)
+                    if raw.is_some_and(|r| r.refuses(j, code(r, j, value))) =>
+                {
+                    return Err(CoreError::InvalidArgument(format!(
+                        "row {i}, feature '{}': {}; the model's encoder refuses categories \
+                         it does not list (an ONNX OneHotEncoder with zeros = 0, \
+                         scikit-learn's handle_unknown=\"error\")",
+                        names[j],
+                        match value {
+                            RawValue::Category(c) => format!("category '{c}' is not listed"),
+                            _ => "a missing category".to_string(),
+                        }
+                    )))
+                }
                 (RawValue::Missing, _) => f64::NAN,
                 (RawValue::Number(x), false) => *x,
                 (RawValue::Category(c), true) => raw
@@ -244,5 +266,23 @@ mod tests {
         assert!(err
             .to_string()
             .contains("row 0, feature 'region': expected a number, got a string"));
+    }
+
+    #[test]
+    fn a_strict_feature_refuses_unlisted_and_missing_categories() {
+        let raw = RawFeatures::new(vec![RawKind::Categorical {
+            categories: vec!["north".into()],
+        }])
+        .unwrap()
+        .refusing_unseen(0);
+        let names = ["region".to_string()];
+        let rows = |s: &str| serde_json::from_str::<Vec<Vec<RawValue>>>(s).unwrap();
+        assert!(encode_rows(&rows(r#"[["north"]]"#), &names, Some(&raw)).is_ok());
+        let err = encode_rows(&rows(r#"[["north"], ["east"]]"#), &names, Some(&raw)).unwrap_err();
+        assert!(err
+            .to_string()
+            .contains("row 1, feature 'region': category 'east' is not listed"));
+        let err = encode_rows(&rows("[[null]]"), &names, Some(&raw)).unwrap_err();
+        assert!(err.to_string().contains("a missing category"));
     }
 }

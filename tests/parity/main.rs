@@ -13,6 +13,7 @@ mod dependence;
 mod linear;
 mod mlp;
 mod onnx;
+mod onnx_pipeline;
 mod text;
 mod trees;
 mod trees_exactness;

@@ -33,6 +33,10 @@ pub struct RawFeatures {
     /// Per feature, its category indices sorted by name (empty for a numeric one),
     /// so that [`RawFeatures::code`] is a binary search, not a scan of the list.
     by_name: Vec<Vec<u32>>,
+    /// Per feature: whether the deployed model refuses a category it does not list
+    /// (an ONNX OneHotEncoder with `zeros` = 0), so a request holding one is refused
+    /// rather than explained as the unseen code.
+    strict: Vec<bool>,
 }
 
 impl RawFeatures {
@@ -70,7 +74,34 @@ impl RawFeatures {
             }
             by_name.push(sorted);
         }
-        Ok(RawFeatures { kinds, by_name })
+        let strict = vec![false; kinds.len()];
+        Ok(RawFeatures {
+            kinds,
+            by_name,
+            strict,
+        })
+    }
+
+    /// The same features, the categorical `feature` refusing unseen categories
+    /// (see [`Self::refuses_unseen`]); a numeric or out-of-range one is left as it is.
+    pub fn refusing_unseen(mut self, feature: usize) -> Self {
+        if self.categories(feature).is_some() {
+            self.strict[feature] = true;
+        }
+        self
+    }
+
+    /// Whether the model refuses a category `feature` does not list: a value with
+    /// the unseen code has no answer from the deployed model.
+    pub fn refuses_unseen(&self, feature: usize) -> bool {
+        self.strict.get(feature).copied().unwrap_or(false)
+    }
+
+    /// Whether `x`, a code or NaN, is a value of `feature` the deployed model has no
+    /// answer for: the unseen code or a missing value of a feature that
+    /// [refuses unseen categories](Self::refuses_unseen).
+    pub fn refuses(&self, feature: usize, x: f64) -> bool {
+        self.refuses_unseen(feature) && (x.is_nan() || Some(x) == self.unseen_code(feature))
     }
 
     /// Number of raw features.
@@ -156,6 +187,14 @@ mod tests {
         assert_eq!(raw.category(1, 2.0), None);
         assert_eq!(raw.category(1, f64::NAN), None);
         assert!(raw.has_categories());
+        assert!(!raw.refuses_unseen(1));
+        let strict = raw.refusing_unseen(1).refusing_unseen(0);
+        assert!(strict.refuses_unseen(1) && !strict.refuses_unseen(0));
+        assert!(strict.refuses(1, 2.0) && strict.refuses(1, f64::NAN) && !strict.refuses(1, 1.0));
+        assert!(
+            !strict.refuses(0, f64::NAN),
+            "a numeric feature may be missing"
+        );
     }
 
     #[test]

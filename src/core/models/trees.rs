@@ -9,6 +9,7 @@
 pub mod budget;
 pub mod compiled;
 pub mod flat;
+pub mod fold;
 mod node;
 pub mod units;
 

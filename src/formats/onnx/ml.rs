@@ -10,8 +10,9 @@
 
 use ndarray::{Array1, Array2};
 
+use super::front::Traced;
 use super::graph::{Attr, Graph, Node};
-use super::{invalid, trees};
+use super::{invalid, pipeline, trees};
 use crate::core::models::trees::EnsembleSpec;
 use crate::core::models::LinearModel;
 use crate::core::CoreResult;
@@ -89,19 +90,44 @@ pub(super) fn convert(
     input: &str,
     n_features: usize,
 ) -> CoreResult<MlModel> {
-    let op = node.op.as_str();
+    if !reads_input(g, node, input) {
+        return Err(invalid(format!(
+            "the {} node reads '{}', not the graph input '{input}' through shape-neutral \
+             nodes only",
+            node.op,
+            node.inputs.first().map_or("", String::as_str)
+        )));
+    }
+    model(g, node, target, n_features, None)
+}
+
+/// Whether `node`'s data input is the graph input `input` through shape-neutral
+/// nodes only (a bare model; else a pipeline, [`super::pipeline`]).
+pub(super) fn reads_input(g: &Graph, node: &Node, input: &str) -> bool {
     let mut value = node.inputs.first().cloned().unwrap_or_default();
-    while value != input {
+    for _ in 0..=g.nodes.len() {
+        if value == input {
+            return true;
+        }
         match producer(g, &value).filter(|n| neutral(n)) {
             Some(n) => value = n.inputs.first().cloned().unwrap_or_default(),
-            None => {
-                return Err(invalid(format!(
-                    "the {op} node reads '{value}', not the graph input '{input}' \
-                     through shape-neutral nodes only"
-                )))
-            }
+            None => return false,
         }
     }
+    false
+}
+
+/// The model `node` over its input's `n_features` columns; with `front`, the
+/// preprocessing that computes those columns from the raw features is folded in
+/// ([`super::pipeline`]) and the model reads the raw features.
+pub(super) fn model(
+    g: &Graph,
+    node: &Node,
+    target: &str,
+    n_features: usize,
+    front: Option<&Traced>,
+) -> CoreResult<MlModel> {
+    let op = node.op.as_str();
     let classifier = op.ends_with("Classifier");
     if classifier && node.outputs.first().is_some_and(|o| reaches(g, o, target)) {
         return Err(invalid(format!(
@@ -109,7 +135,7 @@ pub(super) fn convert(
         )));
     }
     if op.starts_with("Linear") {
-        return linear(node, n_features).map(MlModel::Linear);
+        return linear(node, n_features, front).map(MlModel::Linear);
     }
     let spec = trees::ensemble(node, n_features)?;
     let n_out = spec.base.len();
@@ -119,9 +145,12 @@ pub(super) fn convert(
         (false, 1) => vec!["output".to_string()],
         (false, _) => (0..n_out).map(|k| format!("output_{k}")).collect(),
     };
-    let spec = EnsembleSpec {
-        feature_names: Some((0..n_features).map(|j| format!("f{j}")).collect()),
-        ..spec
+    let spec = match front {
+        Some(front) => pipeline::fold_trees(spec, front)?,
+        None => EnsembleSpec {
+            feature_names: Some((0..n_features).map(|j| format!("f{j}")).collect()),
+            ..spec
+        },
     };
     Ok(MlModel::Trees { spec, output_names })
 }
@@ -144,7 +173,7 @@ fn reaches(g: &Graph, value: &str, target: &str) -> bool {
 /// `LinearRegressor` (post_transform NONE) → linear; `LinearClassifier` →
 /// logistic: two rows that negate each other with LOGISTIC (skl2onnx's binary
 /// model: the second row is the positive class) or K ≥ 3 rows with SOFTMAX.
-fn linear(node: &Node, n_features: usize) -> CoreResult<LinearModel> {
+fn linear(node: &Node, n_features: usize, front: Option<&Traced>) -> CoreResult<LinearModel> {
     let op = node.op.as_str();
     let floats = |name: &str| match node.attrs.get(name) {
         Some(Attr::Floats(v)) => v.clone(),
@@ -175,6 +204,10 @@ fn linear(node: &Node, n_features: usize) -> CoreResult<LinearModel> {
     let w = Array2::from_shape_vec((rows, n_features), coefficients)
         .map_err(|e| invalid(format!("{op}: {e}")))?;
     let b = Array1::from(intercepts);
+    let (w, b) = match front {
+        Some(front) => pipeline::fold_linear(op, front, &w, &b)?,
+        None => (w, b),
+    };
     match (op, post, rows) {
         ("LinearRegressor", "NONE", _) => LinearModel::regression(w, b),
         ("LinearClassifier", "LOGISTIC", 2)

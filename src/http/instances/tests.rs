@@ -68,6 +68,11 @@ fn faults_are_named_in_the_order_a_parsed_map_checks_them() {
 
 /// A tree model over (n, cat): `cat` lists the categories "x" and "y".
 fn categorical_model() -> BuiltModel {
+    categorical_model_of(false)
+}
+
+/// [`categorical_model`], its `cat` refusing unseen categories when `strict`.
+fn categorical_model_of(strict: bool) -> BuiltModel {
     use crate::core::models::trees::{EnsembleSpec, Node, Split, Tree};
     use crate::core::models::{HostedModel, Link, RawKind, TreeEnsemble};
     let root = Node {
@@ -90,6 +95,7 @@ fn categorical_model() -> BuiltModel {
         },
     ])
     .unwrap();
+    let raw = if strict { raw.refusing_unseen(1) } else { raw };
     let trees = TreeEnsemble::new(EnsembleSpec {
         kind: "lightgbm",
         objective: "regression".into(),
@@ -146,4 +152,25 @@ fn categorical_faults_name_feature_and_instance() {
         .contains("instance 0, feature 'cat': expected a category (a string), got an array"));
     // An unknown key's string value is skipped, not looked up.
     assert!(err(r#"[{"n": 1, "cat": "x", "other": "x"}]"#).contains("unknown feature 'other'"));
+}
+
+/// A model whose encoder refuses unseen categories (an ONNX OneHotEncoder with
+/// zeros = 0): an unlisted or missing category is a 422 naming the feature.
+#[test]
+fn a_strict_feature_refuses_unlisted_and_missing_categories() {
+    let read = |s: &str| {
+        let instances: Instances = serde_json::from_str(s).unwrap();
+        to_matrix(&instances, &categorical_model_of(true), 8).map_err(|e| e.to_string())
+    };
+    assert!(read(r#"[[1, "y"], {"n": null, "cat": "x"}]"#).is_ok());
+    let err = read(r#"[[1, "x"], [1, "z"]]"#).unwrap_err();
+    assert!(
+        err.contains("instance 1, feature 'cat': a category the model does not list"),
+        "{err}"
+    );
+    let err = read(r#"[{"n": 1, "cat": null}]"#).unwrap_err();
+    assert!(
+        err.contains("instance 0, feature 'cat': a missing category"),
+        "{err}"
+    );
 }

@@ -1,0 +1,84 @@
+//! A deployed pipeline: raw features → column-local preprocessing ([`super::front`])
+//! → one ONNX-ML model node, compiled into one tree ensemble over the raw features
+//! ([`crate::core::models::trees::fold`]), so explanations are per raw feature and
+//! exact for the whole pipeline.
+//!
+//! What follows the model node (ZipMap, the label's Cast, ArgMax) is not read: the
+//! ensemble's raw scores and link are the model's.
+
+use ndarray::{Array1, Array2};
+
+use super::graph::{Graph, Node};
+use super::ml::{self, MlModel};
+use super::{front, invalid};
+use crate::core::models::trees::fold::fold;
+use crate::core::models::trees::EnsembleSpec;
+use crate::core::CoreResult;
+
+/// The model `node` (found by [`ml::model_node`] for `target`) behind the
+/// preprocessing in front of it, over the raw features (the graph's inputs).
+///
+/// # Errors
+/// [`crate::core::CoreError::InvalidModel`] (prefixed `onnx:`) from the front's
+/// trace ([`front::trace`]), the model's reading ([`ml::model`]), or the fold.
+pub(super) fn read(g: &Graph, node: &Node, target: &str) -> CoreResult<MlModel> {
+    let input = node
+        .inputs
+        .first()
+        .ok_or_else(|| invalid(format!("the {} node has no input", node.op)))?;
+    let traced = front::trace(g, input)?;
+    ml::model(g, node, target, traced.columns.len(), Some(&traced))
+}
+
+/// Trees over the traced columns folded into trees over the raw features, named
+/// by them.
+///
+/// # Errors
+/// [`crate::core::CoreError::InvalidModel`] (prefixed `onnx:`) naming the tree,
+/// node and raw feature of a split that does not fold.
+pub(super) fn fold_trees(spec: EnsembleSpec, traced: &front::Traced) -> CoreResult<EnsembleSpec> {
+    fold(spec, &traced.columns, traced.raw.clone()).map_err(|e| invalid(e.to_string()))
+}
+
+/// A linear model's weights over its input's columns (`w`: outputs × columns,
+/// `b`: per output) folded into weights over the raw features, when every column
+/// is `a·x + c` of one numeric raw value `x` (casts and Scalers): the weight of raw
+/// feature r is Σ w_j·a_j over its columns, the intercept gains Σ w_j·c_j. The
+/// result equals the pipeline's scores up to float32 rounding (onnxruntime scales
+/// and sums in float32).
+///
+/// # Errors
+/// [`crate::core::CoreError::InvalidModel`] naming the model's operator and the raw
+/// feature whose column is not affine (an Imputer's NaN, a one-hot or label code
+/// of a category): such a pipeline is no linear model of its raw features.
+pub(super) fn fold_linear(
+    op: &str,
+    traced: &front::Traced,
+    w: &Array2<f64>,
+    b: &Array1<f64>,
+) -> CoreResult<(Array2<f64>, Array1<f64>)> {
+    if w.ncols() != traced.columns.len() {
+        return Err(invalid(format!(
+            "{op} has weights for {} columns; its input has {}",
+            w.ncols(),
+            traced.columns.len()
+        )));
+    }
+    let mut folded = Array2::zeros((w.nrows(), traced.raw.names.len()));
+    let mut intercept = b.clone();
+    for (j, (column, form)) in traced.columns.iter().zip(&traced.affine).enumerate() {
+        let Some((a, c)) = form else {
+            return Err(invalid(format!(
+                "{op} behind preprocessing of '{}' that is not a Scaler or Cast: only \
+                 those fold into a linear model's weights (imputed NaN and encoded \
+                 categories make it no linear model of its raw features)",
+                traced.raw.names[column.raw]
+            )));
+        };
+        for k in 0..w.nrows() {
+            folded[[k, column.raw]] += w[[k, j]] * a;
+            intercept[k] += w[[k, j]] * c;
+        }
+    }
+    Ok((folded, intercept))
+}

@@ -1,0 +1,231 @@
+//! skl2onnx pipelines through the API (issue 14, items 2 and 5): a ColumnTransformer
+//! over a DataFrame with string columns, then trees, registered with one request
+//! (the file as exported, a background of raw rows with strings and nulls) and
+//! explained per raw feature on raw rows; the values are the Shapley values of the
+//! deployed graph enumerated with onnxruntime (tests/fixtures/onnx_pipeline).
+
+use axum::http::{Method, StatusCode};
+use axum::Router;
+use explaind::formats::base64;
+use serde_json::{json, Value};
+
+use crate::common::{call, default_app};
+
+fn fixture(name: &str) -> (String, Value) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/onnx_pipeline");
+    let bytes = std::fs::read(format!("{dir}/{name}.onnx")).unwrap();
+    let doc = std::fs::read_to_string(format!("{dir}/{name}.json"))
+        .map(|d| serde_json::from_str(&d).unwrap())
+        .unwrap_or(Value::Null);
+    (base64::encode(&bytes), doc)
+}
+
+async fn register(app: &Router, name: &str, fixture_name: &str) -> (Value, crate::common::Answer) {
+    let (model, doc) = fixture(fixture_name);
+    let spec = json!({"kind": "onnx", "model": model, "background": doc["background"]});
+    let put = call(app, Method::PUT, &format!("/models/{name}"), Some(spec)).await;
+    (doc, put)
+}
+
+fn close(got: &Value, want: &Value, scale: f64, what: &str) {
+    let (g, w) = (got.as_f64().unwrap(), want.as_f64().unwrap());
+    assert!((g - w).abs() <= 1e-5 * scale.max(1.0), "{what}: {g} vs {w}");
+}
+
+#[tokio::test]
+async fn a_pipeline_registers_and_explains_raw_rows_per_raw_feature() {
+    let app = default_app().await;
+    let (doc, put) = register(&app, "houses", "rf_regressor").await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    assert_eq!(put.json["feature_names"], doc["raw_features"]);
+    // Raw rows: strings for region and heating, null for a missing lotsize, and
+    // categories never seen in training ("atlantis", "solar").
+    let predicted = call(
+        &app,
+        Method::POST,
+        "/models/houses/predict",
+        Some(json!({"instances": doc["rows"]})),
+    )
+    .await;
+    assert_eq!(predicted.status, StatusCode::OK, "{}", predicted.text);
+    for (r, want) in doc["predictions"].as_array().unwrap().iter().enumerate() {
+        let got = &predicted.json["predictions"][r][0];
+        close(got, want, want.as_f64().unwrap().abs(), "prediction");
+    }
+    let answer = call(
+        &app,
+        Method::POST,
+        "/models/houses/explain",
+        Some(json!({"instances": doc["rows"], "method": "tree_interventional"})),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let scale = doc["base"].as_f64().unwrap().abs();
+    for (r, e) in answer.json["explanations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let want = doc["shapley"][r].as_array().unwrap();
+        let got = e["attributions"].as_array().unwrap();
+        assert_eq!(got.len(), 6, "one attribution per raw feature");
+        for (g, w) in got.iter().zip(want) {
+            close(g, w, scale, &format!("row {r}"));
+        }
+        close(&e["base_value"], &doc["base"], scale, "base");
+    }
+}
+
+/// Model-agnostic methods read the same raw features: exact_shapley over the
+/// pipeline's background equals the enumeration on the graph too.
+#[tokio::test]
+async fn exact_shapley_on_raw_features_equals_the_enumeration() {
+    let app = default_app().await;
+    let (doc, put) = register(&app, "houses", "rf_regressor").await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    let answer = call(
+        &app,
+        Method::POST,
+        "/models/houses/explain",
+        Some(json!({"instances": doc["rows"], "method": "exact_shapley"})),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let scale = doc["base"].as_f64().unwrap().abs();
+    for (r, e) in answer.json["explanations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        for (g, w) in e["attributions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(doc["shapley"][r].as_array().unwrap())
+        {
+            close(g, w, scale, &format!("exact_shapley row {r}"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_instance_by_name_with_strings_explains_the_classifier() {
+    let app = default_app().await;
+    let (doc, put) = register(&app, "expensive", "gb_classifier").await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    let row = json!({
+        "lotsize": null, "bedrooms": 2.0, "bathrooms": 1.0, "stories": 1.0,
+        "region": "atlantis", "heating": "solar"
+    });
+    let answer = call(
+        &app,
+        Method::POST,
+        "/models/expensive/explain",
+        Some(json!({"instances": [row], "method": "tree_interventional"})),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let e = &answer.json["explanations"][0];
+    // That row is the fixture's row 7; raw output = the margin.
+    for (g, w) in e["attributions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(doc["shapley"][7].as_array().unwrap())
+    {
+        close(g, w, 1.0, "classifier row 7");
+    }
+    let wrong = json!({
+        "lotsize": "big", "bedrooms": 2.0, "bathrooms": 1.0, "stories": 1.0,
+        "region": "north", "heating": "gas"
+    });
+    let refused = call(
+        &app,
+        Method::POST,
+        "/models/expensive/explain",
+        Some(json!({"instances": [wrong]})),
+    )
+    .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.text
+    );
+    assert!(refused.text.contains("lotsize"), "{}", refused.text);
+}
+
+#[tokio::test]
+async fn pipelines_that_do_not_fold_are_refused_naming_why() {
+    let app = default_app().await;
+    let (model, _) = fixture("encoded_ridge");
+    let put = call(
+        &app,
+        Method::PUT,
+        "/models/encoded",
+        Some(json!({"kind": "onnx", "model": model})),
+    )
+    .await;
+    assert_eq!(put.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", put.text);
+    assert!(
+        put.text.contains("LinearRegressor behind preprocessing"),
+        "{}",
+        put.text
+    );
+}
+
+/// scikit-learn's default OneHotEncoder (handle_unknown="error", ONNX zeros = 0):
+/// onnxruntime fails on a category the encoder does not list, so explaind refuses
+/// it with a 422 naming the feature, and explains listed ones.
+#[tokio::test]
+async fn a_strict_encoder_refuses_unseen_categories_as_onnxruntime_does() {
+    let app = default_app().await;
+    let (model, _) = fixture("strict_rf");
+    let background = json!([
+        [5850.0, 3.0, 1.0, 2.0, "east", "none"],
+        [null, 2.0, 1.0, 1.0, "north", "gas"]
+    ]);
+    let spec = json!({"kind": "onnx", "model": model, "background": background});
+    let put = call(&app, Method::PUT, "/models/strict", Some(spec)).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    let seen = json!([4000.0, 3.0, 2.0, 2.0, "north", "air"]);
+    let ok = call(
+        &app,
+        Method::POST,
+        "/models/strict/explain",
+        Some(json!({"instances": [seen]})),
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    let unseen = json!([4000.0, 3.0, 2.0, 2.0, "atlantis", "air"]);
+    let refused = call(
+        &app,
+        Method::POST,
+        "/models/strict/explain",
+        Some(json!({"instances": [unseen]})),
+    )
+    .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.text
+    );
+    assert!(
+        refused
+            .text
+            .contains("feature 'region': a category the model does not list"),
+        "{}",
+        refused.text
+    );
+    let bad_background = json!({"kind": "onnx", "model": model, "background": [[1.0, 1.0, 1.0, 1.0, "atlantis", "gas"]]});
+    let put = call(&app, Method::PUT, "/models/strict2", Some(bad_background)).await;
+    assert_eq!(put.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", put.text);
+    assert!(
+        put.text.contains("category 'atlantis' is not listed"),
+        "{}",
+        put.text
+    );
+}
