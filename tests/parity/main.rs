@@ -11,6 +11,7 @@ mod dependence;
 mod linear;
 mod mlp;
 mod onnx;
+mod onnx_trees;
 mod text;
 mod trees;
 mod trees_exactness;
