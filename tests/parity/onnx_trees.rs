@@ -138,3 +138,36 @@ fn tree_interventional_equals_shap_on_every_fixture_shap_explains() {
     }
     assert!(checked >= 6, "only {checked} fixtures carry shap values");
 }
+
+#[test]
+fn linear_models_on_the_input_equal_onnxruntime() {
+    for (name, kind) in [
+        ("linear_regressor", "linear"),
+        ("logistic_binary", "logistic"),
+        ("logistic_multiclass", "logistic"),
+    ] {
+        let bytes = std::fs::read(dir().join(format!("{name}.onnx"))).expect("onnx file");
+        let json: Value = serde_json::from_slice(
+            &std::fs::read(dir().join(format!("{name}.json"))).expect("json"),
+        )
+        .expect("fixture json");
+        let OnnxModel::Ml(MlModel::Linear(model)) = onnx::read(&bytes).expect(name) else {
+            panic!("{name}: not read as a linear model");
+        };
+        assert_eq!(model.kind(), kind);
+        let x = matrix(&json["rows"]);
+        let want = matrix(&json["outputs"]);
+        let space = if kind == "logistic" {
+            OutputSpace::Probability
+        } else {
+            OutputSpace::Raw
+        };
+        let got = model.predict(x.view(), space);
+        assert_eq!(got.dim(), want.dim(), "{name}");
+        assert_close(
+            name,
+            got.as_slice().expect("standard"),
+            want.as_slice().expect("standard"),
+        );
+    }
+}
