@@ -43,12 +43,14 @@ pub const KINDS: &[&str] = &[
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
     /// Model family: `linear`, `logistic`, `mlp`, `xgboost`, `lightgbm`,
-    /// `text_classifier` or `onnx` (a feed-forward network in `model`, hosted as an
-    /// `mlp`).
+    /// `text_classifier` or `onnx` (in `model`: a feed-forward network, hosted as an
+    /// `mlp`; an ONNX-ML tree ensemble, hosted as trees of kind `onnx`; or an ONNX-ML
+    /// linear model, hosted as `linear` or `logistic`).
     pub kind: String,
     /// Input feature names, in column order. May be left out by tree model files that
     /// carry names, by text classifiers (their numeric inputs are the pooled embedding
-    /// dimensions, `emb_0`, `emb_1`, …) and by ONNX models (`x0`, `x1`, …).
+    /// dimensions, `emb_0`, `emb_1`, …) and by ONNX models (`x0`, `x1`, … for
+    /// networks, `f0`, `f1`, … for ONNX-ML tree ensembles and linear models).
     #[serde(default)]
     pub feature_names: Vec<String>,
     /// Output names; defaults depend on the kind (class names for classifiers).
@@ -193,6 +195,9 @@ pub fn build_with(spec: &ModelSpec, limits: &Limits) -> CoreResult<BuiltModel> {
         (HostedModel::Text(_), true) => (0..n_features).map(|j| format!("emb_{j}")).collect(),
         (HostedModel::Mlp(_), true) if spec.kind == "onnx" => {
             (0..n_features).map(|j| format!("x{j}")).collect()
+        }
+        (HostedModel::Linear(_), true) if spec.kind == "onnx" => {
+            (0..n_features).map(|j| format!("f{j}")).collect()
         }
         _ => spec.feature_names.clone(),
     };

@@ -26,6 +26,7 @@ mod models;
 mod network_charts;
 mod oip;
 mod onnx;
+mod onnx_trees;
 mod openapi;
 mod outputs;
 mod privacy;

@@ -270,7 +270,10 @@ impl Forest {
                 }
                 let mut nodes = proto.nodes.clone();
                 for (node, weights) in nodes.iter_mut().zip(&proto.weights) {
-                    let sum: f64 = weights.iter().filter(|w| w.0 == k).map(|w| w.1).sum();
+                    let sum = weights
+                        .iter()
+                        .filter(|w| w.0 == k)
+                        .fold(0.0, |s, w| s + w.1);
                     node.value = sum * scale;
                 }
                 for (i, node) in nodes.iter().enumerate() {
