@@ -171,3 +171,33 @@ fn linear_models_on_the_input_equal_onnxruntime() {
         );
     }
 }
+
+#[test]
+fn corrupted_tree_files_never_panic() {
+    // A linear congruential generator: the same corruptions on every run.
+    let mut state = 14u64;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        state >> 33
+    };
+    let row = Array2::from_elem((1, 11), 1.0);
+    for name in ["dt_regressor", "modes_v5", "gb_binary", "et_multiclass"] {
+        let valid = std::fs::read(dir().join(format!("{name}.onnx"))).expect("onnx file");
+        for _ in 0..800 {
+            let mut bytes = valid.clone();
+            for _ in 0..1 + next() % 4 {
+                let i = (next() as usize) % bytes.len();
+                bytes[i] = next() as u8;
+            }
+            if let Ok(OnnxModel::Ml(MlModel::Trees { spec, .. })) = onnx::read(&bytes) {
+                if let Ok(model) = TreeEnsemble::new(spec) {
+                    if model.n_features() == 11 {
+                        let _ = model.predict_raw(row.view());
+                    }
+                }
+            }
+        }
+    }
+}

@@ -43,6 +43,10 @@ mod tests;
 pub(crate) const MAX_NODES: usize =
     budget::DEFAULT_MAX_MODEL_MEMORY_MB * budget::MIB / std::mem::size_of::<Node>();
 
+/// Most targets (classes) a model may have: the base margins and every tree's
+/// copies are allocated per target.
+pub(crate) const MAX_TARGETS: usize = 1 << 16;
+
 /// One ai.onnx.ml tree node reading an input of `n_features` float columns, as an
 /// ensemble over those columns (kind `"onnx"`).
 ///
@@ -328,6 +332,11 @@ impl Forest {
         let n = self.n_targets;
         if n == 0 {
             return refuse("the model has no targets (n_targets or class labels)");
+        }
+        if n > MAX_TARGETS {
+            return refuse(&format!(
+                "{n} targets (n_targets or class labels), beyond the {MAX_TARGETS} supported"
+            ));
         }
         if self.classes == Some(2) && !self.base.is_empty() {
             return refuse(

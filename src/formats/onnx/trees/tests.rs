@@ -221,6 +221,9 @@ fn malformed_nodes_are_refused_naming_the_problem() {
             "reached twice",
         ),
     ];
+    let mut huge = with("n_targets", Attr::Int(1 << 40));
+    huge.attrs.insert("target_ids".into(), ints(&[0, 0]));
+    let cases = cases.into_iter().chain([(huge, "1099511627776 targets")]);
     for (node, want) in cases {
         let e = error(&node);
         assert!(e.contains(want), "{want}: {e}");
