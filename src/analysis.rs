@@ -240,7 +240,11 @@ impl Plan {
             ));
         }
         let (x, _) = rows(&entry, dataset, limits.max_rows)?;
-        let grid = dependence::grid(x.column(feature), points, limits.min_rows)?;
+        let raw = entry.built.model.raw_features();
+        let grid = match raw.and_then(|r| r.categories(feature)) {
+            Some(categories) => dependence::category_grid(categories.len(), limits.max_grid)?,
+            None => dependence::grid(x.column(feature), points, limits.min_rows)?,
+        };
         let outputs = options
             .output
             .map_or_else(|| (0..m.n_outputs()).collect(), |k| vec![k]);
@@ -276,6 +280,13 @@ impl Plan {
             Method::Auto => explainer::default_method(&built.model),
             m => m,
         };
+        if method == Method::Anchors {
+            return Err(CoreError::InvalidArgument(
+                "method anchors answers a rule per row, not attributions: mean |φ| needs \
+                 an attribution method"
+                    .into(),
+            ));
+        }
         if method.is_model_agnostic() {
             options.sampling.check(built.model.as_model())?;
         }
@@ -379,6 +390,7 @@ impl Plan {
                     head,
                     feature: names[feature].clone(),
                     output_space: space_name(space).into(),
+                    categories: category_names(&entry.built, feature, &grid),
                     grid,
                     ice_rows: ice_rows.len(),
                     outputs: curves,

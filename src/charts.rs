@@ -6,6 +6,7 @@
 //! - [`scale`]: linear axes, round ticks, number labels, text-width estimates.
 //! - [`bars`]: the generic horizontal bar chart (importance, coefficients).
 //! - [`waterfall`]: one prediction built up from the base value, feature by feature.
+//! - [`anchor`]: an anchor's rule with its precision and coverage.
 //! - [`views`]: the served pictures, built from summaries, weights, explanations and
 //!   partial dependence.
 //! - [`heatmap`]: a matrix on a diverging colour scale centred at zero (network
@@ -21,6 +22,7 @@
 //! overlaps however many features a model has, and the same input always gives
 //! the same bytes, which is what makes ETags on pictures work.
 
+pub mod anchor;
 pub mod bars;
 pub mod curves;
 pub mod heatmap;

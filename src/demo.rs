@@ -9,6 +9,7 @@ use ndarray::Array2;
 
 use crate::core::models::linear::fit_least_squares;
 use crate::core::{CoreError, CoreResult};
+use crate::spec::values::RawValue;
 use crate::spec::ModelSpec;
 
 /// Name the demo model is registered under.
@@ -83,7 +84,7 @@ pub fn house_prices_spec() -> CoreResult<ModelSpec> {
         background: Some(
             features
                 .into_iter()
-                .map(|r| r.into_iter().map(Some).collect())
+                .map(|r| r.into_iter().map(RawValue::Number).collect())
                 .collect(),
         ),
         description: Some(

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use ndarray::{Array2, ArrayView2, Axis};
 
+use crate::core::explain::anchors::{Anchor, AnchorParams};
 use crate::core::explain::groups::FeatureGroups;
 use crate::core::explain::integrated_gradients::{self, IgOptions};
 use crate::core::explain::sampling::{self, SamplingParams};
@@ -23,6 +24,7 @@ pub use caps::Caps;
 use select::{argmax_rows, members, player_groups, resolve_outputs};
 pub use texts::{explain_texts, text_model, TextOutcome};
 
+mod anchors;
 mod caps;
 mod select;
 mod texts;
@@ -67,6 +69,9 @@ pub struct MethodOptions {
     pub full_quality: bool,
     /// Also compute SHAP interaction values (tree models, path-dependent).
     pub interactions: bool,
+    /// Anchors: precision, confidence, beam, budget, seed and tolerance (the
+    /// cancellation token comes from [`ExplainArgs::cancel`]).
+    pub anchors: AnchorParams,
 }
 
 /// What to compute for a batch of rows.
@@ -101,6 +106,9 @@ pub struct Outcome {
     /// With several outputs per row ([`OutputChoice::All`], [`OutputChoice::Top`]):
     /// the row each explanation belongs to.
     pub instances: Option<Vec<usize>>,
+    /// With [`Method::Anchors`]: the anchor of each row (its explanation then holds
+    /// no attributions).
+    pub anchors: Option<Vec<Anchor>>,
 }
 
 /// A rough count of the multiply-adds an explanation of `rows` rows costs, for
@@ -149,6 +157,9 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
         Method::Auto => default_method(&model.model),
         m => m,
     };
+    if method == Method::Anchors {
+        return anchors::explain(model, x, args);
+    }
     let players = player_groups(model, method, args.players)?;
     let (instances, outputs) = resolve_outputs(model.model.as_model(), x, args.output)?;
     let expanded = instances.as_ref().map(|rows| x.select(Axis(0), rows));
@@ -158,7 +169,7 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
     };
     let space = args.space;
     let explanations = match (&model.model, method) {
-        (_, Method::Auto) => unreachable!("Auto is resolved above"),
+        (_, Method::Auto | Method::Anchors) => unreachable!("resolved above"),
         (HostedModel::Linear(m), Method::LinearShap) => {
             linear_shap::explain(m, reference(model, method)?, x, &outputs, space)?
         }
@@ -283,6 +294,7 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
         interactions,
         grouped: args.players != Players::Features,
         instances,
+        anchors: None,
     })
 }
 
@@ -389,7 +401,8 @@ fn explain_network(
         | Method::PermutationShap
         | Method::Lime
         | Method::TreePathDependent
-        | Method::TreeInterventional => Err(CoreError::MethodNotSupported {
+        | Method::TreeInterventional
+        | Method::Anchors => Err(CoreError::MethodNotSupported {
             method: method.to_string(),
             kind: model.model.kind(),
         }),

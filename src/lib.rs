@@ -29,8 +29,8 @@
 //! - [`config`]: the command-line and environment configuration, which builds the caps
 //!   and limits of the layers below.
 //! - [`http`]: router, one module per resource (each declares its routes with who may
-//!   call them, `http::routes`), the error type, the OpenAPI document, the
-//!   Prometheus answer.
+//!   call them, `http::routes`: one line per route gives the router, its role and its
+//!   OpenAPI operation), the error type, the OpenAPI document, the Prometheus answer.
 //! - [`server`]: start-up, serving and graceful shutdown.
 
 pub mod analysis;

@@ -36,7 +36,7 @@ use std::time::Instant;
 use ndarray::ArrayView2;
 
 use crate::core::global::drift::FeatureBins;
-use crate::core::models::OutputSpace;
+use crate::core::models::{OutputSpace, RawFeatures};
 use crate::explainer::Outcome;
 use tally::{Layout, Tally};
 
@@ -167,16 +167,22 @@ fn thread_shard() -> usize {
 impl LiveStats {
     /// Empty statistics for a model with `n_features` inputs and `n_outputs`
     /// outputs; `background` (rows × features), when there is one, fixes the PSI bins.
+    /// `raw`, when some features are categorical, gives those bins per category.
     pub fn new(
         n_features: usize,
         n_outputs: usize,
         background: Option<ArrayView2<f64>>,
+        raw: Option<&RawFeatures>,
         config: LiveConfig,
     ) -> Self {
         let bins = background.map(|b| {
             b.columns()
                 .into_iter()
-                .map(|c| FeatureBins::from_background(c, config.bins, config.min_bin_rows))
+                .enumerate()
+                .map(|(j, c)| match raw.and_then(|r| r.categories(j)) {
+                    Some(cats) => FeatureBins::from_categories(c, cats.len(), config.min_bin_rows),
+                    None => FeatureBins::from_background(c, config.bins, config.min_bin_rows),
+                })
                 .collect()
         });
         let layout = Layout::new(n_features, n_outputs, bins);

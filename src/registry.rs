@@ -78,6 +78,7 @@ impl ModelEntry {
             built.feature_names.len(),
             built.output_names.len(),
             built.reference.as_ref().map(|r| r.data.view()),
+            built.model.raw_features(),
             live,
         );
         ModelEntry {
@@ -285,11 +286,27 @@ impl Registry {
     pub fn insert_ephemeral(&self, name: &str, spec: &ModelSpec) -> Result<(), RegistryError> {
         validate_name(name)?;
         let built = build(spec, &self.limits)?;
+        self.insert_built(name, spec.description.clone(), built)
+    }
+
+    /// Register a model built in code rather than from a document (embedding, tests
+    /// of core models that no registration kind reads yet), not persisted, replacing
+    /// nothing that already exists under its name.
+    ///
+    /// # Errors
+    /// An invalid name.
+    pub fn insert_built(
+        &self,
+        name: &str,
+        description: Option<String>,
+        built: BuiltModel,
+    ) -> Result<(), RegistryError> {
+        validate_name(name)?;
         let head = EntryHead {
             name: name.to_string(),
             version: 1,
             created_at: Utc::now(),
-            description: spec.description.clone(),
+            description,
         };
         let entry = Arc::new(ModelEntry::new(head, built, self.live));
         self.write().entry(name.to_string()).or_insert(entry);

@@ -5,7 +5,9 @@
 //! place, so a model read back from disk passes exactly the checks a new one does.
 
 pub mod groups;
+mod onnx;
 mod trees;
+pub mod values;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, OnceLock};
@@ -18,11 +20,9 @@ use crate::core::explain::tree_interventional::Background;
 use crate::core::models::mlp::MlpParams;
 use crate::core::models::text::TextClassifierParams;
 use crate::core::models::trees::TreeLimits;
-use crate::core::models::TreeEnsemble;
 use crate::core::models::{check_rows, HostedModel, LinearModel, Link, Model};
 use crate::core::stats::Reference;
 use crate::core::{CoreError, CoreResult};
-use crate::formats::onnx::{MlModel, OnnxModel};
 
 /// Most background rows a model may carry.
 pub const MAX_BACKGROUND_ROWS: usize = 100_000;
@@ -34,6 +34,7 @@ pub const KINDS: &[&str] = &[
     "mlp",
     "xgboost",
     "lightgbm",
+    "catboost",
     "text_classifier",
     "onnx",
 ];
@@ -42,7 +43,7 @@ pub const KINDS: &[&str] = &[
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
-    /// Model family: `linear`, `logistic`, `mlp`, `xgboost`, `lightgbm`,
+    /// Model family: `linear`, `logistic`, `mlp`, `xgboost`, `lightgbm`, `catboost`,
     /// `text_classifier` or `onnx` (in `model`: a feed-forward network, hosted as an
     /// `mlp`; an ONNX-ML tree ensemble, hosted as trees of kind `onnx`; or an ONNX-ML
     /// linear model, hosted as `linear` or `logistic`).
@@ -65,16 +66,18 @@ pub struct ModelSpec {
     #[schema(value_type = Object)]
     pub params: serde_json::Value,
     /// The model file of `xgboost` (the JSON document `Booster.save_model` writes, as
-    /// an object or a string), `lightgbm` (the text, as a string) and `onnx` models
-    /// (the file, base64-encoded: RFC 4648, padded).
+    /// an object or a string), `catboost` (the JSON document of
+    /// `save_model(path, format="json", pool=pool)`, as an object or a string),
+    /// `lightgbm` (the text, as a string) and `onnx` models (the file, base64-encoded:
+    /// RFC 4648, padded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(schema_with = model_file_schema, required = false)]
     pub model: Option<serde_json::Value>,
     /// Reference rows (one array of feature values per row) that explanations are
-    /// computed against. Stored, summarised, never returned.
+    /// computed against: numbers, category names for categorical features, `null`
+    /// for missing values. Stored as sent, summarised, never returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<Vec<f64>>>)]
-    pub background: Option<Vec<Vec<Option<f64>>>>,
+    pub background: Option<Vec<Vec<values::RawValue>>>,
     /// Free text shown in listings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -86,7 +89,8 @@ pub struct ModelSpec {
 }
 
 /// The schema of [`ModelSpec::model`]: a string (LightGBM text, a base64 ONNX
-/// file, an XGBoost document as text) or an object (an XGBoost document); never null.
+/// file, an XGBoost or CatBoost document as text) or an object (an XGBoost or
+/// CatBoost document); never null.
 fn model_file_schema() -> utoipa::openapi::schema::Schema {
     use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
     OneOfBuilder::new()
@@ -94,8 +98,10 @@ fn model_file_schema() -> utoipa::openapi::schema::Schema {
         .item(ObjectBuilder::new().schema_type(Type::Object))
         .description(Some(
             "The model file of `xgboost` (the JSON document `Booster.save_model` writes, as \
-             an object or a string), `lightgbm` (the text, as a string) and `onnx` models \
-             (the file, base64-encoded: RFC 4648, padded).",
+             an object or a string), `catboost` (the JSON document of \
+             `save_model(path, format=\"json\", pool=pool)`, as an object or a string), \
+             `lightgbm` (the text, as a string) and `onnx` models (the file, base64-encoded: \
+             RFC 4648, padded).",
         ))
         .into()
 }
@@ -167,18 +173,23 @@ pub fn build(spec: &ModelSpec) -> CoreResult<BuiltModel> {
 /// # Errors
 /// [`CoreError::InvalidModel`] naming the first thing wrong, or the limit passed.
 pub fn build_with(spec: &ModelSpec, limits: &Limits) -> CoreResult<BuiltModel> {
-    if spec.model.is_some() && !matches!(spec.kind.as_str(), "xgboost" | "lightgbm" | "onnx") {
+    if spec.model.is_some()
+        && !matches!(
+            spec.kind.as_str(),
+            "xgboost" | "lightgbm" | "catboost" | "onnx"
+        )
+    {
         return Err(CoreError::InvalidModel(format!(
-            "`model` (a model file) is for xgboost, lightgbm and onnx models, not {}",
+            "`model` (a model file) is for xgboost, lightgbm, catboost and onnx models, not {}",
             spec.kind
         )));
     }
     let (model, default_outputs) = match spec.kind.as_str() {
         "linear" | "logistic" => build_linear(spec)?,
         "mlp" => build_mlp(spec)?,
-        "xgboost" | "lightgbm" => trees::build(spec, limits.trees)?,
+        "xgboost" | "lightgbm" | "catboost" => trees::build(spec, limits.trees)?,
         "text_classifier" => build_text(spec)?,
-        "onnx" => build_onnx(spec, limits)?,
+        "onnx" => onnx::build(spec, limits)?,
         other => {
             return Err(CoreError::InvalidModel(format!(
                 "unknown kind '{other}'; known kinds: {}",
@@ -229,7 +240,7 @@ pub fn build_with(spec: &ModelSpec, limits: &Limits) -> CoreResult<BuiltModel> {
                     .into(),
             ))
         }
-        Some(rows) => Some(build_reference(&model, rows)?),
+        Some(rows) => Some(build_reference(&model, &feature_names, rows)?),
         None => None,
     };
     let groups = spec
@@ -373,40 +384,16 @@ fn build_text(spec: &ModelSpec) -> CoreResult<(HostedModel, Vec<String>)> {
     Ok((HostedModel::Text(text), outputs))
 }
 
-fn build_onnx(spec: &ModelSpec, limits: &Limits) -> CoreResult<(HostedModel, Vec<String>)> {
-    if !spec.params.is_null() {
-        return Err(CoreError::InvalidModel(
-            "kind 'onnx' takes the network from `model`, not `params`".into(),
-        ));
-    }
-    let encoded = spec
-        .model
-        .as_ref()
-        .and_then(serde_json::Value::as_str)
-        .ok_or_else(|| {
-            CoreError::InvalidModel("kind 'onnx' needs `model`: the ONNX file in base64".into())
-        })?;
-    let bytes = crate::formats::base64::decode(encoded)
-        .map_err(|e| CoreError::InvalidModel(format!("model: {e}")))?;
-    match crate::formats::onnx::read(&bytes)? {
-        OnnxModel::Network(converted) => {
-            let mlp = converted.params.validate()?;
-            let outputs = default_output_names(mlp.link(), mlp.n_outputs());
-            Ok((HostedModel::Mlp(mlp), outputs))
-        }
-        OnnxModel::Ml(MlModel::Trees { spec, output_names }) => {
-            let trees = TreeEnsemble::with_limits(spec, limits.trees)?;
-            Ok((HostedModel::Trees(trees), output_names))
-        }
-        OnnxModel::Ml(MlModel::Linear(model)) => {
-            let outputs = default_output_names(model.link(), model.n_outputs());
-            Ok((HostedModel::Linear(model), outputs))
-        }
-    }
-}
-
-/// Turn JSON rows (null = missing) into a matrix, checked against the model.
-fn build_reference(model: &HostedModel, rows: &[Vec<Option<f64>>]) -> CoreResult<Reference> {
+/// Turn document rows (categories by name, null = missing) into a matrix, checked
+/// against the model.
+///
+/// # Errors
+/// [`CoreError::InvalidModel`] naming the row and feature at fault, or a size limit.
+pub fn build_reference(
+    model: &HostedModel,
+    names: &[String],
+    rows: &[Vec<values::RawValue>],
+) -> CoreResult<Reference> {
     if rows.is_empty() {
         return Err(CoreError::InvalidModel(
             "background must have at least one row".into(),
@@ -419,7 +406,7 @@ fn build_reference(model: &HostedModel, rows: &[Vec<Option<f64>>]) -> CoreResult
         )));
     }
     let m = model.as_model();
-    let data = rows_to_matrix(rows, m.n_features())
+    let data = values::encode_rows(rows, names, model.raw_features())
         .map_err(|e| CoreError::InvalidModel(format!("background: {e}")))?;
     check_rows(data.view(), m.n_features(), model.accepts_missing())
         .map_err(|e| CoreError::InvalidModel(format!("background: {e}")))?;

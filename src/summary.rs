@@ -70,11 +70,13 @@ pub struct FeatureSummary {
     /// in the raw output for a one-standard-deviation change of the feature.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub standardized_coefficients: Option<Vec<f64>>,
-    /// Tree models: the number of splits on the feature (XGBoost's "weight",
-    /// LightGBM's "split" importance).
+    /// XGBoost and LightGBM models: the number of splits on the feature (XGBoost's
+    /// "weight", LightGBM's "split" importance). Absent for CatBoost, whose JSON
+    /// document stores no split statistics.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub splits: Option<usize>,
-    /// Tree models: the total loss reduction of those splits ("total_gain").
+    /// XGBoost and LightGBM models: the total loss reduction of those splits
+    /// ("total_gain").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gain: Option<f64>,
 }
@@ -112,6 +114,9 @@ pub fn global_summary(model: &ModelVersion, max_rows: usize) -> CoreResult<Globa
     }
     let importances = importance::mean_abs(&per_output, built.feature_names.len());
     let split_stats = match &built.model {
+        // CatBoost's JSON document stores no split gains, and an oblivious split is
+        // repeated over its level of the expanded tree: no model-native importance.
+        HostedModel::Trees(m) if m.kind() == "catboost" => None,
         HostedModel::Trees(m) => Some(m.split_importance()),
         HostedModel::Linear(_) | HostedModel::Mlp(_) | HostedModel::Text(_) => None,
     };
@@ -222,6 +227,51 @@ pub struct FeatureStat {
     /// Median (interpolated): a typical value (dashboards pre-fill their explain
     /// form with it).
     pub median: Option<f64>,
+    /// A categorical feature: how many rows hold each category, in code order, then
+    /// `unseen` ones and missing ones (the numbers above are then null: statistics of
+    /// codes mean nothing). Exact counts: the weight dump is for admins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub categories: Option<Vec<CategoryCount>>,
+}
+
+/// Background rows holding one category.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CategoryCount {
+    /// The category; `null` for missing values; the rows of categories the model
+    /// does not list are counted under `unseen: true`.
+    pub category: Option<String>,
+    /// Whether this counts categories the model does not list.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unseen: bool,
+    /// Rows.
+    pub rows: usize,
+}
+
+/// Rows per category of a categorical column of codes (see [`CategoryCount`]).
+fn category_counts(column: ndarray::ArrayView1<f64>, categories: &[String]) -> Vec<CategoryCount> {
+    let n = categories.len();
+    let mut rows = vec![0usize; n + 2];
+    for &v in column {
+        let bin = if v.is_nan() {
+            n + 1
+        } else if v >= 0.0 && v.fract() == 0.0 && v < n as f64 {
+            v as usize
+        } else {
+            n
+        };
+        rows[bin] += 1;
+    }
+    let named = categories.iter().map(|c| (Some(c.clone()), false));
+    let rest = [(None, true), (None, false)];
+    named
+        .chain(rest)
+        .zip(rows)
+        .map(|((category, unseen), rows)| CategoryCount {
+            category,
+            unseen,
+            rows,
+        })
+        .collect()
 }
 
 /// Parameters of a linear or logistic model.
@@ -261,7 +311,10 @@ pub fn weights(model: &ModelVersion, page: TreePage) -> WeightsView {
                     .filter(|v| v.is_finite())
                     .collect();
                 sorted.sort_by(f64::total_cmp);
-                let q = |p| (!sorted.is_empty()).then(|| private_quantile(&sorted, p));
+                let categories = built.model.raw_features().and_then(|raw| raw.categories(j));
+                let numeric = categories.is_none();
+                let q = |p| (numeric && !sorted.is_empty()).then(|| private_quantile(&sorted, p));
+                let finite = |v: f64| finite(v).filter(|_| numeric);
                 FeatureStat {
                     name: name.clone(),
                     mean: finite(r.stats.mean[j]),
@@ -269,6 +322,7 @@ pub fn weights(model: &ModelVersion, page: TreePage) -> WeightsView {
                     p05: q(0.05),
                     p95: q(0.95),
                     median: q(0.5),
+                    categories: categories.map(|c| category_counts(r.data.column(j), c)),
                 }
             })
             .collect(),

@@ -50,7 +50,7 @@ async function showImage(img, url, current = () => true) {
 }
 
 const $ = (id) => document.getElementById(id);
-const fmt = (v) => (Math.abs(v) >= 100 ? v.toLocaleString("en-US", { maximumFractionDigits: 0 })
+const fmt = (v) => (typeof v === "string" ? v : Math.abs(v) >= 100 ? v.toLocaleString("en-US", { maximumFractionDigits: 0 })
   : Number(v.toPrecision(4)).toString());
 const path = (name, rest) =>
   `/models/${encodeURIComponent(name)}${rest ? "/" + rest : ""}`;
@@ -136,9 +136,24 @@ function buildForm(info, weights) {
   const fields = $("explain-fields");
   fields.replaceChildren();
   const stats = weights.background ? weights.background.features : [];
+  const raw = info.raw_features || [];
   info.feature_names.forEach((name, j) => {
     const label = document.createElement("label");
     label.textContent = name;
+    if (raw[j] && raw[j].kind === "categorical") {
+      // A category, chosen by name; the background's most common one first.
+      const select = document.createElement("select");
+      select.name = name;
+      select.dataset.feature = name;
+      select.append(...raw[j].categories.map((c) => new Option(c, c)));
+      const counts = (stats[j] && stats[j].categories || []).filter((c) => c.category !== null);
+      if (counts.length) {
+        select.value = counts.reduce((a, b) => (b.rows > a.rows ? b : a)).category;
+      }
+      label.appendChild(select);
+      fields.appendChild(label);
+      return;
+    }
     const input = document.createElement("input");
     input.type = "number";
     input.step = "any";
@@ -293,8 +308,9 @@ async function loadDependence() {
 async function explain(event) {
   event.preventDefault();
   const instance = {};
-  for (const input of document.querySelectorAll("#explain-fields input")) {
-    instance[input.dataset.feature] = Number(input.value);
+  for (const input of document.querySelectorAll("#explain-fields [data-feature]")) {
+    // Categories go as their names, numbers as numbers.
+    instance[input.dataset.feature] = input.tagName === "SELECT" ? input.value : Number(input.value);
   }
   const body = JSON.stringify({ instances: [instance] });
   const init = { method: "POST", headers: { "Content-Type": "application/json" }, body };

@@ -72,8 +72,12 @@ pub struct DependenceView {
     /// `raw` or `probability`.
     pub output_space: String,
     /// The values the feature was set to: evenly spaced between interpolated 5% and
-    /// 95% quantiles of the data, or its distinct values when each is common.
+    /// 95% quantiles of the data, or its distinct values when each is common; for a
+    /// categorical feature, the codes of all its categories, in code order.
     pub grid: Vec<f64>,
+    /// A categorical feature: the category at each grid point (what `grid` codes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub categories: Option<Vec<String>>,
     /// ICE curves per output: of rows evenly spaced over the data (none for reader
     /// tokens), or of the instances a `POST` sent.
     pub ice_rows: usize,
@@ -130,4 +134,24 @@ pub(crate) fn space_name(space: OutputSpace) -> &'static str {
         OutputSpace::Raw => "raw",
         OutputSpace::Probability => "probability",
     }
+}
+
+/// The categories a categorical feature's grid of codes stands for; `None` for a
+/// numeric feature.
+pub(super) fn category_names(
+    built: &crate::spec::BuiltModel,
+    feature: usize,
+    grid: &[f64],
+) -> Option<Vec<String>> {
+    let raw = built.model.raw_features()?;
+    raw.categories(feature)?;
+    Some(
+        grid.iter()
+            .map(|&c| {
+                raw.category(feature, c)
+                    .unwrap_or("(unseen category)")
+                    .to_string()
+            })
+            .collect(),
+    )
 }

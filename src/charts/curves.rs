@@ -54,6 +54,9 @@ pub struct CurvePanel {
     /// Whether each point of the main curve gets a dot: for curves computed at a
     /// few points, where the line between them is only a guide.
     pub dots: bool,
+    /// Names of the `x` values when they stand for categories (one per `x`): the
+    /// axis then labels each by name instead of numeric ticks. Empty for numbers.
+    pub x_names: Vec<String>,
 }
 
 /// One legend line.
@@ -174,7 +177,11 @@ fn draw_panel(svg: &mut Svg, panel: &CurvePanel, top: f64, left: f64) {
         ],
         None,
     );
-    layout::x_axis(svg, &sx, plot_top, plot_bottom, &panel.x_label);
+    if panel.x_names.is_empty() {
+        layout::x_axis(svg, &sx, plot_top, plot_bottom, &panel.x_label);
+    } else {
+        category_axis(svg, &sx, panel, plot_top, plot_bottom);
+    }
     y_axis(svg, &sy, left, right, &panel.y_label);
     let max_count = panel.counts.iter().copied().max().unwrap_or(0).max(1) as f64;
     for (i, &count) in panel.counts.iter().enumerate() {
@@ -261,10 +268,27 @@ fn draw_panel(svg: &mut Svg, panel: &CurvePanel, top: f64, left: f64) {
                     ("data-x", format!("{a}")),
                     ("data-y", format!("{b}")),
                 ],
-                Some(&format!("{}: {}", scale::value(a), scale::label(b))),
+                Some(&match panel.x.iter().position(|&v| v == a) {
+                    Some(i) if i < panel.x_names.len() => {
+                        format!("{}: {}", panel.x_names[i], scale::label(b))
+                    }
+                    _ => format!("{}: {}", scale::value(a), scale::label(b)),
+                }),
             );
         }
     }
+}
+
+/// The x axis of categories: a grid line and the name under each `x`, the title.
+fn category_axis(svg: &mut Svg, sx: &Linear, panel: &CurvePanel, top: f64, bottom: f64) {
+    for (&x, name) in panel.x.iter().zip(&panel.x_names) {
+        let px = sx.px(x);
+        svg.line((px, top), (px, bottom), colours::GRID, "");
+        svg.text(px, bottom + 14.0, Anchor::Middle, "tick category", name);
+    }
+    svg.line((sx.left, bottom), (sx.right, bottom), "#999999", "");
+    let mid = (sx.left + sx.right) / 2.0;
+    svg.text(mid, bottom + 32.0, Anchor::Middle, "axis", &panel.x_label);
 }
 
 /// Tick labels left of the plot, grid lines across it, the title turned upright.
@@ -309,6 +333,7 @@ mod tests {
                 thin: Vec::new(),
                 rug: Vec::new(),
                 dots: false,
+                x_names: Vec::new(),
             }],
         };
         let svg = render(&chart);
@@ -353,6 +378,7 @@ mod tests {
                 thin: vec![vec![0.0, 5.0, 8.0], vec![20.0, 35.0, 52.0]],
                 rug: vec![1.0, 2.0, 4.0, 7.0],
                 dots: true,
+                x_names: Vec::new(),
             }],
         };
         let svg = render(&chart);

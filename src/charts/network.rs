@@ -192,6 +192,7 @@ pub fn activations(p: &ActivationsPicture<'_>) -> String {
                 thin: Vec::new(),
                 rug: Vec::new(),
                 dots: false,
+                x_names: Vec::new(),
             }
         })
         .collect();

@@ -9,6 +9,7 @@ use super::curves::{self, CurveChart, CurvePanel, Note};
 use super::scale;
 use super::waterfall::{self, Step, Waterfall};
 use crate::analysis::DependenceView;
+use crate::core::models::RawFeatures;
 use crate::summary::{GlobalSummary, WeightsView};
 
 /// How coefficients are drawn.
@@ -184,12 +185,26 @@ pub struct ExplainedRow<'a> {
     pub feature_names: &'a [String],
     /// The instance's feature values.
     pub inputs: &'a [f64],
+    /// The model's raw features when some are categorical: those values are shown
+    /// by category name.
+    pub raw: Option<&'a RawFeatures>,
     /// One attribution per feature.
     pub attributions: &'a [f64],
     /// Expected output over the background.
     pub base_value: f64,
     /// The model's output for the instance.
     pub prediction: f64,
+}
+
+/// How a categorical feature's value reads: its category, `(unseen category)` or `(missing)`;
+/// `None` for a numeric feature.
+pub fn category_label(raw: &RawFeatures, feature: usize, code: f64) -> Option<String> {
+    raw.categories(feature)?;
+    Some(match raw.category(feature, code) {
+        Some(name) => name.to_string(),
+        None if code.is_nan() => "(missing)".to_string(),
+        None => "(unseen category)".to_string(),
+    })
 }
 
 /// The waterfall of one explained instance.
@@ -218,9 +233,11 @@ pub fn explanation(row: &ExplainedRow<'_>) -> String {
             .iter()
             .zip(row.inputs)
             .zip(row.attributions)
-            .map(|((f, v), d)| Step {
+            .enumerate()
+            .map(|(j, ((f, v), d))| Step {
                 feature: f.clone(),
                 value: *v,
+                label: row.raw.and_then(|r| category_label(r, j, *v)),
                 delta: *d,
             })
             .collect(),
@@ -321,6 +338,9 @@ pub fn dependence(view: &DependenceView, kind: &str) -> String {
                                     "{feature} has one value in the data: the tick along the \
                                      bottom, nothing to vary"
                                 ),
+                                _ if view.categories.is_some() => {
+                                    format!("{feature}: each of its {points} categories")
+                                }
                                 _ => format!("ticks along the bottom: the {points} grid values"),
                             },
                             attrs: vec![("data-grid", points.to_string())],
@@ -337,6 +357,7 @@ pub fn dependence(view: &DependenceView, kind: &str) -> String {
                 thin: o.ice.clone(),
                 rug: view.grid.clone(),
                 dots: true,
+                x_names: view.categories.clone().unwrap_or_default(),
             }
         })
         .collect();

@@ -33,6 +33,9 @@ pub struct Step {
     pub feature: String,
     /// The instance's value of the feature.
     pub value: f64,
+    /// How the value reads when it is not a number (a category's name), shown
+    /// instead of it.
+    pub label: Option<String>,
     /// Its attribution, in axis units.
     pub delta: f64,
 }
@@ -44,7 +47,10 @@ pub struct Step {
 pub fn render(chart: &Waterfall) -> String {
     let mut steps: Vec<&Step> = chart.steps.iter().collect();
     steps.sort_by(|a, b| b.delta.abs().total_cmp(&a.delta.abs()));
-    let row_label = |s: &Step| format!("{} = {}", s.feature, scale::value(s.value));
+    let row_label = |s: &Step| match &s.label {
+        Some(label) => format!("{} = {label}", s.feature),
+        None => format!("{} = {}", s.feature, scale::value(s.value)),
+    };
     let label_w = steps
         .iter()
         .map(|s| scale::text_width(&row_label(s), layout::LABEL_PX))
@@ -173,11 +179,13 @@ mod tests {
                 Step {
                     feature: "a".into(),
                     value: 1.0,
+                    label: None,
                     delta: 50.0,
                 },
                 Step {
                     feature: "b & c".into(),
                     value: -2.0,
+                    label: None,
                     delta: -20.0,
                 },
             ],

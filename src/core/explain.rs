@@ -12,6 +12,7 @@
 //! explanation; [`finite`] refuses one holding a non-finite number, naming the row
 //! and the feature.
 
+pub mod anchors;
 #[cfg(test)]
 mod cancel_tests;
 mod cpu;
@@ -32,6 +33,7 @@ pub mod quality;
 mod rounds;
 pub mod sampling;
 mod stop;
+pub mod summary;
 #[cfg(test)]
 pub(crate) mod tests_support;
 pub mod text_attribution;
@@ -75,6 +77,10 @@ pub enum Method {
     /// Leave one word out and measure the change (text models; see
     /// [`text_attribution`]).
     Occlusion,
+    /// Anchors: a rule on the raw features under which the answer stays the same
+    /// (any model with a background; see [`anchors`]). Answers a rule, not
+    /// attributions.
+    Anchors,
 }
 
 impl Method {
@@ -92,6 +98,7 @@ impl Method {
         Method::TreePathDependent,
         Method::TreeInterventional,
         Method::Occlusion,
+        Method::Anchors,
     ];
 
     /// Whether the method works on any model through batch predictions alone
@@ -108,8 +115,15 @@ impl Method {
             | Method::Saliency
             | Method::TreePathDependent
             | Method::TreeInterventional
-            | Method::Occlusion => false,
+            | Method::Occlusion
+            | Method::Anchors => false,
         }
+    }
+
+    /// Whether the method draws random samples, so that its answer depends on the
+    /// seed (echoed in answers).
+    pub fn is_seeded(self) -> bool {
+        self.is_model_agnostic() || self == Method::Anchors
     }
 
     /// The name used in requests and answers.
@@ -127,6 +141,7 @@ impl Method {
             Method::TreePathDependent => "tree_path_dependent",
             Method::TreeInterventional => "tree_interventional",
             Method::Occlusion => "occlusion",
+            Method::Anchors => "anchors",
         }
     }
 }
@@ -185,6 +200,9 @@ pub struct Quality {
     pub local_prediction: Option<f64>,
     /// Quality scores computed on request (`"quality": "full"`).
     pub scores: Option<quality::QualityScores>,
+    /// The summary of the background the values integrate over, when it is not the
+    /// background rows themselves (e.g. weighted k-means centres, [`summary`]).
+    pub background: Option<String>,
 }
 
 /// The attribution of one row's output to its features.
@@ -247,7 +265,8 @@ pub fn explain_agnostic(
         | Method::Saliency
         | Method::TreePathDependent
         | Method::TreeInterventional
-        | Method::Occlusion => Err(CoreError::InvalidArgument(format!(
+        | Method::Occlusion
+        | Method::Anchors => Err(CoreError::InvalidArgument(format!(
             "method '{method}' is not model-agnostic"
         ))),
     }

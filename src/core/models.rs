@@ -140,6 +140,13 @@ pub trait Model: Send + Sync {
     fn affine_input(&self) -> Option<&dyn AffineInput> {
         None
     }
+
+    /// The raw features when some are categorical (their columns hold category
+    /// codes, see [`raw`]), so that methods which perturb values draw categories;
+    /// `None`, the default, when every feature is a number.
+    fn categories(&self) -> Option<&RawFeatures> {
+        None
+    }
 }
 
 /// The softmax of each row, in place (shifted by the row's maximum, so no
@@ -225,7 +232,8 @@ pub enum HostedModel {
     Linear(LinearModel),
     /// A multilayer perceptron, kind `"mlp"`.
     Mlp(Mlp),
-    /// An XGBoost or LightGBM tree ensemble (the kind is in [`TreeEnsemble::kind`]).
+    /// An XGBoost, LightGBM or CatBoost tree ensemble (the kind is in
+    /// [`TreeEnsemble::kind`]).
     Trees(TreeEnsemble),
     /// A bag-of-embeddings text classifier, kind `"text_classifier"`.
     ///

@@ -58,6 +58,36 @@ impl FeatureStats {
     }
 }
 
+/// A quantile (linear interpolation of the sorted values, as numpy's default), except that it never lands on a single row: when the position
+/// p·(n − 1) falls on a whole rank (within 10⁻⁹) it moves half a rank up (down from
+/// the last), so the value lies strictly between two neighbouring order statistics
+/// and equals a value of the data only where two or more rows hold it (or n = 1).
+/// Moving every whole rank the same way keeps distinct positions apart. What
+/// readers see of a column's spread is built from these (issue 15).
+pub fn private_quantile(sorted: &[f64], p: f64) -> f64 {
+    let n = sorted.len();
+    if n < 2 {
+        return sorted[0];
+    }
+    let last = (n - 1) as f64;
+    let mut h = p.clamp(0.0, 1.0) * last;
+    let rank = h.round();
+    if (h - rank).abs() < 1e-9 {
+        h = if rank < last { rank + 0.5 } else { rank - 0.5 };
+    }
+    let lo = (h.floor() as usize).min(n - 2);
+    let (a, b) = (sorted[lo], sorted[lo + 1]);
+    // Weighted means, not `a + t * (b - a)`, whose span overflows near ±f64::MAX.
+    let t = h - lo as f64;
+    let q = a * (1.0 - t) + b * t;
+    // Rounding can land on a neighbour when they are close: take the midpoint.
+    if a != b && (q == a || q == b) {
+        a * 0.5 + b * 0.5
+    } else {
+        q
+    }
+}
+
 /// A model's background data with what explainers precompute from it once.
 #[derive(Debug, Clone)]
 pub struct Reference {

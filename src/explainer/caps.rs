@@ -59,6 +59,14 @@ impl Caps {
         if let Some(n) = params.n_samples.filter(|&n| n > self.max_samples) {
             return Err(above("n_samples", n, self.max_samples, "max-samples"));
         }
+        if let Some(k) = params.kmeans.filter(|&k| k > self.max_background) {
+            return Err(above(
+                "background.kmeans",
+                k,
+                self.max_background,
+                "max-background",
+            ));
+        }
         if let Some(n) = params.max_background.filter(|&n| n > self.max_background) {
             return Err(above(
                 "max_background",

@@ -68,7 +68,8 @@ pub fn explain_texts(
             | Method::PermutationShap
             | Method::Lime
             | Method::TreePathDependent
-            | Method::TreeInterventional => Err(CoreError::MethodNotSupported {
+            | Method::TreeInterventional
+            | Method::Anchors => Err(CoreError::MethodNotSupported {
                 method: method.to_string(),
                 kind: model.model.kind(),
             }),

@@ -11,7 +11,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, JsonAnswer};
 use super::instances;
 use super::privacy::Audience;
-use super::routes::{Access::*, Routes};
+use super::routes::{routes, Access::*, Routes};
 use super::AppState;
 use crate::core::explain::finite;
 use crate::core::models::mlp::activations::{
@@ -24,17 +24,9 @@ use crate::registry::ModelEntry;
 /// Routes of this module.
 pub fn router() -> Routes {
     Routes::new()
-        .post("/models/{name}/activations", Reader, post_activations)
-        .get(
-            "/models/{name}/activations/summary",
-            Reader,
-            get_activation_summary,
-        )
-        .get(
-            "/models/{name}/activations/curves",
-            Reader,
-            get_activation_curves,
-        )
+        .op(Reader, routes!(post_activations))
+        .op(Reader, routes!(get_activation_summary))
+        .op(Reader, routes!(get_activation_curves))
 }
 
 /// Rows whose layer values are wanted.

@@ -21,7 +21,7 @@ use super::explain::{self, ExplainRequest};
 use super::extract::{Json, Query};
 use super::global::{cached_summary, conditional_as, etag_of};
 use super::jobs::{self, DependenceQuery};
-use super::routes::{Access::*, Routes};
+use super::routes::{routes, Access::*, Routes};
 use super::{activations, AppState};
 use crate::charts::network::{self, ActivationsPicture};
 use crate::charts::views::{self, CoefficientScale, ExplainedRow, ViewError};
@@ -36,17 +36,13 @@ pub const SVG: &str = "image/svg+xml";
 /// Routes of this module.
 pub fn router() -> Routes {
     Routes::new()
-        .get("/models/{name}/global.svg", Reader, get_global_svg)
+        .op(Reader, routes!(get_global_svg))
         // Pictures of the weights (coefficients, split importance, kernels) are for
         // readers; the numbers themselves (`/weights`) are for admins.
-        .get("/models/{name}/weights.svg", Reader, get_weights_svg)
-        .post("/models/{name}/explain.svg", Reader, explain_svg)
-        .get(
-            "/models/{name}/activations.svg",
-            Reader,
-            get_activations_svg,
-        )
-        .get("/models/{name}/dependence.svg", Reader, get_dependence_svg)
+        .op(Reader, routes!(get_weights_svg))
+        .op(Reader, routes!(explain_svg))
+        .op(Reader, routes!(get_activations_svg))
+        .op(Reader, routes!(get_dependence_svg))
 }
 
 /// Parameters of the importance picture.
@@ -157,7 +153,8 @@ pub async fn get_global_svg(
         (status = 404, description = "No such model", body = ErrorBody),
         (status = 422, description = "Unknown output, layer or parameter; standardized without a \
             background; layer or view on a linear model, scale or output on a network; \
-            view=kernels without a two-dimensional input_shape", body = ErrorBody)))]
+            view=kernels without a two-dimensional input_shape; a CatBoost model (no split \
+            statistics in its document)", body = ErrorBody)))]
 pub async fn get_weights_svg(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -171,6 +168,13 @@ pub async fn get_weights_svg(
             if params.layer.is_some() || params.view.is_some() || params.scale.is_some() {
                 return Err(ApiError::InvalidInput(
                     "tree models draw their split importance; layer, view and scale do not apply"
+                        .into(),
+                ));
+            }
+            if m.kind() == "catboost" {
+                return Err(ApiError::InvalidInput(
+                    "CatBoost's JSON document stores no split statistics to draw; \
+                     /global ranks its features by mean |attribution|"
                         .into(),
                 ));
             }
@@ -319,7 +323,9 @@ fn output_index(names: &[String], wanted: &str) -> Result<usize, ApiError> {
 }
 
 /// One instance's explanation as a waterfall from the base value to the
-/// prediction. Takes the explain body, with exactly one instance.
+/// prediction; with `method: "anchors"`, its anchor: the rule, the answer it keeps,
+/// precision (with its lower bound) and coverage. Takes the explain body, with
+/// exactly one instance.
 #[utoipa::path(post, path = "/models/{name}/explain.svg", tag = "pictures",
     params(("name" = String, Path, description = "Model name")),
     request_body = ExplainRequest,
@@ -361,6 +367,16 @@ pub async fn explain_svg(
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default();
     let inputs = explained.inputs.row(0).to_vec();
+    if let Some(anchor) = &e.anchor {
+        let built = &explained.entry.built;
+        let names = explain::AnchorNames {
+            features: &built.feature_names,
+            outputs: &built.output_names,
+            raw: built.model.raw_features(),
+        };
+        let svg = explain::anchor_picture(&r.model, r.version, anchor, &names, &inputs);
+        return Ok(([(header::CONTENT_TYPE, HeaderValue::from_static(SVG))], svg).into_response());
+    }
     let svg = views::explanation(&ExplainedRow {
         model: &r.model,
         version: r.version,
@@ -370,6 +386,7 @@ pub async fn explain_svg(
         kind,
         feature_names: &r.feature_names,
         inputs: &inputs,
+        raw: explained.entry.built.model.raw_features(),
         attributions: &e.attributions,
         base_value: e.base_value,
         prediction: e.prediction,

@@ -9,7 +9,7 @@
 use axum::http::{header, HeaderValue};
 use axum::response::IntoResponse;
 
-use super::routes::{Access::*, Routes};
+use super::routes::{routes, Access::*, Routes};
 
 const INDEX_HTML: &str = include_str!("../../static/index.html");
 const APP_JS: &str = include_str!("../../static/app.js");
@@ -18,7 +18,7 @@ const APP_CSS: &str = include_str!("../../static/app.css");
 /// Routes of this module.
 pub fn router() -> Routes {
     Routes::new()
-        .get("/", Open, get_dashboard)
+        .op(Open, routes!(get_dashboard))
         .get("/static/app.js", Open, || {
             asset(APP_JS, "text/javascript; charset=utf-8")
         })

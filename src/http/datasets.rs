@@ -3,7 +3,6 @@
 //! answers hold counts and statistics only.
 
 use axum::extract::{Path, State};
-use axum::http::Method;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use ndarray::ArrayView2;
@@ -14,7 +13,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorBody};
 use super::extract::Json;
 use super::limits::BodyLimit;
-use super::routes::{Access::*, Routes};
+use super::routes::{routes, Access::*, Routes, UtoipaMethodRouterExt};
 use super::{instances, AppState};
 use crate::config::Config;
 use crate::core::explain::finite;
@@ -28,15 +27,10 @@ pub fn router(config: &Config) -> Routes {
     // Data sets are labelled rows: every route, reading ones included, is for admins.
     let upload = BodyLimit::new(config.max_model_bytes, "--max-model-bytes");
     Routes::new()
-        .get("/models/{name}/datasets", Admin, list_datasets)
-        .get("/models/{name}/datasets/{id}", Admin, get_dataset)
-        .route(
-            "/models/{name}/datasets/{id}",
-            Admin,
-            &[Method::PUT],
-            axum::routing::put(put_dataset).layer(upload),
-        )
-        .delete("/models/{name}/datasets/{id}", Admin, delete_dataset)
+        .op(Admin, routes!(list_datasets))
+        .op(Admin, routes!(get_dataset))
+        .op(Admin, routes!(put_dataset).layer(upload))
+        .op(Admin, routes!(delete_dataset))
 }
 
 /// A data-set registration.
@@ -45,7 +39,7 @@ pub fn router(config: &Config) -> Routes {
 pub struct DatasetDoc {
     /// Rows: arrays in feature order, or objects keyed by feature name; `null` marks
     /// a missing value (tree models only).
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::spec::values::Instance>)]
     pub rows: instances::Instances,
     /// One label per row: a number for regressions; for classifiers a class name
     /// (an output name) or index, and for binary models also `true`/`false`.

@@ -2,6 +2,7 @@
 //! `instances`, per word for `texts`). The request and answer types live in
 //! `request` and `answer`; predictions in [`super::predict`].
 
+mod anchor;
 mod answer;
 mod request;
 
@@ -10,6 +11,8 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use ndarray::{Array2, ArrayView2};
 
+pub(crate) use anchor::{picture as anchor_picture, Names as AnchorNames};
+pub use anchor::{AnchorDto, AnchorExamplesDto, ConditionDto};
 pub use answer::{ExplainAnswer, ExplainResponse, ExplanationDto};
 pub use request::{ExplainRequest, QualityLevel};
 
@@ -18,7 +21,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, JsonAnswer};
 use super::instances;
 use super::outputs::SpaceName;
-use super::routes::{Access::*, Routes};
+use super::routes::{routes, Access::*, Routes};
 use super::texts;
 use super::AppState;
 use crate::core::explain::finite;
@@ -28,11 +31,9 @@ use crate::registry::ModelEntry;
 
 /// Routes of this module.
 pub fn router() -> Routes {
-    Routes::new().post("/explain", Reader, explain_any).post(
-        "/models/{name}/explain",
-        Reader,
-        explain_model,
-    )
+    Routes::new()
+        .op(Reader, routes!(explain_any))
+        .op(Reader, routes!(explain_model))
 }
 
 /// Explain instances with a model named in the body.
@@ -44,7 +45,7 @@ pub fn router() -> Routes {
         (status = 403, description = "A reader token, and the method compares with fewer background rows than --min-summary-rows (or `max_background` below it)", body = ErrorBody),
         (status = 404, description = "No such model", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 422, description = "Invalid instances, method or output, or instances whose prediction or attributions are not finite numbers (overflow)", body = ErrorBody)))]
+        (status = 422, description = "Invalid instances, method, output or method settings (e.g. anchors' `precision` outside (0, 1]), or instances whose prediction or attributions are not finite numbers (overflow)", body = ErrorBody)))]
 pub async fn explain_any(
     State(state): State<AppState>,
     caller: Caller,
@@ -70,7 +71,7 @@ pub async fn explain_any(
         (status = 403, description = "A reader token, and the method compares with fewer background rows than --min-summary-rows (or `max_background` below it)", body = ErrorBody),
         (status = 404, description = "No such model", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 422, description = "Invalid instances, method or output, or instances whose prediction or attributions are not finite numbers (overflow)", body = ErrorBody)))]
+        (status = 422, description = "Invalid instances, method, output or method settings (e.g. anchors' `precision` outside (0, 1]), or instances whose prediction or attributions are not finite numbers (overflow)", body = ErrorBody)))]
 pub async fn explain_model(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -165,8 +166,14 @@ pub async fn explain(
     let x = instances::to_matrix(&request.instances, &entry.built, state.config.max_instances)?;
     let space = request.output_space.unwrap_or(SpaceName::Raw);
     let mut args = request.args(&entry)?;
-    super::privacy::Audience::of(caller, &state.config).check_explain(&entry, &args)?;
+    let audience = super::privacy::Audience::of(caller, &state.config);
+    audience.check_explain(&entry, &args)?;
     state.config.caps().check(&entry.built, &args)?;
+    // The anchor search's default budget stays under this server's cap.
+    if request.n_samples.is_none() {
+        let budget = &mut args.options.anchors.max_samples;
+        *budget = (*budget).min(state.config.max_samples);
+    }
     // Adaptive integrated gradients double their steps up to the same cap, and
     // sampling with a tolerance its samples.
     args.options.ig.max_steps = state.config.max_ig_steps;
@@ -195,7 +202,7 @@ pub async fn explain(
     );
     entry.live.record(inputs.view(), &outcome, space.into());
     Ok(Explained {
-        response: answer::respond(&entry, outcome, space, seed),
+        response: answer::respond(&entry, outcome, space, seed, audience.is_admin()),
         inputs,
         entry,
     })

@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::privacy::Audience;
-use super::routes::{Access::*, Routes};
+use super::routes::{routes, Access::*, Routes};
 use super::AppState;
 use crate::jobs::FromData;
 use crate::registry::{CachedSummary, ModelEntry};
@@ -27,11 +27,9 @@ use crate::summary::{self, GlobalSummary};
 
 /// Routes of this module.
 pub fn router() -> Routes {
-    Routes::new().get("/global", Reader, get_global_all).get(
-        "/models/{name}/global",
-        Reader,
-        get_global,
-    )
+    Routes::new()
+        .op(Reader, routes!(get_global_all))
+        .op(Reader, routes!(get_global))
 }
 
 /// Summaries of every model.

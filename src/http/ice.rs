@@ -15,7 +15,7 @@ use super::extract::{Json, JsonAnswer};
 use super::instances::{self, Instances};
 use super::jobs::DependenceQuery;
 use super::outputs::{OutputRef, SpaceName};
-use super::routes::{Access::*, Routes};
+use super::routes::{routes, Access::*, Routes};
 use super::AppState;
 use crate::analysis::DependenceView;
 use crate::core::global::dependence::{self, DependenceParams};
@@ -24,7 +24,7 @@ use crate::core::models::OutputSpace;
 /// Routes of this module.
 pub fn router() -> Routes {
     // Any caller may send rows of their own ([`super::privacy`]).
-    Routes::new().post("/models/{name}/global/dependence", Reader, post_dependence)
+    Routes::new().op(Reader, routes!(post_dependence))
 }
 
 /// Partial dependence over the background with ICE curves of the rows sent.
@@ -35,7 +35,7 @@ pub struct IceRequest {
     pub feature: String,
     /// The rows whose ICE curves are wanted: arrays in feature order, or objects
     /// keyed by feature name (at most `--max-instances`).
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::spec::values::Instance>)]
     pub instances: Instances,
     /// Grid points (default 20, at most `--global-max-grid`).
     #[serde(default)]

@@ -1,5 +1,7 @@
 //! Instances as clients send them: arrays of values in feature order, or objects
-//! keyed by feature name; `null` means a missing value.
+//! keyed by feature name; `null` means a missing value. A model with categorical
+//! raw features (see [`crate::core::models::raw`]) takes a string for each of them,
+//! written into the row as the category's code.
 //!
 //! Why two steps: the body is parsed before the model is known (its name may be in
 //! the body), and building a `serde_json::Value` per instance costs an allocation per
@@ -18,6 +20,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::error::ApiError;
+use crate::core::models::RawFeatures;
 use crate::spec::BuiltModel;
 
 /// The `instances` of a request body, each kept as its (syntax-checked) JSON text
@@ -55,7 +58,8 @@ impl From<Vec<serde_json::Value>> for Instances {
 /// # Errors
 /// An [`ApiError`] naming the instance and feature at fault: empty or too many
 /// instances, wrong length, unknown or missing feature name, a value that is not a
-/// number, or a `null` for a model that cannot take missing values.
+/// number (a category for a categorical feature), or a `null` for a model that
+/// cannot take missing values.
 pub fn to_matrix(
     instances: &Instances,
     model: &BuiltModel,
@@ -73,6 +77,7 @@ pub fn to_matrix(
     let width = model.feature_names.len();
     let mut row = RowSeed {
         names: &model.feature_names,
+        raw: model.model.raw_features(),
         index: None,
         allow_missing: model.model.accepts_missing(),
         row: 0,
@@ -104,14 +109,31 @@ pub fn to_matrix(
 enum Cell {
     Number(f64),
     Null,
+    /// A string read for a categorical feature: its category's code.
+    Code(f64),
     /// Anything else, by kind ("a string", …).
     Other(&'static str),
+}
+
+impl Cell {
+    /// What the value is, for messages.
+    fn kind(self) -> &'static str {
+        match self {
+            Cell::Number(_) => "a number",
+            Cell::Null => "null",
+            Cell::Code(_) => "a string",
+            Cell::Other(kind) => kind,
+        }
+    }
 }
 
 /// Parses one instance, appending its values to `data`; the outer `Result` is the
 /// JSON parser's, the inner one the instance's own fault, as a message.
 struct RowSeed<'m> {
     names: &'m [String],
+    /// The model's raw features when some are categorical; `None` keeps the
+    /// all-numeric path as it was.
+    raw: Option<&'m RawFeatures>,
     /// Feature name → column, built on the first object instance of a wide model.
     index: Option<HashMap<&'m str, usize>>,
     allow_missing: bool,
@@ -157,19 +179,44 @@ impl<'m> RowSeed<'m> {
         found
     }
 
-    fn number(&self, cell: Cell, feature: &str) -> Result<f64, String> {
+    /// The categories of column `j` when it is categorical.
+    #[inline]
+    fn categories(&self, j: usize) -> Option<&'m [String]> {
+        self.raw.and_then(|raw| raw.categories(j))
+    }
+
+    /// How a value of column `j` is read (see [`CellSeed`]).
+    #[inline]
+    fn seed(&self, j: usize) -> CellSeed<'m> {
+        CellSeed {
+            categorical: self
+                .raw
+                .filter(|raw| raw.categories(j).is_some())
+                .map(|raw| (raw, j)),
+        }
+    }
+
+    /// The value of `cell` for column `j`.
+    fn number(&self, cell: Cell, j: usize) -> Result<f64, String> {
         let row = self.row;
+        let feature = &self.names[j];
         match cell {
-            Cell::Number(x) if x.is_finite() => Ok(x),
-            Cell::Number(_) => Err(format!(
-                "instance {row}, feature '{feature}': not a finite number"
-            )),
+            Cell::Number(x) if x.is_finite() && self.categories(j).is_none() => Ok(x),
+            Cell::Code(code) => Ok(code),
             Cell::Null if self.allow_missing => Ok(f64::NAN),
             Cell::Null => Err(format!(
                 "instance {row}, feature '{feature}': missing value (null); this model needs every feature"
             )),
-            Cell::Other(kind) => Err(format!(
-                "instance {row}, feature '{feature}': expected a number, got {kind}"
+            _ if self.categories(j).is_some() => Err(format!(
+                "instance {row}, feature '{feature}': expected a category (a string), got {}",
+                cell.kind()
+            )),
+            Cell::Number(_) => Err(format!(
+                "instance {row}, feature '{feature}': not a finite number"
+            )),
+            _ => Err(format!(
+                "instance {row}, feature '{feature}': expected a number, got {}",
+                cell.kind()
             )),
         }
     }
@@ -205,10 +252,10 @@ impl<'de> Visitor<'de> for &mut RowSeed<'_> {
         let mut n = 0;
         let mut fault = None;
         while n < width {
-            let Some(cell) = seq.next_element_seed(CellSeed)? else {
+            let Some(cell) = seq.next_element_seed(self.seed(n))? else {
                 break;
             };
-            match self.number(cell, &self.names[n]) {
+            match self.number(cell, n) {
                 Ok(x) => self.data.push(x),
                 Err(e) => {
                     fault.get_or_insert(e);
@@ -238,8 +285,13 @@ impl<'de> Visitor<'de> for &mut RowSeed<'_> {
         self.next = 0;
         let mut unknown: Option<String> = None;
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            let cell = map.next_value_seed(CellSeed)?;
-            match self.column(&key) {
+            let column = self.column(&key);
+            let seed = match column {
+                Some(j) => self.seed(j),
+                None => CellSeed { categorical: None },
+            };
+            let cell = map.next_value_seed(seed)?;
+            match column {
                 Some(j) => self.cells[j] = Some(cell),
                 None if unknown.as_deref().is_some_and(|u| u <= key.as_ref()) => {}
                 None => unknown = Some(key.into_owned()),
@@ -259,7 +311,7 @@ impl<'de> Visitor<'de> for &mut RowSeed<'_> {
                     self.row
                 )));
             };
-            match self.number(cell, name) {
+            match self.number(cell, j) {
                 Ok(x) => self.data.push(x),
                 Err(e) => return Ok(Err(e)),
             }
@@ -317,10 +369,15 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
-/// Reads one value as a [`Cell`], skipping over arrays and objects.
-struct CellSeed;
+/// Reads one value as a [`Cell`], skipping over arrays and objects; a string for a
+/// categorical feature becomes its category's code, an unseen one the unseen code
+/// (one past the last).
+struct CellSeed<'m> {
+    /// The model's raw features and the column, when the column is categorical.
+    categorical: Option<(&'m RawFeatures, usize)>,
+}
 
-impl<'de> DeserializeSeed<'de> for CellSeed {
+impl<'de> DeserializeSeed<'de> for CellSeed<'_> {
     type Value = Cell;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Cell, D::Error> {
@@ -328,7 +385,7 @@ impl<'de> DeserializeSeed<'de> for CellSeed {
     }
 }
 
-impl<'de> Visitor<'de> for CellSeed {
+impl<'de> Visitor<'de> for CellSeed<'_> {
     type Value = Cell;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -351,8 +408,11 @@ impl<'de> Visitor<'de> for CellSeed {
         Ok(Cell::Number(v))
     }
 
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Cell, E> {
-        Ok(Cell::Other("a string"))
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Cell, E> {
+        Ok(match self.categorical {
+            Some((raw, j)) => Cell::Code(raw.code(j, v).expect("a categorical feature")),
+            None => Cell::Other("a string"),
+        })
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<Cell, E> {

@@ -15,7 +15,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, Query};
 use super::outputs::{output_index, OutputRef, SpaceName};
 use super::privacy::Audience;
-use super::routes::{Access::*, Routes};
+use super::routes::{routes, Access::*, Routes};
 use super::AppState;
 use crate::analysis::{
     AttributionOptions, DataResult, DependenceOptions, DependenceView, PermutationOptions, Plan,
@@ -32,10 +32,10 @@ pub fn router() -> Routes {
     // Readers may run data summaries: what they may see of the rows behind them is
     // decided per answer ([`super::privacy`]).
     Routes::new()
-        .get("/models/{name}/global/dependence", Reader, get_dependence)
-        .post("/models/{name}/global/jobs", Reader, post_job)
-        .get("/models/{name}/global/jobs", Reader, list_jobs)
-        .get("/jobs/{id}", Reader, get_job)
+        .op(Reader, routes!(get_dependence))
+        .op(Reader, routes!(post_job))
+        .op(Reader, routes!(list_jobs))
+        .op(Reader, routes!(get_job))
 }
 
 /// The loss of permutation importance.

@@ -7,7 +7,6 @@ use axum::extract::{Path, Request, State};
 use axum::http::{header, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -15,23 +14,23 @@ use super::error::{ApiError, ErrorBody};
 use super::explain::{self, ExplainAnswer, ExplainRequest};
 use super::extract::{Json, JsonAnswer};
 use super::predict::{self, PredictRequest, PredictResponse};
-use super::routes::{Access::*, Routes};
+use super::routes::{routes, Access::*, Routes};
 use super::AppState;
 
 /// Routes of this module. The `:verb` suffix shares a path segment with the name,
 /// so one route takes `name:verb` and splits it; [`methods_of_target`] answers 405
 /// to a method the resource asked for does not have.
 pub fn router() -> Routes {
-    Routes::new().route(
-        "/v1/models/{target}",
+    let (schemas, paths, service) = routes!(get_model_status, post_model_verb);
+    let service = service
+        // Not reached (the layer answers every other method), but its own: the
+        // router-wide fallback would otherwise replace it, layer and all.
+        .fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(middleware::from_fn(methods_of_target));
+    Routes::new().op_at(
+        Some("/v1/models/{target}"),
         Reader,
-        &[Method::GET, Method::POST],
-        get(get_model_status)
-            .post(post_model_verb)
-            // Not reached (the layer answers every other method), but its own: the
-            // router-wide fallback would otherwise replace it, layer and all.
-            .fallback(|| async { ApiError::MethodNotAllowed })
-            .layer(middleware::from_fn(methods_of_target)),
+        (schemas, paths, service),
     )
 }
 

@@ -2,7 +2,6 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Request, State};
-use axum::http::Method;
 use axum::http::{header, StatusCode};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -11,9 +10,10 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, Query};
 use super::limits::{self, BodyLimit};
-use super::routes::{Access::*, Routes};
+use super::routes::{routes, Access::*, Routes, UtoipaMethodRouterExt};
 use super::AppState;
 use crate::config::Config;
+use crate::core::models::RawKind;
 use crate::registry::ModelEntry;
 use crate::spec::groups::GroupInfo;
 use crate::spec::ModelSpec;
@@ -22,16 +22,11 @@ use crate::spec::ModelSpec;
 pub fn router(config: &Config) -> Routes {
     let upload = BodyLimit::new(config.max_model_bytes, "--max-model-bytes");
     Routes::new()
-        .get("/models", Reader, list_models)
-        .get("/models/{name}", Reader, get_model)
+        .op(Reader, routes!(list_models))
+        .op(Reader, routes!(get_model))
         // Replacing or removing a model is the admin's alone.
-        .route(
-            "/models/{name}",
-            Admin,
-            &[Method::PUT],
-            axum::routing::put(put_model).layer(upload),
-        )
-        .delete("/models/{name}", Admin, delete_model)
+        .op(Admin, routes!(put_model).layer(upload))
+        .op(Admin, routes!(delete_model))
 }
 
 /// What explaind knows of a registered model.
@@ -59,6 +54,56 @@ pub struct ModelInfo {
     /// of their own), when the model declares any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub groups: Option<Vec<GroupInfo>>,
+    /// The raw features, in column order, when some hold categories: instances and
+    /// background rows send those as strings (a category not listed is "unseen").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw_features: Option<Vec<RawFeatureInfo>>,
+}
+
+/// One raw feature of a model with categorical features.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RawFeatureInfo {
+    /// Feature name.
+    pub name: String,
+    /// `numeric` or `categorical`.
+    pub kind: RawFeatureKind,
+    /// Categorical features: the categories the model knows, in code order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub categories: Option<Vec<String>>,
+}
+
+/// What a raw feature holds.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RawFeatureKind {
+    /// A number (or null).
+    Numeric,
+    /// A category, sent as a string (or null).
+    Categorical,
+}
+
+impl RawFeatureInfo {
+    /// The raw features of a model, when some are categorical.
+    pub fn of(built: &crate::spec::BuiltModel) -> Option<Vec<Self>> {
+        let raw = built.model.raw_features()?;
+        let features = built.feature_names.iter().zip(raw.kinds());
+        Some(
+            features
+                .map(|(name, kind)| match kind {
+                    RawKind::Numeric => RawFeatureInfo {
+                        name: name.clone(),
+                        kind: RawFeatureKind::Numeric,
+                        categories: None,
+                    },
+                    RawKind::Categorical { categories } => RawFeatureInfo {
+                        name: name.clone(),
+                        kind: RawFeatureKind::Categorical,
+                        categories: Some(categories.clone()),
+                    },
+                })
+                .collect(),
+        )
+    }
 }
 
 impl ModelInfo {
@@ -78,6 +123,7 @@ impl ModelInfo {
                 .groups
                 .as_ref()
                 .map(|g| g.info(&entry.built.feature_names)),
+            raw_features: RawFeatureInfo::of(&entry.built),
         }
     }
 }

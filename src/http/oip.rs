@@ -22,18 +22,18 @@ use super::explain::{self, ExplainRequest};
 use super::extract::{Json, JsonAnswer};
 use super::outputs::SpaceName;
 use super::predict::{self, PredictRequest};
-use super::routes::{Access::*, Routes};
+use super::routes::{routes, Access::*, Routes};
 use super::AppState;
 
 /// Routes of this module.
 pub fn router() -> Routes {
     Routes::new()
-        .get("/v2/health/live", Open, get_live)
-        .get("/v2/health/ready", Open, get_ready)
-        .get("/v2/models/{name}", Reader, get_metadata)
-        .get("/v2/models/{name}/ready", Reader, get_model_ready)
-        .post("/v2/models/{name}/infer", Reader, post_infer)
-        .post("/v2/models/{name}/explain", Reader, post_explain)
+        .op(Open, routes!(get_live))
+        .op(Open, routes!(get_ready))
+        .op(Reader, routes!(get_metadata))
+        .op(Reader, routes!(get_model_ready))
+        .op(Reader, routes!(post_infer))
+        .op(Reader, routes!(post_explain))
 }
 
 /// Liveness answer.
@@ -124,11 +124,7 @@ pub async fn get_metadata(
         name: entry.name.clone(),
         versions: vec![entry.version.to_string()],
         platform: "explaind".into(),
-        inputs: vec![TensorMetadata {
-            name: "input".into(),
-            datatype: Datatype::Fp64,
-            shape: vec![-1, built.feature_names.len() as i64],
-        }],
+        inputs: input_metadata(built),
         outputs: vec![TensorMetadata {
             name: "predictions".into(),
             datatype: Datatype::Fp64,
@@ -139,6 +135,29 @@ pub async fn get_metadata(
         }],
         parameters,
     }))
+}
+
+/// One [rows, features] FP64 tensor; for a model with categorical features, one
+/// [rows] tensor per feature (BYTES for the categorical ones: a tensor has one type).
+fn input_metadata(built: &crate::spec::BuiltModel) -> Vec<TensorMetadata> {
+    let Some(raw) = built.model.raw_features() else {
+        return vec![TensorMetadata {
+            name: "input".into(),
+            datatype: Datatype::Fp64,
+            shape: vec![-1, built.feature_names.len() as i64],
+        }];
+    };
+    let names = built.feature_names.iter().enumerate();
+    names
+        .map(|(j, name)| TensorMetadata {
+            name: name.clone(),
+            datatype: match raw.categories(j) {
+                Some(_) => Datatype::Bytes,
+                None => Datatype::Fp64,
+            },
+            shape: vec![-1],
+        })
+        .collect()
 }
 
 /// [rows] for one output, [rows, outputs] for several (None: any number of rows).
@@ -253,6 +272,12 @@ pub async fn post_explain(
     let text = Value::Object(fields).to_string();
     let explain_request: ExplainRequest = serde_json::from_str(&text)
         .map_err(|e| ApiError::InvalidInput(format!("parameters: {e}")))?;
+    if explain_request.method.as_deref() == Some("anchors") {
+        return Err(ApiError::InvalidInput(format!(
+            "parameters: method anchors answers a rule per row, not an attributions tensor; \
+             ask POST /models/{name}/explain for it"
+        )));
+    }
     let entry = state.entry(&name)?;
     let answer = explain::explain(state, entry, explain_request, caller)
         .await?

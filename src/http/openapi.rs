@@ -10,10 +10,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
-use super::{
-    activations, charts, dashboard, datasets, error, explain, global, ice, jobs, kserve, models,
-    oip, ops, predict, texts, weights,
-};
+use super::{charts, error};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -23,51 +20,7 @@ use super::{
         description = "Predictions with local explanations, global importance and weight dumps.",
         license(name = "MIT")
     ),
-    paths(
-        ops::get_healthz,
-        ops::get_readyz,
-        ops::get_metrics,
-        get_openapi,
-        models::list_models,
-        models::get_model,
-        models::put_model,
-        models::delete_model,
-        explain::explain_any,
-        explain::explain_model,
-        predict::predict_model,
-        global::get_global,
-        global::get_global_all,
-        jobs::get_dependence,
-        ice::post_dependence,
-        jobs::post_job,
-        jobs::list_jobs,
-        jobs::get_job,
-        datasets::list_datasets,
-        datasets::get_dataset,
-        datasets::put_dataset,
-        datasets::delete_dataset,
-        weights::get_weights,
-        texts::get_embeddings,
-        activations::post_activations,
-        activations::get_activation_summary,
-        activations::get_activation_curves,
-        kserve::get_model_status,
-        kserve::post_model_verb,
-        oip::get_live,
-        oip::get_ready,
-        oip::get_metadata,
-        oip::get_model_ready,
-        oip::post_infer,
-        oip::post_explain,
-        charts::get_global_svg,
-        charts::get_weights_svg,
-        charts::explain_svg,
-        charts::get_activations_svg,
-        charts::get_dependence_svg,
-        dashboard::get_dashboard,
-    ),
     components(schemas(error::ErrorBody, error::ErrorDetail, charts::ScaleParam, charts::NetworkView)),
-    modifiers(&BearerTokens, &CommonErrors, &KserveVerbs, &ExplainNeedsModel, &Links, &UnsignedBounds),
     tags(
         (name = "models", description = "Register, list and remove models"),
         (name = "explain", description = "Predictions and local explanations"),
@@ -83,6 +36,27 @@ use super::{
     )
 )]
 pub struct ApiDoc;
+
+/// The API description: [`ApiDoc`]'s title, tags and shared schemas, the paths every
+/// router declared with its routes ([`super::routes::Routes::op`]), then the
+/// additions below.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let (table, routes) = super::routes(&crate::config::Config::defaults()).into_description();
+    let mut doc = ApiDoc::openapi();
+    doc.merge(routes);
+    let modifiers: [&dyn Modify; 6] = [
+        &BearerTokens,
+        &CommonErrors(&table),
+        &KserveVerbs,
+        &ExplainNeedsModel,
+        &Links,
+        &UnsignedBounds,
+    ];
+    for modifier in modifiers {
+        modifier.modify(&mut doc);
+    }
+    doc
+}
 
 /// Declares the optional bearer tokens: with tokens configured, routes other than
 /// the probes, metrics and this document need one (see `http::auth`).
@@ -105,13 +79,13 @@ impl Modify for BearerTokens {
 /// Adds the answers any route may give besides its own: 401 and 403 (access
 /// control), 503 (overloaded or not ready) and 504 (deadline), and for routes with
 /// a body 400 (malformed), 413 (too large), 415 (not JSON) and 422 (invalid).
-struct CommonErrors;
+struct CommonErrors<'a>(&'a super::routes::RouteTable);
 
-impl Modify for CommonErrors {
+impl Modify for CommonErrors<'_> {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::{RefOr, ResponseBuilder};
         // Which routes are open is declared with the routes themselves.
-        let (_, table) = super::routes(&crate::config::Config::defaults()).into_parts();
+        let table = self.0;
         let error = |description: &str| {
             RefOr::T(
                 ResponseBuilder::new()
@@ -365,7 +339,7 @@ fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
 /// camel-case renaming its other types have); the key is put right here, where it
 /// can only be a link's, since operations already spell it `operationId`.
 pub fn yaml() -> String {
-    let yaml = ApiDoc::openapi()
+    let yaml = document()
         .to_yaml()
         .expect("the OpenAPI document serialises");
     yaml.lines()
@@ -381,7 +355,8 @@ pub fn yaml() -> String {
 
 /// Routes of this module: the document itself.
 pub fn router() -> super::routes::Routes {
-    super::routes::Routes::new().get("/openapi.yaml", super::routes::Access::Open, get_openapi)
+    use super::routes::{routes, Access, Routes};
+    Routes::new().op(Access::Open, routes!(get_openapi))
 }
 
 /// This API's OpenAPI description.

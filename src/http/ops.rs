@@ -7,16 +7,16 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::routes::{Access::*, Routes};
+use super::routes::{routes, Access::*, Routes};
 use super::AppState;
 
 /// Routes of this module.
 pub fn router() -> Routes {
     // Probes and scrapers carry no tokens.
     Routes::new()
-        .get("/healthz", Open, get_healthz)
-        .get("/readyz", Open, get_readyz)
-        .get("/metrics", Open, get_metrics)
+        .op(Open, routes!(get_healthz))
+        .op(Open, routes!(get_readyz))
+        .op(Open, routes!(get_metrics))
 }
 
 /// Liveness answer.

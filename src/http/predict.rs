@@ -8,14 +8,14 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, JsonAnswer};
 use super::outputs::SpaceName;
-use super::routes::{Access::*, Routes};
+use super::routes::{routes, Access::*, Routes};
 use super::{instances, texts, AppState};
 use crate::core::explain::finite;
 use crate::explainer;
 
 /// Routes of this module.
 pub fn router() -> Routes {
-    Routes::new().post("/models/{name}/predict", Reader, predict_model)
+    Routes::new().op(Reader, routes!(predict_model))
 }
 
 /// A prediction request.
@@ -24,7 +24,7 @@ pub fn router() -> Routes {
 pub struct PredictRequest {
     /// Rows, as in explain requests.
     #[serde(default)]
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::spec::values::Instance>)]
     pub instances: instances::Instances,
     /// Text classifiers: texts to predict, instead of `instances`.
     #[serde(default)]

@@ -10,7 +10,9 @@
 //!   403, and the results of admins' jobs are shown to readers without them;
 //! - explanations against the background (Shapley values, LIME, occlusion,
 //!   integrated gradients' default baseline) need as many background rows, and
-//!   `max_background` as many, or they too would show single rows.
+//!   `max_background` as many, or they too would show single rows; so does a
+//!   k-means summary (`background.kmeans`), whose centres hold background values
+//!   (snapped per feature, as shap's) and are never part of an answer.
 //!
 //! Admins, and every caller when no tokens are configured (every route is open
 //! then), see everything. What every caller sees is safe by construction: grids of
@@ -105,10 +107,19 @@ impl Audience {
             Method::Auto => explainer::default_method(&entry.built.model),
             m => m,
         };
+        if let Some(k) = args.options.sampling.kmeans.filter(|&k| k < self.min_rows) {
+            return Err(ApiError::PrivateRows(format!(
+                "`background.kmeans` ({k}) is below --min-summary-rows ({}): each centre \
+                 holds background values (snapped to the nearest per feature), and \
+                 against so few of them explanations would show them, so only admin \
+                 tokens may ask for so few",
+                self.min_rows
+            )));
+        }
         let asked = args.options.sampling.max_background;
         match method {
             Method::TreePathDependent | Method::Saliency | Method::GradientXInput => Ok(()),
-            m if m.is_model_agnostic() && asked.is_some_and(|n| n < self.min_rows) => {
+            m if m.is_seeded() && asked.is_some_and(|n| n < self.min_rows) => {
                 Err(ApiError::PrivateRows(format!(
                     "`max_background` ({}) is below --min-summary-rows ({}): explanations \
                      against so few background rows would show single rows, so only admin \

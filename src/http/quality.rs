@@ -44,6 +44,10 @@ pub struct QualityDto {
     /// al. 2019; lower is better).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scores: Option<ScoresDto>,
+    /// Sampling and exact Shapley values with `background: {"kmeans": K}`: the
+    /// summary the values integrate over (the centres themselves are never shown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub background: Option<String>,
 }
 
 /// Quality scores of one explanation.
@@ -76,6 +80,7 @@ impl From<Quality> for QualityDto {
             max_standard_error: q.max_standard_error,
             surrogate_r2: q.surrogate_r2,
             local_prediction: q.local_prediction,
+            background: q.background,
             scores: q.scores.map(|s| ScoresDto {
                 deletion_curve: s.deletion.values,
                 deletion_area: s.deletion.area,

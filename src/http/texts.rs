@@ -15,7 +15,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::Query;
 use super::outputs::SpaceName;
 use super::quality::QualityDto;
-use super::routes::{Access::*, Routes};
+use super::routes::{routes, Access::*, Routes};
 use super::AppState;
 use crate::core::explain::finite;
 use crate::core::explain::text_attribution::TextExplanation;
@@ -26,7 +26,7 @@ use crate::registry::ModelEntry;
 /// Routes of this module.
 pub fn router() -> Routes {
     // Word vectors are the model's weights: admins only, as `/weights`.
-    Routes::new().get("/models/{name}/weights/embeddings", Admin, get_embeddings)
+    Routes::new().op(Admin, routes!(get_embeddings))
 }
 
 /// One known word of a text and its attribution.

@@ -6,13 +6,13 @@ use utoipa::IntoParams;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::Query;
-use super::routes::{Access::*, Routes};
+use super::routes::{routes, Access::*, Routes};
 use super::AppState;
 use crate::summary::{self, TreePage, WeightsView, DEFAULT_TREE_PAGE, MAX_TREE_PAGE};
 
 /// Routes of this module.
 pub fn router() -> Routes {
-    Routes::new().get("/models/{name}/weights", Admin, get_weights)
+    Routes::new().op(Admin, routes!(get_weights))
 }
 
 /// Which trees of a tree ensemble to include (other kinds ignore these).

@@ -40,6 +40,7 @@ fn result() -> DataResult {
         feature: "a".into(),
         output_space: "raw".into(),
         grid: vec![0.0],
+        categories: None,
         ice_rows: 0,
         outputs: vec![],
     })

@@ -16,6 +16,7 @@ fn outcome(rows: &[[f64; 2]], output: usize) -> Outcome {
         interactions: None,
         grouped: false,
         instances: None,
+        anchors: None,
     }
 }
 
@@ -28,7 +29,7 @@ fn stats() -> LiveStats {
         bins: 4,
         min_bin_rows: 10,
     };
-    LiveStats::new(2, 2, Some(background.view()), config)
+    LiveStats::new(2, 2, Some(background.view()), None, config)
 }
 
 #[test]

@@ -6,9 +6,9 @@ use crate::core::models::{HostedModel, Model};
 use crate::core::{CoreError, CoreResult};
 use crate::formats;
 
-/// XGBoost's JSON document (as an object, or as a string) or LightGBM's model text,
-/// in `model`, its trees within `limits`; the ensemble's link decides the default
-/// output names.
+/// XGBoost's or CatBoost's JSON document (as an object, or as a string) or
+/// LightGBM's model text, in `model`, its trees within `limits`; CatBoost's class
+/// labels, else the ensemble's link, decide the default output names.
 pub(super) fn build(
     spec: &ModelSpec,
     limits: TreeLimits,
@@ -25,6 +25,9 @@ pub(super) fn build(
             spec.kind
         ))
     })?;
+    if spec.kind == "catboost" {
+        return build_catboost(file, limits);
+    }
     let ensemble = match (spec.kind.as_str(), file) {
         ("xgboost", serde_json::Value::String(text)) => {
             formats::xgboost::parse_with(text.as_bytes(), limits)?
@@ -50,4 +53,32 @@ pub(super) fn build(
     };
     let outputs = default_output_names(ensemble.link(), ensemble.n_outputs());
     Ok((HostedModel::Trees(ensemble), outputs))
+}
+
+/// CatBoost's JSON document, as an object or as a string.
+fn build_catboost(
+    file: &serde_json::Value,
+    limits: TreeLimits,
+) -> CoreResult<(HostedModel, Vec<String>)> {
+    let parsed;
+    let document = match file {
+        serde_json::Value::String(text) => {
+            parsed = serde_json::from_str::<serde_json::Value>(text)
+                .map_err(|e| CoreError::InvalidModel(format!("not a CatBoost JSON model: {e}")))?;
+            &parsed
+        }
+        document @ serde_json::Value::Object(_) => document,
+        _ => {
+            return Err(CoreError::InvalidModel(
+                "`model` must be the JSON document of save_model(path, format=\"json\", \
+                 pool=pool), as an object or a string"
+                    .into(),
+            ))
+        }
+    };
+    let model = formats::catboost::parse_document(document, limits)?;
+    let outputs = model
+        .output_names
+        .unwrap_or_else(|| default_output_names(model.ensemble.link(), model.ensemble.n_outputs()));
+    Ok((HostedModel::Trees(model.ensemble), outputs))
 }

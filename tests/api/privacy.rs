@@ -251,6 +251,9 @@ async fn no_reader_answer_holds_a_background_or_data_set_value() {
             calls.push((Method::POST, format!("{m}/explain"), Some(body.clone())));
             let one = json!({"instances": [instance], "method": method, "max_background": 1});
             calls.push((Method::POST, format!("{m}/explain"), Some(one)));
+            let centres = json!({"instances": [instance], "method": method,
+                "background": {"kmeans": 10}});
+            calls.push((Method::POST, format!("{m}/explain"), Some(centres)));
             calls.push((Method::POST, format!("{m}/explain.svg"), Some(body)));
         }
         let body = json!({"feature": "f1", "instances": [instance, [4.0, 5.0, 6.0]]});
@@ -488,6 +491,34 @@ async fn readers_cannot_explain_against_single_background_rows() {
             assert_eq!(admin.status, StatusCode::OK, "{}", admin.text);
         }
     }
+    // One k-means centre: each of its values is snapped to a background value, and
+    // w·(x − c) shows it. Refused to readers below --min-summary-rows (10) centres;
+    // the admin's answer shows why.
+    for k in [1, 9] {
+        let body = json!({"instances": [[0.0, 0.0, 0.0]], "method": "exact_shapley",
+            "background": {"kmeans": k}});
+        let reader = as_user(&app, READER, Method::POST, uri, Some(body.clone())).await;
+        assert_eq!(reader.status, StatusCode::FORBIDDEN, "{}", reader.text);
+        let message = reader.json["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("`background.kmeans` ({k})")),
+            "{message}"
+        );
+        let admin = as_user(&app, ADMIN, Method::POST, uri, Some(body)).await;
+        assert_eq!(admin.status, StatusCode::OK, "{}", admin.text);
+        if k == 1 {
+            let phi = &admin.json["explanations"][0]["attributions"];
+            let b = -phi[0].as_f64().unwrap() / weights[0];
+            assert!(
+                secrets.iter().any(|s| (s - b).abs() < 1e-6 * s.abs()),
+                "{b}"
+            );
+        }
+    }
+    let body = json!({"instances": [[0.0, 0.0, 0.0]], "method": "kernel_shap",
+        "background": {"kmeans": 10}});
+    let enough = as_user(&app, READER, Method::POST, uri, Some(body)).await;
+    assert_eq!(enough.status, StatusCode::OK, "{}", enough.text);
     // The whole 12-row background is enough; the 3-row one is not.
     let body =
         json!({"instances": [[0.0, 0.0, 0.0]], "method": "kernel_shap", "max_background": 12});

@@ -104,3 +104,41 @@ async fn sampling_tolerances_are_absolute_and_must_be_positive() {
     let q = &answer.json["explanations"][0]["quality"];
     assert!(q.get("tolerance_met").is_none() && q.get("max_standard_error").is_none());
 }
+
+#[tokio::test]
+async fn the_leverage_estimator_is_seeded_efficient_and_only_for_kernel_shap() {
+    // 4 inputs: 14 coalitions in all, so a budget of 10 samples them.
+    let (app, row) = with_iris(Config::defaults()).await;
+    let ask = |estimator: &str, method: &str| {
+        json!({"instances": [row], "method": method, "estimator": estimator,
+               "output": "virginica", "seed": 3, "n_samples": 10})
+    };
+    let leverage = explain(&app, "iris", ask("leverage", "kernel_shap")).await;
+    assert_eq!(leverage.status, StatusCode::OK, "{}", leverage.text);
+    let e = &leverage.json["explanations"][0];
+    assert!(e["quality"]["additivity_residual"].as_f64().unwrap().abs() < 1e-9);
+    assert_eq!(e["quality"]["samples"], 10, "{}", e["quality"]);
+    let ses = e["quality"]["standard_errors"].as_array().unwrap();
+    assert!(ses.iter().all(|s| s.as_f64().unwrap() >= 0.0));
+    let again = explain(&app, "iris", ask("leverage", "kernel_shap")).await;
+    assert_eq!(leverage.json, again.json, "seeded");
+    let kernel = explain(&app, "iris", ask("kernel", "kernel_shap")).await;
+    assert_eq!(kernel.status, StatusCode::OK, "{}", kernel.text);
+    assert_ne!(
+        kernel.json["explanations"][0]["attributions"],
+        e["attributions"]
+    );
+    for (body, words) in [
+        (ask("leverage", "permutation_shap"), "`estimator`"),
+        (ask("levered", "kernel_shap"), "levered"),
+    ] {
+        let refused = explain(&app, "iris", body).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            refused.text
+        );
+        assert!(refused.text.contains(words), "{}", refused.text);
+    }
+}

@@ -7,6 +7,7 @@
 mod common;
 
 mod agnostic;
+mod catboost;
 mod dependence;
 mod linear;
 mod mlp;

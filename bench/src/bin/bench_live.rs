@@ -49,6 +49,7 @@ fn main() {
         built.feature_names.len(),
         built.output_names.len(),
         built.reference.as_ref().map(|r| r.data.view()),
+        built.model.raw_features(),
         LiveConfig::default(),
     );
     let x = array![[5850.0, 3.0, 1.0, 2.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0]];
@@ -61,6 +62,7 @@ fn main() {
         interactions: None,
         grouped: false,
         instances: None,
+        anchors: None,
     };
     for threads in [1usize, 2] {
         let (best, best_cpu) = (0..5)

@@ -1,14 +1,14 @@
 //! In-process timing of tree explanations, for `bench/compare_trees.py`.
 //!
 //! ```text
-//! bench_trees <xgboost|lightgbm|onnx> <model file> <rows.f64> <n_features> <threads>
+//! bench_trees <xgboost|lightgbm|catboost|onnx> <model file> <rows.f64> <n_features> <threads>
 //!             <path|interventional|interactions|predict|predict_nodes>
 //!             [background.f64] [repeats]
 //! ```
 //! Row files are raw little-endian f64, row-major (numpy's `astype("<f8").tofile`).
 //! Loading and compiling the model are not timed; each repeat explains every row of
-//! every output on a rayon pool of `threads`. Prints one JSON line with the best
-//! and median seconds and rows per second (best). `GAP_US=N` in the environment
+//! every output on a rayon pool of `threads`. Prints one JSON line with the best,
+//! median and worst seconds and rows per second (best). `GAP_US=N` in the environment
 //! sleeps N microseconds before each repeat, as the idle gaps between requests do
 //! (threads and cores that fall asleep in them are slow to wake).
 //!
@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use explaind::core::explain::{tree_interventional, tree_shap};
 use explaind::core::models::{Model, OutputSpace, TreeEnsemble};
 use explaind::core::stats::Reference;
-use explaind::formats::{lightgbm, onnx, xgboost};
+use explaind::formats::{catboost, lightgbm, onnx, xgboost};
 use ndarray::{s, Array2, Axis};
 use rayon::prelude::*;
 
@@ -53,6 +53,7 @@ fn main() {
     let bytes = std::fs::read(&args[2]).unwrap_or_else(|e| fail(&e.to_string()));
     let model: TreeEnsemble = match args[1].as_str() {
         "xgboost" => xgboost::parse(&bytes),
+        "catboost" => catboost::parse(&bytes).map(|m| m.ensemble),
         "onnx" => match onnx::read(&bytes) {
             Ok(onnx::OnnxModel::Ml(onnx::MlModel::Trees { spec, .. })) => TreeEnsemble::new(spec),
             Ok(_) => fail("the ONNX file is not a tree ensemble"),
@@ -85,10 +86,11 @@ fn main() {
     times.sort_by(f64::total_cmp);
     let best = times[0];
     println!(
-        "{{\"method\":\"{method}\",\"threads\":{threads},\"rows\":{},\"outputs\":{},\"best_s\":{best},\"median_s\":{},\"rows_per_s\":{},\"checksum\":{checksum}}}",
+        "{{\"method\":\"{method}\",\"threads\":{threads},\"rows\":{},\"outputs\":{},\"best_s\":{best},\"median_s\":{},\"worst_s\":{},\"rows_per_s\":{},\"checksum\":{checksum}}}",
         x.nrows(),
         model.n_outputs(),
         times[times.len() / 2],
+        times[times.len() - 1],
         x.nrows() as f64 / best
     );
 }

@@ -52,6 +52,7 @@ pub fn explain(
         let phi = shapley_values(&game)?;
         let mut e = Explanation::new(k, setup.predictions[[i, k]], setup.base[k], phi);
         e.quality.samples = Some(1 << players);
+        e.quality.background.clone_from(&setup.summary);
         Ok(e)
     })
 }

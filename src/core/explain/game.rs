@@ -20,6 +20,8 @@ pub(crate) struct Game<'a> {
     pub model: &'a dyn Model,
     /// Values for the players outside a coalition, (n, n_features).
     pub background: ArrayView2<'a, f64>,
+    /// The probability of each background row (summing to 1); `None`: 1/n each.
+    pub weights: Option<ArrayView1<'a, f64>>,
     /// The row explained.
     pub x: ArrayView1<'a, f64>,
     /// The players.
@@ -53,15 +55,15 @@ impl Game<'_> {
         }
     }
 
-    /// The mean of the explained output over each run of `n_bg` rows of `out`.
+    /// The mean of the explained output over each run of `n_bg` rows of `out`,
+    /// weighted by the background's weights when it has them.
     pub(super) fn averages(&self, out: Array2<f64>, n_bg: usize, values: &mut Vec<f64>) {
         let column = out.column(self.output);
-        values.extend(
-            column
-                .exact_chunks(n_bg)
-                .into_iter()
-                .map(|c| c.sum() / n_bg as f64),
-        );
+        let chunks = column.exact_chunks(n_bg).into_iter();
+        match self.weights {
+            Some(w) => values.extend(chunks.map(|c| c.dot(&w))),
+            None => values.extend(chunks.map(|c| c.sum() / n_bg as f64)),
+        }
     }
 
     /// `values` for any model: masked rows through [`Model::predict_raw`].
@@ -123,6 +125,7 @@ mod tests {
         let game = Game {
             model: &model,
             background: bg.view(),
+            weights: None,
             x: x.view(),
             groups: &groups,
             output: 0,

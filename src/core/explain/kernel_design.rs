@@ -1,6 +1,11 @@
 //! The coalitions KernelSHAP fits to and their regression weights: coalition sizes
 //! the budget covers are enumerated completely, in shap's order, and the other sizes
-//! are sampled in antithetic pairs (see [`super::kernel_shap`]).
+//! are sampled in antithetic pairs (see [`super::kernel_shap`]); or, for Leverage
+//! SHAP, as `leverage.rs` draws them.
+
+mod leverage;
+
+use std::collections::HashMap;
 
 use ndarray::{Array1, Array2};
 use rand::seq::index;
@@ -31,6 +36,8 @@ pub(super) struct Design {
     /// The smallest size not enumerated (sizes `low..=players − low` are sampled);
     /// `None` when every size is enumerated.
     low: Option<usize>,
+    /// Leverage SHAP's draws so far; `None` for KernelSHAP's sampling.
+    drawn: Option<leverage::Drawn>,
 }
 
 impl Design {
@@ -72,6 +79,12 @@ impl Design {
         design
     }
 
+    /// Leverage SHAP's design for a budget of `budget` coalitions: the sizes its
+    /// leverage threshold enumerates (see `leverage.rs`). No sampled pairs yet.
+    pub fn leverage(players: usize, budget: usize) -> Self {
+        leverage::plan(players, budget)
+    }
+
     /// No coalitions yet; every size still to sample.
     fn empty(players: usize) -> Self {
         Design {
@@ -80,7 +93,19 @@ impl Design {
             weights: Vec::new(),
             enumerated: 0,
             low: Some(1),
+            drawn: None,
         }
+    }
+
+    /// Sampled pairs by the smaller of their two sizes.
+    fn pairs_by_size(&self) -> HashMap<usize, usize> {
+        let p = self.players;
+        let mut have = HashMap::new();
+        for pair in self.masks[self.enumerated * p..].chunks(2 * p) {
+            let s = pair[..p].iter().filter(|&&on| on).count();
+            *have.entry(s.min(p - s)).or_insert(0) += 1;
+        }
+        have
     }
 
     /// Append every coalition of size `s` with its kernel weight.
@@ -113,6 +138,10 @@ impl Design {
     /// pairs; then weight every sampled coalition equally so that together they
     /// carry the kernel mass of the sampled sizes.
     pub fn sample(&mut self, pairs: usize, rng: &mut impl Rng, stop: &Stop) -> CoreResult<()> {
+        if self.drawn.is_some() {
+            let total = self.pairs() + pairs;
+            return leverage::sample(self, total, rng, stop);
+        }
         let Some(low) = self.low else {
             return Ok(());
         };
@@ -179,18 +208,36 @@ impl Design {
             };
             row.assign(&(&xa * (wa * ea) + &xb * (wb * eb)));
         }
-        // Centred: with enumerated sizes the sampled scores need not sum to zero.
-        if let Some(mean) = g.mean_axis(ndarray::Axis(0)) {
-            g -= &mean;
+        // Centred within each stratum (one for KernelSHAP's sampling; with enumerated
+        // sizes the sampled scores need not sum to zero). KernelSHAP's pairs are
+        // independent draws: the jackknife's (c − 1)/c. Leverage SHAP's are simple
+        // random samples without replacement within each size: Cochran's stratified
+        // estimator, (1 − f_h) c_h/(c_h − 1) per stratum (see `leverage.rs`).
+        let (of_pair, fpc) = match self.drawn {
+            Some(_) => leverage::strata(self),
+            None => (vec![0; clusters], vec![1.0]),
+        };
+        let mut meat = Array2::<f64>::zeros((xs.ncols(), xs.ncols()));
+        for (h, &fpc) in fpc.iter().enumerate() {
+            let members: Vec<usize> = (0..clusters).filter(|&c| of_pair[c] == h).collect();
+            let scores = g.select(ndarray::Axis(0), &members);
+            let (Some(mean), c) = (scores.mean_axis(ndarray::Axis(0)), members.len() as f64) else {
+                continue;
+            };
+            let factor = match self.drawn {
+                Some(_) if c > 1.0 => fpc * c / (c - 1.0),
+                Some(_) => 0.0,
+                None => (c - 1.0) / c,
+            };
+            let centred = scores - &mean;
+            meat.scaled_add(factor, &centred.t().dot(&centred));
         }
-        let cov = inv.dot(&g.t().dot(&g)).dot(&inv);
-        // The jackknife's (c − 1)/c.
-        let correction = (clusters - 1) as f64 / clusters as f64;
+        let cov = inv.dot(&meat).dot(&inv);
         cov.diag()
             .iter()
             .copied()
             .chain(std::iter::once(cov.sum()))
-            .map(|v| (v.max(0.0) * correction).sqrt())
+            .map(|v| v.max(0.0).sqrt())
             .collect()
     }
 }

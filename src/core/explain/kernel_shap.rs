@@ -33,6 +33,13 @@
 //! still holds. (shap's `l1_reg="num_features(k)"` selects by a LARS path instead;
 //! this is the simpler magnitude rule, applied to the same coalitions.)
 //!
+//! # Leverage SHAP
+//! With [`Estimator::Leverage`] the same constrained fit is made to coalitions drawn
+//! by their leverage scores (Musco and Witter 2025; every size gets an equal share,
+//! drawn without replacement, each weighted by its size's kernel mass over the
+//! coalitions of that size drawn): see `kernel_design/leverage.rs`. Its standard
+//! errors are the same jackknife, stratified by size.
+//!
 //! Default budget: `2P + 2048` coalitions, shap's `nsamples="auto"`. `Quality::samples`
 //! reports the coalitions evaluated, each costing one model row per background row.
 //! With a `tolerance`, the budget doubles in rounds (see [`super::rounds`]): the
@@ -60,6 +67,18 @@ use super::Explanation;
 use crate::core::models::Model;
 use crate::core::stats::Reference;
 use crate::core::{CoreError, CoreResult};
+
+/// How KernelSHAP draws and weighs the coalitions it does not enumerate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Estimator {
+    /// Sizes in proportion to their kernel mass, equal weights (shap's sampling,
+    /// with pairs): the module doc's `# Coalitions`.
+    #[default]
+    Kernel,
+    /// Leverage SHAP: every size an equal share, without replacement, each weighted
+    /// by its size's kernel mass over its count (module doc, `# Leverage SHAP`).
+    Leverage,
+}
 
 /// The default budget for `players` players: shap's `2P + 2048`.
 pub fn default_samples(players: usize) -> usize {
@@ -91,10 +110,10 @@ pub fn explain(
         )));
     }
     let setup = Setup::new(model, reference, x, outputs, options)?;
-    let first = if exhaustive {
-        Design::enumerated(players)
-    } else {
-        Design::plan(players, plan.first)
+    let first = match options.estimator() {
+        _ if exhaustive => Design::enumerated(players),
+        Estimator::Kernel => Design::plan(players, plan.first),
+        Estimator::Leverage => Design::leverage(players, plan.first),
     };
     per_row(x.nrows(), |i| {
         let k = outputs[i];
@@ -120,6 +139,7 @@ pub fn explain(
             e.quality.samples = Some(values.len());
             e.quality.standard_errors = Some(fitted.standard_errors);
             e.quality.tolerance = plan.tolerance;
+            e.quality.background.clone_from(&setup.summary);
             Ok(e)
         })
     })

@@ -27,6 +27,13 @@
 //!    (intercept + Σ coefficients); `additivity_residual` is then the surrogate's
 //!    error at the row, `f(x) − local prediction`.
 //!
+//! # Categorical features
+//! A categorical feature (its column holds category codes, see
+//! [`crate::core::models::raw`]) is not discretised: as lime's
+//! `categorical_features`, each category is its own bin, a sample takes the
+//! category of a reference row drawn at random (so categories come with their
+//! reference frequencies, missing included), and `z_j = 1` when it is the row's.
+//!
 //! All features are kept (lime's `num_features` = F, which makes its `"auto"`
 //! feature selection keep them all). The discretiser uses every reference row, as
 //! lime uses all of its training data.
@@ -56,6 +63,8 @@ use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 mod bins;
+#[cfg(test)]
+mod categorical_tests;
 mod ridge;
 
 use super::sampling::{check_inputs, per_row, row_rng, SamplingOptions, Stop, MAX_BATCH_VALUES};
@@ -98,10 +107,16 @@ pub fn explain(
         ));
     }
     check_inputs(model, reference, x, outputs)?;
-    let bins: Vec<Bins> = reference
-        .data
-        .axis_iter(Axis(1))
-        .map(Bins::quartiles)
+    let categorical = |j: usize| {
+        model
+            .categories()
+            .is_some_and(|r| r.categories(j).is_some())
+    };
+    let bins: Vec<Bins> = (reference.data.axis_iter(Axis(1)).enumerate())
+        .map(|(j, c)| match categorical(j) {
+            true => Bins::categories(c),
+            false => Bins::quartiles(c),
+        })
         .collect();
     let samplers: Vec<Sampler> = bins.iter().map(Bins::sampler).collect();
     let predictions = model.predict(x, options.output_space());
@@ -121,7 +136,7 @@ pub fn explain(
         // bin is a coin flip).
         let mut kept: Vec<u32> = (0..players as u32).collect();
         z.push(&kept);
-        if groups.is_singletons() {
+        if groups.is_singletons() && !bins.iter().any(Bins::is_categorical) {
             // Sample by sample, feature by feature: each sample's row is written in
             // order.
             // A value out of its bin's bounds (about one in nine) is drawn again
@@ -232,9 +247,16 @@ impl GroupSample<'_> {
     /// returns whether every feature landed in the explained row's own bin.
     fn draw(&self, members: &[usize], sample: &mut [f64], rng: &mut impl Rng) -> bool {
         if let [j] = members {
+            let b = &self.bins[*j];
+            if b.is_categorical() {
+                // lime's categorical features: the category of a reference row.
+                let r = rng.random_range(0..self.reference.rows());
+                sample[*j] = self.reference.data[[r, *j]];
+                return b.bin_of(sample[*j]) == b.bin_of(self.row[*j]);
+            }
             let bin = self.samplers[*j].draw_bin(rng);
             sample[*j] = self.samplers[*j].draw_value(bin, rng);
-            return bin == self.bins[*j].bin_of(self.row[*j]);
+            return bin == b.bin_of(self.row[*j]);
         }
         let keep = members
             .iter()
@@ -248,7 +270,11 @@ impl GroupSample<'_> {
             let b = &self.bins[j];
             let mine = b.bin_of(self.row[j]);
             let bin = from.map_or(mine, |r| b.bin_of(self.reference.data[[r, j]]));
-            sample[j] = self.samplers[j].draw_value(bin, rng);
+            sample[j] = match (b.is_categorical(), from) {
+                (true, Some(r)) => self.reference.data[[r, j]],
+                (true, None) => self.row[j],
+                (false, _) => self.samplers[j].draw_value(bin, rng),
+            };
             own &= bin == mine;
         }
         own

@@ -86,6 +86,7 @@ pub fn explain(
             e.quality.samples = Some(evaluated);
             e.quality.standard_errors = Some(standard_errors);
             e.quality.tolerance = plan.tolerance;
+            e.quality.background.clone_from(&setup.summary);
             Ok(e)
         })
     })

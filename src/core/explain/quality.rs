@@ -22,7 +22,8 @@
 //!   half-width `radius × background standard deviation` around `x` (Yeh et al.
 //!   2019, "On the (In)fidelity and Sensitivity of Explanations"). **Lower is
 //!   better**. It re-runs an explainer, given as a closure; a sampling explainer
-//!   should keep one seed so that only the input moves.
+//!   should keep one seed so that only the input moves. In [`score`], categorical
+//!   features (see [`crate::core::models::raw`]) keep their category.
 
 use ndarray::{Array1, ArrayView1, ArrayView2};
 use rand::seq::index;
@@ -54,6 +55,7 @@ impl<'a> Subject<'a> {
         Game {
             model: self.model,
             background: self.background,
+            weights: None,
             x: self.x,
             groups: self.groups,
             output: self.output,
@@ -295,10 +297,17 @@ pub fn score(
     } else {
         None
     };
-    let scale = reference
-        .stats
-        .std
-        .mapv(|s| if s.is_finite() && s > 0.0 { s } else { 1.0 });
+    // A categorical feature (its column holds codes) keeps its category: a code
+    // moved by noise would be another category, or none, not a nearby input.
+    let categorical =
+        |j: usize| (subject.model.categories()).is_some_and(|r| r.categories(j).is_some());
+    let scale = Array1::from_iter(reference.stats.std.iter().enumerate().map(|(j, &s)| {
+        match (categorical(j), s.is_finite() && s > 0.0) {
+            (true, _) => 0.0,
+            (false, true) => s,
+            (false, false) => 1.0,
+        }
+    }));
     let params = SensitivityParams {
         radius: 0.1,
         samples: 10,

@@ -15,8 +15,11 @@
 //! `max_background` of them (default [`DEFAULT_MAX_BACKGROUND`]), a sample of
 //! `max_background` rows without replacement is used instead, drawn by a ChaCha8
 //! generator seeded with the request's seed (stream `u64::MAX`, so it never collides
-//! with a row's stream). Same seed, same background. (shap suggests k-means for the
-//! same purpose; a sample keeps the expectation unbiased and needs no fitting.)
+//! with a row's stream). Same seed, same background. A sample keeps the expectation
+//! unbiased and needs no fitting; asked for (`kmeans`), K weighted k-means centres
+//! of the whole reference stand in for it instead, as shap's `shap.kmeans` (see
+//! [`super::summary`]): the game and the base value then weigh each centre by its
+//! cluster's share of the rows.
 //!
 //! # Determinism, batches and time
 //! Row `i` draws from a ChaCha8 generator seeded with the request's seed on stream
@@ -79,6 +82,12 @@ pub struct SamplingParams {
     /// attribution's standard error is at most this, in output units (see
     /// [`super::rounds`]); `n_samples` is then the cap. `None`: one fixed budget.
     pub tolerance: Option<f64>,
+    /// KernelSHAP, permutation and exact Shapley values: integrate over this many
+    /// weighted k-means centres of the background instead of its rows (see
+    /// [`super::summary`]); `None`: the rows (or their sample).
+    pub kmeans: Option<usize>,
+    /// KernelSHAP only: how the sampled coalitions are drawn and weighted.
+    pub estimator: super::kernel_shap::Estimator,
 }
 
 impl Default for SamplingParams {
@@ -92,6 +101,8 @@ impl Default for SamplingParams {
             groups: None,
             top_k: None,
             tolerance: None,
+            kmeans: None,
+            estimator: super::kernel_shap::Estimator::Kernel,
         }
     }
 }
@@ -142,7 +153,14 @@ impl SamplingParams {
             }
         }
         super::rounds::check_tolerance(self.tolerance)?;
+        if self.kmeans == Some(0) {
+            return Err(CoreError::InvalidArgument(
+                "background.kmeans must be at least 1 centre".into(),
+            ));
+        }
         Ok(SamplingOptions {
+            kmeans: self.kmeans,
+            estimator: self.estimator,
             tolerance: self.tolerance,
             top_k: self.top_k,
             seed: self.seed,
@@ -177,6 +195,10 @@ pub struct SamplingOptions {
     cancel: Cancel,
     /// The standard-error target of adaptive sampling.
     tolerance: Option<f64>,
+    /// Weighted k-means centres to summarise the background with.
+    kmeans: Option<usize>,
+    /// KernelSHAP's sampling of coalitions.
+    estimator: super::kernel_shap::Estimator,
 }
 
 impl SamplingOptions {
@@ -221,6 +243,14 @@ impl SamplingOptions {
     pub fn groups(&self) -> &FeatureGroups {
         &self.groups
     }
+    /// The weighted k-means centres asked for, if any.
+    pub fn kmeans(&self) -> Option<usize> {
+        self.kmeans
+    }
+    /// KernelSHAP's sampling of coalitions.
+    pub fn estimator(&self) -> super::kernel_shap::Estimator {
+        self.estimator
+    }
 }
 
 /// The background rows explainers integrate over: the reference, or a seeded
@@ -248,6 +278,10 @@ pub(crate) fn row_rng(seed: u64, row: usize) -> ChaCha8Rng {
 pub(crate) struct Setup {
     /// The background rows, (n, n_features).
     pub background: Array2<f64>,
+    /// The probability of each background row, summing to 1; `None`: 1/n each.
+    pub weights: Option<Array1<f64>>,
+    /// The summary the background is, for the answer's quality section.
+    pub summary: Option<String>,
     /// Mean output over the background in the explained space: v(∅) per output.
     pub base: Array1<f64>,
     /// The rows' outputs in the explained space: v(N) per row and output.
@@ -268,6 +302,7 @@ impl Setup {
         Game {
             model,
             background: self.background.view(),
+            weights: self.weights.as_ref().map(|w| w.view()),
             x,
             groups: options.groups(),
             output,
@@ -286,15 +321,29 @@ impl Setup {
     ) -> CoreResult<Self> {
         let stop = Stop::of(options);
         check_inputs(model, reference, x, outputs)?;
-        let background = background(reference, options.max_background, options.seed);
+        let (background, weights, summary) = match options.kmeans {
+            Some(k) => {
+                let s = super::summary::kmeans(reference.data.view(), k, options.seed, &stop)?;
+                (s.rows, Some(s.weights), Some(s.note))
+            }
+            None => {
+                let rows = background(reference, options.max_background, options.seed);
+                (rows, None, None)
+            }
+        };
         let space = options.output_space;
-        let base = model
-            .predict(background.view(), space)
-            .mean_axis(Axis(0))
-            .unwrap_or_else(|| Array1::zeros(model.n_outputs()));
+        let outputs = model.predict(background.view(), space);
+        let base = match &weights {
+            Some(w) => outputs.t().dot(w),
+            None => outputs
+                .mean_axis(Axis(0))
+                .unwrap_or_else(|| Array1::zeros(model.n_outputs())),
+        };
         let predictions = model.predict(x, space);
         Ok(Setup {
             background,
+            weights,
+            summary,
             base,
             predictions,
             stop,

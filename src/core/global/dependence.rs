@@ -17,6 +17,10 @@
 //! shows no single row's value, only two interpolations between neighbouring rows
 //! (issue 15: background and data-set rows never leave the server). Equal
 //! quantiles give one point.
+//!
+//! A categorical feature (see [`crate::core::models::raw`]) has [`category_grid`]
+//! instead: every category the model knows, in code order, whatever the data holds
+//! (the categories come from the model file, so the grid shows no row).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -85,6 +89,21 @@ pub fn grid(column: ArrayView1<f64>, points: usize, min_count: usize) -> CoreRes
         .collect())
 }
 
+/// The grid of a categorical feature with `categories` categories: their codes,
+/// 0, 1, …, in code order (no point for unseen categories).
+///
+/// # Errors
+/// [`CoreError::InvalidArgument`] naming `max` when there are more categories than
+/// a grid may hold.
+pub fn category_grid(categories: usize, max: usize) -> CoreResult<Vec<f64>> {
+    if categories > max {
+        return Err(CoreError::InvalidArgument(format!(
+            "the feature has {categories} categories; a grid holds at most {max} (--global-max-grid)"
+        )));
+    }
+    Ok((0..categories).map(|c| c as f64).collect())
+}
+
 /// The p-quantile of sorted values, interpolating linearly between order
 /// statistics at position p·(n − 1) (numpy's `method="linear"`).
 pub fn quantile(sorted: &[f64], p: f64) -> f64 {
@@ -94,35 +113,7 @@ pub fn quantile(sorted: &[f64], p: f64) -> f64 {
     sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
 }
 
-/// [`quantile`], except that it never lands on a single row: when the position
-/// p·(n − 1) falls on a whole rank (within 10⁻⁹) it moves half a rank up (down from
-/// the last), so the value lies strictly between two neighbouring order statistics
-/// and equals a value of the data only where two or more rows hold it (or n = 1).
-/// Moving every whole rank the same way keeps distinct positions apart. What
-/// readers see of a column's spread is built from these (issue 15).
-pub fn private_quantile(sorted: &[f64], p: f64) -> f64 {
-    let n = sorted.len();
-    if n < 2 {
-        return sorted[0];
-    }
-    let last = (n - 1) as f64;
-    let mut h = p.clamp(0.0, 1.0) * last;
-    let rank = h.round();
-    if (h - rank).abs() < 1e-9 {
-        h = if rank < last { rank + 0.5 } else { rank - 0.5 };
-    }
-    let lo = (h.floor() as usize).min(n - 2);
-    let (a, b) = (sorted[lo], sorted[lo + 1]);
-    // Weighted means, not `a + t * (b - a)`, whose span overflows near ±f64::MAX.
-    let t = h - lo as f64;
-    let q = a * (1.0 - t) + b * t;
-    // Rounding can land on a neighbour when they are close: take the midpoint.
-    if a != b && (q == a || q == b) {
-        a * 0.5 + b * 0.5
-    } else {
-        q
-    }
-}
+pub use crate::core::stats::private_quantile;
 
 /// What to compute.
 #[derive(Debug, Clone, Copy)]

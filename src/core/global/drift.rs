@@ -13,6 +13,12 @@
 //! rule, so features with few distinct values (0/1 flags, counts) get fewer, uneven
 //! bins and still compare like with like.
 //!
+//! A categorical feature (see [`crate::core::models::raw`]) has a bin per category
+//! held by at least `min_rows` background rows, in code order, then one bin for
+//! every other category (rarer ones and those the model never saw), then missing:
+//! its bins are named by the model file, and none follows fewer rows than a
+//! numeric bin may.
+//!
 //! # PSI
 //! `PSI = Σ_i (a_i − e_i) · ln(a_i / e_i)` over the bins, with `a_i` the served
 //! share and `e_i` the background share of bin `i`; a share of zero is replaced by
@@ -36,8 +42,12 @@ pub const PSI_EPSILON: f64 = 1e-4;
 pub struct FeatureBins {
     /// Distinct quantile edges, ascending.
     edges: Vec<f64>,
-    /// Background share of each bin: `edges.len() + 1` value bins, then missing.
+    /// Background share of each bin: `edges.len() + 1` value bins (categorical:
+    /// one per kept category and the "other" bin), then missing.
     expected: Vec<f64>,
+    /// A categorical feature: the bin of each category's code (`None` for the
+    /// numeric rule on `edges`).
+    codes: Option<Vec<usize>>,
 }
 
 impl FeatureBins {
@@ -56,19 +66,56 @@ impl FeatureBins {
                 .collect()
         };
         edges.dedup();
-        let mut this = FeatureBins {
+        FeatureBins {
             expected: vec![0.0; edges.len() + 2],
             edges,
-        };
-        let mut counts = vec![0u64; this.expected.len()];
+            codes: None,
+        }
+        .measured(column)
+    }
+
+    /// Bins of one background column of a categorical feature with `categories`
+    /// categories (its values are codes): one per category held by at least
+    /// `min_rows` rows (at least 1), one for the others, one for missing values.
+    pub fn from_categories(column: ArrayView1<f64>, categories: usize, min_rows: usize) -> Self {
+        let mut held = vec![0usize; categories];
         for &v in column {
-            counts[this.bin_of(v)] += 1;
+            if let Some(c) = code_of(v, categories) {
+                held[c] += 1;
+            }
+        }
+        let kept = held.iter().filter(|&&n| n >= min_rows.max(1)).count();
+        let mut next = 0;
+        let codes = held
+            .iter()
+            .map(|&n| {
+                if n >= min_rows.max(1) {
+                    next += 1;
+                    next - 1
+                } else {
+                    kept
+                }
+            })
+            .collect();
+        FeatureBins {
+            edges: Vec::new(),
+            expected: vec![0.0; kept + 2],
+            codes: Some(codes),
+        }
+        .measured(column)
+    }
+
+    /// The background's share of each bin, measured on `column`.
+    fn measured(mut self, column: ArrayView1<f64>) -> Self {
+        let mut counts = vec![0u64; self.expected.len()];
+        for &v in column {
+            counts[self.bin_of(v)] += 1;
         }
         let n = column.len().max(1) as f64;
-        for (e, c) in this.expected.iter_mut().zip(counts) {
+        for (e, c) in self.expected.iter_mut().zip(counts) {
             *e = c as f64 / n;
         }
-        this
+        self
     }
 
     /// Number of bins, the missing-value bin included.
@@ -81,12 +128,16 @@ impl FeatureBins {
         false
     }
 
-    /// The bin of `v`: how many edges lie strictly below it; NaN goes to the last.
+    /// The bin of `v`: how many edges lie strictly below it (a categorical feature:
+    /// its category's bin, or the "other" bin); NaN goes to the last.
     pub fn bin_of(&self, v: f64) -> usize {
+        let missing = self.expected.len() - 1;
         if v.is_nan() {
-            self.edges.len() + 1
-        } else {
-            self.edges.partition_point(|&e| e < v)
+            return missing;
+        }
+        match &self.codes {
+            None => self.edges.partition_point(|&e| e < v),
+            Some(codes) => code_of(v, codes.len()).map_or(missing - 1, |c| codes[c]),
         }
     }
 
@@ -105,6 +156,12 @@ impl FeatureBins {
     pub fn psi(&self, counts: &[u64]) -> Option<f64> {
         psi(&self.expected, counts)
     }
+}
+
+/// The category index `v` codes, when it is one of `categories` (not NaN, the
+/// unseen code or a value that is no code).
+fn code_of(v: f64, categories: usize) -> Option<usize> {
+    (v >= 0.0 && v.fract() == 0.0 && v < categories as f64).then_some(v as usize)
 }
 
 /// `Σ (a_i − e_i) ln(a_i / e_i)` with `a` the shares of `counts`, shares of zero
@@ -191,6 +248,26 @@ mod tests {
         assert!(FeatureBins::from_background(column.view(), 10, 12)
             .edges()
             .is_empty());
+    }
+
+    #[test]
+    fn categories_get_a_bin_each_when_held_by_enough_rows() {
+        // Codes of 3 categories: 0 ×3, 1 ×2, 2 ×1, unseen (3) ×1, missing ×1. With
+        // min_rows 2, category 2 joins the unseen one in the "other" bin.
+        let column = Array1::from(vec![0.0, 0.0, 0.0, 1.0, 1.0, 2.0, 3.0, f64::NAN]);
+        let bins = FeatureBins::from_categories(column.view(), 3, 2);
+        assert_eq!(bins.len(), 4);
+        assert_eq!(
+            bins.expected(),
+            &[3.0 / 8.0, 2.0 / 8.0, 2.0 / 8.0, 1.0 / 8.0]
+        );
+        let bin = |v: f64| bins.bin_of(v);
+        assert_eq!((bin(0.0), bin(1.0), bin(2.0), bin(3.0)), (0, 1, 2, 2));
+        assert_eq!((bin(-1.0), bin(0.5), bin(f64::NAN)), (2, 2, 3));
+        // Every category common enough: one bin each, in code order.
+        let each = FeatureBins::from_categories(column.view(), 3, 1);
+        assert_eq!(each.len(), 5);
+        assert_eq!((each.bin_of(2.0), each.bin_of(3.0)), (2, 3));
     }
 
     #[test]

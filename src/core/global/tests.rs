@@ -396,3 +396,14 @@ fn dependence_refuses_bad_arguments() {
     .is_err());
     assert!(run(base).is_ok());
 }
+
+#[test]
+fn a_category_grid_is_every_code_in_order_within_the_cap() {
+    assert_eq!(
+        dependence::category_grid(3, 20).unwrap(),
+        vec![0.0, 1.0, 2.0]
+    );
+    let err = dependence::category_grid(21, 20).unwrap_err();
+    assert!(err.to_string().contains("21 categories"), "{err}");
+    assert!(err.to_string().contains("--global-max-grid"), "{err}");
+}

@@ -30,6 +30,9 @@ pub enum RawKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawFeatures {
     kinds: Vec<RawKind>,
+    /// Per feature, its category indices sorted by name (empty for a numeric one),
+    /// so that [`RawFeatures::code`] is a binary search, not a scan of the list.
+    by_name: Vec<Vec<u32>>,
 }
 
 impl RawFeatures {
@@ -39,24 +42,35 @@ impl RawFeatures {
     /// [`CoreError::InvalidModel`] when a categorical feature lists no category, an
     /// empty name, or a name twice.
     pub fn new(kinds: Vec<RawKind>) -> CoreResult<Self> {
+        let mut by_name = Vec::with_capacity(kinds.len());
         for (j, kind) in kinds.iter().enumerate() {
-            if let RawKind::Categorical { categories } = kind {
-                if categories.is_empty() {
-                    return Err(CoreError::InvalidModel(format!(
-                        "categorical feature {j} lists no category"
-                    )));
-                }
-                let mut sorted: Vec<&str> = categories.iter().map(String::as_str).collect();
-                sorted.sort_unstable();
-                if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
-                    return Err(CoreError::InvalidModel(format!(
-                        "categorical feature {j} lists category '{}' twice",
-                        w[0]
-                    )));
-                }
+            let RawKind::Categorical { categories } = kind else {
+                by_name.push(Vec::new());
+                continue;
+            };
+            if categories.is_empty() {
+                return Err(CoreError::InvalidModel(format!(
+                    "categorical feature {j} lists no category"
+                )));
             }
+            if categories.len() > u32::MAX as usize {
+                return Err(CoreError::InvalidModel(format!(
+                    "categorical feature {j} lists more than {} categories",
+                    u32::MAX
+                )));
+            }
+            let mut sorted: Vec<u32> = (0..categories.len() as u32).collect();
+            sorted.sort_unstable_by(|&a, &b| categories[a as usize].cmp(&categories[b as usize]));
+            let name = |i: u32| categories[i as usize].as_str();
+            if let Some(w) = sorted.windows(2).find(|w| name(w[0]) == name(w[1])) {
+                return Err(CoreError::InvalidModel(format!(
+                    "categorical feature {j} lists category '{}' twice",
+                    name(w[0])
+                )));
+            }
+            by_name.push(sorted);
         }
-        Ok(RawFeatures { kinds })
+        Ok(RawFeatures { kinds, by_name })
     }
 
     /// Number of raw features.
@@ -94,12 +108,10 @@ impl RawFeatures {
     /// the feature is numeric.
     pub fn code(&self, feature: usize, category: &str) -> Option<f64> {
         let categories = self.categories(feature)?;
-        Some(
-            categories
-                .iter()
-                .position(|c| c == category)
-                .unwrap_or(categories.len()) as f64,
-        )
+        let found = self.by_name[feature]
+            .binary_search_by(|&i| categories[i as usize].as_str().cmp(category))
+            .map_or(categories.len(), |k| self.by_name[feature][k] as usize);
+        Some(found as f64)
     }
 
     /// The code every unlisted category of a categorical `feature` gets (one past
@@ -144,6 +156,23 @@ mod tests {
         assert_eq!(raw.category(1, 2.0), None);
         assert_eq!(raw.category(1, f64::NAN), None);
         assert!(raw.has_categories());
+    }
+
+    #[test]
+    fn codes_of_a_long_unsorted_list_are_found_by_name() {
+        // Names in no particular order: the code is the index in the list as given.
+        let names: Vec<String> = (0..1000)
+            .map(|i| format!("c{}", (i * 617) % 1000))
+            .collect();
+        let raw = RawFeatures::new(vec![RawKind::Categorical {
+            categories: names.clone(),
+        }])
+        .unwrap();
+        for (i, name) in names.iter().enumerate() {
+            assert_eq!(raw.code(0, name), Some(i as f64));
+        }
+        assert_eq!(raw.code(0, "c1000"), Some(1000.0));
+        assert_eq!(raw.code(0, ""), Some(1000.0));
     }
 
     #[test]

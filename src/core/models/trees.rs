@@ -1,5 +1,5 @@
-//! Tree ensembles (gradient-boosted trees from XGBoost and LightGBM, ONNX-ML
-//! tree ensembles).
+//! Tree ensembles (gradient-boosted trees from XGBoost, LightGBM and CatBoost,
+//! ONNX-ML tree ensembles).
 //!
 //! A [`TreeEnsemble`] is built from an [`EnsembleSpec`] (what a file parser in
 //! `formats` produces), validated once, and compiled at the same time into the
@@ -52,7 +52,7 @@ impl Default for TreeLimits {
 /// What a parser hands over: an unvalidated ensemble.
 #[derive(Debug, Clone)]
 pub struct EnsembleSpec {
-    /// `"xgboost"`, `"lightgbm"` or `"onnx"`: the kind users registered.
+    /// `"xgboost"`, `"lightgbm"`, `"catboost"` or `"onnx"`: the kind users registered.
     pub kind: &'static str,
     /// The objective's name as the library wrote it, e.g. `"binary:logistic"`.
     pub objective: String,
@@ -214,7 +214,7 @@ impl TreeEnsemble {
         })
     }
 
-    /// `"xgboost"`, `"lightgbm"` or `"onnx"`.
+    /// `"xgboost"`, `"lightgbm"`, `"catboost"` or `"onnx"`.
     pub fn kind(&self) -> &'static str {
         self.spec.kind
     }
@@ -356,6 +356,10 @@ impl Model for TreeEnsemble {
             self.spec.n_features
         );
         self.flat.predict(&self.spec.trees, &self.spec.base, x)
+    }
+
+    fn categories(&self) -> Option<&RawFeatures> {
+        self.spec.raw_features.as_ref()
     }
 }
 

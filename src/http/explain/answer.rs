@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::anchor::{anchor_dto, AnchorDto, Names};
 use crate::core::explain::{Explanation, Method};
 use crate::explainer;
 use crate::http::outputs::SpaceName;
@@ -33,6 +34,9 @@ pub struct ExplanationDto {
     /// SHAP interaction values (features × features), when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interactions: Option<Vec<Vec<f64>>>,
+    /// `method: "anchors"`: the row's anchor (then `attributions` is empty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<AnchorDto>,
 }
 
 /// An explanation answer. `values`, `base_values` and `feature_names` repeat the
@@ -83,23 +87,37 @@ fn shared_names<S: serde::Serializer>(names: &Arc<[String]>, s: S) -> Result<S::
     names.as_ref().serialize(s)
 }
 
-/// The answer for `outcome`, computed by `entry` in `space` with `seed`.
+/// The answer for `outcome`, computed by `entry` in `space` with `seed`;
+/// `show_rows`: whether the caller may see rows built from background rows (the
+/// examples of anchors).
 pub(crate) fn respond(
     entry: &ModelEntry,
     outcome: explainer::Outcome,
     space: SpaceName,
     seed: u64,
+    show_rows: bool,
 ) -> ExplainResponse {
-    let seed = outcome.method.is_model_agnostic().then_some(seed);
+    let seed = outcome.method.is_seeded().then_some(seed);
+    let names = Names {
+        features: &entry.built.feature_names,
+        outputs: &entry.built.output_names,
+        raw: entry.built.model.raw_features(),
+    };
     let outputs = &entry.built.output_names;
     let first = outcome.explanations.first().map(|e| e.output);
     let same = outcome.explanations.iter().all(|e| Some(e.output) == first);
-    let note =
-        (space == SpaceName::Probability && outcome.method == Method::LinearShap).then(|| {
+    let note = match outcome.method {
+        Method::LinearShap if space == SpaceName::Probability => Some(
             "probability space: log-odds SHAP values rescaled by (p(x) - E[p]) / (f(x) - E[f]) \
-         (DeepLIFT's rescale rule); base_value is E[p] over the background"
-                .to_string()
-        });
+             (DeepLIFT's rescale rule); base_value is E[p] over the background",
+        ),
+        Method::Anchors => Some(
+            "anchors answer a rule per instance (`anchor`), not attributions: `attributions` \
+             and `values` are empty, base_value is E[f] over the background",
+        ),
+        _ => None,
+    }
+    .map(str::to_string);
     let values = outcome
         .explanations
         .iter()
@@ -127,6 +145,8 @@ pub(crate) fn respond(
                     .interactions
                     .as_ref()
                     .map(|all| all[i].rows().into_iter().map(|r| r.to_vec()).collect());
+                d.anchor =
+                    (outcome.anchors.as_ref()).map(|all| anchor_dto(&all[i], &names, show_rows));
                 d
             })
             .collect(),
@@ -145,6 +165,7 @@ fn dto(e: Explanation, outputs: &[String]) -> ExplanationDto {
         attributions: e.attributions,
         instance: None,
         interactions: None,
+        anchor: None,
         quality: e.quality.into(),
     }
 }

@@ -6,10 +6,12 @@ use std::time::Duration;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use crate::core::explain::anchors::AnchorParams;
 use crate::core::explain::integrated_gradients::IgOptions;
+use crate::core::explain::kernel_shap::Estimator;
 use crate::core::explain::sampling::SamplingParams;
 use crate::core::explain::Method;
-use crate::core::Cancel;
+use crate::core::{Cancel, CoreError};
 use crate::explainer::{ExplainArgs, MethodOptions};
 use crate::http::error::ApiError;
 use crate::http::outputs::SpaceName;
@@ -28,7 +30,7 @@ pub struct ExplainRequest {
     /// `null` marks a missing value (tree models only). For a text classifier, rows
     /// are pooled embeddings (`emb_0` …); send `texts` instead to explain words.
     #[serde(default)]
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::spec::values::Instance>)]
     pub instances: instances::Instances,
     /// Text classifiers: the texts to explain, instead of `instances`. The answer is
     /// a `TextExplainResponse`: per-token attributions and the unknown words.
@@ -98,6 +100,19 @@ pub struct ExplainRequest {
     /// `kernel_shap`: keep only the k largest attributions and refit.
     #[serde(default)]
     pub top_k: Option<usize>,
+    /// `kernel_shap`, `permutation_shap`, `exact_shapley`: `{"kmeans": K}` integrates
+    /// over K weighted k-means centres of the background (as shap.kmeans: seeded,
+    /// each centre weighted by its cluster's share of the rows and snapped to the
+    /// nearest background value per feature) instead of its rows; K is capped by
+    /// --max-background and, for reader tokens, at least --min-summary-rows.
+    /// `quality.background` names the summary; the centres are never shown.
+    #[serde(default)]
+    pub background: Option<BackgroundSummary>,
+    /// `kernel_shap`: `kernel` (default: coalition sizes drawn in proportion to their
+    /// kernel weight, as shap) or `leverage` (Leverage SHAP, Musco and Witter 2025:
+    /// every size an equal share, drawn without replacement; same standard errors).
+    #[serde(default)]
+    pub estimator: Option<EstimatorName>,
     /// Tree models with `tree_path_dependent`: also SHAP interaction values per
     /// instance (features × features, symmetric, each row summing to that feature's
     /// attribution).
@@ -107,6 +122,44 @@ pub struct ExplainRequest {
     /// correlation and max-sensitivity for every row (costs extra model evaluations).
     #[serde(default)]
     pub quality: Option<QualityLevel>,
+    /// `anchors`: the precision a rule must reach, in (0, 1] (default 0.95): the lower
+    /// confidence bound of the share of perturbed rows meeting the rule whose answer
+    /// stays the same. (Anchors also read `seed`, `n_samples` as the budget of model
+    /// evaluations per row (default 100000, capped by `--max-samples`), `timeout_ms`,
+    /// `max_background`, and `tolerance`: for regressions, the half-width of the
+    /// band of "the same answer" around the row's prediction, in output units,
+    /// default a tenth of the output's standard deviation over the background.)
+    #[serde(default)]
+    pub precision: Option<f64>,
+    /// `anchors`: one minus the confidence of the precision bounds, in (0, 1)
+    /// (default 0.1).
+    #[serde(default)]
+    pub delta: Option<f64>,
+    /// `anchors`: how close in precision two rules may be for KL-LUCB to stop
+    /// telling them apart, in (0, 1) (default 0.15).
+    #[serde(default)]
+    pub epsilon: Option<f64>,
+    /// `anchors`: rules kept at each size of the beam search, at least 1 (default 2).
+    #[serde(default)]
+    pub beam_size: Option<usize>,
+}
+
+/// KernelSHAP's sampling of coalitions.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum EstimatorName {
+    /// Sizes in proportion to their kernel weight (shap's sampling), in pairs.
+    Kernel,
+    /// Leverage SHAP: sizes in equal shares, without replacement, in pairs.
+    Leverage,
+}
+
+/// A summary of the background to integrate over instead of its rows.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackgroundSummary {
+    /// Number of weighted k-means centres, at least 1.
+    pub kmeans: usize,
 }
 
 /// How much quality information to compute.
@@ -137,12 +190,13 @@ impl ExplainRequest {
     fn options(&self) -> Result<MethodOptions, ApiError> {
         let method: Method = self.method.as_deref().unwrap_or("auto").parse()?;
         let sampled = matches!(method, Method::KernelShap | Method::PermutationShap);
+        let anchors = self.anchor_params(method)?;
         let mut ig = IgOptions::default();
         if let Some(steps) = self.steps {
             ig.steps = steps;
             ig.tolerance = None;
         }
-        if let Some(tolerance) = self.tolerance.filter(|_| !sampled) {
+        if let Some(tolerance) = self.tolerance.filter(|_| !sampled && anchors.is_none()) {
             ig.tolerance = Some(tolerance);
         }
         ig.checked_tolerance()?;
@@ -150,6 +204,26 @@ impl ExplainRequest {
             ig.rule = rule.parse()?;
         }
         ig.baseline = self.baseline.clone();
+        let summarised = matches!(
+            method,
+            Method::KernelShap | Method::PermutationShap | Method::ExactShapley
+        );
+        if self.background.is_some() && !summarised {
+            return Err(ApiError::Core(CoreError::InvalidArgument(
+                "`background` (a k-means summary) is read by kernel_shap, permutation_shap \
+                 and exact_shapley; name one of them as `method`"
+                    .into(),
+            )));
+        }
+        if self.estimator.is_some() && method != Method::KernelShap {
+            return Err(ApiError::Core(CoreError::InvalidArgument(
+                "`estimator` chooses kernel_shap's sampling; name it as `method`".into(),
+            )));
+        }
+        let estimator = match self.estimator {
+            Some(EstimatorName::Leverage) => Estimator::Leverage,
+            Some(EstimatorName::Kernel) | None => Estimator::Kernel,
+        };
         let sampling = SamplingParams {
             seed: self.seed.unwrap_or(0),
             n_samples: self.n_samples,
@@ -157,6 +231,8 @@ impl ExplainRequest {
             top_k: self.top_k,
             max_background: self.max_background,
             tolerance: self.tolerance.filter(|_| sampled),
+            kmeans: self.background.map(|b| b.kmeans),
+            estimator,
             ..SamplingParams::default()
         };
         crate::core::explain::sampling::check_tolerance(sampling.tolerance)?;
@@ -165,6 +241,41 @@ impl ExplainRequest {
             sampling,
             full_quality: self.quality == Some(QualityLevel::Full),
             interactions: self.interactions.unwrap_or(false),
+            anchors: anchors.unwrap_or_default(),
         })
+    }
+
+    /// The anchor search's settings with `method` anchors (checked, each refusal
+    /// naming its field); `None` for other methods, which refuse them.
+    fn anchor_params(&self, method: Method) -> Result<Option<AnchorParams>, ApiError> {
+        if method != Method::Anchors {
+            let given = [
+                ("precision", self.precision.is_some()),
+                ("delta", self.delta.is_some()),
+                ("epsilon", self.epsilon.is_some()),
+                ("beam_size", self.beam_size.is_some()),
+            ];
+            return match given.iter().find(|(_, set)| *set) {
+                Some((field, _)) => Err(ApiError::InvalidInput(format!(
+                    "`{field}` applies to method anchors; this request's method is {method}"
+                ))),
+                None => Ok(None),
+            };
+        }
+        let defaults = AnchorParams::default();
+        let params = AnchorParams {
+            precision: self.precision.unwrap_or(defaults.precision),
+            delta: self.delta.unwrap_or(defaults.delta),
+            epsilon: self.epsilon.unwrap_or(defaults.epsilon),
+            beam_size: self.beam_size.unwrap_or(defaults.beam_size),
+            max_samples: self.n_samples.unwrap_or(defaults.max_samples),
+            seed: self.seed.unwrap_or(0),
+            tolerance: self.tolerance,
+            timeout: self.timeout_ms.map(Duration::from_millis),
+            max_background: self.max_background,
+            ..defaults
+        };
+        params.check()?;
+        Ok(Some(params))
     }
 }

@@ -65,3 +65,85 @@ fn faults_are_named_in_the_order_a_parsed_map_checks_them() {
         err("[[1,2,3],[1,2,3],[1,2,3],[1,2,3]]").contains("4 instances in one request; at most 3")
     );
 }
+
+/// A tree model over (n, cat): `cat` lists the categories "x" and "y".
+fn categorical_model() -> BuiltModel {
+    use crate::core::models::trees::{EnsembleSpec, Node, Split, Tree};
+    use crate::core::models::{HostedModel, Link, RawKind, TreeEnsemble};
+    let root = Node {
+        feature: Some(1),
+        split: Some(Split::Categories {
+            categories: vec![0],
+            listed_go_left: true,
+        }),
+        default_left: true,
+        left: Some(1),
+        right: Some(2),
+        cover: 2.0,
+        value: 0.0,
+        gain: 0.0,
+    };
+    let raw = RawFeatures::new(vec![
+        RawKind::Numeric,
+        RawKind::Categorical {
+            categories: vec!["x".into(), "y".into()],
+        },
+    ])
+    .unwrap();
+    let trees = TreeEnsemble::new(EnsembleSpec {
+        kind: "lightgbm",
+        objective: "regression".into(),
+        link: Link::Identity,
+        n_features: 2,
+        base: vec![0.0],
+        trees: vec![Tree {
+            nodes: vec![root, Node::leaf(1.0, 1.0), Node::leaf(2.0, 1.0)],
+            output: 0,
+        }],
+        feature_names: None,
+        raw_features: Some(raw),
+    })
+    .unwrap();
+    BuiltModel {
+        model: HostedModel::Trees(trees),
+        feature_names: vec!["n".to_string(), "cat".to_string()].into(),
+        output_names: vec!["output".into()],
+        reference: None,
+        tree_background: std::sync::OnceLock::new(),
+        groups: None,
+    }
+}
+
+fn categorical_matrix(instances: &str) -> Result<Vec<f64>, String> {
+    let instances: Instances = serde_json::from_str(instances).unwrap();
+    to_matrix(&instances, &categorical_model(), 8)
+        .map(|x| x.into_raw_vec_and_offset().0)
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn categories_read_as_codes_in_arrays_and_objects_escapes_included() {
+    // "\u0079" is "y"; "z" is unseen (code 2); null is NaN.
+    let x = categorical_matrix(
+        r#"[[1, "x"], {"cat": "\u0079", "n": 2}, [null, "z"], {"n": 3, "cat": null}]"#,
+    )
+    .unwrap();
+    assert_eq!(
+        (x[0], x[1], x[2], x[3], x[5], x[6]),
+        (1.0, 0.0, 2.0, 1.0, 2.0, 3.0)
+    );
+    assert!(x[4].is_nan() && x[7].is_nan());
+}
+
+#[test]
+fn categorical_faults_name_feature_and_instance() {
+    let err = |s: &str| categorical_matrix(s).unwrap_err();
+    assert!(err(r#"[[1, "x"], [1, 0]]"#)
+        .contains("instance 1, feature 'cat': expected a category (a string), got a number"));
+    assert!(err(r#"[{"n": "1", "cat": "x"}]"#)
+        .contains("instance 0, feature 'n': expected a number, got a string"));
+    assert!(err(r#"[{"n": 1, "cat": ["x"]}]"#)
+        .contains("instance 0, feature 'cat': expected a category (a string), got an array"));
+    // An unknown key's string value is skipped, not looked up.
+    assert!(err(r#"[{"n": 1, "cat": "x", "other": "x"}]"#).contains("unknown feature 'other'"));
+}

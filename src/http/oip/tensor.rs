@@ -37,7 +37,8 @@ pub struct InputTensor {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub parameters: Option<Map<String, Value>>,
-    /// The elements, row-major: numbers (null for a missing value), or strings for `BYTES`.
+    /// The elements, row-major: numbers, or strings for `BYTES` (null for a missing
+    /// value in either).
     #[schema(value_type = Vec<Value>)]
     pub data: Vec<Value>,
 }
@@ -234,19 +235,20 @@ fn elements(input: &InputTensor) -> Result<Vec<Value>, ApiError> {
             match input.datatype {
                 Datatype::Fp64 | Datatype::Fp32 => "a number (FP32/FP64)",
                 Datatype::Int64 => "an integer (INT64)",
-                Datatype::Bytes => "a string (BYTES)",
+                Datatype::Bytes => "a string or null (BYTES)",
             }
         )));
     }
     Ok(data)
 }
 
-/// Whether a value is an element of the datatype (null: a missing number).
+/// Whether a value is an element of the datatype (null: a missing number or
+/// category).
 fn fits(datatype: Datatype, value: &Value) -> bool {
     match datatype {
         Datatype::Fp64 | Datatype::Fp32 => value.is_number() || value.is_null(),
         Datatype::Int64 => value.is_i64() || value.is_u64(),
-        Datatype::Bytes => value.is_string(),
+        Datatype::Bytes => value.is_string() || value.is_null(),
     }
 }
 

@@ -18,6 +18,7 @@ fn outcome(rows: &[[f64; 2]], output: usize) -> Outcome {
         interactions: None,
         grouped: false,
         instances: None,
+        anchors: None,
     }
 }
 

@@ -48,6 +48,7 @@ fn assert_paths_agree(
     let game = Game {
         model,
         background: bg.view(),
+        weights: None,
         x: x.view(),
         groups,
         output,

@@ -148,7 +148,7 @@ fn a_budget_too_small_to_sample_is_refused() {
 
 /// 200 seeded KernelSHAP answers for one row of [`Triples`] with 120 coalitions
 /// (sizes 1 and 7 enumerated, 52 pairs sampled), against the exact values.
-fn triples_over_seeds(n_samples: usize) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+fn triples_over_seeds(n_samples: usize, estimator: Estimator) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
     let model = Triples { n_features: 8 };
     let reference = Reference::new(&model, data(8, 8));
     let x = array![[1.5, -2.0, 1.0, 2.0, -1.5, 0.5, 1.0, -1.0]];
@@ -158,6 +158,7 @@ fn triples_over_seeds(n_samples: usize) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
         let options = SamplingParams {
             n_samples: Some(n_samples),
             seed,
+            estimator,
             ..SamplingParams::default()
         }
         .check(&model)
@@ -169,12 +170,58 @@ fn triples_over_seeds(n_samples: usize) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
 
 #[test]
 fn sampled_values_are_unbiased_and_their_errors_cover() {
-    let (errors, ses) = triples_over_seeds(120);
+    let (errors, ses) = triples_over_seeds(120, Estimator::Kernel);
     assert!(
         ses.iter().flatten().all(|&s| s > 0.0),
         "sizes 2..6 are sampled"
     );
     assert_unbiased_and_covered(&errors, &ses, 0.03);
+}
+
+#[test]
+fn leverage_values_are_unbiased_and_their_errors_cover() {
+    // 8 players, 120 coalitions: sizes 1 and 7 enumerated, 2..6 about 21 each,
+    // without replacement (size 2: 21 of its 28 pairs, which the correction for a
+    // finite population must account for).
+    let (errors, ses) = triples_over_seeds(120, Estimator::Leverage);
+    assert!(ses.iter().flatten().all(|&s| s > 0.0));
+    assert_unbiased_and_covered(&errors, &ses, 0.03);
+}
+
+#[test]
+fn leverage_sampling_is_exact_on_additive_models_efficient_and_seeded() {
+    let w = array![[1.5, -2.0, 0.0, 0.7, 3.0, -1.0, 0.2, 0.0, 2.5, -0.4]];
+    let linear = LinearModel::regression(w, array![0.3]).unwrap();
+    let x = array![[1.0, 2.0, 3.0, -4.0, 0.5, 1.0, -1.0, 2.0, 0.0, 1.5]];
+    let with = |model: &dyn Model, seed| {
+        let options = SamplingParams {
+            n_samples: Some(100),
+            seed,
+            estimator: Estimator::Leverage,
+            ..SamplingParams::default()
+        }
+        .check(model)
+        .unwrap();
+        let reference = Reference::new(model, data(30, 10));
+        explain(model, &reference, x.view(), &[0], &options)
+            .unwrap()
+            .remove(0)
+    };
+    let got = with(&linear, 5);
+    let reference = Reference::new(&linear, data(30, 10));
+    let want = linear_shap::explain(&linear, &reference, x.view(), &[0], OutputSpace::Raw).unwrap();
+    for (a, b) in got.attributions.iter().zip(&want[0].attributions) {
+        assert_abs_diff_eq!(a, b, epsilon = 1e-9);
+    }
+    for se in got.quality.standard_errors.as_ref().unwrap() {
+        assert_abs_diff_eq!(*se, 0.0, epsilon = 1e-9);
+    }
+    assert_eq!(got.quality.samples, Some(100));
+    let model = Mixed { n_features: 10 };
+    let a = with(&model, 11);
+    assert_eq!(a, with(&model, 11), "same seed, same answer");
+    assert_ne!(a, with(&model, 12));
+    assert_abs_diff_eq!(a.quality.additivity_residual, 0.0, epsilon = 1e-9);
 }
 
 #[test]
@@ -314,4 +361,42 @@ fn enumerating_the_covered_sizes_beats_sampling_them_at_equal_budget() {
         with_sizes < 0.7 * sampled_only,
         "enumerated sizes {with_sizes} vs sampling only {sampled_only}"
     );
+}
+
+#[test]
+fn leverage_rounds_add_pairs_until_the_tolerance_is_met() {
+    let model = Triples { n_features: 12 };
+    let reference = Reference::new(&model, data(10, 12));
+    let x = Array2::from_shape_fn((1, 12), |(_, j)| j as f64 / 3.0 - 1.5);
+    let run = |tolerance: f64| {
+        let options = SamplingParams {
+            n_samples: Some(100_000),
+            tolerance: Some(tolerance),
+            seed: 9,
+            estimator: Estimator::Leverage,
+            ..SamplingParams::default()
+        }
+        .check(&model)
+        .unwrap();
+        explain(&model, &reference, x.view(), &[0], &options)
+            .unwrap()
+            .remove(0)
+    };
+    let first = run(1e9);
+    assert_eq!(first.quality.samples, Some(default_samples(12)));
+    let target = max_se(&first) / 1.5;
+    let e = run(target);
+    assert_eq!(e.quality.tolerance_met, Some(true));
+    assert!(max_se(&e) <= target);
+    // The second round's 4144 coalitions exceed the 4094 there are: sampled without
+    // replacement, every size is complete, the values exact and their errors 0.
+    assert_eq!(e.quality.samples, Some(4094));
+    assert_eq!(max_se(&e), 0.0);
+    let exact_options = SamplingParams::default().check(&model).unwrap();
+    let exact = exact_shapley::explain(&model, &reference, x.view(), &[0], &exact_options);
+    for (a, b) in e.attributions.iter().zip(&exact.unwrap()[0].attributions) {
+        assert_abs_diff_eq!(a, b, epsilon = 1e-9);
+    }
+    assert_abs_diff_eq!(e.quality.additivity_residual, 0.0, epsilon = 1e-9);
+    assert_eq!(e, run(target), "seeded");
 }

@@ -20,6 +20,9 @@ pub(super) struct Bins {
     highs: Vec<f64>,
     /// Per bin: cumulative share of reference rows, for drawing a bin.
     cumulative: Vec<f64>,
+    /// A categorical feature: the distinct codes of the reference (NaN, missing,
+    /// last), one bin each; `None` for quartile bins.
+    levels: Option<Vec<f64>>,
 }
 
 impl Bins {
@@ -41,6 +44,7 @@ impl Bins {
             lows: Vec::with_capacity(n_bins),
             highs: Vec::with_capacity(n_bins),
             cumulative: Vec::with_capacity(n_bins),
+            levels: None,
         };
         for &v in &sorted {
             members[bins.bin_of(v)].push(v);
@@ -66,13 +70,56 @@ impl Bins {
         bins
     }
 
-    /// The bin of `v`: how many boundaries lie strictly below it.
-    pub(super) fn bin_of(&self, v: f64) -> usize {
-        self.boundaries.iter().take_while(|&&b| b < v).count()
+    /// The bins of a categorical reference column (lime's `categorical_features`):
+    /// each category is its own bin, drawn with its share of the reference rows
+    /// and never mixed with another; missing values (NaN) are a category too.
+    pub(super) fn categories(column: ArrayView1<f64>) -> Self {
+        let mut levels: Vec<f64> = column.to_vec();
+        levels.sort_by(f64::total_cmp);
+        levels.dedup_by(|a, b| a.total_cmp(b).is_eq());
+        let mut bins = Bins {
+            boundaries: Vec::new(),
+            means: levels.clone(),
+            stds: vec![0.0; levels.len()],
+            lows: levels.clone(),
+            highs: levels.clone(),
+            cumulative: Vec::with_capacity(levels.len()),
+            levels: Some(levels),
+        };
+        let mut counts = vec![0usize; bins.means.len() + 1];
+        for &v in column {
+            counts[bins.bin_of(v)] += 1;
+        }
+        let mut acc = 0.0;
+        for c in &counts[..bins.means.len()] {
+            acc += *c as f64 / column.len() as f64;
+            bins.cumulative.push(acc);
+        }
+        bins
     }
 
-    /// The reference's share of rows in bin `b`.
+    /// Whether the feature is categorical (drawn from reference rows, not sampled).
+    pub(super) fn is_categorical(&self) -> bool {
+        self.levels.is_some()
+    }
+
+    /// The bin of `v`: how many boundaries lie strictly below it; a category's own
+    /// bin, or one past the last for a category the reference does not hold.
+    pub(super) fn bin_of(&self, v: f64) -> usize {
+        match &self.levels {
+            None => self.boundaries.iter().take_while(|&&b| b < v).count(),
+            Some(levels) => levels
+                .iter()
+                .position(|l| l.total_cmp(&v).is_eq())
+                .unwrap_or(levels.len()),
+        }
+    }
+
+    /// The reference's share of rows in bin `b` (0 past the last bin).
     pub(super) fn share(&self, b: usize) -> f64 {
+        if b >= self.cumulative.len() {
+            return 0.0;
+        }
         self.cumulative[b] - if b == 0 { 0.0 } else { self.cumulative[b - 1] }
     }
 
