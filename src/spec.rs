@@ -5,6 +5,7 @@
 //! place, so a model read back from disk passes exactly the checks a new one does.
 
 pub mod groups;
+mod onnx;
 mod trees;
 pub mod values;
 
@@ -19,11 +20,9 @@ use crate::core::explain::tree_interventional::Background;
 use crate::core::models::mlp::MlpParams;
 use crate::core::models::text::TextClassifierParams;
 use crate::core::models::trees::TreeLimits;
-use crate::core::models::TreeEnsemble;
 use crate::core::models::{check_rows, HostedModel, LinearModel, Link, Model};
 use crate::core::stats::Reference;
 use crate::core::{CoreError, CoreResult};
-use crate::formats::onnx::{MlModel, OnnxModel};
 
 /// Most background rows a model may carry.
 pub const MAX_BACKGROUND_ROWS: usize = 100_000;
@@ -45,12 +44,14 @@ pub const KINDS: &[&str] = &[
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
     /// Model family: `linear`, `logistic`, `mlp`, `xgboost`, `lightgbm`, `catboost`,
-    /// `text_classifier` or `onnx` (a feed-forward network in `model`, hosted as an
-    /// `mlp`).
+    /// `text_classifier` or `onnx` (in `model`: a feed-forward network, hosted as an
+    /// `mlp`; an ONNX-ML tree ensemble, hosted as trees of kind `onnx`; or an ONNX-ML
+    /// linear model, hosted as `linear` or `logistic`).
     pub kind: String,
     /// Input feature names, in column order. May be left out by tree model files that
     /// carry names, by text classifiers (their numeric inputs are the pooled embedding
-    /// dimensions, `emb_0`, `emb_1`, …) and by ONNX models (`x0`, `x1`, …).
+    /// dimensions, `emb_0`, `emb_1`, …) and by ONNX models (`x0`, `x1`, … for
+    /// networks, `f0`, `f1`, … for ONNX-ML tree ensembles and linear models).
     #[serde(default)]
     pub feature_names: Vec<String>,
     /// Output names; defaults depend on the kind (class names for classifiers).
@@ -188,7 +189,7 @@ pub fn build_with(spec: &ModelSpec, limits: &Limits) -> CoreResult<BuiltModel> {
         "mlp" => build_mlp(spec)?,
         "xgboost" | "lightgbm" | "catboost" => trees::build(spec, limits.trees)?,
         "text_classifier" => build_text(spec)?,
-        "onnx" => build_onnx(spec, limits)?,
+        "onnx" => onnx::build(spec, limits)?,
         other => {
             return Err(CoreError::InvalidModel(format!(
                 "unknown kind '{other}'; known kinds: {}",
@@ -205,6 +206,9 @@ pub fn build_with(spec: &ModelSpec, limits: &Limits) -> CoreResult<BuiltModel> {
         (HostedModel::Text(_), true) => (0..n_features).map(|j| format!("emb_{j}")).collect(),
         (HostedModel::Mlp(_), true) if spec.kind == "onnx" => {
             (0..n_features).map(|j| format!("x{j}")).collect()
+        }
+        (HostedModel::Linear(_), true) if spec.kind == "onnx" => {
+            (0..n_features).map(|j| format!("f{j}")).collect()
         }
         _ => spec.feature_names.clone(),
     };
@@ -378,38 +382,6 @@ fn build_text(spec: &ModelSpec) -> CoreResult<(HostedModel, Vec<String>)> {
     let text = params.validate()?;
     let outputs = default_output_names(text.head().link(), text.head().n_outputs());
     Ok((HostedModel::Text(text), outputs))
-}
-
-fn build_onnx(spec: &ModelSpec, limits: &Limits) -> CoreResult<(HostedModel, Vec<String>)> {
-    if !spec.params.is_null() {
-        return Err(CoreError::InvalidModel(
-            "kind 'onnx' takes the network from `model`, not `params`".into(),
-        ));
-    }
-    let encoded = spec
-        .model
-        .as_ref()
-        .and_then(serde_json::Value::as_str)
-        .ok_or_else(|| {
-            CoreError::InvalidModel("kind 'onnx' needs `model`: the ONNX file in base64".into())
-        })?;
-    let bytes = crate::formats::base64::decode(encoded)
-        .map_err(|e| CoreError::InvalidModel(format!("model: {e}")))?;
-    match crate::formats::onnx::read(&bytes)? {
-        OnnxModel::Network(converted) => {
-            let mlp = converted.params.validate()?;
-            let outputs = default_output_names(mlp.link(), mlp.n_outputs());
-            Ok((HostedModel::Mlp(mlp), outputs))
-        }
-        OnnxModel::Ml(MlModel::Trees { spec, output_names }) => {
-            let trees = TreeEnsemble::with_limits(spec, limits.trees)?;
-            Ok((HostedModel::Trees(trees), output_names))
-        }
-        OnnxModel::Ml(MlModel::Linear(model)) => {
-            let outputs = default_output_names(model.link(), model.n_outputs());
-            Ok((HostedModel::Linear(model), outputs))
-        }
-    }
 }
 
 /// Turn document rows (categories by name, null = missing) into a matrix, checked

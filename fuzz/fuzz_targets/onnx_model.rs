@@ -1,6 +1,9 @@
 //! Any bytes as an ONNX file registered as `model` (base64, as clients send it): the
-//! protobuf reader and the conversion to MLP layers must return a network or an
-//! error, never panic, and a network they return must predict and explain rows.
+//! protobuf reader and the conversion to MLP layers, to a tree ensemble (ONNX-ML
+//! TreeEnsembleRegressor/Classifier and TreeEnsemble, seeded in the corpus with
+//! skl2onnx files and an opset-5 file of every node mode) or to a linear model must
+//! return a model or an error, never panic, and a model they return must predict
+//! and explain rows.
 #![no_main]
 
 mod common;

@@ -14,6 +14,7 @@ mod linear;
 mod mlp;
 mod onnx;
 mod onnx_pipeline;
+mod onnx_trees;
 mod text;
 mod trees;
 mod trees_exactness;

@@ -45,10 +45,7 @@ fn random_tree(rng: &mut Rng, depth: usize, output: usize, features: usize) -> T
         let (r, cr) = grow(rng, nodes, depth - 1, features);
         nodes[i] = Node {
             feature: Some(feature),
-            split: Some(Split::LessOrEqual {
-                threshold: rng.normal_ish() * 0.7,
-                missing: Missing::NanDefault,
-            }),
+            split: Some(random_split(rng)),
             default_left: rng.unit() < 0.5,
             left: Some(l),
             right: Some(r),
@@ -61,6 +58,40 @@ fn random_tree(rng: &mut Rng, depth: usize, output: usize, features: usize) -> T
     let mut nodes = Vec::new();
     grow(rng, &mut nodes, depth, features);
     Tree { nodes, output }
+}
+
+/// A split of any numeric kind the readers produce: LightGBM's f64 `<=` most
+/// often, XGBoost's float32 `<`, ONNX-ML's float32 `<=` and float32 value sets
+/// (drawn from the half-integers rows often hold).
+fn random_split(rng: &mut Rng) -> Split {
+    // Half-integer thresholds too, which rows hit exactly (ties decide `<` from `<=`).
+    let threshold = if rng.unit() < 0.3 {
+        (rng.normal_ish() * 2.0).round() / 2.0
+    } else {
+        rng.normal_ish() * 0.7
+    };
+    match rng.next() % 6 {
+        0 => Split::LessThanF32 {
+            threshold: threshold as f32,
+        },
+        1 => Split::LessOrEqualF32 {
+            threshold: threshold as f32,
+        },
+        2 => {
+            let mut values: Vec<f32> = [-1.0, -0.5, 0.0, 0.5, 1.0]
+                .into_iter()
+                .filter(|_| rng.unit() < 0.5)
+                .collect();
+            values.push(0.5);
+            values.sort_by(f32::total_cmp);
+            values.dedup();
+            Split::InSetF32 { values }
+        }
+        _ => Split::LessOrEqual {
+            threshold,
+            missing: Missing::NanDefault,
+        },
+    }
 }
 
 fn ensemble(seed: u64, link: Link, outputs: usize) -> TreeEnsemble {
@@ -100,8 +131,12 @@ fn rows(seed: u64, n: usize) -> Array2<f64> {
 fn rows_of(seed: u64, n: usize, features: usize) -> Array2<f64> {
     let mut rng = Rng(seed);
     Array2::from_shape_fn((n, features), |_| {
-        if rng.unit() < 0.1 {
+        let u = rng.unit();
+        if u < 0.1 {
             f64::NAN
+        } else if u < 0.3 {
+            // A half-integer, which value-set splits list.
+            (rng.normal_ish() * 2.0).round() / 2.0
         } else {
             rng.normal_ish()
         }

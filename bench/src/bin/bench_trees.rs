@@ -1,7 +1,7 @@
 //! In-process timing of tree explanations, for `bench/compare_trees.py`.
 //!
 //! ```text
-//! bench_trees <xgboost|lightgbm|catboost> <model file> <rows.f64> <n_features> <threads>
+//! bench_trees <xgboost|lightgbm|catboost|onnx> <model file> <rows.f64> <n_features> <threads>
 //!             <path|interventional|interactions|predict|predict_nodes>
 //!             [background.f64] [repeats]
 //! ```
@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use explaind::core::explain::{tree_interventional, tree_shap};
 use explaind::core::models::{Model, OutputSpace, TreeEnsemble};
 use explaind::core::stats::Reference;
-use explaind::formats::{catboost, lightgbm, xgboost};
+use explaind::formats::{catboost, lightgbm, onnx, xgboost};
 use ndarray::{s, Array2, Axis};
 use rayon::prelude::*;
 
@@ -54,6 +54,11 @@ fn main() {
     let model: TreeEnsemble = match args[1].as_str() {
         "xgboost" => xgboost::parse(&bytes),
         "catboost" => catboost::parse(&bytes).map(|m| m.ensemble),
+        "onnx" => match onnx::read(&bytes) {
+            Ok(onnx::OnnxModel::Ml(onnx::MlModel::Trees { spec, .. })) => TreeEnsemble::new(spec),
+            Ok(_) => fail("the ONNX file is not a tree ensemble"),
+            Err(e) => Err(e),
+        },
         _ => lightgbm::parse(&String::from_utf8_lossy(&bytes)),
     }
     .unwrap_or_else(|e| fail(&e.to_string()));

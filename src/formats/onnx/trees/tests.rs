@@ -221,6 +221,9 @@ fn malformed_nodes_are_refused_naming_the_problem() {
             "reached twice",
         ),
     ];
+    let mut huge = with("n_targets", Attr::Int(1 << 40));
+    huge.attrs.insert("target_ids".into(), ints(&[0, 0]));
+    let cases = cases.into_iter().chain([(huge, "1099511627776 targets")]);
     for (node, want) in cases {
         let e = error(&node);
         assert!(e.contains(want), "{want}: {e}");
@@ -310,5 +313,24 @@ fn probit_and_softmax_zero_are_onnxruntime_s() {
     assert!(
         raw.row(1).iter().all(|v| v.is_nan()),
         "0/0 as in onnxruntime"
+    );
+}
+
+#[test]
+fn trees_sharing_nodes_are_counted_where_used_and_bounded() {
+    // Three million roots, all the same two-split tree: a few megabytes of file
+    // for fifteen million nodes, refused before they are laid out.
+    let mut node = v5_node(&[6, 3], &[1, 1]);
+    node.attrs
+        .insert("tree_roots".into(), ints(&vec![0; 3_000_000]));
+    let e = error(&node);
+    assert!(e.contains(&format!("more than {MAX_NODES} nodes")), "{e}");
+    // A few shared roots are fine: each tree is its own copy.
+    node.attrs.insert("tree_roots".into(), ints(&[0, 0, 1]));
+    let m = model(&node, 2);
+    assert_eq!(
+        m.trees().len(),
+        5,
+        "trees 0 and 1 write two targets each, tree 2 one"
     );
 }

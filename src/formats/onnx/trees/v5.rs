@@ -52,29 +52,19 @@ pub(super) fn read(node: &graph::Node) -> CoreResult<Forest> {
         .map(|(i, &m)| mode_of(i, m))
         .collect::<CoreResult<Vec<Mode>>>()?;
     let sets = member_sets(&a, &modes)?;
-    let mut trees = Vec::with_capacity(roots.len().min(n));
-    // Per interior node: 1 + the tree that last reached it (0: none yet).
-    let mut stamp = vec![0usize; n];
-    let mut total = 0usize;
-    for (t, &root) in roots.iter().enumerate() {
-        let root = node_index(root, n, &format!("tree_roots[{t}]"))?;
+    let children = Children {
+        ids: [trues, falses],
+        leaf: [true_leaf, false_leaf],
+        n,
+    };
+    let roots = count_nodes(roots, &children)?;
+    let mut trees = Vec::with_capacity(roots.len());
+    for root in roots {
         let mut tree = ProtoTree::default();
         tree.nodes.push(Node::leaf(0.0, 1.0));
         tree.weights.push(Vec::new());
         let mut stack = vec![(root, 0usize)];
         while let Some((i, pos)) = stack.pop() {
-            if stamp[i] == t + 1 {
-                return Err(invalid(format!(
-                    "{OP}: tree {t} reaches node {i} twice (a loop or a shared node)"
-                )));
-            }
-            stamp[i] = t + 1;
-            total += 3;
-            if total > MAX_NODES {
-                return Err(invalid(format!(
-                    "{OP}: more than {MAX_NODES} nodes once every tree is laid out"
-                )));
-            }
             let values = match &sets[i] {
                 Some(set) => set.clone(),
                 None => split_values(OP, &format!("node {i}"), modes[i], &splits[i..=i])?,
@@ -136,6 +126,54 @@ pub(super) fn read(node: &graph::Node) -> CoreResult<Forest> {
         post: post_of(OP, post)?,
         classes: None,
     })
+}
+
+/// The child arrays, true branch first.
+struct Children<'a> {
+    ids: [&'a [i64]; 2],
+    leaf: [&'a [i64]; 2],
+    n: usize,
+}
+
+/// The roots as indices, after a walk of every tree that only counts: a tree that
+/// reaches an interior node twice (a loop, or a node shared within the tree) or a
+/// child out of range is refused, and so are more than [`MAX_NODES`] nodes in all
+/// (trees may share nodes, so a small file can describe a huge ensemble), before
+/// anything is allocated for them.
+fn count_nodes(roots: &[i64], c: &Children<'_>) -> CoreResult<Vec<usize>> {
+    // Per interior node: 1 + the tree that last reached it (0: none yet).
+    let mut stamp = vec![0usize; c.n];
+    let mut total = 0usize;
+    let mut out = Vec::with_capacity(roots.len().min(c.n));
+    let mut stack = Vec::new();
+    for (t, &root) in roots.iter().enumerate() {
+        let root = node_index(root, c.n, &format!("tree_roots[{t}]"))?;
+        out.push(root);
+        stack.push(root);
+        total += 1;
+        while let Some(i) = stack.pop() {
+            if stamp[i] == t + 1 {
+                return Err(invalid(format!(
+                    "{OP}: tree {t} reaches node {i} twice (a loop or a shared node)"
+                )));
+            }
+            stamp[i] = t + 1;
+            total += 2;
+            if total > MAX_NODES {
+                return Err(invalid(format!(
+                    "{OP}: more than {MAX_NODES} nodes once every tree is laid out \
+                     (trees may share nodes; each is counted where it is used)"
+                )));
+            }
+            for side in 0..2 {
+                if c.leaf[side][i] == 0 {
+                    let what = format!("the {} child of node {i}", ["true", "false"][side]);
+                    stack.push(node_index(c.ids[side][i], c.n, &what)?);
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn mode_of(i: usize, m: i64) -> CoreResult<Mode> {

@@ -1,0 +1,41 @@
+//! ONNX registration: the file in `model` (base64) read by [`crate::formats::onnx`]
+//! into a network (hosted as an `mlp`), a tree ensemble (kind `onnx`) or a linear
+//! model.
+
+use super::{default_output_names, Limits, ModelSpec};
+use crate::core::models::{HostedModel, Model, TreeEnsemble};
+use crate::core::{CoreError, CoreResult};
+use crate::formats::onnx::{MlModel, OnnxModel};
+
+/// Kind `onnx`: the file in `model`, its trees within `limits.trees`.
+pub(super) fn build(spec: &ModelSpec, limits: &Limits) -> CoreResult<(HostedModel, Vec<String>)> {
+    if !spec.params.is_null() {
+        return Err(CoreError::InvalidModel(
+            "kind 'onnx' takes the network from `model`, not `params`".into(),
+        ));
+    }
+    let encoded = spec
+        .model
+        .as_ref()
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| {
+            CoreError::InvalidModel("kind 'onnx' needs `model`: the ONNX file in base64".into())
+        })?;
+    let bytes = crate::formats::base64::decode(encoded)
+        .map_err(|e| CoreError::InvalidModel(format!("model: {e}")))?;
+    match crate::formats::onnx::read(&bytes)? {
+        OnnxModel::Network(converted) => {
+            let mlp = converted.params.validate()?;
+            let outputs = default_output_names(mlp.link(), mlp.n_outputs());
+            Ok((HostedModel::Mlp(mlp), outputs))
+        }
+        OnnxModel::Ml(MlModel::Trees { spec, output_names }) => {
+            let trees = TreeEnsemble::with_limits(spec, limits.trees)?;
+            Ok((HostedModel::Trees(trees), output_names))
+        }
+        OnnxModel::Ml(MlModel::Linear(model)) => {
+            let outputs = default_output_names(model.link(), model.n_outputs());
+            Ok((HostedModel::Linear(model), outputs))
+        }
+    }
+}
