@@ -18,7 +18,7 @@ venv=$(cd "$venv" && pwd)
 "$venv/bin/pip" install --quiet --disable-pip-version-check "./clients/python[dev]" \
   xgboost-cpu==3.2.0 lightgbm==4.7.0 scikit-learn==1.9.1 shap==0.51.0 numpy==2.4.6 \
   skl2onnx==1.20.0 onnx==1.23.2 matplotlib==3.11.2 "dask[dataframe,distributed]==2026.8.0" \
-  pyspark==4.3.0
+  pyspark==4.3.0 catboost==1.2.10
 
 (cd clients/python && "$venv/bin/mypy")
 

@@ -199,7 +199,7 @@ def _scaled_pipeline(pipe: Any) -> Optional[Document]:
 def _skl2onnx(model: Any) -> Document:
     try:
         from skl2onnx import convert_sklearn  # type: ignore[import-untyped, import-not-found, unused-ignore]
-        from skl2onnx.common.data_types import DoubleTensorType  # type: ignore[import-untyped, import-not-found, unused-ignore]
+        from skl2onnx.common.data_types import FloatTensorType  # type: ignore[import-untyped, import-not-found, unused-ignore]
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise ImportError(
             f"registering a {type(model).__name__} needs skl2onnx: pip install 'explaind[onnx]'"
@@ -208,5 +208,8 @@ def _skl2onnx(model: Any) -> Document:
     last = model.steps[-1][1] if type(model).__name__ == "Pipeline" else model
     # Probabilities as a plain tensor: explaind converts that one, not a ZipMap.
     options = {id(last): {"zipmap": False}} if hasattr(last, "classes_") else None
-    onx = convert_sklearn(model, initial_types=[("input", DoubleTensorType([None, width]))], options=options)
+    # A float input: ONNX-ML tree ensembles are defined on float tensors (onnxruntime
+    # refuses the file skl2onnx writes for a double input), and explaind compares in
+    # float32 as onnxruntime does.
+    onx = convert_sklearn(model, initial_types=[("input", FloatTensorType([None, width]))], options=options)
     return _onnx(onx.SerializeToString())
