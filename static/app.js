@@ -305,13 +305,47 @@ async function loadDependence() {
   $("dependence-img").hidden = Boolean(error);
 }
 
-async function explain(event) {
-  event.preventDefault();
+function formInstance() {
   const instance = {};
   for (const input of document.querySelectorAll("#explain-fields [data-feature]")) {
     // Categories go as their names, numbers as numbers.
     instance[input.dataset.feature] = input.tagName === "SELECT" ? input.value : Number(input.value);
   }
+  return instance;
+}
+
+// The counterfactual and anchor pictures, inline so their rows can be inspected.
+async function postPicture(target, url, body) {
+  const init = { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
+  const response = await api(url, init);
+  if (!response.ok) {
+    show("change-error", await errorText(response));
+    $(target).innerHTML = "";
+    return;
+  }
+  show("change-error", "");
+  $(target).innerHTML = await response.text();
+}
+
+async function counterfactual(event) {
+  event.preventDefault();
+  const cls = $("target-class").value.trim();
+  const [lo, hi] = [$("target-min").value, $("target-max").value];
+  let target;
+  if (cls) target = /^[0-9]+$/.test(cls) ? Number(cls) : cls;
+  else target = { ...(lo !== "" && { min: Number(lo) }), ...(hi !== "" && { max: Number(hi) }) };
+  await postPicture("counterfactual", path(state.model, "counterfactuals.svg"),
+    { instance: formInstance(), target });
+}
+
+async function anchor() {
+  await postPicture("anchor", path(state.model, "explain.svg"),
+    { method: "anchors", instances: [formInstance()] });
+}
+
+async function explain(event) {
+  event.preventDefault();
+  const instance = formInstance();
   const body = JSON.stringify({ instances: [instance] });
   const init = { method: "POST", headers: { "Content-Type": "application/json" }, body };
   const [json, svg] = await Promise.all([
@@ -344,6 +378,8 @@ async function explain(event) {
 }
 
 $("explain-form").addEventListener("submit", explain);
+$("change-form").addEventListener("submit", counterfactual);
+$("anchor-submit").addEventListener("click", anchor);
 $("token-form").addEventListener("submit", useToken);
 if (token()) { $("token-form").hidden = false; $("token-status").textContent = "token set for this tab"; }
 $("weights-choice").addEventListener("change", loadWeights);

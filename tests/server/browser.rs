@@ -475,7 +475,82 @@ async fn drive(client: &Client, addr: SocketAddr, app: &axum::Router) {
     }
     live_card_follows_the_server(client, app).await;
     choose_dependence(client, app).await;
+    what_would_change_it(client, app, &instance, shown).await;
     screenshot(client, "dashboard-house").await;
+}
+
+/// The "what would change it" card: a target above the prediction draws the
+/// counterfactual the JSON route finds (its changed features highlighted), and the
+/// anchor button draws a rule with its precision and coverage bars.
+async fn what_would_change_it(
+    client: &Client,
+    app: &axum::Router,
+    instance: &Map<String, Value>,
+    prediction: f64,
+) {
+    let wait = |what| {
+        client
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(what)
+    };
+    let target = (prediction + 10_000.0).round();
+    let field = client.find(Locator::Id("target-min")).await.unwrap();
+    field.send_keys(&target.to_string()).await.unwrap();
+    client
+        .find(Locator::Id("counterfactual-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait(Locator::Css("#counterfactual rect[data-changed]"))
+        .await
+        .expect("the counterfactual picture highlights a change");
+    let expected = crate::common::call(
+        app,
+        Method::POST,
+        "/models/house-prices/counterfactuals",
+        Some(json!({"instance": Value::Object(instance.clone()), "target": {"min": target}})),
+    )
+    .await
+    .json;
+    let mut want: Vec<String> = expected["counterfactuals"][0]["changes"]
+        .as_array()
+        .expect("a counterfactual")
+        .iter()
+        .map(|c| c["feature"].as_str().unwrap().to_string())
+        .collect();
+    let mut shown = Vec::new();
+    for rect in client
+        .find_all(Locator::Css("#counterfactual rect[data-changed]"))
+        .await
+        .unwrap()
+    {
+        shown.push(rect.attr("data-changed").await.unwrap().unwrap());
+    }
+    want.sort();
+    shown.sort();
+    assert_eq!(
+        shown, want,
+        "the page highlights the features the route changes"
+    );
+
+    client
+        .find(Locator::Id("anchor-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait(Locator::Css("#anchor rect.precision"))
+        .await
+        .expect("the anchor picture shows its precision");
+    let coverage = client
+        .find_all(Locator::Css("#anchor rect.coverage"))
+        .await
+        .unwrap();
+    assert_eq!(coverage.len(), 1, "one coverage bar");
 }
 
 /// The Live traffic card shows what `/global`'s live section says once the page's
