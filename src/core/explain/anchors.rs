@@ -20,7 +20,7 @@
 //! - **Same answer**. Classifiers: the same predicted class (the sign of the margin
 //!   for one logistic output, the largest output otherwise). Regressions: the
 //!   explained output, in the asked space, within ± `tolerance` of the instance's
-//!   prediction; by default a tenth of that output's standard deviation over the
+//!   prediction; by default half of that output's standard deviation over the
 //!   background.
 //! - **Search** (`search.rs`, `bandit.rs`). Beam search: rules grow by one predicate
 //!   at a time; among the rules of one size, KL-LUCB (Kaufmann and Kalyanakrishnan,
@@ -58,6 +58,12 @@ use crate::core::stats::Reference;
 use crate::core::{Cancel, CoreError, CoreResult};
 use target::target_of;
 
+/// Default band of a regression's "same answer", in the output's background
+/// standard deviations: prediction ± half of one. On ten rows of the house prices
+/// (every 55th) a tenth met precision 0.95 on 3 (lower bounds down to 0.15), half a
+/// deviation on 7 (the rest at 0.72–0.91).
+pub const DEFAULT_BAND: f64 = 0.5;
+
 /// What a request asks of the anchor search, before checking.
 #[derive(Debug, Clone)]
 pub struct AnchorParams {
@@ -74,7 +80,7 @@ pub struct AnchorParams {
     /// The seed of the perturbations (default 0).
     pub seed: u64,
     /// Regressions: the half-width of the "same answer" band, in output units, above
-    /// 0 (default: a tenth of the output's background standard deviation).
+    /// 0 (default: half the output's background standard deviation, [`DEFAULT_BAND`]).
     pub tolerance: Option<f64>,
     /// Give up with [`CoreError::Timeout`] past this long.
     pub timeout: Option<Duration>,
@@ -284,7 +290,7 @@ pub fn explain(
     let regression = matches!(model.link(), Link::Identity | Link::Exp);
     let tolerance = match params.tolerance {
         Some(t) => t,
-        None if regression => 0.1 * output_std(model, background.view(), output, space),
+        None if regression => DEFAULT_BAND * output_std(model, background.view(), output, space),
         None => 0.0,
     };
     let mut anchors = Vec::with_capacity(x.nrows());

@@ -128,7 +128,7 @@ pub struct ExplainRequest {
     /// evaluations per row (default 100000, capped by `--max-samples`), `timeout_ms`,
     /// `max_background`, and `tolerance`: for regressions, the half-width of the
     /// band of "the same answer" around the row's prediction, in output units,
-    /// default a tenth of the output's standard deviation over the background.)
+    /// default half the output's standard deviation over the background.)
     #[serde(default)]
     pub precision: Option<f64>,
     /// `anchors`: one minus the confidence of the precision bounds, in (0, 1)
