@@ -203,7 +203,7 @@ pub async fn search(
         .await?;
     let prediction = counterfactual::predict_in_goal_space(entry.built.model.as_model(), &problem);
     Ok(Searched {
-        response: respond(&entry, &problem, outcome, checked.as_object, elapsed),
+        response: respond(&entry, &problem, outcome, &instance, elapsed),
         instance,
         prediction,
     })
@@ -213,13 +213,13 @@ fn respond(
     entry: &ModelEntry,
     problem: &counterfactual::Problem,
     outcome: Outcome,
-    as_object: bool,
+    sent: &serde_json::Value,
     elapsed: Duration,
 ) -> CounterfactualResponse {
     let found = outcome
         .found
         .iter()
-        .map(|f| dto(entry, problem, f, as_object))
+        .map(|f| dto(entry, problem, f, sent))
         .collect();
     CounterfactualResponse {
         model: entry.name.clone(),
@@ -238,9 +238,21 @@ fn dto(
     entry: &ModelEntry,
     problem: &counterfactual::Problem,
     f: &Found,
-    as_object: bool,
+    sent: &serde_json::Value,
 ) -> CounterfactualDto {
     let names = &entry.built.feature_names;
+    let as_object = sent.is_object();
+    // A value the search kept is shown as the request sent it: an unseen category
+    // has a code but no name of the model's.
+    let kept = |j: usize| -> Option<serde_json::Value> {
+        let same = f.values[j].to_bits() == problem.instance[j].to_bits();
+        let original = match sent {
+            serde_json::Value::Object(map) => map.get(&names[j]),
+            serde_json::Value::Array(items) => items.get(j),
+            _ => None,
+        };
+        original.filter(|_| same).cloned()
+    };
     let value = |j: usize, v: f64| -> serde_json::Value {
         let category = entry
             .built
@@ -258,11 +270,21 @@ fn dto(
             names
                 .iter()
                 .enumerate()
-                .map(|(j, n)| (n.clone(), value(j, f.values[j])))
+                .map(|(j, n)| (n.clone(), kept(j).unwrap_or_else(|| value(j, f.values[j]))))
                 .collect(),
         )
     } else {
-        (0..names.len()).map(|j| value(j, f.values[j])).collect()
+        (0..names.len())
+            .map(|j| kept(j).unwrap_or_else(|| value(j, f.values[j])))
+            .collect()
+    };
+    let sent_value = |j: usize| -> serde_json::Value {
+        match sent {
+            serde_json::Value::Object(map) => map.get(&names[j]).cloned(),
+            serde_json::Value::Array(items) => items.get(j).cloned(),
+            _ => None,
+        }
+        .unwrap_or_else(|| value(j, problem.instance[j]))
     };
     CounterfactualDto {
         instance,
@@ -270,7 +292,7 @@ fn dto(
             .into_iter()
             .map(|j| ChangeDto {
                 feature: names[j].clone(),
-                from: value(j, problem.instance[j]),
+                from: sent_value(j),
                 to: value(j, f.values[j]),
             })
             .collect(),

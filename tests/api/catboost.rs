@@ -249,3 +249,64 @@ async fn raw_values_reach_catboost_by_name_null_and_unseen_alike() {
         json!(["east", "north", "south", "west"])
     );
 }
+
+/// A counterfactual of a row holding a category the model never saw keeps that
+/// category as the row sent it (it has a code but no name of the model's), in the
+/// changed instance and in a change's `from`.
+#[tokio::test]
+async fn a_counterfactual_keeps_an_unseen_category_as_sent() {
+    let app = default_app().await;
+    let c = case("cb_bin_cat");
+    let spec = json!({"kind": "catboost", "model": document("cb_bin_cat"),
+                      "background": c["background"].clone()});
+    let put = call(&app, Method::PUT, "/models/loans", Some(spec)).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    let instance = json!({"income": 20.0, "age": 20.0, "region": "mars", "purpose": "car",
+                          "debt": 10.8});
+    let predicted = call(
+        &app,
+        Method::POST,
+        "/models/loans/predict",
+        Some(json!({"instances": [instance.clone()]})),
+    )
+    .await;
+    let p = predicted.json["predictions"][0][0].as_f64().unwrap();
+    // Ask for the other side of 0.5 from where the row is.
+    let target = if p > 0.5 {
+        json!({"max": 0.5})
+    } else {
+        json!({"min": 0.5})
+    };
+    for immutable in [
+        json!(["region"]),
+        json!(["income", "age", "purpose", "debt"]),
+    ] {
+        let body = json!({"instance": instance.clone(), "target": target.clone(),
+                          "immutable": immutable.clone()});
+        let answer = call(
+            &app,
+            Method::POST,
+            "/models/loans/counterfactuals",
+            Some(body),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        let Some(first) = answer.json["counterfactuals"].get(0) else {
+            assert_eq!(answer.json["infeasible"], true, "{}", answer.text);
+            continue;
+        };
+        let region = &first["instance"]["region"];
+        let changed = first["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["feature"] == "region");
+        match changed {
+            Some(change) => {
+                assert_eq!(change["from"], "mars", "{}", answer.text);
+                assert!(region.is_string() && region != "mars", "{}", answer.text);
+            }
+            None => assert_eq!(region, "mars", "{}", answer.text),
+        }
+    }
+}
