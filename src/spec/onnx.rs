@@ -2,7 +2,8 @@
 //! into a network (hosted as an `mlp`), a tree ensemble (kind `onnx`) or a linear
 //! model.
 
-use super::{default_output_names, Limits, ModelSpec};
+use super::params::default_output_names;
+use super::{Limits, ModelSpec};
 use crate::core::models::{HostedModel, Model, TreeEnsemble};
 use crate::core::{CoreError, CoreResult};
 use crate::formats::onnx::{MlModel, OnnxModel};

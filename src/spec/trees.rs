@@ -1,6 +1,7 @@
 //! Tree models' registration: the file in `model` read by its format's reader.
 
-use super::{default_output_names, ModelSpec};
+use super::params::default_output_names;
+use super::ModelSpec;
 use crate::core::models::trees::TreeLimits;
 use crate::core::models::{HostedModel, Model};
 use crate::core::{CoreError, CoreResult};
