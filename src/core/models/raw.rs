@@ -12,6 +12,8 @@
 //! with categorical features) are compiled into models over these codes, so every
 //! explainer works on raw features unchanged: one attribution per raw feature.
 
+use serde::Serialize;
+
 use crate::core::{CoreError, CoreResult};
 
 /// What one raw feature holds.
@@ -26,6 +28,17 @@ pub enum RawKind {
     },
 }
 
+/// One column a deployed pipeline computes from a raw feature before its model
+/// reads it: the preprocessing the model file holds, as `/weights` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EncodedColumn {
+    /// The raw feature it is computed from.
+    pub feature: String,
+    /// The steps, in order, e.g. `impute NaN → 3`, `scale (x − 5.2) × 0.4`,
+    /// `one-hot = 'north'`.
+    pub steps: Vec<String>,
+}
+
 /// The kinds of a model's raw features, in input order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawFeatures {
@@ -37,6 +50,9 @@ pub struct RawFeatures {
     /// (an ONNX OneHotEncoder with `zeros` = 0), so a request holding one is refused
     /// rather than explained as the unseen code.
     strict: Vec<bool>,
+    /// The preprocessing a pipeline applies to the raw features before its model,
+    /// one entry per column the model reads (empty when the file holds none).
+    encoding: Vec<EncodedColumn>,
 }
 
 impl RawFeatures {
@@ -79,6 +95,7 @@ impl RawFeatures {
             kinds,
             by_name,
             strict,
+            encoding: Vec::new(),
         })
     }
 
@@ -89,6 +106,18 @@ impl RawFeatures {
             self.strict[feature] = true;
         }
         self
+    }
+
+    /// These features with the preprocessing their model file applies to them.
+    pub fn with_encoding(mut self, encoding: Vec<EncodedColumn>) -> Self {
+        self.encoding = encoding;
+        self
+    }
+
+    /// The preprocessing the model file applies, one entry per column its model
+    /// reads; empty when it holds none.
+    pub fn encoding(&self) -> &[EncodedColumn] {
+        &self.encoding
     }
 
     /// Whether the model refuses a category `feature` does not list: a value with

@@ -36,6 +36,7 @@ use steps::{Step, Val, DOUBLE, FLOAT, INT64, STRING};
 use super::graph::Graph;
 use super::{invalid, slice_to};
 use crate::core::models::trees::fold::{Derived, RawInputs, ValueMap};
+use crate::core::models::raw::EncodedColumn;
 use crate::core::models::{RawFeatures, RawKind};
 use crate::core::CoreResult;
 
@@ -242,10 +243,15 @@ fn finish(raws: Vec<Raw>, cols: &[Column]) -> CoreResult<Traced> {
         });
     }
     let mut derived = Vec::with_capacity(cols.len());
+    let mut encoding = Vec::with_capacity(cols.len());
     let mut table_values = 0usize;
     for col in cols {
         let raw = &raws[col.raw];
         let steps = col.steps.clone();
+        encoding.push(EncodedColumn {
+            feature: raw.name.clone(),
+            steps: steps.iter().map(Step::describe).collect(),
+        });
         let map = if raw.elem == STRING {
             // One value per category per column: K one-hot columns of a feature of K
             // categories take K² values.
@@ -285,7 +291,7 @@ fn finish(raws: Vec<Raw>, cols: &[Column]) -> CoreResult<Traced> {
         };
         derived.push(Derived { raw: col.raw, map });
     }
-    let mut features = RawFeatures::new(kinds)?;
+    let mut features = RawFeatures::new(kinds)?.with_encoding(encoding);
     for (j, raw) in raws.iter().enumerate() {
         if raw.strict {
             features = features.refusing_unseen(j);

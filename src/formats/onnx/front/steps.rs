@@ -60,6 +60,34 @@ impl Step {
         !matches!(self, Step::OneHot(_) | Step::Label(_))
     }
 
+    /// The step in words, for `/weights`.
+    pub(super) fn describe(&self) -> String {
+        let key = |k: &Key| match k {
+            Key::Str(s) => format!("'{s}'"),
+            Key::Int(i) => i.to_string(),
+        };
+        match self {
+            Step::Cast(FLOAT) => "cast to float32".into(),
+            Step::Cast(DOUBLE) => "cast to double".into(),
+            Step::Cast(INT64) => "cast to int64".into(),
+            Step::Cast(STRING) => "cast to string".into(),
+            Step::Cast(other) => format!("cast to ONNX type {other}"),
+            Step::Scale { offset, scale, .. } => format!("scale (x − {offset}) × {scale}"),
+            Step::Impute(value) => format!("impute NaN → {value}"),
+            Step::Binarize(t) => format!("binarize x > {t}"),
+            Step::OneHot(k) => format!("one-hot = {}", key(k)),
+            Step::Label(labels) => format!(
+                "label-encode {} keys (default {})",
+                labels.map.len(),
+                match &labels.default {
+                    Val::Num(x) => x.to_string(),
+                    Val::Str(Some(s)) => format!("'{s}'"),
+                    Val::Str(None) => "none".into(),
+                }
+            ),
+        }
+    }
+
     /// The step applied to one value.
     pub(super) fn apply(&self, v: Val) -> Val {
         match (self, v) {
