@@ -181,6 +181,12 @@ pub struct WeightsView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub mlp: Option<mlp_weights::WeightsView>,
+    /// Pipelines (ONNX files with preprocessing before their model): per column the
+    /// model reads, the raw feature it is computed from and the steps (scaling,
+    /// imputation, one-hot or label encoding) as the file holds them. The trees are
+    /// shown folded onto the raw features, as they are explained.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preprocessing: Option<Vec<PreprocessedColumn>>,
     /// Tree ensembles: a summary and one page of trees (`?offset=&limit=` or `?tree=`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trees: Option<TreeWeights>,
@@ -188,6 +194,16 @@ pub struct WeightsView {
     /// head). Single words' vectors and neighbours: `/weights/embeddings?word=`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub embeddings: Option<EmbeddingTable>,
+}
+
+/// One column a pipeline computes before its model.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PreprocessedColumn {
+    /// The raw feature it is computed from.
+    pub feature: String,
+    /// The steps in order, e.g. `impute NaN → 3`, `scale (x − 5.2) × 0.4`,
+    /// `one-hot = 'north'`.
+    pub steps: Vec<String>,
 }
 
 /// The shape of a text classifier's embedding table.
@@ -367,6 +383,19 @@ pub fn weights(model: &ModelVersion, page: TreePage) -> WeightsView {
         background,
         linear,
         mlp,
+        preprocessing: built
+            .model
+            .raw_features()
+            .map(|raw| raw.encoding())
+            .filter(|e| !e.is_empty())
+            .map(|e| {
+                e.iter()
+                    .map(|c| PreprocessedColumn {
+                        feature: c.feature.clone(),
+                        steps: c.steps.clone(),
+                    })
+                    .collect()
+            }),
         trees,
         embeddings,
     }

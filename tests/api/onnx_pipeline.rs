@@ -229,3 +229,61 @@ async fn a_strict_encoder_refuses_unseen_categories_as_onnxruntime_does() {
         put.text
     );
 }
+
+/// `/weights` shows the preprocessing the file holds, per column its model reads;
+/// the steps written for the numeric columns, applied to the raw rows, give the
+/// columns onnxruntime computed (float32 arithmetic, so to float32 precision).
+#[tokio::test]
+async fn weights_show_the_preprocessing_steps_as_the_file_holds_them() {
+    let app = default_app().await;
+    let (doc, put) = register(&app, "houses", "rf_regressor").await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    let weights = call(&app, Method::GET, "/models/houses/weights", None).await;
+    assert_eq!(weights.status, StatusCode::OK, "{}", weights.text);
+    let columns = weights.json["preprocessing"]
+        .as_array()
+        .expect("preprocessing");
+    let derived = doc["derived"].as_array().unwrap();
+    assert_eq!(columns.len(), derived[0].as_array().unwrap().len());
+    let number = |step: &str, after: &str| -> f64 {
+        let rest = &step[step.find(after).unwrap() + after.len()..];
+        let end = rest
+            .find(|c: char| c == ')' || c == ' ')
+            .unwrap_or(rest.len());
+        rest[..end].parse().unwrap()
+    };
+    for (j, column) in columns.iter().enumerate().take(4) {
+        assert_eq!(column["feature"], doc["raw_features"][j]);
+        let steps: Vec<&str> = column["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        for (r, row) in doc["rows"].as_array().unwrap().iter().enumerate() {
+            let mut x = row[j].as_f64().unwrap_or(f64::NAN) as f32;
+            for step in &steps {
+                if step.starts_with("impute NaN") && x.is_nan() {
+                    x = number(step, "→ ") as f32;
+                } else if step.starts_with("scale") {
+                    x = (x - number(step, "(x − ") as f32) * number(step, "× ") as f32;
+                }
+            }
+            let want = derived[r][j].as_f64().unwrap() as f32;
+            assert!(
+                (x - want).abs() <= 1e-5 * want.abs().max(1.0),
+                "row {r}, {}: {steps:?} gives {x}, onnxruntime {want}",
+                column["feature"]
+            );
+        }
+    }
+    // The string columns are one-hot columns, one per category.
+    let region: Vec<&Value> = columns
+        .iter()
+        .filter(|c| c["feature"] == "region")
+        .collect();
+    assert!(region.len() >= 2, "{region:?}");
+    assert!(region
+        .iter()
+        .all(|c| c["steps"][0].as_str().unwrap().starts_with("one-hot = '")));
+}

@@ -35,8 +35,8 @@ use steps::{Step, Val, DOUBLE, FLOAT, INT64, STRING};
 
 use super::graph::Graph;
 use super::{invalid, slice_to};
-use crate::core::models::trees::fold::{Derived, RawInputs, ValueMap};
 use crate::core::models::raw::EncodedColumn;
+use crate::core::models::trees::fold::{Derived, RawInputs, ValueMap};
 use crate::core::models::{RawFeatures, RawKind};
 use crate::core::CoreResult;
 
