@@ -247,9 +247,7 @@ async fn weights_show_the_preprocessing_steps_as_the_file_holds_them() {
     assert_eq!(columns.len(), derived[0].as_array().unwrap().len());
     let number = |step: &str, after: &str| -> f64 {
         let rest = &step[step.find(after).unwrap() + after.len()..];
-        let end = rest
-            .find(|c: char| c == ')' || c == ' ')
-            .unwrap_or(rest.len());
+        let end = rest.find([')', ' ']).unwrap_or(rest.len());
         rest[..end].parse().unwrap()
     };
     for (j, column) in columns.iter().enumerate().take(4) {
