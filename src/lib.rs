@@ -3,10 +3,15 @@
 //! # Layout
 //! From the bottom up; each module imports only those listed before it (no import
 //! loop between these modules; `tests/api/layers.rs` keeps it so).
-//! - [`core`]: the numeric core (models, explainers, global statistics); no HTTP, no
-//!   async, no serde_json.
+//! - [`core`]: the numeric core (models, explainers, global statistics,
+//!   counterfactual search); no HTTP, no async, no serde_json. Raw features that
+//!   hold categories are carried in rows as codes ([`core::models::raw`]), so every
+//!   explainer works per raw feature. A new explainer is one file (or folder) in
+//!   [`core::explain`] plus its arm in the engine's dispatch ([`explainer`]).
 //! - [`formats`]: readers of other tools' model files (XGBoost JSON, LightGBM text,
-//!   ONNX): bytes in, core types out.
+//!   CatBoost JSON, ONNX networks, ONNX-ML trees, linear models and pipelines):
+//!   bytes in, core types out. A new format is one file here plus its kind in
+//!   [`spec`].
 //! - [`spec`]: the registration document and its validation into a built model.
 //! - [`explainer`]: the engine's entry point: which algorithm answers which pairing of
 //!   method and model, its cost and caps.
