@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use ndarray::{Array2, Axis};
 
-use crate::core::explain::sampling::SamplingParams;
 use crate::core::explain::{Explanation, Method};
 use crate::core::global::dependence::{self, evenly_spaced, DependenceParams};
 use crate::core::global::importance;
@@ -25,7 +24,10 @@ use crate::datasets::Dataset;
 use crate::explainer::{self, ExplainArgs, MethodOptions, OutputChoice};
 use crate::registry::ModelEntry;
 
+mod options;
 mod views;
+
+pub use options::{AttributionOptions, DependenceOptions, Limits, PermutationOptions};
 pub use views::*;
 
 /// Repeats of permutation importance unless asked otherwise (scikit-learn's default).
@@ -48,58 +50,6 @@ fn chunk_args(args: &ExplainArgs, c: usize, cancel: &Cancel) -> ExplainArgs {
     let seed = args.options.sampling.seed;
     args.options.sampling.seed = seed ^ (c as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     args
-}
-
-/// The configured budgets.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Most rows any summary uses (an evenly spaced subset above it).
-    pub max_rows: usize,
-    /// Most permutation repeats.
-    pub max_repeats: usize,
-    /// Most grid points.
-    pub max_grid: usize,
-    /// Most ICE curves.
-    pub max_ice: usize,
-    /// Fewest rows holding a value for a grid to show it (`--min-summary-rows`).
-    pub min_rows: usize,
-}
-
-/// Permutation-importance settings.
-#[derive(Debug, Clone, Default)]
-pub struct PermutationOptions {
-    /// Shuffles per feature (default [`DEFAULT_REPEATS`]).
-    pub repeats: Option<usize>,
-    /// Seeds the shuffles.
-    pub seed: u64,
-    /// Loss (default: by task).
-    pub loss: Option<Loss>,
-}
-
-/// Partial-dependence settings.
-#[derive(Debug, Clone)]
-pub struct DependenceOptions {
-    /// The feature, by name.
-    pub feature: String,
-    /// Grid points (default [`DEFAULT_GRID`]).
-    pub grid: Option<usize>,
-    /// ICE curves (default [`DEFAULT_ICE`]; 0 for none).
-    pub ice: Option<usize>,
-    /// One output index, or every output.
-    pub output: Option<usize>,
-    /// Raw outputs or after the link.
-    pub space: OutputSpace,
-}
-
-/// Mean-|φ| settings.
-#[derive(Debug, Clone)]
-pub struct AttributionOptions {
-    /// The explainer (`Auto`: the family's exact one).
-    pub method: Method,
-    /// Seed and budgets of the sampling methods.
-    pub sampling: SamplingParams,
-    /// One output index, or every output.
-    pub output: Option<usize>,
 }
 
 /// A checked computation, ready to run.
