@@ -20,7 +20,7 @@ use super::error::{ApiError, ErrorBody};
 use super::explain::{self, ExplainRequest};
 use super::extract::{Json, Query};
 use super::global::{cached_summary, conditional_as, etag_of};
-use super::jobs::{self, DependenceQuery};
+use super::ice::{self, DependenceQuery};
 use super::routes::{routes, Access::*, Routes};
 use super::{activations, AppState};
 use crate::charts::network::{self, ActivationsPicture};
@@ -303,7 +303,7 @@ pub async fn get_dependence_svg(
     Query(query): Query<DependenceQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (entry, view) = jobs::dependence(&state, &name, query, caller).await?;
+    let (entry, view) = ice::dependence(&state, &name, query, caller).await?;
     let svg = views::dependence(&view, entry.built.model.kind());
     Ok(svg_response(svg, &headers))
 }

@@ -1,5 +1,6 @@
-//! Summaries from data: `GET /models/{name}/global/dependence` (answered at once),
-//! background jobs (`POST /models/{name}/global/jobs`, `GET /jobs/{id}`), and the
+//! Summaries from data: background jobs (`POST /models/{name}/global/jobs`,
+//! `GET /jobs/{id}`), the plans they and the partial-dependence routes run
+//! ([`super::ice`] answers those at once), and the
 //! `from_data` section that `/models/{name}/global` gains once a job has succeeded.
 
 use std::sync::Arc;
@@ -12,14 +13,12 @@ use utoipa::ToSchema;
 
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{Json, Query};
+use super::extract::Json;
 use super::outputs::{output_index, OutputRef, SpaceName};
 use super::privacy::Audience;
 use super::routes::{routes, Access::*, Routes};
 use super::AppState;
-use crate::analysis::{
-    AttributionOptions, DataResult, DependenceOptions, DependenceView, PermutationOptions, Plan,
-};
+use crate::analysis::{AttributionOptions, DependenceOptions, PermutationOptions, Plan};
 use crate::core::explain::sampling::SamplingParams;
 use crate::core::global::loss::Loss;
 use crate::core::Cancel;
@@ -32,7 +31,6 @@ pub fn router() -> Routes {
     // Readers may run data summaries: what they may see of the rows behind them is
     // decided per answer ([`super::privacy`]).
     Routes::new()
-        .op(Reader, routes!(get_dependence))
         .op(Reader, routes!(post_job))
         .op(Reader, routes!(list_jobs))
         .op(Reader, routes!(get_job))
@@ -167,7 +165,7 @@ fn space_or_default(entry: &ModelEntry, space: Option<SpaceName>) -> SpaceName {
 
 /// Check a job request into a plan (on the blocking pool: it reads the rows), with
 /// what the audience may ask for ([`super::privacy`]).
-async fn plan(
+pub(super) async fn plan(
     state: &AppState,
     entry: Arc<ModelEntry>,
     mut r: JobRequest,
@@ -324,95 +322,4 @@ pub async fn get_job(
     let audience = Audience::of(caller, &state.config);
     view.result = view.result.map(|r| audience.result(&r)).transpose()?;
     Ok(axum::Json(view))
-}
-
-/// Query of a partial-dependence request.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct DependenceQuery {
-    /// The feature, by name.
-    pub feature: String,
-    /// A registered data set (default: the model's background); admin tokens only.
-    #[serde(default)]
-    pub dataset: Option<String>,
-    /// Grid points (default 20, at most `--global-max-grid`).
-    #[serde(default)]
-    pub grid: Option<usize>,
-    /// ICE curves (default 10, at most `--global-max-ice`; 0 for none). Admin tokens
-    /// only: for reader tokens the default is 0 and more is refused.
-    #[serde(default)]
-    pub ice: Option<usize>,
-    /// One output by name or index (default: every output).
-    #[serde(default)]
-    pub output: Option<String>,
-    /// `raw` or `probability` (default: probability for classifiers, raw otherwise).
-    #[serde(default)]
-    pub output_space: Option<SpaceName>,
-}
-
-/// Partial dependence and ICE curves of one feature, computed now.
-#[utoipa::path(get, path = "/models/{name}/global/dependence", tag = "global",
-    params(("name" = String, Path, description = "Model name"), DependenceQuery),
-    responses(
-        (status = 200, description = "Grid, partial dependence and ICE curves per output", body = DependenceView),
-        (status = 403, description = "A reader token with `dataset` or `ice`, or a background of fewer rows than --min-summary-rows", body = ErrorBody),
-        (status = 404, description = "No such model or data set", body = ErrorBody),
-        (status = 422, description = "Unknown feature or output, grid or ice above the configured maximum, no background and no data set", body = ErrorBody)))]
-pub async fn get_dependence(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    caller: Caller,
-    Query(q): Query<DependenceQuery>,
-) -> Result<axum::Json<DependenceView>, ApiError> {
-    let (_, view) = dependence(&state, &name, q, caller).await?;
-    Ok(axum::Json(view))
-}
-
-/// Partial dependence as `GET /models/{name}/global/dependence` answers it, with
-/// the model entry it was computed on (for pictures that need its kind).
-///
-/// # Errors
-/// As the route: an unknown model or data set, an unknown feature or output, a
-/// budget above its maximum, no background and no data set, what `caller` may not
-/// ask for ([`super::privacy`]).
-pub async fn dependence(
-    state: &AppState,
-    name: &str,
-    q: DependenceQuery,
-    caller: Caller,
-) -> Result<(Arc<ModelEntry>, DependenceView), ApiError> {
-    let entry = state.entry(name)?;
-    let output = q.output.map(|o| match o.parse::<usize>() {
-        Ok(k) => OutputRef::Index(k),
-        Err(_) => OutputRef::Name(o),
-    });
-    let request = JobRequest {
-        kind: JobKind::Dependence,
-        dataset: q.dataset,
-        feature: Some(q.feature),
-        grid: q.grid,
-        ice: q.ice,
-        output,
-        output_space: q.output_space,
-        seed: None,
-        repeats: None,
-        loss: None,
-        method: None,
-        n_samples: None,
-        max_background: None,
-    };
-    let audience = Audience::of(caller, &state.config);
-    let plan = plan(state, Arc::clone(&entry), request, audience).await?;
-    let result = state
-        .run_cancellable(move |cancel| plan.run(&|_| {}, cancel))
-        .await??;
-    crate::core::serde_finite::check(&result, "dependence")
-        .map_err(|e| ApiError::InvalidInput(e.to_string()))?;
-    match result {
-        DataResult::Dependence(view) => Ok((entry, view)),
-        DataResult::PermutationImportance(_) | DataResult::MeanAbsAttribution(_) => Err(
-            ApiError::Internal("a dependence plan gave another result".into()),
-        ),
-    }
 }
