@@ -112,7 +112,8 @@ def raw_value(v: Any) -> Union[float, str, None]:
     try:
         return float(v)
     except (TypeError, ValueError) as e:
-        raise ValueError(f"cannot send {v!r} ({type(v).__name__}): values are numbers, strings or missing") from e
+        raise ValueError(
+            f"cannot send {v!r} ({type(v).__name__}): values are numbers, strings or missing") from e
 
 
 def _raw(arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
