@@ -50,7 +50,7 @@ class Batcher:
         self.max_rows = max(1, max_rows)
         self.max_body_bytes = max_body_bytes
 
-    def run(self, path: str, data: npt.NDArray[np.float64], extra: Dict[str, Any],
+    def run(self, path: str, data: npt.NDArray[Any], extra: Dict[str, Any],
             show: Optional[bool], reseed: bool = False, offset: int = 0) -> List[Dict[str, Any]]:
         """The answers for ``data``'s rows, in order (one per request sent).
 

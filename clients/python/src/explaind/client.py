@@ -41,21 +41,27 @@ class ModelInfo(TypedDict, total=False):
 
 
 def registration(model: Any, background: Any = None, feature_names: Optional[Sequence[str]] = None,
-                 **options: Any) -> Dict[str, Any]:
+                 pool: Any = None, **options: Any) -> Dict[str, Any]:
     """The registration document (``PUT /models/{name}``'s body) ``Client.register``
     sends for these arguments (see there)."""
-    doc, file_names = convert.to_document(model)
+    background = frames.collect(background)
+    doc, file_names = convert.to_document(model, background, pool)
     names = list(feature_names) if feature_names is not None else file_names
     if names is None and isinstance(background, pd.DataFrame):
         names = [str(c) for c in background.columns]
     if names is not None:
         doc["feature_names"] = names
     if background is not None:
-        bg = (frames.to_matrix(background, names) if names is not None
-              else np.asarray(frames.collect(background), dtype=np.float64))
-        doc["background"] = [[None if np.isnan(v) else v for v in row] for row in bg.tolist()]
+        bg = frames.to_matrix(background, names if names is not None else _width(background))
+        doc["background"] = frames.rows_json_ready(bg)
     doc.update(options)
     return doc
+
+
+def _width(background: Any) -> List[str]:
+    """Placeholder names for a background given without names: as many as its columns."""
+    shape = np.shape(frames.collect(background))
+    return [f"f{i}" for i in range(shape[-1] if shape else 0)]
 
 
 class Client:
@@ -154,7 +160,8 @@ class Client:
         return cast(ModelInfo, self._json("GET", f"/models/{name}"))
 
     def register(self, name: str, model: Any, background: Any = None,
-                 feature_names: Optional[Sequence[str]] = None, **options: Any) -> ModelInfo:
+                 feature_names: Optional[Sequence[str]] = None, pool: Any = None,
+                 **options: Any) -> ModelInfo:
         """Register ``model`` as ``name`` (or replace it: the version grows by one).
 
         ``model``: an ``xgboost.Booster`` or ``XGBModel``, a ``lightgbm.Booster`` or
@@ -164,14 +171,22 @@ class Client:
         or a registration document (a dict with ``kind``). ``background``: the rows
         explanations are computed against (DataFrame, matched by column name, or
         array). ``feature_names``: defaults to the model file's names, else the
-        background's columns. ``options`` go into the registration document as they
+        background's columns. Values may be numbers, strings (categories) or
+        missing (``NaN``, ``None``, ``pd.NA``). ``pool``: for a CatBoost model with
+        categorical features, the training ``catboost.Pool``; CatBoost's JSON keeps
+        the category strings only of the pool it is saved with, so without it a
+        pool is built from the background DataFrame (the categories it holds). A
+        scikit-learn model fitted on a DataFrame with string columns is converted
+        with one ONNX input per column (strings for those; which ones the
+        background's dtypes tell, else the fitted encoders), so its raw values
+        are explained. ``options`` go into the registration document as they
         are (``description``, ``output_names``, ``groups``, ...).
 
         # Errors
         ``ExplaindError`` (422 ``invalid_model``, ``invalid_name``, 413, ...);
         ``TypeError`` for an object of no known kind.
         """
-        doc = registration(model, background, feature_names, **options)
+        doc = registration(model, background, feature_names, pool, **options)
         return cast(ModelInfo, self._json("PUT", f"/models/{name}", doc))
 
     def delete(self, name: str) -> None:
@@ -258,7 +273,7 @@ class Client:
         ``target``: numbers for regressions, class names or indices for classifiers."""
         data = frames.to_matrix(X, self.model(name)["feature_names"])
         target_list = [t.item() if hasattr(t, "item") else t for t in list(target)]
-        doc: Dict[str, Any] = {"rows": [[None if np.isnan(v) else v for v in r] for r in data.tolist()],
+        doc: Dict[str, Any] = {"rows": frames.rows_json_ready(data),
                                "target": target_list}
         if description is not None:
             doc["description"] = description

@@ -39,8 +39,15 @@ def _names(values: Any) -> Optional[List[str]]:
     return None if values is None else [str(v) for v in values]
 
 
-def to_document(model: Any) -> Converted:
+def to_document(model: Any, background: Any = None, pool: Any = None) -> Converted:
     """The registration document for ``model`` (see the module doc for what is read).
+
+    ``background`` (a DataFrame, or ``None``) tells what the export needs of the
+    data: a CatBoost model with categorical features is saved with ``pool`` (the
+    training ``catboost.Pool``, which maps CatBoost's category hashes back to the
+    strings) or else a pool built from ``background``'s rows; a scikit-learn model
+    fitted on a DataFrame with string columns is converted with one ONNX input per
+    column (strings for those columns).
 
     # Errors
     ``TypeError`` for an object of no known kind; ``ImportError`` when the
@@ -61,11 +68,11 @@ def to_document(model: Any) -> Converted:
         booster = model.booster_ if hasattr(model, "booster_") else model
         return {"kind": "lightgbm", "model": booster.model_to_string()}, _names(booster.feature_name())
     if mod == "catboost":
-        return _catboost(model)
+        return _catboost(model, background, pool)
     if mod == "onnx" and hasattr(model, "SerializeToString"):
         return _onnx(model.SerializeToString()), None
     if mod == "sklearn":
-        return _sklearn(model)
+        return _sklearn(model, background)
     raise TypeError(f"cannot register a {type(model).__module__}.{type(model).__name__}")
 
 
@@ -107,16 +114,50 @@ def _onnx(data: bytes) -> Document:
     return {"kind": "onnx", "model": base64.b64encode(data).decode("ascii")}
 
 
-def _catboost(model: Any) -> Converted:
+def _catboost(model: Any, background: Any = None, pool: Any = None) -> Converted:
+    """CatBoost's JSON export; with categorical features saved with a pool (CatBoost
+    refuses the JSON export of such a model without one)."""
+    cats = list(model.get_cat_feature_indices()) if hasattr(model, "get_cat_feature_indices") else []
+    if cats and pool is None:
+        pool = _catboost_pool(background, cats)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "model.json")
-        model.save_model(path, format="json")
+        if pool is not None:
+            model.save_model(path, format="json", pool=pool)
+        else:
+            model.save_model(path, format="json")
         with open(path) as f:
             doc = json.load(f)
     return {"kind": "catboost", "model": doc}, _names(getattr(model, "feature_names_", None))
 
 
-def _sklearn(model: Any) -> Converted:
+def _catboost_pool(background: Any, cats: List[int]) -> Any:
+    """A pool of ``background``'s rows (a DataFrame in the model's feature order)
+    with the model's categorical columns as strings; rows missing a category are
+    left out (CatBoost refuses them in a pool). Only the categories it holds keep
+    their names in the export, so pass the training pool when it has more.
+
+    # Errors
+    ``ValueError`` when there is no DataFrame background to build it from.
+    """
+    import catboost
+    import pandas as pd
+
+    if not isinstance(background, pd.DataFrame):
+        raise ValueError(
+            "a CatBoost model with categorical features is exported with its category strings: "
+            "pass pool= (the training catboost.Pool) or a DataFrame background")
+    df = background.copy()
+    names = [str(c) for c in df.columns]
+    cat_names = [names[i] for i in cats]
+    df.columns = names
+    df = df.dropna(subset=cat_names)
+    for c in cat_names:
+        df[c] = df[c].astype(str)
+    return catboost.Pool(df, cat_features=cats)
+
+
+def _sklearn(model: Any, background: Any = None) -> Converted:
     names = _names(getattr(model, "feature_names_in_", None))
     cls = type(model).__name__
     if cls == "Pipeline":
@@ -127,7 +168,41 @@ def _sklearn(model: Any) -> Converted:
         return {"kind": "mlp", **_mlp(model, None)}, names
     elif _is_linear(model):
         return _linear(model, None), names
-    return _skl2onnx(model), names
+    return _skl2onnx(model, _string_columns(model, background)), names
+
+
+def _string_columns(model: Any, background: Any) -> List[str]:
+    """The columns of the DataFrame ``model`` was fitted on that hold strings: by the
+    background's dtypes when it is a DataFrame, else the columns of the fitted
+    encoders whose categories are strings; ``[]`` for a model fitted on an array."""
+    import numpy as np
+    import pandas as pd
+
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        return []
+    names = [str(n) for n in names]
+    if isinstance(background, pd.DataFrame):
+        return [str(c) for c, t in background.dtypes.items() if str(c) in names
+                and not (pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t))]
+    found: List[str] = []
+    for ct in _column_transformers(model):
+        for _, step, cols in getattr(ct, "transformers_", []):
+            enc = step.steps[-1][1] if type(step).__name__ == "Pipeline" else step
+            cats = getattr(enc, "categories_", None)
+            if cats is None or isinstance(cols, slice) or isinstance(cols, str):
+                continue
+            col_names = [names[c] if isinstance(c, (int, np.integer)) else str(c) for c in cols]
+            found += [c for c, cat in zip(col_names, cats) if np.asarray(cat).dtype.kind in "OUS"]
+    return [n for n in names if n in found]
+
+
+def _column_transformers(model: Any) -> List[Any]:
+    if type(model).__name__ == "ColumnTransformer":
+        return [model]
+    if type(model).__name__ == "Pipeline":
+        return [t for _, step in model.steps for t in _column_transformers(step)]
+    return []
 
 
 def _is_linear(model: Any) -> bool:
@@ -196,10 +271,14 @@ def _scaled_pipeline(pipe: Any) -> Optional[Document]:
     return None
 
 
-def _skl2onnx(model: Any) -> Document:
+def _skl2onnx(model: Any, strings: Optional[List[str]] = None) -> Document:
+    """skl2onnx's graph of ``model``: one float input of all features, or, when
+    ``strings`` names columns holding strings, one input per DataFrame column
+    (``[None, 1]``, strings for those), which explaind registers as raw features."""
     try:
         from skl2onnx import convert_sklearn  # type: ignore[import-untyped, import-not-found, unused-ignore]
-        from skl2onnx.common.data_types import FloatTensorType  # type: ignore[import-untyped, import-not-found, unused-ignore]
+        from skl2onnx.common.data_types import (  # type: ignore[import-untyped, import-not-found, unused-ignore]
+            FloatTensorType, StringTensorType)
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise ImportError(
             f"registering a {type(model).__name__} needs skl2onnx: pip install 'explaind[onnx]'"
@@ -211,5 +290,9 @@ def _skl2onnx(model: Any) -> Document:
     # A float input: ONNX-ML tree ensembles are defined on float tensors (onnxruntime
     # refuses the file skl2onnx writes for a double input), and explaind compares in
     # float32 as onnxruntime does.
-    onx = convert_sklearn(model, initial_types=[("input", FloatTensorType([None, width]))], options=options)
+    types = [("input", FloatTensorType([None, width]))]
+    if strings:
+        types = [(str(c), StringTensorType([None, 1]) if str(c) in strings else FloatTensorType([None, 1]))
+                 for c in model.feature_names_in_]
+    onx = convert_sklearn(model, initial_types=types, options=options)
     return _onnx(onx.SerializeToString())

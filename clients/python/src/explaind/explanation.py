@@ -32,7 +32,7 @@ class Explanation:
         self,
         values: Array,
         base_values: Array,
-        data: Optional[Array],
+        data: Optional[npt.NDArray[Any]],
         feature_names: List[str],
         output_names: Optional[Union[str, List[str], List[List[str]]]] = None,
         error_std: Optional[Array] = None,
@@ -41,7 +41,7 @@ class Explanation:
         self.values = values
         #: Where the attributions start: (rows,) or (rows × outputs).
         self.base_values = base_values
-        #: The rows explained, in feature order.
+        #: The rows explained, in feature order (an object array when some are strings).
         self.data = data
         #: Feature (or group) names, aligned with the attributions.
         self.feature_names = feature_names
@@ -72,7 +72,7 @@ class Explanation:
         return f"explaind.Explanation(shape={self.shape}, feature_names={self.feature_names})"
 
 
-def build(answers: Sequence[Dict[str, Any]], data: Array, use_shap: Optional[bool] = None) -> Any:
+def build(answers: Sequence[Dict[str, Any]], data: npt.NDArray[Any], use_shap: Optional[bool] = None) -> Any:
     """One explanation object from the answers of consecutive chunks of rows.
 
     ``use_shap``: ``None`` uses shap when it imports, ``False`` never does.
@@ -122,7 +122,7 @@ def build(answers: Sequence[Dict[str, Any]], data: Array, use_shap: Optional[boo
     return exp
 
 
-def _construct(values: Array, base: Array, data: Optional[Array], feature_names: List[str],
+def _construct(values: Array, base: Array, data: Optional[npt.NDArray[Any]], feature_names: List[str],
                output_names: Optional[Union[str, List[str], List[List[str]]]],
                error_std: Optional[Array], use_shap: Optional[bool]) -> Any:
     if use_shap is not False:

@@ -3,20 +3,25 @@
 Rows go to the server as arrays in the model's feature order; a data frame's
 columns are matched to the model's features by name, whatever their order.
 ``NaN`` and ``None`` become JSON ``null`` (a missing value, tree models only).
+
+All-numeric input becomes a float64 matrix (the fast path); input with strings
+(a categorical column of a CatBoost model or of an ONNX pipeline's string input)
+becomes an object matrix of raw values: numbers as floats, strings as they are,
+``None`` for ``NaN``, ``None``, ``pd.NA`` and ``NaT``.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from typing import Any, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-#: One row as sent: numbers, ``None`` for missing values.
-Row = List[Optional[float]]
+#: One row as sent: numbers, strings (categories), ``None`` for missing values.
+Row = List[Union[float, str, None]]
 
 
 def collect(x: Any) -> Any:
@@ -28,8 +33,10 @@ def collect(x: Any) -> Any:
     return x
 
 
-def to_matrix(x: Any, feature_names: Sequence[str]) -> npt.NDArray[np.float64]:
-    """``x`` as a (rows × features) float matrix in the model's feature order.
+def to_matrix(x: Any, feature_names: Sequence[str]) -> npt.NDArray[Any]:
+    """``x`` as a (rows × features) matrix in the model's feature order: float64
+    when every value is a number or missing, else an object matrix of raw values
+    (floats, strings, ``None``).
 
     ``x`` may be a DataFrame (columns matched by name), a Series or a dict for one
     row (keys are feature names; a dict of sequences is a table by column), a 2-D
@@ -49,7 +56,10 @@ def to_matrix(x: Any, feature_names: Sequence[str]) -> npt.NDArray[np.float64]:
         x = x.to_frame().T
     if isinstance(x, pd.DataFrame):
         return _frame_matrix(x, feature_names)
-    arr = np.asarray(x, dtype=np.float64)
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        arr = _raw(np.asarray(x, dtype=object))
     if arr.ndim == 1:
         arr = arr.reshape(1, -1)
     if arr.ndim != 2 or arr.shape[1] != len(feature_names):
@@ -60,7 +70,7 @@ def to_matrix(x: Any, feature_names: Sequence[str]) -> npt.NDArray[np.float64]:
     return arr
 
 
-def _frame_matrix(df: pd.DataFrame, feature_names: Sequence[str]) -> npt.NDArray[np.float64]:
+def _frame_matrix(df: pd.DataFrame, feature_names: Sequence[str]) -> npt.NDArray[Any]:
     columns = [str(c) for c in df.columns]
     missing = [f for f in feature_names if f not in columns]
     unknown = [c for c in columns if c not in set(feature_names)]
@@ -74,14 +84,60 @@ def _frame_matrix(df: pd.DataFrame, feature_names: Sequence[str]) -> npt.NDArray
             f"X's columns do not match the model's features: {'; '.join(parts)}; "
             f"features: {list(feature_names)}"
         )
-    df = df.set_axis(columns, axis=1)
-    out: npt.NDArray[np.float64] = df[list(feature_names)].to_numpy(dtype=np.float64, na_value=np.nan)
+    df = df.set_axis(columns, axis=1)[list(feature_names)]
+    if all(pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t) for t in df.dtypes):
+        out: npt.NDArray[Any] = df.to_numpy(dtype=np.float64, na_value=np.nan)
+        return out
+    return _raw(df.to_numpy(dtype=object))
+
+
+def is_missing(v: Any) -> bool:
+    """``None``, ``NaN``, ``pd.NA`` or ``NaT``."""
+    if v is None or v is pd.NA or v is pd.NaT:
+        return True
+    return isinstance(v, (float, np.floating)) and math.isnan(v)
+
+
+def raw_value(v: Any) -> Union[float, str, None]:
+    """One value as sent: ``None`` when missing, a string as it is (the category),
+    anything else as a float.
+
+    # Errors
+    ``ValueError`` naming a value that is neither.
+    """
+    if is_missing(v):
+        return None
+    if isinstance(v, (str, np.str_)):
+        return str(v)
+    try:
+        return float(v)
+    except (TypeError, ValueError) as e:
+        raise ValueError(
+            f"cannot send {v!r} ({type(v).__name__}): values are numbers, strings or missing") from e
+
+
+def _raw(arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """An object array of raw values (``raw_value``) with ``arr``'s shape."""
+    out = np.empty(arr.shape, dtype=object)
+    flat = out.reshape(-1)
+    for i, v in enumerate(arr.reshape(-1).tolist()):
+        flat[i] = raw_value(v)
     return out
 
 
-def row_json(row: npt.NDArray[np.float64]) -> str:
+def rows_json_ready(data: npt.NDArray[Any]) -> List[Row]:
+    """``data``'s rows as lists ready for ``json.dumps`` (``NaN`` as ``None``)."""
+    if data.dtype != object:
+        return [[None if math.isnan(v) else v for v in row] for row in data.tolist()]
+    return [list(row) for row in data.tolist()]
+
+
+def row_json(row: npt.NDArray[Any]) -> str:
     """One row as compact JSON, ``NaN`` as ``null``; infinities are sent as they are
-    and refused by the server (422 ``invalid_input``)."""
+    and refused by the server (422 ``invalid_input``). An object row (from
+    ``to_matrix``) holds raw values already."""
+    if row.dtype == object:
+        return json.dumps(row.tolist(), separators=(",", ":"))
     return json.dumps([None if math.isnan(v) else v for v in row.tolist()], separators=(",", ":"))
 
 
