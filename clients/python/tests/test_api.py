@@ -208,3 +208,34 @@ def test_chunks_of_a_part_end_where_the_tables_would() -> None:
     # Rows 150..399 of a table: the first request ends at the table's row 200.
     assert list(chunks(rows, 100, 10**6, offset=150)) == [(0, 50), (50, 150), (150, 250)]
     assert list(chunks(rows, 100, 10**6, offset=300)) == [(0, 100), (100, 200), (200, 250)]
+
+
+def test_a_connection_closed_mid_upload_splits_like_a_413() -> None:
+    """A server that refuses a body at its headers may close the connection before
+    the client has written it: the batcher splits as for a 413, and a single row
+    that still fails raises."""
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+
+    from explaind.batches import Batcher
+
+    sent: list[int] = []
+
+    def send(method: str, path: str, body: bytes | None) -> dict[str, object]:
+        assert body is not None
+        n = len(json.loads(body)["instances"])
+        if n > 2:
+            raise requests.ConnectionError("connection reset by peer")
+        sent.append(n)
+        return {"predictions": [[0.0]] * n}
+
+    data = np.arange(20, dtype=np.float64).reshape(10, 2)
+    with ThreadPoolExecutor(2) as pool:
+        answers = Batcher(send, pool, max_rows=100, max_body_bytes=10**9).run("/p", data, {}, False)
+        assert sum(len(a["predictions"]) for a in answers) == 10 and sum(sent) == 10
+
+        def always_reset(method: str, path: str, body: bytes | None) -> dict[str, object]:
+            raise requests.ConnectionError("connection reset by peer")
+
+        with pytest.raises(requests.ConnectionError):
+            Batcher(always_reset, pool, max_rows=100, max_body_bytes=10**9).run("/p", data, {}, False)

@@ -9,6 +9,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import numpy.typing as npt
+import requests
 
 from . import frames
 from .errors import ExplaindError
@@ -94,6 +95,13 @@ class Batcher:
             return [self.send("POST", path, body.encode())]
         except ExplaindError as e:
             if e.status != 413 or end - start < 2:
+                raise
+        except requests.ConnectionError:
+            # A server refuses a body over its limit as soon as it has read the
+            # headers (413) and closes the connection; a client still writing the
+            # body may see only the closed connection. Split as for a 413; a single
+            # row that still fails raises.
+            if end - start < 2:
                 raise
         mid = (start + end) // 2
         return (self._send_range(path, rows, (start, mid), extra, reseed, offset)
