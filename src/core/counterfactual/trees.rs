@@ -143,6 +143,21 @@ pub fn nearest_points(
             Some(Split::LessThanF32 { threshold }) => {
                 cuts.push((below_f32(*threshold), f64::from(*threshold)));
             }
+            Some(Split::LessOrEqualF32 { threshold }) => {
+                if let Some(last) = last_at_most_f32(*threshold) {
+                    cuts.push((last, next_up(last)));
+                }
+            }
+            Some(Split::InSetF32 { values }) => {
+                // Each listed float32 value is an interval of f64 values of its own.
+                for &v in values {
+                    let before = below_f32(v);
+                    cuts.push((before, next_up(before)));
+                    if let Some(last) = last_at_most_f32(v) {
+                        cuts.push((last, next_up(last)));
+                    }
+                }
+            }
             Some(Split::LessOrEqual { threshold, missing }) => {
                 cuts.push((*threshold, next_up(*threshold)));
                 if *missing == Missing::ZeroDefault {
@@ -172,6 +187,19 @@ pub fn nearest_points(
             (a <= b).then(|| x.clamp(a, b))
         })
         .collect()
+}
+
+/// The largest f64 whose float32 rounding is at most `t` (ONNX's float32 `<=`);
+/// `None` when every finite value is (t is float32's largest).
+fn last_at_most_f32(t: f32) -> Option<f64> {
+    let up = if t == 0.0 {
+        f32::from_bits(1)
+    } else if t > 0.0 {
+        f32::from_bits(t.to_bits() + 1)
+    } else {
+        f32::from_bits(t.to_bits() - 1)
+    };
+    up.is_finite().then(|| below_f32(up))
 }
 
 /// The largest f64 whose float32 rounding is below `t`: XGBoost's `(v as f32) < t`.
@@ -327,6 +355,51 @@ impl Search<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::models::trees::Node;
+
+    /// ONNX's float32 splits (`<=`, value sets): the candidate points reach both
+    /// sides of every split, so the search can cross them.
+    #[test]
+    fn float32_splits_give_points_on_each_side() {
+        let node = |split: Split| Tree {
+            nodes: vec![
+                Node {
+                    feature: Some(0),
+                    split: Some(split),
+                    default_left: false,
+                    left: Some(1),
+                    right: Some(2),
+                    cover: 1.0,
+                    value: 0.0,
+                    gain: 0.0,
+                },
+                Node::leaf(0.0, 1.0),
+                Node::leaf(1.0, 1.0),
+            ],
+            output: 0,
+        };
+        for t in [0.3f32, -1.7, 0.0, 2.5e6] {
+            let trees = [node(Split::LessOrEqualF32 { threshold: t })];
+            let points = nearest_points(&trees, 0, f64::from(t) - 1.0, -1e9, 1e9, false);
+            let n = &trees[0].nodes[0];
+            assert!(points.iter().any(|&p| n.goes_left(p)), "{t}: {points:?}");
+            assert!(points.iter().any(|&p| !n.goes_left(p)), "{t}: {points:?}");
+            let far = nearest_points(&trees, 0, f64::from(t) + 1.0, -1e9, 1e9, false);
+            assert!(far.iter().any(|&p| n.goes_left(p)), "{t}: {far:?}");
+        }
+        let trees = [node(Split::InSetF32 {
+            values: vec![-2.0, 3.5],
+        })];
+        let n = &trees[0].nodes[0];
+        let points = nearest_points(&trees, 0, 0.0, -10.0, 10.0, false);
+        for v in [-2.0f32, 3.5] {
+            assert!(
+                points.iter().any(|&p| p as f32 == v && n.goes_left(p)),
+                "{points:?}"
+            );
+        }
+        assert!(points.iter().any(|&p| !n.goes_left(p)), "{points:?}");
+    }
 
     #[test]
     fn below_f32_is_the_last_value_going_left() {
