@@ -5,6 +5,7 @@
 
 pub mod base64;
 pub mod catboost;
+mod json;
 pub mod lightgbm;
 pub mod onnx;
 pub mod protobuf;

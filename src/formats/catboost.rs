@@ -29,6 +29,8 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use super::json::{array, field, invalid, numbers, text};
+
 use crate::core::models::trees::budget::{self, LayoutSize};
 use crate::core::models::trees::units::INV_MAX_SLOTS;
 use crate::core::models::trees::{EnsembleSpec, Node, Tree, TreeEnsemble, TreeLimits};
@@ -313,35 +315,4 @@ fn ctr_refusal(t: usize, split: &Value, ctrs: Option<&Vec<Value>>, f: &Features)
          cannot be explained exactly; retrain with one_hot_max_size at least the number of \
          categories of that feature, so that CatBoost one-hot encodes it"
     ))
-}
-
-fn invalid(message: String) -> CoreError {
-    CoreError::InvalidModel(message)
-}
-
-fn field<'a>(v: &'a Value, key: &str, within: &str) -> CoreResult<&'a Value> {
-    v.get(key)
-        .ok_or_else(|| invalid(format!("{within} has no '{key}'")))
-}
-
-fn text<'a>(v: &'a Value, what: &str) -> CoreResult<&'a str> {
-    v.as_str()
-        .ok_or_else(|| invalid(format!("{what} must be a string")))
-}
-
-fn array<'a>(v: &'a Value, what: &str) -> CoreResult<&'a Vec<Value>> {
-    v.as_array()
-        .ok_or_else(|| invalid(format!("'{what}' must be an array")))
-}
-
-/// An array of finite numbers under `key`.
-fn numbers(tree: &Value, key: &str) -> CoreResult<Vec<f64>> {
-    array(field(tree, key, "tree")?, key)?
-        .iter()
-        .map(|v| {
-            v.as_f64()
-                .filter(|x| x.is_finite())
-                .ok_or_else(|| invalid(format!("'{key}' must hold finite numbers")))
-        })
-        .collect()
 }

@@ -11,6 +11,8 @@
 
 use serde_json::Value;
 
+use super::json::{array, field, invalid, numbers, text};
+
 use crate::core::models::trees::{EnsembleSpec, Node, Split, Tree, TreeEnsemble, TreeLimits};
 use crate::core::models::{Link, Model};
 use crate::core::{CoreError, CoreResult};
@@ -193,10 +195,10 @@ fn parse_tree(tree: &Value, output: usize) -> CoreResult<Tree> {
     let right = ints(tree, "right_children")?;
     let n = left.len();
     let feature = ints(tree, "split_indices")?;
-    let cond = floats(tree, "split_conditions")?;
+    let cond = numbers(tree, "split_conditions")?;
     let default_left = ints(tree, "default_left")?;
-    let cover = floats(tree, "sum_hessian")?;
-    let gain = floats(tree, "loss_changes")?;
+    let cover = numbers(tree, "sum_hessian")?;
+    let gain = numbers(tree, "loss_changes")?;
     let split_type = match tree.get("split_type") {
         Some(_) => ints(tree, "split_type")?,
         None => vec![0; n],
@@ -305,25 +307,6 @@ fn categories(tree: &Value, n: usize) -> CoreResult<Vec<Option<Vec<u32>>>> {
     Ok(out)
 }
 
-fn invalid(message: String) -> CoreError {
-    CoreError::InvalidModel(message)
-}
-
-fn field<'a>(v: &'a Value, key: &str, within: &str) -> CoreResult<&'a Value> {
-    v.get(key)
-        .ok_or_else(|| invalid(format!("{within} has no '{key}'")))
-}
-
-fn text<'a>(v: &'a Value, what: &str) -> CoreResult<&'a str> {
-    v.as_str()
-        .ok_or_else(|| invalid(format!("{what} must be a string")))
-}
-
-fn array<'a>(v: &'a Value, what: &str) -> CoreResult<&'a Vec<Value>> {
-    v.as_array()
-        .ok_or_else(|| invalid(format!("'{what}' must be an array")))
-}
-
 /// A non-negative integer stored as a number or a numeric string.
 fn count(v: &Value, what: &str) -> CoreResult<usize> {
     let n = match v {
@@ -345,17 +328,5 @@ fn ints(tree: &Value, key: &str) -> CoreResult<Vec<i64>> {
             _ => None,
         })
         .map(|v| v.ok_or_else(|| invalid(format!("'{key}' must hold integers"))))
-        .collect()
-}
-
-/// An array of finite numbers.
-fn floats(tree: &Value, key: &str) -> CoreResult<Vec<f64>> {
-    array(field(tree, key, "tree")?, key)?
-        .iter()
-        .map(|v| {
-            v.as_f64()
-                .filter(|x| x.is_finite())
-                .ok_or_else(|| invalid(format!("'{key}' must hold finite numbers")))
-        })
         .collect()
 }
