@@ -241,18 +241,6 @@ fn dto(
     sent: &serde_json::Value,
 ) -> CounterfactualDto {
     let names = &entry.built.feature_names;
-    let as_object = sent.is_object();
-    // A value the search kept is shown as the request sent it: an unseen category
-    // has a code but no name of the model's.
-    let kept = |j: usize| -> Option<serde_json::Value> {
-        let same = f.values[j].to_bits() == problem.instance[j].to_bits();
-        let original = match sent {
-            serde_json::Value::Object(map) => map.get(&names[j]),
-            serde_json::Value::Array(items) => items.get(j),
-            _ => None,
-        };
-        original.filter(|_| same).cloned()
-    };
     let value = |j: usize, v: f64| -> serde_json::Value {
         let category = entry
             .built
@@ -265,19 +253,8 @@ fn dto(
             None => serde_json::Value::from(v),
         }
     };
-    let instance = if as_object {
-        serde_json::Value::Object(
-            names
-                .iter()
-                .enumerate()
-                .map(|(j, n)| (n.clone(), kept(j).unwrap_or_else(|| value(j, f.values[j]))))
-                .collect(),
-        )
-    } else {
-        (0..names.len())
-            .map(|j| kept(j).unwrap_or_else(|| value(j, f.values[j])))
-            .collect()
-    };
+    // The instance's own value of feature j as the request sent it (an unseen
+    // category has a code but no name of the model's).
     let sent_value = |j: usize| -> serde_json::Value {
         match sent {
             serde_json::Value::Object(map) => map.get(&names[j]).cloned(),
@@ -285,6 +262,25 @@ fn dto(
             _ => None,
         }
         .unwrap_or_else(|| value(j, problem.instance[j]))
+    };
+    // A value the search kept is shown as sent, a changed one by the model's name.
+    let shown = |j: usize| -> serde_json::Value {
+        if f.values[j].to_bits() == problem.instance[j].to_bits() {
+            sent_value(j)
+        } else {
+            value(j, f.values[j])
+        }
+    };
+    let instance = if sent.is_object() {
+        serde_json::Value::Object(
+            names
+                .iter()
+                .enumerate()
+                .map(|(j, n)| (n.clone(), shown(j)))
+                .collect(),
+        )
+    } else {
+        (0..names.len()).map(shown).collect()
     };
     CounterfactualDto {
         instance,

@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::error::ApiError;
+use crate::core::models::raw::REFUSES_UNLISTED;
 use crate::core::models::RawFeatures;
 use crate::spec::BuiltModel;
 
@@ -150,10 +151,6 @@ struct RowSeed<'m> {
     next: usize,
 }
 
-/// Why an unseen category of a strict feature is refused.
-const REFUSED: &str = "its encoder refuses categories it does not list (an ONNX \
-    OneHotEncoder with zeros = 0, scikit-learn's handle_unknown=\"error\")";
-
 /// Models up to this wide look feature names up by scanning them.
 const SCAN_WIDTH: usize = 32;
 
@@ -210,10 +207,10 @@ impl<'m> RowSeed<'m> {
         match cell {
             Cell::Number(x) if x.is_finite() && self.categories(j).is_none() => Ok(x),
             Cell::Code(x) if self.raw.is_some_and(|r| r.refuses(j, x)) => Err(format!(
-                "instance {row}, feature '{feature}': a category the model does not list; {REFUSED}"
+                "instance {row}, feature '{feature}': a category the model does not list; {REFUSES_UNLISTED}"
             )),
             Cell::Null if self.raw.is_some_and(|r| r.refuses(j, f64::NAN)) => {
-                Err(format!("instance {row}, feature '{feature}': a missing category; {REFUSED}"))
+                Err(format!("instance {row}, feature '{feature}': a missing category; {REFUSES_UNLISTED}"))
             }
             Cell::Code(code) => Ok(code),
             Cell::Null if self.allow_missing => Ok(f64::NAN),

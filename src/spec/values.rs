@@ -15,6 +15,7 @@ use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema,
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::ToSchema;
 
+use crate::core::models::raw::REFUSES_UNLISTED;
 use crate::core::models::RawFeatures;
 use crate::core::{CoreError, CoreResult};
 
@@ -134,9 +135,7 @@ pub fn encode_rows(
                     if raw.is_some_and(|r| r.refuses(j, code(r, j, value))) =>
                 {
                     return Err(CoreError::InvalidArgument(format!(
-                        "row {i}, feature '{}': {}; the model's encoder refuses categories \
-                         it does not list (an ONNX OneHotEncoder with zeros = 0, \
-                         scikit-learn's handle_unknown=\"error\")",
+                        "row {i}, feature '{}': {}; {REFUSES_UNLISTED}",
                         names[j],
                         match value {
                             RawValue::Category(c) => format!("category '{c}' is not listed"),

@@ -39,6 +39,11 @@ pub struct EncodedColumn {
     pub steps: Vec<String>,
 }
 
+/// Why a category a strict feature does not list is refused: the words every
+/// refusal of [`RawFeatures::refuses`] ends with.
+pub const REFUSES_UNLISTED: &str = "its encoder refuses categories it does not list (an ONNX \
+    OneHotEncoder with zeros = 0, scikit-learn's handle_unknown=\"error\")";
+
 /// The kinds of a model's raw features, in input order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawFeatures {
