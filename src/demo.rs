@@ -93,5 +93,6 @@ pub fn house_prices_spec() -> CoreResult<ModelSpec> {
                 .into(),
         ),
         groups: None,
+        background_summary: None,
     })
 }

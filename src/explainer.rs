@@ -191,7 +191,8 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
             }
             let checked = params
                 .check(model.model.as_model())?
-                .with_cancel(args.cancel.clone());
+                .with_cancel(args.cancel.clone())
+                .with_summary(model.summary.clone());
             let reference = reference(model, method)?;
             explain_agnostic(
                 method,

@@ -40,6 +40,10 @@ pub fn build_state(config: Config) -> Result<AppState, Box<dyn std::error::Error
                 .max_model_memory_mb
                 .saturating_mul(crate::core::models::trees::budget::MIB),
         },
+        summary: crate::spec::SummaryLimits {
+            min_centres: config.min_summary_rows.max(1),
+            max_centres: config.max_background,
+        },
     };
     let registry = Registry::new(store).with_live(live).with_limits(limits);
     if !config.no_demo {

@@ -19,6 +19,8 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::core::explain::sampling::Stop;
+use crate::core::explain::summary::{kmeans, WeightedBackground};
 use crate::core::explain::tree_interventional::Background;
 use crate::core::models::trees::TreeLimits;
 use crate::core::models::{check_rows, HostedModel};
@@ -87,6 +89,25 @@ pub struct ModelSpec {
     /// own. Explain with `"group_by": "groups"` or `"players": "groups"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<BTreeMap<String, Vec<String>>>,
+    /// A summary of `background` that the sampling explainers (`kernel_shap`,
+    /// `permutation_shap`, `exact_shapley`) integrate over by default instead of its
+    /// rows: `{"kmeans": K}`, K weighted k-means centres built once, here, as
+    /// shap.kmeans builds them. A request's own `background.kmeans` still wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background_summary: Option<SummarySpec>,
+}
+
+/// How a registration summarises its background (`background_summary`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SummarySpec {
+    /// Weighted k-means centres (at least `--min-summary-rows`, at most
+    /// `--max-background` and the number of distinct background rows).
+    #[schema(minimum = 1)]
+    pub kmeans: usize,
+    /// Seeds the k-means++ start; the summary is the same for the same seed.
+    #[serde(default)]
+    pub seed: u64,
 }
 
 /// The schema of [`ModelSpec::model`]: a string (LightGBM text, a base64 ONNX
@@ -124,6 +145,8 @@ pub struct BuiltModel {
     pub tree_background: OnceLock<Arc<Background>>,
     /// Declared feature groups, completed with singletons, when any were declared.
     pub groups: Option<groups::ModelGroups>,
+    /// The background summary asked for at registration, built from the background.
+    pub summary: Option<Arc<WeightedBackground>>,
 }
 
 /// Bounds on what one registration may make the server hold, set at start.
@@ -131,6 +154,27 @@ pub struct BuiltModel {
 pub struct Limits {
     /// Tree models (`--max-tree-depth`).
     pub trees: TreeLimits,
+    /// A registered background summary (`--min-summary-rows`, `--max-background`).
+    pub summary: SummaryLimits,
+}
+
+/// Bounds on [`ModelSpec::background_summary`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SummaryLimits {
+    /// Fewest centres (`--min-summary-rows`): each centre holds background values
+    /// that readers' answers are computed from, so fewer would let them be solved for.
+    pub min_centres: usize,
+    /// Most centres (`--max-background`), as for a request's own summary.
+    pub max_centres: usize,
+}
+
+impl Default for SummaryLimits {
+    fn default() -> Self {
+        SummaryLimits {
+            min_centres: 1,
+            max_centres: MAX_BACKGROUND_ROWS,
+        }
+    }
 }
 
 /// Validate a registration document into a model within the default [`Limits`].
@@ -221,6 +265,15 @@ pub fn build_with(spec: &ModelSpec, limits: &Limits) -> CoreResult<BuiltModel> {
         .as_ref()
         .map(|g| groups::ModelGroups::new(g, &feature_names))
         .transpose()?;
+    let summary = match (&spec.background_summary, &reference) {
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err(CoreError::InvalidModel(
+                "background_summary summarises the background; send `background` rows too".into(),
+            ))
+        }
+        (Some(s), Some(r)) => Some(Arc::new(summarise(s, r, &limits.summary)?)),
+    };
     Ok(BuiltModel {
         model,
         feature_names: feature_names.into(),
@@ -228,7 +281,35 @@ pub fn build_with(spec: &ModelSpec, limits: &Limits) -> CoreResult<BuiltModel> {
         reference,
         tree_background: OnceLock::new(),
         groups,
+        summary,
     })
+}
+
+/// The registered summary `spec` asks for, within `limits`.
+fn summarise(
+    spec: &SummarySpec,
+    reference: &Reference,
+    limits: &SummaryLimits,
+) -> CoreResult<WeightedBackground> {
+    let k = spec.kmeans;
+    if k < limits.min_centres.max(1) || k > limits.max_centres {
+        return Err(CoreError::InvalidModel(format!(
+            "background_summary.kmeans must be between {} (--min-summary-rows: fewer \
+             centres would expose background rows to readers) and {} (--max-background), \
+             got {k}",
+            limits.min_centres.max(1),
+            limits.max_centres
+        )));
+    }
+    let mut summary =
+        kmeans(reference.data.view(), k, spec.seed, &Stop::default()).map_err(|e| match e {
+            CoreError::InvalidArgument(m) => {
+                CoreError::InvalidModel(m.replace("background.kmeans", "background_summary.kmeans"))
+            }
+            other => other,
+        })?;
+    summary.note = format!("registered {}", summary.note);
+    Ok(summary)
 }
 
 fn check_feature_names(names: &[String]) -> CoreResult<()> {

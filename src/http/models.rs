@@ -229,6 +229,7 @@ async fn spec_of(query: UploadQuery, request: Request) -> Result<ModelSpec, ApiE
         ))),
         description: query.description,
         groups: None,
+        background_summary: None,
     })
 }
 

@@ -108,3 +108,99 @@ async fn k_is_capped_and_read_only_by_the_methods_that_use_it() {
         assert!(message.contains(words), "{body}: {message}");
     }
 }
+
+/// Iris registered with `background_summary`.
+async fn iris_summarised(config: Config, summary: Value) -> (Router, crate::common::Answer) {
+    let (app, _) = ready_app(config).await;
+    let mut spec = iris_spec();
+    spec["background_summary"] = summary;
+    let put = call(&app, Method::PUT, "/models/iris", Some(spec)).await;
+    (app, put)
+}
+
+#[tokio::test]
+async fn a_summary_registered_with_the_model_is_what_the_sampling_methods_use() {
+    let config = Config {
+        min_summary_rows: 4,
+        ..Config::defaults()
+    };
+    let (app, put) = iris_summarised(config, json!({"kmeans": 4, "seed": 2})).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    let row = fixture("mlp/iris_classifier.json")["x"][0].clone();
+    for method in ["kernel_shap", "permutation_shap", "exact_shapley"] {
+        let ask = |background: Option<Value>| {
+            let mut body = json!({"instances": [row], "method": method,
+                "output": "virginica", "seed": 2});
+            if let Some(b) = background {
+                body["background"] = b;
+            }
+            body
+        };
+        let registered = explain(&app, ask(None)).await;
+        assert_eq!(registered.status, StatusCode::OK, "{}", registered.text);
+        let r = &registered.json["explanations"][0];
+        let note = r["quality"]["background"].as_str().unwrap();
+        assert!(
+            note.starts_with("registered kmeans: 4 centres of 10"),
+            "{note}"
+        );
+        // The same summary asked for in the request (same K, same seed): the same game.
+        let asked = explain(&app, ask(Some(json!({"kmeans": 4})))).await;
+        let a = &asked.json["explanations"][0];
+        assert!(a["quality"]["background"]
+            .as_str()
+            .unwrap()
+            .starts_with("kmeans: 4 centres"));
+        assert_eq!(r["base_value"], a["base_value"], "{method}");
+        assert_eq!(r["attributions"], a["attributions"], "{method}");
+        // A request's own summary wins over the registered one.
+        let every = explain(&app, ask(Some(json!({"kmeans": 10})))).await;
+        let e = &every.json["explanations"][0];
+        assert_ne!(r["base_value"], e["base_value"], "{method}");
+    }
+    // The model's other explainers keep the whole background.
+    let ig = explain(
+        &app,
+        json!({"instances": [row], "method": "integrated_gradients", "output": "virginica"}),
+    )
+    .await;
+    assert_eq!(ig.status, StatusCode::OK, "{}", ig.text);
+    assert!(ig.json["explanations"][0]["quality"]
+        .get("background")
+        .is_none());
+}
+
+#[tokio::test]
+async fn a_registered_summary_is_refused_with_a_reason_and_nothing_is_registered() {
+    let config = Config {
+        max_background: 20,
+        ..Config::defaults()
+    };
+    let cases = [
+        (json!({"kmeans": 4}), "--min-summary-rows"),
+        (json!({"kmeans": 21}), "--max-background"),
+        (json!({"kmeans": 10, "k": 3}), "unknown field"),
+        (json!({"kmeans": "ten"}), "kmeans"),
+    ];
+    for (summary, words) in cases {
+        let (app, put) = iris_summarised(config.clone(), summary.clone()).await;
+        assert_eq!(
+            put.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{summary}: {}",
+            put.text
+        );
+        let message = put.json["error"]["message"].as_str().unwrap();
+        assert!(message.contains(words), "{summary}: {message}");
+        let get = call(&app, Method::GET, "/models/iris", None).await;
+        assert_eq!(get.status, StatusCode::NOT_FOUND, "{summary}");
+    }
+    // A summary of no background.
+    let (app, _) = ready_app(Config::defaults()).await;
+    let mut spec = iris_spec();
+    spec.as_object_mut().unwrap().remove("background");
+    spec["background_summary"] = json!({"kmeans": 10});
+    let put = call(&app, Method::PUT, "/models/iris", Some(spec)).await;
+    assert_eq!(put.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", put.text);
+    assert!(put.text.contains("send `background` rows"), "{}", put.text);
+}

@@ -165,6 +165,7 @@ pub fn built(background: Option<&Value>) -> BuiltModel {
         reference,
         tree_background: OnceLock::new(),
         groups: None,
+        summary: None,
     }
 }
 

@@ -31,6 +31,7 @@
 //! timeout the whole call fails with [`CoreError::Timeout`], once the token is
 //! tripped with [`CoreError::Cancelled`]; no partial answer is returned.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
@@ -42,6 +43,7 @@ pub(crate) use super::game::Game;
 pub use super::groups::FeatureGroups;
 pub(crate) use super::rounds::check_tolerance;
 pub(crate) use super::stop::{Stop, NEVER};
+use super::summary::WeightedBackground;
 use super::Explanation;
 use crate::core::models::{Model, OutputSpace};
 use crate::core::stats::Reference;
@@ -170,6 +172,7 @@ impl SamplingParams {
             max_background,
             groups,
             cancel: Cancel::never(),
+            registered: None,
         })
     }
 }
@@ -199,9 +202,17 @@ pub struct SamplingOptions {
     kmeans: Option<usize>,
     /// KernelSHAP's sampling of coalitions.
     estimator: super::kernel_shap::Estimator,
+    /// The model's registered summary, used when `kmeans` asks for none.
+    registered: Option<Arc<WeightedBackground>>,
 }
 
 impl SamplingOptions {
+    /// The same options, integrating over `summary` (the model's registered
+    /// background summary) unless they ask for their own `kmeans`.
+    pub fn with_summary(mut self, summary: Option<Arc<WeightedBackground>>) -> Self {
+        self.registered = summary;
+        self
+    }
     /// The same options, stopped when `cancel` is tripped.
     pub fn with_cancel(mut self, cancel: Cancel) -> Self {
         self.cancel = cancel;
@@ -321,12 +332,17 @@ impl Setup {
     ) -> CoreResult<Self> {
         let stop = Stop::of(options);
         check_inputs(model, reference, x, outputs)?;
-        let (background, weights, summary) = match options.kmeans {
-            Some(k) => {
+        let (background, weights, summary) = match (options.kmeans, &options.registered) {
+            (Some(k), _) => {
                 let s = super::summary::kmeans(reference.data.view(), k, options.seed, &stop)?;
                 (s.rows, Some(s.weights), Some(s.note))
             }
-            None => {
+            (None, Some(s)) => (
+                s.rows.clone(),
+                Some(s.weights.clone()),
+                Some(s.note.clone()),
+            ),
+            (None, None) => {
                 let rows = background(reference, options.max_background, options.seed);
                 (rows, None, None)
             }

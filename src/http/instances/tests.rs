@@ -117,6 +117,7 @@ fn categorical_model_of(strict: bool) -> BuiltModel {
         reference: None,
         tree_background: std::sync::OnceLock::new(),
         groups: None,
+        summary: None,
     }
 }
 
