@@ -50,6 +50,10 @@ pub struct ModelInfo {
     pub output_names: Vec<String>,
     /// Rows of background data held for explanations (0 when none).
     pub background_rows: usize,
+    /// The background summary built at registration (`background_summary`), as the
+    /// sampling explainers' answers name it; never its centres.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub background_summary: Option<String>,
     /// Feature groups, in report order (features in no declared group are groups
     /// of their own), when the model declares any.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -118,6 +122,7 @@ impl ModelInfo {
             feature_names: entry.built.feature_names.to_vec(),
             output_names: entry.built.output_names.clone(),
             background_rows: entry.built.reference.as_ref().map_or(0, |r| r.rows()),
+            background_summary: entry.built.summary.as_ref().map(|s| s.note.clone()),
             groups: entry
                 .built
                 .groups

@@ -126,6 +126,11 @@ async fn a_summary_registered_with_the_model_is_what_the_sampling_methods_use() 
     };
     let (app, put) = iris_summarised(config, json!({"kmeans": 4, "seed": 2})).await;
     assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    let listed = put.json["background_summary"].as_str().unwrap();
+    assert!(
+        listed.starts_with("registered kmeans: 4 centres of 10"),
+        "{listed}"
+    );
     let row = fixture("mlp/iris_classifier.json")["x"][0].clone();
     for method in ["kernel_shap", "permutation_shap", "exact_shapley"] {
         let ask = |background: Option<Value>| {

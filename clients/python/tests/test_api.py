@@ -239,3 +239,24 @@ def test_a_connection_closed_mid_upload_splits_like_a_413() -> None:
 
         with pytest.raises(requests.ConnectionError):
             Batcher(always_reset, pool, max_rows=100, max_body_bytes=10**9).run("/p", data, {}, False)
+
+
+def test_a_background_summary_registered_with_the_model(client: Client, house: pd.DataFrame) -> None:
+    """``background_summary`` goes into the document as given; the server builds the
+    k-means summary once and the sampling methods use it unless asked otherwise."""
+    doc = requests.get(f"{client.url}/models/{HOUSE}", timeout=30).json()
+    assert "background_summary" not in doc
+    spec = {"kind": "linear", "feature_names": list(house.columns),
+            "params": {"coefficients": [[1.0] * house.shape[1]], "intercept": [0.0]}}
+    info = client.register("house-summarised", spec, background=house.iloc[:200],
+                           background_summary={"kmeans": 12, "seed": 3})
+    try:
+        assert info["background_summary"].startswith("registered kmeans: 12 centres of 200")
+        e = client.explain("house-summarised", house.iloc[:2], method="kernel_shap", seed=1)
+        assert all(q["background"].startswith("registered kmeans: 12") for q in e.quality)
+        own = client.explain("house-summarised", house.iloc[:2], method="kernel_shap", seed=1,
+                             background={"kmeans": 20})
+        assert all(q["background"].startswith("kmeans: 20") for q in own.quality)
+        assert not np.allclose(own.base_values, e.base_values)
+    finally:
+        client.delete("house-summarised")

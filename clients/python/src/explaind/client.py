@@ -37,6 +37,7 @@ class ModelInfo(TypedDict, total=False):
     feature_names: List[str]
     output_names: List[str]
     background_rows: int
+    background_summary: Optional[str]
     groups: Optional[List[Dict[str, Any]]]
 
 
