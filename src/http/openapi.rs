@@ -359,12 +359,14 @@ pub fn router() -> super::routes::Routes {
     Routes::new().op(Access::Open, routes!(get_openapi))
 }
 
-/// This API's OpenAPI description.
+/// This API's OpenAPI description: written once per process (it depends on the
+/// code alone), then served from memory.
 #[utoipa::path(get, path = "/openapi.yaml", tag = "operations",
     responses((status = 200, description = "OpenAPI 3.1 document", body = Object, content_type = "application/yaml")))]
 pub async fn get_openapi() -> impl axum::response::IntoResponse {
+    static YAML: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
     (
         [(axum::http::header::CONTENT_TYPE, "application/yaml")],
-        yaml(),
+        *YAML.get_or_init(|| yaml().leak()),
     )
 }
