@@ -7,10 +7,10 @@
 //! or r follows the path on j. With A the path features only x follows and B those
 //! only r follows (|A| = a, |B| = b), the leaf's value v is counted iff A ⊆ S and
 //! B ∩ S = ∅, whose Shapley values are v (a−1)! b! / (a+b)! for i ∈ A and
-//! −v a! (b−1)! / (a+b)! for i ∈ B. A leaf's background rows are grouped by which
-//! path features they follow ([`super::tree_groups`]), once per model and
-//! background ([`Background`]), so a row costs a few word ANDs per leaf rather than
-//! one tree walk per background row.
+//! −v a! (b−1)! / (a+b)! for i ∈ B. The (leaf, A, B) a row reaches with each
+//! background row are found by one walk per tree for 64 background rows at once
+//! ([`hybrid`]), from the rows' directions at every split recorded once per model
+//! and background ([`Background`]).
 //!
 //! Probability space (binary models) follows shap's `TreeExplainer(model_output=
 //! "probability")`: each background row's raw attributions are rescaled by
@@ -21,13 +21,15 @@ use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
 use super::cpu::has_v3;
-use super::tree_groups::{Groups, Weights};
-use super::tree_walk::{check_request, Scratch};
+use super::tree_walk::check_request;
 use super::Explanation;
 use crate::core::models::trees::{budget, TreeEnsemble};
 use crate::core::models::{check_rows, sigmoid, Link, Model, OutputSpace};
 use crate::core::stats::Reference;
 use crate::core::{CoreError, CoreResult};
+use hybrid::{Hybrid, Stack};
+
+mod hybrid;
 
 /// Explain each row of `x` (NaN means missing) for the output chosen for it in
 /// `outputs`, against the background rows of `reference`.
@@ -53,14 +55,14 @@ pub fn explain(
 /// grouping (which costs about as much as explaining the background rows).
 #[derive(Debug)]
 pub struct Background {
-    /// The grouping.
-    groups: Groups,
+    /// The trees laid out for the walk, with the rows' direction at every split.
+    hybrid: Hybrid,
     /// Raw outputs of the background rows.
     raw: Array2<f64>,
 }
 
 impl Background {
-    /// Group `reference`'s rows for `model`, within the model's memory budget
+    /// Record `reference`'s rows for `model`, within the model's memory budget
     /// ([`crate::core::models::trees::TreeLimits::max_memory_bytes`]).
     ///
     /// # Errors
@@ -79,18 +81,18 @@ impl Background {
         let limit = model.limits().max_memory_bytes;
         if need > limit {
             return Err(CoreError::InvalidArgument(format!(
-                "grouping the {} background rows for tree_interventional would take about {}, \
+                "recording the {} background rows for tree_interventional would take about {}, \
                  beyond the limit of {} (--max-model-memory-mb, EXPLAIND_MAX_MODEL_MEMORY_MB): \
-                 every row is kept under each of the model's {} leaves; register a smaller \
-                 background, or use tree_path_dependent, which reads none",
+                 every row's direction is kept at each of the model's {} splits; register a \
+                 smaller background, or use tree_path_dependent, which reads none",
                 reference.rows(),
                 budget::mib(need),
                 budget::mib(limit),
-                model.compiled().leaf_value.len()
+                model.compiled().split_node.len()
             )));
         }
         Ok(Background {
-            groups: Groups::new(model, reference),
+            hybrid: Hybrid::new(model, reference.data.view()),
             raw: model.predict_raw(reference.data.view()),
         })
     }
@@ -102,13 +104,13 @@ impl Background {
     /// while it is grouped), estimated from the compiled layout before anything is
     /// built.
     pub fn estimate_bytes(model: &TreeEnsemble, rows: usize) -> usize {
-        Groups::estimate(model.compiled(), rows, model.n_features())
+        Hybrid::estimate(model, rows)
             .saturating_add(rows * model.n_outputs() * std::mem::size_of::<f64>())
     }
 
     /// Bytes the grouped background holds.
     pub fn bytes(&self) -> usize {
-        self.groups.bytes() + std::mem::size_of_val(self.raw.as_slice().unwrap_or(&[]))
+        self.hybrid.bytes() + std::mem::size_of_val(self.raw.as_slice().unwrap_or(&[]))
     }
 }
 
@@ -127,9 +129,8 @@ pub fn explain_with(
     space: OutputSpace,
 ) -> CoreResult<Vec<Explanation>> {
     check_request(model, x, outputs)?;
-    let groups = &background.groups;
-    let leaves = model.compiled().leaf_value.len();
-    if groups.leaf_start.len() != leaves + 1 || background.raw.nrows() != reference.rows() {
+    let hybrid = &background.hybrid;
+    if !hybrid.fits(model) || hybrid.rows() != reference.rows() {
         return Err(CoreError::InvalidArgument(
             "the grouped background belongs to another model or reference".into(),
         ));
@@ -143,62 +144,55 @@ pub fn explain_with(
     }
     let bg_raw = &background.raw;
     let n_bg = reference.rows() as f64;
-    let weights = Weights::new(model.compiled().max_slots);
     let f = model.n_features();
     let v3 = has_v3();
-    let add =
-        |row: &[f64], k: usize, scratch: &mut Scratch, per_bg: Option<usize>, out: &mut [f64]| {
-            let job = Job {
-                groups,
-                model,
-                weights: &weights,
-                per_background: per_bg,
-            };
-            #[cfg(target_arch = "x86_64")]
-            if v3 {
-                // SAFETY: `has_v3` found every feature `add_v3` is compiled with.
-                return unsafe { add_v3(&job, row, k, scratch, out) };
-            }
-            let _ = v3;
-            job.groups
-                .add(job.model, row, k, scratch, job.weights, per_bg, out)
+    let add = |row: &[f64], k: usize, stack: &mut Stack, per_bg: Option<usize>, out: &mut [f64]| {
+        let job = Job {
+            hybrid,
+            model,
+            per_background: per_bg,
         };
+        #[cfg(target_arch = "x86_64")]
+        if v3 {
+            // SAFETY: `has_v3` found every feature `add_v3` is compiled with.
+            return unsafe { add_v3(&job, row, k, stack, out) };
+        }
+        let _ = v3;
+        hybrid.add(model, row, k, stack, per_bg, out)
+    };
     let answers: Vec<Vec<f64>> = x
         .axis_iter(Axis(0))
         .into_par_iter()
         .zip(outputs.par_iter())
-        .map_init(
-            || Scratch::new(model.compiled()),
-            |scratch, (row, &k)| {
-                let row = row.to_vec();
-                match space {
-                    OutputSpace::Raw => {
-                        let mut phi = vec![0.0; f];
-                        add(&row, k, scratch, None, &mut phi);
-                        phi.iter_mut().for_each(|p| *p /= n_bg);
-                        phi
-                    }
-                    OutputSpace::Probability => {
-                        let mut per_bg = vec![0.0; reference.rows() * f];
-                        add(&row, k, scratch, Some(f), &mut per_bg);
-                        let fx = model.margin_of(&row, k);
-                        let mut phi = vec![0.0; f];
-                        for (r, acc) in per_bg.chunks(f).enumerate() {
-                            let fr = bg_raw[[r, k]];
-                            let scale = if fx == fr {
-                                1.0
-                            } else {
-                                (sigmoid(fx) - sigmoid(fr)) / (fx - fr)
-                            };
-                            for (p, a) in phi.iter_mut().zip(acc) {
-                                *p += a * scale / n_bg;
-                            }
-                        }
-                        phi
-                    }
+        .map_init(Stack::new, |stack, (row, &k)| {
+            let row = row.to_vec();
+            match space {
+                OutputSpace::Raw => {
+                    let mut phi = vec![0.0; f];
+                    add(&row, k, stack, None, &mut phi);
+                    phi.iter_mut().for_each(|p| *p /= n_bg);
+                    phi
                 }
-            },
-        )
+                OutputSpace::Probability => {
+                    let mut per_bg = vec![0.0; reference.rows() * f];
+                    add(&row, k, stack, Some(f), &mut per_bg);
+                    let fx = model.margin_of(&row, k);
+                    let mut phi = vec![0.0; f];
+                    for (r, acc) in per_bg.chunks(f).enumerate() {
+                        let fr = bg_raw[[r, k]];
+                        let scale = if fx == fr {
+                            1.0
+                        } else {
+                            (sigmoid(fx) - sigmoid(fr)) / (fx - fr)
+                        };
+                        for (p, a) in phi.iter_mut().zip(acc) {
+                            *p += a * scale / n_bg;
+                        }
+                    }
+                    phi
+                }
+            }
+        })
         .collect();
     Ok(x.axis_iter(Axis(0))
         .zip(outputs)
@@ -215,75 +209,24 @@ pub fn explain_with(
         .collect())
 }
 
-/// One row's call of [`Groups::add`], less the row.
+/// One row's call of [`Hybrid::add`], less the row.
 struct Job<'a> {
-    groups: &'a Groups,
+    hybrid: &'a Hybrid,
     model: &'a TreeEnsemble,
-    weights: &'a Weights,
     per_background: Option<usize>,
 }
 
-/// [`Groups::add`] compiled for x86-64-v3 (see [`super::cpu`]).
+/// [`Hybrid::add`] compiled for x86-64-v3 (see [`super::cpu`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,bmi1,bmi2,popcnt,lzcnt")]
-fn add_v3(job: &Job, row: &[f64], k: usize, scratch: &mut Scratch, out: &mut [f64]) {
+fn add_v3(job: &Job, row: &[f64], k: usize, stack: &mut Stack, out: &mut [f64]) {
     let Job {
-        groups,
+        hybrid,
         model,
-        weights,
         per_background,
     } = *job;
-    groups.add(model, row, k, scratch, weights, per_background, out)
+    hybrid.add(model, row, k, stack, per_background, out)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::core::explain::tests_support::random_ensemble;
-
-    #[test]
-    fn the_v3_copy_gives_the_same_bits() {
-        let model = random_ensemble(3, 10, 8, 9);
-        let grid = |n: usize, salt: usize| {
-            ndarray::Array2::from_shape_fn((n, 9), |(r, j)| {
-                ((r * 37 + j * 11 + salt) % 29) as f64 / 29.0 - 0.5
-            })
-        };
-        let reference = Reference::new(&model, grid(150, 5));
-        let groups = Groups::new(&model, &reference);
-        let weights = Weights::new(model.compiled().max_slots);
-        let mut scratch = Scratch::new(model.compiled());
-        for row in grid(6, 1).rows() {
-            let row = row.to_vec();
-            for per_background in [None, Some(9)] {
-                let len = per_background.map_or(9, |f| f * reference.rows());
-                let mut base = vec![0.0; len];
-                groups.add(
-                    &model,
-                    &row,
-                    0,
-                    &mut scratch,
-                    &weights,
-                    per_background,
-                    &mut base,
-                );
-                #[cfg(target_arch = "x86_64")]
-                if has_v3() {
-                    let job = Job {
-                        groups: &groups,
-                        model: &model,
-                        weights: &weights,
-                        per_background,
-                    };
-                    let mut v3 = vec![0.0; len];
-                    // SAFETY: the features were detected just now.
-                    unsafe { add_v3(&job, &row, 0, &mut scratch, &mut v3) };
-                    assert!(base
-                        .iter()
-                        .zip(&v3)
-                        .all(|(a, b)| a.to_bits() == b.to_bits()));
-                }
-            }
-        }
-    }
-}
+mod tests;

@@ -1,0 +1,341 @@
+//! One row's interventional TreeSHAP against a block of background rows at once: a
+//! walk down each tree carrying the block as a bit set.
+//!
+//! For a row x and a background row r, the hybrids z = (x_S, r_S̄) that reach a leaf
+//! are found by the walk of Lundberg et al. 2020 (Methods): at a split on feature j,
+//! if j is already x's (in A) the walk follows x, if already r's (in B) it follows
+//! r, and where x and r agree it follows both; where they part it goes both ways,
+//! with j added to A on x's side and to B on r's side. The leaf's value then counts
+//! for the coalitions S ⊇ A with S ∩ B = ∅ (see [`super`] for the weights).
+//!
+//! Background rows that take the same branches reach the same (leaf, A, B), so the
+//! walk is done once per *set* of rows: a state is (node, A, B, rows), the rows a
+//! u64 bit set (one block of 64 background rows), split at each node by the rows'
+//! precomputed directions. A row's cost is the states its block visits, which grow
+//! with the places where x and the block part, not with the tree's leaves; at a leaf
+//! the whole set shares one weight, counted with a popcount. A and B are masks over
+//! the path's distinct features in order of first appearance, the slot numbering
+//! of [`Compiled::slots`], so a feature's status is one bit test.
+
+use std::mem::size_of;
+
+use ndarray::ArrayView2;
+
+use crate::core::explain::tree_walk::{for_bits, trees_of};
+use crate::core::models::trees::{Compiled, Cut, TreeEnsemble};
+
+/// `slot` of a leaf's [`Hop`].
+const LEAF: u8 = u8::MAX;
+
+/// One node of a tree as the walk reads it.
+#[derive(Debug, Clone, Copy)]
+struct Hop {
+    /// The split's comparison (a leaf's is never read).
+    cut: Cut,
+    /// Children as indices in [`Hybrid::hops`], `[right, left]` so that the child a
+    /// direction takes is `kids[goes_left as usize]`; a leaf's `kids[0]` is its index
+    /// in the compiled leaf arrays.
+    kids: [u32; 2],
+    /// Node index within its tree, for categorical splits (which ask the node).
+    node: u32,
+    /// For a split: its index in the background direction sets (a block's sets are
+    /// `Hybrid::splits` words from `block · splits`).
+    split: u32,
+    /// The bit of the split's feature among its path's distinct features, or [`LEAF`].
+    slot: u8,
+}
+
+/// The trees laid out for the walk and the background rows' directions at every split.
+#[derive(Debug)]
+pub(super) struct Hybrid {
+    /// Every tree's nodes, tree after tree, in each tree's own node order.
+    hops: Vec<Hop>,
+    /// Per tree: the index of its root in `hops`.
+    roots: Vec<u32>,
+    /// Number of splits in the model.
+    splits: usize,
+    /// Number of background rows.
+    rows: usize,
+    /// Per block of 64 background rows, per split: bit i set when row 64·block + i
+    /// goes left.
+    left: Vec<Set>,
+    /// Shapley weights by (|A|, |B|).
+    weights: Weights,
+}
+
+/// Per-thread stack of the walk: states still to visit as (hop, A, B, rows).
+pub(super) type Stack = Vec<(u32, u64, u64, Set)>;
+
+/// A block of background rows, bit i for its row i.
+type Set = u128;
+
+/// Rows in a block.
+const BLOCK: usize = Set::BITS as usize;
+
+impl Hybrid {
+    /// Lay out `model`'s trees and record the directions of the rows of `background`
+    /// (already checked for width) at every split.
+    pub(super) fn new(model: &TreeEnsemble, background: ArrayView2<f64>) -> Self {
+        let c = model.compiled();
+        let mut hops = Vec::new();
+        let mut roots = Vec::new();
+        let mut splits = 0u32;
+        for (t, tree) in model.trees().iter().enumerate() {
+            let base = hops.len() as u32;
+            roots.push(base);
+            // The first leaf (in the compiled order: depth first, left first) under
+            // each node: its path passes the node, so its slots name the node's slot.
+            let mut first = vec![0u32; tree.nodes.len()];
+            let mut leaf = c.tree_leaves[t].0;
+            let mut stack = vec![0usize];
+            while let Some(i) = stack.pop() {
+                first[i] = leaf;
+                match (tree.nodes[i].left, tree.nodes[i].right) {
+                    (Some(l), Some(r)) => stack.extend([r, l]),
+                    _ => leaf += 1,
+                }
+            }
+            for (i, node) in tree.nodes.iter().enumerate() {
+                let hop = match (node.left, node.right) {
+                    (Some(l), Some(r)) => {
+                        let (features, _) = c.slots(first[i] as usize);
+                        let feature = node.feature.unwrap_or(0) as u32;
+                        let slot = features.iter().position(|&f| f == feature);
+                        splits += 1;
+                        Hop {
+                            cut: Cut::of(node),
+                            kids: [base + r as u32, base + l as u32],
+                            node: i as u32,
+                            split: splits - 1,
+                            slot: slot.unwrap_or(0) as u8,
+                        }
+                    }
+                    _ => Hop {
+                        cut: Cut::of(node),
+                        kids: [first[i], 0],
+                        node: i as u32,
+                        split: 0,
+                        slot: LEAF,
+                    },
+                };
+                hops.push(hop);
+            }
+        }
+        let splits = splits as usize;
+        let rows = background.nrows();
+        let mut left = vec![0 as Set; rows.div_ceil(BLOCK) * splits];
+        for (t, tree) in model.trees().iter().enumerate() {
+            let tree_hops = &hops[roots[t] as usize..][..tree.nodes.len()];
+            for (r, row) in background.rows().into_iter().enumerate() {
+                let block = &mut left[r / BLOCK * splits..][..splits];
+                for h in tree_hops.iter().filter(|h| h.slot != LEAF) {
+                    let x = row[h.cut.feature as usize];
+                    if h.cut.goes_left(x, &tree.nodes[h.node as usize]) {
+                        block[h.split as usize] |= 1 << (r % BLOCK);
+                    }
+                }
+            }
+        }
+        Hybrid {
+            hops,
+            roots,
+            splits,
+            rows,
+            left,
+            weights: Weights::new(c.max_slots),
+        }
+    }
+
+    /// Bytes [`Hybrid::new`] would hold for `rows` background rows of `model`.
+    pub(super) fn estimate(model: &TreeEnsemble, rows: usize) -> usize {
+        let c = model.compiled();
+        let nodes: usize = model.trees().iter().map(|t| t.nodes.len()).sum();
+        let splits = c.split_node.len();
+        let side = c.max_slots + 1;
+        nodes * std::mem::size_of::<Hop>()
+            + rows.div_ceil(BLOCK) * splits * size_of::<Set>()
+            + 2 * side * side * 8
+            + c.trees() * 4
+    }
+
+    /// Bytes held.
+    pub(super) fn bytes(&self) -> usize {
+        std::mem::size_of_val(&self.hops[..])
+            + std::mem::size_of_val(&self.roots[..])
+            + std::mem::size_of_val(&self.left[..])
+            + self.weights.bytes()
+    }
+
+    /// Whether this layout was built for `model` (same trees, nodes and splits).
+    pub(super) fn fits(&self, model: &TreeEnsemble) -> bool {
+        let nodes: usize = model.trees().iter().map(|t| t.nodes.len()).sum();
+        self.roots.len() == model.trees().len()
+            && self.hops.len() == nodes
+            && self.splits == model.compiled().split_node.len()
+    }
+
+    /// Number of background rows.
+    pub(super) fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Add the raw contributions of the trees of output `k` to row `row`'s
+    /// attributions into `out`: `out[j]` for feature j, or with `per_background`
+    /// = Some(F), `out[r · F + j]` for background row r. Sums over the background
+    /// rows (the caller divides by their number).
+    #[inline(always)]
+    pub(super) fn add(
+        &self,
+        model: &TreeEnsemble,
+        row: &[f64],
+        k: usize,
+        stack: &mut Stack,
+        per_background: Option<usize>,
+        out: &mut [f64],
+    ) {
+        let c = model.compiled();
+        let trees = model.trees();
+        for t in trees_of(c, k) {
+            let nodes = &trees[t].nodes;
+            for block in 0..self.rows.div_ceil(BLOCK) {
+                let n = (self.rows - block * BLOCK).min(BLOCK);
+                let all = Set::MAX >> (BLOCK - n);
+                let left = &self.left[block * self.splits..][..self.splits];
+                stack.push((self.roots[t], 0, 0, all));
+                while let Some((mut at, a, b, mut set)) = stack.pop() {
+                    // Follow one branch in place and push the others.
+                    loop {
+                        let h = &self.hops[at as usize];
+                        if h.slot == LEAF {
+                            if a | b != 0 {
+                                let leaf = Leaf {
+                                    c,
+                                    l: h.kids[0] as usize,
+                                    a,
+                                    b,
+                                };
+                                self.emit(&leaf, set, block, per_background, out);
+                            }
+                            break;
+                        }
+                        let bit = 1u64 << h.slot;
+                        let goes = left[h.split as usize];
+                        if b & bit != 0 {
+                            // The feature is r's: each row goes its own way.
+                            if set & !goes != 0 {
+                                stack.push((h.kids[0], a, b, set & !goes));
+                            }
+                            set &= goes;
+                            at = h.kids[1];
+                        } else {
+                            let x_left = h
+                                .cut
+                                .goes_left(row[h.cut.feature as usize], &nodes[h.node as usize]);
+                            let x_kid = h.kids[x_left as usize];
+                            if a & bit == 0 {
+                                // Rows that part from x here branch: j to A on x's
+                                // side, to B on theirs.
+                                let with_x = if x_left { goes } else { !goes };
+                                let parted = set & !with_x;
+                                if parted != 0 {
+                                    stack.push((h.kids[!x_left as usize], a, b | bit, parted));
+                                    stack.push((x_kid, a | bit, b, parted));
+                                }
+                                set &= with_x;
+                            }
+                            at = x_kid;
+                        }
+                        if set == 0 {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Add leaf `leaf`'s share for the background rows `set` of block `block`.
+    #[inline(always)]
+    fn emit(
+        &self,
+        leaf: &Leaf,
+        set: Set,
+        block: usize,
+        per_background: Option<usize>,
+        out: &mut [f64],
+    ) {
+        let Leaf { c, l, a, b } = *leaf;
+        let (features, _) = c.slots(l);
+        let (na, nb) = (a.count_ones() as usize, b.count_ones() as usize);
+        let v = c.leaf_value[l];
+        let (pos, neg) = (v * self.weights.pos(na, nb), -v * self.weights.pos(nb, na));
+        match per_background {
+            None => {
+                let n = f64::from(set.count_ones());
+                for_bits(a, |s| out[features[s] as usize] += pos * n);
+                for_bits(b, |s| out[features[s] as usize] += neg * n);
+            }
+            Some(f) => {
+                let mut set = set;
+                while set != 0 {
+                    let at = (block * BLOCK + set.trailing_zeros() as usize) * f;
+                    set &= set - 1;
+                    for_bits(a, |s| out[at + features[s] as usize] += pos);
+                    for_bits(b, |s| out[at + features[s] as usize] += neg);
+                }
+            }
+        }
+    }
+}
+
+/// A leaf reached with the x-side features `a` and the background-side `b`.
+#[derive(Clone, Copy)]
+struct Leaf<'c> {
+    c: &'c Compiled,
+    l: usize,
+    a: u64,
+    b: u64,
+}
+
+/// Shapley weights of a leaf game: `pos(a, b)` = (a−1)! b! / (a+b)!, the share of
+/// each of the `a` x-side features (and `pos(b, a)` that of each background-side one).
+#[derive(Debug)]
+struct Weights {
+    /// Row-major (a, b), `side` × `side`.
+    table: Vec<f64>,
+    /// Largest count + 1.
+    side: usize,
+}
+
+impl Weights {
+    fn new(max: usize) -> Self {
+        // (a−1)! b! / (a+b)! = 1 / (a · C(a+b, a)); binomials from Pascal's triangle.
+        let mut binom = vec![vec![1.0f64; 2 * max + 2]; 2 * max + 2];
+        for n in 1..binom.len() {
+            for k in 1..n {
+                binom[n][k] = binom[n - 1][k - 1] + binom[n - 1][k];
+            }
+        }
+        let side = max + 1;
+        let table = (0..side * side)
+            .map(|i| {
+                let (a, b) = (i / side, i % side);
+                if a == 0 {
+                    0.0
+                } else {
+                    1.0 / (a as f64 * binom[a + b][a])
+                }
+            })
+            .collect();
+        Weights { table, side }
+    }
+
+    #[inline(always)]
+    fn pos(&self, a: usize, b: usize) -> f64 {
+        self.table[a * self.side + b]
+    }
+
+    fn bytes(&self) -> usize {
+        std::mem::size_of_val(&self.table[..])
+    }
+}

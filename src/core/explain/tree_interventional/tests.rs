@@ -1,0 +1,128 @@
+use super::*;
+use crate::core::explain::tests_support::random_ensemble;
+
+/// Rows on a grid in [-0.5, 0.5), with NaN (missing) at every `nan`-th cell.
+fn grid(n: usize, f: usize, salt: usize, nan: usize) -> Array2<f64> {
+    Array2::from_shape_fn((n, f), |(r, j)| {
+        let i = r * 37 + j * 11 + salt;
+        if i % nan == 0 {
+            f64::NAN
+        } else {
+            (i % 29) as f64 / 29.0 - 0.5
+        }
+    })
+}
+
+/// Interventional Shapley values of `row` against background row `r` by their
+/// definition: φ_i = Σ_{S ⊆ N∖{i}} |S|! (F−|S|−1)! / F! (v(S ∪ {i}) − v(S)) with
+/// v(S) = f(x_S, r_S̄), every coalition evaluated through the model.
+fn enumerated(model: &TreeEnsemble, row: &[f64], r: &[f64]) -> Vec<f64> {
+    let f = row.len();
+    let value = |s: usize| {
+        let z: Vec<f64> = (0..f)
+            .map(|j| if s >> j & 1 == 1 { row[j] } else { r[j] })
+            .collect();
+        model.margin_of(&z, 0)
+    };
+    let fact = |n: usize| (1..=n).map(|v| v as f64).product::<f64>();
+    let mut phi = vec![0.0; f];
+    for s in 0..1usize << f {
+        let size = s.count_ones() as usize;
+        for (i, p) in phi.iter_mut().enumerate() {
+            if s >> i & 1 == 0 {
+                let w = fact(size) * fact(f - size - 1) / fact(f);
+                *p += w * (value(s | 1 << i) - value(s));
+            }
+        }
+    }
+    phi
+}
+
+#[test]
+fn the_walk_equals_enumeration_on_deep_trees_with_repeated_features_and_nans() {
+    // Depth-12 trees over 6 features: paths split on a feature many times, trees
+    // have more than 64 splits, and NaNs take the splits' default directions. 150
+    // background rows fill two blocks of 64 and part of a third.
+    let f = 6;
+    for seed in [3, 11] {
+        let model = random_ensemble(seed, 4, 12, f);
+        assert!(model.compiled().split_node.len() > 4 * 64);
+        let background = grid(150, f, 5, 7);
+        let reference = Reference::new(&model, background.clone());
+        let built = Background::new(&model, &reference).unwrap();
+        let mut stack = Stack::new();
+        for row in grid(4, f, seed as usize, 5).rows() {
+            let row = row.to_vec();
+            let mut per_bg = vec![0.0; 150 * f];
+            let hybrid = &built.hybrid;
+            hybrid.add(&model, &row, 0, &mut stack, Some(f), &mut per_bg);
+            let mut mean = vec![0.0; f];
+            for (r, got) in background.rows().into_iter().zip(per_bg.chunks(f)) {
+                let want = enumerated(&model, &row, &r.to_vec());
+                for ((g, w), m) in got.iter().zip(&want).zip(&mut mean) {
+                    assert!((g - w).abs() < 1e-12, "got {got:?}, want {want:?}");
+                    *m += w / 150.0;
+                }
+            }
+            let e = explain_with(
+                &model,
+                &reference,
+                &built,
+                ArrayView2::from_shape((1, f), &row[..]).unwrap(),
+                &[0],
+                OutputSpace::Raw,
+            )
+            .unwrap();
+            for (g, w) in e[0].attributions.iter().zip(&mean) {
+                assert!(
+                    (g - w).abs() < 1e-12,
+                    "got {:?}, want {mean:?}",
+                    e[0].attributions
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_background_for_another_model_is_refused() {
+    let model = random_ensemble(3, 4, 6, 5);
+    let other = random_ensemble(4, 4, 6, 5);
+    let reference = Reference::new(&model, grid(10, 5, 1, 7));
+    let built = Background::new(&other, &reference).unwrap();
+    let x = grid(1, 5, 2, 7);
+    let got = explain_with(&model, &reference, &built, x.view(), &[0], OutputSpace::Raw);
+    assert!(matches!(got, Err(CoreError::InvalidArgument(_))), "{got:?}");
+}
+
+#[test]
+fn the_v3_copy_gives_the_same_bits() {
+    let model = random_ensemble(3, 10, 8, 9);
+    let reference = Reference::new(&model, grid(150, 9, 5, 13));
+    let built = Background::new(&model, &reference).unwrap();
+    let mut stack = Stack::new();
+    for row in grid(6, 9, 1, 13).rows() {
+        let row = row.to_vec();
+        for per_background in [None, Some(9)] {
+            let len = per_background.map_or(9, |f| f * reference.rows());
+            let mut base = vec![0.0; len];
+            let hybrid = &built.hybrid;
+            hybrid.add(&model, &row, 0, &mut stack, per_background, &mut base);
+            #[cfg(target_arch = "x86_64")]
+            if has_v3() {
+                let job = Job {
+                    hybrid,
+                    model: &model,
+                    per_background,
+                };
+                let mut v3 = vec![0.0; len];
+                // SAFETY: the features were detected just now.
+                unsafe { add_v3(&job, &row, 0, &mut stack, &mut v3) };
+                assert!(base
+                    .iter()
+                    .zip(&v3)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()));
+            }
+        }
+    }
+}
