@@ -27,7 +27,7 @@ use crate::core::models::trees::{budget, TreeEnsemble};
 use crate::core::models::{check_rows, sigmoid, Link, Model, OutputSpace};
 use crate::core::stats::Reference;
 use crate::core::{CoreError, CoreResult};
-use hybrid::{Hybrid, Stack};
+use hybrid::{Hybrid, Rows, Stack};
 
 mod hybrid;
 
@@ -145,58 +145,64 @@ pub fn explain_with(
     let bg_raw = &background.raw;
     let n_bg = reference.rows() as f64;
     let f = model.n_features();
+    let per_background = (space == OutputSpace::Probability).then_some(f);
+    let width = per_background.map_or(f, |f| f * reference.rows());
+    // Rows explained together, tree after tree: enough to keep a tree in cache for
+    // several, few enough that their sums stay small (about 8 MiB at most).
+    let chunk = ROWS_TOGETHER.min((1 << 20) / width).max(1);
+    let starts: Vec<usize> = (0..x.nrows()).step_by(chunk).collect();
     let v3 = has_v3();
-    let add = |row: &[f64], k: usize, stack: &mut Stack, per_bg: Option<usize>, out: &mut [f64]| {
-        let job = Job {
-            hybrid,
-            model,
-            per_background: per_bg,
-        };
-        #[cfg(target_arch = "x86_64")]
-        if v3 {
-            // SAFETY: `has_v3` found every feature `add_v3` is compiled with.
-            return unsafe { add_v3(&job, row, k, stack, out) };
-        }
-        let _ = v3;
-        hybrid.add(model, row, k, stack, per_bg, out)
-    };
-    let answers: Vec<Vec<f64>> = x
-        .axis_iter(Axis(0))
+    let answers: Vec<Vec<Vec<f64>>> = starts
         .into_par_iter()
-        .zip(outputs.par_iter())
-        .map_init(Stack::new, |stack, (row, &k)| {
-            let row = row.to_vec();
-            match space {
-                OutputSpace::Raw => {
-                    let mut phi = vec![0.0; f];
-                    add(&row, k, stack, None, &mut phi);
-                    phi.iter_mut().for_each(|p| *p /= n_bg);
-                    phi
-                }
-                OutputSpace::Probability => {
-                    let mut per_bg = vec![0.0; reference.rows() * f];
-                    add(&row, k, stack, Some(f), &mut per_bg);
-                    let fx = model.margin_of(&row, k);
-                    let mut phi = vec![0.0; f];
-                    for (r, acc) in per_bg.chunks(f).enumerate() {
-                        let fr = bg_raw[[r, k]];
-                        let scale = if fx == fr {
-                            1.0
-                        } else {
-                            (sigmoid(fx) - sigmoid(fr)) / (fx - fr)
-                        };
-                        for (p, a) in phi.iter_mut().zip(acc) {
-                            *p += a * scale / n_bg;
-                        }
-                    }
-                    phi
-                }
+        .map_init(Stack::new, |stack, start| {
+            let end = (start + chunk).min(x.nrows());
+            let rows: Vec<Vec<f64>> = (start..end).map(|i| x.row(i).to_vec()).collect();
+            let mut outs = vec![vec![0.0; width]; rows.len()];
+            let job = Rows {
+                rows: &rows,
+                outputs: &outputs[start..end],
+                outs: &mut outs,
+                per_background,
+            };
+            #[cfg(target_arch = "x86_64")]
+            if v3 {
+                // SAFETY: `has_v3` found every feature `add_v3` is compiled with.
+                unsafe { add_v3(hybrid, model, job, stack) };
+            } else {
+                hybrid.add(model, job, stack);
             }
+            #[cfg(not(target_arch = "x86_64"))]
+            {
+                let _ = v3;
+                hybrid.add(model, job, stack);
+            }
+            let rows = rows.iter().zip(&outputs[start..end]);
+            rows.zip(outs)
+                .map(|((row, &k), out)| match space {
+                    OutputSpace::Raw => out.iter().map(|p| p / n_bg).collect(),
+                    OutputSpace::Probability => {
+                        let fx = model.margin_of(row, k);
+                        let mut phi = vec![0.0; f];
+                        for (r, acc) in out.chunks(f).enumerate() {
+                            let fr = bg_raw[[r, k]];
+                            let scale = if fx == fr {
+                                1.0
+                            } else {
+                                (sigmoid(fx) - sigmoid(fr)) / (fx - fr)
+                            };
+                            for (p, a) in phi.iter_mut().zip(acc) {
+                                *p += a * scale / n_bg;
+                            }
+                        }
+                        phi
+                    }
+                })
+                .collect()
         })
         .collect();
     Ok(x.axis_iter(Axis(0))
         .zip(outputs)
-        .zip(answers)
+        .zip(answers.into_iter().flatten())
         .map(|((row, &k), phi)| {
             let raw = model.margin_of(&row.to_vec(), k);
             match space {
@@ -209,23 +215,14 @@ pub fn explain_with(
         .collect())
 }
 
-/// One row's call of [`Hybrid::add`], less the row.
-struct Job<'a> {
-    hybrid: &'a Hybrid,
-    model: &'a TreeEnsemble,
-    per_background: Option<usize>,
-}
+/// Rows one task explains together (see [`Hybrid::add`]).
+const ROWS_TOGETHER: usize = 16;
 
 /// [`Hybrid::add`] compiled for x86-64-v3 (see [`super::cpu`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,bmi1,bmi2,popcnt,lzcnt")]
-fn add_v3(job: &Job, row: &[f64], k: usize, stack: &mut Stack, out: &mut [f64]) {
-    let Job {
-        hybrid,
-        model,
-        per_background,
-    } = *job;
-    hybrid.add(model, row, k, stack, per_background, out)
+fn add_v3(hybrid: &Hybrid, model: &TreeEnsemble, job: Rows, stack: &mut Stack) {
+    hybrid.add(model, job, stack)
 }
 
 #[cfg(test)]

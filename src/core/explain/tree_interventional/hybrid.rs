@@ -10,7 +10,7 @@
 //!
 //! Background rows that take the same branches reach the same (leaf, A, B), so the
 //! walk is done once per *set* of rows: a state is (node, A, B, rows), the rows a
-//! u64 bit set (one block of 64 background rows), split at each node by the rows'
+//! u128 bit set (one block of 128 background rows), split at each node by the rows'
 //! precomputed directions. A row's cost is the states its block visits, which grow
 //! with the places where x and the block part, not with the tree's leaves; at a leaf
 //! the whole set shares one weight, counted with a popcount. A and B are masks over
@@ -21,8 +21,8 @@ use std::mem::size_of;
 
 use ndarray::ArrayView2;
 
-use crate::core::explain::tree_walk::{for_bits, trees_of};
-use crate::core::models::trees::{Compiled, Cut, TreeEnsemble};
+use crate::core::explain::tree_walk::for_bits;
+use crate::core::models::trees::{Compiled, Cut, Node, TreeEnsemble};
 
 /// `slot` of a leaf's [`Hop`].
 const LEAF: u8 = u8::MAX;
@@ -36,8 +36,6 @@ struct Hop {
     /// direction takes is `kids[goes_left as usize]`; a leaf's `kids[0]` is its index
     /// in the compiled leaf arrays.
     kids: [u32; 2],
-    /// Node index within its tree, for categorical splits (which ask the node).
-    node: u32,
     /// For a split: its index in the background direction sets (a block's sets are
     /// `Hybrid::splits` words from `block · splits`).
     split: u32,
@@ -105,7 +103,6 @@ impl Hybrid {
                         Hop {
                             cut: Cut::of(node),
                             kids: [base + r as u32, base + l as u32],
-                            node: i as u32,
                             split: splits - 1,
                             slot: slot.unwrap_or(0) as u8,
                         }
@@ -113,7 +110,6 @@ impl Hybrid {
                     _ => Hop {
                         cut: Cut::of(node),
                         kids: [first[i], 0],
-                        node: i as u32,
                         split: 0,
                         slot: LEAF,
                     },
@@ -128,9 +124,12 @@ impl Hybrid {
             let tree_hops = &hops[roots[t] as usize..][..tree.nodes.len()];
             for (r, row) in background.rows().into_iter().enumerate() {
                 let block = &mut left[r / BLOCK * splits..][..splits];
-                for h in tree_hops.iter().filter(|h| h.slot != LEAF) {
+                for (h, node) in tree_hops.iter().zip(&tree.nodes) {
+                    if h.slot == LEAF {
+                        continue;
+                    }
                     let x = row[h.cut.feature as usize];
-                    if h.cut.goes_left(x, &tree.nodes[h.node as usize]) {
+                    if h.cut.goes_left(x, node) {
                         block[h.split as usize] |= 1 << (r % BLOCK);
                     }
                 }
@@ -179,76 +178,82 @@ impl Hybrid {
         self.rows
     }
 
-    /// Add the raw contributions of the trees of output `k` to row `row`'s
-    /// attributions into `out`: `out[j]` for feature j, or with `per_background`
-    /// = Some(F), `out[r · F + j]` for background row r. Sums over the background
-    /// rows (the caller divides by their number).
+    /// Add the raw contributions of every tree to the attributions of the rows
+    /// `rows` (explained for the outputs `outputs`) into `outs`, one per row: `[j]`
+    /// for feature j, or with `per_background` = Some(F), `[r · F + j]` for
+    /// background row r. Sums over the background rows (the caller divides by their
+    /// number). Tree after tree, each for all the rows, so a tree's nodes are read
+    /// from cache for all but the first.
     #[inline(always)]
-    pub(super) fn add(
-        &self,
-        model: &TreeEnsemble,
-        row: &[f64],
-        k: usize,
-        stack: &mut Stack,
-        per_background: Option<usize>,
-        out: &mut [f64],
-    ) {
+    pub(super) fn add(&self, model: &TreeEnsemble, job: Rows, stack: &mut Stack) {
         let c = model.compiled();
-        let trees = model.trees();
-        for t in trees_of(c, k) {
-            let nodes = &trees[t].nodes;
-            for block in 0..self.rows.div_ceil(BLOCK) {
-                let n = (self.rows - block * BLOCK).min(BLOCK);
-                let all = Set::MAX >> (BLOCK - n);
-                let left = &self.left[block * self.splits..][..self.splits];
-                stack.push((self.roots[t], 0, 0, all));
-                while let Some((mut at, a, b, mut set)) = stack.pop() {
-                    // Follow one branch in place and push the others.
-                    loop {
-                        let h = &self.hops[at as usize];
-                        if h.slot == LEAF {
-                            if a | b != 0 {
-                                let leaf = Leaf {
-                                    c,
-                                    l: h.kids[0] as usize,
-                                    a,
-                                    b,
-                                };
-                                self.emit(&leaf, set, block, per_background, out);
-                            }
-                            break;
-                        }
-                        let bit = 1u64 << h.slot;
-                        let goes = left[h.split as usize];
-                        if b & bit != 0 {
-                            // The feature is r's: each row goes its own way.
-                            if set & !goes != 0 {
-                                stack.push((h.kids[0], a, b, set & !goes));
-                            }
-                            set &= goes;
-                            at = h.kids[1];
-                        } else {
-                            let x_left = h
-                                .cut
-                                .goes_left(row[h.cut.feature as usize], &nodes[h.node as usize]);
-                            let x_kid = h.kids[x_left as usize];
-                            if a & bit == 0 {
-                                // Rows that part from x here branch: j to A on x's
-                                // side, to B on theirs.
-                                let with_x = if x_left { goes } else { !goes };
-                                let parted = set & !with_x;
-                                if parted != 0 {
-                                    stack.push((h.kids[!x_left as usize], a, b | bit, parted));
-                                    stack.push((x_kid, a | bit, b, parted));
-                                }
-                                set &= with_x;
-                            }
-                            at = x_kid;
-                        }
-                        if set == 0 {
-                            break;
-                        }
+        for (t, tree) in model.trees().iter().enumerate() {
+            let root = self.roots[t];
+            let nodes = &tree.nodes;
+            for ((row, &k), out) in job.rows.iter().zip(job.outputs).zip(job.outs.iter_mut()) {
+                if c.tree_output[t] != k {
+                    continue;
+                }
+                for block in 0..self.rows.div_ceil(BLOCK) {
+                    let walk = Walk {
+                        c,
+                        nodes,
+                        root,
+                        row,
+                        block,
+                        per_background: job.per_background,
+                    };
+                    self.walk(&walk, stack, out);
+                }
+            }
+        }
+    }
+
+    /// Walk one tree for one row and one block of background rows.
+    #[inline(always)]
+    fn walk(&self, w: &Walk, stack: &mut Stack, out: &mut [f64]) {
+        let n = (self.rows - w.block * BLOCK).min(BLOCK);
+        let left = &self.left[w.block * self.splits..][..self.splits];
+        stack.push((w.root, 0, 0, Set::MAX >> (BLOCK - n)));
+        while let Some((mut at, a, b, mut set)) = stack.pop() {
+            // Follow one branch in place and push the others.
+            loop {
+                let h = &self.hops[at as usize];
+                if h.slot == LEAF {
+                    if a | b != 0 {
+                        let l = h.kids[0] as usize;
+                        self.emit(&Leaf { c: w.c, l, a, b }, set, w, out);
                     }
+                    break;
+                }
+                let bit = 1u64 << h.slot;
+                let goes = left[h.split as usize];
+                if b & bit != 0 {
+                    // The feature is r's: each row goes its own way.
+                    if set & !goes != 0 {
+                        stack.push((h.kids[0], a, b, set & !goes));
+                    }
+                    set &= goes;
+                    at = h.kids[1];
+                } else {
+                    let node = &w.nodes[(at - w.root) as usize];
+                    let x_left = h.cut.goes_left(w.row[h.cut.feature as usize], node);
+                    let x_kid = h.kids[x_left as usize];
+                    if a & bit == 0 {
+                        // Rows that part from x here branch: j to A on x's side,
+                        // to B on theirs.
+                        let with_x = if x_left { goes } else { !goes };
+                        let parted = set & !with_x;
+                        if parted != 0 {
+                            stack.push((h.kids[!x_left as usize], a, b | bit, parted));
+                            stack.push((x_kid, a | bit, b, parted));
+                        }
+                        set &= with_x;
+                    }
+                    at = x_kid;
+                }
+                if set == 0 {
+                    break;
                 }
             }
         }
@@ -256,20 +261,13 @@ impl Hybrid {
 
     /// Add leaf `leaf`'s share for the background rows `set` of block `block`.
     #[inline(always)]
-    fn emit(
-        &self,
-        leaf: &Leaf,
-        set: Set,
-        block: usize,
-        per_background: Option<usize>,
-        out: &mut [f64],
-    ) {
+    fn emit(&self, leaf: &Leaf, set: Set, w: &Walk, out: &mut [f64]) {
         let Leaf { c, l, a, b } = *leaf;
         let (features, _) = c.slots(l);
         let (na, nb) = (a.count_ones() as usize, b.count_ones() as usize);
         let v = c.leaf_value[l];
         let (pos, neg) = (v * self.weights.pos(na, nb), -v * self.weights.pos(nb, na));
-        match per_background {
+        match w.per_background {
             None => {
                 let n = f64::from(set.count_ones());
                 for_bits(a, |s| out[features[s] as usize] += pos * n);
@@ -278,7 +276,7 @@ impl Hybrid {
             Some(f) => {
                 let mut set = set;
                 while set != 0 {
-                    let at = (block * BLOCK + set.trailing_zeros() as usize) * f;
+                    let at = (w.block * BLOCK + set.trailing_zeros() as usize) * f;
                     set &= set - 1;
                     for_bits(a, |s| out[at + features[s] as usize] += pos);
                     for_bits(b, |s| out[at + features[s] as usize] += neg);
@@ -286,6 +284,30 @@ impl Hybrid {
             }
         }
     }
+}
+
+/// Rows to explain and where their attributions go, for [`Hybrid::add`].
+pub(super) struct Rows<'a> {
+    /// The rows, NaN for missing.
+    pub(super) rows: &'a [Vec<f64>],
+    /// The output each row is explained for.
+    pub(super) outputs: &'a [usize],
+    /// Per row: its sums, F per background row with `per_background` = Some(F).
+    pub(super) outs: &'a mut [Vec<f64>],
+    /// Some(F) for sums per background row.
+    pub(super) per_background: Option<usize>,
+}
+
+/// One walk: a tree, a row, a block of background rows.
+struct Walk<'a> {
+    c: &'a Compiled,
+    /// The tree's nodes (categorical splits ask them).
+    nodes: &'a [Node],
+    /// Index of the tree's root in [`Hybrid::hops`]: node i of the tree is hop root + i.
+    root: u32,
+    row: &'a [f64],
+    block: usize,
+    per_background: Option<usize>,
 }
 
 /// A leaf reached with the x-side features `a` and the background-side `b`.

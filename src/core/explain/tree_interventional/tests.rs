@@ -38,6 +38,28 @@ fn enumerated(model: &TreeEnsemble, row: &[f64], r: &[f64]) -> Vec<f64> {
     phi
 }
 
+/// The sums of [`Hybrid::add`] for one row (per background row with `per_background`).
+fn sums(
+    built: &Background,
+    model: &TreeEnsemble,
+    row: &[f64],
+    per_background: Option<usize>,
+) -> Vec<f64> {
+    let f = model.n_features();
+    let mut outs = vec![vec![
+        0.0;
+        per_background.map_or(f, |f| f * built.hybrid.rows())
+    ]];
+    let job = Rows {
+        rows: &[row.to_vec()],
+        outputs: &[0],
+        outs: &mut outs,
+        per_background,
+    };
+    built.hybrid.add(model, job, &mut Stack::new());
+    outs.pop().unwrap()
+}
+
 #[test]
 fn the_walk_equals_enumeration_on_deep_trees_with_repeated_features_and_nans() {
     // Depth-12 trees over 6 features: paths split on a feature many times, trees
@@ -50,12 +72,9 @@ fn the_walk_equals_enumeration_on_deep_trees_with_repeated_features_and_nans() {
         let background = grid(150, f, 5, 7);
         let reference = Reference::new(&model, background.clone());
         let built = Background::new(&model, &reference).unwrap();
-        let mut stack = Stack::new();
         for row in grid(4, f, seed as usize, 5).rows() {
             let row = row.to_vec();
-            let mut per_bg = vec![0.0; 150 * f];
-            let hybrid = &built.hybrid;
-            hybrid.add(&model, &row, 0, &mut stack, Some(f), &mut per_bg);
+            let per_bg = sums(&built, &model, &row, Some(f));
             let mut mean = vec![0.0; f];
             for (r, got) in background.rows().into_iter().zip(per_bg.chunks(f)) {
                 let want = enumerated(&model, &row, &r.to_vec());
@@ -100,27 +119,24 @@ fn the_v3_copy_gives_the_same_bits() {
     let model = random_ensemble(3, 10, 8, 9);
     let reference = Reference::new(&model, grid(150, 9, 5, 13));
     let built = Background::new(&model, &reference).unwrap();
-    let mut stack = Stack::new();
     for row in grid(6, 9, 1, 13).rows() {
         let row = row.to_vec();
         for per_background in [None, Some(9)] {
-            let len = per_background.map_or(9, |f| f * reference.rows());
-            let mut base = vec![0.0; len];
-            let hybrid = &built.hybrid;
-            hybrid.add(&model, &row, 0, &mut stack, per_background, &mut base);
+            let base = sums(&built, &model, &row, per_background);
             #[cfg(target_arch = "x86_64")]
             if has_v3() {
-                let job = Job {
-                    hybrid,
-                    model: &model,
+                let mut outs = vec![vec![0.0; base.len()]];
+                let job = Rows {
+                    rows: &[row.clone()],
+                    outputs: &[0],
+                    outs: &mut outs,
                     per_background,
                 };
-                let mut v3 = vec![0.0; len];
                 // SAFETY: the features were detected just now.
-                unsafe { add_v3(&job, &row, 0, &mut stack, &mut v3) };
+                unsafe { add_v3(&built.hybrid, &model, job, &mut Stack::new()) };
                 assert!(base
                     .iter()
-                    .zip(&v3)
+                    .zip(&outs[0])
                     .all(|(a, b)| a.to_bits() == b.to_bits()));
             }
         }
