@@ -147,9 +147,14 @@ pub fn explain_with(
     let f = model.n_features();
     let per_background = (space == OutputSpace::Probability).then_some(f);
     let width = per_background.map_or(f, |f| f * reference.rows());
-    // Rows explained together, tree after tree: enough to keep a tree in cache for
-    // several, few enough that their sums stay small (about 8 MiB at most).
-    let chunk = ROWS_TOGETHER.min((1 << 20) / width).max(1);
+    // Rows explained together, tree after tree: the more, the fewer times each
+    // tree's nodes come back into cache (a fifth of the time at 16 rows, measured
+    // on 500 trees), but at least two tasks per thread, and sums of at most 8 MiB.
+    let threads = rayon::current_num_threads();
+    let chunk = (x.nrows().div_ceil(2 * threads))
+        .min(ROWS_TOGETHER)
+        .min((1 << 20) / width)
+        .max(1);
     let starts: Vec<usize> = (0..x.nrows()).step_by(chunk).collect();
     let v3 = has_v3();
     let answers: Vec<Vec<Vec<f64>>> = starts
@@ -215,8 +220,8 @@ pub fn explain_with(
         .collect())
 }
 
-/// Rows one task explains together (see [`Hybrid::add`]).
-const ROWS_TOGETHER: usize = 16;
+/// Most rows one task explains together (see [`Hybrid::add`]).
+const ROWS_TOGETHER: usize = 256;
 
 /// [`Hybrid::add`] compiled for x86-64-v3 (see [`super::cpu`]).
 #[cfg(target_arch = "x86_64")]

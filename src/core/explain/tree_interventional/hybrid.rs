@@ -30,11 +30,11 @@ const LEAF: u8 = u8::MAX;
 /// One node of a tree as the walk reads it.
 #[derive(Debug, Clone, Copy)]
 struct Hop {
-    /// The split's comparison (a leaf's is never read).
+    /// The split's comparison; a leaf's threshold is its value.
     cut: Cut,
     /// Children as indices in [`Hybrid::hops`], `[right, left]` so that the child a
-    /// direction takes is `kids[goes_left as usize]`; a leaf's `kids[0]` is its index
-    /// in the compiled leaf arrays.
+    /// direction takes is `kids[goes_left as usize]`; a leaf's are the start of its
+    /// slots in [`Compiled::slot_feature`] and its index in the leaf arrays.
     kids: [u32; 2],
     /// For a split: its index in the background direction sets (a block's sets are
     /// `Hybrid::splits` words from `block · splits`).
@@ -108,8 +108,11 @@ impl Hybrid {
                         }
                     }
                     _ => Hop {
-                        cut: Cut::of(node),
-                        kids: [first[i], 0],
+                        cut: Cut {
+                            threshold: c.leaf_value[first[i] as usize],
+                            ..Cut::of(node)
+                        },
+                        kids: [c.slot_start[first[i] as usize], first[i]],
                         split: 0,
                         slot: LEAF,
                     },
@@ -221,8 +224,7 @@ impl Hybrid {
                 let h = &self.hops[at as usize];
                 if h.slot == LEAF {
                     if a | b != 0 {
-                        let l = h.kids[0] as usize;
-                        self.emit(&Leaf { c: w.c, l, a, b }, set, w, out);
+                        self.emit(h, (a, b), set, w, out);
                     }
                     break;
                 }
@@ -259,13 +261,13 @@ impl Hybrid {
         }
     }
 
-    /// Add leaf `leaf`'s share for the background rows `set` of block `block`.
+    /// Add the share of leaf `h`, reached with the x-side and background-side slot
+    /// masks `(a, b)`, for the background rows `set` of the walk's block.
     #[inline(always)]
-    fn emit(&self, leaf: &Leaf, set: Set, w: &Walk, out: &mut [f64]) {
-        let Leaf { c, l, a, b } = *leaf;
-        let (features, _) = c.slots(l);
+    fn emit(&self, h: &Hop, (a, b): (u64, u64), set: Set, w: &Walk, out: &mut [f64]) {
+        let features = &w.c.slot_feature[h.kids[0] as usize..];
         let (na, nb) = (a.count_ones() as usize, b.count_ones() as usize);
-        let v = c.leaf_value[l];
+        let v = h.cut.threshold;
         let (pos, neg) = (v * self.weights.pos(na, nb), -v * self.weights.pos(nb, na));
         match w.per_background {
             None => {
@@ -308,15 +310,6 @@ struct Walk<'a> {
     row: &'a [f64],
     block: usize,
     per_background: Option<usize>,
-}
-
-/// A leaf reached with the x-side features `a` and the background-side `b`.
-#[derive(Clone, Copy)]
-struct Leaf<'c> {
-    c: &'c Compiled,
-    l: usize,
-    a: u64,
-    b: u64,
 }
 
 /// Shapley weights of a leaf game: `pos(a, b)` = (a−1)! b! / (a+b)!, the share of
