@@ -142,3 +142,71 @@ fn the_v3_copy_gives_the_same_bits() {
         }
     }
 }
+
+#[test]
+fn rows_explained_together_get_what_each_gets_alone() {
+    // Two outputs, trees alternating between them, rows asking for either: a task
+    // walks each tree only for the rows of its output, and a row's sums do not
+    // depend on the rows beside it.
+    use crate::core::models::trees::EnsembleSpec;
+    let f = 7;
+    let trees = random_ensemble(5, 6, 9, f)
+        .trees()
+        .iter()
+        .enumerate()
+        .map(|(t, tree)| crate::core::models::trees::Tree {
+            output: t % 2,
+            ..tree.clone()
+        })
+        .collect();
+    let model = TreeEnsemble::new(EnsembleSpec {
+        kind: "lightgbm",
+        objective: "test".into(),
+        link: Link::Identity,
+        n_features: f,
+        base: vec![0.0, 0.0],
+        trees,
+        feature_names: None,
+        raw_features: None,
+    })
+    .unwrap();
+    let reference = Reference::new(&model, grid(200, f, 3, 11));
+    let built = Background::new(&model, &reference).unwrap();
+    let rows: Vec<Vec<f64>> = grid(5, f, 8, 6)
+        .rows()
+        .into_iter()
+        .map(|r| r.to_vec())
+        .collect();
+    let outputs = [0, 1, 1, 0, 1];
+    for per_background in [None, Some(f)] {
+        let width = per_background.map_or(f, |f| f * 200);
+        let mut together = vec![vec![0.0; width]; rows.len()];
+        let job = Rows {
+            rows: &rows,
+            outputs: &outputs,
+            outs: &mut together,
+            per_background,
+        };
+        built.hybrid.add(&model, job, &mut Stack::new());
+        for ((row, &k), got) in rows.iter().zip(&outputs).zip(&together) {
+            let mut alone = vec![vec![0.0; width]];
+            let job = Rows {
+                rows: std::slice::from_ref(row),
+                outputs: &[k],
+                outs: &mut alone,
+                per_background,
+            };
+            built.hybrid.add(&model, job, &mut Stack::new());
+            assert!(got
+                .iter()
+                .zip(&alone[0])
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
+            if per_background.is_none() {
+                // Efficiency: the mean over the background adds up to f_k(x) − E[f_k(R)].
+                let sum: f64 = got.iter().sum::<f64>() / 200.0;
+                let want = model.margin_of(row, k) - reference.mean_raw[k];
+                assert!((sum - want).abs() < 1e-9, "output {k}: {sum} vs {want}");
+            }
+        }
+    }
+}
