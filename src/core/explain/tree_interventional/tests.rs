@@ -127,7 +127,7 @@ fn the_v3_copy_gives_the_same_bits() {
             if has_v3() {
                 let mut outs = vec![vec![0.0; base.len()]];
                 let job = Rows {
-                    rows: &[row.clone()],
+                    rows: std::slice::from_ref(&row),
                     outputs: &[0],
                     outs: &mut outs,
                     per_background,
