@@ -49,10 +49,11 @@ pub fn explain(
     explain_with(model, reference, &background, x, outputs, space)
 }
 
-/// The background rows of one model grouped per leaf, what every interventional
-/// request against that background starts from: build it once per (model,
-/// reference) pair and keep it with them, and a one-row request skips the
-/// grouping (which costs about as much as explaining the background rows).
+/// The background rows of one model as the walk reads them (each row's direction
+/// at every split, a bit per row), what every interventional request against that
+/// background starts from: build it once per (model, reference) pair and keep it
+/// with them, and a one-row request skips a pass of every background row over
+/// every split.
 #[derive(Debug)]
 pub struct Background {
     /// The trees laid out for the walk, with the rows' direction at every split.
@@ -99,22 +100,21 @@ impl Background {
 }
 
 impl Background {
-    /// Upper bound on the bytes grouping `rows` background rows for `model` takes
-    /// at its peak (leaves × rows × 4 bytes kept, and a tree's leaves × rows × 8
-    /// while it is grouped), estimated from the compiled layout before anything is
-    /// built.
+    /// The bytes recording `rows` background rows for `model` takes (a bit per
+    /// row and split, the trees' nodes as the walk reads them, the rows' outputs),
+    /// estimated from the model before anything is built.
     pub fn estimate_bytes(model: &TreeEnsemble, rows: usize) -> usize {
         Hybrid::estimate(model, rows)
             .saturating_add(rows * model.n_outputs() * std::mem::size_of::<f64>())
     }
 
-    /// Bytes the grouped background holds.
+    /// Bytes the recorded background holds.
     pub fn bytes(&self) -> usize {
         self.hybrid.bytes() + std::mem::size_of_val(self.raw.as_slice().unwrap_or(&[]))
     }
 }
 
-/// [`explain`] with the background already grouped by [`Background::new`] for
+/// [`explain`] with the background already recorded by [`Background::new`] for
 /// this `model` and `reference`.
 ///
 /// # Errors
@@ -132,7 +132,7 @@ pub fn explain_with(
     let hybrid = &background.hybrid;
     if !hybrid.fits(model) || hybrid.rows() != reference.rows() {
         return Err(CoreError::InvalidArgument(
-            "the grouped background belongs to another model or reference".into(),
+            "the recorded background belongs to another model or reference".into(),
         ));
     }
     if space == OutputSpace::Probability && model.link() != Link::Logistic {

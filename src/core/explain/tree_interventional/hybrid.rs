@@ -54,8 +54,8 @@ pub(super) struct Hybrid {
     splits: usize,
     /// Number of background rows.
     rows: usize,
-    /// Per block of 64 background rows, per split: bit i set when row 64·block + i
-    /// goes left.
+    /// Per block of [`BLOCK`] background rows, per split: bit i set when row
+    /// BLOCK · block + i goes left.
     left: Vec<Set>,
     /// Shapley weights by (|A|, |B|).
     weights: Weights,
@@ -83,7 +83,8 @@ impl Hybrid {
             roots.push(base);
             // The first leaf (in the compiled order: depth first, left first) under
             // each node: its path passes the node, so its slots name the node's slot.
-            let mut first = vec![0u32; tree.nodes.len()];
+            // Nodes the root does not reach keep u32::MAX and become unread leaves.
+            let mut first = vec![u32::MAX; tree.nodes.len()];
             let mut leaf = c.tree_leaves[t].0;
             let mut stack = vec![0usize];
             while let Some(i) = stack.pop() {
@@ -95,6 +96,12 @@ impl Hybrid {
             }
             for (i, node) in tree.nodes.iter().enumerate() {
                 let hop = match (node.left, node.right) {
+                    _ if first[i] == u32::MAX => Hop {
+                        cut: Cut::of(node),
+                        kids: [0, 0],
+                        split: 0,
+                        slot: LEAF,
+                    },
                     (Some(l), Some(r)) => {
                         let (features, _) = c.slots(first[i] as usize);
                         let feature = node.feature.unwrap_or(0) as u32;

@@ -1,5 +1,6 @@
 use super::*;
 use crate::core::explain::tests_support::random_ensemble;
+use crate::core::models::trees::{EnsembleSpec, Node, Tree};
 
 /// Rows on a grid in [-0.5, 0.5), with NaN (missing) at every `nan`-th cell.
 fn grid(n: usize, f: usize, salt: usize, nan: usize) -> Array2<f64> {
@@ -148,28 +149,8 @@ fn rows_explained_together_get_what_each_gets_alone() {
     // Two outputs, trees alternating between them, rows asking for either: a task
     // walks each tree only for the rows of its output, and a row's sums do not
     // depend on the rows beside it.
-    use crate::core::models::trees::EnsembleSpec;
     let f = 7;
-    let trees = random_ensemble(5, 6, 9, f)
-        .trees()
-        .iter()
-        .enumerate()
-        .map(|(t, tree)| crate::core::models::trees::Tree {
-            output: t % 2,
-            ..tree.clone()
-        })
-        .collect();
-    let model = TreeEnsemble::new(EnsembleSpec {
-        kind: "lightgbm",
-        objective: "test".into(),
-        link: Link::Identity,
-        n_features: f,
-        base: vec![0.0, 0.0],
-        trees,
-        feature_names: None,
-        raw_features: None,
-    })
-    .unwrap();
+    let model = rebuilt(&random_ensemble(5, 6, 9, f), 2, |_| Vec::new());
     let reference = Reference::new(&model, grid(200, f, 3, 11));
     let built = Background::new(&model, &reference).unwrap();
     let rows: Vec<Vec<f64>> = grid(5, f, 8, 6)
@@ -208,5 +189,67 @@ fn rows_explained_together_get_what_each_gets_alone() {
                 assert!((sum - want).abs() < 1e-9, "output {k}: {sum} vs {want}");
             }
         }
+    }
+}
+
+/// `model`'s trees with the given outputs (and `extra` appended to each tree's nodes).
+fn rebuilt(
+    model: &TreeEnsemble,
+    outputs: usize,
+    extra: impl Fn(&Tree) -> Vec<Node>,
+) -> TreeEnsemble {
+    let trees = model
+        .trees()
+        .iter()
+        .enumerate()
+        .map(|(t, tree)| {
+            let mut nodes = tree.nodes.clone();
+            nodes.extend(extra(tree));
+            Tree {
+                nodes,
+                output: t % outputs,
+            }
+        })
+        .collect();
+    TreeEnsemble::new(EnsembleSpec {
+        kind: "lightgbm",
+        objective: "test".into(),
+        link: Link::Identity,
+        n_features: model.n_features(),
+        base: vec![0.0; outputs],
+        trees,
+        feature_names: None,
+        raw_features: None,
+    })
+    .unwrap()
+}
+
+#[test]
+fn nodes_the_root_does_not_reach_change_nothing() {
+    // A split and a leaf no path reaches (a file may keep pruned nodes): they get
+    // no hop a walk can take, and the answer is the bits of the tree without them.
+    let f = 6;
+    let model = rebuilt(&random_ensemble(9, 5, 8, f), 1, |_| Vec::new());
+    let orphans = rebuilt(&model, 1, |tree| {
+        let n = tree.nodes.len();
+        vec![
+            Node {
+                left: Some(n + 1),
+                right: Some(0),
+                ..tree.nodes[0].clone()
+            },
+            Node::leaf(5.0, 1.0),
+        ]
+    });
+    let reference = Reference::new(&model, grid(130, f, 2, 9));
+    let x = grid(3, f, 4, 7);
+    let want = explain(&model, &reference, x.view(), &[0; 3], OutputSpace::Raw).unwrap();
+    let got = explain(&orphans, &reference, x.view(), &[0; 3], OutputSpace::Raw).unwrap();
+    for (g, w) in got.iter().zip(&want) {
+        assert!(g
+            .attributions
+            .iter()
+            .zip(&w.attributions)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
     }
 }
