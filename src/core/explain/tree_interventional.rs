@@ -8,9 +8,11 @@
 //! only r follows (|A| = a, |B| = b), the leaf's value v is counted iff A ⊆ S and
 //! B ∩ S = ∅, whose Shapley values are v (a−1)! b! / (a+b)! for i ∈ A and
 //! −v a! (b−1)! / (a+b)! for i ∈ B. The (leaf, A, B) a row reaches with each
-//! background row are found by one walk per tree for 64 background rows at once
-//! ([`hybrid`]), from the rows' directions at every split recorded once per model
-//! and background ([`Background`]).
+//! background row are found, per tree, in one of two ways prepared once per model
+//! and background ([`Background`]): a walk down the tree for 128 background rows
+//! at once, from the rows' directions at every split ([`hybrid`], for trees of more
+//! than 64 splits and small backgrounds), or the rows grouped per leaf by the path
+//! features they follow ([`groups`]).
 //!
 //! Probability space (binary models) follows shap's `TreeExplainer(model_output=
 //! "probability")`: each background row's raw attributions are rescaled by
@@ -27,9 +29,11 @@ use crate::core::models::trees::{budget, TreeEnsemble};
 use crate::core::models::{check_rows, sigmoid, Link, Model, OutputSpace};
 use crate::core::stats::Reference;
 use crate::core::{CoreError, CoreResult};
-use hybrid::{Hybrid, Rows, Stack};
+use hybrid::{Hybrid, Rows, Work};
 
+mod groups;
 mod hybrid;
+mod weights;
 
 /// Explain each row of `x` (NaN means missing) for the output chosen for it in
 /// `outputs`, against the background rows of `reference`.
@@ -49,11 +53,12 @@ pub fn explain(
     explain_with(model, reference, &background, x, outputs, space)
 }
 
-/// The background rows of one model as the walk reads them (each row's direction
-/// at every split, a bit per row), what every interventional request against that
-/// background starts from: build it once per (model, reference) pair and keep it
-/// with them, and a one-row request skips a pass of every background row over
-/// every split.
+/// The background rows of one model as the explainer reads them (for walked trees
+/// each row's direction at every split, a bit per row; for the others the rows
+/// grouped per leaf), what every interventional request against that background
+/// starts from: build it once per (model, reference) pair and keep it with them,
+/// and a one-row request skips the grouping (which costs about as much as
+/// explaining the background rows).
 #[derive(Debug)]
 pub struct Background {
     /// The trees laid out for the walk, with the rows' direction at every split.
@@ -81,15 +86,18 @@ impl Background {
         let need = Self::estimate_bytes(model, reference.rows());
         let limit = model.limits().max_memory_bytes;
         if need > limit {
+            let (splits, leaves) = Hybrid::kept_at(model, reference.rows());
             return Err(CoreError::InvalidArgument(format!(
                 "recording the {} background rows for tree_interventional would take about {}, \
                  beyond the limit of {} (--max-model-memory-mb, EXPLAIND_MAX_MODEL_MEMORY_MB): \
-                 every row's direction is kept at each of the model's {} splits; register a \
-                 smaller background, or use tree_path_dependent, which reads none",
+                 every row is kept as a bit at each of {} splits and as an index under each \
+                 of {} leaves; register a smaller background, or use tree_path_dependent, \
+                 which reads none",
                 reference.rows(),
                 budget::mib(need),
                 budget::mib(limit),
-                model.compiled().split_node.len()
+                splits,
+                leaves
             )));
         }
         Ok(Background {
@@ -100,9 +108,10 @@ impl Background {
 }
 
 impl Background {
-    /// The bytes recording `rows` background rows for `model` takes (a bit per
-    /// row and split, the trees' nodes as the walk reads them, the rows' outputs),
-    /// estimated from the model before anything is built.
+    /// Upper bound on the bytes recording `rows` background rows for `model` takes
+    /// at its peak (a bit per row and split of the walked trees; per leaf of the
+    /// grouped trees, leaves × rows × 4 bytes kept and a tree's leaves × rows × 8
+    /// while it is grouped), estimated from the model before anything is built.
     pub fn estimate_bytes(model: &TreeEnsemble, rows: usize) -> usize {
         Hybrid::estimate(model, rows)
             .saturating_add(rows * model.n_outputs() * std::mem::size_of::<f64>())
@@ -159,51 +168,54 @@ pub fn explain_with(
     let v3 = has_v3();
     let answers: Vec<Vec<Vec<f64>>> = starts
         .into_par_iter()
-        .map_init(Stack::new, |stack, start| {
-            let end = (start + chunk).min(x.nrows());
-            let rows: Vec<Vec<f64>> = (start..end).map(|i| x.row(i).to_vec()).collect();
-            let mut outs = vec![vec![0.0; width]; rows.len()];
-            let job = Rows {
-                rows: &rows,
-                outputs: &outputs[start..end],
-                outs: &mut outs,
-                per_background,
-            };
-            #[cfg(target_arch = "x86_64")]
-            if v3 {
-                // SAFETY: `has_v3` found every feature `add_v3` is compiled with.
-                unsafe { add_v3(hybrid, model, job, stack) };
-            } else {
-                hybrid.add(model, job, stack);
-            }
-            #[cfg(not(target_arch = "x86_64"))]
-            {
-                let _ = v3;
-                hybrid.add(model, job, stack);
-            }
-            let rows = rows.iter().zip(&outputs[start..end]);
-            rows.zip(outs)
-                .map(|((row, &k), out)| match space {
-                    OutputSpace::Raw => out.iter().map(|p| p / n_bg).collect(),
-                    OutputSpace::Probability => {
-                        let fx = model.margin_of(row, k);
-                        let mut phi = vec![0.0; f];
-                        for (r, acc) in out.chunks(f).enumerate() {
-                            let fr = bg_raw[[r, k]];
-                            let scale = if fx == fr {
-                                1.0
-                            } else {
-                                (sigmoid(fx) - sigmoid(fr)) / (fx - fr)
-                            };
-                            for (p, a) in phi.iter_mut().zip(acc) {
-                                *p += a * scale / n_bg;
+        .map_init(
+            || hybrid.work(model.compiled()),
+            |work, start| {
+                let end = (start + chunk).min(x.nrows());
+                let rows: Vec<Vec<f64>> = (start..end).map(|i| x.row(i).to_vec()).collect();
+                let mut outs = vec![vec![0.0; width]; rows.len()];
+                let job = Rows {
+                    rows: &rows,
+                    outputs: &outputs[start..end],
+                    outs: &mut outs,
+                    per_background,
+                };
+                #[cfg(target_arch = "x86_64")]
+                if v3 {
+                    // SAFETY: `has_v3` found every feature `add_v3` is compiled with.
+                    unsafe { add_v3(hybrid, model, job, work) };
+                } else {
+                    hybrid.add(model, job, work);
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                {
+                    let _ = v3;
+                    hybrid.add(model, job, work);
+                }
+                let rows = rows.iter().zip(&outputs[start..end]);
+                rows.zip(outs)
+                    .map(|((row, &k), out)| match space {
+                        OutputSpace::Raw => out.iter().map(|p| p / n_bg).collect(),
+                        OutputSpace::Probability => {
+                            let fx = model.margin_of(row, k);
+                            let mut phi = vec![0.0; f];
+                            for (r, acc) in out.chunks(f).enumerate() {
+                                let fr = bg_raw[[r, k]];
+                                let scale = if fx == fr {
+                                    1.0
+                                } else {
+                                    (sigmoid(fx) - sigmoid(fr)) / (fx - fr)
+                                };
+                                for (p, a) in phi.iter_mut().zip(acc) {
+                                    *p += a * scale / n_bg;
+                                }
                             }
+                            phi
                         }
-                        phi
-                    }
-                })
-                .collect()
-        })
+                    })
+                    .collect()
+            },
+        )
         .collect();
     Ok(x.axis_iter(Axis(0))
         .zip(outputs)
@@ -226,8 +238,8 @@ const ROWS_TOGETHER: usize = 256;
 /// [`Hybrid::add`] compiled for x86-64-v3 (see [`super::cpu`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,bmi1,bmi2,popcnt,lzcnt")]
-fn add_v3(hybrid: &Hybrid, model: &TreeEnsemble, job: Rows, stack: &mut Stack) {
-    hybrid.add(model, job, stack)
+fn add_v3(hybrid: &Hybrid, model: &TreeEnsemble, job: Rows, work: &mut Work) {
+    hybrid.add(model, job, work)
 }
 
 #[cfg(test)]

@@ -16,13 +16,20 @@
 //! the whole set shares one weight, counted with a popcount. A and B are masks over
 //! the path's distinct features in order of first appearance, the slot numbering
 //! of [`Compiled::slots`], so a feature's status is one bit test.
+//!
+//! The walk's cost grows with the number of blocks, so it is taken only where it
+//! pays ([`walks`]); the other trees read the background grouped per leaf
+//! ([`super::groups`]). [`Hybrid`] holds both and explains rows tree after tree.
 
 use std::mem::size_of;
 
 use ndarray::ArrayView2;
 
-use crate::core::explain::tree_walk::for_bits;
+use super::groups::{self, Groups, Pass};
+use super::weights::Weights;
+use crate::core::explain::tree_walk::{for_bits, Scratch};
 use crate::core::models::trees::{Compiled, Cut, Node, TreeEnsemble};
+use crate::core::models::Model;
 
 /// `slot` of a leaf's [`Hop`].
 const LEAF: u8 = u8::MAX;
@@ -59,10 +66,50 @@ pub(super) struct Hybrid {
     left: Vec<Set>,
     /// Shapley weights by (|A|, |B|).
     weights: Weights,
+    /// Per tree: whether it is walked (else its leaves' groups are read).
+    walks: Vec<bool>,
+    /// The background grouped under the leaves of the trees not walked.
+    groups: Groups,
 }
 
 /// Per-thread stack of the walk: states still to visit as (hop, A, B, rows).
-pub(super) type Stack = Vec<(u32, u64, u64, Set)>;
+type Stack = Vec<(u32, u64, u64, Set)>;
+
+/// Per-thread buffers of [`Hybrid::add`].
+pub(super) struct Work {
+    /// The walk's states.
+    stack: Stack,
+    /// The grouped trees' buffers.
+    groups: groups::Work,
+}
+
+/// Whether each tree of `c` is walked for `rows` background rows. The walk's cost
+/// grows with the blocks of [`BLOCK`] rows, the groups' with the leaves and their
+/// groups (at most 2^slots each, whatever the rows). Measured on 500-tree boosters
+/// of depth 6 and 63 leaves (at most 64 splits, whose rows' path masks are one
+/// word each), the groups, read tree after tree, were as fast as the walk at 100
+/// background rows (0.9–1.1×) and twice as fast from 256; on a forest of depth 8
+/// (up to 255 splits, whose masks are read step by step) the walk was 2–3× the
+/// groups at 100 rows, even at 256 and 384, and slower from 512. So trees of
+/// more than 64 splits are walked up to [`WALK_BLOCKS_DEEP`] blocks, the others
+/// never.
+fn walks(c: &Compiled, rows: usize) -> Vec<bool> {
+    let blocks = rows.div_ceil(BLOCK);
+    (c.tree_bits.iter())
+        .map(|&bits| !bits && blocks <= WALK_BLOCKS_DEEP)
+        .collect()
+}
+
+/// Number of splits of the trees `walks` marks.
+fn walked_splits(c: &Compiled, walks: &[bool]) -> usize {
+    (c.tree_splits.iter().zip(walks))
+        .filter(|(_, &w)| w)
+        .map(|(&(a, b), _)| (b - a) as usize)
+        .sum()
+}
+
+/// Most blocks of background rows for which trees of more than 64 splits are walked.
+const WALK_BLOCKS_DEEP: usize = 3;
 
 /// A block of background rows, bit i for its row i.
 type Set = u128;
@@ -75,6 +122,8 @@ impl Hybrid {
     /// (already checked for width) at every split.
     pub(super) fn new(model: &TreeEnsemble, background: ArrayView2<f64>) -> Self {
         let c = model.compiled();
+        let rows = background.nrows();
+        let walks = walks(c, rows);
         let mut hops = Vec::new();
         let mut roots = Vec::new();
         let mut splits = 0u32;
@@ -106,11 +155,11 @@ impl Hybrid {
                         let (features, _) = c.slots(first[i] as usize);
                         let feature = node.feature.unwrap_or(0) as u32;
                         let slot = features.iter().position(|&f| f == feature);
-                        splits += 1;
+                        splits += u32::from(walks[t]);
                         Hop {
                             cut: Cut::of(node),
                             kids: [base + r as u32, base + l as u32],
-                            split: splits - 1,
+                            split: splits.saturating_sub(1),
                             slot: slot.unwrap_or(0) as u8,
                         }
                     }
@@ -128,9 +177,8 @@ impl Hybrid {
             }
         }
         let splits = splits as usize;
-        let rows = background.nrows();
         let mut left = vec![0 as Set; rows.div_ceil(BLOCK) * splits];
-        for (t, tree) in model.trees().iter().enumerate() {
+        for (t, tree) in model.trees().iter().enumerate().filter(|&(t, _)| walks[t]) {
             let tree_hops = &hops[roots[t] as usize..][..tree.nodes.len()];
             for (r, row) in background.rows().into_iter().enumerate() {
                 let block = &mut left[r / BLOCK * splits..][..splits];
@@ -152,19 +200,55 @@ impl Hybrid {
             rows,
             left,
             weights: Weights::new(c.max_slots),
+            groups: Groups::new(
+                model,
+                background,
+                &walks.iter().map(|w| !w).collect::<Vec<_>>(),
+            ),
+            walks,
+        }
+    }
+
+    /// (splits of the trees walked, leaves of the trees grouped) for `rows`
+    /// background rows of `model`: what the rows are kept at.
+    pub(super) fn kept_at(model: &TreeEnsemble, rows: usize) -> (usize, usize) {
+        let c = model.compiled();
+        let walks = walks(c, rows);
+        let leaves = (c.tree_leaves.iter().zip(&walks))
+            .filter(|(_, &w)| !w)
+            .map(|(&(a, b), _)| (b - a) as usize)
+            .sum();
+        (walked_splits(c, &walks), leaves)
+    }
+
+    /// Per tree: whether it is walked.
+    #[cfg(test)]
+    pub(super) fn walks(&self) -> &[bool] {
+        &self.walks
+    }
+
+    /// Per-thread buffers for [`Hybrid::add`].
+    pub(super) fn work(&self, c: &Compiled) -> Work {
+        Work {
+            stack: Stack::new(),
+            groups: groups::Work {
+                scratch: Scratch::new(c),
+                cand: vec![0; self.groups.max_words()],
+            },
         }
     }
 
     /// Bytes [`Hybrid::new`] would hold for `rows` background rows of `model`.
     pub(super) fn estimate(model: &TreeEnsemble, rows: usize) -> usize {
         let c = model.compiled();
+        let walks = walks(c, rows);
         let nodes: usize = model.trees().iter().map(|t| t.nodes.len()).sum();
-        let splits = c.split_node.len();
         let side = c.max_slots + 1;
-        nodes * std::mem::size_of::<Hop>()
-            + rows.div_ceil(BLOCK) * splits * size_of::<Set>()
-            + 2 * side * side * 8
-            + c.trees() * 4
+        let grouped: Vec<bool> = walks.iter().map(|w| !w).collect();
+        (nodes * size_of::<Hop>())
+            .saturating_add(rows.div_ceil(BLOCK) * walked_splits(c, &walks) * size_of::<Set>())
+            .saturating_add(2 * side * side * 8 + c.trees() * 5)
+            .saturating_add(Groups::estimate(c, rows, model.n_features(), &grouped))
     }
 
     /// Bytes held.
@@ -172,15 +256,19 @@ impl Hybrid {
         std::mem::size_of_val(&self.hops[..])
             + std::mem::size_of_val(&self.roots[..])
             + std::mem::size_of_val(&self.left[..])
+            + std::mem::size_of_val(&self.walks[..])
             + self.weights.bytes()
+            + self.groups.bytes()
     }
 
     /// Whether this layout was built for `model` (same trees, nodes and splits).
     pub(super) fn fits(&self, model: &TreeEnsemble) -> bool {
         let nodes: usize = model.trees().iter().map(|t| t.nodes.len()).sum();
+        let c = model.compiled();
         self.roots.len() == model.trees().len()
             && self.hops.len() == nodes
-            && self.splits == model.compiled().split_node.len()
+            && self.splits == walked_splits(c, &self.walks)
+            && self.groups.leaf_start.len() == c.leaf_value.len() + 1
     }
 
     /// Number of background rows.
@@ -195,13 +283,22 @@ impl Hybrid {
     /// number). Tree after tree, each for all the rows, so a tree's nodes are read
     /// from cache for all but the first.
     #[inline(always)]
-    pub(super) fn add(&self, model: &TreeEnsemble, job: Rows, stack: &mut Stack) {
+    pub(super) fn add(&self, model: &TreeEnsemble, job: Rows, work: &mut Work) {
         let c = model.compiled();
         for (t, tree) in model.trees().iter().enumerate() {
             let root = self.roots[t];
             let nodes = &tree.nodes;
             for ((row, &k), out) in job.rows.iter().zip(job.outputs).zip(job.outs.iter_mut()) {
                 if c.tree_output[t] != k {
+                    continue;
+                }
+                if !self.walks[t] {
+                    let pass = Pass {
+                        model,
+                        weights: &self.weights,
+                        per_background: job.per_background,
+                    };
+                    self.groups.add_tree(&pass, t, row, &mut work.groups, out);
                     continue;
                 }
                 for block in 0..self.rows.div_ceil(BLOCK) {
@@ -213,7 +310,7 @@ impl Hybrid {
                         block,
                         per_background: job.per_background,
                     };
-                    self.walk(&walk, stack, out);
+                    self.walk(&walk, &mut work.stack, out);
                 }
             }
         }
@@ -317,47 +414,4 @@ struct Walk<'a> {
     row: &'a [f64],
     block: usize,
     per_background: Option<usize>,
-}
-
-/// Shapley weights of a leaf game: `pos(a, b)` = (a−1)! b! / (a+b)!, the share of
-/// each of the `a` x-side features (and `pos(b, a)` that of each background-side one).
-#[derive(Debug)]
-struct Weights {
-    /// Row-major (a, b), `side` × `side`.
-    table: Vec<f64>,
-    /// Largest count + 1.
-    side: usize,
-}
-
-impl Weights {
-    fn new(max: usize) -> Self {
-        // (a−1)! b! / (a+b)! = 1 / (a · C(a+b, a)); binomials from Pascal's triangle.
-        let mut binom = vec![vec![1.0f64; 2 * max + 2]; 2 * max + 2];
-        for n in 1..binom.len() {
-            for k in 1..n {
-                binom[n][k] = binom[n - 1][k - 1] + binom[n - 1][k];
-            }
-        }
-        let side = max + 1;
-        let table = (0..side * side)
-            .map(|i| {
-                let (a, b) = (i / side, i % side);
-                if a == 0 {
-                    0.0
-                } else {
-                    1.0 / (a as f64 * binom[a + b][a])
-                }
-            })
-            .collect();
-        Weights { table, side }
-    }
-
-    #[inline(always)]
-    fn pos(&self, a: usize, b: usize) -> f64 {
-        self.table[a * self.side + b]
-    }
-
-    fn bytes(&self) -> usize {
-        std::mem::size_of_val(&self.table[..])
-    }
 }

@@ -57,22 +57,31 @@ fn sums(
         outs: &mut outs,
         per_background,
     };
-    built.hybrid.add(model, job, &mut Stack::new());
+    built
+        .hybrid
+        .add(model, job, &mut built.hybrid.work(model.compiled()));
     outs.pop().unwrap()
 }
 
 #[test]
-fn the_walk_equals_enumeration_on_deep_trees_with_repeated_features_and_nans() {
-    // Depth-12 trees over 6 features: paths split on a feature many times, trees
-    // have more than 64 splits, and NaNs take the splits' default directions. 150
-    // background rows fill two blocks of 64 and part of a third.
+fn walked_and_grouped_trees_equal_enumeration_with_repeated_features_and_nans() {
+    // Depth-12 trees over 6 features (paths split on a feature many times, more than
+    // 64 splits) beside depth-5 ones (at most 31 splits, always grouped); NaNs take
+    // the splits' default directions. 150 and 300 background rows walk the deep
+    // trees (in two and three blocks of 128, the last partial), 600 group them.
     let f = 6;
-    for seed in [3, 11] {
-        let model = random_ensemble(seed, 4, 12, f);
-        assert!(model.compiled().split_node.len() > 4 * 64);
-        let background = grid(150, f, 5, 7);
+    for (seed, n_bg) in [(1, 150), (2, 300), (3, 600)] {
+        let deep = random_ensemble(11, 3, 12, f);
+        let shallow = random_ensemble(seed, 3, 5, f);
+        let model = ensemble(deep.trees().iter().chain(shallow.trees()).cloned(), 1);
+        let bits = &model.compiled().tree_bits;
+        assert_eq!(bits, &[false, false, true, true, true, true]);
+        // Trees of more than 64 splits are walked up to 3 blocks of 128 rows.
+        let walked: Vec<bool> = bits.iter().map(|b| !b && n_bg <= 384).collect();
+        let background = grid(n_bg, f, 5, 7);
         let reference = Reference::new(&model, background.clone());
         let built = Background::new(&model, &reference).unwrap();
+        assert_eq!(built.hybrid.walks(), walked);
         for row in grid(4, f, seed as usize, 5).rows() {
             let row = row.to_vec();
             let per_bg = sums(&built, &model, &row, Some(f));
@@ -81,7 +90,7 @@ fn the_walk_equals_enumeration_on_deep_trees_with_repeated_features_and_nans() {
                 let want = enumerated(&model, &row, &r.to_vec());
                 for ((g, w), m) in got.iter().zip(&want).zip(&mut mean) {
                     assert!((g - w).abs() < 1e-12, "got {got:?}, want {want:?}");
-                    *m += w / 150.0;
+                    *m += w / n_bg as f64;
                 }
             }
             let e = explain_with(
@@ -120,6 +129,8 @@ fn the_v3_copy_gives_the_same_bits() {
     let model = random_ensemble(3, 10, 8, 9);
     let reference = Reference::new(&model, grid(150, 9, 5, 13));
     let built = Background::new(&model, &reference).unwrap();
+    // Both kernels: trees of more than 64 splits walked, the others grouped.
+    assert!(built.hybrid.walks().contains(&true) && built.hybrid.walks().contains(&false));
     for row in grid(6, 9, 1, 13).rows() {
         let row = row.to_vec();
         for per_background in [None, Some(9)] {
@@ -134,7 +145,14 @@ fn the_v3_copy_gives_the_same_bits() {
                     per_background,
                 };
                 // SAFETY: the features were detected just now.
-                unsafe { add_v3(&built.hybrid, &model, job, &mut Stack::new()) };
+                unsafe {
+                    add_v3(
+                        &built.hybrid,
+                        &model,
+                        job,
+                        &mut built.hybrid.work(model.compiled()),
+                    )
+                };
                 assert!(base
                     .iter()
                     .zip(&outs[0])
@@ -150,9 +168,10 @@ fn rows_explained_together_get_what_each_gets_alone() {
     // walks each tree only for the rows of its output, and a row's sums do not
     // depend on the rows beside it.
     let f = 7;
-    let model = rebuilt(&random_ensemble(5, 6, 9, f), 2, |_| Vec::new());
+    let model = ensemble(random_ensemble(5, 6, 9, f).trees().to_vec(), 2);
     let reference = Reference::new(&model, grid(200, f, 3, 11));
     let built = Background::new(&model, &reference).unwrap();
+    assert!(built.hybrid.walks().contains(&true) && built.hybrid.walks().contains(&false));
     let rows: Vec<Vec<f64>> = grid(5, f, 8, 6)
         .rows()
         .into_iter()
@@ -168,7 +187,9 @@ fn rows_explained_together_get_what_each_gets_alone() {
             outs: &mut together,
             per_background,
         };
-        built.hybrid.add(&model, job, &mut Stack::new());
+        built
+            .hybrid
+            .add(&model, job, &mut built.hybrid.work(model.compiled()));
         for ((row, &k), got) in rows.iter().zip(&outputs).zip(&together) {
             let mut alone = vec![vec![0.0; width]];
             let job = Rows {
@@ -177,7 +198,9 @@ fn rows_explained_together_get_what_each_gets_alone() {
                 outs: &mut alone,
                 per_background,
             };
-            built.hybrid.add(&model, job, &mut Stack::new());
+            built
+                .hybrid
+                .add(&model, job, &mut built.hybrid.work(model.compiled()));
             assert!(got
                 .iter()
                 .zip(&alone[0])
@@ -192,30 +215,19 @@ fn rows_explained_together_get_what_each_gets_alone() {
     }
 }
 
-/// `model`'s trees with the given outputs (and `extra` appended to each tree's nodes).
-fn rebuilt(
-    model: &TreeEnsemble,
-    outputs: usize,
-    extra: impl Fn(&Tree) -> Vec<Node>,
-) -> TreeEnsemble {
-    let trees = model
-        .trees()
-        .iter()
-        .enumerate()
-        .map(|(t, tree)| {
-            let mut nodes = tree.nodes.clone();
-            nodes.extend(extra(tree));
-            Tree {
-                nodes,
-                output: t % outputs,
-            }
+/// An ensemble of `trees`, tree t adding to output t % `outputs`.
+fn ensemble(trees: impl IntoIterator<Item = Tree>, outputs: usize) -> TreeEnsemble {
+    let trees: Vec<Tree> = (trees.into_iter().enumerate())
+        .map(|(t, tree)| Tree {
+            output: t % outputs,
+            ..tree
         })
         .collect();
     TreeEnsemble::new(EnsembleSpec {
         kind: "lightgbm",
         objective: "test".into(),
         link: Link::Identity,
-        n_features: model.n_features(),
+        n_features: trees_features(&trees),
         base: vec![0.0; outputs],
         trees,
         feature_names: None,
@@ -224,23 +236,36 @@ fn rebuilt(
     .unwrap()
 }
 
+/// One more than the largest feature index a split of `trees` reads.
+fn trees_features(trees: &[Tree]) -> usize {
+    let most = trees
+        .iter()
+        .flat_map(|t| &t.nodes)
+        .filter_map(|n| n.feature)
+        .max();
+    most.map_or(1, |f| f + 1)
+}
+
 #[test]
 fn nodes_the_root_does_not_reach_change_nothing() {
     // A split and a leaf no path reaches (a file may keep pruned nodes): they get
     // no hop a walk can take, and the answer is the bits of the tree without them.
     let f = 6;
-    let model = rebuilt(&random_ensemble(9, 5, 8, f), 1, |_| Vec::new());
-    let orphans = rebuilt(&model, 1, |tree| {
-        let n = tree.nodes.len();
-        vec![
-            Node {
+    let model = ensemble(random_ensemble(9, 5, 8, f).trees().to_vec(), 1);
+    let orphans = ensemble(
+        model.trees().iter().map(|tree| {
+            let n = tree.nodes.len();
+            let mut nodes = tree.nodes.clone();
+            nodes.push(Node {
                 left: Some(n + 1),
                 right: Some(0),
                 ..tree.nodes[0].clone()
-            },
-            Node::leaf(5.0, 1.0),
-        ]
-    });
+            });
+            nodes.push(Node::leaf(5.0, 1.0));
+            Tree { nodes, output: 0 }
+        }),
+        1,
+    );
     let reference = Reference::new(&model, grid(130, f, 2, 9));
     let x = grid(3, f, 4, 7);
     let want = explain(&model, &reference, x.view(), &[0; 3], OutputSpace::Raw).unwrap();
