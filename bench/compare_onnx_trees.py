@@ -3,15 +3,20 @@
 scikit-learn model against explaind on the same forest exported by skl2onnx.
 
     cargo build --release -p explaind-bench --bin bench_trees
-    /work/venv/bin/python bench/compare_onnx_trees.py [--rows 1000] [--slow-rows 100]
+    /work/venv/bin/python bench/compare_onnx_trees.py [--rows 1000] [--slow-rows 100] \
+        [--runs 5] [--baseline /path/to/an/older/bench_trees]
 
 The forest is RandomForestRegressor(100 trees, max_depth 8) on the 20-feature data
 of compare_trees.py (20000 training rows), with its NaNs set to 0 (skl2onnx does not
 write a forest's learned NaN directions, so with NaNs the two would not be the same
 model). Rows and the 100 background rows are drawn as there (seeds 2 and 3). shap
 runs on --slow-rows rows (it is single-threaded), explaind (target/release/
-bench_trees, in process, the ONNX file read as kind "onnx") on --rows rows at 1 and
-2 threads. Each figure: best and median of --repeats runs, in rows per second.
+bench_trees, in process, the ONNX file read as kind "onnx", the background's
+preparation timed with the rows) on --rows rows at 1 and 2 threads, and --baseline,
+another bench_trees binary, at 1 thread. The machine is shared, so the contenders
+run interleaved: each of --runs rounds times each once, in turn. Figures are rows
+per second, median and spread (slowest..fastest) over the rounds; a ratio to shap
+is the median of the rounds' ratios, with their range.
 """
 from __future__ import annotations
 
@@ -32,20 +37,17 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare_trees import BENCH, F, data  # noqa: E402
 
 
-def timed(fn, repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return times
+def spread(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "slowest": min(values),
+            "fastest": max(values)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1000)
     ap.add_argument("--slow-rows", type=int, default=100)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=5, help="interleaved rounds")
+    ap.add_argument("--baseline", help="an older bench_trees binary, timed at 1 thread")
     ap.add_argument("--work", default="/tmp/explaind-bench")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
@@ -66,21 +68,33 @@ def main() -> None:
 
     explainer = shap.TreeExplainer(rf, data=bg, feature_perturbation="interventional")
     phi = explainer.shap_values(slow[:5], check_additivity=False)
-    shap_t = timed(lambda: explainer.shap_values(slow, check_additivity=False), args.repeats)
-    shap_best = args.slow_rows / min(shap_t)
-    shap_median = args.slow_rows / statistics.median(shap_t)
-    out = {"shap": {"best": shap_best, "median": shap_median, "rows": args.slow_rows}}
-    for threads in (1, 2):
+
+    def shap_rate() -> float:
+        t = time.perf_counter()
+        explainer.shap_values(slow, check_additivity=False)
+        return len(slow) / (time.perf_counter() - t)
+
+    def bench_rate(binary: str, threads: int) -> float:
         line = subprocess.run(
-            [BENCH, "onnx", model_path, rows_path, str(F), str(threads), "interventional",
-             bg_path, str(args.repeats)],
-            check=True, capture_output=True, text=True).stdout
-        got = json.loads(line)
-        best = got["rows_per_s"]
-        median = args.rows / got["median_s"] if "median_s" in got else best
-        out[f"explaind x{threads}"] = {"best": best, "median": median, "rows": args.rows,
-                                       "ratio_best": best / shap_best,
-                                       "ratio_median": median / shap_median}
+            [binary, "onnx", model_path, rows_path, str(F), str(threads), "interventional",
+             bg_path, "1"], check=True, capture_output=True, text=True).stdout
+        return json.loads(line)["rows_per_s"]
+
+    contenders = {"shap": shap_rate,
+                  "explaind x1": lambda: bench_rate(BENCH, 1),
+                  "explaind x2": lambda: bench_rate(BENCH, 2)}
+    if args.baseline:
+        contenders["baseline x1"] = lambda: bench_rate(args.baseline, 1)
+    rates: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(args.runs):
+        for name, rate in contenders.items():
+            rates[name].append(rate())
+    out: dict[str, object] = {"runs": args.runs, "load_average": os.getloadavg()}
+    for name, got in rates.items():
+        entry: dict[str, object] = dict(spread(got))
+        if name != "shap":
+            entry["ratio_to_shap"] = spread([a / b for a, b in zip(got, rates["shap"])])
+        out[name] = entry
     out["shap_phi_row0_first3"] = np.asarray(phi)[0, :3].tolist()
     print(json.dumps(out, indent=1))
 

@@ -37,7 +37,6 @@ pub mod summary;
 #[cfg(test)]
 pub(crate) mod tests_support;
 pub mod text_attribution;
-mod tree_groups;
 pub mod tree_interventional;
 pub mod tree_shap;
 mod tree_walk;

@@ -7,10 +7,12 @@
 //! or r follows the path on j. With A the path features only x follows and B those
 //! only r follows (|A| = a, |B| = b), the leaf's value v is counted iff A ⊆ S and
 //! B ∩ S = ∅, whose Shapley values are v (a−1)! b! / (a+b)! for i ∈ A and
-//! −v a! (b−1)! / (a+b)! for i ∈ B. A leaf's background rows are grouped by which
-//! path features they follow ([`super::tree_groups`]), once per model and
-//! background ([`Background`]), so a row costs a few word ANDs per leaf rather than
-//! one tree walk per background row.
+//! −v a! (b−1)! / (a+b)! for i ∈ B. The (leaf, A, B) a row reaches with each
+//! background row are found, per tree, in one of two ways prepared once per model
+//! and background ([`Background`]): a walk down the tree for 128 background rows
+//! at once, from the rows' directions at every split ([`hybrid`], for trees of more
+//! than 64 splits and small backgrounds), or the rows grouped per leaf by the path
+//! features they follow ([`groups`]).
 //!
 //! Probability space (binary models) follows shap's `TreeExplainer(model_output=
 //! "probability")`: each background row's raw attributions are rescaled by
@@ -21,13 +23,17 @@ use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
 use super::cpu::has_v3;
-use super::tree_groups::{Groups, Weights};
-use super::tree_walk::{check_request, Scratch};
+use super::tree_walk::check_request;
 use super::Explanation;
 use crate::core::models::trees::{budget, TreeEnsemble};
 use crate::core::models::{check_rows, sigmoid, Link, Model, OutputSpace};
 use crate::core::stats::Reference;
 use crate::core::{CoreError, CoreResult};
+use hybrid::{Hybrid, Rows, Work};
+
+mod groups;
+mod hybrid;
+mod weights;
 
 /// Explain each row of `x` (NaN means missing) for the output chosen for it in
 /// `outputs`, against the background rows of `reference`.
@@ -47,20 +53,22 @@ pub fn explain(
     explain_with(model, reference, &background, x, outputs, space)
 }
 
-/// The background rows of one model grouped per leaf, what every interventional
-/// request against that background starts from: build it once per (model,
-/// reference) pair and keep it with them, and a one-row request skips the
-/// grouping (which costs about as much as explaining the background rows).
+/// The background rows of one model as the explainer reads them (for walked trees
+/// each row's direction at every split, a bit per row; for the others the rows
+/// grouped per leaf), what every interventional request against that background
+/// starts from: build it once per (model, reference) pair and keep it with them,
+/// and a one-row request skips the grouping (which costs about as much as
+/// explaining the background rows).
 #[derive(Debug)]
 pub struct Background {
-    /// The grouping.
-    groups: Groups,
+    /// The trees laid out for the walk, with the rows' direction at every split.
+    hybrid: Hybrid,
     /// Raw outputs of the background rows.
     raw: Array2<f64>,
 }
 
 impl Background {
-    /// Group `reference`'s rows for `model`, within the model's memory budget
+    /// Record `reference`'s rows for `model`, within the model's memory budget
     /// ([`crate::core::models::trees::TreeLimits::max_memory_bytes`]).
     ///
     /// # Errors
@@ -78,41 +86,44 @@ impl Background {
         let need = Self::estimate_bytes(model, reference.rows());
         let limit = model.limits().max_memory_bytes;
         if need > limit {
+            let (splits, leaves) = Hybrid::kept_at(model, reference.rows());
             return Err(CoreError::InvalidArgument(format!(
-                "grouping the {} background rows for tree_interventional would take about {}, \
+                "recording the {} background rows for tree_interventional would take about {}, \
                  beyond the limit of {} (--max-model-memory-mb, EXPLAIND_MAX_MODEL_MEMORY_MB): \
-                 every row is kept under each of the model's {} leaves; register a smaller \
-                 background, or use tree_path_dependent, which reads none",
+                 every row is kept as a bit at each of {} splits and as an index under each \
+                 of {} leaves; register a smaller background, or use tree_path_dependent, \
+                 which reads none",
                 reference.rows(),
                 budget::mib(need),
                 budget::mib(limit),
-                model.compiled().leaf_value.len()
+                splits,
+                leaves
             )));
         }
         Ok(Background {
-            groups: Groups::new(model, reference),
+            hybrid: Hybrid::new(model, reference.data.view()),
             raw: model.predict_raw(reference.data.view()),
         })
     }
 }
 
 impl Background {
-    /// Upper bound on the bytes grouping `rows` background rows for `model` takes
-    /// at its peak (leaves × rows × 4 bytes kept, and a tree's leaves × rows × 8
-    /// while it is grouped), estimated from the compiled layout before anything is
-    /// built.
+    /// Upper bound on the bytes recording `rows` background rows for `model` takes
+    /// at its peak (a bit per row and split of the walked trees; per leaf of the
+    /// grouped trees, leaves × rows × 4 bytes kept and a tree's leaves × rows × 8
+    /// while it is grouped), estimated from the model before anything is built.
     pub fn estimate_bytes(model: &TreeEnsemble, rows: usize) -> usize {
-        Groups::estimate(model.compiled(), rows, model.n_features())
+        Hybrid::estimate(model, rows)
             .saturating_add(rows * model.n_outputs() * std::mem::size_of::<f64>())
     }
 
-    /// Bytes the grouped background holds.
+    /// Bytes the recorded background holds.
     pub fn bytes(&self) -> usize {
-        self.groups.bytes() + std::mem::size_of_val(self.raw.as_slice().unwrap_or(&[]))
+        self.hybrid.bytes() + std::mem::size_of_val(self.raw.as_slice().unwrap_or(&[]))
     }
 }
 
-/// [`explain`] with the background already grouped by [`Background::new`] for
+/// [`explain`] with the background already recorded by [`Background::new`] for
 /// this `model` and `reference`.
 ///
 /// # Errors
@@ -127,11 +138,10 @@ pub fn explain_with(
     space: OutputSpace,
 ) -> CoreResult<Vec<Explanation>> {
     check_request(model, x, outputs)?;
-    let groups = &background.groups;
-    let leaves = model.compiled().leaf_value.len();
-    if groups.leaf_start.len() != leaves + 1 || background.raw.nrows() != reference.rows() {
+    let hybrid = &background.hybrid;
+    if !hybrid.fits(model) || hybrid.rows() != reference.rows() {
         return Err(CoreError::InvalidArgument(
-            "the grouped background belongs to another model or reference".into(),
+            "the recorded background belongs to another model or reference".into(),
         ));
     }
     if space == OutputSpace::Probability && model.link() != Link::Logistic {
@@ -143,66 +153,73 @@ pub fn explain_with(
     }
     let bg_raw = &background.raw;
     let n_bg = reference.rows() as f64;
-    let weights = Weights::new(model.compiled().max_slots);
     let f = model.n_features();
+    let per_background = (space == OutputSpace::Probability).then_some(f);
+    let width = per_background.map_or(f, |f| f * reference.rows());
+    // Rows explained together, tree after tree: the more, the fewer times each
+    // tree's nodes come back into cache (a fifth of the time at 16 rows, measured
+    // on 500 trees), but at least two tasks per thread, and sums of at most 8 MiB.
+    let threads = rayon::current_num_threads();
+    let chunk = (x.nrows().div_ceil(2 * threads))
+        .min(ROWS_TOGETHER)
+        .min((1 << 20) / width)
+        .max(1);
+    let starts: Vec<usize> = (0..x.nrows()).step_by(chunk).collect();
     let v3 = has_v3();
-    let add =
-        |row: &[f64], k: usize, scratch: &mut Scratch, per_bg: Option<usize>, out: &mut [f64]| {
-            let job = Job {
-                groups,
-                model,
-                weights: &weights,
-                per_background: per_bg,
-            };
-            #[cfg(target_arch = "x86_64")]
-            if v3 {
-                // SAFETY: `has_v3` found every feature `add_v3` is compiled with.
-                return unsafe { add_v3(&job, row, k, scratch, out) };
-            }
-            let _ = v3;
-            job.groups
-                .add(job.model, row, k, scratch, job.weights, per_bg, out)
-        };
-    let answers: Vec<Vec<f64>> = x
-        .axis_iter(Axis(0))
+    let answers: Vec<Vec<Vec<f64>>> = starts
         .into_par_iter()
-        .zip(outputs.par_iter())
         .map_init(
-            || Scratch::new(model.compiled()),
-            |scratch, (row, &k)| {
-                let row = row.to_vec();
-                match space {
-                    OutputSpace::Raw => {
-                        let mut phi = vec![0.0; f];
-                        add(&row, k, scratch, None, &mut phi);
-                        phi.iter_mut().for_each(|p| *p /= n_bg);
-                        phi
-                    }
-                    OutputSpace::Probability => {
-                        let mut per_bg = vec![0.0; reference.rows() * f];
-                        add(&row, k, scratch, Some(f), &mut per_bg);
-                        let fx = model.margin_of(&row, k);
-                        let mut phi = vec![0.0; f];
-                        for (r, acc) in per_bg.chunks(f).enumerate() {
-                            let fr = bg_raw[[r, k]];
-                            let scale = if fx == fr {
-                                1.0
-                            } else {
-                                (sigmoid(fx) - sigmoid(fr)) / (fx - fr)
-                            };
-                            for (p, a) in phi.iter_mut().zip(acc) {
-                                *p += a * scale / n_bg;
-                            }
-                        }
-                        phi
-                    }
+            || hybrid.work(model.compiled()),
+            |work, start| {
+                let end = (start + chunk).min(x.nrows());
+                let rows: Vec<Vec<f64>> = (start..end).map(|i| x.row(i).to_vec()).collect();
+                let mut outs = vec![vec![0.0; width]; rows.len()];
+                let job = Rows {
+                    rows: &rows,
+                    outputs: &outputs[start..end],
+                    outs: &mut outs,
+                    per_background,
+                };
+                #[cfg(target_arch = "x86_64")]
+                if v3 {
+                    // SAFETY: `has_v3` found every feature `add_v3` is compiled with.
+                    unsafe { add_v3(hybrid, model, job, work) };
+                } else {
+                    hybrid.add(model, job, work);
                 }
+                #[cfg(not(target_arch = "x86_64"))]
+                {
+                    let _ = v3;
+                    hybrid.add(model, job, work);
+                }
+                let rows = rows.iter().zip(&outputs[start..end]);
+                rows.zip(outs)
+                    .map(|((row, &k), out)| match space {
+                        OutputSpace::Raw => out.iter().map(|p| p / n_bg).collect(),
+                        OutputSpace::Probability => {
+                            let fx = model.margin_of(row, k);
+                            let mut phi = vec![0.0; f];
+                            for (r, acc) in out.chunks(f).enumerate() {
+                                let fr = bg_raw[[r, k]];
+                                let scale = if fx == fr {
+                                    1.0
+                                } else {
+                                    (sigmoid(fx) - sigmoid(fr)) / (fx - fr)
+                                };
+                                for (p, a) in phi.iter_mut().zip(acc) {
+                                    *p += a * scale / n_bg;
+                                }
+                            }
+                            phi
+                        }
+                    })
+                    .collect()
             },
         )
         .collect();
     Ok(x.axis_iter(Axis(0))
         .zip(outputs)
-        .zip(answers)
+        .zip(answers.into_iter().flatten())
         .map(|((row, &k), phi)| {
             let raw = model.margin_of(&row.to_vec(), k);
             match space {
@@ -215,75 +232,15 @@ pub fn explain_with(
         .collect())
 }
 
-/// One row's call of [`Groups::add`], less the row.
-struct Job<'a> {
-    groups: &'a Groups,
-    model: &'a TreeEnsemble,
-    weights: &'a Weights,
-    per_background: Option<usize>,
-}
+/// Most rows one task explains together (see [`Hybrid::add`]).
+const ROWS_TOGETHER: usize = 256;
 
-/// [`Groups::add`] compiled for x86-64-v3 (see [`super::cpu`]).
+/// [`Hybrid::add`] compiled for x86-64-v3 (see [`super::cpu`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,bmi1,bmi2,popcnt,lzcnt")]
-fn add_v3(job: &Job, row: &[f64], k: usize, scratch: &mut Scratch, out: &mut [f64]) {
-    let Job {
-        groups,
-        model,
-        weights,
-        per_background,
-    } = *job;
-    groups.add(model, row, k, scratch, weights, per_background, out)
+fn add_v3(hybrid: &Hybrid, model: &TreeEnsemble, job: Rows, work: &mut Work) {
+    hybrid.add(model, job, work)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::core::explain::tests_support::random_ensemble;
-
-    #[test]
-    fn the_v3_copy_gives_the_same_bits() {
-        let model = random_ensemble(3, 10, 8, 9);
-        let grid = |n: usize, salt: usize| {
-            ndarray::Array2::from_shape_fn((n, 9), |(r, j)| {
-                ((r * 37 + j * 11 + salt) % 29) as f64 / 29.0 - 0.5
-            })
-        };
-        let reference = Reference::new(&model, grid(150, 5));
-        let groups = Groups::new(&model, &reference);
-        let weights = Weights::new(model.compiled().max_slots);
-        let mut scratch = Scratch::new(model.compiled());
-        for row in grid(6, 1).rows() {
-            let row = row.to_vec();
-            for per_background in [None, Some(9)] {
-                let len = per_background.map_or(9, |f| f * reference.rows());
-                let mut base = vec![0.0; len];
-                groups.add(
-                    &model,
-                    &row,
-                    0,
-                    &mut scratch,
-                    &weights,
-                    per_background,
-                    &mut base,
-                );
-                #[cfg(target_arch = "x86_64")]
-                if has_v3() {
-                    let job = Job {
-                        groups: &groups,
-                        model: &model,
-                        weights: &weights,
-                        per_background,
-                    };
-                    let mut v3 = vec![0.0; len];
-                    // SAFETY: the features were detected just now.
-                    unsafe { add_v3(&job, &row, 0, &mut scratch, &mut v3) };
-                    assert!(base
-                        .iter()
-                        .zip(&v3)
-                        .all(|(a, b)| a.to_bits() == b.to_bits()));
-                }
-            }
-        }
-    }
-}
+mod tests;

@@ -1,5 +1,7 @@
 //! The background rows of interventional TreeSHAP grouped per leaf, and the
-//! per-row pass over the groups (see [`super::tree_interventional`] for the game).
+//! per-row pass over the groups (see [`super`] for the game): the kernel for large
+//! backgrounds, whose cost per row follows the leaves and their groups (at most
+//! 2^slots per leaf) rather than the number of background rows.
 //!
 //! Per leaf, background rows that follow the same path features form one group
 //! (a bit mask over the leaf's slots); per slot, a bit set over the groups says
@@ -9,50 +11,12 @@
 
 use std::mem::{size_of, size_of_val};
 
+use ndarray::ArrayView2;
 use ndarray::Axis;
 
-use super::tree_walk::{for_bits, trees_of, Scratch};
+use super::weights::Weights;
+use crate::core::explain::tree_walk::{for_bits, Scratch};
 use crate::core::models::trees::{Compiled, TreeEnsemble};
-use crate::core::stats::Reference;
-
-/// Shapley weights of a leaf game: `pos[a][b]` = (a−1)! b! / (a+b)!, `neg[a][b]` =
-/// a! (b−1)! / (a+b)!.
-pub(super) struct Weights {
-    pos: Vec<Vec<f64>>,
-    neg: Vec<Vec<f64>>,
-}
-
-impl Weights {
-    pub(super) fn new(max: usize) -> Self {
-        // (a−1)! b! / (a+b)! = 1 / (a · C(a+b, a)); binomials from Pascal's triangle.
-        let mut binom = vec![vec![1.0f64; 2 * max + 2]; 2 * max + 2];
-        for n in 1..binom.len() {
-            for k in 1..n {
-                binom[n][k] = binom[n - 1][k - 1] + binom[n - 1][k];
-            }
-        }
-        let weight = |own: usize, other: usize| {
-            if own == 0 {
-                0.0
-            } else {
-                1.0 / (own as f64 * binom[own + other][own])
-            }
-        };
-        let table = |first: bool| -> Vec<Vec<f64>> {
-            (0..=max)
-                .map(|a| {
-                    (0..=max)
-                        .map(|b| if first { weight(a, b) } else { weight(b, a) })
-                        .collect()
-                })
-                .collect()
-        };
-        Weights {
-            pos: table(true),
-            neg: table(false),
-        }
-    }
-}
 
 /// Background rows grouped, per leaf, by the mask of path features they follow.
 #[derive(Debug)]
@@ -79,13 +43,11 @@ pub(super) struct Groups {
 }
 
 impl Groups {
-    pub(super) fn new(model: &TreeEnsemble, reference: &Reference) -> Self {
+    /// Group the rows of `background` under the leaves of the trees `grouped` marks
+    /// (the other trees' leaves get no groups).
+    pub(super) fn new(model: &TreeEnsemble, background: ArrayView2<f64>, grouped: &[bool]) -> Self {
         let c = model.compiled();
-        let rows: Vec<Vec<f64>> = reference
-            .data
-            .axis_iter(Axis(0))
-            .map(|r| r.to_vec())
-            .collect();
+        let rows: Vec<Vec<f64>> = background.axis_iter(Axis(0)).map(|r| r.to_vec()).collect();
         let mut g = Groups {
             leaf_start: vec![0],
             mask: Vec::new(),
@@ -103,8 +65,15 @@ impl Groups {
         let mut order: Vec<(u64, u32)> = Vec::with_capacity(rows.len());
         let mut packed: Vec<u64> = Vec::with_capacity(rows.len());
         // Per tree: masks[leaf - first][row].
-        for t in 0..c.trees() {
+        for (t, &keep) in grouped.iter().enumerate() {
             let (a, b) = (c.tree_leaves[t].0 as usize, c.tree_leaves[t].1 as usize);
+            if !keep {
+                for _ in a..b {
+                    g.leaf_start.push(g.mask.len() as u32);
+                    g.follow_start.push(g.follow.len() as u32);
+                }
+                continue;
+            }
             masks.clear();
             masks.resize((b - a) * rows.len(), 0u64);
             for (r, row) in rows.iter().enumerate() {
@@ -172,17 +141,27 @@ impl Groups {
     /// 2^slots) groups with their masks, counts, ranges and follow sets; while one
     /// tree is grouped, a mask per (leaf, row) of it; the rows copied, sort buffers.
     /// One pass over the leaves' slot counts, before anything is allocated.
-    pub(super) fn estimate(c: &Compiled, rows: usize, n_features: usize) -> usize {
+    pub(super) fn estimate(
+        c: &Compiled,
+        rows: usize,
+        n_features: usize,
+        grouped: &[bool],
+    ) -> usize {
         let mut total = 0usize;
-        for l in 0..c.leaf_value.len() {
+        let leaves = (0..c.trees()).filter(|&t| grouped[t]).flat_map(|t| {
+            let (a, b) = c.tree_leaves[t];
+            a as usize..b as usize
+        });
+        for l in leaves {
             let m = (c.slot_start[l + 1] - c.slot_start[l]) as usize;
             let groups = if m >= 32 { rows } else { rows.min(1 << m) };
             let per_group = 2 * size_of::<u64>() + size_of::<u32>();
             let follow = m * groups.div_ceil(64) * size_of::<u64>();
             total = total.saturating_add(rows * 4 + groups * per_group + follow + 3 * 4);
         }
-        let widest = (c.tree_leaves.iter())
-            .map(|&(a, b)| (b - a) as usize)
+        let widest = (c.tree_leaves.iter().zip(grouped))
+            .filter(|(_, &g)| g)
+            .map(|(&(a, b), _)| (b - a) as usize)
             .max()
             .unwrap_or(0);
         // The rows as vectors, and the sort buffers of (mask, row) pairs and packed words.
@@ -191,6 +170,9 @@ impl Groups {
                 + size_of::<Vec<f64>>()
                 + size_of::<(u64, u32)>()
                 + size_of::<u64>());
+        if !grouped.contains(&true) {
+            return 0;
+        }
         total.saturating_add(widest.saturating_mul(rows * size_of::<u64>()) + copies + 8)
     }
 
@@ -205,87 +187,110 @@ impl Groups {
             + size_of_val(&self.follow[..])
     }
 
-    /// Add the raw contributions of the trees of output `k` to row `row`'s
-    /// attributions into `out`: `out[j]` for feature j, or with `per_background`
-    /// = Some(F), `out[r · F + j]` for background row r.
-    #[allow(clippy::too_many_arguments)]
+    /// Most words of one leaf's candidate set (the length `add_tree`'s `cand` needs).
+    pub(super) fn max_words(&self) -> usize {
+        self.max_words
+    }
+
+    /// Add tree `t`'s raw contributions to row `row`'s attributions into `out`:
+    /// `out[j]` for feature j, or with `per_background` = Some(F), `out[r · F + j]`
+    /// for background row r.
     #[inline(always)]
-    pub(super) fn add(
+    pub(super) fn add_tree(
         &self,
-        model: &TreeEnsemble,
+        pass: &Pass,
+        t: usize,
         row: &[f64],
-        k: usize,
-        scratch: &mut Scratch,
-        w: &Weights,
-        per_background: Option<usize>,
+        work: &mut Work,
         out: &mut [f64],
     ) {
+        let Pass {
+            model,
+            weights: w,
+            per_background,
+        } = *pass;
         let c = model.compiled();
-        let mut cand = vec![0u64; self.max_words];
-        for t in trees_of(c, k) {
-            scratch.decide(model, t, row);
-            let (a, b) = c.tree_leaves[t];
-            for l in a as usize..b as usize {
-                let (features, _) = c.slots(l);
-                let m = features.len();
-                let (g0, g1) = (self.leaf_start[l] as usize, self.leaf_start[l + 1] as usize);
-                if m == 0 || g0 == g1 {
+        let Work { scratch, cand } = work;
+        scratch.decide(model, t, row);
+        let (a, b) = c.tree_leaves[t];
+        for l in a as usize..b as usize {
+            let (features, _) = c.slots(l);
+            let m = features.len();
+            let (g0, g1) = (self.leaf_start[l] as usize, self.leaf_start[l + 1] as usize);
+            if m == 0 || g0 == g1 {
+                continue;
+            }
+            let full = u64::MAX >> (64 - m);
+            let x_mask = scratch.path_mask(c, l);
+            // B: the slots x leaves, which a group must all follow.
+            let miss = full & !x_mask;
+            let words = (g1 - g0).div_ceil(64);
+            let follow = &self.follow[self.follow_start[l] as usize..][..m * words];
+            if words == 1 {
+                // Up to 64 groups (the usual case): one word, no buffer.
+                cand[0] = u64::MAX >> (64 - (g1 - g0));
+                for_bits(miss, |s| cand[0] &= follow[s]);
+                if cand[0] == 0 {
                     continue;
                 }
-                let full = u64::MAX >> (64 - m);
-                let x_mask = scratch.path_mask(c, l);
-                // B: the slots x leaves, which a group must all follow.
-                let miss = full & !x_mask;
-                let words = (g1 - g0).div_ceil(64);
-                let follow = &self.follow[self.follow_start[l] as usize..][..m * words];
-                if words == 1 {
-                    // Up to 64 groups (the usual case): one word, no buffer.
-                    cand[0] = u64::MAX >> (64 - (g1 - g0));
-                    for_bits(miss, |s| cand[0] &= follow[s]);
-                    if cand[0] == 0 {
+            } else if !candidates(follow, g1 - g0, miss, &mut cand[..words]) {
+                continue;
+            }
+            let v = c.leaf_value[l];
+            let nb = miss.count_ones() as usize;
+            let mut neg_total = 0.0;
+            for (word, &bits) in cand[..words].iter().enumerate() {
+                let mut bits = bits;
+                while bits != 0 {
+                    let g = g0 + word * 64 + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    // A: the slots only x follows.
+                    let only_x = x_mask & !self.mask[g];
+                    if only_x == 0 && nb == 0 {
                         continue;
                     }
-                } else if !candidates(follow, g1 - g0, miss, &mut cand[..words]) {
-                    continue;
-                }
-                let v = c.leaf_value[l];
-                let nb = miss.count_ones() as usize;
-                let mut neg_total = 0.0;
-                for (word, &bits) in cand[..words].iter().enumerate() {
-                    let mut bits = bits;
-                    while bits != 0 {
-                        let g = g0 + word * 64 + bits.trailing_zeros() as usize;
-                        bits &= bits - 1;
-                        // A: the slots only x follows.
-                        let only_x = x_mask & !self.mask[g];
-                        if only_x == 0 && nb == 0 {
-                            continue;
+                    let na = only_x.count_ones() as usize;
+                    let (pos, neg) = (v * w.pos(na, nb), -v * w.pos(nb, na));
+                    match per_background {
+                        None => {
+                            let n = self.count[g];
+                            neg_total += neg * n;
+                            for_bits(only_x, |s| out[features[s] as usize] += pos * n);
                         }
-                        let na = only_x.count_ones() as usize;
-                        let (pos, neg) = (v * w.pos[na][nb], -v * w.neg[na][nb]);
-                        match per_background {
-                            None => {
-                                let n = self.count[g];
-                                neg_total += neg * n;
-                                for_bits(only_x, |s| out[features[s] as usize] += pos * n);
-                            }
-                            Some(f) => {
-                                let (r0, r1) = (self.members_start[g], self.members_start[g + 1]);
-                                for &r in &self.members[r0 as usize..r1 as usize] {
-                                    let at = r as usize * f;
-                                    for_bits(only_x, |s| out[at + features[s] as usize] += pos);
-                                    for_bits(miss, |s| out[at + features[s] as usize] += neg);
-                                }
+                        Some(f) => {
+                            let (r0, r1) = (self.members_start[g], self.members_start[g + 1]);
+                            for &r in &self.members[r0 as usize..r1 as usize] {
+                                let at = r as usize * f;
+                                for_bits(only_x, |s| out[at + features[s] as usize] += pos);
+                                for_bits(miss, |s| out[at + features[s] as usize] += neg);
                             }
                         }
                     }
                 }
-                if neg_total != 0.0 {
-                    for_bits(miss, |s| out[features[s] as usize] += neg_total);
-                }
+            }
+            if neg_total != 0.0 {
+                for_bits(miss, |s| out[features[s] as usize] += neg_total);
             }
         }
     }
+}
+
+/// What every call of [`Groups::add_tree`] for a row shares.
+pub(super) struct Pass<'a> {
+    /// The model.
+    pub(super) model: &'a TreeEnsemble,
+    /// Shapley weights by (|A|, |B|).
+    pub(super) weights: &'a Weights,
+    /// Some(F) for sums per background row.
+    pub(super) per_background: Option<usize>,
+}
+
+/// Per-thread buffers of [`Groups::add_tree`].
+pub(super) struct Work {
+    /// The row's decisions in the current tree.
+    pub(super) scratch: Scratch,
+    /// Candidate groups of the current leaf, [`Groups::max_words`] words.
+    pub(super) cand: Vec<u64>,
 }
 
 /// Fill `cand` (⌈groups/64⌉ words) with the groups of a leaf (of `groups` groups,
