@@ -36,11 +36,12 @@
 //! # Which triples
 //! Every triple of players when they fit: at most [`MAX_TRIPLES`] (all of 12
 //! players), and no more than the pair observations of one fit (its pairs plus half
-//! its enumerated coalitions) less `P + 1`, with the ridge for the rest. Otherwise
+//! its enumerated coalitions) less `P + 1`, so that the ridge only steadies a
+//! determined fit. Otherwise
 //! the triples of the `k` players with the largest single effects
 //! `|v({i}) − v(∅)| + |v(N) − v(N∖{i})|`, read from the enumerated sizes 1 and
 //! `P − 1` (not drawn, so choosing by them keeps the folds independent). Without
-//! those sizes, room for one triple, or [`FOLDS`] pairs per fold, the estimate is
+//! those sizes, room for one triple, or two pairs per fold, the estimate is
 //! KernelSHAP's.
 //!
 //! # Standard errors
