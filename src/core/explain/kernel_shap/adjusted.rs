@@ -59,7 +59,7 @@ use crate::core::explain::sampling::Stop;
 use crate::core::{CoreError, CoreResult};
 
 /// Folds of the cross-fit: each surrogate is fitted to 80% of the pairs. With 2
-/// folds (half the pairs) the error on the unit tests' third-order game was 3×
+/// folds (half the pairs) the error on the unit tests' third-order game was 3
 /// times 5 folds' at 300 coalitions; each fold costs one factorisation.
 pub(super) const FOLDS: usize = 5;
 /// The most triples a surrogate has: every triple of 12 players.
