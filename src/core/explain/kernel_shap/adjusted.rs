@@ -42,15 +42,15 @@
 //! the triples of the `k` players with the largest single effects
 //! `|v({i}) − v(∅)| + |v(N) − v(N∖{i})|`, read from the enumerated sizes 1 and
 //! `P − 1` (not drawn, so choosing by them keeps the folds independent). Without
-//! those sizes, room for one triple, or two pairs per fold, the estimate is
-//! KernelSHAP's.
+//! those sizes, room for one triple, or two pairs per fold, or above
+//! [`MAX_PLAYERS`] players, the estimate is KernelSHAP's.
 //!
 //! # Standard errors
 //! KernelSHAP's pair-clustered jackknife errors of the residual fit, `φ(ḡ)` taken as
 //! fixed: they neglect the dependence of `g_k` on the other folds' draws, a
 //! second-order effect (the coverage test checks the rate).
 
-use ndarray::{Array1, Array2};
+use ndarray::{s, Array1, Array2};
 
 use super::Fit;
 use crate::core::explain::exact_shapley::binomial;
@@ -62,6 +62,9 @@ use crate::core::{CoreError, CoreResult};
 /// folds (half the pairs) the error on the unit tests' third-order game was 3
 /// times 5 folds' at 300 coalitions; each fold costs one factorisation.
 pub(super) const FOLDS: usize = 5;
+/// Above this many players the estimate is KernelSHAP's: the surrogate's normal
+/// equations would cost more than the players' own (P² per coalition).
+const MAX_PLAYERS: usize = 40;
 /// The most triples a surrogate has: every triple of 12 players.
 const MAX_TRIPLES: usize = 220;
 /// The ridge on the triples' coefficients, as a share of the normal equations'
@@ -83,7 +86,7 @@ pub(super) fn fit(
     let players = design.players;
     let all: Vec<usize> = (0..players).collect();
     let triples = choose_triples(design, values, ends);
-    if triples.is_empty() || design.pairs() < 2 * FOLDS {
+    if players > MAX_PLAYERS || triples.is_empty() || design.pairs() < 2 * FOLDS {
         return super::fit(design, values, ends, &all, stop);
     }
     let surrogate = Surrogate { players, triples };
@@ -186,47 +189,30 @@ impl Normal {
     /// `w (y − ȳ) f_o` for its odd features `f_o` (those of `z̄` are `−f_o`) and `2w`
     /// and `w (y + ȳ)` to the constant's entries.
     fn of(surrogate: &Surrogate, design: &Design, values: &[f64]) -> Self {
-        let (p, d) = (design.players, surrogate.width());
-        let rows = |count: usize| Array2::<f64>::zeros((count, d));
-        let mut f = rows(design.enumerated);
-        let mut wy = Array1::<f64>::zeros(design.enumerated);
-        let mut wf = rows(design.enumerated);
-        for (i, z) in design.masks[..design.enumerated * p].chunks(p).enumerate() {
-            let mut row = vec![0.0; d];
-            surrogate.features(z, &mut row);
-            let w = design.weights[i];
-            f.row_mut(i).assign(&Array1::from(row));
-            wf.row_mut(i).assign(&(&f.row(i) * w));
-            wy[i] = w * values[i];
-        }
-        let enumerated = (f.t().dot(&wf), f.t().dot(&wy));
+        let p = design.players;
+        let coalitions = design.masks[..design.enumerated * p].chunks(p);
+        let rows = coalitions.zip(&design.weights).zip(values);
+        let enumerated = accumulate(surrogate, rows.map(|((z, &w), &v)| (z, w, v)), false);
         let pairs = design.pairs();
         let mut folds = Vec::with_capacity(FOLDS);
         let mut counts = Vec::with_capacity(FOLDS);
         for k in 0..FOLDS {
-            let members: Vec<usize> = (k..pairs).step_by(FOLDS).collect();
-            let mut odd = rows(members.len());
-            let mut weighted = rows(members.len());
-            let mut target = Array1::<f64>::zeros(members.len());
-            let (mut constant, mut sum) = (0.0, 0.0);
-            for (j, &c) in members.iter().enumerate() {
-                let a = design.enumerated + 2 * c;
-                let w = design.weights[a];
-                let mut row = vec![0.0; d];
-                surrogate.features(&design.masks[a * p..(a + 1) * p], &mut row);
-                row[0] = 0.0;
-                odd.row_mut(j).assign(&Array1::from(row));
-                weighted.row_mut(j).assign(&(&odd.row(j) * (2.0 * w)));
-                target[j] = (values[a] - values[a + 1]) / 2.0;
-                constant += 2.0 * w;
-                sum += w * (values[a] + values[a + 1]);
+            let members = (k..pairs).step_by(FOLDS).map(|c| design.enumerated + 2 * c);
+            let rows = members.clone().map(|a| {
+                let z = &design.masks[a * p..(a + 1) * p];
+                (
+                    z,
+                    2.0 * design.weights[a],
+                    (values[a] - values[a + 1]) / 2.0,
+                )
+            });
+            let (mut gram, mut rhs) = accumulate(surrogate, rows, true);
+            for a in members.clone() {
+                gram[[0, 0]] += 2.0 * design.weights[a];
+                rhs[0] += design.weights[a] * (values[a] + values[a + 1]);
             }
-            let mut gram = odd.t().dot(&weighted);
-            let mut rhs = weighted.t().dot(&target);
-            gram[[0, 0]] += constant;
-            rhs[0] += sum;
             folds.push((gram, rhs));
-            counts.push(members.len());
+            counts.push(members.count());
         }
         Normal {
             enumerated,
@@ -314,6 +300,49 @@ fn dot(x: &[f64], y: &[f64]) -> f64 {
         }
     }
     acc[0] + acc[1] + acc[2] + acc[3] + tail
+}
+
+/// Rows per block of [`accumulate`]: its memory is two blocks of features.
+const BLOCK: usize = 512;
+
+/// `(Σ w f fᵀ, Σ w f t)` over `rows` of (coalition, weight `w`, target `t`), `f`
+/// the coalition's features, with the constant's zeroed when `odd`; a block of
+/// rows at a time, each block one matrix product.
+fn accumulate<'a>(
+    surrogate: &Surrogate,
+    rows: impl Iterator<Item = (&'a [bool], f64, f64)>,
+    odd: bool,
+) -> (Array2<f64>, Array1<f64>) {
+    let d = surrogate.width();
+    let mut gram = Array2::<f64>::zeros((d, d));
+    let mut rhs = Array1::<f64>::zeros(d);
+    let mut f = Array2::<f64>::zeros((BLOCK, d));
+    let mut wf = Array2::<f64>::zeros((BLOCK, d));
+    let mut t = Array1::<f64>::zeros(BLOCK);
+    let mut n = 0;
+    let mut flush = |n: usize, f: &Array2<f64>, wf: &Array2<f64>, t: &Array1<f64>| {
+        let (f, wf) = (f.slice(s![..n, ..]), wf.slice(s![..n, ..]));
+        gram += &f.t().dot(&wf);
+        rhs += &wf.t().dot(&t.slice(s![..n]));
+    };
+    for (z, w, target) in rows {
+        let mut row = f.row_mut(n);
+        surrogate.features(z, row.as_slice_mut().expect("a standard layout row"));
+        if odd {
+            row[0] = 0.0;
+        }
+        wf.row_mut(n).assign(&(&f.row(n) * w));
+        t[n] = target;
+        n += 1;
+        if n == BLOCK {
+            flush(n, &f, &wf, &t);
+            n = 0;
+        }
+    }
+    if n > 0 {
+        flush(n, &f, &wf, &t);
+    }
+    (gram, rhs)
 }
 
 /// The triples of the module doc's `# Which triples` for `design`.
