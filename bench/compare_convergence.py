@@ -174,6 +174,7 @@ def ladders(p: int) -> dict[str, list[int]]:
         "shap PermutationExplainer": [2, 4, 8, 16] if p > 12 else [2, 5, 10, 20],
         "explaind kernel_shap (kernel)": [64, 128, 256, 512, 1024, 2048],
         "explaind kernel_shap (leverage)": [64, 128, 256, 512, 1024, 2048],
+        "explaind kernel_shap (regression_adjusted)": [64, 128, 256, 512, 1024, 2048],
         "explaind permutation_shap": [k * 2 * (p - 1) for k in pairs],
     }
 
@@ -204,7 +205,8 @@ def one_round(model: dict, rows: np.ndarray, exact: np.ndarray, seed: int) -> di
             continue
         for budget in budgets:
             method = "permutation_shap" if "permutation" in name else "kernel_shap"
-            estimator = "leverage" if "leverage" in name else "kernel"
+            estimator = next((e for e in ("leverage", "regression_adjusted") if e in name),
+                             "kernel")
             configs.append({"method": method, "estimator": estimator, "n_samples": budget})
             names.append((name, budget))
     for (name, budget), answer in zip(names, explaind(model, rows, configs, seed)):

@@ -142,3 +142,52 @@ async fn the_leverage_estimator_is_seeded_efficient_and_only_for_kernel_shap() {
         assert!(refused.text.contains(words), "{}", refused.text);
     }
 }
+
+#[tokio::test]
+async fn the_regression_adjusted_estimator_is_accepted_seeded_and_exact_on_a_linear_model() {
+    // The house model is linear (11 inputs): 300 of its 2046 coalitions sample 139
+    // pairs, and both estimators are exact on an additive game.
+    let app = default_app().await;
+    let ask = |estimator: &str, method: &str| {
+        json!({"instances": [house()], "method": method, "estimator": estimator,
+               "seed": 3, "n_samples": 300})
+    };
+    let adjusted = explain(
+        &app,
+        "house-prices",
+        ask("regression_adjusted", "kernel_shap"),
+    )
+    .await;
+    assert_eq!(adjusted.status, StatusCode::OK, "{}", adjusted.text);
+    let e = &adjusted.json["explanations"][0];
+    assert!(e["quality"]["additivity_residual"].as_f64().unwrap().abs() < 1e-9);
+    assert_eq!(e["quality"]["samples"], 300, "{}", e["quality"]);
+    let again = explain(
+        &app,
+        "house-prices",
+        ask("regression_adjusted", "kernel_shap"),
+    )
+    .await;
+    assert_eq!(adjusted.json, again.json, "seeded");
+    let kernel = explain(&app, "house-prices", ask("kernel", "kernel_shap")).await;
+    let values = |a: &Value| -> Vec<f64> {
+        let row = a.as_array().unwrap();
+        row.iter().map(|v| v.as_f64().unwrap()).collect()
+    };
+    let want = values(&kernel.json["explanations"][0]["attributions"]);
+    for (a, b) in values(&e["attributions"]).iter().zip(&want) {
+        assert!((a - b).abs() <= 1e-6 * (1.0 + b.abs()), "{a} against {b}");
+    }
+    let refused = explain(
+        &app,
+        "house-prices",
+        ask("regression_adjusted", "permutation_shap"),
+    )
+    .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.text
+    );
+}

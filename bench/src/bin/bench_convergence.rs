@@ -7,7 +7,7 @@
 //! "intercept"}` or `{"kind": "mlp", "params": <an MLP registration's params>}`;
 //! `space` (`raw` or `probability`); `background` and `rows` (arrays of rows);
 //! `configs`, each `{"method": "kernel_shap" | "permutation_shap" | "exact_shapley",
-//! "estimator": "kernel" | "leverage", "n_samples": N}`; and `seed`.
+//! "estimator": "kernel" | "leverage" | "regression_adjusted", "n_samples": N}`; and `seed`.
 //!
 //! Runs on one thread (a rayon pool of 1). Each configuration explains the first
 //! row untimed (warm-up), then every row, timed. Prints one JSON line per
@@ -84,6 +84,7 @@ fn main() {
             .expect("a method");
         let estimator = match config["estimator"].as_str() {
             Some("leverage") => Estimator::Leverage,
+            Some("regression_adjusted") => Estimator::RegressionAdjusted,
             _ => Estimator::Kernel,
         };
         let options = SamplingParams {

@@ -40,6 +40,14 @@
 //! coalitions of that size drawn): see `kernel_design/leverage.rs`. Its standard
 //! errors are the same jackknife, stratified by size.
 //!
+//! # Regression adjustment
+//! With [`Estimator::RegressionAdjusted`] the same coalitions as KernelSHAP's are
+//! drawn; a surrogate with every third-order odd interaction is fitted to some
+//! folds of the pairs and KernelSHAP explains only its residual on the others
+//! (cross-fitting, so the adjustment adds no bias): see `kernel_shap/adjusted.rs`.
+//! With `top_k`, the players are ranked by the adjusted values and the restricted
+//! refit is KernelSHAP's.
+//!
 //! Default budget: `2P + 2048` coalitions, shap's `nsamples="auto"`. `Quality::samples`
 //! reports the coalitions evaluated, each costing one model row per background row.
 //! With a `tolerance`, the budget doubles in rounds (see [`super::rounds`]): the
@@ -78,6 +86,9 @@ pub enum Estimator {
     /// Leverage SHAP: every size an equal share, without replacement, each weighted
     /// by its size's kernel mass over its count (module doc, `# Leverage SHAP`).
     Leverage,
+    /// KernelSHAP's sampling, adjusted by a cross-fitted third-order surrogate
+    /// whose Shapley values are exact (module doc, `# Regression adjustment`).
+    RegressionAdjusted,
 }
 
 /// The default budget for `players` players: shap's `2P + 2048`.
@@ -112,7 +123,7 @@ pub fn explain(
     let setup = Setup::new(model, reference, x, outputs, options)?;
     let first = match options.estimator() {
         _ if exhaustive => Design::enumerated(players),
-        Estimator::Kernel => Design::plan(players, plan.first),
+        Estimator::Kernel | Estimator::RegressionAdjusted => Design::plan(players, plan.first),
         Estimator::Leverage => Design::leverage(players, plan.first),
     };
     per_row(x.nrows(), |i| {
@@ -130,7 +141,13 @@ pub fn explain(
             values.extend(game.values(&design.masks[values.len() * players..])?);
             setup.stop.check()?;
             let all: Vec<usize> = (0..players).collect();
-            let mut fitted = fit(&design, &values, (base, prediction), &all, &setup.stop)?;
+            let ends = (base, prediction);
+            let mut fitted = match options.estimator() {
+                Estimator::RegressionAdjusted => {
+                    adjusted::fit(&design, &values, ends, &setup.stop)?
+                }
+                _ => fit(&design, &values, ends, &all, &setup.stop)?,
+            };
             if let Some(k) = options.top_k().filter(|&k| k < players) {
                 let selected = largest(&fitted.phi, k);
                 fitted = fit(&design, &values, (base, prediction), &selected, &setup.stop)?;
@@ -232,5 +249,6 @@ fn largest(phi: &[f64], k: usize) -> Vec<usize> {
     order
 }
 
+mod adjusted;
 #[cfg(test)]
 mod tests;

@@ -109,8 +109,10 @@ pub struct ExplainRequest {
     #[serde(default)]
     pub background: Option<BackgroundSummary>,
     /// `kernel_shap`: `kernel` (default: coalition sizes drawn in proportion to their
-    /// kernel weight, as shap) or `leverage` (Leverage SHAP, Musco and Witter 2025:
-    /// every size an equal share, drawn without replacement; same standard errors).
+    /// kernel weight, as shap), `leverage` (Leverage SHAP, Musco and Witter 2025:
+    /// every size an equal share, drawn without replacement; same standard errors) or
+    /// `regression_adjusted` (kernel's coalitions; a cross-fitted surrogate with
+    /// third-order interactions takes out what it explains, Witter, Musco et al. 2025).
     #[serde(default)]
     pub estimator: Option<EstimatorName>,
     /// Tree models with `tree_path_dependent`: also SHAP interaction values per
@@ -152,6 +154,10 @@ pub enum EstimatorName {
     Kernel,
     /// Leverage SHAP: sizes in equal shares, without replacement, in pairs.
     Leverage,
+    /// KernelSHAP's sampling, adjusted by a cross-fitted third-order surrogate whose
+    /// Shapley values are exact (Witter, Musco et al. 2025).
+    #[serde(rename = "regression_adjusted")]
+    RegressionAdjusted,
 }
 
 /// A summary of the background to integrate over instead of its rows.
@@ -222,6 +228,7 @@ impl ExplainRequest {
         }
         let estimator = match self.estimator {
             Some(EstimatorName::Leverage) => Estimator::Leverage,
+            Some(EstimatorName::RegressionAdjusted) => Estimator::RegressionAdjusted,
             Some(EstimatorName::Kernel) | None => Estimator::Kernel,
         };
         let sampling = SamplingParams {
