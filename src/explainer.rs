@@ -124,6 +124,9 @@ pub fn cost(model: &BuiltModel, args: &ExplainArgs, rows: usize) -> usize {
         (HostedModel::Linear(m), Method::LinearShap, false) => {
             rows.saturating_mul(m.n_features() * m.n_outputs() * 4)
         }
+        (HostedModel::Additive(m), Method::LinearShap, false) => {
+            rows.saturating_mul(m.n_features() * m.n_outputs() * 4)
+        }
         _ => usize::MAX,
     }
 }
@@ -133,6 +136,7 @@ pub fn cost(model: &BuiltModel, args: &ExplainArgs, rows: usize) -> usize {
 pub fn predict_cost(model: &BuiltModel, rows: usize) -> usize {
     match &model.model {
         HostedModel::Linear(m) => rows.saturating_mul(m.n_features() * m.n_outputs()),
+        HostedModel::Additive(m) => rows.saturating_mul(m.n_features() * m.n_outputs()),
         HostedModel::Mlp(_) | HostedModel::Trees(_) | HostedModel::Text(_) => usize::MAX,
     }
 }
@@ -140,7 +144,7 @@ pub fn predict_cost(model: &BuiltModel, rows: usize) -> usize {
 /// The method `Auto` stands for on this model.
 pub fn default_method(model: &HostedModel) -> Method {
     match model {
-        HostedModel::Linear(_) => Method::LinearShap,
+        HostedModel::Linear(_) | HostedModel::Additive(_) => Method::LinearShap,
         HostedModel::Mlp(_) | HostedModel::Text(_) => Method::IntegratedGradients,
         // ONNX files carry no node covers: explain against the background.
         HostedModel::Trees(m) if !m.has_covers() => Method::TreeInterventional,
@@ -173,6 +177,9 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
         (_, Method::Auto | Method::Anchors) => unreachable!("resolved above"),
         (HostedModel::Linear(m), Method::LinearShap) => {
             linear_shap::explain(m, reference(model, method)?, x, &outputs, space)?
+        }
+        (HostedModel::Additive(m), Method::LinearShap) => {
+            linear_shap::explain_additive(m, reference(model, method)?, x, &outputs, space)?
         }
         (
             HostedModel::Mlp(m),
@@ -233,7 +240,7 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
             tree_interventional::explain_with(m, reference, background, x, &outputs, space)?
         }
         (
-            model @ HostedModel::Linear(_),
+            model @ (HostedModel::Linear(_) | HostedModel::Additive(_)),
             method @ (Method::IntegratedGradients
             | Method::GradientXInput
             | Method::Saliency

@@ -122,7 +122,10 @@ pub fn global_summary(model: &ModelVersion, max_rows: usize) -> CoreResult<Globa
         // repeated over its level of the expanded tree: no model-native importance.
         HostedModel::Trees(m) if m.kind() == "catboost" => None,
         HostedModel::Trees(m) => Some(m.split_importance()),
-        HostedModel::Linear(_) | HostedModel::Mlp(_) | HostedModel::Text(_) => None,
+        HostedModel::Linear(_)
+        | HostedModel::Mlp(_)
+        | HostedModel::Text(_)
+        | HostedModel::Additive(_) => None,
     };
     let mut features: Vec<FeatureSummary> = importances
         .into_iter()
@@ -135,7 +138,10 @@ pub fn global_summary(model: &ModelVersion, max_rows: usize) -> CoreResult<Globa
             splits: split_stats.as_ref().map(|s| s[j].splits),
             gain: split_stats.as_ref().map(|s| s[j].total_gain),
             standardized_coefficients: match &built.model {
-                HostedModel::Mlp(_) | HostedModel::Trees(_) | HostedModel::Text(_) => None,
+                HostedModel::Mlp(_)
+                | HostedModel::Trees(_)
+                | HostedModel::Text(_)
+                | HostedModel::Additive(_) => None,
                 HostedModel::Linear(m) => Some(
                     m.coefficients()
                         .column(j)

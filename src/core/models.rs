@@ -5,6 +5,7 @@
 //! paths, gradients) is reached through [`HostedModel`], so asking a method of a
 //! model that cannot answer it is a [`CoreError::MethodNotSupported`] value.
 
+pub mod additive;
 pub mod linear;
 pub mod mlp;
 pub mod raw;
@@ -14,6 +15,7 @@ pub mod trees;
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
 
 use crate::core::{CoreError, CoreResult};
+pub use additive::AdditiveModel;
 pub use linear::LinearModel;
 pub use mlp::Mlp;
 pub use raw::{RawFeatures, RawKind};
@@ -244,6 +246,10 @@ pub enum HostedModel {
     /// for text models would have duplicated registration, storage and versioning
     /// for no gain.
     Text(TextClassifier),
+    /// A linear or logistic head behind an ONNX pipeline's column-local
+    /// preprocessing, over the raw features (kind `"onnx"`; its kind name is in
+    /// [`AdditiveModel::kind`]).
+    Additive(AdditiveModel),
 }
 
 impl HostedModel {
@@ -254,6 +260,7 @@ impl HostedModel {
             HostedModel::Mlp(m) => m,
             HostedModel::Trees(m) => m,
             HostedModel::Text(m) => m.head(),
+            HostedModel::Additive(m) => m,
         }
     }
 
@@ -261,7 +268,7 @@ impl HostedModel {
     /// gradient method of such a model is [`CoreError::MethodNotSupported`]).
     pub fn as_differentiable(&self) -> Option<&dyn Differentiable> {
         match self {
-            HostedModel::Linear(_) | HostedModel::Trees(_) => None,
+            HostedModel::Linear(_) | HostedModel::Trees(_) | HostedModel::Additive(_) => None,
             HostedModel::Mlp(m) => Some(m),
             HostedModel::Text(m) => Some(m.head()),
         }
@@ -274,6 +281,7 @@ impl HostedModel {
             HostedModel::Mlp(m) => m.kind(),
             HostedModel::Trees(m) => m.kind(),
             HostedModel::Text(m) => m.kind(),
+            HostedModel::Additive(m) => m.kind(),
         }
     }
 
@@ -282,6 +290,7 @@ impl HostedModel {
     pub fn raw_features(&self) -> Option<&RawFeatures> {
         match self {
             HostedModel::Trees(m) => m.raw_features(),
+            HostedModel::Additive(m) => m.raw_features(),
             HostedModel::Linear(_) | HostedModel::Mlp(_) | HostedModel::Text(_) => None,
         }
     }
@@ -291,6 +300,7 @@ impl HostedModel {
         match self {
             HostedModel::Linear(_) | HostedModel::Mlp(_) | HostedModel::Text(_) => false,
             HostedModel::Trees(_) => true,
+            HostedModel::Additive(m) => m.accepts_missing(),
         }
     }
 }

@@ -89,7 +89,7 @@ pub struct ActivationCurvesResponse {
 pub(super) fn mlp_of(entry: &ModelEntry) -> Result<&Mlp, ApiError> {
     match &entry.built.model {
         HostedModel::Mlp(m) => Ok(m),
-        HostedModel::Linear(_) | HostedModel::Trees(_) => {
+        HostedModel::Linear(_) | HostedModel::Trees(_) | HostedModel::Additive(_) => {
             Err(ApiError::Core(CoreError::MethodNotSupported {
                 method: "activations".into(),
                 kind: entry.built.model.kind(),

@@ -34,6 +34,10 @@ pub(super) fn build(spec: &ModelSpec, limits: &Limits) -> CoreResult<(HostedMode
             let trees = TreeEnsemble::with_limits(spec, limits.trees)?;
             Ok((HostedModel::Trees(trees), output_names))
         }
+        OnnxModel::Ml(MlModel::Additive(model)) => {
+            let outputs = default_output_names(model.link(), model.n_outputs());
+            Ok((HostedModel::Additive(model), outputs))
+        }
         OnnxModel::Ml(MlModel::Linear(model)) => {
             let outputs = default_output_names(model.link(), model.n_outputs());
             Ok((HostedModel::Linear(model), outputs))
