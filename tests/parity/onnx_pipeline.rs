@@ -158,6 +158,7 @@ fn scalers_fold_into_linear_models_over_raw_features() {
     for (name, key) in [
         ("scaled_ridge", "predictions"),
         ("scaled_logistic", "margins"),
+        ("vectorized_ridge", "predictions"),
     ] {
         let (bytes, doc) = load(name);
         let OnnxModel::Ml(MlModel::Linear(model)) = onnx::read(&bytes).unwrap() else {
@@ -261,6 +262,23 @@ fn encoded_columns_in_front_of_a_linear_model_are_additive_over_raw_features() {
             );
             assert!(e.quality.additivity_residual.abs() <= 1e-9 * scale);
         }
+    }
+}
+
+/// skl2onnx's Normalizer (L2) between a StandardScaler and Ridge divides each row
+/// by its norm: no column is a function of one raw feature, so the pipeline is
+/// refused, the error saying why and what to do instead.
+#[test]
+fn a_normalizer_in_front_of_the_model_is_refused_saying_why() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/onnx_pipeline");
+    let bytes = std::fs::read(format!("{dir}/normalized_ridge.onnx")).unwrap();
+    let err = onnx::read(&bytes).unwrap_err().to_string();
+    for words in [
+        "Normalizer (norm L2)",
+        "mixes the raw features of a row",
+        "register the model that follows the Normalizer",
+    ] {
+        assert!(err.contains(words), "{err}");
     }
 }
 
