@@ -137,7 +137,10 @@ pub fn predict_cost(model: &BuiltModel, rows: usize) -> usize {
     match &model.model {
         HostedModel::Linear(m) => rows.saturating_mul(m.n_features() * m.n_outputs()),
         HostedModel::Additive(m) => rows.saturating_mul(m.n_features() * m.n_outputs()),
-        HostedModel::Mlp(_) | HostedModel::Trees(_) | HostedModel::Text(_) => usize::MAX,
+        HostedModel::Mlp(_)
+        | HostedModel::Trees(_)
+        | HostedModel::Text(_)
+        | HostedModel::ExtremeTrees(_) => usize::MAX,
     }
 }
 
@@ -149,6 +152,8 @@ pub fn default_method(model: &HostedModel) -> Method {
         // ONNX files carry no node covers: explain against the background.
         HostedModel::Trees(m) if !m.has_covers() => Method::TreeInterventional,
         HostedModel::Trees(_) => Method::TreePathDependent,
+        // MIN/MAX trees do not add their leaves: only predict-based methods apply.
+        HostedModel::ExtremeTrees(_) => Method::KernelShap,
     }
 }
 
@@ -238,6 +243,30 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
                 }
             };
             tree_interventional::explain_with(m, reference, background, x, &outputs, space)?
+        }
+        (
+            HostedModel::ExtremeTrees(m),
+            method @ (Method::LinearShap
+            | Method::IntegratedGradients
+            | Method::GradientXInput
+            | Method::Saliency
+            | Method::Occlusion
+            | Method::TreePathDependent
+            | Method::TreeInterventional),
+        ) => {
+            return Err(CoreError::InvalidArgument(format!(
+                "{method} does not apply to this tree ensemble: its aggregate_function is {} \
+                 (each output is the {} leaf weight reached, not a sum of leaves, which \
+                 TreeSHAP and the other structural methods need); it predicts, and the \
+                 model-agnostic methods (kernel_shap, the default; permutation_shap, \
+                 exact_shapley, lime, anchors) explain it",
+                m.aggregate(),
+                if m.aggregate() == "MAX" {
+                    "largest"
+                } else {
+                    "smallest"
+                }
+            )))
         }
         (
             model @ (HostedModel::Linear(_) | HostedModel::Additive(_)),

@@ -125,7 +125,8 @@ pub fn global_summary(model: &ModelVersion, max_rows: usize) -> CoreResult<Globa
         HostedModel::Linear(_)
         | HostedModel::Mlp(_)
         | HostedModel::Text(_)
-        | HostedModel::Additive(_) => None,
+        | HostedModel::Additive(_)
+        | HostedModel::ExtremeTrees(_) => None,
     };
     let mut features: Vec<FeatureSummary> = importances
         .into_iter()
@@ -141,7 +142,8 @@ pub fn global_summary(model: &ModelVersion, max_rows: usize) -> CoreResult<Globa
                 HostedModel::Mlp(_)
                 | HostedModel::Trees(_)
                 | HostedModel::Text(_)
-                | HostedModel::Additive(_) => None,
+                | HostedModel::Additive(_)
+                | HostedModel::ExtremeTrees(_) => None,
                 HostedModel::Linear(m) => Some(
                     m.coefficients()
                         .column(j)

@@ -91,7 +91,8 @@ pub fn text_model(model: &HostedModel) -> CoreResult<&TextClassifier> {
         HostedModel::Linear(_)
         | HostedModel::Mlp(_)
         | HostedModel::Trees(_)
-        | HostedModel::Additive(_) => Err(CoreError::InvalidArgument(format!(
+        | HostedModel::Additive(_)
+        | HostedModel::ExtremeTrees(_) => Err(CoreError::InvalidArgument(format!(
             "`texts` are for text classifiers; this '{}' model takes `instances`",
             model.kind()
         ))),

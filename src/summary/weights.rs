@@ -200,14 +200,18 @@ pub fn weights(model: &ModelVersion, page: TreePage) -> WeightsView {
     let mlp = match &built.model {
         HostedModel::Mlp(m) => Some(mlp_weights::weights_view(m, Some(10))),
         HostedModel::Text(m) => Some(mlp_weights::weights_view(m.head(), Some(10))),
-        HostedModel::Linear(_) | HostedModel::Trees(_) | HostedModel::Additive(_) => None,
+        HostedModel::Linear(_)
+        | HostedModel::Trees(_)
+        | HostedModel::Additive(_)
+        | HostedModel::ExtremeTrees(_) => None,
     };
     let trees = match &built.model {
         HostedModel::Trees(m) => Some(tree_weights(m, page)),
         HostedModel::Linear(_)
         | HostedModel::Mlp(_)
         | HostedModel::Text(_)
-        | HostedModel::Additive(_) => None,
+        | HostedModel::Additive(_)
+        | HostedModel::ExtremeTrees(_) => None,
     };
     let embeddings = match &built.model {
         HostedModel::Text(m) => Some(EmbeddingTable {
@@ -217,7 +221,8 @@ pub fn weights(model: &ModelVersion, page: TreePage) -> WeightsView {
         HostedModel::Mlp(_)
         | HostedModel::Linear(_)
         | HostedModel::Trees(_)
-        | HostedModel::Additive(_) => None,
+        | HostedModel::Additive(_)
+        | HostedModel::ExtremeTrees(_) => None,
     };
     let linear = match &built.model {
         // The head's weights are per preprocessed column; `preprocessing` lists
@@ -225,7 +230,8 @@ pub fn weights(model: &ModelVersion, page: TreePage) -> WeightsView {
         HostedModel::Mlp(_)
         | HostedModel::Trees(_)
         | HostedModel::Text(_)
-        | HostedModel::Additive(_) => None,
+        | HostedModel::Additive(_)
+        | HostedModel::ExtremeTrees(_) => None,
         HostedModel::Linear(m) => Some(LinearWeights {
             intercepts: m.intercept().to_vec(),
             coefficients: built

@@ -13,6 +13,7 @@ use ndarray::{Array1, Array2};
 use super::front::Traced;
 use super::graph::{Attr, Graph, Node};
 use super::{invalid, pipeline, trees};
+use crate::core::models::extreme::ExtremeLeaves;
 use crate::core::models::trees::EnsembleSpec;
 use crate::core::models::{AdditiveModel, LinearModel, Link};
 use crate::core::CoreResult;
@@ -36,6 +37,9 @@ pub enum MlModel {
         /// `class_k` for a classifier's classes, `positive` for a binary one with
         /// one output, `output` / `output_k` for a regressor.
         output_names: Vec<String>,
+        /// For `aggregate_function` MIN or MAX: which leaf weight is kept and which
+        /// leaves hold one (the ensemble is then predict-only, not a sum).
+        extreme: Option<ExtremeLeaves>,
     },
     /// A linear or logistic model.
     Linear(LinearModel),
@@ -140,7 +144,7 @@ pub(super) fn model(
     if op.starts_with("Linear") {
         return linear(node, n_features, front);
     }
-    let spec = trees::ensemble(node, n_features)?;
+    let (spec, extreme) = trees::ensemble(node, n_features)?;
     let n_out = spec.base.len();
     let output_names = match (classifier, n_out) {
         (true, 1) => vec!["positive".to_string()],
@@ -155,7 +159,11 @@ pub(super) fn model(
             ..spec
         },
     };
-    Ok(MlModel::Trees { spec, output_names })
+    Ok(MlModel::Trees {
+        spec,
+        output_names,
+        extreme,
+    })
 }
 
 /// Whether `value` flows to `target` through shape-neutral nodes.
