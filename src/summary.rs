@@ -76,13 +76,18 @@ pub struct FeatureSummary {
     pub standardized_coefficients: Option<Vec<f64>>,
     /// XGBoost and LightGBM models: the number of splits on the feature (XGBoost's
     /// "weight", LightGBM's "split" importance). Absent for CatBoost, whose JSON
-    /// document stores no split statistics.
+    /// document stores no split statistics (see `prediction_values_change`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub splits: Option<usize>,
     /// XGBoost and LightGBM models: the total loss reduction of those splits
     /// ("total_gain").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gain: Option<f64>,
+    /// CatBoost models: CatBoost's own importance, PredictionValuesChange (what
+    /// `get_feature_importance()` returns by default), in percent of the total:
+    /// computed from the trees' leaf values and weights as CatBoost defines it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prediction_values_change: Option<f64>,
 }
 
 /// Compute the global summary of a model version over (at most `max_rows` of) its
@@ -128,6 +133,12 @@ pub fn global_summary(model: &ModelVersion, max_rows: usize) -> CoreResult<Globa
         | HostedModel::Additive(_)
         | HostedModel::ExtremeTrees(_) => None,
     };
+    let catboost = match &built.model {
+        HostedModel::Trees(m) if m.kind() == "catboost" => {
+            crate::core::global::catboost::prediction_values_change(m)
+        }
+        _ => None,
+    };
     let mut features: Vec<FeatureSummary> = importances
         .into_iter()
         .enumerate()
@@ -138,6 +149,7 @@ pub fn global_summary(model: &ModelVersion, max_rows: usize) -> CoreResult<Globa
             importance_by_output: imp.by_output,
             splits: split_stats.as_ref().map(|s| s[j].splits),
             gain: split_stats.as_ref().map(|s| s[j].total_gain),
+            prediction_values_change: catboost.as_ref().map(|c| c[j]),
             standardized_coefficients: match &built.model {
                 HostedModel::Mlp(_)
                 | HostedModel::Trees(_)
