@@ -253,21 +253,7 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
             | Method::Occlusion
             | Method::TreePathDependent
             | Method::TreeInterventional),
-        ) => {
-            return Err(CoreError::InvalidArgument(format!(
-                "{method} does not apply to this tree ensemble: its aggregate_function is {} \
-                 (each output is the {} leaf weight reached, not a sum of leaves, which \
-                 TreeSHAP and the other structural methods need); it predicts, and the \
-                 model-agnostic methods (kernel_shap, the default; permutation_shap, \
-                 exact_shapley, lime, anchors) explain it",
-                m.aggregate(),
-                if m.aggregate() == "MAX" {
-                    "largest"
-                } else {
-                    "smallest"
-                }
-            )))
-        }
+        ) => return Err(m.refusal(&method.to_string())),
         (
             model @ (HostedModel::Linear(_) | HostedModel::Additive(_)),
             method @ (Method::IntegratedGradients

@@ -117,7 +117,10 @@ mod tests {
         let got = prediction_values_change(&model(vec![nodes])).unwrap();
         let total = 38.0 / 3.0;
         assert!((got[0] - 100.0 * 2.0 / total).abs() < 1e-12, "{got:?}");
-        assert!((got[1] - 100.0 * (32.0 / 3.0) / total).abs() < 1e-12, "{got:?}");
+        assert!(
+            (got[1] - 100.0 * (32.0 / 3.0) / total).abs() < 1e-12,
+            "{got:?}"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! `f_k(x) = b_k + Σ_j g_kj(x_j)` with `g_kj(x_j) = Σ_{c from j} w_kc · col_c(x_j)`.
 //! The interventional Shapley value of raw feature j against a background is then
 //! exactly `φ_kj = g_kj(x_j) − E_b[g_kj(b_j)]` (the Shapley values of an additive
-//! game are its terms, centred), whatever the preprocessing; [`Self::terms`] gives
+//! game are its terms, centred), whatever the preprocessing; [`AdditiveModel::terms`] gives
 //! the `g_kj` and `crate::core::explain::linear_shap` the values. A preprocessing
 //! made only of scalers and casts is affine and folds into a plain
 //! [`super::LinearModel`] instead.

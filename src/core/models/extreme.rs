@@ -64,6 +64,24 @@ impl ExtremeTrees {
         }
     }
 
+    /// Why `method`, one that reads the ensemble's structure or needs its leaves to
+    /// add up (TreeSHAP, linear SHAP, gradients, occlusion), does not apply.
+    pub fn refusal(&self, method: &str) -> CoreError {
+        let which = if self.leaves.max {
+            "largest"
+        } else {
+            "smallest"
+        };
+        CoreError::InvalidArgument(format!(
+            "{method} does not apply to this tree ensemble: its aggregate_function is {} (each \
+             output is the {which} leaf weight reached, not a sum of leaves, which TreeSHAP \
+             and the other structural methods need); it predicts, and the model-agnostic \
+             methods (kernel_shap, the default; permutation_shap, exact_shapley, lime, \
+             anchors) explain it",
+            self.aggregate()
+        ))
+    }
+
     /// The validated trees (leaf values are weights, not addends).
     pub fn ensemble(&self) -> &TreeEnsemble {
         &self.ensemble
