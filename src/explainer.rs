@@ -124,6 +124,9 @@ pub fn cost(model: &BuiltModel, args: &ExplainArgs, rows: usize) -> usize {
         (HostedModel::Linear(m), Method::LinearShap, false) => {
             rows.saturating_mul(m.n_features() * m.n_outputs() * 4)
         }
+        (HostedModel::Additive(m), Method::LinearShap, false) => {
+            rows.saturating_mul(m.n_features() * m.n_outputs() * 4)
+        }
         _ => usize::MAX,
     }
 }
@@ -133,18 +136,24 @@ pub fn cost(model: &BuiltModel, args: &ExplainArgs, rows: usize) -> usize {
 pub fn predict_cost(model: &BuiltModel, rows: usize) -> usize {
     match &model.model {
         HostedModel::Linear(m) => rows.saturating_mul(m.n_features() * m.n_outputs()),
-        HostedModel::Mlp(_) | HostedModel::Trees(_) | HostedModel::Text(_) => usize::MAX,
+        HostedModel::Additive(m) => rows.saturating_mul(m.n_features() * m.n_outputs()),
+        HostedModel::Mlp(_)
+        | HostedModel::Trees(_)
+        | HostedModel::Text(_)
+        | HostedModel::ExtremeTrees(_) => usize::MAX,
     }
 }
 
 /// The method `Auto` stands for on this model.
 pub fn default_method(model: &HostedModel) -> Method {
     match model {
-        HostedModel::Linear(_) => Method::LinearShap,
+        HostedModel::Linear(_) | HostedModel::Additive(_) => Method::LinearShap,
         HostedModel::Mlp(_) | HostedModel::Text(_) => Method::IntegratedGradients,
         // ONNX files carry no node covers: explain against the background.
         HostedModel::Trees(m) if !m.has_covers() => Method::TreeInterventional,
         HostedModel::Trees(_) => Method::TreePathDependent,
+        // MIN/MAX trees do not add their leaves: only predict-based methods apply.
+        HostedModel::ExtremeTrees(_) => Method::KernelShap,
     }
 }
 
@@ -173,6 +182,9 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
         (_, Method::Auto | Method::Anchors) => unreachable!("resolved above"),
         (HostedModel::Linear(m), Method::LinearShap) => {
             linear_shap::explain(m, reference(model, method)?, x, &outputs, space)?
+        }
+        (HostedModel::Additive(m), Method::LinearShap) => {
+            linear_shap::explain_additive(m, reference(model, method)?, x, &outputs, space)?
         }
         (
             HostedModel::Mlp(m),
@@ -234,7 +246,17 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
             tree_interventional::explain_with(m, reference, background, x, &outputs, space)?
         }
         (
-            model @ HostedModel::Linear(_),
+            HostedModel::ExtremeTrees(m),
+            method @ (Method::LinearShap
+            | Method::IntegratedGradients
+            | Method::GradientXInput
+            | Method::Saliency
+            | Method::Occlusion
+            | Method::TreePathDependent
+            | Method::TreeInterventional),
+        ) => return Err(m.refusal(&method.to_string())),
+        (
+            model @ (HostedModel::Linear(_) | HostedModel::Additive(_)),
             method @ (Method::IntegratedGradients
             | Method::GradientXInput
             | Method::Saliency

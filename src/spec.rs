@@ -220,6 +220,12 @@ pub fn build_with(spec: &ModelSpec, limits: &Limits) -> CoreResult<BuiltModel> {
             .feature_names()
             .map(<[String]>::to_vec)
             .unwrap_or_default(),
+        (HostedModel::Additive(m), true) => m.feature_names().to_vec(),
+        (HostedModel::ExtremeTrees(m), true) => m
+            .ensemble()
+            .feature_names()
+            .map(<[String]>::to_vec)
+            .unwrap_or_default(),
         (HostedModel::Text(_), true) => (0..n_features).map(|j| format!("emb_{j}")).collect(),
         (HostedModel::Mlp(_), true) if spec.kind == "onnx" => {
             (0..n_features).map(|j| format!("x{j}")).collect()

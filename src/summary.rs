@@ -76,13 +76,18 @@ pub struct FeatureSummary {
     pub standardized_coefficients: Option<Vec<f64>>,
     /// XGBoost and LightGBM models: the number of splits on the feature (XGBoost's
     /// "weight", LightGBM's "split" importance). Absent for CatBoost, whose JSON
-    /// document stores no split statistics.
+    /// document stores no split statistics (see `prediction_values_change`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub splits: Option<usize>,
     /// XGBoost and LightGBM models: the total loss reduction of those splits
     /// ("total_gain").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gain: Option<f64>,
+    /// CatBoost models: CatBoost's own importance, PredictionValuesChange (what
+    /// `get_feature_importance()` returns by default), in percent of the total:
+    /// computed from the trees' leaf values and weights as CatBoost defines it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prediction_values_change: Option<f64>,
 }
 
 /// Compute the global summary of a model version over (at most `max_rows` of) its
@@ -122,7 +127,17 @@ pub fn global_summary(model: &ModelVersion, max_rows: usize) -> CoreResult<Globa
         // repeated over its level of the expanded tree: no model-native importance.
         HostedModel::Trees(m) if m.kind() == "catboost" => None,
         HostedModel::Trees(m) => Some(m.split_importance()),
-        HostedModel::Linear(_) | HostedModel::Mlp(_) | HostedModel::Text(_) => None,
+        HostedModel::Linear(_)
+        | HostedModel::Mlp(_)
+        | HostedModel::Text(_)
+        | HostedModel::Additive(_)
+        | HostedModel::ExtremeTrees(_) => None,
+    };
+    let catboost = match &built.model {
+        HostedModel::Trees(m) if m.kind() == "catboost" => {
+            crate::core::global::catboost::prediction_values_change(m)
+        }
+        _ => None,
     };
     let mut features: Vec<FeatureSummary> = importances
         .into_iter()
@@ -134,8 +149,13 @@ pub fn global_summary(model: &ModelVersion, max_rows: usize) -> CoreResult<Globa
             importance_by_output: imp.by_output,
             splits: split_stats.as_ref().map(|s| s[j].splits),
             gain: split_stats.as_ref().map(|s| s[j].total_gain),
+            prediction_values_change: catboost.as_ref().map(|c| c[j]),
             standardized_coefficients: match &built.model {
-                HostedModel::Mlp(_) | HostedModel::Trees(_) | HostedModel::Text(_) => None,
+                HostedModel::Mlp(_)
+                | HostedModel::Trees(_)
+                | HostedModel::Text(_)
+                | HostedModel::Additive(_)
+                | HostedModel::ExtremeTrees(_) => None,
                 HostedModel::Linear(m) => Some(
                     m.coefficients()
                         .column(j)

@@ -34,10 +34,13 @@ fuzz_target!(|data: &[u8]| {
     };
     let args = ExplainArgs {
         method,
-        output: body.output.map_or(OutputChoice::Predicted, OutputChoice::Index),
+        output: body
+            .output
+            .map_or(OutputChoice::Predicted, OutputChoice::Index),
         space: explaind::core::models::OutputSpace::Raw,
         options: MethodOptions::default(),
         players: Players::Features,
+        cancel: Default::default(),
     };
     let _ = explainer::explain(model(), x.view(), &args);
 });

@@ -12,8 +12,5 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let encoded = explaind::formats::base64::encode(data);
-    common::build_and_explain(&common::spec_of(
-        "onnx",
-        serde_json::Value::String(encoded),
-    ));
+    common::build_and_explain(&common::spec_of("onnx", serde_json::Value::String(encoded)));
 });

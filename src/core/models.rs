@@ -5,6 +5,8 @@
 //! paths, gradients) is reached through [`HostedModel`], so asking a method of a
 //! model that cannot answer it is a [`CoreError::MethodNotSupported`] value.
 
+pub mod additive;
+pub mod extreme;
 pub mod linear;
 pub mod mlp;
 pub mod raw;
@@ -14,6 +16,8 @@ pub mod trees;
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
 
 use crate::core::{CoreError, CoreResult};
+pub use additive::AdditiveModel;
+pub use extreme::ExtremeTrees;
 pub use linear::LinearModel;
 pub use mlp::Mlp;
 pub use raw::{RawFeatures, RawKind};
@@ -244,6 +248,14 @@ pub enum HostedModel {
     /// for text models would have duplicated registration, storage and versioning
     /// for no gain.
     Text(TextClassifier),
+    /// A linear or logistic head behind an ONNX pipeline's column-local
+    /// preprocessing, over the raw features (kind `"onnx"`; its kind name is in
+    /// [`AdditiveModel::kind`]).
+    Additive(AdditiveModel),
+    /// An ONNX-ML tree ensemble aggregated by MIN or MAX (kind `"onnx"`): it
+    /// predicts, and model-agnostic methods explain it; TreeSHAP, which adds
+    /// leaves, does not apply.
+    ExtremeTrees(ExtremeTrees),
 }
 
 impl HostedModel {
@@ -254,6 +266,8 @@ impl HostedModel {
             HostedModel::Mlp(m) => m,
             HostedModel::Trees(m) => m,
             HostedModel::Text(m) => m.head(),
+            HostedModel::Additive(m) => m,
+            HostedModel::ExtremeTrees(m) => m,
         }
     }
 
@@ -261,7 +275,10 @@ impl HostedModel {
     /// gradient method of such a model is [`CoreError::MethodNotSupported`]).
     pub fn as_differentiable(&self) -> Option<&dyn Differentiable> {
         match self {
-            HostedModel::Linear(_) | HostedModel::Trees(_) => None,
+            HostedModel::Linear(_)
+            | HostedModel::Trees(_)
+            | HostedModel::Additive(_)
+            | HostedModel::ExtremeTrees(_) => None,
             HostedModel::Mlp(m) => Some(m),
             HostedModel::Text(m) => Some(m.head()),
         }
@@ -274,6 +291,8 @@ impl HostedModel {
             HostedModel::Mlp(m) => m.kind(),
             HostedModel::Trees(m) => m.kind(),
             HostedModel::Text(m) => m.kind(),
+            HostedModel::Additive(m) => m.kind(),
+            HostedModel::ExtremeTrees(m) => m.kind(),
         }
     }
 
@@ -282,6 +301,8 @@ impl HostedModel {
     pub fn raw_features(&self) -> Option<&RawFeatures> {
         match self {
             HostedModel::Trees(m) => m.raw_features(),
+            HostedModel::Additive(m) => m.raw_features(),
+            HostedModel::ExtremeTrees(m) => m.raw_features(),
             HostedModel::Linear(_) | HostedModel::Mlp(_) | HostedModel::Text(_) => None,
         }
     }
@@ -290,7 +311,8 @@ impl HostedModel {
     pub fn accepts_missing(&self) -> bool {
         match self {
             HostedModel::Linear(_) | HostedModel::Mlp(_) | HostedModel::Text(_) => false,
-            HostedModel::Trees(_) => true,
+            HostedModel::Trees(_) | HostedModel::ExtremeTrees(_) => true,
+            HostedModel::Additive(m) => m.accepts_missing(),
         }
     }
 }

@@ -88,11 +88,13 @@ pub fn explain_texts(
 pub fn text_model(model: &HostedModel) -> CoreResult<&TextClassifier> {
     match model {
         HostedModel::Text(t) => Ok(t),
-        HostedModel::Linear(_) | HostedModel::Mlp(_) | HostedModel::Trees(_) => {
-            Err(CoreError::InvalidArgument(format!(
-                "`texts` are for text classifiers; this '{}' model takes `instances`",
-                model.kind()
-            )))
-        }
+        HostedModel::Linear(_)
+        | HostedModel::Mlp(_)
+        | HostedModel::Trees(_)
+        | HostedModel::Additive(_)
+        | HostedModel::ExtremeTrees(_) => Err(CoreError::InvalidArgument(format!(
+            "`texts` are for text classifiers; this '{}' model takes `instances`",
+            model.kind()
+        ))),
     }
 }

@@ -1,6 +1,8 @@
 //! ONNX feed-forward networks → [`MlpParams`] (kind `"onnx"` converts to `"mlp"`),
 //! and ONNX-ML tree ensembles and linear models on the float input → tree ensembles
-//! (kind `"onnx"`) and linear or logistic models ([`read`], [`ml`], [`trees`]).
+//! (kind `"onnx"`; MIN/MAX ones predict-only) and linear or logistic models ([`read`],
+//! [`ml`], [`trees`]); behind column-local preprocessing (`pipeline`), the same over
+//! the raw features (a linear head behind imputers or encoders: additive over them).
 //!
 //! Why a hand-written reader: the networks explaind hosts need a dozen fields of
 //! five ONNX messages (ModelProto.graph; GraphProto node, initializer, input,

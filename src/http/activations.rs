@@ -89,12 +89,13 @@ pub struct ActivationCurvesResponse {
 pub(super) fn mlp_of(entry: &ModelEntry) -> Result<&Mlp, ApiError> {
     match &entry.built.model {
         HostedModel::Mlp(m) => Ok(m),
-        HostedModel::Linear(_) | HostedModel::Trees(_) => {
-            Err(ApiError::Core(CoreError::MethodNotSupported {
-                method: "activations".into(),
-                kind: entry.built.model.kind(),
-            }))
-        }
+        HostedModel::Linear(_)
+        | HostedModel::Trees(_)
+        | HostedModel::Additive(_)
+        | HostedModel::ExtremeTrees(_) => Err(ApiError::Core(CoreError::MethodNotSupported {
+            method: "activations".into(),
+            kind: entry.built.model.kind(),
+        })),
         // The head, on pooled embeddings (features emb_0 …).
         HostedModel::Text(m) => Ok(m.head()),
     }

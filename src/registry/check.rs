@@ -47,7 +47,10 @@ pub(super) fn build(spec: &ModelSpec, limits: &spec::Limits) -> Result<BuiltMode
         let network = match &built.model {
             HostedModel::Mlp(m) => Some(m),
             HostedModel::Text(t) => Some(t.head()),
-            HostedModel::Linear(_) | HostedModel::Trees(_) => None,
+            HostedModel::Linear(_)
+            | HostedModel::Trees(_)
+            | HostedModel::Additive(_)
+            | HostedModel::ExtremeTrees(_) => None,
         };
         if let Some(m) = network {
             let inputs = finite::Inputs {

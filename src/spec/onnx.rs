@@ -4,7 +4,7 @@
 
 use super::params::default_output_names;
 use super::{Limits, ModelSpec};
-use crate::core::models::{HostedModel, Model, TreeEnsemble};
+use crate::core::models::{ExtremeTrees, HostedModel, Model, TreeEnsemble};
 use crate::core::{CoreError, CoreResult};
 use crate::formats::onnx::{MlModel, OnnxModel};
 
@@ -30,9 +30,23 @@ pub(super) fn build(spec: &ModelSpec, limits: &Limits) -> CoreResult<(HostedMode
             let outputs = default_output_names(mlp.link(), mlp.n_outputs());
             Ok((HostedModel::Mlp(mlp), outputs))
         }
-        OnnxModel::Ml(MlModel::Trees { spec, output_names }) => {
+        OnnxModel::Ml(MlModel::Trees {
+            spec,
+            output_names,
+            extreme,
+        }) => {
             let trees = TreeEnsemble::with_limits(spec, limits.trees)?;
-            Ok((HostedModel::Trees(trees), output_names))
+            match extreme {
+                None => Ok((HostedModel::Trees(trees), output_names)),
+                Some(leaves) => Ok((
+                    HostedModel::ExtremeTrees(ExtremeTrees::new(trees, leaves)?),
+                    output_names,
+                )),
+            }
+        }
+        OnnxModel::Ml(MlModel::Additive(model)) => {
+            let outputs = default_output_names(model.link(), model.n_outputs());
+            Ok((HostedModel::Additive(model), outputs))
         }
         OnnxModel::Ml(MlModel::Linear(model)) => {
             let outputs = default_output_names(model.link(), model.n_outputs());

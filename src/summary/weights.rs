@@ -200,21 +200,38 @@ pub fn weights(model: &ModelVersion, page: TreePage) -> WeightsView {
     let mlp = match &built.model {
         HostedModel::Mlp(m) => Some(mlp_weights::weights_view(m, Some(10))),
         HostedModel::Text(m) => Some(mlp_weights::weights_view(m.head(), Some(10))),
-        HostedModel::Linear(_) | HostedModel::Trees(_) => None,
+        HostedModel::Linear(_)
+        | HostedModel::Trees(_)
+        | HostedModel::Additive(_)
+        | HostedModel::ExtremeTrees(_) => None,
     };
     let trees = match &built.model {
         HostedModel::Trees(m) => Some(tree_weights(m, page)),
-        HostedModel::Linear(_) | HostedModel::Mlp(_) | HostedModel::Text(_) => None,
+        HostedModel::Linear(_)
+        | HostedModel::Mlp(_)
+        | HostedModel::Text(_)
+        | HostedModel::Additive(_)
+        | HostedModel::ExtremeTrees(_) => None,
     };
     let embeddings = match &built.model {
         HostedModel::Text(m) => Some(EmbeddingTable {
             vocabulary: m.vocabulary_size(),
             dim: m.embeddings().ncols(),
         }),
-        HostedModel::Mlp(_) | HostedModel::Linear(_) | HostedModel::Trees(_) => None,
+        HostedModel::Mlp(_)
+        | HostedModel::Linear(_)
+        | HostedModel::Trees(_)
+        | HostedModel::Additive(_)
+        | HostedModel::ExtremeTrees(_) => None,
     };
     let linear = match &built.model {
-        HostedModel::Mlp(_) | HostedModel::Trees(_) | HostedModel::Text(_) => None,
+        // The head's weights are per preprocessed column; `preprocessing` lists
+        // those columns.
+        HostedModel::Mlp(_)
+        | HostedModel::Trees(_)
+        | HostedModel::Text(_)
+        | HostedModel::Additive(_)
+        | HostedModel::ExtremeTrees(_) => None,
         HostedModel::Linear(m) => Some(LinearWeights {
             intercepts: m.intercept().to_vec(),
             coefficients: built

@@ -123,7 +123,7 @@ async fn a_multiclass_document_as_a_string_explains_the_named_class() {
 }
 
 #[tokio::test]
-async fn weights_page_the_expanded_trees_and_global_has_no_split_statistics() {
+async fn weights_page_the_expanded_trees_and_global_has_catboost_importance() {
     let app = default_app().await;
     let c = case("cb_reg");
     let spec =
@@ -157,9 +157,15 @@ async fn weights_page_the_expanded_trees_and_global_has_no_split_statistics() {
     assert_eq!(global.status, StatusCode::OK, "{}", global.text);
     let features = global.json["features"].as_array().unwrap();
     assert_eq!(features.len(), 11);
+    // No split statistics in the document; CatBoost's own PredictionValuesChange,
+    // computed from the trees, equals get_feature_importance()'s, per feature name.
+    let names = c["feature_names"].as_array().unwrap();
     for f in features {
         assert!(f["importance"].is_number());
         assert!(f.get("splits").is_none() && f.get("gain").is_none(), "{f}");
+        let j = names.iter().position(|n| *n == f["name"]).unwrap();
+        let want = c["feature_importance"][j].as_f64().unwrap();
+        close(&f["prediction_values_change"], want, 1e-9);
     }
     let svg = call(&app, Method::GET, "/models/houses/weights.svg", None).await;
     assert_eq!(svg.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", svg.text);

@@ -157,23 +157,67 @@ async fn an_instance_by_name_with_strings_explains_the_classifier() {
     assert!(refused.text.contains("lotsize"), "{}", refused.text);
 }
 
+/// A linear head behind imputed and one-hot encoded columns (issue 14, item 2):
+/// registered with one request, it predicts what onnxruntime computes and its
+/// default method (linear_shap) gives the enumerated Shapley values over raw
+/// features; exact_shapley (model-agnostic, on the same raw rows) agrees, and
+/// probability space answers with parts that add up.
 #[tokio::test]
-async fn pipelines_that_do_not_fold_are_refused_naming_why() {
+async fn a_linear_head_behind_encoded_columns_explains_raw_rows() {
     let app = default_app().await;
-    let (model, _) = fixture("encoded_ridge");
-    let put = call(
-        &app,
-        Method::PUT,
-        "/models/encoded",
-        Some(json!({"kind": "onnx", "model": model})),
-    )
-    .await;
-    assert_eq!(put.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", put.text);
-    assert!(
-        put.text.contains("LinearRegressor behind preprocessing"),
-        "{}",
-        put.text
+    for (name, fixture_name) in [("price", "encoded_linear"), ("dear", "encoded_logistic")] {
+        let (doc, put) = register(&app, name, fixture_name).await;
+        assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+        assert_eq!(put.json["feature_names"], doc["raw_features"]);
+        let predicted = call(
+            &app,
+            Method::POST,
+            &format!("/models/{name}/predict"),
+            Some(json!({"instances": doc["rows"]})),
+        )
+        .await;
+        assert_eq!(predicted.status, StatusCode::OK, "{}", predicted.text);
+        for (r, want) in doc["predictions"].as_array().unwrap().iter().enumerate() {
+            let got = &predicted.json["predictions"][r][0];
+            close(got, want, want.as_f64().unwrap().abs(), "prediction");
+        }
+        let scale = doc["base"].as_f64().unwrap().abs();
+        for method in ["auto", "exact_shapley"] {
+            let body = json!({"instances": doc["rows"], "method": method, "output_space": "raw"});
+            let path = format!("/models/{name}/explain");
+            let answer = call(&app, Method::POST, &path, Some(body)).await;
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+            for (r, e) in answer.json["explanations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .enumerate()
+            {
+                let got = e["attributions"].as_array().unwrap();
+                assert_eq!(got.len(), 6, "one attribution per raw feature");
+                for (g, w) in got.iter().zip(doc["shapley"][r].as_array().unwrap()) {
+                    close(g, w, scale, &format!("{fixture_name} {method} row {r}"));
+                }
+                close(&e["base_value"], &doc["base"], scale, "base");
+            }
+        }
+    }
+    let body = json!({"instances": [[null, 2.0, 1.0, 1.0, "atlantis", "solar"]],
+        "output_space": "probability"});
+    let answer = call(&app, Method::POST, "/models/dear/explain", Some(body)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let e = &answer.json["explanations"][0];
+    let sum: f64 = e["attributions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .sum();
+    let (p, base) = (
+        e["prediction"].as_f64().unwrap(),
+        e["base_value"].as_f64().unwrap(),
     );
+    assert!((base + sum - p).abs() < 1e-9, "{base} + {sum} vs {p}");
 }
 
 /// scikit-learn's default OneHotEncoder (handle_unknown="error", ONNX zeros = 0):

@@ -192,3 +192,62 @@ async fn an_onnx_logistic_regression_becomes_a_logistic_model() {
         &doc["outputs"],
     );
 }
+
+/// A forest aggregated by MIN (issue 14: "MIN/MAX: predict only, 422 for SHAP,
+/// named"): it registers and predicts what onnxruntime computes; TreeSHAP and the
+/// other structural methods answer 422 naming MIN; the model-agnostic methods
+/// (kernel_shap, the default) explain it, their parts adding up to the prediction.
+#[tokio::test]
+async fn a_min_forest_predicts_and_only_model_agnostic_methods_explain_it() {
+    let app = default_app().await;
+    let (bytes, doc) = fixture("rf_regressor_min");
+    let spec =
+        json!({"kind": "onnx", "model": base64::encode(&bytes), "background": doc["background"]});
+    let put = call(&app, Method::PUT, "/models/least", Some(spec)).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    let rows = &doc["rows"];
+    let predict = call(
+        &app,
+        Method::POST,
+        "/models/least/predict",
+        Some(json!({"instances": rows})),
+    )
+    .await;
+    assert_eq!(predict.status, StatusCode::OK, "{}", predict.text);
+    assert_close("predictions", &predict.json["predictions"], &doc["outputs"]);
+    for method in ["tree_interventional", "tree_path_dependent", "linear_shap"] {
+        let body = json!({"instances": [rows[0]], "method": method});
+        let refused = call(&app, Method::POST, "/models/least/explain", Some(body)).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{method}");
+        assert!(
+            refused.text.contains("aggregate_function is MIN"),
+            "{}",
+            refused.text
+        );
+    }
+    for method in [None, Some("exact_shapley")] {
+        let mut body = json!({"instances": [rows[0]], "seed": 3});
+        if let Some(m) = method {
+            body["method"] = json!(m);
+        }
+        let answer = call(&app, Method::POST, "/models/least/explain", Some(body)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        assert_eq!(answer.json["method"], method.unwrap_or("kernel_shap"));
+        let e = &answer.json["explanations"][0];
+        let sum: f64 = e["attributions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .sum();
+        let (p, base) = (
+            e["prediction"].as_f64().unwrap(),
+            e["base_value"].as_f64().unwrap(),
+        );
+        assert!(
+            (base + sum - p).abs() < 1e-6 * p.abs().max(1.0),
+            "{base} + {sum} vs {p}"
+        );
+        assert_close("prediction", &e["prediction"], &doc["outputs"][0][0]);
+    }
+}

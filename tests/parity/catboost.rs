@@ -11,6 +11,7 @@
 use std::path::PathBuf;
 
 use explaind::core::explain::{tree_interventional, tree_shap};
+use explaind::core::global::catboost::prediction_values_change;
 use explaind::core::models::{Model, OutputSpace, TreeEnsemble};
 use explaind::core::stats::Reference;
 use explaind::formats::catboost;
@@ -243,4 +244,29 @@ fn a_ctr_model_is_refused_naming_the_feature_and_the_remedy() {
     assert!(message.contains("'shop'"), "{message}");
     assert!(message.contains("one_hot_max_size"), "{message}");
     assert!(message.contains("OnlineCtr"), "{message}");
+}
+
+/// CatBoost's default feature importance (PredictionValuesChange), which its JSON
+/// document does not store, computed from the expanded trees' leaf values and
+/// weights, equals `get_feature_importance()` on every model (regression, Logloss
+/// with one-hot categories, MultiClass summed over its outputs).
+#[test]
+fn prediction_values_change_equals_catboosts_feature_importance() {
+    for name in CASES {
+        let case = load(name);
+        let got = prediction_values_change(&case.model).expect("oblivious trees");
+        let want: Vec<f64> =
+            serde_json::from_value(case.json["feature_importance"].clone()).unwrap();
+        assert_eq!(got.len(), want.len(), "{name}");
+        for (j, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!(
+                (g - w).abs() <= RTOL * 100.0,
+                "{name} feature {j}: {g} vs {w}"
+            );
+        }
+        assert!(
+            want.iter().filter(|w| **w > 1.0).count() >= 3,
+            "{name}: several features matter"
+        );
+    }
 }

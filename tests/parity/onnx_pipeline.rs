@@ -158,6 +158,7 @@ fn scalers_fold_into_linear_models_over_raw_features() {
     for (name, key) in [
         ("scaled_ridge", "predictions"),
         ("scaled_logistic", "margins"),
+        ("vectorized_ridge", "predictions"),
     ] {
         let (bytes, doc) = load(name);
         let OnnxModel::Ml(MlModel::Linear(model)) = onnx::read(&bytes).unwrap() else {
@@ -193,15 +194,92 @@ fn scalers_fold_into_linear_models_over_raw_features() {
     }
 }
 
+/// An imputer, a scaler and a OneHotEncoder(handle_unknown="ignore") in front of
+/// LinearRegression and LogisticRegression: no affine map of the raw values, but
+/// every column is computed from one raw feature, so the model is additive over
+/// them. Predictions (margins and probabilities) equal onnxruntime's to float32
+/// precision, unseen categories and missing numbers included, and linear SHAP's
+/// centred terms equal the interventional Shapley values enumerated over every
+/// coalition of raw features on the deployed graph.
 #[test]
-fn imputed_and_encoded_columns_in_front_of_a_linear_model_are_refused() {
+fn encoded_columns_in_front_of_a_linear_model_are_additive_over_raw_features() {
+    for (name, key) in [
+        ("encoded_linear", "predictions"),
+        ("encoded_logistic", "margins"),
+    ] {
+        let (bytes, doc) = load(name);
+        let OnnxModel::Ml(MlModel::Additive(model)) = onnx::read(&bytes).unwrap() else {
+            panic!("{name}: not an additive model");
+        };
+        let names: Vec<String> = serde_json::from_value(doc["raw_features"].clone()).unwrap();
+        assert_eq!(model.feature_names(), names.as_slice());
+        let raw = model.raw_features().expect("string inputs are categorical");
+        let x = rows(raw, &doc["rows"]);
+        assert!(x.column(4).iter().any(|&c| Some(c) == raw.unseen_code(4)));
+        let mut checks = vec![(OutputSpace::Raw, numbers(&doc[key]))];
+        if key == "margins" {
+            checks.push((OutputSpace::Probability, numbers(&doc["predictions"])));
+        }
+        for (space, theirs) in checks {
+            let ours = model.predict(x.view(), space);
+            for (r, want) in theirs.iter().enumerate() {
+                let got = ours[[r, 0]];
+                let tol = 4.0 * f64::from(f32::EPSILON) * want.abs().max(1.0);
+                assert!(
+                    (got - want).abs() <= tol,
+                    "{name} {space:?} row {r}: {got} vs {want}"
+                );
+            }
+        }
+        let reference = Reference::new(&model, rows(raw, &doc["background"]));
+        let explained = linear_shap::explain_additive(
+            &model,
+            &reference,
+            x.view(),
+            &vec![0; x.nrows()],
+            OutputSpace::Raw,
+        )
+        .unwrap();
+        let base = doc["base"].as_f64().unwrap();
+        let scale = base.abs().max(1.0);
+        for (r, e) in explained.iter().enumerate() {
+            let want = numbers(&doc["shapley"][r]);
+            assert_eq!(
+                e.attributions.len(),
+                want.len(),
+                "one value per raw feature"
+            );
+            for (j, (g, w)) in e.attributions.iter().zip(&want).enumerate() {
+                assert!(
+                    (g - w).abs() <= 1e-6 * scale,
+                    "{name} row {r} feature {j}: {g} vs {w}"
+                );
+            }
+            assert!(
+                (e.base_value - base).abs() <= 1e-6 * scale,
+                "{name}: {} vs {base}",
+                e.base_value
+            );
+            assert!(e.quality.additivity_residual.abs() <= 1e-9 * scale);
+        }
+    }
+}
+
+/// skl2onnx's Normalizer (L2) between a StandardScaler and Ridge divides each row
+/// by its norm: no column is a function of one raw feature, so the pipeline is
+/// refused, the error saying why and what to do instead.
+#[test]
+fn a_normalizer_in_front_of_the_model_is_refused_saying_why() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/onnx_pipeline");
-    let bytes = std::fs::read(format!("{dir}/encoded_ridge.onnx")).unwrap();
+    let bytes = std::fs::read(format!("{dir}/normalized_ridge.onnx")).unwrap();
     let err = onnx::read(&bytes).unwrap_err().to_string();
-    assert!(
-        err.contains("LinearRegressor behind preprocessing of 'lotsize'"),
-        "{err}"
-    );
+    for words in [
+        "Normalizer (norm L2)",
+        "mixes the raw features of a row",
+        "register the model that follows the Normalizer",
+    ] {
+        assert!(err.contains(words), "{err}");
+    }
 }
 
 /// Raw values on the float32 values either side of where a split on a scaled

@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 
 use explaind::core::explain::tree_interventional;
-use explaind::core::models::{Model, OutputSpace, TreeEnsemble};
+use explaind::core::models::{ExtremeTrees, Model, OutputSpace, TreeEnsemble};
 use explaind::core::stats::Reference;
 use explaind::formats::onnx::{self, MlModel, OnnxModel};
 use ndarray::Array2;
@@ -199,5 +199,43 @@ fn corrupted_tree_files_never_panic() {
                 }
             }
         }
+    }
+}
+
+/// `aggregate_function` MIN (TreeEnsembleRegressor) and MAX (the opset-5
+/// TreeEnsemble): predictions equal onnxruntime's on the same files, which differ
+/// from the AVERAGE forest they were made from.
+#[test]
+fn min_and_max_aggregates_predict_as_onnxruntime() {
+    for (name, aggregate) in [("rf_regressor_min", "MIN"), ("rf_regressor_v5_max", "MAX")] {
+        let bytes = std::fs::read(dir().join(format!("{name}.onnx"))).unwrap();
+        let json: Value =
+            serde_json::from_slice(&std::fs::read(dir().join(format!("{name}.json"))).unwrap())
+                .unwrap();
+        let OnnxModel::Ml(MlModel::Trees {
+            spec,
+            extreme: Some(leaves),
+            ..
+        }) = onnx::read(&bytes).expect(name)
+        else {
+            panic!("{name}: not read as a MIN/MAX ensemble");
+        };
+        let model = ExtremeTrees::new(TreeEnsemble::new(spec).unwrap(), leaves).unwrap();
+        assert_eq!(model.aggregate(), aggregate);
+        let x = matrix(&json["rows"]);
+        let got = model.predict(x.view(), OutputSpace::Raw);
+        let want = matrix(&json["outputs"]);
+        assert_close(name, got.as_slice().unwrap(), want.as_slice().unwrap());
+        let (average, _) = load("rf_regressor");
+        let mean = average.predict(x.view(), OutputSpace::Raw);
+        let apart = mean
+            .iter()
+            .zip(&got)
+            .filter(|(a, b)| (*a - *b).abs() > 1.0)
+            .count();
+        assert!(
+            apart > x.nrows() / 2,
+            "{name}: {apart} rows differ from AVERAGE"
+        );
     }
 }

@@ -47,6 +47,7 @@ pub fn build_and_explain(spec: &ModelSpec) {
                 ..MethodOptions::default()
             },
             players: Players::Features,
+            cancel: Default::default(),
         };
         if let Ok(outcome) = explainer::explain(&built, x.view(), &args) {
             assert_eq!(outcome.explanations.len(), x.nrows());
@@ -79,6 +80,10 @@ fn methods(model: &HostedModel, width: usize) -> Vec<(Method, bool)> {
             (Method::TreeInterventional, false),
         ],
         HostedModel::Mlp(_) => vec![(Method::IntegratedGradients, false)],
-        HostedModel::Linear(_) | HostedModel::Text(_) => vec![(Method::Auto, false)],
+        HostedModel::Linear(_) | HostedModel::Additive(_) | HostedModel::Text(_) => {
+            vec![(Method::Auto, false)]
+        }
+        // MIN/MAX trees are explained by sampling methods only: predicting is the check.
+        HostedModel::ExtremeTrees(_) => vec![],
     }
 }

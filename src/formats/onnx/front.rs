@@ -11,7 +11,8 @@
 //! Each derived column is one raw feature through a chain of per-value [`Step`]s:
 //! Scaler, Imputer (of NaN), Binarizer, Cast, OneHotEncoder (one column per
 //! category), LabelEncoder; the shape-only Identity, Flatten, Reshape to
-//! (batch, width), Concat on the last axis, and ArrayFeatureExtractor or Gather
+//! (batch, width), Concat on the last axis, FeatureVectorizer (numeric inputs side
+//! by side, as float), and ArrayFeatureExtractor or Gather
 //! (axis 1) with constant indices move columns. What is refused, naming the node:
 //! Normalizer (each row divided by its norm mixes raw features, so it is not
 //! column-local), an Imputer of a value other than NaN, an encoder over a

@@ -13,8 +13,9 @@ use ndarray::{Array1, Array2};
 use super::front::Traced;
 use super::graph::{Attr, Graph, Node};
 use super::{invalid, pipeline, trees};
+use crate::core::models::extreme::ExtremeLeaves;
 use crate::core::models::trees::EnsembleSpec;
-use crate::core::models::LinearModel;
+use crate::core::models::{AdditiveModel, LinearModel, Link};
 use crate::core::CoreResult;
 
 /// The ONNX-ML operators this module converts.
@@ -36,9 +37,15 @@ pub enum MlModel {
         /// `class_k` for a classifier's classes, `positive` for a binary one with
         /// one output, `output` / `output_k` for a regressor.
         output_names: Vec<String>,
+        /// For `aggregate_function` MIN or MAX: which leaf weight is kept and which
+        /// leaves hold one (the ensemble is then predict-only, not a sum).
+        extreme: Option<ExtremeLeaves>,
     },
     /// A linear or logistic model.
     Linear(LinearModel),
+    /// A linear or logistic model behind preprocessing that is no affine map of
+    /// the raw features (imputing, encoding categories): additive over them.
+    Additive(AdditiveModel),
 }
 
 fn producer<'a>(g: &'a Graph, value: &str) -> Option<&'a Node> {
@@ -125,7 +132,7 @@ pub(super) fn model(
     node: &Node,
     target: &str,
     n_features: usize,
-    front: Option<&Traced>,
+    front: Option<Traced>,
 ) -> CoreResult<MlModel> {
     let op = node.op.as_str();
     let classifier = op.ends_with("Classifier");
@@ -135,9 +142,9 @@ pub(super) fn model(
         )));
     }
     if op.starts_with("Linear") {
-        return linear(node, n_features, front).map(MlModel::Linear);
+        return linear(node, n_features, front);
     }
-    let spec = trees::ensemble(node, n_features)?;
+    let (spec, extreme) = trees::ensemble(node, n_features)?;
     let n_out = spec.base.len();
     let output_names = match (classifier, n_out) {
         (true, 1) => vec!["positive".to_string()],
@@ -146,13 +153,17 @@ pub(super) fn model(
         (false, _) => (0..n_out).map(|k| format!("output_{k}")).collect(),
     };
     let spec = match front {
-        Some(front) => pipeline::fold_trees(spec, front)?,
+        Some(front) => pipeline::fold_trees(spec, &front)?,
         None => EnsembleSpec {
             feature_names: Some((0..n_features).map(|j| format!("f{j}")).collect()),
             ..spec
         },
     };
-    Ok(MlModel::Trees { spec, output_names })
+    Ok(MlModel::Trees {
+        spec,
+        output_names,
+        extreme,
+    })
 }
 
 /// Whether `value` flows to `target` through shape-neutral nodes.
@@ -173,7 +184,10 @@ fn reaches(g: &Graph, value: &str, target: &str) -> bool {
 /// `LinearRegressor` (post_transform NONE) → linear; `LinearClassifier` →
 /// logistic: two rows that negate each other with LOGISTIC (skl2onnx's binary
 /// model: the second row is the positive class) or K ≥ 3 rows with SOFTMAX.
-fn linear(node: &Node, n_features: usize, front: Option<&Traced>) -> CoreResult<LinearModel> {
+/// Behind preprocessing, the weights fold into a linear model of the raw features
+/// when every column is affine in its raw value, else the model is additive over
+/// them ([`pipeline::additive`]).
+fn linear(node: &Node, n_features: usize, front: Option<Traced>) -> CoreResult<MlModel> {
     let op = node.op.as_str();
     let floats = |name: &str| match node.attrs.get(name) {
         Some(Attr::Floats(v)) => v.clone(),
@@ -204,21 +218,42 @@ fn linear(node: &Node, n_features: usize, front: Option<&Traced>) -> CoreResult<
     let w = Array2::from_shape_vec((rows, n_features), coefficients)
         .map_err(|e| invalid(format!("{op}: {e}")))?;
     let b = Array1::from(intercepts);
+    let (w, b, link) = head(op, post, w, b)?;
     let (w, b) = match front {
-        Some(front) => pipeline::fold_linear(op, front, &w, &b)?,
         None => (w, b),
+        Some(front) if front.affine.iter().all(Option::is_some) => {
+            pipeline::fold_linear(op, &front, &w, &b)?
+        }
+        Some(front) => return pipeline::additive(front, w, b, link).map(MlModel::Additive),
     };
+    match link {
+        Link::Identity => LinearModel::regression(w, b),
+        _ => LinearModel::logistic(w, b),
+    }
+    .map(MlModel::Linear)
+}
+
+/// The rows and link of a linear node's scores (the positive class's row alone
+/// for a binary classifier).
+fn head(
+    op: &str,
+    post: &str,
+    w: Array2<f64>,
+    b: Array1<f64>,
+) -> CoreResult<(Array2<f64>, Array1<f64>, Link)> {
+    let rows = w.nrows();
     match (op, post, rows) {
-        ("LinearRegressor", "NONE", _) => LinearModel::regression(w, b),
+        ("LinearRegressor", "NONE", _) => Ok((w, b, Link::Identity)),
         ("LinearClassifier", "LOGISTIC", 2)
             if w.row(0).iter().zip(w.row(1)).all(|(a, c)| *a == -c) && b[0] == -b[1] =>
         {
-            LinearModel::logistic(
+            Ok((
                 w.slice(ndarray::s![1..2, ..]).to_owned(),
                 b.slice(ndarray::s![1..2]).to_owned(),
-            )
+                Link::Logistic,
+            ))
         }
-        ("LinearClassifier", "SOFTMAX", k) if k >= 3 => LinearModel::logistic(w, b),
+        ("LinearClassifier", "SOFTMAX", k) if k >= 3 => Ok((w, b, Link::Softmax)),
         _ => Err(invalid(format!(
             "{op} with post_transform {post} and {rows} coefficient row(s): supported are \
              LinearRegressor (NONE), a binary LinearClassifier as skl2onnx writes it (two \

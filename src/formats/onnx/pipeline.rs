@@ -1,7 +1,9 @@
 //! A deployed pipeline: raw features → column-local preprocessing ([`super::front`])
 //! → one ONNX-ML model node, compiled into one tree ensemble over the raw features
-//! ([`crate::core::models::trees::fold`]), so explanations are per raw feature and
-//! exact for the whole pipeline.
+//! ([`crate::core::models::trees::fold`]), a linear model over them (scalers and
+//! casts fold into its weights) or a linear head additive over them
+//! ([`crate::core::models::AdditiveModel`], behind imputers and encoders), so
+//! explanations are per raw feature and exact for the whole pipeline.
 //!
 //! What follows the model node (ZipMap, the label's Cast, ArgMax) is not read: the
 //! ensemble's raw scores and link are the model's.
@@ -13,6 +15,7 @@ use super::ml::{self, MlModel};
 use super::{front, invalid};
 use crate::core::models::trees::fold::fold;
 use crate::core::models::trees::EnsembleSpec;
+use crate::core::models::{AdditiveModel, Link};
 use crate::core::CoreResult;
 
 /// The model `node` (found by [`ml::model_node`] for `target`) behind the
@@ -27,7 +30,7 @@ pub(super) fn read(g: &Graph, node: &Node, target: &str) -> CoreResult<MlModel> 
         .first()
         .ok_or_else(|| invalid(format!("the {} node has no input", node.op)))?;
     let traced = front::trace(g, input)?;
-    ml::model(g, node, target, traced.columns.len(), Some(&traced))
+    ml::model(g, node, target, traced.columns.len(), Some(traced))
 }
 
 /// Trees over the traced columns folded into trees over the raw features, named
@@ -49,8 +52,7 @@ pub(super) fn fold_trees(spec: EnsembleSpec, traced: &front::Traced) -> CoreResu
 ///
 /// # Errors
 /// [`crate::core::CoreError::InvalidModel`] naming the model's operator and the raw
-/// feature whose column is not affine (an Imputer's NaN, a one-hot or label code
-/// of a category): such a pipeline is no linear model of its raw features.
+/// feature whose column is not affine (callers send those to [`additive`]).
 pub(super) fn fold_linear(
     op: &str,
     traced: &front::Traced,
@@ -81,4 +83,20 @@ pub(super) fn fold_linear(
         }
     }
     Ok((folded, intercept))
+}
+
+/// A linear head (`w`: outputs × columns, `b`, `link`) behind preprocessing that
+/// is not affine in the raw values (an imputer, encoded categories): a model
+/// additive over the raw features, each column computed as the graph computes it.
+///
+/// # Errors
+/// [`crate::core::CoreError::InvalidModel`] (prefixed `onnx:`) when the weights do
+/// not match the traced columns, or as [`AdditiveModel::new`].
+pub(super) fn additive(
+    traced: front::Traced,
+    w: Array2<f64>,
+    b: Array1<f64>,
+    link: Link,
+) -> CoreResult<AdditiveModel> {
+    AdditiveModel::new(traced.columns, traced.raw, w, b, link).map_err(|e| invalid(e.to_string()))
 }

@@ -13,8 +13,11 @@
 //! probability per class); an [`EnsembleSpec`] tree adds to one output, so each
 //! tree becomes one copy per target it writes, the other targets' weights dropped.
 //! `AVERAGE` divides every leaf value by the number of trees (onnxruntime divides
-//! the sum, the same function); `base_values` are added after. `MIN` and `MAX` are
-//! refused: the ensemble's sums, its prediction layout and TreeSHAP all add leaves.
+//! the sum, the same function); `base_values` are added after. `MIN` and `MAX` keep,
+//! per output, the smallest or largest weight of the leaves reached: each leaf then
+//! holds the extreme of its weights for the output, and [`ExtremeLeaves`] says
+//! which leaves write one (a predict-only model, [`crate::core::models::ExtremeTrees`]:
+//! TreeSHAP adds leaves).
 //!
 //! A binary `TreeEnsembleClassifier` with one set of class weights (what skl2onnx
 //! writes) has one output, the score s of the positive class: onnxruntime's
@@ -28,6 +31,7 @@ use std::collections::BTreeSet;
 
 use super::graph::{self, Attr};
 use super::invalid;
+use crate::core::models::extreme::ExtremeLeaves;
 use crate::core::models::trees::{budget, EnsembleSpec, Node, Split, Tree};
 use crate::core::models::Link;
 use crate::core::CoreResult;
@@ -55,12 +59,15 @@ pub(crate) const MAX_TARGETS: usize = 1 << 16;
 /// [`crate::core::CoreError::InvalidModel`] (prefixed `onnx:`) naming the operator
 /// and the problem: a missing attribute, arrays of mismatched lengths, a node id or
 /// child out of range, an unknown node mode, a NaN threshold, a feature beyond
-/// `n_features`, a target or class out of range, an aggregate function other than
-/// SUM or AVERAGE, a post-transform the output count cannot take, or more nodes
+/// `n_features`, a target or class out of range, an unknown aggregate function, a
+/// post-transform the output count cannot take, or more nodes
 /// than [`MAX_NODES`]. Loops and shared nodes are found when the ensemble is
 /// validated ([`crate::core::models::TreeEnsemble::with_limits`]), or here for the
 /// opset-5 form, which is walked from its roots.
-pub(crate) fn ensemble(node: &graph::Node, n_features: usize) -> CoreResult<EnsembleSpec> {
+pub(crate) fn ensemble(
+    node: &graph::Node,
+    n_features: usize,
+) -> CoreResult<(EnsembleSpec, Option<ExtremeLeaves>)> {
     let forest = match node.op.as_str() {
         "TreeEnsembleRegressor" | "TreeEnsembleClassifier" => legacy::read(node)?,
         "TreeEnsemble" => v5::read(node)?,
@@ -209,6 +216,8 @@ pub(super) fn split_values(op: &str, at: &str, mode: Mode, raw: &[f64]) -> CoreR
 pub(super) enum Aggregate {
     Sum,
     Average,
+    Min,
+    Max,
 }
 
 /// ONNX's post-transforms.
@@ -242,7 +251,11 @@ pub(super) struct Forest {
 }
 
 impl Forest {
-    fn into_spec(self, op: &str, n_features: usize) -> CoreResult<EnsembleSpec> {
+    fn into_spec(
+        self,
+        op: &str,
+        n_features: usize,
+    ) -> CoreResult<(EnsembleSpec, Option<ExtremeLeaves>)> {
         let n_trees = self.trees.len();
         let total: usize = self
             .trees
@@ -260,11 +273,14 @@ impl Forest {
             ids.len() <= 1
         };
         let (n_out, link, base) = self.outputs(op, single_set)?;
-        let scale = match self.aggregate {
-            Aggregate::Sum => 1.0,
-            Aggregate::Average => 1.0 / n_trees.max(1) as f64,
+        let (scale, extreme) = match self.aggregate {
+            Aggregate::Sum => (1.0, None),
+            Aggregate::Average => (1.0 / n_trees.max(1) as f64, None),
+            Aggregate::Min => (1.0, Some(false)),
+            Aggregate::Max => (1.0, Some(true)),
         };
         let mut trees = Vec::new();
+        let mut scored = Vec::new();
         for (t, proto) in self.trees.iter().enumerate() {
             for k in targets_of(proto) {
                 let output = if single_set { 0 } else { k };
@@ -274,13 +290,18 @@ impl Forest {
                     )));
                 }
                 let mut nodes = proto.nodes.clone();
+                let mut writes = Vec::with_capacity(nodes.len());
                 for (node, weights) in nodes.iter_mut().zip(&proto.weights) {
-                    let sum = weights
-                        .iter()
-                        .filter(|w| w.0 == k)
-                        .fold(0.0, |s, w| s + w.1);
-                    node.value = sum * scale;
+                    let mine = weights.iter().filter(|w| w.0 == k).map(|w| w.1);
+                    writes.push(weights.iter().any(|w| w.0 == k));
+                    node.value = match extreme {
+                        None => mine.fold(0.0, |s, w| s + w) * scale,
+                        Some(max) => mine
+                            .reduce(|a, b| if max { a.max(b) } else { a.min(b) })
+                            .unwrap_or(0.0),
+                    };
                 }
+                scored.push(writes);
                 for (i, node) in nodes.iter().enumerate() {
                     if node.feature.is_some_and(|f| f >= n_features) {
                         return Err(invalid(format!(
@@ -292,7 +313,7 @@ impl Forest {
                 trees.push(Tree { nodes, output });
             }
         }
-        Ok(EnsembleSpec {
+        let spec = EnsembleSpec {
             kind: "onnx",
             objective: format!("{op} ({})", post_name(self.post)),
             link,
@@ -301,7 +322,8 @@ impl Forest {
             trees,
             feature_names: None,
             raw_features: None,
-        })
+        };
+        Ok((spec, extreme.map(|max| ExtremeLeaves { max, scored })))
     }
 
     /// Number of outputs, link and base margins, with onnxruntime's binary rules.
@@ -397,10 +419,8 @@ pub(super) fn aggregate_of(op: &str, name: &str) -> CoreResult<Aggregate> {
     match name {
         "SUM" => Ok(Aggregate::Sum),
         "AVERAGE" => Ok(Aggregate::Average),
-        "MIN" | "MAX" => Err(invalid(format!(
-            "{op}: aggregate_function {name} is not supported: explaind's trees add their \
-             leaves (SUM or AVERAGE)"
-        ))),
+        "MIN" => Ok(Aggregate::Min),
+        "MAX" => Ok(Aggregate::Max),
         other => Err(invalid(format!(
             "{op}: unknown aggregate_function '{other}'"
         ))),

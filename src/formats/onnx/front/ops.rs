@@ -43,6 +43,41 @@ fn const_ints<'a>(node: &Node, g: &'a Graph, k: usize) -> Result<&'a [i64], Stri
         .ok_or_else(|| format!("input '{name}' is not a constant"))
 }
 
+/// ai.onnx.ml `FeatureVectorizer` (what skl2onnx writes to join a Pipeline's
+/// several inputs): its numeric inputs side by side, cast to float. Each input's
+/// width must be its `inputdimensions` entry (onnxruntime pads or cuts otherwise).
+fn feature_vectorizer<'a>(
+    node: &Node,
+    data: &dyn Fn(usize) -> Result<&'a Sym, String>,
+) -> Result<Sym, String> {
+    let dims = match node.attrs.get("inputdimensions") {
+        Some(Attr::Ints(v)) => v.as_slice(),
+        _ => &[],
+    };
+    let mut cols = Vec::new();
+    for k in 0..node.inputs.len() {
+        let part = data(k)?;
+        if part.elem == STRING {
+            return Err(format!(
+                "input {k} holds strings; FeatureVectorizer reads numbers"
+            ));
+        }
+        if let Some(&d) = dims.get(k) {
+            if usize::try_from(d).ok() != Some(part.cols.len()) {
+                return Err(format!(
+                    "input {k} has {} columns but inputdimensions says {d}",
+                    part.cols.len()
+                ));
+            }
+        }
+        cols.extend(part.cols.iter().map(|c| Column {
+            raw: c.raw,
+            steps: c.steps.iter().cloned().chain([Step::Cast(FLOAT)]).collect(),
+        }));
+    }
+    Ok(Sym { cols, elem: FLOAT })
+}
+
 /// The traced output of one node.
 pub(super) fn apply(
     node: &Node,
@@ -73,6 +108,9 @@ pub(super) fn apply(
         }
         let cols = parts.iter().flat_map(|p| p.cols.iter().cloned()).collect();
         return Ok(Sym { cols, elem });
+    }
+    if op == "FeatureVectorizer" {
+        return feature_vectorizer(node, &data);
     }
     let x = data(0)?;
     let width = x.cols.len();
@@ -161,15 +199,21 @@ pub(super) fn apply(
         }
         "OneHotEncoder" => encoders::one_hot(node, x, raws),
         "LabelEncoder" => encoders::label_encoder(node, x, raws),
-        "Normalizer" => Err(
-            "Normalizer divides each row by its norm, which mixes raw features: \
-                             it is not column-local and cannot be folded into the model"
-                .into(),
-        ),
+        "Normalizer" => Err(format!(
+            "Normalizer (norm {}) divides each row by its norm, which mixes the raw features \
+             of a row: it is not column-local, so the pipeline is no model of each raw feature \
+             on its own and cannot be compiled into one over raw features; normalize the rows \
+             before sending them and register the model that follows the Normalizer (its \
+             input is then the normalized columns), or leave the Normalizer out of the pipeline",
+            match node.attrs.get("norm") {
+                Some(Attr::Str(n)) => n.as_str(),
+                _ => "MAX",
+            }
+        )),
         other => Err(format!(
             "unsupported operator '{other}' (or input type) in front of the model; supported: \
-             Scaler, Imputer, Binarizer, OneHotEncoder, LabelEncoder, Cast, Concat, Reshape, \
-             Identity, Flatten, ArrayFeatureExtractor, Gather"
+             Scaler, Imputer, Binarizer, OneHotEncoder, LabelEncoder, Cast, Concat, \
+             FeatureVectorizer, Reshape, Identity, Flatten, ArrayFeatureExtractor, Gather"
         )),
     }
 }

@@ -189,7 +189,17 @@ fn malformed_or_unsupported_fronts_are_refused_naming_the_problem() {
     let unsupported = graph(vec![node("TfIdfVectorizer", &["city"], "t", vec![])]);
     assert!(refusal(&unsupported, "t").contains("unsupported operator 'TfIdfVectorizer'"));
     let normalizer = graph(vec![node("Normalizer", &["x"], "n", vec![])]);
-    assert!(refusal(&normalizer, "n").contains("not column-local"));
+    assert!(refusal(&normalizer, "n").contains("Normalizer (norm MAX)"));
+    let dims = |d: Vec<i64>| vec![("inputdimensions", Attr::Ints(d))];
+    let wider = graph(vec![node("FeatureVectorizer", &["x"], "v", dims(vec![2]))]);
+    assert!(refusal(&wider, "v").contains("input 0 has 1 columns but inputdimensions says 2"));
+    let strings = graph(vec![node(
+        "FeatureVectorizer",
+        &["city"],
+        "v",
+        dims(vec![1]),
+    )]);
+    assert!(refusal(&strings, "v").contains("FeatureVectorizer reads numbers"));
     let numeric_one_hot = graph(vec![
         node(
             "OneHotEncoder",

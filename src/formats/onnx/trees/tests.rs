@@ -1,7 +1,7 @@
 use ndarray::{array, Array2};
 
 use super::*;
-use crate::core::models::{Model, OutputSpace, TreeEnsemble};
+use crate::core::models::{ExtremeTrees, Model, OutputSpace, TreeEnsemble};
 
 fn ints(v: &[i64]) -> Attr {
     Attr::Ints(v.to_vec())
@@ -44,7 +44,9 @@ fn stump(mode: &str, threshold: f64, tracks: i64) -> Vec<(&'static str, Attr)> {
 }
 
 fn model(node: &graph::Node, n_features: usize) -> TreeEnsemble {
-    TreeEnsemble::new(ensemble(node, n_features).expect("converts")).expect("valid")
+    let (spec, extreme) = ensemble(node, n_features).expect("converts");
+    assert!(extreme.is_none(), "a MIN/MAX ensemble");
+    TreeEnsemble::new(spec).expect("valid")
 }
 
 fn predict(m: &TreeEnsemble, rows: Array2<f64>, space: OutputSpace) -> Vec<f64> {
@@ -52,7 +54,7 @@ fn predict(m: &TreeEnsemble, rows: Array2<f64>, space: OutputSpace) -> Vec<f64> 
 }
 
 fn error(node: &graph::Node) -> String {
-    match ensemble(node, 3).and_then(TreeEnsemble::new) {
+    match ensemble(node, 3).and_then(|(spec, _)| TreeEnsemble::new(spec)) {
         Ok(_) => panic!("accepted"),
         Err(e) => e.to_string(),
     }
@@ -111,11 +113,22 @@ fn average_divides_leaves_by_the_number_of_trees_and_base_is_added_after() {
     let m = model(&op("TreeEnsembleRegressor", attrs.clone()), 1);
     let got = predict(&m, array![[0.0], [1.0]], OutputSpace::Raw);
     assert_eq!(got, [10.0 + (1.0 + 4.0) / 2.0, 10.0 + (2.0 + 4.0) / 2.0]);
-    attrs.pop();
-    attrs.pop();
-    attrs.push(("aggregate_function", Attr::Str("MAX".into())));
+    // MIN and MAX keep the extreme leaf weight reached: x = 0 reaches 1 and 4,
+    // x = 1 reaches 2 and 4.
+    for (name, want) in [("MIN", [11.0, 12.0]), ("MAX", [14.0, 14.0])] {
+        let at = attrs.len() - 2;
+        attrs[at] = ("aggregate_function", Attr::Str(name.into()));
+        let (spec, leaves) = ensemble(&op("TreeEnsembleRegressor", attrs.clone()), 1).unwrap();
+        let leaves = leaves.expect("MIN/MAX leaves");
+        let m = ExtremeTrees::new(TreeEnsemble::new(spec).unwrap(), leaves).unwrap();
+        assert_eq!(m.aggregate(), name);
+        let got = m.predict(array![[0.0], [1.0]].view(), OutputSpace::Raw);
+        assert_eq!(got.column(0).to_vec(), want, "{name}");
+    }
+    let at = attrs.len() - 2;
+    attrs[at] = ("aggregate_function", Attr::Str("MEDIAN".into()));
     let e = error(&op("TreeEnsembleRegressor", attrs));
-    assert!(e.contains("aggregate_function MAX"), "{e}");
+    assert!(e.contains("unknown aggregate_function 'MEDIAN'"), "{e}");
 }
 
 /// A classifier stump over two features whose leaves hold one weight per class.
