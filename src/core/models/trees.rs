@@ -362,6 +362,10 @@ impl Model for TreeEnsemble {
         self.flat.predict(&self.spec.trees, &self.spec.base, x)
     }
 
+    fn tree_ensemble(&self) -> Option<&TreeEnsemble> {
+        Some(self)
+    }
+
     fn categories(&self) -> Option<&RawFeatures> {
         self.spec.raw_features.as_ref()
     }
