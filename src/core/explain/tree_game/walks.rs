@@ -86,13 +86,33 @@ impl<const W: usize> Walks<W> {
             weights: game.weights.map(|w| w.to_vec()),
             masks: game.groups.len() <= 64,
         };
-        for tree in ensemble.trees() {
+        // Per distinct split, decided when a tree of the game first makes it: the
+        // background rows that go left, and whether the row does.
+        let distinct = ensemble.distinct_splits();
+        let mut decided: Vec<Option<([u64; W], bool)>> = vec![None; distinct.first.len()];
+        let mut decide = |id: u32| {
+            *decided[id as usize].get_or_insert_with(|| {
+                let (t, i) = distinct.first[id as usize];
+                let node = &ensemble.trees()[t as usize].nodes[i as usize];
+                let f = node.feature.unwrap_or_default();
+                let mut left = [0u64; W];
+                let column = columns.row(f);
+                let column = column.as_slice().unwrap_or_default();
+                for (word, chunk) in left.iter_mut().zip(column.chunks(64)) {
+                    for (i, &v) in chunk.iter().enumerate() {
+                        *word |= u64::from(node.goes_left(v)) << i;
+                    }
+                }
+                (left, node.goes_left(game.x[f]))
+            })
+        };
+        for (tree, ids) in ensemble.trees().iter().zip(&distinct.of_node) {
             if linear && tree.output != game.output {
                 continue;
             }
             let start = walks.steps.len();
             let mut players = Vec::new();
-            for node in &tree.nodes {
+            for (node, &id) in tree.nodes.iter().zip(ids) {
                 let mut step = Step {
                     left: LEAF,
                     right: LEAF,
@@ -105,14 +125,7 @@ impl<const W: usize> Walks<W> {
                 };
                 let mut left = [0u64; W];
                 if let (Some(f), Some(l), Some(r)) = (node.feature, node.left, node.right) {
-                    let column = columns.row(f);
-                    let column = column.as_slice().unwrap_or_default();
-                    for (word, chunk) in left.iter_mut().zip(column.chunks(64)) {
-                        for (i, &v) in chunk.iter().enumerate() {
-                            *word |= u64::from(node.goes_left(v)) << i;
-                        }
-                    }
-                    step.x_left = node.goes_left(game.x[f]);
+                    (left, step.x_left) = decide(id);
                     step.separates = left != if step.x_left { full } else { [0; W] };
                     (step.left, step.right) = ((start + l) as u32, (start + r) as u32);
                     step.player = player_of[f];
