@@ -1,6 +1,8 @@
 //! The trees of one game with the background rows' directions at every split, and
 //! the walks under a coalition (see [`super`]).
 
+use std::cell::Cell;
+
 use super::super::game::Game;
 use crate::core::models::{Model, TreeEnsemble};
 
@@ -53,6 +55,12 @@ pub(super) struct Walks<const W: usize> {
     left: Vec<[u64; W]>,
     /// Every background row.
     full: [u64; W],
+    /// Per step: the background rows that reach it on their own values.
+    reach: Vec<[u64; W]>,
+    /// Per split: [`Walks::turned`] once walked, NaN before.
+    turned: Vec<Cell<f64>>,
+    /// A coalition of no player.
+    nobody: Vec<bool>,
     /// The background's weights, when it has them.
     pub weights: Option<Vec<f64>>,
     /// Whether coalitions fit one `u64` (at most 64 players), so that
@@ -83,6 +91,9 @@ impl<const W: usize> Walks<W> {
             steps: Vec::new(),
             left: Vec::new(),
             full,
+            reach: Vec::new(),
+            turned: Vec::new(),
+            nobody: vec![false; game.groups.len()],
             weights: game.weights.map(|w| w.to_vec()),
             masks: game.groups.len() <= 64,
         };
@@ -136,6 +147,8 @@ impl<const W: usize> Walks<W> {
                 }
                 walks.steps.push(step);
                 walks.left.push(left);
+                walks.reach.push([0; W]);
+                walks.turned.push(Cell::new(f64::NAN));
             }
             walks.summarise(start, full);
             walks.heads.push(Head {
@@ -150,6 +163,7 @@ impl<const W: usize> Walks<W> {
     /// Fill [`Step::below`], [`Step::x_value`] and [`Step::own`] of the subtree at
     /// `at`, which the background rows of `reach` reach on their own values.
     fn summarise(&mut self, at: usize, reach: [u64; W]) -> (u64, f64) {
+        self.reach[at] = reach;
         let step = self.steps[at];
         if step.left == LEAF {
             let own = step.x_value * self.mass(&reach);
@@ -212,8 +226,12 @@ impl<const W: usize> Walks<W> {
             }
             let (l, r) = (step.left as usize, step.right as usize);
             if step.separates && coalition[step.player as usize] {
-                at = if step.x_left { l } else { r };
-                untouched = false;
+                let next = if step.x_left { l } else { r };
+                if untouched && self.masks && self.steps[next].below & mask == 0 {
+                    *sum += self.turned(at, next);
+                    return;
+                }
+                (at, untouched) = (next, false);
                 continue;
             }
             let (left, right) = part(&set, &self.left[at]);
@@ -226,6 +244,21 @@ impl<const W: usize> Walks<W> {
                 _ => (at, set) = (r, right),
             }
         }
+    }
+
+    /// Σ leaf value × mass over the background rows that reach split `at` on their
+    /// own values, sent the row's way there (to `next`) and on their own values
+    /// below: what a subtree adds when `at` is the only split of the coalition on
+    /// the way. Walked the first time it is asked, then kept.
+    fn turned(&self, at: usize, next: usize) -> f64 {
+        let kept = self.turned[at].get();
+        if !kept.is_nan() {
+            return kept;
+        }
+        let mut sum = 0.0;
+        self.descend_cut(next, self.reach[at], false, &self.nobody, 0, &mut sum);
+        self.turned[at].set(sum);
+        sum
     }
 
     /// Call `leaf(value, set)` for each leaf the masked rows of `coalition` reach
