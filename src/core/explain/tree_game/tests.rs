@@ -238,6 +238,29 @@ fn deep_trees_walk_without_a_table_and_agree() {
 }
 
 #[test]
+fn more_than_64_players_walk_without_cuts_and_agree() {
+    // 70 players do not fit one word: the walks take no shortcut.
+    let model = random_ensemble(8, 25, 6, 70);
+    let background = Array2::from_shape_fn((50, 70), |(i, j)| {
+        ((i * 13 + j * 7) % 19) as f64 / 19.0 - 0.5
+    });
+    let x = Array1::from_shape_fn(70, |j| ((j * 5) % 11) as f64 / 11.0 - 0.5);
+    let groups = FeatureGroups::singletons(70);
+    let game = Game {
+        model: &model,
+        background: background.view(),
+        weights: None,
+        x: x.view(),
+        groups: &groups,
+        output: 0,
+        space: OutputSpace::Raw,
+        stop: &Stop::default(),
+    };
+    assert!(!Walks::<1>::new(&game, &model, true).masks);
+    assert!(assert_routes_agree("70 players", &model, &background, &x, &groups) > 0);
+}
+
+#[test]
 fn a_player_no_split_separates_changes_no_value_bit_for_bit() {
     // Background column 3 equal to the row's value: every split on feature 3 sends
     // all masked rows the same way, so player 3 is a dummy and the game must give
