@@ -26,9 +26,9 @@
 //!
 //! Every coalition's value is a function of its own players alone (a table entry is
 //! what the walk gives for every coalition with that key), so the game serves
-//! [`Game::independent_values`] too. The per-node sets take (nodes × ⌈n / 64⌉) words;
-//! past [`MAX_SET_BYTES`], or more than 2,048 background rows, the game keeps the
-//! generic route.
+//! [`Game::independent_values`] too. The walks take two sets of ⌈n / 64⌉ words (rounded
+//! up to a power of two) and a few numbers per node; past [`MAX_WALK_BYTES`], or more
+//! than 2,048 background rows, the game keeps the generic route.
 
 use ndarray::Array2;
 
@@ -41,14 +41,14 @@ mod walks;
 use crate::core::CoreResult;
 use walks::{rows, Walks};
 
-/// Most bytes the per-node sets of background rows of one game may take.
-pub const MAX_SET_BYTES: usize = 64 << 20;
+/// Most bytes the walks of one game may take ([`walks::bytes`]).
+pub const MAX_WALK_BYTES: usize = 64 << 20;
 /// A tree whose splits separate at most this many players keeps a table of its
 /// share per subset of them (2^this `f64`).
 pub const MEMO_PLAYERS: usize = 12;
 /// `v(S)` for each coalition in `masks` (as [`Game::values`]) through the trees of
 /// `ensemble`, the game's model; `None` when the route does not apply (too many
-/// background rows, or sets beyond [`MAX_SET_BYTES`]) and the generic one must.
+/// background rows, or walks beyond [`MAX_WALK_BYTES`]) and the generic one must.
 pub(super) fn values(
     game: &Game,
     ensemble: &TreeEnsemble,
@@ -83,7 +83,8 @@ fn play<const W: usize>(
         .iter()
         .filter(|t| !linear || t.output == game.output);
     let nodes: usize = trees.map(|t| t.nodes.len()).sum();
-    if nodes.saturating_mul(W * 8) > MAX_SET_BYTES {
+    let distinct = ensemble.distinct_splits().first.len();
+    if walks::bytes::<W>(nodes, distinct) > MAX_WALK_BYTES {
         return None;
     }
     let walks = Walks::<W>::new(game, ensemble, linear);

@@ -330,6 +330,9 @@ fn the_route_stops_when_cancelled_and_gives_way_past_its_limits() {
         let answer = values(&game, &model, &masks).expect("the tree route");
         assert!(matches!(answer, Err(CoreError::Cancelled)), "{space:?}");
     }
+    // Walks beyond the memory cap are refused: a million nodes with 2,048 rows.
+    assert!(walks::bytes::<32>(1_000_000, 0) > MAX_WALK_BYTES);
+    assert!(walks::bytes::<2>(60_000, 5_000) < MAX_WALK_BYTES / 8);
     // More than 2,048 background rows: the generic route, the same numbers.
     let many = Array2::from_shape_fn((2_100, 5), |(i, j)| ((i * 3 + j) % 17) as f64 / 17.0);
     let game = Game {

@@ -308,6 +308,18 @@ impl<const W: usize> Walks<W> {
     }
 }
 
+/// Bytes the walks of a game over `nodes` nodes and `distinct` distinct splits
+/// take with sets of `W` words: per node its step, the rows that go left and those
+/// that reach it, its kept subtree sum; per distinct split its decision.
+pub(super) fn bytes<const W: usize>(nodes: usize, distinct: usize) -> usize {
+    let set = std::mem::size_of::<[u64; W]>();
+    let node = std::mem::size_of::<Step>() + 2 * set + std::mem::size_of::<Cell<f64>>();
+    let split = std::mem::size_of::<Option<([u64; W], bool)>>();
+    nodes
+        .saturating_mul(node)
+        .saturating_add(distinct.saturating_mul(split))
+}
+
 /// `set` parted by a split's left rows `goes`: (left, right).
 #[inline(always)]
 fn part<const W: usize>(set: &[u64; W], goes: &[u64; W]) -> ([u64; W], [u64; W]) {
