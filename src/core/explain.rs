@@ -8,7 +8,8 @@
 //! and the reference data only: [`exact_shapley`], [`kernel_shap`],
 //! [`permutation_shap`], [`lime`], sharing the options of [`sampling`], the players
 //! of [`groups`] and one coalition game (`game.rs`, with the incremental evaluation
-//! of `incremental.rs` for models with an affine first step). [`quality`] scores any
+//! of `incremental.rs` for models with an affine first step, and of `tree_game.rs`
+//! for tree ensembles). [`quality`] scores any
 //! explanation; [`finite`] refuses one holding a non-finite number, naming the row
 //! and the feature.
 
@@ -37,6 +38,7 @@ pub mod summary;
 #[cfg(test)]
 pub(crate) mod tests_support;
 pub mod text_attribution;
+mod tree_game;
 pub mod tree_interventional;
 pub mod tree_shap;
 mod tree_walk;

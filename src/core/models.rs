@@ -145,6 +145,14 @@ pub trait Model: Send + Sync {
         None
     }
 
+    /// The model as a tree ensemble, when it is one; `None`, the default, otherwise.
+    /// The coalition game of the sampling explainers then walks each tree once per
+    /// coalition with the set of background rows at each node, instead of predicting
+    /// one masked row per background row (`core::explain`'s `tree_game`).
+    fn tree_ensemble(&self) -> Option<&TreeEnsemble> {
+        None
+    }
+
     /// The raw features when some are categorical (their columns hold category
     /// codes, see [`raw`]), so that methods which perturb values draw categories;
     /// `None`, the default, when every feature is a number.

@@ -6,7 +6,9 @@
 //! row `b`. For any model they are written into a reused buffer and sent to
 //! [`Model::predict`] in batches of at most [`MAX_BATCH_VALUES`] values; a model
 //! with an affine first step ([`crate::core::models::AffineInput`]) takes the
-//! cheaper, equivalent route of [`super::incremental`].
+//! cheaper, equivalent route of [`super::incremental`]; a tree ensemble
+//! ([`Model::tree_ensemble`]) walks its trees once per coalition with sets of
+//! background rows instead ([`super::tree_game`]).
 
 use ndarray::{Array2, ArrayView1, ArrayView2};
 
@@ -38,6 +40,9 @@ impl Game<'_> {
     /// `v(S)` for each coalition in `masks`, read as consecutive runs of one bool per
     /// player (`true`: the player takes the row's value).
     pub(crate) fn values(&self, masks: &[bool]) -> CoreResult<Vec<f64>> {
+        if let Some(values) = self.tree_values(masks) {
+            return values;
+        }
         match self.model.affine_input() {
             Some(affine) => super::incremental::values(self, affine, masks, true),
             None => self.values_generic(masks),
@@ -49,10 +54,21 @@ impl Game<'_> {
     /// previous coalition, which changes the rounding): then a player that the
     /// model ignores changes no value at all, as the dummy axiom needs exactly.
     pub(crate) fn independent_values(&self, masks: &[bool]) -> CoreResult<Vec<f64>> {
+        if let Some(values) = self.tree_values(masks) {
+            return values;
+        }
         match self.model.affine_input() {
             Some(affine) => super::incremental::values(self, affine, masks, false),
             None => self.values_generic(masks),
         }
+    }
+
+    /// `values` through the trees of a tree ensemble ([`super::tree_game`]), each
+    /// coalition's value a function of its own players alone; `None` for other
+    /// models, or when the route would take too much memory.
+    fn tree_values(&self, masks: &[bool]) -> Option<CoreResult<Vec<f64>>> {
+        let ensemble = self.model.tree_ensemble()?;
+        super::tree_game::values(self, ensemble, masks)
     }
 
     /// The mean of the explained output over each run of `n_bg` rows of `out`,

@@ -8,6 +8,7 @@
 
 pub mod budget;
 pub mod compiled;
+pub mod distinct;
 pub mod flat;
 pub mod fold;
 mod node;
@@ -22,6 +23,7 @@ use serde::Serialize;
 use super::{Link, Model, RawFeatures};
 use crate::core::{CoreError, CoreResult};
 pub use compiled::Compiled;
+pub use distinct::DistinctSplits;
 pub use flat::Flat;
 pub use node::{Cut, CutRule, Missing, Node, Split, Tree};
 
@@ -87,6 +89,8 @@ pub struct TreeEnsemble {
     flat: Box<Flat>,
     /// The cover-weighted expected raw output of each output, computed once here.
     expected: Vec<f64>,
+    /// Which distinct split each node makes, for the coalition game, built once here.
+    distinct: DistinctSplits,
     /// The limits it was built within; interventional TreeSHAP keeps to their memory
     /// budget when it groups a background.
     limits: TreeLimits,
@@ -209,7 +213,9 @@ impl TreeEnsemble {
         let compiled = Box::new(Compiled::new(&spec.trees));
         let flat = Box::new(Flat::new(&spec.trees));
         let expected = compiled.expected_outputs(&spec.base);
+        let distinct = DistinctSplits::new(&spec.trees);
         Ok(TreeEnsemble {
+            distinct,
             spec: Box::new(spec),
             compiled,
             flat,
@@ -282,6 +288,11 @@ impl TreeEnsemble {
     /// The node layout batch prediction walks.
     pub fn flat(&self) -> &Flat {
         &self.flat
+    }
+
+    /// Which distinct split each node makes.
+    pub fn distinct_splits(&self) -> &DistinctSplits {
+        &self.distinct
     }
 
     /// Counts for `/weights`.
@@ -360,6 +371,10 @@ impl Model for TreeEnsemble {
             self.spec.n_features
         );
         self.flat.predict(&self.spec.trees, &self.spec.base, x)
+    }
+
+    fn tree_ensemble(&self) -> Option<&TreeEnsemble> {
+        Some(self)
     }
 
     fn categories(&self) -> Option<&RawFeatures> {
