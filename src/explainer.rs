@@ -140,7 +140,8 @@ pub fn predict_cost(model: &BuiltModel, rows: usize) -> usize {
         HostedModel::Mlp(_)
         | HostedModel::Trees(_)
         | HostedModel::Text(_)
-        | HostedModel::ExtremeTrees(_) => usize::MAX,
+        | HostedModel::ExtremeTrees(_)
+        | HostedModel::Normalized(_) => usize::MAX,
     }
 }
 
@@ -154,6 +155,8 @@ pub fn default_method(model: &HostedModel) -> Method {
         HostedModel::Trees(_) => Method::TreePathDependent,
         // MIN/MAX trees do not add their leaves: only predict-based methods apply.
         HostedModel::ExtremeTrees(_) => Method::KernelShap,
+        // A Normalizer mixes the raw features: only predict-based methods apply.
+        HostedModel::Normalized(_) => Method::KernelShap,
     }
 }
 
@@ -247,6 +250,16 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
         }
         (
             HostedModel::ExtremeTrees(m),
+            method @ (Method::LinearShap
+            | Method::IntegratedGradients
+            | Method::GradientXInput
+            | Method::Saliency
+            | Method::Occlusion
+            | Method::TreePathDependent
+            | Method::TreeInterventional),
+        ) => return Err(m.refusal(&method.to_string())),
+        (
+            HostedModel::Normalized(m),
             method @ (Method::LinearShap
             | Method::IntegratedGradients
             | Method::GradientXInput

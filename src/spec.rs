@@ -221,6 +221,7 @@ pub fn build_with(spec: &ModelSpec, limits: &Limits) -> CoreResult<BuiltModel> {
             .map(<[String]>::to_vec)
             .unwrap_or_default(),
         (HostedModel::Additive(m), true) => m.feature_names().to_vec(),
+        (HostedModel::Normalized(m), true) => m.feature_names().to_vec(),
         (HostedModel::ExtremeTrees(m), true) => m
             .ensemble()
             .feature_names()

@@ -131,7 +131,8 @@ pub fn global_summary(model: &ModelVersion, max_rows: usize) -> CoreResult<Globa
         | HostedModel::Mlp(_)
         | HostedModel::Text(_)
         | HostedModel::Additive(_)
-        | HostedModel::ExtremeTrees(_) => None,
+        | HostedModel::ExtremeTrees(_)
+        | HostedModel::Normalized(_) => None,
     };
     let catboost = match &built.model {
         HostedModel::Trees(m) if m.kind() == "catboost" => {
@@ -155,7 +156,8 @@ pub fn global_summary(model: &ModelVersion, max_rows: usize) -> CoreResult<Globa
                 | HostedModel::Trees(_)
                 | HostedModel::Text(_)
                 | HostedModel::Additive(_)
-                | HostedModel::ExtremeTrees(_) => None,
+                | HostedModel::ExtremeTrees(_)
+                | HostedModel::Normalized(_) => None,
                 HostedModel::Linear(m) => Some(
                     m.coefficients()
                         .column(j)

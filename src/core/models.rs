@@ -9,6 +9,7 @@ pub mod additive;
 pub mod extreme;
 pub mod linear;
 pub mod mlp;
+pub mod normalized;
 pub mod raw;
 pub mod text;
 pub mod trees;
@@ -20,6 +21,7 @@ pub use additive::AdditiveModel;
 pub use extreme::ExtremeTrees;
 pub use linear::LinearModel;
 pub use mlp::Mlp;
+pub use normalized::{Norm, RowNormalized};
 pub use raw::{RawFeatures, RawKind};
 pub use text::TextClassifier;
 pub use trees::TreeEnsemble;
@@ -264,6 +266,11 @@ pub enum HostedModel {
     /// predicts, and model-agnostic methods explain it; TreeSHAP, which adds
     /// leaves, does not apply.
     ExtremeTrees(ExtremeTrees),
+    /// A linear head or tree ensemble behind an ONNX pipeline's preprocessing and a
+    /// Normalizer (kind `"onnx"`): it predicts over the raw features, and
+    /// model-agnostic methods explain it; the Normalizer mixes the raw features,
+    /// so the structural methods do not apply.
+    Normalized(RowNormalized),
 }
 
 impl HostedModel {
@@ -276,6 +283,7 @@ impl HostedModel {
             HostedModel::Text(m) => m.head(),
             HostedModel::Additive(m) => m,
             HostedModel::ExtremeTrees(m) => m,
+            HostedModel::Normalized(m) => m,
         }
     }
 
@@ -286,7 +294,8 @@ impl HostedModel {
             HostedModel::Linear(_)
             | HostedModel::Trees(_)
             | HostedModel::Additive(_)
-            | HostedModel::ExtremeTrees(_) => None,
+            | HostedModel::ExtremeTrees(_)
+            | HostedModel::Normalized(_) => None,
             HostedModel::Mlp(m) => Some(m),
             HostedModel::Text(m) => Some(m.head()),
         }
@@ -301,6 +310,7 @@ impl HostedModel {
             HostedModel::Text(m) => m.kind(),
             HostedModel::Additive(m) => m.kind(),
             HostedModel::ExtremeTrees(m) => m.kind(),
+            HostedModel::Normalized(m) => m.kind(),
         }
     }
 
@@ -311,6 +321,7 @@ impl HostedModel {
             HostedModel::Trees(m) => m.raw_features(),
             HostedModel::Additive(m) => m.raw_features(),
             HostedModel::ExtremeTrees(m) => m.raw_features(),
+            HostedModel::Normalized(m) => m.raw_features(),
             HostedModel::Linear(_) | HostedModel::Mlp(_) | HostedModel::Text(_) => None,
         }
     }
@@ -321,6 +332,7 @@ impl HostedModel {
             HostedModel::Linear(_) | HostedModel::Mlp(_) | HostedModel::Text(_) => false,
             HostedModel::Trees(_) | HostedModel::ExtremeTrees(_) => true,
             HostedModel::Additive(m) => m.accepts_missing(),
+            HostedModel::Normalized(m) => m.accepts_missing(),
         }
     }
 }

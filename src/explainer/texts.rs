@@ -92,7 +92,8 @@ pub fn text_model(model: &HostedModel) -> CoreResult<&TextClassifier> {
         | HostedModel::Mlp(_)
         | HostedModel::Trees(_)
         | HostedModel::Additive(_)
-        | HostedModel::ExtremeTrees(_) => Err(CoreError::InvalidArgument(format!(
+        | HostedModel::ExtremeTrees(_)
+        | HostedModel::Normalized(_) => Err(CoreError::InvalidArgument(format!(
             "`texts` are for text classifiers; this '{}' model takes `instances`",
             model.kind()
         ))),

@@ -92,7 +92,8 @@ pub(super) fn mlp_of(entry: &ModelEntry) -> Result<&Mlp, ApiError> {
         HostedModel::Linear(_)
         | HostedModel::Trees(_)
         | HostedModel::Additive(_)
-        | HostedModel::ExtremeTrees(_) => Err(ApiError::Core(CoreError::MethodNotSupported {
+        | HostedModel::ExtremeTrees(_)
+        | HostedModel::Normalized(_) => Err(ApiError::Core(CoreError::MethodNotSupported {
             method: "activations".into(),
             kind: entry.built.model.kind(),
         })),

@@ -50,7 +50,8 @@ pub(super) fn build(spec: &ModelSpec, limits: &spec::Limits) -> Result<BuiltMode
             HostedModel::Linear(_)
             | HostedModel::Trees(_)
             | HostedModel::Additive(_)
-            | HostedModel::ExtremeTrees(_) => None,
+            | HostedModel::ExtremeTrees(_)
+            | HostedModel::Normalized(_) => None,
         };
         if let Some(m) = network {
             let inputs = finite::Inputs {

@@ -1,10 +1,10 @@
 //! ONNX registration: the file in `model` (base64) read by [`crate::formats::onnx`]
 //! into a network (hosted as an `mlp`), a tree ensemble (kind `onnx`) or a linear
-//! model.
+//! model, possibly behind a Normalizer (hosted as a `RowNormalized`).
 
 use super::params::default_output_names;
 use super::{Limits, ModelSpec};
-use crate::core::models::{ExtremeTrees, HostedModel, Model, TreeEnsemble};
+use crate::core::models::{ExtremeTrees, HostedModel, Model, RowNormalized, TreeEnsemble};
 use crate::core::{CoreError, CoreResult};
 use crate::formats::onnx::{MlModel, OnnxModel};
 
@@ -30,11 +30,18 @@ pub(super) fn build(spec: &ModelSpec, limits: &Limits) -> CoreResult<(HostedMode
             let outputs = default_output_names(mlp.link(), mlp.n_outputs());
             Ok((HostedModel::Mlp(mlp), outputs))
         }
-        OnnxModel::Ml(MlModel::Trees {
+        OnnxModel::Ml(model) => hosted(model, limits),
+    }
+}
+
+/// The hosted form of an ONNX-ML model, and its output names.
+fn hosted(model: MlModel, limits: &Limits) -> CoreResult<(HostedModel, Vec<String>)> {
+    match model {
+        MlModel::Trees {
             spec,
             output_names,
             extreme,
-        }) => {
+        } => {
             let trees = TreeEnsemble::with_limits(spec, limits.trees)?;
             match extreme {
                 None => Ok((HostedModel::Trees(trees), output_names)),
@@ -44,13 +51,23 @@ pub(super) fn build(spec: &ModelSpec, limits: &Limits) -> CoreResult<(HostedMode
                 )),
             }
         }
-        OnnxModel::Ml(MlModel::Additive(model)) => {
+        MlModel::Additive(model) => {
             let outputs = default_output_names(model.link(), model.n_outputs());
             Ok((HostedModel::Additive(model), outputs))
         }
-        OnnxModel::Ml(MlModel::Linear(model)) => {
+        MlModel::Linear(model) => {
             let outputs = default_output_names(model.link(), model.n_outputs());
             Ok((HostedModel::Linear(model), outputs))
+        }
+        MlModel::Normalized {
+            columns,
+            raw,
+            norm,
+            inner,
+        } => {
+            let (inner, outputs) = hosted(*inner, limits)?;
+            let model = RowNormalized::new(columns, raw, norm, inner)?;
+            Ok((HostedModel::Normalized(model), outputs))
         }
     }
 }

@@ -203,7 +203,8 @@ pub fn weights(model: &ModelVersion, page: TreePage) -> WeightsView {
         HostedModel::Linear(_)
         | HostedModel::Trees(_)
         | HostedModel::Additive(_)
-        | HostedModel::ExtremeTrees(_) => None,
+        | HostedModel::ExtremeTrees(_)
+        | HostedModel::Normalized(_) => None,
     };
     let trees = match &built.model {
         HostedModel::Trees(m) => Some(tree_weights(m, page)),
@@ -211,7 +212,8 @@ pub fn weights(model: &ModelVersion, page: TreePage) -> WeightsView {
         | HostedModel::Mlp(_)
         | HostedModel::Text(_)
         | HostedModel::Additive(_)
-        | HostedModel::ExtremeTrees(_) => None,
+        | HostedModel::ExtremeTrees(_)
+        | HostedModel::Normalized(_) => None,
     };
     let embeddings = match &built.model {
         HostedModel::Text(m) => Some(EmbeddingTable {
@@ -222,7 +224,8 @@ pub fn weights(model: &ModelVersion, page: TreePage) -> WeightsView {
         | HostedModel::Linear(_)
         | HostedModel::Trees(_)
         | HostedModel::Additive(_)
-        | HostedModel::ExtremeTrees(_) => None,
+        | HostedModel::ExtremeTrees(_)
+        | HostedModel::Normalized(_) => None,
     };
     let linear = match &built.model {
         // The head's weights are per preprocessed column; `preprocessing` lists
@@ -231,7 +234,8 @@ pub fn weights(model: &ModelVersion, page: TreePage) -> WeightsView {
         | HostedModel::Trees(_)
         | HostedModel::Text(_)
         | HostedModel::Additive(_)
-        | HostedModel::ExtremeTrees(_) => None,
+        | HostedModel::ExtremeTrees(_)
+        | HostedModel::Normalized(_) => None,
         HostedModel::Linear(m) => Some(LinearWeights {
             intercepts: m.intercept().to_vec(),
             coefficients: built

@@ -13,6 +13,7 @@ mod dependence;
 mod linear;
 mod mlp;
 mod onnx;
+mod onnx_normalized;
 mod onnx_pipeline;
 mod onnx_trees;
 mod text;

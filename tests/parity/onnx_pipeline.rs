@@ -265,23 +265,6 @@ fn encoded_columns_in_front_of_a_linear_model_are_additive_over_raw_features() {
     }
 }
 
-/// skl2onnx's Normalizer (L2) between a StandardScaler and Ridge divides each row
-/// by its norm: no column is a function of one raw feature, so the pipeline is
-/// refused, the error saying why and what to do instead.
-#[test]
-fn a_normalizer_in_front_of_the_model_is_refused_saying_why() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/onnx_pipeline");
-    let bytes = std::fs::read(format!("{dir}/normalized_ridge.onnx")).unwrap();
-    let err = onnx::read(&bytes).unwrap_err().to_string();
-    for words in [
-        "Normalizer (norm L2)",
-        "mixes the raw features of a row",
-        "register the model that follows the Normalizer",
-    ] {
-        assert!(err.contains(words), "{err}");
-    }
-}
-
 /// Raw values on the float32 values either side of where a split on a scaled
 /// column changes side (tests/fixtures/gen_onnx_pipeline.py, `boundary_rows`): the
 /// folded thresholds decide each as onnxruntime's float32 Scaler and tree do.

@@ -85,23 +85,7 @@ impl AdditiveModel {
         if weights.iter().chain(&intercept).any(|v| !v.is_finite()) {
             return bad("weights and intercepts must be finite numbers".into());
         }
-        for (c, column) in columns.iter().enumerate() {
-            match (raw.kinds().get(column.raw), &column.map) {
-                (Some(RawKind::Numeric), ValueMap::Monotone(_)) => {}
-                (Some(RawKind::Categorical { categories }), ValueMap::Table { codes, missing })
-                    if codes.len() == categories.len() + 1 =>
-                {
-                    if !codes.iter().all(|v| v.is_finite()) || !missing.is_finite() {
-                        return bad(format!("column {c}: a category's value is not finite"));
-                    }
-                }
-                _ => {
-                    return bad(format!(
-                        "column {c}: its value map does not fit its raw feature"
-                    ))
-                }
-            }
-        }
+        check_columns(&columns, &raw)?;
         let mut model = Self {
             columns,
             weights,
@@ -168,8 +152,35 @@ impl AdditiveModel {
     }
 }
 
+/// Check that every column reads a raw feature of `raw` through a value map that
+/// fits its kind, and that a category's value is finite.
+///
+/// # Errors
+/// [`CoreError::InvalidModel`] naming the first column that does not.
+pub(super) fn check_columns(columns: &[Derived], raw: &RawFeatures) -> CoreResult<()> {
+    let bad = |m: String| Err(CoreError::InvalidModel(m));
+    for (c, column) in columns.iter().enumerate() {
+        match (raw.kinds().get(column.raw), &column.map) {
+            (Some(RawKind::Numeric), ValueMap::Monotone(_)) => {}
+            (Some(RawKind::Categorical { categories }), ValueMap::Table { codes, missing })
+                if codes.len() == categories.len() + 1 =>
+            {
+                if !codes.iter().all(|v| v.is_finite()) || !missing.is_finite() {
+                    return bad(format!("column {c}: a category's value is not finite"));
+                }
+            }
+            _ => {
+                return bad(format!(
+                    "column {c}: its value map does not fit its raw feature"
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A column's value for raw value `x` (a number, or a category's code).
-fn value(map: &ValueMap, x: f64) -> f64 {
+pub(super) fn value(map: &ValueMap, x: f64) -> f64 {
     match map {
         ValueMap::Monotone(f) => f(x),
         ValueMap::Table { missing, .. } if x.is_nan() => *missing,

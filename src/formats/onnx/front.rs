@@ -14,8 +14,9 @@
 //! (batch, width), Concat on the last axis, FeatureVectorizer (numeric inputs side
 //! by side, as float), and ArrayFeatureExtractor or Gather
 //! (axis 1) with constant indices move columns. What is refused, naming the node:
-//! Normalizer (each row divided by its norm mixes raw features, so it is not
-//! column-local), an Imputer of a value other than NaN, an encoder over a
+//! a Normalizer before other preprocessing (each row divided by its norm mixes raw
+//! features, so it is not column-local; one right in front of the model is read by
+//! [`super::pipeline`]), an Imputer of a value other than NaN, an encoder over a
 //! numeric input (its map is not
 //! monotone), any other operator, and graphs whose values are never computed
 //! (dangling inputs, cycles).

@@ -14,8 +14,9 @@ use super::front::Traced;
 use super::graph::{Attr, Graph, Node};
 use super::{invalid, pipeline, trees};
 use crate::core::models::extreme::ExtremeLeaves;
+use crate::core::models::trees::fold::{Derived, RawInputs};
 use crate::core::models::trees::EnsembleSpec;
-use crate::core::models::{AdditiveModel, LinearModel, Link};
+use crate::core::models::{AdditiveModel, LinearModel, Link, Norm};
 use crate::core::CoreResult;
 
 /// The ONNX-ML operators this module converts.
@@ -46,15 +47,30 @@ pub enum MlModel {
     /// A linear or logistic model behind preprocessing that is no affine map of
     /// the raw features (imputing, encoding categories): additive over them.
     Additive(AdditiveModel),
+    /// A model behind a Normalizer (and the column-local preprocessing before it),
+    /// over the raw features: it predicts, the Normalizer mixing the raw features
+    /// (hosted as [`crate::core::models::RowNormalized`]).
+    Normalized {
+        /// The columns the Normalizer reads, each from one raw feature.
+        columns: Vec<Derived>,
+        /// The raw features (the graph's inputs).
+        raw: RawInputs,
+        /// The Normalizer's norm.
+        norm: Norm,
+        /// The model after the Normalizer, over its columns (`f0`, `f1`, …).
+        inner: Box<MlModel>,
+    },
 }
 
-fn producer<'a>(g: &'a Graph, value: &str) -> Option<&'a Node> {
+/// The node that computes `value`, if one does.
+pub(super) fn producer<'a>(g: &'a Graph, value: &str) -> Option<&'a Node> {
     g.nodes
         .iter()
         .find(|n| n.outputs.iter().any(|o| o == value))
 }
 
-fn neutral(node: &Node) -> bool {
+/// Whether `node` only reshapes or casts to float (its value is its input's).
+pub(super) fn neutral(node: &Node) -> bool {
     match node.op.as_str() {
         "Identity" | "Reshape" => true,
         "Cast" => matches!(node.attrs.get("to"), Some(Attr::Int(1 | 11))),

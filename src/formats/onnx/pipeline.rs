@@ -3,19 +3,22 @@
 //! ([`crate::core::models::trees::fold`]), a linear model over them (scalers and
 //! casts fold into its weights) or a linear head additive over them
 //! ([`crate::core::models::AdditiveModel`], behind imputers and encoders), so
-//! explanations are per raw feature and exact for the whole pipeline.
+//! explanations are per raw feature and exact for the whole pipeline. A Normalizer
+//! right in front of the model mixes the raw features of a row: the model is then
+//! read over its columns and hosted behind the preprocessing and the norm
+//! ([`crate::core::models::RowNormalized`]), predict-only.
 //!
 //! What follows the model node (ZipMap, the label's Cast, ArgMax) is not read: the
 //! ensemble's raw scores and link are the model's.
 
 use ndarray::{Array1, Array2};
 
-use super::graph::{Graph, Node};
+use super::graph::{Attr, Graph, Node};
 use super::ml::{self, MlModel};
 use super::{front, invalid};
 use crate::core::models::trees::fold::fold;
 use crate::core::models::trees::EnsembleSpec;
-use crate::core::models::{AdditiveModel, Link};
+use crate::core::models::{AdditiveModel, Link, Norm};
 use crate::core::CoreResult;
 
 /// The model `node` (found by [`ml::model_node`] for `target`) behind the
@@ -29,8 +32,60 @@ pub(super) fn read(g: &Graph, node: &Node, target: &str) -> CoreResult<MlModel> 
         .inputs
         .first()
         .ok_or_else(|| invalid(format!("the {} node has no input", node.op)))?;
+    if let Some(normalizer) = normalizer_before(g, input) {
+        return normalized(g, node, target, normalizer);
+    }
     let traced = front::trace(g, input)?;
     ml::model(g, node, target, traced.columns.len(), Some(traced))
+}
+
+/// The Normalizer that computes `value` through shape-neutral nodes, if one does.
+fn normalizer_before<'a>(g: &'a Graph, value: &str) -> Option<&'a Node> {
+    let mut at = value.to_string();
+    for _ in 0..=g.nodes.len() {
+        let node = ml::producer(g, &at)?;
+        if node.op == "Normalizer" {
+            return Some(node);
+        }
+        if !ml::neutral(node) {
+            return None;
+        }
+        at = node.inputs.first()?.clone();
+    }
+    None
+}
+
+/// The model `node` behind `normalizer` and the column-local preprocessing before
+/// it: the model over the Normalizer's columns, which the raw features reach
+/// through the traced preprocessing and the norm.
+///
+/// # Errors
+/// [`crate::core::CoreError::InvalidModel`] (prefixed `onnx:`) for a norm other
+/// than L1, L2 and MAX, or as [`front::trace`] and [`ml::model`].
+fn normalized(g: &Graph, node: &Node, target: &str, normalizer: &Node) -> CoreResult<MlModel> {
+    let norm = match normalizer.attrs.get("norm") {
+        None => Norm::Max,
+        Some(Attr::Str(n)) if n == "MAX" => Norm::Max,
+        Some(Attr::Str(n)) if n == "L1" => Norm::L1,
+        Some(Attr::Str(n)) if n == "L2" => Norm::L2,
+        Some(other) => {
+            return Err(invalid(format!(
+                "Normalizer with norm {other:?}; MAX, L1 and L2 are defined"
+            )))
+        }
+    };
+    let input = normalizer
+        .inputs
+        .first()
+        .ok_or_else(|| invalid("the Normalizer node has no input"))?;
+    let traced = front::trace(g, input)?;
+    let inner = ml::model(g, node, target, traced.columns.len(), None)?;
+    Ok(MlModel::Normalized {
+        columns: traced.columns,
+        raw: traced.raw,
+        norm,
+        inner: Box::new(inner),
+    })
 }
 
 /// Trees over the traced columns folded into trees over the raw features, named

@@ -201,10 +201,9 @@ pub(super) fn apply(
         "LabelEncoder" => encoders::label_encoder(node, x, raws),
         "Normalizer" => Err(format!(
             "Normalizer (norm {}) divides each row by its norm, which mixes the raw features \
-             of a row: it is not column-local, so the pipeline is no model of each raw feature \
-             on its own and cannot be compiled into one over raw features; normalize the rows \
-             before sending them and register the model that follows the Normalizer (its \
-             input is then the normalized columns), or leave the Normalizer out of the pipeline",
+             of a row, so no later step is a function of one raw feature: a Normalizer is read \
+             only right in front of the model (through shape-only nodes), which is then \
+             explained by the model-agnostic methods; move it there or leave it out",
             match node.attrs.get("norm") {
                 Some(Attr::Str(n)) => n.as_str(),
                 _ => "MAX",
