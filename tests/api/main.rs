@@ -32,6 +32,7 @@ mod models;
 mod network_charts;
 mod oip;
 mod onnx;
+mod onnx_normalized;
 mod onnx_pipeline;
 mod onnx_trees;
 mod openapi;

@@ -1,0 +1,110 @@
+//! skl2onnx pipelines with a Normalizer in front of the model through the API
+//! (issue 14, item 2): StandardScaler, Normalizer (L2), Ridge and StandardScaler,
+//! Normalizer (L1), a forest register with one request, predict what onnxruntime
+//! computes, and are explained over their raw features by the model-agnostic
+//! methods (kernel_shap by default); the structural methods answer 422 naming the
+//! Normalizer (tests/fixtures/onnx_pipeline, gen_onnx_pipeline.py).
+
+use axum::http::{Method, StatusCode};
+use explaind::formats::base64;
+use serde_json::{json, Value};
+
+use crate::common::{call, default_app};
+
+fn fixture(name: &str) -> (String, Value) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/onnx_pipeline");
+    let bytes = std::fs::read(format!("{dir}/{name}.onnx")).unwrap();
+    let doc = std::fs::read_to_string(format!("{dir}/{name}.json")).unwrap();
+    (base64::encode(&bytes), serde_json::from_str(&doc).unwrap())
+}
+
+fn close(got: &Value, want: &Value, scale: f64, what: &str) {
+    let (g, w) = (got.as_f64().unwrap(), want.as_f64().unwrap());
+    assert!((g - w).abs() <= 1e-5 * scale.max(1.0), "{what}: {g} vs {w}");
+}
+
+/// Base + Σ attributions = prediction, for one explanation.
+fn adds_up(e: &Value) {
+    let sum: f64 = e["attributions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .sum();
+    let (p, base) = (
+        e["prediction"].as_f64().unwrap(),
+        e["base_value"].as_f64().unwrap(),
+    );
+    assert!(
+        (base + sum - p).abs() < 1e-6 * p.abs().max(1.0),
+        "{base} + {sum} vs {p}"
+    );
+}
+
+#[tokio::test]
+async fn a_normalized_pipeline_predicts_and_model_agnostic_methods_explain_it() {
+    for (fixture_name, norm) in [("normalized_ridge", "L2"), ("normalized_forest", "L1")] {
+        let app = default_app().await;
+        let (model, doc) = fixture(fixture_name);
+        let spec = json!({"kind": "onnx", "model": model, "background": doc["background"]});
+        let put = call(&app, Method::PUT, "/models/normed", Some(spec)).await;
+        assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+        assert_eq!(put.json["feature_names"], doc["raw_features"]);
+        let rows = &doc["rows"];
+        let predicted = call(
+            &app,
+            Method::POST,
+            "/models/normed/predict",
+            Some(json!({"instances": rows})),
+        )
+        .await;
+        assert_eq!(predicted.status, StatusCode::OK, "{}", predicted.text);
+        for (r, want) in doc["predictions"].as_array().unwrap().iter().enumerate() {
+            let scale = want.as_f64().unwrap().abs();
+            close(
+                &predicted.json["predictions"][r][0],
+                want,
+                scale,
+                "prediction",
+            );
+        }
+        // The default is kernel_shap; its parts add up to the prediction.
+        let body = json!({"instances": [rows[0]], "seed": 3});
+        let answer = call(&app, Method::POST, "/models/normed/explain", Some(body)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        assert_eq!(answer.json["method"], "kernel_shap");
+        adds_up(&answer.json["explanations"][0]);
+        // exact_shapley equals the enumeration on the graph with onnxruntime.
+        let body = json!({"instances": rows, "method": "exact_shapley"});
+        let answer = call(&app, Method::POST, "/models/normed/explain", Some(body)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        let scale = doc["base"].as_f64().unwrap().abs();
+        for (r, e) in answer.json["explanations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+        {
+            adds_up(e);
+            let got = e["attributions"].as_array().unwrap();
+            assert_eq!(got.len(), 4, "one attribution per raw feature");
+            for (g, w) in got.iter().zip(doc["shapley"][r].as_array().unwrap()) {
+                close(g, w, scale, &format!("{fixture_name} row {r}"));
+            }
+            close(&e["base_value"], &doc["base"], scale, "base");
+        }
+        for method in ["tree_interventional", "linear_shap", "tree_path_dependent"] {
+            let body = json!({"instances": [rows[0]], "method": method});
+            let refused = call(&app, Method::POST, "/models/normed/explain", Some(body)).await;
+            assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{method}");
+            for words in [
+                format!("{method} does not apply"),
+                format!("Normalizer (norm {norm})"),
+                "kernel_shap".into(),
+                "exact_shapley".into(),
+            ] {
+                assert!(refused.text.contains(&words), "{}", refused.text);
+            }
+        }
+    }
+}
