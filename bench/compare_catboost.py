@@ -3,6 +3,7 @@
 
     cargo build --release -p explaind-bench
     python3 bench/compare_catboost.py [--rows 1000] [--slow-rows 200] [--repeats 5]
+        [--rounds 1] [--bench target/release/bench_trees] [--before OTHER_BUILD]
 
 Builds the CatBoost counterpart of bench/compare_trees.py's models from the same
 synthetic data (20 features, 20,000 training rows, 2 % missing values): 500 symmetric
@@ -15,7 +16,7 @@ one thread, rows per second of:
     explaind in process (target/release/bench_trees catboost);
   - interventional SHAP with the 100 background rows: shap.TreeExplainer(model,
     data=bg, feature_perturbation="interventional") and explaind.
-Every contender runs --repeats times; the table gives the best and median rows per
+Every contender runs --repeats times in each of --rounds interleaved rounds; the table gives the best and median rows per
 second and the spread (slowest..fastest run), and explaind's ratio over each
 contender from the medians, with the range from explaind's slowest over the
 contender's fastest run to explaind's fastest over the contender's slowest. That
@@ -58,11 +59,18 @@ def times_of(fn: Callable[[], object], repeats: int) -> list[float]:
     return sorted(out)
 
 
-def explaind(model: str, rows: str, bg: str, method: str, repeats: int) -> list[float]:
-    """explaind's best, median and slowest seconds (bench_trees keeps no other runs)."""
-    out = subprocess.run([BENCH, "catboost", model, rows, str(F), "1", method, bg, str(repeats)],
+def explaind(bench: str, model: str, rows: str, bg: str, method: str, repeats: int) -> list[float]:
+    """explaind's best, median and slowest seconds (bench_trees keeps no other runs).
+
+    Each call loads the model afresh, so its first run also builds what explaind builds
+    on first use (the oblivious trees' TreeSHAP tables); that run's seconds go to stderr.
+    """
+    out = subprocess.run([bench, "catboost", model, rows, str(F), "1", method, bg, str(repeats)],
                          check=True, capture_output=True, text=True).stdout
     r = json.loads(out)
+    if "first_s" in r:
+        print(f"{bench} {method}: first run {r['first_s']:.4f} s, median {r['median_s']:.4f} s",
+              file=sys.stderr)
     return [r["best_s"], r["median_s"], r["worst_s"]]
 
 
@@ -72,6 +80,11 @@ def main() -> None:
     ap.add_argument("--slow-rows", type=int, default=200, help="rows for the contenders")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--work", default="/tmp/explaind-bench-catboost")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="rounds over all contenders, interleaved; each runs --repeats times a round")
+    ap.add_argument("--bench", default=BENCH, help="the bench_trees binary")
+    ap.add_argument("--before", default="",
+                    help="another bench_trees binary (an earlier build), timed as 'explaind before'")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
     xtr, ytr = data(20000, 1)
@@ -88,23 +101,33 @@ def main() -> None:
     model.save_model(model_path, format="json")
 
     pool = cb.Pool(slow)
-    results = []  # (method, contender, rows, seconds sorted)
-    results.append(("path-dependent", "CatBoost ShapValues (thread_count=1)", len(slow),
-                    times_of(lambda: model.get_feature_importance(
-                        pool, type="ShapValues", thread_count=1), args.repeats)))
     tree = shap.TreeExplainer(model)
-    results.append(("path-dependent", "shap TreeExplainer (calls CatBoost, its threads)",
-                    len(slow), times_of(lambda: tree.shap_values(slow), args.repeats)))
     inter = shap.TreeExplainer(model, data=bg, feature_perturbation="interventional")
-    results.append(("interventional", "shap TreeExplainer", len(slow),
-                    times_of(lambda: inter.shap_values(slow, check_additivity=False),
-                             args.repeats)))
+    contenders: list[tuple[str, str, int, Callable[[], list[float]]]] = [
+        ("path-dependent", "CatBoost ShapValues (thread_count=1)", len(slow),
+         lambda: times_of(lambda: model.get_feature_importance(
+             pool, type="ShapValues", thread_count=1), args.repeats)),
+        ("path-dependent", "shap TreeExplainer (calls CatBoost, its threads)", len(slow),
+         lambda: times_of(lambda: tree.shap_values(slow), args.repeats)),
+        ("interventional", "shap TreeExplainer", len(slow),
+         lambda: times_of(lambda: inter.shap_values(slow, check_additivity=False),
+                          args.repeats)),
+    ]
     for method, label in (("path", "path-dependent"), ("interventional", "interventional")):
-        results.append((label, "explaind", args.rows,
-                        explaind(model_path, paths["rows"], paths["bg"], method, args.repeats)))
+        for who, bench in (("explaind", args.bench), ("explaind before", args.before)):
+            if bench:
+                contenders.append((label, who, args.rows,
+                                   lambda m=method, b=bench: explaind(
+                                       b, model_path, paths["rows"], paths["bg"], m, args.repeats)))
+    # Rounds interleave the contenders, so a slow spell of the machine hits them all.
+    times: dict[tuple[str, str], list[float]] = {}
+    for _ in range(args.rounds):
+        for method, who, _, run in contenders:
+            times.setdefault((method, who), []).extend(run())
+    results = [(m, who, n, sorted(times[(m, who)])) for m, who, n, _ in contenders]
 
     print(f"catboost {cb.__version__}, shap {shap.__version__}, {os.cpu_count()} CPUs, "
-          f"{args.repeats} runs each; one thread unless named", file=sys.stderr)
+          f"{args.rounds} x {args.repeats} runs each; one thread unless named", file=sys.stderr)
     ours = {m: (n, t) for m, who, n, t in results if who == "explaind"}
     print("| method | contender | rows | rows/s best | rows/s median | spread (slowest..fastest) "
           "| explaind ÷ contender (median; range) |")

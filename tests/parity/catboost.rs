@@ -167,6 +167,11 @@ fn path_dependent_matches_catboost_shap_values() {
                 e[0].base_value
             );
         }
+        // CatBoost's trees are oblivious: every one was explained from its table.
+        let tables = case
+            .model
+            .oblivious(|| unreachable!("built by the explain above"));
+        assert!(tables.trees.iter().all(Option::is_some), "{name}");
     }
 }
 

@@ -27,6 +27,7 @@ use super::cpu::has_v3;
 use super::tree_walk::{check_request, for_bits, trees_of, Scratch};
 use super::Explanation;
 use crate::core::models::trees::compiled::{Quadrature, MAX_PATH_FEATURES};
+use crate::core::models::trees::oblivious::Oblivious;
 use crate::core::models::trees::units::{Head, Slot, INV_MAX_SLOTS};
 use crate::core::models::trees::{Compiled, TreeEnsemble};
 use crate::core::models::Model;
@@ -45,6 +46,7 @@ pub fn explain(
     outputs: &[usize],
 ) -> CoreResult<Vec<Explanation>> {
     let prepared = Prepared::new(model, x, outputs)?;
+    let tables = oblivious::tables(model, &prepared);
     let v3 = has_v3();
     // Rows go in blocks, and each block walks the trees in the outer loop, so a
     // tree's leaf records stay in cache while every row of the block uses them.
@@ -53,6 +55,7 @@ pub fn explain(
         model,
         x: x.view(),
         outputs,
+        tables,
     };
     // A request of one block is also split over the trees, so one row uses every
     // thread; the chunks do not depend on the thread count, nor do the sums.
@@ -116,6 +119,8 @@ struct Block<'a, 'p> {
     model: &'a TreeEnsemble,
     x: ArrayView2<'a, f64>,
     outputs: &'a [usize],
+    /// Tables of the oblivious trees ([`oblivious`]); other trees take the kernel.
+    tables: &'a Oblivious,
 }
 
 /// (the trees' part of the raw prediction, attributions) of each row in `rows`,
@@ -129,6 +134,9 @@ fn explain_block(b: &Block, rows: Range<usize>, trees: Range<usize>) -> Vec<RowP
     let mut margins = vec![0.0; xs.len()];
     let mut scratch = Scratch::new(c);
     for t in trees {
+        if oblivious::add_tree(b, t, start, &xs, (&mut margins, &mut phis)) {
+            continue;
+        }
         for (r, row) in xs.iter().enumerate() {
             if b.outputs[start + r] == c.tree_output[t] {
                 scratch.decide(b.model, t, row);
@@ -389,5 +397,6 @@ fn row_tree_pairs(pr: &Prepared, t: usize, s: &mut Scratch, inter: &mut Array2<f
     }
 }
 
+mod oblivious;
 #[cfg(test)]
 mod tests;

@@ -95,6 +95,22 @@ impl Scratch {
         }
     }
 
+    /// Record, for every split of tree `t`, the direction `left(node)` gives, as if
+    /// a row had gone that way (the oblivious-tree tables enumerate decisions so).
+    pub(crate) fn assume(&mut self, c: &Compiled, t: usize, left: impl Fn(usize) -> bool) {
+        let (a, b) = (c.tree_splits[t].0 as usize, c.tree_splits[t].1 as usize);
+        self.use_bits = c.tree_bits[t];
+        self.bits = 0;
+        for (bit, &n) in c.split_node[a..b].iter().enumerate() {
+            let l = left(n as usize);
+            if self.use_bits {
+                self.bits |= u64::from(l) << bit;
+            } else {
+                self.left[n as usize] = l;
+            }
+        }
+    }
+
     /// Bit s set when the row follows leaf `l`'s path on its slot s.
     #[inline(always)]
     pub(crate) fn path_mask(&self, c: &Compiled, l: usize) -> u64 {

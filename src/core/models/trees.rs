@@ -12,6 +12,7 @@ pub mod distinct;
 pub mod flat;
 pub mod fold;
 mod node;
+pub mod oblivious;
 pub mod units;
 mod validate;
 
@@ -94,6 +95,8 @@ pub struct TreeEnsemble {
     /// The limits it was built within; interventional TreeSHAP keeps to their memory
     /// budget when it groups a background.
     limits: TreeLimits,
+    /// Path-dependent TreeSHAP tables of the oblivious trees, built on first use.
+    oblivious: std::sync::OnceLock<oblivious::Oblivious>,
 }
 
 /// Counts that describe an ensemble, for `/weights`.
@@ -221,6 +224,7 @@ impl TreeEnsemble {
             flat,
             expected,
             limits,
+            oblivious: std::sync::OnceLock::new(),
         })
     }
 
@@ -283,6 +287,11 @@ impl TreeEnsemble {
     /// The compiled leaf-path layout the TreeSHAP explainers use.
     pub fn compiled(&self) -> &Compiled {
         &self.compiled
+    }
+
+    /// The oblivious trees' TreeSHAP tables, built by `build` on the first call.
+    pub fn oblivious(&self, build: impl FnOnce() -> oblivious::Oblivious) -> &oblivious::Oblivious {
+        self.oblivious.get_or_init(build)
     }
 
     /// The node layout batch prediction walks.

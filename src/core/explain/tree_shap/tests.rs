@@ -22,6 +22,7 @@ fn the_v3_copy_gives_the_same_bits() {
         model: &model,
         x: x.view(),
         outputs: &outputs,
+        tables: &Oblivious::default(),
     };
     let all = 0..model.compiled().trees();
     let base = explain_block(&block, 0..x.nrows(), all.clone());
