@@ -4,7 +4,6 @@
 //! methods; an impossible pairing is a [`CoreError::MethodNotSupported`] value.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use ndarray::{Array2, ArrayView2, Axis};
 
@@ -24,6 +23,7 @@ pub use texts::{explain_texts, text_model, TextOutcome};
 
 mod anchors;
 mod caps;
+mod exact_game;
 mod scoring;
 mod select;
 mod texts;
@@ -209,14 +209,23 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
                 .with_cancel(args.cancel.clone())
                 .with_summary(model.summary.clone());
             let reference = reference(model, method)?;
-            explain_agnostic(
+            let request = exact_game::Request {
                 method,
-                model.model.as_model(),
+                args,
+                options: &checked,
                 reference,
-                x,
-                &outputs,
-                &checked,
-            )?
+            };
+            match exact_game::solve(model, &request, x, &outputs)? {
+                Some(exact) => exact,
+                None => explain_agnostic(
+                    method,
+                    model.model.as_model(),
+                    reference,
+                    x,
+                    &outputs,
+                    &checked,
+                )?,
+            }
         }
         (HostedModel::Trees(m), Method::TreePathDependent) => {
             if !m.has_covers() {
@@ -239,13 +248,7 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
         }
         (HostedModel::Trees(m), Method::TreeInterventional) => {
             let reference = reference(model, method)?;
-            let background = match model.tree_background.get() {
-                Some(b) => b,
-                None => {
-                    let built = Arc::new(tree_interventional::Background::new(m, reference)?);
-                    model.tree_background.get_or_init(|| built)
-                }
-            };
+            let background = exact_game::tree_background(model, m, reference)?;
             tree_interventional::explain_with(m, reference, background, x, &outputs, space)?
         }
         (

@@ -204,6 +204,9 @@ pub struct Quality {
     /// The summary of the background the values integrate over, when it is not the
     /// background rows themselves (e.g. weighted k-means centres, [`summary`]).
     pub background: Option<String>,
+    /// A sampling method whose game an exact algorithm solved instead (a
+    /// `tolerance` on a tree ensemble in raw space): that algorithm's name.
+    pub solved_by: Option<String>,
 }
 
 /// The attribution of one row's output to its features.

@@ -48,6 +48,12 @@ pub struct QualityDto {
     /// summary the values integrate over (the centres themselves are never shown).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub background: Option<String>,
+    /// `kernel_shap` or `permutation_shap` with a `tolerance` on a tree ensemble in
+    /// raw space: the game they sample was solved exactly instead, by this method
+    /// (`tree_interventional`, against the same background rows); the standard
+    /// errors are then 0 and `samples` is 0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub solved_by: Option<String>,
 }
 
 /// Quality scores of one explanation.
@@ -81,6 +87,7 @@ impl From<Quality> for QualityDto {
             surrogate_r2: q.surrogate_r2,
             local_prediction: q.local_prediction,
             background: q.background,
+            solved_by: q.solved_by,
             scores: q.scores.map(|s| ScoresDto {
                 deletion_curve: s.deletion.values,
                 deletion_area: s.deletion.area,

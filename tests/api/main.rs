@@ -43,6 +43,7 @@ mod raw_inputs;
 mod routes;
 mod sampling_tolerance;
 mod text;
+mod tolerance_trees;
 mod trees;
 mod trees_bad_input;
 mod trees_deep;

@@ -72,7 +72,10 @@ pub struct ExplainRequest {
     /// `permutation_shap`: an absolute target, in the output's units, for every
     /// attribution's standard error: samples are drawn in doubling rounds until it is
     /// met, `n_samples` (default `--max-samples`) is reached, or `timeout_ms` passes
-    /// (then the last finished round answers). Echoed as `quality.tolerance`.
+    /// (then the last finished round answers). Echoed as `quality.tolerance`. On a
+    /// tree ensemble in raw space (single features as players, the background rows
+    /// themselves, no `top_k`), the game they sample is solved exactly instead, by
+    /// interventional TreeSHAP: `quality.solved_by` says so, with zero standard errors.
     #[serde(default)]
     pub tolerance: Option<f64>,
     /// Integrated gradients: `gausslegendre` (default), `riemann_left`, `riemann_right`,
