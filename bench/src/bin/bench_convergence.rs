@@ -7,22 +7,28 @@
 //! "intercept"}` or `{"kind": "mlp", "params": <an MLP registration's params>}`;
 //! `space` (`raw` or `probability`); `background` and `rows` (arrays of rows);
 //! `configs`, each `{"method": "kernel_shap" | "permutation_shap" | "exact_shapley",
-//! "estimator": "kernel" | "leverage" | "regression_adjusted", "n_samples": N}`; and `seed`.
+//! "estimator": "kernel" | "leverage" | "regression_adjusted", "n_samples": N}` or
+//! `{"method": "tree_interventional"}` (tree models in raw space: what `kernel_shap`
+//! and `permutation_shap` with a `tolerance` answer there, `src/explainer/exact_game.rs`);
+//! and `seed`.
 //!
 //! Runs on one thread (a rayon pool of 1). Each configuration explains the first
 //! row untimed (warm-up), then every row, timed. Prints one JSON line per
 //! configuration: `{"config": index, "seconds": all rows, "attributions": [[per
-//! feature] per row], "samples": [per row]}`.
+//! feature] per row], "samples": [per row]}`. For `tree_interventional` the recorded
+//! background (built once per model and background, then kept with the model, as the
+//! server keeps it) is built before the warm-up, and its seconds are `setup_seconds`.
 
 use std::time::Instant;
 
 use explaind::core::explain::kernel_shap::Estimator;
 use explaind::core::explain::sampling::SamplingParams;
-use explaind::core::explain::{explain_agnostic, Method};
+use explaind::core::explain::{explain_agnostic, tree_interventional, Method};
 use explaind::core::models::mlp::MlpParams;
 use explaind::core::models::{LinearModel, Model, OutputSpace, TreeEnsemble};
 use explaind::core::stats::Reference;
 use explaind::formats::{lightgbm, xgboost};
+use ndarray::ArrayView2;
 use ndarray::{s, Array1, Array2};
 use serde_json::{json, Value};
 
@@ -82,6 +88,13 @@ fn main() {
             .expect("method")
             .parse()
             .expect("a method");
+        if method == Method::TreeInterventional {
+            let trees = model
+                .tree_ensemble()
+                .expect("tree_interventional needs trees");
+            pool.install(|| exact_trees(index, trees, &reference, rows.view(), &outputs));
+            continue;
+        }
         let estimator = match config["estimator"].as_str() {
             Some("leverage") => Estimator::Leverage,
             Some("regression_adjusted") => Estimator::RegressionAdjusted,
@@ -118,4 +131,39 @@ fn main() {
                    "samples": samples})
         );
     }
+}
+
+/// Time exact interventional TreeSHAP on `rows` (raw space), as configuration `index`.
+fn exact_trees(
+    index: usize,
+    trees: &TreeEnsemble,
+    reference: &Reference,
+    rows: ArrayView2<f64>,
+    outputs: &[usize],
+) {
+    let start = Instant::now();
+    let background = tree_interventional::Background::new(trees, reference).expect("fits");
+    let setup = start.elapsed().as_secs_f64();
+    let run = |x: ArrayView2<f64>| {
+        let outputs = &outputs[..x.nrows()];
+        tree_interventional::explain_with(
+            trees,
+            reference,
+            &background,
+            x,
+            outputs,
+            OutputSpace::Raw,
+        )
+        .expect("explanations")
+    };
+    run(rows.slice(s![..1, ..]));
+    let start = Instant::now();
+    let explanations = run(rows);
+    let seconds = start.elapsed().as_secs_f64();
+    let attributions: Vec<&Vec<f64>> = explanations.iter().map(|e| &e.attributions).collect();
+    println!(
+        "{}",
+        json!({"config": index, "seconds": seconds, "attributions": attributions,
+               "samples": vec![0; rows.nrows()], "setup_seconds": setup})
+    );
 }
