@@ -154,6 +154,14 @@ impl Surrogate {
         }
     }
 
+    /// The set of players of each feature, as bits: ∅ for the constant, then one
+    /// player each, then the triples ([`walsh`]).
+    fn sets(&self) -> Vec<usize> {
+        let players = (0..self.players).map(|i| 1 << i);
+        let triples = (self.triples.iter()).map(|t| t.iter().fold(0, |m, &i| m | 1 << i));
+        std::iter::once(0).chain(players).chain(triples).collect()
+    }
+
     /// `(g(∅), g(N))` for coefficients `c`: every `s_i` is −1, then +1.
     fn ends(&self, c: &Array1<f64>) -> (f64, f64) {
         let odd: f64 = c.iter().skip(1).sum();
@@ -306,13 +314,17 @@ fn dot(x: &[f64], y: &[f64]) -> f64 {
 const BLOCK: usize = 512;
 
 /// `(Σ w f fᵀ, Σ w f t)` over `rows` of (coalition, weight `w`, target `t`), `f`
-/// the coalition's features, with the constant's zeroed when `odd`; a block of
-/// rows at a time, each block one matrix product.
+/// the coalition's features, with the constant's zeroed when `odd`: for at most
+/// [`walsh::MAX_PLAYERS`] players read off a transform ([`walsh`]), otherwise a
+/// block of rows at a time, each block one matrix product.
 fn accumulate<'a>(
     surrogate: &Surrogate,
     rows: impl Iterator<Item = (&'a [bool], f64, f64)>,
     odd: bool,
 ) -> (Array2<f64>, Array1<f64>) {
+    if surrogate.players <= walsh::MAX_PLAYERS {
+        return walsh::accumulate(surrogate, rows, odd);
+    }
     let d = surrogate.width();
     let mut gram = Array2::<f64>::zeros((d, d));
     let mut rhs = Array1::<f64>::zeros(d);
@@ -396,3 +408,4 @@ fn choose_triples(
 
 #[cfg(test)]
 mod tests;
+mod walsh;
