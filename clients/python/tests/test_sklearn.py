@@ -147,16 +147,51 @@ def test_random_forest_through_onnx(client: Client, house: pd.DataFrame) -> None
     np.testing.assert_allclose(phi.sum(axis=1) + np.asarray(explained.base_values), got[:5, 0], rtol=1e-9)
 
 
-def test_pipeline_with_pca_through_onnx(client: Client, house: pd.DataFrame) -> None:
-    pytest.importorskip("skl2onnx")
+def test_pipeline_with_pca_is_a_linear_model_of_the_raw_features(client: Client, house: pd.DataFrame) -> None:
     from sklearn.decomposition import PCA
 
     x, y = house.drop(columns=["bedrooms"]), house["bedrooms"]
     pipe = make_pipeline(StandardScaler(), PCA(n_components=4), LinearRegression()).fit(x.to_numpy(), y)
-    register_or_xfail(client, "py-sk-pca", pipe, "this pipeline's ONNX operators",
-                      feature_names=list(x.columns), background=x.iloc[:50])
+    bg = x.iloc[:50]
+    info = client.register("py-sk-pca", pipe, feature_names=list(x.columns), background=bg)
+    assert info["kind"] == "linear"
     got = client.predict("py-sk-pca", x.iloc[:20])
     np.testing.assert_allclose(got[:, 0], pipe.predict(x.iloc[:20].to_numpy()), rtol=1e-9)
+    # A linear function of the raw features: phi_j = w_j (x_j - E[b_j]), each w_j read
+    # off the pipeline itself by a unit step in feature j.
+    rows = x.iloc[:5].to_numpy(dtype=float)
+    steps = np.eye(rows.shape[1])
+    w = pipe.predict(rows[:1] + steps) - pipe.predict(rows[:1])
+    want = w * (rows - bg.to_numpy(dtype=float).mean(axis=0))
+    e = client.explain("py-sk-pca", x.iloc[:5])
+    assert e.method == "linear_shap"
+    np.testing.assert_allclose(e.values, want, rtol=1e-6, atol=1e-9 * np.abs(want).max())
+
+
+def test_affine_steps_fold_into_logistic_and_mlp_heads(client: Client, house: pd.DataFrame) -> None:
+    from sklearn.decomposition import PCA, TruncatedSVD
+    from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, RobustScaler
+
+    x = house.drop(columns=["aircon"]).to_numpy(dtype=float)
+    names = [c for c in house.columns if c != "aircon"]
+    y = house["aircon"].to_numpy()
+    logit = make_pipeline(RobustScaler(), PCA(n_components=5, whiten=True),
+                          LogisticRegression(max_iter=2000)).fit(x, y)
+    info = client.register("py-sk-pca-logit", logit, feature_names=names, background=x[:40])
+    assert info["kind"] == "logistic"
+    got = client.predict("py-sk-pca-logit", x[:20], output_space="probability")
+    np.testing.assert_allclose(got, logit.predict_proba(x[:20])[:, 1:], rtol=1e-9)
+    xb = house.drop(columns=["bedrooms"]).to_numpy(dtype=float)
+    names_b = [c for c in house.columns if c != "bedrooms"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mlp = make_pipeline(MinMaxScaler(), MaxAbsScaler(), TruncatedSVD(n_components=4, random_state=0),
+                            MLPRegressor(hidden_layer_sizes=(8,), max_iter=50, random_state=0)
+                            ).fit(xb, house["bedrooms"].to_numpy())
+    info = client.register("py-sk-svd-mlp", mlp, feature_names=names_b, background=xb[:40])
+    assert info["kind"] == "mlp"
+    got = client.predict("py-sk-svd-mlp", xb[:20])
+    np.testing.assert_allclose(got[:, 0], mlp.predict(xb[:20]), rtol=1e-9)
 
 
 def test_catboost_json_export(client: Client, house: pd.DataFrame) -> None:

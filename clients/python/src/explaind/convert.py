@@ -6,7 +6,9 @@ carries (``None`` when it carries none). Libraries are recognised by the module
 their classes come from, so none of them is imported unless the model is theirs.
 
 What explaind reads natively: ``linear`` and ``logistic`` (scikit-learn's linear
-models), ``mlp`` (scikit-learn's MLPs, with a ``StandardScaler`` in front),
+models), ``mlp`` (scikit-learn's MLPs, with a ``StandardScaler`` in front), and
+either behind a chain of affine steps (scalers, PCA, TruncatedSVD), folded into
+its weights so that it is explained per raw feature,
 ``xgboost`` (the JSON ``Booster.save_model`` writes), ``lightgbm`` (the model
 text) and ``onnx`` (feed-forward networks). Other scikit-learn models and
 pipelines are converted to ONNX with skl2onnx; CatBoost models are sent as
@@ -252,23 +254,91 @@ def _mlp(model: Any, scaler: Any) -> Document:
 
 
 def _scaled_pipeline(pipe: Any) -> Optional[Document]:
-    """``[StandardScaler,] MLP`` or ``[StandardScaler,] linear model`` pipelines, read
-    natively; ``None`` for any other pipeline."""
+    """Pipelines read natively: ``[StandardScaler,] MLP`` or ``[StandardScaler,]
+    linear model``, and any chain of affine steps (``_affine``: scalers, PCA,
+    TruncatedSVD) before a linear model or an MLP, folded into its weights (the
+    model is then the same function of the raw features, explained per raw
+    feature); ``None`` for any other pipeline."""
     steps = [s for _, s in pipe.steps if s is not None and s != "passthrough"]
     scaler = None
     if len(steps) == 2 and type(steps[0]).__name__ == "StandardScaler":
         scaler = steps[0]
         steps = steps[1:]
     if len(steps) != 1:
-        return None
+        return _folded_pipeline(steps if scaler is None else [scaler] + steps)
     last = steps[0]
     if type(last).__name__ in ("MLPClassifier", "MLPRegressor"):
         if scaler is not None and not (scaler.with_mean and scaler.with_std):
-            return None
+            return _folded_pipeline([scaler, last])
         return {"kind": "mlp", **_mlp(last, scaler)}
     if _is_linear(last):
         return _linear(last, scaler)
     return None
+
+
+def _affine(step: Any) -> Optional[Tuple[Any, Any]]:
+    """``(A, c)`` with ``step.transform(x) == x @ A + c`` for scikit-learn's affine
+    transformers (StandardScaler, MinMaxScaler, MaxAbsScaler, RobustScaler, PCA,
+    TruncatedSVD), read from their fitted attributes; ``None`` for any other step."""
+    import numpy as np
+
+    name = type(step).__name__
+    width = int(getattr(step, "n_features_in_", 0))
+    if name == "StandardScaler":
+        mean = step.mean_ if step.with_mean else np.zeros(width)
+        scale = step.scale_ if step.with_std else np.ones(width)
+        return np.diag(1.0 / scale), -mean / scale
+    if name == "MinMaxScaler" and not getattr(step, "clip", False):
+        return np.diag(step.scale_), step.min_
+    if name == "MaxAbsScaler":
+        return np.diag(1.0 / step.scale_), np.zeros(width)
+    if name == "RobustScaler":
+        center = step.center_ if step.with_centering else np.zeros(width)
+        scale = step.scale_ if step.with_scaling else np.ones(width)
+        return np.diag(1.0 / scale), -center / scale
+    if name == "PCA":
+        a = step.components_.T
+        if step.whiten:
+            a = a / np.sqrt(step.explained_variance_)
+        return a, -step.mean_ @ a
+    if name == "TruncatedSVD":
+        return step.components_.T, np.zeros(step.components_.shape[0])
+    return None
+
+
+def _folded_pipeline(steps: List[Any]) -> Optional[Document]:
+    """Affine steps then a linear model or an MLP as one linear model or MLP of the
+    raw features: ``x @ A + c`` composed step by step, then ``(x @ A + c) @ W + b =
+    x @ (A W) + (c W + b)`` for the head's weights (the MLP's first layer)."""
+    import numpy as np
+
+    *front, last = steps
+    folds = [_affine(s) for s in front]
+    if not front or any(f is None for f in folds):
+        return None
+    a = np.eye(int(front[0].n_features_in_))
+    c = np.zeros(a.shape[0])
+    for step_a, step_c in (f for f in folds if f is not None):
+        a, c = a @ step_a, c @ step_a + step_c
+    if type(last).__name__ in ("MLPClassifier", "MLPRegressor"):
+        doc = _mlp(last, None)
+        first = doc["params"]["layers"][0]
+        w = np.asarray(first["weights"], dtype=np.float64)
+        first["weights"] = (a @ w).tolist()
+        first["bias"] = (c @ w + np.asarray(first["bias"], dtype=np.float64)).tolist()
+        return {"kind": "mlp", **doc}
+    if not _is_linear(last):
+        return None
+    coef = np.atleast_2d(np.asarray(last.coef_, dtype=np.float64))
+    intercept = np.atleast_1d(np.asarray(last.intercept_, dtype=np.float64))
+    folded = type(last)()
+    folded.coef_ = (coef @ a.T).reshape(np.shape(last.coef_)[:-1] + (a.shape[0],))
+    folded.intercept_ = intercept + coef @ c
+    if np.ndim(last.intercept_) == 0:
+        folded.intercept_ = float(folded.intercept_[0])
+    if hasattr(last, "classes_"):
+        folded.classes_ = last.classes_
+    return _linear(folded, None)
 
 
 def _skl2onnx(model: Any, strings: Optional[List[str]] = None) -> Document:
