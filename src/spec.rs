@@ -201,12 +201,17 @@ pub fn build_with(spec: &ModelSpec, limits: &Limits) -> CoreResult<BuiltModel> {
             spec.kind
         )));
     }
+    let mut onnx_names = None;
     let (model, default_outputs) = match spec.kind.as_str() {
         "linear" | "logistic" => build_linear(spec)?,
         "mlp" => build_mlp(spec)?,
         "xgboost" | "lightgbm" | "catboost" => trees::build(spec, limits.trees)?,
         "text_classifier" => build_text(spec)?,
-        "onnx" => onnx::build(spec, limits)?,
+        "onnx" => {
+            let (model, outputs, names) = onnx::build(spec, limits)?;
+            onnx_names = names;
+            (model, outputs)
+        }
         other => {
             return Err(CoreError::InvalidModel(format!(
                 "unknown kind '{other}'; known kinds: {}",
@@ -231,9 +236,9 @@ pub fn build_with(spec: &ModelSpec, limits: &Limits) -> CoreResult<BuiltModel> {
         (HostedModel::Mlp(_), true) if spec.kind == "onnx" => {
             (0..n_features).map(|j| format!("x{j}")).collect()
         }
-        (HostedModel::Linear(_), true) if spec.kind == "onnx" => {
-            (0..n_features).map(|j| format!("f{j}")).collect()
-        }
+        (HostedModel::Linear(_), true) if spec.kind == "onnx" => onnx_names
+            .take()
+            .unwrap_or_else(|| (0..n_features).map(|j| format!("f{j}")).collect()),
         _ => spec.feature_names.clone(),
     };
     check_feature_names(&feature_names)?;

@@ -6,6 +6,7 @@
 //! model that cannot answer it is a [`CoreError::MethodNotSupported`] value.
 
 pub mod additive;
+pub mod affine_mix;
 pub mod extreme;
 pub mod linear;
 pub mod mlp;
@@ -21,7 +22,7 @@ pub use additive::AdditiveModel;
 pub use extreme::ExtremeTrees;
 pub use linear::LinearModel;
 pub use mlp::Mlp;
-pub use normalized::{Norm, RowNormalized};
+pub use normalized::{Mixing, Norm, RowNormalized};
 pub use raw::{RawFeatures, RawKind};
 pub use text::TextClassifier;
 pub use trees::TreeEnsemble;

@@ -26,6 +26,7 @@
 
 mod front;
 mod graph;
+mod mixing;
 mod ml;
 mod network;
 mod pipeline;

@@ -33,6 +33,7 @@ mod network_charts;
 mod oip;
 mod onnx;
 mod onnx_normalized;
+mod onnx_pca;
 mod onnx_pipeline;
 mod onnx_trees;
 mod openapi;

@@ -7,7 +7,7 @@
 
 use explaind::core::explain::exact_shapley;
 use explaind::core::explain::sampling::SamplingParams;
-use explaind::core::models::{HostedModel, Model, Norm, OutputSpace};
+use explaind::core::models::{HostedModel, Mixing, Model, Norm, OutputSpace};
 use explaind::formats::base64;
 use explaind::spec::{self, BuiltModel, ModelSpec};
 use ndarray::Array2;
@@ -52,7 +52,7 @@ fn normalized_pipelines_predict_what_onnxruntime_computes() {
         let HostedModel::Normalized(model) = &built.model else {
             panic!("{name}: not a normalized model: {:?}", built.model.kind());
         };
-        assert_eq!(model.norm(), norm);
+        assert_eq!(model.mixing(), &Mixing::Norm(norm));
         let names: Vec<String> = serde_json::from_value(doc["raw_features"].clone()).unwrap();
         assert_eq!(&*built.feature_names, names.as_slice());
         let x = matrix(&doc["rows"]);
@@ -126,6 +126,43 @@ fn structural_methods_are_refused_naming_the_normalizer_and_the_head() {
             "kernel_shap".to_string(),
         ] {
             assert!(err.contains(&words), "{err}");
+        }
+    }
+}
+
+/// Truncated and corrupted files of pipelines with a PCA or a TruncatedSVD in front
+/// of the model are errors, never panics, through registration and a prediction.
+#[test]
+fn truncated_and_corrupted_affine_pipelines_are_errors_not_panics() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/onnx_pipeline");
+    for name in ["pca_forest", "pca_ridge", "svd_logistic"] {
+        let bytes = std::fs::read(format!("{dir}/{name}.onnx")).expect("fixture exists");
+        let background = json!([[5000.0, 3.0, 1.0, 2.0], [3000.0, 2.0, 2.0, 1.0]]);
+        let build = |b: &[u8]| {
+            let spec: ModelSpec = serde_json::from_value(json!({
+                "kind": "onnx", "model": base64::encode(b), "background": background,
+            }))
+            .unwrap();
+            if let Ok(built) = spec::build(&spec) {
+                let m = built.model.as_model();
+                let _ = m.predict(
+                    Array2::from_elem((2, m.n_features()), 1.5).view(),
+                    OutputSpace::Raw,
+                );
+            }
+        };
+        for cut in 0..bytes.len() {
+            build(&bytes[..cut]);
+        }
+        let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..1000 {
+            rng = rng
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let mut b = bytes.clone();
+            let at = (rng >> 33) as usize % b.len();
+            b[at] ^= (rng >> 13) as u8 | 1;
+            build(&b);
         }
     }
 }

@@ -161,7 +161,7 @@ fn scalers_fold_into_linear_models_over_raw_features() {
         ("vectorized_ridge", "predictions"),
     ] {
         let (bytes, doc) = load(name);
-        let OnnxModel::Ml(MlModel::Linear(model)) = onnx::read(&bytes).unwrap() else {
+        let OnnxModel::Ml(MlModel::Linear(model, _)) = onnx::read(&bytes).unwrap() else {
             panic!("{name}: not linear");
         };
         let raw = RawFeatures::new(vec![RawKind::Numeric; 4]).unwrap();

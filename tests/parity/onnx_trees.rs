@@ -151,7 +151,7 @@ fn linear_models_on_the_input_equal_onnxruntime() {
             &std::fs::read(dir().join(format!("{name}.json"))).expect("json"),
         )
         .expect("fixture json");
-        let OnnxModel::Ml(MlModel::Linear(model)) = onnx::read(&bytes).expect(name) else {
+        let OnnxModel::Ml(MlModel::Linear(model, _)) = onnx::read(&bytes).expect(name) else {
             panic!("{name}: not read as a linear model");
         };
         assert_eq!(model.kind(), kind);

@@ -168,6 +168,28 @@ def test_pipeline_with_pca_is_a_linear_model_of_the_raw_features(client: Client,
     np.testing.assert_allclose(e.values, want, rtol=1e-6, atol=1e-9 * np.abs(want).max())
 
 
+def test_pca_in_front_of_a_forest_goes_through_onnx(client: Client, house: pd.DataFrame) -> None:
+    pytest.importorskip("skl2onnx")
+    from sklearn.decomposition import PCA
+    from sklearn.ensemble import RandomForestRegressor
+
+    x, y = house.drop(columns=["bedrooms"]), house["bedrooms"]
+    pipe = make_pipeline(StandardScaler(), PCA(n_components=4),
+                         RandomForestRegressor(n_estimators=5, max_depth=3, random_state=0))
+    pipe.fit(x.to_numpy(), y)
+    info = client.register("py-sk-pca-forest", pipe, feature_names=list(x.columns),
+                           background=x.iloc[:30])
+    assert info["kind"] == "onnx"
+    got = client.predict("py-sk-pca-forest", x.iloc[:20])
+    # The graph runs in float32: the scaled and projected columns may move a split.
+    close = np.isclose(got[:, 0], pipe.predict(x.iloc[:20].to_numpy()), rtol=1e-5)
+    assert close.mean() >= 0.9, (got[:, 0], pipe.predict(x.iloc[:20].to_numpy()))
+    e = client.explain("py-sk-pca-forest", x.iloc[:2], seed=1)
+    assert e.method == "kernel_shap"
+    np.testing.assert_allclose(np.asarray(e.values).sum(axis=1) + np.asarray(e.base_values),
+                               got[:2, 0], rtol=1e-9)
+
+
 def test_affine_steps_fold_into_logistic_and_mlp_heads(client: Client, house: pd.DataFrame) -> None:
     from sklearn.decomposition import PCA, TruncatedSVD
     from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, RobustScaler

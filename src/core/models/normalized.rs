@@ -1,21 +1,25 @@
-//! A model behind an ONNX-ML `Normalizer`: the raw features go through the
-//! column-local preprocessing of the pipeline ([`Derived`] columns, as the tree fold
-//! and [`super::AdditiveModel`] read them), each row of those columns is divided by
-//! its norm, and the inner model (a linear head, a tree ensemble) reads the result.
+//! A model behind a step that mixes the columns of a row: an ONNX-ML `Normalizer`,
+//! or an affine map such as a PCA ([`super::affine_mix`]). The raw features go
+//! through the column-local preprocessing of the pipeline ([`Derived`] columns, as
+//! the tree fold and [`super::AdditiveModel`] read them), each row of those columns
+//! is mixed, and the inner model (a tree ensemble, a linear head behind a
+//! Normalizer) reads the result.
 //!
 //! The norms are onnxruntime's, in float32: L1 is Σ|x_j|, L2 is √Σx_j², MAX is the
 //! row's largest value (signed, not the largest |x_j|: a row of negatives is divided
 //! by the one nearest zero); a row whose norm is zero is left as it is.
 //!
-//! Dividing by the norm mixes the raw features of a row, so the model is no sum
-//! over raw features and no tree over them: TreeSHAP and linear SHAP do not apply
-//! to the whole pipeline. It predicts, and the model-agnostic methods (which only
-//! call predict) explain it over the raw features; the others are refused naming
-//! the Normalizer ([`RowNormalized::refusal`]).
+//! Mixing the raw features of a row makes the model no sum over raw features and no
+//! tree over them: TreeSHAP and linear SHAP do not apply to the whole pipeline. It
+//! predicts, and the model-agnostic methods (which only call predict) explain it
+//! over the raw features; the others are refused naming the mixing step
+//! ([`RowNormalized::refusal`]). (A linear head behind an affine map is itself
+//! linear in the raw features, and is read as one: [`crate::formats::onnx`].)
 
 use ndarray::{Array2, ArrayView2, Axis};
 
 use super::additive::{check_columns, value};
+use super::affine_mix::AffineMix;
 use super::trees::fold::{Derived, RawInputs};
 use super::{HostedModel, Link, Model, RawFeatures};
 use crate::core::{CoreError, CoreResult};
@@ -58,7 +62,38 @@ impl Norm {
     }
 }
 
-/// A model over normalized rows of derived columns, read over the raw features.
+/// What mixes each row of columns in front of the inner model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mixing {
+    /// A Normalizer: each row divided by its norm.
+    Norm(Norm),
+    /// An affine map of the row (a PCA, a TruncatedSVD).
+    Affine(AffineMix),
+}
+
+impl Mixing {
+    /// Columns given for `width` columns read.
+    fn width_out(&self, width: usize) -> usize {
+        match self {
+            Mixing::Norm(_) => width,
+            Mixing::Affine(m) => m.width_out(),
+        }
+    }
+
+    /// What the step is, for messages: `Normalizer (norm L2)`, `affine map (Sub,
+    /// MatMul 4×3: a PCA or TruncatedSVD)`.
+    pub fn describe(&self) -> String {
+        match self {
+            Mixing::Norm(n) => format!("Normalizer (norm {})", n.name()),
+            Mixing::Affine(m) => format!(
+                "affine map ({}: a PCA or TruncatedSVD as skl2onnx writes it)",
+                m.describe()
+            ),
+        }
+    }
+}
+
+/// A model over mixed rows of derived columns, read over the raw features.
 #[derive(Debug)]
 pub struct RowNormalized {
     /// The columns the Normalizer reads, each from one raw feature.
@@ -67,9 +102,9 @@ pub struct RowNormalized {
     raw: RawFeatures,
     /// Their names (the graph's inputs), in the same order.
     names: Vec<String>,
-    /// The norm each row of columns is divided by.
-    norm: Norm,
-    /// The model after the Normalizer, over the columns (one feature per column).
+    /// What mixes each row of columns.
+    mixing: Mixing,
+    /// The model after the mixing step, over its columns (one feature per column).
     inner: Box<HostedModel>,
     /// Whether every column is finite at NaN (imputed numbers, categories): only
     /// then may rows hold missing values.
@@ -77,7 +112,7 @@ pub struct RowNormalized {
 }
 
 impl RowNormalized {
-    /// `inner` behind `norm` over `columns` of the raw features `raw`.
+    /// `inner` behind `mixing` over `columns` of the raw features `raw`.
     ///
     /// # Errors
     /// [`CoreError::InvalidModel`] when the inner model does not read one feature
@@ -86,7 +121,7 @@ impl RowNormalized {
     pub fn new(
         columns: Vec<Derived>,
         raw: RawInputs,
-        norm: Norm,
+        mixing: Mixing,
         inner: HostedModel,
     ) -> CoreResult<Self> {
         let RawInputs {
@@ -101,11 +136,22 @@ impl RowNormalized {
             )));
         }
         let width = inner.as_model().n_features();
-        if width != columns.len() {
+        let given = mixing.width_out(columns.len());
+        if width != given {
             return Err(CoreError::InvalidModel(format!(
-                "the model after the Normalizer reads {width} columns; the Normalizer gives {}",
-                columns.len()
+                "the model after the {} reads {width} columns; it gives {given}",
+                mixing.describe()
             )));
+        }
+        if let Mixing::Affine(m) = &mixing {
+            if m.width_in() != columns.len() {
+                return Err(CoreError::InvalidModel(format!(
+                    "the {} reads {} columns; the preprocessing gives {}",
+                    mixing.describe(),
+                    m.width_in(),
+                    columns.len()
+                )));
+            }
         }
         check_columns(&columns, &raw)?;
         let accepts_missing = columns.iter().all(|c| value(&c.map, f64::NAN).is_finite());
@@ -113,27 +159,30 @@ impl RowNormalized {
             columns,
             raw,
             names,
-            norm,
+            mixing,
             inner: Box::new(inner),
             accepts_missing,
         })
     }
 
-    /// The norm rows are divided by.
-    pub fn norm(&self) -> Norm {
-        self.norm
+    /// What mixes each row of columns.
+    pub fn mixing(&self) -> &Mixing {
+        &self.mixing
     }
 
     /// Why `method`, one that reads a model's structure (TreeSHAP, linear SHAP,
     /// gradients, occlusion), does not apply.
     pub fn refusal(&self, method: &str) -> CoreError {
+        let what = match self.mixing {
+            Mixing::Norm(_) => "divides each row by its norm",
+            Mixing::Affine(_) => "sums several raw features into each column it gives",
+        };
         CoreError::InvalidArgument(format!(
-            "{method} does not apply to this pipeline: its Normalizer (norm {}) divides each \
-             row by its norm, which mixes the raw features of a row, so the {} model after it \
-             is no sum or tree over the raw features; it predicts, and the model-agnostic \
-             methods (kernel_shap, the default; permutation_shap, exact_shapley, lime, \
-             anchors) explain it over the raw features",
-            self.norm.name(),
+            "{method} does not apply to this pipeline: its {} {what}, which mixes the raw \
+             features of a row, so the {} model after it is no sum or tree over the raw \
+             features; it predicts, and the model-agnostic methods (kernel_shap, the default; \
+             permutation_shap, exact_shapley, lime, anchors) explain it over the raw features",
+            self.mixing.describe(),
             self.inner.kind()
         ))
     }
@@ -158,17 +207,22 @@ impl RowNormalized {
         self.accepts_missing
     }
 
-    /// The normalized columns of raw rows `x`: shape (rows, columns).
+    /// The mixed columns of raw rows `x`: shape (rows, columns the inner model reads).
     pub fn normalized(&self, x: ArrayView2<f64>) -> Array2<f64> {
-        let mut out = Array2::zeros((x.nrows(), self.columns.len()));
+        let width = self.mixing.width_out(self.columns.len());
+        let mut out = Array2::zeros((x.nrows(), width));
+        let mut columns = vec![0.0; self.columns.len()];
         for (mut o, row) in out.axis_iter_mut(Axis(0)).zip(x.axis_iter(Axis(0))) {
-            for (o, column) in o.iter_mut().zip(&self.columns) {
-                *o = value(&column.map, row[column.raw]);
+            for (c, column) in columns.iter_mut().zip(&self.columns) {
+                *c = value(&column.map, row[column.raw]);
             }
-            self.norm.apply(
-                o.as_slice_mut()
-                    .expect("rows of a new array are contiguous"),
-            );
+            match &self.mixing {
+                Mixing::Norm(norm) => {
+                    norm.apply(&mut columns);
+                    o.assign(&ndarray::aview1(&columns));
+                }
+                Mixing::Affine(mix) => o.assign(&ndarray::aview1(&mix.apply(&columns))),
+            }
         }
         out
     }

@@ -13,10 +13,11 @@ use ndarray::{Array1, Array2};
 use super::front::Traced;
 use super::graph::{Attr, Graph, Node};
 use super::{invalid, pipeline, trees};
+use crate::core::models::affine_mix::AffineMix;
 use crate::core::models::extreme::ExtremeLeaves;
 use crate::core::models::trees::fold::{Derived, RawInputs};
 use crate::core::models::trees::EnsembleSpec;
-use crate::core::models::{AdditiveModel, LinearModel, Link, Norm};
+use crate::core::models::{AdditiveModel, LinearModel, Link, Mixing};
 use crate::core::CoreResult;
 
 /// The ONNX-ML operators this module converts.
@@ -42,22 +43,24 @@ pub enum MlModel {
         /// leaves hold one (the ensemble is then predict-only, not a sum).
         extreme: Option<ExtremeLeaves>,
     },
-    /// A linear or logistic model.
-    Linear(LinearModel),
+    /// A linear or logistic model; behind preprocessing that folds into its
+    /// weights, over the raw features, named (the graph's inputs).
+    Linear(LinearModel, Option<Vec<String>>),
     /// A linear or logistic model behind preprocessing that is no affine map of
     /// the raw features (imputing, encoding categories): additive over them.
     Additive(AdditiveModel),
-    /// A model behind a Normalizer (and the column-local preprocessing before it),
-    /// over the raw features: it predicts, the Normalizer mixing the raw features
-    /// (hosted as [`crate::core::models::RowNormalized`]).
+    /// A model behind a step that mixes the columns of a row (a Normalizer, or an
+    /// affine map such as a PCA in front of trees) and the column-local
+    /// preprocessing before it, over the raw features: it predicts (hosted as
+    /// [`crate::core::models::RowNormalized`]).
     Normalized {
-        /// The columns the Normalizer reads, each from one raw feature.
+        /// The columns the mixing step reads, each from one raw feature.
         columns: Vec<Derived>,
         /// The raw features (the graph's inputs).
         raw: RawInputs,
-        /// The Normalizer's norm.
-        norm: Norm,
-        /// The model after the Normalizer, over its columns (`f0`, `f1`, …).
+        /// The Normalizer's norm, or the affine map.
+        mixing: Mixing,
+        /// The model after the mixing step, over its columns (`f0`, `f1`, …).
         inner: Box<MlModel>,
     },
 }
@@ -152,13 +155,9 @@ pub(super) fn model(
 ) -> CoreResult<MlModel> {
     let op = node.op.as_str();
     let classifier = op.ends_with("Classifier");
-    if classifier && node.outputs.first().is_some_and(|o| reaches(g, o, target)) {
-        return Err(invalid(format!(
-            "the graph's output is the {op}'s label; explaind explains its scores"
-        )));
-    }
+    check_scores(g, node, target)?;
     if op.starts_with("Linear") {
-        return linear(node, n_features, front);
+        return linear(node, n_features, front, None);
     }
     let (spec, extreme) = trees::ensemble(node, n_features)?;
     let n_out = spec.base.len();
@@ -182,6 +181,35 @@ pub(super) fn model(
     })
 }
 
+/// A linear head (`node`) behind an affine map `mix` of the columns `front`
+/// computes from the raw features: the map folds into its weights (`w` over the
+/// map's columns is `w Aᵀ` over the front's, the intercept gains `w c`), and the
+/// result folds into the raw features as [`model`] folds a linear head.
+///
+/// # Errors
+/// As [`model`] for a linear node over `mix`'s columns.
+pub(super) fn linear_behind(
+    g: &Graph,
+    node: &Node,
+    target: &str,
+    mix: &AffineMix,
+    front: Traced,
+) -> CoreResult<MlModel> {
+    check_scores(g, node, target)?;
+    linear(node, mix.width_out(), Some(front), Some(mix))
+}
+
+/// Refuse a classifier whose label, not its scores, is the graph's output.
+fn check_scores(g: &Graph, node: &Node, target: &str) -> CoreResult<()> {
+    let op = node.op.as_str();
+    if op.ends_with("Classifier") && node.outputs.first().is_some_and(|o| reaches(g, o, target)) {
+        return Err(invalid(format!(
+            "the graph's output is the {op}'s label; explaind explains its scores"
+        )));
+    }
+    Ok(())
+}
+
 /// Whether `value` flows to `target` through shape-neutral nodes.
 fn reaches(g: &Graph, value: &str, target: &str) -> bool {
     let mut at = target.to_string();
@@ -202,8 +230,14 @@ fn reaches(g: &Graph, value: &str, target: &str) -> bool {
 /// model: the second row is the positive class) or K ≥ 3 rows with SOFTMAX.
 /// Behind preprocessing, the weights fold into a linear model of the raw features
 /// when every column is affine in its raw value, else the model is additive over
-/// them ([`pipeline::additive`]).
-fn linear(node: &Node, n_features: usize, front: Option<Traced>) -> CoreResult<MlModel> {
+/// them ([`pipeline::additive`]). With `mix`, the node reads an affine map of the
+/// front's columns, folded into its weights first ([`linear_behind`]).
+fn linear(
+    node: &Node,
+    n_features: usize,
+    front: Option<Traced>,
+    mix: Option<&AffineMix>,
+) -> CoreResult<MlModel> {
     let op = node.op.as_str();
     let floats = |name: &str| match node.attrs.get(name) {
         Some(Attr::Floats(v)) => v.clone(),
@@ -235,18 +269,26 @@ fn linear(node: &Node, n_features: usize, front: Option<Traced>) -> CoreResult<M
         .map_err(|e| invalid(format!("{op}: {e}")))?;
     let b = Array1::from(intercepts);
     let (w, b, link) = head(op, post, w, b)?;
-    let (w, b) = match front {
+    let (w, b) = match mix {
         None => (w, b),
+        Some(mix) => {
+            let (a, c) = mix.affine();
+            (w.dot(&a.t()), &b + &w.dot(&c))
+        }
+    };
+    let (w, b, names) = match front {
+        None => (w, b, None),
         Some(front) if front.affine.iter().all(Option::is_some) => {
-            pipeline::fold_linear(op, &front, &w, &b)?
+            let (w, b) = pipeline::fold_linear(op, &front, &w, &b)?;
+            (w, b, Some(front.raw.names))
         }
         Some(front) => return pipeline::additive(front, w, b, link).map(MlModel::Additive),
     };
-    match link {
+    let model = match link {
         Link::Identity => LinearModel::regression(w, b),
         _ => LinearModel::logistic(w, b),
-    }
-    .map(MlModel::Linear)
+    }?;
+    Ok(MlModel::Linear(model, names))
 }
 
 /// The rows and link of a linear node's scores (the positive class's row alone

@@ -6,7 +6,9 @@
 //! explanations are per raw feature and exact for the whole pipeline. A Normalizer
 //! right in front of the model mixes the raw features of a row: the model is then
 //! read over its columns and hosted behind the preprocessing and the norm
-//! ([`crate::core::models::RowNormalized`]), predict-only.
+//! ([`crate::core::models::RowNormalized`]), predict-only. So is a tree ensemble
+//! behind an affine map (a PCA, [`super::mixing`]); a linear head behind one is
+//! linear in the raw features and folds into a linear model over them.
 //!
 //! What follows the model node (ZipMap, the label's Cast, ArgMax) is not read: the
 //! ensemble's raw scores and link are the model's.
@@ -15,10 +17,11 @@ use ndarray::{Array1, Array2};
 
 use super::graph::{Attr, Graph, Node};
 use super::ml::{self, MlModel};
-use super::{front, invalid};
+use super::{front, invalid, mixing};
+use crate::core::models::affine_mix::{AffineMix, MixStep};
 use crate::core::models::trees::fold::fold;
 use crate::core::models::trees::EnsembleSpec;
-use crate::core::models::{AdditiveModel, Link, Norm};
+use crate::core::models::{AdditiveModel, Link, Mixing, Norm};
 use crate::core::CoreResult;
 
 /// The model `node` (found by [`ml::model_node`] for `target`) behind the
@@ -34,6 +37,9 @@ pub(super) fn read(g: &Graph, node: &Node, target: &str) -> CoreResult<MlModel> 
         .ok_or_else(|| invalid(format!("the {} node has no input", node.op)))?;
     if let Some(normalizer) = normalizer_before(g, input) {
         return normalized(g, node, target, normalizer);
+    }
+    if let Some((steps, start)) = mixing::before(g, input)? {
+        return mixed(g, node, target, steps, &start);
     }
     let traced = front::trace(g, input)?;
     ml::model(g, node, target, traced.columns.len(), Some(traced))
@@ -83,7 +89,36 @@ fn normalized(g: &Graph, node: &Node, target: &str, normalizer: &Node) -> CoreRe
     Ok(MlModel::Normalized {
         columns: traced.columns,
         raw: traced.raw,
-        norm,
+        mixing: Mixing::Norm(norm),
+        inner: Box::new(inner),
+    })
+}
+
+/// The model `node` behind the affine map `steps` (reading `start`) and the
+/// column-local preprocessing before it: a linear head is linear in the raw
+/// features and folds into a linear (or additive) model over them; any other model
+/// is read over the map's columns and hosted behind the preprocessing and the map.
+///
+/// # Errors
+/// [`crate::core::CoreError::InvalidModel`] (prefixed `onnx:`) when the map does
+/// not fit the columns, or as [`front::trace`] and [`ml::model`].
+fn mixed(
+    g: &Graph,
+    node: &Node,
+    target: &str,
+    steps: Vec<MixStep>,
+    start: &str,
+) -> CoreResult<MlModel> {
+    let traced = front::trace(g, start)?;
+    let mix = AffineMix::new(steps, traced.columns.len()).map_err(|e| invalid(e.to_string()))?;
+    if node.op.starts_with("Linear") {
+        return ml::linear_behind(g, node, target, &mix, traced);
+    }
+    let inner = ml::model(g, node, target, mix.width_out(), None)?;
+    Ok(MlModel::Normalized {
+        columns: traced.columns,
+        raw: traced.raw,
+        mixing: Mixing::Affine(mix),
         inner: Box::new(inner),
     })
 }

@@ -1,0 +1,120 @@
+//! skl2onnx pipelines with a PCA or a TruncatedSVD in front of the model (`Sub`,
+//! `MatMul`, `Div` by a constant's root): a forest behind one is hosted predict-only
+//! and explained over the raw features by the model-agnostic methods; a linear head
+//! behind one is linear in the raw features and explained exactly by linear SHAP
+//! (tests/fixtures/onnx_pipeline, gen_onnx_pipeline.py: every value checked here
+//! comes from onnxruntime on the deployed graph).
+
+use axum::http::{Method, StatusCode};
+use axum::Router;
+use explaind::formats::base64;
+use serde_json::{json, Value};
+
+use crate::common::{call, default_app};
+
+fn fixture(name: &str) -> (String, Value) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/onnx_pipeline");
+    let bytes = std::fs::read(format!("{dir}/{name}.onnx")).unwrap();
+    let doc = std::fs::read_to_string(format!("{dir}/{name}.json")).unwrap();
+    (base64::encode(&bytes), serde_json::from_str(&doc).unwrap())
+}
+
+fn close(got: &Value, want: &Value, scale: f64, what: &str) {
+    let (g, w) = (got.as_f64().unwrap(), want.as_f64().unwrap());
+    assert!((g - w).abs() <= 1e-5 * scale.max(1.0), "{what}: {g} vs {w}");
+}
+
+async fn register(app: &Router, name: &str) -> Value {
+    let (model, doc) = fixture(name);
+    let spec = json!({"kind": "onnx", "model": model, "background": doc["background"]});
+    let put = call(app, Method::PUT, &format!("/models/{name}"), Some(spec)).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    assert_eq!(put.json["feature_names"], doc["raw_features"]);
+    let predicted = call(
+        app,
+        Method::POST,
+        &format!("/models/{name}/predict"),
+        Some(json!({"instances": doc["rows"]})),
+    )
+    .await;
+    assert_eq!(predicted.status, StatusCode::OK, "{}", predicted.text);
+    for (r, want) in doc["predictions"].as_array().unwrap().iter().enumerate() {
+        let got = &predicted.json["predictions"][r][0];
+        close(
+            got,
+            want,
+            want.as_f64().unwrap().abs(),
+            &format!("{name} prediction {r}"),
+        );
+    }
+    doc
+}
+
+/// Every row's attributions against the enumeration on the graph, and the base.
+fn assert_shapley(answer: &Value, doc: &Value, what: &str) {
+    let scale = doc["base"].as_f64().unwrap().abs();
+    for (r, e) in answer["explanations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let got = e["attributions"].as_array().unwrap();
+        assert_eq!(got.len(), 4, "one attribution per raw feature");
+        for (g, w) in got.iter().zip(doc["shapley"][r].as_array().unwrap()) {
+            close(g, w, scale, &format!("{what} row {r}"));
+        }
+        close(
+            &e["base_value"],
+            &doc["base"],
+            scale,
+            &format!("{what} base"),
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_forest_behind_a_pca_predicts_and_model_agnostic_methods_explain_it() {
+    let app = default_app().await;
+    let doc = register(&app, "pca_forest").await;
+    let rows = &doc["rows"];
+    let body = json!({"instances": [rows[0]], "seed": 3});
+    let answer = call(&app, Method::POST, "/models/pca_forest/explain", Some(body)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(answer.json["method"], "kernel_shap");
+    let body = json!({"instances": rows, "method": "exact_shapley"});
+    let answer = call(&app, Method::POST, "/models/pca_forest/explain", Some(body)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_shapley(&answer.json, &doc, "exact_shapley");
+    for method in ["tree_interventional", "tree_path_dependent", "linear_shap"] {
+        let body = json!({"instances": [rows[0]], "method": method});
+        let refused = call(&app, Method::POST, "/models/pca_forest/explain", Some(body)).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{method}");
+        for words in [
+            format!("{method} does not apply"),
+            "affine map (Sub, MatMul 4×3".into(),
+            "kernel_shap".into(),
+        ] {
+            assert!(refused.text.contains(&words), "{}", refused.text);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_linear_head_behind_a_pca_or_svd_is_linear_in_the_raw_features() {
+    let app = default_app().await;
+    for (name, space) in [("pca_ridge", "raw"), ("svd_logistic", "raw")] {
+        let doc = register(&app, name).await;
+        let body = json!({"instances": doc["rows"], "output_space": space});
+        let answer = call(
+            &app,
+            Method::POST,
+            &format!("/models/{name}/explain"),
+            Some(body),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        assert_eq!(answer.json["method"], "linear_shap", "{name}");
+        assert_shapley(&answer.json, &doc, name);
+    }
+}
