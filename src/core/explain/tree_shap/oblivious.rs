@@ -11,6 +11,7 @@ use rayon::prelude::*;
 
 use super::{row_tree_phi, Block, Prepared};
 use crate::core::explain::tree_walk::Scratch;
+use crate::core::models::trees::budget::LayoutSize;
 use crate::core::models::trees::oblivious::{levels, Oblivious, ObliviousTree, MAX_TABLE_BYTES};
 use crate::core::models::trees::TreeEnsemble;
 use crate::core::models::Model;
@@ -20,9 +21,14 @@ pub(super) fn tables<'m>(model: &'m TreeEnsemble, pr: &Prepared) -> &'m Obliviou
     model.oblivious(|| build(model, pr))
 }
 
-/// Tables for every oblivious tree within [`MAX_TABLE_BYTES`] (in tree order).
+/// Tables for every oblivious tree within [`MAX_TABLE_BYTES`] and what the model's
+/// memory budget ([`crate::core::models::trees::TreeLimits::max_memory_bytes`],
+/// `--max-model-memory-mb`) leaves beside its layout, in tree order; the trees past
+/// it keep the kernel.
 pub(super) fn build(model: &TreeEnsemble, pr: &Prepared) -> Oblivious {
-    let mut left = MAX_TABLE_BYTES;
+    let layout = LayoutSize::of(model.trees(), model.n_features()).bytes();
+    let budget = model.limits().max_memory_bytes.saturating_sub(layout);
+    let mut left = MAX_TABLE_BYTES.min(budget);
     let shapes: Vec<Option<(ObliviousTree, Vec<u8>)>> = model
         .trees()
         .iter()

@@ -152,6 +152,50 @@ fn tables_give_the_kernels_values_on_random_oblivious_trees() {
 }
 
 #[test]
+fn tables_stay_within_the_models_memory_budget() {
+    // 12 trees of depth 6 on 4 features; a budget that holds the tables of some of
+    // them: those get tables, the rest the kernel, and the answers are the same.
+    let (features, outputs) = (4, 1);
+    let mut next = rng(7);
+    let trees: Vec<Tree> = (0..12)
+        .map(|_| {
+            let rules = random_rules(&mut next, 6, features);
+            oblivious_tree(&mut next, &rules, 0)
+        })
+        .collect();
+    let full = ensemble(trees, features, outputs);
+    let x = rows(20, features, 9);
+    let chosen = vec![0; x.nrows()];
+    let pr = Prepared::new(&full, x.view(), &chosen).unwrap();
+    let all = build(&full, &pr);
+    let one = (all.trees[0].as_ref().unwrap()).bytes();
+    assert!(all.trees.iter().all(Option::is_some));
+    let layout = crate::core::models::trees::budget::LayoutSize::of(full.trees(), features);
+    let limits = crate::core::models::trees::TreeLimits {
+        max_memory_bytes: layout.bytes() + 5 * one + one / 2,
+        ..full.limits()
+    };
+    let spec = EnsembleSpec {
+        kind: "catboost",
+        objective: "test".into(),
+        link: Link::Identity,
+        n_features: features,
+        base: vec![0.0],
+        trees: full.trees().to_vec(),
+        feature_names: None,
+        raw_features: None,
+    };
+    let small = TreeEnsemble::with_limits(spec, limits).unwrap();
+    let pr = Prepared::new(&small, x.view(), &chosen).unwrap();
+    let kept = build(&small, &pr);
+    let tabled = kept.trees.iter().filter(|t| t.is_some()).count();
+    assert_eq!(tabled, 5, "tables within the budget");
+    let held: usize = kept.trees.iter().flatten().map(ObliviousTree::bytes).sum();
+    assert!(layout.bytes() + held <= limits.max_memory_bytes);
+    assert_matches_kernel(&small, &x, &chosen);
+}
+
+#[test]
 fn trees_that_are_not_oblivious_keep_the_kernel() {
     let mut next = rng(3);
     let rules = random_rules(&mut next, 3, 4);
