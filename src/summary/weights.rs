@@ -26,9 +26,19 @@ pub struct WeightsView {
     /// Statistics of the background data (never the rows), if one was registered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub background: Option<BackgroundStats>,
-    /// Linear and logistic models: intercepts and coefficients.
+    /// Linear and logistic models: intercepts and coefficients. A linear head
+    /// behind preprocessing that is no affine map of the raw features (imputers,
+    /// encoders: an additive model) has one entry per column it reads, in the order
+    /// of `preprocessing`, named `feature: steps`; behind a `mixing` step, one per
+    /// column that step gives (`f0`, `f1`, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub linear: Option<LinearWeights>,
+    /// Pipelines with a step that mixes the columns of a row in front of the model:
+    /// that step (`Normalizer (norm L2)`, `affine map (Sub, MatMul 4×3: a PCA or
+    /// TruncatedSVD …)`); `linear` or `trees` then show the model after it, over the
+    /// columns it gives (`f0`, `f1`, …), and `preprocessing` the columns it reads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mixing: Option<String>,
     /// MLPs: each layer's weights (fan_in × fan_out), bias, activation and statistics,
     /// the ten inputs with the largest weights per layer, and for inputs with a
     /// declared `input_shape` each first-layer unit's weights in that shape.
@@ -208,12 +218,15 @@ pub fn weights(model: &ModelVersion, page: TreePage) -> WeightsView {
     };
     let trees = match &built.model {
         HostedModel::Trees(m) => Some(tree_weights(m, page)),
+        HostedModel::Normalized(m) => match m.inner() {
+            HostedModel::Trees(inner) => Some(tree_weights(inner, page)),
+            _ => None,
+        },
         HostedModel::Linear(_)
         | HostedModel::Mlp(_)
         | HostedModel::Text(_)
         | HostedModel::Additive(_)
-        | HostedModel::ExtremeTrees(_)
-        | HostedModel::Normalized(_) => None,
+        | HostedModel::ExtremeTrees(_) => None,
     };
     let embeddings = match &built.model {
         HostedModel::Text(m) => Some(EmbeddingTable {
@@ -228,26 +241,38 @@ pub fn weights(model: &ModelVersion, page: TreePage) -> WeightsView {
         | HostedModel::Normalized(_) => None,
     };
     let linear = match &built.model {
-        // The head's weights are per preprocessed column; `preprocessing` lists
-        // those columns.
         HostedModel::Mlp(_)
         | HostedModel::Trees(_)
         | HostedModel::Text(_)
-        | HostedModel::Additive(_)
-        | HostedModel::ExtremeTrees(_)
-        | HostedModel::Normalized(_) => None,
-        HostedModel::Linear(m) => Some(LinearWeights {
-            intercepts: m.intercept().to_vec(),
-            coefficients: built
-                .feature_names
-                .iter()
-                .enumerate()
-                .map(|(j, name)| FeatureCoefficients {
-                    feature: name.clone(),
-                    values: m.coefficients().column(j).to_vec(),
-                })
-                .collect(),
-        }),
+        | HostedModel::ExtremeTrees(_) => None,
+        HostedModel::Linear(m) => Some(linear_weights(
+            m.intercept(),
+            m.coefficients(),
+            &built.feature_names,
+        )),
+        HostedModel::Additive(m) => {
+            let names: Vec<String> = (m.encoding().iter())
+                .map(|c| format!("{}: {}", c.feature, c.steps.join(", ")))
+                .collect();
+            Some(linear_weights(m.intercept(), m.weights(), &names))
+        }
+        HostedModel::Normalized(m) => match m.inner() {
+            HostedModel::Linear(inner) => {
+                let width = inner.coefficients().ncols();
+                let names: Vec<String> = (0..width).map(|j| format!("f{j}")).collect();
+                Some(linear_weights(
+                    inner.intercept(),
+                    inner.coefficients(),
+                    &names,
+                ))
+            }
+            _ => None,
+        },
+    };
+    let (mixing, encoding) = match &built.model {
+        HostedModel::Normalized(m) => (Some(m.mixing().describe()), Some(m.encoding())),
+        HostedModel::Additive(m) => (None, Some(m.encoding())),
+        _ => (None, built.model.raw_features().map(|raw| raw.encoding())),
     };
     WeightsView {
         model: model.name.to_string(),
@@ -258,21 +283,35 @@ pub fn weights(model: &ModelVersion, page: TreePage) -> WeightsView {
         background,
         linear,
         mlp,
-        preprocessing: built
-            .model
-            .raw_features()
-            .map(|raw| raw.encoding())
-            .filter(|e| !e.is_empty())
-            .map(|e| {
-                e.iter()
-                    .map(|c| PreprocessedColumn {
-                        feature: c.feature.clone(),
-                        steps: c.steps.clone(),
-                    })
-                    .collect()
-            }),
+        mixing,
+        preprocessing: encoding.filter(|e| !e.is_empty()).map(|e| {
+            e.iter()
+                .map(|c| PreprocessedColumn {
+                    feature: c.feature.clone(),
+                    steps: c.steps.clone(),
+                })
+                .collect()
+        }),
         trees,
         embeddings,
+    }
+}
+
+/// A linear head's intercepts and its weights (outputs × columns), one entry per
+/// column named by `names`.
+fn linear_weights(
+    intercept: &ndarray::Array1<f64>,
+    weights: &ndarray::Array2<f64>,
+    names: &[String],
+) -> LinearWeights {
+    LinearWeights {
+        intercepts: intercept.to_vec(),
+        coefficients: (names.iter().enumerate())
+            .map(|(j, name)| FeatureCoefficients {
+                feature: name.clone(),
+                values: weights.column(j).to_vec(),
+            })
+            .collect(),
     }
 }
 

@@ -118,3 +118,71 @@ async fn a_linear_head_behind_a_pca_or_svd_is_linear_in_the_raw_features() {
         assert_shapley(&answer.json, &doc, name);
     }
 }
+
+/// `/weights` shows every pipeline's head: an additive model's weights per column
+/// it reads (which, with onnxruntime's columns, give its predictions), a model
+/// behind a mixing step with that step and the model after it, and a linear head
+/// folded over the raw features by their names.
+#[tokio::test]
+async fn weights_show_the_head_behind_any_preprocessing() {
+    let app = default_app().await;
+    let weights = |name: &'static str| {
+        let app = app.clone();
+        async move {
+            let answer = call(&app, Method::GET, &format!("/models/{name}/weights"), None).await;
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+            answer.json
+        }
+    };
+    let doc = register(&app, "encoded_linear").await;
+    let w = weights("encoded_linear").await;
+    let columns = w["preprocessing"].as_array().expect("preprocessing");
+    let coefficients = w["linear"]["coefficients"]
+        .as_array()
+        .expect("head weights");
+    assert_eq!(coefficients.len(), columns.len());
+    for (c, col) in coefficients.iter().zip(columns) {
+        let name = c["feature"].as_str().unwrap();
+        assert!(name.starts_with(col["feature"].as_str().unwrap()), "{name}");
+    }
+    let intercept = w["linear"]["intercepts"][0].as_f64().unwrap();
+    for (r, derived) in doc["derived"].as_array().unwrap().iter().enumerate() {
+        let sum: f64 = (derived.as_array().unwrap().iter().zip(coefficients))
+            .map(|(x, c)| x.as_f64().unwrap() * c["values"][0].as_f64().unwrap())
+            .sum();
+        let want = doc["predictions"][r].as_f64().unwrap();
+        assert!(
+            (intercept + sum - want).abs() < 1e-4 * want.abs().max(1.0),
+            "row {r}"
+        );
+    }
+
+    register(&app, "pca_forest").await;
+    let w = weights("pca_forest").await;
+    let mixing = w["mixing"].as_str().expect("mixing");
+    assert!(
+        mixing.starts_with("affine map (Sub, MatMul 4×3"),
+        "{mixing}"
+    );
+    assert_eq!(w["trees"]["total"], 5);
+    assert_eq!(w["preprocessing"].as_array().unwrap().len(), 4);
+
+    let (model, doc) = fixture("normalized_ridge");
+    let spec = json!({"kind": "onnx", "model": model, "background": doc["background"]});
+    let put = call(&app, Method::PUT, "/models/normalized_ridge", Some(spec)).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    let w = weights("normalized_ridge").await;
+    assert_eq!(w["mixing"], "Normalizer (norm L2)");
+    let names: Vec<&str> = (w["linear"]["coefficients"].as_array().unwrap().iter())
+        .map(|c| c["feature"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["f0", "f1", "f2", "f3"]);
+
+    register(&app, "pca_ridge").await;
+    let w = weights("pca_ridge").await;
+    assert!(w.get("mixing").is_none(), "folded: {w}");
+    let names: Vec<&str> = (w["linear"]["coefficients"].as_array().unwrap().iter())
+        .map(|c| c["feature"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["lotsize", "bedrooms", "bathrooms", "stories"]);
+}

@@ -132,6 +132,17 @@ impl AdditiveModel {
         &self.intercept
     }
 
+    /// The head's weights over the columns it reads: shape (n_outputs, columns).
+    pub fn weights(&self) -> &Array2<f64> {
+        &self.weights
+    }
+
+    /// The columns the head reads, each with its raw feature and steps, in order
+    /// (empty when the model was built without their description).
+    pub fn encoding(&self) -> &[super::raw::EncodedColumn] {
+        self.raw.encoding()
+    }
+
     /// `"linear"` or `"logistic"`, as for [`super::LinearModel`].
     pub fn kind(&self) -> &'static str {
         match self.link {

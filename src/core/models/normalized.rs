@@ -170,6 +170,17 @@ impl RowNormalized {
         &self.mixing
     }
 
+    /// The model after the mixing step, over the columns it gives.
+    pub fn inner(&self) -> &HostedModel {
+        &self.inner
+    }
+
+    /// The columns the mixing step reads, each with its raw feature and steps, in
+    /// order (empty when the model was built without their description).
+    pub fn encoding(&self) -> &[super::raw::EncodedColumn] {
+        self.raw.encoding()
+    }
+
     /// Why `method`, one that reads a model's structure (TreeSHAP, linear SHAP,
     /// gradients, occlusion), does not apply.
     pub fn refusal(&self, method: &str) -> CoreError {
