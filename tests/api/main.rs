@@ -35,6 +35,7 @@ mod onnx;
 mod onnx_normalized;
 mod onnx_pca;
 mod onnx_pipeline;
+mod onnx_support;
 mod onnx_trees;
 mod openapi;
 mod outputs;

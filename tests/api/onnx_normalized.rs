@@ -6,22 +6,10 @@
 //! Normalizer (tests/fixtures/onnx_pipeline, gen_onnx_pipeline.py).
 
 use axum::http::{Method, StatusCode};
-use explaind::formats::base64;
 use serde_json::{json, Value};
 
 use crate::common::{call, default_app};
-
-fn fixture(name: &str) -> (String, Value) {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/onnx_pipeline");
-    let bytes = std::fs::read(format!("{dir}/{name}.onnx")).unwrap();
-    let doc = std::fs::read_to_string(format!("{dir}/{name}.json")).unwrap();
-    (base64::encode(&bytes), serde_json::from_str(&doc).unwrap())
-}
-
-fn close(got: &Value, want: &Value, scale: f64, what: &str) {
-    let (g, w) = (got.as_f64().unwrap(), want.as_f64().unwrap());
-    assert!((g - w).abs() <= 1e-5 * scale.max(1.0), "{what}: {g} vs {w}");
-}
+use crate::onnx_support::{close, fixture};
 
 /// Base + Σ attributions = prediction, for one explanation.
 fn adds_up(e: &Value) {

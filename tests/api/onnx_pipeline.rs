@@ -6,30 +6,16 @@
 
 use axum::http::{Method, StatusCode};
 use axum::Router;
-use explaind::formats::base64;
 use serde_json::{json, Value};
 
 use crate::common::{call, default_app};
-
-fn fixture(name: &str) -> (String, Value) {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/onnx_pipeline");
-    let bytes = std::fs::read(format!("{dir}/{name}.onnx")).unwrap();
-    let doc = std::fs::read_to_string(format!("{dir}/{name}.json"))
-        .map(|d| serde_json::from_str(&d).unwrap())
-        .unwrap_or(Value::Null);
-    (base64::encode(&bytes), doc)
-}
+use crate::onnx_support::{close, fixture};
 
 async fn register(app: &Router, name: &str, fixture_name: &str) -> (Value, crate::common::Answer) {
     let (model, doc) = fixture(fixture_name);
     let spec = json!({"kind": "onnx", "model": model, "background": doc["background"]});
     let put = call(app, Method::PUT, &format!("/models/{name}"), Some(spec)).await;
     (doc, put)
-}
-
-fn close(got: &Value, want: &Value, scale: f64, what: &str) {
-    let (g, w) = (got.as_f64().unwrap(), want.as_f64().unwrap());
-    assert!((g - w).abs() <= 1e-5 * scale.max(1.0), "{what}: {g} vs {w}");
 }
 
 #[tokio::test]

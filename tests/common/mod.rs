@@ -132,3 +132,18 @@ pub fn digits_spec() -> Value {
         "background": doc["x"],
     })
 }
+
+/// `n` copies of `bytes`, each with one byte flipped at a place drawn by a fixed
+/// linear congruential generator: corrupted files for "an error, never a panic".
+pub fn corrupted(bytes: &[u8], n: usize) -> impl Iterator<Item = Vec<u8>> + '_ {
+    let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+    (0..n).map(move |_| {
+        rng = rng
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let mut b = bytes.to_vec();
+        let at = (rng >> 33) as usize % b.len();
+        b[at] ^= (rng >> 13) as u8 | 1;
+        b
+    })
+}

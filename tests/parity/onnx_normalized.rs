@@ -154,14 +154,7 @@ fn truncated_and_corrupted_affine_pipelines_are_errors_not_panics() {
         for cut in 0..bytes.len() {
             build(&bytes[..cut]);
         }
-        let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
-        for _ in 0..1000 {
-            rng = rng
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            let mut b = bytes.clone();
-            let at = (rng >> 33) as usize % b.len();
-            b[at] ^= (rng >> 13) as u8 | 1;
+        for b in crate::common::corrupted(&bytes, 1000) {
             build(&b);
         }
     }

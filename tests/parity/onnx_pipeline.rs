@@ -134,14 +134,7 @@ fn truncated_and_corrupted_pipelines_are_errors_not_panics() {
         for cut in 0..bytes.len() {
             let _ = onnx::read(&bytes[..cut]);
         }
-        let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
-        for _ in 0..2000 {
-            rng = rng
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            let mut b = bytes.clone();
-            let at = (rng >> 33) as usize % b.len();
-            b[at] ^= (rng >> 13) as u8 | 1;
+        for b in crate::common::corrupted(&bytes, 2000) {
             if let Ok(OnnxModel::Ml(MlModel::Trees { spec, .. })) = onnx::read(&b) {
                 let _ = TreeEnsemble::new(spec);
             }

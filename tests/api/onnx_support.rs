@@ -1,0 +1,23 @@
+//! What the ONNX pipeline tests share: the fixtures of
+//! tests/fixtures/onnx_pipeline (gen_onnx_pipeline.py) and their tolerance.
+
+use explaind::formats::base64;
+use serde_json::Value;
+
+/// The fixture `name`: its file in base64, and its JSON document (null for the
+/// files that have none).
+pub fn fixture(name: &str) -> (String, Value) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/onnx_pipeline");
+    let bytes = std::fs::read(format!("{dir}/{name}.onnx")).unwrap();
+    let doc = std::fs::read_to_string(format!("{dir}/{name}.json"))
+        .map(|d| serde_json::from_str(&d).unwrap())
+        .unwrap_or(Value::Null);
+    (base64::encode(&bytes), doc)
+}
+
+/// `got` equals onnxruntime's `want` to float32 precision: 1e-5 of `scale` (at
+/// least 1).
+pub fn close(got: &Value, want: &Value, scale: f64, what: &str) {
+    let (g, w) = (got.as_f64().unwrap(), want.as_f64().unwrap());
+    assert!((g - w).abs() <= 1e-5 * scale.max(1.0), "{what}: {g} vs {w}");
+}
