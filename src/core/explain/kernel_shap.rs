@@ -51,7 +51,10 @@
 //! Default budget: `2P + 2048` coalitions, shap's `nsamples="auto"`. `Quality::samples`
 //! reports the coalitions evaluated, each costing one model row per background row.
 //! With a `tolerance`, the budget doubles in rounds (see [`super::rounds`]): the
-//! sizes enumerated are those of the first round, and later rounds add pairs.
+//! sizes enumerated are those of the first round, and later rounds add pairs, until
+//! a round's budget covers every coalition: that round enumerates them all and
+//! answers the exact values (zero standard errors), as Leverage SHAP's draws
+//! without replacement do.
 //!
 //! # Standard errors
 //! For sampled coalitions, the cluster jackknife ("CR3") covariance of the weighted
@@ -134,7 +137,12 @@ pub fn explain(
         let mut design = first.clone();
         let mut values: Vec<f64> = Vec::new();
         plan.run(|budget| {
-            if design.incomplete() {
+            if design.incomplete() && players < 40 && (1usize << players) - 2 <= budget {
+                // This round can afford every coalition: enumerate them, for the
+                // exact values (theorem 2), rather than draw as many pairs.
+                design = Design::enumerated(players);
+                values.clear();
+            } else if design.incomplete() {
                 let pairs = budget.saturating_sub(design.enumerated) / 2;
                 design.sample(pairs.saturating_sub(design.pairs()), &mut rng, &setup.stop)?;
             }

@@ -282,14 +282,48 @@ fn a_tolerance_stops_early_on_an_easy_row_and_at_the_cap_on_a_hard_one() {
     assert_eq!(easy.quality.samples, Some(default_samples(12)), "one round");
     assert_eq!(easy.quality.tolerance, Some(1e-6));
     let triples = Triples { n_features: 12 };
-    let hard = with_tolerance(&triples, 1e-9, 8000);
+    let hard = with_tolerance(&triples, 1e-9, 4000);
     assert_eq!(hard.quality.tolerance_met, Some(false));
     assert_eq!(
         hard.quality.samples,
-        Some(8000),
-        "rounds of 2072, 4144, then the cap"
+        Some(4000),
+        "rounds of 2072, then the cap (below the 4094 coalitions there are)"
     );
     assert!(max_se(&hard) > 1e-9);
+}
+
+#[test]
+fn a_round_that_covers_every_coalition_enumerates_them_for_exact_values() {
+    // 12 players: the second round's 4144 coalitions exceed the 4094 there are, so
+    // it enumerates them: the exact values, zero errors, whatever the tolerance.
+    let model = Triples { n_features: 12 };
+    let e = with_tolerance(&model, 1e-12, 100_000);
+    assert_eq!(e.quality.tolerance_met, Some(true));
+    assert_eq!(e.quality.samples, Some(4094));
+    assert_eq!(max_se(&e), 0.0);
+    let reference = Reference::new(&model, data(10, 12));
+    let x = Array2::from_shape_fn((1, 12), |(_, j)| j as f64 / 3.0 - 1.5);
+    let options = SamplingParams::default().check(&model).unwrap();
+    let exact = exact_shapley::explain(&model, &reference, x.view(), &[0], &options).unwrap();
+    for (a, b) in e.attributions.iter().zip(&exact[0].attributions) {
+        assert_abs_diff_eq!(a, b, epsilon = 1e-9);
+    }
+    for estimator in [Estimator::RegressionAdjusted, Estimator::Kernel] {
+        let options = SamplingParams {
+            n_samples: Some(100_000),
+            tolerance: Some(1e-12),
+            seed: 9,
+            estimator,
+            ..SamplingParams::default()
+        }
+        .check(&model)
+        .unwrap();
+        let again = explain(&model, &reference, x.view(), &[0], &options).unwrap();
+        assert_eq!(again[0].quality.samples, Some(4094), "{estimator:?}");
+        for (a, b) in again[0].attributions.iter().zip(&exact[0].attributions) {
+            assert_abs_diff_eq!(a, b, epsilon = 1e-9);
+        }
+    }
 }
 
 #[test]
@@ -301,9 +335,8 @@ fn a_tolerance_doubles_the_samples_until_it_is_met() {
     let e = with_tolerance(&model, target, 100_000);
     assert_eq!(e.quality.tolerance_met, Some(true));
     assert!(max_se(&e) <= target, "{} > {target}", max_se(&e));
-    let samples = e.quality.samples.unwrap();
-    assert!(samples >= 2 * default_samples(12), "{samples}");
-    assert!(samples < 100_000, "{samples}");
+    // The second round covers every coalition (see the test above).
+    assert_eq!(e.quality.samples, Some(4094));
     assert_eq!(e, with_tolerance(&model, target, 100_000), "seeded");
     assert_abs_diff_eq!(e.quality.additivity_residual, 0.0, epsilon = 1e-9);
 }
