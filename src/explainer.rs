@@ -66,7 +66,7 @@ pub struct MethodOptions {
     pub ig: IgOptions,
     /// Sampling methods: seed, budget, timeout, background size, top-k.
     pub sampling: SamplingParams,
-    /// Also compute the quality scores of [`quality::score`] for every row.
+    /// Also compute the quality scores of [`quality::score`](crate::core::explain::quality::score) for every row.
     pub full_quality: bool,
     /// Also compute SHAP interaction values (tree models, path-dependent).
     pub interactions: bool,

@@ -7,7 +7,7 @@
 //! # Stopping work
 //! Each piece of blocking work gets a [`Cancel`] token, a child of
 //! [`Shared::shutdown`]. It is tripped when the future awaiting the work is dropped
-//! (the client disconnected, [`frame_request`] answered 504 past
+//! (the client disconnected, `frame_request` answered 504 past
 //! `--request-timeout-ms`, or the runtime is torn down) and when the drain period
 //! after a shutdown signal runs out ([`AppState::stop_work`]); the long computations
 //! check it between blocks of work and stop within milliseconds.
@@ -265,7 +265,7 @@ impl Drop for PendingGuard<'_> {
 
 /// The whole application, ready to serve or to be called with `oneshot` in tests.
 ///
-/// Only the request middleware ([`frame_request`]) is a route layer, because it needs
+/// Only the request middleware (`frame_request`) is a route layer, because it needs
 /// the matched route template. Tracing, panic catching and the body limit wrap the
 /// routed application from outside: axum clones a route's whole stack of layers on
 /// every call, so each layer kept off the routes saves allocations per request.

@@ -23,7 +23,7 @@ pub struct Limits {
 /// Permutation-importance settings.
 #[derive(Debug, Clone, Default)]
 pub struct PermutationOptions {
-    /// Shuffles per feature (default [`DEFAULT_REPEATS`]).
+    /// Shuffles per feature (default [`DEFAULT_REPEATS`](super::DEFAULT_REPEATS)).
     pub repeats: Option<usize>,
     /// Seeds the shuffles.
     pub seed: u64,
@@ -36,9 +36,9 @@ pub struct PermutationOptions {
 pub struct DependenceOptions {
     /// The feature, by name.
     pub feature: String,
-    /// Grid points (default [`DEFAULT_GRID`]).
+    /// Grid points (default [`DEFAULT_GRID`](super::DEFAULT_GRID)).
     pub grid: Option<usize>,
-    /// ICE curves (default [`DEFAULT_ICE`]; 0 for none).
+    /// ICE curves (default [`DEFAULT_ICE`](super::DEFAULT_ICE); 0 for none).
     pub ice: Option<usize>,
     /// One output index, or every output.
     pub output: Option<usize>,

@@ -1,7 +1,7 @@
 //! ONNX feed-forward networks → [`MlpParams`] (kind `"onnx"` converts to `"mlp"`),
 //! and ONNX-ML tree ensembles and linear models on the float input → tree ensembles
 //! (kind `"onnx"`; MIN/MAX ones predict-only) and linear or logistic models ([`read`],
-//! [`ml`], [`trees`]); behind column-local preprocessing (`pipeline`), the same over
+//! `ml`, `trees`); behind column-local preprocessing (`pipeline`), the same over
 //! the raw features (a linear head behind imputers or encoders: additive over them).
 //!
 //! Why a hand-written reader: the networks explaind hosts need a dozen fields of
@@ -69,11 +69,11 @@ pub enum OnnxModel {
 }
 
 /// Read an ONNX model: an ONNX-ML tree ensemble or linear model computing the
-/// output off the float input ([`ml`]), else a network ([`convert`]).
+/// output off the float input (`ml`), else a network ([`convert`]).
 ///
 /// # Errors
 /// As [`convert`]; for an ONNX-ML model, [`CoreError::InvalidModel`] naming the
-/// operator and what is wrong with it (see [`trees`]).
+/// operator and what is wrong with it (see `trees`).
 pub fn read(buf: &[u8]) -> CoreResult<OnnxModel> {
     let g = read_graph_of_model(buf)?;
     let target = target_output(&g)?;

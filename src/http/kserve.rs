@@ -18,7 +18,7 @@ use super::routes::{routes, Access::*, Routes};
 use super::AppState;
 
 /// Routes of this module. The `:verb` suffix shares a path segment with the name,
-/// so one route takes `name:verb` and splits it; [`methods_of_target`] answers 405
+/// so one route takes `name:verb` and splits it; `methods_of_target` answers 405
 /// to a method the resource asked for does not have.
 pub fn router() -> Routes {
     let (schemas, paths, service) = routes!(get_model_status, post_model_verb);

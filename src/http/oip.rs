@@ -1,7 +1,7 @@
 //! The Open Inference Protocol (KServe V2): `/v2/health/live`, `/v2/health/ready`,
 //! `/v2/models/{name}` (metadata), `/v2/models/{name}/ready`, `/v2/models/{name}/infer`
 //! and, as an extension with the same body, `/v2/models/{name}/explain`. Input
-//! tensors become the `instances` of [`super::predict::predict`] and
+//! tensors become the `instances` of `predict::predict` and
 //! [`super::explain::explain`], whose flows answer; errors keep the crate's one body.
 
 mod tensor;
@@ -70,7 +70,7 @@ pub struct ModelMetadata {
     pub versions: Vec<String>,
     /// Always `explaind`.
     pub platform: String,
-    /// `input` [-1, features]; each feature may be sent instead as its own [rows] tensor.
+    /// `input` `[-1, features]`; each feature may be sent instead as its own `[rows]` tensor.
     pub inputs: Vec<TensorMetadata>,
     /// `predictions` of `infer`.
     pub outputs: Vec<TensorMetadata>,

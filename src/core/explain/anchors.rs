@@ -5,7 +5,7 @@
 //!
 //! - **Predicates** (`candidates.rs`). Each numeric feature is cut at the background's
 //!   quartiles and, finer, its deciles (interpolated quantiles that are no background
-//!   row's value, [`private_quantile`]); the candidates are the two sides of the
+//!   row's value, [`private_quantile`](crate::core::stats::private_quantile)); the candidates are the two sides of the
 //!   instance's quartile bin, `x > lower` and `x ≤ upper` (as alibi's `AnchorTabular`
 //!   and the paper's code: a rule keeps one side, or both: the bin), and its decile
 //!   bin `lower < x ≤ upper` (open past the first or last edge); a rule's conditions

@@ -50,7 +50,7 @@
 //!
 //! Default budget: `2P + 2048` coalitions, shap's `nsamples="auto"`. `Quality::samples`
 //! reports the coalitions evaluated, each costing one model row per background row.
-//! With a `tolerance`, the budget doubles in rounds (see [`super::rounds`]): the
+//! With a `tolerance`, the budget doubles in rounds (see the private `rounds` module): the
 //! sizes enumerated are those of the first round, and later rounds add pairs, until
 //! a round's budget covers every coalition: that round enumerates them all and
 //! answers the exact values (zero standard errors), as Leverage SHAP's draws

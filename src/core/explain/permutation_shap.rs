@@ -14,7 +14,7 @@
 //! coalitions buy `n_samples / (2(P − 1))` pairs; at least two pairs are needed for
 //! a standard error. Default: 10 pairs, `20 (P − 1)` coalitions. `Quality::samples`
 //! reports the coalitions evaluated. With a `tolerance`, the pairs double in rounds
-//! (see [`super::rounds`]), each round adding pairs to those drawn before.
+//! (see the private `rounds` module), each round adding pairs to those drawn before.
 //!
 //! # Standard errors
 //! Each pair gives one estimate per player (the mean of its two contributions), and

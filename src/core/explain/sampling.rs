@@ -82,7 +82,8 @@ pub struct SamplingParams {
     pub top_k: Option<usize>,
     /// KernelSHAP and permutation SHAP: sample in doubling rounds until every
     /// attribution's standard error is at most this, in output units (see
-    /// [`super::rounds`]); `n_samples` is then the cap. `None`: one fixed budget.
+    /// the private `explain::rounds` module); `n_samples` is then the cap. `None`:
+    /// one fixed budget.
     pub tolerance: Option<f64>,
     /// KernelSHAP, permutation and exact Shapley values: integrate over this many
     /// weighted k-means centres of the background instead of its rows (see

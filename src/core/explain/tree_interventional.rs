@@ -10,9 +10,9 @@
 //! −v a! (b−1)! / (a+b)! for i ∈ B. The (leaf, A, B) a row reaches with each
 //! background row are found, per tree, in one of two ways prepared once per model
 //! and background ([`Background`]): a walk down the tree for 128 background rows
-//! at once, from the rows' directions at every split ([`hybrid`], for trees of more
+//! at once, from the rows' directions at every split (`hybrid`, for trees of more
 //! than 64 splits and small backgrounds), or the rows grouped per leaf by the path
-//! features they follow ([`groups`]).
+//! features they follow (`groups`).
 //!
 //! Probability space (binary models) follows shap's `TreeExplainer(model_output=
 //! "probability")`: each background row's raw attributions are rescaled by

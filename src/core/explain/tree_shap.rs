@@ -37,9 +37,10 @@ use crate::core::CoreResult;
 /// `outputs`, in raw (margin) space. `base_value` is the cover-weighted mean output.
 ///
 /// # Errors
-/// [`CoreError::Shape`] or [`CoreError::NonFinite`] (infinities) for bad rows,
-/// [`CoreError::InvalidArgument`] for an output out of range or a length mismatch,
-/// [`CoreError::MethodNotSupported`] when a path has more than 64 distinct features.
+/// [`CoreError::Shape`](crate::core::CoreError::Shape) or
+/// [`CoreError::NonFinite`](crate::core::CoreError::NonFinite) (infinities) for bad rows,
+/// [`CoreError::InvalidArgument`](crate::core::CoreError::InvalidArgument) for an output out of range or a length mismatch,
+/// [`CoreError::MethodNotSupported`](crate::core::CoreError::MethodNotSupported) when a path has more than 64 distinct features.
 pub fn explain(
     model: &TreeEnsemble,
     x: ArrayView2<f64>,

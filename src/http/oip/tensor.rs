@@ -22,14 +22,14 @@ pub enum Datatype {
     Bytes,
 }
 
-/// An input tensor: `shape` [rows, features] in feature order, or [rows] for one
+/// An input tensor: `shape` `[rows, features]` in feature order, or `[rows]` for one
 /// feature named by `name`; `data` row-major (nested arrays are flattened).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InputTensor {
-    /// `input` (any name) for a [rows, features] tensor, else a feature's name.
+    /// `input` (any name) for a `[rows, features]` tensor, else a feature's name.
     pub name: String,
-    /// [rows, features] or [rows].
+    /// `[rows, features]` or `[rows]`.
     pub shape: Vec<usize>,
     /// Element type.
     pub datatype: Datatype,
@@ -67,7 +67,7 @@ pub struct InferRequest {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub parameters: Option<Map<String, Value>>,
-    /// One [rows, features] tensor, or one [rows] tensor per feature.
+    /// One `[rows, features]` tensor, or one `[rows]` tensor per feature.
     pub inputs: Vec<InputTensor>,
     /// Outputs to answer (default: all).
     #[serde(default)]

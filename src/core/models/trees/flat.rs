@@ -61,7 +61,7 @@ pub const CHUNK_ROWS: usize = 64;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FlatNode {
     /// The split value (for a float32 split, its bits in the low half); NaN for a
-    /// leaf ([`LEAF_THRESHOLD`]); the original node's index for a categorical split.
+    /// leaf (`LEAF_THRESHOLD`); the original node's index for a categorical split.
     pub threshold: f64,
     /// Feature index the split reads (0 for a leaf, read and ignored).
     pub feature: u32,
@@ -73,7 +73,7 @@ pub struct FlatNode {
 /// Where one tree lies in the layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlatTree {
-    /// Index of its root in [`Flat::nodes`].
+    /// Index of its root in the nodes of its [`Flat`].
     pub start: usize,
     /// Number of its nodes.
     pub len: u32,
