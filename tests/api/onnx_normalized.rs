@@ -9,7 +9,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::common::{call, default_app};
-use crate::onnx_support::{close, fixture};
+use crate::onnx_support::{assert_shapley, close, fixture};
 
 /// Base + Σ attributions = prediction, for one explanation.
 fn adds_up(e: &Value) {
@@ -66,21 +66,12 @@ async fn a_normalized_pipeline_predicts_and_model_agnostic_methods_explain_it() 
         let body = json!({"instances": rows, "method": "exact_shapley"});
         let answer = call(&app, Method::POST, "/models/normed/explain", Some(body)).await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-        let scale = doc["base"].as_f64().unwrap().abs();
-        for (r, e) in answer.json["explanations"]
+        answer.json["explanations"]
             .as_array()
             .unwrap()
             .iter()
-            .enumerate()
-        {
-            adds_up(e);
-            let got = e["attributions"].as_array().unwrap();
-            assert_eq!(got.len(), 4, "one attribution per raw feature");
-            for (g, w) in got.iter().zip(doc["shapley"][r].as_array().unwrap()) {
-                close(g, w, scale, &format!("{fixture_name} row {r}"));
-            }
-            close(&e["base_value"], &doc["base"], scale, "base");
-        }
+            .for_each(adds_up);
+        assert_shapley(&answer.json, &doc, 4, fixture_name);
         for method in ["tree_interventional", "linear_shap", "tree_path_dependent"] {
             let body = json!({"instances": [rows[0]], "method": method});
             let refused = call(&app, Method::POST, "/models/normed/explain", Some(body)).await;

@@ -10,7 +10,7 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use crate::common::{call, default_app};
-use crate::onnx_support::{close, fixture};
+use crate::onnx_support::{assert_shapley, close, fixture};
 
 async fn register(app: &Router, name: &str) -> Value {
     let (model, doc) = fixture(name);
@@ -38,29 +38,6 @@ async fn register(app: &Router, name: &str) -> Value {
     doc
 }
 
-/// Every row's attributions against the enumeration on the graph, and the base.
-fn assert_shapley(answer: &Value, doc: &Value, what: &str) {
-    let scale = doc["base"].as_f64().unwrap().abs();
-    for (r, e) in answer["explanations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .enumerate()
-    {
-        let got = e["attributions"].as_array().unwrap();
-        assert_eq!(got.len(), 4, "one attribution per raw feature");
-        for (g, w) in got.iter().zip(doc["shapley"][r].as_array().unwrap()) {
-            close(g, w, scale, &format!("{what} row {r}"));
-        }
-        close(
-            &e["base_value"],
-            &doc["base"],
-            scale,
-            &format!("{what} base"),
-        );
-    }
-}
-
 #[tokio::test]
 async fn a_forest_behind_a_pca_predicts_and_model_agnostic_methods_explain_it() {
     let app = default_app().await;
@@ -73,7 +50,7 @@ async fn a_forest_behind_a_pca_predicts_and_model_agnostic_methods_explain_it() 
     let body = json!({"instances": rows, "method": "exact_shapley"});
     let answer = call(&app, Method::POST, "/models/pca_forest/explain", Some(body)).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-    assert_shapley(&answer.json, &doc, "exact_shapley");
+    assert_shapley(&answer.json, &doc, 4, "exact_shapley");
     for method in ["tree_interventional", "tree_path_dependent", "linear_shap"] {
         let body = json!({"instances": [rows[0]], "method": method});
         let refused = call(&app, Method::POST, "/models/pca_forest/explain", Some(body)).await;
@@ -103,7 +80,7 @@ async fn a_linear_head_behind_a_pca_or_svd_is_linear_in_the_raw_features() {
         .await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
         assert_eq!(answer.json["method"], "linear_shap", "{name}");
-        assert_shapley(&answer.json, &doc, name);
+        assert_shapley(&answer.json, &doc, 4, name);
     }
 }
 

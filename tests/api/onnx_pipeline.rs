@@ -9,7 +9,7 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use crate::common::{call, default_app};
-use crate::onnx_support::{close, fixture};
+use crate::onnx_support::{assert_shapley, close, fixture};
 
 async fn register(app: &Router, name: &str, fixture_name: &str) -> (Value, crate::common::Answer) {
     let (model, doc) = fixture(fixture_name);
@@ -167,25 +167,12 @@ async fn a_linear_head_behind_encoded_columns_explains_raw_rows() {
             let got = &predicted.json["predictions"][r][0];
             close(got, want, want.as_f64().unwrap().abs(), "prediction");
         }
-        let scale = doc["base"].as_f64().unwrap().abs();
         for method in ["auto", "exact_shapley"] {
             let body = json!({"instances": doc["rows"], "method": method, "output_space": "raw"});
             let path = format!("/models/{name}/explain");
             let answer = call(&app, Method::POST, &path, Some(body)).await;
             assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-            for (r, e) in answer.json["explanations"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .enumerate()
-            {
-                let got = e["attributions"].as_array().unwrap();
-                assert_eq!(got.len(), 6, "one attribution per raw feature");
-                for (g, w) in got.iter().zip(doc["shapley"][r].as_array().unwrap()) {
-                    close(g, w, scale, &format!("{fixture_name} {method} row {r}"));
-                }
-                close(&e["base_value"], &doc["base"], scale, "base");
-            }
+            assert_shapley(&answer.json, &doc, 6, &format!("{fixture_name} {method}"));
         }
     }
     let body = json!({"instances": [[null, 2.0, 1.0, 1.0, "atlantis", "solar"]],

@@ -21,3 +21,24 @@ pub fn close(got: &Value, want: &Value, scale: f64, what: &str) {
     let (g, w) = (got.as_f64().unwrap(), want.as_f64().unwrap());
     assert!((g - w).abs() <= 1e-5 * scale.max(1.0), "{what}: {g} vs {w}");
 }
+
+/// Every explanation of `answer` against the fixture's enumerated Shapley values
+/// on the graph (`doc["shapley"]`, one row each, over `width` raw features) and its
+/// base value.
+pub fn assert_shapley(answer: &Value, doc: &Value, width: usize, what: &str) {
+    let scale = doc["base"].as_f64().unwrap().abs();
+    let explanations = answer["explanations"].as_array().unwrap();
+    for (r, e) in explanations.iter().enumerate() {
+        let got = e["attributions"].as_array().unwrap();
+        assert_eq!(got.len(), width, "one attribution per raw feature");
+        for (g, w) in got.iter().zip(doc["shapley"][r].as_array().unwrap()) {
+            close(g, w, scale, &format!("{what} row {r}"));
+        }
+        close(
+            &e["base_value"],
+            &doc["base"],
+            scale,
+            &format!("{what} base"),
+        );
+    }
+}
