@@ -244,12 +244,20 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
                         .into(),
                 ));
             }
-            tree_shap::explain(m, x, &outputs)?
+            tree_shap::explain_until(m, x, &outputs, &args.cancel)?
         }
         (HostedModel::Trees(m), Method::TreeInterventional) => {
             let reference = reference(model, method)?;
-            let background = exact_game::tree_background(model, m, reference)?;
-            tree_interventional::explain_with(m, reference, background, x, &outputs, space)?
+            let background = exact_game::tree_background(model, m, reference, &args.cancel)?;
+            tree_interventional::explain_with(
+                m,
+                reference,
+                background,
+                x,
+                &outputs,
+                space,
+                &args.cancel,
+            )?
         }
         (
             HostedModel::ExtremeTrees(m),
@@ -320,7 +328,7 @@ pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> Co
             ))
         }
         (HostedModel::Trees(m), Method::TreePathDependent, true) => {
-            Some(tree_shap::interactions(m, x, &outputs)?)
+            Some(tree_shap::interactions_until(m, x, &outputs, &args.cancel)?)
         }
         (_, _, true) => {
             return Err(CoreError::InvalidArgument(

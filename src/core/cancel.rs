@@ -1,9 +1,11 @@
 //! Cooperative cancellation of long computations.
 //!
 //! A [`Cancel`] token is handed to every computation that can run for long (the
-//! sampling explainers, integrated gradients, permutation importance, partial
-//! dependence). The computation calls [`Cancel::check`] between blocks of work (a
-//! batch of coalitions, a shuffle, a grid point) and gives up with
+//! sampling explainers, integrated gradients, TreeSHAP and its interactions,
+//! interventional TreeSHAP and the recording of its background, permutation
+//! importance, partial dependence). The computation calls [`Cancel::check`] between
+//! blocks of work (a batch of coalitions, a block of rows, a tree, a shuffle, a grid
+//! point) and gives up with
 //! [`CoreError::Cancelled`] once the token is tripped: by whoever holds it (a
 //! request whose client left or whose deadline passed, a server shutting down) or
 //! by its own deadline. Nothing partial is returned.

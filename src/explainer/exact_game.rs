@@ -28,23 +28,24 @@ use crate::core::explain::tree_interventional::{self, Background};
 use crate::core::explain::{Explanation, Method};
 use crate::core::models::{HostedModel, OutputSpace, TreeEnsemble};
 use crate::core::stats::Reference;
-use crate::core::CoreResult;
+use crate::core::{Cancel, CoreError, CoreResult};
 use crate::spec::BuiltModel;
 
 /// The background of `model`'s trees as interventional TreeSHAP reads it,
-/// recorded on first use and kept with the model.
+/// recorded on first use (unless `cancel` stops it) and kept with the model.
 ///
 /// # Errors
-/// As [`Background::new`].
+/// As [`Background::new_until`].
 pub(super) fn tree_background<'a>(
     model: &'a BuiltModel,
     trees: &TreeEnsemble,
     reference: &Reference,
+    cancel: &Cancel,
 ) -> CoreResult<&'a Background> {
     if let Some(b) = model.tree_background.get() {
         return Ok(b);
     }
-    let built = Arc::new(Background::new(trees, reference)?);
+    let built = Arc::new(Background::new_until(trees, reference, cancel)?);
     Ok(model.tree_background.get_or_init(|| built))
 }
 
@@ -92,11 +93,21 @@ pub(super) fn solve(
     if !same_game {
         return Ok(None);
     }
-    let Ok(background) = tree_background(model, trees, reference) else {
-        return Ok(None);
+    let background = match tree_background(model, trees, reference, &args.cancel) {
+        Ok(b) => b,
+        Err(CoreError::Cancelled) => return Err(CoreError::Cancelled),
+        // Beyond the memory budget: the sampling route has its own.
+        Err(_) => return Ok(None),
     };
-    let mut explanations =
-        tree_interventional::explain_with(trees, reference, background, x, outputs, args.space)?;
+    let mut explanations = tree_interventional::explain_with(
+        trees,
+        reference,
+        background,
+        x,
+        outputs,
+        args.space,
+        &args.cancel,
+    )?;
     for e in &mut explanations {
         let q = &mut e.quality;
         q.samples = Some(0);

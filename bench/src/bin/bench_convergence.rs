@@ -27,6 +27,7 @@ use explaind::core::explain::{explain_agnostic, tree_interventional, Method};
 use explaind::core::models::mlp::MlpParams;
 use explaind::core::models::{LinearModel, Model, OutputSpace, TreeEnsemble};
 use explaind::core::stats::Reference;
+use explaind::core::Cancel;
 use explaind::formats::{lightgbm, xgboost};
 use ndarray::ArrayView2;
 use ndarray::{s, Array1, Array2};
@@ -153,6 +154,7 @@ fn exact_trees(
             x,
             outputs,
             OutputSpace::Raw,
+            &Cancel::never(),
         )
         .expect("explanations")
     };

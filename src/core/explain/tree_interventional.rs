@@ -28,7 +28,7 @@ use super::Explanation;
 use crate::core::models::trees::{budget, TreeEnsemble};
 use crate::core::models::{check_rows, sigmoid, Link, Model, OutputSpace};
 use crate::core::stats::Reference;
-use crate::core::{CoreError, CoreResult};
+use crate::core::{Cancel, CoreError, CoreResult};
 use hybrid::{Hybrid, Rows, Work};
 
 mod groups;
@@ -50,7 +50,15 @@ pub fn explain(
 ) -> CoreResult<Vec<Explanation>> {
     check_request(model, x, outputs)?;
     let background = Background::new(model, reference)?;
-    explain_with(model, reference, &background, x, outputs, space)
+    explain_with(
+        model,
+        reference,
+        &background,
+        x,
+        outputs,
+        space,
+        &Cancel::never(),
+    )
 }
 
 /// The background rows of one model as the explainer reads them (for walked trees
@@ -76,6 +84,19 @@ impl Background {
     /// [`Background::estimate_bytes`] exceeds the budget (naming both and the flag);
     /// [`CoreError::MethodNotSupported`] for paths of more than 64 distinct features.
     pub fn new(model: &TreeEnsemble, reference: &Reference) -> CoreResult<Self> {
+        Self::new_until(model, reference, &Cancel::never())
+    }
+
+    /// [`Background::new`], giving up with [`CoreError::Cancelled`] once `cancel`
+    /// is tripped (checked before each tree).
+    ///
+    /// # Errors
+    /// As [`Background::new`]; also [`CoreError::Cancelled`].
+    pub fn new_until(
+        model: &TreeEnsemble,
+        reference: &Reference,
+        cancel: &Cancel,
+    ) -> CoreResult<Self> {
         check_rows(reference.data.view(), model.n_features(), true)?;
         if reference.rows() == 0 {
             return Err(CoreError::InvalidArgument(
@@ -101,7 +122,7 @@ impl Background {
             )));
         }
         Ok(Background {
-            hybrid: Hybrid::new(model, reference.data.view()),
+            hybrid: Hybrid::new(model, reference.data.view(), cancel)?,
             raw: model.predict_raw(reference.data.view()),
         })
     }
@@ -124,11 +145,12 @@ impl Background {
 }
 
 /// [`explain`] with the background already recorded by [`Background::new`] for
-/// this `model` and `reference`.
+/// this `model` and `reference`, giving up once `cancel` is tripped (checked
+/// before each tree of each block of rows).
 ///
 /// # Errors
 /// As [`explain`]; also [`CoreError::InvalidArgument`] when `background` was built
-/// for another model or reference.
+/// for another model or reference, and [`CoreError::Cancelled`].
 pub fn explain_with(
     model: &TreeEnsemble,
     reference: &Reference,
@@ -136,6 +158,7 @@ pub fn explain_with(
     x: ArrayView2<f64>,
     outputs: &[usize],
     space: OutputSpace,
+    cancel: &Cancel,
 ) -> CoreResult<Vec<Explanation>> {
     check_request(model, x, outputs)?;
     let hybrid = &background.hybrid;
@@ -183,17 +206,18 @@ pub fn explain_with(
                 #[cfg(target_arch = "x86_64")]
                 if v3 {
                     // SAFETY: `has_v3` found every feature `add_v3` is compiled with.
-                    unsafe { add_v3(hybrid, model, job, work) };
+                    unsafe { add_v3(hybrid, model, job, work, cancel)? };
                 } else {
-                    hybrid.add(model, job, work);
+                    hybrid.add(model, job, work, cancel)?;
                 }
                 #[cfg(not(target_arch = "x86_64"))]
                 {
                     let _ = v3;
-                    hybrid.add(model, job, work);
+                    hybrid.add(model, job, work, cancel)?;
                 }
                 let rows = rows.iter().zip(&outputs[start..end]);
-                rows.zip(outs)
+                Ok(rows
+                    .zip(outs)
                     .map(|((row, &k), out)| match space {
                         OutputSpace::Raw => out.iter().map(|p| p / n_bg).collect(),
                         OutputSpace::Probability => {
@@ -213,10 +237,10 @@ pub fn explain_with(
                             phi
                         }
                     })
-                    .collect()
+                    .collect::<Vec<Vec<f64>>>())
             },
         )
-        .collect();
+        .collect::<CoreResult<_>>()?;
     Ok(x.axis_iter(Axis(0))
         .zip(outputs)
         .zip(answers.into_iter().flatten())
@@ -238,8 +262,14 @@ const ROWS_TOGETHER: usize = 256;
 /// [`Hybrid::add`] compiled for x86-64-v3 (see [`super::cpu`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,bmi1,bmi2,popcnt,lzcnt")]
-fn add_v3(hybrid: &Hybrid, model: &TreeEnsemble, job: Rows, work: &mut Work) {
-    hybrid.add(model, job, work)
+fn add_v3(
+    hybrid: &Hybrid,
+    model: &TreeEnsemble,
+    job: Rows,
+    work: &mut Work,
+    cancel: &Cancel,
+) -> CoreResult<()> {
+    hybrid.add(model, job, work, cancel)
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ use crate::core::models::trees::oblivious::Oblivious;
 use crate::core::models::trees::units::{Head, Slot, INV_MAX_SLOTS};
 use crate::core::models::trees::{Compiled, TreeEnsemble};
 use crate::core::models::Model;
-use crate::core::CoreResult;
+use crate::core::{Cancel, CoreResult};
 
 /// Explain each row of `x` (NaN means missing) for the output chosen for it in
 /// `outputs`, in raw (margin) space. `base_value` is the cover-weighted mean output.
@@ -45,6 +45,20 @@ pub fn explain(
     model: &TreeEnsemble,
     x: ArrayView2<f64>,
     outputs: &[usize],
+) -> CoreResult<Vec<Explanation>> {
+    explain_until(model, x, outputs, &Cancel::never())
+}
+
+/// [`explain`], giving up with [`CoreError::Cancelled`](crate::core::CoreError::Cancelled)
+/// once `cancel` is tripped (checked before each block of rows and trees).
+///
+/// # Errors
+/// As [`explain`]; also [`CoreError::Cancelled`](crate::core::CoreError::Cancelled).
+pub fn explain_until(
+    model: &TreeEnsemble,
+    x: ArrayView2<f64>,
+    outputs: &[usize],
+    cancel: &Cancel,
 ) -> CoreResult<Vec<Explanation>> {
     let prepared = Prepared::new(model, x, outputs)?;
     let tables = oblivious::tables(model, &prepared);
@@ -74,19 +88,20 @@ pub fn explain(
     let parts: Vec<(Task, Vec<RowPart>)> = tasks
         .into_par_iter()
         .map(|(rows, trees)| {
+            cancel.check()?;
             let block = &block;
             let trees = trees.start..trees.end.min(model.compiled().trees());
             #[cfg(target_arch = "x86_64")]
             if v3 {
                 // SAFETY: `has_v3` found every feature `explain_block_v3` is compiled with.
                 let part = unsafe { explain_block_v3(block, rows.clone(), trees.clone()) };
-                return ((rows, trees), part);
+                return Ok(((rows, trees), part));
             }
             let _ = v3;
             let part = explain_block(block, rows.clone(), trees.clone());
-            ((rows, trees), part)
+            Ok(((rows, trees), part))
         })
-        .collect();
+        .collect::<CoreResult<_>>()?;
     // Sum the tree chunks of each row, in tree order.
     let mut sums: Vec<(f64, Vec<f64>)> = outputs
         .iter()
@@ -168,14 +183,30 @@ pub fn interactions(
     x: ArrayView2<f64>,
     outputs: &[usize],
 ) -> CoreResult<Vec<Array2<f64>>> {
+    interactions_until(model, x, outputs, &Cancel::never())
+}
+
+/// [`interactions`], giving up with
+/// [`CoreError::Cancelled`](crate::core::CoreError::Cancelled) once `cancel` is
+/// tripped (checked before each row).
+///
+/// # Errors
+/// As [`interactions`]; also [`CoreError::Cancelled`](crate::core::CoreError::Cancelled).
+pub fn interactions_until(
+    model: &TreeEnsemble,
+    x: ArrayView2<f64>,
+    outputs: &[usize],
+    cancel: &Cancel,
+) -> CoreResult<Vec<Array2<f64>>> {
     let prepared = Prepared::new(model, x, outputs)?;
     let f = model.n_features();
-    Ok(x.axis_iter(Axis(0))
+    x.axis_iter(Axis(0))
         .into_par_iter()
         .zip(outputs.par_iter())
         .map_init(
             || Scratch::new(model.compiled()),
             |scratch, (row, &k)| {
+                cancel.check()?;
                 let row = row.to_vec();
                 let mut phi = vec![0.0; f];
                 let mut inter = Array2::zeros((f, f));
@@ -188,10 +219,10 @@ pub fn interactions(
                     let off: f64 = (0..f).filter(|&j| j != i).map(|j| inter[[i, j]]).sum();
                     inter[[i, i]] = phi[i] - off;
                 }
-                inter
+                Ok(inter)
             },
         )
-        .collect())
+        .collect()
 }
 
 /// What every row shares: the layout, the quadratures, the expected values.

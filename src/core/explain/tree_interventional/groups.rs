@@ -17,6 +17,7 @@ use ndarray::Axis;
 use super::weights::Weights;
 use crate::core::explain::tree_walk::{for_bits, Scratch};
 use crate::core::models::trees::{Compiled, TreeEnsemble};
+use crate::core::{Cancel, CoreResult};
 
 /// Background rows grouped, per leaf, by the mask of path features they follow.
 #[derive(Debug)]
@@ -44,8 +45,16 @@ pub(super) struct Groups {
 
 impl Groups {
     /// Group the rows of `background` under the leaves of the trees `grouped` marks
-    /// (the other trees' leaves get no groups).
-    pub(super) fn new(model: &TreeEnsemble, background: ArrayView2<f64>, grouped: &[bool]) -> Self {
+    /// (the other trees' leaves get no groups), checking `cancel` before each tree.
+    ///
+    /// # Errors
+    /// [`crate::core::CoreError::Cancelled`] once `cancel` is tripped.
+    pub(super) fn new(
+        model: &TreeEnsemble,
+        background: ArrayView2<f64>,
+        grouped: &[bool],
+        cancel: &Cancel,
+    ) -> CoreResult<Self> {
         let c = model.compiled();
         let rows: Vec<Vec<f64>> = background.axis_iter(Axis(0)).map(|r| r.to_vec()).collect();
         let mut g = Groups {
@@ -66,6 +75,7 @@ impl Groups {
         let mut packed: Vec<u64> = Vec::with_capacity(rows.len());
         // Per tree: masks[leaf - first][row].
         for (t, &keep) in grouped.iter().enumerate() {
+            cancel.check()?;
             let (a, b) = (c.tree_leaves[t].0 as usize, c.tree_leaves[t].1 as usize);
             if !keep {
                 for _ in a..b {
@@ -133,7 +143,7 @@ impl Groups {
                 g.follow_start.push(g.follow.len() as u32);
             }
         }
-        g
+        Ok(g)
     }
 
     /// Upper bound on the bytes [`Groups::new`] holds at its peak for `rows` rows of

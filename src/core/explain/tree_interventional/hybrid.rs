@@ -30,6 +30,7 @@ use super::weights::Weights;
 use crate::core::explain::tree_walk::{for_bits, Scratch};
 use crate::core::models::trees::{Compiled, Cut, Node, TreeEnsemble};
 use crate::core::models::Model;
+use crate::core::{Cancel, CoreResult};
 
 /// `slot` of a leaf's [`Hop`].
 const LEAF: u8 = u8::MAX;
@@ -119,8 +120,15 @@ const BLOCK: usize = Set::BITS as usize;
 
 impl Hybrid {
     /// Lay out `model`'s trees and record the directions of the rows of `background`
-    /// (already checked for width) at every split.
-    pub(super) fn new(model: &TreeEnsemble, background: ArrayView2<f64>) -> Self {
+    /// (already checked for width) at every split, checking `cancel` before each tree.
+    ///
+    /// # Errors
+    /// [`crate::core::CoreError::Cancelled`] once `cancel` is tripped.
+    pub(super) fn new(
+        model: &TreeEnsemble,
+        background: ArrayView2<f64>,
+        cancel: &Cancel,
+    ) -> CoreResult<Self> {
         let c = model.compiled();
         let rows = background.nrows();
         let walks = walks(c, rows);
@@ -179,6 +187,7 @@ impl Hybrid {
         let splits = splits as usize;
         let mut left = vec![0 as Set; rows.div_ceil(BLOCK) * splits];
         for (t, tree) in model.trees().iter().enumerate().filter(|&(t, _)| walks[t]) {
+            cancel.check()?;
             let tree_hops = &hops[roots[t] as usize..][..tree.nodes.len()];
             for (r, row) in background.rows().into_iter().enumerate() {
                 let block = &mut left[r / BLOCK * splits..][..splits];
@@ -193,20 +202,17 @@ impl Hybrid {
                 }
             }
         }
-        Hybrid {
+        let grouped: Vec<bool> = walks.iter().map(|w| !w).collect();
+        Ok(Hybrid {
             hops,
             roots,
             splits,
             rows,
             left,
             weights: Weights::new(c.max_slots),
-            groups: Groups::new(
-                model,
-                background,
-                &walks.iter().map(|w| !w).collect::<Vec<_>>(),
-            ),
+            groups: Groups::new(model, background, &grouped, cancel)?,
             walks,
-        }
+        })
     }
 
     /// (splits of the trees walked, leaves of the trees grouped) for `rows`
@@ -282,10 +288,21 @@ impl Hybrid {
     /// background row r. Sums over the background rows (the caller divides by their
     /// number). Tree after tree, each for all the rows, so a tree's nodes are read
     /// from cache for all but the first.
+    /// Checks `cancel` before each tree.
+    ///
+    /// # Errors
+    /// [`crate::core::CoreError::Cancelled`] once `cancel` is tripped.
     #[inline(always)]
-    pub(super) fn add(&self, model: &TreeEnsemble, job: Rows, work: &mut Work) {
+    pub(super) fn add(
+        &self,
+        model: &TreeEnsemble,
+        job: Rows,
+        work: &mut Work,
+        cancel: &Cancel,
+    ) -> CoreResult<()> {
         let c = model.compiled();
         for (t, tree) in model.trees().iter().enumerate() {
+            cancel.check()?;
             let root = self.roots[t];
             let nodes = &tree.nodes;
             for ((row, &k), out) in job.rows.iter().zip(job.outputs).zip(job.outs.iter_mut()) {
@@ -314,6 +331,7 @@ impl Hybrid {
                 }
             }
         }
+        Ok(())
     }
 
     /// Walk one tree for one row and one block of background rows.

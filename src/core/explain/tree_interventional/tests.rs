@@ -59,7 +59,13 @@ fn sums(
     };
     built
         .hybrid
-        .add(model, job, &mut built.hybrid.work(model.compiled()));
+        .add(
+            model,
+            job,
+            &mut built.hybrid.work(model.compiled()),
+            &Cancel::never(),
+        )
+        .unwrap();
     outs.pop().unwrap()
 }
 
@@ -100,6 +106,7 @@ fn walked_and_grouped_trees_equal_enumeration_with_repeated_features_and_nans() 
                 ArrayView2::from_shape((1, f), &row[..]).unwrap(),
                 &[0],
                 OutputSpace::Raw,
+                &Cancel::never(),
             )
             .unwrap();
             for (g, w) in e[0].attributions.iter().zip(&mean) {
@@ -120,7 +127,15 @@ fn a_background_for_another_model_is_refused() {
     let reference = Reference::new(&model, grid(10, 5, 1, 7));
     let built = Background::new(&other, &reference).unwrap();
     let x = grid(1, 5, 2, 7);
-    let got = explain_with(&model, &reference, &built, x.view(), &[0], OutputSpace::Raw);
+    let got = explain_with(
+        &model,
+        &reference,
+        &built,
+        x.view(),
+        &[0],
+        OutputSpace::Raw,
+        &Cancel::never(),
+    );
     assert!(matches!(got, Err(CoreError::InvalidArgument(_))), "{got:?}");
 }
 
@@ -151,7 +166,9 @@ fn the_v3_copy_gives_the_same_bits() {
                         &model,
                         job,
                         &mut built.hybrid.work(model.compiled()),
+                        &Cancel::never(),
                     )
+                    .unwrap()
                 };
                 assert!(base
                     .iter()
@@ -189,7 +206,13 @@ fn rows_explained_together_get_what_each_gets_alone() {
         };
         built
             .hybrid
-            .add(&model, job, &mut built.hybrid.work(model.compiled()));
+            .add(
+                &model,
+                job,
+                &mut built.hybrid.work(model.compiled()),
+                &Cancel::never(),
+            )
+            .unwrap();
         for ((row, &k), got) in rows.iter().zip(&outputs).zip(&together) {
             let mut alone = vec![vec![0.0; width]];
             let job = Rows {
@@ -200,7 +223,13 @@ fn rows_explained_together_get_what_each_gets_alone() {
             };
             built
                 .hybrid
-                .add(&model, job, &mut built.hybrid.work(model.compiled()));
+                .add(
+                    &model,
+                    job,
+                    &mut built.hybrid.work(model.compiled()),
+                    &Cancel::never(),
+                )
+                .unwrap();
             assert!(got
                 .iter()
                 .zip(&alone[0])
