@@ -105,6 +105,27 @@ fn weights(n: usize) -> Array1<f64> {
 /// Compare the tree route with the generic one for every output and space, with
 /// and without weights, on `masks`: equal to rounding in a linear space, bit for
 /// bit through a link. Returns how many values were compared.
+/// The raw game of output 0 of `model` for `x` against the unweighted rows of
+/// `background`, every player a feature of `groups`.
+fn raw_game<'a>(
+    model: &'a TreeEnsemble,
+    background: &'a Array2<f64>,
+    x: &'a Array1<f64>,
+    groups: &'a FeatureGroups,
+    stop: &'a Stop,
+) -> Game<'a> {
+    Game {
+        model,
+        background: background.view(),
+        weights: None,
+        x: x.view(),
+        groups,
+        output: 0,
+        space: OutputSpace::Raw,
+        stop,
+    }
+}
+
 fn assert_routes_agree(
     name: &str,
     model: &TreeEnsemble,
@@ -221,16 +242,8 @@ fn deep_trees_walk_without_a_table_and_agree() {
     });
     let x = Array1::from_shape_fn(20, |j| ((j * 13) % 7) as f64 / 7.0 - 0.5);
     let groups = FeatureGroups::singletons(20);
-    let game = Game {
-        model: &model,
-        background: background.view(),
-        weights: None,
-        x: x.view(),
-        groups: &groups,
-        output: 0,
-        space: OutputSpace::Raw,
-        stop: &Stop::default(),
-    };
+    let stop = Stop::default();
+    let game = raw_game(&model, &background, &x, &groups, &stop);
     let walks = Walks::<4>::new(&game, &model, true);
     assert!(walks.heads.iter().any(|h| h.players.len() > MEMO_PLAYERS));
     assert!(walks.heads.iter().any(|h| h.players.len() <= MEMO_PLAYERS));
@@ -246,16 +259,8 @@ fn more_than_64_players_walk_without_cuts_and_agree() {
     });
     let x = Array1::from_shape_fn(70, |j| ((j * 5) % 11) as f64 / 11.0 - 0.5);
     let groups = FeatureGroups::singletons(70);
-    let game = Game {
-        model: &model,
-        background: background.view(),
-        weights: None,
-        x: x.view(),
-        groups: &groups,
-        output: 0,
-        space: OutputSpace::Raw,
-        stop: &Stop::default(),
-    };
+    let stop = Stop::default();
+    let game = raw_game(&model, &background, &x, &groups, &stop);
     assert!(!Walks::<1>::new(&game, &model, true).masks);
     assert!(assert_routes_agree("70 players", &model, &background, &x, &groups) > 0);
 }
@@ -272,16 +277,8 @@ fn a_player_no_split_separates_changes_no_value_bit_for_bit() {
     let x = Array1::from_shape_fn(8, |j| ((j * 3) % 5) as f64 / 5.0 - 0.4);
     background.column_mut(3).fill(x[3]);
     let groups = FeatureGroups::singletons(8);
-    let game = Game {
-        model: &model,
-        background: background.view(),
-        weights: None,
-        x: x.view(),
-        groups: &groups,
-        output: 0,
-        space: OutputSpace::Raw,
-        stop: &Stop::default(),
-    };
+    let stop = Stop::default();
+    let game = raw_game(&model, &background, &x, &groups, &stop);
     let without = coalitions(8, 50, 9)
         .chunks(8)
         .flat_map(|c| {
@@ -318,14 +315,8 @@ fn the_route_stops_when_cancelled_and_gives_way_past_its_limits() {
     let masks = coalitions(5, 10, 1);
     for space in [OutputSpace::Raw, OutputSpace::Probability] {
         let game = Game {
-            model: &model,
-            background: background.view(),
-            weights: None,
-            x: x.view(),
-            groups: &groups,
-            output: 0,
             space,
-            stop: &stop,
+            ..raw_game(&model, &background, &x, &groups, &stop)
         };
         let answer = values(&game, &model, &masks).expect("the tree route");
         assert!(matches!(answer, Err(CoreError::Cancelled)), "{space:?}");
@@ -335,16 +326,8 @@ fn the_route_stops_when_cancelled_and_gives_way_past_its_limits() {
     assert!(walks::bytes::<2>(60_000, 5_000) < MAX_WALK_BYTES / 8);
     // More than 2,048 background rows: the generic route, the same numbers.
     let many = Array2::from_shape_fn((2_100, 5), |(i, j)| ((i * 3 + j) % 17) as f64 / 17.0);
-    let game = Game {
-        model: &model,
-        background: many.view(),
-        weights: None,
-        x: x.view(),
-        groups: &groups,
-        output: 0,
-        space: OutputSpace::Raw,
-        stop: &Stop::default(),
-    };
+    let stop = Stop::default();
+    let game = raw_game(&model, &many, &x, &groups, &stop);
     assert!(values(&game, &model, &masks).is_none());
     let opaque = Opaque(&model);
     let generic = Game {
