@@ -46,27 +46,30 @@ fn sums(
     row: &[f64],
     per_background: Option<usize>,
 ) -> Vec<f64> {
+    let mut outs = add_rows(built, model, &[row.to_vec()], &[0], per_background);
+    outs.pop().unwrap()
+}
+
+/// The sums of one [`Hybrid::add`] call for `rows`, explained for `outputs`.
+fn add_rows(
+    built: &Background,
+    model: &TreeEnsemble,
+    rows: &[Vec<f64>],
+    outputs: &[usize],
+    per_background: Option<usize>,
+) -> Vec<Vec<f64>> {
     let f = model.n_features();
-    let mut outs = vec![vec![
-        0.0;
-        per_background.map_or(f, |f| f * built.hybrid.rows())
-    ]];
+    let width = per_background.map_or(f, |f| f * built.hybrid.rows());
+    let mut outs = vec![vec![0.0; width]; rows.len()];
     let job = Rows {
-        rows: &[row.to_vec()],
-        outputs: &[0],
+        rows,
+        outputs,
         outs: &mut outs,
         per_background,
     };
-    built
-        .hybrid
-        .add(
-            model,
-            job,
-            &mut built.hybrid.work(model.compiled()),
-            &Cancel::never(),
-        )
-        .unwrap();
-    outs.pop().unwrap()
+    let mut work = built.hybrid.work(model.compiled());
+    (built.hybrid.add(model, job, &mut work, &Cancel::never())).unwrap();
+    outs
 }
 
 #[test]
@@ -196,40 +199,15 @@ fn rows_explained_together_get_what_each_gets_alone() {
         .collect();
     let outputs = [0, 1, 1, 0, 1];
     for per_background in [None, Some(f)] {
-        let width = per_background.map_or(f, |f| f * 200);
-        let mut together = vec![vec![0.0; width]; rows.len()];
-        let job = Rows {
-            rows: &rows,
-            outputs: &outputs,
-            outs: &mut together,
-            per_background,
-        };
-        built
-            .hybrid
-            .add(
-                &model,
-                job,
-                &mut built.hybrid.work(model.compiled()),
-                &Cancel::never(),
-            )
-            .unwrap();
+        let together = add_rows(&built, &model, &rows, &outputs, per_background);
         for ((row, &k), got) in rows.iter().zip(&outputs).zip(&together) {
-            let mut alone = vec![vec![0.0; width]];
-            let job = Rows {
-                rows: std::slice::from_ref(row),
-                outputs: &[k],
-                outs: &mut alone,
+            let alone = add_rows(
+                &built,
+                &model,
+                std::slice::from_ref(row),
+                &[k],
                 per_background,
-            };
-            built
-                .hybrid
-                .add(
-                    &model,
-                    job,
-                    &mut built.hybrid.work(model.compiled()),
-                    &Cancel::never(),
-                )
-                .unwrap();
+            );
             assert!(got
                 .iter()
                 .zip(&alone[0])
