@@ -6,28 +6,10 @@
 //! Normalizer (tests/fixtures/onnx_pipeline, gen_onnx_pipeline.py).
 
 use axum::http::{Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::common::{call, default_app};
+use crate::common::{assert_adds_up, call, default_app};
 use crate::onnx_support::{assert_shapley, close, fixture};
-
-/// Base + Σ attributions = prediction, for one explanation.
-fn adds_up(e: &Value) {
-    let sum: f64 = e["attributions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .sum();
-    let (p, base) = (
-        e["prediction"].as_f64().unwrap(),
-        e["base_value"].as_f64().unwrap(),
-    );
-    assert!(
-        (base + sum - p).abs() < 1e-6 * p.abs().max(1.0),
-        "{base} + {sum} vs {p}"
-    );
-}
 
 #[tokio::test]
 async fn a_normalized_pipeline_predicts_and_model_agnostic_methods_explain_it() {
@@ -61,7 +43,7 @@ async fn a_normalized_pipeline_predicts_and_model_agnostic_methods_explain_it() 
         let answer = call(&app, Method::POST, "/models/normed/explain", Some(body)).await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
         assert_eq!(answer.json["method"], "kernel_shap");
-        adds_up(&answer.json["explanations"][0]);
+        assert_adds_up(&answer.json["explanations"][0], 1e-6);
         // exact_shapley equals the enumeration on the graph with onnxruntime.
         let body = json!({"instances": rows, "method": "exact_shapley"});
         let answer = call(&app, Method::POST, "/models/normed/explain", Some(body)).await;
@@ -70,7 +52,7 @@ async fn a_normalized_pipeline_predicts_and_model_agnostic_methods_explain_it() 
             .as_array()
             .unwrap()
             .iter()
-            .for_each(adds_up);
+            .for_each(|e| assert_adds_up(e, 1e-6));
         assert_shapley(&answer.json, &doc, 4, fixture_name);
         for method in ["tree_interventional", "linear_shap", "tree_path_dependent"] {
             let body = json!({"instances": [rows[0]], "method": method});

@@ -3,7 +3,7 @@
 //! explanations against onnxruntime's and shap's, the default method, `/weights`,
 //! and malformed files refused with a 422 that names the problem.
 
-use crate::common::{call, default_app, send};
+use crate::common::{assert_adds_up, call, default_app, send};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use axum::Router;
@@ -234,20 +234,7 @@ async fn a_min_forest_predicts_and_only_model_agnostic_methods_explain_it() {
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
         assert_eq!(answer.json["method"], method.unwrap_or("kernel_shap"));
         let e = &answer.json["explanations"][0];
-        let sum: f64 = e["attributions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_f64().unwrap())
-            .sum();
-        let (p, base) = (
-            e["prediction"].as_f64().unwrap(),
-            e["base_value"].as_f64().unwrap(),
-        );
-        assert!(
-            (base + sum - p).abs() < 1e-6 * p.abs().max(1.0),
-            "{base} + {sum} vs {p}"
-        );
+        assert_adds_up(e, 1e-6);
         assert_close("prediction", &e["prediction"], &doc["outputs"][0][0]);
     }
 }

@@ -147,3 +147,22 @@ pub fn corrupted(bytes: &[u8], n: usize) -> impl Iterator<Item = Vec<u8>> + '_ {
         b
     })
 }
+
+/// Efficiency of one explanation in an answer: base_value + Σ attributions equals
+/// the prediction to `tolerance` × max(|prediction|, 1).
+pub fn assert_adds_up(e: &Value, tolerance: f64) {
+    let sum: f64 = e["attributions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .sum();
+    let (p, base) = (
+        e["prediction"].as_f64().unwrap(),
+        e["base_value"].as_f64().unwrap(),
+    );
+    assert!(
+        (base + sum - p).abs() <= tolerance * p.abs().max(1.0),
+        "{base} + {sum} vs {p}"
+    );
+}
