@@ -297,7 +297,7 @@ pub fn solve(model: &HostedModel, p: &Problem, cancel: &Cancel) -> Outcome {
             outcome.optimal &= s.complete;
             if let Some(v) = s.best {
                 let c = p.cost.total(&p.domains, &p.instance, &v);
-                if best.as_ref().map_or(true, |(b, _)| c < *b) {
+                if best.as_ref().is_none_or(|(b, _)| c < *b) {
                     best = Some((c, v));
                 }
             }

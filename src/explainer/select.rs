@@ -72,7 +72,7 @@ pub(super) fn resolve_outputs(
     let n_out = model.n_outputs();
     let per_row = |k: usize| -> (Option<Vec<usize>>, Vec<usize>) {
         let rows = (0..x.nrows())
-            .flat_map(|i| std::iter::repeat(i).take(k))
+            .flat_map(|i| std::iter::repeat_n(i, k))
             .collect();
         (Some(rows), Vec::with_capacity(x.nrows() * k))
     };

@@ -124,7 +124,7 @@ pub fn packed_varints(bytes: &[u8]) -> WireResult<Vec<u64>> {
 /// # Errors
 /// [`WireError`] when the length is not a multiple of 4.
 pub fn packed_f32(bytes: &[u8]) -> WireResult<Vec<f64>> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return err("float data length is not a multiple of 4");
     }
     Ok(bytes
@@ -138,7 +138,7 @@ pub fn packed_f32(bytes: &[u8]) -> WireResult<Vec<f64>> {
 /// # Errors
 /// [`WireError`] when the length is not a multiple of 8.
 pub fn packed_f64(bytes: &[u8]) -> WireResult<Vec<f64>> {
-    if bytes.len() % 8 != 0 {
+    if !bytes.len().is_multiple_of(8) {
         return err("double data length is not a multiple of 8");
     }
     Ok(bytes

@@ -279,7 +279,7 @@ fn categories(tree: &Value, n: usize) -> CoreResult<Vec<Option<Vec<u32>>>> {
     let listed = sizes
         .iter()
         .try_fold(0u64, |sum, &z| sum.checked_add(u64::try_from(z).ok()?));
-    if listed.map_or(true, |sum| sum > all.len() as u64) {
+    if listed.is_none_or(|sum| sum > all.len() as u64) {
         return Err(invalid(format!(
             "categories_sizes list more categories than the {} in 'categories' (segments overlap)",
             all.len()

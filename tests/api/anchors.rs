@@ -62,8 +62,8 @@ fn check_anchor(a: &Value, instance: &[f64], names: &[Value], asked: f64) {
         let j = names.iter().position(|n| *n == c["feature"]).unwrap();
         let v = instance[j];
         assert_eq!(c["op"], "interval", "{c}");
-        assert!(c["lower"].as_f64().map_or(true, |l| v > l), "{c} vs {v}");
-        assert!(c["upper"].as_f64().map_or(true, |u| v <= u), "{c} vs {v}");
+        assert!(c["lower"].as_f64().is_none_or(|l| v > l), "{c} vs {v}");
+        assert!(c["upper"].as_f64().is_none_or(|u| v <= u), "{c} vs {v}");
         assert!(a["text"]
             .as_str()
             .unwrap()

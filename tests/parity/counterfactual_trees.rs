@@ -140,7 +140,7 @@ fn brute_force(model: &dyn Model, p: &Problem, cands: &[Vec<f64>], s: &Scenario)
                 .map(|j| p.cost.weights[j] * (row[j] - p.instance[j]).abs())
                 .sum()
         };
-        if best.map_or(true, |b| cost < b) {
+        if best.is_none_or(|b| cost < b) {
             best = Some(cost);
         }
     }
@@ -269,7 +269,7 @@ fn tree_counterfactuals_equal_exhaustive_enumeration_of_boxes() {
                         assert_eq!(found.values[j], x[j]);
                     }
                     let changes = (0..5).filter(|&j| found.values[j] != x[j]).count();
-                    assert!(s.max_changes.map_or(true, |mc| changes <= mc));
+                    assert!(s.max_changes.is_none_or(|mc| changes <= mc));
                     compared += 1;
                 }
             }

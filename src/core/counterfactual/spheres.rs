@@ -153,7 +153,7 @@ impl Sampler<'_> {
             }
         }
         let changes = changed(&p.instance, &row).len();
-        p.max_changes.map_or(true, |m| changes <= m).then_some(row)
+        p.max_changes.is_none_or(|m| changes <= m).then_some(row)
     }
 }
 

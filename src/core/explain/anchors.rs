@@ -171,7 +171,7 @@ impl Condition {
     pub fn holds(&self, v: f64) -> bool {
         match self {
             Condition::Interval { lower, upper } => {
-                !v.is_nan() && lower.map_or(true, |l| v > l) && upper.map_or(true, |u| v <= u)
+                !v.is_nan() && lower.is_none_or(|l| v > l) && upper.is_none_or(|u| v <= u)
             }
             Condition::Categories(codes) => {
                 !v.is_nan() && v >= 0.0 && v.fract() == 0.0 && codes.contains(&(v as usize))

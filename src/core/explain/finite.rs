@@ -223,7 +223,7 @@ pub fn first_non_finite_in(
 fn largest(values: ArrayView1<f64>) -> Option<usize> {
     let mut best: Option<(usize, f64)> = None;
     for (j, v) in values.iter().enumerate().filter(|(_, v)| v.is_finite()) {
-        if best.map_or(true, |(_, b)| v.abs() > b) {
+        if best.is_none_or(|(_, b)| v.abs() > b) {
             best = Some((j, v.abs()));
         }
     }

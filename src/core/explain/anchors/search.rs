@@ -139,7 +139,7 @@ impl State<'_, '_> {
             for &a in &chosen {
                 let accepted = self.decide(a)?;
                 if accepted
-                    && best.map_or(true, |b| self.arms[a].pool.len() > self.arms[b].pool.len())
+                    && best.is_none_or(|b| self.arms[a].pool.len() > self.arms[b].pool.len())
                 {
                     best = Some(a);
                 }

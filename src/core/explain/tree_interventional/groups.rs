@@ -309,7 +309,7 @@ pub(super) struct Work {
 fn candidates(follow: &[u64], groups: usize, miss: u64, cand: &mut [u64]) -> bool {
     let words = cand.len();
     cand.fill(u64::MAX);
-    if groups % 64 != 0 {
+    if !groups.is_multiple_of(64) {
         cand[words - 1] = u64::MAX >> (64 - groups % 64);
     }
     let mut rest = miss;

@@ -6,7 +6,7 @@ use crate::core::models::trees::{EnsembleSpec, Node, Tree};
 fn grid(n: usize, f: usize, salt: usize, nan: usize) -> Array2<f64> {
     Array2::from_shape_fn((n, f), |(r, j)| {
         let i = r * 37 + j * 11 + salt;
-        if i % nan == 0 {
+        if i.is_multiple_of(nan) {
             f64::NAN
         } else {
             (i % 29) as f64 / 29.0 - 0.5
