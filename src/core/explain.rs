@@ -29,6 +29,7 @@ pub mod kernel_shap;
 pub mod lime;
 mod linalg;
 pub mod linear_shap;
+mod link_game;
 pub mod permutation_shap;
 pub mod quality;
 mod rounds;

@@ -191,6 +191,11 @@ pub trait AffineInput: Sync {
     /// the caller's scratch: the head may overwrite it (an MLP applies its first
     /// activation there).
     fn predict_raw_from_affine(&self, z: ArrayViewMut2<f64>) -> Array2<f64>;
+    /// Whether the raw outputs are the map itself (`predict_raw_from_affine` is
+    /// the identity): a linear model, seen through its link alone.
+    fn outputs_are_affine(&self) -> bool {
+        false
+    }
 }
 
 /// A model whose outputs can be differentiated with respect to its inputs, for the

@@ -63,6 +63,23 @@ impl Game<'_> {
         }
     }
 
+    /// `v(c)` for every coalition `c` of the players, in order (bit `g` of `c`:
+    /// player `g` takes the row's value), each a function of its own players alone
+    /// as in [`Game::independent_values`]: through the tables of
+    /// [`super::link_game`] for a linear model with a logistic or softmax link in
+    /// probability space, by masks otherwise.
+    pub(crate) fn all_values(&self) -> CoreResult<Vec<f64>> {
+        if let Some(values) = super::link_game::all_values(self) {
+            return values;
+        }
+        let p = self.groups.len();
+        let mut masks = Vec::with_capacity(p << p);
+        for c in 0..1usize << p {
+            masks.extend((0..p).map(|g| c >> g & 1 == 1));
+        }
+        self.independent_values(&masks)
+    }
+
     /// `values` through the trees of a tree ensemble ([`super::tree_game`]), each
     /// coalition's value a function of its own players alone; `None` for other
     /// models, or when the route would take too much memory.

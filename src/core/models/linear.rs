@@ -134,6 +134,10 @@ impl AffineInput for LinearModel {
     fn predict_raw_from_affine(&self, z: ArrayViewMut2<f64>) -> Array2<f64> {
         z.to_owned()
     }
+
+    fn outputs_are_affine(&self) -> bool {
+        true
+    }
 }
 
 /// Ordinary least squares with an intercept, by Householder QR (stable where the
