@@ -3,26 +3,34 @@
 //!
 //! `kernel_shap` and `permutation_shap` estimate the Shapley values of the game
 //! v(S) = mean over the background rows b of f(x_S, b_{N∖S}) ([`crate::core::explain::sampling`]).
-//! On a tree ensemble in raw space that game is the one interventional TreeSHAP
-//! solves exactly ([`tree_interventional`]), against the same rows, with the same
-//! split rules, in about a millisecond per row on 500 trees: far less than any
-//! sample budget that meets a useful tolerance (docs/benchmarks-convergence.md).
-//! A `tolerance` asks for accuracy, not for samples, so such a request gets the
-//! exact values with zero standard errors, and its quality block names the
-//! algorithm (`solved_by`). A request with a budget alone still samples: it may be
-//! asking for the estimator itself.
-//!
-//! Only where the games are the same: raw space (probability is a link of the sum
-//! over trees, which interventional TreeSHAP only rescales), players that are
-//! single features (a group's value is not the sum of its members'), no `top_k`,
-//! and the background rows themselves (no k-means summary, and no more rows than
-//! `max_background`, or sampling would draw a subset of them).
+//! A `tolerance` asks for accuracy, not for samples, so where an exact algorithm
+//! solves that very game in less time than a useful tolerance would take to
+//! sample (docs/benchmarks-convergence.md), the request gets the exact values
+//! with zero standard errors, and its quality block names the algorithm
+//! (`solved_by`). A request with a budget alone still samples: it may be asking
+//! for the estimator itself. Neither route applies with `top_k`, which asks for
+//! KernelSHAP's own selection of players. The two routes:
+//! - **Tree ensembles in raw space**: interventional TreeSHAP
+//!   ([`tree_interventional`]), against the same rows, with the same split rules,
+//!   in about a millisecond per row on 500 trees. Only where the games are the
+//!   same: raw space (probability is a link of the sum over trees, which
+//!   interventional TreeSHAP only rescales), players that are single features (a
+//!   group's value is not the sum of its members'), and the background rows
+//!   themselves (no k-means summary, and no more rows than `max_background`, or
+//!   sampling would draw a subset of them).
+//! - **Linear models with a logistic or softmax link, in probability space**:
+//!   `exact_shapley`, whose tables for these models
+//!   ([`exact_shapley::enumerates_quickly`]) enumerate every coalition at a third
+//!   of a nanosecond per background row, against the same background (the
+//!   sample, k-means summary and groups are set up as for sampling), up to 2^24
+//!   (coalition, background row) pairs.
 
 use std::sync::Arc;
 
 use ndarray::ArrayView2;
 
 use super::{ExplainArgs, Players};
+use crate::core::explain::exact_shapley;
 use crate::core::explain::sampling::SamplingOptions;
 use crate::core::explain::tree_interventional::{self, Background};
 use crate::core::explain::{Explanation, Method};
@@ -61,33 +69,72 @@ pub(super) struct Request<'a> {
     pub reference: &'a Reference,
 }
 
-/// The exact Shapley values of the game `request` would sample, when the module
-/// doc's conditions hold; `None` otherwise (or when the trees' background would
-/// not fit in the model's memory budget), and the request samples.
+/// The exact Shapley values of the game `request` would sample, when one of the
+/// module doc's routes applies; `None` otherwise (or when the trees' background
+/// would not fit in the model's memory budget), and the request samples.
 ///
 /// # Errors
-/// Whatever interventional TreeSHAP reports for the rows.
+/// Whatever the exact algorithm reports for the rows.
 pub(super) fn solve(
     model: &BuiltModel,
     request: &Request,
     x: ArrayView2<f64>,
     outputs: &[usize],
 ) -> CoreResult<Option<Vec<Explanation>>> {
+    let Request { method, args, .. } = *request;
+    let params = &args.options.sampling;
+    let Some(tolerance) = params.tolerance else {
+        return Ok(None);
+    };
+    if !matches!(method, Method::KernelShap | Method::PermutationShap) || params.top_k.is_some() {
+        return Ok(None);
+    }
+    let (solved_by, explanations) = match &model.model {
+        HostedModel::Trees(trees) => match solve_trees(model, trees, request, x, outputs)? {
+            Some(e) => (Method::TreeInterventional, e),
+            None => return Ok(None),
+        },
+        _ => match solve_by_enumeration(model, request, x, outputs)? {
+            Some(e) => (Method::ExactShapley, e),
+            None => return Ok(None),
+        },
+    };
+    Ok(Some(
+        explanations
+            .into_iter()
+            .map(|mut e| {
+                let q = &mut e.quality;
+                if solved_by == Method::TreeInterventional {
+                    q.samples = Some(0);
+                }
+                q.standard_errors = Some(vec![0.0; e.attributions.len()]);
+                q.tolerance = Some(tolerance);
+                q.tolerance_met = Some(true);
+                q.max_standard_error = Some(0.0);
+                q.solved_by = Some(solved_by.to_string());
+                e
+            })
+            .collect(),
+    ))
+}
+
+/// The trees' route of the module doc.
+fn solve_trees(
+    model: &BuiltModel,
+    trees: &TreeEnsemble,
+    request: &Request,
+    x: ArrayView2<f64>,
+    outputs: &[usize],
+) -> CoreResult<Option<Vec<Explanation>>> {
     let Request {
-        method,
         args,
         options,
         reference,
+        ..
     } = *request;
-    let params = &args.options.sampling;
-    let (Some(tolerance), HostedModel::Trees(trees)) = (params.tolerance, &model.model) else {
-        return Ok(None);
-    };
-    let same_game = matches!(method, Method::KernelShap | Method::PermutationShap)
-        && args.space == OutputSpace::Raw
+    let same_game = args.space == OutputSpace::Raw
         && args.players != Players::Groups
-        && params.top_k.is_none()
-        && params.kmeans.is_none()
+        && args.options.sampling.kmeans.is_none()
         && model.summary.is_none()
         && reference.rows() <= options.max_background();
     if !same_game {
@@ -99,7 +146,7 @@ pub(super) fn solve(
         // Beyond the memory budget: the sampling route has its own.
         Err(_) => return Ok(None),
     };
-    let mut explanations = tree_interventional::explain_with(
+    tree_interventional::explain_with(
         trees,
         reference,
         background,
@@ -107,15 +154,37 @@ pub(super) fn solve(
         outputs,
         args.space,
         &args.cancel,
-    )?;
-    for e in &mut explanations {
-        let q = &mut e.quality;
-        q.samples = Some(0);
-        q.standard_errors = Some(vec![0.0; e.attributions.len()]);
-        q.tolerance = Some(tolerance);
-        q.tolerance_met = Some(true);
-        q.max_standard_error = Some(0.0);
-        q.solved_by = Some(Method::TreeInterventional.to_string());
+    )
+    .map(Some)
+}
+
+/// The linear models' route of the module doc: `exact_shapley` with the
+/// request's own sampling options, so the same background and players.
+fn solve_by_enumeration(
+    model: &BuiltModel,
+    request: &Request,
+    x: ArrayView2<f64>,
+    outputs: &[usize],
+) -> CoreResult<Option<Vec<Explanation>>> {
+    let Request {
+        args,
+        options,
+        reference,
+        ..
+    } = *request;
+    let background_rows = match (options.kmeans(), &model.summary) {
+        (Some(k), _) => k,
+        (None, Some(summary)) => summary.rows.nrows(),
+        (None, None) => reference.rows().min(options.max_background()),
+    };
+    let inner = model.model.as_model();
+    if !exact_shapley::enumerates_quickly(
+        inner,
+        args.space,
+        options.groups().len(),
+        background_rows,
+    ) {
+        return Ok(None);
     }
-    Ok(Some(explanations))
+    exact_shapley::explain(inner, reference, x, outputs, options).map(Some)
 }

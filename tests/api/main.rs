@@ -45,6 +45,7 @@ mod raw_inputs;
 mod routes;
 mod sampling_tolerance;
 mod text;
+mod tolerance_linear;
 mod tolerance_trees;
 mod trees;
 mod trees_bad_input;
