@@ -15,7 +15,7 @@ pub mod raw;
 pub mod text;
 pub mod trees;
 
-use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis};
 
 use crate::core::{CoreError, CoreResult};
 pub use additive::AdditiveModel;
@@ -148,6 +148,12 @@ pub trait Model: Send + Sync {
         None
     }
 
+    /// The model's raw outputs as a sum over its features, when they are one (see
+    /// [`AdditiveRaw`]); `None`, the default, otherwise.
+    fn additive_raw(&self) -> Option<&dyn AdditiveRaw> {
+        None
+    }
+
     /// The model as a tree ensemble, when it is one; `None`, the default, otherwise.
     /// The coalition game of the sampling explainers then walks each tree once per
     /// coalition with the set of background rows at each node, instead of predicting
@@ -191,11 +197,17 @@ pub trait AffineInput: Sync {
     /// the caller's scratch: the head may overwrite it (an MLP applies its first
     /// activation there).
     fn predict_raw_from_affine(&self, z: ArrayViewMut2<f64>) -> Array2<f64>;
-    /// Whether the raw outputs are the map itself (`predict_raw_from_affine` is
-    /// the identity): a linear model, seen through its link alone.
-    fn outputs_are_affine(&self) -> bool {
-        false
-    }
+}
+
+/// A model whose raw outputs are additive over its features,
+/// `z_k(x) = c_k + Σ_j t_kj(x_j)`: a linear model, or a linear head behind
+/// column-local preprocessing ([`AdditiveModel`]). Its coalition game in
+/// probability space has every coalition's value in tables
+/// (`core::explain`'s `link_game`).
+pub trait AdditiveRaw: Sync {
+    /// `t_kj(x_j)` of one row for each output `k` and feature `j`:
+    /// shape (n_outputs, n_features).
+    fn terms(&self, row: ArrayView1<f64>) -> Array2<f64>;
 }
 
 /// A model whose outputs can be differentiated with respect to its inputs, for the

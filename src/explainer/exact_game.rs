@@ -18,8 +18,9 @@
 //!   group's value is not the sum of its members'), and the background rows
 //!   themselves (no k-means summary, and no more rows than `max_background`, or
 //!   sampling would draw a subset of them).
-//! - **Linear models with a logistic or softmax link, in probability space**:
-//!   `exact_shapley`, whose tables for these models
+//! - **Models additive in raw space with a logistic or softmax link, in
+//!   probability space** (logistic regressions, binary or multinomial, also behind
+//!   column-local preprocessing): `exact_shapley`, whose tables for these models
 //!   ([`exact_shapley::enumerates_quickly`]) enumerate every coalition at a third
 //!   of a nanosecond per background row, against the same background (the
 //!   sample, k-means summary and groups are set up as for sampling), up to 2^24
@@ -158,7 +159,7 @@ fn solve_trees(
     .map(Some)
 }
 
-/// The linear models' route of the module doc: `exact_shapley` with the
+/// The additive models' route of the module doc: `exact_shapley` with the
 /// request's own sampling options, so the same background and players.
 fn solve_by_enumeration(
     model: &BuiltModel,

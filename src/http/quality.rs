@@ -48,10 +48,13 @@ pub struct QualityDto {
     /// summary the values integrate over (the centres themselves are never shown).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub background: Option<String>,
-    /// `kernel_shap` or `permutation_shap` with a `tolerance` on a tree ensemble in
-    /// raw space: the game they sample was solved exactly instead, by this method
-    /// (`tree_interventional`, against the same background rows); the standard
-    /// errors are then 0 and `samples` is 0.
+    /// `kernel_shap` or `permutation_shap` with a `tolerance`, where an exact
+    /// algorithm solves the game they sample sooner: this method solved it instead,
+    /// against the same background, and the standard errors are 0.
+    /// `tree_interventional` on a tree ensemble in raw space (`samples` 0);
+    /// `exact_shapley` on a logistic regression (binary or multinomial, also behind
+    /// column-local preprocessing) in probability space (`samples`: the 2^players
+    /// coalitions enumerated).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub solved_by: Option<String>,
 }

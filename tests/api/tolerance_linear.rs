@@ -1,10 +1,12 @@
-//! A `tolerance` asks for accuracy: on a linear model with a logistic or softmax
-//! link, explained in probability space, `kernel_shap` and `permutation_shap`
-//! answer with `exact_shapley`'s values of the same game (every coalition,
-//! from tables at a fraction of a masked row's cost), and say so; in raw space or
-//! with `top_k` they sample as before.
+//! A `tolerance` asks for accuracy: on a model whose raw outputs are additive over
+//! its features (a linear model, or a linear head behind column-local
+//! preprocessing) with a logistic or softmax link, explained in probability space,
+//! `kernel_shap` and `permutation_shap` answer with `exact_shapley`'s values of the
+//! same game (every coalition, from tables at a fraction of a masked row's cost),
+//! and say so; in raw space or with `top_k` they sample as before.
 
 use crate::common::{call, default_app, multinomial_spec, Answer};
+use crate::onnx_support::fixture;
 use axum::http::{Method, StatusCode};
 use axum::Router;
 use serde_json::{json, Value};
@@ -201,5 +203,35 @@ async fn in_raw_space_or_with_top_k_a_tolerance_still_samples() {
         let answer = explain(&app, "binary", body).await;
         let q = &answer.json["explanations"][0]["quality"];
         assert!(q.get("solved_by").is_none(), "{what}: {q}");
+    }
+}
+
+#[tokio::test]
+async fn a_logistic_head_behind_one_hot_columns_is_answered_exactly() {
+    // The ONNX pipeline of tests/fixtures/onnx_pipeline: imputer, scaler and one-hot
+    // encoding of strings before a LogisticRegression, over six raw features.
+    let app = default_app().await;
+    let (model, doc) = fixture("encoded_logistic");
+    let spec = json!({"kind": "onnx", "model": model, "background": doc["background"]});
+    let put = call(&app, Method::PUT, "/models/dear", Some(spec)).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    let base = json!({"instances": doc["rows"], "method": "kernel_shap",
+                      "output_space": "probability"});
+    // KernelSHAP with a budget of every coalition (2^6 − 2) enumerates them over
+    // masked rows, without the tables: the reference.
+    let mut enumerated = base.clone();
+    enumerated["n_samples"] = json!(62);
+    let reference = explain(&app, "dear", enumerated).await;
+    assert!(reference.json["explanations"][0]["quality"]
+        .get("solved_by")
+        .is_none());
+    let mut body = base;
+    body["tolerance"] = json!(1e-3);
+    let answer = explain(&app, "dear", body).await;
+    assert_exact_quality(&answer, 1e-3, 64);
+    for (got, want) in values(&answer).iter().zip(&values(&reference)) {
+        for (a, b) in got.iter().zip(want) {
+            assert!((a - b).abs() < 1e-12, "{a} against {b}");
+        }
     }
 }

@@ -66,7 +66,8 @@ impl Game<'_> {
     /// `v(c)` for every coalition `c` of the players, in order (bit `g` of `c`:
     /// player `g` takes the row's value), each a function of its own players alone
     /// as in [`Game::independent_values`]: through the tables of
-    /// [`super::link_game`] for a linear model with a logistic or softmax link in
+    /// [`super::link_game`] for a model additive in raw space with a logistic or
+    /// softmax link in
     /// probability space, by masks otherwise.
     pub(crate) fn all_values(&self) -> CoreResult<Vec<f64>> {
         if let Some(values) = super::link_game::all_values(self) {

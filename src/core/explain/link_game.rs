@@ -1,13 +1,17 @@
-//! Every coalition's value at once for a linear model seen through a logistic or
-//! softmax link: the table exact Shapley values enumerate, at a multiply-add and a
-//! reciprocal per (coalition, background row) instead of a masked row each.
+//! Every coalition's value at once for a model whose raw outputs are additive over
+//! its features, seen through a logistic or softmax link (a logistic regression,
+//! binary or multinomial, also behind column-local preprocessing): the table exact
+//! Shapley values enumerate, at a multiply-add and a reciprocal per (coalition,
+//! background row) instead of a masked row each.
 //!
-//! Such a model's raw outputs are `z = x·W + c`, and its probability for output
-//! `k` is `1 / (1 + Σ_t exp(u_t))`: one term `u = −z_k` for the logistic link, and
-//! `u_t = z_l − z_k` for each other class `l` of the softmax. Each `u_t` is affine
-//! in the row, so on a masked row `(x_S, b_{N∖S})` it is `u_t(b) + Σ_{g∈S} δ_bgt`,
-//! with `δ_bgt` the move of player `g` against background row `b` (the sum over
-//! its features `j` of `(x_j − b_j) ∂u_t/∂x_j`).
+//! Such a model's raw outputs are `z_k(x) = c_k + Σ_j t_kj(x_j)`
+//! ([`AdditiveRaw`]), and its probability for output `k` is
+//! `1 / (1 + Σ_t exp(u_t))`: one term `u = −z_k` for the logistic link, and
+//! `u_t = z_l − z_k` for each other class `l` of the softmax. Each `u_t` is additive
+//! over the features, so on a masked row `(x_S, b_{N∖S})` it is
+//! `u_t(b) + Σ_{g∈S} δ_bgt`, with `δ_bgt` the move of player `g` against
+//! background row `b` (the change of `u_t`'s terms of its features from `b_j` to
+//! `x_j`).
 //!
 //! Split the players into a low half `A` and a high half `B`. A coalition is
 //! `S_A ∪ S_B`, and `exp(u_t) = E_t[S_A] · F_t[S_B]` with
@@ -21,92 +25,70 @@
 //! A background row whose exponent sums could reach 700 in magnitude (its start
 //! plus the sum of its moves' magnitudes, per half: where one table entry could
 //! overflow to ∞ while another underflows to 0) takes the direct formula instead,
-//! `exp` of each coalition's own sum. The numbers equal those of
-//! the masked rows through [`crate::core::models::Model::predict`] up to rounding
-//! (the tests hold them to 1e-13). A player whose moves are all zero multiplies by
-//! exactly 1, so it changes no value, as the dummy axiom needs.
+//! `exp` of each coalition's own sum. The numbers equal those of the masked rows
+//! through [`crate::core::models::Model::predict`] up to rounding (the tests hold
+//! them to 1e-13). A player whose moves are all zero multiplies by exactly 1, so it
+//! changes no value, as the dummy axiom needs.
 
 mod reciprocal;
 
-use ndarray::Array2;
-
 use super::game::Game;
-use crate::core::models::{Link, OutputSpace};
+use crate::core::models::{AdditiveRaw, Link, Model, OutputSpace};
 use crate::core::CoreResult;
 
 /// Exponent sums beyond this magnitude take the direct formula (module doc).
 const MAX_EXPONENT: f64 = 700.0;
 
-/// Whether [`all_values`] takes the tables' route for `game`'s model, output
-/// link and space.
-pub(crate) fn applies(model: &dyn crate::core::models::Model, space: OutputSpace) -> bool {
+/// Whether [`all_values`] takes the tables' route for `model` in `space`.
+pub(crate) fn applies(model: &dyn Model, space: OutputSpace) -> bool {
     space == OutputSpace::Probability
         && matches!(model.link(), Link::Logistic | Link::Softmax)
-        && model
-            .affine_input()
-            .is_some_and(|affine| affine.outputs_are_affine())
+        && model.additive_raw().is_some()
 }
 
 /// `v(c)` for every coalition `c` of the game's players (bit `g` of `c`: player
-/// `g` takes the row's value), by the module doc's tables; `None` when the model
-/// is not a linear model with a logistic or softmax link explained in probability
-/// space ([`applies`]).
+/// `g` takes the row's value), by the module doc's tables; `None` when the model's
+/// raw outputs are not additive over its features, or its link is neither logistic
+/// nor softmax, or the space is raw ([`applies`]).
 pub(crate) fn all_values(game: &Game) -> Option<CoreResult<Vec<f64>>> {
-    if !applies(game.model, game.space) {
+    if !applies(game.model, game.space) || game.output >= game.model.n_outputs() {
         return None;
     }
-    let terms = Terms::new(game)?;
-    Some(enumerate(game, &terms))
+    let additive = game.model.additive_raw()?;
+    // The outputs `l` of the terms `u_t = z_l − z_k`; `None`: `u = −z_k`.
+    let others: Vec<Option<usize>> = match game.model.link() {
+        Link::Softmax => (0..game.model.n_outputs())
+            .filter(|&l| l != game.output)
+            .map(Some)
+            .collect(),
+        _ => vec![None],
+    };
+    Some(enumerate(game, additive, &others))
 }
 
-/// The exponents `u_t` of the explained probability as affine functions of the
-/// row: `u_t(row) = row · gradient[.., t] + offset[t]`.
-struct Terms {
-    /// (features, terms).
-    gradient: Array2<f64>,
-    /// (terms).
-    offset: Vec<f64>,
+/// `u_t` of a row from any per-output quantity `z` (raw outputs or their terms):
+/// `z_l − z_k`, or `−z_k` for the logistic link.
+fn exponent(z: impl Fn(usize) -> f64, other: Option<usize>, k: usize) -> f64 {
+    other.map_or(0.0, &z) - z(k)
 }
 
-impl Terms {
-    fn new(game: &Game) -> Option<Self> {
-        let (w, c) = game.model.affine_input()?.input_affine();
-        let k = game.output;
-        if k >= w.ncols() {
-            return None;
-        }
-        let (gradient, offset) = match game.model.link() {
-            Link::Logistic => (
-                w.column(k).mapv(|v| -v).insert_axis(ndarray::Axis(1)),
-                vec![-c[k]],
-            ),
-            Link::Softmax => {
-                let others: Vec<usize> = (0..w.ncols()).filter(|&l| l != k).collect();
-                let gradient = Array2::from_shape_fn((w.nrows(), others.len()), |(j, t)| {
-                    w[[j, others[t]]] - w[[j, k]]
-                });
-                let offset = others.iter().map(|&l| c[l] - c[k]).collect();
-                (gradient, offset)
-            }
-            _ => return None,
-        };
-        Some(Terms { gradient, offset })
-    }
-
-    fn count(&self) -> usize {
-        self.offset.len()
-    }
-}
-
-/// The tables' route over every background row (module doc).
-fn enumerate(game: &Game, terms: &Terms) -> CoreResult<Vec<f64>> {
+/// The tables' route over every background row (module doc), with the terms
+/// `u_t` of `others`.
+fn enumerate(
+    game: &Game,
+    additive: &dyn AdditiveRaw,
+    others: &[Option<usize>],
+) -> CoreResult<Vec<f64>> {
     let players = game.groups.len();
     let low = players / 2;
     let (size_a, size_b) = (1usize << low, 1usize << (players - low));
-    let n_terms = terms.count();
+    let n_terms = others.len();
     let n_bg = game.background.nrows();
+    let k = game.output;
+    let raw = game.model.predict_raw(game.background);
+    let terms_x = additive.terms(game.x);
     let mut values = vec![0.0; size_a * size_b];
-    // Per term: player moves, then the exponent sums and exponentials of each half.
+    // Per term: player moves, then the exponentials of each half.
     let mut moves = vec![0.0; players * n_terms];
     let mut starts = vec![0.0; n_terms];
     let mut exp_a = vec![0.0; n_terms * size_a];
@@ -116,22 +98,24 @@ fn enumerate(game: &Game, terms: &Terms) -> CoreResult<Vec<f64>> {
     for (b, row) in game.background.rows().into_iter().enumerate() {
         game.stop.check()?;
         let weight = game.weights.map_or(1.0 / n_bg as f64, |w| w[b]);
+        let terms_b = additive.terms(row);
         let mut bounded = true;
-        for (t, move_t) in moves.chunks_exact_mut(players).enumerate() {
-            let gradient = terms.gradient.column(t);
+        for ((move_t, start), &other) in
+            moves.chunks_exact_mut(players).zip(&mut starts).zip(others)
+        {
             for (g, m) in move_t.iter_mut().enumerate() {
                 *m = game
                     .groups
                     .members(g)
                     .iter()
-                    .map(|&j| (game.x[j] - row[j]) * gradient[j])
+                    .map(|&j| exponent(|o| terms_x[[o, j]] - terms_b[[o, j]], other, k))
                     .sum();
             }
-            starts[t] = row.dot(&gradient) + terms.offset[t];
+            *start = exponent(|o| raw[[b, o]], other, k);
             // Every subset sum of a half is within its start plus its |moves|.
             let reach = |moves: &[f64]| moves.iter().map(|m| m.abs()).sum::<f64>();
             bounded &= reach(&move_t[..low]) < MAX_EXPONENT
-                && starts[t].abs() + reach(&move_t[low..]) < MAX_EXPONENT;
+                && start.abs() + reach(&move_t[low..]) < MAX_EXPONENT;
         }
         if !bounded {
             direct(&mut values, &moves, &starts, low, weight);

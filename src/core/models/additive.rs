@@ -16,7 +16,7 @@
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 
 use super::trees::fold::{Derived, RawInputs, ValueMap};
-use super::{Link, Model, RawFeatures, RawKind};
+use super::{AdditiveRaw, Link, Model, RawFeatures, RawKind};
 use crate::core::{CoreError, CoreResult};
 
 /// A linear head over columns each computed from one raw feature.
@@ -208,6 +208,13 @@ pub(super) fn value(map: &ValueMap, x: f64) -> f64 {
     }
 }
 
+/// The terms of [`AdditiveModel::terms`].
+impl AdditiveRaw for AdditiveModel {
+    fn terms(&self, row: ArrayView1<f64>) -> Array2<f64> {
+        AdditiveModel::terms(self, row)
+    }
+}
+
 impl Model for AdditiveModel {
     fn n_features(&self) -> usize {
         self.raw.len()
@@ -233,6 +240,10 @@ impl Model for AdditiveModel {
         }
         out += &self.intercept;
         out
+    }
+
+    fn additive_raw(&self) -> Option<&dyn AdditiveRaw> {
+        Some(self)
     }
 
     fn categories(&self) -> Option<&RawFeatures> {

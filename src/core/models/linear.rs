@@ -3,9 +3,9 @@
 //!
 //! Raw output k of row x is `intercept[k] + coefficients[k] · x`.
 
-use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2};
 
-use super::{AffineInput, Link, Model};
+use super::{AdditiveRaw, AffineInput, Link, Model};
 use crate::core::{CoreError, CoreResult};
 
 /// A fitted linear or logistic model.
@@ -122,6 +122,10 @@ impl Model for LinearModel {
     fn affine_input(&self) -> Option<&dyn AffineInput> {
         Some(self)
     }
+
+    fn additive_raw(&self) -> Option<&dyn AdditiveRaw> {
+        Some(self)
+    }
 }
 
 /// The whole model is the map: `W` is the transposed coefficients, the head the
@@ -134,9 +138,12 @@ impl AffineInput for LinearModel {
     fn predict_raw_from_affine(&self, z: ArrayViewMut2<f64>) -> Array2<f64> {
         z.to_owned()
     }
+}
 
-    fn outputs_are_affine(&self) -> bool {
-        true
+/// `t_kj(x_j) = w_kj x_j`.
+impl AdditiveRaw for LinearModel {
+    fn terms(&self, row: ArrayView1<f64>) -> Array2<f64> {
+        &self.coefficients * &row
     }
 }
 

@@ -385,8 +385,4 @@ impl AffineInput for Mlp {
         self.layers[0].activation.apply_inplace(z.view_mut());
         self.forward_after_first(z.view())
     }
-
-    fn outputs_are_affine(&self) -> bool {
-        !self.activates(0)
-    }
 }

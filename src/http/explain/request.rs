@@ -72,10 +72,14 @@ pub struct ExplainRequest {
     /// `permutation_shap`: an absolute target, in the output's units, for every
     /// attribution's standard error: samples are drawn in doubling rounds until it is
     /// met, `n_samples` (default `--max-samples`) is reached, or `timeout_ms` passes
-    /// (then the last finished round answers). Echoed as `quality.tolerance`. On a
-    /// tree ensemble in raw space (single features as players, the background rows
-    /// themselves, no `top_k`), the game they sample is solved exactly instead, by
-    /// interventional TreeSHAP: `quality.solved_by` says so, with zero standard errors.
+    /// (then the last finished round answers). Echoed as `quality.tolerance`. Where
+    /// an exact algorithm solves the game they sample sooner, it answers instead, and
+    /// `quality.solved_by` says so, with zero standard errors (never with `top_k`):
+    /// on a tree ensemble in raw space (single features as players, the background
+    /// rows themselves), interventional TreeSHAP; on a logistic regression (binary
+    /// or multinomial, also behind column-local preprocessing) in probability space
+    /// (at most 16 players and 2^24 coalition × background row pairs),
+    /// `exact_shapley`.
     #[serde(default)]
     pub tolerance: Option<f64>,
     /// Integrated gradients: `gausslegendre` (default), `riemann_left`, `riemann_right`,

@@ -35,7 +35,7 @@ fn both_routes(
         stop: &stop,
     };
     let tables = all_values(&game)
-        .expect("a linear model with a link")
+        .expect("an additive model with a link")
         .unwrap();
     let opaque = Opaque(model);
     let generic = Game {
@@ -89,27 +89,8 @@ fn softmax_with_weights_and_groups_equals_the_masked_rows() {
 }
 
 #[test]
-fn a_one_layer_network_takes_the_tables_and_a_deeper_one_does_not() {
-    let params = MlpParams {
-        layers: vec![layer(pseudo_random(5, 1, 19), vec![0.2], "sigmoid")],
-        scaler: None,
-        input_shape: None,
-    };
-    let one_layer = params.validate().unwrap();
-    assert!(applies(&one_layer, OutputSpace::Probability));
-    assert!(!applies(&one_layer, OutputSpace::Raw));
-    let background = matrix(6, 5, 23, 1.0);
-    let x = matrix(1, 5, 29, 1.0).row(0).to_owned();
-    let (tables, generic) = both_routes(
-        &one_layer,
-        &background,
-        None,
-        &x,
-        &FeatureGroups::singletons(5),
-        0,
-    );
-    assert_close(&tables, &generic);
-    let deeper = MlpParams {
+fn a_network_or_raw_space_does_not_take_the_tables() {
+    let network = MlpParams {
         layers: vec![
             layer(pseudo_random(5, 3, 31), vec![0.0; 3], "relu"),
             layer(pseudo_random(3, 1, 37), vec![0.1], "sigmoid"),
@@ -118,9 +99,15 @@ fn a_one_layer_network_takes_the_tables_and_a_deeper_one_does_not() {
         input_shape: None,
     };
     assert!(!applies(
-        &deeper.validate().unwrap(),
+        &network.validate().unwrap(),
         OutputSpace::Probability
     ));
+    let model = LinearModel::logistic(matrix(1, 3, 3, 1.0), Array1::from(vec![0.0])).unwrap();
+    assert!(applies(&model, OutputSpace::Probability));
+    assert!(!applies(&model, OutputSpace::Raw));
+    let regression =
+        LinearModel::regression(matrix(1, 3, 3, 1.0), Array1::from(vec![0.0])).unwrap();
+    assert!(!applies(&regression, OutputSpace::Probability));
 }
 
 #[test]
