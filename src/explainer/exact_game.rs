@@ -127,12 +127,7 @@ fn solve_trees(
     x: ArrayView2<f64>,
     outputs: &[usize],
 ) -> CoreResult<Option<Vec<Explanation>>> {
-    let Request {
-        args,
-        options,
-        reference,
-        ..
-    } = *request;
+    let (args, options, reference) = (request.args, request.options, request.reference);
     let same_game = args.space == OutputSpace::Raw
         && args.players != Players::Groups
         && args.options.sampling.kmeans.is_none()
@@ -167,12 +162,7 @@ fn solve_by_enumeration(
     x: ArrayView2<f64>,
     outputs: &[usize],
 ) -> CoreResult<Option<Vec<Explanation>>> {
-    let Request {
-        args,
-        options,
-        reference,
-        ..
-    } = *request;
+    let (args, options, reference) = (request.args, request.options, request.reference);
     let background_rows = match (options.kmeans(), &model.summary) {
         (Some(k), _) => k,
         (None, Some(summary)) => summary.rows.nrows(),

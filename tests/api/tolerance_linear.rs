@@ -5,7 +5,7 @@
 //! same game (every coalition, from tables at a fraction of a masked row's cost),
 //! and say so; in raw space or with `top_k` they sample as before.
 
-use crate::common::{call, default_app, multinomial_spec, Answer};
+use crate::common::{assert_adds_up, call, default_app, multinomial_spec, Answer};
 use crate::onnx_support::fixture;
 use axum::http::{Method, StatusCode};
 use axum::Router;
@@ -151,17 +151,7 @@ async fn every_class_of_a_multinomial_model_and_groups_of_players_are_exact() {
     assert_eq!(values(&answer), values(&exact));
     // Efficiency: each class's values add up to its probability less its base.
     for e in answer.json["explanations"].as_array().unwrap() {
-        let sum: f64 = e["attributions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a.as_f64().unwrap())
-            .sum();
-        let (p, base) = (
-            e["prediction"].as_f64().unwrap(),
-            e["base_value"].as_f64().unwrap(),
-        );
-        assert!((sum - (p - base)).abs() < 1e-12, "{e}");
+        assert_adds_up(e, 1e-12);
     }
 
     // Groups of players: the binary model's eight features as three groups.

@@ -31,8 +31,9 @@ const QUICK_PAIRS: usize = 1 << 24;
 /// `background_rows` rows, is cheap enough to stand in for sampling: a model whose
 /// raw outputs are additive over its features with a logistic or softmax link, in
 /// probability space, whose coalitions' values come from tables at a third of a
-/// nanosecond per (coalition, background row) pair ([`super::link_game`]), with at
-/// most [`MAX_EXACT_PLAYERS`] players and 2^24 pairs (5 ms per row). On the
+/// nanosecond per (coalition, background row) pair (`core::explain`'s
+/// `link_game`), with at most [`MAX_EXACT_PLAYERS`] players and 2^24 pairs (5 ms
+/// per row). On the
 /// 12-feature logistic model of docs/benchmarks-convergence.md that is 0.15 ms per
 /// row, exact, against the 500 or more coalitions at 1 µs each that sampling needs
 /// for shap's accuracy.
