@@ -79,6 +79,30 @@ def test_multinomial_logistic_regression_equals_shap(client: Client) -> None:
     np.testing.assert_allclose(e.base_values[0], case["expected_value"], rtol=1e-9)
 
 
+def test_a_model_fitted_on_arrays_is_explained_exactly_with_a_tolerance(client: Client) -> None:
+    # A LogisticRegression fitted on numpy arrays (no feature names) registers with
+    # names f0, f1, ...; in probability space a tolerance is answered by
+    # exact_shapley, equal to shap's KernelExplainer enumerating every coalition.
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(300, 8))
+    y = (x[:, 0] + 0.5 * x[:, 1] - x[:, 2] + rng.normal(size=300) > 0).astype(int)
+    y += (x[:, 3] > 1).astype(int)
+    model = LogisticRegression(max_iter=1000).fit(x, y)
+    background, rows = x[:40], x[100:103]
+    info = client.register("py-sk-arrays", model, background=background)
+    assert info["feature_names"] == [f"f{i}" for i in range(8)]
+    e = client.explain("py-sk-arrays", rows, method="kernel_shap", tolerance=1e-4,
+                       output_space="probability", outputs="all")
+    for per_row in e.quality:
+        for q in per_row:
+            assert q["solved_by"] == "exact_shapley" and q["max_standard_error"] == 0.0
+    shap = pytest.importorskip("shap")
+    exact = shap.KernelExplainer(model.predict_proba, background).shap_values(
+        rows, nsamples=2 ** 8, l1_reg=False, silent=True)
+    # shap 0.51: (rows, features, classes), as the Explanation.
+    np.testing.assert_allclose(e.values, np.asarray(exact).reshape(e.values.shape), atol=1e-12)
+
+
 def test_scaled_linear_pipeline_is_folded_exactly(client: Client, house: pd.DataFrame) -> None:
     x, y = house.drop(columns=["aircon"]), house["aircon"] * 1000 + house["lotsize"]
     pipe = make_pipeline(StandardScaler(), LinearRegression()).fit(x, y)

@@ -50,6 +50,11 @@ def registration(model: Any, background: Any = None, feature_names: Optional[Seq
     names = list(feature_names) if feature_names is not None else file_names
     if names is None and isinstance(background, pd.DataFrame):
         names = [str(c) for c in background.columns]
+    if names is None and background is not None and doc.get("kind") in _NAMED_BY_DOCUMENT:
+        # A linear model or MLP fitted on arrays, with an array background: its
+        # document carries no names of its own, so the columns get the
+        # placeholders f0, f1, ... (as shap's).
+        names = _width(background)
     if names is not None:
         doc["feature_names"] = names
     if background is not None:
@@ -57,6 +62,11 @@ def registration(model: Any, background: Any = None, feature_names: Optional[Seq
         doc["background"] = frames.rows_json_ready(bg)
     doc.update(options)
     return doc
+
+
+#: Document kinds whose features are named by the document alone (model files name
+#: their own, or the server does).
+_NAMED_BY_DOCUMENT = ("linear", "logistic", "mlp")
 
 
 def _width(background: Any) -> List[str]:
@@ -172,7 +182,8 @@ class Client:
         or a registration document (a dict with ``kind``). ``background``: the rows
         explanations are computed against (DataFrame, matched by column name, or
         array). ``feature_names``: defaults to the model file's names, else the
-        background's columns. Values may be numbers, strings (categories) or
+        background's columns, else (a linear model or MLP fitted on arrays)
+        ``f0``, ``f1``, ... . Values may be numbers, strings (categories) or
         missing (``NaN``, ``None``, ``pd.NA``). ``pool``: for a CatBoost model with
         categorical features, the training ``catboost.Pool``; CatBoost's JSON keeps
         the category strings only of the pool it is saved with, so without it a
