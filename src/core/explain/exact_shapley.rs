@@ -23,20 +23,20 @@ use crate::core::{CoreError, CoreResult};
 /// The most players (features or groups) an exact call enumerates: 2^16 coalitions.
 pub const MAX_EXACT_PLAYERS: usize = 16;
 
-/// The most (coalition, background row) pairs [`enumerates_quickly`] accepts:
-/// about 5 ms per explained row at a third of a nanosecond per pair.
+/// The most (coalition, background row, class) triples [`enumerates_quickly`]
+/// accepts: about 5 ms per explained row and output at a third of a nanosecond each.
 const QUICK_PAIRS: usize = 1 << 24;
 
 /// Whether an exact call on `model` in `space`, with `players` players against
 /// `background_rows` rows, is cheap enough to stand in for sampling: a model whose
 /// raw outputs are additive over its features with a logistic or softmax link, in
 /// probability space, whose coalitions' values come from tables at a third of a
-/// nanosecond per (coalition, background row) pair (`core::explain`'s
-/// `link_game`), with at most [`MAX_EXACT_PLAYERS`] players and 2^24 pairs (5 ms
-/// per row). On the
-/// 12-feature logistic model of docs/benchmarks-convergence.md that is 0.15 ms per
-/// row, exact, against the 500 or more coalitions at 1 µs each that sampling needs
-/// for shap's accuracy.
+/// nanosecond per (coalition, background row) pair and class (`core::explain`'s
+/// `link_game`: a softmax over K classes adds K − 2 multiply-adds to each pair),
+/// with at most [`MAX_EXACT_PLAYERS`] players and 2^24 such triples (5 ms per row
+/// and output). On the 12-feature logistic model of docs/benchmarks-convergence.md
+/// that is 0.15 ms per row, exact, against the 500 or more coalitions at 1 µs each
+/// that sampling needs for shap's accuracy.
 pub fn enumerates_quickly(
     model: &dyn Model,
     space: OutputSpace,
@@ -44,7 +44,10 @@ pub fn enumerates_quickly(
     background_rows: usize,
 ) -> bool {
     players <= MAX_EXACT_PLAYERS
-        && (1usize << players).saturating_mul(background_rows) <= QUICK_PAIRS
+        && (1usize << players)
+            .saturating_mul(background_rows)
+            .saturating_mul(model.n_outputs())
+            <= QUICK_PAIRS
         && super::link_game::applies(model, space)
 }
 
@@ -222,6 +225,23 @@ mod tests {
         for (a, b) in grouped[0].attributions.iter().zip(&summed) {
             assert_abs_diff_eq!(a, b, epsilon = 1e-9);
         }
+    }
+
+    #[test]
+    fn enumerates_quickly_only_logistic_regressions_in_probability_space_within_the_cap() {
+        let binary = LinearModel::logistic(Array2::ones((1, 16)), array![0.0]).unwrap();
+        let three = LinearModel::logistic(Array2::ones((3, 16)), array![0.0, 0.0, 0.0]).unwrap();
+        let regression = LinearModel::regression(Array2::ones((1, 16)), array![0.0]).unwrap();
+        let p = OutputSpace::Probability;
+        assert!(enumerates_quickly(&binary, p, 12, 100));
+        assert!(enumerates_quickly(&binary, p, 16, 256));
+        assert!(!enumerates_quickly(&binary, p, 16, 257));
+        assert!(!enumerates_quickly(&binary, p, 17, 1));
+        assert!(!enumerates_quickly(&binary, OutputSpace::Raw, 12, 100));
+        assert!(!enumerates_quickly(&regression, p, 12, 100));
+        // Three classes: 2^16 × 85 × 3 fits in 2^24, 2^16 × 86 × 3 does not.
+        assert!(enumerates_quickly(&three, p, 16, 85));
+        assert!(!enumerates_quickly(&three, p, 16, 86));
     }
 
     #[test]
