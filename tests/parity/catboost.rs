@@ -170,7 +170,8 @@ fn path_dependent_matches_catboost_shap_values() {
         // CatBoost's trees are oblivious: every one was explained from its table.
         let tables = case
             .model
-            .oblivious(|| unreachable!("built by the explain above"));
+            .oblivious_built()
+            .expect("built by the explain above");
         assert!(tables.trees.iter().all(Option::is_some), "{name}");
     }
 }

@@ -61,7 +61,7 @@ pub fn explain_until(
     cancel: &Cancel,
 ) -> CoreResult<Vec<Explanation>> {
     let prepared = Prepared::new(model, x, outputs)?;
-    let tables = oblivious::tables(model, &prepared);
+    let tables = oblivious::tables(model, &prepared, cancel)?;
     let v3 = has_v3();
     // Rows go in blocks, and each block walks the trees in the outer loop, so a
     // tree's leaf records stay in cache while every row of the block uses them.

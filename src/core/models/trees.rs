@@ -289,9 +289,25 @@ impl TreeEnsemble {
         &self.compiled
     }
 
-    /// The oblivious trees' TreeSHAP tables, built by `build` on the first call.
-    pub fn oblivious(&self, build: impl FnOnce() -> oblivious::Oblivious) -> &oblivious::Oblivious {
-        self.oblivious.get_or_init(build)
+    /// The oblivious trees' TreeSHAP tables, built by `build` on the first call
+    /// that `build` completes (a build that fails, e.g. cancelled, keeps nothing).
+    ///
+    /// # Errors
+    /// What `build` reports.
+    pub fn oblivious(
+        &self,
+        build: impl FnOnce() -> CoreResult<oblivious::Oblivious>,
+    ) -> CoreResult<&oblivious::Oblivious> {
+        if let Some(tables) = self.oblivious.get() {
+            return Ok(tables);
+        }
+        let built = build()?;
+        Ok(self.oblivious.get_or_init(|| built))
+    }
+
+    /// The oblivious trees' TreeSHAP tables, if built.
+    pub fn oblivious_built(&self) -> Option<&oblivious::Oblivious> {
+        self.oblivious.get()
     }
 
     /// The node layout batch prediction walks.

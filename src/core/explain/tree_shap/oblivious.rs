@@ -15,17 +15,26 @@ use crate::core::models::trees::budget::LayoutSize;
 use crate::core::models::trees::oblivious::{levels, Oblivious, ObliviousTree, MAX_TABLE_BYTES};
 use crate::core::models::trees::TreeEnsemble;
 use crate::core::models::Model;
+use crate::core::{Cancel, CoreResult};
 
-/// The model's tables, built on the first request that needs them.
-pub(super) fn tables<'m>(model: &'m TreeEnsemble, pr: &Prepared) -> &'m Oblivious {
-    model.oblivious(|| build(model, pr))
+/// The model's tables, built on the first request that needs them (unless `cancel`
+/// stops the build: then nothing is kept, and the next request builds them).
+pub(super) fn tables<'m>(
+    model: &'m TreeEnsemble,
+    pr: &Prepared,
+    cancel: &Cancel,
+) -> CoreResult<&'m Oblivious> {
+    model.oblivious(|| build(model, pr, cancel))
 }
 
 /// Tables for every oblivious tree within [`MAX_TABLE_BYTES`] and what the model's
 /// memory budget ([`crate::core::models::trees::TreeLimits::max_memory_bytes`],
 /// `--max-model-memory-mb`) leaves beside its layout, in tree order; the trees past
-/// it keep the kernel.
-pub(super) fn build(model: &TreeEnsemble, pr: &Prepared) -> Oblivious {
+/// it keep the kernel. `cancel` is checked before each tree's table.
+///
+/// # Errors
+/// [`CoreError::Cancelled`](crate::core::CoreError::Cancelled) once `cancel` is tripped.
+pub(super) fn build(model: &TreeEnsemble, pr: &Prepared, cancel: &Cancel) -> CoreResult<Oblivious> {
     let layout = LayoutSize::of(model.trees(), model.n_features()).bytes();
     let budget = model.limits().max_memory_bytes.saturating_sub(layout);
     let mut left = MAX_TABLE_BYTES.min(budget);
@@ -45,13 +54,15 @@ pub(super) fn build(model: &TreeEnsemble, pr: &Prepared) -> Oblivious {
         })
         .collect();
     let f = model.n_features();
-    Oblivious {
-        trees: shapes
-            .into_par_iter()
-            .enumerate()
-            .map(|(t, s)| s.map(|(shape, level_of)| fill(pr, f, t, shape, &level_of)))
-            .collect(),
-    }
+    let trees = shapes
+        .into_par_iter()
+        .enumerate()
+        .map(|(t, s)| {
+            cancel.check()?;
+            Ok(s.map(|(shape, level_of)| fill(pr, f, t, shape, &level_of)))
+        })
+        .collect::<CoreResult<_>>()?;
+    Ok(Oblivious { trees })
 }
 
 /// Fill `table` for tree `t`: each pattern's leaf value and attributions, from the

@@ -145,7 +145,11 @@ fn tables_give_the_kernels_values_on_random_oblivious_trees() {
     let x = rows(60, features, 5);
     let chosen: Vec<usize> = (0..x.nrows()).map(|r| r % outputs).collect();
     let pr = Prepared::new(&model, x.view(), &chosen).unwrap();
-    assert!(build(&model, &pr).trees.iter().all(Option::is_some));
+    assert!(build(&model, &pr, &Cancel::never())
+        .unwrap()
+        .trees
+        .iter()
+        .all(Option::is_some));
     assert_matches_kernel(&model, &x, &chosen);
     // One row at a time splits the trees over chunks: the same values.
     assert_matches_kernel(&model, &x.slice(ndarray::s![..1, ..]).to_owned(), &[2]);
@@ -167,7 +171,7 @@ fn tables_stay_within_the_models_memory_budget() {
     let x = rows(20, features, 9);
     let chosen = vec![0; x.nrows()];
     let pr = Prepared::new(&full, x.view(), &chosen).unwrap();
-    let all = build(&full, &pr);
+    let all = build(&full, &pr, &Cancel::never()).unwrap();
     let one = (all.trees[0].as_ref().unwrap()).bytes();
     assert!(all.trees.iter().all(Option::is_some));
     let layout = crate::core::models::trees::budget::LayoutSize::of(full.trees(), features);
@@ -187,7 +191,7 @@ fn tables_stay_within_the_models_memory_budget() {
     };
     let small = TreeEnsemble::with_limits(spec, limits).unwrap();
     let pr = Prepared::new(&small, x.view(), &chosen).unwrap();
-    let kept = build(&small, &pr);
+    let kept = build(&small, &pr, &Cancel::never()).unwrap();
     let tabled = kept.trees.iter().filter(|t| t.is_some()).count();
     assert_eq!(tabled, 5, "tables within the budget");
     let held: usize = kept.trees.iter().flatten().map(ObliviousTree::bytes).sum();
@@ -246,11 +250,36 @@ fn trees_that_are_not_oblivious_keep_the_kernel() {
     let x = rows(20, 4, 9);
     let zeros = vec![0; x.nrows()];
     let pr = Prepared::new(&model, x.view(), &zeros).unwrap();
-    let built: Vec<bool> = build(&model, &pr)
+    let built: Vec<bool> = build(&model, &pr, &Cancel::never())
+        .unwrap()
         .trees
         .iter()
         .map(Option::is_some)
         .collect();
     assert_eq!(built, [true, false, false, false, false, false]);
     assert_matches_kernel(&model, &x, &zeros);
+}
+
+#[test]
+fn a_cancelled_request_builds_no_tables_and_the_next_one_does() {
+    let mut next = rng(13);
+    let trees: Vec<Tree> = (0..8)
+        .map(|_| {
+            let rules = random_rules(&mut next, 5, 4);
+            oblivious_tree(&mut next, &rules, 0)
+        })
+        .collect();
+    let model = ensemble(trees, 4, 1);
+    let x = rows(5, 4, 3);
+    let zeros = vec![0; x.nrows()];
+    let cancel = Cancel::new();
+    cancel.cancel();
+    let stopped = super::super::explain_until(&model, x.view(), &zeros, &cancel);
+    assert!(matches!(stopped, Err(crate::core::CoreError::Cancelled)));
+    assert!(
+        model.oblivious_built().is_none(),
+        "a cancelled build keeps nothing"
+    );
+    assert_matches_kernel(&model, &x, &zeros);
+    assert!(model.oblivious_built().is_some());
 }
