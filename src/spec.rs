@@ -220,25 +220,26 @@ pub fn build_with(spec: &ModelSpec, limits: &Limits) -> CoreResult<BuiltModel> {
         }
     };
     let n_features = model.as_model().n_features();
+    // A tree model file without names (XGBoost trained on arrays) gets XGBoost's
+    // own names for its features: f0, f1, ...
+    let placeholders = || (0..n_features).map(|j| format!("f{j}")).collect();
     let feature_names = match (&model, spec.feature_names.is_empty()) {
         (HostedModel::Trees(m), true) => m
             .feature_names()
-            .map(<[String]>::to_vec)
-            .unwrap_or_default(),
+            .map_or_else(placeholders, <[String]>::to_vec),
         (HostedModel::Additive(m), true) => m.feature_names().to_vec(),
         (HostedModel::Normalized(m), true) => m.feature_names().to_vec(),
         (HostedModel::ExtremeTrees(m), true) => m
             .ensemble()
             .feature_names()
-            .map(<[String]>::to_vec)
-            .unwrap_or_default(),
+            .map_or_else(placeholders, <[String]>::to_vec),
         (HostedModel::Text(_), true) => (0..n_features).map(|j| format!("emb_{j}")).collect(),
         (HostedModel::Mlp(_), true) if spec.kind == "onnx" => {
             (0..n_features).map(|j| format!("x{j}")).collect()
         }
-        (HostedModel::Linear(_), true) if spec.kind == "onnx" => onnx_names
-            .take()
-            .unwrap_or_else(|| (0..n_features).map(|j| format!("f{j}")).collect()),
+        (HostedModel::Linear(_), true) if spec.kind == "onnx" => {
+            onnx_names.take().unwrap_or_else(placeholders)
+        }
         _ => spec.feature_names.clone(),
     };
     check_feature_names(&feature_names)?;
@@ -327,7 +328,7 @@ fn summarise(
 fn check_feature_names(names: &[String]) -> CoreResult<()> {
     if names.is_empty() {
         return Err(CoreError::InvalidModel(
-            "feature_names must not be empty (tree model files may carry them instead)".into(),
+            "feature_names must not be empty (model files may carry them instead)".into(),
         ));
     }
     check_unique("feature_names", names)

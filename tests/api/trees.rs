@@ -332,3 +332,41 @@ async fn tree_weights_picture_shows_gain_and_split_count() {
     let bad = call(&app, Method::GET, "/models/reg/weights.svg?layer=0", None).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test]
+async fn an_xgboost_file_without_names_gets_xgboosts_own() {
+    // A booster trained on arrays saves no feature names: without `feature_names`
+    // in the document its features are f0, f1, ... (XGBoost's names for them), and
+    // it explains as the named file does.
+    let app = default_app().await;
+    let c = case("xgb_reg");
+    let named: Value = serde_json::from_str(&model_file("xgb_reg.json")).unwrap();
+    let mut unnamed = named.clone();
+    let learner = unnamed["learner"].as_object_mut().unwrap();
+    learner.insert("feature_names".into(), json!([]));
+    learner.insert("feature_types".into(), json!([]));
+    let width = c["rows"][0].as_array().unwrap().len();
+    let put = call(
+        &app,
+        Method::PUT,
+        "/models/unnamed",
+        Some(json!({"kind": "xgboost", "model": unnamed, "background": c["background"]})),
+    )
+    .await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    assert_eq!(put.json["feature_names"], json!(names(width)));
+    let spec = json!({"kind": "xgboost", "model": named, "background": c["background"]});
+    let put = call(&app, Method::PUT, "/models/named", Some(spec)).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    let body = json!({"instances": c["rows"]});
+    let a = call(
+        &app,
+        Method::POST,
+        "/models/unnamed/explain",
+        Some(body.clone()),
+    )
+    .await;
+    let b = call(&app, Method::POST, "/models/named/explain", Some(body)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.json["values"], b.json["values"]);
+}
