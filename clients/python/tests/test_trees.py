@@ -116,3 +116,18 @@ def test_lightgbm_booster_object(client: Client, case_path: Path) -> None:
     assert want_values is not None
     assert_close(np.asarray(client.explain(name, case["rows"], **options).values), want_values, case["rtol"])
     client.delete(name)
+
+
+def test_a_booster_trained_on_arrays_registers_with_xgboosts_names(client: Client) -> None:
+    # XGBoost saves no feature names for a model trained on numpy arrays; explaind
+    # names them f0, f1, ... as XGBoost does, and explains them as pred_contribs does.
+    xgb = pytest.importorskip("xgboost")
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(200, 4))
+    y = (x[:, 0] - x[:, 1] * x[:, 2] > 0).astype(int)
+    model = xgb.XGBClassifier(n_estimators=20, max_depth=3).fit(x, y)
+    info = client.register("py-xgb-arrays", model, background=x[:20])
+    assert info["feature_names"] == ["f0", "f1", "f2", "f3"]
+    e = client.explain("py-xgb-arrays", x[50:53])
+    want = model.get_booster().predict(xgb.DMatrix(x[50:53]), pred_contribs=True)[:, :-1]
+    assert_close(np.asarray(e.values), want, 1e-5)
