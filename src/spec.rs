@@ -51,8 +51,8 @@ pub struct ModelSpec {
     /// `mlp`; an ONNX-ML tree ensemble, hosted as trees of kind `onnx`; or an ONNX-ML
     /// linear model, hosted as `linear` or `logistic`).
     pub kind: String,
-    /// Input feature names, in column order. May be left out by tree model files that
-    /// carry names, by text classifiers (their numeric inputs are the pooled embedding
+    /// Input feature names, in column order. May be left out by tree model files (their
+    /// own names, or XGBoost's `f0`, `f1`, … when the file has none), by text classifiers (their numeric inputs are the pooled embedding
     /// dimensions, `emb_0`, `emb_1`, …) and by ONNX models (`x0`, `x1`, … for
     /// networks, `f0`, `f1`, … for ONNX-ML tree ensembles and linear models).
     #[serde(default)]
