@@ -19,11 +19,12 @@ read with 422 ``invalid_model``, which the client raises as ``ExplaindError``.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 Document = Dict[str, Any]
 Converted = Tuple[Document, Optional[List[str]]]
@@ -364,5 +365,32 @@ def _skl2onnx(model: Any, strings: Optional[List[str]] = None) -> Document:
     if strings:
         types = [(str(c), StringTensorType([None, 1]) if str(c) in strings else FloatTensorType([None, 1]))
                  for c in model.feature_names_in_]
-    onx = convert_sklearn(model, initial_types=types, options=options)
+    with _int_flags():
+        onx = convert_sklearn(model, initial_types=types, options=options)
     return _onnx(onx.SerializeToString())
+
+
+@contextlib.contextmanager
+def _int_flags() -> Iterator[None]:
+    """While skl2onnx converts: integer attributes given as a mix of ints and bools
+    become ints. skl2onnx's converter of scikit-learn's HistGradientBoosting models
+    writes ``nodes_missing_value_tracks_true`` as numpy ``uint8`` flags for splits
+    and Python ``False`` for leaves, which the protobuf runtime of current onnx
+    releases refuses ("Expected an int, got a boolean"). Only that mix is changed;
+    ``onnx.helper.make_attribute`` is restored afterwards."""
+    import numpy as np
+    import onnx.helper  # type: ignore[import-untyped, import-not-found, unused-ignore]
+
+    original = onnx.helper.make_attribute
+
+    def make_attribute(key: str, value: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(value, list) and any(isinstance(v, bool) for v in value) \
+                and all(isinstance(v, (bool, int, np.integer)) for v in value):
+            value = [int(v) for v in value]
+        return original(key, value, *args, **kwargs)
+
+    onnx.helper.make_attribute = make_attribute
+    try:
+        yield
+    finally:
+        onnx.helper.make_attribute = original
