@@ -214,6 +214,33 @@ def test_hist_gradient_boosting_through_onnx(client: Client) -> None:
     np.testing.assert_allclose(np.asarray(ours.values), want, atol=1e-6)
 
 
+@pytest.mark.parametrize("head", ["ridge", "forest"])
+def test_a_column_transformer_picking_numeric_columns_by_name(client: Client, house: pd.DataFrame,
+                                                            head: str) -> None:
+    # ColumnTransformer steps name their columns; skl2onnx converts that only with
+    # one input per column, even when every column is numeric.
+    pytest.importorskip("skl2onnx")
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.linear_model import Ridge
+
+    x, y = house.drop(columns=["bedrooms"]), house["bedrooms"]
+    scaled, passed = ["lotsize", "bathrooms", "stories"], ["garage", "driveway"]
+    pre = ColumnTransformer([("scale", StandardScaler(), scaled), ("keep", "passthrough", passed)])
+    last = Ridge() if head == "ridge" else RandomForestRegressor(n_estimators=5, max_depth=3, random_state=0)
+    model = make_pipeline(pre, last).fit(x, y)
+    info = client.register(f"py-sk-ct-{head}", model, background=x.iloc[:40])
+    assert info["feature_names"] == list(x.columns)
+    got = client.predict(f"py-sk-ct-{head}", x.iloc[:20])
+    np.testing.assert_allclose(got[:, 0], model.predict(x.iloc[:20]), rtol=1e-5)
+    explained = client.explain(f"py-sk-ct-{head}", x.iloc[:5])
+    phi = np.asarray(explained.values)
+    np.testing.assert_allclose(phi.sum(axis=1) + np.asarray(explained.base_values), got[:5, 0], rtol=1e-9)
+    # Columns the transformer drops get nothing.
+    dropped = [i for i, c in enumerate(x.columns) if c not in scaled + passed]
+    assert np.all(phi[:, dropped] == 0.0)
+
+
 def test_pipeline_with_pca_is_a_linear_model_of_the_raw_features(client: Client, house: pd.DataFrame) -> None:
     from sklearn.decomposition import PCA
 

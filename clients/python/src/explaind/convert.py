@@ -171,7 +171,8 @@ def _sklearn(model: Any, background: Any = None) -> Converted:
         return {"kind": "mlp", **_mlp(model, None)}, names
     elif _is_linear(model):
         return _linear(model, None), names
-    return _skl2onnx(model, _string_columns(model, background)), names
+    strings = _string_columns(model, background)
+    return _skl2onnx(model, strings, per_column=bool(strings) or _selects_by_name(model)), names
 
 
 def _string_columns(model: Any, background: Any) -> List[str]:
@@ -198,6 +199,18 @@ def _string_columns(model: Any, background: Any) -> List[str]:
             col_names = [names[c] if isinstance(c, (int, np.integer)) else str(c) for c in cols]
             found += [c for c, cat in zip(col_names, cats) if np.asarray(cat).dtype.kind in "OUS"]
     return [n for n in names if n in found]
+
+
+def _selects_by_name(model: Any) -> bool:
+    """Whether a ColumnTransformer of ``model`` picks columns by name, which skl2onnx
+    converts only with one input per column (even when every column is numeric)."""
+    for ct in _column_transformers(model):
+        for _, _, cols in getattr(ct, "transformers_", []):
+            if isinstance(cols, str):
+                return True
+            if isinstance(cols, (list, tuple)) and any(isinstance(c, str) for c in cols):
+                return True
+    return False
 
 
 def _column_transformers(model: Any) -> List[Any]:
@@ -342,10 +355,12 @@ def _folded_pipeline(steps: List[Any]) -> Optional[Document]:
     return _linear(folded, None)
 
 
-def _skl2onnx(model: Any, strings: Optional[List[str]] = None) -> Document:
-    """skl2onnx's graph of ``model``: one float input of all features, or, when
-    ``strings`` names columns holding strings, one input per DataFrame column
-    (``[None, 1]``, strings for those), which explaind registers as raw features."""
+def _skl2onnx(model: Any, strings: Optional[List[str]] = None, per_column: bool = False) -> Document:
+    """skl2onnx's graph of ``model``: one float input of all features, or, with
+    ``per_column`` (columns holding strings, or a ColumnTransformer that picks
+    columns by name), one input per DataFrame column (``[None, 1]``, strings for
+    those ``strings`` names, floats for the others), which explaind registers as
+    raw features."""
     try:
         from skl2onnx import convert_sklearn  # type: ignore[import-untyped, import-not-found, unused-ignore]
         from skl2onnx.common.data_types import (  # type: ignore[import-untyped, import-not-found, unused-ignore]
@@ -362,7 +377,8 @@ def _skl2onnx(model: Any, strings: Optional[List[str]] = None) -> Document:
     # refuses the file skl2onnx writes for a double input), and explaind compares in
     # float32 as onnxruntime does.
     types = [("input", FloatTensorType([None, width]))]
-    if strings:
+    if per_column:
+        strings = strings or []
         types = [(str(c), StringTensorType([None, 1]) if str(c) in strings else FloatTensorType([None, 1]))
                  for c in model.feature_names_in_]
     with _int_flags():
