@@ -188,8 +188,9 @@ class Client:
         categorical features, the training ``catboost.Pool``; CatBoost's JSON keeps
         the category strings only of the pool it is saved with, so without it a
         pool is built from the background DataFrame (the categories it holds). A
-        scikit-learn model fitted on a DataFrame with string columns is converted
-        with one ONNX input per column (strings for those; which ones the
+        scikit-learn model fitted on a DataFrame with string columns, or with a
+        ColumnTransformer that picks columns by name, is converted with one ONNX
+        input per column (strings for the string columns; which ones the
         background's dtypes tell, else the fitted encoders), so its raw values
         are explained. ``options`` go into the registration document as they
         are (``description``, ``output_names``, ``groups``, ...).
