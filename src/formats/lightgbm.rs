@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use crate::core::models::trees::{
     EnsembleSpec, Missing, Node, Split, Tree, TreeEnsemble, TreeLimits,
 };
-use crate::core::models::Link;
+use crate::core::models::{Link, RawFeatures, RawKind};
 use crate::core::{CoreError, CoreResult};
 
 /// Parse a LightGBM text model within the default [`TreeLimits`].
@@ -85,9 +85,60 @@ pub fn parse_with(text: &str, limits: TreeLimits) -> CoreResult<TreeEnsemble> {
         base: vec![0.0; n_outputs],
         trees,
         feature_names,
-        raw_features: None,
+        raw_features: pandas_categories(text, &header, n_features)?,
     };
     TreeEnsemble::with_limits(spec, limits)
+}
+
+/// The categories of features trained from pandas `category` columns: the
+/// `pandas_categorical:` line LightGBM writes after the trees, one list per such
+/// column in column order (code = index, the codes the trees' categorical splits
+/// list), given to the features whose `feature_infos` entry is a list of codes
+/// (a numeric feature's is `[min:max]`, or `none` when unused), so that rows may
+/// name them. `None` when the line is `null` or absent, when a list holds
+/// something other than strings (numeric categories stay their codes), or when
+/// the lists and the categorical features do not pair up.
+fn pandas_categories(
+    text: &str,
+    header: &HashMap<&str, &str>,
+    n_features: usize,
+) -> CoreResult<Option<RawFeatures>> {
+    let Some(line) = text
+        .lines()
+        .find_map(|l| l.strip_prefix("pandas_categorical:"))
+    else {
+        return Ok(None);
+    };
+    let lists: Option<Vec<Vec<serde_json::Value>>> = serde_json::from_str(line.trim())
+        .map_err(|e| invalid(format!("pandas_categorical is not a list of lists: {e}")))?;
+    let Some(lists) = lists.filter(|l| !l.is_empty()) else {
+        return Ok(None);
+    };
+    let infos: Vec<&str> = header
+        .get("feature_infos")
+        .map(|s| s.split_whitespace().collect())
+        .unwrap_or_default();
+    let categorical: Vec<usize> = (0..infos.len())
+        .filter(|&j| !infos[j].starts_with('[') && infos[j] != "none")
+        .collect();
+    if infos.len() != n_features || categorical.len() != lists.len() {
+        return Ok(None);
+    }
+    let mut kinds = vec![RawKind::Numeric; n_features];
+    for (j, list) in categorical.into_iter().zip(lists) {
+        let Some(categories) = list
+            .into_iter()
+            .map(|v| match v {
+                serde_json::Value::String(s) => Some(s),
+                _ => None,
+            })
+            .collect::<Option<Vec<String>>>()
+        else {
+            return Ok(None);
+        };
+        kinds[j] = RawKind::Categorical { categories };
+    }
+    RawFeatures::new(kinds).map(Some)
 }
 
 /// The link of a supported objective line (e.g. `binary sigmoid:1`).

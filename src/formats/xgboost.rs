@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::json::{array, field, invalid, numbers, text};
 
 use crate::core::models::trees::{EnsembleSpec, Node, Split, Tree, TreeEnsemble, TreeLimits};
-use crate::core::models::{Link, Model};
+use crate::core::models::{Link, Model, RawFeatures, RawKind};
 use crate::core::{CoreError, CoreResult};
 
 /// Parse an XGBoost JSON model within the default [`TreeLimits`].
@@ -114,7 +114,7 @@ pub fn parse_with(bytes: &[u8], limits: TreeLimits) -> CoreResult<TreeEnsemble> 
         base,
         trees,
         feature_names,
-        raw_features: None,
+        raw_features: string_categories(model, n_features)?,
     };
     let ensemble = TreeEnsemble::with_limits(spec, limits)?;
     debug_assert_eq!(ensemble.n_outputs(), n_outputs);
@@ -329,4 +329,58 @@ fn ints(tree: &Value, key: &str) -> CoreResult<Vec<i64>> {
         })
         .map(|v| v.ok_or_else(|| invalid(format!("'{key}' must hold integers"))))
         .collect()
+}
+
+/// The categories of features trained from string (pandas `category`) columns,
+/// as XGBoost 3 keeps them with the model (`cats.enc`: per feature, UTF-8 bytes cut
+/// by `offsets`; code = index, the codes the trees' categorical splits list), so
+/// that rows may name them. `None` when no feature has string categories (numeric
+/// categories, kept as their codes, are left as numbers).
+fn string_categories(model: &Value, n_features: usize) -> CoreResult<Option<RawFeatures>> {
+    let Some(Value::Array(enc)) = model.get("cats").and_then(|c| c.get("enc")) else {
+        return Ok(None);
+    };
+    if enc.len() != n_features {
+        return Ok(None);
+    }
+    let mut kinds = vec![RawKind::Numeric; n_features];
+    let mut any = false;
+    for (j, feature) in enc.iter().enumerate() {
+        let (Some(Value::Array(offsets)), Some(Value::Array(bytes))) =
+            (feature.get("offsets"), feature.get("values"))
+        else {
+            continue;
+        };
+        if offsets.len() < 2 {
+            continue;
+        }
+        let offsets: Vec<usize> = offsets
+            .iter()
+            .map(|o| count(o, "cats offset"))
+            .collect::<CoreResult<_>>()?;
+        let bytes: Vec<u8> = bytes
+            .iter()
+            .map(|b| {
+                b.as_u64()
+                    .and_then(|b| u8::try_from(b).ok())
+                    .ok_or_else(|| invalid(format!("cats of feature {j}: not a byte: {b}")))
+            })
+            .collect::<CoreResult<_>>()?;
+        let categories = offsets
+            .windows(2)
+            .map(|w| {
+                bytes
+                    .get(w[0]..w[1])
+                    .and_then(|b| std::str::from_utf8(b).ok())
+                    .map(str::to_string)
+                    .ok_or_else(|| invalid(format!("cats of feature {j}: bad offsets or UTF-8")))
+            })
+            .collect::<CoreResult<Vec<_>>>()?;
+        kinds[j] = RawKind::Categorical { categories };
+        any = true;
+    }
+    if !any {
+        return Ok(None);
+    }
+    RawFeatures::new(kinds).map(Some)
 }

@@ -370,3 +370,104 @@ async fn an_xgboost_file_without_names_gets_xgboosts_own() {
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
     assert_eq!(a.json["values"], b.json["values"]);
 }
+
+/// `rows` with feature 4's codes (numbers) named `c0`, `c1`, … (nulls kept).
+fn coded_as_names(rows: &Value) -> Value {
+    let mut named = rows.clone();
+    for row in named.as_array_mut().unwrap() {
+        if let Some(code) = row[4].as_f64() {
+            row[4] = json!(format!("c{code}"));
+        }
+    }
+    named
+}
+
+#[tokio::test]
+async fn pandas_categories_in_lightgbm_and_xgboost_files_are_named_in_rows() {
+    // Models trained on pandas `category` columns keep the categories' names: LightGBM
+    // on a `pandas_categorical:` line, XGBoost 3 in `cats.enc` (UTF-8 bytes cut by
+    // offsets); code = index. The fixtures' categorical feature 4 (codes 0–5) gets the
+    // names c0–c5 in each format; rows naming them explain as the codes do.
+    let app = default_app().await;
+    let names6: Vec<String> = (0..6).map(|k| format!("c{k}")).collect();
+    let lgb_text = model_file("lgb_bin_cat.txt").replace(
+        "pandas_categorical:null",
+        &format!("pandas_categorical:[{}]", json!(names6)),
+    );
+    let mut xgb_doc: Value = serde_json::from_str(&model_file("xgb_bin_cat.json")).unwrap();
+    let (mut offsets, mut bytes) = (vec![0usize], Vec::<u8>::new());
+    for n in &names6 {
+        bytes.extend(n.as_bytes());
+        offsets.push(bytes.len());
+    }
+    xgb_doc["learner"]["gradient_booster"]["model"]["cats"]["enc"][4] =
+        json!({"offsets": offsets, "values": bytes});
+    for (kind, file, named_model, coded_model) in [
+        (
+            "lightgbm",
+            "lgb_bin_cat",
+            json!(lgb_text),
+            json!(model_file("lgb_bin_cat.txt")),
+        ),
+        (
+            "xgboost",
+            "xgb_bin_cat",
+            xgb_doc,
+            serde_json::from_str(&model_file("xgb_bin_cat.json")).unwrap(),
+        ),
+    ] {
+        let c = case(file);
+        let width = c["rows"][0].as_array().unwrap().len();
+        let named = json!({"kind": kind, "feature_names": names(width), "model": named_model,
+                           "background": coded_as_names(&c["background"])});
+        let put = call(
+            &app,
+            Method::PUT,
+            &format!("/models/{kind}-named"),
+            Some(named),
+        )
+        .await;
+        assert_eq!(put.status, StatusCode::CREATED, "{kind}: {}", put.text);
+        let coded = json!({"kind": kind, "feature_names": names(width), "model": coded_model,
+                           "background": c["background"]});
+        let put = call(
+            &app,
+            Method::PUT,
+            &format!("/models/{kind}-coded"),
+            Some(coded),
+        )
+        .await;
+        assert_eq!(put.status, StatusCode::CREATED, "{kind}: {}", put.text);
+        for method in ["tree_path_dependent", "tree_interventional"] {
+            let by_name = json!({"instances": coded_as_names(&c["rows"]), "method": method});
+            let by_code = json!({"instances": c["rows"], "method": method});
+            let a = call(
+                &app,
+                Method::POST,
+                &format!("/models/{kind}-named/explain"),
+                Some(by_name),
+            )
+            .await;
+            let b = call(
+                &app,
+                Method::POST,
+                &format!("/models/{kind}-coded/explain"),
+                Some(by_code),
+            )
+            .await;
+            assert_eq!(a.status, StatusCode::OK, "{kind} {method}: {}", a.text);
+            assert_eq!(a.json["values"], b.json["values"], "{kind} {method}");
+        }
+        // A category the model never saw is explained, not refused.
+        let mut unseen = coded_as_names(&c["rows"]);
+        unseen[0][4] = json!("never-seen");
+        let answer = call(
+            &app,
+            Method::POST,
+            &format!("/models/{kind}-named/explain"),
+            Some(json!({"instances": unseen})),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::OK, "{kind}: {}", answer.text);
+    }
+}
