@@ -131,3 +131,36 @@ def test_a_booster_trained_on_arrays_registers_with_xgboosts_names(client: Clien
     e = client.explain("py-xgb-arrays", x[50:53])
     want = model.get_booster().predict(xgb.DMatrix(x[50:53]), pred_contribs=True)[:, :-1]
     assert_close(np.asarray(e.values), want, 1e-5)
+
+
+@pytest.mark.parametrize("library", ["xgboost", "lightgbm"])
+def test_pandas_category_columns_are_sent_by_name(client: Client, library: str) -> None:
+    # Trained on a DataFrame with `category` columns, the model file keeps the
+    # categories' names; rows name them, as the DataFrame does.
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(6)
+    n = 400
+    df = pd.DataFrame({
+        "size": rng.normal(100, 20, n),
+        "region": pd.Categorical(rng.choice(["east", "north", "south"], n)),
+        "heat": pd.Categorical(rng.choice(["gas", "oil"], n)),
+    })
+    y = df["size"] * 0.5 + (df["region"] == "north") * 10 + (df["heat"] == "gas") * 3
+    if library == "xgboost":
+        xgb = pytest.importorskip("xgboost")
+        model: Any = xgb.XGBRegressor(n_estimators=20, max_depth=3, enable_categorical=True,
+                                      tree_method="hist").fit(df, y)
+        contribs = model.get_booster().predict(xgb.DMatrix(df.iloc[:5], enable_categorical=True),
+                                               pred_contribs=True)[:, :-1]
+    else:
+        lgb = pytest.importorskip("lightgbm")
+        model = lgb.LGBMRegressor(n_estimators=20, min_data_per_group=5, cat_smooth=1,
+                                  verbose=-1).fit(df, y)
+        contribs = model.predict(df.iloc[:5], pred_contrib=True)[:, :-1]
+    info = client.register(f"py-{library}-categories", model, background=df.iloc[:30])
+    kinds = {f["name"]: f["kind"] for f in info["raw_features"]}
+    assert kinds == {"size": "numeric", "region": "categorical", "heat": "categorical"}
+    got = client.predict(f"py-{library}-categories", df.iloc[:20])
+    np.testing.assert_allclose(got[:, 0], model.predict(df.iloc[:20]), rtol=1e-5)
+    e = client.explain(f"py-{library}-categories", df.iloc[:5])
+    assert_close(np.asarray(e.values), contribs, 1e-5)
