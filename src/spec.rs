@@ -23,7 +23,7 @@ use crate::core::explain::sampling::Stop;
 use crate::core::explain::summary::{kmeans, WeightedBackground};
 use crate::core::explain::tree_interventional::Background;
 use crate::core::models::trees::TreeLimits;
-use crate::core::models::{check_rows, HostedModel};
+use crate::core::models::{check_rows_with, HostedModel};
 use crate::core::stats::Reference;
 use crate::core::{CoreError, CoreResult};
 
@@ -375,7 +375,7 @@ pub fn build_reference(
     let m = model.as_model();
     let data = values::encode_rows(rows, names, model.raw_features())
         .map_err(|e| CoreError::InvalidModel(format!("background: {e}")))?;
-    check_rows(data.view(), m.n_features(), model.accepts_missing())
+    check_rows_with(data.view(), m.n_features(), |j| model.accepts_missing(j))
         .map_err(|e| CoreError::InvalidModel(format!("background: {e}")))?;
     Ok(Reference::new(m, data))
 }

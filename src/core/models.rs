@@ -232,6 +232,18 @@ pub trait Differentiable: Model {
 /// # Errors
 /// [`CoreError::Shape`] for a wrong width, [`CoreError::NonFinite`] naming the first bad cell.
 pub fn check_rows(x: ArrayView2<f64>, n_features: usize, allow_nan: bool) -> CoreResult<()> {
+    check_rows_with(x, n_features, |_| allow_nan)
+}
+
+/// [`check_rows`] with NaN allowed in the features for which `allow_nan` is true.
+///
+/// # Errors
+/// As [`check_rows`].
+pub fn check_rows_with(
+    x: ArrayView2<f64>,
+    n_features: usize,
+    allow_nan: impl Fn(usize) -> bool,
+) -> CoreResult<()> {
     if x.ncols() != n_features {
         return Err(CoreError::Shape {
             what: "features",
@@ -241,7 +253,7 @@ pub fn check_rows(x: ArrayView2<f64>, n_features: usize, allow_nan: bool) -> Cor
     }
     for (row, values) in x.axis_iter(Axis(0)).enumerate() {
         for (feature, &v) in values.iter().enumerate() {
-            let bad = if allow_nan {
+            let bad = if allow_nan(feature) {
                 v.is_infinite()
             } else {
                 !v.is_finite()
@@ -344,13 +356,15 @@ impl HostedModel {
         }
     }
 
-    /// Whether inputs may contain NaN meaning "missing" (tree models route them).
-    pub fn accepts_missing(&self) -> bool {
+    /// Whether feature `feature` of an input may be NaN meaning "missing": tree
+    /// models route it; a pipeline's feature may be missing when its preprocessing
+    /// gives a number for it (an imputer, or a categorical feature's encoder).
+    pub fn accepts_missing(&self, feature: usize) -> bool {
         match self {
             HostedModel::Linear(_) | HostedModel::Mlp(_) | HostedModel::Text(_) => false,
             HostedModel::Trees(_) | HostedModel::ExtremeTrees(_) => true,
-            HostedModel::Additive(m) => m.accepts_missing(),
-            HostedModel::Normalized(m) => m.accepts_missing(),
+            HostedModel::Additive(m) => m.accepts_missing(feature),
+            HostedModel::Normalized(m) => m.accepts_missing(feature),
         }
     }
 }

@@ -20,7 +20,7 @@ use serde_json::value::RawValue;
 
 use super::error::ApiError;
 use crate::core::models::raw::REFUSES_UNLISTED;
-use crate::core::models::RawFeatures;
+use crate::core::models::{HostedModel, RawFeatures};
 use crate::spec::BuiltModel;
 
 mod cells;
@@ -83,7 +83,7 @@ pub fn to_matrix(
         names: &model.feature_names,
         raw: model.model.raw_features(),
         index: None,
-        allow_missing: model.model.accepts_missing(),
+        model: &model.model,
         row: 0,
         data: Vec::with_capacity(instances.len() * width),
         cells: Vec::new(),
@@ -140,7 +140,8 @@ struct RowSeed<'m> {
     raw: Option<&'m RawFeatures>,
     /// Feature name → column, built on the first object instance of a wide model.
     index: Option<HashMap<&'m str, usize>>,
-    allow_missing: bool,
+    /// The model, which says which features may be missing.
+    model: &'m HostedModel,
     /// Which instance (for messages).
     row: usize,
     /// The matrix, row-major.
@@ -213,7 +214,7 @@ impl<'m> RowSeed<'m> {
                 Err(format!("instance {row}, feature '{feature}': a missing category; {REFUSES_UNLISTED}"))
             }
             Cell::Code(code) => Ok(code),
-            Cell::Null if self.allow_missing => Ok(f64::NAN),
+            Cell::Null if self.model.accepts_missing(j) => Ok(f64::NAN),
             Cell::Null => Err(format!(
                 "instance {row}, feature '{feature}': missing value (null); this model needs every feature"
             )),

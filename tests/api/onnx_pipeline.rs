@@ -292,3 +292,78 @@ async fn weights_show_the_preprocessing_steps_as_the_file_holds_them() {
         .iter()
         .all(|c| c["steps"][0].as_str().unwrap().starts_with("one-hot = '")));
 }
+
+/// A OneHotEncoder fitted on a string column with missing values learns "missing" as
+/// a category of its own (skl2onnx lists it as "nan"): a null in that column is that
+/// category, as scikit-learn predicts it, not an unseen one. Both a linear head
+/// (read as additive over the raw features, its numbers without an imputer) and a
+/// forest (folded into trees) register with nulls in the background and predict
+/// scikit-learn's probabilities; the explanations add up.
+#[tokio::test]
+async fn a_missing_category_is_the_category_scikit_learn_learned() {
+    let app = default_app().await;
+    // A forest classifier's outputs are averaged probabilities already ("raw").
+    for (fixture_name, space) in [
+        ("missing_logistic", "probability"),
+        ("missing_forest", "raw"),
+    ] {
+        let (doc, put) = register(&app, fixture_name, fixture_name).await;
+        assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+        let predicted = call(
+            &app,
+            Method::POST,
+            &format!("/models/{fixture_name}/predict"),
+            Some(json!({"instances": doc["rows"]})),
+        )
+        .await;
+        assert_eq!(predicted.status, StatusCode::OK, "{}", predicted.text);
+        let rows = doc["rows"].as_array().unwrap();
+        for (r, want) in doc["predictions"].as_array().unwrap().iter().enumerate() {
+            let got = &predicted.json["predictions"][r][0];
+            close(got, want, 1.0, &format!("{fixture_name} row {r}"));
+            if rows[r][4].is_null() {
+                let unseen = doc["unseen_predictions"][r].as_f64().unwrap();
+                assert!(
+                    (got.as_f64().unwrap() - unseen).abs() > 1e-3,
+                    "{fixture_name} row {r}: a missing region predicted as an unseen one"
+                );
+            }
+        }
+        let body = json!({"instances": doc["rows"], "method": "exact_shapley",
+            "output_space": space});
+        let path = format!("/models/{fixture_name}/explain");
+        let answer = call(&app, Method::POST, &path, Some(body)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        for (r, e) in answer.json["explanations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+        {
+            assert_adds_up(e, 1e-9);
+            close(
+                &e["prediction"],
+                &doc["predictions"][r],
+                1.0,
+                "explained prediction",
+            );
+        }
+    }
+    // No imputer in front of the linear head's numbers: a null there is still
+    // refused, naming the feature, while the same row's null region is accepted.
+    let body = json!({"instances": [[null, 3.0, 1.0, 2.0, null, "gas"]]});
+    let refused = call(
+        &app,
+        Method::POST,
+        "/models/missing_logistic/predict",
+        Some(body),
+    )
+    .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.text
+    );
+    assert!(refused.text.contains("'lotsize'"), "{}", refused.text);
+}

@@ -36,7 +36,8 @@ pub struct AdditiveModel {
     names: Vec<String>,
     /// Whether every raw feature's terms are finite at NaN (imputed numbers,
     /// categories): only then may rows hold missing values.
-    accepts_missing: bool,
+    /// Per raw feature: whether its preprocessing gives a number for NaN.
+    accepts_missing: Vec<bool>,
 }
 
 impl AdditiveModel {
@@ -93,10 +94,15 @@ impl AdditiveModel {
             link,
             raw,
             names,
-            accepts_missing: false,
+            accepts_missing: Vec::new(),
         };
         let nan = Array1::from_elem(model.raw.len(), f64::NAN);
-        model.accepts_missing = model.terms(nan.view()).iter().all(|v| v.is_finite());
+        let terms = model.terms(nan.view());
+        model.accepts_missing = terms
+            .columns()
+            .into_iter()
+            .map(|t| t.iter().all(|v| v.is_finite()))
+            .collect();
         Ok(model)
     }
 
@@ -156,10 +162,10 @@ impl AdditiveModel {
         self.raw.has_categories().then_some(&self.raw)
     }
 
-    /// Whether rows may hold NaN (missing): every raw feature's preprocessing
-    /// gives a number for it (an imputer, or a category's encoder).
-    pub fn accepts_missing(&self) -> bool {
-        self.accepts_missing
+    /// Whether raw feature `feature` may be NaN (missing): its preprocessing gives a
+    /// number for it (an imputer, or a category's encoder).
+    pub fn accepts_missing(&self, feature: usize) -> bool {
+        self.accepts_missing.get(feature).copied().unwrap_or(false)
     }
 }
 

@@ -108,7 +108,8 @@ pub struct RowNormalized {
     inner: Box<HostedModel>,
     /// Whether every column is finite at NaN (imputed numbers, categories): only
     /// then may rows hold missing values.
-    accepts_missing: bool,
+    /// Per raw feature: whether every column read from it has a value for NaN.
+    accepts_missing: Vec<bool>,
 }
 
 impl RowNormalized {
@@ -154,7 +155,14 @@ impl RowNormalized {
             }
         }
         check_columns(&columns, &raw)?;
-        let accepts_missing = columns.iter().all(|c| value(&c.map, f64::NAN).is_finite());
+        let accepts_missing = (0..raw.len())
+            .map(|j| {
+                columns
+                    .iter()
+                    .filter(|c| c.raw == j)
+                    .all(|c| value(&c.map, f64::NAN).is_finite())
+            })
+            .collect();
         Ok(Self {
             columns,
             raw,
@@ -213,9 +221,10 @@ impl RowNormalized {
         self.raw.has_categories().then_some(&self.raw)
     }
 
-    /// Whether rows may hold NaN (missing): every column is a number for it.
-    pub fn accepts_missing(&self) -> bool {
-        self.accepts_missing
+    /// Whether raw feature `feature` may be NaN (missing): every column read from
+    /// it is a number for it.
+    pub fn accepts_missing(&self, feature: usize) -> bool {
+        self.accepts_missing.get(feature).copied().unwrap_or(false)
     }
 
     /// The mixed columns of raw rows `x`: shape (rows, columns the inner model reads).

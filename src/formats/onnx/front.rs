@@ -48,6 +48,9 @@ const MAX_COLUMNS: usize = 65_536;
 /// Most values the columns of categorical features may tabulate (one per category
 /// per column: about 2000 one-hot columns of 2000 categories).
 const MAX_TABLE_VALUES: usize = 1 << 22;
+/// The category skl2onnx writes for the missing values (None, NaN) a
+/// scikit-learn encoder learned as a category: `str(float("nan"))`.
+const MISSING_CATEGORY: &str = "nan";
 
 /// One derived column, symbolically: a raw feature and the steps after it.
 #[derive(Debug, Clone)]
@@ -272,10 +275,15 @@ fn finish(raws: Vec<Raw>, cols: &[Column]) -> CoreResult<Traced> {
                 .collect();
             let unseen = steps::number(&steps::run(&steps, Val::Str(None)));
             codes.push(unseen);
-            ValueMap::Table {
-                codes,
-                missing: unseen,
-            }
+            // scikit-learn's encoders learn a missing value (None, NaN) as a category
+            // of its own, which skl2onnx lists as the string "nan": a missing value
+            // is that category, as scikit-learn predicts it; without one it is unseen.
+            let missing = raw
+                .categories
+                .iter()
+                .position(|c| &**c == MISSING_CATEGORY)
+                .map_or(unseen, |at| codes[at]);
+            ValueMap::Table { codes, missing }
         } else if let Some(s) = steps.iter().find(|s| !s.monotone()) {
             return Err(invalid(format!(
                 "{} over the numeric input '{}': encoders read string inputs here",

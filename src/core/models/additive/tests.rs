@@ -69,10 +69,14 @@ fn predictions_add_the_terms_of_each_raw_feature() {
         assert_abs_diff_eq!(*g, w, epsilon = 1e-12);
     }
     assert_eq!(m.terms(x.row(1)), array![[6.0, -4.0]]);
-    assert!(m.accepts_missing());
+    assert!(m.accepts_missing(0) && m.accepts_missing(1));
     assert!(
-        !model(false).accepts_missing(),
+        !model(false).accepts_missing(0),
         "an unimputed NaN has no answer"
+    );
+    assert!(
+        model(false).accepts_missing(1),
+        "a category's encoder has an answer for a missing one"
     );
     assert_eq!(m.feature_names(), ["x", "c"]);
 }
