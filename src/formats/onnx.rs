@@ -22,7 +22,10 @@
 //! (Sub from 1 and Concat after a one-unit Sigmoid) becomes a two-class softmax on
 //! `[0, z]`, which is the same function. Anything else on the path is refused
 //! naming the operator. The input must be one tensor whose dimensions after the
-//! batch dimension are fixed. Weights are read as f64 (float tensors widen exactly).
+//! batch dimension are fixed, or the network's first layer reads a value computed
+//! by column-local preprocessing (`pipeline`: a scikit-learn MLP behind a
+//! StandardScaler or a ColumnTransformer). Weights are read as f64 (float tensors
+//! widen exactly).
 
 mod front;
 mod graph;
@@ -49,6 +52,9 @@ pub struct Converted {
     pub input: String,
     /// The graph output converted.
     pub output: String,
+    /// The raw features' names (the graph's inputs) when preprocessing in front of
+    /// the network was folded into its first layer; `None` for a bare network.
+    pub feature_names: Option<Vec<String>>,
 }
 
 fn invalid(message: impl Into<String>) -> CoreError {
@@ -97,7 +103,18 @@ pub fn read(buf: &[u8]) -> CoreResult<OnnxModel> {
         let model = ml::convert(&g, node, &target, &input.name, feature_dims[0])?;
         return Ok(OnnxModel::Ml(model));
     }
-    network::convert_graph(&g, target).map(OnnxModel::Network)
+    let bare = match network::convert_graph(&g, target.clone()) {
+        Ok(converted) => return Ok(OnnxModel::Network(converted)),
+        Err(e) => e,
+    };
+    // Not a network on the graph's one input: one behind preprocessing, if its
+    // first layer reads a value that is no graph input.
+    match network::start_of(&g, &target) {
+        Some(start) if !g.inputs.iter().any(|i| i.name == start) => {
+            pipeline::network_behind(&g, &target, &start)
+        }
+        _ => Err(bare),
+    }
 }
 
 /// Read an ONNX model and convert its network to MLP layers.

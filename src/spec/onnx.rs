@@ -32,7 +32,7 @@ pub(super) fn build(spec: &ModelSpec, limits: &Limits) -> CoreResult<Hosted> {
         OnnxModel::Network(converted) => {
             let mlp = converted.params.validate()?;
             let outputs = default_output_names(mlp.link(), mlp.n_outputs());
-            Ok((HostedModel::Mlp(mlp), outputs, None))
+            Ok((HostedModel::Mlp(mlp), outputs, converted.feature_names))
         }
         OnnxModel::Ml(model) => hosted(model, limits),
     }
@@ -55,6 +55,11 @@ fn hosted(model: MlModel, limits: &Limits) -> CoreResult<Hosted> {
                     None,
                 )),
             }
+        }
+        MlModel::Network(params) => {
+            let mlp = params.validate()?;
+            let outputs = default_output_names(mlp.link(), mlp.n_outputs());
+            Ok((HostedModel::Mlp(mlp), outputs, None))
         }
         MlModel::Additive(model) => {
             let outputs = default_output_names(model.link(), model.n_outputs());

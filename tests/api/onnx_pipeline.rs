@@ -367,3 +367,84 @@ async fn a_missing_category_is_the_category_scikit_learn_learned() {
     );
     assert!(refused.text.contains("'lotsize'"), "{}", refused.text);
 }
+
+/// scikit-learn networks behind preprocessing, as skl2onnx writes them: behind a
+/// StandardScaler (a Scaler node) the network's first layer absorbs the scaler and
+/// explaind hosts an `mlp` over the raw features (integrated gradients included);
+/// behind an imputer and a OneHotEncoder it hosts the network behind the
+/// preprocessing, and the model-agnostic methods explain it per raw feature. Both
+/// predict onnxruntime's probabilities (both were refused: "unsupported operator
+/// 'Scaler'", "the graph needs exactly one input").
+#[tokio::test]
+async fn networks_behind_scalers_and_encoders_register() {
+    let app = default_app().await;
+    let (model, doc) = fixture("scaled_mlp");
+    let names = json!(["lotsize", "bedrooms", "bathrooms", "stories"]);
+    let spec = json!({"kind": "onnx", "model": model, "background": doc["background"],
+        "feature_names": names});
+    let put = call(&app, Method::PUT, "/models/scaled", Some(spec)).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    assert_eq!(put.json["kind"], "mlp", "{}", put.text);
+    assert_eq!(put.json["feature_names"], names);
+    let (doc2, put) = register(&app, "encoded", "encoded_mlp").await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    assert_eq!(put.json["feature_names"], doc2["raw_features"]);
+    for (name, doc) in [("scaled", &doc), ("encoded", &doc2)] {
+        let predicted = call(
+            &app,
+            Method::POST,
+            &format!("/models/{name}/predict"),
+            Some(json!({"instances": doc["rows"]})),
+        )
+        .await;
+        assert_eq!(predicted.status, StatusCode::OK, "{}", predicted.text);
+        for (r, want) in doc["predictions"].as_array().unwrap().iter().enumerate() {
+            let got = predicted.json["predictions"][r]
+                .as_array()
+                .unwrap()
+                .last()
+                .unwrap();
+            close(got, want, 1.0, &format!("{name} row {r}"));
+        }
+        let body = json!({"instances": doc["rows"], "method": "exact_shapley",
+            "output_space": "probability", "output": 1});
+        let answer = call(
+            &app,
+            Method::POST,
+            &format!("/models/{name}/explain"),
+            Some(body),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        for (r, e) in answer.json["explanations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+        {
+            assert_adds_up(e, 1e-9);
+            close(
+                &e["prediction"],
+                &doc["predictions"][r],
+                1.0,
+                "explained prediction",
+            );
+        }
+    }
+    let body = json!({"instances": doc["rows"], "method": "integrated_gradients"});
+    let answer = call(&app, Method::POST, "/models/scaled/explain", Some(body)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let body = json!({"instances": doc2["rows"], "method": "integrated_gradients"});
+    let refused = call(&app, Method::POST, "/models/encoded/explain", Some(body)).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.text
+    );
+    assert!(
+        refused.text.contains("encodes or imputes"),
+        "{}",
+        refused.text
+    );
+}

@@ -69,13 +69,16 @@ pub enum Mixing {
     Norm(Norm),
     /// An affine map of the row (a PCA, a TruncatedSVD).
     Affine(AffineMix),
+    /// None: a network reads the preprocessed columns as they are (behind encoders
+    /// or imputers, which no network layer can absorb).
+    Columns,
 }
 
 impl Mixing {
     /// Columns given for `width` columns read.
     fn width_out(&self, width: usize) -> usize {
         match self {
-            Mixing::Norm(_) => width,
+            Mixing::Norm(_) | Mixing::Columns => width,
             Mixing::Affine(m) => m.width_out(),
         }
     }
@@ -89,6 +92,7 @@ impl Mixing {
                 "affine map ({}: a PCA or TruncatedSVD as skl2onnx writes it)",
                 m.describe()
             ),
+            Mixing::Columns => "preprocessing (encoders, imputers)".into(),
         }
     }
 }
@@ -192,17 +196,24 @@ impl RowNormalized {
     /// Why `method`, one that reads a model's structure (TreeSHAP, linear SHAP,
     /// gradients, occlusion), does not apply.
     pub fn refusal(&self, method: &str) -> CoreError {
-        let what = match self.mixing {
-            Mixing::Norm(_) => "divides each row by its norm",
-            Mixing::Affine(_) => "sums several raw features into each column it gives",
+        let mixes = "which mixes the raw features of a row, so the model after it is no \
+                     sum or tree over the raw features";
+        let why = match self.mixing {
+            Mixing::Norm(_) => format!("divides each row by its norm, {mixes}"),
+            Mixing::Affine(_) => {
+                format!("sums several raw features into each column it gives, {mixes}")
+            }
+            Mixing::Columns => format!(
+                "encodes or imputes the raw features for the {} after it, which is then no \
+                 function of their numbers that gradients reach",
+                self.inner.kind()
+            ),
         };
         CoreError::InvalidArgument(format!(
-            "{method} does not apply to this pipeline: its {} {what}, which mixes the raw \
-             features of a row, so the {} model after it is no sum or tree over the raw \
-             features; it predicts, and the model-agnostic methods (kernel_shap, the default; \
-             permutation_shap, exact_shapley, lime, anchors) explain it over the raw features",
+            "{method} does not apply to this pipeline: its {} {why}; it predicts, and the \
+             model-agnostic methods (kernel_shap, the default; permutation_shap, \
+             exact_shapley, lime, anchors) explain it over the raw features",
             self.mixing.describe(),
-            self.inner.kind()
         ))
     }
 
@@ -242,6 +253,7 @@ impl RowNormalized {
                     o.assign(&ndarray::aview1(&columns));
                 }
                 Mixing::Affine(mix) => o.assign(&ndarray::aview1(&mix.apply(&columns))),
+                Mixing::Columns => o.assign(&ndarray::aview1(&columns)),
             }
         }
         out

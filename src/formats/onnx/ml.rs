@@ -15,6 +15,7 @@ use super::graph::{Attr, Graph, Node};
 use super::{invalid, pipeline, trees};
 use crate::core::models::affine_mix::AffineMix;
 use crate::core::models::extreme::ExtremeLeaves;
+use crate::core::models::mlp::MlpParams;
 use crate::core::models::trees::fold::{Derived, RawInputs};
 use crate::core::models::trees::EnsembleSpec;
 use crate::core::models::{AdditiveModel, LinearModel, Link, Mixing};
@@ -63,6 +64,9 @@ pub enum MlModel {
         /// The model after the mixing step, over its columns (`f0`, `f1`, …).
         inner: Box<MlModel>,
     },
+    /// A network (as MLP layers) reading the columns of the preprocessing in front
+    /// of it: only as the inner model of [`MlModel::Normalized`].
+    Network(MlpParams),
 }
 
 /// The node that computes `value`, if one does.

@@ -19,21 +19,53 @@ pub(super) fn convert_graph(g: &Graph, target: String) -> CoreResult<Converted> 
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d));
     let width = width.ok_or_else(|| invalid("input too large"))?;
-    let needed = slice_to(g, &target);
-    let mut net = Builder::new(width, input.name.clone());
-    for node in g
+    let layers = layers_from(g, &target, &input.name, width)?;
+    Ok(Converted {
+        params: MlpParams {
+            layers,
+            scaler: None,
+            input_shape: (feature_dims.len() > 1).then_some(feature_dims),
+        },
+        input: input.name.clone(),
+        output: target,
+        feature_names: None,
+    })
+}
+
+/// The value a network computing `target` starts from: the data input of the first
+/// (in graph order) Gemm or MatMul that `target` depends on; `None` when there is
+/// none.
+pub(super) fn start_of(g: &Graph, target: &str) -> Option<String> {
+    let needed = slice_to(g, target);
+    g.nodes
+        .iter()
+        .zip(&needed)
+        .find(|(n, &needed)| needed && matches!(n.op.as_str(), "Gemm" | "MatMul"))
+        .and_then(|(n, _)| n.inputs.first().cloned())
+}
+
+/// The dense layers that compute `target` from the value `start` (`width` wide):
+/// the nodes `target` depends on that `start` does not, in graph order.
+pub(super) fn layers_from(
+    g: &Graph,
+    target: &str,
+    start: &str,
+    width: usize,
+) -> CoreResult<Vec<LayerParams>> {
+    let needed = slice_to(g, target);
+    let before = slice_to(g, start);
+    let mut net = Builder::new(width, start.to_string());
+    for (node, _) in g
         .nodes
         .iter()
-        .enumerate()
-        .filter(|(i, _)| needed[*i])
-        .map(|(_, n)| n)
+        .zip(needed.iter().zip(&before))
+        .filter(|(_, (&needed, &before))| needed && !before)
     {
         net.apply(node, &g.initializers)?;
     }
     if net.current != target {
         return Err(invalid(format!(
-            "output '{target}' is not computed from input '{}' by a chain of supported nodes",
-            input.name
+            "output '{target}' is not computed from '{start}' by a chain of supported nodes"
         )));
     }
     let mut layers = net.layers;
@@ -43,15 +75,7 @@ pub(super) fn convert_graph(g: &Graph, target: String) -> CoreResult<Converted> 
     if layers.is_empty() {
         return Err(invalid("the graph has no dense layer"));
     }
-    Ok(Converted {
-        params: MlpParams {
-            layers,
-            scaler: None,
-            input_shape: (feature_dims.len() > 1).then_some(feature_dims),
-        },
-        input: input.name.clone(),
-        output: target,
-    })
+    Ok(layers)
 }
 
 /// An affine map x ↦ x W + b accumulated since the last activation.

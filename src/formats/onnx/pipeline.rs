@@ -17,8 +17,9 @@ use ndarray::{Array1, Array2};
 
 use super::graph::{Attr, Graph, Node};
 use super::ml::{self, MlModel};
-use super::{front, invalid, mixing};
+use super::{front, invalid, mixing, network, Converted, OnnxModel};
 use crate::core::models::affine_mix::{AffineMix, MixStep};
+use crate::core::models::mlp::MlpParams;
 use crate::core::models::trees::fold::fold;
 use crate::core::models::trees::EnsembleSpec;
 use crate::core::models::{AdditiveModel, Link, Mixing, Norm};
@@ -43,6 +44,54 @@ pub(super) fn read(g: &Graph, node: &Node, target: &str) -> CoreResult<MlModel> 
     }
     let traced = front::trace(g, input)?;
     ml::model(g, node, target, traced.columns.len(), Some(traced))
+}
+
+/// A network (computing `target` from `start`) behind the column-local
+/// preprocessing that computes `start` from the raw features (skl2onnx's
+/// `Pipeline(StandardScaler, MLPClassifier)`, or a ColumnTransformer in front of
+/// one). When every column is `a·x + c` of one numeric raw value (Scalers, Casts),
+/// the first layer absorbs them as a linear model's weights do ([`fold_linear`]):
+/// an MLP over the raw features, named by them, for every method. Otherwise
+/// (imputers, encoded categories) the network is hosted behind the preprocessing
+/// ([`Mixing::Columns`]): it predicts, and the model-agnostic methods explain it
+/// over the raw features.
+///
+/// # Errors
+/// [`crate::core::CoreError::InvalidModel`] (prefixed `onnx:`) from the front's
+/// trace ([`front::trace`]) or the network's conversion.
+pub(super) fn network_behind(g: &Graph, target: &str, start: &str) -> CoreResult<OnnxModel> {
+    let traced = front::trace(g, start)?;
+    let mut layers = network::layers_from(g, target, start, traced.columns.len())?;
+    if traced.affine.iter().all(Option::is_some) && !traced.raw.features.has_categories() {
+        let first = &mut layers[0];
+        let w = Array2::from_shape_fn((first.bias.len(), first.weights.len()), |(u, k)| {
+            first.weights[k][u]
+        });
+        let b = Array1::from(first.bias.clone());
+        let (folded, bias) = fold_linear("the network's first layer", &traced, &w, &b)?;
+        first.weights = folded.t().rows().into_iter().map(|r| r.to_vec()).collect();
+        first.bias = bias.to_vec();
+        return Ok(OnnxModel::Network(Converted {
+            params: MlpParams {
+                layers,
+                scaler: None,
+                input_shape: None,
+            },
+            input: start.to_string(),
+            output: target.to_string(),
+            feature_names: Some(traced.raw.names),
+        }));
+    }
+    Ok(OnnxModel::Ml(MlModel::Normalized {
+        columns: traced.columns,
+        raw: traced.raw,
+        mixing: Mixing::Columns,
+        inner: Box::new(MlModel::Network(MlpParams {
+            layers,
+            scaler: None,
+            input_shape: None,
+        })),
+    }))
 }
 
 /// The Normalizer that computes `value` through shape-neutral nodes, if one does.
