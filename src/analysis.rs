@@ -226,10 +226,7 @@ impl Plan {
         cancel: &Cancel,
     ) -> CoreResult<Plan> {
         let built = &entry.built;
-        let method = match options.method {
-            Method::Auto => explainer::default_method(&built.model),
-            m => m,
-        };
+        let method = explainer::resolve_method(built, options.method, OutputSpace::Raw);
         if method == Method::Anchors {
             return Err(CoreError::InvalidArgument(
                 "method anchors answers a rule per row, not attributions: mean |φ| needs \

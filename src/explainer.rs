@@ -116,10 +116,7 @@ pub struct Outcome {
 /// deciding whether it is worth handing to the blocking pool. Only the exact linear
 /// case is small enough to tell; everything else counts as large.
 pub fn cost(model: &BuiltModel, args: &ExplainArgs, rows: usize) -> usize {
-    let method = match args.method {
-        Method::Auto => default_method(&model.model),
-        m => m,
-    };
+    let method = resolve_method(model, args.method, args.space);
     match (&model.model, method, args.options.full_quality) {
         (HostedModel::Linear(m), Method::LinearShap, false) => {
             rows.saturating_mul(m.n_features() * m.n_outputs() * 4)
@@ -145,13 +142,31 @@ pub fn predict_cost(model: &BuiltModel, rows: usize) -> usize {
     }
 }
 
-/// The method `Auto` stands for on this model.
-pub fn default_method(model: &HostedModel) -> Method {
-    match model {
+/// `method`, or for `Auto` the method it stands for on this model in `space`
+/// ([`default_method`]): the one place requests resolve it.
+pub fn resolve_method(model: &BuiltModel, method: Method, space: OutputSpace) -> Method {
+    match method {
+        Method::Auto => default_method(model, space),
+        m => m,
+    }
+}
+
+/// The method `Auto` stands for on this model, in `space`.
+pub fn default_method(model: &BuiltModel, space: OutputSpace) -> Method {
+    match &model.model {
         HostedModel::Linear(_) | HostedModel::Additive(_) => Method::LinearShap,
         HostedModel::Mlp(_) | HostedModel::Text(_) => Method::IntegratedGradients,
         // ONNX files carry no node covers: explain against the background.
         HostedModel::Trees(m) if !m.has_covers() => Method::TreeInterventional,
+        // Path-dependent TreeSHAP explains margins; a classifier's probabilities are
+        // explained against the background, as shap's TreeExplainer does with data.
+        HostedModel::Trees(m)
+            if space == OutputSpace::Probability
+                && m.link().has_probability()
+                && model.reference.is_some() =>
+        {
+            Method::TreeInterventional
+        }
         HostedModel::Trees(_) => Method::TreePathDependent,
         // MIN/MAX trees do not add their leaves: only predict-based methods apply.
         HostedModel::ExtremeTrees(_) => Method::KernelShap,
@@ -166,10 +181,7 @@ pub fn default_method(model: &HostedModel) -> Method {
 /// [`CoreError::MethodNotSupported`] for an impossible pairing; whatever the
 /// algorithm reports for bad arguments or a missing background.
 pub fn explain(model: &BuiltModel, x: ArrayView2<f64>, args: &ExplainArgs) -> CoreResult<Outcome> {
-    let method = match args.method {
-        Method::Auto => default_method(&model.model),
-        m => m,
-    };
+    let method = resolve_method(model, args.method, args.space);
     if method == Method::Anchors {
         return anchors::explain(model, x, args);
     }

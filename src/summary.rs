@@ -108,7 +108,7 @@ pub fn global_summary(model: &ModelVersion, max_rows: usize) -> CoreResult<Globa
     let picks: Vec<usize> = (0..take).map(|i| i * n / take).collect();
     let rows = reference.data.select(Axis(0), &picks);
     let n_outputs = built.output_names.len();
-    let method = explainer::default_method(&built.model);
+    let method = explainer::default_method(built, OutputSpace::Raw);
     let mut per_output: Vec<Vec<Explanation>> = Vec::with_capacity(n_outputs);
     for k in 0..n_outputs {
         let args = ExplainArgs {

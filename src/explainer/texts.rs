@@ -1,7 +1,7 @@
 //! Word attributions of texts with a text classifier: integrated gradients on the
 //! embeddings, or occlusion.
 
-use super::{argmax_rows, default_method, ExplainArgs, OutputChoice, Players};
+use super::{argmax_rows, resolve_method, ExplainArgs, OutputChoice, Players};
 use crate::core::explain::text_attribution::{self, TextExplanation};
 use crate::core::explain::Method;
 use crate::core::models::{HostedModel, Model, OutputSpace, TextClassifier};
@@ -30,10 +30,7 @@ pub fn explain_texts(
     args: &ExplainArgs,
 ) -> CoreResult<TextOutcome> {
     let text = text_model(&model.model)?;
-    let method = match args.method {
-        Method::Auto => default_method(&model.model),
-        m => m,
-    };
+    let method = resolve_method(model, args.method, args.space);
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     if args.players != Players::Features {
         return Err(CoreError::InvalidArgument(

@@ -103,10 +103,7 @@ impl Audience {
         let Some(background) = entry.built.reference.as_ref().filter(|_| !self.admin) else {
             return Ok(());
         };
-        let method = match args.method {
-            Method::Auto => explainer::default_method(&entry.built.model),
-            m => m,
-        };
+        let method = explainer::resolve_method(&entry.built, args.method, args.space);
         if let Some(k) = args.options.sampling.kmeans.filter(|&k| k < self.min_rows) {
             return Err(ApiError::PrivateRows(format!(
                 "`background.kmeans` ({k}) is below --min-summary-rows ({}): each centre \
