@@ -63,8 +63,10 @@ pub fn task_of(model: &BuiltModel) -> CoreResult<Task> {
         ))),
         2 if m.n_outputs() == 1 => {
             let positive = &model.output_names[0];
+            let negative = (model.negative_class.clone())
+                .unwrap_or_else(|| format!("not {positive}"));
             Ok(Task::Classification {
-                classes: vec![format!("not {positive}"), positive.clone()],
+                classes: vec![negative, positive.clone()],
             })
         }
         _ => Ok(Task::Classification {

@@ -57,7 +57,10 @@ pub struct ModelSpec {
     /// networks, `f0`, `f1`, … for ONNX-ML tree ensembles and linear models).
     #[serde(default)]
     pub feature_names: Vec<String>,
-    /// Output names; defaults depend on the kind (class names for classifiers).
+    /// Output names; defaults depend on the kind (class names for classifiers). A
+    /// one-output binary classifier may be given both classes' names, class 0
+    /// first (scikit-learn's `classes_`): its output takes the second, and data sets
+    /// name its classes by both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_names: Option<Vec<String>>,
     /// Kind-specific parameters. Linear and logistic: `coefficients`, `intercept`,
@@ -138,6 +141,10 @@ pub struct BuiltModel {
     pub feature_names: Arc<[String]>,
     /// Output names, one per model output.
     pub output_names: Vec<String>,
+    /// A one-output binary classifier's other class (class 0), when the
+    /// registration names it: `output_names` with two names (class 0, then the
+    /// output's class), or a logistic model's `params.classes`.
+    pub negative_class: Option<String>,
     /// The background and what is precomputed from it, when one was given.
     pub reference: Option<Reference>,
     /// Tree models: the background grouped for interventional TreeSHAP, built by the
@@ -249,7 +256,16 @@ pub fn build_with(spec: &ModelSpec, limits: &Limits) -> CoreResult<BuiltModel> {
             feature_names.len()
         )));
     }
+    let one_binary_output =
+        model.as_model().n_outputs() == 1 && model.as_model().link().has_probability();
+    let mut negative_class = params::negative_class(spec).filter(|_| one_binary_output);
     let output_names = match &spec.output_names {
+        // A binary classifier named by both classes, as `classes_` lists them.
+        Some(names) if one_binary_output && names.len() == 2 => {
+            check_unique("output_names", names)?;
+            negative_class = Some(names[0].clone());
+            vec![names[1].clone()]
+        }
         Some(names) => {
             if names.len() != model.as_model().n_outputs() {
                 return Err(CoreError::InvalidModel(format!(
@@ -291,6 +307,7 @@ pub fn build_with(spec: &ModelSpec, limits: &Limits) -> CoreResult<BuiltModel> {
         model,
         feature_names: feature_names.into(),
         output_names,
+        negative_class,
         reference,
         tree_background: OnceLock::new(),
         groups,

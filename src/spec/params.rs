@@ -119,6 +119,18 @@ pub(super) fn build_mlp(spec: &ModelSpec) -> CoreResult<(HostedModel, Vec<String
 
 /// Output names when the document gives none: `positive` for one logistic output,
 /// `class_k` for several classes, `output` or `output_k` otherwise.
+/// A logistic model's class 0 label when `params.classes` names two classes (its
+/// binary form keeps the second as its output's name).
+pub(super) fn negative_class(spec: &ModelSpec) -> Option<String> {
+    if spec.kind != "logistic" {
+        return None;
+    }
+    match spec.params.get("classes")?.as_array()?.as_slice() {
+        [negative, _] => negative.as_str().map(str::to_string),
+        _ => None,
+    }
+}
+
 pub(super) fn default_output_names(link: Link, n_out: usize) -> Vec<String> {
     match link {
         Link::Logistic if n_out == 1 => vec!["positive".to_string()],

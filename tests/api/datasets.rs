@@ -89,15 +89,12 @@ async fn class_labels_by_name_index_or_flag() {
     let (app, _) = ready_app(Config::defaults()).await;
     call(&app, Method::PUT, "/models/churn", Some(logistic_spec())).await;
     let doc = json!({"rows": [[0, 1], [1, 2], {"a": 2, "b": 0}, [3, 3]],
-                     "target": ["yes", 0, true, "not yes"]});
+                     "target": ["yes", 0, true, "no"]});
     let put = call(&app, Method::PUT, "/models/churn/datasets/d", Some(doc)).await;
     assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
     assert_eq!(put.json["task"], "classification");
     let counts = &put.json["class_counts"];
-    assert_eq!(
-        counts[0],
-        json!({"class": "not yes", "index": 0, "rows": 2})
-    );
+    assert_eq!(counts[0], json!({"class": "no", "index": 0, "rows": 2}));
     assert_eq!(counts[1], json!({"class": "yes", "index": 1, "rows": 2}));
 
     call(&app, Method::PUT, "/models/three", Some(multinomial_spec())).await;
@@ -124,6 +121,28 @@ async fn class_labels_by_name_index_or_flag() {
     }
     let list = call(&app, Method::GET, "/models/three/datasets", None).await;
     assert_eq!(list.json["datasets"].as_array().unwrap().len(), 1);
+
+    // A one-output binary classifier named by both classes, as scikit-learn's
+    // `classes_` lists them: its output takes the second name and data sets take
+    // the model's own labels (class 0 was "not <output>" only: a data set of the
+    // training labels was refused).
+    let mut spec = logistic_spec();
+    spec["params"].as_object_mut().unwrap().remove("classes");
+    spec["output_names"] = json!(["stays", "churns"]);
+    let put = call(&app, Method::PUT, "/models/named", Some(spec)).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    assert_eq!(put.json["output_names"], json!(["churns"]));
+    let doc = json!({"rows": [[0, 1], [1, 2], [2, 0]], "target": ["stays", "churns", "stays"]});
+    let put = call(&app, Method::PUT, "/models/named/datasets/d", Some(doc)).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    assert_eq!(
+        put.json["class_counts"][0],
+        json!({"class": "stays", "index": 0, "rows": 2})
+    );
+    let mut spec = logistic_spec();
+    spec["output_names"] = json!(["a", "b", "c"]);
+    let put = call(&app, Method::PUT, "/models/bad", Some(spec)).await;
+    assert_eq!(put.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", put.text);
 }
 
 #[tokio::test]
@@ -236,7 +255,7 @@ async fn data_sets_survive_a_restart_and_go_with_their_model() {
     };
     let (app, _) = ready_app(config()).await;
     call(&app, Method::PUT, "/models/churn", Some(logistic_spec())).await;
-    let doc = json!({"rows": [[0, 1], [1, 2]], "target": ["yes", "not yes"]});
+    let doc = json!({"rows": [[0, 1], [1, 2]], "target": ["yes", "no"]});
     let put = call(&app, Method::PUT, "/models/churn/datasets/d", Some(doc)).await;
     assert_eq!(put.status, StatusCode::CREATED);
     assert!(dir.path().join("datasets/churn/d.dataset.json").exists());

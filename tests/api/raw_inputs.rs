@@ -162,6 +162,7 @@ pub fn built(background: Option<&Value>) -> BuiltModel {
         model,
         feature_names: Arc::from(names),
         output_names: vec!["output".into()],
+        negative_class: None,
         reference,
         tree_background: OnceLock::new(),
         groups: None,

@@ -114,6 +114,7 @@ fn categorical_model_of(strict: bool) -> BuiltModel {
         model: HostedModel::Trees(trees),
         feature_names: vec!["n".to_string(), "cat".to_string()].into(),
         output_names: vec!["output".into()],
+        negative_class: None,
         reference: None,
         tree_background: std::sync::OnceLock::new(),
         groups: None,
