@@ -61,6 +61,12 @@ fn unsupported_operators_are_refused_by_name() {
     assert_eq!(doc["expect"], "refused");
     let err = onnx::convert(&bytes).unwrap_err().to_string();
     assert!(err.contains("'LeakyRelu'"), "{err}");
+    // The message lists every kind of model explaind reads, not only networks'
+    // operators.
+    assert!(
+        err.contains("TreeEnsembleClassifier") && err.contains("LinearClassifier"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -22,7 +22,7 @@ use crate::core::models::{AdditiveModel, LinearModel, Link, Mixing};
 use crate::core::CoreResult;
 
 /// The ONNX-ML operators this module converts.
-const MODELS: [&str; 5] = [
+pub(super) const MODELS: [&str; 5] = [
     "TreeEnsembleRegressor",
     "TreeEnsembleClassifier",
     "TreeEnsemble",

@@ -8,7 +8,7 @@ use ndarray::{Array1, Array2};
 
 use super::graph::{Attr, Graph, Node, Tensor};
 use super::tensors::{constant, matrix, vector};
-use super::{invalid, single_input, slice_to, Converted};
+use super::{invalid, ml, single_input, slice_to, Converted};
 use crate::core::models::mlp::{LayerParams, MlpParams};
 use crate::core::CoreResult;
 
@@ -191,9 +191,10 @@ impl Builder {
                 self.pending = Some(pending);
             }
             // skl2onnx's binary classifier: [1 − σ(z), σ(z)] is softmax([0, z]).
-            "Sub" if self.after_one_sigmoid()
-                && node.inputs.get(1).is_some_and(|b| data_input(b))
-                && inits.get(first).is_some_and(|t| t.data == [1.0]) =>
+            "Sub"
+                if self.after_one_sigmoid()
+                    && node.inputs.get(1).is_some_and(|b| data_input(b))
+                    && inits.get(first).is_some_and(|t| t.data == [1.0]) =>
             {
                 self.complement = Some(out.clone());
                 return Ok(());
@@ -229,8 +230,11 @@ impl Builder {
             }
             other => {
                 return Err(invalid(format!(
-                    "unsupported operator '{other}' (or an operand that is not the network's value); \
-                     supported: Gemm, MatMul, Add, Relu, Sigmoid, Tanh, Softmax, Flatten, Identity, Cast, Reshape"
+                    "unsupported operator '{other}' (or an operand that is not the network's \
+                     value). explaind reads feed-forward networks (Gemm, MatMul, Add, Relu, \
+                     Sigmoid, Tanh, Softmax, Flatten, Identity, Cast, Reshape) and the ONNX-ML \
+                     models {}, each behind column-local preprocessing as skl2onnx writes it",
+                    ml::MODELS.join(", ")
                 )))
             }
         }
