@@ -190,7 +190,8 @@ pub struct Quality {
     /// output units the samples were doubled for.
     pub tolerance: Option<f64>,
     /// Sampling with a tolerance: whether every standard error reached it before the
-    /// sample cap or the time limit.
+    /// sample cap or the time limit. Integrated gradients with a tolerance: whether
+    /// the convergence delta ended within it before the step cap.
     pub tolerance_met: Option<bool>,
     /// Sampling with a tolerance: the largest standard error of the players explained
     /// (kept when the standard errors themselves are left out).

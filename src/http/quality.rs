@@ -27,6 +27,8 @@ pub struct QualityDto {
     pub tolerance: Option<f64>,
     /// Sampling with a `tolerance`: whether every standard error reached it (false
     /// when `n_samples` or `timeout_ms` came first); `samples` says how many it took.
+    /// Integrated gradients with a `tolerance`: whether |convergence_delta| ended
+    /// within it (false when `--max-ig-steps` came first).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tolerance_met: Option<bool>,
     /// Sampling with a `tolerance`: the largest standard error achieved.

@@ -253,7 +253,9 @@ impl Nodes {
 /// Σφ − (f(x) − f(baseline)), `quality.samples` the steps (gradient evaluations)
 /// the row used and `quality.tolerance` the target when the steps were adaptive
 /// ([`IgOptions::tolerance`]; a row that reached [`MAX_STEPS`] first reports its
-/// delta as it is).
+/// delta as it is), and `quality.tolerance_met` whether |delta| ended within it (or
+/// within the rounding of the outputs themselves, 1e-12 of the larger, below which
+/// no count of steps does better).
 ///
 /// # Errors
 /// [`CoreError::InvalidArgument`] for bad steps or tolerance, a baseline of the
@@ -298,10 +300,10 @@ pub fn explain(
             e.quality.samples = Some(steps);
             e.quality.tolerance = tolerance;
             let delta = e.quality.additivity_residual.abs();
-            match tolerance {
-                Some(t) if delta > (t * target).max(floor) && steps < most => {
-                    steps = (steps * 2).min(most);
-                }
+            let met = tolerance.map(|t| delta <= (t * target).max(floor));
+            e.quality.tolerance_met = met;
+            match met {
+                Some(false) if steps < most => steps = (steps * 2).min(most),
                 _ => break e,
             }
         };

@@ -209,6 +209,15 @@ fn adaptive_steps_double_until_the_delta_is_within_tolerance() {
     assert!(e.quality.convergence_delta.unwrap().abs() <= 1e-4 * gap);
     assert!(steps > 4 && (steps / 4).is_power_of_two(), "{steps}");
     assert_eq!(e.quality.tolerance, Some(1e-4));
+    assert_eq!(e.quality.tolerance_met, Some(true));
+    // A cap on the steps below what the target needs: the answer says so.
+    let capped = IgOptions {
+        max_steps: 8,
+        ..options(Some(1e-6))
+    };
+    let short = &run(&capped).unwrap()[0];
+    assert_eq!(short.quality.samples, Some(8));
+    assert_eq!(short.quality.tolerance_met, Some(false));
     // The count before the one used was not enough.
     let before = IgOptions {
         steps: steps / 2,
@@ -220,6 +229,7 @@ fn adaptive_steps_double_until_the_delta_is_within_tolerance() {
     let fixed = run(&options(None)).unwrap();
     assert_eq!(fixed[0].quality.samples, Some(4));
     assert_eq!(fixed[0].quality.tolerance, None);
+    assert_eq!(fixed[0].quality.tolerance_met, None);
     for bad in [0.0, -1.0, 1.5, f64::NAN] {
         assert!(matches!(
             run(&options(Some(bad))),
