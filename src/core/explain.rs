@@ -209,6 +209,10 @@ pub struct Quality {
     /// A sampling method whose game an exact algorithm solved instead (a
     /// `tolerance` on a tree ensemble in raw space): that algorithm's name.
     pub solved_by: Option<String>,
+    /// KernelSHAP: the estimator that made the values (`kernel`, `leverage`,
+    /// `regression_adjusted`); `kernel` where `regression_adjusted` was asked but
+    /// the coalitions could not fit its surrogate.
+    pub estimator: Option<&'static str>,
 }
 
 /// The attribution of one row's output to its features.

@@ -59,6 +59,12 @@ pub struct QualityDto {
     /// coalitions enumerated).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub solved_by: Option<String>,
+    /// `kernel_shap`: the estimator that made the values (`kernel`, `leverage`,
+    /// `regression_adjusted`); `kernel` where `regression_adjusted` was asked but the
+    /// coalitions could not fit its surrogate (too few, too many players, or none of
+    /// sizes 1 and F−1 enumerated).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimator: Option<&'static str>,
 }
 
 /// Quality scores of one explanation.
@@ -93,6 +99,7 @@ impl From<Quality> for QualityDto {
             local_prediction: q.local_prediction,
             background: q.background,
             solved_by: q.solved_by,
+            estimator: q.estimator,
             scores: q.scores.map(|s| ScoresDto {
                 deletion_curve: s.deletion.values,
                 deletion_area: s.deletion.area,

@@ -160,7 +160,13 @@ pub fn explain(
                 let selected = largest(&fitted.phi, k);
                 fitted = fit(&design, &values, (base, prediction), &selected, &setup.stop)?;
             }
+            let estimator = match options.estimator() {
+                Estimator::Leverage => "leverage",
+                _ if fitted.adjusted => "regression_adjusted",
+                _ => "kernel",
+            };
             let mut e = Explanation::new(k, prediction, base, fitted.phi);
+            e.quality.estimator = Some(estimator);
             e.quality.samples = Some(values.len());
             e.quality.standard_errors = Some(fitted.standard_errors);
             e.quality.tolerance = plan.tolerance;
@@ -176,6 +182,9 @@ struct Fit {
     phi: Vec<f64>,
     /// One standard error per player.
     standard_errors: Vec<f64>,
+    /// Whether a regression adjustment made them ([`Estimator::RegressionAdjusted`]
+    /// falls back to the plain fit when its surrogate cannot be fitted).
+    adjusted: bool,
 }
 
 /// The constrained weighted least-squares fit described in the module doc, over
@@ -197,6 +206,7 @@ fn fit(
         return Ok(Fit {
             phi,
             standard_errors,
+            adjusted: false,
         });
     };
     if p == 1 {
@@ -204,6 +214,7 @@ fn fit(
         return Ok(Fit {
             phi,
             standard_errors,
+            adjusted: false,
         });
     }
     let n = values.len();
@@ -245,6 +256,7 @@ fn fit(
     Ok(Fit {
         phi,
         standard_errors,
+        adjusted: false,
     })
 }
 

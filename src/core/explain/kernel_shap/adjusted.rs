@@ -125,6 +125,7 @@ pub(super) fn fit(
     Ok(Fit {
         phi: phi.map(|(g, r)| g + r).collect(),
         standard_errors: residual.standard_errors,
+        adjusted: true,
     })
 }
 

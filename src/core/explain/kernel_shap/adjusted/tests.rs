@@ -52,6 +52,7 @@ fn exact_with_zero_errors_on_additive_and_pairwise_games() {
     for model in [&linear as &dyn Model, &pairwise] {
         let (e, exact) = one(model, 200, 4, Estimator::RegressionAdjusted);
         assert_eq!(e.quality.samples, Some(200));
+        assert_eq!(e.quality.estimator, Some("regression_adjusted"));
         for (a, b) in e.attributions.iter().zip(&exact) {
             assert_abs_diff_eq!(a, b, epsilon = 1e-9);
         }
@@ -166,4 +167,21 @@ fn a_tolerance_stops_early_on_an_easy_row_and_rounds_refit_on_a_hard_one() {
     assert_eq!(e.quality.samples, Some(4000), "a second round, refitted");
     assert_abs_diff_eq!(e.quality.additivity_residual, 0.0, epsilon = 1e-9);
     assert_eq!(e, to_tolerance(&model, target), "seeded");
+}
+
+#[test]
+fn the_answer_names_the_estimator_that_made_it() {
+    // 30 coalitions of 10 players enumerate sizes 1 and 9 (20) and leave 5 pairs:
+    // fewer than two per fold, so the surrogate is not fitted and the values are
+    // KernelSHAP's; the answer says so rather than "regression_adjusted".
+    let model = Triples { n_features: 10 };
+    let (few, _) = one(&model, 30, 3, Estimator::RegressionAdjusted);
+    let (kernel, _) = one(&model, 30, 3, Estimator::Kernel);
+    assert_eq!(few.attributions, kernel.attributions);
+    assert_eq!(few.quality.estimator, Some("kernel"));
+    assert_eq!(kernel.quality.estimator, Some("kernel"));
+    let (leverage, _) = one(&model, 30, 3, Estimator::Leverage);
+    assert_eq!(leverage.quality.estimator, Some("leverage"));
+    let (enough, _) = one(&model, 300, 3, Estimator::RegressionAdjusted);
+    assert_eq!(enough.quality.estimator, Some("regression_adjusted"));
 }
