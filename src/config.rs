@@ -166,7 +166,8 @@ pub struct Config {
     #[arg(long, env = "EXPLAIND_GLOBAL_MAX_ICE", default_value_t = 100)]
     pub global_max_ice: usize,
 
-    /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
+    /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C; those still
+    /// open then are answered 503 `shutting_down`.
     #[arg(long, env = "EXPLAIND_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
 

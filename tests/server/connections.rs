@@ -301,7 +301,7 @@ fn a_configuration_error_stops_before_listening() {
 }
 
 #[tokio::test]
-async fn sigterm_ends_the_process_within_the_grace_period_during_long_work() {
+async fn sigterm_answers_long_work_503_at_the_end_of_the_grace_period_and_exits() {
     let settings = [
         ("EXPLAIND_SHUTDOWN_GRACE_SECS", "1"),
         ("EXPLAIND_MAX_SAMPLES", "1048576"),
@@ -338,6 +338,18 @@ async fn sigterm_ends_the_process_within_the_grace_period_during_long_work() {
         .status()
         .unwrap()
         .success());
+    // The drain has begun: the listener is closed, so new connections are refused
+    // (readiness probes fail by refusal), while the request in flight goes on.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let refused = TcpStream::connect(addr).await;
+    assert!(
+        refused.is_err(),
+        "a new connection was accepted during the drain"
+    );
+    assert!(
+        !long.is_finished(),
+        "the request in flight was cut off early"
+    );
     let mut exited = None;
     while signalled.elapsed() < Duration::from_secs(10) {
         if let Some(status) = server.child.try_wait().unwrap() {
@@ -352,8 +364,14 @@ async fn sigterm_ends_the_process_within_the_grace_period_during_long_work() {
         after < Duration::from_secs(4),
         "exited {after:?} after SIGTERM"
     );
+    // Stopped at the end of the grace period, and told so before the process exited.
+    let (status, answer) = long.await.unwrap().expect("no answer to the long request");
+    assert_eq!(status, 503, "{answer}");
+    assert!(answer.contains("\"shutting_down\""), "{answer}");
     assert!(
-        !matches!(long.await.unwrap(), Ok((200, _))),
-        "the long request was cut off"
+        answer
+            .to_ascii_lowercase()
+            .contains("\r\nretry-after: 1\r\n"),
+        "{answer}"
     );
 }
