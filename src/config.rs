@@ -249,8 +249,8 @@ pub struct Config {
     pub header_read_timeout_ms: u64,
 
     /// Seconds a connection may stay open with no request being computed and no byte
-    /// moving either way (e.g. a client that stops reading its answer); then it is
-    /// closed. 0: no limit.
+    /// moving either way (e.g. a client that stops reading its answer, or stops sending
+    /// a request body it announced); then it is closed. 0: no limit.
     #[arg(long, env = "EXPLAIND_IDLE_TIMEOUT_SECS", default_value_t = 60)]
     pub idle_timeout_secs: u64,
 

@@ -97,10 +97,11 @@ pub async fn watch_model_dir(state: AppState, interval: Duration) {
 /// up to [`ANSWER_TIME`] for that answer to be written before this returns.
 ///
 /// Each connection gets `--header-read-timeout-ms` to send a request head and is
-/// closed after `--idle-timeout-secs` with nothing happening on it. At most
-/// `--max-connections` are open at once: past that, new connections are not
-/// accepted until one closes, so they wait in the kernel's listen backlog rather
-/// than being refused (a burst is answered late, not failed; the timeouts bound the
+/// closed after `--idle-timeout-secs` with nothing happening on it (no request being
+/// computed, no byte moving; a request whose body stops arriving counts as nothing
+/// happening). At most `--max-connections` are open at once: past that, new
+/// connections are not accepted until one closes, so they wait in the kernel's
+/// listen backlog rather than being refused (a burst is answered late, not failed; the timeouts bound the
 /// wait that idle sockets can cause).
 ///
 /// # Errors
