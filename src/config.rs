@@ -166,7 +166,8 @@ pub struct Config {
     #[arg(long, env = "EXPLAIND_GLOBAL_MAX_ICE", default_value_t = 100)]
     pub global_max_ice: usize,
 
-    /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
+    /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C; those still
+    /// open then are answered 503 `shutting_down`.
     #[arg(long, env = "EXPLAIND_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
 
@@ -248,8 +249,8 @@ pub struct Config {
     pub header_read_timeout_ms: u64,
 
     /// Seconds a connection may stay open with no request being computed and no byte
-    /// moving either way (e.g. a client that stops reading its answer); then it is
-    /// closed. 0: no limit.
+    /// moving either way (e.g. a client that stops reading its answer, or stops sending
+    /// a request body it announced); then it is closed. 0: no limit.
     #[arg(long, env = "EXPLAIND_IDLE_TIMEOUT_SECS", default_value_t = 60)]
     pub idle_timeout_secs: u64,
 

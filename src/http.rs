@@ -9,8 +9,11 @@
 //! [`Shared::shutdown`]. It is tripped when the future awaiting the work is dropped
 //! (the client disconnected, `frame_request` answered 504 past
 //! `--request-timeout-ms`, or the runtime is torn down) and when the drain period
-//! after a shutdown signal runs out ([`AppState::stop_work`]); the long computations
-//! check it between blocks of work and stop within milliseconds.
+//! after a shutdown signal runs out ([`AppState::stop_requests`]); the long
+//! computations check it between blocks of work and stop within milliseconds. At that
+//! moment `frame_request` also answers every request still open 503 `shutting_down`
+//! at once, without waiting for its work to notice, so the server can write those
+//! answers before it exits.
 //! The explain permit is held by the work itself, so it is free again exactly when
 //! the work has stopped.
 
@@ -98,8 +101,11 @@ pub struct Shared {
     /// Background jobs of the data summaries and their last results.
     pub jobs: Arc<Jobs>,
     /// The root of every request's cancellation token: tripped once, when the
-    /// drain period after a shutdown signal runs out ([`AppState::stop_work`]).
+    /// drain period after a shutdown signal runs out ([`AppState::stop_requests`]).
     pub shutdown: Cancel,
+    /// Turns true with `shutdown`, for the requests that wait on it
+    /// ([`AppState::requests_stopped`]).
+    stopped: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
@@ -116,6 +122,7 @@ impl AppState {
         let jobs = Jobs::new(limits, Cancel::new());
         AppState(Arc::new(Shared {
             shutdown,
+            stopped: tokio::sync::watch::Sender::new(false),
             datasets: Arc::new(Datasets::new(config.model_dir.as_deref())),
             jobs: Arc::new(jobs),
             tokens: Arc::new(tokens),
@@ -150,16 +157,27 @@ impl AppState {
     }
 
     /// Shutdown has begun: stop every data-summary job now (running or queued, they
-    /// fail with a message that says so), and stop explanation work still running
-    /// when the drain period `grace` is over (its request is answered 503
-    /// `shutting_down`), so that the process can exit in time. Needs a Tokio runtime.
-    pub fn stop_work(&self, grace: Duration) {
+    /// fail with a message that says so). Requests go on until
+    /// [`AppState::stop_requests`].
+    pub fn stop_jobs(&self) {
         self.jobs.stop_all();
-        let requests = self.shutdown.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(grace).await;
-            requests.cancel();
-        });
+    }
+
+    /// The drain period is over: trip every request's token, so explanation work
+    /// stops within milliseconds, and answer every request still open 503
+    /// `shutting_down` at once (`frame_request` waits on
+    /// [`AppState::requests_stopped`]).
+    pub fn stop_requests(&self) {
+        self.shutdown.cancel();
+        self.stopped.send_replace(true);
+    }
+
+    /// Resolves once [`AppState::stop_requests`] has been called (at once if it
+    /// already has).
+    pub async fn requests_stopped(&self) {
+        let mut stopped = self.stopped.subscribe();
+        // The sender lives in `self`, so the channel cannot close while this waits.
+        let _ = stopped.wait_for(|stopped| *stopped).await;
     }
 
     /// Run work whose cost (in rough multiply-adds, see [`crate::explainer::cost`]) is
@@ -326,7 +344,8 @@ async fn method_not_allowed() -> ApiError {
 
 /// The middleware every request passes, outermost first: count the answer by route
 /// template, method and status with its latency; answer 504 past
-/// `--request-timeout-ms`; refuse it (401/403) without the token its route needs
+/// `--request-timeout-ms`, and 503 `shutting_down` when a shutdown's drain period
+/// ends ([`AppState::stop_requests`]); refuse it (401/403) without the token its route needs
 /// ([`auth::admit`]). One layer rather than three, so a request pays for one boxed
 /// future and one state clone.
 async fn frame_request(
@@ -352,9 +371,14 @@ async fn frame_request(
             }
         }
     };
-    let response = match tokio::time::timeout(Duration::from_millis(ms), guarded).await {
-        Ok(response) => response,
-        Err(_) => axum::response::IntoResponse::into_response(ApiError::DeadlineExceeded(ms)),
+    // At the end of a shutdown's drain period the request is answered at once;
+    // dropping `guarded` trips its work's token.
+    let response = tokio::select! {
+        answered = tokio::time::timeout(Duration::from_millis(ms), guarded) => match answered {
+            Ok(response) => response,
+            Err(_) => axum::response::IntoResponse::into_response(ApiError::DeadlineExceeded(ms)),
+        },
+        () = state.requests_stopped() => axum::response::IntoResponse::into_response(ApiError::ShuttingDown),
     };
     state.metrics.observe_request(
         route.as_ref().map_or("unmatched", MatchedPath::as_str),

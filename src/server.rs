@@ -89,14 +89,19 @@ pub async fn watch_model_dir(state: AppState, interval: Duration) {
     }
 }
 
-/// Serve on `listener` until `shutdown` completes; then readiness turns false, new
-/// connections are refused, and requests in flight get `grace` to finish.
+/// Serve on `listener` until `shutdown` completes, then drain: readiness turns
+/// false, data-summary jobs stop, the listener closes (new connections are refused),
+/// kept-alive connections close once idle (answers in flight carry
+/// `Connection: close`), and requests in flight get `grace` to finish. Those still
+/// open then are answered 503 `shutting_down` ([`AppState::stop_requests`]) and get
+/// up to [`ANSWER_TIME`] for that answer to be written before this returns.
 ///
 /// Each connection gets `--header-read-timeout-ms` to send a request head and is
-/// closed after `--idle-timeout-secs` with nothing happening on it. At most
-/// `--max-connections` are open at once: past that, new connections are not
-/// accepted until one closes, so they wait in the kernel's listen backlog rather
-/// than being refused (a burst is answered late, not failed; the timeouts bound the
+/// closed after `--idle-timeout-secs` with nothing happening on it (no request being
+/// computed, no byte moving; a request whose body stops arriving counts as nothing
+/// happening). At most `--max-connections` are open at once: past that, new
+/// connections are not accepted until one closes, so they wait in the kernel's
+/// listen backlog rather than being refused (a burst is answered late, not failed; the timeouts bound the
 /// wait that idle sockets can cause).
 ///
 /// # Errors
@@ -134,15 +139,30 @@ pub async fn serve(
     drop(listener);
     tracing::info!("shutting down: draining requests in flight");
     state.set_ready(false);
-    state.stop_work(grace);
-    tokio::select! {
-        () = graceful.shutdown() => {}
-        () = tokio::time::sleep(grace) => {
-            tracing::warn!(?grace, "drain time over; exiting with requests still open");
-        }
+    state.stop_jobs();
+    let drained = graceful.shutdown();
+    tokio::pin!(drained);
+    if tokio::time::timeout(grace, &mut drained).await.is_ok() {
+        return Ok(());
+    }
+    tracing::warn!(
+        ?grace,
+        "drain time over; answering the requests still open 503 shutting_down"
+    );
+    state.stop_requests();
+    if tokio::time::timeout(ANSWER_TIME, &mut drained)
+        .await
+        .is_err()
+    {
+        tracing::warn!("exiting with connections whose answer could not be written in time");
     }
     Ok(())
 }
+
+/// How long, after the drain period, the 503 answers to the requests still open get
+/// to be written before the process exits (a client that reads nothing does not
+/// hold it longer).
+pub const ANSWER_TIME: Duration = Duration::from_secs(1);
 
 /// A slot of the connection limit, waiting when none is free (and saying so, at
 /// most once a minute: `warned` is when it last did).

@@ -3,6 +3,10 @@
 //!
 //! axum's own `serve` sets no timer on hyper, so a client that opens a socket and
 //! sends half a request head (or nothing) holds it, and a file descriptor, forever.
+//! Idle means no byte moving and no request being computed; a request counts as
+//! computed only once its body has arrived (or the handler has stopped reading it),
+//! so a client that announces a body and stops sending it is cut off too, instead of
+//! holding its connection slot until the request deadline.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -25,7 +29,8 @@ use crate::config::Config;
 pub(super) struct ConnectionLimits {
     /// Time to send a complete request head (`None`: no limit).
     pub header_read: Option<Duration>,
-    /// Time with no request being computed and no byte moving (`None`: no limit).
+    /// Time with no request being computed and no byte moving (`None`: no limit);
+    /// a request whose body is still arriving is not being computed.
     pub idle: Option<Duration>,
 }
 
@@ -60,6 +65,7 @@ pub(super) fn spawn(
     let busy = Arc::clone(&activity);
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         let computing = Busy::enter(Arc::clone(&busy));
+        let request = request.map(|body| Arriving::new(body, &busy));
         let answer = tower::ServiceExt::oneshot(app.clone(), request);
         async move {
             let response = answer.await;
@@ -97,8 +103,11 @@ async fn idle_watch(activity: Arc<Activity>, idle: Option<Duration>) {
     loop {
         let quiet = activity.quiet_for();
         // Check again when the connection could first have been idle long enough
-        // (the end of a computation counts as activity).
-        let wait = if activity.busy.load(Ordering::SeqCst) > 0 {
+        // (the end of a computation counts as activity). A request waiting for its
+        // body is not computing: the client owes the next byte.
+        let computing = activity.busy.load(Ordering::SeqCst) > 0
+            && activity.arriving.load(Ordering::SeqCst) == 0;
+        let wait = if computing {
             idle
         } else if quiet >= idle {
             return;
@@ -116,8 +125,10 @@ struct Activity {
     start: Instant,
     /// Milliseconds from `start` to the last read, write or end of a computation.
     last: AtomicU64,
-    /// Requests whose answer is being computed.
+    /// Requests whose answer is being computed (or whose body is arriving).
     busy: AtomicUsize,
+    /// Requests whose body is still arriving (a subset of `busy`).
+    arriving: AtomicUsize,
 }
 
 impl Activity {
@@ -126,6 +137,7 @@ impl Activity {
             start: Instant::now(),
             last: AtomicU64::new(0),
             busy: AtomicUsize::new(0),
+            arriving: AtomicUsize::new(0),
         }
     }
 
@@ -155,6 +167,61 @@ impl Drop for Busy {
     fn drop(&mut self) {
         self.0.touch();
         self.0.busy.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A request body that counts as arriving (see [`Activity::arriving`]) until its
+/// end, an error, or the handler dropping it.
+struct Arriving {
+    inner: Incoming,
+    /// `Some` while counted.
+    activity: Option<Arc<Activity>>,
+}
+
+impl Arriving {
+    fn new(inner: Incoming, activity: &Arc<Activity>) -> Self {
+        let activity = (!hyper::body::Body::is_end_stream(&inner)).then(|| {
+            activity.arriving.fetch_add(1, Ordering::SeqCst);
+            Arc::clone(activity)
+        });
+        Arriving { inner, activity }
+    }
+
+    fn arrived(&mut self) {
+        if let Some(activity) = self.activity.take() {
+            activity.touch();
+            activity.arriving.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Drop for Arriving {
+    fn drop(&mut self) {
+        self.arrived();
+    }
+}
+
+impl hyper::body::Body for Arriving {
+    type Data = <Incoming as hyper::body::Body>::Data;
+    type Error = <Incoming as hyper::body::Body>::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None | Some(Err(_)))) || self.inner.is_end_stream() {
+            self.arrived();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -1,7 +1,8 @@
 //! The binary on a real socket, as a misbehaving client or a careless operator meets
 //! it: half-sent request heads, idle and excess connections, bodies that announce
-//! more than the limit, refused tokens and configurations, and SIGTERM during long
-//! work. Settings go through the environment, as in a container.
+//! more than the limit or stop sending theirs, refused tokens and configurations,
+//! and SIGTERM during long work. Settings go through the environment, as in a
+//! container.
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Output, Stdio};
@@ -183,6 +184,65 @@ async fn idle_sockets_past_the_limit_do_not_starve_health_checks() {
     drop(idle);
 }
 
+#[tokio::test]
+async fn clients_that_stop_sending_their_body_do_not_starve_health_checks() {
+    // Each slow client announces 100 bytes of body, sends 6 and goes quiet. Counted as
+    // a request being computed, they held every slot until the request deadline
+    // (600 s here) and /healthz was never accepted.
+    let server = start(
+        &[
+            ("EXPLAIND_MAX_CONNECTIONS", "4"),
+            ("EXPLAIND_IDLE_TIMEOUT_SECS", "1"),
+            ("EXPLAIND_HEADER_READ_TIMEOUT_MS", "600000"),
+        ],
+        None,
+    )
+    .await;
+    let addr = server.addr;
+    let mut slow = Vec::new();
+    for _ in 0..4 {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST /models/house-prices/explain HTTP/1.1\r\nHost: {addr}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"inst"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        slow.push(stream);
+    }
+    let health = timeout(Duration::from_secs(10), get(addr, "/healthz")).await;
+    let (status, _) = health
+        .expect("/healthz not answered within 10 s")
+        .expect("/healthz connection failed");
+    assert_eq!(status, 200);
+    for stream in &mut slow {
+        let after = closed_within(stream, Duration::from_secs(5)).await;
+        assert!(after.is_some(), "a stalled body still holds its connection");
+    }
+}
+
+#[tokio::test]
+async fn a_body_sent_slowly_but_steadily_is_read_to_its_end() {
+    // Bytes keep moving, each gap shorter than the idle timeout: not idle.
+    let server = start(&[("EXPLAIND_IDLE_TIMEOUT_SECS", "1")], None).await;
+    let addr = server.addr;
+    let house = r#"{"lotsize":5850,"bedrooms":3,"bathrooms":1,"stories":2,"driveway":1,"recreation":0,"fullbase":1,"gasheat":0,"aircon":0,"garage":1,"prefer":0}"#;
+    let body = format!(r#"{{"instances":[{house}]}}"#);
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /models/house-prices/predict HTTP/1.1\r\nHost: {addr}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (first, rest) = body.split_at(body.len() / 2);
+    for part in [&first[..10], &first[10..], rest] {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        stream.write_all(part.as_bytes()).await.unwrap();
+    }
+    let (status, answer) = read_response(&mut stream).await.unwrap();
+    assert_eq!(status, 200, "{answer}");
+}
+
 /// Send a head declaring `declared` bytes and 1 kB of body, then wait for the answer.
 async fn announce(addr: SocketAddr, method: &str, path: &str, declared: u64) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).await.unwrap();
@@ -301,7 +361,7 @@ fn a_configuration_error_stops_before_listening() {
 }
 
 #[tokio::test]
-async fn sigterm_ends_the_process_within_the_grace_period_during_long_work() {
+async fn sigterm_answers_long_work_503_at_the_end_of_the_grace_period_and_exits() {
     let settings = [
         ("EXPLAIND_SHUTDOWN_GRACE_SECS", "1"),
         ("EXPLAIND_MAX_SAMPLES", "1048576"),
@@ -338,6 +398,18 @@ async fn sigterm_ends_the_process_within_the_grace_period_during_long_work() {
         .status()
         .unwrap()
         .success());
+    // The drain has begun: the listener is closed, so new connections are refused
+    // (readiness probes fail by refusal), while the request in flight goes on.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let refused = TcpStream::connect(addr).await;
+    assert!(
+        refused.is_err(),
+        "a new connection was accepted during the drain"
+    );
+    assert!(
+        !long.is_finished(),
+        "the request in flight was cut off early"
+    );
     let mut exited = None;
     while signalled.elapsed() < Duration::from_secs(10) {
         if let Some(status) = server.child.try_wait().unwrap() {
@@ -352,8 +424,14 @@ async fn sigterm_ends_the_process_within_the_grace_period_during_long_work() {
         after < Duration::from_secs(4),
         "exited {after:?} after SIGTERM"
     );
+    // Stopped at the end of the grace period, and told so before the process exited.
+    let (status, answer) = long.await.unwrap().expect("no answer to the long request");
+    assert_eq!(status, 503, "{answer}");
+    assert!(answer.contains("\"shutting_down\""), "{answer}");
     assert!(
-        !matches!(long.await.unwrap(), Ok((200, _))),
-        "the long request was cut off"
+        answer
+            .to_ascii_lowercase()
+            .contains("\r\nretry-after: 1\r\n"),
+        "{answer}"
     );
 }
