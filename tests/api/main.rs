@@ -27,6 +27,7 @@ mod groups;
 mod kserve;
 mod layers;
 mod live;
+mod metrics;
 mod mlp;
 mod models;
 mod network_charts;
