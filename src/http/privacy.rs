@@ -12,7 +12,9 @@
 //!   integrated gradients' default baseline) need as many background rows, and
 //!   `max_background` as many, or they too would show single rows; so does a
 //!   k-means summary (`background.kmeans`), whose centres hold background values
-//!   (snapped per feature, as shap's) and are never part of an answer.
+//!   (snapped per feature, as shap's) and are never part of an answer;
+//! - counterfactuals need as many background rows: their default bounds and cost
+//!   are the background's range and spread.
 //!
 //! Admins, and every caller when no tokens are configured (every route is open
 //! then), see everything. What every caller sees is safe by construction: grids of
@@ -90,6 +92,17 @@ impl Audience {
             Some((rows, source)) => self.check_rows(rows.min(max_rows.max(1)), &source),
             None => Ok(()),
         }
+    }
+
+    /// Refuse a reader counterfactuals of a model with fewer background rows than
+    /// `--min-summary-rows`: their default bounds (the background's range) and the
+    /// `l1_mad` cost (its median absolute deviations) summarise those rows, and a
+    /// few targets and costs read them back.
+    ///
+    /// # Errors
+    /// As [`Audience::check_rows`].
+    pub fn check_counterfactuals(&self, entry: &ModelEntry) -> Result<(), ApiError> {
+        self.check_source(entry, None, usize::MAX)
     }
 
     /// Refuse a reader an explanation whose method compares the instances with fewer

@@ -41,6 +41,7 @@ mod onnx_trees;
 mod openapi;
 mod outputs;
 mod privacy;
+mod privacy_small;
 mod raw_answers;
 mod raw_inputs;
 mod routes;
