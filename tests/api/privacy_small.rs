@@ -66,3 +66,110 @@ async fn readers_get_no_counterfactuals_over_a_small_background() {
         assert_eq!(reader.status, StatusCode::OK, "{uri}: {}", reader.text);
     }
 }
+
+/// f(a, b) = 3 + 0.5 tanh(a) − 1.25 tanh(b), over `background`.
+fn network(background: &[[f64; 2]]) -> Value {
+    json!({"kind": "mlp", "feature_names": ["a", "b"],
+        "params": {"layers": [
+            {"weights": [[1.0, 0.0], [0.0, 1.0]], "bias": [0.0, 0.0], "activation": "tanh"},
+            {"weights": [[0.5], [-1.25]], "bias": [3.0], "activation": "identity"}]},
+        "background": background})
+}
+
+#[tokio::test]
+async fn weight_pictures_are_for_admins_as_the_weights_are() {
+    let net: Vec<[f64; 2]> = vec![[0.25, 0.5], [1.5, -0.75]];
+    let app = app_with(&[
+        ("m3", two_rows()),
+        ("m12", twelve_rows()),
+        ("net", network(&net)),
+    ])
+    .await;
+    for uri in [
+        "/models/m3/weights.svg",
+        "/models/m3/weights.svg?scale=standardized",
+        "/models/m12/weights.svg?scale=standardized",
+        "/models/house-prices/weights.svg",
+        "/models/net/weights.svg?layer=0",
+        "/models/net/weights.svg?layer=1",
+        "/models/m3/weights",
+    ] {
+        let reader = as_user(&app, READER, Method::GET, uri, None).await;
+        assert_eq!(
+            reader.status,
+            StatusCode::FORBIDDEN,
+            "{uri}: {}",
+            reader.text
+        );
+        assert_eq!(reader.json["error"]["code"], "forbidden", "{uri}");
+        // The coefficient 2 × b's std over the two rows (0.5) would be drawn as 1.
+        assert!(!reader.text.contains("data-value"), "{uri}");
+        let admin = as_user(&app, ADMIN, Method::GET, uri, None).await;
+        assert_eq!(admin.status, StatusCode::OK, "{uri}: {}", admin.text);
+    }
+}
+
+#[tokio::test]
+async fn saliency_needs_enough_background_rows_gradient_x_input_reads_none() {
+    let two: Vec<[f64; 2]> = vec![[0.25, 0.5], [1.5, -0.75]];
+    let twelve: Vec<[f64; 2]> = (0..12)
+        .map(|i| [i as f64 * 0.25, 1.0 - i as f64 * 0.125])
+        .collect();
+    let app = app_with(&[("net2", network(&two)), ("net12", network(&twelve))]).await;
+    let f = |[a, b]: [f64; 2]| 3.0 + 0.5 * f64::tanh(a) - 1.25 * f64::tanh(b);
+    let mean_over_two = (f(two[0]) + f(two[1])) / 2.0;
+    let body = |method: &str| json!({"instances": [[0.5, 0.5]], "method": method});
+    // Saliency's base value was the mean output over the two rows.
+    let admin = as_user(
+        &app,
+        ADMIN,
+        Method::POST,
+        "/models/net2/explain",
+        Some(body("saliency")),
+    )
+    .await;
+    assert_eq!(admin.status, StatusCode::OK, "{}", admin.text);
+    let base = admin.json["explanations"][0]["base_value"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (base - mean_over_two).abs() < 1e-9,
+        "{base} vs {mean_over_two}"
+    );
+    for uri in [
+        "/models/net2/explain",
+        "/models/net2/explain.svg",
+        "/v1/models/net2:explain",
+    ] {
+        let reader = as_user(&app, READER, Method::POST, uri, Some(body("saliency"))).await;
+        assert_eq!(
+            reader.status,
+            StatusCode::FORBIDDEN,
+            "{uri}: {}",
+            reader.text
+        );
+        assert_eq!(reader.json["error"]["code"], "private_rows", "{uri}");
+        assert!(reader.text.contains("2 rows"), "{}", reader.text);
+    }
+    // Gradient × input's base value is f(0) = 3 whatever the background: answered.
+    let reader = as_user(
+        &app,
+        READER,
+        Method::POST,
+        "/models/net2/explain",
+        Some(body("gradient_x_input")),
+    )
+    .await;
+    assert_eq!(reader.status, StatusCode::OK, "{}", reader.text);
+    assert_eq!(reader.json["explanations"][0]["base_value"], json!(3.0));
+    // Over 12 rows a reader gets saliency.
+    let reader = as_user(
+        &app,
+        READER,
+        Method::POST,
+        "/models/net12/explain",
+        Some(body("saliency")),
+    )
+    .await;
+    assert_eq!(reader.status, StatusCode::OK, "{}", reader.text);
+}
