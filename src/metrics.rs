@@ -125,7 +125,7 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "explaind_http_request_duration_seconds_sum{{{labels}}} {}",
-                h.sum
+                Sample(h.sum)
             );
             let _ = writeln!(
                 out,
@@ -182,6 +182,23 @@ fn by_route(inner: &Inner) -> impl Iterator<Item = (&String, &String, &RouteStat
         .flat_map(|(route, m)| m.iter().map(move |(method, s)| (route, method, s)))
 }
 
+/// A sample value as the exposition format writes it: `+Inf`, `-Inf` and `NaN` for
+/// the values that are not finite (Rust writes `inf`, which Prometheus does not
+/// read), the shortest decimal otherwise.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample(pub f64);
+
+impl std::fmt::Display for Sample {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            v if v.is_nan() => f.write_str("NaN"),
+            v if v == f64::INFINITY => f.write_str("+Inf"),
+            v if v == f64::NEG_INFINITY => f.write_str("-Inf"),
+            v => write!(f, "{v}"),
+        }
+    }
+}
+
 /// Escape a label value as the exposition format requires.
 pub(crate) fn escape(value: &str) -> String {
     value
@@ -207,6 +224,16 @@ mod tests {
         assert!(text.contains(
             "explaind_http_requests_total{route=\"/x\",method=\"GET\",status=\"200\"} 2"
         ));
+    }
+
+    #[test]
+    fn samples_that_are_not_finite_are_written_as_prometheus_reads_them() {
+        let text = |v: f64| Sample(v).to_string();
+        assert_eq!(text(f64::INFINITY), "+Inf");
+        assert_eq!(text(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(text(f64::NAN), "NaN");
+        assert_eq!(text(0.25), "0.25");
+        assert_eq!(text(-3.0), "-3");
     }
 
     #[test]
