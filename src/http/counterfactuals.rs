@@ -61,7 +61,7 @@ pub struct CounterfactualResponse {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CounterfactualDto {
     /// The changed instance, in the form the request sent (object or array).
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::spec::values::Instance)]
     pub instance: serde_json::Value,
     /// The features changed, in feature order.
     pub changes: Vec<ChangeDto>,
@@ -77,10 +77,10 @@ pub struct ChangeDto {
     /// Feature name.
     pub feature: String,
     /// The instance's value.
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::spec::values::RawValue)]
     pub from: serde_json::Value,
     /// The counterfactual's value.
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::spec::values::RawValue)]
     pub to: serde_json::Value,
 }
 

@@ -39,6 +39,7 @@ mod onnx_pipeline;
 mod onnx_support;
 mod onnx_trees;
 mod openapi;
+mod openapi_answers;
 mod outputs;
 mod privacy;
 mod privacy_small;
