@@ -132,6 +132,9 @@ pub struct LiveStats {
 pub struct Snapshot {
     /// Attribution vectors counted.
     pub explanations: u64,
+    /// Attribution vectors left out of the sums (and of `explanations`): one of their
+    /// values was not finite or beyond ±10²⁸⁰, where sums would overflow.
+    pub out_of_range: u64,
     /// Of those, per output index.
     pub by_output: Vec<u64>,
     /// Σ|φ| per feature.
@@ -220,7 +223,8 @@ impl LiveStats {
 
     /// Record a served answer at `now_ms`: the binned values of each instance in
     /// `inputs`, and the attributions of `outcome` when they are per feature and in
-    /// raw space (module doc). Explanations with a non-finite attribution are skipped.
+    /// raw space (module doc). Explanations with an attribution not finite or beyond
+    /// ±10²⁸⁰ are counted in [`Snapshot::out_of_range`], not in the sums.
     pub fn record_at(
         &self,
         now_ms: u64,

@@ -64,11 +64,13 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Record one answered request. `route` is the matched route template, so that
-    /// model names do not explode the label set.
+    /// Record one answered request. `route` is the matched route template (or one
+    /// label for every unmatched path), so that model names do not explode the label
+    /// set; `method` is counted under [`method_label`], so that made-up methods do not
+    /// either.
     pub fn observe_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
         let mut inner = self.lock();
-        let stats = slot(slot(&mut inner.requests, route), method);
+        let stats = slot(slot(&mut inner.requests, route), method_label(method));
         *stats.statuses.entry(status).or_default() += 1;
         let h = &mut stats.latency;
         for (count, bound) in h.counts.iter_mut().zip(BUCKETS) {
@@ -123,7 +125,7 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "explaind_http_request_duration_seconds_sum{{{labels}}} {}",
-                h.sum
+                Sample(h.sum)
             );
             let _ = writeln!(
                 out,
@@ -156,12 +158,45 @@ impl Metrics {
     }
 }
 
+/// The methods of RFC 9110 and PATCH (RFC 5789), counted under their own names.
+const METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+
+/// The `method` label of a request: a standard method's name, `other` for any other
+/// token a client sends (each would otherwise become a series of its own, and
+/// `/healthz` answers anyone).
+pub fn method_label(method: &str) -> &'static str {
+    METHODS
+        .iter()
+        .find(|m| **m == method)
+        .copied()
+        .unwrap_or("other")
+}
+
 /// (route, method, stats) in label order.
 fn by_route(inner: &Inner) -> impl Iterator<Item = (&String, &String, &RouteStats)> {
     inner
         .requests
         .iter()
         .flat_map(|(route, m)| m.iter().map(move |(method, s)| (route, method, s)))
+}
+
+/// A sample value as the exposition format writes it: `+Inf`, `-Inf` and `NaN` for
+/// the values that are not finite (Rust writes `inf`, which Prometheus does not
+/// read), the shortest decimal otherwise.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample(pub f64);
+
+impl std::fmt::Display for Sample {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            v if v.is_nan() => f.write_str("NaN"),
+            v if v == f64::INFINITY => f.write_str("+Inf"),
+            v if v == f64::NEG_INFINITY => f.write_str("-Inf"),
+            v => write!(f, "{v}"),
+        }
+    }
 }
 
 /// Escape a label value as the exposition format requires.
@@ -189,5 +224,23 @@ mod tests {
         assert!(text.contains(
             "explaind_http_requests_total{route=\"/x\",method=\"GET\",status=\"200\"} 2"
         ));
+    }
+
+    #[test]
+    fn samples_that_are_not_finite_are_written_as_prometheus_reads_them() {
+        let text = |v: f64| Sample(v).to_string();
+        assert_eq!(text(f64::INFINITY), "+Inf");
+        assert_eq!(text(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(text(f64::NAN), "NaN");
+        assert_eq!(text(0.25), "0.25");
+        assert_eq!(text(-3.0), "-3");
+    }
+
+    #[test]
+    fn methods_outside_the_standard_ones_share_one_label() {
+        assert_eq!(method_label("PATCH"), "PATCH");
+        assert_eq!(method_label("ZZMETH1"), "other");
+        // Methods are case-sensitive (RFC 9110 §9.1): `get` is not GET.
+        assert_eq!(method_label("get"), "other");
     }
 }

@@ -122,8 +122,12 @@ async function selectModel(name) {
   buildForm(info, weights);
   show("explain-error", "");
   $("explain-result").hidden = true;
-  weightChoices(info, weights);
-  loadWeights();
+  // The weight pictures print the dump's numbers: admins only too.
+  $("weights").hidden = Boolean(weights.denied);
+  if (!weights.denied) {
+    weightChoices(info, weights);
+    loadWeights();
+  }
   loadActivations(weights);
   await pollGlobal();
   if (name !== state.model) return;
@@ -230,20 +234,12 @@ function showLive(live) {
 // scales for linear models; each layer's matrix, and the first layer's units as
 // images when the input has a two-dimensional shape, for networks; the split
 // importance, which takes no parameter, for tree ensembles.
-// A reader (no weight dump) gets the pictures the model's kind alone tells of.
-const NETWORK_KINDS = ["mlp", "onnx", "text_classifier"];
 const TREE_KINDS = ["xgboost", "lightgbm"];
 
 function weightChoices(info, weights) {
   const choices = [];
   if (TREE_KINDS.includes(info.kind) || weights.trees) {
     choices.push(["", "split importance"]);
-  } else if (weights.denied) {
-    if (NETWORK_KINDS.includes(info.kind)) choices.push(["layer=0", "layer 0 weight matrix"]);
-    else {
-      if (info.background_rows) choices.push(["scale=standardized", "standardized (\u00d7 std)"]);
-      choices.push(["scale=raw", "raw"]);
-    }
   } else if (weights.mlp) {
     weights.mlp.layers.forEach((l, k) =>
       choices.push([`layer=${k}`, `layer ${k} (${l.activation}) weight matrix`]));

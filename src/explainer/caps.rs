@@ -56,8 +56,18 @@ impl Caps {
     /// # Errors
     /// [`CoreError::InvalidArgument`] naming the field, the cap and its flag.
     pub fn check_sampling(&self, params: &SamplingParams) -> CoreResult<()> {
-        if let Some(n) = params.n_samples.filter(|&n| n > self.max_samples) {
-            return Err(above("n_samples", n, self.max_samples, "max-samples"));
+        match params.n_samples {
+            Some(0) => {
+                return Err(CoreError::InvalidArgument(format!(
+                    "n_samples = 0: ask for at least 1 and at most this server's cap of {} ({})",
+                    self.max_samples,
+                    flag_and_env("max-samples")
+                )))
+            }
+            Some(n) if n > self.max_samples => {
+                return Err(above("n_samples", n, self.max_samples, "max-samples"));
+            }
+            Some(_) | None => {}
         }
         if let Some(k) = params.kmeans.filter(|&k| k > self.max_background) {
             return Err(above(
@@ -81,10 +91,16 @@ impl Caps {
 
 /// The refusal of `field = value` above `cap`, set by flag `--flag`.
 fn above(field: &str, value: usize, cap: usize, flag: &str) -> CoreError {
-    let env = format!("EXPLAIND_{}", flag.to_uppercase().replace('-', "_"));
     CoreError::InvalidArgument(format!(
-        "{field} = {value} is above this server's cap of {cap} (--{flag} / {env}); ask for less"
+        "{field} = {value} is above this server's cap of {cap} ({}); ask for less",
+        flag_and_env(flag)
     ))
+}
+
+/// `--flag / EXPLAIND_FLAG`: how an operator sets a cap.
+fn flag_and_env(flag: &str) -> String {
+    let env = format!("EXPLAIND_{}", flag.to_uppercase().replace('-', "_"));
+    format!("--{flag} / {env}")
 }
 
 #[cfg(test)]

@@ -172,14 +172,23 @@ pub fn admit(tokens: &Tokens, needed: Option<Role>, request: &Request) -> Result
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(bearer_token);
     match (presented.and_then(|t| tokens.role_of(t)), needed) {
         (role, None) => Ok(Caller(role.unwrap_or(Role::Reader))),
         (None, Some(_)) => Err(ApiError::Unauthorized),
         (Some(role), Some(needed)) if role < needed => Err(ApiError::Forbidden),
         (Some(role), Some(_)) => Ok(Caller(role)),
     }
+}
+
+/// The token of an `Authorization` value of the `Bearer` scheme, named in any case
+/// (RFC 9110 §11.1: the scheme is case-insensitive) and followed by one or more
+/// spaces; `None` for any other scheme.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 #[cfg(test)]

@@ -37,9 +37,10 @@ pub const SVG: &str = "image/svg+xml";
 pub fn router() -> Routes {
     Routes::new()
         .op(Reader, routes!(get_global_svg))
-        // Pictures of the weights (coefficients, split importance, kernels) are for
-        // readers; the numbers themselves (`/weights`) are for admins.
-        .op(Reader, routes!(get_weights_svg))
+        // Pictures of the weights print the numbers of `/weights` (every coefficient,
+        // × the background's std when standardized; a network's matrices), so they
+        // follow its rule: admins only.
+        .op(Admin, routes!(get_weights_svg))
         .op(Reader, routes!(explain_svg))
         .op(Reader, routes!(get_activations_svg))
         .op(Reader, routes!(get_dependence_svg))

@@ -15,8 +15,10 @@ use utoipa::ToSchema;
 
 pub use request::{CounterfactualRequest, TargetSpec, DEFAULT_TIMEOUT_MS, MAX_COUNT};
 
+use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, JsonAnswer};
+use super::privacy::Audience;
 use super::routes::{routes, Access::*, Routes};
 use super::AppState;
 use crate::charts;
@@ -59,7 +61,7 @@ pub struct CounterfactualResponse {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CounterfactualDto {
     /// The changed instance, in the form the request sent (object or array).
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::spec::values::Instance)]
     pub instance: serde_json::Value,
     /// The features changed, in feature order.
     pub changes: Vec<ChangeDto>,
@@ -75,10 +77,10 @@ pub struct ChangeDto {
     /// Feature name.
     pub feature: String,
     /// The instance's value.
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::spec::values::RawValue)]
     pub from: serde_json::Value,
     /// The counterfactual's value.
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::spec::values::RawValue)]
     pub to: serde_json::Value,
 }
 
@@ -89,16 +91,21 @@ pub struct ChangeDto {
     responses(
         (status = 200, description = "Counterfactuals (none, with `infeasible: true`, when the constraints allow none)", body = CounterfactualResponse),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 403, description = "A reader token, and the model has fewer background rows than --min-summary-rows (the default bounds and cost summarise them)", body = ErrorBody),
         (status = 404, description = "No such model", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 422, description = "Invalid instance, target or constraint (unknown feature, lo > hi, bounds excluding an immutable feature's value, a target already met, min > max, count over 5)", body = ErrorBody)))]
 pub async fn counterfactuals_model(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    caller: Caller,
     Json(request): Json<CounterfactualRequest>,
 ) -> Result<JsonAnswer<CounterfactualResponse>, ApiError> {
     let entry = state.entry(&name)?;
-    Ok(JsonAnswer(search(&state, entry, request).await?.response))
+    let audience = Audience::of(caller, &state.config);
+    Ok(JsonAnswer(
+        search(&state, entry, request, audience).await?.response,
+    ))
 }
 
 /// The cheapest counterfactual as a picture: the instance beside it, the changed
@@ -109,15 +116,18 @@ pub async fn counterfactuals_model(
     responses(
         (status = 200, description = "Picture", content_type = "image/svg+xml", body = String),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 403, description = "As the JSON route", body = ErrorBody),
         (status = 404, description = "No such model", body = ErrorBody),
         (status = 422, description = "As the JSON route", body = ErrorBody)))]
 pub async fn counterfactuals_svg(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    caller: Caller,
     Json(request): Json<CounterfactualRequest>,
 ) -> Result<Response, ApiError> {
     let entry = state.entry(&name)?;
-    let searched = search(&state, entry.clone(), request).await?;
+    let audience = Audience::of(caller, &state.config);
+    let searched = search(&state, entry.clone(), request, audience).await?;
     let r = &searched.response;
     let text = |v: &serde_json::Value| match v {
         serde_json::Value::Number(n) => n.as_f64().map_or(n.to_string(), short),
@@ -179,15 +189,19 @@ pub struct Searched {
     pub prediction: Vec<f64>,
 }
 
-/// Check the request, search on the blocking pool within its time limit, answer.
+/// Check the caller and the request, search on the blocking pool within its time
+/// limit, answer.
 ///
 /// # Errors
-/// As [`CounterfactualRequest::check`]; [`ApiError::Overloaded`] when shed.
+/// For a reader, too few background rows ([`Audience::check_counterfactuals`]); as
+/// [`CounterfactualRequest::check`]; [`ApiError::Overloaded`] when shed.
 pub async fn search(
     state: &AppState,
     entry: Arc<ModelEntry>,
     request: CounterfactualRequest,
+    audience: Audience,
 ) -> Result<Searched, ApiError> {
+    audience.check_counterfactuals(&entry)?;
     let instance = request.instance.clone();
     let checked = request.check(&entry, state.config.request_timeout_ms)?;
     let job = entry.clone();

@@ -9,10 +9,12 @@
 //! - ICE curves follow single rows: readers get none by default, asking for some is
 //!   403, and the results of admins' jobs are shown to readers without them;
 //! - explanations against the background (Shapley values, LIME, occlusion,
-//!   integrated gradients' default baseline) need as many background rows, and
+//!   integrated gradients' default baseline, saliency's base value) need as many background rows, and
 //!   `max_background` as many, or they too would show single rows; so does a
 //!   k-means summary (`background.kmeans`), whose centres hold background values
-//!   (snapped per feature, as shap's) and are never part of an answer.
+//!   (snapped per feature, as shap's) and are never part of an answer;
+//! - counterfactuals need as many background rows: their default bounds and cost
+//!   are the background's range and spread.
 //!
 //! Admins, and every caller when no tokens are configured (every route is open
 //! then), see everything. What every caller sees is safe by construction: grids of
@@ -92,10 +94,23 @@ impl Audience {
         }
     }
 
+    /// Refuse a reader counterfactuals of a model with fewer background rows than
+    /// `--min-summary-rows`: their default bounds (the background's range) and the
+    /// `l1_mad` cost (its median absolute deviations) summarise those rows, and a
+    /// few targets and costs read them back.
+    ///
+    /// # Errors
+    /// As [`Audience::check_rows`].
+    pub fn check_counterfactuals(&self, entry: &ModelEntry) -> Result<(), ApiError> {
+        self.check_source(entry, None, usize::MAX)
+    }
+
     /// Refuse a reader an explanation whose method compares the instances with fewer
     /// background rows than `--min-summary-rows`: against one row, a linear model's
     /// attributions are w·(x − b), and b follows. Methods that read no background
-    /// (tree paths, gradients) pass; sampling methods use `max_background` rows.
+    /// (tree paths, gradient × input, whose base value is f(0)) pass; saliency's base
+    /// value is the background's mean output, so it does not; sampling methods use
+    /// `max_background` rows.
     ///
     /// # Errors
     /// [`ApiError::PrivateRows`] naming `max_background` or the background's size.
@@ -115,7 +130,7 @@ impl Audience {
         }
         let asked = args.options.sampling.max_background;
         match method {
-            Method::TreePathDependent | Method::Saliency | Method::GradientXInput => Ok(()),
+            Method::TreePathDependent | Method::GradientXInput => Ok(()),
             m if m.is_seeded() && asked.is_some_and(|n| n < self.min_rows) => {
                 Err(ApiError::PrivateRows(format!(
                     "`max_background` ({}) is below --min-summary-rows ({}): explanations \

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use std::sync::Arc;
 
 use crate::live::{now_ms, Snapshot};
-use crate::metrics::escape;
+use crate::metrics::{escape, Sample};
 use crate::registry::ModelEntry;
 
 /// A per-feature family: name, type, help, and which sums it shows.
@@ -60,6 +60,19 @@ pub fn render(out: &mut String, entries: &[Arc<ModelEntry>], max_features: usize
     }
     family(
         out,
+        "attributions_out_of_range_total",
+        "counter",
+        "Attribution vectors left out of the sums: a value beyond +-1e280 or not finite.",
+    );
+    for s in &all {
+        let _ = writeln!(
+            out,
+            "explaind_live_attributions_out_of_range_total{{{}}} {}",
+            s.labels, s.total.out_of_range
+        );
+    }
+    family(
+        out,
         "rows_total",
         "counter",
         "Instances explained whose feature values were counted for drift.",
@@ -101,9 +114,10 @@ pub fn render(out: &mut String, entries: &[Arc<ModelEntry>], max_features: usize
             for (feature, v) in s.entry.built.feature_names.iter().zip(values(&s.total)) {
                 let _ = writeln!(
                     out,
-                    "explaind_live_{name}{{{},feature=\"{}\"}} {v}",
+                    "explaind_live_{name}{{{},feature=\"{}\"}} {}",
                     s.labels,
-                    escape(feature)
+                    escape(feature),
+                    Sample(*v)
                 );
             }
         }
@@ -124,11 +138,7 @@ pub fn render(out: &mut String, entries: &[Arc<ModelEntry>], max_features: usize
         "The background's share of each PSI bin.",
     );
     bins(out, &detailed, "feature_bin_expected_ratio", |s, j, b| {
-        s.entry
-            .live
-            .bins()
-            .map_or(0.0, |all| all[j].expected()[b])
-            .to_string()
+        Sample(s.entry.live.bins().map_or(0.0, |all| all[j].expected()[b])).to_string()
     });
 }
 

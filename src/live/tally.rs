@@ -6,6 +6,13 @@ use super::Snapshot;
 use crate::core::explain::Explanation;
 use crate::core::global::drift::FeatureBins;
 
+/// Largest |φ| added to the sums. A sum of 2⁶⁴ values (more than a `u64` count
+/// holds) each at most this is below 2·10²⁹⁹, far from `f64::MAX` (1.8·10³⁰⁸) even
+/// with rounding, so no sum, bucket or merge of them ever overflows: one request of
+/// huge finite attributions (1e308 is a finite input) cannot make the totals
+/// infinite for the rest of the version's life.
+pub(super) const MAX_COUNTED: f64 = 1e280;
+
 /// Sizes every tally of a version shares.
 #[derive(Debug)]
 pub(super) struct Layout {
@@ -39,6 +46,7 @@ impl Layout {
     pub fn tally(&self) -> Tally {
         Tally {
             explanations: 0,
+            out_of_range: 0,
             by_output: vec![0; self.n_outputs],
             abs_sum: vec![0.0; self.n_features],
             sum: vec![0.0; self.n_features],
@@ -53,6 +61,9 @@ impl Layout {
 #[derive(Debug, Clone)]
 pub(super) struct Tally {
     explanations: u64,
+    /// Explanations left out of the sums: an attribution not finite or beyond
+    /// ±[`MAX_COUNTED`].
+    out_of_range: u64,
     by_output: Vec<u64>,
     abs_sum: Vec<f64>,
     sum: Vec<f64>,
@@ -66,6 +77,7 @@ impl Tally {
     /// Back to zero, keeping the allocations.
     pub fn clear(&mut self) {
         self.explanations = 0;
+        self.out_of_range = 0;
         self.rows = 0;
         self.by_output.fill(0);
         self.abs_sum.fill(0.0);
@@ -84,14 +96,16 @@ impl Tally {
         }
     }
 
-    /// Add one explanation's per-feature attributions; one of the wrong length or
-    /// with a non-finite value is skipped.
+    /// Add one explanation's per-feature attributions; one of the wrong length is
+    /// skipped, one with a value not finite or beyond ±[`MAX_COUNTED`] is counted as
+    /// out of range instead.
     pub fn add_explanation(&mut self, layout: &Layout, e: &Explanation) {
         let phi = &e.attributions;
-        if phi.len() != layout.n_features
-            || e.output >= layout.n_outputs
-            || !phi.iter().all(|v| v.is_finite())
-        {
+        if phi.len() != layout.n_features || e.output >= layout.n_outputs {
+            return;
+        }
+        if !phi.iter().all(|v| v.abs() <= MAX_COUNTED) {
+            self.out_of_range += 1;
             return;
         }
         self.explanations += 1;
@@ -106,6 +120,7 @@ impl Tally {
     /// Add another tally of the same layout.
     pub fn merge(&mut self, other: &Tally) {
         self.explanations += other.explanations;
+        self.out_of_range += other.out_of_range;
         self.rows += other.rows;
         add(&mut self.by_output, &other.by_output);
         add(&mut self.bins, &other.bins);
@@ -129,6 +144,7 @@ impl Tally {
             .collect();
         Snapshot {
             explanations: self.explanations,
+            out_of_range: self.out_of_range,
             by_output: self.by_output,
             abs_sum: self.abs_sum,
             sum: self.sum,

@@ -31,6 +31,9 @@ pub struct LiveSummary {
 pub struct LiveWindow {
     /// Attribution vectors counted (one per explained row and output).
     pub explanations: u64,
+    /// Attribution vectors left out of `explanations` and the means: one of their
+    /// values was beyond ±10²⁸⁰ (huge finite inputs), where sums could overflow.
+    pub out_of_range: u64,
     /// Instances whose feature values were counted for drift.
     pub rows: u64,
     /// Explanations per output, aligned with the summary's `outputs`.
@@ -123,6 +126,7 @@ fn window_view(
         .collect();
     LiveWindow {
         explanations: s.explanations,
+        out_of_range: s.out_of_range,
         rows: s.rows,
         by_output: s.by_output,
         features,

@@ -42,6 +42,48 @@ async fn as_user(
 }
 
 #[tokio::test]
+async fn the_bearer_scheme_is_read_in_any_case() {
+    let (app, _) = ready_app(with_tokens()).await;
+    let get = |value: String| {
+        let request = Request::builder()
+            .uri("/models")
+            .header("authorization", value)
+            .body(Body::empty())
+            .unwrap();
+        send(&app, request)
+    };
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        for gap in [" ", "   "] {
+            let answer = get(format!("{scheme}{gap}{READER}")).await;
+            assert_eq!(
+                answer.status,
+                StatusCode::OK,
+                "{scheme}{gap}: {}",
+                answer.text
+            );
+        }
+    }
+    // The admin's token in lower case is still an admin's.
+    let request = Request::builder()
+        .method(Method::DELETE)
+        .uri("/models/house-prices")
+        .header("authorization", format!("bearer {ADMIN}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&app, request).await.status, StatusCode::NO_CONTENT);
+    for refused in [
+        format!("Basic {READER}"),
+        format!("Bearer{READER}"),
+        format!("Bearerx {READER}"),
+        READER.to_string(),
+        "bearer ".to_string(),
+    ] {
+        let answer = get(refused.clone()).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{refused}");
+    }
+}
+
+#[tokio::test]
 async fn readers_read_admins_change_strangers_get_401() {
     let (app, _) = ready_app(with_tokens()).await;
     let explain = Some(json!({"instances": [house()]}));

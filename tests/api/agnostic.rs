@@ -132,6 +132,15 @@ async fn budgets_limits_and_timeouts_are_clear_errors() {
     .await;
     assert_eq!(zero.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(zero.json["error"]["code"], "invalid_argument");
+    // The message names the cap in force (--max-samples, 100000 by default), not the
+    // core's own bound (1048576).
+    let message = zero.json["error"]["message"].as_str().unwrap();
+    assert!(message.contains("n_samples = 0"), "{message}");
+    assert!(
+        message.contains("cap of 100000 (--max-samples"),
+        "{message}"
+    );
+    assert!(!message.contains("1048576"), "{message}");
 
     let rows = vec![house(); 200];
     let late = explain(

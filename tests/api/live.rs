@@ -279,3 +279,62 @@ async fn the_live_flags_set_the_window_and_the_metric_detail() {
     let err = explaind::server::build_state(bad).err().expect("refused");
     assert!(err.to_string().contains("--live-bucket-secs"), "{err}");
 }
+
+/// Every sample of `/metrics` parses as Prometheus reads it (`+Inf`, `-Inf`, `NaN`
+/// or a number; Rust's own `inf` is none of them).
+fn assert_samples_parse(metrics: &str) {
+    for line in metrics.lines().filter(|l| !l.starts_with('#')) {
+        let value = line.rsplit(' ').next().unwrap();
+        let known = ["+Inf", "-Inf", "NaN"].contains(&value);
+        let number = value.parse::<f64>().is_ok_and(f64::is_finite);
+        assert!(known || number, "{line}");
+    }
+}
+
+#[tokio::test]
+async fn one_request_of_huge_attributions_does_not_poison_the_live_totals() {
+    let app = default_app().await;
+    let uri = "/models/house-prices/explain";
+    let huge = json!([5e307, 3, 1, 2, 1, 0, 1, 0, 0, 1, 0]);
+    let explain = |instances: Value| {
+        call(
+            &app,
+            Method::POST,
+            uri,
+            Some(json!({"instances": instances})),
+        )
+    };
+    assert_eq!(explain(json!([house_row()])).await.status, StatusCode::OK);
+    // Each attribution is finite (the answer is 200), their sum is not.
+    let answer = explain(json!([huge, huge])).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(explain(json!([house_row()])).await.status, StatusCode::OK);
+
+    let global = call(&app, Method::GET, "/models/house-prices/global", None).await;
+    for section in ["since_start", "window"] {
+        let live = &global.json["live"][section];
+        assert_eq!(live["explanations"], 2, "{live}");
+        assert_eq!(live["out_of_range"], 2, "{live}");
+        assert_eq!(live["rows"], 4, "{live}");
+        let lotsize = feature(live, "lotsize");
+        for field in ["mean_abs", "mean", "importance_shift"] {
+            assert!(
+                lotsize[field].as_f64().is_some_and(f64::is_finite),
+                "{lotsize}"
+            );
+        }
+    }
+    let metrics = call(&app, Method::GET, "/metrics", None).await.text;
+    assert_samples_parse(&metrics);
+    let labels = r#"{model="house-prices",version="1""#;
+    let abs_sum = metric(
+        &metrics,
+        &format!("explaind_live_attribution_abs_sum{labels},feature=\"lotsize\"}}"),
+    );
+    assert!(abs_sum.is_finite() && abs_sum < 1e6, "{abs_sum}");
+    let skipped = metric(
+        &metrics,
+        &format!("explaind_live_attributions_out_of_range_total{labels}}}"),
+    );
+    assert_eq!(skipped, 2.0);
+}

@@ -11,10 +11,10 @@ use axum::http::{Method, Request, StatusCode};
 use explaind::config::{Config, Secret};
 use serde_json::{json, Value};
 
-const ADMIN: &str = "admin-secret-0123456789";
-const READER: &str = "reader-secret-0123456789";
+pub(crate) const ADMIN: &str = "admin-secret-0123456789";
+pub(crate) const READER: &str = "reader-secret-0123456789";
 
-fn with_tokens() -> Config {
+pub(crate) fn with_tokens() -> Config {
     Config {
         admin_tokens: vec![Secret(ADMIN.into())],
         reader_tokens: vec![Secret(READER.into())],
@@ -22,7 +22,7 @@ fn with_tokens() -> Config {
     }
 }
 
-async fn as_user(
+pub(crate) async fn as_user(
     app: &axum::Router,
     token: &str,
     method: Method,

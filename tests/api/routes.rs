@@ -39,7 +39,7 @@ const EXPECTED: &[(&str, &str, Access)] = &[
     ("POST", "/models/{name}/global/jobs", Reader),
     ("POST", "/models/{name}/predict", Reader),
     ("GET", "/models/{name}/weights", Admin),
-    ("GET", "/models/{name}/weights.svg", Reader),
+    ("GET", "/models/{name}/weights.svg", Admin),
     ("GET", "/models/{name}/weights/embeddings", Admin),
     ("GET", "/openapi.yaml", Open),
     ("GET", "/readyz", Open),

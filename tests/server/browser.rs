@@ -308,17 +308,13 @@ async fn drive_with_token(client: &Client, addr: SocketAddr) {
     wait(Locator::Css("#global-chart rect.bar"))
         .await
         .expect("the global importance picture appears");
-    // The weight dump is the admin's; the pictures are a reader's too.
-    wait_rendered(client, "weights-img").await;
+    // The weight dump and its pictures are the admin's: the card is hidden.
     wait_rendered(client, "dependence-img").await;
-    let values = client
-        .execute(
-            "return Array.from(document.querySelectorAll('#weights-choice option'), o => o.value)",
-            vec![],
-        )
+    let hidden = client
+        .execute("return document.getElementById('weights').hidden", vec![])
         .await
         .unwrap();
-    assert_eq!(values, json!(["scale=standardized", "scale=raw"]));
+    assert_eq!(hidden, json!(true));
 
     client
         .find(Locator::Id("explain-submit"))

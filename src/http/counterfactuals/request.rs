@@ -25,7 +25,7 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 2_000;
 pub struct CounterfactualRequest {
     /// The instance: an array in feature order or an object keyed by feature name.
     /// Answers give counterfactuals in the same form.
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::spec::values::Instance)]
     pub instance: serde_json::Value,
     /// A class (index or output name) for classifiers, or `{"min": a, "max": b}`
     /// (either end may be left out) on an output's value.

@@ -48,10 +48,10 @@ pub struct ConditionDto {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AnchorExamplesDto {
     /// Rows where the answer stayed the same (at most 3).
-    #[schema(value_type = Vec<Vec<Object>>)]
+    #[schema(value_type = Vec<Vec<crate::spec::values::RawValue>>)]
     pub holds: Vec<Vec<Value>>,
     /// Rows where it changed (at most 3).
-    #[schema(value_type = Vec<Vec<Object>>)]
+    #[schema(value_type = Vec<Vec<crate::spec::values::RawValue>>)]
     pub fails: Vec<Vec<Value>>,
 }
 
