@@ -196,8 +196,11 @@ impl RowNormalized {
     /// Why `method`, one that reads a model's structure (TreeSHAP, linear SHAP,
     /// gradients, occlusion), does not apply.
     pub fn refusal(&self, method: &str) -> CoreError {
-        let mixes = "which mixes the raw features of a row, so the model after it is no \
-                     sum or tree over the raw features";
+        let mixes = format!(
+            "which mixes the raw features of a row, so the {} model after it is no sum or \
+             tree over the raw features",
+            self.inner.kind()
+        );
         let why = match self.mixing {
             Mixing::Norm(_) => format!("divides each row by its norm, {mixes}"),
             Mixing::Affine(_) => {
