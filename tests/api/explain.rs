@@ -170,6 +170,33 @@ async fn bad_explain_requests_are_422_with_a_message() {
             "invalid_request",
             "instance",
         ),
+        // Settings the method does not read are refused, not ignored (auto here
+        // is linear_shap).
+        (
+            json!({"instances": [house()], "top_k": 3}),
+            "invalid_input",
+            "`top_k` is read by kernel_shap; this request's method is linear_shap",
+        ),
+        (
+            json!({"instances": [house()], "method": "permutation_shap", "top_k": 3}),
+            "invalid_input",
+            "`top_k` is read by kernel_shap",
+        ),
+        (
+            json!({"instances": [house()], "method": "kernel_shap", "steps": 10}),
+            "invalid_input",
+            "`steps` is read by integrated_gradients",
+        ),
+        (
+            json!({"instances": [house()], "baseline": [0.0]}),
+            "invalid_input",
+            "`baseline` is read by integrated_gradients",
+        ),
+        (
+            json!({"instances": [house()], "method": "lime", "tolerance": 0.1}),
+            "invalid_input",
+            "`tolerance` is read by integrated_gradients, kernel_shap",
+        ),
     ];
     for (body, code, needle) in cases {
         let answer = call(

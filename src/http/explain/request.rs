@@ -189,14 +189,69 @@ impl ExplainRequest {
     /// What to compute, from the method, output, space and settings this request
     /// gives, checked against the model.
     pub(crate) fn args(&self, entry: &ModelEntry) -> Result<ExplainArgs, ApiError> {
+        let method: Method = self.method.as_deref().unwrap_or("auto").parse()?;
+        let space = self.output_space.unwrap_or(SpaceName::Raw).into();
+        self.check_read(crate::explainer::resolve_method(
+            &entry.built,
+            method,
+            space,
+        ))?;
         Ok(ExplainArgs {
-            method: self.method.as_deref().unwrap_or("auto").parse()?,
+            method,
             output: selection::output_choice(entry, self.output.as_ref(), self.outputs.as_deref())?,
-            space: self.output_space.unwrap_or(SpaceName::Raw).into(),
+            space,
             options: self.options()?,
             players: selection::players(self.group_by.as_deref(), self.players.as_deref())?,
             cancel: Cancel::never(),
         })
+    }
+
+    /// Refuse a setting that `method` (resolved from `auto`) does not read, naming
+    /// the methods that do, rather than ignore it. (`estimator`, `background`,
+    /// `interactions` and the anchors' settings are checked where they are read.)
+    fn check_read(&self, method: Method) -> Result<(), ApiError> {
+        use Method::{Anchors, IntegratedGradients, KernelShap, PermutationShap};
+        let given = [
+            (
+                "top_k",
+                self.top_k.is_some(),
+                &[KernelShap][..],
+                "kernel_shap",
+            ),
+            (
+                "steps",
+                self.steps.is_some(),
+                &[IntegratedGradients][..],
+                "integrated_gradients",
+            ),
+            (
+                "rule",
+                self.rule.is_some(),
+                &[IntegratedGradients][..],
+                "integrated_gradients",
+            ),
+            (
+                "baseline",
+                self.baseline.is_some(),
+                &[IntegratedGradients][..],
+                "integrated_gradients",
+            ),
+            (
+                "tolerance",
+                self.tolerance.is_some(),
+                &[IntegratedGradients, KernelShap, PermutationShap, Anchors][..],
+                "integrated_gradients, kernel_shap, permutation_shap and anchors",
+            ),
+        ];
+        match given
+            .iter()
+            .find(|(_, set, readers, _)| *set && !readers.contains(&method))
+        {
+            Some((field, _, _, readers)) => Err(ApiError::InvalidInput(format!(
+                "`{field}` is read by {readers}; this request's method is {method}"
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// The method settings this request gives, validated.
