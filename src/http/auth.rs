@@ -53,7 +53,25 @@ impl Tokens {
         if let Some(path) = &config.tokens_file {
             tokens.read_file(path)?;
         }
+        tokens.check_one_role_each()?;
         Ok(tokens)
+    }
+
+    /// Refuse a token given two roles (it would act as whichever comes first).
+    fn check_one_role_each(&self) -> Result<(), String> {
+        for (i, (digest, role)) in self.entries.iter().enumerate() {
+            if self.entries[..i]
+                .iter()
+                .any(|(d, r)| d == digest && r != role)
+            {
+                return Err(
+                    "a token is given both the admin and the reader role (flags or \
+                            tokens file); give each token one role"
+                        .into(),
+                );
+            }
+        }
+        Ok(())
     }
 
     fn add(&mut self, token: &Secret, role: Role) {
@@ -207,6 +225,20 @@ mod tests {
         );
         assert_eq!(tokens.role_of("reader-token-012345678"), None);
         assert_eq!(tokens.role_of(""), None);
+    }
+
+    #[test]
+    fn a_token_with_two_roles_is_refused_without_naming_it() {
+        let config = |admin: &str, reader: &str| Config {
+            admin_tokens: vec![Secret(admin.into())],
+            reader_tokens: vec![Secret(reader.into())],
+            ..Config::defaults()
+        };
+        let same = "shared-token-0123456789";
+        let err = Tokens::from_config(&config(same, same)).unwrap_err();
+        assert!(err.contains("both the admin and the reader role"), "{err}");
+        assert!(!err.contains(same), "the message must not print the token");
+        assert!(Tokens::from_config(&config(same, "other-token-0123456789")).is_ok());
     }
 
     #[test]
