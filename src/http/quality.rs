@@ -8,8 +8,10 @@ use crate::core::explain::Quality;
 /// How exact one explanation is.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QualityDto {
-    /// prediction − base_value − Σ attributions, as computed.
-    pub additivity_residual: f64,
+    /// prediction − base_value − Σ attributions, as computed; left out of `anchors`
+    /// answers, whose rules have no attributions to add up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub additivity_residual: Option<f64>,
     /// Standard error of each attribution (sampling methods).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub standard_errors: Option<Vec<f64>>,
@@ -88,7 +90,7 @@ pub struct ScoresDto {
 impl From<Quality> for QualityDto {
     fn from(q: Quality) -> Self {
         QualityDto {
-            additivity_residual: q.additivity_residual,
+            additivity_residual: Some(q.additivity_residual),
             standard_errors: q.standard_errors,
             samples: q.samples,
             convergence_delta: q.convergence_delta,

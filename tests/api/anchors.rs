@@ -84,6 +84,10 @@ async fn anchors_over_a_real_socket_on_the_house_prices_and_a_tree_classifier() 
         (Some("anchors"), Some(3))
     );
     let e = &answer["explanations"][0];
+    // A rule has no attributions to add up: no additivity residual (it was
+    // base − prediction, which meant nothing).
+    assert!(e["quality"].get("additivity_residual").is_none(), "{e}");
+    assert!(e["quality"]["samples"].as_u64().unwrap() > 0, "{e}");
     assert_eq!(e["attributions"], json!([]));
     let anchor = &e["anchor"];
     let names = answer["feature_names"].as_array().unwrap().clone();

@@ -139,7 +139,7 @@ pub(crate) fn respond(
             .into_iter()
             .enumerate()
             .map(|(i, e)| {
-                let mut d = dto(e, outputs);
+                let mut d = dto(e, outputs, outcome.method);
                 d.instance = outcome.instances.as_ref().map(|rows| rows[i]);
                 d.interactions = outcome
                     .interactions
@@ -157,7 +157,11 @@ pub(crate) fn respond(
     }
 }
 
-fn dto(e: Explanation, outputs: &[String]) -> ExplanationDto {
+fn dto(e: Explanation, outputs: &[String], method: Method) -> ExplanationDto {
+    let mut quality: QualityDto = e.quality.into();
+    if method == Method::Anchors {
+        quality.additivity_residual = None;
+    }
     ExplanationDto {
         output: outputs[e.output].clone(),
         prediction: e.prediction,
@@ -166,6 +170,6 @@ fn dto(e: Explanation, outputs: &[String]) -> ExplanationDto {
         instance: None,
         interactions: None,
         anchor: None,
-        quality: e.quality.into(),
+        quality,
     }
 }
