@@ -58,6 +58,28 @@ def test_columns_that_do_not_fit_are_named(client: Client, house: pd.DataFrame) 
         client.explain(HOUSE, house.iloc[:2].assign(colour=1.0))
     with pytest.raises(ValueError, match="rows of 11 features"):
         client.explain(HOUSE, np.zeros((2, 3)))
+    # A repeated column (the server answered "expected 11 feature values, got 12").
+    doubled = pd.concat([house.iloc[:2], house.iloc[:2][["garage"]]], axis=1)
+    with pytest.raises(ValueError, match=r"repeated column\(s\) \['garage'\]"):
+        client.explain(HOUSE, doubled)
+    # An infinity, named by row, index label and feature (JSON has none: the server
+    # answered 400 bad_json, with no row or feature).
+    rows = house.iloc[3:6].copy()
+    rows.loc[rows.index[1], "lotsize"] = np.inf
+    with pytest.raises(ValueError, match=r"row 1 \(index 4\), feature 'lotsize': inf"):
+        client.explain(HOUSE, rows)
+    with pytest.raises(ValueError, match=r"row 0, feature 'lotsize': -inf"):
+        client.predict(HOUSE, np.where(np.arange(11) == 0, -np.inf, 1.0))
+
+
+def test_errors_of_split_requests_name_the_callers_row(server: Server, house: pd.DataFrame) -> None:
+    # 30 rows in requests of 10: the bad value in row 25 is instance 5 of the
+    # third request, and the error names row 25 (it said 5).
+    rows = house.iloc[:30].astype(object)
+    rows.iloc[25, 0] = "not a number"
+    with Client(server.url, max_rows=10, progress=False) as c:
+        with pytest.raises(ExplaindError, match=r"instance 25\b"):
+            c.explain(HOUSE, rows)
 
 
 @pytest.mark.parametrize("call, status, code", [
@@ -162,6 +184,17 @@ def test_several_outputs_shape(client: Client) -> None:
     np.testing.assert_array_equal(e.base_values, [[0.5, 0.5, 0.0]] * 2)
     top = client.explain("py-tri", [[2, 0.5], [0, 3]], outputs="top:2")
     assert top.outputs == [["x", "y"], ["y", "x"]] and top.shape == (2, 2, 2)
+    # Rows rank the classes differently: shap's slicing and plots still work, each
+    # row naming its own outputs (a list of lists made shap's slicer fail).
+    top = client.explain("py-tri", [[2, 0.5], [0, 3], [1, 0]], outputs="top:2")
+    assert list(top[1].output_names) == ["y", "x"] and top[1].shape == (2, 2)
+    assert top[:, :, 0].shape == (3, 2)
+    shap = pytest.importorskip("shap")
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    shap.plots.waterfall(top[1, :, 0], show=False)
+    import matplotlib.pyplot as plt
+    plt.close("all")
     default = client.explain("py-tri", [[2, 0.5], [0, 3]])
     assert default.shape == (2, 2) and default.outputs == ["x", "y"] and default.output_names is None
 

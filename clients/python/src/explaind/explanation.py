@@ -132,6 +132,14 @@ def _construct(values: Array, base: Array, data: Optional[npt.NDArray[Any]], fea
             if use_shap:
                 raise
         else:
+            names: Any = output_names
+            if isinstance(names, list) and names and isinstance(names[0], list):
+                # Rows that rank their outputs differently (``top:K``): shap's slicer
+                # indexes a (rows × K) array of names with the values, not a list of
+                # lists, so ``e[0]`` and ``e[:, :, 0]`` keep working. With as many
+                # rows as features shap would read that array as (features × K):
+                # no names then (each row's are in ``outputs``).
+                names = np.array(names, dtype=object) if values.shape[0] != values.shape[1] else None
             return shap.Explanation(values, base_values=base, data=data, feature_names=feature_names,
-                                    output_names=output_names, error_std=error_std)
+                                    output_names=names, error_std=error_std)
     return Explanation(values, base, data, feature_names, output_names, error_std)
