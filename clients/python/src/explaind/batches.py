@@ -4,6 +4,7 @@ concurrently, answers put back in row order."""
 from __future__ import annotations
 
 import json
+import re
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -38,6 +39,20 @@ def chunk_seed(seed: int, start: int) -> int:
     if start == 0:
         return seed
     return _splitmix(seed ^ _splitmix(start)) & ((1 << 63) - 1)
+
+
+def renumbered(error: ExplaindError, first_row: int) -> ExplaindError:
+    """``error`` of a request whose first row is row ``first_row`` of the caller's
+    data, with the server's ``instance N`` (counted within the request) made the
+    caller's row number; the error itself when ``first_row`` is 0."""
+    if first_row == 0:
+        return error
+
+    def shift(m: "re.Match[str]") -> str:
+        return f"instance {int(m.group(1)) + first_row}"
+
+    message = re.sub(r"\binstance (\d+)", shift, error.message)
+    return ExplaindError(error.status, error.code, message, error.body)
 
 
 class Batcher:
@@ -95,7 +110,9 @@ class Batcher:
             return [self.send("POST", path, body.encode())]
         except ExplaindError as e:
             if e.status != 413 or end - start < 2:
-                raise
+                # dask's partitions without aligned offsets start at p·2^32, which
+                # names no row: their rows are then counted within the partition.
+                raise renumbered(e, start + (offset if offset < 1 << 32 else 0)) from None
         except requests.ConnectionError:
             # A server refuses a body over its limit as soon as it has read the
             # headers (413) and closes the connection; a client still writing the

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from typing import Any, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -55,7 +56,9 @@ def to_matrix(x: Any, feature_names: Sequence[str]) -> npt.NDArray[Any]:
     if isinstance(x, pd.Series):
         x = x.to_frame().T
     if isinstance(x, pd.DataFrame):
-        return _frame_matrix(x, feature_names)
+        matrix = _frame_matrix(x, feature_names)
+        _refuse_infinite(matrix, feature_names, list(x.index))
+        return matrix
     try:
         arr = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError):
@@ -67,11 +70,34 @@ def to_matrix(x: Any, feature_names: Sequence[str]) -> npt.NDArray[Any]:
             f"X has shape {arr.shape}; the model takes rows of {len(feature_names)} "
             f"features ({', '.join(feature_names)})"
         )
+    _refuse_infinite(arr, feature_names, None)
     return arr
+
+
+def _refuse_infinite(arr: npt.NDArray[Any], feature_names: Sequence[str],
+                     labels: Optional[List[Any]]) -> None:
+    """Refuse an infinite value, naming its row (and index label) and feature: JSON
+    has no infinity, and explaind takes finite numbers or missing values."""
+    if arr.dtype == object:
+        hit = next(((i, j) for i, row in enumerate(arr.tolist()) for j, v in enumerate(row)
+                    if isinstance(v, float) and math.isinf(v)), None)
+    else:
+        found = np.argwhere(np.isinf(arr))
+        hit = (int(found[0][0]), int(found[0][1])) if len(found) else None
+    if hit is None:
+        return
+    i, j = hit
+    label = f" (index {labels[i]!r})" if labels is not None else ""
+    raise ValueError(
+        f"row {i}{label}, feature '{feature_names[j]}': {arr[i, j]} is not a finite number; "
+        "explaind takes finite numbers, or a missing value (NaN, None)")
 
 
 def _frame_matrix(df: pd.DataFrame, feature_names: Sequence[str]) -> npt.NDArray[Any]:
     columns = [str(c) for c in df.columns]
+    repeated = sorted(c for c, n in Counter(columns).items() if n > 1)
+    if repeated:
+        raise ValueError(f"X has repeated column(s) {repeated}: each feature must be one column")
     missing = [f for f in feature_names if f not in columns]
     unknown = [c for c in columns if c not in set(feature_names)]
     if missing or unknown:
@@ -133,9 +159,9 @@ def rows_json_ready(data: npt.NDArray[Any]) -> List[Row]:
 
 
 def row_json(row: npt.NDArray[Any]) -> str:
-    """One row as compact JSON, ``NaN`` as ``null``; infinities are sent as they are
-    and refused by the server (422 ``invalid_input``). An object row (from
-    ``to_matrix``) holds raw values already."""
+    """One row as compact JSON, ``NaN`` as ``null``. An object row (from
+    ``to_matrix``) holds raw values already; ``to_matrix`` has refused infinities,
+    which JSON cannot carry."""
     if row.dtype == object:
         return json.dumps(row.tolist(), separators=(",", ":"))
     return json.dumps([None if math.isnan(v) else v for v in row.tolist()], separators=(",", ":"))
