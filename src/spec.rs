@@ -256,8 +256,10 @@ pub fn build_with(spec: &ModelSpec, limits: &Limits) -> CoreResult<BuiltModel> {
             feature_names.len()
         )));
     }
-    let one_binary_output =
-        model.as_model().n_outputs() == 1 && model.as_model().link().has_probability();
+    // One output, a class's probability or log-odds: a link to probabilities, or
+    // a classifier whose averaged trees give the probability itself (a forest).
+    let one_binary_output = model.as_model().n_outputs() == 1
+        && (model.as_model().link().has_probability() || default_outputs == ["positive"]);
     let mut negative_class = params::negative_class(spec).filter(|_| one_binary_output);
     let output_names = match &spec.output_names {
         // A binary classifier named by both classes, as `classes_` lists them.

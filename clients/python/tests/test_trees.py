@@ -164,3 +164,30 @@ def test_pandas_category_columns_are_sent_by_name(client: Client, library: str) 
     np.testing.assert_allclose(got[:, 0], model.predict(df.iloc[:20]), rtol=1e-5)
     e = client.explain(f"py-{library}-categories", df.iloc[:5])
     assert_close(np.asarray(e.values), contribs, 1e-5)
+
+
+def test_classifiers_are_named_by_their_classes(client: Client) -> None:
+    # Outputs take the estimator's own labels (they were class_0…, or "positive"
+    # and "not positive"), so `output=` takes a label and a data set of the
+    # training labels registers.
+    pd = pytest.importorskip("pandas")
+    xgb = pytest.importorskip("xgboost")
+    lgb = pytest.importorskip("lightgbm")
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(200, 3)), columns=["a", "b", "c"])
+    three = np.array(["high", "low", "mid"])[np.digitize(X.a, [-0.5, 0.5])]
+    two = np.where(X.b > 0, "yes", "no")
+    model = lgb.LGBMClassifier(n_estimators=5, verbose=-1).fit(X, three)
+    info = client.register("py-named-3", model, background=X.iloc[:30])
+    assert info["output_names"] == ["high", "low", "mid"]
+    e = client.explain("py-named-3", X.iloc[:2], output="mid")
+    assert e.output_names == "mid"
+    np.testing.assert_allclose(client.predict("py-named-3", X.iloc[:2]), model.predict_proba(X.iloc[:2]),
+                               rtol=1e-6)
+    binary = lgb.LGBMClassifier(n_estimators=5, verbose=-1).fit(X, two)
+    info = client.register("py-named-2", binary, background=X.iloc[:30])
+    assert info["output_names"] == ["yes"]
+    stored = client.register_dataset("py-named-2", "train", X, two)
+    assert [c["class"] for c in stored["class_counts"]] == ["no", "yes"]
+    coded = xgb.XGBClassifier(n_estimators=3, max_depth=2).fit(X, (X.a > 0).astype(int))
+    assert client.register("py-named-xgb", coded, background=X.iloc[:30])["output_names"] == ["1"]

@@ -45,6 +45,19 @@ def _names(values: Any) -> Optional[List[str]]:
 def to_document(model: Any, background: Any = None, pool: Any = None) -> Converted:
     """The registration document for ``model`` (see the module doc for what is read).
 
+    A classifier's outputs are named by its ``classes_`` (scikit-learn, XGBoost,
+    LightGBM and CatBoost estimators alike): a binary one's two labels, class 0
+    first, so that its output takes the second and data sets its own labels."""
+    doc, names = _document(model, background, pool)
+    classes = getattr(model, "classes_", None)
+    if classes is not None and not isinstance(model, dict) and "output_names" not in doc:
+        doc["output_names"] = [str(c) for c in classes]
+    return doc, names
+
+
+def _document(model: Any, background: Any = None, pool: Any = None) -> Converted:
+    """``to_document`` before the class names.
+
     ``background`` (a DataFrame, or ``None``) tells what the export needs of the
     data: a CatBoost model with categorical features is saved with ``pool`` (the
     training ``catboost.Pool``, which maps CatBoost's category hashes back to the
@@ -261,9 +274,9 @@ def _mlp(model: Any, scaler: Any) -> Document:
         params["scaler"] = {"mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist()}
     doc: Document = {"params": params}
     if hasattr(model, "classes_"):
-        classes = [str(c) for c in model.classes_]
-        # A binary MLP has one sigmoid unit: P(classes[1]).
-        doc["output_names"] = classes[1:] if len(classes) == 2 else classes
+        # A binary MLP has one sigmoid unit, P(classes[1]): both names, class 0
+        # first, name its output and its other class.
+        doc["output_names"] = [str(c) for c in model.classes_]
     return doc
 
 
