@@ -289,7 +289,12 @@ async fn budgets_above_the_caps_are_refused_naming_field_cap_and_flag() {
             "50",
             "--max-background",
         ),
-        (json!({"steps": 65}), "steps", "64", "--max-ig-steps"),
+        (
+            json!({"method": "integrated_gradients", "steps": 65}),
+            "steps",
+            "64",
+            "--max-ig-steps",
+        ),
     ];
     for (mut body, field, cap, flag) in cases {
         body["instances"] = json!([house()]);
