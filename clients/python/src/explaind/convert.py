@@ -50,7 +50,8 @@ def to_document(model: Any, background: Any = None, pool: Any = None) -> Convert
     first, so that its output takes the second and data sets its own labels."""
     doc, names = _document(model, background, pool)
     classes = getattr(model, "classes_", None)
-    if classes is not None and not isinstance(model, dict) and "output_names" not in doc:
+    # (A CatBoostRegressor has an empty classes_.)
+    if classes is not None and len(classes) > 0 and not isinstance(model, dict) and "output_names" not in doc:
         doc["output_names"] = [str(c) for c in classes]
     return doc, names
 
