@@ -176,3 +176,26 @@ fn a_strict_feature_refuses_unlisted_and_missing_categories() {
         "{err}"
     );
 }
+
+#[test]
+fn numbers_are_read_to_the_nearest_double() {
+    // Values a tester sent whose nearest double serde_json's fast path missed by one
+    // ulp (a counterfactual then "changed" an immutable feature): every number in a
+    // row is the correctly rounded double of its decimal text, as Rust's parser and
+    // Python's `float` read it.
+    let texts = [
+        "0.0012152796589411327",
+        "0.028758087465735226",
+        "-0.045472477940023646",
+        "0.039062152967186486",
+        "0.04452872881997113",
+        "5850.000000000001",
+    ];
+    for pair in texts.chunks(2) {
+        let row = format!("[[{}, {}, 1.0]]", pair[0], pair[1]);
+        let got = matrix(&row).unwrap();
+        for (g, t) in got.iter().zip(pair) {
+            assert_eq!(g.to_bits(), t.parse::<f64>().unwrap().to_bits(), "{t}");
+        }
+    }
+}
