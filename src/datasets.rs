@@ -62,11 +62,8 @@ pub fn task_of(model: &BuiltModel) -> CoreResult<Task> {
             m.n_outputs()
         ))),
         2 if m.n_outputs() == 1 => {
-            let positive = &model.output_names[0];
-            let negative = (model.negative_class.clone())
-                .unwrap_or_else(|| format!("not {positive}"));
             Ok(Task::Classification {
-                classes: vec![negative, positive.clone()],
+                classes: vec![model.class_zero(), model.output_names[0].clone()],
             })
         }
         _ => Ok(Task::Classification {

@@ -156,6 +156,17 @@ pub struct BuiltModel {
     pub summary: Option<Arc<WeightedBackground>>,
 }
 
+impl BuiltModel {
+    /// The name of a one-output binary classifier's class 0: the registration's
+    /// (`negative_class`), else `not <output>`. Data sets and counterfactual
+    /// targets read it.
+    pub fn class_zero(&self) -> String {
+        self.negative_class
+            .clone()
+            .unwrap_or_else(|| format!("not {}", self.output_names[0]))
+    }
+}
+
 /// Bounds on what one registration may make the server hold, set at start.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Limits {

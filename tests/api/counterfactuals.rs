@@ -191,6 +191,21 @@ async fn a_logistic_class_target_by_name_and_an_infeasible_request() {
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
     assert_eq!(a.json["infeasible"], true);
     assert_eq!(a.json["counterfactuals"], json!([]));
+    // Class 0 by the name the registration gave it (`params.classes`), as data sets
+    // take it; it was refused ("unknown class"), only index 0 worked.
+    let body = json!({"instance": {"a": 2.0, "b": 0.0}, "target": "no"});
+    let a = call(&app, Method::POST, uri, Some(body)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert!(
+        a.json["counterfactuals"][0]["prediction"][0]
+            .as_f64()
+            .unwrap()
+            < 0.5
+    );
+    let body = json!({"instance": {"a": 2.0, "b": 0.0}, "target": "not yes"});
+    let a = call(&app, Method::POST, uri, Some(body)).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
+    assert!(a.text.contains("classes: no, yes"), "{}", a.text);
 }
 
 #[tokio::test]

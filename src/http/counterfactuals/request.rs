@@ -289,6 +289,12 @@ impl CounterfactualRequest {
             TargetSpec::Name(name) => match outputs.iter().position(|o| o == name) {
                 Some(k) if n == 1 => class(k + 1),
                 Some(k) => class(k),
+                None if n == 1 && classifier && *name == entry.built.class_zero() => class(0),
+                None if n == 1 && classifier => Err(bad(format!(
+                    "target: unknown class '{name}'; classes: {}, {}",
+                    entry.built.class_zero(),
+                    outputs[0]
+                ))),
                 None => Err(bad(format!(
                     "target: unknown class '{name}'; classes: {}",
                     outputs.join(", ")
