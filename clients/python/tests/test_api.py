@@ -78,8 +78,25 @@ def test_errors_of_split_requests_name_the_callers_row(server: Server, house: pd
     rows = house.iloc[:30].astype(object)
     rows.iloc[25, 0] = "not a number"
     with Client(server.url, max_rows=10, progress=False) as c:
-        with pytest.raises(ExplaindError, match=r"instance 25\b"):
+        with pytest.raises(ExplaindError, match=r"instance 25, feature 'lotsize'"):
             c.explain(HOUSE, rows)
+        # A DataFrame's row is named by its index label too, where that is another;
+        # predict renumbers as explain does.
+        labelled = rows.set_axis([f"h{i}" for i in range(30)])
+        with pytest.raises(ExplaindError, match=r"instance 25 \(index 'h25'\), feature 'lotsize'"):
+            c.explain(HOUSE, labelled)
+        with pytest.raises(ExplaindError, match=r"instance 25 \(index 'h25'\), feature 'lotsize'"):
+            c.predict(HOUSE, labelled)
+        # A part of a larger table (explaind.dask, explaind.spark): its rows from
+        # row_offset on; without aligned offsets (p * 2**32 + k), row k + N of
+        # partition p (it was counted within the request).
+        with pytest.raises(ExplaindError, match=r"instance 1010 \(index 'h25'\)"):
+            c.explain(HOUSE, labelled.iloc[20:], row_offset=1005)
+        with pytest.raises(ExplaindError, match=r"instance 12 of partition 3 \(index 'h25'\)"):
+            c.explain(HOUSE, labelled.iloc[20:], row_offset=(3 << 32) + 7)
+    # One request: only the label is added.
+    with pytest.raises(ExplaindError, match=r"instance 2 \(index 'h25'\), feature"):
+        Client(server.url, progress=False).explain(HOUSE, labelled.iloc[23:27])
 
 
 @pytest.mark.parametrize("call, status, code", [

@@ -117,6 +117,27 @@ def test_several_outputs_are_columns_per_output(cluster: Any, client: Client, se
                                   want_top.values[:, :, 1])
 
 
+def test_errors_name_the_row_of_the_table(cluster: Any, server: Server, house: pd.DataFrame) -> None:
+    # A bad value in row 300 of 4 partitions of 137 rows: the worker's error names
+    # the table's row (aligned offsets), or its row in its partition and the
+    # index label (align=False); it named the row within the worker's request.
+    import dask
+
+    X = house.astype(object).set_axis([f"h{i}" for i in range(len(house))])
+    X.iloc[300, 0] = "oops"
+    opts = dict(url=server.url, client_options={"max_rows": 50})
+    # (Object columns stay objects: dask would make them strings, numbers included.)
+    with dask.config.set({"dataframe.convert-string": False}):
+        ddf = dd.from_pandas(X, npartitions=4, sort=False)
+        with pytest.raises(Exception, match=r"instance 300 \(index 'h300'\), feature 'lotsize'"):
+            explain(ddf, HOUSE, **opts).compute()
+        ends = list(ddf.map_partitions(len).compute().cumsum())
+        p = next(i for i, end in enumerate(ends) if end > 300)
+        k = 300 - (int(ends[p - 1]) if p else 0)
+        with pytest.raises(Exception, match=rf"instance {k} of partition {p} \(index 'h300'\)"):
+            explain(ddf, HOUSE, align=False, **opts).compute()
+
+
 SAMPLING = dict(method="kernel_shap", seed=11, n_samples=64, max_background=8)
 
 

@@ -77,3 +77,15 @@ def test_local_mode_and_seeds_follow_the_whole_frame(spark: Any, server: Server,
     np.testing.assert_array_equal(values[same], want.values[same])
     if not same.all():  # a partition started inside a request: its rows there differ
         assert not np.allclose(values[~same], want.values[~same])
+
+
+def test_errors_name_the_row_of_the_table(spark: Any, server: Server, house: pd.DataFrame) -> None:
+    # A missing value in row 300 of 3 partitions: the executor's error names the
+    # table's row (it named the row within its request), with no index label (a
+    # batch's index counts from 0 in each batch and names nothing of the table).
+    rows = house.reset_index(drop=True).assign(id=np.arange(len(house)))
+    rows.loc[300, "lotsize"] = np.nan  # a missing value, which the linear model refuses
+    df = spark.createDataFrame(rows).coalesce(1).repartitionByRange(3, "id")
+    with pytest.raises(Exception, match=r"instance 300, feature 'lotsize'") as info:
+        explain(df, HOUSE, url=server.url, keep=["id"], client_options={"max_rows": 50}).toPandas()
+    assert "(index" not in str(info.value)

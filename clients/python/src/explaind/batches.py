@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -41,15 +41,34 @@ def chunk_seed(seed: int, start: int) -> int:
     return _splitmix(seed ^ _splitmix(start)) & ((1 << 63) - 1)
 
 
-def renumbered(error: ExplaindError, first_row: int) -> ExplaindError:
+#: Offsets from this one on name no row of a table: ``explaind.dask``/``spark``
+#: without aligned offsets send partition ``p`` from ``p * 2**32``.
+PARTITIONED = 1 << 32
+
+
+def renumbered(error: ExplaindError, first_row: int, labels: Optional[Sequence[Any]] = None,
+               label_start: int = 0) -> ExplaindError:
     """``error`` of a request whose first row is row ``first_row`` of the caller's
     data, with the server's ``instance N`` (counted within the request) made the
-    caller's row number; the error itself when ``first_row`` is 0."""
-    if first_row == 0:
+    caller's row number, followed by the row's index label where it is another
+    (``labels[label_start + N]``: a DataFrame's index). A ``first_row`` of
+    ``p * 2**32 + k`` (a partition without aligned offsets) names the row as
+    ``instance k + N of partition p``."""
+    if first_row == 0 and labels is None:
         return error
 
     def shift(m: "re.Match[str]") -> str:
-        return f"instance {int(m.group(1)) + first_row}"
+        n = int(m.group(1))
+        row = first_row + n
+        text = f"instance {row}"
+        if first_row >= PARTITIONED:
+            row = (first_row % PARTITIONED) + n
+            text = f"instance {row} of partition {first_row // PARTITIONED}"
+        if labels is not None and 0 <= label_start + n < len(labels):
+            label = labels[label_start + n]
+            if not (isinstance(label, int) and label == row):
+                text += f" (index {label!r})"
+        return text
 
     message = re.sub(r"\binstance (\d+)", shift, error.message)
     return ExplaindError(error.status, error.code, message, error.body)
@@ -67,8 +86,12 @@ class Batcher:
         self.max_body_bytes = max_body_bytes
 
     def run(self, path: str, data: npt.NDArray[Any], extra: Dict[str, Any],
-            show: Optional[bool], reseed: bool = False, offset: int = 0) -> List[Dict[str, Any]]:
+            show: Optional[bool], reseed: bool = False, offset: int = 0,
+            labels: Optional[Sequence[Any]] = None) -> List[Dict[str, Any]]:
         """The answers for ``data``'s rows, in order (one per request sent).
+
+        ``labels``: the rows' index labels (a DataFrame's), which an error answer
+        names beside the row's number.
 
         ``offset``: the index of ``data``'s first row in a larger table this call is
         a part of; requests are cut and (with ``reseed``) seeded as the table's would
@@ -79,7 +102,7 @@ class Batcher:
                   or [(0, 0)])
 
         def one(span: Tuple[int, int]) -> List[Dict[str, Any]]:
-            return self._send_range(path, rows, span, extra, reseed, offset)
+            return self._send_range(path, rows, span, extra, reseed, offset, labels)
 
         if len(ranges) == 1:
             return one(ranges[0])
@@ -99,7 +122,8 @@ class Batcher:
         return [a for r in results if r is not None for a in r]
 
     def _send_range(self, path: str, rows: List[str], span: Tuple[int, int],
-                    extra: Dict[str, Any], reseed: bool, offset: int = 0) -> List[Dict[str, Any]]:
+                    extra: Dict[str, Any], reseed: bool, offset: int = 0,
+                    labels: Optional[Sequence[Any]] = None) -> List[Dict[str, Any]]:
         start, end = span
         fields = dict(extra)
         if reseed and offset + start > 0:
@@ -110,9 +134,7 @@ class Batcher:
             return [self.send("POST", path, body.encode())]
         except ExplaindError as e:
             if e.status != 413 or end - start < 2:
-                # dask's partitions without aligned offsets start at p·2^32, which
-                # names no row: their rows are then counted within the partition.
-                raise renumbered(e, start + (offset if offset < 1 << 32 else 0)) from None
+                raise renumbered(e, offset + start, labels, start) from None
         except requests.ConnectionError:
             # A server refuses a body over its limit as soon as it has read the
             # headers (413) and closes the connection; a client still writing the
@@ -121,5 +143,5 @@ class Batcher:
             if end - start < 2:
                 raise
         mid = (start + end) // 2
-        return (self._send_range(path, rows, (start, mid), extra, reseed, offset)
-                + self._send_range(path, rows, (mid, end), extra, reseed, offset))
+        return (self._send_range(path, rows, (start, mid), extra, reseed, offset, labels)
+                + self._send_range(path, rows, (mid, end), extra, reseed, offset, labels))

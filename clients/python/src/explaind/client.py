@@ -212,9 +212,10 @@ class Client:
                 progress: Optional[bool] = None) -> np.ndarray[Any, np.dtype[np.float64]]:
         """Predictions as a (rows × outputs) array (probabilities for classifiers
         unless ``output_space="raw"``)."""
-        data = frames.to_matrix(X, self.model(name)["feature_names"])
+        data, labels = frames.to_rows(X, self.model(name)["feature_names"])
         extra = {} if output_space is None else {"output_space": output_space}
-        answers = self._batcher.run(f"/models/{name}/predict", data, extra, self._show(progress))
+        answers = self._batcher.run(f"/models/{name}/predict", data, extra, self._show(progress),
+                                    labels=labels)
         rows = [p for a in answers for p in a["predictions"]]
         return np.asarray(rows, dtype=np.float64).reshape(len(data), -1)
 
@@ -236,14 +237,17 @@ class Client:
         multiple of ``max_rows`` on.
 
         # Errors
-        ``ExplaindError`` with the server's code; ``ValueError`` when ``X``'s
-        columns or width do not fit the model.
+        ``ExplaindError`` with the server's code, its ``instance N`` made the
+        row of ``X`` (not of the request it went in) and followed by the row's
+        index label where ``X`` is a DataFrame whose label is another;
+        ``ValueError`` when ``X``'s columns or width do not fit the model, or it
+        holds an infinite value.
         """
-        data = frames.to_matrix(X, self.model(name)["feature_names"])
+        data, labels = frames.to_rows(X, self.model(name)["feature_names"])
         extra = dict(options)
         extra["method"] = method
         answers = self._batcher.run(f"/models/{name}/explain", data, extra, self._show(progress),
-                                    reseed=True, offset=row_offset)
+                                    reseed=True, offset=row_offset, labels=labels)
         exp = explanation.build(answers, data, self.use_shap)
         if "seed" in options:
             exp.seed = options["seed"]

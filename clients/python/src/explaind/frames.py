@@ -44,8 +44,16 @@ def to_matrix(x: Any, feature_names: Sequence[str]) -> npt.NDArray[Any]:
     array or list of rows in feature order, or a 1-D array for a single row.
 
     # Errors
-    ``ValueError`` naming the missing or unknown columns, or the wrong width.
+    ``ValueError`` naming the missing, unknown or repeated columns, or the wrong
+    width; or an infinite value, naming its row (and index label) and feature (JSON
+    has no infinity, and explaind takes finite numbers or missing values).
     """
+    return to_rows(x, feature_names)[0]
+
+
+def to_rows(x: Any, feature_names: Sequence[str]) -> Tuple[npt.NDArray[Any], Optional[List[Any]]]:
+    """``to_matrix(x, feature_names)`` and, for a DataFrame (or Series, dict), its
+    rows' index labels (``None`` for arrays and lists), which errors name."""
     x = collect(x)
     if isinstance(x, Mapping):
         values = list(x.values())
@@ -57,8 +65,9 @@ def to_matrix(x: Any, feature_names: Sequence[str]) -> npt.NDArray[Any]:
         x = x.to_frame().T
     if isinstance(x, pd.DataFrame):
         matrix = _frame_matrix(x, feature_names)
-        _refuse_infinite(matrix, feature_names, list(x.index))
-        return matrix
+        labels = x.index.tolist()
+        _refuse_infinite(matrix, feature_names, labels)
+        return matrix, labels
     try:
         arr = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError):
@@ -71,7 +80,7 @@ def to_matrix(x: Any, feature_names: Sequence[str]) -> npt.NDArray[Any]:
             f"features ({', '.join(feature_names)})"
         )
     _refuse_infinite(arr, feature_names, None)
-    return arr
+    return arr, None
 
 
 def _refuse_infinite(arr: npt.NDArray[Any], feature_names: Sequence[str],

@@ -15,6 +15,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import pandas as pd
 
+from .batches import PARTITIONED
 from .workers import Target, explain_part, make_target, on_worker
 
 __all__ = ["explain"]
@@ -85,6 +86,10 @@ def _partition(batches: Iterator[pd.DataFrame], target: Target, offsets: List[in
     target = on_worker(target)
     for batch in batches:
         batch = batch.reset_index(drop=True)
-        out = explain_part(target, batch.drop(columns=keep), offset, method, options, columns)
+        # The features indexed by their rows' numbers (as an error names them: in
+        # the table, or in the partition without aligned offsets).
+        start = offset % PARTITIONED
+        features = batch.drop(columns=keep).set_axis(pd.RangeIndex(start, start + len(batch)))
+        out = explain_part(target, features, offset, method, options, columns)
         offset += len(batch)
-        yield pd.concat([batch[keep], out[columns]], axis=1)
+        yield pd.concat([batch[keep], out[columns].set_axis(batch.index)], axis=1)
