@@ -8,12 +8,13 @@
 
 ``explain`` answers with a ``shap.Explanation`` when shap is installed (else
 ``explaind.Explanation``, the same fields); errors are ``ExplaindError`` with the
-server's code and message.
+server's code and message; a model that cannot be converted for the server raises
+``ConversionError`` at ``register``.
 """
 
 from .client import Client, ModelInfo
-from .errors import ExplaindError
+from .errors import ConversionError, ExplaindError
 from .explanation import Explanation
 
-__all__ = ["Client", "ExplaindError", "Explanation", "ModelInfo"]
+__all__ = ["Client", "ConversionError", "ExplaindError", "Explanation", "ModelInfo"]
 __version__ = "0.1.0"

@@ -197,7 +197,11 @@ class Client:
 
         # Errors
         ``ExplaindError`` (422 ``invalid_model``, ``invalid_name``, 413, ...);
-        ``TypeError`` for an object of no known kind.
+        ``TypeError`` for an object of no known kind; ``ConversionError`` for a
+        scikit-learn model skl2onnx cannot convert (naming the step, the
+        converter's exception as its cause) or whose conversion explaind would
+        refuse or misread (a HistGradientBoosting model with native categorical
+        features, a ColumnTransformer that drops a string column).
         """
         doc = registration(model, background, feature_names, pool, **options)
         return cast(ModelInfo, self._json("PUT", f"/models/{name}", doc))

@@ -13,7 +13,9 @@ its weights so that it is explained per raw feature,
 text) and ``onnx`` (feed-forward networks). Other scikit-learn models and
 pipelines are converted to ONNX with skl2onnx; CatBoost models are sent as
 CatBoost's JSON export (``kind: "catboost"``). The server refuses what it cannot
-read with 422 ``invalid_model``, which the client raises as ``ExplaindError``.
+read with 422 ``invalid_model``, which the client raises as ``ExplaindError``;
+what cannot be converted for it (skl2onnx's failures, and a few pipelines the
+server would refuse or misread) raises ``ConversionError``, naming the part.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+from .errors import ConversionError
 
 Document = Dict[str, Any]
 Converted = Tuple[Document, Optional[List[str]]]
@@ -186,6 +190,7 @@ def _sklearn(model: Any, background: Any = None) -> Converted:
     elif _is_linear(model):
         return _linear(model, None), names
     strings = _string_columns(model, background)
+    _refuse_unconvertible(model, strings)
     return _skl2onnx(model, strings, per_column=bool(strings) or _selects_by_name(model)), names
 
 
@@ -213,6 +218,83 @@ def _string_columns(model: Any, background: Any) -> List[str]:
             col_names = [names[c] if isinstance(c, (int, np.integer)) else str(c) for c in cols]
             found += [c for c, cat in zip(col_names, cats) if np.asarray(cat).dtype.kind in "OUS"]
     return [n for n in names if n in found]
+
+
+#: What the client registers, for the messages of models it cannot convert.
+SUPPORTED = (
+    "The client registers XGBoost, LightGBM and CatBoost models; scikit-learn linear and "
+    "logistic models and MLPs, alone or behind scalers, PCA or TruncatedSVD; and other "
+    "scikit-learn models and pipelines that skl2onnx converts into operators explaind reads "
+    "(tree ensembles, ColumnTransformer with OneHotEncoder on string columns, ...); "
+    "see 'What register accepts' in the client's README")
+
+
+def _refuse_unconvertible(model: Any, strings: List[str]) -> None:
+    """Refuse, before skl2onnx runs, what it would convert into a graph explaind
+    refuses or misreads: a HistGradientBoosting model with native categorical
+    features (skl2onnx writes its category splits as thresholds: predictions off
+    with a numeric category column, a converter error with a string one), and a
+    ColumnTransformer that drops a string column of the fitted frame (its ONNX
+    input would be read by nothing, which explaind refuses).
+
+    # Errors
+    ``ConversionError`` naming the step and the columns."""
+    import numpy as np
+
+    for step in _steps(model):
+        if type(step).__name__.startswith("HistGradientBoosting"):
+            cats = getattr(step, "is_categorical_", None)
+            if cats is not None and bool(np.any(cats)):
+                names = _names(getattr(step, "feature_names_in_", None))
+                which = [names[i] if names else str(i) for i in np.flatnonzero(cats)]
+                raise ConversionError(
+                    f"cannot convert {type(step).__name__} with native categorical features "
+                    f"({which}): skl2onnx does not convert its category splits. Fit it with "
+                    "categorical_features=None (one-hot or ordinal encode those columns in the "
+                    f"pipeline), or use LightGBM or CatBoost. {SUPPORTED}", part=repr(step))
+    first = model.steps[0][1] if type(model).__name__ == "Pipeline" else model
+    names = _names(getattr(model, "feature_names_in_", None))
+    if type(first).__name__ != "ColumnTransformer" or not names or not strings:
+        return
+    read = set()
+    for _, step, cols in getattr(first, "transformers_", []):
+        if not (isinstance(step, str) and step == "drop"):
+            read.update(_column_names(cols, names))
+    dropped = [c for c in strings if c not in read]
+    if dropped:
+        raise ConversionError(
+            f"the ColumnTransformer drops the string column(s) {dropped} of the frame the "
+            "model was fitted on, and explaind reads every column a model is registered with: "
+            f"fit the pipeline on the columns it uses (X.drop(columns={dropped})). {SUPPORTED}",
+            part=repr(first))
+
+
+def _steps(model: Any) -> List[Any]:
+    """``model`` and every estimator inside it (pipeline steps, ColumnTransformer parts)."""
+    out = [model]
+    if type(model).__name__ == "Pipeline":
+        for _, step in model.steps:
+            out += _steps(step)
+    elif type(model).__name__ == "ColumnTransformer":
+        for _, step, _ in getattr(model, "transformers_", []):
+            if not isinstance(step, str):
+                out += _steps(step)
+    return out
+
+
+def _column_names(cols: Any, names: List[str]) -> List[str]:
+    """A ColumnTransformer's column selection (a name, names, indices, a slice or a
+    boolean mask) as names of the fitted frame's columns."""
+    import numpy as np
+
+    if isinstance(cols, str):
+        return [cols]
+    if isinstance(cols, slice):
+        return names[cols]
+    picked = list(np.asarray(cols).reshape(-1)) if not callable(cols) else []
+    if picked and all(isinstance(c, (bool, np.bool_)) for c in picked):
+        return [n for n, keep in zip(names, picked) if keep]
+    return [names[int(c)] if isinstance(c, (int, np.integer)) else str(c) for c in picked]
 
 
 def _selects_by_name(model: Any) -> bool:
@@ -395,9 +477,40 @@ def _skl2onnx(model: Any, strings: Optional[List[str]] = None, per_column: bool 
         strings = strings or []
         types = [(str(c), StringTensorType([None, 1]) if str(c) in strings else FloatTensorType([None, 1]))
                  for c in model.feature_names_in_]
-    with _int_flags():
-        onx = convert_sklearn(model, initial_types=types, options=options)
+    try:
+        with _int_flags():
+            onx = convert_sklearn(model, initial_types=types, options=options)
+    except Exception as e:
+        part = _failed_part(e) or model
+        raise ConversionError(
+            f"skl2onnx could not convert {_describe(part, model)}: {type(e).__name__}: "
+            f"{str(e).strip()[:400].rstrip('.')}. {SUPPORTED}", part=repr(part)) from e
     return _onnx(onx.SerializeToString())
+
+
+def _failed_part(error: BaseException) -> Any:
+    """The scikit-learn object skl2onnx was converting when it raised ``error``: the
+    ``raw_operator`` of the innermost frame with an ``operator`` (its converters and
+    shape calculators take one); ``None`` where no frame has one."""
+    part = None
+    tb = error.__traceback__
+    while tb is not None:
+        op = tb.tb_frame.f_locals.get("operator")
+        raw = getattr(op, "raw_operator", None)
+        if raw is not None:
+            part = raw
+        tb = tb.tb_next
+    return part
+
+
+def _describe(part: Any, model: Any) -> str:
+    """``part`` as named in a message: its repr, and the model it is a step of."""
+    text = " ".join(repr(part).split())
+    if len(text) > 200:
+        text = type(part).__name__
+    if part is model:
+        return f"the {type(model).__name__} ({text})"
+    return f"the step {text} of the {type(model).__name__}"
 
 
 @contextlib.contextmanager

@@ -26,6 +26,19 @@ class ExplaindError(Exception):
         self.body = body
 
 
+class ConversionError(ValueError):
+    """A model the client could not turn into a registration document: a part of it
+    (``part``, e.g. a pipeline step) that skl2onnx cannot convert, or that explaind
+    cannot read once converted. The message names the part and what the client
+    registers; the converter's own exception, where there was one, is the cause
+    (``__cause__``)."""
+
+    def __init__(self, message: str, part: Optional[str] = None) -> None:
+        super().__init__(message)
+        #: The part of the model at fault (its repr), where known.
+        self.part = part
+
+
 def from_response(status: int, body_text: str) -> ExplaindError:
     """Build the error for a non-2xx answer from its status and body."""
     import json
