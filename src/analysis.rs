@@ -18,7 +18,7 @@ use crate::core::global::dependence::{self, evenly_spaced, DependenceParams};
 use crate::core::global::importance;
 use crate::core::global::loss::{Loss, Target};
 use crate::core::global::permutation::{self, PermutationParams};
-use crate::core::models::OutputSpace;
+use crate::core::models::{check_space, OutputSpace};
 use crate::core::{Cancel, CoreError, CoreResult};
 use crate::datasets::Dataset;
 use crate::explainer::{self, ExplainArgs, MethodOptions, OutputChoice};
@@ -183,12 +183,7 @@ impl Plan {
         )?;
         let ice = within("ice", options.ice.unwrap_or(DEFAULT_ICE), 0, limits.max_ice)?;
         let m = entry.built.model.as_model();
-        if options.space == OutputSpace::Probability && !m.link().has_probability() {
-            return Err(CoreError::InvalidArgument(
-                "output_space 'probability' needs a classifier; this model's outputs are raw values"
-                    .into(),
-            ));
-        }
+        check_space(m.link(), options.space)?;
         let (x, _) = rows(&entry, dataset, limits.max_rows)?;
         let raw = entry.built.model.raw_features();
         let grid = match raw.and_then(|r| r.categories(feature)) {

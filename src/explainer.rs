@@ -13,7 +13,7 @@ use crate::core::explain::sampling::SamplingParams;
 use crate::core::explain::{
     explain_agnostic, gradients, linear_shap, tree_interventional, tree_shap, Explanation, Method,
 };
-use crate::core::models::{check_rows, HostedModel, Mlp, Model, OutputSpace};
+use crate::core::models::{check_rows, HostedModel, Link, Mlp, Model, OutputSpace};
 use crate::core::stats::Reference;
 use crate::core::{Cancel, CoreError, CoreResult};
 use crate::spec::BuiltModel;
@@ -156,15 +156,20 @@ pub fn default_method(model: &BuiltModel, space: OutputSpace) -> Method {
     match &model.model {
         HostedModel::Linear(_) | HostedModel::Additive(_) => Method::LinearShap,
         HostedModel::Mlp(_) | HostedModel::Text(_) => Method::IntegratedGradients,
+        // After a link interventional TreeSHAP rescales only a logistic one (as
+        // shap's TreeExplainer does): a softmax's or a count model's outputs after
+        // the link are sampled against the background.
+        HostedModel::Trees(m)
+            if space == OutputSpace::Probability && m.link() != Link::Logistic =>
+        {
+            Method::KernelShap
+        }
         // ONNX files carry no node covers: explain against the background.
         HostedModel::Trees(m) if !m.has_covers() => Method::TreeInterventional,
-        // Path-dependent TreeSHAP explains margins; a classifier's probabilities are
-        // explained against the background, as shap's TreeExplainer does with data.
-        HostedModel::Trees(m)
-            if space == OutputSpace::Probability
-                && m.link().has_probability()
-                && model.reference.is_some() =>
-        {
+        // Path-dependent TreeSHAP explains margins; a binary classifier's
+        // probabilities are explained against the background, as shap's
+        // TreeExplainer does with data.
+        HostedModel::Trees(_) if space == OutputSpace::Probability && model.reference.is_some() => {
             Method::TreeInterventional
         }
         HostedModel::Trees(_) => Method::TreePathDependent,

@@ -59,7 +59,15 @@ impl Link {
         }
     }
 
-    /// Whether outputs have a probability space distinct from the raw one.
+    /// Whether outputs have a space after the link distinct from the raw one: a
+    /// classifier's probabilities, or a count model's mean (`exp`). Every route
+    /// that takes `output_space` asks this, through [`check_space`].
+    pub fn transforms(self) -> bool {
+        self != Link::Identity
+    }
+
+    /// Whether the model is a classifier: its outputs after the link are class
+    /// probabilities.
     pub fn has_probability(self) -> bool {
         matches!(
             self,
@@ -113,10 +121,29 @@ pub fn sigmoid(z: f64) -> f64 {
 /// Which space predictions and attributions are expressed in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputSpace {
-    /// Margins: identity for regression, log-odds for logistic models.
+    /// Margins: identity for regression, log-odds for logistic models, the log of
+    /// the mean for count models.
     Raw,
-    /// After the link: probabilities for classifiers.
+    /// After the link: probabilities for classifiers, the mean for count models
+    /// (Poisson, gamma, Tweedie: `exp` of the raw output).
     Probability,
+}
+
+/// Refuse `space` where the model has nothing after its link (an identity link:
+/// its outputs are raw values). The one check of every route that takes
+/// `output_space`.
+///
+/// # Errors
+/// [`CoreError::InvalidArgument`] for `Probability` with an identity link.
+pub fn check_space(link: Link, space: OutputSpace) -> CoreResult<()> {
+    if space == OutputSpace::Probability && !link.transforms() {
+        return Err(CoreError::InvalidArgument(
+            "output_space 'probability' needs a classifier or a count model (a link after \
+             the raw outputs); this model's outputs are raw values"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The interface every explainer and summary uses.

@@ -154,9 +154,11 @@ fn dataset(
     .transpose()
 }
 
-/// Default output space of curves: after the link for classifiers, raw otherwise.
+/// Default output space of curves: after the link (a classifier's probabilities, a
+/// count model's mean, as scikit-learn's `partial_dependence` with `predict`), raw
+/// otherwise.
 fn space_or_default(entry: &ModelEntry, space: Option<SpaceName>) -> SpaceName {
-    space.unwrap_or(if entry.built.model.as_model().link().has_probability() {
+    space.unwrap_or(if entry.built.model.as_model().link().transforms() {
         SpaceName::Probability
     } else {
         SpaceName::Raw

@@ -22,9 +22,11 @@ pub enum OutputRef {
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum SpaceName {
-    /// Margins: the regression value, or log-odds for classifiers.
+    /// Margins: the regression value, log-odds for classifiers, the log of the
+    /// mean for count models.
     Raw,
-    /// After the link: class probabilities.
+    /// After the link: class probabilities, or a count model's mean (Poisson,
+    /// gamma, Tweedie objectives).
     Probability,
 }
 

@@ -11,6 +11,7 @@ use super::outputs::SpaceName;
 use super::routes::{routes, Access::*, Routes};
 use super::{instances, texts, AppState};
 use crate::core::explain::finite;
+use crate::core::models::check_space;
 use crate::explainer;
 
 /// Routes of this module.
@@ -76,14 +77,13 @@ pub(crate) async fn predict(
     let entry = state.entry(&name)?;
     // "probability" means after the link: class probabilities, or the mean count of
     // a Poisson model; only an identity link has nothing to transform.
-    let transforms = entry.built.model.as_model().link() != crate::core::models::Link::Identity;
+    let link = entry.built.model.as_model().link();
     let space = match request.output_space {
-        Some(SpaceName::Probability) if !transforms => return Err(ApiError::InvalidInput(
-            "output_space 'probability' needs a classifier; this model's outputs are raw values"
-                .into(),
-        )),
-        Some(space) => space,
-        None if transforms => SpaceName::Probability,
+        Some(space) => {
+            check_space(link, space.into()).map_err(|e| ApiError::InvalidInput(e.to_string()))?;
+            space
+        }
+        None if link.transforms() => SpaceName::Probability,
         None => SpaceName::Raw,
     };
     let predictions = match request.texts {

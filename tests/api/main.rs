@@ -26,6 +26,7 @@ mod global_data;
 mod groups;
 mod kserve;
 mod layers;
+mod links;
 mod live;
 mod metrics;
 mod mlp;

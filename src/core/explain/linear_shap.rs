@@ -18,7 +18,7 @@
 use ndarray::{ArrayView1, ArrayView2, Axis};
 
 use super::Explanation;
-use crate::core::models::{AdditiveModel, LinearModel, Link, Model, OutputSpace};
+use crate::core::models::{check_space, AdditiveModel, LinearModel, Link, Model, OutputSpace};
 use crate::core::stats::Reference;
 use crate::core::{CoreError, CoreResult};
 
@@ -82,12 +82,7 @@ fn explain_terms(
     space: OutputSpace,
     phi: impl Fn(ArrayView1<f64>, usize) -> Vec<f64>,
 ) -> CoreResult<Vec<Explanation>> {
-    if space == OutputSpace::Probability && !model.link().has_probability() {
-        return Err(CoreError::InvalidArgument(
-            "output_space 'probability' needs a classifier; this model's outputs are raw values"
-                .into(),
-        ));
-    }
+    check_space(model.link(), space)?;
     let raw = model.predict(x, OutputSpace::Raw);
     let transformed = model.predict(x, OutputSpace::Probability);
     let mut answers = Vec::with_capacity(x.nrows());

@@ -45,7 +45,7 @@ pub(crate) use super::rounds::check_tolerance;
 pub(crate) use super::stop::{Stop, NEVER};
 use super::summary::WeightedBackground;
 use super::Explanation;
-use crate::core::models::{Model, OutputSpace};
+use crate::core::models::{check_space, Model, OutputSpace};
 use crate::core::stats::Reference;
 use crate::core::{Cancel, CoreError, CoreResult};
 
@@ -137,12 +137,7 @@ impl SamplingParams {
                 "max_background must be at least 1".into(),
             ));
         }
-        if self.output_space == OutputSpace::Probability && !model.link().has_probability() {
-            return Err(CoreError::InvalidArgument(
-                "output_space 'probability' needs a classifier; this model's outputs are raw values"
-                    .into(),
-            ));
-        }
+        check_space(model.link(), self.output_space)?;
         let groups = match &self.groups {
             Some(g) => FeatureGroups::new(g.clone(), model.n_features())?,
             None => FeatureGroups::singletons(model.n_features()),

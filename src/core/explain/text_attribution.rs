@@ -25,7 +25,7 @@ use serde::Serialize;
 use super::integrated_gradients::IgOptions;
 use super::Quality;
 use crate::core::models::text::{TextClassifier, Token};
-use crate::core::models::{Differentiable, Model, OutputSpace};
+use crate::core::models::{check_space, Differentiable, Model, OutputSpace};
 use crate::core::{Cancel, CoreError, CoreResult};
 
 /// One known word and its share.
@@ -147,12 +147,7 @@ pub fn occlusion(
 ) -> CoreResult<TextExplanation> {
     check_output(model, output)?;
     let head = model.head();
-    if space == OutputSpace::Probability && !head.link().has_probability() {
-        return Err(CoreError::InvalidArgument(
-            "output_space 'probability' needs a classifier; this model's outputs are raw values"
-                .into(),
-        ));
-    }
+    check_space(head.link(), space)?;
     let tokenized = model.tokenize(text);
     let known = &tokenized.known;
     // Row 0: the whole text; row 1: no known word; row 2 + t: without occurrence t,

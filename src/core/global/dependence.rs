@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use ndarray::{ArrayView1, ArrayView2, Axis};
 use rayon::prelude::*;
 
-use crate::core::models::{Model, OutputSpace};
+use crate::core::models::{check_space, Model, OutputSpace};
 use crate::core::{Cancel, CoreError, CoreResult};
 
 /// Lowest probability of the quantile grid.
@@ -212,12 +212,7 @@ fn check(model: &dyn Model, x: ArrayView2<f64>, params: &DependenceParams<'_>) -
             x.nrows()
         )));
     }
-    if params.space == OutputSpace::Probability && !model.link().has_probability() {
-        return Err(CoreError::InvalidArgument(
-            "output_space 'probability' needs a classifier; this model's outputs are raw values"
-                .into(),
-        ));
-    }
+    check_space(model.link(), params.space)?;
     Ok(())
 }
 

@@ -8,7 +8,7 @@
 use ndarray::{Array2, ArrayView2, Axis, Zip};
 
 use super::{Activation, Mlp};
-use crate::core::models::{Differentiable, Link, Model, OutputSpace};
+use crate::core::models::{check_space, Differentiable, Link, Model, OutputSpace};
 use crate::core::{CoreError, CoreResult};
 
 impl Differentiable for Mlp {
@@ -24,12 +24,7 @@ impl Differentiable for Mlp {
                 self.n_outputs()
             )));
         }
-        if space == OutputSpace::Probability && !self.link.has_probability() {
-            return Err(CoreError::InvalidArgument(
-                "output_space 'probability' needs a classifier; this model's outputs are raw values"
-                    .into(),
-            ));
-        }
+        check_space(self.link, space)?;
         let trace = self.forward_trace(x);
         let last = self.layers.len() - 1;
         let mut delta = self.seed(&trace[last].pre, &trace[last].post, output, space);
