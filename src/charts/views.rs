@@ -290,6 +290,42 @@ pub fn tree_importance(weights: &WeightsView, splits: &[usize], gains: &[f64]) -
     })
 }
 
+/// A CatBoost model's own importance, PredictionValuesChange in percent of the
+/// total per feature, most important first: what its JSON document allows (it
+/// stores no split gains).
+///
+/// `change[j]` belongs to `weights.feature_names[j]`.
+pub fn catboost_importance(weights: &WeightsView, change: &[f64]) -> String {
+    let mut order: Vec<usize> = (0..weights.feature_names.len()).collect();
+    order.sort_by(|&a, &b| change[b].total_cmp(&change[a]));
+    let trees = weights.trees.as_ref().map_or(0, |t| t.total);
+    bars::render(&BarChart {
+        title: format!(
+            "{} v{}: PredictionValuesChange",
+            weights.model, weights.version
+        ),
+        subtitle: format!(
+            "{} model, {trees} trees; CatBoost's default importance, from the leaf values \
+             and weights (the document stores no split gains)",
+            weights.kind
+        ),
+        panels: vec![BarPanel {
+            heading: "prediction values change".to_string(),
+            axis_label: "percent of the total".to_string(),
+            bars: order
+                .iter()
+                .map(|&j| Bar {
+                    label: weights.feature_names[j].clone(),
+                    value: change[j],
+                    marker: None,
+                })
+                .collect(),
+            by_sign: false,
+            marker_legend: None,
+        }],
+    })
+}
+
 /// Partial dependence of one feature, one panel per output: the partial
 /// dependence bold (with a dot at each grid value) over the thin ICE curves it
 /// averages, the grid as a rug along the x axis. `kind` is the model's, for the

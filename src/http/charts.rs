@@ -26,6 +26,7 @@ use super::{activations, AppState};
 use crate::charts::network::{self, ActivationsPicture};
 use crate::charts::views::{self, CoefficientScale, ExplainedRow, ViewError};
 use crate::core::models::mlp::activations::{self as mlp_activations, CurveOptions};
+use crate::core::global::catboost::prediction_values_change;
 use crate::core::models::HostedModel;
 use crate::core::CoreError;
 use crate::summary;
@@ -141,7 +142,9 @@ pub async fn get_global_svg(
 
 /// Coefficients as horizontal bars, positive and negative in two colours, one
 /// panel per output; for neural networks, one layer's weight matrix as a heat map
-/// on a diverging scale centred at zero, or the first layer's units as images.
+/// on a diverging scale centred at zero, or the first layer's units as images; for
+/// XGBoost and LightGBM ensembles, their split gain and count per feature; for
+/// CatBoost, whose document stores no split statistics, PredictionValuesChange.
 #[utoipa::path(get, path = "/models/{name}/weights.svg", tag = "pictures",
     params(
         ("name" = String, Path, description = "Model name"),
@@ -154,8 +157,7 @@ pub async fn get_global_svg(
         (status = 404, description = "No such model", body = ErrorBody),
         (status = 422, description = "Unknown output, layer or parameter; standardized without a \
             background; layer or view on a linear model, scale or output on a network; \
-            view=kernels without a two-dimensional input_shape; a CatBoost model (no split \
-            statistics in its document)", body = ErrorBody)))]
+            view=kernels without a two-dimensional input_shape", body = ErrorBody)))]
 pub async fn get_weights_svg(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -173,10 +175,17 @@ pub async fn get_weights_svg(
                 ));
             }
             if m.kind() == "catboost" {
-                return Err(ApiError::InvalidInput(
-                    "CatBoost's JSON document stores no split statistics to draw; \
-                     /global ranks its features by mean |attribution|"
-                        .into(),
+                let change = prediction_values_change(m).ok_or_else(|| {
+                    ApiError::InvalidInput(
+                        "this CatBoost model's trees are not oblivious: no importance to draw \
+                         (its document stores no split statistics); /global ranks its \
+                         features by mean |attribution|"
+                            .into(),
+                    )
+                })?;
+                return Ok(svg_response(
+                    views::catboost_importance(&weights, &change),
+                    &headers,
                 ));
             }
             let stats = m.split_importance();
