@@ -33,11 +33,22 @@ pub struct Step {
     pub feature: String,
     /// The instance's value of the feature.
     pub value: f64,
-    /// How the value reads when it is not a number (a category's name), shown
-    /// instead of it.
-    pub label: Option<String>,
+    /// How the row reads.
+    pub label: RowLabel,
     /// Its attribution, in axis units.
     pub delta: f64,
+}
+
+/// How a step's row is labelled.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowLabel {
+    /// `feature = value`, the value as a number.
+    Value,
+    /// `feature = name`: a value that is not a number (a category's name).
+    Named(String),
+    /// `#k feature`: the feature is a word of a text, `k` its place among the
+    /// text's known words (1 = the first).
+    Word(usize),
 }
 
 /// Render the waterfall as a standalone SVG document.
@@ -48,8 +59,9 @@ pub fn render(chart: &Waterfall) -> String {
     let mut steps: Vec<&Step> = chart.steps.iter().collect();
     steps.sort_by(|a, b| b.delta.abs().total_cmp(&a.delta.abs()));
     let row_label = |s: &Step| match &s.label {
-        Some(label) => format!("{} = {label}", s.feature),
-        None => format!("{} = {}", s.feature, scale::value(s.value)),
+        RowLabel::Named(label) => format!("{} = {label}", s.feature),
+        RowLabel::Value => format!("{} = {}", s.feature, scale::value(s.value)),
+        RowLabel::Word(k) => format!("#{k} {}", s.feature),
     };
     let label_w = steps
         .iter()
@@ -179,13 +191,13 @@ mod tests {
                 Step {
                     feature: "a".into(),
                     value: 1.0,
-                    label: None,
+                    label: RowLabel::Value,
                     delta: 50.0,
                 },
                 Step {
                     feature: "b & c".into(),
                     value: -2.0,
-                    label: None,
+                    label: RowLabel::Value,
                     delta: -20.0,
                 },
             ],
