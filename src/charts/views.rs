@@ -227,6 +227,7 @@ pub fn explanation(row: &ExplainedRow<'_>) -> String {
         ),
         axis_label: unit,
         base_value: row.base_value,
+        base_name: "E[f(X)]",
         prediction: row.prediction,
         steps: row
             .feature_names
@@ -302,6 +303,7 @@ pub fn text_explanation(text: &ExplainedText<'_>) -> String {
         ),
         axis_label: unit,
         base_value: text.base_value,
+        base_name: "f(no known word)",
         prediction: text.prediction,
         steps: text
             .words

@@ -18,8 +18,11 @@ pub struct Waterfall {
     pub subtitle: String,
     /// What the horizontal axis measures (output name and space).
     pub axis_label: String,
-    /// Where the walk starts: E[f(X)].
+    /// Where the walk starts: E[f(X)], the mean prediction over the background.
     pub base_value: f64,
+    /// What the base value is, as the chart writes it: `E[f(X)]`, or for a text
+    /// `f(no known word)`.
+    pub base_name: &'static str,
     /// Where it ends: f(x).
     pub prediction: f64,
     /// One step per feature, in any order.
@@ -67,7 +70,10 @@ pub fn render(chart: &Waterfall) -> String {
         .iter()
         .map(|s| scale::text_width(&row_label(s), layout::LABEL_PX))
         .fold(
-            scale::text_width("prediction f(x)", layout::LABEL_PX),
+            scale::text_width("prediction f(x)", layout::LABEL_PX).max(scale::text_width(
+                &format!("base value {}", chart.base_name),
+                layout::LABEL_PX,
+            )),
             f64::max,
         );
     let left = layout::MARGIN + label_w + 10.0 + layout::VALUE_ROOM / 2.0;
@@ -101,7 +107,7 @@ pub fn render(chart: &Waterfall) -> String {
         base_mid + 4.0,
         Anchor::End,
         "label",
-        "base value E[f(X)]",
+        &format!("base value {}", chart.base_name),
     );
     end_marker(&mut svg, &sx, chart.base_value, top, bottom, "base");
 
@@ -160,7 +166,7 @@ pub fn render(chart: &Waterfall) -> String {
         &text,
     );
     let bx = sx.px(chart.base_value);
-    let text = format!("E[f(X)] = {}", scale::label(chart.base_value));
+    let text = format!("{} = {}", chart.base_name, scale::label(chart.base_value));
     svg.text(bx + 4.0, base_mid + 3.5, Anchor::Start, "value", &text);
     svg.finish(&chart.title)
 }
@@ -186,6 +192,7 @@ mod tests {
             subtitle: "s".into(),
             axis_label: "price".into(),
             base_value: 100.0,
+            base_name: "E[f(X)]",
             prediction: 130.0,
             steps: vec![
                 Step {

@@ -295,6 +295,9 @@ async fn explain_svg_draws_a_text_word_by_word() {
         assert!(picture.text.contains(&label), "no row {label}");
     }
     assert!(picture.text.contains("1 unknown word skipped"));
+    // The walk starts at the prediction for no known word, not at a background mean.
+    assert!(picture.text.contains("base value f(no known word)"));
+    assert!(!picture.text.contains("E[f(X)]"));
 
     for (body, says) in [
         (
