@@ -2,7 +2,7 @@
 "use strict";
 
 const POLL_MS = 5000;
-const state = { model: null, info: null, globalEtag: null, timer: null, topFeature: null };
+const state = { model: null, info: null, globalEtag: null, timer: null, topFeature: null, text: false };
 const TOKEN_KEY = "explaind-token";
 
 // Servers with access control want a bearer token on every API call. The page keeps
@@ -116,6 +116,10 @@ async function selectModel(name) {
   const weights = dump.ok ? await dump.json() : { denied: await errorText(dump) };
   if (name !== state.model) return; // another model was selected meanwhile
   state.info = info;
+  // Text classifiers take `texts`, not `instances`: one text box, answered per word.
+  // Counterfactuals and anchors search over instances: no such card for them.
+  state.text = TEXT_KINDS.includes(info.kind);
+  $("change-card").hidden = state.text;
   $("model").hidden = false;
   $("model-name").textContent = `${info.name} (${info.kind}, version ${info.version})`;
   $("model-description").textContent = info.description || "";
@@ -139,6 +143,10 @@ async function selectModel(name) {
 function buildForm(info, weights) {
   const fields = $("explain-fields");
   fields.replaceChildren();
+  fields.hidden = state.text;
+  $("explain-text-label").hidden = !state.text;
+  $("explain-title").textContent = state.text ? "Explain one text" : "Explain one instance";
+  if (state.text) return;
   const stats = weights.background ? weights.background.features : [];
   const raw = info.raw_features || [];
   info.feature_names.forEach((name, j) => {
@@ -234,11 +242,15 @@ function showLive(live) {
 // scales for linear models; each layer's matrix, and the first layer's units as
 // images when the input has a two-dimensional shape, for networks; the split
 // importance, which takes no parameter, for tree ensembles.
+// CatBoost's document stores no split statistics: its own importance instead.
 const TREE_KINDS = ["xgboost", "lightgbm"];
+const TEXT_KINDS = ["text_classifier"];
 
 function weightChoices(info, weights) {
   const choices = [];
-  if (TREE_KINDS.includes(info.kind) || weights.trees) {
+  if (info.kind === "catboost") {
+    choices.push(["", "PredictionValuesChange (CatBoost's importance)"]);
+  } else if (TREE_KINDS.includes(info.kind) || weights.trees) {
     choices.push(["", "split importance"]);
   } else if (weights.mlp) {
     weights.mlp.layers.forEach((l, k) =>
@@ -341,8 +353,9 @@ async function anchor() {
 
 async function explain(event) {
   event.preventDefault();
-  const instance = formInstance();
-  const body = JSON.stringify({ instances: [instance] });
+  const text = state.text ? $("explain-text").value : null;
+  const instance = state.text ? null : formInstance();
+  const body = JSON.stringify(state.text ? { texts: [text] } : { instances: [instance] });
   const init = { method: "POST", headers: { "Content-Type": "application/json" }, body };
   const [json, svg] = await Promise.all([
     api(path(state.model, "explain"), init),
@@ -358,19 +371,64 @@ async function explain(event) {
   const e = answer.explanations[0];
   const p = $("prediction");
   p.dataset.value = String(e.prediction);
+  const base = state.text ? "base value, no known word," : "base value";
   p.textContent = `${e.output}: predicted ${fmt(e.prediction)} ` +
-    `(base value ${fmt(e.base_value)}, ${answer.method}, ${answer.output_space} space)`;
+    `(${base} ${fmt(e.base_value)}, ${answer.method}, ${answer.output_space} space)`;
   // The server's waterfall, inline so its bars can be inspected.
   $("waterfall").innerHTML = svg.ok ? await svg.text() : "";
+  if (state.text) showWords(e, text); else showFeatures(answer, e, instance);
+  $("explain-result").hidden = false;
+}
+
+const signed = (v) => {
+  const span = document.createElement("span");
+  span.className = v < 0 ? "neg" : "pos";
+  span.textContent = (v > 0 ? "+" : "") + fmt(v);
+  return span;
+};
+
+// One row per feature, the largest attribution first.
+function showFeatures(answer, e, instance) {
+  $("explain-words").hidden = true;
+  $("explain-what").textContent = "feature";
+  $("explain-value").textContent = "value";
   const order = answer.feature_names.map((_, j) => j)
     .sort((a, b) => Math.abs(e.attributions[b]) - Math.abs(e.attributions[a]));
-  $("explain-table").querySelector("tbody").replaceChildren(...order.map((j) => {
-    const span = document.createElement("span");
-    span.className = e.attributions[j] < 0 ? "neg" : "pos";
-    span.textContent = (e.attributions[j] > 0 ? "+" : "") + fmt(e.attributions[j]);
-    return row([answer.feature_names[j], fmt(instance[answer.feature_names[j]]), span]);
-  }));
-  $("explain-result").hidden = false;
+  $("explain-table").querySelector("tbody").replaceChildren(...order.map((j) =>
+    row([answer.feature_names[j], fmt(instance[answer.feature_names[j]]), signed(e.attributions[j])])));
+}
+
+// The text as sent with each known word marked in its attribution's colour (the
+// stronger, the more opaque), then one row per word, the largest first. Offsets are
+// in bytes of UTF-8, so the text is cut as bytes.
+function showWords(e, text) {
+  const bytes = new TextEncoder().encode(text);
+  const cut = (a, b) => new TextDecoder().decode(bytes.subarray(a, b));
+  const largest = Math.max(1e-12, ...e.tokens.map((t) => Math.abs(t.attribution)));
+  const parts = [];
+  let at = 0;
+  e.tokens.forEach((t, k) => {
+    parts.push(cut(at, t.start));
+    const mark = document.createElement("mark");
+    mark.textContent = cut(t.start, t.end);
+    mark.dataset.token = t.token;
+    mark.dataset.attribution = String(t.attribution);
+    mark.title = `#${k + 1} ${t.token}: ${(t.attribution > 0 ? "+" : "") + fmt(t.attribution)}`;
+    const alpha = (0.15 + 0.6 * Math.abs(t.attribution) / largest).toFixed(2);
+    mark.style.background = t.attribution < 0 ? `rgba(30,136,229,${alpha})` : `rgba(255,13,87,${alpha})`;
+    parts.push(mark);
+    at = t.end;
+  });
+  parts.push(cut(at, bytes.length));
+  if (e.unknown_words.length) parts.push(` (unknown, skipped: ${e.unknown_words.join(", ")})`);
+  $("explain-words").replaceChildren(...parts);
+  $("explain-words").hidden = false;
+  $("explain-what").textContent = "word";
+  $("explain-value").textContent = "place in the text";
+  const order = e.tokens.map((_, k) => k)
+    .sort((a, b) => Math.abs(e.tokens[b].attribution) - Math.abs(e.tokens[a].attribution));
+  $("explain-table").querySelector("tbody").replaceChildren(...order.map((k) =>
+    row([e.tokens[k].token, `#${k + 1}`, signed(e.tokens[k].attribution)])));
 }
 
 $("explain-form").addEventListener("submit", explain);

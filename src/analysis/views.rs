@@ -71,8 +71,9 @@ pub struct DependenceView {
     pub feature: String,
     /// `raw` or `probability`.
     pub output_space: String,
-    /// The values the feature was set to: evenly spaced between interpolated 5% and
-    /// 95% quantiles of the data, or its distinct values when each is common; for a
+    /// The values the feature was set to, scikit-learn's grid: evenly spaced between
+    /// the data's 5% and 95% quantiles (scipy's `mquantiles`), or its distinct values
+    /// when there are fewer than the points asked and each is common; for a
     /// categorical feature, the codes of all its categories, in code order.
     pub grid: Vec<f64>,
     /// A categorical feature: the category at each grid point (what `grid` codes).

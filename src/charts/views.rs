@@ -7,7 +7,7 @@
 use super::bars::{self, Bar, BarChart, BarPanel};
 use super::curves::{self, CurveChart, CurvePanel, Note};
 use super::scale;
-use super::waterfall::{self, Step, Waterfall};
+use super::waterfall::{self, RowLabel, Step, Waterfall};
 use crate::analysis::DependenceView;
 use crate::core::models::RawFeatures;
 use crate::summary::{GlobalSummary, WeightsView};
@@ -227,6 +227,7 @@ pub fn explanation(row: &ExplainedRow<'_>) -> String {
         ),
         axis_label: unit,
         base_value: row.base_value,
+        base_name: "E[f(X)]",
         prediction: row.prediction,
         steps: row
             .feature_names
@@ -237,8 +238,82 @@ pub fn explanation(row: &ExplainedRow<'_>) -> String {
             .map(|(j, ((f, v), d))| Step {
                 feature: f.clone(),
                 value: *v,
-                label: row.raw.and_then(|r| category_label(r, j, *v)),
+                label: match row.raw.and_then(|r| category_label(r, j, *v)) {
+                    Some(name) => RowLabel::Named(name),
+                    None => RowLabel::Value,
+                },
                 delta: *d,
+            })
+            .collect(),
+    };
+    waterfall::render(&chart)
+}
+
+/// One text explained word by word, as the explain route answers `texts`.
+#[derive(Debug, Clone)]
+pub struct ExplainedText<'a> {
+    /// Model name.
+    pub model: &'a str,
+    /// Model version.
+    pub version: u64,
+    /// Method used.
+    pub method: &'a str,
+    /// Output explained.
+    pub output: &'a str,
+    /// `raw` or `probability`.
+    pub output_space: &'a str,
+    /// Model kind, for the unit.
+    pub kind: &'a str,
+    /// The known words in text order: (word, byte offset of its start, attribution).
+    pub words: &'a [(&'a str, usize, f64)],
+    /// How many words the model did not know (skipped, not attributed).
+    pub unknown_words: usize,
+    /// The prediction for a text with no known word.
+    pub base_value: f64,
+    /// The model's output for the text.
+    pub prediction: f64,
+}
+
+/// The waterfall of one explained text: a step per known word, labelled with its
+/// place in the text (a word said twice is two steps); `data-feature` is the word,
+/// `data-value` its byte offset.
+pub fn text_explanation(text: &ExplainedText<'_>) -> String {
+    let unit = match text.output_space {
+        "probability" => format!("probability of {}", text.output),
+        _ => raw_unit(text.kind, text.output),
+    };
+    let unknown = match text.unknown_words {
+        0 => String::new(),
+        n => format!(
+            "; {n} unknown word{} skipped",
+            if n == 1 { "" } else { "s" }
+        ),
+    };
+    let chart = Waterfall {
+        title: format!(
+            "Explanation of a text: {} v{}, output {}",
+            text.model, text.version, text.output
+        ),
+        subtitle: format!(
+            "prediction {} = base value (no known word) {} + sum of word attributions; {}, {} space{unknown}",
+            scale::label(text.prediction),
+            scale::label(text.base_value),
+            text.method,
+            text.output_space
+        ),
+        axis_label: unit,
+        base_value: text.base_value,
+        base_name: "f(no known word)",
+        prediction: text.prediction,
+        steps: text
+            .words
+            .iter()
+            .enumerate()
+            .map(|(k, (word, start, delta))| Step {
+                feature: word.to_string(),
+                value: *start as f64,
+                label: RowLabel::Word(k + 1),
+                delta: *delta,
             })
             .collect(),
     };
@@ -287,6 +362,42 @@ pub fn tree_importance(weights: &WeightsView, splits: &[usize], gains: &[f64]) -
                 splits[j] as f64
             }),
         ],
+    })
+}
+
+/// A CatBoost model's own importance, PredictionValuesChange in percent of the
+/// total per feature, most important first: what its JSON document allows (it
+/// stores no split gains).
+///
+/// `change[j]` belongs to `weights.feature_names[j]`.
+pub fn catboost_importance(weights: &WeightsView, change: &[f64]) -> String {
+    let mut order: Vec<usize> = (0..weights.feature_names.len()).collect();
+    order.sort_by(|&a, &b| change[b].total_cmp(&change[a]));
+    let trees = weights.trees.as_ref().map_or(0, |t| t.total);
+    bars::render(&BarChart {
+        title: format!(
+            "{} v{}: PredictionValuesChange",
+            weights.model, weights.version
+        ),
+        subtitle: format!(
+            "{} model, {trees} trees; CatBoost's default importance, from the leaf values \
+             and weights (the document stores no split gains)",
+            weights.kind
+        ),
+        panels: vec![BarPanel {
+            heading: "prediction values change".to_string(),
+            axis_label: "percent of the total".to_string(),
+            bars: order
+                .iter()
+                .map(|&j| Bar {
+                    label: weights.feature_names[j].clone(),
+                    value: change[j],
+                    marker: None,
+                })
+                .collect(),
+            by_sign: false,
+            marker_legend: None,
+        }],
     })
 }
 

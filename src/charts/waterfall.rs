@@ -18,8 +18,11 @@ pub struct Waterfall {
     pub subtitle: String,
     /// What the horizontal axis measures (output name and space).
     pub axis_label: String,
-    /// Where the walk starts: E[f(X)].
+    /// Where the walk starts: E[f(X)], the mean prediction over the background.
     pub base_value: f64,
+    /// What the base value is, as the chart writes it: `E[f(X)]`, or for a text
+    /// `f(no known word)`.
+    pub base_name: &'static str,
     /// Where it ends: f(x).
     pub prediction: f64,
     /// One step per feature, in any order.
@@ -33,11 +36,22 @@ pub struct Step {
     pub feature: String,
     /// The instance's value of the feature.
     pub value: f64,
-    /// How the value reads when it is not a number (a category's name), shown
-    /// instead of it.
-    pub label: Option<String>,
+    /// How the row reads.
+    pub label: RowLabel,
     /// Its attribution, in axis units.
     pub delta: f64,
+}
+
+/// How a step's row is labelled.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowLabel {
+    /// `feature = value`, the value as a number.
+    Value,
+    /// `feature = name`: a value that is not a number (a category's name).
+    Named(String),
+    /// `#k feature`: the feature is a word of a text, `k` its place among the
+    /// text's known words (1 = the first).
+    Word(usize),
 }
 
 /// Render the waterfall as a standalone SVG document.
@@ -48,14 +62,18 @@ pub fn render(chart: &Waterfall) -> String {
     let mut steps: Vec<&Step> = chart.steps.iter().collect();
     steps.sort_by(|a, b| b.delta.abs().total_cmp(&a.delta.abs()));
     let row_label = |s: &Step| match &s.label {
-        Some(label) => format!("{} = {label}", s.feature),
-        None => format!("{} = {}", s.feature, scale::value(s.value)),
+        RowLabel::Named(label) => format!("{} = {label}", s.feature),
+        RowLabel::Value => format!("{} = {}", s.feature, scale::value(s.value)),
+        RowLabel::Word(k) => format!("#{k} {}", s.feature),
     };
     let label_w = steps
         .iter()
         .map(|s| scale::text_width(&row_label(s), layout::LABEL_PX))
         .fold(
-            scale::text_width("prediction f(x)", layout::LABEL_PX),
+            scale::text_width("prediction f(x)", layout::LABEL_PX).max(scale::text_width(
+                &format!("base value {}", chart.base_name),
+                layout::LABEL_PX,
+            )),
             f64::max,
         );
     let left = layout::MARGIN + label_w + 10.0 + layout::VALUE_ROOM / 2.0;
@@ -89,7 +107,7 @@ pub fn render(chart: &Waterfall) -> String {
         base_mid + 4.0,
         Anchor::End,
         "label",
-        "base value E[f(X)]",
+        &format!("base value {}", chart.base_name),
     );
     end_marker(&mut svg, &sx, chart.base_value, top, bottom, "base");
 
@@ -148,7 +166,7 @@ pub fn render(chart: &Waterfall) -> String {
         &text,
     );
     let bx = sx.px(chart.base_value);
-    let text = format!("E[f(X)] = {}", scale::label(chart.base_value));
+    let text = format!("{} = {}", chart.base_name, scale::label(chart.base_value));
     svg.text(bx + 4.0, base_mid + 3.5, Anchor::Start, "value", &text);
     svg.finish(&chart.title)
 }
@@ -174,18 +192,19 @@ mod tests {
             subtitle: "s".into(),
             axis_label: "price".into(),
             base_value: 100.0,
+            base_name: "E[f(X)]",
             prediction: 130.0,
             steps: vec![
                 Step {
                     feature: "a".into(),
                     value: 1.0,
-                    label: None,
+                    label: RowLabel::Value,
                     delta: 50.0,
                 },
                 Step {
                     feature: "b & c".into(),
                     value: -2.0,
-                    label: None,
+                    label: RowLabel::Value,
                     delta: -20.0,
                 },
             ],

@@ -65,12 +65,21 @@ impl FeatureStats {
 /// Moving every whole rank the same way keeps distinct positions apart. What
 /// readers see of a column's spread is built from these (issue 15).
 pub fn private_quantile(sorted: &[f64], p: f64) -> f64 {
+    let last = sorted.len().saturating_sub(1) as f64;
+    private_quantile_at(sorted, p.clamp(0.0, 1.0) * last)
+}
+
+/// The value at position `h` (0 = the smallest, n − 1 = the largest; clamped to
+/// that range) of sorted values, interpolating linearly between the order
+/// statistics around it, kept off a single row's value as [`private_quantile`]
+/// keeps it: a whole rank moves half a rank up (down from the last).
+pub fn private_quantile_at(sorted: &[f64], h: f64) -> f64 {
     let n = sorted.len();
     if n < 2 {
         return sorted[0];
     }
     let last = (n - 1) as f64;
-    let mut h = p.clamp(0.0, 1.0) * last;
+    let mut h = h.clamp(0.0, last);
     let rank = h.round();
     if (h - rank).abs() < 1e-9 {
         h = if rank < last { rank + 0.5 } else { rank - 0.5 };

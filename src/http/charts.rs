@@ -10,21 +10,23 @@
 //! answers 304 on the GET pictures.
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
-use super::explain::{self, ExplainRequest};
-use super::extract::{Json, Query};
+use super::extract::Query;
 use super::global::{cached_summary, conditional_as, etag_of};
 use super::ice::{self, DependenceQuery};
 use super::routes::{routes, Access::*, Routes};
 use super::{activations, AppState};
+
+mod explanation;
 use crate::charts::network::{self, ActivationsPicture};
-use crate::charts::views::{self, CoefficientScale, ExplainedRow, ViewError};
+use crate::charts::views::{self, CoefficientScale, ViewError};
+use crate::core::global::catboost::prediction_values_change;
 use crate::core::models::mlp::activations::{self as mlp_activations, CurveOptions};
 use crate::core::models::HostedModel;
 use crate::core::CoreError;
@@ -41,7 +43,7 @@ pub fn router() -> Routes {
         // × the background's std when standardized; a network's matrices), so they
         // follow its rule: admins only.
         .op(Admin, routes!(get_weights_svg))
-        .op(Reader, routes!(explain_svg))
+        .op(Reader, routes!(explanation::explain_svg))
         .op(Reader, routes!(get_activations_svg))
         .op(Reader, routes!(get_dependence_svg))
 }
@@ -141,7 +143,9 @@ pub async fn get_global_svg(
 
 /// Coefficients as horizontal bars, positive and negative in two colours, one
 /// panel per output; for neural networks, one layer's weight matrix as a heat map
-/// on a diverging scale centred at zero, or the first layer's units as images.
+/// on a diverging scale centred at zero, or the first layer's units as images; for
+/// XGBoost and LightGBM ensembles, their split gain and count per feature; for
+/// CatBoost, whose document stores no split statistics, PredictionValuesChange.
 #[utoipa::path(get, path = "/models/{name}/weights.svg", tag = "pictures",
     params(
         ("name" = String, Path, description = "Model name"),
@@ -154,8 +158,7 @@ pub async fn get_global_svg(
         (status = 404, description = "No such model", body = ErrorBody),
         (status = 422, description = "Unknown output, layer or parameter; standardized without a \
             background; layer or view on a linear model, scale or output on a network; \
-            view=kernels without a two-dimensional input_shape; a CatBoost model (no split \
-            statistics in its document)", body = ErrorBody)))]
+            view=kernels without a two-dimensional input_shape", body = ErrorBody)))]
 pub async fn get_weights_svg(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -173,10 +176,17 @@ pub async fn get_weights_svg(
                 ));
             }
             if m.kind() == "catboost" {
-                return Err(ApiError::InvalidInput(
-                    "CatBoost's JSON document stores no split statistics to draw; \
-                     /global ranks its features by mean |attribution|"
-                        .into(),
+                let change = prediction_values_change(m).ok_or_else(|| {
+                    ApiError::InvalidInput(
+                        "this CatBoost model's trees are not oblivious: no importance to draw \
+                         (its document stores no split statistics); /global ranks its \
+                         features by mean |attribution|"
+                            .into(),
+                    )
+                })?;
+                return Ok(svg_response(
+                    views::catboost_importance(&weights, &change),
+                    &headers,
                 ));
             }
             let stats = m.split_importance();
@@ -321,76 +331,4 @@ fn output_index(names: &[String], wanted: &str) -> Result<usize, ApiError> {
                 names.join(", ")
             ))
         })
-}
-
-/// One instance's explanation as a waterfall from the base value to the
-/// prediction; with `method: "anchors"`, its anchor: the rule, the answer it keeps,
-/// precision (with its lower bound) and coverage. Takes the explain body, with
-/// exactly one instance.
-#[utoipa::path(post, path = "/models/{name}/explain.svg", tag = "pictures",
-    params(("name" = String, Path, description = "Model name")),
-    request_body = ExplainRequest,
-    responses(
-        (status = 200, description = "Picture", content_type = "image/svg+xml", body = String),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 403, description = "A reader token, and the method compares with fewer \
-            background rows than --min-summary-rows (or `max_background` below it)", body = ErrorBody),
-        (status = 404, description = "No such model", body = ErrorBody),
-        (status = 422, description = "Not exactly one instance; invalid instance, method or output",
-            body = ErrorBody)))]
-pub async fn explain_svg(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    caller: Caller,
-    Json(request): Json<ExplainRequest>,
-) -> Result<Response, ApiError> {
-    explain::check_body_names(&request, &name)?;
-    if request.instances.len() != 1 {
-        return Err(ApiError::InvalidInput(format!(
-            "a waterfall shows exactly one instance; the body has {}",
-            request.instances.len()
-        )));
-    }
-    if request.outputs.is_some() || request.group_by.is_some() || request.players.is_some() {
-        return Err(ApiError::InvalidInput(
-            "a waterfall shows one output's per-feature attributions: leave out `outputs`, \
-             `group_by` and `players`"
-                .into(),
-        ));
-    }
-    let entry = state.entry(&name)?;
-    let explained = explain::explain(state, entry, request, caller).await?;
-    let kind = explained.entry.built.model.kind();
-    let r = &explained.response;
-    let e = &r.explanations[0];
-    let space = serde_json::to_value(r.output_space)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
-    let inputs = explained.inputs.row(0).to_vec();
-    if let Some(anchor) = &e.anchor {
-        let built = &explained.entry.built;
-        let names = explain::AnchorNames {
-            features: &built.feature_names,
-            outputs: &built.output_names,
-            raw: built.model.raw_features(),
-        };
-        let svg = explain::anchor_picture(&r.model, r.version, anchor, &names, &inputs);
-        return Ok(([(header::CONTENT_TYPE, HeaderValue::from_static(SVG))], svg).into_response());
-    }
-    let svg = views::explanation(&ExplainedRow {
-        model: &r.model,
-        version: r.version,
-        method: &r.method,
-        output: &e.output,
-        output_space: &space,
-        kind,
-        feature_names: &r.feature_names,
-        inputs: &inputs,
-        raw: explained.entry.built.model.raw_features(),
-        attributions: &e.attributions,
-        base_value: e.base_value,
-        prediction: e.prediction,
-    });
-    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static(SVG))], svg).into_response())
 }

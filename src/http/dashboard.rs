@@ -4,7 +4,9 @@
 //! fetched from elsewhere: the page lists the models and, for the one selected,
 //! polls `/models/{name}/global` with `If-None-Match`, shows the importance and
 //! weight pictures, and explains an instance typed into a form pre-filled with the
-//! background's medians.
+//! background's medians (for a text classifier, a text typed into a box, shown with
+//! its words marked by attribution). The page's icon is inline, so the browser asks
+//! for no `/favicon.ico`.
 
 use axum::http::{header, HeaderValue};
 use axum::response::IntoResponse;

@@ -105,10 +105,24 @@ pub fn check_body_names(request: &ExplainRequest, name: &str) -> Result<(), ApiE
 pub async fn explain_answer(
     state: AppState,
     name: &str,
-    mut request: ExplainRequest,
+    request: ExplainRequest,
     caller: Caller,
 ) -> Result<ExplainAnswer, ApiError> {
     let entry = state.entry(name)?;
+    answer_for(state, entry, request, caller).await
+}
+
+/// As [`explain_answer`], by the model version `entry` the caller resolved once for
+/// the whole request.
+///
+/// # Errors
+/// As [`explain_answer`].
+pub async fn answer_for(
+    state: AppState,
+    entry: Arc<ModelEntry>,
+    mut request: ExplainRequest,
+    caller: Caller,
+) -> Result<ExplainAnswer, ApiError> {
     let Some(texts) = request.texts.take() else {
         if request.instances.is_empty() && explainer::text_model(&entry.built.model).is_ok() {
             return Err(ApiError::InvalidInput(

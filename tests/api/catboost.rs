@@ -167,12 +167,23 @@ async fn weights_page_the_expanded_trees_and_global_has_catboost_importance() {
         let want = c["feature_importance"][j].as_f64().unwrap();
         close(&f["prediction_values_change"], want, 1e-9);
     }
+    // The weights picture draws what the document allows: PredictionValuesChange,
+    // one bar per feature, the numbers of /global.
     let svg = call(&app, Method::GET, "/models/houses/weights.svg", None).await;
-    assert_eq!(svg.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", svg.text);
-    assert!(svg.json["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("CatBoost"));
+    assert_eq!(svg.status, StatusCode::OK, "{}", svg.text);
+    assert!(svg.text.contains("PredictionValuesChange"));
+    let doc = roxmltree::Document::parse(&svg.text).expect("valid SVG");
+    let bars: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("bar"))
+        .collect();
+    assert_eq!(bars.len(), 11);
+    for bar in bars {
+        let name = bar.attribute("data-label").unwrap();
+        let value: f64 = bar.attribute("data-value").unwrap().parse().unwrap();
+        let f = features.iter().find(|f| f["name"] == name).unwrap();
+        close(&f["prediction_values_change"], value, 1e-12);
+    }
 }
 
 #[tokio::test]

@@ -215,13 +215,15 @@ async fn registrations_whose_numbers_overflow_are_refused() {
 
 /// A model without background and a data set whose rows are fine one by one
 /// (a + b = 0), but whose columns, recombined by dependence curves and
-/// permutations, give a + b = ±inf.
+/// permutations, give a + b = ±inf. (With three rows the grid runs between the
+/// midpoints of the outer pairs, ±0.85e308, which overflows against b = ±1.7e308.)
 async fn cancelling_pair(app: &Router) {
     let spec = json!({"kind": "linear", "feature_names": ["a", "b"],
         "params": {"coefficients": [1.0, 1.0]}});
     let put = call(app, Method::PUT, "/models/pair", Some(spec)).await;
     assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
-    let doc = json!({"rows": [[1e308, -1e308], [-1e308, 1e308], [0, 0]], "target": [0, 0, 0]});
+    let doc =
+        json!({"rows": [[1.7e308, -1.7e308], [-1.7e308, 1.7e308], [0, 0]], "target": [0, 0, 0]});
     let put = call(app, Method::PUT, "/models/pair/datasets/d", Some(doc)).await;
     assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
 }

@@ -250,3 +250,71 @@ async fn text_registrations_are_checked() {
         assert_eq!(answer.json["error"]["code"], "invalid_model");
     }
 }
+
+/// `explain.svg` with one text draws the JSON answer's words as a waterfall: one
+/// step per known word (a repeated word twice), its attribution as the step's delta,
+/// its byte offset as the value; anything but one text is refused with a message
+/// about texts, not about `instances`.
+#[tokio::test]
+async fn explain_svg_draws_a_text_word_by_word() {
+    let (app, _) = app_with_foods().await;
+    let body = json!({"texts": ["Great coffee, great price. Zzzq!"]});
+    let answer = call(
+        &app,
+        Method::POST,
+        "/models/foods/explain",
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let e = &answer.json["explanations"][0];
+    let tokens = e["tokens"].as_array().unwrap();
+    assert!(tokens.len() >= 2, "{tokens:?}");
+    let picture = call(&app, Method::POST, "/models/foods/explain.svg", Some(body)).await;
+    assert_eq!(picture.status, StatusCode::OK, "{}", picture.text);
+    let doc = roxmltree::Document::parse(&picture.text).expect("valid SVG");
+    let mut steps: Vec<(String, u64, f64)> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("step"))
+        .map(|n| {
+            (
+                n.attribute("data-feature").unwrap().to_string(),
+                n.attribute("data-value").unwrap().parse().unwrap(),
+                n.attribute("data-delta").unwrap().parse().unwrap(),
+            )
+        })
+        .collect();
+    // The picture orders by |attribution|; text order is by offset.
+    steps.sort_by_key(|s| s.1);
+    assert_eq!(steps.len(), tokens.len());
+    for (k, (step, t)) in steps.iter().zip(tokens).enumerate() {
+        assert_eq!(step.0, t["token"].as_str().unwrap());
+        assert_eq!(step.1, t["start"].as_u64().unwrap());
+        assert_abs_diff_eq!(step.2, t["attribution"].as_f64().unwrap(), epsilon = 1e-12);
+        let label = format!("#{} {}", k + 1, step.0);
+        assert!(picture.text.contains(&label), "no row {label}");
+    }
+    assert!(picture.text.contains("1 unknown word skipped"));
+    // The walk starts at the prediction for no known word, not at a background mean.
+    assert!(picture.text.contains("base value f(no known word)"));
+    assert!(!picture.text.contains("E[f(X)]"));
+
+    for (body, says) in [
+        (
+            json!({"texts": ["good", "bad"]}),
+            "exactly one text; `texts` has 2",
+        ),
+        (json!({"texts": []}), "exactly one text; `texts` has 0"),
+        (json!({"instances": []}), "explains `texts`"),
+    ] {
+        let refused = call(&app, Method::POST, "/models/foods/explain.svg", Some(body)).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            refused.text
+        );
+        let message = refused.json["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{message}");
+    }
+}

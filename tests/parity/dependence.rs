@@ -1,7 +1,8 @@
 //! Partial dependence and ICE curves against scikit-learn's
 //! `sklearn.inspection.partial_dependence(method="brute", kind="both")` on small
-//! MLPs, at scikit-learn's grid; and explaind's quantile grid against numpy's
-//! quantiles. Fixtures come from tests/fixtures/gen_dependence.py.
+//! MLPs, at scikit-learn's grid; and explaind's grid rule against scikit-learn's
+//! grids. Fixtures come from tests/fixtures/gen_dependence.py and
+//! tests/fixtures/gen_dependence_grid.py.
 
 use approx::assert_abs_diff_eq;
 use explaind::core::global::dependence::{self, DependenceParams};
@@ -62,25 +63,40 @@ fn check(name: &str, space: OutputSpace) {
                 }
             }
         }
-        // explaind's own grid: the distinct values, or 7 points evenly spaced between
-        // numpy's 5% and 95% quantiles (scikit-learn's spacing), where those fall
-        // between rows (the fixtures' row counts put them there).
-        let ours_grid = dependence::grid(x.column(j), 7, 1).unwrap();
-        let mut distinct: Vec<f64> = x.column(j).to_vec();
-        distinct.sort_by(f64::total_cmp);
-        distinct.dedup();
-        let expected: Vec<f64> = if distinct.len() <= 7 {
-            distinct
-        } else {
-            let q: Vec<f64> = serde_json::from_value(c["quantiles"].clone()).unwrap();
-            let (low, high) = (q[0], q[q.len() - 1]);
-            (0..7)
-                .map(|i| low + (high - low) * i as f64 / 6.0)
-                .collect()
-        };
-        assert_eq!(ours_grid.len(), expected.len(), "{name} feature {j}: grid");
-        for (a, b) in ours_grid.iter().zip(&expected) {
-            assert_abs_diff_eq!(*a, *b, epsilon = 1e-12);
+        // explaind's own grid at gen_dependence.py's grid_resolution (6) is
+        // scikit-learn's grid.
+        let ours_grid = dependence::grid(x.column(j), 6, 1).unwrap();
+        assert_grid_eq(&ours_grid, &grid, &format!("{name} feature {j}"));
+    }
+}
+
+/// Equal grids: the same length, each point within 1e-12 of its size (linspace and
+/// explaind's weighted means differ in the last bits).
+fn assert_grid_eq(ours: &[f64], theirs: &[f64], what: &str) {
+    assert_eq!(ours.len(), theirs.len(), "{what}: {ours:?} vs {theirs:?}");
+    for (a, b) in ours.iter().zip(theirs) {
+        assert_abs_diff_eq!(*a, *b, epsilon = 1e-12 * b.abs().max(1.0));
+    }
+}
+
+/// explaind's grid rule is scikit-learn's: for every column of
+/// tests/fixtures/gen_dependence_grid.py (house prices, iris, made-up edge cases)
+/// and every `grid_resolution` there, `dependence::grid` (every value shown, as for
+/// admins) equals `partial_dependence(...)["grid_values"]`.
+#[test]
+fn the_grid_is_scikit_learns() {
+    let f = fixture("grids");
+    let cases = f["cases"].as_array().unwrap();
+    assert!(cases.len() >= 30);
+    for case in cases {
+        let column: Vec<f64> = serde_json::from_value(case["column"].clone()).unwrap();
+        let column = ndarray::Array1::from(column);
+        for (resolution, theirs) in case["grids"].as_object().unwrap() {
+            let theirs: Vec<f64> = serde_json::from_value(theirs.clone()).unwrap();
+            let points: usize = resolution.parse().unwrap();
+            let ours = dependence::grid(column.view(), points, 1).unwrap();
+            let what = format!("{} at grid_resolution {points}", case["name"]);
+            assert_grid_eq(&ours, &theirs, &what);
         }
     }
 }

@@ -98,10 +98,10 @@ async fn browser(driver: &Driver, chromium: Option<PathBuf>, profile: &std::path
 }
 
 /// A server on a real socket and a chromium session pointed at it.
-struct Session {
-    addr: SocketAddr,
-    state: explaind::http::AppState,
-    client: Client,
+pub(crate) struct Session {
+    pub(crate) addr: SocketAddr,
+    pub(crate) state: explaind::http::AppState,
+    pub(crate) client: Client,
     stop: tokio::sync::oneshot::Sender<()>,
     serving: tokio::task::JoinHandle<std::io::Result<()>>,
     // Dropped last: chromedriver and the browser profile outlive the client.
@@ -122,7 +122,7 @@ fn skipped(why: &str) {
 
 /// Start the server with `config` and a browser, or None when no chromedriver is
 /// found and `EXPLAIND_REQUIRE_BROWSER` is not `1` (the test then says it skipped).
-async fn start(config: Config) -> Option<Session> {
+pub(crate) async fn start(config: Config) -> Option<Session> {
     let Some(driver_path) = program("CHROMEDRIVER", &["chromedriver"]) else {
         let how = "install it (Debian: apt-get install chromium chromium-driver) or point \
                    CHROMEDRIVER at it";
@@ -178,7 +178,7 @@ impl Session {
     /// Run `outcome` (the page's checks, in their own task so a failed check still
     /// leaves a screenshot), save `target/browser/{shot}.png`, stop the server, and
     /// pass a failure on.
-    async fn finish(
+    pub(crate) async fn finish(
         self,
         outcome: Result<Result<(), tokio::time::error::Elapsed>, tokio::task::JoinError>,
         shot: &str,
@@ -197,7 +197,7 @@ impl Session {
 
 /// Save `target/browser/{shot}.png` of the whole page (the window grown to it);
 /// a failure to take it is not the test's.
-async fn screenshot(client: &Client, shot: &str) {
+pub(crate) async fn screenshot(client: &Client, shot: &str) {
     let height = client
         .execute("return document.documentElement.scrollHeight", vec![])
         .await
@@ -760,7 +760,12 @@ async fn drive_trees(client: &Client, addr: SocketAddr, app: &axum::Router) {
 /// error: global importance, weights (`weights` is the picture it should draw
 /// first), dependence, activations for networks, and an explanation of the
 /// pre-filled instance whose prediction is the JSON route's.
-async fn every_card_renders(client: &Client, app: &axum::Router, name: &str, weights: &str) {
+pub(crate) async fn every_card_renders(
+    client: &Client,
+    app: &axum::Router,
+    name: &str,
+    weights: &str,
+) {
     let title = format!("{name} (");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !client
@@ -859,7 +864,7 @@ async fn every_card_renders(client: &Client, app: &axum::Router, name: &str, wei
 }
 
 /// The text of the error paragraph `id` when it is shown.
-async fn card_error(client: &Client, id: &str) -> Option<String> {
+pub(crate) async fn card_error(client: &Client, id: &str) -> Option<String> {
     let script = format!(
         "const e = document.getElementById('{id}'); return e.hidden ? null : e.textContent"
     );
@@ -874,7 +879,7 @@ async fn card_error(client: &Client, id: &str) -> Option<String> {
 /// Wait until the card's picture `id` shows `url` (an `<img>`) or has an inline
 /// SVG (`url` None) and has rendered, failing at once with the message when the
 /// card's error paragraph `error` is shown.
-async fn wait_card(client: &Client, id: &str, error: &str, url: Option<&str>) {
+pub(crate) async fn wait_card(client: &Client, id: &str, error: &str, url: Option<&str>) {
     let script = format!(
         "const e = document.getElementById('{id}');
          if (e.tagName === 'IMG') return [e.dataset.url || '', e.naturalWidth];

@@ -7,6 +7,7 @@
 mod common;
 
 mod browser;
+mod browser_kinds;
 mod connections;
 mod faults;
 mod readme;

@@ -9,14 +9,22 @@
 //! scikit-learn's `partial_dependence(method="brute")` computes).
 //!
 //! # Grid
-//! [`grid`]: the column's distinct finite values when there are at most `points` of
-//! them and each is held by at least `min_count` rows (a binary feature gets exactly
-//! 0 and 1); otherwise `points` values evenly spaced between its 5% and 95%
-//! quantiles, as scikit-learn's `partial_dependence` spaces them, so the sparse
-//! tails do not stretch it. The two quantiles are [`private_quantile`]s: a grid
-//! shows no single row's value, only two interpolations between neighbouring rows
-//! (issue 15: background and data-set rows never leave the server). Equal
-//! quantiles give one point.
+//! [`grid`] is scikit-learn's (`sklearn.inspection.partial_dependence`,
+//! `percentiles=(0.05, 0.95)`, `grid_resolution` = `points`): the column's distinct
+//! finite values when there are fewer than `points` of them, otherwise `points`
+//! values evenly spaced (`np.linspace`) between its 5% and 95% quantiles as
+//! scikit-learn takes them, scipy's `mquantiles` with its default plotting
+//! positions (alphap = betap = 0.4; [`grid_quantile`]), so the sparse tails do not
+//! stretch it. Checked against scikit-learn's own grids in
+//! `tests/parity/dependence.rs` (fixture from `tests/fixtures/gen_dependence_grid.py`).
+//!
+//! Where it departs, privacy decides (issue 15: background and data-set rows never
+//! leave the server): distinct values are shown as they are only when each is held
+//! by at least `min_count` rows (else the quantile grid), and a quantile whose
+//! position is a whole rank moves half a rank, as [`private_quantile`]s do. At 5%
+//! and 95% that happens only for 11 rows or fewer, where scipy's position clamps
+//! to the smallest or largest value. Equal quantiles give one point (scikit-learn
+//! refuses them).
 //!
 //! A categorical feature (see [`crate::core::models::raw`]) has [`category_grid`]
 //! instead: every category the model knows, in code order, whatever the data holds
@@ -66,11 +74,11 @@ pub fn grid(column: ArrayView1<f64>, points: usize, min_count: usize) -> CoreRes
     }
     values.sort_by(f64::total_cmp);
     let runs: Vec<&[f64]> = values.chunk_by(|a, b| a == b).collect();
-    if runs.len() <= points && runs.iter().all(|r| r.len() >= min_count.max(1)) {
+    if runs.len() < points && runs.iter().all(|r| r.len() >= min_count.max(1)) {
         return Ok(runs.iter().map(|r| r[0]).collect());
     }
-    let low = private_quantile(&values, GRID_LOW);
-    let high = private_quantile(&values, GRID_HIGH);
+    let low = grid_quantile(&values, GRID_LOW);
+    let high = grid_quantile(&values, GRID_HIGH);
     if low >= high {
         return Ok(vec![low]);
     }
@@ -113,7 +121,18 @@ pub fn quantile(sorted: &[f64], p: f64) -> f64 {
     sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
 }
 
-pub use crate::core::stats::private_quantile;
+/// The p-quantile of sorted values as scikit-learn's partial dependence grid takes
+/// it: scipy's `mquantiles(prob=p)` with alphap = betap = 0.4, the position
+/// p·n + 0.4 + 0.2·p counted from 1 (clamped to the data), interpolated between its
+/// two order statistics; kept off a single row's value ([`private_quantile_at`]).
+pub fn grid_quantile(sorted: &[f64], p: f64) -> f64 {
+    let n = sorted.len() as f64;
+    // scipy: m = alphap + p(1 − alphap − betap); aleph = n·p + m (1-based).
+    let aleph = n * p + (0.4 + p * 0.2);
+    private_quantile_at(sorted, aleph - 1.0)
+}
+
+pub use crate::core::stats::{private_quantile, private_quantile_at};
 
 /// What to compute.
 #[derive(Debug, Clone, Copy)]

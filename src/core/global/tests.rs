@@ -320,19 +320,37 @@ fn grid_uses_common_distinct_values_or_spans_the_private_quantiles() {
         vec![0.0, 1.0]
     );
     // Held by fewer rows than asked: not shown as they are, but spanned from the 5%
-    // to the 95% quantile, positions 0.15 and 2.85 of 0,0,1,1 (ties: 0 and 1).
+    // to the 95% quantile. scipy's positions (n·p + 0.4 + 0.2·p, from 1) clamp to
+    // the first and last of 0,0,1,1, whole ranks, which move half a rank in: 0.5
+    // and 2.5 (ties: 0 and 1).
     let spanned = dependence::grid(binary.view(), 3, 3).unwrap();
     assert_eq!(spanned, vec![0.0, 0.5, 1.0]);
+    // As many distinct values as points: scikit-learn's rule (fewer than
+    // grid_resolution) spans the quantiles instead of listing them.
+    let three = array![0.0, 0.0, 1.0, 1.0, 3.0, 3.0];
+    assert_eq!(
+        dependence::grid(three.view(), 4, 1).unwrap(),
+        vec![0.0, 1.0, 3.0]
+    );
+    assert_eq!(
+        dependence::grid(three.view(), 3, 1).unwrap(),
+        vec![0.0, 1.5, 3.0]
+    );
     let ramp = Array1::from_iter((0..101).map(f64::from));
     let g = dependence::grid(ramp.view(), 10, 1).unwrap();
-    // The 5% and 95% positions of 0..=100 are ranks 5 and 95, whole ranks, so they
-    // move half a rank up: 5.5 and 95.5, with 10 points evenly between.
+    // scipy's mquantiles positions in 0..=100: 101·0.05 + 0.41 = 5.46 and
+    // 101·0.95 + 0.59 = 96.54, from 1: the values 4.46 and 95.54, 10 points evenly
+    // between (scikit-learn's grid).
     assert_eq!(g.len(), 10);
     for (i, v) in g.iter().enumerate() {
-        assert_abs_diff_eq!(*v, 5.5 + 10.0 * i as f64, epsilon = 1e-9);
+        assert_abs_diff_eq!(*v, 4.46 + (95.54 - 4.46) / 9.0 * i as f64, epsilon = 1e-9);
     }
-    // No grid point is a value of the column.
-    assert!(g.iter().all(|v| v.fract() != 0.0));
+    // Eleven rows or fewer: scipy's positions clamp to the smallest and largest
+    // value (scikit-learn's grid would show both rows); explaind moves them half a
+    // rank in, so no grid point is a single row's value.
+    let five = array![1.0, 2.0, 4.0, 8.0, 16.0];
+    let g = dependence::grid(five.view(), 3, 1).unwrap();
+    assert_eq!((g[0], g[2]), (1.5, 12.0));
     assert!(dependence::grid(ramp.view(), 1, 1).is_err());
     assert!(dependence::grid(array![f64::NAN].view(), 5, 1).is_err());
 }
