@@ -3,13 +3,15 @@
 //! are sampled in antithetic pairs (see [`super::kernel_shap`]); or, for Leverage
 //! SHAP, as `leverage.rs` draws them.
 
+mod balanced;
 mod leverage;
 
 use std::collections::HashMap;
 
 use ndarray::{Array1, Array2};
-use rand::seq::index;
 use rand::Rng;
+
+use balanced::Balance;
 
 use super::exact_shapley::binomial;
 use super::linalg::Cholesky;
@@ -133,10 +135,49 @@ impl Design {
         (self.masks.len() / self.players - self.enumerated) / 2
     }
 
+    /// Of each sampled pair, the side with at most half the players (the first
+    /// where both have half): the side [`Self::draw_pair`] draws.
+    fn drawn_sides(&self) -> impl Iterator<Item = &[bool]> {
+        let p = self.players;
+        self.masks[self.enumerated * p..]
+            .chunks(2 * p)
+            .map(move |pair| {
+                let first = &pair[..p];
+                match 2 * first.iter().filter(|&&on| on).count() <= p {
+                    true => first,
+                    false => &pair[p..],
+                }
+            })
+    }
+
+    /// The balance of the sampled pairs so far (see `balanced.rs`).
+    fn balance(&self) -> Balance {
+        Balance::of(self.players, self.drawn_sides())
+    }
+
+    /// Append a pair: a balanced coalition of `size` players that `accept` takes
+    /// (see `balanced.rs`; drawn on the side with at most half the players), then
+    /// its complement.
+    fn draw_pair(
+        &mut self,
+        size: usize,
+        balance: &mut Balance,
+        rng: &mut impl Rng,
+        accept: impl FnMut(&[bool]) -> bool,
+    ) {
+        let p = self.players;
+        let small = size.min(p - size);
+        let drawn = balance.draw(small, rng, accept);
+        let flip = small != size;
+        self.masks.extend(drawn.iter().map(|&on| on != flip));
+        self.masks.extend(drawn.iter().map(|&on| on == flip));
+    }
+
     /// Draw `pairs` more coalitions of the sampled sizes, each size in proportion to
-    /// its kernel mass, each with its complement, checking `stop` every few thousand
-    /// pairs; then weight every sampled coalition equally so that together they
-    /// carry the kernel mass of the sampled sizes.
+    /// its kernel mass, each a balanced draw (`balanced.rs`) with its complement,
+    /// checking `stop` every few thousand pairs; then weight every sampled
+    /// coalition equally so that together they carry the kernel mass of the sampled
+    /// sizes.
     pub fn sample(&mut self, pairs: usize, rng: &mut impl Rng, stop: &Stop) -> CoreResult<()> {
         if self.drawn.is_some() {
             let total = self.pairs() + pairs;
@@ -155,6 +196,7 @@ impl Design {
             })
             .collect();
         let total = cumulative.last().copied().unwrap_or(1.0);
+        let mut balance = self.balance();
         for pair in 0..pairs {
             if pair % 4096 == 0 {
                 stop.check()?;
@@ -162,12 +204,7 @@ impl Design {
             let u = rng.random::<f64>() * total;
             let at = cumulative.iter().position(|&m| u < m);
             let size = sizes[at.unwrap_or(sizes.len() - 1)];
-            let mut mask = vec![false; p];
-            for g in index::sample(rng, p, size) {
-                mask[g] = true;
-            }
-            self.masks.extend(mask.iter().copied());
-            self.masks.extend(mask.iter().map(|&on| !on));
+            self.draw_pair(size, &mut balance, rng, |_| true);
         }
         let sampled = 2 * self.pairs();
         self.weights.resize(self.enumerated + sampled, 0.0);
@@ -208,20 +245,39 @@ impl Design {
             };
             row.assign(&(&xa * (wa * ea) + &xb * (wb * eb)));
         }
-        // Centred within each stratum (one for KernelSHAP's sampling; with enumerated
-        // sizes the sampled scores need not sum to zero). KernelSHAP's pairs are
-        // independent draws: the jackknife's (c − 1)/c. Leverage SHAP's are simple
-        // random samples without replacement within each size: Cochran's stratified
-        // estimator, (1 − f_h) c_h/(c_h − 1) per stratum (see `leverage.rs`).
+        // Independent draws: the scores centred within each stratum (one for
+        // KernelSHAP's sampling; with enumerated sizes the sampled scores need not
+        // sum to zero). KernelSHAP's pairs: the jackknife's (c − 1)/c. Leverage
+        // SHAP's are simple random samples without replacement within each size:
+        // Cochran's stratified estimator, (1 − f_h) c_h/(c_h − 1) per stratum (see
+        // `leverage.rs`). Balanced draws: what their balance features do not
+        // explain of the scores, with the degrees of freedom left (`balanced.rs`).
         let (of_pair, fpc) = match self.drawn {
             Some(_) => leverage::strata(self),
             None => (vec![0; clusters], vec![1.0]),
         };
+        let sizes: Vec<usize> = self
+            .drawn_sides()
+            .map(|z| z.iter().filter(|&&on| on).count())
+            .collect();
+        let assisted = balanced::residual_scores(self.players, self.drawn_sides(), &sizes, &g);
         let mut meat = Array2::<f64>::zeros((xs.ncols(), xs.ncols()));
         for (h, &fpc) in fpc.iter().enumerate() {
             let members: Vec<usize> = (0..clusters).filter(|&c| of_pair[c] == h).collect();
+            let c = members.len() as f64;
+            if let Some((residuals, left)) = &assisted {
+                // Centred on their stratum by the fit (each size has its intercept).
+                let n = clusters as f64;
+                let factor = match self.drawn {
+                    Some(_) => fpc * n / *left as f64,
+                    None => (n - 1.0) / n * (n - 1.0) / *left as f64,
+                };
+                let r = residuals.select(ndarray::Axis(0), &members);
+                meat.scaled_add(factor, &r.t().dot(&r));
+                continue;
+            }
             let scores = g.select(ndarray::Axis(0), &members);
-            let (Some(mean), c) = (scores.mean_axis(ndarray::Axis(0)), members.len() as f64) else {
+            let Some(mean) = scores.mean_axis(ndarray::Axis(0)) else {
                 continue;
             };
             let factor = match self.drawn {

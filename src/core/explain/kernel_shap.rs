@@ -20,9 +20,12 @@
 //!   carry most of the kernel's mass, and on models where few features matter they
 //!   pin the answer down; each keeps its kernel weight.
 //! - The remaining budget draws pairs: a size `s` among the sizes not enumerated with
-//!   probability proportional to its kernel mass `(P − 1) / (s (P − s))`, a uniform
+//!   probability proportional to its kernel mass `(P − 1) / (s (P − s))`, a
 //!   coalition of that size, and its complement (paired, antithetic sampling; Covert
-//!   and Lee 2021, "Improving KernelSHAP"). Sampled coalitions share the kernel mass
+//!   and Lee 2021, "Improving KernelSHAP"). The coalition is the best balanced of a
+//!   few uniform candidates, the one whose players and pairs of players the earlier
+//!   draws of its size hold least (`kernel_design/balanced.rs`): about 1.5 times
+//!   lower error than uniform draws at the same budget. Sampled coalitions share the kernel mass
 //!   of the sampled sizes equally, since the kernel is already in the sampling
 //!   distribution. On an additive game every pair fits exactly, so the answer is
 //!   exact for any budget.
@@ -65,7 +68,12 @@
 //! `Σ_c (β̂_(−c) − mean)(…)ᵀ`, the spread of the leave-one-pair-out fits. Enumerated
 //! coalitions are not random and add nothing. The plain sandwich (`e_c` uninflated)
 //! covers the true error at 88–92% for a nominal 95% with 30–50 pairs; this one at
-//! 94% (`sampled_values_are_unbiased_and_their_errors_cover`). The eliminated
+//! 94% with uniform draws. Balanced draws vary less than independent ones, so the
+//! spread of `g_c` is taken after their fit on what the draws balance (an intercept
+//! per size and the drawn side's players, `balanced::residual_scores`), with its
+//! degrees of freedom: 97.6% (`sampled_values_are_unbiased_and_their_errors_cover`,
+//! `balanced_errors_cover_on_ten_players`), conservative because the pairs of
+//! players the draws also balance are not credited. The eliminated
 //! player's variance follows from `φ_P = Δ − Σβ`. It is zero when no size is sampled.
 
 use ndarray::{Array1, Array2, ArrayView2, Axis};

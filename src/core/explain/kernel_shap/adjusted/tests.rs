@@ -67,7 +67,10 @@ fn seeded_efficient_and_closer_than_kernel_on_third_order_games() {
     // Triples (x0 x1 x2 + x2 x3 x4 + tanh(x5 + x6) + linear terms): KernelSHAP's
     // error is the odd third and higher orders, which the surrogate takes out.
     // Mean squared error over 30 seeds at 600 of 1022 coalitions (triples of 9
-    // players): 0.0017 against 0.0030 when written.
+    // players): 0.0017 against 0.0030 when written with uniform draws; 0.0012
+    // against 0.0014 since the draws are balanced (`kernel_design/balanced.rs`),
+    // which take out much of the same error. The kernel's 0.0030 is the
+    // balancing's own check here.
     let model = Triples { n_features: 10 };
     let (a, _) = one(&model, 600, 11, Estimator::RegressionAdjusted);
     assert_eq!(a, one(&model, 600, 11, Estimator::RegressionAdjusted).0);
@@ -84,8 +87,12 @@ fn seeded_efficient_and_closer_than_kernel_on_third_order_games() {
     };
     let (adjusted, kernel) = (mse(Estimator::RegressionAdjusted), mse(Estimator::Kernel));
     assert!(
-        adjusted < kernel / 1.5,
+        adjusted < kernel / 1.1,
         "adjusted {adjusted} against kernel {kernel}"
+    );
+    assert!(
+        kernel < 0.0022,
+        "balanced draws: kernel {kernel} (uniform: 0.0030)"
     );
 }
 

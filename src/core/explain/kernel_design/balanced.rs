@@ -1,0 +1,310 @@
+//! Balanced draws of a sampled size's coalitions: each new coalition is the best of
+//! a few uniform candidates, the one whose players, and pairs of players, the
+//! earlier draws of its size hold least often (kernel herding, Chen, Welling and
+//! Smola 2010, on the features `z_i` and `z_i z_j`).
+//!
+//! # Why
+//! With paired sampling the estimators see only the odd part of the game, and an
+//! additive part is fitted exactly; their error comes from how the sampled
+//! coalitions meet the game's interactions. Uniform draws hold a player or a pair of
+//! players more or less often than their share by chance, of order `1/√n`; herded
+//! draws keep every player's and pair's count within a few of its share, so the
+//! fit's normal equations and the interactions they see are close to those of the
+//! whole size. Measured on the convergence benchmark's 12-feature MLP and logistic
+//! games (numpy, all 4096 coalitions known, 10 seeds × 5 rows): at 256 and 1024
+//! coalitions the root-mean-square error against the exact values is 1.5–1.6 times
+//! lower than with uniform draws, so the same accuracy takes about 2.4 times fewer
+//! coalitions. Balancing triples as well gained little more (within 10%).
+//!
+//! # What stays, what changes
+//! Each candidate is still a uniform draw of its size and the rest of the sampler
+//! is unchanged: sizes, pairs, weights. Draws depend only on the seed and the
+//! earlier draws, so answers stay reproducible. The standard errors change: those
+//! of independent draws overstate a balanced design's error (1.4 times; 98–99% of
+//! the errors within 1.96 of them at a nominal 95%), so the pairs' scores are taken
+//! after their fit on what the draws balance ([`residual_scores`]).
+//!
+//! # Cost
+//! A candidate of size `s` is scored over its `s` players and `s(s − 1)/2` pairs; the
+//! number of candidates is chosen so that a draw scores at most about
+//! [`SCORE_BUDGET`] terms (at most [`CANDIDATES`] candidates, at least 2). Above
+//! [`MAX_PLAYERS`] players a draw is one uniform candidate, as before.
+
+use std::collections::HashMap;
+
+use ndarray::Array2;
+use rand::seq::index;
+use rand::Rng;
+
+/// Candidates per draw at most (the prototype gained nothing beyond 32).
+const CANDIDATES: usize = 32;
+/// Terms scored per draw at most: caps the candidates of large sizes.
+const SCORE_BUDGET: usize = 4096;
+/// Above this many players the draws are uniform (the pair counts alone would be
+/// `P²` per size).
+const MAX_PLAYERS: usize = 64;
+
+/// How often each player and each pair of players appears in the draws of one
+/// size so far.
+#[derive(Debug, Clone)]
+struct Tally {
+    /// Per player.
+    singles: Vec<u32>,
+    /// Per pair `(a, b)`, `a < b`, at `a · P + b`.
+    pairs: Vec<u32>,
+}
+
+/// The tallies of every size drawn, to balance the next draws against.
+#[derive(Debug, Clone)]
+pub(super) struct Balance {
+    players: usize,
+    tallies: HashMap<usize, Tally>,
+}
+
+impl Balance {
+    /// Tallies of the coalitions `drawn` (one run of `players` bools each: the
+    /// drawn side of each pair, not its complement).
+    pub fn of<'a>(players: usize, drawn: impl Iterator<Item = &'a [bool]>) -> Self {
+        let mut balance = Balance {
+            players,
+            tallies: HashMap::new(),
+        };
+        if players <= MAX_PLAYERS {
+            for mask in drawn {
+                let members: Vec<usize> = (0..players).filter(|&g| mask[g]).collect();
+                balance.record(&members);
+            }
+        }
+        balance
+    }
+
+    /// A coalition of `size` players, the best balanced of the candidates that
+    /// `accept` takes (module doc); uniform when the players are too many. Keeps
+    /// drawing while no candidate is accepted.
+    pub fn draw(
+        &mut self,
+        size: usize,
+        rng: &mut impl Rng,
+        mut accept: impl FnMut(&[bool]) -> bool,
+    ) -> Vec<bool> {
+        let p = self.players;
+        let wanted = if p <= MAX_PLAYERS {
+            let terms = (size + size * size.saturating_sub(1) / 2).max(1);
+            (SCORE_BUDGET / terms).clamp(2, CANDIDATES)
+        } else {
+            1
+        };
+        let mut best: Option<(u64, Vec<usize>)> = None;
+        let mut accepted = 0;
+        let mut mask = vec![false; p];
+        while accepted < wanted {
+            let mut members = index::sample(rng, p, size).into_vec();
+            members.sort_unstable();
+            mask.iter_mut().for_each(|on| *on = false);
+            members.iter().for_each(|&g| mask[g] = true);
+            if !accept(&mask) {
+                // Keep trying only while nothing is in hand (a nearly exhausted
+                // size rejects most candidates).
+                if best.is_some() {
+                    break;
+                }
+                continue;
+            }
+            accepted += 1;
+            let score = self.score(size, &members);
+            if best.as_ref().is_none_or(|(b, _)| score < *b) {
+                best = Some((score, members));
+            }
+        }
+        let (_, members) = best.expect("a candidate was accepted");
+        if p <= MAX_PLAYERS {
+            self.record(&members);
+        }
+        let mut mask = vec![false; p];
+        members.iter().for_each(|&g| mask[g] = true);
+        mask
+    }
+
+    /// How often the members and their pairs appeared in this size's draws.
+    fn score(&self, size: usize, members: &[usize]) -> u64 {
+        let Some(tally) = self.tallies.get(&size) else {
+            return 0;
+        };
+        let p = self.players;
+        let mut total = 0u64;
+        for (k, &a) in members.iter().enumerate() {
+            total += u64::from(tally.singles[a]);
+            for &b in &members[k + 1..] {
+                total += u64::from(tally.pairs[a * p + b]);
+            }
+        }
+        total
+    }
+
+    /// Count the sorted `members` in their size's tally.
+    fn record(&mut self, members: &[usize]) {
+        let p = self.players;
+        let tally = self.tallies.entry(members.len()).or_insert_with(|| Tally {
+            singles: vec![0; p],
+            pairs: vec![0; p * p],
+        });
+        for (k, &a) in members.iter().enumerate() {
+            tally.singles[a] += 1;
+            for &b in &members[k + 1..] {
+                tally.pairs[a * p + b] += 1;
+            }
+        }
+    }
+}
+
+/// What the balance of the drawn sides' players does not explain of the pairs'
+/// `scores` (one row per sampled pair, in the design's order; `sizes` the drawn
+/// sides' sizes), and the degrees of freedom left: the residuals of their
+/// least-squares fit on an intercept per size and the drawn side's `z_i`. `None`
+/// above [`MAX_PLAYERS`] (the draws were not balanced) or with fewer pairs than
+/// twice the players: the caller keeps the errors of independent draws.
+///
+/// Why: herding holds each player's count over a size's draws to within a few of
+/// its expectation, so the part of the scores' sum that is linear in the `z_i` is
+/// nearly exact, and the estimate's error is the residuals' sum (the regression
+/// estimator's variance, Särndal, Swensson and Wretman 1992, 6.5). Independent
+/// draws' errors, which count that part as if it varied, were 1.4 times the error
+/// (98–99% of the errors within 1.96 of them, at a nominal 95%). Fitting the
+/// pairs `z_i z_j` too, which the draws also balance, gave errors too small
+/// (81–93% on 10 players at 400 and 600 coalitions), so the errors stay
+/// conservative where the pairs' balance matters (at larger budgets).
+pub(super) fn residual_scores<'a>(
+    players: usize,
+    drawn: impl Iterator<Item = &'a [bool]>,
+    sizes: &[usize],
+    scores: &Array2<f64>,
+) -> Option<(Array2<f64>, usize)> {
+    let n = scores.nrows();
+    let p = players;
+    if p > MAX_PLAYERS || n < 2 * p {
+        return None;
+    }
+    let drawn: Vec<&[bool]> = drawn.collect();
+    let mut distinct: Vec<usize> = sizes.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let mut columns: Vec<Vec<f64>> = distinct
+        .iter()
+        .map(|&s| sizes.iter().map(|&t| f64::from(u8::from(t == s))).collect())
+        .collect();
+    for i in 0..p {
+        columns.push(drawn.iter().map(|z| f64::from(u8::from(z[i]))).collect());
+    }
+    let basis = orthonormal(columns);
+    let mut residuals = scores.clone();
+    for q in &basis {
+        let q = ndarray::ArrayView1::from(q.as_slice());
+        let coefficients = q.dot(&residuals);
+        for (mut row, &qc) in residuals.rows_mut().into_iter().zip(q.iter()) {
+            row.scaled_add(-qc, &coefficients);
+        }
+    }
+    let left = n.checked_sub(basis.len()).filter(|&left| left > 0)?;
+    Some((residuals, left))
+}
+
+/// An orthonormal basis of the span of `columns` (modified Gram–Schmidt, each
+/// column orthogonalised twice); a column that adds less than 1e-9 of its own norm
+/// is dependent and left out, so the basis's size is the columns' rank.
+fn orthonormal(columns: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
+    let mut basis: Vec<Vec<f64>> = Vec::new();
+    for mut v in columns {
+        let norm0 = v.iter().map(|a| a * a).sum::<f64>().sqrt();
+        if norm0 == 0.0 {
+            continue;
+        }
+        for _ in 0..2 {
+            for q in &basis {
+                let dot: f64 = q.iter().zip(&v).map(|(a, b)| a * b).sum();
+                v.iter_mut().zip(q).for_each(|(a, b)| *a -= dot * b);
+            }
+        }
+        let norm = v.iter().map(|a| a * a).sum::<f64>().sqrt();
+        if norm > 1e-9 * norm0 {
+            v.iter_mut().for_each(|a| *a /= norm);
+            basis.push(v);
+        }
+    }
+    basis
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    /// The largest gap between a pair's count and its share over `draws` coalitions
+    /// of `size` among `p` players.
+    fn worst_pair_gap(p: usize, size: usize, draws: &[Vec<bool>]) -> f64 {
+        let share = draws.len() as f64 * (size * (size - 1)) as f64 / (p * (p - 1)) as f64;
+        let mut worst: f64 = 0.0;
+        for a in 0..p {
+            for b in a + 1..p {
+                let n = draws.iter().filter(|z| z[a] && z[b]).count() as f64;
+                worst = worst.max((n - share).abs());
+            }
+        }
+        worst
+    }
+
+    #[test]
+    fn balanced_draws_hold_every_pair_near_its_share() {
+        // 60 coalitions of 4 among 12 players: each of the 66 pairs' share is 10.9.
+        let (p, size) = (12, 4);
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut balance = Balance::of(p, std::iter::empty());
+        let balanced: Vec<Vec<bool>> = (0..60)
+            .map(|_| balance.draw(size, &mut rng, |_| true))
+            .collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let uniform: Vec<Vec<bool>> = (0..60)
+            .map(|_| {
+                let mut z = vec![false; p];
+                index::sample(&mut rng, p, size)
+                    .iter()
+                    .for_each(|g| z[g] = true);
+                z
+            })
+            .collect();
+        assert!(balanced
+            .iter()
+            .all(|z| z.iter().filter(|&&on| on).count() == size));
+        let (b, u) = (
+            worst_pair_gap(p, size, &balanced),
+            worst_pair_gap(p, size, &uniform),
+        );
+        assert!(b <= 3.0 && b < u / 2.0, "balanced {b} against uniform {u}");
+    }
+
+    #[test]
+    fn tallies_continue_from_earlier_draws_and_rejected_candidates_are_skipped() {
+        let p = 6;
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut first = Balance::of(p, std::iter::empty());
+        let drawn: Vec<Vec<bool>> = (0..5).map(|_| first.draw(2, &mut rng, |_| true)).collect();
+        // Rebuilt from the same draws, the tallies give the next draw the same
+        // choice as the balance that made them.
+        let mut again = Balance::of(p, drawn.iter().map(Vec::as_slice));
+        let mut r1 = ChaCha8Rng::seed_from_u64(9);
+        let mut r2 = ChaCha8Rng::seed_from_u64(9);
+        assert_eq!(
+            first.draw(2, &mut r1, |_| true),
+            again.draw(2, &mut r2, |_| true)
+        );
+        // Only accepted candidates are returned: here, those holding player 0.
+        for _ in 0..20 {
+            assert!(first.draw(2, &mut rng, |z| z[0])[0]);
+        }
+        // Above the player limit a draw is one uniform candidate, unrecorded.
+        let mut wide = Balance::of(MAX_PLAYERS + 1, std::iter::empty());
+        let z = wide.draw(3, &mut rng, |_| true);
+        assert_eq!(z.iter().filter(|&&on| on).count(), 3);
+        assert!(wide.tallies.is_empty());
+    }
+}
