@@ -47,7 +47,10 @@ pub struct CounterfactualResponse {
     /// The best lower bound proved on the cost of the cheapest counterfactual
     /// (its cost when `optimal`); null when none exists.
     pub bound: Option<f64>,
-    /// `linear_exact`, `tree_branch_and_bound` or `growing_spheres`.
+    /// The solver that answered: `linear_exact` (linear and binary logistic models,
+    /// or a `raw` range on one margin of a multinomial logistic one),
+    /// `tree_branch_and_bound` (tree ensembles) or `growing_spheres` (any other
+    /// model or target, a multinomial logistic class included; never `optimal`).
     pub method: String,
     /// Time the search took, in milliseconds.
     pub elapsed_ms: f64,
