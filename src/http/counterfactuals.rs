@@ -97,7 +97,7 @@ pub struct ChangeDto {
         (status = 403, description = "A reader token, and the model has fewer background rows than --min-summary-rows (the default bounds and cost summarise them)", body = ErrorBody),
         (status = 404, description = "No such model", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 422, description = "Invalid instance, target or constraint (unknown feature, lo > hi, bounds excluding an immutable feature's value, a target already met, min > max, count over 5)", body = ErrorBody)))]
+        (status = 422, description = "Invalid instance, target or constraint (unknown feature, lo > hi, bounds excluding an immutable feature's value, bounds or integer on a categorical feature, a target already met, min > max, count over 5)", body = ErrorBody)))]
 pub async fn counterfactuals_model(
     State(state): State<AppState>,
     Path(name): Path<String>,

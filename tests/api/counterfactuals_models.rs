@@ -115,6 +115,24 @@ async fn a_tree_model_with_categorical_splits_keeps_to_the_allowed_categories() 
     let a = call(&app, Method::POST, uri, Some(body)).await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
     assert!(a.text.contains("categories.f4"));
+    // A feature read as categories by the request takes no bounds and no `integer`:
+    // they were ignored, they are refused.
+    for extra in [
+        json!({"bounds": {"f4": [0, 1]}}),
+        json!({"integer": ["f4"]}),
+    ] {
+        let mut body = json!({"instance": rows[1], "target": 0, "categories": {"f4": [0, 1, 2]}});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let a = call(&app, Method::POST, uri, Some(body)).await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
+        assert!(
+            a.text.contains("'f4' is a categorical feature"),
+            "{}",
+            a.text
+        );
+    }
 }
 
 #[tokio::test]
