@@ -11,10 +11,10 @@
 //!
 //! With `max_changes = k` below the number of features that may change, every point
 //! is drawn on a *support* of `k` features (the others keep their values), uniformly
-//! in the `k`-dimensional shell: every support in turn when there are at most
-//! [`SAMPLES`] of them, a random one per point otherwise. Sampling the whole space and
-//! sparsifying afterwards can miss a `k`-feature answer: the first shell that meets
-//! the goal may only do so by moving more features together than `k`.
+//! in the `k`-dimensional shell: every support in turn when there are at most 256
+//! of them (the points per shell), a random one per point otherwise. Sampling the
+//! whole space and sparsifying afterwards can miss a `k`-feature answer: the first
+//! shell that meets the goal may only do so by moving more features together than `k`.
 //!
 //! Sampled points are clipped to the bounds and rounded for integer features; a
 //! categorical feature takes a random allowed category with a probability that grows
