@@ -4,7 +4,10 @@
 //! A [`Problem`] holds the instance, the [`Goal`], one [`Domain`] per feature (its
 //! bounds, whether it is integer, categorical or immutable), the [`CostModel`] and
 //! `max_changes`. [`solve`] picks the solver the model allows:
-//! - [`linear`]: linear and logistic models, exact (a knapsack per support);
+//! - [`linear`]: linear and binary logistic models, exact (a knapsack per support),
+//!   and a raw range on one margin of a multinomial one. A multinomial class (the
+//!   largest of several margins: several linear constraints at once) or probability
+//!   range (through the softmax) is not one interval on one margin: growing spheres;
 //! - [`trees`]: tree ensembles, exact branch and bound over split intervals;
 //! - [`spheres`]: any model, growing spheres (Laugel et al. 2018), not exact.
 //!
@@ -182,7 +185,8 @@ pub struct Problem {
 /// The solver that answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
-    /// [`linear`]: exact on linear and logistic models.
+    /// [`linear`]: exact on a goal that is one interval on one margin of a linear or
+    /// logistic model (not a multinomial class, see [`method_for`]).
     Linear,
     /// [`trees`]: exact branch and bound on tree ensembles.
     TreeSearch,
@@ -239,7 +243,9 @@ pub struct Solved {
     pub complete: bool,
 }
 
-/// Which solver answers this pairing of model and goal.
+/// Which solver answers this pairing of model and goal: the exact ones when the goal
+/// is one interval on one raw output ([`raw_range`]; for trees a class too), growing
+/// spheres otherwise (a multinomial logistic model's class or probability included).
 pub fn method_for(model: &HostedModel, goal: &Goal) -> Method {
     let m = model.as_model();
     let ranged = raw_range(goal, m.link(), m.n_outputs()).is_some();

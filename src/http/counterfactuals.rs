@@ -47,7 +47,10 @@ pub struct CounterfactualResponse {
     /// The best lower bound proved on the cost of the cheapest counterfactual
     /// (its cost when `optimal`); null when none exists.
     pub bound: Option<f64>,
-    /// `linear_exact`, `tree_branch_and_bound` or `growing_spheres`.
+    /// The solver that answered: `linear_exact` (linear and binary logistic models,
+    /// or a `raw` range on one margin of a multinomial logistic one),
+    /// `tree_branch_and_bound` (tree ensembles) or `growing_spheres` (any other
+    /// model or target, a multinomial logistic class included; never `optimal`).
     pub method: String,
     /// Time the search took, in milliseconds.
     pub elapsed_ms: f64,
@@ -94,7 +97,7 @@ pub struct ChangeDto {
         (status = 403, description = "A reader token, and the model has fewer background rows than --min-summary-rows (the default bounds and cost summarise them)", body = ErrorBody),
         (status = 404, description = "No such model", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 422, description = "Invalid instance, target or constraint (unknown feature, lo > hi, bounds excluding an immutable feature's value, a target already met, min > max, count over 5)", body = ErrorBody)))]
+        (status = 422, description = "Invalid instance, target or constraint (unknown feature, lo > hi, bounds excluding an immutable feature's value, bounds or integer on a categorical feature, a target already met, min > max, count over 5)", body = ErrorBody)))]
 pub async fn counterfactuals_model(
     State(state): State<AppState>,
     Path(name): Path<String>,

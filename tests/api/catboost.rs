@@ -327,3 +327,44 @@ async fn a_counterfactual_keeps_an_unseen_category_as_sent() {
         }
     }
 }
+
+/// Bounds and `integer` on a categorical feature were silently ignored (the solvers
+/// move it among its categories only); they are refused naming the feature, and the
+/// same constraints on a numeric feature are still taken.
+#[tokio::test]
+async fn counterfactual_bounds_or_integer_on_a_category_are_refused() {
+    let app = default_app().await;
+    let c = case("cb_bin_cat");
+    let spec = json!({"kind": "catboost", "model": document("cb_bin_cat"),
+                      "background": c["background"].clone()});
+    let put = call(&app, Method::PUT, "/models/loans", Some(spec)).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    let instance = json!({"income": 20.0, "age": 20.0, "region": "north", "purpose": "car",
+                          "debt": 10.8});
+    let uri = "/models/loans/counterfactuals";
+    let ask = |extra: Value| {
+        let mut body = json!({"instance": instance.clone(), "target": {"max": 0.5}});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        call(&app, Method::POST, uri, Some(body))
+    };
+    let a = ask(json!({"integer": ["age", "region"]})).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
+    assert!(
+        a.text
+            .contains("integer: 'region' is a categorical feature"),
+        "{}",
+        a.text
+    );
+    let a = ask(json!({"bounds": {"purpose": [0, 1], "debt": [0, 20]}})).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
+    assert!(
+        a.text
+            .contains("bounds.purpose: 'purpose' is a categorical feature"),
+        "{}",
+        a.text
+    );
+    let a = ask(json!({"integer": ["age"], "bounds": {"debt": [0, 20]}})).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+}

@@ -12,7 +12,9 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::common::{call, default_app, fixture, house, house_row, logistic_spec};
+use super::common::{
+    call, default_app, fixture, house, house_row, logistic_spec, multinomial_spec,
+};
 
 /// Check an answer's constraints against the request, independently of the server:
 /// immutables kept, bounds, whole numbers, max_changes, and the target met by the
@@ -206,6 +208,41 @@ async fn a_logistic_class_target_by_name_and_an_infeasible_request() {
     let a = call(&app, Method::POST, uri, Some(body)).await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
     assert!(a.text.contains("classes: no, yes"), "{}", a.text);
+}
+
+/// A class of a multinomial logistic model is the largest of three margins: several
+/// linear constraints at once, which the knapsack does not solve. Such targets (and
+/// probability ranges, through the softmax) are answered by growing spheres and say
+/// so; a raw range on one margin is one linear constraint and is exact.
+#[tokio::test]
+async fn a_multinomial_logistic_class_target_is_answered_by_growing_spheres() {
+    let app = default_app().await;
+    let mut spec = multinomial_spec();
+    spec["name"] = json!("three");
+    register(&app, &spec).await;
+    let uri = "/models/three/counterfactuals";
+    // Margins a, b, −a − b: at (2, 0) class x; class y needs b > a and b > −a − b.
+    let instance = json!({"a": 2.0, "b": 0.0});
+    let body = json!({"instance": instance, "target": "y", "seed": 3});
+    let a = call(&app, Method::POST, uri, Some(body)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.json["method"], "growing_spheres", "{}", a.text);
+    assert_eq!(a.json["optimal"], false);
+    let p = &a.json["counterfactuals"][0]["prediction"];
+    assert!(
+        p[1].as_f64() > p[0].as_f64() && p[1].as_f64() > p[2].as_f64(),
+        "{p}"
+    );
+    let body = json!({"instance": instance, "target": {"min": 0.5}, "output": "y"});
+    let a = call(&app, Method::POST, uri, Some(body)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.json["method"], "growing_spheres");
+    // Margin of y (= b) at least 1: b moves to 1, proved least (unit MAD weights).
+    let body = json!({"instance": instance, "target": {"min": 1.0}, "space": "raw", "output": "y"});
+    let a = call(&app, Method::POST, uri, Some(body)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.json["method"], "linear_exact", "{}", a.text);
+    assert_eq!(a.json["optimal"], true);
 }
 
 #[tokio::test]

@@ -115,6 +115,24 @@ async fn a_tree_model_with_categorical_splits_keeps_to_the_allowed_categories() 
     let a = call(&app, Method::POST, uri, Some(body)).await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
     assert!(a.text.contains("categories.f4"));
+    // A feature read as categories by the request takes no bounds and no `integer`:
+    // they were ignored, they are refused.
+    for extra in [
+        json!({"bounds": {"f4": [0, 1]}}),
+        json!({"integer": ["f4"]}),
+    ] {
+        let mut body = json!({"instance": rows[1], "target": 0, "categories": {"f4": [0, 1, 2]}});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let a = call(&app, Method::POST, uri, Some(body)).await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
+        assert!(
+            a.text.contains("'f4' is a categorical feature"),
+            "{}",
+            a.text
+        );
+    }
 }
 
 #[tokio::test]
@@ -236,4 +254,54 @@ async fn a_search_stopped_by_its_time_limit_reports_its_bound_without_a_proof() 
     assert_eq!(cut.json["infeasible"], false);
     let bound = cut.json["bound"].as_f64().unwrap();
     assert!(bound <= least + 1e-12, "{bound} > {least}");
+}
+
+/// A network whose margin is relu(a) + relu(b) + relu(c − 2) − 1.5: with `a` and `b`
+/// bounded by 1, class 1 is reached by `a` and `b` together (cost 1.5) or by `c`
+/// alone (c ≥ 3.5, cost 3.5), never by `a` or `b` alone.
+fn two_paths_spec() -> Value {
+    json!({
+        "kind": "mlp",
+        "feature_names": ["a", "b", "c"],
+        "params": {"layers": [
+            {"weights": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+             "bias": [0.0, 0.0, -2.0], "activation": "relu"},
+            {"weights": [[1.0], [1.0], [1.0]], "bias": [-1.5], "activation": "sigmoid"}
+        ]},
+        "background": [[0.0, 0.0, 0.0], [1.0, 1.0, 1.0], [-1.0, 0.5, 4.0]]
+    })
+}
+
+#[tokio::test]
+async fn max_changes_one_finds_a_networks_one_feature_answer() {
+    let app = default_app().await;
+    let put = call(&app, Method::PUT, "/models/paths", Some(two_paths_spec())).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    let uri = "/models/paths/counterfactuals";
+    let mut body = json!({"instance": {"a": 0.0, "b": 0.0, "c": 0.0}, "target": 1,
+                          "bounds": {"a": [-1, 1], "b": [-1, 1], "c": [-5, 10]},
+                          "cost": {"a": 1, "b": 1, "c": 1}, "max_changes": 1});
+    let one = call(&app, Method::POST, uri, Some(body.clone())).await;
+    assert_eq!(one.status, StatusCode::OK, "{}", one.text);
+    assert_eq!(one.json["method"], "growing_spheres");
+    let cf = &one.json["counterfactuals"][0];
+    let changes = cf["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{}", one.text);
+    assert_eq!(changes[0]["feature"], "c");
+    // The least is c = 3.5; the shell it is found in holds it within 20%.
+    let c = changes[0]["to"].as_f64().unwrap();
+    assert!((3.5..=4.2).contains(&c), "{c}");
+    assert!(cf["prediction"][0].as_f64().unwrap() >= 0.5);
+    // Without the limit, the cheaper answer moving a and b (a + b ≥ 1.5).
+    body.as_object_mut().unwrap().remove("max_changes");
+    let free = call(&app, Method::POST, uri, Some(body)).await;
+    let cf = &free.json["counterfactuals"][0];
+    let moved: Vec<&str> = cf["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["feature"].as_str().unwrap())
+        .collect();
+    assert_eq!(moved, ["a", "b"], "{}", free.text);
+    assert!(cf["cost"].as_f64().unwrap() < 2.0, "{}", free.text);
 }

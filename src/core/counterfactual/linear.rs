@@ -1,7 +1,10 @@
-//! Exact counterfactuals of linear and logistic models.
+//! Exact counterfactuals of linear and logistic models, for a goal that is an interval
+//! on one raw output.
 //!
 //! The goal is an interval on one raw output `b + a·x` (a probability target on a
-//! logistic model is a margin target through the logit, which is monotone). With the
+//! binary logistic model is a margin target through the logit, which is monotone). A
+//! multinomial model's class is not such a goal (it is the largest of several margins)
+//! and is not solved here. With the
 //! instance below the interval (above is the same with `a` negated) a change `d`
 //! works when its *gain* `a·d` lies in `[need, slack]`.
 //!

@@ -6,14 +6,23 @@
 //! e.g. one MAD), over the features that may change. First a ball small enough to
 //! hold no point that meets the goal is found by halving the radius; then shells of
 //! growing radius around it are sampled uniformly until some points meet the goal;
-//! the cheapest is kept. A sparsification pass then puts features back to their own
-//! values, smallest change first, while the goal still holds (and `max_changes`
-//! asks for it). Sampled points are clipped to the bounds and rounded for integer
-//! features; a categorical feature takes a random allowed category with a
-//! probability that grows with the radius. Seeded: the same problem gives the same
-//! answer. Not exact: `optimal` is false and the bound is the trivial 0.
+//! the cheapest is kept. The paper's feature selection then puts features back to
+//! their own values, smallest (weighted) change first, while the goal still holds.
+//!
+//! With `max_changes = k` below the number of features that may change, every point
+//! is drawn on a *support* of `k` features (the others keep their values), uniformly
+//! in the `k`-dimensional shell: every support in turn when there are at most 256
+//! of them (the points per shell), a random one per point otherwise. Sampling the
+//! whole space and sparsifying afterwards can miss a `k`-feature answer: the first
+//! shell that meets the goal may only do so by moving more features together than `k`.
+//!
+//! Sampled points are clipped to the bounds and rounded for integer features; a
+//! categorical feature takes a random allowed category with a probability that grows
+//! with the radius. Seeded: the same problem gives the same answer. Not exact:
+//! `optimal` is false and the bound is the trivial 0.
 
 use ndarray::Array2;
+use rand::seq::index;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -35,10 +44,14 @@ pub fn solve(model: &dyn Model, p: &Problem, frozen: &[bool], cancel: &Cancel) -
     let mut rng = ChaCha8Rng::seed_from_u64(p.seed);
     let mut best = None;
     if !mutable.is_empty() {
+        let size = p
+            .max_changes
+            .map_or(mutable.len(), |k| k.min(mutable.len()));
         let sampler = Sampler {
             model,
             p,
             mutable: &mutable,
+            supports: Supports::of(mutable.len(), size),
         };
         let mut radius = 1.0;
         for _ in 0..STEPS {
@@ -71,7 +84,61 @@ pub fn solve(model: &dyn Model, p: &Problem, frozen: &[bool], cancel: &Cancel) -
 struct Sampler<'a> {
     model: &'a dyn Model,
     p: &'a Problem,
+    /// The features that may change.
     mutable: &'a [usize],
+    /// Which of them each point moves.
+    supports: Supports,
+}
+
+/// The sets of features a point may move (positions in `mutable`).
+#[derive(Debug, PartialEq)]
+enum Supports {
+    /// All of them: no `max_changes` below their number.
+    All,
+    /// Each of these in turn (every `k`-subset, there being at most [`SAMPLES`]).
+    Each(Vec<Vec<usize>>),
+    /// A random `k`-subset of `n` per point.
+    Random { n: usize, k: usize },
+}
+
+impl Supports {
+    /// The supports of `k` of `n` features.
+    fn of(n: usize, k: usize) -> Self {
+        if k >= n {
+            return Supports::All;
+        }
+        // C(n, k) = C(n, n − k) grows with its lower index up to n / 2, so the
+        // product below passes SAMPLES on its way exactly when C(n, k) is past it.
+        let mut count: usize = 1;
+        for i in 0..k.min(n - k) {
+            count = count * (n - i) / (i + 1);
+            if count > SAMPLES {
+                return Supports::Random { n, k };
+            }
+        }
+        let mut all = Vec::with_capacity(count);
+        let mut pick: Vec<usize> = (0..k).collect();
+        loop {
+            all.push(pick.clone());
+            // The next k-subset in lexicographic order.
+            let Some(i) = (0..k).rev().find(|&i| pick[i] < n - k + i) else {
+                return Supports::Each(all);
+            };
+            pick[i] += 1;
+            for t in i + 1..k {
+                pick[t] = pick[t - 1] + 1;
+            }
+        }
+    }
+
+    /// The support of the `i`-th point of a layer, as positions in `mutable`.
+    fn get(&self, i: usize, mutable: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
+        match self {
+            Supports::All => (0..mutable).collect(),
+            Supports::Each(all) => all[i % all.len()].clone(),
+            Supports::Random { n, k } => index::sample(rng, *n, *k).into_vec(),
+        }
+    }
 }
 
 impl Sampler<'_> {
@@ -80,21 +147,19 @@ impl Sampler<'_> {
     fn layer(&self, rng: &mut ChaCha8Rng, a: f64, b: f64) -> Option<Vec<f64>> {
         let p = self.p;
         let n = p.instance.len();
-        let dim = self.mutable.len() as f64;
         let mut rows = Array2::<f64>::zeros((SAMPLES, n));
-        for mut row in rows.rows_mut() {
-            let dir: Vec<f64> = self
-                .mutable
-                .iter()
-                .map(|_| StandardNormal.sample(rng))
-                .collect();
+        for (i, mut row) in rows.rows_mut().into_iter().enumerate() {
+            let support = self.supports.get(i, self.mutable.len(), rng);
+            let dim = support.len() as f64;
+            let dir: Vec<f64> = support.iter().map(|_| StandardNormal.sample(rng)).collect();
             let norm = dir.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-300);
             let u: f64 = rng.random();
             // Uniform in the shell: the radius's d-th power is uniform.
             let r = (a.powf(dim) + u * (b.powf(dim) - a.powf(dim))).powf(1.0 / dim);
             let r = if r.is_finite() { r } else { b };
             row.assign(&ndarray::ArrayView1::from(&p.instance));
-            for (&j, z) in self.mutable.iter().zip(&dir) {
+            for (&s, z) in support.iter().zip(&dir) {
+                let j = self.mutable[s];
                 let d = &p.domains[j];
                 row[j] = match &d.categories {
                     Some(codes) if !codes.is_empty() => {
@@ -134,11 +199,13 @@ impl Sampler<'_> {
     fn sparsify(&self, mut row: Vec<f64>) -> Option<Vec<f64>> {
         let p = self.p;
         let mut order = changed(&p.instance, &row);
-        order.sort_by(|&a, &b| {
-            let ca = p.cost.weights[a] * (row[a] - p.instance[a]).abs();
-            let cb = p.cost.weights[b] * (row[b] - p.instance[b]).abs();
-            ca.total_cmp(&cb)
-        });
+        // The weighted size of a change, a category change weighing its weight (as
+        // under L1; under L0 every change counts one and would leave no order).
+        let size = |j: usize| match p.domains[j].categories {
+            Some(_) => p.cost.weights[j],
+            None => p.cost.weights[j] * (row[j] - p.instance[j]).abs(),
+        };
+        order.sort_by(|&a, &b| size(a).total_cmp(&size(b)));
         for j in order {
             let kept = row[j];
             row[j] = p.instance[j];
@@ -158,57 +225,4 @@ impl Sampler<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::core::counterfactual::{CostModel, Domain, Goal};
-    use crate::core::models::{Link, OutputSpace};
-    use ndarray::ArrayView2;
-
-    /// f(x) = x₀.
-    struct Identity;
-
-    impl Model for Identity {
-        fn n_features(&self) -> usize {
-            1
-        }
-        fn n_outputs(&self) -> usize {
-            1
-        }
-        fn link(&self) -> Link {
-            Link::Identity
-        }
-        fn predict_raw(&self, x: ArrayView2<f64>) -> Array2<f64> {
-            x.to_owned()
-        }
-    }
-
-    #[test]
-    fn integer_samples_stay_whole_inside_fractional_bounds() {
-        // Whole values in [0, 1.7] are 0 and 1, neither reaches 1.2: no answer, and
-        // never the clamped 1.7.
-        let p = Problem {
-            instance: vec![0.0],
-            goal: Goal::Range {
-                output: 0,
-                space: OutputSpace::Raw,
-                lo: 1.2,
-                hi: f64::INFINITY,
-            },
-            domains: vec![Domain {
-                lo: 0.0,
-                hi: 1.7,
-                integer: true,
-                ..Domain::free()
-            }],
-            cost: CostModel {
-                weights: vec![1.0],
-                l0: false,
-            },
-            max_changes: None,
-            count: 1,
-            seed: 3,
-        };
-        let got = solve(&Identity, &p, &[false], &Cancel::never());
-        assert_eq!(got.best, None);
-    }
-}
+mod tests;

@@ -44,7 +44,8 @@ pub struct CounterfactualRequest {
     /// `{feature: [lo, hi]}`: where a feature may move (default: the background's
     /// range, from the midpoint of its two lowest values to that of its two highest,
     /// so that no answer shows one row's value). A feature may always keep its own
-    /// value.
+    /// value. Numeric features only: a categorical one is refused (422); restrict it
+    /// with `categories`.
     #[serde(default)]
     pub bounds: BTreeMap<String, Vec<f64>>,
     /// `{feature: [category, ...]}`: the categories a categorical feature may take
@@ -52,7 +53,8 @@ pub struct CounterfactualRequest {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub categories: BTreeMap<String, Vec<serde_json::Value>>,
-    /// Features that take whole numbers only.
+    /// Features that take whole numbers only. Numeric features only: a categorical
+    /// one is refused (422).
     #[serde(default)]
     pub integer: Vec<String>,
     /// Most features changed.
@@ -210,6 +212,24 @@ impl CounterfactualRequest {
         for (name, allowed) in &self.categories {
             let j = column("categories", name)?;
             domains[j].categories = Some(categories(entry, name, j, allowed)?);
+        }
+        // Bounds and `integer` speak of quantities; a category's code is none, and
+        // the solvers move a categorical feature among its categories only: refuse
+        // them rather than ignore them.
+        let numeric_only = (self.integer.iter().map(|n| ("integer", n)))
+            .chain(self.bounds.keys().map(|n| ("bounds", n)));
+        for (field, name) in numeric_only {
+            if domains[column(field, name)?].categories.is_some() {
+                let at = if field == "bounds" {
+                    format!("bounds.{name}")
+                } else {
+                    field.to_string()
+                };
+                return Err(bad(format!(
+                    "{at}: '{name}' is a categorical feature; `{field}` constrains numeric \
+                     features only (list the categories it may take in `categories`)"
+                )));
+            }
         }
         for (j, d) in domains.iter_mut().enumerate() {
             if x[j].is_finite() {
