@@ -38,8 +38,8 @@ pub(super) struct Design {
     /// The smallest size not enumerated (sizes `low..=players − low` are sampled);
     /// `None` when every size is enumerated.
     low: Option<usize>,
-    /// Leverage SHAP's draws so far; `None` for KernelSHAP's sampling.
-    drawn: Option<leverage::Drawn>,
+    /// The draws so far, and how the sizes share them.
+    drawn: leverage::Drawn,
 }
 
 impl Design {
@@ -59,6 +59,7 @@ impl Design {
     /// at least two pairs remain to sample the sizes after it. No sampled pairs yet.
     pub fn plan(players: usize, budget: usize) -> Self {
         let mut design = Design::empty(players);
+        design.drawn = leverage::Drawn::by_kernel_mass();
         let half = players / 2;
         let pair_mass = |s: usize| size_mass(players, s) * if 2 * s == players { 1.0 } else { 2.0 };
         let mut left = budget as f64;
@@ -95,7 +96,7 @@ impl Design {
             weights: Vec::new(),
             enumerated: 0,
             low: Some(1),
-            drawn: None,
+            drawn: leverage::Drawn::default(),
         }
     }
 
@@ -173,46 +174,14 @@ impl Design {
         self.masks.extend(drawn.iter().map(|&on| on == flip));
     }
 
-    /// Draw `pairs` more coalitions of the sampled sizes, each size in proportion to
-    /// its kernel mass, each a balanced draw (`balanced.rs`) with its complement,
-    /// checking `stop` every few thousand pairs; then weight every sampled
-    /// coalition equally so that together they carry the kernel mass of the sampled
-    /// sizes.
+    /// Draw `pairs` more pairs of the sampled sizes (each a balanced draw,
+    /// `balanced.rs`, with its complement, without replacement), the sizes sharing
+    /// all the pairs by their kernel mass (KernelSHAP) or equally (Leverage SHAP),
+    /// and weight each sampled coalition by its size's kernel mass over the
+    /// coalitions of that size drawn (`leverage.rs`).
     pub fn sample(&mut self, pairs: usize, rng: &mut impl Rng, stop: &Stop) -> CoreResult<()> {
-        if self.drawn.is_some() {
-            let total = self.pairs() + pairs;
-            return leverage::sample(self, total, rng, stop);
-        }
-        let Some(low) = self.low else {
-            return Ok(());
-        };
-        let p = self.players;
-        let sizes: Vec<usize> = (low..=p - low).collect();
-        let cumulative: Vec<f64> = sizes
-            .iter()
-            .scan(0.0, |acc, &s| {
-                *acc += size_mass(p, s);
-                Some(*acc)
-            })
-            .collect();
-        let total = cumulative.last().copied().unwrap_or(1.0);
-        let mut balance = self.balance();
-        for pair in 0..pairs {
-            if pair % 4096 == 0 {
-                stop.check()?;
-            }
-            let u = rng.random::<f64>() * total;
-            let at = cumulative.iter().position(|&m| u < m);
-            let size = sizes[at.unwrap_or(sizes.len() - 1)];
-            self.draw_pair(size, &mut balance, rng, |_| true);
-        }
-        let sampled = 2 * self.pairs();
-        self.weights.resize(self.enumerated + sampled, 0.0);
-        let each = total / sampled.max(1) as f64;
-        for w in &mut self.weights[self.enumerated..] {
-            *w = each;
-        }
-        Ok(())
+        let total = self.pairs() + pairs;
+        leverage::sample(self, total, rng, stop)
     }
 
     /// Standard errors from the pair-clustered jackknife covariance (module doc of
@@ -245,17 +214,13 @@ impl Design {
             };
             row.assign(&(&xa * (wa * ea) + &xb * (wb * eb)));
         }
-        // Independent draws: the scores centred within each stratum (one for
-        // KernelSHAP's sampling; with enumerated sizes the sampled scores need not
-        // sum to zero). KernelSHAP's pairs: the jackknife's (c − 1)/c. Leverage
-        // SHAP's are simple random samples without replacement within each size:
-        // Cochran's stratified estimator, (1 − f_h) c_h/(c_h − 1) per stratum (see
-        // `leverage.rs`). Balanced draws: what their balance features do not
-        // explain of the scores, with the degrees of freedom left (`balanced.rs`).
-        let (of_pair, fpc) = match self.drawn {
-            Some(_) => leverage::strata(self),
-            None => (vec![0; clusters], vec![1.0]),
-        };
+        // Each size's pairs are a simple random sample without replacement of its
+        // pairs, but balanced (`balanced.rs`): the scores' spread is taken after
+        // their fit on what the draws balance, with the degrees of freedom left,
+        // and each stratum's share counted with Cochran's finite-population
+        // correction (see `leverage.rs`). Too few pairs for that fit: the scores
+        // centred within each stratum, (1 − f_h) c_h/(c_h − 1).
+        let (of_pair, fpc) = leverage::strata(self);
         let sizes: Vec<usize> = self
             .drawn_sides()
             .map(|z| z.iter().filter(|&&on| on).count())
@@ -265,28 +230,20 @@ impl Design {
         for (h, &fpc) in fpc.iter().enumerate() {
             let members: Vec<usize> = (0..clusters).filter(|&c| of_pair[c] == h).collect();
             let c = members.len() as f64;
-            if let Some((residuals, left)) = &assisted {
+            let (scores, factor) = match &assisted {
                 // Centred on their stratum by the fit (each size has its intercept).
-                let n = clusters as f64;
-                let factor = match self.drawn {
-                    Some(_) => fpc * n / *left as f64,
-                    None => (n - 1.0) / n * (n - 1.0) / *left as f64,
-                };
-                let r = residuals.select(ndarray::Axis(0), &members);
-                meat.scaled_add(factor, &r.t().dot(&r));
-                continue;
-            }
-            let scores = g.select(ndarray::Axis(0), &members);
-            let Some(mean) = scores.mean_axis(ndarray::Axis(0)) else {
-                continue;
+                Some((residuals, left)) => (
+                    residuals.select(ndarray::Axis(0), &members),
+                    fpc * clusters as f64 / *left as f64,
+                ),
+                None if c > 1.0 => {
+                    let scores = g.select(ndarray::Axis(0), &members);
+                    let mean = scores.mean_axis(ndarray::Axis(0)).expect("a member");
+                    (scores - &mean, fpc * c / (c - 1.0))
+                }
+                None => continue,
             };
-            let factor = match self.drawn {
-                Some(_) if c > 1.0 => fpc * c / (c - 1.0),
-                Some(_) => 0.0,
-                None => (c - 1.0) / c,
-            };
-            let centred = scores - &mean;
-            meat.scaled_add(factor, &centred.t().dot(&centred));
+            meat.scaled_add(factor, &scores.t().dot(&scores));
         }
         let cov = inv.dot(&meat).dot(&inv);
         cov.diag()

@@ -1,7 +1,9 @@
 //! Leverage SHAP's coalitions (Musco and Witter 2025, "Provably Accurate Shapley
 //! Value Estimation via Leverage Score Sampling", ICLR): the constrained regression
 //! of KernelSHAP, with coalitions drawn by their leverage scores instead of their
-//! kernel weights.
+//! kernel weights. The sampler and its standard errors serve KernelSHAP's design
+//! too, whose sizes share the pairs by their kernel mass instead of equally
+//! ([`Drawn::by_kernel_mass`]).
 //!
 //! # Sampling
 //! The leverage score of a coalition `z` in the kernel-weighted, constraint-projected
@@ -29,14 +31,14 @@
 //! pairs are centred on their stratum's mean, and a stratum of `n` of its `N`
 //! pairs contributes `(1 − n/N) · n/(n − 1) · Σ (g − ḡ)(g − ḡ)ᵀ`. Over 200 seeds
 //! on a game with third-order interactions the errors fall within 1.96 of them
-//! 93.6% of the time (`leverage_values_are_unbiased_and_their_errors_cover`; the
-//! kernel sampling's jackknife: 93.9%) with uniform draws; the correction for
-//! drawing without replacement matters (without it, 98.6%). There the
-//! root-mean-square error was 0.167 against 0.225 for the kernel sampling at the
-//! same 120 coalitions. With balanced draws the scores are first fitted on what the
-//! draws balance, as for the kernel sampling ([`super::Design::sandwich`]), each
-//! stratum's residuals counted with `(1 − n/N) · n_all/dof`: 95.5% and 95.9%
-//! (the same test, and `balanced_errors_cover_on_ten_players`).
+//! 93.6% of the time (`leverage_values_are_unbiased_and_their_errors_cover`) with
+//! uniform draws; the correction for drawing without replacement matters (without
+//! it, 98.6%). There the root-mean-square error was 0.167 against 0.225 for
+//! KernelSHAP's sampling (then uniform, with replacement) at the same 120
+//! coalitions. With balanced draws the scores are first fitted on what the draws
+//! balance ([`super::Design::sandwich`]), each stratum's residuals counted with
+//! `(1 − n/N) · n_all/dof`: 94.8% and 96.7% (the same test, and
+//! `balanced_errors_cover_on_ten_players`).
 
 use std::collections::HashSet;
 
@@ -52,6 +54,19 @@ use crate::core::CoreResult;
 pub(crate) struct Drawn {
     /// Every sampled coalition so far, to draw without replacement.
     seen: HashSet<Vec<bool>>,
+    /// Whether the sizes share the pairs by their kernel mass (KernelSHAP's
+    /// design) rather than equally (Leverage SHAP's).
+    by_mass: bool,
+}
+
+impl Drawn {
+    /// Nothing drawn yet, the sizes to share the pairs by their kernel mass.
+    pub(super) fn by_kernel_mass() -> Self {
+        Drawn {
+            by_mass: true,
+            ..Drawn::default()
+        }
+    }
 }
 
 /// The sizes a budget of `budget` coalitions enumerates, as the leverage threshold
@@ -59,7 +74,7 @@ pub(crate) struct Drawn {
 /// `Σ_s min(C(P, s), c) = budget`. No sampled pairs yet.
 pub(super) fn plan(players: usize, budget: usize) -> Design {
     let mut design = Design::empty(players);
-    design.drawn = Some(Drawn::default());
+    design.drawn = Drawn::default();
     let counts: Vec<f64> = (1..players).map(|s| binomial(players, s)).collect();
     let expected = |c: f64| counts.iter().map(|&n| n.min(c)).sum::<f64>();
     let (mut lo, mut hi) = (0.0, counts.iter().copied().fold(0.0, f64::max));
@@ -94,13 +109,22 @@ pub(super) fn sample(
     rng: &mut impl Rng,
     stop: &Stop,
 ) -> CoreResult<()> {
-    let (Some(low), Some(mut drawn)) = (design.low, design.drawn.take()) else {
+    let Some(low) = design.low else {
         return Ok(());
     };
+    let mut drawn = std::mem::take(&mut design.drawn);
     let p = design.players;
     // One stratum per size pair {s, P − s}; the middle size counts half.
     let strata: Vec<usize> = (low..=p / 2).collect();
-    let share = |s: usize| if 2 * s == p { 1.0 } else { 2.0 };
+    let by_mass = drawn.by_mass;
+    let share = |s: usize| {
+        let pair = if 2 * s == p { 1.0 } else { 2.0 };
+        if by_mass {
+            pair * size_mass(p, s)
+        } else {
+            pair
+        }
+    };
     let have = design.pairs_by_size();
     let available: Vec<f64> = strata
         .iter()
@@ -126,7 +150,7 @@ pub(super) fn sample(
             drawn.seen.insert(pair[p..].to_vec());
         }
     }
-    design.drawn = Some(drawn);
+    design.drawn = drawn;
     reweight(design);
     Ok(())
 }
