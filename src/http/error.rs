@@ -45,6 +45,11 @@ pub enum ApiError {
     /// No model of that name.
     #[error("no model named '{0}'")]
     ModelNotFound(String),
+    /// A model version that is not the one served (only the latest is kept).
+    #[error(
+        "model '{0}' serves version {2}, not '{1}': only the latest version registered is kept"
+    )]
+    VersionNotFound(String, String, u64),
     /// No data set of that id for the model.
     #[error("model '{0}' has no data set '{1}'")]
     DatasetNotFound(String, String),
@@ -124,6 +129,7 @@ impl ApiError {
             }
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::ModelNotFound(_) => (StatusCode::NOT_FOUND, "model_not_found"),
+            ApiError::VersionNotFound(..) => (StatusCode::NOT_FOUND, "version_not_found"),
             ApiError::RouteNotFound(_) => (StatusCode::NOT_FOUND, "route_not_found"),
             ApiError::WordNotFound(_) => (StatusCode::NOT_FOUND, "word_not_found"),
             ApiError::DatasetNotFound(..) => (StatusCode::NOT_FOUND, "dataset_not_found"),

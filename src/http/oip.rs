@@ -1,10 +1,12 @@
 //! The Open Inference Protocol (KServe V2): `/v2/health/live`, `/v2/health/ready`,
 //! `/v2/models/{name}` (metadata), `/v2/models/{name}/ready`, `/v2/models/{name}/infer`
-//! and, as an extension with the same body, `/v2/models/{name}/explain`. Input
-//! tensors become the `instances` of `predict::predict` and
+//! and, as an extension with the same body, `/v2/models/{name}/explain`; the server
+//! metadata `GET /v2` and the same model routes under `/versions/{version}` are in
+//! `versioned.rs`. Input tensors become the `instances` of `predict::predict` and
 //! [`super::explain::explain`], whose flows answer; errors keep the crate's one body.
 
 mod tensor;
+mod versioned;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -24,6 +26,7 @@ use super::outputs::SpaceName;
 use super::predict::{self, PredictRequest};
 use super::routes::{routes, Access::*, Routes};
 use super::AppState;
+use crate::registry::ModelEntry;
 
 /// Routes of this module.
 pub fn router() -> Routes {
@@ -34,6 +37,7 @@ pub fn router() -> Routes {
         .op(Reader, routes!(get_model_ready))
         .op(Reader, routes!(post_infer))
         .op(Reader, routes!(post_explain))
+        .merge(versioned::router())
 }
 
 /// Liveness answer.
@@ -115,12 +119,17 @@ pub async fn get_metadata(
     Path(name): Path<String>,
 ) -> Result<axum::Json<ModelMetadata>, ApiError> {
     let entry = state.entry(&name)?;
+    Ok(axum::Json(metadata(&entry)))
+}
+
+/// The metadata of a registered model version.
+fn metadata(entry: &ModelEntry) -> ModelMetadata {
     let built = &entry.built;
     let outputs = built.output_names.len();
     let mut parameters = Map::new();
     parameters.insert("feature_names".into(), json!(&*built.feature_names));
     parameters.insert("output_names".into(), json!(built.output_names));
-    Ok(axum::Json(ModelMetadata {
+    ModelMetadata {
         name: entry.name.clone(),
         versions: vec![entry.version.to_string()],
         platform: "explaind".into(),
@@ -134,7 +143,7 @@ pub async fn get_metadata(
                 .collect(),
         }],
         parameters,
-    }))
+    }
 }
 
 /// One [rows, features] FP64 tensor; for a model with categorical features, one
@@ -206,6 +215,15 @@ pub async fn post_infer(
     Path(name): Path<String>,
     Json(request): Json<InferRequest>,
 ) -> Result<JsonAnswer<InferResponse>, ApiError> {
+    infer(state, name, request).await.map(JsonAnswer)
+}
+
+/// The flow of `infer`, versioned or not.
+async fn infer(
+    state: AppState,
+    name: String,
+    request: InferRequest,
+) -> Result<InferResponse, ApiError> {
     let parameters: InferParameters = serde_json::from_value(Value::Object(
         request.parameters.clone().unwrap_or_default(),
     ))
@@ -225,13 +243,13 @@ pub async fn post_infer(
     let mut info = Map::new();
     info.insert("output_names".into(), json!(answer.output_names));
     info.insert("output_space".into(), json!(answer.output_space));
-    Ok(JsonAnswer(InferResponse {
+    Ok(InferResponse {
         model_name: answer.model,
         model_version: answer.version.to_string(),
         id: request.id,
         parameters: info,
         outputs: tensor::select(outputs, request.outputs.as_deref())?,
-    }))
+    })
 }
 
 fn fill_rows(shape: Vec<Option<usize>>, rows: usize) -> Vec<usize> {
@@ -255,6 +273,18 @@ pub async fn post_explain(
     caller: Caller,
     Json(request): Json<InferRequest>,
 ) -> Result<JsonAnswer<InferResponse>, ApiError> {
+    explain_tensors(state, name, caller, request)
+        .await
+        .map(JsonAnswer)
+}
+
+/// The flow of `explain`, versioned or not.
+async fn explain_tensors(
+    state: AppState,
+    name: String,
+    caller: Caller,
+    request: InferRequest,
+) -> Result<InferResponse, ApiError> {
     let mut fields = request.parameters.clone().unwrap_or_default();
     if let Some(key) = ["instances", "texts", "model"]
         .into_iter()
@@ -325,11 +355,11 @@ pub async fn post_explain(
     if let Some(seed) = answer.seed {
         info.insert("seed".into(), json!(seed));
     }
-    Ok(JsonAnswer(InferResponse {
+    Ok(InferResponse {
         model_name: answer.model,
         model_version: answer.version.to_string(),
         id: request.id,
         parameters: info,
         outputs: tensor::select(outputs, request.outputs.as_deref())?,
-    }))
+    })
 }

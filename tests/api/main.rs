@@ -33,6 +33,7 @@ mod mlp;
 mod models;
 mod network_charts;
 mod oip;
+mod oip_versions;
 mod onnx;
 mod onnx_normalized;
 mod onnx_pca;

@@ -47,12 +47,21 @@ const EXPECTED: &[(&str, &str, Access)] = &[
     ("GET", "/static/app.js", Open),
     ("GET", "/v1/models/{target}", Reader),
     ("POST", "/v1/models/{target}", Reader),
+    ("GET", "/v2", Open),
     ("GET", "/v2/health/live", Open),
     ("GET", "/v2/health/ready", Open),
     ("GET", "/v2/models/{name}", Reader),
     ("POST", "/v2/models/{name}/explain", Reader),
     ("POST", "/v2/models/{name}/infer", Reader),
     ("GET", "/v2/models/{name}/ready", Reader),
+    ("GET", "/v2/models/{name}/versions/{version}", Reader),
+    (
+        "POST",
+        "/v2/models/{name}/versions/{version}/explain",
+        Reader,
+    ),
+    ("POST", "/v2/models/{name}/versions/{version}/infer", Reader),
+    ("GET", "/v2/models/{name}/versions/{version}/ready", Reader),
 ];
 
 #[test]
