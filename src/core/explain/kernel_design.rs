@@ -1,7 +1,9 @@
 //! The coalitions KernelSHAP fits to and their regression weights: coalition sizes
-//! the budget covers are enumerated completely, in shap's order, and the other sizes
-//! are sampled in antithetic pairs (see [`super::kernel_shap`]); or, for Leverage
-//! SHAP, as `leverage.rs` draws them.
+//! the budget covers are enumerated completely, in shap's order (or, for Leverage
+//! SHAP, by its leverage threshold), and the other sizes are sampled in antithetic
+//! pairs without replacement by `leverage.rs`'s stratified sampler, the sizes
+//! sharing the pairs by kernel mass (or equally, for Leverage SHAP), each coalition a
+//! balanced draw (`balanced.rs`); see [`super::kernel_shap`].
 
 mod balanced;
 mod leverage;
@@ -136,19 +138,13 @@ impl Design {
         (self.masks.len() / self.players - self.enumerated) / 2
     }
 
-    /// Of each sampled pair, the side with at most half the players (the first
-    /// where both have half): the side [`Self::draw_pair`] draws.
+    /// Of each sampled pair, the side drawn (with at most half the players; its
+    /// complement follows it).
     fn drawn_sides(&self) -> impl Iterator<Item = &[bool]> {
         let p = self.players;
         self.masks[self.enumerated * p..]
             .chunks(2 * p)
-            .map(move |pair| {
-                let first = &pair[..p];
-                match 2 * first.iter().filter(|&&on| on).count() <= p {
-                    true => first,
-                    false => &pair[p..],
-                }
-            })
+            .map(move |pair| &pair[..p])
     }
 
     /// The balance of the sampled pairs so far (see `balanced.rs`).
@@ -156,9 +152,8 @@ impl Design {
         Balance::of(self.players, self.drawn_sides())
     }
 
-    /// Append a pair: a balanced coalition of `size` players that `accept` takes
-    /// (see `balanced.rs`; drawn on the side with at most half the players), then
-    /// its complement.
+    /// Append a pair: a balanced coalition of `size` players (at most half of
+    /// them) that `accept` takes (see `balanced.rs`), then its complement.
     fn draw_pair(
         &mut self,
         size: usize,
@@ -166,12 +161,10 @@ impl Design {
         rng: &mut impl Rng,
         accept: impl FnMut(&[bool]) -> bool,
     ) {
-        let p = self.players;
-        let small = size.min(p - size);
-        let drawn = balance.draw(small, rng, accept);
-        let flip = small != size;
-        self.masks.extend(drawn.iter().map(|&on| on != flip));
-        self.masks.extend(drawn.iter().map(|&on| on == flip));
+        debug_assert!(2 * size <= self.players);
+        let drawn = balance.draw(size, rng, accept);
+        self.masks.extend(drawn.iter().copied());
+        self.masks.extend(drawn.iter().map(|&on| !on));
     }
 
     /// Draw `pairs` more pairs of the sampled sizes (each a balanced draw,
