@@ -166,9 +166,10 @@ pub fn coefficients(
     Ok(bars::render(&chart))
 }
 
-/// One explained instance, as the explain route answers it.
+/// What every explanation picture says of its answer: whose, which output, in
+/// which space, how made, and its two ends.
 #[derive(Debug, Clone)]
-pub struct ExplainedRow<'a> {
+pub struct Explained<'a> {
     /// Model name.
     pub model: &'a str,
     /// Model version.
@@ -181,6 +182,33 @@ pub struct ExplainedRow<'a> {
     pub output_space: &'a str,
     /// Model kind, for the unit.
     pub kind: &'a str,
+    /// The value the attributions start from.
+    pub base_value: f64,
+    /// The model's output for what was explained.
+    pub prediction: f64,
+}
+
+impl Explained<'_> {
+    /// The axis label (see [`output_unit`]).
+    fn unit(&self) -> String {
+        output_unit(self.output_space, self.kind, self.output)
+    }
+}
+
+/// What an output is measured in, for an axis: its probability in `probability`
+/// space, else its raw unit.
+fn output_unit(output_space: &str, kind: &str, output: &str) -> String {
+    match output_space {
+        "probability" => format!("probability of {output}"),
+        _ => raw_unit(kind, output),
+    }
+}
+
+/// One explained instance, as the explain route answers it.
+#[derive(Debug, Clone)]
+pub struct ExplainedRow<'a> {
+    /// The answer's model, output, method and ends.
+    pub answer: Explained<'a>,
     /// Feature names, aligned with `inputs` and `attributions`.
     pub feature_names: &'a [String],
     /// The instance's feature values.
@@ -190,10 +218,6 @@ pub struct ExplainedRow<'a> {
     pub raw: Option<&'a RawFeatures>,
     /// One attribution per feature.
     pub attributions: &'a [f64],
-    /// Expected output over the background.
-    pub base_value: f64,
-    /// The model's output for the instance.
-    pub prediction: f64,
 }
 
 /// How a categorical feature's value reads: its category, `(unseen category)` or `(missing)`;
@@ -207,28 +231,26 @@ pub fn category_label(raw: &RawFeatures, feature: usize, code: f64) -> Option<St
     })
 }
 
-/// The waterfall of one explained instance.
+/// The waterfall of one explained instance (its base value: the mean over the
+/// background).
 pub fn explanation(row: &ExplainedRow<'_>) -> String {
-    let unit = match row.output_space {
-        "probability" => format!("probability of {}", row.output),
-        _ => raw_unit(row.kind, row.output),
-    };
+    let a = &row.answer;
     let chart = Waterfall {
         title: format!(
             "Explanation: {} v{}, output {}",
-            row.model, row.version, row.output
+            a.model, a.version, a.output
         ),
         subtitle: format!(
             "prediction {} = base value {} + sum of attributions; {}, {} space",
-            scale::label(row.prediction),
-            scale::label(row.base_value),
-            row.method,
-            row.output_space
+            scale::label(a.prediction),
+            scale::label(a.base_value),
+            a.method,
+            a.output_space
         ),
-        axis_label: unit,
-        base_value: row.base_value,
+        axis_label: a.unit(),
+        base_value: a.base_value,
         base_name: "E[f(X)]",
-        prediction: row.prediction,
+        prediction: a.prediction,
         steps: row
             .feature_names
             .iter()
@@ -252,36 +274,20 @@ pub fn explanation(row: &ExplainedRow<'_>) -> String {
 /// One text explained word by word, as the explain route answers `texts`.
 #[derive(Debug, Clone)]
 pub struct ExplainedText<'a> {
-    /// Model name.
-    pub model: &'a str,
-    /// Model version.
-    pub version: u64,
-    /// Method used.
-    pub method: &'a str,
-    /// Output explained.
-    pub output: &'a str,
-    /// `raw` or `probability`.
-    pub output_space: &'a str,
-    /// Model kind, for the unit.
-    pub kind: &'a str,
+    /// The answer's model, output, method and ends (the base value: the
+    /// prediction for a text with no known word).
+    pub answer: Explained<'a>,
     /// The known words in text order: (word, byte offset of its start, attribution).
     pub words: &'a [(&'a str, usize, f64)],
     /// How many words the model did not know (skipped, not attributed).
     pub unknown_words: usize,
-    /// The prediction for a text with no known word.
-    pub base_value: f64,
-    /// The model's output for the text.
-    pub prediction: f64,
 }
 
 /// The waterfall of one explained text: a step per known word, labelled with its
 /// place in the text (a word said twice is two steps); `data-feature` is the word,
 /// `data-value` its byte offset.
 pub fn text_explanation(text: &ExplainedText<'_>) -> String {
-    let unit = match text.output_space {
-        "probability" => format!("probability of {}", text.output),
-        _ => raw_unit(text.kind, text.output),
-    };
+    let a = &text.answer;
     let unknown = match text.unknown_words {
         0 => String::new(),
         n => format!(
@@ -292,19 +298,19 @@ pub fn text_explanation(text: &ExplainedText<'_>) -> String {
     let chart = Waterfall {
         title: format!(
             "Explanation of a text: {} v{}, output {}",
-            text.model, text.version, text.output
+            a.model, a.version, a.output
         ),
         subtitle: format!(
             "prediction {} = base value (no known word) {} + sum of word attributions; {}, {} space{unknown}",
-            scale::label(text.prediction),
-            scale::label(text.base_value),
-            text.method,
-            text.output_space
+            scale::label(a.prediction),
+            scale::label(a.base_value),
+            a.method,
+            a.output_space
         ),
-        axis_label: unit,
-        base_value: text.base_value,
+        axis_label: a.unit(),
+        base_value: a.base_value,
         base_name: "f(no known word)",
-        prediction: text.prediction,
+        prediction: a.prediction,
         steps: text
             .words
             .iter()
@@ -418,10 +424,7 @@ pub fn dependence(view: &DependenceView, kind: &str) -> String {
         .iter()
         .enumerate()
         .map(|(k, o)| {
-            let unit = match view.output_space.as_str() {
-                "probability" => format!("probability of {}", o.output),
-                _ => raw_unit(kind, &o.output),
-            };
+            let unit = output_unit(&view.output_space, kind, &o.output);
             CurvePanel {
                 heading: format!("output: {}", o.output),
                 // The legend is the same for every output: said once, on top.

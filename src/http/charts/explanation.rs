@@ -9,7 +9,7 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
 use super::SVG;
-use crate::charts::views::{self, ExplainedRow, ExplainedText};
+use crate::charts::views::{self, Explained, ExplainedRow, ExplainedText};
 use crate::explainer;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ErrorBody};
@@ -109,18 +109,20 @@ async fn instance_svg(
         ));
     }
     Ok(views::explanation(&ExplainedRow {
-        model: &r.model,
-        version: r.version,
-        method: &r.method,
-        output: &e.output,
-        output_space: &space_name(r.output_space),
-        kind,
+        answer: Explained {
+            model: &r.model,
+            version: r.version,
+            method: &r.method,
+            output: &e.output,
+            output_space: &space_name(r.output_space),
+            kind,
+            base_value: e.base_value,
+            prediction: e.prediction,
+        },
         feature_names: &r.feature_names,
         inputs: &inputs,
         raw: built.model.raw_features(),
         attributions: &e.attributions,
-        base_value: e.base_value,
-        prediction: e.prediction,
     }))
 }
 
@@ -144,15 +146,17 @@ async fn text_svg(
         .map(|t| (t.token.as_str(), t.start, t.attribution))
         .collect();
     Ok(views::text_explanation(&ExplainedText {
-        model: &r.model,
-        version: r.version,
-        method: &r.method,
-        output: &e.output,
-        output_space: &space_name(r.output_space),
-        kind,
+        answer: Explained {
+            model: &r.model,
+            version: r.version,
+            method: &r.method,
+            output: &e.output,
+            output_space: &space_name(r.output_space),
+            kind,
+            base_value: e.base_value,
+            prediction: e.prediction,
+        },
         words: &words,
         unknown_words: e.unknown_words.len(),
-        base_value: e.base_value,
-        prediction: e.prediction,
     }))
 }
