@@ -41,6 +41,7 @@
 //! `balanced_errors_cover_on_ten_players`).
 
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use rand::Rng;
 
@@ -52,8 +53,8 @@ use crate::core::CoreResult;
 /// What a leverage design remembers between rounds.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Drawn {
-    /// Every sampled coalition so far, to draw without replacement.
-    seen: HashSet<Vec<bool>>,
+    /// Every sampled pair so far ([`pair_key`]), to draw without replacement.
+    seen: HashSet<Box<[u64]>, BuildHasherDefault<WordHasher>>,
     /// Whether the sizes share the pairs by their kernel mass (KernelSHAP's
     /// design) rather than equally (Leverage SHAP's).
     by_mass: bool,
@@ -136,23 +137,55 @@ pub(super) fn sample(
         &available,
     );
     let mut balance = design.balance();
+    let mut key = Vec::with_capacity(p.div_ceil(64));
     for (&s, &target) in strata.iter().zip(&targets) {
         let missing = target.saturating_sub(have.get(&s).copied().unwrap_or(0));
         for _ in 0..missing {
             stop.check()?;
-            let new = |z: &[bool]| {
-                let complement: Vec<bool> = z.iter().map(|&on| !on).collect();
-                !drawn.seen.contains(z) && !drawn.seen.contains(&complement)
-            };
+            let seen = &drawn.seen;
+            let new = |z: &[bool]| !seen.contains(pair_key(z, &mut key));
             design.draw_pair(s, &mut balance, rng, new);
             let pair = &design.masks[design.masks.len() - 2 * p..];
-            drawn.seen.insert(pair[..p].to_vec());
-            drawn.seen.insert(pair[p..].to_vec());
+            drawn.seen.insert(pair_key(&pair[..p], &mut key).into());
         }
     }
     design.drawn = drawn;
     reweight(design);
     Ok(())
+}
+
+/// The key of the pair of coalition `z` and its complement, written into `key`: the
+/// bits of whichever of the two leaves player 0 out, 64 players a word.
+fn pair_key<'k>(z: &[bool], key: &'k mut Vec<u64>) -> &'k [u64] {
+    let flip = z.first().copied().unwrap_or(false);
+    key.clear();
+    key.extend(z.chunks(64).map(|word| {
+        (word.iter().enumerate()).fold(0u64, |k, (i, &on)| k | u64::from(on != flip) << i)
+    }));
+    key
+}
+
+/// A multiply-rotate hash of whole words (as rustc's FxHasher): the pair keys are
+/// drawn by the sampler, not chosen by a caller, so no flooding to guard against.
+#[derive(Default)]
+struct WordHasher(u64);
+
+impl Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// `pairs` shared among strata in proportion to `shares`, none above its `available`
@@ -242,6 +275,23 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn a_pair_has_one_key_whichever_side_is_asked() {
+        // 70 players: two words; coalitions differing in one player, in either word.
+        let z: Vec<bool> = (0..70).map(|g| g % 3 == 1).collect();
+        let complement: Vec<bool> = z.iter().map(|&on| !on).collect();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        assert_eq!(pair_key(&z, &mut a), pair_key(&complement, &mut b));
+        assert_eq!(a.len(), 2);
+        for g in [5, 66] {
+            let mut other = z.clone();
+            other[g] = !other[g];
+            assert_ne!(pair_key(&other, &mut b), &a[..], "player {g}");
+        }
+        // Player 0 in the coalition or not: the key leaves player 0 out.
+        assert_eq!(a[0] & 1, 0);
+    }
 
     #[test]
     fn outer_sizes_are_enumerated_and_every_sampled_size_gets_an_equal_share() {
