@@ -224,6 +224,12 @@ pub trait AffineInput: Sync {
     /// the caller's scratch: the head may overwrite it (an MLP applies its first
     /// activation there).
     fn predict_raw_from_affine(&self, z: ArrayViewMut2<f64>) -> Array2<f64>;
+    /// The head as dense layers ([`mlp::DenseHead`]), for a coalition game that
+    /// evaluates it in float32 lanes; `None` (the default) for a head that is not
+    /// (a linear model's is the link alone).
+    fn dense_head(&self) -> Option<mlp::DenseHead<'_>> {
+        None
+    }
 }
 
 /// A model whose raw outputs are additive over its features,

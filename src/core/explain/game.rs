@@ -16,6 +16,14 @@ use super::sampling::{FeatureGroups, Stop, MAX_BATCH_VALUES};
 use crate::core::models::{Model, OutputSpace};
 use crate::core::CoreResult;
 
+/// Whether float32 evaluation ([`Game::sampled_values`]) suits a requested
+/// `tolerance` on a game whose values are about `scale` in magnitude: it rounds at
+/// about 1e-7 of the values, so a tolerance of at least 1e-4 of them (or none, a
+/// budget alone) leaves a thousandfold margin.
+pub(crate) fn float32_suffices(tolerance: Option<f64>, scale: f64) -> bool {
+    tolerance.is_none_or(|t| t >= 1e-4 * scale.abs())
+}
+
 /// The coalition game of one row and output (see the module doc).
 pub(crate) struct Game<'a> {
     /// The model played.
@@ -47,6 +55,22 @@ impl Game<'_> {
             Some(affine) => super::incremental::values(self, affine, masks, true),
             None => self.values_generic(masks),
         }
+    }
+
+    /// [`Game::values`] for an estimate that samples coalitions, whose sampling
+    /// error is far above float32's rounding: an MLP's network is then evaluated
+    /// in float32 vector lanes ([`super::incremental::single`]) where the CPU has
+    /// them. `precise` (a tolerance too fine for float32, see
+    /// [`float32_suffices`]) keeps float64.
+    pub(crate) fn sampled_values(&self, masks: &[bool], precise: bool) -> CoreResult<Vec<f64>> {
+        if !precise && self.model.tree_ensemble().is_none() {
+            if let Some(affine) = self.model.affine_input() {
+                if let Some(values) = super::incremental::single::values(self, affine, masks) {
+                    return values;
+                }
+            }
+        }
+        self.values(masks)
     }
 
     /// [`Game::values`] with each coalition's value a function of its own players

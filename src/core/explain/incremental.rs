@@ -30,6 +30,10 @@
 //! rounding (the same sums in another order; the tests hold them to 1e-12).
 //! Exact Shapley values use only the first two bases, which depend on the
 //! coalition alone, so that a feature the model ignores gets exactly 0.
+//!
+//! The sampling estimators take an MLP through [`single`] instead: the same bases
+//! and moves, in float32 vector lanes of background rows, the whole network in one
+//! kernel ([`super::game::Game::sampled_values`]).
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
@@ -286,5 +290,7 @@ struct Scratch {
     d: Vec<f64>,
 }
 
+mod lanes;
+pub(super) mod single;
 #[cfg(test)]
 mod tests;

@@ -79,6 +79,7 @@
 
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 
+use super::game::float32_suffices;
 use super::kernel_design::Design;
 use super::linalg::Cholesky;
 use super::rounds::Plan;
@@ -142,6 +143,7 @@ pub fn explain(
         let k = outputs[i];
         let game = setup.game(model, x.row(i), k, options);
         let (base, prediction) = (setup.base[k], setup.predictions[[i, k]]);
+        let precise = !float32_suffices(options.tolerance(), base.abs().max(prediction.abs()));
         let mut rng = row_rng(options.seed(), i);
         let mut design = first.clone();
         let mut values: Vec<f64> = Vec::new();
@@ -155,7 +157,11 @@ pub fn explain(
                 let pairs = budget.saturating_sub(design.enumerated) / 2;
                 design.sample(pairs.saturating_sub(design.pairs()), &mut rng, &setup.stop)?;
             }
-            values.extend(game.values(&design.masks[values.len() * players..])?);
+            let new = &design.masks[values.len() * players..];
+            values.extend(match design.incomplete() {
+                true => game.sampled_values(new, precise)?,
+                false => game.values(new)?,
+            });
             setup.stop.check()?;
             let all: Vec<usize> = (0..players).collect();
             let ends = (base, prediction);

@@ -24,6 +24,7 @@
 use ndarray::ArrayView2;
 use rand::seq::SliceRandom;
 
+use super::game::float32_suffices;
 use super::rounds::Plan;
 use super::sampling::{per_row, row_rng, Game, SamplingOptions, Setup};
 use super::Explanation;
@@ -67,6 +68,7 @@ pub fn explain(
         let k = outputs[i];
         let game = setup.game(model, x.row(i), k, options);
         let (base, prediction) = (setup.base[k], setup.predictions[[i, k]]);
+        let precise = !float32_suffices(options.tolerance(), base.abs().max(prediction.abs()));
         let mut rng = row_rng(options.seed(), i);
         let mut order: Vec<usize> = (0..players).collect();
         let mut estimates: Vec<Vec<f64>> = Vec::new();
@@ -79,7 +81,7 @@ pub fn explain(
                 orders.push(order.clone());
                 orders.push(order.iter().rev().copied().collect());
             }
-            estimates.extend(pair_estimates(&game, &orders, (base, prediction))?);
+            estimates.extend(pair_estimates(&game, &orders, (base, prediction), precise)?);
             evaluated += orders.len() * players.saturating_sub(1);
             let (phi, standard_errors) = mean_and_standard_error(&estimates, players);
             let mut e = Explanation::new(k, prediction, base, phi);
@@ -94,11 +96,12 @@ pub fn explain(
 
 /// One estimate per antithetic pair of `orders` (forward, reversed, …): each
 /// player's mean contribution over the pair's two walks from `v(∅) = base` to
-/// `v(N) = prediction`.
+/// `v(N) = prediction` (`precise`: as [`Game::sampled_values`]).
 fn pair_estimates(
     game: &Game,
     orders: &[Vec<usize>],
     (base, prediction): (f64, f64),
+    precise: bool,
 ) -> CoreResult<Vec<Vec<f64>>> {
     let players = orders.first().map_or(0, Vec::len);
     // Interior prefixes of each order: the first 1, 2, …, P − 1 players.
@@ -110,7 +113,7 @@ fn pair_estimates(
             masks.extend(mask.iter().copied());
         }
     }
-    let values = game.values(&masks)?;
+    let values = game.sampled_values(&masks, precise)?;
     let mut estimates = vec![vec![0.0; players]; orders.len() / 2];
     for (o, order) in orders.iter().enumerate() {
         let interior = &values[o * (players - 1)..(o + 1) * (players - 1)];

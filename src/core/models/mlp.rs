@@ -221,6 +221,19 @@ impl Layer {
     }
 }
 
+/// What follows an MLP's first affine map, as [`AffineInput::dense_head`] gives it:
+/// `first` applied to the map's values `z`, then each layer's `a W + b` and its
+/// activation. An activation is `None` where the link takes it (a sigmoid or
+/// softmax head), so the head's outputs are the raw outputs of
+/// [`Model::predict_raw`].
+#[derive(Debug, Clone)]
+pub struct DenseHead<'a> {
+    /// The first layer's activation, `None` when it is the head's (in the link).
+    pub first: Option<Activation>,
+    /// The later layers: weights (fan_in × fan_out), biases, activation.
+    pub layers: Vec<(&'a Array2<f64>, &'a Array1<f64>, Option<Activation>)>,
+}
+
 /// Input standardisation, `x' = (x − mean) / scale`, as scikit-learn's `StandardScaler`.
 #[derive(Debug, Clone)]
 pub struct Scaler {
@@ -384,5 +397,15 @@ impl AffineInput for Mlp {
         }
         self.layers[0].activation.apply_inplace(z.view_mut());
         self.forward_after_first(z.view())
+    }
+
+    fn dense_head(&self) -> Option<DenseHead<'_>> {
+        let applied = |l: usize| self.activates(l).then_some(self.layers[l].activation);
+        Some(DenseHead {
+            first: applied(0),
+            layers: (self.layers.iter().enumerate().skip(1))
+                .map(|(l, layer)| (&layer.weights, &layer.bias, applied(l)))
+                .collect(),
+        })
     }
 }

@@ -1,0 +1,157 @@
+//! The float32 kernel against the float64 route, on every vector unit this CPU has.
+
+use super::super::lanes::Kind;
+use super::values_with;
+use crate::core::explain::game::Game;
+use crate::core::explain::sampling::FeatureGroups;
+use crate::core::models::mlp::tests::{layer, pseudo_random};
+use crate::core::models::mlp::{LayerParams, Mlp, MlpParams, ScalerParams};
+use crate::core::models::{Model, OutputSpace};
+use ndarray::{Array1, Array2};
+
+/// The vector units this CPU runs, widest first.
+fn kinds() -> Vec<Kind> {
+    let mut kinds = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") {
+            kinds.push(Kind::Avx512);
+        }
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            kinds.push(Kind::Avx2);
+        }
+        assert!(!kinds.is_empty(), "an x86-64 CI machine has AVX2 at least");
+    }
+    kinds
+}
+
+fn dense(fan_in: usize, fan_out: usize, seed: u64, activation: &str) -> LayerParams {
+    let mut weights = pseudo_random(fan_in, fan_out, seed);
+    weights.iter_mut().flatten().for_each(|w| *w *= 1.5);
+    layer(
+        weights,
+        pseudo_random(1, fan_out, seed + 1).remove(0),
+        activation,
+    )
+}
+
+fn net(layers: Vec<LayerParams>, scaled: bool) -> Mlp {
+    let features = layers[0].weights.len();
+    MlpParams {
+        layers,
+        scaler: scaled.then(|| ScalerParams {
+            mean: (0..features).map(|j| j as f64 / 10.0).collect(),
+            scale: (0..features).map(|j| 0.5 + j as f64 / 6.0).collect(),
+        }),
+        input_shape: None,
+    }
+    .validate()
+    .unwrap()
+}
+
+/// Coalitions of every size, complements and one-player steps (every base).
+fn walk(players: usize, count: usize) -> Vec<bool> {
+    let mut state = 99u64;
+    let mut masks = Vec::with_capacity(count * players);
+    let mut mask = vec![false; players];
+    for c in 0..count {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let r = (state >> 33) as usize;
+        match c % 6 {
+            0 => mask = (0..players).map(|g| (r >> (g % 30)) & 1 == 1).collect(),
+            3 => mask.iter_mut().for_each(|on| *on = !*on),
+            _ => mask[r % players] ^= true,
+        }
+        masks.extend(&mask);
+    }
+    masks
+}
+
+/// The kernel's values within 1e-5 of the float64 route's (relative to 1) for
+/// `net`, on a background of 37 rows (not a whole number of tiles), with and
+/// without weights, for singletons and groups.
+fn assert_close(net: &Mlp, space: OutputSpace, output: usize) {
+    let f = net.n_features();
+    let bg = Array2::from_shape_fn((37, f), |(i, j)| ((i * 7 + j * 3) % 11) as f64 / 3.0 - 1.5);
+    let x = Array1::from_shape_fn(f, |j| (j as f64 * 0.37).sin() * 2.0);
+    let weights = Array1::from_shape_fn(37, |i| (1 + i % 5) as f64);
+    let weights = &weights / weights.sum();
+    let singles = FeatureGroups::singletons(f);
+    let groups = FeatureGroups::new(
+        vec![vec![0, 5], vec![1, 2, 3], vec![4], (6..f).collect()],
+        f,
+    )
+    .unwrap();
+    let affine = net.affine_input().unwrap();
+    let stop = Default::default();
+    for groups in [&singles, &groups] {
+        for weights in [None, Some(weights.view())] {
+            let game = Game {
+                model: net,
+                background: bg.view(),
+                weights,
+                x: x.view(),
+                groups,
+                output,
+                space,
+                stop: &stop,
+            };
+            let masks = walk(groups.len(), 300);
+            let want = game.values(&masks).unwrap();
+            for kind in kinds() {
+                let got = values_with(kind, &game, affine, &masks).unwrap().unwrap();
+                assert_eq!(got.len(), want.len());
+                for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+                    assert!(
+                        (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+                        "{kind:?}, coalition {i}: {a} vs {b}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_float32_kernel_equals_the_float64_route() {
+    let relu_softmax = net(
+        vec![
+            dense(12, 8, 1, "relu"),
+            dense(8, 5, 3, "relu"),
+            dense(5, 3, 5, "softmax"),
+        ],
+        true,
+    );
+    assert_close(&relu_softmax, OutputSpace::Probability, 2);
+    assert_close(&relu_softmax, OutputSpace::Raw, 0);
+    let tanh = net(
+        vec![dense(12, 8, 7, "tanh"), dense(8, 1, 9, "identity")],
+        false,
+    );
+    assert_close(&tanh, OutputSpace::Raw, 0);
+    let leaky = net(
+        vec![dense(12, 6, 11, "leaky_relu"), dense(6, 1, 13, "sigmoid")],
+        true,
+    );
+    assert_close(&leaky, OutputSpace::Probability, 0);
+    assert_close(&leaky, OutputSpace::Raw, 0);
+    // Widths past one block of accumulators (16 and 8 lanes' blocks, and their
+    // remainders), a sigmoid hidden layer, several identity outputs.
+    let wide = net(
+        vec![
+            dense(12, 40, 15, "sigmoid"),
+            dense(40, 21, 17, "relu"),
+            dense(21, 5, 19, "tanh"),
+            dense(5, 3, 21, "identity"),
+        ],
+        false,
+    );
+    for output in 0..3 {
+        assert_close(&wide, OutputSpace::Raw, output);
+    }
+    // A single layer: the head is the first layer's activation alone.
+    let single = net(vec![dense(12, 1, 23, "sigmoid")], false);
+    assert_close(&single, OutputSpace::Probability, 0);
+}
