@@ -1,12 +1,12 @@
 //! The coalitions KernelSHAP fits to and their regression weights: coalition sizes
 //! the budget covers are enumerated completely, in shap's order (or, for Leverage
 //! SHAP, by its leverage threshold), and the other sizes are sampled in antithetic
-//! pairs without replacement by `leverage.rs`'s stratified sampler, the sizes
+//! pairs without replacement by `strata.rs`'s stratified sampler, the sizes
 //! sharing the pairs by kernel mass (or equally, for Leverage SHAP), each coalition a
 //! balanced draw (`balanced.rs`); see [`super::kernel_shap`].
 
 mod balanced;
-mod leverage;
+mod strata;
 
 use std::collections::HashMap;
 
@@ -41,7 +41,7 @@ pub(super) struct Design {
     /// `None` when every size is enumerated.
     low: Option<usize>,
     /// The draws so far, and how the sizes share them.
-    drawn: leverage::Drawn,
+    drawn: strata::Drawn,
 }
 
 impl Design {
@@ -61,7 +61,7 @@ impl Design {
     /// at least two pairs remain to sample the sizes after it. No sampled pairs yet.
     pub fn plan(players: usize, budget: usize) -> Self {
         let mut design = Design::empty(players);
-        design.drawn = leverage::Drawn::by_kernel_mass();
+        design.drawn = strata::Drawn::by_kernel_mass();
         let half = players / 2;
         let pair_mass = |s: usize| size_mass(players, s) * if 2 * s == players { 1.0 } else { 2.0 };
         let mut left = budget as f64;
@@ -85,9 +85,9 @@ impl Design {
     }
 
     /// Leverage SHAP's design for a budget of `budget` coalitions: the sizes its
-    /// leverage threshold enumerates (see `leverage.rs`). No sampled pairs yet.
+    /// leverage threshold enumerates (see `strata.rs`). No sampled pairs yet.
     pub fn leverage(players: usize, budget: usize) -> Self {
-        leverage::plan(players, budget)
+        strata::plan(players, budget)
     }
 
     /// No coalitions yet; every size still to sample.
@@ -98,7 +98,7 @@ impl Design {
             weights: Vec::new(),
             enumerated: 0,
             low: Some(1),
-            drawn: leverage::Drawn::default(),
+            drawn: strata::Drawn::default(),
         }
     }
 
@@ -171,10 +171,10 @@ impl Design {
     /// `balanced.rs`, with its complement, without replacement), the sizes sharing
     /// all the pairs by their kernel mass (KernelSHAP) or equally (Leverage SHAP),
     /// and weight each sampled coalition by its size's kernel mass over the
-    /// coalitions of that size drawn (`leverage.rs`).
+    /// coalitions of that size drawn (`strata.rs`).
     pub fn sample(&mut self, pairs: usize, rng: &mut impl Rng, stop: &Stop) -> CoreResult<()> {
         let total = self.pairs() + pairs;
-        leverage::sample(self, total, rng, stop)
+        strata::sample(self, total, rng, stop)
     }
 
     /// Standard errors from the pair-clustered jackknife covariance (module doc of
@@ -211,9 +211,9 @@ impl Design {
         // pairs, but balanced (`balanced.rs`): the scores' spread is taken after
         // their fit on what the draws balance, with the degrees of freedom left,
         // and each stratum's share counted with Cochran's finite-population
-        // correction (see `leverage.rs`). Too few pairs for that fit: the scores
+        // correction (see `strata.rs`). Too few pairs for that fit: the scores
         // centred within each stratum, (1 − f_h) c_h/(c_h − 1).
-        let (of_pair, fpc) = leverage::strata(self);
+        let (of_pair, fpc) = strata::strata(self);
         let sizes: Vec<usize> = self
             .drawn_sides()
             .map(|z| z.iter().filter(|&&on| on).count())

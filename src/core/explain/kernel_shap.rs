@@ -40,7 +40,7 @@
 //! With [`Estimator::Leverage`] the same constrained fit is made to coalitions drawn
 //! by their leverage scores (Musco and Witter 2025; every size gets an equal share,
 //! drawn without replacement, each weighted by its size's kernel mass over the
-//! coalitions of that size drawn): see `kernel_design/leverage.rs`. Its standard
+//! coalitions of that size drawn): see `kernel_design/strata.rs`. Its standard
 //! errors are the same jackknife, stratified by size.
 //!
 //! # Regression adjustment
@@ -70,7 +70,7 @@
 //! `M` takes the scores after their fit on what the draws balance (an intercept per
 //! size and the drawn side's players, `balanced::residual_scores`), with its degrees
 //! of freedom, each size with its finite-population correction (Cochran's stratified
-//! estimator, see `kernel_design/leverage.rs`). Over 200 seeds the errors fall
+//! estimator, see `kernel_design/strata.rs`). Over 200 seeds the errors fall
 //! within 1.96 of them 93–96% of the time (`sampled_values_are_unbiased_and_their_errors_cover`,
 //! `balanced_errors_cover_on_ten_players`); with independent draws' errors, which
 //! count what the balance holds fixed as if it varied, 98–99%. Enumerated

@@ -1,9 +1,9 @@
-//! Leverage SHAP's coalitions (Musco and Witter 2025, "Provably Accurate Shapley
-//! Value Estimation via Leverage Score Sampling", ICLR): the constrained regression
+//! Coalitions drawn by size strata, without replacement, and their standard errors:
+//! the sampler of Leverage SHAP (Musco and Witter 2025, "Provably Accurate Shapley
+//! Value Estimation via Leverage Score Sampling", ICLR: the constrained regression
 //! of KernelSHAP, with coalitions drawn by their leverage scores instead of their
-//! kernel weights. The sampler and its standard errors serve KernelSHAP's design
-//! too, whose sizes share the pairs by their kernel mass instead of equally
-//! ([`Drawn::by_kernel_mass`]).
+//! kernel weights), which serves KernelSHAP's design too, whose sizes share the
+//! pairs by their kernel mass instead of equally ([`Drawn::by_kernel_mass`]).
 //!
 //! # Sampling
 //! The leverage score of a coalition `z` in the kernel-weighted, constraint-projected
