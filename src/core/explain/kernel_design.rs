@@ -188,6 +188,8 @@ impl Design {
             return vec![0.0; xs.ncols() + 1];
         }
         let inv = chol.inverse();
+        // A⁻¹ x for every coalition at once (A⁻¹ is symmetric): one matrix product.
+        let leveraged = xs.dot(&inv);
         let mut g = Array2::<f64>::zeros((clusters, xs.ncols()));
         for (c, mut row) in g.rows_mut().into_iter().enumerate() {
             let (a, b) = (self.enumerated + 2 * c, self.enumerated + 2 * c + 1);
@@ -195,7 +197,7 @@ impl Design {
             let (wa, wb) = (self.weights[a], self.weights[b]);
             // The pair's leverage H = X_c A⁻¹ X_cᵀ W_c; its residuals inflated to
             // leave-one-pair-out residuals (I − H)⁻¹ e_c.
-            let (ia, ib) = (inv.dot(&xa), inv.dot(&xb));
+            let (ia, ib) = (leveraged.row(a), leveraged.row(b));
             let (h11, h12) = (1.0 - xa.dot(&ia) * wa, -xa.dot(&ib) * wb);
             let (h21, h22) = (-xb.dot(&ia) * wa, 1.0 - xb.dot(&ib) * wb);
             let det = h11 * h22 - h12 * h21;

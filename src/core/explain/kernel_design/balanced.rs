@@ -32,7 +32,7 @@
 
 use std::collections::HashMap;
 
-use ndarray::Array2;
+use ndarray::{Array2, Axis};
 use rand::Rng;
 
 /// Candidates per draw at most. In the prototype (numpy, the MLP game) 8 balanced
@@ -195,53 +195,90 @@ pub(super) fn residual_scores<'a>(
     if p > MAX_PLAYERS || n < 2 * p {
         return None;
     }
+    // The intercepts first: scores and players centred within each size.
     let drawn: Vec<&[bool]> = drawn.collect();
+    let mut x = Array2::from_shape_fn((n, p), |(r, i)| f64::from(u8::from(drawn[r][i])));
+    let mut residuals = scores.clone();
     let mut distinct: Vec<usize> = sizes.to_vec();
     distinct.sort_unstable();
     distinct.dedup();
-    let mut columns: Vec<Vec<f64>> = distinct
-        .iter()
-        .map(|&s| sizes.iter().map(|&t| f64::from(u8::from(t == s))).collect())
-        .collect();
-    for i in 0..p {
-        columns.push(drawn.iter().map(|z| f64::from(u8::from(z[i]))).collect());
-    }
-    let basis = orthonormal(columns);
-    let mut residuals = scores.clone();
-    for q in &basis {
-        let q = ndarray::ArrayView1::from(q.as_slice());
-        let coefficients = q.dot(&residuals);
-        for (mut row, &qc) in residuals.rows_mut().into_iter().zip(q.iter()) {
-            row.scaled_add(-qc, &coefficients);
+    for &size in &distinct {
+        let members: Vec<usize> = (0..n).filter(|&r| sizes[r] == size).collect();
+        for matrix in [&mut x, &mut residuals] {
+            let mean = (matrix.select(Axis(0), &members).mean_axis(Axis(0)))
+                .expect("a size drawn has a member");
+            for &r in &members {
+                let mut row = matrix.row_mut(r);
+                row -= &mean;
+            }
         }
     }
-    let left = n.checked_sub(basis.len()).filter(|&left| left > 0)?;
+    // Then the players: residuals − X (XᵀX)⁺ Xᵀ residuals, the normal equations'
+    // products by matrixmultiply, XᵀX factored with its dependent columns left out
+    // (Σ_i z_i is the size, so the centred columns sum to zero).
+    let gram = x.t().dot(&x);
+    let rhs = x.t().dot(&residuals);
+    let (factor, kept) = semidefinite_cholesky(gram);
+    let coefficients = solve_kept(&factor, &kept, rhs);
+    residuals -= &x.dot(&coefficients);
+    let rank = distinct.len() + kept.iter().filter(|&&k| k).count();
+    let left = n.checked_sub(rank).filter(|&left| left > 0)?;
     Some((residuals, left))
 }
 
-/// An orthonormal basis of the span of `columns` (modified Gram–Schmidt, each
-/// column orthogonalised twice); a column that adds less than 1e-9 of its own norm
-/// is dependent and left out, so the basis's size is the columns' rank.
-fn orthonormal(columns: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
-    let mut basis: Vec<Vec<f64>> = Vec::new();
-    for mut v in columns {
-        let norm0 = v.iter().map(|a| a * a).sum::<f64>().sqrt();
-        if norm0 == 0.0 {
+/// The Cholesky factor `L` (lower) of the positive semidefinite `a`, a column whose
+/// pivot is below 1e-10 of its diagonal entry (dependent on the ones before, up to
+/// rounding) left out: its row and column of `L` are zero and `kept` says so.
+fn semidefinite_cholesky(mut a: Array2<f64>) -> (Array2<f64>, Vec<bool>) {
+    let k = a.nrows();
+    let mut kept = vec![true; k];
+    for j in 0..k {
+        let diagonal = a[[j, j]];
+        let d = diagonal - (0..j).map(|l| a[[j, l]] * a[[j, l]]).sum::<f64>();
+        if d <= 1e-10 * diagonal || d <= 0.0 {
+            kept[j] = false;
+            for i in j..k {
+                a[[i, j]] = 0.0;
+            }
             continue;
         }
-        for _ in 0..2 {
-            for q in &basis {
-                let dot: f64 = q.iter().zip(&v).map(|(a, b)| a * b).sum();
-                v.iter_mut().zip(q).for_each(|(a, b)| *a -= dot * b);
-            }
-        }
-        let norm = v.iter().map(|a| a * a).sum::<f64>().sqrt();
-        if norm > 1e-9 * norm0 {
-            v.iter_mut().for_each(|a| *a /= norm);
-            basis.push(v);
+        let pivot = d.sqrt();
+        a[[j, j]] = pivot;
+        for i in j + 1..k {
+            let dot: f64 = (0..j).map(|l| a[[i, l]] * a[[j, l]]).sum();
+            a[[i, j]] = (a[[i, j]] - dot) / pivot;
         }
     }
-    basis
+    for i in 0..k {
+        for l in i + 1..k {
+            a[[i, l]] = 0.0;
+        }
+    }
+    (a, kept)
+}
+
+/// `X` with `L Lᵀ X = B` on the kept coordinates, zero on the others.
+fn solve_kept(l: &Array2<f64>, kept: &[bool], mut b: Array2<f64>) -> Array2<f64> {
+    let k = l.nrows();
+    for mut column in b.columns_mut() {
+        for i in 0..k {
+            column[i] = if kept[i] {
+                let dot: f64 = (0..i).map(|m| l[[i, m]] * column[m]).sum();
+                (column[i] - dot) / l[[i, i]]
+            } else {
+                0.0
+            };
+        }
+        for i in (0..k).rev() {
+            column[i] = if kept[i] {
+                let dot: f64 = (i + 1..k).map(|m| l[[m, i]] * column[m]).sum();
+                (column[i] - dot) / l[[i, i]]
+            } else {
+                0.0
+            };
+        }
+    }
+    b
 }
 
 #[cfg(test)]
