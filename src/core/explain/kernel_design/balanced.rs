@@ -27,7 +27,8 @@
 //! # Cost
 //! A candidate of size `s` is scored over its `s` players and `s(s − 1)/2` pairs; the
 //! number of candidates is chosen so that a draw scores at most about
-//! [`SCORE_BUDGET`] terms (at most [`CANDIDATES`] candidates, at least 2). Above
+//! [`SCORE_BUDGET`] terms and draws at most [`CANDIDATE_PLAYERS`] players' worth of
+//! candidates (at most [`CANDIDATES`] candidates, at least 2). Above
 //! [`MAX_PLAYERS`] players a draw is one uniform candidate, as before.
 
 use std::collections::HashMap;
@@ -41,6 +42,11 @@ use rand::Rng;
 const CANDIDATES: usize = 32;
 /// Terms scored per draw at most: caps the candidates of large sizes.
 const SCORE_BUDGET: usize = 4096;
+/// Candidates × players per draw at most: each candidate is shuffled, masked and
+/// looked up among the drawn pairs over all the players, so many players get fewer
+/// candidates (32 up to 20 players, where the errors are calibrated; 10 at 64,
+/// where 32 took about a third of a 64-feature logistic model's `kernel_shap`).
+const CANDIDATE_PLAYERS: usize = 640;
 /// Above this many players the draws are uniform (the pair counts alone would be
 /// `P²` per size).
 const MAX_PLAYERS: usize = 64;
@@ -95,7 +101,9 @@ impl Balance {
         let p = self.players;
         let wanted = if p <= MAX_PLAYERS {
             let terms = (size + size * size.saturating_sub(1) / 2).max(1);
-            (SCORE_BUDGET / terms).clamp(2, CANDIDATES)
+            (SCORE_BUDGET / terms)
+                .min(CANDIDATE_PLAYERS / p)
+                .clamp(2, CANDIDATES)
         } else {
             1
         };

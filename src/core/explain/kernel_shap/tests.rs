@@ -202,6 +202,46 @@ fn balanced_errors_cover_on_ten_players() {
 }
 
 #[test]
+fn balanced_errors_cover_on_forty_players() {
+    // 40 players draw 16 candidates each (`CANDIDATE_PLAYERS`), not the 32 of the
+    // tests above (95.6% for kernel sampling here; 95.3% with 2 candidates). Players 7..39 of [`Triples`] are additive, so the exact values
+    // are those of its 7-player game for players 0..6 and (x_j − mean b_j) / 2 for
+    // the rest. 1,200 coalitions: sizes 1 and 39 enumerated, the rest sampled.
+    let p = 40;
+    let x = Array2::from_shape_fn((1, p), |(_, j)| ((j * 5 % 7) as f64 - 3.0) / 2.0);
+    let small = Triples { n_features: 7 };
+    let small_reference = Reference::new(&small, data(8, 7));
+    let options = SamplingParams::default().check(&small).unwrap();
+    let x7 = x.slice(ndarray::s![.., ..7]).to_owned();
+    let mut exact = exact_shapley::explain(&small, &small_reference, x7.view(), &[0], &options)
+        .unwrap()
+        .remove(0)
+        .attributions;
+    let background = data(8, p);
+    for j in 7..p {
+        exact.push((x[[0, j]] - background.column(j).mean().unwrap()) / 2.0);
+    }
+    let model = Triples { n_features: p };
+    let reference = Reference::new(&model, background);
+    for estimator in [Estimator::Kernel, Estimator::Leverage] {
+        let (errors, ses) = errors_over_seeds(100, &exact, |seed| {
+            let options = SamplingParams {
+                n_samples: Some(1200),
+                seed,
+                estimator,
+                ..SamplingParams::default()
+            }
+            .check(&model)
+            .unwrap();
+            explain(&model, &reference, x.view(), &[0], &options)
+                .unwrap()
+                .remove(0)
+        });
+        assert_unbiased_and_covered(&errors, &ses, 0.03);
+    }
+}
+
+#[test]
 fn leverage_values_are_unbiased_and_their_errors_cover() {
     // 8 players, 120 coalitions: sizes 1 and 7 enumerated, 2..6 about 21 each,
     // without replacement (size 2: 21 of its 28 pairs, which the correction for a
