@@ -82,18 +82,7 @@ pub(crate) fn values(
             }
             let has_previous = reuse && (k > 0 || batch > 0);
             let base = choose(&current, &previous, has_previous);
-            moves.clear();
-            for (j, (&on, &was)) in current.iter().zip(&previous).enumerate() {
-                let in_base = match base {
-                    Base::Background => false,
-                    Base::Row => true,
-                    Base::Previous => was,
-                    Base::Complement => !was,
-                };
-                if on != in_base {
-                    moves.push((j, if on { 1.0 } else { -1.0 }));
-                }
-            }
+            moves_from(base, &current, &previous, &mut moves);
             let at = k * block;
             let (done, rest) = buffer.split_at_mut(at);
             // The block before, or the last one of the last batch.
@@ -153,6 +142,29 @@ fn choose(current: &[bool], previous: &[bool], has_previous: bool) -> Base {
         }
     }
     best.1
+}
+
+/// The moves from `base` to coalition `current` (`previous`: the coalition before)
+/// into `moves`: each feature where they differ, `+1` taken from the row, `−1` given
+/// back to the background.
+fn moves_from<T: From<i8>>(
+    base: Base,
+    current: &[bool],
+    previous: &[bool],
+    moves: &mut Vec<(usize, T)>,
+) {
+    moves.clear();
+    for (j, (&on, &was)) in current.iter().zip(previous).enumerate() {
+        let in_base = match base {
+            Base::Background => false,
+            Base::Row => true,
+            Base::Previous => was,
+            Base::Complement => !was,
+        };
+        if on != in_base {
+            moves.push((j, T::from(if on { 1 } else { -1 })));
+        }
+    }
 }
 
 /// What one row's game needs to build blocks of `z`.

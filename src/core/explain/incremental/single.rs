@@ -17,7 +17,7 @@
 //! route's within 1e-5 relative on networks of every activation.
 
 use super::lanes::{Kind, Lanes};
-use super::{choose, Base};
+use super::{choose, moves_from, Base};
 use crate::core::explain::game::Game;
 use crate::core::models::mlp::{Activation, DenseHead};
 use crate::core::models::{AffineInput, Link, OutputSpace};
@@ -253,18 +253,7 @@ impl Plan {
                     Base::Background | Base::Row => 1,
                     Base::Previous | Base::Complement => chain + 1,
                 };
-                moves.clear();
-                for (j, (&on, &was)) in current.iter().zip(&previous).enumerate() {
-                    let in_base = match base {
-                        Base::Background => false,
-                        Base::Row => true,
-                        Base::Previous => was,
-                        Base::Complement => !was,
-                    };
-                    if on != in_base {
-                        moves.push((j, if on { 1.0 } else { -1.0 }));
-                    }
-                }
+                moves_from(base, &current, &previous, &mut moves);
                 std::mem::swap(&mut z, &mut z_prev);
                 let rows = match self.fused {
                     Some(_) => &mut [][..],
