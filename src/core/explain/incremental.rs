@@ -72,14 +72,7 @@ pub(crate) fn values(
         game.stop.check()?;
         let coalitions = chunk.len() / players;
         for (k, mask) in chunk.chunks(players).enumerate() {
-            current.fill(false);
-            for (g, _) in mask.iter().enumerate().filter(|(_, &on)| on) {
-                for &j in game.groups.members(g) {
-                    // A feature with no weight never moves `z`: leaving it out
-                    // changes no number and makes it invisible to `choose`.
-                    current[j] = map.active[j];
-                }
-            }
+            features_taken(game, mask, &map.active, &mut current);
             let has_previous = reuse && (k > 0 || batch > 0);
             let base = choose(&current, &previous, has_previous);
             moves_from(base, &current, &previous, &mut moves);
@@ -142,6 +135,19 @@ fn choose(current: &[bool], previous: &[bool], has_previous: bool) -> Base {
         }
     }
     best.1
+}
+
+/// The features coalition `mask` (one bool per player) takes from the row, into
+/// `current`: its players' members that have a weight. A feature with no weight
+/// never moves `z`: leaving it out changes no number and makes it invisible to
+/// [`choose`].
+fn features_taken(game: &Game, mask: &[bool], active: &[bool], current: &mut [bool]) {
+    current.fill(false);
+    for (g, _) in mask.iter().enumerate().filter(|(_, &on)| on) {
+        for &j in game.groups.members(g) {
+            current[j] = active[j];
+        }
+    }
 }
 
 /// The moves from `base` to coalition `current` (`previous`: the coalition before)

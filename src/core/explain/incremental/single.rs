@@ -17,7 +17,7 @@
 //! route's within 1e-5 relative on networks of every activation.
 
 use super::lanes::{Kind, Lanes};
-use super::{choose, moves_from, Base};
+use super::{choose, features_taken, moves_from, Base};
 use crate::core::explain::game::Game;
 use crate::core::models::mlp::{Activation, DenseHead};
 use crate::core::models::{AffineInput, Link, OutputSpace};
@@ -242,12 +242,7 @@ impl Plan {
             game.stop.check()?;
             let coalitions = chunk.len() / players;
             for (k, mask) in chunk.chunks(players).enumerate() {
-                current.fill(false);
-                for (g, _) in mask.iter().enumerate().filter(|(_, &on)| on) {
-                    for &j in game.groups.members(g) {
-                        current[j] = self.active[j];
-                    }
-                }
+                features_taken(game, mask, &self.active, &mut current);
                 let base = choose(&current, &previous, chain > 0 && chain < MAX_CHAIN);
                 chain = match base {
                     Base::Background | Base::Row => 1,
