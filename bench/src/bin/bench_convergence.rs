@@ -7,7 +7,8 @@
 //! "intercept"}` or `{"kind": "mlp", "params": <an MLP registration's params>}`;
 //! `space` (`raw` or `probability`); `background` and `rows` (arrays of rows);
 //! `configs`, each `{"method": "kernel_shap" | "permutation_shap" | "exact_shapley",
-//! "estimator": "kernel" | "leverage" | "regression_adjusted", "n_samples": N}` or
+//! "estimator": "kernel" | "leverage" | "regression_adjusted", "n_samples": N}` (with
+//! `"tolerance": ε`, N is the cap of its rounds) or
 //! `{"method": "tree_interventional"}` (tree models in raw space: what `kernel_shap`
 //! and `permutation_shap` with a `tolerance` answer there, `src/explainer/exact_game.rs`);
 //! and `seed`.
@@ -15,7 +16,8 @@
 //! Runs on one thread (a rayon pool of 1). Each configuration explains the first
 //! row untimed (warm-up), then every row, timed. Prints one JSON line per
 //! configuration: `{"config": index, "seconds": all rows, "attributions": [[per
-//! feature] per row], "samples": [per row]}`. For `tree_interventional` the recorded
+//! feature] per row], "samples": [per row], "standard_errors": [per feature, or null,
+//! per row]}`. For `tree_interventional` the recorded
 //! background (built once per model and background, then kept with the model, as the
 //! server keeps it) is built before the warm-up, and its seconds are `setup_seconds`.
 
@@ -104,6 +106,7 @@ fn main() {
         let options = SamplingParams {
             seed: input["seed"].as_u64().unwrap_or(0),
             n_samples: config["n_samples"].as_u64().map(|n| n as usize),
+            tolerance: config["tolerance"].as_f64(),
             output_space: space,
             estimator,
             ..SamplingParams::default()
@@ -126,10 +129,13 @@ fn main() {
         let seconds = start.elapsed().as_secs_f64();
         let attributions: Vec<&Vec<f64>> = explanations.iter().map(|e| &e.attributions).collect();
         let samples: Vec<Option<usize>> = explanations.iter().map(|e| e.quality.samples).collect();
+        let errors: Vec<&Option<Vec<f64>>> = (explanations.iter())
+            .map(|e| &e.quality.standard_errors)
+            .collect();
         println!(
             "{}",
             json!({"config": index, "seconds": seconds, "attributions": attributions,
-                   "samples": samples})
+                   "samples": samples, "standard_errors": errors})
         );
     }
 }

@@ -53,11 +53,11 @@
 //!
 //! Default budget: `2P + 2048` coalitions, shap's `nsamples="auto"`. `Quality::samples`
 //! reports the coalitions evaluated, each costing one model row per background row.
-//! With a `tolerance`, the budget doubles in rounds (see the private `rounds` module): the
-//! sizes enumerated are those of the first round, and later rounds add pairs, until
-//! a round's budget covers every coalition: that round enumerates them all and
-//! answers the exact values (zero standard errors), as Leverage SHAP's draws
-//! without replacement do.
+//! With a `tolerance`, the budget grows in rounds from a pilot of `2P + 512` (see the
+//! private `rounds` module): the sizes enumerated are those of the pilot, and later
+//! rounds add pairs, until a round's budget covers every coalition: that round
+//! enumerates them all and answers the exact values (zero standard errors), as
+//! Leverage SHAP's draws without replacement do.
 //!
 //! # Standard errors
 //! For sampled coalitions, the cluster jackknife ("CR3") covariance of the weighted
@@ -109,6 +109,12 @@ pub fn default_samples(players: usize) -> usize {
     2 * players + 2048
 }
 
+/// The first round's budget with a `tolerance`: `2P + 512`, a quarter of the
+/// default's sampled pairs, so that an easy row stops early.
+pub fn pilot_samples(players: usize) -> usize {
+    2 * players + 512
+}
+
 /// Explain each row of `x` for the output chosen for it in `outputs`; with groups
 /// in `options`, one attribution per group.
 ///
@@ -124,7 +130,7 @@ pub fn explain(
     options: &SamplingOptions,
 ) -> CoreResult<Vec<Explanation>> {
     let players = options.groups().len();
-    let plan = Plan::of(options, default_samples(players));
+    let plan = Plan::of(options, default_samples(players), pilot_samples(players));
     let exhaustive = players < 40 && (1usize << players) - 2 <= plan.first;
     if !exhaustive && plan.first < 2 * players {
         return Err(CoreError::InvalidArgument(format!(

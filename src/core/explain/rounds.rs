@@ -7,10 +7,15 @@
 //! held to a tighter absolute target).
 //!
 //! # Rounds
-//! The first round spends the method's default budget (at most the cap); each
-//! further round doubles the total, keeping every sample drawn so far and drawing
-//! the new ones from the same seeded generator, so the answer stays reproducible.
-//! It stops at the first of:
+//! The first round spends the method's pilot budget (at most the cap), smaller than
+//! its default where the default is large, so that an easy row costs little. Each
+//! further round aims at the budget the last round's errors call for: a sampling
+//! estimator's standard errors fall as `1/√budget`, so `budget · (se/ε)²` would
+//! just meet ε; the round asks [`MARGIN`] times that, at least [`MIN_GROWTH`] times
+//! the last budget (a near miss does not cost a round per few percent) and at most
+//! [`MAX_GROWTH`] times it (a pilot's errors are themselves estimates). Every
+//! sample drawn so far is kept, and the new ones come from the same seeded
+//! generator, so the answer stays reproducible. It stops at the first of:
 //! - every standard error ≤ ε (`tolerance_met: true`);
 //! - the cap: `n_samples`, or [`MAX_SAMPLES`] when the request gives none (the HTTP
 //!   layer passes `--max-samples`) (`tolerance_met: false`);
@@ -21,6 +26,13 @@
 use super::sampling::{SamplingOptions, MAX_SAMPLES};
 use super::Explanation;
 use crate::core::{CoreError, CoreResult};
+
+/// How far past the budget the last round's errors call for the next round aims.
+const MARGIN: f64 = 1.2;
+/// The least a further round multiplies the budget by.
+const MIN_GROWTH: f64 = 1.5;
+/// The most a further round multiplies the budget by.
+const MAX_GROWTH: f64 = 16.0;
 
 /// Refuse a tolerance that is not positive and finite.
 ///
@@ -48,8 +60,9 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
-    /// The plan of `options` for a method whose default budget is `default`.
-    pub(crate) fn of(options: &SamplingOptions, default: usize) -> Self {
+    /// The plan of `options` for a method whose default budget is `default` and
+    /// whose first round with a tolerance spends `pilot`.
+    pub(crate) fn of(options: &SamplingOptions, default: usize, pilot: usize) -> Self {
         match options.tolerance() {
             None => {
                 let n = options.n_samples().unwrap_or(default);
@@ -62,7 +75,7 @@ impl Plan {
             Some(t) => {
                 let cap = options.n_samples().unwrap_or(MAX_SAMPLES);
                 Plan {
-                    first: default.min(cap),
+                    first: pilot.min(cap),
                     cap,
                     tolerance: Some(t),
                 }
@@ -92,14 +105,22 @@ impl Plan {
             let Some(t) = self.tolerance else {
                 return Ok(e);
             };
-            let met = max_standard_error(&e) <= t;
-            if met || budget >= self.cap {
-                return Ok(mark(e, met));
+            let se = max_standard_error(&e);
+            if se <= t || budget >= self.cap {
+                return Ok(mark(e, se <= t));
             }
-            budget = budget.saturating_mul(2).min(self.cap);
+            budget = next_budget(budget, se / t).min(self.cap);
             last = Some(e);
         }
     }
+}
+
+/// The budget after a round of `budget` whose largest standard error was `ratio`
+/// times the target (module doc).
+fn next_budget(budget: usize, ratio: f64) -> usize {
+    let growth = (MARGIN * ratio * ratio).clamp(MIN_GROWTH, MAX_GROWTH);
+    // Finite: the growth is clamped and budgets are at most MAX_SAMPLES.
+    ((budget as f64 * growth).ceil() as usize).max(budget + 1)
 }
 
 /// The largest standard error of an answer (0 without any).
@@ -130,11 +151,54 @@ mod tests {
     }
 
     #[test]
-    fn rounds_double_up_to_the_cap() {
-        let plan = Plan {
+    fn rounds_grow_by_what_the_errors_call_for_up_to_the_cap() {
+        let plan = |t: f64| Plan {
             first: 100,
-            cap: 700,
-            tolerance: Some(0.1),
+            cap: 10_000,
+            tolerance: Some(t),
+        };
+        // An estimator whose errors fall as 1/√budget from 0.5 at 100 needs 400 for
+        // 0.25: the second round aims 20% past it and meets the target.
+        let mut budgets = Vec::new();
+        let e = plan(0.25)
+            .run(|b| {
+                budgets.push(b);
+                Ok(answer(0.5 * (100.0 / b as f64).sqrt(), b))
+            })
+            .unwrap();
+        assert_eq!(budgets, [100, 480]);
+        assert_eq!(e.quality.tolerance_met, Some(true));
+        let plan = plan(0.1);
+        // Errors ten times the target: at most 16 times the budget per round, then
+        // the cap.
+        let mut budgets = Vec::new();
+        let e = plan
+            .run(|b| {
+                budgets.push(b);
+                Ok(answer(1.0, b))
+            })
+            .unwrap();
+        assert_eq!(budgets, [100, 1600, 10_000]);
+        assert_eq!(e.quality.tolerance_met, Some(false));
+        assert_eq!(e.quality.max_standard_error, Some(1.0));
+        // A near miss still grows by half; met in the second round: no third.
+        let mut budgets = Vec::new();
+        let e = plan
+            .run(|b| {
+                budgets.push(b);
+                Ok(answer(if b < 150 { 0.101 } else { 0.05 }, b))
+            })
+            .unwrap();
+        assert_eq!(budgets, [100, 150]);
+        assert_eq!(e.quality.tolerance_met, Some(true));
+    }
+
+    #[test]
+    fn without_a_tolerance_one_round_of_the_budget() {
+        let plan = Plan {
+            first: 300,
+            cap: 300,
+            tolerance: None,
         };
         let mut budgets = Vec::new();
         let e = plan
@@ -143,18 +207,7 @@ mod tests {
                 Ok(answer(1.0, b))
             })
             .unwrap();
-        assert_eq!(budgets, [100, 200, 400, 700]);
-        assert_eq!(e.quality.tolerance_met, Some(false));
-        assert_eq!(e.quality.max_standard_error, Some(1.0));
-        // Met in the second round: no third.
-        let mut rounds = 0;
-        let e = plan
-            .run(|b| {
-                rounds += 1;
-                Ok(answer(if b < 200 { 1.0 } else { 0.05 }, b))
-            })
-            .unwrap();
-        assert_eq!((rounds, e.quality.tolerance_met), (2, Some(true)));
+        assert_eq!((budgets, e.quality.tolerance_met), (vec![300], None));
     }
 
     #[test]

@@ -80,7 +80,7 @@ pub struct SamplingParams {
     /// KernelSHAP only: keep the `k` largest attributions and refit (see
     /// [`super::kernel_shap`]); `None` keeps every player.
     pub top_k: Option<usize>,
-    /// KernelSHAP and permutation SHAP: sample in doubling rounds until every
+    /// KernelSHAP and permutation SHAP: sample in growing rounds until every
     /// attribution's standard error is at most this, in output units (see
     /// the private `explain::rounds` module); `n_samples` is then the cap. `None`:
     /// one fixed budget.

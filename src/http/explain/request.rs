@@ -70,9 +70,10 @@ pub struct ExplainRequest {
     /// target of the adaptive steps, above 0 and at most 1 (default 0.001 when `steps`
     /// is not given; with `steps`, makes them adaptive from there). `kernel_shap` and
     /// `permutation_shap`: an absolute target, in the output's units, for every
-    /// attribution's standard error: samples are drawn in doubling rounds until it is
-    /// met, `n_samples` (default `--max-samples`) is reached, or `timeout_ms` passes
-    /// (then the last finished round answers). Echoed as `quality.tolerance`. Where
+    /// attribution's standard error: samples are drawn in rounds (a pilot, then
+    /// 1.2 · (max standard error / tolerance)² times the samples so far, 1.5 to 16
+    /// times) until it is met, `n_samples` (default `--max-samples`) is reached, or
+    /// `timeout_ms` passes (then the last finished round answers). Echoed as `quality.tolerance`. Where
     /// an exact algorithm solves the game they sample sooner, it answers instead, and
     /// `quality.solved_by` says so, with zero standard errors (never with `top_k`):
     /// on a tree ensemble in raw space (single features as players, the background

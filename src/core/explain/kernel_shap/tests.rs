@@ -315,7 +315,7 @@ fn paired_sampling_with_enumerated_sizes_is_exact_on_additive_models() {
 }
 
 /// KernelSHAP with a tolerance on one row of `model` (12 players: 4094 coalitions,
-/// more than the first round's 2072, so every round samples).
+/// more than the first round's 536, so the first round samples).
 fn with_tolerance(model: &dyn Model, tolerance: f64, cap: usize) -> Explanation {
     let reference = Reference::new(model, data(10, 12));
     let x = Array2::from_shape_fn((1, 12), |(_, j)| j as f64 / 3.0 - 1.5);
@@ -342,7 +342,8 @@ fn a_tolerance_stops_early_on_an_easy_row_and_at_the_cap_on_a_hard_one() {
     let linear = LinearModel::regression(w, array![0.0]).unwrap();
     let easy = with_tolerance(&linear, 1e-6, 20_000);
     assert_eq!(easy.quality.tolerance_met, Some(true));
-    assert_eq!(easy.quality.samples, Some(default_samples(12)), "one round");
+    assert_eq!(easy.quality.samples, Some(pilot_samples(12)), "one round");
+    assert_eq!(pilot_samples(12), 536);
     assert_eq!(easy.quality.tolerance, Some(1e-6));
     let triples = Triples { n_features: 12 };
     let hard = with_tolerance(&triples, 1e-9, 4000);
@@ -350,15 +351,15 @@ fn a_tolerance_stops_early_on_an_easy_row_and_at_the_cap_on_a_hard_one() {
     assert_eq!(
         hard.quality.samples,
         Some(4000),
-        "rounds of 2072, then the cap (below the 4094 coalitions there are)"
+        "a round of 536, then the cap (below the 4094 coalitions there are)"
     );
     assert!(max_se(&hard) > 1e-9);
 }
 
 #[test]
 fn a_round_that_covers_every_coalition_enumerates_them_for_exact_values() {
-    // 12 players: the second round's 4144 coalitions exceed the 4094 there are, so
-    // it enumerates them: the exact values, zero errors, whatever the tolerance.
+    // 12 players: the second round's 16 × 536 coalitions exceed the 4094 there are,
+    // so it enumerates them: the exact values, zero errors, whatever the tolerance.
     let model = Triples { n_features: 12 };
     let e = with_tolerance(&model, 1e-12, 100_000);
     assert_eq!(e.quality.tolerance_met, Some(true));
@@ -390,16 +391,17 @@ fn a_round_that_covers_every_coalition_enumerates_them_for_exact_values() {
 }
 
 #[test]
-fn a_tolerance_doubles_the_samples_until_it_is_met() {
+fn a_tolerance_grows_the_samples_until_it_is_met() {
     let model = Triples { n_features: 12 };
     let first = with_tolerance(&model, 1e9, 100_000);
-    assert_eq!(first.quality.samples, Some(default_samples(12)));
+    assert_eq!(first.quality.samples, Some(pilot_samples(12)));
     let target = max_se(&first) / 1.5;
     let e = with_tolerance(&model, target, 100_000);
     assert_eq!(e.quality.tolerance_met, Some(true));
     assert!(max_se(&e) <= target, "{} > {target}", max_se(&e));
-    // The second round covers every coalition (see the test above).
-    assert_eq!(e.quality.samples, Some(4094));
+    // The errors call for 1.5² = 2.25 times the pilot; the second round asks 20%
+    // more (2.7 times 536: 1448, an even count of pairs after 24 enumerated).
+    assert_eq!(e.quality.samples, Some(1448));
     assert_eq!(e, with_tolerance(&model, target, 100_000), "seeded");
     assert_abs_diff_eq!(e.quality.additivity_residual, 0.0, epsilon = 1e-9);
 }
@@ -489,13 +491,13 @@ fn leverage_rounds_add_pairs_until_the_tolerance_is_met() {
             .remove(0)
     };
     let first = run(1e9);
-    assert_eq!(first.quality.samples, Some(default_samples(12)));
-    let target = max_se(&first) / 1.5;
+    assert_eq!(first.quality.samples, Some(pilot_samples(12)));
+    let target = max_se(&first) / 3.0;
     let e = run(target);
     assert_eq!(e.quality.tolerance_met, Some(true));
     assert!(max_se(&e) <= target);
-    // The second round's 4144 coalitions exceed the 4094 there are: sampled without
-    // replacement, every size is complete, the values exact and their errors 0.
+    // The second round's 1.2 · 3² · 536 coalitions exceed the 4094 there are: every
+    // size is complete, the values exact and their errors 0.
     assert_eq!(e.quality.samples, Some(4094));
     assert_eq!(max_se(&e), 0.0);
     let exact_options = SamplingParams::default().check(&model).unwrap();
