@@ -133,6 +133,19 @@ async function selectModel(name) {
     loadWeights();
   }
   loadActivations(weights);
+  // Global importance, live traffic and dependence curves are computed over the
+  // background: a model registered without one (a text classifier, often) says so
+  // once, rather than polling for an error and offering features it cannot draw.
+  const background = info.background_rows > 0;
+  $("global-note").hidden = background;
+  $("global-body").hidden = !background;
+  $("dependence-card").hidden = !background;
+  show("global-error", "");
+  $("global-status").textContent = "";
+  if (!background) {
+    $("live").hidden = true;
+    return;
+  }
   await pollGlobal();
   if (name !== state.model) return;
   dependenceChoices(info);

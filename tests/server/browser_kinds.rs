@@ -96,6 +96,12 @@ async fn explain_a_text(client: &Client, addr: SocketAddr, app: &axum::Router) {
         json!(false),
         "no counterfactuals"
     );
+    // Registered without background: one note where the global summary would be,
+    // no dependence card (it offered emb_0 … and showed two errors before).
+    assert_eq!(shown("global-note").await, json!(true), "the note");
+    assert_eq!(shown("global-body").await, json!(false));
+    assert_eq!(shown("global-error").await, json!(false), "no error");
+    assert_eq!(shown("dependence-card").await, json!(false));
     let field = client.find(Locator::Id("explain-text")).await.unwrap();
     field.send_keys(TEXT).await.unwrap();
     client
@@ -224,6 +230,16 @@ async fn catboost_cards(client: &Client, addr: SocketAddr, app: &axum::Router) {
         .await
         .unwrap();
     assert_eq!(text_box, json!(true));
+    // With a background the global and dependence cards are back.
+    for (id, hidden) in [
+        ("global-note", true),
+        ("global-body", false),
+        ("dependence-card", false),
+    ] {
+        let script = format!("return document.getElementById('{id}').hidden");
+        let value = client.execute(&script, vec![]).await.unwrap();
+        assert_eq!(value, json!(hidden), "{id}");
+    }
 }
 
 /// The browser asked for nothing this server does not serve: no `/favicon.ico`
