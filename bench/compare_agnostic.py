@@ -31,8 +31,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Any, Callable, Optional
 
 import numpy as np
+import numpy.typing as npt
 import shap
 from lime.lime_tabular import LimeTabularExplainer
 
@@ -43,8 +45,14 @@ LIME_SAMPLES = 5000
 PERMUTATION_PAIRS = 10
 METHODS = ["kernel_shap", "permutation_shap", "lime"]
 
+Array = npt.NDArray[np.float64]
+# (probability function, explaind model spec, multiply-adds per model row, first-layer units)
+Model = tuple[Callable[[Array], Array], dict[str, Any], int, int]
+# rows/s per (method, path)
+Rates = dict[tuple[str, str], float]
 
-def best_rate(fn, rows, repeats):
+
+def best_rate(fn: Callable[[Array], object], rows: Array, repeats: int) -> float:
     fn(rows[:1])
     best = float("inf")
     for _ in range(repeats):
@@ -54,15 +62,15 @@ def best_rate(fn, rows, repeats):
     return len(rows) / best
 
 
-def make_mlp(rng):
+def make_mlp(rng: np.random.Generator) -> Model:
     sizes = (FEATURES, *HIDDEN, 1)
-    layers = []
+    layers: list[tuple[Array, Array]] = []
     for fan_in, fan_out in zip(sizes, sizes[1:]):
         w = rng.normal(scale=np.sqrt(2.0 / fan_in), size=(fan_in, fan_out))
         b = rng.normal(scale=0.1, size=fan_out)
         layers.append((w, b))
 
-    def prob(x):
+    def prob(x: Array) -> Array:
         a = np.atleast_2d(x)
         for w, b in layers[:-1]:
             a = np.maximum(a @ w + b, 0.0)
@@ -77,18 +85,19 @@ def make_mlp(rng):
     return prob, spec, macs, HIDDEN[0]
 
 
-def make_logistic(rng):
+def make_logistic(rng: np.random.Generator) -> Model:
     w = rng.normal(scale=0.3, size=FEATURES)
     b = -0.1
 
-    def prob(x):
+    def prob(x: Array) -> Array:
         return 1.0 / (1.0 + np.exp(-(np.atleast_2d(x) @ w + b)))
 
     spec = {"kind": "logistic", "coefficients": w.tolist(), "intercept": b}
     return prob, spec, FEATURES, 1
 
 
-def run_explaind(binary, spec, threads):
+def run_explaind(binary: str, spec: str,
+                 threads: Optional[int]) -> tuple[Rates, dict[str, Any]]:
     env = dict(os.environ)
     if threads:
         env["RAYON_NUM_THREADS"] = str(threads)
@@ -99,7 +108,7 @@ def run_explaind(binary, spec, threads):
     return rates, extra
 
 
-def kernel_updates(players):
+def kernel_updates(players: int) -> float:
     """E[min(s, P - s)] over KernelSHAP's size distribution, proportional to 1/(s(P - s)):
     the moves the incremental first layer needs for the first coalition of a pair."""
     sizes = np.arange(1, players)
@@ -107,7 +116,8 @@ def kernel_updates(players):
     return float((np.minimum(sizes, players - sizes) * mass).sum() / mass.sum())
 
 
-def compare(name, make, args, binary):
+def compare(name: str, make: Callable[[np.random.Generator], Model], args: argparse.Namespace,
+            binary: str) -> tuple[dict[str, float], Rates, Rates]:
     rng = np.random.default_rng(0)
     prob, model_spec, macs, units = make(rng)
     background = rng.normal(size=(args.background, FEATURES))
@@ -169,7 +179,7 @@ def compare(name, make, args, binary):
     return theirs, ours_all, ours_one
 
 
-def main():
+def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=3)
@@ -186,4 +196,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main())  # type: ignore[func-returns-value]  # main() returns None: exit 0

@@ -28,6 +28,9 @@ Build first:  cargo build --release
 Run:          python3 bench/compare_anchors.py [--rows 20] [--runs 5] [--out docs/benchmarks-anchors.md]
 """
 
+# py_explainer's `c` is first a candidate condition, then a candidate's index.
+# mypy: allow-redefinition
+
 from __future__ import annotations
 
 import argparse
@@ -40,11 +43,36 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any, Callable, TypedDict
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 PRECISION, DELTA, EPSILON, BATCH, BEAM, BUDGET = 0.95, 0.1, 0.15, 100, 2, 100_000
+
+# Rows to predicted classes.
+Predict = Callable[[np.ndarray], np.ndarray]
+
+
+class Anchor(TypedDict):
+    """One row's anchor as either side reports it: conditions, precision, coverage."""
+
+    rule: int
+    precision: float
+    coverage: float
+    met: bool
+
+
+# (row, seed) to that row's anchor.
+Explain = Callable[[np.ndarray, int], Anchor]
+# (model, median seconds per row by side, ratio other/explaind per row, anchors by side)
+ModelResult = tuple[str, dict[str, list[float]], list[float], dict[str, list[Anchor]]]
+# (feature, lower bound (exclusive), upper bound (inclusive))
+Condition = tuple[int, float, float]
+# Indices into the candidate conditions.
+Rule = tuple[int, ...]
+# [samples drawn, samples with the row's class, rows meeting the rule, features it conditions]
+Arm = list[Any]
 
 
 def load_data() -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -55,7 +83,8 @@ def load_data() -> tuple[list[str], np.ndarray, np.ndarray]:
     return header[1:], table[:, 1:], (price > np.median(price)).astype(int)
 
 
-def make_xgboost(x: np.ndarray, y: np.ndarray, names: list[str]):
+def make_xgboost(x: np.ndarray, y: np.ndarray,
+                 names: list[str]) -> tuple[Predict, dict[str, Any]]:
     import xgboost as xgb
 
     model = xgb.XGBClassifier(n_estimators=100, max_depth=4, learning_rate=0.1, random_state=0)
@@ -69,7 +98,8 @@ def make_xgboost(x: np.ndarray, y: np.ndarray, names: list[str]):
     return model.predict, spec
 
 
-def make_logistic(x: np.ndarray, y: np.ndarray, names: list[str]):
+def make_logistic(x: np.ndarray, y: np.ndarray,
+                  names: list[str]) -> tuple[Predict, dict[str, Any]]:
     from sklearn.linear_model import LogisticRegression
 
     mean, std = x.mean(axis=0), x.std(axis=0)
@@ -86,10 +116,10 @@ def make_logistic(x: np.ndarray, y: np.ndarray, names: list[str]):
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
-def call(port: int, method: str, path: str, body: dict | None = None) -> dict:
+def call(port: int, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method,
                                      headers={"content-type": "application/json"})
@@ -97,7 +127,7 @@ def call(port: int, method: str, path: str, body: dict | None = None) -> dict:
         return json.loads(answer.read() or b"null")
 
 
-def explaind_anchor(port: int, name: str, row: np.ndarray, seed: int) -> dict:
+def explaind_anchor(port: int, name: str, row: np.ndarray, seed: int) -> Anchor:
     body = {"instances": [row.tolist()], "method": "anchors", "seed": seed, "precision": PRECISION,
             "delta": DELTA, "epsilon": EPSILON, "beam_size": BEAM}
     a = call(port, "POST", f"/models/{name}/explain", body)["explanations"][0]["anchor"]
@@ -105,13 +135,13 @@ def explaind_anchor(port: int, name: str, row: np.ndarray, seed: int) -> dict:
             "met": a["precision_met"]}
 
 
-def alibi_explainer(predict, x: np.ndarray, names: list[str]):
+def alibi_explainer(predict: Predict, x: np.ndarray, names: list[str]) -> Explain:
     from alibi.explainers import AnchorTabular
 
     explainer = AnchorTabular(predict, feature_names=names, seed=0)
     explainer.fit(x, disc_perc=(25, 50, 75))
 
-    def explain(row: np.ndarray, seed: int) -> dict:
+    def explain(row: np.ndarray, seed: int) -> Anchor:
         np.random.seed(seed)
         e = explainer.explain(row, threshold=PRECISION, delta=DELTA, tau=EPSILON,
                               batch_size=BATCH, beam_size=BEAM)
@@ -149,22 +179,22 @@ def _private_quantile(s: np.ndarray, p: float) -> float:
         h = r + 0.5 if r < n - 1 else r - 0.5
     lo = min(int(np.floor(h)), n - 2)
     t = h - lo
-    return s[lo] * (1 - t) + s[lo + 1] * t
+    return float(s[lo] * (1 - t) + s[lo + 1] * t)
 
 
-def py_explainer(predict, x: np.ndarray, names: list[str]):
-    cuts = []
+def py_explainer(predict: Predict, x: np.ndarray, names: list[str]) -> Explain:
+    cuts: list[list[list[float]]] = []
     for j in range(x.shape[1]):
         s = np.sort(x[:, j])
         cuts.append([sorted(set(_private_quantile(s, p) for p in ps))
                      for ps in ((0.25, 0.5, 0.75), [k / 10 for k in range(1, 10)])])
 
-    def explain(row: np.ndarray, seed: int) -> dict:
+    def explain(row: np.ndarray, seed: int) -> Anchor:
         rng = np.random.default_rng(seed)
         target = predict(row[None, :])[0]
-        cands = []
+        cands: list[Condition] = []
         for j, (q, d) in enumerate(cuts):
-            def bin_of(edges: list) -> tuple[float, float]:
+            def bin_of(edges: list[float]) -> tuple[float, float]:
                 i = int(np.searchsorted(edges, row[j], side="left"))
                 return (edges[i - 1] if i > 0 else -np.inf), (edges[i] if i < len(edges) else np.inf)
             lo, hi = bin_of(q)
@@ -175,10 +205,10 @@ def py_explainer(predict, x: np.ndarray, names: list[str]):
                 if c not in cands:
                     cands.append(c)
         meets = [(x[:, j] > lo) & (x[:, j] <= hi) for j, lo, hi in cands]
-        arms: dict[tuple, list] = {}
+        arms: dict[Rule, Arm] = {}
         used = [0]
 
-        def arm(rule: tuple) -> list:
+        def arm(rule: Rule) -> Arm:
             if rule not in arms:
                 pool = np.ones(len(x), bool)
                 for c in rule:
@@ -186,7 +216,7 @@ def py_explainer(predict, x: np.ndarray, names: list[str]):
                 arms[rule] = [0, 0, np.flatnonzero(pool), sorted({cands[c][0] for c in rule})]
             return arms[rule]
 
-        def draw(rule: tuple, n: int) -> bool:
+        def draw(rule: Rule, n: int) -> bool:
             n = min(n, BUDGET - used[0])
             if n <= 0:
                 return False
@@ -201,11 +231,11 @@ def py_explainer(predict, x: np.ndarray, names: list[str]):
             used[0] += n
             return True
 
-        def lb(rule: tuple) -> float:
+        def lb(rule: Rule) -> float:
             n, k = arm(rule)[:2]
             return _bound(k / n, np.log(1 / DELTA) / n, False) if n else 0.0
 
-        def decide(rule: tuple) -> bool:
+        def decide(rule: Rule) -> bool:
             while True:
                 n, k = arm(rule)[:2]
                 if lb(rule) >= PRECISION:
@@ -213,8 +243,8 @@ def py_explainer(predict, x: np.ndarray, names: list[str]):
                 if _bound(k / n, np.log(1 / DELTA) / n, True) < PRECISION or n >= 1000 or not draw(rule, BATCH):
                     return False
 
-        def lucb(rules: list) -> list:
-            mean = lambda r: arm(r)[1] / arm(r)[0]
+        def lucb(rules: list[Rule]) -> list[Rule]:
+            mean: Callable[[Rule], float] = lambda r: arm(r)[1] / arm(r)[0]
             if len(rules) <= BEAM:
                 return sorted(rules, key=mean, reverse=True)
             t = 1
@@ -233,12 +263,12 @@ def py_explainer(predict, x: np.ndarray, names: list[str]):
                     return sorted(rules, key=mean, reverse=True)[:BEAM]
                 t += 1
 
-        empty: tuple = ()
+        empty: Rule = ()
         draw(empty, BATCH)
         best, fallback, beam = (empty if decide(empty) else None), empty, [empty]
         for _ in range(len(cands) if best is None else 0):
             cover = len(arm(best)[2]) if best is not None else 0
-            grown = []
+            grown: list[Rule] = []
             for parent in beam:
                 for c in range(len(cands)):
                     rule = tuple(sorted(set(parent) | {c}))
@@ -291,7 +321,7 @@ def main() -> None:
                     break
                 except OSError:
                     time.sleep(0.1)
-            table = []
+            table: list[ModelResult] = []
             for model, make in (("xgboost", make_xgboost), ("logistic", make_logistic)):
                 predict, spec = make(x, y, names)
                 call(port, "PUT", f"/models/{model}", spec)
@@ -300,11 +330,12 @@ def main() -> None:
                 ours = (np.array(p)[:, 0] > 0.5).astype(int)
                 assert (ours == predict(x)).mean() > 0.998, f"{model}: the two sides disagree"
                 theirs = make_other(predict, x, names)
-                sides = {"explaind": lambda r, s: explaind_anchor(port, model, r, s), "other": theirs}
+                sides: dict[str, Explain] = {
+                    "explaind": lambda r, s: explaind_anchor(port, model, r, s), "other": theirs}
                 for side in sides.values():
                     side(rows[0], 0)
-                times = {k: [[] for _ in rows] for k in sides}
-                found = {k: [] for k in sides}
+                times: dict[str, list[list[float]]] = {k: [[] for _ in rows] for k in sides}
+                found: dict[str, list[Anchor]] = {k: [] for k in sides}
                 for run in range(args.runs):
                     order = ["explaind", "other"] if run % 2 == 0 else ["other", "explaind"]
                     for i, row in enumerate(rows):
@@ -321,7 +352,7 @@ def main() -> None:
     report(table, other, args)
 
 
-def report(table, other: str, args) -> None:
+def report(table: list[ModelResult], other: str, args: argparse.Namespace) -> None:
     load = os.getloadavg()[0]
     lines = [f"Rows: {args.rows}, runs: {args.runs}, load average at the end: {load:.2f}; other side: {other}.", "",
              "| model | explaind median row (ms) | other median row (ms) | ratio other/explaind: median (min–max over rows) "

@@ -30,7 +30,7 @@ import os
 import subprocess
 import sys
 import time
-from typing import Callable
+from typing import Callable, cast
 
 import catboost as cb
 import numpy as np
@@ -116,9 +116,9 @@ def main() -> None:
     for method, label in (("path", "path-dependent"), ("interventional", "interventional")):
         for who, bench in (("explaind", args.bench), ("explaind before", args.before)):
             if bench:
-                contenders.append((label, who, args.rows,
-                                   lambda m=method, b=bench: explaind(
-                                       b, model_path, paths["rows"], paths["bg"], m, args.repeats)))
+                contenders.append((label, who, args.rows, cast(
+                    Callable[[], list[float]], lambda m=method, b=bench: explaind(
+                        b, model_path, paths["rows"], paths["bg"], m, args.repeats))))
     # Rounds interleave the contenders, so a slow spell of the machine hits them all.
     times: dict[tuple[str, str], list[float]] = {}
     for _ in range(args.rounds):

@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Callable, cast
 
 import numpy as np
 import shap
@@ -78,11 +79,11 @@ def main() -> None:
         line = subprocess.run(
             [binary, "onnx", model_path, rows_path, str(F), str(threads), "interventional",
              bg_path, "1"], check=True, capture_output=True, text=True).stdout
-        return json.loads(line)["rows_per_s"]
+        return cast(float, json.loads(line)["rows_per_s"])
 
-    contenders = {"shap": shap_rate,
-                  "explaind x1": lambda: bench_rate(BENCH, 1),
-                  "explaind x2": lambda: bench_rate(BENCH, 2)}
+    contenders: dict[str, Callable[[], float]] = {"shap": shap_rate,
+                                                  "explaind x1": lambda: bench_rate(BENCH, 1),
+                                                  "explaind x2": lambda: bench_rate(BENCH, 2)}
     if args.baseline:
         contenders["baseline x1"] = lambda: bench_rate(args.baseline, 1)
     rates: dict[str, list[float]] = {name: [] for name in contenders}

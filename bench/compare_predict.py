@@ -30,17 +30,27 @@ import random
 import statistics
 import subprocess
 import time
+from typing import Any, Callable, cast
 
 import lightgbm as lgb
 import numpy as np
+import numpy.typing as npt
 import xgboost as xgb
 
 F = 20
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "target", "release", "bench_trees")
 
+Array = npt.NDArray[np.float64]
+# An xgb.Booster or an lgb.Booster, as the model's kind says.
+Booster = Any
+# (model, shape, name, threads, fn() -> seconds)
+Contender = tuple[str, str, str, int, Callable[[], float]]
+# (model, shape, name, threads) -> [best seconds per round]
+Seconds = dict[tuple[str, str, str, int], list[float]]
 
-def data(n, seed):
+
+def data(n: int, seed: int) -> tuple[Array, Array]:
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, F))
     y = x[:, 0] * 2 + np.sin(3 * x[:, 1]) + x[:, 2] * x[:, 3] + np.abs(x[:, 4]) + 0.3 * rng.normal(size=n)
@@ -48,7 +58,7 @@ def data(n, seed):
     return x, y
 
 
-def models(work, reuse):
+def models(work: str, reuse: bool) -> tuple[tuple[str, Booster, str], ...]:
     xtr, ytr = data(20_000, 0)
     xgb_path = os.path.join(work, "xgb_500x6.json")
     if reuse and os.path.exists(xgb_path):
@@ -69,12 +79,12 @@ def models(work, reuse):
     return (("xgboost", bst, xgb_path), ("lightgbm", gbm, lgb_path))
 
 
-def blocks(x, block):
+def blocks(x: Array, block: int) -> list[Array]:
     return [x[i:i + block] for i in range(0, len(x), block)]
 
 
-def best_of(fn, repeats):
-    times = []
+def best_of(fn: Callable[[], object], repeats: int) -> float:
+    times: list[float] = []
     for _ in range(repeats):
         t = time.perf_counter()
         fn()
@@ -82,28 +92,30 @@ def best_of(fn, repeats):
     return min(times)
 
 
-def library_runs(kind, booster, parts, threads):
+def library_runs(kind: str, booster: Booster, parts: list[Array],
+                 threads: int) -> list[tuple[str, Callable[[], None]]]:
     """(name, function predicting every part) for the library's own predict."""
     if kind == "xgboost":
         booster.set_param({"nthread": threads})
 
-        def fresh():
+        def fresh() -> None:
             for p in parts:
                 booster.predict(xgb.DMatrix(p, nthread=threads))
 
-        def inplace():
+        def inplace() -> None:
             for p in parts:
                 booster.inplace_predict(p)
         return [("xgboost Booster.predict (fresh DMatrix)", fresh),
                 ("xgboost inplace_predict", inplace)]
 
-    def predict():
+    def predict() -> None:
         for p in parts:
             booster.predict(p, num_threads=threads)
     return [("lightgbm Booster.predict", predict)]
 
 
-def explaind(kind, model_path, rows_path, threads, method, block, repeats):
+def explaind(kind: str, model_path: str, rows_path: str, threads: int, method: str, block: int,
+             repeats: int) -> tuple[float, float]:
     env = dict(os.environ, BLOCK_ROWS=str(block))
     out = subprocess.run([BENCH, kind, model_path, rows_path, str(F), str(threads), method, "-",
                           str(repeats)], check=True, capture_output=True, text=True, env=env).stdout
@@ -111,7 +123,7 @@ def explaind(kind, model_path, rows_path, threads, method, block, repeats):
     return line["best_s"], line["checksum"]
 
 
-def main():
+def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=10_000)
     ap.add_argument("--block", type=int, default=100)
@@ -121,11 +133,11 @@ def main():
     ap.add_argument("--reuse", action="store_true")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
-    all_threads = os.cpu_count()
+    all_threads = cast(int, os.cpu_count())
     x, _ = data(args.rows, 1)
     rows_path = os.path.join(args.work, "rows.f64")
     x.astype("<f8").tofile(rows_path)
-    contenders = []  # (model, shape, name, threads, fn() -> seconds)
+    contenders: list[Contender] = []  # (model, shape, name, threads, fn() -> seconds)
     for kind, booster, path in models(args.work, args.reuse):
         want = float(np.sum(booster.predict(xgb.DMatrix(x)) if kind == "xgboost"
                             else booster.predict(x)))
@@ -137,16 +149,16 @@ def main():
             parts = blocks(x, block)
             for threads in sorted({1, all_threads}):
                 for name, fn in library_runs(kind, booster, parts, threads):
-                    contenders.append((kind, shape, name, threads,
-                                       lambda fn=fn, b=booster, k=kind, t=threads:
-                                       setup_and_time(k, b, t, fn, args.repeats)))
+                    contenders.append((kind, shape, name, threads, cast(
+                        Callable[[], float], lambda fn=fn, b=booster, k=kind, t=threads:
+                        setup_and_time(k, b, t, fn, args.repeats))))
                 for method, name in (("predict", "explaind predict"),
                                      ("predict_nodes", "explaind node walk (before)")):
-                    contenders.append((kind, shape, name, threads,
-                                       lambda k=kind, p=path, t=threads, m=method, b=block:
-                                       explaind(k, p, rows_path, t, m, b, args.repeats)[0]))
+                    contenders.append((kind, shape, name, threads, cast(
+                        Callable[[], float], lambda k=kind, p=path, t=threads, m=method, b=block:
+                        explaind(k, p, rows_path, t, m, b, args.repeats)[0])))
     rng = random.Random(19)
-    seconds = {}  # (model, shape, name, threads) -> [best seconds per round]
+    seconds: Seconds = {}  # (model, shape, name, threads) -> [best seconds per round]
     for r in range(args.rounds):
         order = list(range(len(contenders)))
         rng.shuffle(order)
@@ -157,13 +169,14 @@ def main():
     report(seconds, args.rows, all_threads)
 
 
-def setup_and_time(kind, booster, threads, fn, repeats):
+def setup_and_time(kind: str, booster: Booster, threads: int, fn: Callable[[], object],
+                   repeats: int) -> float:
     if kind == "xgboost":
         booster.set_param({"nthread": threads})
     return best_of(fn, repeats)
 
 
-def report(seconds, n_rows, all_threads):
+def report(seconds: Seconds, n_rows: int, all_threads: int) -> None:
     print("\n| model | batch | contender | threads | best rows/s | median rows/s |")
     print("|---|---|---|---:|---:|---:|")
     for (kind, shape, name, threads), s in sorted(seconds.items()):

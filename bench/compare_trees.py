@@ -33,9 +33,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Any, Callable, Iterable, Optional, Union, cast
 
 import lightgbm as lgb
 import numpy as np
+import numpy.typing as npt
 import shap
 import xgboost as xgb
 
@@ -44,9 +46,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "target", "release", "bench_trees")
 SERVER = os.path.join(ROOT, "target", "release", "explaind")
 
+Array = npt.NDArray[np.float64]
+# (model, method, contender, threads, rows, seconds or rows/s)
+Figure = tuple[str, str, str, int, int, float]
 
-def best_of(fn, repeats):
-    times = []
+
+def best_of(fn: Callable[[], object], repeats: int) -> float:
+    times: list[float] = []
     for _ in range(repeats):
         t = time.perf_counter()
         fn()
@@ -54,7 +60,7 @@ def best_of(fn, repeats):
     return min(times)
 
 
-def data(n, seed):
+def data(n: int, seed: int) -> tuple[Array, Array]:
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, F))
     y = x[:, 0] * 2 + np.sin(3 * x[:, 1]) + x[:, 2] * x[:, 3] + np.abs(x[:, 4]) + 0.3 * rng.normal(size=n)
@@ -62,20 +68,21 @@ def data(n, seed):
     return x, y
 
 
-def explaind(kind, model_path, rows_path, bg_path, threads, method, repeats):
+def explaind(kind: str, model_path: str, rows_path: str, bg_path: str, threads: int,
+             method: str, repeats: int) -> float:
     out = subprocess.run(
         [BENCH, kind, model_path, rows_path, str(F), str(threads), method, bg_path, str(repeats)],
         check=True, capture_output=True, text=True).stdout
-    return json.loads(out)["rows_per_s"]
+    return cast(float, json.loads(out)["rows_per_s"])
 
 
 class Server:
     """target/release/explaind on a free loopback port with a scratch model directory."""
 
-    def __init__(self, threads, max_body):
+    def __init__(self, threads: int, max_body: int) -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+            self.port: int = s.getsockname()[1]
         self.dir = tempfile.mkdtemp(prefix="explaind-bench-models-")
         env = dict(os.environ, RAYON_NUM_THREADS=str(threads), RUST_LOG="warn")
         self.proc = subprocess.Popen(
@@ -91,10 +98,11 @@ class Server:
                 time.sleep(0.05)
         raise RuntimeError("explaind did not start")
 
-    def connect(self):
+    def connect(self) -> http.client.HTTPConnection:
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
 
-    def request(self, method, path, body=None, conn=None):
+    def request(self, method: str, path: str, body: Optional[bytes] = None,
+                conn: Optional[http.client.HTTPConnection] = None) -> tuple[int, bytes]:
         own = conn is None
         conn = conn or self.connect()
         headers = {"content-type": "application/json"} if body is not None else {}
@@ -105,25 +113,26 @@ class Server:
             conn.close()
         return resp.status, data
 
-    def close(self):
+    def close(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=30)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def rows_json(a):
+def rows_json(a: Array) -> list[list[Optional[float]]]:
     """Rows as JSON lists, NaN as null (a missing value)."""
     return [[None if np.isnan(v) else float(v) for v in row] for row in a]
 
 
-def http_bench(args, threads, models, x, bg):
+def http_bench(args: argparse.Namespace, threads: int, models: Iterable[tuple[str, str, str]],
+               x: Array, bg: Array) -> list[Figure]:
     """Batched rows/s and one-row latencies through HTTP, per model and method."""
     instances = rows_json(x)
     batch = {m: json.dumps({"instances": instances, "method": m}).encode()
              for m in ("tree_path_dependent", "tree_interventional")}
     max_body = 2 * max(len(b) for b in batch.values()) + (1 << 20)
     server = Server(threads, max_body)
-    out = []
+    out: list[Figure] = []
     try:
         for name, kind, path in models:
             with open(path) as f:
@@ -139,7 +148,7 @@ def http_bench(args, threads, models, x, bg):
             url = f"/models/{name}/explain"
             for method, label in (("tree_path_dependent", "path-dependent"),
                                   ("tree_interventional", "interventional")):
-                def post():
+                def post() -> bytes:
                     status, data = server.request("POST", url, batch[method], conn)
                     if status != 200:
                         raise RuntimeError(f"explain {name}: {status} {data[:300]!r}")
@@ -154,7 +163,7 @@ def http_bench(args, threads, models, x, bg):
                            for i in range(args.latency_requests)]
                 for b in singles[:20]:
                     server.request("POST", url, b, conn)
-                lat = []
+                lat: list[float] = []
                 for b in singles:
                     t0 = time.perf_counter()
                     status, _ = server.request("POST", url, b, conn)
@@ -169,17 +178,18 @@ def http_bench(args, threads, models, x, bg):
     return out
 
 
-LATENCY = []  # (model, method, threads, requests, median s, p99 s)
+# (model, method, threads, requests, median s, p99 s)
+LATENCY: list[tuple[str, str, int, int, float, float]] = []
 
 
-def shap_internal(model):
+def shap_internal(model: Union[xgb.Booster, lgb.Booster]) -> Any:
     """A path-dependent TreeExplainer that runs shap's own C++ TreeSHAP."""
     ex = shap.TreeExplainer(model)
     ex.model.model_type = "internal"
     return ex
 
 
-def main():
+def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1000)
     ap.add_argument("--slow-rows", type=int, default=100, help="rows for slow baselines")
@@ -220,9 +230,9 @@ def main():
                         lgb.Dataset(xtr, label=ytr), num_boost_round=500)
         gbm.save_model(lgb_path)
 
-    results = []  # (model, method, contender, threads, rows, rows/s)
+    results: list[Figure] = []  # (model, method, contender, threads, rows, rows/s)
 
-    def record(model, method, who, threads, n, seconds):
+    def record(model: str, method: str, who: str, threads: int, n: int, seconds: float) -> None:
         results.append((model, method, who, threads, n, n / seconds))
         print(f"  {model} {method} {who} x{threads}: {n / seconds:,.0f} rows/s", file=sys.stderr)
 

@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compare_trees as ct  # noqa: E402
 
 
-def main():
+def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=4)
     ap.add_argument("--work", default="/tmp/explaind-bench")
@@ -35,9 +35,9 @@ def main():
     slow = x[:100]
     models = (("lightgbm", lgb.Booster(model_file=f"{w}/lgb_500x63.txt"), f"{w}/lgb_500x63.txt"),
               ("xgboost", xgb.Booster(model_file=f"{w}/xgb_500x6.json"), f"{w}/xgb_500x6.json"))
-    best = {}
+    best: dict[tuple[str, str, str], float] = {}
 
-    def keep(key, rps):
+    def keep(key: tuple[str, str, str], rps: float) -> None:
         best[key] = max(best.get(key, 0.0), rps)
 
     for kind, model, path in models:

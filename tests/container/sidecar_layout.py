@@ -12,23 +12,24 @@ probe would knock on an address explaind does not listen on. Needs PyYAML.
 import glob
 import ipaddress
 import sys
+from typing import Any, Iterator
 
 import yaml
 
-failures = []
+failures: list[str] = []
 
 
-def check(condition, message):
+def check(condition: object, message: str) -> None:
     if not condition:
         failures.append(message)
 
 
-def loopback(addr):
+def loopback(addr: str) -> bool:
     host = addr.rsplit(":", 1)[0].strip("[]")
     return ipaddress.ip_address(host).is_loopback
 
 
-def env_of(container):
+def env_of(container: dict[str, Any]) -> dict[str, Any]:
     return {e["name"]: e.get("value") for e in container.get("env", [])}
 
 
@@ -60,14 +61,14 @@ for s in standalone:
           "compose: the standalone explaind says how it is protected")
 
 # --- Kubernetes -------------------------------------------------------------------------
-def documents(pattern):
+def documents(pattern: str) -> Iterator[tuple[str, Any]]:
     for path in sorted(glob.glob(pattern)):
         for doc in yaml.safe_load_all(open(path)):
             if doc:
                 yield path, doc
 
 
-def explaind_of(containers):
+def explaind_of(containers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [c for c in containers if c.get("image", "").startswith("explaind")]
 
 
