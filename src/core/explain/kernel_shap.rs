@@ -153,7 +153,7 @@ pub fn explain(
         let mut rng = row_rng(options.seed(), i);
         let mut design = first.clone();
         let mut values: Vec<f64> = Vec::new();
-        plan.run(|budget| {
+        plan.run(setup.stop.deadline, |budget| {
             if design.incomplete() && players < 40 && (1usize << players) - 2 <= budget {
                 // This round can afford every coalition: enumerate them, for the
                 // exact values (theorem 2), rather than draw as many pairs.

@@ -74,7 +74,7 @@ pub fn explain(
         let mut order: Vec<usize> = (0..players).collect();
         let mut estimates: Vec<Vec<f64>> = Vec::new();
         let mut evaluated = 0;
-        plan.run(|budget| {
+        plan.run(setup.stop.deadline, |budget| {
             let new = pairs_of(budget).saturating_sub(estimates.len());
             let mut orders = Vec::with_capacity(2 * new);
             for _ in 0..new {

@@ -19,11 +19,19 @@
 //! - every standard error ≤ ε (`tolerance_met: true`);
 //! - the cap: `n_samples`, or [`MAX_SAMPLES`] when the request gives none (the HTTP
 //!   layer passes `--max-samples`) (`tolerance_met: false`);
-//! - the call's time limit during a later round: the last finished round is the
-//!   answer (`tolerance_met: false`); a limit hit in the first round, or a
-//!   cancelled call, is still an error.
+//! - the call's time limit: a further round is planned to end before it, its time
+//!   predicted from the last round's in proportion to the budget (at most
+//!   [`TIME_SHARE`] of the time left): smaller than the errors call for when it must be, and not
+//!   started when not even a tenth more samples would fit; the last finished round
+//!   answers (`tolerance_met: false`), sooner than the limit. A limit hit during a
+//!   round all the same ends it the same way; a limit hit in the first round, or a
+//!   cancelled call, is still an error. (So an answer near the limit depends on the
+//!   machine's speed, as a limit always made it.)
+
+use std::time::Instant;
 
 use super::sampling::{SamplingOptions, MAX_SAMPLES};
+use super::stop::Deadline;
 use super::Explanation;
 use crate::core::{CoreError, CoreResult};
 
@@ -33,6 +41,9 @@ const MARGIN: f64 = 1.2;
 const MIN_GROWTH: f64 = 1.5;
 /// The most a further round multiplies the budget by.
 const MAX_GROWTH: f64 = 16.0;
+/// The share of the time left a further round is planned to take (its cost is a
+/// prediction).
+const TIME_SHARE: f64 = 0.8;
 
 /// Refuse a tolerance that is not positive and finite.
 ///
@@ -84,17 +95,20 @@ impl Plan {
     }
 
     /// Run `round(budget)` for each round's budget until the module doc's stopping
-    /// rule holds, and record the target and whether it was met in the answer.
+    /// rule holds (`deadline`: the call's time limit), and record the target and
+    /// whether it was met in the answer.
     ///
     /// # Errors
     /// Whatever a round reports, except a timeout after a finished round.
     pub(crate) fn run(
         &self,
+        deadline: Option<Deadline>,
         mut round: impl FnMut(usize) -> CoreResult<Explanation>,
     ) -> CoreResult<Explanation> {
         let mut budget = self.first;
         let mut last: Option<Explanation> = None;
         loop {
+            let started = Instant::now();
             let e = match (round(budget), last.take()) {
                 (Ok(e), _) => e,
                 (Err(CoreError::Timeout { .. }), Some(previous)) => {
@@ -109,7 +123,19 @@ impl Plan {
             if se <= t || budget >= self.cap {
                 return Ok(mark(e, se <= t));
             }
-            budget = next_budget(budget, se / t).min(self.cap);
+            let wanted = next_budget(budget, se / t).min(self.cap);
+            let next = match deadline {
+                None => wanted,
+                Some(d) => {
+                    let took = started.elapsed().as_secs_f64();
+                    let left = d.left().as_secs_f64();
+                    match within_time(wanted, budget, took, left) {
+                        Some(next) => next,
+                        None => return Ok(mark(e, false)),
+                    }
+                }
+            };
+            budget = next;
             last = Some(e);
         }
     }
@@ -121,6 +147,23 @@ fn next_budget(budget: usize, ratio: f64) -> usize {
     let growth = (MARGIN * ratio * ratio).clamp(MIN_GROWTH, MAX_GROWTH);
     // Finite: the growth is clamped and budgets are at most MAX_SAMPLES.
     ((budget as f64 * growth).ceil() as usize).max(budget + 1)
+}
+
+/// The next budget after a round of `budget` samples that took `took` seconds,
+/// with `left` seconds to the time limit: `wanted`, or the most predicted to fit in
+/// [`TIME_SHARE`] of the time left; `None` when that is not a tenth more than
+/// `budget`. A round's time is predicted in proportion to its whole budget (the
+/// fit reads every sample; where only the new samples cost, this is cautious).
+fn within_time(wanted: usize, budget: usize, took: f64, left: f64) -> Option<usize> {
+    let affordable = budget as f64 * TIME_SHARE * left / took.max(f64::MIN_POSITIVE);
+    if wanted as f64 <= affordable {
+        Some(wanted)
+    } else if affordable < 1.1 * budget as f64 {
+        None
+    } else {
+        // Below `wanted`, so it fits in usize.
+        Some(affordable as usize)
+    }
 }
 
 /// The largest standard error of an answer (0 without any).
@@ -142,6 +185,7 @@ fn mark(mut e: Explanation, met: bool) -> Explanation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn answer(se: f64, samples: usize) -> Explanation {
         let mut e = Explanation::new(0, 1.0, 0.0, vec![1.0]);
@@ -161,7 +205,7 @@ mod tests {
         // 0.25: the second round aims 20% past it and meets the target.
         let mut budgets = Vec::new();
         let e = plan(0.25)
-            .run(|b| {
+            .run(None, |b| {
                 budgets.push(b);
                 Ok(answer(0.5 * (100.0 / b as f64).sqrt(), b))
             })
@@ -173,7 +217,7 @@ mod tests {
         // the cap.
         let mut budgets = Vec::new();
         let e = plan
-            .run(|b| {
+            .run(None, |b| {
                 budgets.push(b);
                 Ok(answer(1.0, b))
             })
@@ -184,7 +228,7 @@ mod tests {
         // A near miss still grows by half; met in the second round: no third.
         let mut budgets = Vec::new();
         let e = plan
-            .run(|b| {
+            .run(None, |b| {
                 budgets.push(b);
                 Ok(answer(if b < 150 { 0.101 } else { 0.05 }, b))
             })
@@ -202,7 +246,7 @@ mod tests {
         };
         let mut budgets = Vec::new();
         let e = plan
-            .run(|b| {
+            .run(None, |b| {
                 budgets.push(b);
                 Ok(answer(1.0, b))
             })
@@ -219,7 +263,7 @@ mod tests {
         };
         let timeout = || CoreError::Timeout { limit_ms: 5 };
         let e = plan
-            .run(|b| {
+            .run(None, |b| {
                 if b == 100 {
                     Ok(answer(1.0, b))
                 } else {
@@ -230,8 +274,8 @@ mod tests {
         assert_eq!(e.quality.samples, Some(100));
         assert_eq!(e.quality.tolerance_met, Some(false));
         // In the first round it is still an error, and so is a cancelled call.
-        assert!(plan.run(|_| Err(timeout())).is_err());
-        let cancelled = plan.run(|b| {
+        assert!(plan.run(None, |_| Err(timeout())).is_err());
+        let cancelled = plan.run(None, |b| {
             if b == 100 {
                 Ok(answer(1.0, b))
             } else {
@@ -239,6 +283,47 @@ mod tests {
             }
         });
         assert!(matches!(cancelled, Err(CoreError::Cancelled)));
+    }
+
+    #[test]
+    fn a_round_is_cut_to_what_the_time_left_affords() {
+        // 1000 samples took 1 s; 10 s left: 8 s of rounds afford 8000 samples.
+        assert_eq!(within_time(5000, 1000, 1.0, 10.0), Some(5000));
+        assert_eq!(within_time(16_000, 1000, 1.0, 10.0), Some(8000));
+        // 1.2 s left afford 960: not even a tenth more, so no round.
+        assert_eq!(within_time(16_000, 1000, 1.0, 1.2), None);
+        assert_eq!(within_time(16_000, 1000, 1.0, 0.0), None);
+        // A round too quick to time still gets what it wants.
+        assert_eq!(within_time(16_000, 1000, 0.0, 1.0), Some(16_000));
+    }
+
+    #[test]
+    fn rounds_end_before_the_time_limit_with_the_last_finished_one() {
+        // Each round sleeps 80 µs per sample; 400 ms to go. The pilot (8 ms) calls
+        // for 16 times more (128 ms), which fits; then for 16 times more again, which
+        // does not: the third round is cut to what the time left affords, and no
+        // fourth is started. The answer is that round's (it finished before the
+        // limit, which each round checks at its end), marked not met.
+        let plan = Plan {
+            first: 100,
+            cap: 1 << 20,
+            tolerance: Some(1e-9),
+        };
+        let deadline = Deadline::after(Some(Duration::from_millis(400)));
+        let mut budgets = Vec::new();
+        let e = plan
+            .run(deadline, |b| {
+                budgets.push(b);
+                std::thread::sleep(Duration::from_micros(80 * b as u64));
+                Deadline::check(deadline)?;
+                Ok(answer(1.0, b))
+            })
+            .unwrap();
+        assert_eq!(e.quality.tolerance_met, Some(false));
+        assert_eq!(e.quality.samples, budgets.last().copied());
+        assert_eq!(budgets[..2], [100, 1600]);
+        assert_eq!(budgets.len(), 3, "{budgets:?}");
+        assert!((1600..25_600).contains(&budgets[2]), "{budgets:?}");
     }
 
     #[test]

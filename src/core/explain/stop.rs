@@ -25,6 +25,11 @@ impl Deadline {
         })
     }
 
+    /// The time left before the deadline (zero once it has passed).
+    pub(crate) fn left(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
+
     /// Fail with [`CoreError::Timeout`] once the deadline has passed.
     pub(crate) fn check(deadline: Option<Self>) -> CoreResult<()> {
         match deadline {

@@ -73,7 +73,8 @@ pub struct ExplainRequest {
     /// attribution's standard error: samples are drawn in rounds (a pilot, then
     /// 1.2 · (max standard error / tolerance)² times the samples so far, 1.5 to 16
     /// times) until it is met, `n_samples` (default `--max-samples`) is reached, or
-    /// `timeout_ms` passes (then the last finished round answers). Echoed as `quality.tolerance`. Where
+    /// `timeout_ms` comes near (a round is made to fit the time left, or not started;
+    /// the last finished round answers). Echoed as `quality.tolerance`. Where
     /// an exact algorithm solves the game they sample sooner, it answers instead, and
     /// `quality.solved_by` says so, with zero standard errors (never with `top_k`):
     /// on a tree ensemble in raw space (single features as players, the background
