@@ -194,6 +194,19 @@ mod tests {
         e
     }
 
+    /// The budgets `plan` runs when a round of `b` samples has standard error
+    /// `se(b)`, and its answer.
+    fn budgets(plan: Plan, se: impl Fn(usize) -> f64) -> (Vec<usize>, Explanation) {
+        let mut budgets = Vec::new();
+        let e = plan
+            .run(None, |b| {
+                budgets.push(b);
+                Ok(answer(se(b), b))
+            })
+            .unwrap();
+        (budgets, e)
+    }
+
     #[test]
     fn rounds_grow_by_what_the_errors_call_for_up_to_the_cap() {
         let plan = |t: f64| Plan {
@@ -203,37 +216,18 @@ mod tests {
         };
         // An estimator whose errors fall as 1/√budget from 0.5 at 100 needs 400 for
         // 0.25: the second round aims 20% past it and meets the target.
-        let mut budgets = Vec::new();
-        let e = plan(0.25)
-            .run(None, |b| {
-                budgets.push(b);
-                Ok(answer(0.5 * (100.0 / b as f64).sqrt(), b))
-            })
-            .unwrap();
-        assert_eq!(budgets, [100, 480]);
+        let (b, e) = budgets(plan(0.25), |b| 0.5 * (100.0 / b as f64).sqrt());
+        assert_eq!(b, [100, 480]);
         assert_eq!(e.quality.tolerance_met, Some(true));
-        let plan = plan(0.1);
         // Errors ten times the target: at most 16 times the budget per round, then
         // the cap.
-        let mut budgets = Vec::new();
-        let e = plan
-            .run(None, |b| {
-                budgets.push(b);
-                Ok(answer(1.0, b))
-            })
-            .unwrap();
-        assert_eq!(budgets, [100, 1600, 10_000]);
+        let (b, e) = budgets(plan(0.1), |_| 1.0);
+        assert_eq!(b, [100, 1600, 10_000]);
         assert_eq!(e.quality.tolerance_met, Some(false));
         assert_eq!(e.quality.max_standard_error, Some(1.0));
         // A near miss still grows by half; met in the second round: no third.
-        let mut budgets = Vec::new();
-        let e = plan
-            .run(None, |b| {
-                budgets.push(b);
-                Ok(answer(if b < 150 { 0.101 } else { 0.05 }, b))
-            })
-            .unwrap();
-        assert_eq!(budgets, [100, 150]);
+        let (b, e) = budgets(plan(0.1), |b| if b < 150 { 0.101 } else { 0.05 });
+        assert_eq!(b, [100, 150]);
         assert_eq!(e.quality.tolerance_met, Some(true));
     }
 
@@ -244,14 +238,8 @@ mod tests {
             cap: 300,
             tolerance: None,
         };
-        let mut budgets = Vec::new();
-        let e = plan
-            .run(None, |b| {
-                budgets.push(b);
-                Ok(answer(1.0, b))
-            })
-            .unwrap();
-        assert_eq!((budgets, e.quality.tolerance_met), (vec![300], None));
+        let (b, e) = budgets(plan, |_| 1.0);
+        assert_eq!((b, e.quality.tolerance_met), (vec![300], None));
     }
 
     #[test]
