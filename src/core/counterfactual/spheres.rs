@@ -8,6 +8,12 @@
 //! growing radius around it are sampled uniformly until some points meet the goal;
 //! the cheapest is kept. The paper's feature selection then puts features back to
 //! their own values, smallest (weighted) change first, while the goal still holds.
+//! Last, the numeric changes are pulled back toward the instance while the goal
+//! holds: all of them together, then each alone, largest (weighted) first, each by
+//! bisection along its segment ([`PULL_STEPS`] halvings; integer features by whole
+//! units). A shell's point lies up to its width past the boundary, so without this
+//! the answer cost up to about a fifth more than the nearest point of the boundary
+//! along the same direction.
 //!
 //! With `max_changes = k` below the number of features that may change, every point
 //! is drawn on a *support* of `k` features (the others keep their values), uniformly
@@ -35,6 +41,9 @@ use crate::core::Cancel;
 const SAMPLES: usize = 256;
 /// Most halvings of the first radius, and most shells.
 const STEPS: usize = 48;
+/// Halvings of each pull-back toward the instance: the change kept is known to
+/// about 2⁻²⁰ of what it was.
+const PULL_STEPS: usize = 20;
 
 /// A counterfactual of `p` with the `frozen` features kept (not proved minimal).
 pub fn solve(model: &dyn Model, p: &Problem, frozen: &[bool], cancel: &Cancel) -> Solved {
@@ -67,7 +76,9 @@ pub fn solve(model: &dyn Model, p: &Problem, frozen: &[bool], cancel: &Cancel) -
                 break;
             }
             if let Some(found) = sampler.layer(&mut rng, inner, inner + width) {
-                best = sampler.sparsify(found);
+                best = sampler
+                    .sparsify(found)
+                    .map(|row| sampler.pull_back(row, cancel));
                 break;
             }
             inner += width;
@@ -221,6 +232,85 @@ impl Sampler<'_> {
         }
         let changes = changed(&p.instance, &row).len();
         p.max_changes.is_none_or(|m| changes <= m).then_some(row)
+    }
+
+    /// Whether `row` meets the goal.
+    fn holds(&self, row: &[f64]) -> bool {
+        let x = Array2::from_shape_vec((1, row.len()), row.to_vec()).expect("one row");
+        let raw = self.model.predict_raw(x.view());
+        let out = raw.row(0);
+        meets(
+            &self.p.goal,
+            self.model.link(),
+            out.as_slice().expect("a row"),
+        )
+    }
+
+    /// Pull `row`'s numeric changes back toward the instance while the goal holds
+    /// (module doc): every change scaled by one factor, then each alone (put back
+    /// whole when the goal allows). Never moves a feature past its own value or the
+    /// answer off the goal.
+    fn pull_back(&self, mut row: Vec<f64>, cancel: &Cancel) -> Vec<f64> {
+        let p = self.p;
+        let numeric: Vec<usize> = changed(&p.instance, &row)
+            .into_iter()
+            .filter(|&j| p.domains[j].categories.is_none())
+            .collect();
+        if numeric.is_empty() {
+            return row;
+        }
+        row = self.bisect(&row, &numeric);
+        let mut order = numeric;
+        let size = |j: usize, row: &[f64]| p.cost.weights[j] * (row[j] - p.instance[j]).abs();
+        order.sort_by(|&a, &b| size(b, &row).total_cmp(&size(a, &row)));
+        for j in order {
+            if cancel.is_cancelled() {
+                break;
+            }
+            // Its own value first: after the joint pull a change may not be needed.
+            let kept = row[j];
+            row[j] = p.instance[j];
+            if !self.holds(&row) {
+                row[j] = kept;
+                row = self.bisect(&row, &[j]);
+            }
+        }
+        row
+    }
+
+    /// `row` with the changes of `features` scaled by the least fraction in (0, 1]
+    /// that bisection finds still meeting the goal (`row` itself meets it).
+    fn bisect(&self, row: &[f64], features: &[usize]) -> Vec<f64> {
+        let p = self.p;
+        let at = |t: f64| {
+            let mut r = row.to_vec();
+            for &j in features {
+                let (own, to) = (p.instance[j], row[j]);
+                let v = own + t * (to - own);
+                // Integers by whole units, rounded away from the own value so the
+                // fraction never undershoots.
+                r[j] = if p.domains[j].integer {
+                    if to > own {
+                        v.ceil()
+                    } else {
+                        v.floor()
+                    }
+                } else {
+                    v
+                };
+            }
+            r
+        };
+        let (mut lo, mut hi) = (0.0, 1.0);
+        for _ in 0..PULL_STEPS {
+            let mid = 0.5 * (lo + hi);
+            if self.holds(&at(mid)) {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        at(hi)
     }
 }
 

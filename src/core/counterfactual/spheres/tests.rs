@@ -114,8 +114,9 @@ fn max_changes_one_finds_the_one_feature_answer_of_a_network() {
     let free = [false; 3];
     let got = solve(&mlp, &p, &free, &Cancel::never()).best.unwrap();
     assert_eq!(changed(&p.instance, &got), vec![2], "{got:?}");
-    // The first shell reaching 3.5 is [2.6, 3.9] or so: within 20% of the least.
-    assert!((3.5..=4.2).contains(&got[2]), "{got:?}");
+    // The first shell reaching 3.5 is [2.6, 3.9] or so; pulled back along x₂, the
+    // answer is the boundary itself (it was up to 20% past it before).
+    assert!((3.5..=3.5001).contains(&got[2]), "{got:?}");
     // Sampling all three features at once (the solver before supports) meets the
     // goal first with x₀ and x₁ together, which sparsifying cannot undo.
     let mutable = [0, 1, 2];
@@ -134,7 +135,8 @@ fn max_changes_one_finds_the_one_feature_answer_of_a_network() {
     p.max_changes = None;
     let two = solve(&mlp, &p, &free, &Cancel::never()).best.unwrap();
     assert_eq!(changed(&p.instance, &two), vec![0, 1], "{two:?}");
-    assert!(two[0] + two[1] >= 1.5 && two[0] + two[1] < 2.0, "{two:?}");
+    // Pulled back: on the boundary x₀ + x₁ = 1.5.
+    assert!((1.5..=1.5001).contains(&(two[0] + two[1])), "{two:?}");
 }
 
 /// f(x) = x₀ over four features.
@@ -176,6 +178,34 @@ fn sparsifying_puts_back_the_features_the_goal_does_not_need() {
         .best
         .unwrap();
     assert_eq!(changed(&p.instance, &got), vec![0], "{got:?}");
+}
+
+#[test]
+fn pulling_back_reaches_the_boundary_and_keeps_integers_whole() {
+    // f = x₀ ≥ 1.3 from 0: the least change is x₀ = 1.3, or 2 when x₀ is an integer;
+    // the shell's point alone lies anywhere in it.
+    let mut p = problem(4, 1.3, None);
+    let got = solve(&First, &p, &[false; 4], &Cancel::never())
+        .best
+        .unwrap();
+    assert_eq!(changed(&p.instance, &got), vec![0], "{got:?}");
+    assert!((1.3..=1.3001).contains(&got[0]), "{got:?}");
+    p.domains[0].integer = true;
+    let got = solve(&First, &p, &[false; 4], &Cancel::never())
+        .best
+        .unwrap();
+    assert_eq!(got, [2.0, 0.0, 0.0, 0.0]);
+    // The same from a sampled point far out: x₀ = 7 pulls back to 2.
+    let mutable = [0, 1, 2, 3];
+    let sampler = Sampler {
+        model: &First,
+        p: &p,
+        mutable: &mutable,
+        supports: Supports::All,
+    };
+    // Features the goal does not read go back to their own values.
+    let far = sampler.pull_back(vec![7.0, 0.5, 0.0, -3.0], &Cancel::never());
+    assert_eq!(far, [2.0, 0.0, 0.0, 0.0]);
 }
 
 #[test]
