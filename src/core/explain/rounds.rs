@@ -21,12 +21,12 @@
 //!   layer passes `--max-samples`) (`tolerance_met: false`);
 //! - the call's time limit: a further round is planned to end before it, its time
 //!   predicted from the last round's in proportion to the budget (at most
-//!   [`TIME_SHARE`] of the time left): smaller than the errors call for when it must be, and not
-//!   started when not even a tenth more samples would fit; the last finished round
-//!   answers (`tolerance_met: false`), sooner than the limit. A limit hit during a
-//!   round all the same ends it the same way; a limit hit in the first round, or a
-//!   cancelled call, is still an error. (So an answer near the limit depends on the
-//!   machine's speed, as a limit always made it.)
+//!   [`TIME_SHARE`] of the time left): smaller than the errors call for when it
+//!   must be, and not started when not even a tenth more samples would fit; the
+//!   last finished round answers (`tolerance_met: false`), sooner than the limit. A
+//!   limit hit during a round all the same ends it the same way; a limit hit in the
+//!   first round, or a cancelled call, is still an error. (So an answer near the
+//!   limit depends on the machine's speed, as a limit always made it.)
 
 use std::time::Instant;
 
