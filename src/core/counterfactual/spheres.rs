@@ -10,7 +10,7 @@
 //! their own values, smallest (weighted) change first, while the goal still holds.
 //! Last, the numeric changes are pulled back toward the instance while the goal
 //! holds: all of them together, then each alone, largest (weighted) first, each by
-//! bisection along its segment ([`PULL_STEPS`] halvings; integer features by whole
+//! bisection along its segment (`PULL_STEPS` halvings; integer features by whole
 //! units). A shell's point lies up to its width past the boundary, so without this
 //! the answer cost up to about a fifth more than the nearest point of the boundary
 //! along the same direction.
