@@ -41,7 +41,7 @@ async fn a_tolerance_stops_at_the_first_round_on_an_additive_model() {
 #[tokio::test]
 async fn a_tolerance_out_of_reach_stops_at_the_servers_sample_cap() {
     // Iris network (4 inputs, tanh): permutation pairs cost 6 coalitions; a round of
-    // 10 pairs, then one of 16 times as many (the most a round grows) is cut to
+    // 10 pairs, then one of 4 times as many (the most a round grows) reaches
     // --max-samples 240 without meeting 1e-12.
     let config = Config {
         max_samples: 240,
