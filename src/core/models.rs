@@ -226,7 +226,7 @@ pub trait AffineInput: Sync {
     fn predict_raw_from_affine(&self, z: ArrayViewMut2<f64>) -> Array2<f64>;
     /// The head as dense layers ([`mlp::DenseHead`]), for a coalition game that
     /// evaluates it in float32 lanes; `None` (the default) for a head that is not
-    /// (a linear model's is the link alone).
+    /// one (a linear model's has no layer: its raw outputs are the map's values).
     fn dense_head(&self) -> Option<mlp::DenseHead<'_>> {
         None
     }

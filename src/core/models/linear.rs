@@ -5,6 +5,7 @@
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2};
 
+use super::mlp::DenseHead;
 use super::{AdditiveRaw, AffineInput, Link, Model};
 use crate::core::{CoreError, CoreResult};
 
@@ -137,6 +138,14 @@ impl AffineInput for LinearModel {
 
     fn predict_raw_from_affine(&self, z: ArrayViewMut2<f64>) -> Array2<f64> {
         z.to_owned()
+    }
+
+    /// No layer after the map: the raw outputs are its values.
+    fn dense_head(&self) -> Option<DenseHead<'_>> {
+        Some(DenseHead {
+            first: None,
+            layers: Vec::new(),
+        })
     }
 }
 

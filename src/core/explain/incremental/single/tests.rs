@@ -6,7 +6,7 @@ use crate::core::explain::game::Game;
 use crate::core::explain::sampling::FeatureGroups;
 use crate::core::models::mlp::tests::{layer, pseudo_random};
 use crate::core::models::mlp::{LayerParams, Mlp, MlpParams, ScalerParams};
-use crate::core::models::{Model, OutputSpace};
+use crate::core::models::{LinearModel, Model, OutputSpace};
 use ndarray::{Array1, Array2};
 
 /// The vector units this CPU runs, widest first.
@@ -72,7 +72,7 @@ fn walk(players: usize, count: usize) -> Vec<bool> {
 /// The kernel's values within 1e-5 of the float64 route's (relative to 1) for
 /// `net`, on a background of 37 rows (not a whole number of tiles), with and
 /// without weights, for singletons and groups.
-fn assert_close(net: &Mlp, space: OutputSpace, output: usize) {
+fn assert_close(net: &dyn Model, space: OutputSpace, output: usize) {
     let f = net.n_features();
     let bg = Array2::from_shape_fn((37, f), |(i, j)| ((i * 7 + j * 3) % 11) as f64 / 3.0 - 1.5);
     let x = Array1::from_shape_fn(f, |j| (j as f64 * 0.37).sin() * 2.0);
@@ -154,4 +154,50 @@ fn the_float32_kernel_equals_the_float64_route() {
     // A single layer: the head is the first layer's activation alone.
     let single = net(vec![dense(12, 1, 23, "sigmoid")], false);
     assert_close(&single, OutputSpace::Probability, 0);
+    // Logistic regressions, binary and multinomial: the map alone, then the link.
+    let coefficients = |k: usize, seed: u64| {
+        let rows = pseudo_random(k, 12, seed);
+        Array2::from_shape_fn((k, 12), |(i, j)| 1.5 * rows[i][j])
+    };
+    let binary = LinearModel::logistic(coefficients(1, 25), Array1::from(vec![0.3])).unwrap();
+    assert_close(&binary, OutputSpace::Probability, 0);
+    let three = LinearModel::logistic(coefficients(3, 27), Array1::from(vec![0.1, -0.2, 0.0]));
+    let three = three.unwrap();
+    for output in 0..3 {
+        assert_close(&three, OutputSpace::Probability, output);
+    }
+}
+
+#[test]
+fn an_affine_map_alone_in_raw_space_stays_in_float64() {
+    // Its game is additive, which paired sampling estimates exactly in float64.
+    let coefficients = Array2::from_shape_fn((1, 12), |(_, j)| j as f64 - 5.0);
+    let linear = LinearModel::regression(coefficients.clone(), Array1::from(vec![1.0])).unwrap();
+    let logistic = LinearModel::logistic(coefficients, Array1::from(vec![1.0])).unwrap();
+    let bg = Array2::from_shape_fn((20, 12), |(i, j)| ((i + j) % 5) as f64);
+    let x = Array1::from_elem(12, 0.5);
+    let groups = FeatureGroups::singletons(12);
+    let stop = Default::default();
+    let masks = walk(12, 10);
+    for (model, space, float32) in [
+        (&linear, OutputSpace::Raw, false),
+        (&logistic, OutputSpace::Raw, false),
+        (&logistic, OutputSpace::Probability, true),
+    ] {
+        let game = Game {
+            model,
+            background: bg.view(),
+            weights: None,
+            x: x.view(),
+            groups: &groups,
+            output: 0,
+            space,
+            stop: &stop,
+        };
+        let affine = model.affine_input().unwrap();
+        for kind in kinds() {
+            let got = values_with(kind, &game, affine, &masks);
+            assert_eq!(got.is_some(), float32, "{space:?}, {kind:?}");
+        }
+    }
 }
