@@ -90,11 +90,24 @@ async fn browser(driver: &Driver, chromium: Option<PathBuf>, profile: &std::path
     }
     let mut caps = Map::new();
     caps.insert("goog:chromeOptions".into(), options);
-    ClientBuilder::new(HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("chromedriver starts a chromium session")
+    // chromedriver listens before it can always serve: on a loaded machine its first
+    // answer was once a reset connection. Try a few times before failing.
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps.clone())
+            .connect(&driver.url)
+            .await
+        {
+            Ok(client) => return client,
+            Err(e) if tries < 4 => {
+                eprintln!("chromedriver session, try {tries}: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => panic!("chromedriver starts a chromium session: {e}"),
+        }
+    }
 }
 
 /// A server on a real socket and a chromium session pointed at it.
