@@ -195,7 +195,6 @@ impl Plan {
             }
         }
         let outputs = layers.last().map_or(units, |l| l.fan_out);
-
         let fused = matches!(link, Link::Identity | Link::Logistic).then(|| {
             let mut weights = vec![0.0; tiles * lanes];
             for (b, w) in weights.iter_mut().take(n_bg).enumerate() {
