@@ -351,6 +351,36 @@ async fn drive_with_token(client: &Client, addr: SocketAddr) {
         .expect("after a reload the token is still used");
 }
 
+/// The explain form's fields, feature name to value. The page selects the first
+/// model on load and again when the test clicks it, so the form may be built anew
+/// while it is read (a stale element): read it again then.
+async fn form_values(client: &Client) -> Map<String, Value> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let read = async {
+            let inputs = client
+                .find_all(Locator::Css("#explain-fields input"))
+                .await?;
+            let mut instance = Map::new();
+            for input in &inputs {
+                let name = input.attr("data-feature").await?.unwrap_or_default();
+                let value = input.prop("value").await?.unwrap_or_default();
+                instance.insert(name, json!(value.parse::<f64>().unwrap_or(f64::NAN)));
+            }
+            Ok::<_, fantoccini::error::CmdError>(instance)
+        };
+        match read.await {
+            Ok(instance) => return instance,
+            Err(e) if tries < 5 => {
+                eprintln!("reading the form, try {tries}: {e}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("the explain form can be read: {e}"),
+        }
+    }
+}
+
 async fn drive(client: &Client, addr: SocketAddr, app: &axum::Router) {
     let wait = |what| {
         client
@@ -371,17 +401,8 @@ async fn drive(client: &Client, addr: SocketAddr, app: &axum::Router) {
     wait(Locator::Css("#global-chart rect.bar"))
         .await
         .expect("the global importance picture appears");
-    let inputs = client
-        .find_all(Locator::Css("#explain-fields input"))
-        .await
-        .unwrap();
-    assert_eq!(inputs.len(), 11, "one field per feature");
-    let mut instance = Map::new();
-    for input in &inputs {
-        let name = input.attr("data-feature").await.unwrap().unwrap();
-        let value: f64 = input.prop("value").await.unwrap().unwrap().parse().unwrap();
-        instance.insert(name, json!(value));
-    }
+    let instance = form_values(client).await;
+    assert_eq!(instance.len(), 11, "one field per feature");
     // Pre-filled with the background's medians: a 4,600 square-foot lot, 3 bedrooms.
     assert_eq!(instance["lotsize"], json!(4600.0));
     assert_eq!(instance["bedrooms"], json!(3.0));
