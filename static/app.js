@@ -93,7 +93,11 @@ async function loadModels() {
     button.textContent = m.name;
     button.dataset.model = m.name;
     button.title = `${m.kind}, version ${m.version}`;
-    button.addEventListener("click", () => selectModel(m.name));
+    // The model shown already is not selected again: the page selects the first
+    // one as it loads, and a click on it then would build its cards twice.
+    button.addEventListener("click", () => {
+      if (m.name !== state.model) selectModel(m.name);
+    });
     const li = document.createElement("li");
     li.appendChild(button);
     list.appendChild(li);
