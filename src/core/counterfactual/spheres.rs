@@ -220,13 +220,7 @@ impl Sampler<'_> {
         for j in order {
             let kept = row[j];
             row[j] = p.instance[j];
-            let x = Array2::from_shape_vec((1, row.len()), row.clone()).expect("one row");
-            let raw = self.model.predict_raw(x.view());
-            if !meets(
-                &p.goal,
-                self.model.link(),
-                raw.row(0).as_slice().expect("a row"),
-            ) {
+            if !self.holds(&row) {
                 row[j] = kept;
             }
         }

@@ -157,16 +157,20 @@ impl Model for First {
     }
 }
 
+/// A sampler of [`First`] that may move all four features, every point on all.
+fn every_feature(p: &Problem) -> Sampler<'_> {
+    Sampler {
+        model: &First,
+        p,
+        mutable: &[0, 1, 2, 3],
+        supports: Supports::All,
+    }
+}
+
 #[test]
 fn sparsifying_puts_back_the_features_the_goal_does_not_need() {
     let p = problem(4, 1.0, None);
-    let mutable = [0, 1, 2, 3];
-    let sampler = Sampler {
-        model: &First,
-        p: &p,
-        mutable: &mutable,
-        supports: Supports::All,
-    };
+    let sampler = every_feature(&p);
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let raw = sampler.layer(&mut rng, 1.0, 2.0).unwrap();
     // A point of the sphere moves every feature; only x₀ ≥ 1 matters.
@@ -196,13 +200,7 @@ fn pulling_back_reaches_the_boundary_and_keeps_integers_whole() {
         .unwrap();
     assert_eq!(got, [2.0, 0.0, 0.0, 0.0]);
     // The same from a sampled point far out: x₀ = 7 pulls back to 2.
-    let mutable = [0, 1, 2, 3];
-    let sampler = Sampler {
-        model: &First,
-        p: &p,
-        mutable: &mutable,
-        supports: Supports::All,
-    };
+    let sampler = every_feature(&p);
     // Features the goal does not read go back to their own values.
     let far = sampler.pull_back(vec![7.0, 0.5, 0.0, -3.0], &Cancel::never());
     assert_eq!(far, [2.0, 0.0, 0.0, 0.0]);
