@@ -53,6 +53,7 @@
 use ndarray::{s, Array1, Array2};
 
 use self::cholesky::{dot, solve_in_place};
+use self::walsh::Masses;
 use super::Fit;
 use crate::core::explain::exact_shapley::binomial;
 use crate::core::explain::kernel_design::Design;
@@ -95,7 +96,7 @@ pub(super) fn fit(
     let mut fits = Vec::with_capacity(FOLDS);
     for k in 0..FOLDS {
         stop.check()?;
-        fits.push(normal.solve(k, players)?);
+        fits.push(normal.solve(k, &surrogate)?);
     }
     let mean = fits
         .iter()
@@ -182,73 +183,108 @@ impl Surrogate {
     }
 }
 
-/// The weighted normal equations of the surrogate: the enumerated coalitions' part
-/// and each fold's, so that fold `k`'s fit is the whole less fold `k`.
+/// The weighted normal equations of the surrogate in parts, the enumerated
+/// coalitions' and each fold's, so that fold `k`'s system is the enumerated part
+/// plus the other folds'.
 struct Normal {
-    /// `Σ w f fᵀ` and `Σ w f y` over the enumerated coalitions.
-    enumerated: (Array2<f64>, Array1<f64>),
-    /// The same over each fold's sampled pairs.
-    folds: Vec<(Array2<f64>, Array1<f64>)>,
+    parts: Parts,
     /// Pairs in each fold.
     pairs: Vec<usize>,
 }
 
+/// The parts of [`Normal`].
+enum Parts {
+    /// At most [`walsh::MAX_PLAYERS`] players: each part's weights and weighted
+    /// targets by coalition, both sides of each pair, summed before the transform.
+    Walsh {
+        enumerated: Masses,
+        folds: Vec<Masses>,
+    },
+    /// More players: each part's `Σ w f fᵀ` and `Σ w f t`, a pair `(z, z̄)` of
+    /// weight `w` each adding `2w f_o f_oᵀ` and `w (y − ȳ) f_o` for its odd
+    /// features `f_o` (those of `z̄` are `−f_o`), and `2w` and `w (y + ȳ)` to the
+    /// constant's entries: half the rows of a matrix product.
+    Dense {
+        enumerated: (Array2<f64>, Array1<f64>),
+        folds: Vec<(Array2<f64>, Array1<f64>)>,
+    },
+}
+
 impl Normal {
-    /// Accumulate the normal equations of `surrogate` over `design`'s coalitions. A
-    /// sampled pair `(z, z̄)` of weight `w` each adds `2w f_o f_oᵀ` and
-    /// `w (y − ȳ) f_o` for its odd features `f_o` (those of `z̄` are `−f_o`) and `2w`
-    /// and `w (y + ȳ)` to the constant's entries.
+    /// The parts of the normal equations of `surrogate` over `design`'s
+    /// coalitions.
     fn of(surrogate: &Surrogate, design: &Design, values: &[f64]) -> Self {
         let p = design.players;
-        let coalitions = design.masks[..design.enumerated * p].chunks(p);
-        let rows = coalitions.zip(&design.weights).zip(values);
-        let enumerated = accumulate(surrogate, rows.map(|((z, &w), &v)| (z, w, v)), false);
+        let coalition = |a: usize| {
+            (
+                &design.masks[a * p..(a + 1) * p],
+                design.weights[a],
+                values[a],
+            )
+        };
+        let enumerated = (0..design.enumerated).map(coalition);
         let pairs = design.pairs();
-        let mut folds = Vec::with_capacity(FOLDS);
-        let mut counts = Vec::with_capacity(FOLDS);
-        for k in 0..FOLDS {
-            let members = (k..pairs).step_by(FOLDS).map(|c| design.enumerated + 2 * c);
-            let rows = members.clone().map(|a| {
-                let z = &design.masks[a * p..(a + 1) * p];
-                (
-                    z,
-                    2.0 * design.weights[a],
-                    (values[a] - values[a + 1]) / 2.0,
-                )
-            });
-            let (mut gram, mut rhs) = accumulate(surrogate, rows, true);
-            for a in members.clone() {
-                gram[[0, 0]] += 2.0 * design.weights[a];
-                rhs[0] += design.weights[a] * (values[a] + values[a + 1]);
+        let fold = |k: usize| (k..pairs).step_by(FOLDS).map(|c| design.enumerated + 2 * c);
+        let counts = (0..FOLDS).map(|k| fold(k).count()).collect();
+        let parts = if p <= walsh::MAX_PLAYERS {
+            Parts::Walsh {
+                enumerated: Masses::of(p, enumerated),
+                folds: (0..FOLDS)
+                    .map(|k| Masses::of(p, fold(k).flat_map(|a| [a, a + 1]).map(coalition)))
+                    .collect(),
             }
-            folds.push((gram, rhs));
-            counts.push(members.count());
-        }
+        } else {
+            let folds = (0..FOLDS).map(|k| {
+                let rows = fold(k).map(|a| {
+                    let (z, w, _) = coalition(a);
+                    (z, 2.0 * w, (values[a] - values[a + 1]) / 2.0)
+                });
+                let (mut gram, mut rhs) = accumulate(surrogate, rows, true);
+                for a in fold(k) {
+                    gram[[0, 0]] += 2.0 * design.weights[a];
+                    rhs[0] += design.weights[a] * (values[a] + values[a + 1]);
+                }
+                (gram, rhs)
+            });
+            Parts::Dense {
+                enumerated: accumulate(surrogate, enumerated, false),
+                folds: folds.collect(),
+            }
+        };
         Normal {
-            enumerated,
-            folds,
+            parts,
             pairs: counts,
         }
     }
 
-    /// The ridge-regularised coefficients fitted without fold `k` (its pairs' mass
-    /// carried by the others, their weights scaled up), for `players` players.
-    fn solve(&self, k: usize, players: usize) -> CoreResult<Array1<f64>> {
+    /// The ridge-regularised coefficients of `surrogate` fitted without fold `k`
+    /// (its pairs' mass carried by the others, their weights scaled up).
+    fn solve(&self, k: usize, surrogate: &Surrogate) -> CoreResult<Array1<f64>> {
         let total: usize = self.pairs.iter().sum();
         let scale = total as f64 / (total - self.pairs[k]) as f64;
-        let (mut a, mut b) = self.enumerated.clone();
-        let others = self.folds.iter().enumerate().filter(|&(j, _)| j != k);
-        for (_, (gram, rhs)) in others {
-            a.scaled_add(scale, gram);
-            b.scaled_add(scale, rhs);
+        let n = surrogate.width();
+        let (mut a, mut b) = (vec![0.0; n * n], vec![0.0; n]);
+        match &self.parts {
+            Parts::Walsh { enumerated, folds } => {
+                let others = (folds.iter().enumerate()).filter(|&(j, _)| j != k);
+                let parts = std::iter::once((1.0, enumerated));
+                Masses::sum(parts.chain(others.map(|(_, m)| (scale, m))))
+                    .normal(surrogate, &mut a, &mut b);
+            }
+            Parts::Dense { enumerated, folds } => {
+                let (mut gram, mut rhs) = enumerated.clone();
+                for (_, (g, r)) in (folds.iter().enumerate()).filter(|&(j, _)| j != k) {
+                    gram.scaled_add(scale, g);
+                    rhs.scaled_add(scale, r);
+                }
+                a.copy_from_slice(gram.as_slice().expect("a standard layout matrix"));
+                b.copy_from_slice(rhs.as_slice().expect("a standard layout vector"));
+            }
         }
-        let ridge = RIDGE * a[[0, 0]];
-        for t in 1 + players..a.nrows() {
-            a[[t, t]] += ridge;
+        let ridge = RIDGE * a[0];
+        for t in 1 + surrogate.players..n {
+            a[t * n + t] += ridge;
         }
-        let n = a.nrows();
-        let mut a = a.into_raw_vec_and_offset().0;
-        let mut b = b.into_raw_vec_and_offset().0;
         if !solve_in_place(&mut a, n, &mut b) {
             return Err(CoreError::InvalidArgument(
                 "kernel_shap: the sampled coalitions do not determine every attribution; \
@@ -264,17 +300,14 @@ impl Normal {
 const BLOCK: usize = 512;
 
 /// `(Σ w f fᵀ, Σ w f t)` over `rows` of (coalition, weight `w`, target `t`), `f`
-/// the coalition's features, with the constant's zeroed when `odd`: for at most
-/// [`walsh::MAX_PLAYERS`] players read off a transform ([`walsh`]), otherwise a
-/// block of rows at a time, each block one matrix product.
+/// the coalition's features, with the constant's zeroed when `odd`: a block of
+/// rows at a time, each block one matrix product (above [`walsh::MAX_PLAYERS`]
+/// players; [`Masses`] below).
 fn accumulate<'a>(
     surrogate: &Surrogate,
     rows: impl Iterator<Item = (&'a [bool], f64, f64)>,
     odd: bool,
 ) -> (Array2<f64>, Array1<f64>) {
-    if surrogate.players <= walsh::MAX_PLAYERS {
-        return walsh::accumulate(surrogate, rows, odd);
-    }
     let d = surrogate.width();
     let mut gram = Array2::<f64>::zeros((d, d));
     let mut rhs = Array1::<f64>::zeros(d);
