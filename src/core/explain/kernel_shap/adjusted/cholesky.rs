@@ -27,32 +27,46 @@ unsafe fn solve_in_place_v3(a: &mut [f64], n: usize, b: &mut [f64]) -> bool {
 }
 
 /// [`dot4`] in AVX2 vectors: lanes 0–3 and 4–7 of each row's accumulators are two
-/// vectors, multiplied and added (not fused) as [`dot4`] does, so the same numbers.
+/// vectors, multiplied and added (not fused) as [`dot4`] does, the last block's
+/// missing terms loaded as zeros, and summed pairwise in the same order: the same
+/// numbers.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn dot4_avx2(xs: [&[f64]; 4], y: &[f64]) -> [f64; 4] {
     use std::arch::x86_64::*;
     let n = y.len();
-    let body = n - n % 8;
     let mut lo = [_mm256_setzero_pd(); 4];
     let mut hi = [_mm256_setzero_pd(); 4];
+    let body = n - n % 8;
     for at in (0..body).step_by(8) {
-        let (y0, y1) = (
-            _mm256_loadu_pd(y.as_ptr().add(at)),
-            _mm256_loadu_pd(y.as_ptr().add(at + 4)),
-        );
+        let y = y.as_ptr().add(at);
+        let (y0, y1) = (_mm256_loadu_pd(y), _mm256_loadu_pd(y.add(4)));
         for r in 0..4 {
             let x = xs[r].as_ptr().add(at);
             lo[r] = _mm256_add_pd(lo[r], _mm256_mul_pd(_mm256_loadu_pd(x), y0));
             hi[r] = _mm256_add_pd(hi[r], _mm256_mul_pd(_mm256_loadu_pd(x.add(4)), y1));
         }
     }
+    if body < n {
+        // Lane k of the last block is loaded when `body + k < n`.
+        let left = _mm256_set1_epi64x((n - body) as i64);
+        let m0 = _mm256_cmpgt_epi64(left, _mm256_set_epi64x(3, 2, 1, 0));
+        let m1 = _mm256_cmpgt_epi64(left, _mm256_set_epi64x(7, 6, 5, 4));
+        let y = y.as_ptr().add(body);
+        let (y0, y1) = (_mm256_maskload_pd(y, m0), _mm256_maskload_pd(y.add(4), m1));
+        for r in 0..4 {
+            let x = xs[r].as_ptr().add(body);
+            lo[r] = _mm256_add_pd(lo[r], _mm256_mul_pd(_mm256_maskload_pd(x, m0), y0));
+            hi[r] = _mm256_add_pd(hi[r], _mm256_mul_pd(_mm256_maskload_pd(x.add(4), m1), y1));
+        }
+    }
     let mut out = [0.0; 4];
     for r in 0..4 {
-        let mut acc = [0.0; 8];
-        _mm256_storeu_pd(acc.as_mut_ptr(), lo[r]);
-        _mm256_storeu_pd(acc.as_mut_ptr().add(4), hi[r]);
-        out[r] = finish(&acc, xs[r], y, body);
+        // [a0 + a4, a1 + a5, a2 + a6, a3 + a7], then (h0 + h2, h1 + h3), then
+        // their sum.
+        let half = _mm256_add_pd(lo[r], hi[r]);
+        let quarter = _mm_add_pd(_mm256_castpd256_pd128(half), _mm256_extractf128_pd(half, 1));
+        out[r] = _mm_cvtsd_f64(_mm_add_sd(quarter, _mm_unpackhi_pd(quarter, quarter)));
     }
     out
 }
@@ -79,7 +93,8 @@ fn cholesky_solve(
         row_j[j] = d.sqrt();
         let (upper, lower) = a.split_at_mut((j + 1) * n);
         let row_j = &upper[j * n..j * n + j + 1];
-        let (pivot, row_j) = (row_j[j], &row_j[..j]);
+        // One division per column: the rows below multiply by its reciprocal.
+        let (inverse, row_j) = (1.0 / row_j[j], &row_j[..j]);
         let mut rows = lower.chunks_exact_mut(4 * n);
         for four in &mut rows {
             let (r0, rest) = four.split_at_mut(n);
@@ -87,11 +102,11 @@ fn cholesky_solve(
             let (r2, r3) = rest.split_at_mut(n);
             let sums = dot4([&r0[..j], &r1[..j], &r2[..j], &r3[..j]], row_j);
             for (row, sum) in [r0, r1, r2, r3].into_iter().zip(sums) {
-                row[j] = (row[j] - sum) / pivot;
+                row[j] = (row[j] - sum) * inverse;
             }
         }
         for row_i in rows.into_remainder().chunks_exact_mut(n) {
-            row_i[j] = (row_i[j] - dot(&row_i[..j], row_j)) / pivot;
+            row_i[j] = (row_i[j] - dot(&row_i[..j], row_j)) * inverse;
         }
     }
     for i in 0..n {
@@ -115,40 +130,91 @@ pub(super) fn dot(x: &[f64], y: &[f64]) -> f64 {
 }
 
 /// `xs[r] · y` for four vectors of one length, each summed as eight accumulators
-/// (lane `k` takes the terms `k mod 8`) then pairwise: `y` read once for all four.
+/// (lane `k` takes the terms `k mod 8`, the last block's as far as they go) then
+/// pairwise: `y` read once for all four.
 #[inline(always)]
 fn dot4(xs: [&[f64]; 4], y: &[f64]) -> [f64; 4] {
     let n = y.len();
-    let body = n - n % 8;
     let mut acc = [[0.0; 8]; 4];
-    for at in (0..body).step_by(8) {
-        let y = &y[at..at + 8];
+    for at in (0..n).step_by(8) {
+        let y = &y[at..n.min(at + 8)];
         for (acc, x) in acc.iter_mut().zip(&xs) {
-            let x = &x[at..at + 8];
-            for k in 0..8 {
-                acc[k] += x[k] * y[k];
+            for (k, (x, y)) in x[at..at + y.len()].iter().zip(y).enumerate() {
+                acc[k] += x * y;
             }
         }
     }
-    let mut out = [0.0; 4];
-    for ((out, acc), x) in out.iter_mut().zip(&acc).zip(&xs) {
-        *out = finish(acc, x, y, body);
-    }
-    out
+    acc.map(|acc| {
+        let half = [
+            acc[0] + acc[4],
+            acc[1] + acc[5],
+            acc[2] + acc[6],
+            acc[3] + acc[7],
+        ];
+        (half[0] + half[2]) + (half[1] + half[3])
+    })
 }
 
-/// A dot product's eight accumulators summed pairwise, plus the terms from `body`
-/// on.
-#[inline(always)]
-fn finish(acc: &[f64; 8], x: &[f64], y: &[f64], body: usize) -> f64 {
-    let tail: f64 = (x[body..y.len()].iter().zip(&y[body..]))
-        .map(|(a, b)| a * b)
-        .sum();
-    let half = [
-        acc[0] + acc[4],
-        acc[1] + acc[5],
-        acc[2] + acc[6],
-        acc[3] + acc[7],
-    ];
-    (half[0] + half[2]) + (half[1] + half[3]) + tail
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A symmetric positive definite `n × n` matrix (row-major) and a right-hand
+    /// side, from a fixed pseudo-random sequence.
+    fn system(n: usize) -> (Vec<f64>, Vec<f64>) {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64 ^ n as u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        let m: Vec<f64> = (0..n * n).map(|_| next()).collect();
+        let mut a = vec![0.0; n * n];
+        for i in 0..n {
+            for j in 0..n {
+                a[i * n + j] = (0..n).map(|k| m[i * n + k] * m[j * n + k]).sum::<f64>();
+            }
+            a[i * n + i] += 0.5;
+        }
+        (a, (0..n).map(|_| next()).collect())
+    }
+
+    #[test]
+    fn solves_and_every_copy_gives_the_same_numbers() {
+        // Sizes below, at and past one block of eight, and the benchmark's 133.
+        for n in [1, 2, 5, 7, 8, 9, 15, 16, 17, 31, 133] {
+            let (a, b) = system(n);
+            let (mut factor, mut x) = (a.clone(), b.clone());
+            assert!(solve_in_place(&mut factor, n, &mut x));
+            for i in 0..n {
+                let ax: f64 = (0..n).map(|j| a[i * n + j] * x[j]).sum();
+                assert!(
+                    (ax - b[i]).abs() < 1e-9,
+                    "n = {n}, row {i}: {ax} vs {}",
+                    b[i]
+                );
+            }
+            let (mut plain, mut y) = (a.clone(), b.clone());
+            assert!(cholesky_solve(&mut plain, n, &mut y, dot4));
+            assert_eq!(x, y, "n = {n}");
+            assert_eq!(factor, plain, "n = {n}");
+        }
+    }
+
+    #[test]
+    fn a_singular_matrix_is_refused() {
+        // Rows 0 and 1 equal: the second pivot is 0.
+        let mut a = vec![1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0];
+        assert!(!solve_in_place(&mut a, 3, &mut [1.0, 1.0, 1.0]));
+    }
+
+    #[test]
+    fn dot_sums_every_term() {
+        for n in 0..20 {
+            let x: Vec<f64> = (0..n).map(|i| i as f64 + 1.0).collect();
+            let y: Vec<f64> = (0..n).map(|i| 1.0 / (i as f64 + 1.0)).collect();
+            assert_eq!(dot(&x, &y), n as f64);
+        }
+    }
 }
