@@ -240,6 +240,7 @@ impl Plan {
         let z_len = self.tiles * self.units * self.lanes;
         let (mut z, mut z_prev) = (vec![0.0f32; z_len], vec![0.0f32; z_len]);
         let mut scratch = vec![0.0f32; 2 * self.widest * self.lanes];
+        let mut move_weights: Vec<f32> = Vec::with_capacity(width * self.units);
         let mut out = Array2::<f64>::zeros((per_batch * self.n_bg, self.outputs));
         let mut values = Vec::with_capacity(total);
         let mut chain = 0;
@@ -262,7 +263,13 @@ impl Plan {
                         .nth(k)
                         .expect("a block per coalition"),
                 };
-                let value = self.coalition(base, &moves, &z_prev, &mut z, &mut scratch, rows);
+                self.move_weights(&moves, &mut move_weights);
+                let step = Step {
+                    base,
+                    moves: &moves,
+                    weights: &move_weights,
+                };
+                let value = self.coalition(&step, &z_prev, &mut z, &mut scratch, rows);
                 values.extend(value);
                 std::mem::swap(&mut current, &mut previous);
             }
@@ -280,13 +287,25 @@ impl Plan {
         Ok(values)
     }
 
+    /// Each move's signed first-layer weights, unit by unit: `weights[u · m + k] =
+    /// sign_k W[j_k, u]` for the `m` moves `(j_k, sign_k)`.
+    fn move_weights(&self, moves: &[(usize, f32)], weights: &mut Vec<f32>) {
+        weights.clear();
+        for u in 0..self.units {
+            weights.extend(
+                moves
+                    .iter()
+                    .map(|&(j, sign)| sign * self.w1[j * self.units + u]),
+            );
+        }
+    }
+
     /// One coalition's value where the kernel averages ([`Fused`]), else its raw
     /// outputs into `out` (background rows × outputs); its first-layer values into
-    /// `z`, from `base` (`prev`: the previous coalition's).
+    /// `z`, from the step's base (`prev`: the previous coalition's).
     fn coalition(
         &self,
-        base: Base,
-        moves: &[(usize, f32)],
+        step: &Step,
         prev: &[f32],
         z: &mut [f32],
         scratch: &mut [f32],
@@ -297,8 +316,8 @@ impl Plan {
         #[cfg(target_arch = "x86_64")]
         unsafe {
             match self.kind {
-                Kind::Avx512 => coalition_avx512(self, base, moves, prev, z, scratch, out),
-                Kind::Avx2 => coalition_avx2(self, base, moves, prev, z, scratch, out),
+                Kind::Avx512 => coalition_avx512(self, step, prev, z, scratch, out),
+                Kind::Avx2 => coalition_avx2(self, step, prev, z, scratch, out),
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -306,32 +325,38 @@ impl Plan {
     }
 }
 
+/// How one coalition's first-layer values are reached: a base, and the features
+/// that move from it with their signed weights ([`Plan::move_weights`]).
+struct Step<'a> {
+    base: Base,
+    moves: &'a [(usize, f32)],
+    weights: &'a [f32],
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn coalition_avx512(
     plan: &Plan,
-    base: Base,
-    moves: &[(usize, f32)],
+    step: &Step,
     prev: &[f32],
     z: &mut [f32],
     scratch: &mut [f32],
     out: &mut [f64],
 ) -> Option<f64> {
-    kernel::<super::lanes::Z>(plan, base, moves, prev, z, scratch, out)
+    kernel::<super::lanes::Z>(plan, step, prev, z, scratch, out)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn coalition_avx2(
     plan: &Plan,
-    base: Base,
-    moves: &[(usize, f32)],
+    step: &Step,
     prev: &[f32],
     z: &mut [f32],
     scratch: &mut [f32],
     out: &mut [f64],
 ) -> Option<f64> {
-    kernel::<super::lanes::Y>(plan, base, moves, prev, z, scratch, out)
+    kernel::<super::lanes::Y>(plan, step, prev, z, scratch, out)
 }
 
 /// The kernel of the module doc, over any vector unit. Buffers: `z` and `prev`
@@ -340,8 +365,7 @@ unsafe fn coalition_avx2(
 #[inline(always)]
 unsafe fn kernel<V: Lanes>(
     plan: &Plan,
-    base: Base,
-    moves: &[(usize, f32)],
+    step: &Step,
     prev: &[f32],
     z: &mut [f32],
     scratch: &mut [f32],
@@ -351,22 +375,12 @@ unsafe fn kernel<V: Lanes>(
     let (mut a, mut b) = scratch.split_at_mut(plan.widest * n);
     let mut last = [0.0f32; 16];
     let mut total = V::splat(0.0);
+    let units = plan.units;
     for t in 0..plan.tiles {
-        for u in 0..plan.units {
-            let at = (t * plan.units + u) * n;
-            let mut v = match base {
-                Base::Background => V::load(plan.start_background.as_ptr().add(at)),
-                Base::Row => V::splat(plan.start_row[u]),
-                Base::Previous => V::load(prev.as_ptr().add(at)),
-                Base::Complement => V::splat(plan.start_row[u])
-                    .add(V::load(plan.start_background.as_ptr().add(at)))
-                    .sub(V::load(prev.as_ptr().add(at))),
-            };
-            for &(j, sign) in moves {
-                let d = V::load(plan.deltas.as_ptr().add((j * plan.tiles + t) * n));
-                v = d.mul_add(V::splat(sign * plan.w1[j * plan.units + u]), v);
-            }
-            v.store(z.as_mut_ptr().add(at));
+        let at = t * units * n;
+        first_layer::<V>(plan, step, t, &prev[at..], &mut z[at..]);
+        for u in 0..units {
+            let v = V::load(z.as_ptr().add(at + u * n));
             plan.first.apply(v).store(a.as_mut_ptr().add(u * n));
         }
         for layer in &plan.layers {
@@ -400,6 +414,71 @@ unsafe fn kernel<V: Lanes>(
     plan.fused.as_ref()?;
     total.store(last.as_mut_ptr());
     Some(last[..n].iter().map(|&v| f64::from(v)).sum())
+}
+
+/// Tile `t`'s first-layer values into `z` (units × lanes, from the tile's start;
+/// `prev` likewise): the step's base, then its moves up to four at a time (their
+/// lanes of `Δ` held in registers across the units), each unit's moves added in
+/// order by fused multiply-adds.
+#[inline(always)]
+unsafe fn first_layer<V: Lanes>(plan: &Plan, step: &Step, t: usize, prev: &[f32], z: &mut [f32]) {
+    let (n, units) = (V::N, plan.units);
+    let start = plan.start_background.as_ptr().add(t * units * n);
+    let (prev, z) = (prev.as_ptr(), z.as_mut_ptr());
+    match step.base {
+        Base::Background => (0..units).for_each(|u| V::load(start.add(u * n)).store(z.add(u * n))),
+        Base::Row => (0..units).for_each(|u| V::splat(plan.start_row[u]).store(z.add(u * n))),
+        Base::Previous => (0..units).for_each(|u| V::load(prev.add(u * n)).store(z.add(u * n))),
+        Base::Complement => (0..units).for_each(|u| {
+            let v = V::splat(plan.start_row[u]).add(V::load(start.add(u * n)));
+            v.sub(V::load(prev.add(u * n))).store(z.add(u * n));
+        }),
+    }
+    let m = step.moves.len();
+    let delta = |k: usize| {
+        V::load(
+            plan.deltas
+                .as_ptr()
+                .add((step.moves[k].0 * plan.tiles + t) * n),
+        )
+    };
+    let mut k = 0;
+    while k < m {
+        match m - k {
+            1 => add_moves::<V, 1>([delta(k)], step.weights, k, m, units, z),
+            2 => add_moves::<V, 2>([delta(k), delta(k + 1)], step.weights, k, m, units, z),
+            3 => {
+                let d = [delta(k), delta(k + 1), delta(k + 2)];
+                add_moves::<V, 3>(d, step.weights, k, m, units, z);
+            }
+            _ => {
+                let d = [delta(k), delta(k + 1), delta(k + 2), delta(k + 3)];
+                add_moves::<V, 4>(d, step.weights, k, m, units, z);
+            }
+        }
+        k += 4;
+    }
+}
+
+/// Moves `k..k + K` of `m` (their `Δ` lanes in `d`) added to every unit of `z`.
+#[inline(always)]
+unsafe fn add_moves<V: Lanes, const K: usize>(
+    d: [V; K],
+    weights: &[f32],
+    k: usize,
+    m: usize,
+    units: usize,
+    z: *mut f32,
+) {
+    let n = V::N;
+    for u in 0..units {
+        let w = weights.as_ptr().add(u * m + k);
+        let mut v = V::load(z.add(u * n));
+        for (i, d) in d.iter().enumerate() {
+            v = d.mul_add(V::splat(*w.add(i)), v);
+        }
+        v.store(z.add(u * n));
+    }
 }
 
 /// One layer for a tile: `out[u] = act(b_u + Σ_k a[k] W[k, u])`, `C` units'
