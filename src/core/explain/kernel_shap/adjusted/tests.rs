@@ -171,8 +171,9 @@ fn a_tolerance_stops_early_on_an_easy_row_and_rounds_refit_on_a_hard_one() {
     let e = to_tolerance(&model, target);
     assert_eq!(e.quality.tolerance_met, Some(true));
     assert!(e.quality.max_standard_error.unwrap() <= target);
-    // The errors call for 1.2² times the pilot; the round asks 20% more: 926.
-    assert_eq!(e.quality.samples, Some(926), "a second round, refitted");
+    // At the rounds' prior rate (errors ∝ 1/budget) the errors call for 1.2 times
+    // the pilot, the round asks 20% more, and at least 1.5 times: 804.
+    assert_eq!(e.quality.samples, Some(804), "a second round, refitted");
     assert_abs_diff_eq!(e.quality.additivity_residual, 0.0, epsilon = 1e-9);
     assert_eq!(e, to_tolerance(&model, target), "seeded");
 }
