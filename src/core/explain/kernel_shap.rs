@@ -82,7 +82,7 @@ use ndarray::{Array1, Array2, ArrayView2, Axis};
 use super::game::float32_suffices;
 use super::kernel_design::Design;
 use super::linalg::Cholesky;
-use super::rounds::Plan;
+use super::rounds::{Convergence, Plan};
 use super::sampling::{per_row, row_rng, SamplingOptions, Setup, Stop};
 use super::Explanation;
 use crate::core::models::Model;
@@ -130,7 +130,12 @@ pub fn explain(
     options: &SamplingOptions,
 ) -> CoreResult<Vec<Explanation>> {
     let players = options.groups().len();
-    let plan = Plan::of(options, default_samples(players), pilot_samples(players));
+    let plan = Plan::of(
+        options,
+        default_samples(players),
+        pilot_samples(players),
+        Convergence::Measured,
+    );
     let exhaustive = players < 40 && (1usize << players) - 2 <= plan.first;
     if !exhaustive && plan.first < 2 * players {
         return Err(CoreError::InvalidArgument(format!(

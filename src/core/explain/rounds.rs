@@ -14,10 +14,11 @@
 //! ε; the round asks [`MARGIN`] times that, at least [`MIN_GROWTH`] times the last
 //! budget (a near miss does not cost a round per few percent) and at most
 //! [`MAX_GROWTH`] times it (a pilot's errors are themselves estimates). The rate
-//! `α` is the one the last two rounds showed (between ½ and 2); after the first
-//! round, which shows none, it is [`PRIOR_RATE`]. Monte Carlo errors fall as
-//! `1/√budget` (α = ½), but a sampler that enumerates more sizes as its budget
-//! grows, or fits a surrogate that improves with it, falls faster: on the
+//! `α` is ½ for a method whose samples are independent draws (Monte Carlo errors
+//! fall as `1/√budget`: permutation_shap's); for one that enumerates more sizes as
+//! its budget grows, or fits a surrogate that improves with it (kernel_shap), it
+//! is measured: the rate the last two rounds showed (between ½ and 2), and
+//! [`PRIOR_RATE`] after the first round, which shows none. Such errors fall faster: on the
 //! convergence benchmark's MLP the largest standard error of `regression_adjusted`
 //! fell as `budget^(−1.3)` to `budget^(−1.8)` between 536 and 2144 coalitions, and
 //! the plain kernel's as `budget^(−0.8)` to `budget^(−1.1)`. Taking ½ there overshot
@@ -78,6 +79,16 @@ pub(crate) fn check_tolerance(tolerance: Option<f64>) -> CoreResult<()> {
     }
 }
 
+/// How a method's standard errors fall as its budget grows (module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Convergence {
+    /// As `1/√budget`: independent draws.
+    MonteCarlo,
+    /// At the rate the rounds show: more enumerated, or a better fit, as the
+    /// budget grows.
+    Measured,
+}
+
 /// The budgets one row is explained with.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Plan {
@@ -87,12 +98,20 @@ pub(crate) struct Plan {
     pub cap: usize,
     /// The standard-error target; `None` runs one round of `first`.
     pub tolerance: Option<f64>,
+    /// How the method's errors fall with the budget.
+    pub convergence: Convergence,
 }
 
 impl Plan {
-    /// The plan of `options` for a method whose default budget is `default` and
-    /// whose first round with a tolerance spends `pilot`.
-    pub(crate) fn of(options: &SamplingOptions, default: usize, pilot: usize) -> Self {
+    /// The plan of `options` for a method whose default budget is `default`, whose
+    /// first round with a tolerance spends `pilot`, and whose errors fall as
+    /// `convergence` says.
+    pub(crate) fn of(
+        options: &SamplingOptions,
+        default: usize,
+        pilot: usize,
+        convergence: Convergence,
+    ) -> Self {
         match options.tolerance() {
             None => {
                 let n = options.n_samples().unwrap_or(default);
@@ -100,6 +119,7 @@ impl Plan {
                     first: n,
                     cap: n,
                     tolerance: None,
+                    convergence,
                 }
             }
             Some(t) => {
@@ -108,6 +128,7 @@ impl Plan {
                     first: pilot.min(cap),
                     cap,
                     tolerance: Some(t),
+                    convergence,
                 }
             }
         }
@@ -144,7 +165,11 @@ impl Plan {
             if se <= t || budget >= self.cap {
                 return Ok(mark(e, se <= t));
             }
-            let rate = previous.map_or(PRIOR_RATE, |(b, s)| rate(b, s, budget, se));
+            let rate = match (self.convergence, previous) {
+                (Convergence::MonteCarlo, _) => RATES.0,
+                (Convergence::Measured, None) => PRIOR_RATE,
+                (Convergence::Measured, Some((b, s))) => rate(b, s, budget, se),
+            };
             previous = Some((budget, se));
             let wanted = next_budget(budget, se / t, rate).min(self.cap);
             let next = match deadline {
@@ -247,6 +272,7 @@ mod tests {
             first: 100,
             cap: 10_000,
             tolerance: Some(t),
+            convergence: Convergence::Measured,
         };
         // Errors falling as 1/budget from 0.5 at 100 need 167 for 0.3: the second
         // round (the prior rate, 1) aims 20% past it and meets the target.
@@ -256,8 +282,17 @@ mod tests {
         // Errors falling as 1/√budget from 0.5 at 100 need 278 for 0.25: the
         // prior's 240 misses, and the third round, at the rate the two rounds
         // showed (½), meets it: 1.2 · 240 · (0.3227/0.25)² = 480.
-        let (b, e) = budgets(plan(0.25), |b| 0.5 * (100.0 / b as f64).sqrt());
+        let root = |b: usize| 0.5 * (100.0 / b as f64).sqrt();
+        let (b, e) = budgets(plan(0.25), root);
         assert_eq!(b, [100, 240, 480]);
+        assert_eq!(e.quality.tolerance_met, Some(true));
+        // A Monte Carlo method takes ½ from the start: 278 for 0.3, 20% more.
+        let monte_carlo = Plan {
+            convergence: Convergence::MonteCarlo,
+            ..plan(0.3)
+        };
+        let (b, e) = budgets(monte_carlo, root);
+        assert_eq!(b, [100, 334]);
         assert_eq!(e.quality.tolerance_met, Some(true));
         // Errors ten times the target that do not fall: at most 4 times the budget
         // per round, then the cap.
@@ -292,6 +327,7 @@ mod tests {
             first: 300,
             cap: 300,
             tolerance: None,
+            convergence: Convergence::Measured,
         };
         let (b, e) = budgets(plan, |_| 1.0);
         assert_eq!((b, e.quality.tolerance_met), (vec![300], None));
@@ -303,6 +339,7 @@ mod tests {
             first: 100,
             cap: 10_000,
             tolerance: Some(0.1),
+            convergence: Convergence::Measured,
         };
         let timeout = || CoreError::Timeout { limit_ms: 5 };
         let e = plan
@@ -351,6 +388,7 @@ mod tests {
             first: 100,
             cap: 1 << 20,
             tolerance: Some(1e-9),
+            convergence: Convergence::Measured,
         };
         let deadline = Deadline::after(Some(Duration::from_millis(600)));
         let mut budgets = Vec::new();

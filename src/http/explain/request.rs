@@ -71,7 +71,8 @@ pub struct ExplainRequest {
     /// is not given; with `steps`, makes them adaptive from there). `kernel_shap` and
     /// `permutation_shap`: an absolute target, in the output's units, for every
     /// attribution's standard error: samples are drawn in rounds (a pilot, then
-    /// 1.2 · (max standard error / tolerance)² times the samples so far, 1.5 to 4
+    /// 1.2 · (max standard error / tolerance)^(1/α) times the samples so far, α the
+    /// rate the errors fell at over the last two rounds, 1 after the pilot, 1.5 to 4
     /// times) until it is met, `n_samples` (default `--max-samples`) is reached, or
     /// `timeout_ms` comes near (a round is made to fit the time left, or not started;
     /// the last finished round answers). Echoed as `quality.tolerance`. Where
