@@ -85,6 +85,29 @@ pub(super) fn fit(
     ends: (f64, f64),
     stop: &Stop,
 ) -> CoreResult<Fit> {
+    let route = match design.players <= walsh::MAX_PLAYERS {
+        true => Route::Walsh,
+        false => Route::Dense,
+    };
+    fit_by(route, design, values, ends, stop)
+}
+
+/// How [`Normal`] accumulates: the two give the same equations (the tests hold
+/// them to each other); the transform is cheaper up to [`walsh::MAX_PLAYERS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Walsh,
+    Dense,
+}
+
+/// [`fit`] with its normal equations accumulated by `route`.
+fn fit_by(
+    route: Route,
+    design: &Design,
+    values: &[f64],
+    ends: (f64, f64),
+    stop: &Stop,
+) -> CoreResult<Fit> {
     let players = design.players;
     let all: Vec<usize> = (0..players).collect();
     let triples = choose_triples(design, values, ends);
@@ -92,7 +115,7 @@ pub(super) fn fit(
         return super::fit(design, values, ends, &all, stop);
     }
     let surrogate = Surrogate { players, triples };
-    let normal = Normal::of(&surrogate, design, values);
+    let normal = Normal::of(route, &surrogate, design, values);
     let mut fits = Vec::with_capacity(FOLDS);
     for k in 0..FOLDS {
         stop.check()?;
@@ -212,8 +235,8 @@ enum Parts {
 
 impl Normal {
     /// The parts of the normal equations of `surrogate` over `design`'s
-    /// coalitions.
-    fn of(surrogate: &Surrogate, design: &Design, values: &[f64]) -> Self {
+    /// coalitions, accumulated by `route`.
+    fn of(route: Route, surrogate: &Surrogate, design: &Design, values: &[f64]) -> Self {
         let p = design.players;
         let coalition = |a: usize| {
             (
@@ -226,7 +249,7 @@ impl Normal {
         let pairs = design.pairs();
         let fold = |k: usize| (k..pairs).step_by(FOLDS).map(|c| design.enumerated + 2 * c);
         let counts = (0..FOLDS).map(|k| fold(k).count()).collect();
-        let parts = if p <= walsh::MAX_PLAYERS {
+        let parts = if route == Route::Walsh {
             Parts::Walsh {
                 enumerated: Masses::of(p, enumerated),
                 folds: (0..FOLDS)

@@ -194,3 +194,41 @@ fn the_answer_names_the_estimator_that_made_it() {
     let (enough, _) = one(&model, 300, 3, Estimator::RegressionAdjusted);
     assert_eq!(enough.quality.estimator, Some("regression_adjusted"));
 }
+
+#[test]
+fn the_walsh_and_dense_routes_give_the_same_estimates() {
+    // Ten players, 300 coalitions (sizes 1 and 9 enumerated, 140 pairs), values of
+    // a third-order game read off each coalition's players: the estimates,
+    // standard errors and all, agree to rounding. (Above walsh::MAX_PLAYERS only
+    // the dense route runs.)
+    use super::{fit_by, Route};
+    use crate::core::explain::kernel_design::Design;
+    use crate::core::explain::sampling::Stop;
+    use rand::SeedableRng;
+    let players = 10;
+    let mut design = Design::plan(players, 300);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let pairs = (300 - design.enumerated) / 2;
+    design.sample(pairs, &mut rng, &Stop::default()).unwrap();
+    let game = |z: &[bool]| {
+        let s = |i: usize| if z[i] { 1.0_f64 } else { -0.5 };
+        s(0) * s(1) * s(2) + (s(3) + s(4)).sin() * s(5) + 0.3 * s(6) + s(7) * s(8) * s(9)
+    };
+    let values: Vec<f64> = design.masks.chunks(players).map(game).collect();
+    let ends = (game(&[false; 10]), game(&[true; 10]));
+    let stop = Stop::default();
+    let walsh = fit_by(Route::Walsh, &design, &values, ends, &stop).unwrap();
+    let dense = fit_by(Route::Dense, &design, &values, ends, &stop).unwrap();
+    assert!(walsh.adjusted && dense.adjusted);
+    for (a, b) in walsh.phi.iter().zip(&dense.phi) {
+        assert_abs_diff_eq!(a, b, epsilon = 1e-9);
+    }
+    let (a, b) = (&walsh.standard_errors, &dense.standard_errors);
+    for (a, b) in a.iter().zip(b) {
+        assert_abs_diff_eq!(a, b, epsilon = 1e-9);
+    }
+    assert!(
+        walsh.standard_errors.iter().any(|&s| s > 1e-6),
+        "a residual to sample"
+    );
+}
