@@ -62,6 +62,17 @@ pub(crate) fn random_ensemble(
     depth: usize,
     features: usize,
 ) -> crate::core::models::TreeEnsemble {
+    random_linked_ensemble(seed, trees, depth, features, Link::Identity)
+}
+
+/// [`random_ensemble`] read through `link` (a binary classifier's, say).
+pub(crate) fn random_linked_ensemble(
+    seed: u64,
+    trees: usize,
+    depth: usize,
+    features: usize,
+    link: Link,
+) -> crate::core::models::TreeEnsemble {
     use crate::core::models::trees::{EnsembleSpec, Missing, Node, Split, Tree};
     let mut state = seed;
     let mut next = move || {
@@ -109,7 +120,7 @@ pub(crate) fn random_ensemble(
     crate::core::models::TreeEnsemble::new(EnsembleSpec {
         kind: "lightgbm",
         objective: "test".into(),
-        link: Link::Identity,
+        link,
         n_features: features,
         base: vec![0.0],
         trees,

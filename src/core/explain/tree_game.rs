@@ -19,10 +19,21 @@
 //!   background from the row on (at most [`MEMO_PLAYERS`] of them: a table of its
 //!   shares over their subsets, filled as coalitions ask). Trees go one at a time
 //!   through all the coalitions of a call, so each stays in cache.
-//! - In probability space the link is not linear: each coalition's walks add the
-//!   leaf values to one margin per background row, in boosting order from the base
-//!   as [`Model::predict_raw`] sums them, and the link applies per row before the
-//!   average: the same numbers as the masked rows bit for bit.
+//! - In probability space the link is not linear: each coalition needs one margin
+//!   per background row, and the link applies per row before the average. A masked
+//!   row leaves its background row's own path only at a separating split of a
+//!   player in `S`, and the explained row's path only at one of a player outside
+//!   it; so each margin starts from a reference, the background row's own
+//!   prediction (for coalitions holding at most half the players the trees
+//!   separate) or the explained row's (for the others), and each tree's walk
+//!   follows only the rows that leave their reference path, adding the difference
+//!   of the leaf they reach from their reference leaf; subtrees where no row can
+//!   leave are not walked. Equal to the masked rows' values up to rounding (the
+//!   margins are summed in another order); which reference a coalition takes
+//!   depends on its separating players alone, so a player no split separates still
+//!   changes no value. Past 64 players (no coalition masks) each tree is walked
+//!   with every row, the leaf values added to the margins in boosting order from
+//!   the base, as [`Model::predict_raw`] sums them.
 //!
 //! Every coalition's value is a function of its own players alone (a table entry is
 //! what the walk gives for every coalition with that key), so the game serves
@@ -136,8 +147,9 @@ impl<const W: usize> Walks<W> {
         Ok(sums.iter().map(|s| base + s * scale).collect())
     }
 
-    /// `v(S)` through the link: one margin per background row and output, summed
-    /// from the base in boosting order, the link applied per row, then averaged.
+    /// `v(S)` through the link: one margin per background row and output, from a
+    /// reference margin plus what each tree's diverted rows add (module doc), the
+    /// link applied per row, then averaged.
     fn per_row(
         &self,
         game: &Game,
@@ -150,11 +162,12 @@ impl<const W: usize> Walks<W> {
         let outputs = base.len();
         let total = masks.len() / players;
         let per_batch = (MAX_BATCH_VALUES / (n * outputs).max(1)).clamp(1, total.max(1));
+        let references = self.masks.then(|| References::of(self, n, base));
         let mut values = Vec::with_capacity(total);
         for chunk in masks.chunks(per_batch * players) {
             game.stop.check()?;
             let coalitions = chunk.len() / players;
-            let mut out = Array2::from_shape_fn((coalitions * n, outputs), |(_, k)| base[k]);
+            let mut out = Array2::<f64>::zeros((coalitions * n, outputs));
             let Some(slots) = out.as_slice_mut() else {
                 unreachable!("a new array is in standard layout")
             };
@@ -162,12 +175,9 @@ impl<const W: usize> Walks<W> {
                 .chunks_exact_mut(n * outputs)
                 .zip(chunk.chunks_exact(players))
             {
-                for head in &self.heads {
-                    self.walk(head.root, coalition, &mut |value, set| {
-                        for b in rows(set) {
-                            block[b * outputs + head.output] += value;
-                        }
-                    });
+                match &references {
+                    Some(r) => r.margins(self, coalition, block),
+                    None => self.margins_in_boosting_order(base, coalition, block),
                 }
             }
             if game.space == OutputSpace::Probability {
@@ -176,6 +186,93 @@ impl<const W: usize> Walks<W> {
             game.averages(out, n, &mut values);
         }
         Ok(values)
+    }
+
+    /// The margins of `coalition`'s masked rows into `block` (background rows ×
+    /// outputs): each tree walked with every row, its leaf values added in
+    /// boosting order from `base`.
+    fn margins_in_boosting_order(&self, base: &[f64], coalition: &[bool], block: &mut [f64]) {
+        let outputs = base.len();
+        for row in block.chunks_exact_mut(outputs) {
+            row.copy_from_slice(base);
+        }
+        for head in &self.heads {
+            self.walk(head.root, coalition, &mut |value, set| {
+                for b in rows(set) {
+                    block[b * outputs + head.output] += value;
+                }
+            });
+        }
+    }
+}
+
+/// The reference margins of the module doc and each tree's reference leaves.
+struct References {
+    /// Background rows.
+    n: usize,
+    /// Per tree, the leaf each background row reaches on its own values (trees ×
+    /// rows).
+    own: Vec<f64>,
+    /// Per background row and output, its own prediction's margin.
+    background: Vec<f64>,
+    /// Per output, the explained row's margin.
+    row: Vec<f64>,
+    /// The players some tree separates, one bit each.
+    separated: u64,
+}
+
+impl References {
+    /// The references of the trees in `walks` (at most 64 players) for `n`
+    /// background rows and the model's `base`.
+    fn of<const W: usize>(walks: &Walks<W>, n: usize, base: &[f64]) -> Self {
+        let outputs = base.len();
+        let mut own = vec![0.0; walks.heads.len() * n];
+        let mut background: Vec<f64> = base.iter().cycle().take(n * outputs).copied().collect();
+        let mut row = base.to_vec();
+        let mut separated = 0u64;
+        for (head, own) in walks.heads.iter().zip(own.chunks_exact_mut(n.max(1))) {
+            walks.own_leaves(head.root, own);
+            for (b, &value) in own.iter().enumerate() {
+                background[b * outputs + head.output] += value;
+            }
+            row[head.output] += walks.row_leaf(head.root);
+            separated |= head.players.iter().fold(0, |m, &p| m | 1u64 << p);
+        }
+        References {
+            n,
+            own,
+            background,
+            row,
+            separated,
+        }
+    }
+
+    /// The margins of `coalition`'s masked rows into `block` (background rows ×
+    /// outputs).
+    fn margins<const W: usize>(&self, walks: &Walks<W>, coalition: &[bool], block: &mut [f64]) {
+        let outputs = self.row.len();
+        let mask = coalition
+            .iter()
+            .rev()
+            .fold(0, |m, &on| m << 1 | u64::from(on));
+        let inside = (mask & self.separated).count_ones();
+        let from_row = 2 * inside > self.separated.count_ones();
+        if from_row {
+            for margins in block.chunks_exact_mut(outputs) {
+                margins.copy_from_slice(&self.row);
+            }
+        } else {
+            block.copy_from_slice(&self.background);
+        }
+        for (head, own) in walks.heads.iter().zip(self.own.chunks_exact(self.n.max(1))) {
+            let row_leaf = walks.row_leaf(head.root);
+            walks.diverted(head.root, coalition, mask, from_row, &mut |value, set| {
+                for b in rows(set) {
+                    let reference = if from_row { row_leaf } else { own[b] };
+                    block[b * outputs + head.output] += value - reference;
+                }
+            });
+        }
     }
 }
 
