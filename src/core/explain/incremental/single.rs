@@ -378,11 +378,7 @@ unsafe fn kernel<V: Lanes>(
     let units = plan.units;
     for t in 0..plan.tiles {
         let at = t * units * n;
-        first_layer::<V>(plan, step, t, &prev[at..], &mut z[at..]);
-        for u in 0..units {
-            let v = V::load(z.as_ptr().add(at + u * n));
-            plan.first.apply(v).store(a.as_mut_ptr().add(u * n));
-        }
+        first_layer::<V>(plan, step, t, &prev[at..], &mut z[at..], a);
         for layer in &plan.layers {
             if V::BLOCK >= 16 && layer.fan_out >= 16 {
                 dense::<V, 16>(layer, a, b);
@@ -417,23 +413,21 @@ unsafe fn kernel<V: Lanes>(
 }
 
 /// Tile `t`'s first-layer values into `z` (units × lanes, from the tile's start;
-/// `prev` likewise): the step's base, then its moves up to four at a time (their
-/// lanes of `Δ` held in registers across the units), each unit's moves added in
-/// order by fused multiply-adds.
+/// `prev` likewise) and their activations into `a`: the step's base plus its moves,
+/// each unit's moves added in order by fused multiply-adds, their lanes of `Δ` held
+/// in registers across the units. Up to four moves (a permutation's step, most
+/// sampled coalitions from their nearest base) in one pass over the units; more
+/// in passes of four.
 #[inline(always)]
-unsafe fn first_layer<V: Lanes>(plan: &Plan, step: &Step, t: usize, prev: &[f32], z: &mut [f32]) {
+unsafe fn first_layer<V: Lanes>(
+    plan: &Plan,
+    step: &Step,
+    t: usize,
+    prev: &[f32],
+    z: &mut [f32],
+    a: &mut [f32],
+) {
     let (n, units) = (V::N, plan.units);
-    let start = plan.start_background.as_ptr().add(t * units * n);
-    let (prev, z) = (prev.as_ptr(), z.as_mut_ptr());
-    match step.base {
-        Base::Background => (0..units).for_each(|u| V::load(start.add(u * n)).store(z.add(u * n))),
-        Base::Row => (0..units).for_each(|u| V::splat(plan.start_row[u]).store(z.add(u * n))),
-        Base::Previous => (0..units).for_each(|u| V::load(prev.add(u * n)).store(z.add(u * n))),
-        Base::Complement => (0..units).for_each(|u| {
-            let v = V::splat(plan.start_row[u]).add(V::load(start.add(u * n)));
-            v.sub(V::load(prev.add(u * n))).store(z.add(u * n));
-        }),
-    }
     let m = step.moves.len();
     let delta = |k: usize| {
         V::load(
@@ -442,21 +436,83 @@ unsafe fn first_layer<V: Lanes>(plan: &Plan, step: &Step, t: usize, prev: &[f32]
                 .add((step.moves[k].0 * plan.tiles + t) * n),
         )
     };
-    let mut k = 0;
-    while k < m {
-        match m - k {
-            1 => add_moves::<V, 1>([delta(k)], step.weights, k, m, units, z),
-            2 => add_moves::<V, 2>([delta(k), delta(k + 1)], step.weights, k, m, units, z),
-            3 => {
-                let d = [delta(k), delta(k + 1), delta(k + 2)];
-                add_moves::<V, 3>(d, step.weights, k, m, units, z);
+    let (prev, z, a) = (prev.as_ptr(), z.as_mut_ptr(), a.as_mut_ptr());
+    match m {
+        0 => one_pass::<V, 0>(plan, step, t, [], prev, z, a),
+        1 => one_pass::<V, 1>(plan, step, t, [delta(0)], prev, z, a),
+        2 => one_pass::<V, 2>(plan, step, t, [delta(0), delta(1)], prev, z, a),
+        3 => {
+            let d = [delta(0), delta(1), delta(2)];
+            one_pass::<V, 3>(plan, step, t, d, prev, z, a);
+        }
+        4 => {
+            let d = [delta(0), delta(1), delta(2), delta(3)];
+            one_pass::<V, 4>(plan, step, t, d, prev, z, a);
+        }
+        _ => {
+            for u in 0..units {
+                base::<V>(plan, step.base, t, prev, u).store(z.add(u * n));
             }
-            _ => {
-                let d = [delta(k), delta(k + 1), delta(k + 2), delta(k + 3)];
-                add_moves::<V, 4>(d, step.weights, k, m, units, z);
+            let mut k = 0;
+            while k < m {
+                match m - k {
+                    1 => add_moves::<V, 1>([delta(k)], step.weights, k, m, units, z),
+                    2 => add_moves::<V, 2>([delta(k), delta(k + 1)], step.weights, k, m, units, z),
+                    3 => {
+                        let d = [delta(k), delta(k + 1), delta(k + 2)];
+                        add_moves::<V, 3>(d, step.weights, k, m, units, z);
+                    }
+                    _ => {
+                        let d = [delta(k), delta(k + 1), delta(k + 2), delta(k + 3)];
+                        add_moves::<V, 4>(d, step.weights, k, m, units, z);
+                    }
+                }
+                k += 4;
+            }
+            for u in 0..units {
+                plan.first.apply(V::load(z.add(u * n))).store(a.add(u * n));
             }
         }
-        k += 4;
+    }
+}
+
+/// [`first_layer`] for a step of `K` moves (their lanes of `Δ` in `d`): each
+/// unit's base, moves, value and activation in one pass.
+#[inline(always)]
+unsafe fn one_pass<V: Lanes, const K: usize>(
+    plan: &Plan,
+    step: &Step,
+    t: usize,
+    d: [V; K],
+    prev: *const f32,
+    z: *mut f32,
+    a: *mut f32,
+) {
+    let n = V::N;
+    for u in 0..plan.units {
+        let mut v = base::<V>(plan, step.base, t, prev, u);
+        let w = step.weights.as_ptr().add(u * K);
+        for (i, d) in d.iter().enumerate() {
+            v = d.mul_add(V::splat(*w.add(i)), v);
+        }
+        v.store(z.add(u * n));
+        plan.first.apply(v).store(a.add(u * n));
+    }
+}
+
+/// Unit `u`'s first-layer value of tile `t` at `base` (`prev`: the previous
+/// coalition's values of the tile).
+#[inline(always)]
+unsafe fn base<V: Lanes>(plan: &Plan, base: Base, t: usize, prev: *const f32, u: usize) -> V {
+    let n = V::N;
+    let at = (t * plan.units + u) * n;
+    match base {
+        Base::Background => V::load(plan.start_background.as_ptr().add(at)),
+        Base::Row => V::splat(plan.start_row[u]),
+        Base::Previous => V::load(prev.add(u * n)),
+        Base::Complement => V::splat(plan.start_row[u])
+            .add(V::load(plan.start_background.as_ptr().add(at)))
+            .sub(V::load(prev.add(u * n))),
     }
 }
 
