@@ -1,0 +1,220 @@
+//! The float32 kernel of [`super`] for one tile of background rows, over any
+//! vector unit ([`Lanes`]): the first layer from the coalition's base and moves,
+//! every later layer, and the tile's share of the value.
+
+use super::super::lanes::Lanes;
+use super::super::Base;
+use super::{Layer, Plan, Step};
+
+/// The kernel of the module doc, over any vector unit. Buffers: `z` and `prev`
+/// (tiles × units × lanes), `scratch` two layers of `widest × lanes`, `out`
+/// (background rows × outputs, unused when fused); the value when fused.
+#[inline(always)]
+pub(super) unsafe fn kernel<V: Lanes>(
+    plan: &Plan,
+    step: &Step,
+    prev: &[f32],
+    z: &mut [f32],
+    scratch: &mut [f32],
+    out: &mut [f64],
+) -> Option<f64> {
+    let n = V::N;
+    let (mut a, mut b) = scratch.split_at_mut(plan.widest * n);
+    let mut last = [0.0f32; 16];
+    let mut total = V::splat(0.0);
+    let units = plan.units;
+    for t in 0..plan.tiles {
+        let at = t * units * n;
+        first_layer::<V>(plan, step, t, &prev[at..], &mut z[at..], a);
+        for layer in &plan.layers {
+            if V::BLOCK >= 16 && layer.fan_out >= 16 {
+                dense::<V, 16>(layer, a, b);
+            } else if layer.fan_out >= 8 {
+                dense::<V, 8>(layer, a, b);
+            } else if layer.fan_out >= 4 {
+                dense::<V, 4>(layer, a, b);
+            } else {
+                dense::<V, 1>(layer, a, b);
+            }
+            std::mem::swap(&mut a, &mut b);
+        }
+        if let Some(fused) = &plan.fused {
+            let mut v = V::load(a.as_ptr().add(fused.output * n));
+            if fused.logistic {
+                v = v.sigmoid();
+            }
+            total = v.mul_add(V::load(fused.weights.as_ptr().add(t * n)), total);
+            continue;
+        }
+        let rows = (plan.n_bg - t * n).min(n);
+        for o in 0..plan.outputs {
+            V::load(a.as_ptr().add(o * n)).store(last.as_mut_ptr());
+            for (l, &v) in last[..rows].iter().enumerate() {
+                out[(t * n + l) * plan.outputs + o] = f64::from(v);
+            }
+        }
+    }
+    plan.fused.as_ref()?;
+    total.store(last.as_mut_ptr());
+    Some(last[..n].iter().map(|&v| f64::from(v)).sum())
+}
+
+/// Tile `t`'s first-layer values into `z` (units × lanes, from the tile's start;
+/// `prev` likewise) and their activations into `a`: the step's base plus its moves,
+/// each unit's moves added in order by fused multiply-adds, their lanes of `Δ` held
+/// in registers across the units. Up to four moves (a permutation's step, most
+/// sampled coalitions from their nearest base) in one pass over the units; more
+/// in passes of four.
+#[inline(always)]
+unsafe fn first_layer<V: Lanes>(
+    plan: &Plan,
+    step: &Step,
+    t: usize,
+    prev: &[f32],
+    z: &mut [f32],
+    a: &mut [f32],
+) {
+    let (n, units) = (V::N, plan.units);
+    let m = step.moves.len();
+    let delta = |k: usize| {
+        V::load(
+            plan.deltas
+                .as_ptr()
+                .add((step.moves[k].0 * plan.tiles + t) * n),
+        )
+    };
+    let (prev, z, a) = (prev.as_ptr(), z.as_mut_ptr(), a.as_mut_ptr());
+    match m {
+        0 => one_pass::<V, 0>(plan, step, t, [], prev, z, a),
+        1 => one_pass::<V, 1>(plan, step, t, [delta(0)], prev, z, a),
+        2 => one_pass::<V, 2>(plan, step, t, [delta(0), delta(1)], prev, z, a),
+        3 => {
+            let d = [delta(0), delta(1), delta(2)];
+            one_pass::<V, 3>(plan, step, t, d, prev, z, a);
+        }
+        4 => {
+            let d = [delta(0), delta(1), delta(2), delta(3)];
+            one_pass::<V, 4>(plan, step, t, d, prev, z, a);
+        }
+        _ => {
+            for u in 0..units {
+                base::<V>(plan, step.base, t, prev, u).store(z.add(u * n));
+            }
+            let mut k = 0;
+            while k < m {
+                match m - k {
+                    1 => add_moves::<V, 1>([delta(k)], step.weights, k, m, units, z),
+                    2 => add_moves::<V, 2>([delta(k), delta(k + 1)], step.weights, k, m, units, z),
+                    3 => {
+                        let d = [delta(k), delta(k + 1), delta(k + 2)];
+                        add_moves::<V, 3>(d, step.weights, k, m, units, z);
+                    }
+                    _ => {
+                        let d = [delta(k), delta(k + 1), delta(k + 2), delta(k + 3)];
+                        add_moves::<V, 4>(d, step.weights, k, m, units, z);
+                    }
+                }
+                k += 4;
+            }
+            for u in 0..units {
+                plan.first.apply(V::load(z.add(u * n))).store(a.add(u * n));
+            }
+        }
+    }
+}
+
+/// [`first_layer`] for a step of `K` moves (their lanes of `Δ` in `d`): each
+/// unit's base, moves, value and activation in one pass.
+#[inline(always)]
+unsafe fn one_pass<V: Lanes, const K: usize>(
+    plan: &Plan,
+    step: &Step,
+    t: usize,
+    d: [V; K],
+    prev: *const f32,
+    z: *mut f32,
+    a: *mut f32,
+) {
+    let n = V::N;
+    for u in 0..plan.units {
+        let mut v = base::<V>(plan, step.base, t, prev, u);
+        let w = step.weights.as_ptr().add(u * K);
+        for (i, d) in d.iter().enumerate() {
+            v = d.mul_add(V::splat(*w.add(i)), v);
+        }
+        v.store(z.add(u * n));
+        plan.first.apply(v).store(a.add(u * n));
+    }
+}
+
+/// Unit `u`'s first-layer value of tile `t` at `base` (`prev`: the previous
+/// coalition's values of the tile).
+#[inline(always)]
+unsafe fn base<V: Lanes>(plan: &Plan, base: Base, t: usize, prev: *const f32, u: usize) -> V {
+    let n = V::N;
+    let at = (t * plan.units + u) * n;
+    match base {
+        Base::Background => V::load(plan.start_background.as_ptr().add(at)),
+        Base::Row => V::splat(plan.start_row[u]),
+        Base::Previous => V::load(prev.add(u * n)),
+        Base::Complement => V::splat(plan.start_row[u])
+            .add(V::load(plan.start_background.as_ptr().add(at)))
+            .sub(V::load(prev.add(u * n))),
+    }
+}
+
+/// Moves `k..k + K` of `m` (their `Δ` lanes in `d`) added to every unit of `z`.
+#[inline(always)]
+unsafe fn add_moves<V: Lanes, const K: usize>(
+    d: [V; K],
+    weights: &[f32],
+    k: usize,
+    m: usize,
+    units: usize,
+    z: *mut f32,
+) {
+    let n = V::N;
+    for u in 0..units {
+        let w = weights.as_ptr().add(u * m + k);
+        let mut v = V::load(z.add(u * n));
+        for (i, d) in d.iter().enumerate() {
+            v = d.mul_add(V::splat(*w.add(i)), v);
+        }
+        v.store(z.add(u * n));
+    }
+}
+
+/// One layer for a tile: `out[u] = act(b_u + Σ_k a[k] W[k, u])`, `C` units'
+/// accumulators at a time (`a`, `out`: units × lanes).
+#[inline(always)]
+unsafe fn dense<V: Lanes, const C: usize>(layer: &Layer, a: &[f32], out: &mut [f32]) {
+    let n = V::N;
+    let mut c0 = 0;
+    while c0 < layer.fan_out {
+        let width = (layer.fan_out - c0).min(C);
+        let mut acc = [V::splat(0.0); C];
+        for (c, acc) in acc.iter_mut().enumerate().take(width) {
+            *acc = V::splat(layer.b[c0 + c]);
+        }
+        for k in 0..layer.fan_in {
+            let x = V::load(a.as_ptr().add(k * n));
+            let w = layer.w.as_ptr().add(k * layer.fan_out + c0);
+            if width == C {
+                for (c, acc) in acc.iter_mut().enumerate() {
+                    *acc = x.mul_add(V::splat(*w.add(c)), *acc);
+                }
+            } else {
+                for (c, acc) in acc.iter_mut().enumerate().take(width) {
+                    *acc = x.mul_add(V::splat(*w.add(c)), *acc);
+                }
+            }
+        }
+        for (c, acc) in acc.iter().enumerate().take(width) {
+            layer
+                .act
+                .apply(*acc)
+                .store(out.as_mut_ptr().add((c0 + c) * n));
+        }
+        c0 += width;
+    }
+}
