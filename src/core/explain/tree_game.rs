@@ -111,11 +111,7 @@ impl<const W: usize> Walks<W> {
     fn linear(&self, game: &Game, base: f64, masks: &[bool]) -> CoreResult<Vec<f64>> {
         let players = game.groups.len().max(1);
         let mut sums = vec![0.0; masks.len() / players];
-        // One bit a player, for the walks' cuts (unused past 64 players).
-        let bits: Vec<u64> = masks
-            .chunks_exact(players)
-            .map(|c| c.iter().rev().fold(0, |m, &on| m << 1 | u64::from(on)))
-            .collect();
+        let bits: Vec<u64> = masks.chunks_exact(players).map(coalition_bits).collect();
         let mut table: Vec<f64> = Vec::new();
         for head in &self.heads {
             game.stop.check()?;
@@ -206,6 +202,15 @@ impl<const W: usize> Walks<W> {
     }
 }
 
+/// `coalition` one bit a player (player `i` at bit `i`), for the walks' cuts
+/// (meaningless past 64 players, where [`Walks::masks`] is false).
+fn coalition_bits(coalition: &[bool]) -> u64 {
+    coalition
+        .iter()
+        .rev()
+        .fold(0, |m, &on| m << 1 | u64::from(on))
+}
+
 /// The reference margins of the module doc and each tree's reference leaves.
 struct References {
     /// Background rows.
@@ -251,10 +256,7 @@ impl References {
     /// outputs).
     fn margins<const W: usize>(&self, walks: &Walks<W>, coalition: &[bool], block: &mut [f64]) {
         let outputs = self.row.len();
-        let mask = coalition
-            .iter()
-            .rev()
-            .fold(0, |m, &on| m << 1 | u64::from(on));
+        let mask = coalition_bits(coalition);
         let inside = (mask & self.separated).count_ones();
         let from_row = 2 * inside > self.separated.count_ones();
         if from_row {
