@@ -10,10 +10,13 @@ Models (built here, written to --work, never committed):
     features with interactions; raw output;
   - lightgbm: a 500-tree LightGBM regressor (31 leaves) on the same data; raw output;
   - mlp: 12 -> 32 -> 16 -> 1 (ReLU, ReLU, sigmoid), random weights; probability;
-  - logistic: logistic regression on 12 features; probability.
+  - logistic: logistic regression on 12 features; probability;
+  - classifier: a 500-tree XGBoost binary classifier (depth 6, binary:logistic) on 12
+    features of the trees' data (the label: above its median); probability, where
+    no exact route answers a `tolerance` and the tree game is sampled.
 Every model is explained against the same 100 background rows, for the same rows.
-Exact values: shap's interventional TreeExplainer for the trees; for the MLP and the
-logistic model, the Shapley formula over all 2^12 coalitions with the model evaluated
+Exact values: shap's interventional TreeExplainer for the raw-output trees; for the
+MLP, the logistic model and the classifier, the Shapley formula over all 2^12 coalitions with the model evaluated
 here in numpy on every masked row (`by_enumeration`), checked on the first row against
 shap's KernelExplainer with every coalition (also exact).
 
@@ -33,7 +36,7 @@ of 1), each at a ladder of budgets:
   - on the logistic model (a linear model with a link, in probability space), what
     explaind's kernel_shap and permutation_shap answer there with a `tolerance`:
     exact_shapley through its link tables (src/core/explain/link_game.rs);
-  - on the MLP, where a `tolerance` samples, kernel_shap (regression_adjusted) asked
+  - on the MLP and the classifier, where a `tolerance` samples, kernel_shap (regression_adjusted) asked
     for a largest standard error of 0.002 ... 0.00025 instead of a budget (its
     "budget" column is the tolerance): what a user asking for an accuracy waits.
 Rounds are interleaved: each round runs every contender at every budget once, with
@@ -126,6 +129,26 @@ def tree_models(work: str) -> list[ModelInfo]:
         out.append({"name": name, "f": predict, "spec": spec, "space": "raw",
                     "background": background, "exact": exact, "tree_explainer": explainer})
     return out
+
+
+def classifier_model(work: str) -> ModelInfo:
+    """The binary classifier, explained in probability space (a `tolerance` samples)."""
+    f = 12
+    xtr, ytr = tree_data(20_000, 0, f)
+    label = (ytr > np.median(ytr)).astype(float)
+    bst = xgb.train({"objective": "binary:logistic", "max_depth": 6, "eta": 0.05,
+                     "nthread": os.cpu_count(), "seed": 0},
+                    xgb.DMatrix(xtr, label=label), num_boost_round=500)
+    path = os.path.join(work, "xgb_classifier_500.json")
+    bst.save_model(path)
+    bst.set_param({"nthread": 1})
+
+    def predict(z: np.ndarray) -> np.ndarray:
+        return np.asarray(bst.inplace_predict(np.atleast_2d(z)))
+
+    return {"name": "classifier", "f": predict, "spec": {"kind": "xgboost", "path": path},
+            "space": "probability", "background": tree_data(BACKGROUND, 1, f)[0],
+            "exact": None, "tolerance_answer": None}
 
 
 def small_models() -> list[ModelInfo]:
@@ -339,7 +362,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--tree-rows", type=int, default=3)
     ap.add_argument("--rows", type=int, default=5)
-    ap.add_argument("--models", default="xgboost,lightgbm,mlp,logistic")
+    ap.add_argument("--models", default="xgboost,lightgbm,mlp,logistic,classifier")
     ap.add_argument("--work", default=tempfile.mkdtemp(prefix="explaind-convergence-"))
     ap.add_argument("--out", default=None)
     ap.add_argument("--raw", default=None, help="write every round's curves here (JSON)")
@@ -350,7 +373,9 @@ def main() -> None:
             f"shap {shap.__version__}, xgboost {xgb.__version__}, lightgbm {lgb.__version__}, "
             f"numpy {np.__version__}"]
     models = [m for m in (tree_models(args.work) if {"xgboost", "lightgbm"} & set(wanted)
-                          else []) + small_models() if m["name"] in wanted]
+                          else []) + small_models()
+              + ([classifier_model(args.work)] if "classifier" in wanted else [])
+              if m["name"] in wanted]
     lines: list[str] = []
     raw: dict[str, list[dict[str, Curve]]] = {}
     for model in models:
