@@ -150,27 +150,32 @@ fn assert_routes_agree(
                     space,
                     stop: &Stop::default(),
                 };
-                let trees = values(&game, model, &masks)
-                    .expect("the tree route")
-                    .unwrap();
                 let generic = Game {
                     model: &opaque,
                     ..game
                 };
                 let expected = generic.values(&masks).unwrap();
-                // Both routes sum the leaves in another order than the masked rows:
-                // equal up to rounding, a few ulps per tree.
-                for (c, (a, b)) in trees.iter().zip(&expected).enumerate() {
-                    let close =
-                        (a - b).abs() <= 1e-12 * (1.0 + b.abs()) * model.trees().len() as f64;
-                    assert!(
-                        close,
-                        "{name}, output {output}, {space:?}, weighted {weighted}, \
-                         coalition {c}: tree route {a}, masked rows {b}"
-                    );
+                // In probability space: the tables, and the walks from reference
+                // paths when the tables may take no memory.
+                for table_bytes in [MAX_TABLE_BYTES, 0] {
+                    let trees = values_within(&game, model, &masks, table_bytes)
+                        .expect("the tree route")
+                        .unwrap();
+                    // The routes sum the leaves in another order than the masked
+                    // rows: equal up to rounding, a few ulps per tree.
+                    for (c, (a, b)) in trees.iter().zip(&expected).enumerate() {
+                        let close =
+                            (a - b).abs() <= 1e-12 * (1.0 + b.abs()) * model.trees().len() as f64;
+                        assert!(
+                            close,
+                            "{name}, output {output}, {space:?}, weighted {weighted}, \
+                             tables {table_bytes}, coalition {c}: tree route {a}, \
+                             masked rows {b}"
+                        );
+                    }
+                    assert_eq!(trees.len(), expected.len());
+                    compared += trees.len();
                 }
-                assert_eq!(trees.len(), expected.len());
-                compared += trees.len();
             }
         }
     }
@@ -196,7 +201,10 @@ fn tree_game_equals_masked_rows_on_fixture_models() {
                 compared += assert_routes_agree(name, &model, &background, &x.to_owned(), groups);
             }
         }
-        assert!(compared >= 4 * 2 * 2 * 2 * 80, "{name}: {compared} values");
+        assert!(
+            compared >= 4 * 2 * 2 * 2 * 2 * 80,
+            "{name}: {compared} values"
+        );
     }
 }
 
@@ -246,7 +254,51 @@ fn deep_trees_walk_without_a_table_and_agree() {
     let walks = Walks::<4>::new(&game, &model, true);
     assert!(walks.heads.iter().any(|h| h.players.len() > MEMO_PLAYERS));
     assert!(walks.heads.iter().any(|h| h.players.len() <= MEMO_PLAYERS));
+    // In probability space some (tree, background row) pairs depend on more
+    // players than a table takes, and keep their leaves.
+    let walks = Walks::<4>::new(&game, &model, false);
+    let tables = Tables::of(&walks, 150, model.base(), MAX_TABLE_BYTES).unwrap();
+    let (tabled, listed) = tables.pairs();
+    assert!(tabled > 0 && listed > 0, "{tabled} tables, {listed} lists");
     assert!(assert_routes_agree("random", &model, &background, &x, &groups) > 0);
+}
+
+#[test]
+fn the_tables_are_the_same_with_and_without_the_cpus_vector_instructions() {
+    // The tables built with BMI2's pext and without, and their lookups in AVX-512
+    // lanes and one at a time, give the same margins bit for bit, on a model whose
+    // pairs take every kind of lookup (tables of up to 8, 16 and more entries,
+    // lists) and on a fixture with missing values and categories.
+    let model = random_linked_ensemble(3, 40, 9, 20, Link::Logistic);
+    let background = Array2::from_shape_fn((150, 20), |(i, j)| {
+        ((i * 31 + j * 17) % 23) as f64 / 23.0 - 0.5
+    });
+    let x = Array1::from_shape_fn(20, |j| ((j * 13) % 7) as f64 / 7.0 - 0.5);
+    let fixture = xgboost::parse(&read("trees/xgb_bin_cat.json")).unwrap();
+    let case = case("xgb_bin_cat", "trees");
+    let (xs, fixture_background) = (rows(&case, "rows"), rows(&case, "background"));
+    for (model, background, x) in [
+        (&model, &background, x),
+        (&fixture, &fixture_background, xs.row(0).to_owned()),
+    ] {
+        let (n, f) = background.dim();
+        let groups = FeatureGroups::singletons(f);
+        let stop = Stop::default();
+        let game = raw_game(model, background, &x, &groups, &stop);
+        let walks = Walks::<4>::new(&game, model, false);
+        // 61 coalitions: seven vectors of eight and a tail of five.
+        let masks: Vec<u64> = coalitions(f, 61, 3).chunks(f).map(coalition_bits).collect();
+        let mut answers = Vec::new();
+        for (build, lookup) in [(false, false), (true, false), (false, true), (true, true)] {
+            let tables = Tables::of_with(&walks, n, model.base(), MAX_TABLE_BYTES, build);
+            let mut margins = vec![0.0; n * model.base().len() * masks.len()];
+            tables
+                .unwrap()
+                .margins_with(&masks, &mut margins, &mut Vec::new(), lookup);
+            answers.push(margins.iter().map(|m| m.to_bits()).collect::<Vec<_>>());
+        }
+        assert!(answers.iter().all(|a| *a == answers[0]));
+    }
 }
 
 #[test]
@@ -270,7 +322,8 @@ fn a_player_no_split_separates_changes_no_value_bit_for_bit() {
     // Background column 3 equal to the row's value: every split on feature 3 sends
     // all masked rows the same way, so player 3 is a dummy and the game must give
     // identical values with and without it (exact Shapley's dummy axiom), in
-    // probability space too, whichever reference a coalition's margins start from.
+    // probability space too, through the tables and through the walks from
+    // reference paths, whichever reference a coalition's margins start from.
     let model = random_linked_ensemble(5, 30, 6, 8, Link::Logistic);
     let mut background = Array2::from_shape_fn((40, 8), |(i, j)| {
         ((i * 11 + j * 5) % 13) as f64 / 13.0 - 0.5
@@ -298,12 +351,14 @@ fn a_player_no_split_separates_changes_no_value_bit_for_bit() {
         .collect();
     for space in [OutputSpace::Raw, OutputSpace::Probability] {
         let game = Game { space, ..game };
-        let a = game.independent_values(&without).unwrap();
-        let b = game.independent_values(&with).unwrap();
-        assert!(
-            a.iter().zip(&b).all(|(a, b)| a.to_bits() == b.to_bits()),
-            "{space:?}"
-        );
+        for table_bytes in [MAX_TABLE_BYTES, 0] {
+            let played = |masks| values_within(&game, &model, masks, table_bytes).unwrap();
+            let (a, b) = (played(&without).unwrap(), played(&with).unwrap());
+            assert!(
+                a.iter().zip(&b).all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{space:?}, tables {table_bytes}"
+            );
+        }
     }
 }
 

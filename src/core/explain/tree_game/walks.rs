@@ -7,6 +7,9 @@ use super::super::game::Game;
 use crate::core::models::{Model, TreeEnsemble};
 
 mod diverted;
+mod paired;
+
+pub(super) use paired::Reached;
 
 /// A leaf's child index.
 const LEAF: u32 = u32::MAX;
@@ -111,11 +114,7 @@ impl<const W: usize> Walks<W> {
                 let mut left = [0u64; W];
                 let column = columns.row(f);
                 let column = column.as_slice().unwrap_or_default();
-                for (word, chunk) in left.iter_mut().zip(column.chunks(64)) {
-                    for (i, &v) in chunk.iter().enumerate() {
-                        *word |= u64::from(node.goes_left(v)) << i;
-                    }
-                }
+                node.goes_left_bits(column, &mut left);
                 (left, node.goes_left(game.x[f]))
             })
         };
