@@ -7,10 +7,11 @@
 //! masked rows all reach one leaf adds it to that row's starting margin; one that
 //! depends on `k ≤` [`TABLE_PLAYERS`] players keeps its leaf per subset of them, a
 //! table of `2^k` values; one that depends on more keeps the leaves it can reach,
-//! each with the players that decide it. A coalition's margins are then one table
-//! lookup per pair, its key the coalition's bits at those players. Pairs that
-//! depend on the same players share the keys, computed once per batch of
-//! coalitions.
+//! each with the players that decide it. The trees whose leaf for one background
+//! row depends on the same players share one table, the sum of their leaves. A
+//! coalition's margins are then one lookup per table, its key the coalition's bits
+//! at those players. Tables over the same players share the keys, computed once
+//! per batch of coalitions.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -98,6 +99,8 @@ impl Tables {
             leaves: Vec::new(),
         };
         let mut group_of: HashMap<u64, usize, BuildHasherDefault<MixHasher>> = HashMap::default();
+        // Per group, the offset of each margin's table (`usize::MAX`: none yet).
+        let mut slots: Vec<Vec<usize>> = Vec::new();
         let mut reached = Vec::new();
         // Per background row, the players its leaves depend on in the tree at hand
         // and where its table starts.
@@ -119,16 +122,23 @@ impl Tables {
                     let leaves = from..tables.leaves.len();
                     tables.lists.push(List { margin, leaves });
                 } else if k > 0 {
-                    *offset = tables.entries.len();
-                    tables.entries.resize(*offset + (1 << k), 0.0);
                     let g = *group_of.entry(players).or_insert_with(|| {
                         tables.groups.push(Group {
                             players,
                             pairs: Vec::new(),
                         });
+                        slots.push(vec![usize::MAX; n * outputs]);
                         tables.groups.len() - 1
                     });
-                    tables.groups[g].pairs.push((margin, *offset));
+                    // The trees whose leaf for this margin depends on the same
+                    // players share one table: their leaves' sum.
+                    let slot = &mut slots[g][margin];
+                    if *slot == usize::MAX {
+                        *slot = tables.entries.len();
+                        tables.entries.resize(*slot + (1 << k), 0.0);
+                        tables.groups[g].pairs.push((margin, *slot));
+                    }
+                    *offset = *slot;
                 }
             }
             for &(b, leaf) in &reached {
@@ -234,8 +244,9 @@ impl Tables {
     }
 }
 
-/// Fill the entries of `table` (one per subset of `players`, in [`pext`] order)
-/// whose masked row reaches `leaf`: every subset agreeing with its decided players.
+/// Add `leaf`'s value to the entries of `table` (one per subset of `players`, in
+/// [`pext`] order) whose masked row reaches it: every subset agreeing with its
+/// decided players. A tree's leaves cover each entry once.
 #[inline(always)]
 fn fill<const BMI2: bool>(table: &mut [f64], players: u64, leaf: &Reached) {
     let all = table.len() as u64 - 1;
@@ -244,7 +255,7 @@ fn fill<const BMI2: bool>(table: &mut [f64], players: u64, leaf: &Reached) {
     let free = all & !decided;
     let mut subset = free;
     loop {
-        table[(inside | subset) as usize] = leaf.value;
+        table[(inside | subset) as usize] += leaf.value;
         if subset == 0 {
             break;
         }
