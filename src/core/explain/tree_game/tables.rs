@@ -99,8 +99,10 @@ impl Tables {
             leaves: Vec::new(),
         };
         let mut group_of: HashMap<u64, usize, BuildHasherDefault<MixHasher>> = HashMap::default();
-        // Per group, the offset of each margin's table (`usize::MAX`: none yet).
-        let mut slots: Vec<Vec<usize>> = Vec::new();
+        // Per group, the offset of each margin's table (`u32::MAX`: none yet),
+        // counted in the bytes the tables take.
+        let mut slots: Vec<Vec<u32>> = Vec::new();
+        let slot_bytes = n * outputs * size_of::<u32>();
         let mut reached = Vec::new();
         // Per background row, the players its leaves depend on in the tree at hand
         // and where its table starts.
@@ -127,18 +129,18 @@ impl Tables {
                             players,
                             pairs: Vec::new(),
                         });
-                        slots.push(vec![usize::MAX; n * outputs]);
+                        slots.push(vec![u32::MAX; n * outputs]);
                         tables.groups.len() - 1
                     });
                     // The trees whose leaf for this margin depends on the same
                     // players share one table: their leaves' sum.
                     let slot = &mut slots[g][margin];
-                    if *slot == usize::MAX {
-                        *slot = tables.entries.len();
-                        tables.entries.resize(*slot + (1 << k), 0.0);
-                        tables.groups[g].pairs.push((margin, *slot));
+                    if *slot == u32::MAX {
+                        *slot = u32::try_from(tables.entries.len()).ok()?;
+                        tables.entries.resize(tables.entries.len() + (1 << k), 0.0);
+                        tables.groups[g].pairs.push((margin, *slot as usize));
                     }
-                    *offset = *slot;
+                    *offset = *slot as usize;
                 }
             }
             for &(b, leaf) in &reached {
@@ -153,7 +155,7 @@ impl Tables {
                     }
                 }
             }
-            if tables.bytes() > max_bytes {
+            if tables.bytes() + slots.len() * slot_bytes > max_bytes {
                 return None;
             }
         }
