@@ -121,12 +121,20 @@ fn play<const W: usize>(
     if walks::bytes::<W>(nodes, distinct) > MAX_WALK_BYTES {
         return None;
     }
-    let walks = Walks::<W>::new(game, ensemble, linear);
-    Some(if linear {
-        walks.linear(game, ensemble.base()[game.output], masks)
-    } else {
-        walks.per_row(game, ensemble, masks, table_bytes)
-    })
+    let mut walks = Walks::<W>::new(game, ensemble, linear);
+    if linear {
+        walks.summarise_trees();
+        return Some(walks.linear(game, ensemble.base()[game.output], masks));
+    }
+    let n = game.background.nrows();
+    let tables = match walks.masks {
+        true => Tables::of(&walks, n, ensemble.base(), table_bytes),
+        false => None,
+    };
+    if tables.is_none() {
+        walks.summarise_trees();
+    }
+    Some(walks.per_row(game, ensemble, masks, tables))
 }
 
 impl<const W: usize> Walks<W> {
@@ -166,16 +174,16 @@ impl<const W: usize> Walks<W> {
         Ok(sums.iter().map(|s| base + s * scale).collect())
     }
 
-    /// `v(S)` through the link: one margin per background row and output, from the
-    /// tables of [`tables`] (at most `table_bytes` of them), or else from a
-    /// reference margin plus what each tree's diverted rows add (module doc), the
-    /// link applied per row, then averaged.
+    /// `v(S)` through the link: one margin per background row and output, from
+    /// `tables` ([`tables`]), or else from a reference margin plus what each
+    /// tree's diverted rows add (module doc; the walks summarised), the link
+    /// applied per row, then averaged.
     fn per_row(
         &self,
         game: &Game,
         ensemble: &TreeEnsemble,
         masks: &[bool],
-        table_bytes: usize,
+        tables: Option<Tables>,
     ) -> CoreResult<Vec<f64>> {
         let players = game.groups.len().max(1);
         let n = game.background.nrows();
@@ -183,10 +191,6 @@ impl<const W: usize> Walks<W> {
         let outputs = base.len();
         let total = masks.len() / players;
         let per_batch = (MAX_BATCH_VALUES / (n * outputs).max(1)).clamp(1, total.max(1));
-        let tables = match self.masks {
-            true => Tables::of(self, n, base, table_bytes),
-            false => None,
-        };
         let references = (self.masks && tables.is_none()).then(|| References::of(self, n, base));
         let (mut bits, mut margins, mut keys) = (Vec::new(), Vec::new(), Vec::new());
         let mut values = Vec::with_capacity(total);

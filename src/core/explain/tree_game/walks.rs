@@ -71,6 +71,8 @@ pub(super) struct Walks<const W: usize> {
     /// Whether coalitions fit one `u64` (at most 64 players), so that
     /// [`Walks::share`] may cut whole subtrees short.
     pub masks: bool,
+    /// Whether [`Walks::summarise_trees`] has run.
+    summarised: bool,
 }
 
 impl<const W: usize> Walks<W> {
@@ -101,6 +103,7 @@ impl<const W: usize> Walks<W> {
             nobody: vec![false; game.groups.len()],
             weights: game.weights.map(|w| w.to_vec()),
             masks: game.groups.len() <= 64,
+            summarised: false,
         };
         // Per distinct split, decided when a tree of the game first makes it: the
         // background rows that go left, and whether the row does.
@@ -151,7 +154,6 @@ impl<const W: usize> Walks<W> {
                 walks.reach.push([0; W]);
                 walks.turned.push(Cell::new(f64::NAN));
             }
-            walks.summarise(start, full);
             walks.heads.push(Head {
                 root: start,
                 output: tree.output,
@@ -159,6 +161,15 @@ impl<const W: usize> Walks<W> {
             });
         }
         walks
+    }
+
+    /// Fill what each node's subtree holds ([`Step::below`], [`Step::x_value`],
+    /// [`Step::own`], [`Walks::reach`]) in every tree.
+    pub fn summarise_trees(&mut self) {
+        for i in 0..self.heads.len() {
+            self.summarise(self.heads[i].root, self.full);
+        }
+        self.summarised = true;
     }
 
     /// Fill [`Step::below`], [`Step::x_value`] and [`Step::own`] of the subtree at
@@ -194,6 +205,7 @@ impl<const W: usize> Walks<W> {
     /// that reach it on their own values, adds [`Step::own`]; one with no separating
     /// split of a player outside it sends every row to the row's leaf.
     pub fn share(&self, root: usize, coalition: &[bool], mask: u64) -> f64 {
+        debug_assert!(self.summarised);
         let mut sum = 0.0;
         self.descend_cut(root, self.full, true, coalition, mask, &mut sum);
         sum

@@ -17,6 +17,7 @@ impl<const W: usize> Walks<W> {
 
     /// The leaf value the explained row reaches in the tree at `root`.
     pub fn row_leaf(&self, root: usize) -> f64 {
+        debug_assert!(self.summarised);
         self.steps[root].x_value
     }
 
@@ -36,7 +37,7 @@ impl<const W: usize> Walks<W> {
         from_row: bool,
         leaf: &mut impl FnMut(f64, &[u64; W]),
     ) {
-        debug_assert!(self.masks);
+        debug_assert!(self.masks && self.summarised);
         let none = [0u64; W];
         match from_row {
             false => {
