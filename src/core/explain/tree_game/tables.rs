@@ -7,7 +7,8 @@
 //! masked rows all reach one leaf adds it to that row's starting margin; one that
 //! depends on `k ≤` [`TABLE_PLAYERS`] players keeps its leaf per subset of them, a
 //! table of `2^k` values; one that depends on more keeps the leaves it can reach,
-//! each with the players that decide it. The trees whose leaf for one background
+//! each with the players that decide it (tested eight coalitions at a time where
+//! the CPU has AVX-512). The trees whose leaf for one background
 //! row depends on the same players share one table, the sum of their leaves. A
 //! coalition's margins are then one lookup per table, its key the coalition's bits
 //! at those players. Tables over the same players share the keys, computed once
@@ -216,10 +217,13 @@ impl Tables {
         for list in &self.lists {
             let leaves = &self.leaves[list.leaves.clone()];
             let row = &mut margins[list.margin * count..(list.margin + 1) * count];
-            for (m, &mask) in row.iter_mut().zip(masks) {
-                let leaf = leaves.iter().find(|l| mask & l.decided == l.inside);
-                *m += leaf.map_or(0.0, |l| l.value);
+            #[cfg(target_arch = "x86_64")]
+            if fast {
+                // SAFETY: the CPU has AVX-512F (checked above).
+                unsafe { x86::list_avx512(leaves, masks, row) };
+                continue;
             }
+            list_portable(leaves, masks, row);
         }
     }
 
@@ -243,6 +247,15 @@ impl Tables {
                 *m += table[key as usize];
             }
         }
+    }
+}
+
+/// What a pair that keeps its `leaves` adds to the margins `row` of the coalitions
+/// of `masks`: the value of the one leaf each coalition's masked row reaches.
+fn list_portable(leaves: &[Reached], masks: &[u64], row: &mut [f64]) {
+    for (m, &mask) in row.iter_mut().zip(masks) {
+        let leaf = leaves.iter().find(|l| mask & l.decided == l.inside);
+        *m += leaf.map_or(0.0, |l| l.value);
     }
 }
 
@@ -315,12 +328,44 @@ fn pext(x: u64, players: u64) -> u64 {
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::{
-        _mm512_add_pd, _mm512_i64gather_pd, _mm512_loadu_epi64, _mm512_loadu_pd,
-        _mm512_permutex2var_pd, _mm512_permutexvar_pd, _mm512_storeu_pd, _pext_u64,
+        _mm512_add_pd, _mm512_and_si512, _mm512_cmpeq_epi64_mask, _mm512_i64gather_pd,
+        _mm512_loadu_epi64, _mm512_loadu_pd, _mm512_mask_mov_pd, _mm512_permutex2var_pd,
+        _mm512_permutexvar_pd, _mm512_set1_epi64, _mm512_set1_pd, _mm512_setzero_pd,
+        _mm512_storeu_pd, _pext_u64,
     };
 
-    use super::super::walks::Walks;
-    use super::{Group, Tables};
+    use super::super::walks::{Reached, Walks};
+    use super::{list_portable, Group, Tables};
+
+    /// [`super::list_portable`] eight coalitions at a time: every leaf tested
+    /// against all eight, the one each reaches kept. The same sums.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn list_avx512(leaves: &[Reached], masks: &[u64], row: &mut [f64]) {
+        let count = masks.len().min(row.len());
+        let whole = count - count % 8;
+        let (m, r) = (masks.as_ptr(), row.as_mut_ptr());
+        let mut i = 0;
+        while i < whole {
+            // SAFETY: `i + 8 ≤ whole ≤` the length of `masks` and `row`.
+            unsafe {
+                let coalitions = _mm512_loadu_epi64(m.add(i).cast());
+                let mut value = _mm512_setzero_pd();
+                for leaf in leaves {
+                    let decided =
+                        _mm512_and_si512(coalitions, _mm512_set1_epi64(leaf.decided as i64));
+                    let here =
+                        _mm512_cmpeq_epi64_mask(decided, _mm512_set1_epi64(leaf.inside as i64));
+                    value = _mm512_mask_mov_pd(value, here, _mm512_set1_pd(leaf.value));
+                }
+                _mm512_storeu_pd(r.add(i), _mm512_add_pd(_mm512_loadu_pd(r.add(i)), value));
+            }
+            i += 8;
+        }
+        list_portable(leaves, &masks[whole..], &mut row[whole..]);
+    }
 
     /// [`Tables::of`] with BMI2's `pext`.
     ///
