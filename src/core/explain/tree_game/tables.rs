@@ -104,7 +104,7 @@ impl Tables {
         // counted in the bytes the tables take.
         let mut slots: Vec<Vec<u32>> = Vec::new();
         let slot_bytes = n * outputs * size_of::<u32>();
-        let mut reached = Vec::new();
+        let (mut reached, mut listed) = (Vec::new(), Vec::new());
         // Per background row, the players its leaves depend on in the tree at hand
         // and where its table starts.
         let (mut players, mut offsets) = (vec![0u64; n], vec![0usize; n]);
@@ -118,13 +118,7 @@ impl Tables {
             for (b, (&players, offset)) in players.iter().zip(&mut offsets).enumerate() {
                 let k = players.count_ones();
                 let margin = b * outputs + head.output;
-                if k > TABLE_PLAYERS {
-                    let from = tables.leaves.len();
-                    let own = reached.iter().filter(|(row, _)| *row as usize == b);
-                    tables.leaves.extend(own.map(|(_, leaf)| *leaf));
-                    let leaves = from..tables.leaves.len();
-                    tables.lists.push(List { margin, leaves });
-                } else if k > 0 {
+                if k > 0 && k <= TABLE_PLAYERS {
                     let g = *group_of.entry(players).or_insert_with(|| {
                         tables.groups.push(Group {
                             players,
@@ -149,13 +143,23 @@ impl Tables {
                 let (players, margin) = (players[b], b * outputs + head.output);
                 match players.count_ones() {
                     0 => tables.start[margin] += leaf.value,
-                    k if k > TABLE_PLAYERS => {}
+                    k if k > TABLE_PLAYERS => listed.push((b, leaf)),
                     k => {
                         let table = &mut tables.entries[offsets[b]..][..1 << k];
                         fill::<BMI2>(table, players, &leaf);
                     }
                 }
             }
+            // The kept leaves by background row, each row's in the walk's order.
+            listed.sort_by_key(|&(b, _)| b);
+            for run in listed.chunk_by(|x, y| x.0 == y.0) {
+                let from = tables.leaves.len();
+                tables.leaves.extend(run.iter().map(|&(_, leaf)| leaf));
+                let margin = run[0].0 * outputs + head.output;
+                let leaves = from..tables.leaves.len();
+                tables.lists.push(List { margin, leaves });
+            }
+            listed.clear();
             if tables.bytes() + slots.len() * slot_bytes > max_bytes {
                 return None;
             }
