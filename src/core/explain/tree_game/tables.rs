@@ -21,7 +21,7 @@ use super::walks::{Reached, Walks};
 
 /// A pair that depends on more players than this keeps its leaves rather than a
 /// table (2^this `f64`).
-pub const TABLE_PLAYERS: u32 = 10;
+pub const TABLE_PLAYERS: u32 = 8;
 
 /// The tables of one game (module doc).
 pub(super) struct Tables {
