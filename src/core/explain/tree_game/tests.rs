@@ -237,17 +237,25 @@ fn fixtures_have_missing_values_and_categorical_splits() {
     }
 }
 
-#[test]
-fn deep_trees_walk_without_a_table_and_agree() {
-    // Depth-9 trees over 20 features split on more than MEMO_PLAYERS players, so
-    // their shares are walked for every coalition; 150 background rows take three
-    // words (rounded up to four). Through the logistic link, probability space
-    // walks the rows that leave their reference paths.
+/// Depth-9 trees over 20 features through the logistic link, 150 background rows
+/// and a row: (model, background, row).
+fn deep_case() -> (TreeEnsemble, Array2<f64>, Array1<f64>) {
     let model = random_linked_ensemble(3, 40, 9, 20, Link::Logistic);
     let background = Array2::from_shape_fn((150, 20), |(i, j)| {
         ((i * 31 + j * 17) % 23) as f64 / 23.0 - 0.5
     });
     let x = Array1::from_shape_fn(20, |j| ((j * 13) % 7) as f64 / 7.0 - 0.5);
+    (model, background, x)
+}
+
+#[test]
+fn deep_trees_walk_without_a_table_and_agree() {
+    // Depth-9 trees over 20 features split on more than MEMO_PLAYERS players, so
+    // their shares are walked for every coalition; 150 background rows take three
+    // words (rounded up to four). Through the logistic link, probability space
+    // reads tables, keeps the leaves of the pairs past TABLE_PLAYERS, and with no
+    // memory for tables walks the rows that leave their reference paths.
+    let (model, background, x) = deep_case();
     let groups = FeatureGroups::singletons(20);
     let stop = Stop::default();
     let game = raw_game(&model, &background, &x, &groups, &stop);
@@ -269,11 +277,7 @@ fn the_tables_are_the_same_with_and_without_the_cpus_vector_instructions() {
     // lanes and one at a time, give the same margins bit for bit, on a model whose
     // pairs take every kind of lookup (tables of up to 8, 16 and more entries,
     // lists) and on a fixture with missing values and categories.
-    let model = random_linked_ensemble(3, 40, 9, 20, Link::Logistic);
-    let background = Array2::from_shape_fn((150, 20), |(i, j)| {
-        ((i * 31 + j * 17) % 23) as f64 / 23.0 - 0.5
-    });
-    let x = Array1::from_shape_fn(20, |j| ((j * 13) % 7) as f64 / 7.0 - 0.5);
+    let (model, background, x) = deep_case();
     let fixture = xgboost::parse(&read("trees/xgb_bin_cat.json")).unwrap();
     let case = case("xgb_bin_cat", "trees");
     let (xs, fixture_background) = (rows(&case, "rows"), rows(&case, "background"));
