@@ -42,6 +42,9 @@ pub(crate) struct Game<'a> {
     pub space: OutputSpace,
     /// When to give up: checked before each batch.
     pub stop: &'a Stop,
+    /// What the tree route keeps between calls on this game (its tables in
+    /// probability space); a new game starts with an empty one.
+    pub memo: super::tree_game::Memo,
 }
 
 impl Game<'_> {
@@ -189,6 +192,7 @@ mod tests {
             output: 0,
             space: OutputSpace::Raw,
             stop: &Stop::default(),
+            memo: Default::default(),
         };
         let v = game
             .values(&[true, false, false, true, true, true, false, false])
@@ -198,6 +202,7 @@ mod tests {
         let opaque = Opaque(&model);
         let generic = Game {
             model: &opaque,
+            memo: Default::default(),
             ..game
         };
         assert_eq!(

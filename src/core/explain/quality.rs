@@ -61,6 +61,7 @@ impl<'a> Subject<'a> {
             output: self.output,
             space: self.space,
             stop: &super::sampling::NEVER,
+            memo: Default::default(),
         }
     }
 

@@ -315,6 +315,7 @@ impl Setup {
             output,
             space: options.output_space(),
             stop: &self.stop,
+            memo: Default::default(),
         }
     }
 

@@ -48,6 +48,8 @@
 //! up to a power of two) and a few numbers per node; past [`MAX_WALK_BYTES`], or more
 //! than 2,048 background rows, the game keeps the generic route.
 
+use std::cell::OnceCell;
+
 use ndarray::Array2;
 
 use super::game::Game;
@@ -72,20 +74,88 @@ pub const MAX_TABLE_BYTES: usize = 64 << 20;
 /// `v(S)` for each coalition in `masks` (as [`Game::values`]) through the trees of
 /// `ensemble`, the game's model; `None` when the route does not apply (too many
 /// background rows, or walks beyond [`MAX_WALK_BYTES`]) and the generic one must.
+/// A game in probability space keeps its tables in [`Game::memo`] for its later
+/// calls (a `tolerance`'s further rounds).
 pub(super) fn values(
     game: &Game,
     ensemble: &TreeEnsemble,
     masks: &[bool],
 ) -> Option<CoreResult<Vec<f64>>> {
-    values_within(game, ensemble, masks, MAX_TABLE_BYTES)
+    if let Some(tables) = game.memo.tables(game, ensemble) {
+        return Some(per_row::<1>(game, ensemble, masks, Margins::Tables(tables)));
+    }
+    values_within(game, ensemble, masks, MAX_TABLE_BYTES, Some(&game.memo))
 }
 
-/// [`values`] with at most `table_bytes` of tables.
+/// What the tree route keeps between calls on one game: its tables in
+/// probability space, with what they were built for.
+#[derive(Default)]
+pub(crate) struct Memo {
+    kept: OnceCell<(Key, Tables)>,
+}
+
+/// What a game's tables depend on: its row, background, players and model (the
+/// addresses of the data a game borrows, which cannot change while it lives).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Key {
+    x: (usize, usize),
+    background: (usize, usize, usize),
+    groups: usize,
+    ensemble: usize,
+}
+
+impl Key {
+    fn of(game: &Game, ensemble: &TreeEnsemble) -> Self {
+        let (n, f) = game.background.dim();
+        Key {
+            x: (game.x.as_ptr() as usize, game.x.len()),
+            background: (game.background.as_ptr() as usize, n, f),
+            groups: std::ptr::from_ref(game.groups) as usize,
+            ensemble: std::ptr::from_ref(ensemble) as usize,
+        }
+    }
+}
+
+impl Memo {
+    /// The tables kept for this game, if any (none when the memo came with another
+    /// game's fields).
+    fn tables(&self, game: &Game, ensemble: &TreeEnsemble) -> Option<&Tables> {
+        let (key, tables) = self.kept.get()?;
+        (*key == Key::of(game, ensemble)).then_some(tables)
+    }
+
+    /// Keep `tables` for this game, or give them back when the memo holds some
+    /// already.
+    fn keep(
+        &self,
+        game: &Game,
+        ensemble: &TreeEnsemble,
+        tables: Tables,
+    ) -> Result<&Tables, Tables> {
+        match self.kept.set((Key::of(game, ensemble), tables)) {
+            Ok(()) => self
+                .kept
+                .get()
+                .map(|(_, kept)| kept)
+                .ok_or_else(|| unreachable!()),
+            Err((_, tables)) => Err(tables),
+        }
+    }
+
+    /// Whether tables are kept.
+    #[cfg(test)]
+    fn holds(&self) -> bool {
+        self.kept.get().is_some()
+    }
+}
+
+/// [`values`] with at most `table_bytes` of tables, kept in `memo` when given.
 fn values_within(
     game: &Game,
     ensemble: &TreeEnsemble,
     masks: &[bool],
     table_bytes: usize,
+    memo: Option<&Memo>,
 ) -> Option<CoreResult<Vec<f64>>> {
     let words = game
         .background
@@ -94,12 +164,12 @@ fn values_within(
         .max(1)
         .next_power_of_two();
     match words {
-        1 => play::<1>(game, ensemble, masks, table_bytes),
-        2 => play::<2>(game, ensemble, masks, table_bytes),
-        4 => play::<4>(game, ensemble, masks, table_bytes),
-        8 => play::<8>(game, ensemble, masks, table_bytes),
-        16 => play::<16>(game, ensemble, masks, table_bytes),
-        32 => play::<32>(game, ensemble, masks, table_bytes),
+        1 => play::<1>(game, ensemble, masks, table_bytes, memo),
+        2 => play::<2>(game, ensemble, masks, table_bytes, memo),
+        4 => play::<4>(game, ensemble, masks, table_bytes, memo),
+        8 => play::<8>(game, ensemble, masks, table_bytes, memo),
+        16 => play::<16>(game, ensemble, masks, table_bytes, memo),
+        32 => play::<32>(game, ensemble, masks, table_bytes, memo),
         _ => None,
     }
 }
@@ -110,6 +180,7 @@ fn play<const W: usize>(
     ensemble: &TreeEnsemble,
     masks: &[bool],
     table_bytes: usize,
+    memo: Option<&Memo>,
 ) -> Option<CoreResult<Vec<f64>>> {
     let linear = game.space == OutputSpace::Raw || ensemble.link() == Link::Identity;
     let trees = ensemble
@@ -131,10 +202,86 @@ fn play<const W: usize>(
         true => Tables::of(&walks, n, ensemble.base(), table_bytes),
         false => None,
     };
-    if tables.is_none() {
+    let Some(tables) = tables else {
         walks.summarise_trees();
+        return Some(per_row(game, ensemble, masks, Margins::Walked(&walks)));
+    };
+    let kept = match memo {
+        Some(memo) => memo.keep(game, ensemble, tables),
+        None => Err(tables),
+    };
+    Some(match kept {
+        Ok(tables) => per_row::<W>(game, ensemble, masks, Margins::Tables(tables)),
+        Err(tables) => per_row::<W>(game, ensemble, masks, Margins::Tables(&tables)),
+    })
+}
+
+/// Where [`per_row`] takes each coalition's margins from.
+enum Margins<'a, const W: usize> {
+    /// The tables of [`tables`].
+    Tables(&'a Tables),
+    /// The walks (summarised): from reference paths with at most 64 players, from
+    /// the base in boosting order past them.
+    Walked(&'a Walks<W>),
+}
+
+/// `v(S)` through the link: one margin per background row and output, from the
+/// tables ([`tables`]), or else from a reference margin plus what each tree's
+/// diverted rows add (module doc), the link applied per row, then averaged.
+fn per_row<const W: usize>(
+    game: &Game,
+    ensemble: &TreeEnsemble,
+    masks: &[bool],
+    route: Margins<'_, W>,
+) -> CoreResult<Vec<f64>> {
+    let players = game.groups.len().max(1);
+    let n = game.background.nrows();
+    let base = ensemble.base();
+    let outputs = base.len();
+    let total = masks.len() / players;
+    let per_batch = (MAX_BATCH_VALUES / (n * outputs).max(1)).clamp(1, total.max(1));
+    let references = match route {
+        Margins::Walked(walks) if walks.masks => Some(References::of(walks, n, base)),
+        _ => None,
+    };
+    let (mut bits, mut margins, mut keys) = (Vec::new(), Vec::new(), Vec::new());
+    let mut values = Vec::with_capacity(total);
+    for chunk in masks.chunks(per_batch * players) {
+        game.stop.check()?;
+        let coalitions = chunk.len() / players;
+        let mut out = Array2::<f64>::zeros((coalitions * n, outputs));
+        let Some(slots) = out.as_slice_mut() else {
+            unreachable!("a new array is in standard layout")
+        };
+        match route {
+            Margins::Tables(tables) => {
+                bits.clear();
+                bits.extend(chunk.chunks_exact(players).map(coalition_bits));
+                margins.resize(coalitions * n * outputs, 0.0);
+                tables.margins(&bits, &mut margins, &mut keys);
+                // Margin-major to the masked rows' order (coalition, row, output).
+                for (m, row) in margins.chunks_exact(coalitions).enumerate() {
+                    for (c, &margin) in row.iter().enumerate() {
+                        slots[c * n * outputs + m] = margin;
+                    }
+                }
+            }
+            Margins::Walked(walks) => {
+                let blocks = slots.chunks_exact_mut(n * outputs);
+                for (block, coalition) in blocks.zip(chunk.chunks_exact(players)) {
+                    match &references {
+                        Some(r) => r.margins(walks, coalition, block),
+                        None => walks.margins_in_boosting_order(base, coalition, block),
+                    }
+                }
+            }
+        }
+        if game.space == OutputSpace::Probability {
+            ensemble.link().apply(&mut out);
+        }
+        game.averages(out, n, &mut values);
     }
-    Some(walks.per_row(game, ensemble, masks, tables))
+    Ok(values)
 }
 
 impl<const W: usize> Walks<W> {
@@ -172,63 +319,6 @@ impl<const W: usize> Walks<W> {
             None => 1.0 / game.background.nrows() as f64,
         };
         Ok(sums.iter().map(|s| base + s * scale).collect())
-    }
-
-    /// `v(S)` through the link: one margin per background row and output, from
-    /// `tables` ([`tables`]), or else from a reference margin plus what each
-    /// tree's diverted rows add (module doc; the walks summarised), the link
-    /// applied per row, then averaged.
-    fn per_row(
-        &self,
-        game: &Game,
-        ensemble: &TreeEnsemble,
-        masks: &[bool],
-        tables: Option<Tables>,
-    ) -> CoreResult<Vec<f64>> {
-        let players = game.groups.len().max(1);
-        let n = game.background.nrows();
-        let base = ensemble.base();
-        let outputs = base.len();
-        let total = masks.len() / players;
-        let per_batch = (MAX_BATCH_VALUES / (n * outputs).max(1)).clamp(1, total.max(1));
-        let references = (self.masks && tables.is_none()).then(|| References::of(self, n, base));
-        let (mut bits, mut margins, mut keys) = (Vec::new(), Vec::new(), Vec::new());
-        let mut values = Vec::with_capacity(total);
-        for chunk in masks.chunks(per_batch * players) {
-            game.stop.check()?;
-            let coalitions = chunk.len() / players;
-            let mut out = Array2::<f64>::zeros((coalitions * n, outputs));
-            let Some(slots) = out.as_slice_mut() else {
-                unreachable!("a new array is in standard layout")
-            };
-            if let Some(tables) = &tables {
-                bits.clear();
-                bits.extend(chunk.chunks_exact(players).map(coalition_bits));
-                margins.resize(coalitions * n * outputs, 0.0);
-                tables.margins(&bits, &mut margins, &mut keys);
-                // Margin-major to the masked rows' order (coalition, row, output).
-                for (m, row) in margins.chunks_exact(coalitions).enumerate() {
-                    for (c, &margin) in row.iter().enumerate() {
-                        slots[c * n * outputs + m] = margin;
-                    }
-                }
-            }
-            for (block, coalition) in slots
-                .chunks_exact_mut(n * outputs)
-                .zip(chunk.chunks_exact(players))
-            {
-                match (&tables, &references) {
-                    (Some(_), _) => break,
-                    (None, Some(r)) => r.margins(self, coalition, block),
-                    (None, None) => self.margins_in_boosting_order(base, coalition, block),
-                }
-            }
-            if game.space == OutputSpace::Probability {
-                ensemble.link().apply(&mut out);
-            }
-            game.averages(out, n, &mut values);
-        }
-        Ok(values)
     }
 
     /// The margins of `coalition`'s masked rows into `block` (background rows ×

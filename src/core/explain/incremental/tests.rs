@@ -54,10 +54,12 @@ fn assert_paths_agree(
         output,
         space,
         stop: &Default::default(),
+        memo: Default::default(),
     };
     let opaque = Opaque(model);
     let generic = Game {
         model: &opaque,
+        memo: Default::default(),
         ..game
     };
     let masks = walk(groups.len(), 700);

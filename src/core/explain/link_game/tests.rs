@@ -33,6 +33,7 @@ fn both_routes(
         output,
         space: OutputSpace::Probability,
         stop: &stop,
+        memo: Default::default(),
     };
     let tables = all_values(&game)
         .expect("an additive model with a link")
@@ -40,6 +41,7 @@ fn both_routes(
     let opaque = Opaque(model);
     let generic = Game {
         model: &opaque,
+        memo: Default::default(),
         ..game
     };
     assert!(all_values(&generic).is_none());

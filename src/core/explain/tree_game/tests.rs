@@ -123,6 +123,7 @@ fn raw_game<'a>(
         output: 0,
         space: OutputSpace::Raw,
         stop,
+        memo: Default::default(),
     }
 }
 
@@ -149,16 +150,18 @@ fn assert_routes_agree(
                     output,
                     space,
                     stop: &Stop::default(),
+                    memo: Default::default(),
                 };
                 let generic = Game {
                     model: &opaque,
+                    memo: Default::default(),
                     ..game
                 };
                 let expected = generic.values(&masks).unwrap();
                 // In probability space: the tables, and the walks from reference
                 // paths when the tables may take no memory.
                 for table_bytes in [MAX_TABLE_BYTES, 0] {
-                    let trees = values_within(&game, model, &masks, table_bytes)
+                    let trees = values_within(&game, model, &masks, table_bytes, None)
                         .expect("the tree route")
                         .unwrap();
                     // The routes sum the leaves in another order than the masked
@@ -354,9 +357,13 @@ fn a_player_no_split_separates_changes_no_value_bit_for_bit() {
         })
         .collect();
     for space in [OutputSpace::Raw, OutputSpace::Probability] {
-        let game = Game { space, ..game };
+        let game = Game {
+            space,
+            memo: Default::default(),
+            ..game
+        };
         for table_bytes in [MAX_TABLE_BYTES, 0] {
-            let played = |masks| values_within(&game, &model, masks, table_bytes).unwrap();
+            let played = |masks| values_within(&game, &model, masks, table_bytes, None).unwrap();
             let (a, b) = (played(&without).unwrap(), played(&with).unwrap());
             assert!(
                 a.iter().zip(&b).all(|(a, b)| a.to_bits() == b.to_bits()),
@@ -398,10 +405,42 @@ fn the_route_stops_when_cancelled_and_gives_way_past_its_limits() {
     let opaque = Opaque(&model);
     let generic = Game {
         model: &opaque,
+        memo: Default::default(),
         ..game
     };
     assert_eq!(
         game.values(&masks).unwrap(),
         generic.values(&masks).unwrap()
     );
+}
+
+#[test]
+fn a_game_keeps_its_tables_for_its_later_calls_and_no_other_game_reads_them() {
+    // A tolerance's rounds call one game again: in probability space its tables
+    // are built once and kept, and its values are a fresh game's. A memo carried
+    // into a game of another row is not read.
+    let (model, background, x) = deep_case();
+    let groups = FeatureGroups::singletons(20);
+    let stop = Stop::default();
+    let probability = |x| Game {
+        space: OutputSpace::Probability,
+        ..raw_game(&model, &background, x, &groups, &stop)
+    };
+    let bits = |values: Vec<f64>| values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let (first, second) = (coalitions(20, 40, 1), coalitions(20, 30, 2));
+    let game = probability(&x);
+    assert!(!game.memo.holds());
+    let a = game.values(&first).unwrap();
+    assert!(game.memo.holds());
+    let b = game.values(&second).unwrap();
+    assert_eq!(bits(a), bits(probability(&x).values(&first).unwrap()));
+    assert_eq!(bits(b), bits(probability(&x).values(&second).unwrap()));
+    let y = x.mapv(|v| 0.3 - v);
+    let other = Game {
+        x: y.view(),
+        ..game
+    };
+    assert!(other.memo.holds());
+    let c = other.values(&second).unwrap();
+    assert_eq!(bits(c), bits(probability(&y).values(&second).unwrap()));
 }

@@ -97,6 +97,7 @@ fn assert_close(net: &dyn Model, space: OutputSpace, output: usize) {
                 output,
                 space,
                 stop: &stop,
+                memo: Default::default(),
             };
             let masks = walk(groups.len(), 300);
             let want = game.values(&masks).unwrap();
@@ -193,6 +194,7 @@ fn an_affine_map_alone_in_raw_space_stays_in_float64() {
             output: 0,
             space,
             stop: &stop,
+            memo: Default::default(),
         };
         let affine = model.affine_input().unwrap();
         for kind in kinds() {
