@@ -24,10 +24,12 @@
 //!   masked rows of one background row `b` reach, in one tree, a leaf that depends
 //!   only on the players whose splits part `b` from the explained row on the paths
 //!   those rows can take: two or three players on average for a depth-6 XGBoost
-//!   model, none for a fifth of the pairs. So per (tree, background row) the game
-//!   keeps a table of the leaf per subset of those players, built once per call
-//!   ([`tables`]), and a coalition's margins are a lookup per pair, eight
-//!   coalitions at a time where the CPU has AVX-512. Where the tables would pass
+//!   model, none for a fifth of the pairs. So per background row the game keeps a
+//!   table of the leaf per subset of those players (summed over the trees that
+//!   depend on the same ones), built by the first call on a game and kept in its
+//!   [`Memo`] for the later ones ([`tables`]), and a coalition's margins are a
+//!   lookup per table, eight coalitions at a time where the CPU has AVX-512. Where
+//!   the tables would pass
 //!   [`MAX_TABLE_BYTES`], each margin starts from a reference instead, the
 //!   background row's own prediction (for coalitions holding at most half the
 //!   players the trees separate) or the explained row's (for the others), and each
