@@ -29,11 +29,10 @@
 //!   depend on the same ones), built by the first call on a game and kept in its
 //!   [`Memo`] for the later ones ([`tables`]), and a coalition's margins are a
 //!   lookup per table, eight coalitions at a time where the CPU has AVX-512. Where
-//!   the tables would pass
-//!   [`MAX_TABLE_BYTES`], each margin starts from a reference instead, the
-//!   background row's own prediction (for coalitions holding at most half the
-//!   players the trees separate) or the explained row's (for the others), and each
-//!   tree's walk follows only the rows that leave their reference path (a masked
+//!   the tables would pass [`MAX_TABLE_BYTES`], each margin starts from a
+//!   reference instead, the background row's own prediction (for coalitions
+//!   holding at most half the players the trees separate) or the explained row's
+//!   (for the others), and each tree's walk follows only the rows that leave their reference path (a masked
 //!   row leaves its background row's own path only at a separating split of a
 //!   player in `S`, and the explained row's path only at one of a player outside
 //!   it), adding the difference of the leaf they reach from their reference leaf;
@@ -83,10 +82,18 @@ pub(super) fn values(
     ensemble: &TreeEnsemble,
     masks: &[bool],
 ) -> Option<CoreResult<Vec<f64>>> {
-    if let Some(tables) = game.memo.tables(game, ensemble) {
-        return Some(per_row::<1>(game, ensemble, masks, Margins::Tables(tables)));
+    if !linear(game, ensemble) {
+        if let Some(tables) = game.memo.tables(game, ensemble) {
+            return Some(per_row::<1>(game, ensemble, masks, Margins::Tables(tables)));
+        }
     }
     values_within(game, ensemble, masks, MAX_TABLE_BYTES, Some(&game.memo))
+}
+
+/// Whether the game's values are linear in the leaves (raw space, or the identity
+/// link): one share per tree, no margins per background row.
+fn linear(game: &Game, ensemble: &TreeEnsemble) -> bool {
+    game.space == OutputSpace::Raw || ensemble.link() == Link::Identity
 }
 
 /// What the tree route keeps between calls on one game: its tables in
@@ -135,11 +142,12 @@ impl Memo {
         tables: Tables,
     ) -> Result<&Tables, Tables> {
         match self.kept.set((Key::of(game, ensemble), tables)) {
-            Ok(()) => self
-                .kept
-                .get()
-                .map(|(_, kept)| kept)
-                .ok_or_else(|| unreachable!()),
+            Ok(()) => {
+                let Some((_, kept)) = self.kept.get() else {
+                    unreachable!("the cell was just set")
+                };
+                Ok(kept)
+            }
             Err((_, tables)) => Err(tables),
         }
     }
@@ -184,7 +192,7 @@ fn play<const W: usize>(
     table_bytes: usize,
     memo: Option<&Memo>,
 ) -> Option<CoreResult<Vec<f64>>> {
-    let linear = game.space == OutputSpace::Raw || ensemble.link() == Link::Identity;
+    let linear = linear(game, ensemble);
     let trees = ensemble
         .trees()
         .iter()

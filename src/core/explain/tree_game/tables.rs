@@ -3,16 +3,16 @@
 //! whose splits part that background row from the explained row on the paths the
 //! masked rows can take.
 //!
-//! Built once per call from [`Walks::reached`]: a pair (tree, background row) whose
-//! masked rows all reach one leaf adds it to that row's starting margin; one that
-//! depends on `k ≤` [`TABLE_PLAYERS`] players keeps its leaf per subset of them, a
-//! table of `2^k` values; one that depends on more keeps the leaves it can reach,
-//! each with the players that decide it (tested eight coalitions at a time where
-//! the CPU has AVX-512). The trees whose leaf for one background
-//! row depends on the same players share one table, the sum of their leaves. A
-//! coalition's margins are then one lookup per table, its key the coalition's bits
-//! at those players. Tables over the same players share the keys, computed once
-//! per batch of coalitions.
+//! Built by a game's first call from [`Walks::reached`]: a pair (tree, background
+//! row) whose masked rows all reach one leaf adds it to that row's starting
+//! margin; one that depends on `k ≤` [`TABLE_PLAYERS`] players keeps its leaf per
+//! subset of them, a table of `2^k` values; one that depends on more keeps the
+//! leaves it can reach, each with the players that decide it (tested eight
+//! coalitions at a time where the CPU has AVX-512). The trees whose leaf for one
+//! background row depends on the same players share one table, the sum of their
+//! leaves. A coalition's margins are then one lookup per table, its key the
+//! coalition's bits at those players. Tables over the same players share the keys,
+//! computed once per batch of coalitions.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};

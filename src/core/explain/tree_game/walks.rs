@@ -117,7 +117,11 @@ impl<const W: usize> Walks<W> {
                 let mut left = [0u64; W];
                 let column = columns.row(f);
                 let column = column.as_slice().unwrap_or_default();
-                node.goes_left_bits(column, &mut left);
+                for (word, chunk) in left.iter_mut().zip(column.chunks(64)) {
+                    for (i, &v) in chunk.iter().enumerate() {
+                        *word |= u64::from(node.goes_left(v)) << i;
+                    }
+                }
                 (left, node.goes_left(game.x[f]))
             })
         };

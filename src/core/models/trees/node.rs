@@ -147,52 +147,6 @@ impl Node {
             }
         }
     }
-
-    /// [`Node::goes_left`] for every value of `column`, one bit each into `words`
-    /// (value `i` at bit `i % 64` of word `i / 64`; words past the column are left
-    /// alone), the split's rule chosen once rather than per value.
-    pub fn goes_left_bits(&self, column: &[f64], words: &mut [u64]) {
-        let default = self.default_left;
-        match &self.split {
-            Some(Split::LessThanF32 { threshold }) => pack(column, words, |x| {
-                if x.is_nan() {
-                    default
-                } else {
-                    (x as f32) < *threshold
-                }
-            }),
-            Some(Split::LessOrEqualF32 { threshold }) => pack(column, words, |x| {
-                if x.is_nan() {
-                    default
-                } else {
-                    (x as f32) <= *threshold
-                }
-            }),
-            Some(Split::LessOrEqual {
-                threshold,
-                missing: Missing::NanDefault,
-            }) => pack(column, words, |x| {
-                if x.is_nan() {
-                    default
-                } else {
-                    x <= *threshold
-                }
-            }),
-            _ => pack(column, words, |x| self.goes_left(x)),
-        }
-    }
-}
-
-/// `left` of each value of `column`, one bit each into `words` (as
-/// [`Node::goes_left_bits`]).
-#[inline(always)]
-fn pack(column: &[f64], words: &mut [u64], left: impl Fn(f64) -> bool) {
-    for (word, chunk) in words.iter_mut().zip(column.chunks(64)) {
-        *word = chunk
-            .iter()
-            .enumerate()
-            .fold(0, |bits, (i, &x)| bits | u64::from(left(x)) << i);
-    }
 }
 
 /// A split's comparison in 16 bytes, what the TreeSHAP loops read instead of the
