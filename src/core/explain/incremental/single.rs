@@ -91,6 +91,26 @@ impl Act {
             Act::Tanh => v.tanh(),
         }
     }
+
+    /// [`Act::apply`] in place to the `units` vectors from `p`, with the `match`
+    /// outside the loop.
+    #[inline(always)]
+    unsafe fn apply_all<V: Lanes>(self, p: *mut f32, units: usize) {
+        #[inline(always)]
+        unsafe fn each<V: Lanes>(p: *mut f32, units: usize, f: impl Fn(V) -> V) {
+            for u in 0..units {
+                let at = p.add(u * V::N);
+                f(V::load(at)).store(at);
+            }
+        }
+        match self {
+            Act::None => {}
+            Act::Relu => each::<V>(p, units, |v| Act::Relu.apply(v)),
+            Act::Leaky(slope) => each::<V>(p, units, |v| Act::Leaky(slope).apply(v)),
+            Act::Sigmoid => each::<V>(p, units, |v| Act::Sigmoid.apply(v)),
+            Act::Tanh => each::<V>(p, units, |v| Act::Tanh.apply(v)),
+        }
+    }
 }
 
 /// A later layer in float32: weights (fan_in × fan_out, row-major), biases.

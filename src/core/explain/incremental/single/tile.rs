@@ -185,36 +185,67 @@ unsafe fn add_moves<V: Lanes, const K: usize>(
 }
 
 /// One layer for a tile: `out[u] = act(b_u + Σ_k a[k] W[k, u])`, `C` units'
-/// accumulators at a time (`a`, `out`: units × lanes).
+/// accumulators at a time (`a`, `out`: units × lanes), the units past the last full
+/// block in blocks of 8, 4 and 1; then the activation over all of them.
 #[inline(always)]
 unsafe fn dense<V: Lanes, const C: usize>(layer: &Layer, a: &[f32], out: &mut [f32]) {
-    let n = V::N;
     let mut c0 = 0;
+    while c0 + C <= layer.fan_out {
+        block::<V, C>(layer, a, out, c0);
+        c0 += C;
+    }
     while c0 < layer.fan_out {
-        let width = (layer.fan_out - c0).min(C);
-        let mut acc = [V::splat(0.0); C];
-        for (c, acc) in acc.iter_mut().enumerate().take(width) {
-            *acc = V::splat(layer.b[c0 + c]);
+        let rest = layer.fan_out - c0;
+        if C > 8 && rest >= 8 {
+            block::<V, 8>(layer, a, out, c0);
+            c0 += 8;
+        } else if C > 4 && rest >= 4 {
+            block::<V, 4>(layer, a, out, c0);
+            c0 += 4;
+        } else {
+            block::<V, 1>(layer, a, out, c0);
+            c0 += 1;
         }
-        for k in 0..layer.fan_in {
-            let x = V::load(a.as_ptr().add(k * n));
-            let w = layer.w.as_ptr().add(k * layer.fan_out + c0);
-            if width == C {
-                for (c, acc) in acc.iter_mut().enumerate() {
-                    *acc = x.mul_add(V::splat(*w.add(c)), *acc);
-                }
-            } else {
-                for (c, acc) in acc.iter_mut().enumerate().take(width) {
-                    *acc = x.mul_add(V::splat(*w.add(c)), *acc);
-                }
+    }
+    layer.act.apply_all::<V>(out.as_mut_ptr(), layer.fan_out);
+}
+
+/// Units `c0..c0 + C` of [`dense`] before their activation. `C` is a constant so
+/// that the accumulators live in registers for the whole pass over the inputs (a
+/// block of run-time width, or an activation's `match` on them, kept them on the
+/// stack, one store per multiply-add). A single unit sums its inputs in four
+/// chains, so that each multiply-add need not wait for the one before.
+#[inline(always)]
+unsafe fn block<V: Lanes, const C: usize>(layer: &Layer, a: &[f32], out: &mut [f32], c0: usize) {
+    let n = V::N;
+    let w0 = layer.w.as_ptr().add(c0);
+    let x = |k: usize| V::load(a.as_ptr().add(k * n));
+    let w = |k: usize, c: usize| V::splat(*w0.add(k * layer.fan_out + c));
+    if C == 1 {
+        let mut acc = [V::splat(0.0); 4];
+        acc[0] = V::splat(layer.b[c0]);
+        let mut k = 0;
+        while k + 4 <= layer.fan_in {
+            for (i, acc) in acc.iter_mut().enumerate() {
+                *acc = x(k + i).mul_add(w(k + i, 0), *acc);
             }
+            k += 4;
         }
-        for (c, acc) in acc.iter().enumerate().take(width) {
-            layer
-                .act
-                .apply(*acc)
-                .store(out.as_mut_ptr().add((c0 + c) * n));
+        for k in k..layer.fan_in {
+            acc[0] = x(k).mul_add(w(k, 0), acc[0]);
         }
-        c0 += width;
+        let sum = acc[0].add(acc[1]).add(acc[2].add(acc[3]));
+        sum.store(out.as_mut_ptr().add(c0 * n));
+        return;
+    }
+    let mut acc: [V; C] = std::array::from_fn(|c| V::splat(layer.b[c0 + c]));
+    for k in 0..layer.fan_in {
+        let x = x(k);
+        for (c, acc) in acc.iter_mut().enumerate() {
+            *acc = x.mul_add(w(k, c), *acc);
+        }
+    }
+    for (c, acc) in acc.iter().enumerate() {
+        acc.store(out.as_mut_ptr().add((c0 + c) * n));
     }
 }
