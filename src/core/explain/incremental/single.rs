@@ -92,23 +92,23 @@ impl Act {
         }
     }
 
-    /// [`Act::apply`] in place to the `units` vectors from `p`, with the `match`
-    /// outside the loop.
+    /// [`Act::apply`] to the `units` vectors from `src` into `dst` (which may be
+    /// `src`), with the `match` outside the loop.
     #[inline(always)]
-    unsafe fn apply_all<V: Lanes>(self, p: *mut f32, units: usize) {
+    unsafe fn apply_all<V: Lanes>(self, src: *const f32, dst: *mut f32, units: usize) {
         #[inline(always)]
-        unsafe fn each<V: Lanes>(p: *mut f32, units: usize, f: impl Fn(V) -> V) {
+        unsafe fn each<V: Lanes>(src: *const f32, dst: *mut f32, units: usize, f: impl Fn(V) -> V) {
             for u in 0..units {
-                let at = p.add(u * V::N);
-                f(V::load(at)).store(at);
+                f(V::load(src.add(u * V::N))).store(dst.add(u * V::N));
             }
         }
         match self {
-            Act::None => {}
-            Act::Relu => each::<V>(p, units, |v| Act::Relu.apply(v)),
-            Act::Leaky(slope) => each::<V>(p, units, |v| Act::Leaky(slope).apply(v)),
-            Act::Sigmoid => each::<V>(p, units, |v| Act::Sigmoid.apply(v)),
-            Act::Tanh => each::<V>(p, units, |v| Act::Tanh.apply(v)),
+            Act::None if std::ptr::eq(src, dst) => {}
+            Act::None => each::<V>(src, dst, units, |v| v),
+            Act::Relu => each::<V>(src, dst, units, |v| Act::Relu.apply(v)),
+            Act::Leaky(slope) => each::<V>(src, dst, units, |v| Act::Leaky(slope).apply(v)),
+            Act::Sigmoid => each::<V>(src, dst, units, |v| Act::Sigmoid.apply(v)),
+            Act::Tanh => each::<V>(src, dst, units, |v| Act::Tanh.apply(v)),
         }
     }
 }

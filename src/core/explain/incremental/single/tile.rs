@@ -64,7 +64,8 @@ pub(super) unsafe fn kernel<V: Lanes>(
 /// each unit's moves added in order by fused multiply-adds, their lanes of `Δ` held
 /// in registers across the units. Up to four moves (a permutation's step, most
 /// sampled coalitions from their nearest base) in one pass over the units; more
-/// in passes of four.
+/// in passes of four. The base's and the activation's `match` are taken once per
+/// tile, outside the loops over the units.
 #[inline(always)]
 unsafe fn first_layer<V: Lanes>(
     plan: &Plan,
@@ -73,6 +74,38 @@ unsafe fn first_layer<V: Lanes>(
     prev: &[f32],
     z: &mut [f32],
     a: &mut [f32],
+) {
+    let n = V::N;
+    let at = |u: usize| (t * plan.units + u) * n;
+    let background = plan.start_background.as_ptr();
+    let (prev, z) = (prev.as_ptr(), z.as_mut_ptr());
+    match step.base {
+        Base::Background => moved::<V>(plan, step, t, |u| V::load(background.add(at(u))), z),
+        Base::Row => moved::<V>(plan, step, t, |u| V::splat(plan.start_row[u]), z),
+        Base::Previous => moved::<V>(plan, step, t, |u| V::load(prev.add(u * n)), z),
+        Base::Complement => moved::<V>(
+            plan,
+            step,
+            t,
+            |u| {
+                V::splat(plan.start_row[u])
+                    .add(V::load(background.add(at(u))))
+                    .sub(V::load(prev.add(u * n)))
+            },
+            z,
+        ),
+    }
+    plan.first.apply_all::<V>(z, a.as_mut_ptr(), plan.units);
+}
+
+/// [`first_layer`]'s values before the activation, from unit `u`'s base `base(u)`.
+#[inline(always)]
+unsafe fn moved<V: Lanes>(
+    plan: &Plan,
+    step: &Step,
+    t: usize,
+    base: impl Fn(usize) -> V,
+    z: *mut f32,
 ) {
     let (n, units) = (V::N, plan.units);
     let m = step.moves.len();
@@ -83,22 +116,21 @@ unsafe fn first_layer<V: Lanes>(
                 .add((step.moves[k].0 * plan.tiles + t) * n),
         )
     };
-    let (prev, z, a) = (prev.as_ptr(), z.as_mut_ptr(), a.as_mut_ptr());
     match m {
-        0 => one_pass::<V, 0>(plan, step, t, [], prev, z, a),
-        1 => one_pass::<V, 1>(plan, step, t, [delta(0)], prev, z, a),
-        2 => one_pass::<V, 2>(plan, step, t, [delta(0), delta(1)], prev, z, a),
+        0 => one_pass::<V, 0>(step, units, [], &base, z),
+        1 => one_pass::<V, 1>(step, units, [delta(0)], &base, z),
+        2 => one_pass::<V, 2>(step, units, [delta(0), delta(1)], &base, z),
         3 => {
             let d = [delta(0), delta(1), delta(2)];
-            one_pass::<V, 3>(plan, step, t, d, prev, z, a);
+            one_pass::<V, 3>(step, units, d, &base, z);
         }
         4 => {
             let d = [delta(0), delta(1), delta(2), delta(3)];
-            one_pass::<V, 4>(plan, step, t, d, prev, z, a);
+            one_pass::<V, 4>(step, units, d, &base, z);
         }
         _ => {
             for u in 0..units {
-                base::<V>(plan, step.base, t, prev, u).store(z.add(u * n));
+                base(u).store(z.add(u * n));
             }
             let mut k = 0;
             while k < m {
@@ -116,50 +148,27 @@ unsafe fn first_layer<V: Lanes>(
                 }
                 k += 4;
             }
-            for u in 0..units {
-                plan.first.apply(V::load(z.add(u * n))).store(a.add(u * n));
-            }
         }
     }
 }
 
-/// [`first_layer`] for a step of `K` moves (their lanes of `Δ` in `d`): each
-/// unit's base, moves, value and activation in one pass.
+/// [`moved`] for a step of `K` moves (their lanes of `Δ` in `d`): each unit's
+/// base and moves in one pass.
 #[inline(always)]
 unsafe fn one_pass<V: Lanes, const K: usize>(
-    plan: &Plan,
     step: &Step,
-    t: usize,
+    units: usize,
     d: [V; K],
-    prev: *const f32,
+    base: &impl Fn(usize) -> V,
     z: *mut f32,
-    a: *mut f32,
 ) {
-    let n = V::N;
-    for u in 0..plan.units {
-        let mut v = base::<V>(plan, step.base, t, prev, u);
+    for u in 0..units {
+        let mut v = base(u);
         let w = step.weights.as_ptr().add(u * K);
         for (i, d) in d.iter().enumerate() {
             v = d.mul_add(V::splat(*w.add(i)), v);
         }
-        v.store(z.add(u * n));
-        plan.first.apply(v).store(a.add(u * n));
-    }
-}
-
-/// Unit `u`'s first-layer value of tile `t` at `base` (`prev`: the previous
-/// coalition's values of the tile).
-#[inline(always)]
-unsafe fn base<V: Lanes>(plan: &Plan, base: Base, t: usize, prev: *const f32, u: usize) -> V {
-    let n = V::N;
-    let at = (t * plan.units + u) * n;
-    match base {
-        Base::Background => V::load(plan.start_background.as_ptr().add(at)),
-        Base::Row => V::splat(plan.start_row[u]),
-        Base::Previous => V::load(prev.add(u * n)),
-        Base::Complement => V::splat(plan.start_row[u])
-            .add(V::load(plan.start_background.as_ptr().add(at)))
-            .sub(V::load(prev.add(u * n))),
+        v.store(z.add(u * V::N));
     }
 }
 
@@ -207,7 +216,8 @@ unsafe fn dense<V: Lanes, const C: usize>(layer: &Layer, a: &[f32], out: &mut [f
             c0 += 1;
         }
     }
-    layer.act.apply_all::<V>(out.as_mut_ptr(), layer.fan_out);
+    let out = out.as_mut_ptr();
+    layer.act.apply_all::<V>(out, out, layer.fan_out);
 }
 
 /// Units `c0..c0 + C` of [`dense`] before their activation. `C` is a constant so
