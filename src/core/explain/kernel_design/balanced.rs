@@ -31,8 +31,6 @@
 //! candidates (at most [`CANDIDATES`] candidates, at least 2). Above
 //! [`MAX_PLAYERS`] players a draw is one uniform candidate, as before.
 
-use std::collections::HashMap;
-
 use ndarray::{Array2, Axis};
 use rand::Rng;
 
@@ -65,7 +63,8 @@ struct Tally {
 #[derive(Debug, Clone)]
 pub(super) struct Balance {
     players: usize,
-    tallies: HashMap<usize, Tally>,
+    /// By size (index `s` for size `s`), once a coalition of that size is drawn.
+    tallies: Vec<Option<Tally>>,
     /// The players in the order the last candidate left them (a partial shuffle
     /// draws each candidate from it).
     order: Vec<usize>,
@@ -77,7 +76,7 @@ impl Balance {
     pub fn of<'a>(players: usize, drawn: impl Iterator<Item = &'a [bool]>) -> Self {
         let mut balance = Balance {
             players,
-            tallies: HashMap::new(),
+            tallies: Vec::new(),
             order: (0..players).collect(),
         };
         if players <= MAX_PLAYERS {
@@ -144,7 +143,7 @@ impl Balance {
 
     /// How often the members and their pairs appeared in this size's draws.
     fn score(&self, size: usize, members: &[usize]) -> u64 {
-        let Some(tally) = self.tallies.get(&size) else {
+        let Some(Some(tally)) = self.tallies.get(size) else {
             return 0;
         };
         let p = self.players;
@@ -162,7 +161,10 @@ impl Balance {
     /// Count the `members` in their size's tally.
     fn record(&mut self, members: &[usize]) {
         let p = self.players;
-        let tally = self.tallies.entry(members.len()).or_insert_with(|| Tally {
+        if self.tallies.len() <= members.len() {
+            self.tallies.resize(members.len() + 1, None);
+        }
+        let tally = self.tallies[members.len()].get_or_insert_with(|| Tally {
             singles: vec![0; p],
             pairs: vec![0; p * p],
         });
@@ -362,6 +364,6 @@ mod tests {
         let mut wide = Balance::of(MAX_PLAYERS + 1, std::iter::empty());
         let z = wide.draw(3, &mut rng, |_| true);
         assert_eq!(z.iter().filter(|&&on| on).count(), 3);
-        assert!(wide.tallies.is_empty());
+        assert!(wide.tallies.iter().all(Option::is_none));
     }
 }
