@@ -208,8 +208,14 @@ fn play<const W: usize>(
         return Some(walks.linear(game, ensemble.base()[game.output], masks));
     }
     let n = game.background.nrows();
+    if let Err(stopped) = game.stop.check() {
+        return Some(Err(stopped));
+    }
     let tables = match walks.masks {
-        true => Tables::of(&walks, n, ensemble.base(), table_bytes),
+        true => match Tables::of(&walks, n, ensemble.base(), table_bytes, game.stop) {
+            Ok(tables) => tables,
+            Err(stopped) => return Some(Err(stopped)),
+        },
         false => None,
     };
     let Some(tables) = tables else {

@@ -3,21 +3,28 @@
 //! whose splits part that background row from the explained row on the paths the
 //! masked rows can take.
 //!
-//! Built by a game's first call from [`Walks::reached`]: a pair (tree, background
-//! row) whose masked rows all reach one leaf adds it to that row's starting
-//! margin; one that depends on `k ≤` [`TABLE_PLAYERS`] players keeps its leaf per
-//! subset of them, a table of `2^k` values; one that depends on more keeps the
-//! leaves it can reach, each with the players that decide it (tested eight
-//! coalitions at a time where the CPU has AVX-512). The trees whose leaf for one
-//! background row depends on the same players share one table, the sum of their
-//! leaves. A coalition's margins are then one lookup per table, its key the
-//! coalition's bits at those players. Tables over the same players share the keys,
-//! computed once per batch of coalitions.
+//! Built by a game's first call from [`Walks::reached`], checking the call's stop
+//! every [`CHECK_TREES`] trees (a deadline or a cancellation does not wait for the
+//! whole build): a pair (tree, background row) whose masked rows all reach one leaf
+//! adds it to that row's starting margin; one that depends on `k ≤`
+//! [`TABLE_PLAYERS`] players keeps its leaf per subset of them, a table of `2^k`
+//! values; one that depends on more keeps the leaves it can reach, each with the
+//! players that decide it (tested eight coalitions at a time where the CPU has
+//! AVX-512). The trees whose leaf for one background row depends on the same
+//! players share one table, the sum of their leaves. A coalition's margins are then
+//! one lookup per table, its key the coalition's bits at those players. Tables over
+//! the same players share the keys, computed once per batch of coalitions.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::walks::{Reached, Walks};
+use crate::core::explain::stop::Stop;
+use crate::core::CoreResult;
+
+/// Trees built between two checks of the call's stop: a few milliseconds' work at
+/// most on the deep benchmark model (about 50 µs a tree).
+const CHECK_TREES: usize = 64;
 
 /// A pair that depends on more players than this keeps its leaves rather than a
 /// table (2^this `f64`).
@@ -57,13 +64,17 @@ struct List {
 impl Tables {
     /// The tables of the trees in `walks` ([`Walks::masks`] must hold) for `n`
     /// background rows and the model's `base`; `None` past `max_bytes`.
+    ///
+    /// # Errors
+    /// `stop`'s, checked every [`CHECK_TREES`] trees.
     pub fn of<const W: usize>(
         walks: &Walks<W>,
         n: usize,
         base: &[f64],
         max_bytes: usize,
-    ) -> Option<Self> {
-        Self::of_with(walks, n, base, max_bytes, true)
+        stop: &Stop,
+    ) -> CoreResult<Option<Self>> {
+        Self::of_with(walks, n, base, max_bytes, stop, true)
     }
 
     /// [`Tables::of`], with BMI2's `pext` only when `fast` and the CPU has it (the
@@ -73,14 +84,15 @@ impl Tables {
         n: usize,
         base: &[f64],
         max_bytes: usize,
+        stop: &Stop,
         fast: bool,
-    ) -> Option<Self> {
+    ) -> CoreResult<Option<Self>> {
         #[cfg(target_arch = "x86_64")]
         if fast && std::is_x86_feature_detected!("bmi2") {
             // SAFETY: the CPU has BMI2 (checked above).
-            return unsafe { x86::of_bmi2(walks, n, base, max_bytes) };
+            return unsafe { x86::of_bmi2(walks, n, base, max_bytes, stop) };
         }
-        Self::build::<false, W>(walks, n, base, max_bytes)
+        Self::build::<false, W>(walks, n, base, max_bytes, stop)
     }
 
     /// [`Tables::of`], with BMI2's `pext` when `BMI2` (which the CPU must have).
@@ -90,7 +102,8 @@ impl Tables {
         n: usize,
         base: &[f64],
         max_bytes: usize,
-    ) -> Option<Self> {
+        stop: &Stop,
+    ) -> CoreResult<Option<Self>> {
         let outputs = base.len();
         let mut tables = Tables {
             start: base.iter().cycle().take(n * outputs).copied().collect(),
@@ -108,7 +121,10 @@ impl Tables {
         // Per background row, the players its leaves depend on in the tree at hand
         // and where its table starts.
         let (mut players, mut offsets) = (vec![0u64; n], vec![0usize; n]);
-        for head in &walks.heads {
+        for (t, head) in walks.heads.iter().enumerate() {
+            if t % CHECK_TREES == 0 {
+                stop.check()?;
+            }
             reached.clear();
             walks.reached(head.root, &mut reached);
             players.fill(0);
@@ -131,7 +147,10 @@ impl Tables {
                     // players share one table: their leaves' sum.
                     let slot = &mut slots[g][margin];
                     if *slot == u32::MAX {
-                        *slot = u32::try_from(tables.entries.len()).ok()?;
+                        let Ok(at) = u32::try_from(tables.entries.len()) else {
+                            return Ok(None);
+                        };
+                        *slot = at;
                         tables.entries.resize(tables.entries.len() + (1 << k), 0.0);
                         tables.groups[g].pairs.push((margin, *slot as usize));
                     }
@@ -161,12 +180,12 @@ impl Tables {
             }
             listed.clear();
             if tables.bytes() + slots.len() * slot_bytes > max_bytes {
-                return None;
+                return Ok(None);
             }
         }
         // The vector lookups read 16 entries from the start of every table.
         tables.entries.resize(tables.entries.len() + 16, 0.0);
-        Some(tables)
+        Ok(Some(tables))
     }
 
     /// How many pairs keep a table, and how many their leaves.
@@ -330,106 +349,4 @@ fn pext(x: u64, players: u64) -> u64 {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod x86 {
-    use std::arch::x86_64::{
-        _mm512_add_pd, _mm512_and_si512, _mm512_cmpeq_epi64_mask, _mm512_i64gather_pd,
-        _mm512_loadu_epi64, _mm512_loadu_pd, _mm512_mask_mov_pd, _mm512_permutex2var_pd,
-        _mm512_permutexvar_pd, _mm512_set1_epi64, _mm512_set1_pd, _mm512_setzero_pd,
-        _mm512_storeu_pd, _pext_u64,
-    };
-
-    use super::super::walks::{Reached, Walks};
-    use super::{list_portable, Group, Tables};
-
-    /// [`super::list_portable`] eight coalitions at a time: every leaf tested
-    /// against all eight, the one each reaches kept. The same sums.
-    ///
-    /// # Safety
-    /// The CPU must have AVX-512F.
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn list_avx512(leaves: &[Reached], masks: &[u64], row: &mut [f64]) {
-        let count = masks.len().min(row.len());
-        let whole = count - count % 8;
-        let (m, r) = (masks.as_ptr(), row.as_mut_ptr());
-        let mut i = 0;
-        while i < whole {
-            // SAFETY: `i + 8 ≤ whole ≤` the length of `masks` and `row`.
-            unsafe {
-                let coalitions = _mm512_loadu_epi64(m.add(i).cast());
-                let mut value = _mm512_setzero_pd();
-                for leaf in leaves {
-                    let decided =
-                        _mm512_and_si512(coalitions, _mm512_set1_epi64(leaf.decided as i64));
-                    let here =
-                        _mm512_cmpeq_epi64_mask(decided, _mm512_set1_epi64(leaf.inside as i64));
-                    value = _mm512_mask_mov_pd(value, here, _mm512_set1_pd(leaf.value));
-                }
-                _mm512_storeu_pd(r.add(i), _mm512_add_pd(_mm512_loadu_pd(r.add(i)), value));
-            }
-            i += 8;
-        }
-        list_portable(leaves, &masks[whole..], &mut row[whole..]);
-    }
-
-    /// [`Tables::of`] with BMI2's `pext`.
-    ///
-    /// # Safety
-    /// The CPU must have BMI2.
-    #[target_feature(enable = "bmi2,popcnt")]
-    pub(super) unsafe fn of_bmi2<const W: usize>(
-        walks: &Walks<W>,
-        n: usize,
-        base: &[f64],
-        max_bytes: usize,
-    ) -> Option<Tables> {
-        Tables::build::<true, W>(walks, n, base, max_bytes)
-    }
-
-    /// [`Tables::group_portable`] eight coalitions at a time: a table of at most 8
-    /// entries is one register and a lookup one permute, of 16 two registers and a
-    /// two-source permute, larger ones a gather. The same sums in the same order.
-    ///
-    /// # Safety
-    /// The CPU must have AVX-512F and BMI2; [`Tables::entries`] must hold 16
-    /// entries past the start of every table (it is padded so).
-    #[target_feature(enable = "avx512f,bmi2")]
-    pub(super) unsafe fn group_avx512(
-        tables: &Tables,
-        group: &Group,
-        masks: &[u64],
-        margins: &mut [f64],
-        keys: &mut Vec<u64>,
-    ) {
-        let count = masks.len();
-        keys.clear();
-        keys.extend(masks.iter().map(|&mask| _pext_u64(mask, group.players)));
-        let k = group.players.count_ones();
-        let whole = count - count % 8;
-        for &(margin, offset) in &group.pairs {
-            let row = &mut margins[margin * count..(margin + 1) * count];
-            let table = &tables.entries[offset..];
-            assert!(table.len() >= 16 && row.len() == keys.len());
-            let (t, p, r) = (table.as_ptr(), keys.as_ptr(), row.as_mut_ptr());
-            // SAFETY: every read of `table` is within its 16 first entries or at a
-            // key, below 2^k, the table's length; `i + 8 ≤ whole ≤` the length of
-            // `row` and `keys`.
-            unsafe {
-                let (lo, hi) = (_mm512_loadu_pd(t), _mm512_loadu_pd(t.add(8)));
-                let mut i = 0;
-                while i < whole {
-                    let key = _mm512_loadu_epi64(p.add(i).cast());
-                    let value = match k {
-                        0..=3 => _mm512_permutexvar_pd(key, lo),
-                        4 => _mm512_permutex2var_pd(lo, key, hi),
-                        _ => _mm512_i64gather_pd::<8>(key, t),
-                    };
-                    _mm512_storeu_pd(r.add(i), _mm512_add_pd(_mm512_loadu_pd(r.add(i)), value));
-                    i += 8;
-                }
-            }
-            for (m, &key) in row[whole..].iter_mut().zip(&keys[whole..]) {
-                *m += table[key as usize];
-            }
-        }
-    }
-}
+mod x86;

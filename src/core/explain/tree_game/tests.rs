@@ -21,14 +21,9 @@ fn read(path: &str) -> Vec<u8> {
 /// A fixture's rows (`null` read as NaN), `key` of its case file.
 fn rows(case: &str, key: &str) -> Array2<f64> {
     let doc: serde_json::Value = serde_json::from_slice(&read(case)).unwrap();
-    let rows: Vec<Vec<f64>> = doc[key]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let r = r.as_array().unwrap();
-            r.iter().map(|v| v.as_f64().unwrap_or(f64::NAN)).collect()
-        })
+    let number = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
+    let rows: Vec<Vec<f64>> = (doc[key].as_array().unwrap().iter())
+        .map(|r| r.as_array().unwrap().iter().map(number).collect())
         .collect();
     let width = rows[0].len();
     Array2::from_shape_vec((rows.len(), width), rows.concat()).unwrap()
@@ -268,8 +263,8 @@ fn deep_trees_walk_without_a_table_and_agree() {
     // In probability space some (tree, background row) pairs depend on more
     // players than a table takes, and keep their leaves.
     let walks = Walks::<4>::new(&game, &model, false);
-    let tables = Tables::of(&walks, 150, model.base(), MAX_TABLE_BYTES).unwrap();
-    let (tabled, listed) = tables.pairs();
+    let tables = Tables::of(&walks, 150, model.base(), MAX_TABLE_BYTES, &Stop::default());
+    let (tabled, listed) = tables.unwrap().unwrap().pairs();
     assert!(tabled > 0 && listed > 0, "{tabled} tables, {listed} lists");
     assert!(assert_routes_agree("random", &model, &background, &x, &groups) > 0);
 }
@@ -297,11 +292,9 @@ fn the_tables_are_the_same_with_and_without_the_cpus_vector_instructions() {
         let masks: Vec<u64> = coalitions(f, 61, 3).chunks(f).map(coalition_bits).collect();
         let mut answers = Vec::new();
         for (build, lookup) in [(false, false), (true, false), (false, true), (true, true)] {
-            let tables = Tables::of_with(&walks, n, model.base(), MAX_TABLE_BYTES, build);
+            let tables = Tables::of_with(&walks, n, model.base(), MAX_TABLE_BYTES, &stop, build);
             let mut margins = vec![0.0; n * model.base().len() * masks.len()];
-            tables
-                .unwrap()
-                .margins_with(&masks, &mut margins, &mut Vec::new(), lookup);
+            (tables.unwrap().unwrap()).margins_with(&masks, &mut margins, &mut Vec::new(), lookup);
             answers.push(margins.iter().map(|m| m.to_bits()).collect::<Vec<_>>());
         }
         assert!(answers.iter().all(|a| *a == answers[0]));
@@ -394,6 +387,14 @@ fn the_route_stops_when_cancelled_and_gives_way_past_its_limits() {
         let answer = values(&game, &model, &masks).expect("the tree route");
         assert!(matches!(answer, Err(CoreError::Cancelled)), "{space:?}");
     }
+    // The tables' build checks it too, not only the batches after it.
+    let walks = Walks::<2>::new(
+        &raw_game(&model, &background, &x, &groups, &stop),
+        &model,
+        false,
+    );
+    let built = Tables::of(&walks, 70, model.base(), MAX_TABLE_BYTES, &stop);
+    assert!(matches!(built, Err(CoreError::Cancelled)));
     // Walks beyond the memory cap are refused: a million nodes with 2,048 rows.
     assert!(walks::bytes::<32>(1_000_000, 0) > MAX_WALK_BYTES);
     assert!(walks::bytes::<2>(60_000, 5_000) < MAX_WALK_BYTES / 8);
