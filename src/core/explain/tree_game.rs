@@ -208,9 +208,6 @@ fn play<const W: usize>(
         return Some(walks.linear(game, ensemble.base()[game.output], masks));
     }
     let n = game.background.nrows();
-    if let Err(stopped) = game.stop.check() {
-        return Some(Err(stopped));
-    }
     let tables = match walks.masks {
         true => match Tables::of(&walks, n, ensemble.base(), table_bytes, game.stop) {
             Ok(tables) => tables,
