@@ -210,7 +210,7 @@ pub struct Quality {
     /// `tolerance` on a tree ensemble in raw space): that algorithm's name.
     pub solved_by: Option<String>,
     /// KernelSHAP: the estimator that made the values (`kernel`, `leverage`,
-    /// `regression_adjusted`); `kernel` where `regression_adjusted` was asked but
+    /// `regression_adjusted`, `per_baseline`); `kernel` where `regression_adjusted` was asked but
     /// the coalitions could not fit its surrogate.
     pub estimator: Option<&'static str>,
 }

@@ -62,7 +62,7 @@ pub struct QualityDto {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub solved_by: Option<String>,
     /// `kernel_shap`: the estimator that made the values (`kernel`, `leverage`,
-    /// `regression_adjusted`); `kernel` where `regression_adjusted` was asked but the
+    /// `regression_adjusted`, `per_baseline`); `kernel` where `regression_adjusted` was asked but the
     /// coalitions could not fit its surrogate (too few, too many players, or none of
     /// sizes 1 and F−1 enumerated).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -7,7 +7,7 @@
 //! "intercept"}` or `{"kind": "mlp", "params": <an MLP registration's params>}`;
 //! `space` (`raw` or `probability`); `background` and `rows` (arrays of rows);
 //! `configs`, each `{"method": "kernel_shap" | "permutation_shap" | "exact_shapley",
-//! "estimator": "kernel" | "leverage" | "regression_adjusted", "n_samples": N}` (with
+//! "estimator": "kernel" | "leverage" | "regression_adjusted" | "per_baseline", "n_samples": N}` (with
 //! `"tolerance": ε`, N is the cap of its rounds) or
 //! `{"method": "tree_interventional"}` (tree models in raw space: what `kernel_shap`
 //! and `permutation_shap` with a `tolerance` answer there, `src/explainer/exact_game.rs`);
@@ -101,6 +101,7 @@ fn main() {
         let estimator = match config["estimator"].as_str() {
             Some("leverage") => Estimator::Leverage,
             Some("regression_adjusted") => Estimator::RegressionAdjusted,
+            Some("per_baseline") => Estimator::PerBaseline,
             _ => Estimator::Kernel,
         };
         let options = SamplingParams {

@@ -168,6 +168,10 @@ impl Game<'_> {
     }
 }
 
+mod baselines;
+
+pub(crate) use baselines::Relabel;
+
 #[cfg(test)]
 mod tests {
     use super::*;

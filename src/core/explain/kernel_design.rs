@@ -250,6 +250,50 @@ impl Design {
     }
 }
 
+/// The sampled pairs split in two folds for cross-fitting (`kernel_shap/baselines.rs`),
+/// each size's pairs alternating between the folds in the order drawn.
+#[derive(Debug, Clone)]
+pub(super) struct Folds {
+    /// Of each sampled pair, its fold; `None` where its size is drawn completely
+    /// (every fit takes it, as an enumerated coalition).
+    pub fold: Vec<Option<usize>>,
+    /// Of each sampled pair in a fold, its size's pairs over those of its fold in
+    /// that size: its weight's factor when its fold stands for the size alone.
+    pub factor: Vec<f64>,
+    /// Of each sampled pair, its stratum (the smaller of its sizes).
+    pub stratum: Vec<usize>,
+    /// Of each stratum, the finite-population correction `1 − n/N`.
+    pub fpc: Vec<f64>,
+}
+
+impl Design {
+    /// [`Folds`] of the sampled pairs; `None` when a size not drawn completely has
+    /// fewer than two pairs (a fold would miss it).
+    pub fn folds(&self) -> Option<Folds> {
+        let (stratum, fpc) = strata::strata(self);
+        let mut seen = vec![0usize; fpc.len()];
+        let fold: Vec<Option<usize>> = (stratum.iter())
+            .map(|&h| {
+                seen[h] += 1;
+                (fpc[h] > 0.0).then_some((seen[h] - 1) % 2)
+            })
+            .collect();
+        if (0..fpc.len()).any(|h| fpc[h] > 0.0 && seen[h] == 1) {
+            return None;
+        }
+        let per_fold = |h: usize, f: usize| seen[h] / 2 + usize::from(f == 0) * (seen[h] % 2);
+        let factor = (stratum.iter().zip(&fold))
+            .map(|(&h, f)| f.map_or(1.0, |f| seen[h] as f64 / per_fold(h, f) as f64))
+            .collect();
+        Some(Folds {
+            fold,
+            factor,
+            stratum,
+            fpc,
+        })
+    }
+}
+
 /// The `k`-subsets of `0..n` in lexicographic order.
 fn combinations(n: usize, k: usize) -> impl Iterator<Item = Vec<usize>> {
     let mut next: Option<Vec<usize>> = (k <= n).then(|| (0..k).collect());

@@ -102,6 +102,10 @@ pub enum Estimator {
     /// KernelSHAP's sampling, adjusted by a cross-fitted third-order surrogate
     /// whose Shapley values are exact (module doc, `# Regression adjustment`).
     RegressionAdjusted,
+    /// KernelSHAP's design played by every background row through its own
+    /// relabelling of the players, each row's game fitted alone (cross-fitted) and
+    /// the fits averaged (module doc, `# Per baseline`).
+    PerBaseline,
 }
 
 /// The default budget for `players` players: shap's `2P + 2048`.
@@ -144,12 +148,22 @@ pub fn explain(
             plan.first
         )));
     }
+    if options.estimator() == Estimator::PerBaseline && options.top_k().is_some() {
+        return Err(CoreError::InvalidArgument(
+            "kernel_shap: top_k does not combine with estimator per_baseline".into(),
+        ));
+    }
     let setup = Setup::new(model, reference, x, outputs, options)?;
     let first = match options.estimator() {
         _ if exhaustive => Design::enumerated(players),
-        Estimator::Kernel | Estimator::RegressionAdjusted => Design::plan(players, plan.first),
+        Estimator::Kernel | Estimator::RegressionAdjusted | Estimator::PerBaseline => {
+            Design::plan(players, plan.first)
+        }
         Estimator::Leverage => Design::leverage(players, plan.first),
     };
+    if options.estimator() == Estimator::PerBaseline && !exhaustive {
+        return baselines::explain(model, &setup, x, outputs, options, &plan, &first);
+    }
     per_row(x.nrows(), |i| {
         let k = outputs[i];
         let game = setup.game(model, x.row(i), k, options);
@@ -296,5 +310,6 @@ fn largest(phi: &[f64], k: usize) -> Vec<usize> {
 }
 
 mod adjusted;
+mod baselines;
 #[cfg(test)]
 mod tests;

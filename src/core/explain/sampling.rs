@@ -293,6 +293,8 @@ pub(crate) struct Setup {
     pub base: Array1<f64>,
     /// The rows' outputs in the explained space: v(N) per row and output.
     pub predictions: Array2<f64>,
+    /// Each background row's outputs in the explained space, (n, outputs).
+    pub background_outputs: Array2<f64>,
     /// When to give up.
     pub stop: Stop,
 }
@@ -359,6 +361,7 @@ impl Setup {
             summary,
             base,
             predictions,
+            background_outputs: outputs,
             stop,
         })
     }

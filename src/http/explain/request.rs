@@ -120,9 +120,13 @@ pub struct ExplainRequest {
     pub background: Option<BackgroundSummary>,
     /// `kernel_shap`: `kernel` (default: coalition sizes drawn in proportion to their
     /// kernel weight, as shap), `leverage` (Leverage SHAP, Musco and Witter 2025:
-    /// every size an equal share, drawn without replacement; same standard errors) or
+    /// every size an equal share, drawn without replacement; same standard errors),
     /// `regression_adjusted` (kernel's coalitions; a cross-fitted surrogate with
-    /// third-order interactions takes out what it explains, Witter, Musco et al. 2025).
+    /// third-order interactions takes out what it explains, Witter, Musco et al. 2025)
+    /// or `per_baseline` (kernel's coalitions played by each background row through
+    /// its own relabelling of the features, each row's game fitted alone and the
+    /// fits averaged, so that the rows' sampling errors average out; `n_samples`
+    /// counts coalitions per background row, as for the others; not with `top_k`).
     #[serde(default)]
     pub estimator: Option<EstimatorName>,
     /// Tree models with `tree_path_dependent`: also SHAP interaction values per
@@ -168,6 +172,10 @@ pub enum EstimatorName {
     /// Shapley values are exact (Witter, Musco et al. 2025).
     #[serde(rename = "regression_adjusted")]
     RegressionAdjusted,
+    /// Kernel's coalitions relabelled for each background row, each row's game
+    /// fitted alone (cross-fitted) and the fits averaged.
+    #[serde(rename = "per_baseline")]
+    PerBaseline,
 }
 
 /// A summary of the background to integrate over instead of its rows.
@@ -294,6 +302,7 @@ impl ExplainRequest {
         let estimator = match self.estimator {
             Some(EstimatorName::Leverage) => Estimator::Leverage,
             Some(EstimatorName::RegressionAdjusted) => Estimator::RegressionAdjusted,
+            Some(EstimatorName::PerBaseline) => Estimator::PerBaseline,
             Some(EstimatorName::Kernel) | None => Estimator::Kernel,
         };
         let sampling = SamplingParams {

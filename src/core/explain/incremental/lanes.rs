@@ -67,6 +67,8 @@ pub(super) trait Lanes: Copy {
     unsafe fn round(self) -> Self;
     /// `self · 2^n` for integral `n` in float32's exponent range.
     unsafe fn scale_by_pow2(self, n: Self) -> Self;
+    /// `v` in the lanes whose word of `bits` has `bit` set, 0 in the others.
+    unsafe fn select_bits(bits: *const u32, bit: u32, v: Self) -> Self;
 
     /// `e^x`, clamped to float32's finite range.
     #[inline(always)]
@@ -157,6 +159,12 @@ impl Lanes for Z {
     unsafe fn scale_by_pow2(self, n: Self) -> Self {
         Z(_mm512_scalef_ps(self.0, n.0))
     }
+    #[inline(always)]
+    unsafe fn select_bits(bits: *const u32, bit: u32, v: Self) -> Self {
+        let words = _mm512_loadu_si512(bits.cast());
+        let on = _mm512_test_epi32_mask(words, _mm512_set1_epi32(bit as i32));
+        Z(_mm512_maskz_mov_ps(on, v.0))
+    }
 }
 
 /// 8 lanes of AVX2 with FMA.
@@ -223,5 +231,12 @@ impl Lanes for Y {
             _mm256_set1_epi32(127),
         ));
         Y(_mm256_mul_ps(self.0, _mm256_castsi256_ps(bits)))
+    }
+    #[inline(always)]
+    unsafe fn select_bits(bits: *const u32, bit: u32, v: Self) -> Self {
+        let words = _mm256_loadu_si256(bits.cast());
+        let bit = _mm256_set1_epi32(bit as i32);
+        let on = _mm256_cmpeq_epi32(_mm256_and_si256(words, bit), bit);
+        Y(_mm256_and_ps(v.0, _mm256_castsi256_ps(on)))
     }
 }

@@ -379,6 +379,9 @@ unsafe fn coalition_avx2(
     tile::kernel::<super::lanes::Y>(plan, step, prev, z, scratch, out)
 }
 
+mod per_lane;
 #[cfg(test)]
 mod tests;
 mod tile;
+
+pub(crate) use per_lane::baseline_values;

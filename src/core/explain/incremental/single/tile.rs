@@ -26,15 +26,7 @@ pub(super) unsafe fn kernel<V: Lanes>(
     for t in 0..plan.tiles {
         let at = t * units * n;
         first_layer::<V>(plan, step, t, &prev[at..], &mut z[at..], a);
-        for layer in &plan.layers {
-            // Narrower layers take `dense`'s blocks of 8, 4 and 1 alone.
-            if V::BLOCK >= 16 {
-                dense::<V, 16>(layer, a, b);
-            } else {
-                dense::<V, 8>(layer, a, b);
-            }
-            std::mem::swap(&mut a, &mut b);
-        }
+        later_layers::<V>(plan, &mut a, &mut b);
         if let Some(fused) = &plan.fused {
             let mut v = V::load(a.as_ptr().add(fused.output * n));
             if fused.logistic {
@@ -54,6 +46,25 @@ pub(super) unsafe fn kernel<V: Lanes>(
     plan.fused.as_ref()?;
     total.store(last.as_mut_ptr());
     Some(last[..n].iter().map(|&v| f64::from(v)).sum())
+}
+
+/// Every layer after the first for a tile, from the activations in `a`; the
+/// network's raw outputs end in `a` (the two buffers swap after each layer).
+#[inline(always)]
+pub(super) unsafe fn later_layers<'s, V: Lanes>(
+    plan: &Plan,
+    a: &mut &'s mut [f32],
+    b: &mut &'s mut [f32],
+) {
+    for layer in &plan.layers {
+        // Narrower layers take `dense`'s blocks of 8, 4 and 1 alone.
+        if V::BLOCK >= 16 {
+            dense::<V, 16>(layer, a, b);
+        } else {
+            dense::<V, 8>(layer, a, b);
+        }
+        std::mem::swap(a, b);
+    }
 }
 
 /// Tile `t`'s first-layer values into `z` (units × lanes, from the tile's start;
@@ -171,7 +182,7 @@ unsafe fn one_pass<V: Lanes, const K: usize>(
 
 /// Moves `k..k + K` of `m` (their `Δ` lanes in `d`) added to every unit of `z`.
 #[inline(always)]
-unsafe fn add_moves<V: Lanes, const K: usize>(
+pub(super) unsafe fn add_moves<V: Lanes, const K: usize>(
     d: [V; K],
     weights: &[f32],
     k: usize,
