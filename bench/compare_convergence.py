@@ -26,8 +26,10 @@ of 1), each at a ladder of budgets:
     through the library's own predictor (xgboost inplace_predict, lightgbm predict,
     numpy);
   - shap PermutationExplainer (Independent masker over the 100 rows), a few budgets;
-  - explaind kernel_shap, estimator kernel, leverage and regression_adjusted, and
-    permutation_shap, in process (target/release/bench_convergence);
+  - explaind kernel_shap, estimator kernel, leverage and regression_adjusted (and
+    per_baseline on the MLP and the logistic model, whose float32 lanes play each
+    background row's own coalition), and permutation_shap, in process
+    (target/release/bench_convergence);
   - on the (raw-output) tree models, two exact contenders of one point each: shap's
     interventional TreeExplainer (built once over the 100 rows, untimed) and what
     explaind's kernel_shap and permutation_shap answer with a `tolerance` there,
@@ -36,7 +38,8 @@ of 1), each at a ladder of budgets:
   - on the logistic model (a linear model with a link, in probability space), what
     explaind's kernel_shap and permutation_shap answer there with a `tolerance`:
     exact_shapley through its link tables (src/core/explain/link_game.rs);
-  - on the MLP and the classifier, where a `tolerance` samples, kernel_shap (regression_adjusted) asked
+  - on the MLP and the classifier, where a `tolerance` samples, kernel_shap
+    (per_baseline on the MLP, regression_adjusted on the classifier) asked
     for a largest standard error of 0.002 ... 0.00025 instead of a budget (its
     "budget" column is the tolerance): what a user asking for an accuracy waits.
 Rounds are interleaved: each round runs every contender at every budget once, with
@@ -78,7 +81,7 @@ EXACT_SHAP = "shap TreeExplainer (interventional, exact)"
 # What a user asks who wants an accuracy rather than a budget, where a `tolerance`
 # samples (models without an exact answer for it): the largest standard error, in
 # output units, descending so the curve's errors fall.
-TOLERANCE = "explaind kernel_shap (regression_adjusted, tolerance)"
+TOLERANCE = "explaind kernel_shap ({}, tolerance)"
 TOLERANCES = [0.002, 0.001, 0.0007, 0.0005, 0.00035, 0.00025]
 
 # A model as the script keeps it: name, predict function `f`, `spec` for explaind,
@@ -235,8 +238,13 @@ def rmse(values: np.ndarray, exact: np.ndarray) -> float:
     return float(np.sqrt(np.mean((values.reshape(exact.shape) - exact) ** 2)))
 
 
-def ladders(p: int) -> dict[str, list[int]]:
+def ladders(p: int, kind: str) -> dict[str, list[int]]:
     pairs = [2, 4, 8, 16, 32] if p > 12 else [4, 8, 16, 32, 64, 128]
+    # Per-baseline coalitions only where each background row's own coalition is
+    # cheap (the float32 lanes of a network or a logistic model); elsewhere every
+    # masked row goes through the model's predictions.
+    own = ({"explaind kernel_shap (per_baseline)": [64, 128, 256, 512, 1024]}
+           if kind in ("mlp", "logistic") else {})
     return {
         "shap KernelExplainer": SHAP_KERNEL,
         "shap PermutationExplainer": [2, 4, 8, 16] if p > 12 else [2, 5, 10, 20],
@@ -244,14 +252,14 @@ def ladders(p: int) -> dict[str, list[int]]:
         "explaind kernel_shap (leverage)": [64, 128, 256, 512, 1024, 2048],
         "explaind kernel_shap (regression_adjusted)": [64, 128, 256, 512, 1024, 2048],
         "explaind permutation_shap": [k * 2 * (p - 1) for k in pairs],
-    }
+    } | own
 
 
 def one_round(model: ModelInfo, rows: np.ndarray, exact: np.ndarray,
               seed: int) -> dict[str, Curve]:
     """{contender: [(budget, rmse, seconds per row)]} for one seed."""
     n, p = rows.shape
-    ladder = ladders(p)
+    ladder = ladders(p, model["spec"]["kind"])
     curves: dict[str, Curve] = {name: [] for name in ladder}
     kernel = shap.KernelExplainer(model["f"], model["background"])
     masker = shap.maskers.Independent(model["background"], max_samples=BACKGROUND)
@@ -275,8 +283,8 @@ def one_round(model: ModelInfo, rows: np.ndarray, exact: np.ndarray,
             continue
         for budget in budgets:
             method = "permutation_shap" if "permutation" in name else "kernel_shap"
-            estimator = next((e for e in ("leverage", "regression_adjusted") if e in name),
-                             "kernel")
+            estimator = next((e for e in ("leverage", "regression_adjusted", "per_baseline")
+                              if e in name), "kernel")
             configs.append({"method": method, "estimator": estimator, "n_samples": budget})
             names.append((name, budget))
     if model.get("tree_explainer") is not None:
@@ -291,10 +299,13 @@ def one_round(model: ModelInfo, rows: np.ndarray, exact: np.ndarray,
         configs.append({"method": model["tolerance_answer"]})
         names.append((EXACT_EXPLAIND.format(model["tolerance_answer"]), "exact"))
     elif model.get("tree_explainer") is None:
+        # The best estimator the model's game has: per-baseline where the rows'
+        # own coalitions are cheap (a network's lanes), regression-adjusted else.
+        estimator = "per_baseline" if model["spec"]["kind"] == "mlp" else "regression_adjusted"
         for eps in TOLERANCES:
-            configs.append({"method": "kernel_shap", "estimator": "regression_adjusted",
+            configs.append({"method": "kernel_shap", "estimator": estimator,
                             "tolerance": eps})
-            names.append((TOLERANCE, eps))
+            names.append((TOLERANCE.format(estimator), eps))
     for name, _ in names:
         curves.setdefault(name, [])
     for (name, point), answer in zip(names, explaind(model, rows, configs, seed)):

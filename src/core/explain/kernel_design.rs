@@ -42,6 +42,8 @@ pub(super) struct Design {
     low: Option<usize>,
     /// The draws so far, and how the sizes share them.
     drawn: strata::Drawn,
+    /// Candidates per balanced draw at most (`balanced.rs`).
+    candidates: usize,
 }
 
 impl Design {
@@ -84,6 +86,13 @@ impl Design {
         design
     }
 
+    /// This design with its balanced draws the best of `candidates` at most (32
+    /// otherwise; see `balanced.rs`).
+    pub fn with_candidates(mut self, candidates: usize) -> Self {
+        self.candidates = candidates;
+        self
+    }
+
     /// Leverage SHAP's design for a budget of `budget` coalitions: the sizes its
     /// leverage threshold enumerates (see `strata.rs`). No sampled pairs yet.
     pub fn leverage(players: usize, budget: usize) -> Self {
@@ -99,6 +108,7 @@ impl Design {
             enumerated: 0,
             low: Some(1),
             drawn: strata::Drawn::default(),
+            candidates: balanced::CANDIDATES,
         }
     }
 
@@ -149,7 +159,7 @@ impl Design {
 
     /// The balance of the sampled pairs so far (see `balanced.rs`).
     fn balance(&self) -> Balance {
-        Balance::of(self.players, self.drawn_sides())
+        Balance::of(self.players, self.drawn_sides(), self.candidates)
     }
 
     /// Append a pair: a balanced coalition of `size` players (at most half of
@@ -251,9 +261,13 @@ impl Design {
 }
 
 /// The sampled pairs split in two folds for cross-fitting (`kernel_shap/baselines.rs`),
-/// each size's pairs alternating between the folds in the order drawn.
+/// each size's pairs alternating between the folds in the order drawn; in one
+/// fold when asked, or when a size not drawn completely has a single pair (a fold
+/// would miss it).
 #[derive(Debug, Clone)]
 pub(super) struct Folds {
+    /// How many folds: 2, or 1.
+    pub count: usize,
     /// Of each sampled pair, its fold; `None` where its size is drawn completely
     /// (every fit takes it, as an enumerated coalition).
     pub fold: Vec<Option<usize>>,
@@ -267,30 +281,36 @@ pub(super) struct Folds {
 }
 
 impl Design {
-    /// [`Folds`] of the sampled pairs; `None` when a size not drawn completely has
-    /// fewer than two pairs (a fold would miss it).
-    pub fn folds(&self) -> Option<Folds> {
+    /// [`Folds`] of the sampled pairs, in `count` folds (2 or 1) at most.
+    pub fn folds(&self, count: usize) -> Folds {
         let (stratum, fpc) = strata::strata(self);
         let mut seen = vec![0usize; fpc.len()];
+        for &h in &stratum {
+            seen[h] += 1;
+        }
+        let count = if (0..fpc.len()).any(|h| fpc[h] > 0.0 && seen[h] == 1) {
+            1
+        } else {
+            count.clamp(1, 2)
+        };
+        let mut drawn = vec![0usize; fpc.len()];
         let fold: Vec<Option<usize>> = (stratum.iter())
             .map(|&h| {
-                seen[h] += 1;
-                (fpc[h] > 0.0).then_some((seen[h] - 1) % 2)
+                drawn[h] += 1;
+                (fpc[h] > 0.0).then_some((drawn[h] - 1) % count)
             })
             .collect();
-        if (0..fpc.len()).any(|h| fpc[h] > 0.0 && seen[h] == 1) {
-            return None;
-        }
-        let per_fold = |h: usize, f: usize| seen[h] / 2 + usize::from(f == 0) * (seen[h] % 2);
+        let per_fold = |h: usize, f: usize| seen[h] / count + usize::from(f < seen[h] % count);
         let factor = (stratum.iter().zip(&fold))
             .map(|(&h, f)| f.map_or(1.0, |f| seen[h] as f64 / per_fold(h, f) as f64))
             .collect();
-        Some(Folds {
+        Folds {
+            count,
             fold,
             factor,
             stratum,
             fpc,
-        })
+        }
     }
 }
 

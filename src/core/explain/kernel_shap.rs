@@ -119,6 +119,17 @@ pub fn pilot_samples(players: usize) -> usize {
     2 * players + 512
 }
 
+/// [`pilot_samples`] for `estimator`: `2P + 128` for [`Estimator::PerBaseline`],
+/// whose error at a budget is that of two to three times the budget for the others
+/// on a large background (`kernel_shap/baselines.rs`), and whose later rounds cost
+/// only their new coalitions and a refit.
+fn pilot_for(estimator: Estimator, players: usize) -> usize {
+    match estimator {
+        Estimator::PerBaseline => 2 * players + 128,
+        _ => pilot_samples(players),
+    }
+}
+
 /// Explain each row of `x` for the output chosen for it in `outputs`; with groups
 /// in `options`, one attribution per group.
 ///
@@ -137,7 +148,7 @@ pub fn explain(
     let plan = Plan::of(
         options,
         default_samples(players),
-        pilot_samples(players),
+        pilot_for(options.estimator(), players),
         Convergence::Measured,
     );
     let exhaustive = players < 40 && (1usize << players) - 2 <= plan.first;
@@ -156,9 +167,11 @@ pub fn explain(
     let setup = Setup::new(model, reference, x, outputs, options)?;
     let first = match options.estimator() {
         _ if exhaustive => Design::enumerated(players),
-        Estimator::Kernel | Estimator::RegressionAdjusted | Estimator::PerBaseline => {
-            Design::plan(players, plan.first)
-        }
+        Estimator::Kernel | Estimator::RegressionAdjusted => Design::plan(players, plan.first),
+        // Its errors are not balanced::residual_scores's, calibrated at 32
+        // candidates; 8 balance as well (`balanced.rs`), at a quarter of the draws'
+        // cost.
+        Estimator::PerBaseline => Design::plan(players, plan.first).with_candidates(8),
         Estimator::Leverage => Design::leverage(players, plan.first),
     };
     if options.estimator() == Estimator::PerBaseline && !exhaustive {

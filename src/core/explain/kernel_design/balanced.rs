@@ -37,7 +37,7 @@ use rand::Rng;
 /// Candidates per draw at most. In the prototype (numpy, the MLP game) 8 balanced
 /// as well as 16 or 64, but the error fit of [`residual_scores`] is calibrated
 /// (its coverage tests) at 32.
-const CANDIDATES: usize = 32;
+pub(super) const CANDIDATES: usize = 32;
 /// Terms scored per draw at most: caps the candidates of large sizes.
 const SCORE_BUDGET: usize = 4096;
 /// Candidates × players per draw at most: each candidate is shuffled, masked and
@@ -68,16 +68,20 @@ pub(super) struct Balance {
     /// The players in the order the last candidate left them (a partial shuffle
     /// draws each candidate from it).
     order: Vec<usize>,
+    /// Candidates per draw at most ([`CANDIDATES`] unless the design asks fewer).
+    most: usize,
 }
 
 impl Balance {
     /// Tallies of the coalitions `drawn` (one run of `players` bools each: the
-    /// drawn side of each pair, not its complement).
-    pub fn of<'a>(players: usize, drawn: impl Iterator<Item = &'a [bool]>) -> Self {
+    /// drawn side of each pair, not its complement), to draw from `most`
+    /// candidates at most.
+    pub fn of<'a>(players: usize, drawn: impl Iterator<Item = &'a [bool]>, most: usize) -> Self {
         let mut balance = Balance {
             players,
             tallies: Vec::new(),
             order: (0..players).collect(),
+            most: most.max(2),
         };
         if players <= MAX_PLAYERS {
             for mask in drawn {
@@ -102,7 +106,7 @@ impl Balance {
             let terms = (size + size * size.saturating_sub(1) / 2).max(1);
             (SCORE_BUDGET / terms)
                 .min(CANDIDATE_PLAYERS / p)
-                .clamp(2, CANDIDATES)
+                .clamp(2, self.most)
         } else {
             1
         };
@@ -317,7 +321,7 @@ mod tests {
         // 60 coalitions of 4 among 12 players: each of the 66 pairs' share is 10.9.
         let (p, size) = (12, 4);
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let mut balance = Balance::of(p, std::iter::empty());
+        let mut balance = Balance::of(p, std::iter::empty(), CANDIDATES);
         let balanced: Vec<Vec<bool>> = (0..60)
             .map(|_| balance.draw(size, &mut rng, |_| true))
             .collect();
@@ -345,11 +349,11 @@ mod tests {
     fn tallies_continue_from_earlier_draws_and_rejected_candidates_are_skipped() {
         let p = 6;
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let mut first = Balance::of(p, std::iter::empty());
+        let mut first = Balance::of(p, std::iter::empty(), CANDIDATES);
         let drawn: Vec<Vec<bool>> = (0..5).map(|_| first.draw(2, &mut rng, |_| true)).collect();
         // Rebuilt from the same draws, the tallies give the next draw the same
         // choice as the balance that made them.
-        let mut again = Balance::of(p, drawn.iter().map(Vec::as_slice));
+        let mut again = Balance::of(p, drawn.iter().map(Vec::as_slice), CANDIDATES);
         let mut r1 = ChaCha8Rng::seed_from_u64(9);
         let mut r2 = ChaCha8Rng::seed_from_u64(9);
         assert_eq!(
@@ -361,7 +365,7 @@ mod tests {
             assert!(first.draw(2, &mut rng, |z| z[0])[0]);
         }
         // Above the player limit a draw is one uniform candidate, unrecorded.
-        let mut wide = Balance::of(MAX_PLAYERS + 1, std::iter::empty());
+        let mut wide = Balance::of(MAX_PLAYERS + 1, std::iter::empty(), CANDIDATES);
         let z = wide.draw(3, &mut rng, |_| true);
         assert_eq!(z.iter().filter(|&&on| on).count(), 3);
         assert!(wide.tallies.iter().all(Option::is_none));

@@ -32,7 +32,9 @@
 //! `c = Σ_s m(s) s (P − s) / (P (P − 1))` over the sizes' kernel masses `m(s)`).
 //! Given the first fold's fit the second's estimate is unbiased, and the fitted
 //! part's error cancels to first order; the two fits are averaged. Measured on the
-//! same games: the bias within its noise over 40 seeds, 5% more error.
+//! same games: the bias within its noise over 40 seeds, 5% more error. A budget
+//! so small that a sampled size has a single pair fits once, on everything (its
+//! bias is then far below its noise).
 //!
 //! # Standard errors
 //! To first order the error is the population matrix's inverse times the sampled
@@ -44,17 +46,17 @@
 //! player its row relabels it to. Over 20 seeds × 5 rows of the benchmark's MLP
 //! 97% of the errors fell within 1.96 of them.
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{Array1, ArrayView1, ArrayView2};
 
-use super::Fit;
+use fit::fit;
+
 use crate::core::explain::game::{float32_suffices, Relabel};
 use crate::core::explain::kernel_design::Design;
-use crate::core::explain::linalg::Cholesky;
 use crate::core::explain::rounds::Plan;
-use crate::core::explain::sampling::{per_row, row_rng, SamplingOptions, Setup, Stop};
+use crate::core::explain::sampling::{per_row, row_rng, SamplingOptions, Setup};
 use crate::core::explain::Explanation;
 use crate::core::models::Model;
-use crate::core::{CoreError, CoreResult};
+use crate::core::CoreResult;
 
 /// [`super::explain`] with [`super::Estimator::PerBaseline`] and a design that
 /// samples: `first` is the first round's design, `plan` the rounds.
@@ -86,9 +88,10 @@ pub(super) fn explain(
             weights: weights.view(),
         };
         let mut design = first.clone();
-        // Every coalition's `y` so far, (coalitions × background rows).
-        let mut y: Vec<f64> = Vec::new();
-        plan.run(setup.stop.deadline, |budget| {
+        // Every coalition's `y` so far, (coalitions × background rows), in this
+        // thread's reused buffer.
+        let mut y = Reused::take();
+        let answer = plan.run(setup.stop.deadline, |budget| {
             if design.incomplete() {
                 let pairs = budget.saturating_sub(design.enumerated) / 2;
                 design.sample(pairs.saturating_sub(design.pairs()), &mut rng, &setup.stop)?;
@@ -106,8 +109,53 @@ pub(super) fn explain(
             e.quality.tolerance = plan.tolerance;
             e.quality.background.clone_from(&setup.summary);
             Ok(e)
-        })
+        });
+        y.give_back();
+        answer
     })
+}
+
+/// A thread's buffer for the responses `y`, kept between rows and calls up to
+/// [`Reused::KEEP`] bytes: a fresh one of a few hundred kilobytes per row was
+/// mapped, zeroed and returned to the system every time (a worker thread's
+/// arena gives freed memory back), about a tenth of a row's time on the
+/// benchmark's MLP.
+struct Reused(Vec<f64>);
+
+thread_local! {
+    static BUFFER: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Reused {
+    /// The most bytes a thread keeps.
+    const KEEP: usize = 8 << 20;
+
+    /// This thread's buffer, empty.
+    fn take() -> Reused {
+        let mut v = BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
+        v.clear();
+        Reused(v)
+    }
+
+    /// Keep the buffer for the thread's next row, unless it grew past the limit.
+    fn give_back(self) {
+        if self.0.capacity() * std::mem::size_of::<f64>() <= Self::KEEP {
+            BUFFER.with(|b| *b.borrow_mut() = self.0);
+        }
+    }
+}
+
+impl std::ops::Deref for Reused {
+    type Target = Vec<f64>;
+    fn deref(&self) -> &Vec<f64> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reused {
+    fn deref_mut(&mut self) -> &mut Vec<f64> {
+        &mut self.0
+    }
 }
 
 /// What a row's fit needs besides its design and values.
@@ -136,213 +184,6 @@ fn centre(design: &Design, ends: &Ends, from: usize, y: &mut [f64]) {
     }
 }
 
-/// The attributions and standard errors of the module doc from `y`
-/// (coalitions of `design` × background rows, [`centre`]d).
-pub(super) fn fit(
-    design: &Design,
-    relabel: &Relabel,
-    y: ArrayView2<f64>,
-    ends: &Ends,
-    stop: &Stop,
-) -> CoreResult<Fit> {
-    let p = design.players;
-    let n_bg = y.ncols();
-    let mut phi = vec![0.0; p];
-    let mut variance = vec![0.0; p];
-    let delta = ends.empty.mapv(|e| ends.prediction - e);
-    if p == 1 {
-        phi[0] = delta.dot(&ends.weights);
-        return Ok(done(phi, variance));
-    }
-    let q = p - 1;
-    let n = y.nrows();
-    let bit = |on: bool| f64::from(u8::from(on));
-    // x = z[kept] − z[eliminated].
-    let mut xs = Array2::<f64>::zeros((n, q));
-    for (i, z) in design.masks.chunks(p).take(n).enumerate() {
-        let last = bit(z[q]);
-        for g in 0..q {
-            xs[[i, g]] = bit(z[g]) - last;
-        }
-    }
-    stop.check()?;
-    let roles = roles(design)?;
-    let sampled = roles.iter().any(Option::is_some);
-    let c = population_scale(design);
-    // `XᵀWX` and `XᵀWy` (every row's at once) of the enumerated coalitions
-    // (group 0) and of each fold (groups 1 and 2), a fold's pairs weighted for
-    // their whole size.
-    let mut xtx = Vec::with_capacity(3);
-    let mut xty = Vec::with_capacity(3);
-    for group in 0..3 {
-        let rows: Vec<usize> = (0..n)
-            .filter(|&i| roles[i].map_or(0, |(f, _)| f + 1) == group)
-            .collect();
-        let x = xs.select(Axis(0), &rows);
-        let w = Array1::from_iter(
-            rows.iter()
-                .map(|&i| design.weights[i] * roles[i].map_or(1.0, |(_, factor)| factor)),
-        );
-        let wx = &x * &w.insert_axis(Axis(1));
-        xtx.push(x.t().dot(&wx));
-        xty.push(wx.t().dot(&y.select(Axis(0), &rows)));
-    }
-    stop.check()?;
-    // Each row's fitted kept players, (q × background rows), and each fold's fit.
-    let mut kept = Array2::<f64>::zeros((q, n_bg));
-    let mut fits = Vec::with_capacity(2);
-    for fold in 0..if sampled { 2 } else { 1 } {
-        // Fit on the enumerated coalitions and the other fold; then the residual's
-        // Shapley values from the enumerated coalitions and this fold:
-        // `XᵀW(y − Xβ) = XᵀWy − XᵀWX β` over them, through the population's inverse.
-        let (train, test) = (2 - fold, 1 + fold);
-        let chol = Cholesky::new(&(&xtx[0] + &xtx[train])).ok_or_else(|| {
-            CoreError::InvalidArgument(
-                "kernel_shap: the sampled coalitions do not determine every attribution; \
-                 raise n_samples"
-                    .into(),
-            )
-        })?;
-        let beta = chol.inverse().dot(&(&xty[0] + &xty[train]));
-        if !sampled {
-            kept = beta;
-            break;
-        }
-        let total = &xty[0] + &xty[test] - (&xtx[0] + &xtx[test]).dot(&beta);
-        kept += &beta;
-        kept += &population_solve(&total, c, p);
-        fits.push(beta);
-    }
-    if sampled {
-        kept /= 2.0;
-    }
-    let row_variance = if sampled {
-        scores_variance(design, &xs, y, &fits, c)
-    } else {
-        Array2::zeros((p, n_bg))
-    };
-    for b in 0..n_bg {
-        let (w, to) = (ends.weights[b], relabel.of(b));
-        let mut rest = delta[b];
-        for g in 0..q {
-            phi[to[g]] += w * kept[[g, b]];
-            rest -= kept[[g, b]];
-        }
-        phi[to[q]] += w * rest;
-        for g in 0..p {
-            variance[to[g]] += w * w * row_variance[[g, b]];
-        }
-    }
-    Ok(done(phi, variance))
-}
-
-/// A [`Fit`] from attributions and variances.
-fn done(phi: Vec<f64>, variance: Vec<f64>) -> Fit {
-    Fit {
-        phi,
-        standard_errors: variance.into_iter().map(|v| v.max(0.0).sqrt()).collect(),
-        adjusted: false,
-    }
-}
-
-/// Each coalition's role: `None` enumerated (or of a size drawn completely),
-/// `Some((fold, factor))` sampled.
-fn roles(design: &Design) -> CoreResult<Vec<Option<(usize, f64)>>> {
-    let mut roles = vec![None; design.weights.len()];
-    if design.pairs() == 0 {
-        return Ok(roles);
-    }
-    let folds = design.folds().ok_or_else(|| {
-        CoreError::InvalidArgument(
-            "kernel_shap with estimator per_baseline: each sampled coalition size needs two \
-             pairs; raise n_samples"
-                .into(),
-        )
-    })?;
-    for (c, (fold, factor)) in folds.fold.iter().zip(&folds.factor).enumerate() {
-        if let Some(f) = fold {
-            let i = design.enumerated + 2 * c;
-            roles[i] = Some((*f, *factor));
-            roles[i + 1] = Some((*f, *factor));
-        }
-    }
-    Ok(roles)
-}
-
-/// `c` of the population's regression matrix `c (I + J)` (module doc), from the
-/// design's weights, which give every size its kernel mass.
-fn population_scale(design: &Design) -> f64 {
-    let p = design.players as f64;
-    (design.masks.chunks(design.players).zip(&design.weights))
-        .map(|(z, &w)| {
-            let s = z.iter().filter(|&&on| on).count() as f64;
-            w * s * (p - s) / (p * (p - 1.0))
-        })
-        .sum()
-}
-
-/// `(c (I + J))⁻¹ t = (t − 1ᵀt / P) / c` for each column of `t` (q × columns).
-fn population_solve(t: &Array2<f64>, c: f64, p: usize) -> Array2<f64> {
-    let sums = t.sum_axis(Axis(0)) / p as f64;
-    (t - &sums.insert_axis(Axis(0))) / c
-}
-
-/// Each row's variance of each design player's attribution, (P × background rows):
-/// the module doc's stratified estimator of the pairs' scores, each pair's
-/// residuals from the fit of the other fold (`fits`). A pair's two coalitions
-/// have opposite `x` (`x(N∖S) = −x(S)`), so its score is `x_a d`, with
-/// `d = f/2 (w_a r_a − w_b r_b)` (`f` its fold's factor) and
-/// `r_a = y_a − x_a β`, `r_b = y_b + x_a β`; through the population's inverse,
-/// player `j`'s share of it is `α_j d`: `α_j = (x_aj − σ/P) / c` for a kept
-/// player, `−σ / (P c)` for the eliminated one (`σ = Σ_j x_aj`).
-fn scores_variance(
-    design: &Design,
-    xs: &Array2<f64>,
-    y: ArrayView2<f64>,
-    fits: &[Array2<f64>],
-    c: f64,
-) -> Array2<f64> {
-    let p = design.players;
-    let q = p - 1;
-    let n_bg = y.ncols();
-    let folds = design.folds().expect("checked by the fit");
-    let mut variance = Array2::<f64>::zeros((p, n_bg));
-    for (h, &fpc) in folds.fpc.iter().enumerate() {
-        let members: Vec<usize> = (0..folds.stratum.len())
-            .filter(|&c| folds.stratum[c] == h && folds.fold[c].is_some())
-            .collect();
-        let count = members.len();
-        if count < 2 || fpc <= 0.0 {
-            continue;
-        }
-        let mut alpha = Array2::<f64>::zeros((p, count));
-        let mut d = Array2::<f64>::zeros((count, n_bg));
-        for (k, &pair) in members.iter().enumerate() {
-            let a = design.enumerated + 2 * pair;
-            let half = folds.factor[pair] / 2.0;
-            let (wa, wb) = (design.weights[a], design.weights[a + 1]);
-            let beta = &fits[folds.fold[pair].expect("a sampled pair")];
-            let mut row = d.row_mut(k);
-            row.scaled_add(half * wa, &y.row(a));
-            row.scaled_add(-half * wb, &y.row(a + 1));
-            let sigma = xs.row(a).sum();
-            for j in 0..q {
-                let x = xs[[a, j]];
-                if x != 0.0 {
-                    row.scaled_add(-half * (wa + wb) * x, &beta.row(j));
-                }
-                alpha[[j, k]] = (x - sigma / p as f64) / c;
-            }
-            alpha[[q, k]] = -sigma / (p as f64 * c);
-        }
-        // Σ_k (α d)² − (Σ_k α d)² / count, per player and row.
-        let first = alpha.dot(&d);
-        let second = alpha.mapv(|a| a * a).dot(&d.mapv(|v| v * v));
-        let factor = fpc * count as f64 / (count as f64 - 1.0);
-        variance.scaled_add(factor, &(second - first.mapv(|m| m * m / count as f64)));
-    }
-    variance
-}
-
+mod fit;
 #[cfg(test)]
 mod tests;

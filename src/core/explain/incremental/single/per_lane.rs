@@ -11,8 +11,8 @@
 //! four players' pattern), so features are at most 32.
 
 use super::super::lanes::{Kind, Lanes};
-use super::tile::{add_moves, later_layers};
-use super::Plan;
+use super::tile::later_layers;
+use super::{Act, Plan};
 use crate::core::explain::game::{Game, Relabel};
 use crate::core::models::AffineInput;
 use crate::core::CoreResult;
@@ -54,17 +54,17 @@ pub(super) fn baseline_values_with(
 /// Each lane's bits of the features it takes, by tables over the design's players
 /// four at a time.
 struct Bits {
-    /// Groups of four players.
-    quads: usize,
-    /// For background row `b`, quad `q` and pattern `m` of its four players, the
-    /// features row `b` takes: at `(b · quads + q) · 16 + m`.
+    /// Background rows.
+    rows: usize,
+    /// For quad `q` of the design's players, pattern `m` of its four players and
+    /// background row `b`, the features row `b` takes: at `(q · 16 + m) · rows + b`.
     table: Vec<u32>,
 }
 
 impl Bits {
     fn new(plan: &Plan, game: &Game, relabel: &Relabel) -> Bits {
         let players = game.groups.len();
-        let quads = players.div_ceil(4);
+        let rows = relabel.rows();
         // The active features of each player.
         let of_player: Vec<u32> = (0..players)
             .map(|g| {
@@ -73,34 +73,31 @@ impl Bits {
                     .fold(0, |bits, &j| bits | 1 << j)
             })
             .collect();
-        let mut table = vec![0u32; relabel.rows() * quads * 16];
-        for b in 0..relabel.rows() {
+        let cells = players.div_ceil(4) * 16;
+        let mut table = vec![0u32; cells * rows];
+        for b in 0..rows {
             let to = relabel.of(b);
-            for q in 0..quads {
-                for m in 0..16usize {
-                    let bits = (0..4)
-                        .filter(|&i| m >> i & 1 == 1 && 4 * q + i < players)
-                        .fold(0, |bits, i| bits | of_player[to[4 * q + i]]);
-                    table[(b * quads + q) * 16 + m] = bits;
-                }
+            for cell in 0..cells {
+                let (q, m) = (cell / 16, cell % 16);
+                table[cell * rows + b] = (0..4)
+                    .filter(|&i| m >> i & 1 == 1 && 4 * q + i < players)
+                    .fold(0, |bits, i| bits | of_player[to[4 * q + i]]);
             }
         }
-        Bits { quads, table }
+        Bits { rows, table }
     }
 
     /// Each background row's features for the design's coalition `mask` into
     /// `lanes` (tiles × lanes; padding lanes take nothing).
-    fn lanes(&self, mask: &[bool], n_bg: usize, lanes: &mut [u32], patterns: &mut Vec<usize>) {
-        patterns.clear();
-        patterns.extend(
-            mask.chunks(4).map(|four| {
-                (four.iter().enumerate()).fold(0, |m, (i, &on)| m | usize::from(on) << i)
-            }),
-        );
+    fn lanes(&self, mask: &[bool], lanes: &mut [u32]) {
         lanes.fill(0);
-        for (b, word) in lanes.iter_mut().take(n_bg).enumerate() {
-            let row = &self.table[b * self.quads * 16..];
-            *word = (patterns.iter().enumerate()).fold(0, |bits, (q, &m)| bits | row[q * 16 + m]);
+        let lanes = &mut lanes[..self.rows];
+        for (q, four) in mask.chunks(4).enumerate() {
+            let m = (four.iter().enumerate()).fold(0, |m, (i, &on)| m | usize::from(on) << i);
+            let row = &self.table[(q * 16 + m) * self.rows..][..self.rows];
+            for (word, &bits) in lanes.iter_mut().zip(row) {
+                *word |= bits;
+            }
         }
     }
 }
@@ -123,8 +120,7 @@ fn play(
         .flat_map(|u| features.iter().map(move |&j| plan.w1[j * plan.units + u]))
         .collect();
     let mut words = vec![0u32; plan.tiles * plan.lanes];
-    let mut patterns = Vec::new();
-    let mut scratch = vec![0.0f32; (2 * plan.widest + plan.units) * plan.lanes];
+    let mut scratch = vec![0.0f32; (3 * plan.widest + plan.units) * plan.lanes];
     let start = values.len();
     values.resize(start + total * plan.n_bg, 0.0);
     let mut outs = values[start..].chunks_exact_mut(plan.n_bg);
@@ -142,7 +138,7 @@ fn play(
             coalitions.next();
         }
         k += 1 + usize::from(paired);
-        bits.lanes(mask, plan.n_bg, &mut words, &mut patterns);
+        bits.lanes(mask, &mut words);
         let lanes = Coalition {
             features: &features,
             weights: &weights,
@@ -211,78 +207,116 @@ unsafe fn kernel<V: Lanes>(
     mut complement: Option<&mut [f64]>,
 ) {
     let n = V::N;
-    let units = plan.units;
-    let (z, scratch) = scratch.split_at_mut(units * n);
+    let (z, scratch) = scratch.split_at_mut(plan.units * n);
+    let (other, scratch) = scratch.split_at_mut(plan.widest * n);
     let z = z.as_mut_ptr();
     for t in 0..plan.tiles {
         let (a, b) = scratch.split_at_mut(plan.widest * n);
-        let background = plan.start_background.as_ptr().add(t * units * n);
-        first_layer::<V>(plan, lanes, t, background, z);
-        plan.first.apply_all::<V>(z, a.as_mut_ptr(), units);
+        let pair = complement.is_some().then_some(other.as_mut_ptr());
+        // The activation's `match` once per tile, outside the loops over units.
+        let step = Step {
+            plan,
+            lanes,
+            t,
+            z,
+            a: a.as_mut_ptr(),
+            complement: pair,
+        };
+        match plan.first {
+            Act::None => step.first_layer::<V>(|v| v),
+            Act::Relu => step.first_layer::<V>(|v| Act::Relu.apply(v)),
+            Act::Leaky(slope) => step.first_layer::<V>(|v| Act::Leaky(slope).apply(v)),
+            Act::Sigmoid => step.first_layer::<V>(|v| Act::Sigmoid.apply(v)),
+            Act::Tanh => step.first_layer::<V>(|v| Act::Tanh.apply(v)),
+        }
         head::<V>(plan, t, a, b, out);
         if let Some(out) = complement.as_deref_mut() {
-            let (a, b) = scratch.split_at_mut(plan.widest * n);
-            let a_ptr = a.as_mut_ptr();
-            for u in 0..units {
-                let row = V::splat(plan.start_row[u]);
-                let v = V::load(background.add(u * n))
-                    .add(row)
-                    .sub(V::load(z.add(u * n)));
-                v.store(a_ptr.add(u * n));
-            }
-            plan.first.apply_all::<V>(a_ptr, a_ptr, units);
-            head::<V>(plan, t, a, b, out);
+            head::<V>(plan, t, &mut other[..], b, out);
         }
     }
 }
 
-/// Tile `t`'s first-layer values before the activation into `z` (units × lanes):
-/// the background's plus each active feature's lanes of `Δ` where the lane takes
-/// it, up to eight features per pass over the units.
-#[inline(always)]
-unsafe fn first_layer<V: Lanes>(
-    plan: &Plan,
-    lanes: &Coalition,
+/// One tile's first layer: where it writes.
+struct Step<'a> {
+    plan: &'a Plan,
+    lanes: &'a Coalition<'a>,
     t: usize,
-    background: *const f32,
+    /// The values before the activation (units × lanes).
     z: *mut f32,
-) {
-    let (n, units, m) = (V::N, plan.units, lanes.features.len());
-    let words = lanes.words.as_ptr().add(t * n);
-    for u in 0..units {
-        V::load(background.add(u * n)).store(z.add(u * n));
-    }
-    let mut k = 0;
-    while k < m {
-        k += match m - k {
-            1 => pass::<V, 1>(plan, lanes, t, words, k, z),
-            2 => pass::<V, 2>(plan, lanes, t, words, k, z),
-            3 => pass::<V, 3>(plan, lanes, t, words, k, z),
-            4..=7 => pass::<V, 4>(plan, lanes, t, words, k, z),
-            _ => pass::<V, 8>(plan, lanes, t, words, k, z),
-        };
-    }
+    /// The activations.
+    a: *mut f32,
+    /// The complement's activations, for a pair.
+    complement: Option<*mut f32>,
 }
 
-/// Active features `k..k + K` added to every unit of `z` in one pass; returns `K`.
-#[inline(always)]
-unsafe fn pass<V: Lanes, const K: usize>(
-    plan: &Plan,
-    lanes: &Coalition,
-    t: usize,
-    words: *const u32,
-    k: usize,
-    z: *mut f32,
-) -> usize {
-    let n = V::N;
-    let mut d = [V::splat(0.0); K];
-    for (i, d) in d.iter_mut().enumerate() {
-        let j = lanes.features[k + i];
-        let delta = V::load(plan.deltas.as_ptr().add((j * plan.tiles + t) * n));
-        *d = V::select_bits(words, 1 << j, delta);
+impl Step<'_> {
+    /// The background's values plus each active feature's lanes of `Δ` where the
+    /// lane takes it, up to eight features per pass over the units, into `z`; the
+    /// last pass also writes `act(z)` into `a` (and the complement's).
+    #[inline(always)]
+    unsafe fn first_layer<V: Lanes>(&self, act: impl Fn(V) -> V) {
+        let m = self.lanes.features.len();
+        let mut k = 0;
+        loop {
+            let done = match m - k {
+                0 => self.pass::<V, 0>(k, &act),
+                1 => self.pass::<V, 1>(k, &act),
+                2 => self.pass::<V, 2>(k, &act),
+                3 => self.pass::<V, 3>(k, &act),
+                4..=7 => self.pass::<V, 4>(k, &act),
+                _ => self.pass::<V, 8>(k, &act),
+            };
+            k += done;
+            if k >= m {
+                break;
+            }
+        }
     }
-    add_moves::<V, K>(d, lanes.weights, k, lanes.features.len(), plan.units, z);
-    K
+
+    /// Features `k..k + K` added to every unit (from the background's values
+    /// when `k` is 0), in two chains of multiply-adds; returns `K` (1 for `K` 0).
+    #[inline(always)]
+    unsafe fn pass<V: Lanes, const K: usize>(&self, k: usize, act: &impl Fn(V) -> V) -> usize {
+        let (plan, lanes, t) = (self.plan, self.lanes, self.t);
+        let (n, units, m) = (V::N, plan.units, lanes.features.len());
+        let words = lanes.words.as_ptr().add(t * n);
+        let mut d = [V::splat(0.0); K];
+        for (i, d) in d.iter_mut().enumerate() {
+            let j = lanes.features[k + i];
+            let delta = V::load(plan.deltas.as_ptr().add((j * plan.tiles + t) * n));
+            *d = V::select_bits(words, 1 << j, delta);
+        }
+        let background = plan.start_background.as_ptr().add(t * units * n);
+        let base = if k == 0 {
+            background
+        } else {
+            self.z.cast_const()
+        };
+        let last = k + K >= m;
+        for u in 0..units {
+            let w = lanes.weights.as_ptr().add(u * m + k);
+            let mut even = V::load(base.add(u * n));
+            let mut odd = V::splat(0.0);
+            for (i, d) in d.iter().enumerate() {
+                if i % 2 == 0 {
+                    even = d.mul_add(V::splat(*w.add(i)), even);
+                } else {
+                    odd = d.mul_add(V::splat(*w.add(i)), odd);
+                }
+            }
+            let v = even.add(odd);
+            v.store(self.z.add(u * n));
+            if last {
+                act(v).store(self.a.add(u * n));
+                if let Some(c) = self.complement {
+                    let row = V::splat(plan.start_row[u]);
+                    let other = V::load(background.add(u * n)).add(row).sub(v);
+                    act(other).store(c.add(u * n));
+                }
+            }
+        }
+        K.max(1)
+    }
 }
 
 /// Every later layer of tile `t` from the first layer's activations in `a`, and

@@ -182,7 +182,7 @@ unsafe fn one_pass<V: Lanes, const K: usize>(
 
 /// Moves `k..k + K` of `m` (their `Δ` lanes in `d`) added to every unit of `z`.
 #[inline(always)]
-pub(super) unsafe fn add_moves<V: Lanes, const K: usize>(
+unsafe fn add_moves<V: Lanes, const K: usize>(
     d: [V; K],
     weights: &[f32],
     k: usize,
@@ -256,7 +256,12 @@ unsafe fn block<V: Lanes, const C: usize>(layer: &Layer, a: &[f32], out: &mut [f
         sum.store(out.as_mut_ptr().add(c0 * n));
         return;
     }
-    let mut acc: [V; C] = std::array::from_fn(|c| V::splat(layer.b[c0 + c]));
+    // A loop, not `array::from_fn`, whose closure would not inline the vector
+    // unit's instructions (a call per splat).
+    let mut acc = [V::splat(0.0); C];
+    for (c, acc) in acc.iter_mut().enumerate() {
+        *acc = V::splat(layer.b[c0 + c]);
+    }
     for k in 0..layer.fan_in {
         let x = x(k);
         for (c, acc) in acc.iter_mut().enumerate() {
