@@ -219,3 +219,74 @@ async fn the_regression_adjusted_estimator_is_accepted_seeded_and_exact_on_a_lin
         refused.text
     );
 }
+
+#[tokio::test]
+async fn the_per_baseline_estimator_is_exact_on_a_linear_model_and_meets_a_tolerance() {
+    // The house model is linear: each background row's game is additive, so every
+    // fit is exact whatever the budget.
+    let app = default_app().await;
+    let ask = |extra: Value| {
+        let mut body = json!({"instances": [house()], "method": "kernel_shap",
+                              "estimator": "per_baseline", "seed": 3, "n_samples": 120});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body
+    };
+    let answer = explain(&app, "house-prices", ask(json!({}))).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let e = &answer.json["explanations"][0];
+    assert_eq!(
+        e["quality"]["estimator"], "per_baseline",
+        "{}",
+        e["quality"]
+    );
+    assert_eq!(e["quality"]["samples"], 120);
+    assert!(e["quality"]["additivity_residual"].as_f64().unwrap().abs() < 1e-9);
+    // KernelSHAP is exact on it too, against the same background rows.
+    let exact = explain(&app, "house-prices", ask(json!({"estimator": "kernel"}))).await;
+    let values = |a: &Value| -> Vec<f64> {
+        let row = a.as_array().unwrap();
+        row.iter().map(|v| v.as_f64().unwrap()).collect()
+    };
+    let want = values(&exact.json["explanations"][0]["attributions"]);
+    for (a, b) in values(&e["attributions"]).iter().zip(&want) {
+        assert!((a - b).abs() <= 1e-6 * (1.0 + b.abs()), "{a} against {b}");
+    }
+    let again = explain(&app, "house-prices", ask(json!({}))).await;
+    assert_eq!(answer.json, again.json, "seeded");
+    // A model whose games interact (iris, 4 inputs): 12 of its 14 coalitions
+    // sample two of the three pairs of size 2, with standard errors; a tolerance
+    // affords all 14, the exact values.
+    let refused = explain(&app, "house-prices", ask(json!({"top_k": 3}))).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.text
+    );
+    assert!(refused.text.contains("top_k"), "{}", refused.text);
+    let (app, row) = with_iris(Config::defaults()).await;
+    let ask = |extra: Value| {
+        let mut body = json!({"instances": [row], "method": "kernel_shap",
+                              "estimator": "per_baseline", "output": "virginica", "seed": 1});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body
+    };
+    let sampled = explain(&app, "iris", ask(json!({"n_samples": 12}))).await;
+    assert_eq!(sampled.status, StatusCode::OK, "{}", sampled.text);
+    let q = &sampled.json["explanations"][0]["quality"];
+    assert!(
+        q["additivity_residual"].as_f64().unwrap().abs() < 1e-9,
+        "{q}"
+    );
+    let ses = q["standard_errors"].as_array().unwrap();
+    assert!(ses.iter().any(|s| s.as_f64().unwrap() > 0.0), "{q}");
+    let asked = explain(&app, "iris", ask(json!({"tolerance": 0.01}))).await;
+    let q = &asked.json["explanations"][0]["quality"];
+    assert_eq!(q["tolerance_met"], true, "{q}");
+    assert_eq!(q["estimator"], "per_baseline", "{q}");
+    assert_eq!(q["samples"], 14, "{q}");
+}

@@ -215,6 +215,8 @@ pub fn explain(
             }
             let estimator = match options.estimator() {
                 Estimator::Leverage => "leverage",
+                // Every coalition enumerated: the exact values, as the estimator's.
+                Estimator::PerBaseline => "per_baseline",
                 _ if fitted.adjusted => "regression_adjusted",
                 _ => "kernel",
             };
