@@ -13,18 +13,19 @@
 //! background rows the variance still falls: measured on the convergence
 //! benchmark's 12-feature MLP (numpy, all 4096 coalitions of every row's game
 //! known, 5 rows × 20 seeds), at 256 coalitions per row the root-mean-square
-//! error was 3.9e-4 against 9.9e-4 with shared balanced coalitions, and about
-//! 320 coalitions reach shap's 2048-sample accuracy where the regression-adjusted
-//! estimator needs about 640. A relabelling keeps each row's design balanced
-//! and its regression matrix the drawn design's, permuted: one factorisation
-//! serves every row.
+//! error was 3.9e-4 against 9.9e-4 with shared balanced coalitions (and 5.1e-4
+//! against 1.5e-3 with antithetic permutations). In this implementation, 30
+//! seeds × 5 rows: 3.8e-4 at 320 coalitions, where `regression_adjusted` needs
+//! about 640 for shap's 3.7e-4. A relabelling keeps each row's design balanced and
+//! its regression matrix the drawn design's, permuted: one factorisation per fold
+//! serves every row, and the rows' sums are matrix products (`baselines/fit.rs`).
 //!
 //! # The fit, cross-fitted
 //! A row's KernelSHAP regression is biased at order `1/n` (a ratio of sampled
 //! sums), and averaging over the background shrinks the variance but not the
-//! bias: at 256 coalitions it was a fifth of the error. So each row is fitted
-//! twice, each sampled size's pairs split alternately into two folds
-//! ([`Design::folds`]): the constrained fit on the enumerated sizes and one fold
+//! bias: at 256 coalitions its root-mean-square was a fifth of the error's. So
+//! each row is fitted twice, each sampled size's pairs split alternately into two
+//! folds ([`Design::folds`]): the constrained fit on the enumerated sizes and one fold
 //! (its pairs weighted for their whole size), then the exact Shapley values of
 //! the residual estimated on the other fold without a ratio, from the whole
 //! population's regression matrix, which is known in closed form
@@ -33,8 +34,9 @@
 //! Given the first fold's fit the second's estimate is unbiased, and the fitted
 //! part's error cancels to first order; the two fits are averaged. Measured on the
 //! same games: the bias within its noise over 40 seeds, 5% more error. A budget
-//! so small that a sampled size has a single pair fits once, on everything (its
-//! bias is then far below its noise).
+//! so small that a sampled size has a single pair, or that a fold's coalitions do
+//! not determine its fit, fits once, on everything (its bias is then far below its
+//! noise).
 //!
 //! # Standard errors
 //! To first order the error is the population matrix's inverse times the sampled
@@ -43,8 +45,10 @@
 //! of those scores (centred within each size, with its finite-population
 //! correction), the rows' variances add with their weights squared (their
 //! relabellings are independent), and a design player's variance goes to the
-//! player its row relabels it to. Over 20 seeds × 5 rows of the benchmark's MLP
-//! 97% of the errors fell within 1.96 of them.
+//! player its row relabels it to. Over 40 seeds × 5 rows of the benchmark's MLP
+//! at 320 coalitions 97.6% of the errors fell within 1.96 of them (their
+//! root-mean-square 0.89 of them: slightly conservative, as balanced draws'
+//! errors are under a stratified estimator).
 
 use ndarray::{Array1, ArrayView1, ArrayView2};
 
