@@ -94,7 +94,7 @@ pub(super) fn explain(
         let mut design = first.clone();
         // Every coalition's `y` so far, (coalitions × background rows), in this
         // thread's reused buffer.
-        let mut y = Reused::take();
+        let mut y = Reused::take(Slot::Responses);
         let answer = plan.run(setup.stop.deadline, |budget| {
             if design.incomplete() {
                 let pairs = budget.saturating_sub(design.enumerated) / 2;
@@ -119,32 +119,40 @@ pub(super) fn explain(
     })
 }
 
-/// A thread's buffer for the responses `y`, kept between rows and calls up to
-/// [`Reused::KEEP`] bytes: a fresh one of a few hundred kilobytes per row was
-/// mapped, zeroed and returned to the system every time (a worker thread's
-/// arena gives freed memory back), about a tenth of a row's time on the
-/// benchmark's MLP.
-struct Reused(Vec<f64>);
+/// One of a thread's buffers (the responses `y`, or the pairs' differences of
+/// `baselines/fit.rs`), kept between rows and calls up to [`Reused::KEEP`] bytes:
+/// fresh ones of a few hundred kilobytes per row were mapped, zeroed and returned
+/// to the system every time (a worker thread's arena gives freed memory back),
+/// about a tenth of a row's time on the benchmark's MLP.
+struct Reused(Vec<f64>, Slot);
+
+/// Which of a thread's buffers.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Responses = 0,
+    Differences = 1,
+}
 
 thread_local! {
-    static BUFFER: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+    static BUFFERS: std::cell::RefCell<[Vec<f64>; 2]> =
+        const { std::cell::RefCell::new([Vec::new(), Vec::new()]) };
 }
 
 impl Reused {
-    /// The most bytes a thread keeps.
+    /// The most bytes a thread keeps in a buffer.
     const KEEP: usize = 8 << 20;
 
-    /// This thread's buffer, empty.
-    fn take() -> Reused {
-        let mut v = BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
+    /// This thread's buffer `slot`, empty.
+    fn take(slot: Slot) -> Reused {
+        let mut v = BUFFERS.with(|b| std::mem::take(&mut b.borrow_mut()[slot as usize]));
         v.clear();
-        Reused(v)
+        Reused(v, slot)
     }
 
-    /// Keep the buffer for the thread's next row, unless it grew past the limit.
+    /// Keep the buffer for the thread's next use, unless it grew past the limit.
     fn give_back(self) {
         if self.0.capacity() * std::mem::size_of::<f64>() <= Self::KEEP {
-            BUFFER.with(|b| *b.borrow_mut() = self.0);
+            BUFFERS.with(|b| b.borrow_mut()[self.1 as usize] = self.0);
         }
     }
 }

@@ -11,7 +11,7 @@
 use ndarray::{s, Array1, Array2, ArrayView2, Axis};
 
 use super::super::Fit;
-use super::{Ends, Relabel};
+use super::{Ends, Relabel, Reused, Slot};
 use crate::core::explain::kernel_design::{Design, Folds};
 use crate::core::explain::linalg::Cholesky;
 use crate::core::explain::sampling::Stop;
@@ -42,9 +42,12 @@ pub(super) fn fit(
         stop.check()?;
         let folds = design.folds(count);
         let rows = Rows::of(design, folds, y);
-        if let Some((kept, fits)) = rows.fits(c) {
-            fitted = Some((rows, kept, fits));
-            break;
+        match rows.fits(c) {
+            Some((kept, fits)) => {
+                fitted = Some((rows, kept, fits));
+                break;
+            }
+            None => rows.d.give_back(),
         }
     }
     let (rows, kept, fits) = fitted.ok_or_else(|| {
@@ -55,6 +58,7 @@ pub(super) fn fit(
         )
     })?;
     let row_variance = rows.variance(&fits, c);
+    rows.d.give_back();
     for b in 0..y.ncols() {
         let (w, to) = (ends.weights[b], relabel.of(b));
         let mut rest = delta[b];
@@ -91,8 +95,11 @@ struct Rows<'a> {
     x: Array2<f64>,
     /// Each pair's weight `w_a` times its fold's factor.
     w: Array1<f64>,
-    /// Each pair's `y_a − y_b`, (pairs × background rows).
-    d: Array2<f64>,
+    /// Each pair's `y_a − y_b`, (pairs × background rows), in the thread's
+    /// reused buffer.
+    d: Reused,
+    /// Background rows.
+    n_bg: usize,
     /// Each pair's index in the design.
     pair: Vec<usize>,
     /// Where each group of pairs starts: complete sizes, fold 0, fold 1, end.
@@ -128,15 +135,13 @@ impl<'a> Rows<'a> {
         let n_bg = y.ncols();
         let mut x = Array2::<f64>::zeros((pair.len(), q));
         let mut w = Array1::<f64>::zeros(pair.len());
-        let mut d = Array2::<f64>::zeros((pair.len(), n_bg));
+        let mut d = Reused::take(Slot::Differences);
         for (r, &c) in pair.iter().enumerate() {
             let a = e + 2 * c;
             debug_assert!((design.weights[a] - design.weights[a + 1]).abs() <= 1e-12);
             x.row_mut(r).assign(&x_of(a));
             w[r] = design.weights[a] * folds.factor[c];
-            let mut row = d.row_mut(r);
-            row.assign(&y.row(a));
-            row -= &y.row(a + 1);
+            d.extend(y.row(a).iter().zip(y.row(a + 1)).map(|(ya, yb)| ya - yb));
         }
         Rows {
             folds,
@@ -145,9 +150,15 @@ impl<'a> Rows<'a> {
             x,
             w,
             d,
+            n_bg,
             pair,
             bounds,
         }
+    }
+
+    /// The pairs' differences, (pairs × background rows).
+    fn d(&self) -> ArrayView2<'_, f64> {
+        ArrayView2::from_shape((self.pair.len(), self.n_bg), &self.d).expect("whole rows")
     }
 
     /// `XᵀWX` and `XᵀWy` (every background row's) over the pairs of group `g`
@@ -157,7 +168,7 @@ impl<'a> Rows<'a> {
         let x = self.x.slice(s![range.clone(), ..]);
         let wx = &x * &self.w.slice(s![range.clone()]).insert_axis(Axis(1));
         let mut xtx = 2.0 * x.t().dot(&wx);
-        let mut xty = wx.t().dot(&self.d.slice(s![range, ..]));
+        let mut xty = wx.t().dot(&self.d().slice(s![range, ..]));
         if g == 0 {
             let (xe, we, ye) = &self.enumerated;
             let wxe = xe * &we.view().insert_axis(Axis(1));
@@ -210,7 +221,7 @@ impl<'a> Rows<'a> {
     fn variance(&self, fits: &[Array2<f64>], c: f64) -> Array2<f64> {
         let (p, folds) = (self.players, &self.folds);
         let q = p - 1;
-        let mut variance = Array2::<f64>::zeros((p, self.d.ncols()));
+        let mut variance = Array2::<f64>::zeros((p, self.n_bg));
         if fits.is_empty() {
             return variance;
         }
@@ -225,12 +236,13 @@ impl<'a> Rows<'a> {
                 continue;
             }
             let mut alpha = Array2::<f64>::zeros((p, count));
-            let mut d = Array2::<f64>::zeros((count, self.d.ncols()));
+            let mut d = Array2::<f64>::zeros((count, self.n_bg));
+            let all = self.d();
             for (k, &r) in members.iter().enumerate() {
                 let fold = folds.fold[self.pair[r]].expect("a sampled pair");
                 let x = self.x.row(r);
                 let mut row = d.row_mut(k);
-                row.assign(&self.d.row(r));
+                row.assign(&all.row(r));
                 for (j, &xj) in x.iter().enumerate() {
                     if xj != 0.0 {
                         row.scaled_add(-2.0 * xj, &fits[fold].row(j));
