@@ -266,7 +266,7 @@ impl Design {
 /// would miss it).
 #[derive(Debug, Clone)]
 pub(super) struct Folds {
-    /// How many folds: 2, or 1.
+    /// How many folds.
     pub count: usize,
     /// Of each sampled pair, its fold; `None` where its size is drawn completely
     /// (every fit takes it, as an enumerated coalition).
@@ -281,18 +281,20 @@ pub(super) struct Folds {
 }
 
 impl Design {
-    /// [`Folds`] of the sampled pairs, in `count` folds (2 or 1) at most.
+    /// [`Folds`] of the sampled pairs, in `count` folds at most.
     pub fn folds(&self, count: usize) -> Folds {
         let (stratum, fpc) = strata::strata(self);
         let mut seen = vec![0usize; fpc.len()];
         for &h in &stratum {
             seen[h] += 1;
         }
-        let count = if (0..fpc.len()).any(|h| fpc[h] > 0.0 && seen[h] == 1) {
-            1
-        } else {
-            count.clamp(1, 2)
-        };
+        // No more folds than the smallest sampled size has pairs.
+        let fewest = (0..fpc.len())
+            .filter(|&h| fpc[h] > 0.0 && seen[h] > 0)
+            .map(|h| seen[h])
+            .min()
+            .unwrap_or(count);
+        let count = count.min(fewest).max(1);
         let mut drawn = vec![0usize; fpc.len()];
         let fold: Vec<Option<usize>> = (stratum.iter())
             .map(|&h| {
