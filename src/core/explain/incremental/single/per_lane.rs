@@ -4,11 +4,17 @@
 //!
 //! A lane's first-layer values are its background row's, `z(b)`, plus `Δ_bj W_j`
 //! for each feature `j` its coalition takes: for every active feature the lanes'
-//! `Δ_j` with the lanes that do not take it zeroed (a bit test per lane), added
-//! four features at a time over the units as the shared kernel adds its moves.
-//! The later layers are the shared kernel's. Which features a lane takes is one
-//! word of bits per lane, read from tables of the relabelled players (a word per
-//! four players' pattern), so features are at most 32.
+//! `Δ_j` with the lanes that do not take it zeroed (a bit test per lane), added up
+//! to eight features per pass over the units. A design's pair (a coalition, then
+//! its complement) shares that work: the complement's values are
+//! `z(b) + z(x) − z`. The later layers are the shared kernel's. Which features a
+//! lane takes is one word of bits per lane, read from tables of the relabelled
+//! players (a word per four players' pattern), so features are at most 32.
+//!
+//! The tiles are the shared kernel's, 16 (or 8) background rows each, the last
+//! padded: 100 rows leave 12 of 112 lanes idle. Tiles of 16 coalitions of one
+//! background row pad none, but their lookups and transposed writes cost as much
+//! (measured, not kept).
 
 use super::super::lanes::{Kind, Lanes};
 use super::tile::later_layers;

@@ -144,3 +144,44 @@ fn answers_repeat_by_seed_and_refuse_top_k() {
     let err = explain(&model, &reference, x.view(), &[0, 0], &options).unwrap_err();
     assert!(matches!(err, CoreError::InvalidArgument(m) if m.contains("top_k")));
 }
+
+#[test]
+fn groups_and_a_weighted_background_keep_an_additive_game_exact() {
+    // Five groups as players, 20 of their 30 coalitions, against 6 weighted
+    // k-means centres: each row's game is additive, its fit exact, and the rows
+    // are averaged with their weights.
+    let model = LinearModel::regression(
+        array![[1.5, -2.0, 0.5, 0.7, 3.0, -1.0, 0.4, 2.2]],
+        array![0.3],
+    )
+    .unwrap();
+    let reference = Reference::new(&model, data(40, 8));
+    let x = array![[1.0, 2.0, 3.0, -4.0, 0.5, 1.5, -2.0, 0.0]];
+    let params = SamplingParams {
+        groups: Some(vec![vec![0, 5], vec![1], vec![2, 3, 4], vec![6], vec![7]]),
+        kmeans: Some(6),
+        ..per_baseline(20, 2)
+    };
+    let options = params.check(&model).unwrap();
+    let got = explain(&model, &reference, x.view(), &[0], &options).unwrap();
+    let want = exact_shapley::explain(&model, &reference, x.view(), &[0], &options).unwrap();
+    assert_eq!(got[0].attributions.len(), 5);
+    assert!(got[0].quality.background.is_some(), "the summary is named");
+    for (a, b) in got[0].attributions.iter().zip(&want[0].attributions) {
+        assert_abs_diff_eq!(a, b, epsilon = 1e-9);
+    }
+}
+
+#[test]
+fn a_spent_time_limit_is_an_error() {
+    let model = Mixed { n_features: 10 };
+    let reference = Reference::new(&model, data(30, 10));
+    let options = SamplingParams {
+        timeout: Some(std::time::Duration::from_nanos(1)),
+        ..per_baseline(200, 0)
+    }
+    .check(&model)
+    .unwrap();
+    let err = explain(&model, &reference, data(2, 10).view(), &[0, 0], &options).unwrap_err();
+    assert!(matches!(err, CoreError::Timeout { .. }));
+}
