@@ -260,10 +260,10 @@ impl Design {
     }
 }
 
-/// The sampled pairs split in two folds for cross-fitting (`kernel_shap/baselines.rs`),
-/// each size's pairs alternating between the folds in the order drawn; in one
-/// fold when asked, or when a size not drawn completely has a single pair (a fold
-/// would miss it).
+/// The sampled pairs split in folds for cross-fitting (`kernel_shap/baselines.rs`),
+/// each size's pairs taking the folds in turn in the order drawn; no more folds
+/// than a size not drawn completely has pairs (a fold would miss it), so one when
+/// such a size has a single pair.
 #[derive(Debug, Clone)]
 pub(super) struct Folds {
     /// How many folds.
