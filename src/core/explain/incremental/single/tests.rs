@@ -118,8 +118,8 @@ fn assert_close(net: &dyn Model, space: OutputSpace, output: usize) {
 }
 
 /// The networks both kernels are held to, each with the space and the outputs it
-/// is checked in: every activation; 13 features (the per-lane kernel's first
-/// layer in passes of 8, 4 and 1); widths past one block of accumulators (16 and
+/// is checked in: every activation; 13 and 20 features (the per-lane kernel's
+/// first layer in padded passes, two of them with 20 features); widths past one block of accumulators (16 and
 /// 8 lanes' blocks, and their remainders), a sigmoid hidden layer, several
 /// identity outputs; the benchmark's shape; a single layer (the head is the first
 /// layer's activation alone); logistic regressions, binary and multinomial (the
@@ -171,6 +171,14 @@ fn networks() -> Vec<(Box<dyn Model>, OutputSpace, Vec<usize>)> {
             )),
             r,
             vec![0, 1, 2],
+        ),
+        (
+            Box::new(net(
+                vec![dense(20, 9, 29, "relu"), dense(9, 1, 31, "identity")],
+                false,
+            )),
+            r,
+            vec![0],
         ),
         (
             Box::new(net(
@@ -250,11 +258,21 @@ fn an_affine_map_alone_in_raw_space_stays_in_float64() {
 }
 
 /// Each lane's own coalition through the kernel within 1e-5 of the generic
-/// route's values (relative to 1), for `net` on 37 background rows relabelled at
-/// random, singletons and groups, pairs of complements and lone coalitions.
+/// route's values (relative to 1), for `net` on backgrounds of 3, 16, 37 and 100
+/// rows (a last tile shared by several coalitions, or whole, or not shared),
+/// relabelled at random, singletons and groups, pairs of complements and lone
+/// coalitions.
 fn assert_lanes_close(net: &dyn Model, space: OutputSpace, output: usize) {
+    for rows in [3, 16, 37, 100] {
+        assert_lanes_close_on(net, space, output, rows);
+    }
+}
+
+fn assert_lanes_close_on(net: &dyn Model, space: OutputSpace, output: usize, rows: usize) {
     let f = net.n_features();
-    let bg = Array2::from_shape_fn((37, f), |(i, j)| ((i * 7 + j * 3) % 11) as f64 / 3.0 - 1.5);
+    let bg = Array2::from_shape_fn((rows, f), |(i, j)| {
+        ((i * 7 + j * 3) % 11) as f64 / 3.0 - 1.5
+    });
     let x = Array1::from_shape_fn(f, |j| (j as f64 * 0.37).sin() * 2.0);
     let singles = FeatureGroups::singletons(f);
     let groups = FeatureGroups::new(
@@ -277,7 +295,7 @@ fn assert_lanes_close(net: &dyn Model, space: OutputSpace, output: usize) {
             stop: &stop,
             memo: Default::default(),
         };
-        let relabel = Relabel::random(groups.len(), 37, &mut rng);
+        let relabel = Relabel::random(groups.len(), rows, &mut rng);
         let masks = walk(groups.len(), 120);
         let mut want = Vec::new();
         game.baseline_values_generic(&masks, &relabel, &mut want)
@@ -292,9 +310,9 @@ fn assert_lanes_close(net: &dyn Model, space: OutputSpace, output: usize) {
             for (i, (a, b)) in got.iter().zip(&want).enumerate() {
                 assert!(
                     (a - b).abs() <= 1e-5 * b.abs().max(1.0),
-                    "{kind:?}, coalition {}, row {}: {a} vs {b}",
-                    i / 37,
-                    i % 37
+                    "{kind:?}, {rows} rows, coalition {}, row {}: {a} vs {b}",
+                    i / rows,
+                    i % rows
                 );
             }
         }
