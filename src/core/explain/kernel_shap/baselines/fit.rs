@@ -228,13 +228,15 @@ impl<'a> Rows<'a> {
     /// `α_j d`: `α_j = (x_aj − σ/P) / c` for a kept player, `−σ / (P c)` for the
     /// eliminated one (`σ = Σ_j x_aj`).
     fn variance(&self, fits: &[Array2<f64>], c: f64) -> Array2<f64> {
-        let (p, folds) = (self.players, &self.folds);
+        let (p, folds, n) = (self.players, &self.folds, self.n_bg);
         let q = p - 1;
-        let mut variance = Array2::<f64>::zeros((p, self.n_bg));
+        let mut variance = Array2::<f64>::zeros((p, n));
         if fits.is_empty() {
             return variance;
         }
         let sampled = self.bounds[1]..self.bounds[folds.count + 1];
+        let stride = n.next_multiple_of(moments::LANES);
+        let (mut first, mut second) = (vec![0.0; p * stride], vec![0.0; p * stride]);
         for (h, &fpc) in folds.fpc.iter().enumerate() {
             let members: Vec<usize> = sampled
                 .clone()
@@ -244,31 +246,33 @@ impl<'a> Rows<'a> {
             if count < 2 || fpc <= 0.0 {
                 continue;
             }
-            let mut alpha = Array2::<f64>::zeros((p, count));
-            let mut d = Array2::<f64>::zeros((count, self.n_bg));
-            let all = self.d();
-            for (k, &r) in members.iter().enumerate() {
+            // Each member's `d` (rows of `stride`, zero past the background) and
+            // its players' `α`, (P × count).
+            let mut d = vec![0.0; count * stride];
+            let mut alpha = vec![0.0; p * count];
+            for (k, (&r, d)) in members.iter().zip(d.chunks_exact_mut(stride)).enumerate() {
                 let fold = folds.fold[self.pair[r]].expect("a sampled pair");
                 let x = self.x.row(r);
-                let mut row = d.row_mut(k);
-                row.assign(&all.row(r));
-                for (j, &xj) in x.iter().enumerate() {
-                    if xj != 0.0 {
-                        row.scaled_add(-2.0 * xj, &fits[fold].row(j));
-                    }
-                }
-                row *= self.w[r] / folds.count as f64;
-                let sigma = x.sum();
+                let x = x.as_slice().expect("x is laid out by rows");
+                let beta = fits[fold].as_slice().expect("a fit is laid out by rows");
+                let scale = self.w[r] / folds.count as f64;
+                moments::residual(x, beta, &self.d[r * n..(r + 1) * n], scale, d);
+                let sigma: f64 = x.iter().sum();
                 for j in 0..q {
-                    alpha[[j, k]] = (x[j] - sigma / p as f64) / c;
+                    alpha[j * count + k] = (x[j] - sigma / p as f64) / c;
                 }
-                alpha[[q, k]] = -sigma / (p as f64 * c);
+                alpha[q * count + k] = -sigma / (p as f64 * c);
             }
             // Σ_k (α d)² − (Σ_k α d)² / count, per player and row.
-            let first = alpha.dot(&d);
-            let second = alpha.mapv(|a| a * a).dot(&d.mapv(|v| v * v));
+            moments::moments(&alpha, &d, stride, &mut first, &mut second);
             let factor = fpc * count as f64 / (count as f64 - 1.0);
-            variance.scaled_add(factor, &(second - first.mapv(|m| m * m / count as f64)));
+            for (g, mut row) in variance.rows_mut().into_iter().enumerate() {
+                let at = g * stride..g * stride + n;
+                let moments = first[at.clone()].iter().zip(&second[at]);
+                for (v, (&m1, &m2)) in row.iter_mut().zip(moments) {
+                    *v += factor * (m2 - m1 * m1 / count as f64);
+                }
+            }
         }
         variance
     }
@@ -291,3 +295,5 @@ fn population_solve(t: &Array2<f64>, c: f64, p: usize) -> Array2<f64> {
     let sums = t.sum_axis(Axis(0)) / p as f64;
     (t - &sums.insert_axis(Axis(0))) / c
 }
+
+mod moments;
