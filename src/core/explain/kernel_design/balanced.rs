@@ -70,6 +70,10 @@ pub(super) struct Balance {
     order: Vec<usize>,
     /// Candidates per draw at most ([`CANDIDATES`] unless the design asks fewer).
     most: usize,
+    /// The best candidate's players so far, and a candidate's mask (kept between
+    /// draws: a draw allocated several times, a tenth of its time).
+    best: Vec<usize>,
+    mask: Vec<bool>,
 }
 
 impl Balance {
@@ -82,6 +86,8 @@ impl Balance {
             tallies: Vec::new(),
             order: (0..players).collect(),
             most: most.max(2),
+            best: Vec::with_capacity(players),
+            mask: vec![false; players],
         };
         if players <= MAX_PLAYERS {
             for mask in drawn {
@@ -100,7 +106,7 @@ impl Balance {
         size: usize,
         rng: &mut impl Rng,
         mut accept: impl FnMut(&[bool]) -> bool,
-    ) -> Vec<bool> {
+    ) -> &[bool] {
         let p = self.players;
         let wanted = if p <= MAX_PLAYERS {
             let terms = (size + size * size.saturating_sub(1) / 2).max(1);
@@ -110,9 +116,8 @@ impl Balance {
         } else {
             1
         };
-        let mut best: Option<(u64, Vec<usize>)> = None;
+        let mut best: Option<u64> = None;
         let mut accepted = 0;
-        let mut mask = vec![false; p];
         while accepted < wanted {
             // A uniform `size`-subset: the first `size` places of a partial shuffle.
             for i in 0..size {
@@ -120,9 +125,9 @@ impl Balance {
                 self.order.swap(i, j);
             }
             let members = &self.order[..size];
-            mask.iter_mut().for_each(|on| *on = false);
-            members.iter().for_each(|&g| mask[g] = true);
-            if !accept(&mask) {
+            self.mask.fill(false);
+            members.iter().for_each(|&g| self.mask[g] = true);
+            if !accept(&self.mask) {
                 // Keep trying only while nothing is in hand (a nearly exhausted
                 // size rejects most candidates).
                 if best.is_some() {
@@ -132,17 +137,21 @@ impl Balance {
             }
             accepted += 1;
             let score = self.score(size, members);
-            if best.as_ref().is_none_or(|(b, _)| score < *b) {
-                best = Some((score, members.to_vec()));
+            if best.is_none_or(|b| score < b) {
+                best = Some(score);
+                self.best.clear();
+                self.best.extend_from_slice(members);
             }
         }
-        let (_, members) = best.expect("a candidate was accepted");
+        debug_assert!(best.is_some(), "a candidate was accepted");
         if p <= MAX_PLAYERS {
+            let members = std::mem::take(&mut self.best);
             self.record(&members);
+            self.best = members;
         }
-        let mut mask = vec![false; p];
-        members.iter().for_each(|&g| mask[g] = true);
-        mask
+        self.mask.fill(false);
+        self.best.iter().for_each(|&g| self.mask[g] = true);
+        &self.mask
     }
 
     /// How often the members and their pairs appeared in this size's draws.
@@ -323,7 +332,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let mut balance = Balance::of(p, std::iter::empty(), CANDIDATES);
         let balanced: Vec<Vec<bool>> = (0..60)
-            .map(|_| balance.draw(size, &mut rng, |_| true))
+            .map(|_| balance.draw(size, &mut rng, |_| true).to_vec())
             .collect();
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let uniform: Vec<Vec<bool>> = (0..60)
@@ -350,7 +359,9 @@ mod tests {
         let p = 6;
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut first = Balance::of(p, std::iter::empty(), CANDIDATES);
-        let drawn: Vec<Vec<bool>> = (0..5).map(|_| first.draw(2, &mut rng, |_| true)).collect();
+        let drawn: Vec<Vec<bool>> = (0..5)
+            .map(|_| first.draw(2, &mut rng, |_| true).to_vec())
+            .collect();
         // Rebuilt from the same draws, the tallies give the next draw the same
         // choice as the balance that made them.
         let mut again = Balance::of(p, drawn.iter().map(Vec::as_slice), CANDIDATES);
