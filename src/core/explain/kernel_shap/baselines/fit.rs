@@ -141,7 +141,8 @@ impl<'a> Rows<'a> {
             debug_assert!((design.weights[a] - design.weights[a + 1]).abs() <= 1e-12);
             x.row_mut(r).assign(&x_of(a));
             w[r] = design.weights[a] * folds.factor[c];
-            d.extend(y.row(a).iter().zip(y.row(a + 1)).map(|(ya, yb)| ya - yb));
+            let row = |i: usize| y.row(i).to_slice().expect("y is laid out by rows");
+            d.extend(row(a).iter().zip(row(a + 1)).map(|(ya, yb)| ya - yb));
         }
         Rows {
             folds,
