@@ -155,6 +155,35 @@ fn block<const G: usize>(
 mod tests {
     use super::*;
 
+    type Moments = fn(&[f64], &[f64], usize, &mut [f64], &mut [f64]);
+    type Residual = fn(&[f64], &[f64], &[f64], f64, &mut [f64]);
+
+    /// The loops as compiled for each vector unit this CPU has, and as they are.
+    fn variants() -> Vec<(&'static str, Moments, Residual)> {
+        let mut all: Vec<(&'static str, Moments, Residual)> =
+            vec![("portable", moments_loops, residual_loops)];
+        #[cfg(target_arch = "x86_64")]
+        {
+            // SAFETY (both): called only where the CPU has the features.
+            if is_x86_feature_detected!("avx512f") {
+                all.push((
+                    "avx512",
+                    |a, d, s, f, q| unsafe { moments_avx512(a, d, s, f, q) },
+                    |x, b, d, s, o| unsafe { residual_avx512(x, b, d, s, o) },
+                ));
+            }
+            if is_x86_feature_detected!("avx2") {
+                all.push((
+                    "avx2",
+                    |a, d, s, f, q| unsafe { moments_avx2(a, d, s, f, q) },
+                    |x, b, d, s, o| unsafe { residual_avx2(x, b, d, s, o) },
+                ));
+            }
+        }
+        all.push(("dispatched", moments, residual));
+        all
+    }
+
     #[test]
     fn the_sums_are_the_products_they_replace() {
         // 6 players: a block of four, then two alone.
@@ -165,14 +194,17 @@ mod tests {
         let d: Vec<f64> = (0..pairs * stride)
             .map(|i| (i as f64 * 1.3).cos())
             .collect();
-        let (mut first, mut second) = (vec![0.0; players * stride], vec![0.0; players * stride]);
-        moments(&alpha, &d, stride, &mut first, &mut second);
-        for g in 0..players {
-            for b in 0..stride {
-                let terms = (0..pairs).map(|k| alpha[g * pairs + k] * d[k * stride + b]);
-                let (m1, m2) = terms.fold((0.0, 0.0), |(s, q), t| (s + t, q + t * t));
-                assert!((first[g * stride + b] - m1).abs() < 1e-12);
-                assert!((second[g * stride + b] - m2).abs() < 1e-12);
+        for (name, moments, _) in variants() {
+            let (mut first, mut second) =
+                (vec![0.0; players * stride], vec![0.0; players * stride]);
+            moments(&alpha, &d, stride, &mut first, &mut second);
+            for g in 0..players {
+                for b in 0..stride {
+                    let terms = (0..pairs).map(|k| alpha[g * pairs + k] * d[k * stride + b]);
+                    let (m1, m2) = terms.fold((0.0, 0.0), |(s, q), t| (s + t, q + t * t));
+                    assert!((first[g * stride + b] - m1).abs() < 1e-12, "{name}");
+                    assert!((second[g * stride + b] - m2).abs() < 1e-12, "{name}");
+                }
             }
         }
     }
@@ -182,12 +214,14 @@ mod tests {
         let n = 5;
         let beta: Vec<f64> = (0..3 * n).map(|i| i as f64).collect();
         let d = vec![1.0; n];
-        let mut out = vec![0.0; n + 3];
-        residual(&[1.0, 0.0, -1.0], &beta, &d, 0.5, &mut out);
-        for b in 0..n {
-            let want = 0.5 * (1.0 - 2.0 * (beta[b] - beta[2 * n + b]));
-            assert_eq!(out[b], want);
+        for (name, _, residual) in variants() {
+            let mut out = vec![0.0; n + 3];
+            residual(&[1.0, 0.0, -1.0], &beta, &d, 0.5, &mut out);
+            for b in 0..n {
+                let want = 0.5 * (1.0 - 2.0 * (beta[b] - beta[2 * n + b]));
+                assert_eq!(out[b], want, "{name}");
+            }
+            assert_eq!(&out[n..], &[0.0; 3], "{name}");
         }
-        assert_eq!(&out[n..], &[0.0; 3]);
     }
 }
