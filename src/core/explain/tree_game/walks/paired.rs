@@ -1,7 +1,7 @@
 //! The leaves of one tree that the masked rows of each background row can reach,
 //! for the tables of the probability-space route ([`super::super::tables`]).
 
-use super::{and, any, rows, Walks, LEAF};
+use super::{and, any, Walks, LEAF};
 
 /// A leaf the masked rows `(x_S, b_{N∖S})` of one background row `b` reach, and
 /// the coalitions `S` whose masked row does.
@@ -49,7 +49,15 @@ impl<const W: usize> Walks<W> {
                     inside,
                     value,
                 };
-                reached.extend(rows(&set).map(|b| (b as u32, leaf)));
+                // Counted first, so that the pushes need not grow the vector.
+                reached.reserve(set.iter().map(|w| w.count_ones() as usize).sum());
+                for (w, &word) in set.iter().enumerate() {
+                    let mut bits = word;
+                    while bits != 0 {
+                        reached.push(((w * 64) as u32 + bits.trailing_zeros(), leaf));
+                        bits &= bits - 1;
+                    }
+                }
                 return;
             }
             let (l, r) = (step.left as usize, step.right as usize);
