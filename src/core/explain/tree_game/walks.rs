@@ -116,12 +116,7 @@ impl<const W: usize> Walks<W> {
                 let f = node.feature.unwrap_or_default();
                 let mut left = [0u64; W];
                 let column = columns.row(f);
-                let column = column.as_slice().unwrap_or_default();
-                for (word, chunk) in left.iter_mut().zip(column.chunks(64)) {
-                    for (i, &v) in chunk.iter().enumerate() {
-                        *word |= u64::from(node.goes_left(v)) << i;
-                    }
-                }
+                node.directions(column.as_slice().unwrap_or_default(), &mut left);
                 (left, node.goes_left(game.x[f]))
             })
         };
