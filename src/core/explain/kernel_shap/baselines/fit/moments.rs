@@ -13,33 +13,53 @@ pub(super) const LANES: usize = 8;
 /// Players summed at once.
 const PLAYERS: usize = 4;
 
-/// `out = scale · (d − 2 Σ_j x_j β_j)` over the players with `x_j ≠ 0`, for one
-/// pair: `x` its kept players' `x`, `beta` its fold's fit (kept players × `n`,
-/// by rows), `d` its difference (`n`).
-pub(super) fn residual(x: &[f64], beta: &[f64], d: &[f64], scale: f64, out: &mut [f64]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        // SAFETY: each is called only where the CPU has its features.
-        if is_x86_feature_detected!("avx512f") {
-            return unsafe { residual_avx512(x, beta, d, scale, out) };
+/// `pub(super) fn $name`, which runs `$loops` (an `#[inline(always)]` function of
+/// plain loops) compiled for AVX-512 (`$avx512`) or AVX2 (`$avx2`) where the CPU has
+/// them, as it is otherwise.
+macro_rules! widest {
+    ($(#[$doc:meta])* $name:ident, $avx512:ident, $avx2:ident => $loops:ident($($arg:ident: $ty:ty),*)) => {
+        $(#[$doc])*
+        pub(super) fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                // SAFETY: each is called only where the CPU has its features.
+                if is_x86_feature_detected!("avx512f") {
+                    return unsafe { $avx512($($arg),*) };
+                }
+                if is_x86_feature_detected!("avx2") {
+                    return unsafe { $avx2($($arg),*) };
+                }
+            }
+            $loops($($arg),*)
         }
-        if is_x86_feature_detected!("avx2") {
-            return unsafe { residual_avx2(x, beta, d, scale, out) };
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn $avx512($($arg: $ty),*) {
+            $loops($($arg),*)
         }
-    }
-    residual_loops(x, beta, d, scale, out);
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        unsafe fn $avx2($($arg: $ty),*) {
+            $loops($($arg),*)
+        }
+    };
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn residual_avx512(x: &[f64], beta: &[f64], d: &[f64], scale: f64, out: &mut [f64]) {
-    residual_loops(x, beta, d, scale, out);
+widest! {
+    /// `out = scale · (d − 2 Σ_j x_j β_j)` over the players with `x_j ≠ 0`, for one
+    /// pair: `x` its kept players' `x`, `beta` its fold's fit (kept players × `n`,
+    /// by rows), `d` its difference (`n`).
+    residual, residual_avx512, residual_avx2 =>
+        residual_loops(x: &[f64], beta: &[f64], d: &[f64], scale: f64, out: &mut [f64])
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn residual_avx2(x: &[f64], beta: &[f64], d: &[f64], scale: f64, out: &mut [f64]) {
-    residual_loops(x, beta, d, scale, out);
+widest! {
+    /// `first[g · stride + b] = Σ_k α_gk d_kb` and `second[..] = Σ_k (α_gk d_kb)²`
+    /// for `alpha` (players × pairs) and `d` (pairs × `stride`).
+    moments, moments_avx512, moments_avx2 =>
+        moments_loops(alpha: &[f64], d: &[f64], stride: usize, first: &mut [f64], second: &mut [f64])
 }
 
 #[inline(always)]
@@ -55,52 +75,6 @@ fn residual_loops(x: &[f64], beta: &[f64], d: &[f64], scale: f64, out: &mut [f64
         }
     }
     out[..n].iter_mut().for_each(|o| *o *= scale);
-}
-
-/// `first[g · stride + b] = Σ_k α_gk d_kb` and `second[..] = Σ_k (α_gk d_kb)²`
-/// for `alpha` (players × pairs) and `d` (pairs × `stride`).
-pub(super) fn moments(
-    alpha: &[f64],
-    d: &[f64],
-    stride: usize,
-    first: &mut [f64],
-    second: &mut [f64],
-) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        // SAFETY: each is called only where the CPU has its features.
-        if is_x86_feature_detected!("avx512f") {
-            return unsafe { moments_avx512(alpha, d, stride, first, second) };
-        }
-        if is_x86_feature_detected!("avx2") {
-            return unsafe { moments_avx2(alpha, d, stride, first, second) };
-        }
-    }
-    moments_loops(alpha, d, stride, first, second);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn moments_avx512(
-    alpha: &[f64],
-    d: &[f64],
-    stride: usize,
-    first: &mut [f64],
-    second: &mut [f64],
-) {
-    moments_loops(alpha, d, stride, first, second);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn moments_avx2(
-    alpha: &[f64],
-    d: &[f64],
-    stride: usize,
-    first: &mut [f64],
-    second: &mut [f64],
-) {
-    moments_loops(alpha, d, stride, first, second);
 }
 
 #[inline(always)]
