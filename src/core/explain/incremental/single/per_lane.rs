@@ -94,7 +94,7 @@ fn play(
             .is_some_and(|(_, next)| next.iter().zip(mask).all(|(&a, &b)| a != b));
         let complement = paired.then(|| coalitions.next().expect("peeked").0);
         bits.lanes(mask, &mut words);
-        let lanes = Lanes32 {
+        let lanes = Inputs {
             layout: &layout,
             words: &words,
         };
@@ -157,7 +157,7 @@ impl<'a> SharedTile<'a> {
         values: &mut [f64],
     ) {
         let (plan, tail) = (self.plan, self.layout.tail);
-        let lanes = Lanes32 {
+        let lanes = Inputs {
             layout: self.layout,
             words: &self.words,
         };
@@ -190,7 +190,7 @@ fn copy(lanes: &[f32], values: &mut [f64]) {
 }
 
 /// One coalition's (or the shared last tile's) inputs to the kernel.
-struct Lanes32<'a> {
+struct Inputs<'a> {
     layout: &'a Layout,
     /// Each lane's features taken, (tiles × lanes).
     words: &'a [u32],
@@ -200,7 +200,7 @@ struct Lanes32<'a> {
 /// `out`, and its complement's into `complement` when asked (tiles × lanes).
 fn run(
     plan: &Plan,
-    lanes: &Lanes32,
+    lanes: &Inputs,
     tiles: std::ops::Range<usize>,
     scratch: &mut [f32],
     out: &mut [f32],
@@ -221,7 +221,7 @@ fn run(
 #[target_feature(enable = "avx512f")]
 unsafe fn lanes_avx512(
     plan: &Plan,
-    lanes: &Lanes32,
+    lanes: &Inputs,
     tiles: std::ops::Range<usize>,
     scratch: &mut [f32],
     out: &mut [f32],
@@ -234,7 +234,7 @@ unsafe fn lanes_avx512(
 #[target_feature(enable = "avx2,fma")]
 unsafe fn lanes_avx2(
     plan: &Plan,
-    lanes: &Lanes32,
+    lanes: &Inputs,
     tiles: std::ops::Range<usize>,
     scratch: &mut [f32],
     out: &mut [f32],
@@ -250,7 +250,7 @@ unsafe fn lanes_avx2(
 #[inline(always)]
 unsafe fn kernel<V: Lanes>(
     plan: &Plan,
-    lanes: &Lanes32,
+    lanes: &Inputs,
     tiles: std::ops::Range<usize>,
     scratch: &mut [f32],
     out: &mut [f32],
@@ -289,7 +289,7 @@ unsafe fn kernel<V: Lanes>(
 /// One tile's first layer: where it writes.
 struct Step<'a> {
     plan: &'a Plan,
-    lanes: &'a Lanes32<'a>,
+    lanes: &'a Inputs<'a>,
     t: usize,
     /// The values before the activation (units × lanes), between passes.
     z: *mut f32,
