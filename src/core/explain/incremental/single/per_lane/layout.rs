@@ -91,8 +91,9 @@ impl Layout {
             })
             .collect();
         let n = plan.lanes;
-        let tail = plan.n_bg - (plan.tiles - 1) * n;
-        let group = n / tail;
+        // (No rows, no tiles: nothing to share.)
+        let tail = plan.n_bg - plan.tiles.saturating_sub(1) * n;
+        let group = n.checked_div(tail).unwrap_or(1);
         let (mut deltas, mut background) = (plan.deltas.clone(), plan.start_background.clone());
         if group > 1 {
             let last = plan.tiles - 1;
