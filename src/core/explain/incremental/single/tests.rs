@@ -71,21 +71,28 @@ fn walk(players: usize, count: usize) -> Vec<bool> {
     masks
 }
 
-/// The kernel's values within 1e-5 of the float64 route's (relative to 1) for
-/// `net`, on a background of 37 rows (not a whole number of tiles), with and
-/// without weights, for singletons and groups.
-fn assert_close(net: &dyn Model, space: OutputSpace, output: usize) {
-    let f = net.n_features();
-    let bg = Array2::from_shape_fn((37, f), |(i, j)| ((i * 7 + j * 3) % 11) as f64 / 3.0 - 1.5);
+/// The kernels' test inputs for `f` features: a background of `rows` rows, the
+/// explained row, and the players as singletons and as four groups.
+fn inputs(f: usize, rows: usize) -> (Array2<f64>, Array1<f64>, FeatureGroups, FeatureGroups) {
+    let bg = Array2::from_shape_fn((rows, f), |(i, j)| {
+        ((i * 7 + j * 3) % 11) as f64 / 3.0 - 1.5
+    });
     let x = Array1::from_shape_fn(f, |j| (j as f64 * 0.37).sin() * 2.0);
-    let weights = Array1::from_shape_fn(37, |i| (1 + i % 5) as f64);
-    let weights = &weights / weights.sum();
-    let singles = FeatureGroups::singletons(f);
     let groups = FeatureGroups::new(
         vec![vec![0, 5], vec![1, 2, 3], vec![4], (6..f).collect()],
         f,
     )
     .unwrap();
+    (bg, x, FeatureGroups::singletons(f), groups)
+}
+
+/// The kernel's values within 1e-5 of the float64 route's (relative to 1) for
+/// `net`, on a background of 37 rows (not a whole number of tiles), with and
+/// without weights, for singletons and groups.
+fn assert_close(net: &dyn Model, space: OutputSpace, output: usize) {
+    let (bg, x, singles, groups) = inputs(net.n_features(), 37);
+    let weights = Array1::from_shape_fn(37, |i| (1 + i % 5) as f64);
+    let weights = &weights / weights.sum();
     let affine = net.affine_input().unwrap();
     let stop = Default::default();
     for groups in [&singles, &groups] {
@@ -269,17 +276,7 @@ fn assert_lanes_close(net: &dyn Model, space: OutputSpace, output: usize) {
 }
 
 fn assert_lanes_close_on(net: &dyn Model, space: OutputSpace, output: usize, rows: usize) {
-    let f = net.n_features();
-    let bg = Array2::from_shape_fn((rows, f), |(i, j)| {
-        ((i * 7 + j * 3) % 11) as f64 / 3.0 - 1.5
-    });
-    let x = Array1::from_shape_fn(f, |j| (j as f64 * 0.37).sin() * 2.0);
-    let singles = FeatureGroups::singletons(f);
-    let groups = FeatureGroups::new(
-        vec![vec![0, 5], vec![1, 2, 3], vec![4], (6..f).collect()],
-        f,
-    )
-    .unwrap();
+    let (bg, x, singles, groups) = inputs(net.n_features(), rows);
     let affine = net.affine_input().unwrap();
     let stop = Default::default();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
